@@ -1,0 +1,95 @@
+/*
+ * ls_codec.h - wire formats of the Kafka topics, behind one interface.
+ *
+ * Inputs (events and profiles topics) and outputs (scores, alerts,
+ * dead-letter topics) are encoded in one of:
+ *   json      - the JSON objects of ls_json.h
+ *   avro      - plain Avro binary of the schemas in schemas/*.avsc
+ *   registry  - Confluent Schema Registry framing: magic byte 0, 4-byte
+ *               big-endian schema id, Avro binary. On input the writer
+ *               schema is fetched from the registry (cached) and resolved
+ *               to our reader schema; on output our schema is registered
+ *               once under "<topic>-value" and its id used.
+ * Input decoding never trusts the bytes: every length is checked against
+ * the remaining buffer and a bad record is an error, never a crash.
+ *
+ * Threading: a codec is used by one thread at a time.
+ */
+#ifndef LS_CODEC_H
+#define LS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leadscore/ls_buf.h"
+#include "leadscore/ls_engine.h"
+#include "leadscore/ls_err.h"
+
+typedef enum ls_format_e {
+        LS_FORMAT_JSON = 1,
+        LS_FORMAT_AVRO,
+        LS_FORMAT_REGISTRY,
+} ls_format_t;
+
+/** Parses "json", "avro" or "registry". @returns LS_OK or LS_ERR_INVALID. */
+ls_err_t ls_format_parse(const char *s, ls_format_t *fmtp);
+const char *ls_format2str(ls_format_t fmt);
+
+typedef struct ls_codec_conf_s {
+        ls_format_t input_format;
+        ls_format_t output_format;
+        const char *schema_dir;    /* directory with the *.avsc files */
+        const char *registry_url;  /* needed for LS_FORMAT_REGISTRY */
+        size_t max_record_bytes;   /* larger inputs are rejected (0 = 1 MiB) */
+} ls_codec_conf_t;
+
+typedef struct ls_codec_s ls_codec_t;
+
+/**
+ * Loads the schemas and prepares the decoders/encoders.
+ * @returns the codec, or NULL with errstr naming the schema file and why.
+ */
+ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,
+                         size_t errstr_size);
+void ls_codec_destroy(ls_codec_t *codec);
+
+/**
+ * Decodes one input record (value bytes of an events or profiles topic
+ * message; @p kind says which). Pointers in *in stay valid until the next
+ * decode call on this codec.
+ * @returns LS_OK, or LS_ERR_INVALID / LS_ERR_UNSUPPORTED (unknown schema
+ *          id) / LS_ERR_IO (registry unreachable) with errstr saying why
+ *          (field, byte offset).
+ */
+ls_err_t ls_codec_decode_input(ls_codec_t *codec, ls_input_kind_t kind,
+                               const void *data, size_t len, ls_input_t *in,
+                               char *errstr, size_t errstr_size);
+
+/**
+ * Encodes one engine output (score update or alert) for the scores /
+ * alerts topic named @p topic, appending to @p buf (reset by the caller).
+ */
+ls_err_t ls_codec_encode_output(ls_codec_t *codec, const char *topic,
+                                const ls_outbuf_t *ob, const ls_output_t *o,
+                                ls_buf_t *buf, char *errstr,
+                                size_t errstr_size);
+
+/** A dead-letter record: the bad input and why it was rejected. */
+typedef struct ls_dead_letter_s {
+        const char *reason;        /* short code: "decode", "late", ... */
+        const char *error;         /* human readable message */
+        const char *source_topic;
+        int32_t source_partition;
+        int64_t source_offset;
+        const void *key;           /* original key bytes (may be NULL) */
+        size_t key_len;
+        const void *value;         /* original value bytes (may be NULL) */
+        size_t value_len;
+} ls_dead_letter_t;
+
+ls_err_t ls_codec_encode_dead_letter(ls_codec_t *codec, const char *topic,
+                                     const ls_dead_letter_t *dl,
+                                     ls_buf_t *buf, char *errstr,
+                                     size_t errstr_size);
+
+#endif /* LS_CODEC_H */

@@ -1,0 +1,200 @@
+/*
+ * ls_engine.h - the pure scoring engine.
+ *
+ * A shard owns the state of the leads of one input partition: a lead
+ * table, the stream time (largest input time seen) and the decay timers.
+ * ls_shard_apply() feeds one input and appends the resulting outputs to
+ * an output buffer. The engine touches no clock, file, socket or global:
+ * the same inputs with the same model set always give byte-identical
+ * outputs, in live runs, replays and benchmarks alike.
+ *
+ * Threading: a shard is used by one thread at a time. The model set is
+ * shared read-only and must outlive the shard.
+ */
+#ifndef LS_ENGINE_H
+#define LS_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leadscore/ls_err.h"
+#include "leadscore/ls_model.h"
+
+typedef struct ls_kv_s {
+        const char *key;
+        const char *value;
+} ls_kv_t;
+
+typedef enum ls_input_kind_e {
+        LS_INPUT_EVENT = 1,
+        LS_INPUT_PROFILE = 2,
+} ls_input_kind_t;
+
+/**
+ * One input. All pointers are borrowed for the duration of the call.
+ * Events: lead_id, event_type and time are required; event_id is needed
+ * for duplicate suppression (events without one are never deduplicated);
+ * product is optional. Profiles: lead_id and time (updated_at) required;
+ * fields are the attributes the update sets (an empty value clears one).
+ */
+typedef struct ls_input_s {
+        ls_input_kind_t kind;
+        const char *lead_id;
+        const char *event_id;
+        const char *event_type;
+        const char *product;
+        int64_t time;          /* occurred_at / updated_at, ms since epoch */
+        const ls_kv_t *fields; /* event properties or profile attributes */
+        size_t n_fields;
+} ls_input_t;
+
+typedef enum ls_output_kind_e {
+        LS_OUT_SCORE_UPDATE = 1,
+        LS_OUT_ALERT = 2,
+} ls_output_kind_t;
+
+typedef enum ls_alert_kind_e {
+        LS_ALERT_NONE = 0,
+        LS_ALERT_MQL,
+        LS_ALERT_MQL_LOST,
+        LS_ALERT_HOT_LEAD,
+} ls_alert_kind_t;
+
+typedef enum ls_cause_e {
+        LS_CAUSE_EVENT = 1,   /* an event (cause_id = its event id) */
+        LS_CAUSE_PROFILE,     /* a profile update */
+        LS_CAUSE_DECAY,       /* a decay timer */
+} ls_cause_t;
+
+typedef enum ls_reason_kind_e {
+        LS_REASON_RULE = 1,   /* engagement rule fired */
+        LS_REASON_FIT,        /* fit rule started (+) or stopped (-) matching */
+        LS_REASON_DECAY,      /* decay took points */
+} ls_reason_kind_t;
+
+/**
+ * Why a score moved. For rules, `points` is what was awarded and
+ * `capped` what a cap withheld (points + capped = the rule's points).
+ */
+typedef struct ls_reason_s {
+        ls_reason_kind_t kind;
+        const char *rule_id;  /* rule or fit rule id; "decay" for decay */
+        int32_t points;
+        int32_t capped;
+} ls_reason_t;
+
+/** One output: a score update or an alert. */
+typedef struct ls_output_s {
+        ls_output_kind_t kind;
+        ls_alert_kind_t alert;     /* LS_ALERT_NONE for score updates */
+        const char *lead_id;       /* valid while the shard lives */
+        const ls_model_t *model;
+        uint64_t seq;              /* per lead and model, from 1 */
+        int64_t time;              /* event time the output is as of */
+        ls_cause_t cause;
+        const char *cause_id;      /* event id (may be NULL) */
+        int32_t total, fit, engagement;
+        int32_t prev_total;
+        int grade, band;           /* indices into model->grades / bands */
+        char cell[24];             /* grade name + band number, "A1".."D4" */
+        int mql;                   /* lead is MQL after this output */
+        uint32_t reasons_off;      /* into ls_outbuf_t.reasons */
+        uint32_t n_reasons;
+} ls_output_t;
+
+/**
+ * Output buffer: outputs appended by the engine, reasons in a side
+ * array. The caller reads and then ls_outbuf_reset()s it.
+ */
+typedef struct ls_outbuf_s {
+        ls_output_t *outs;
+        size_t n_outs, size_outs;
+        ls_reason_t *reasons;
+        size_t n_reasons, size_reasons;
+} ls_outbuf_t;
+
+void ls_outbuf_init(ls_outbuf_t *ob);
+void ls_outbuf_reset(ls_outbuf_t *ob);
+void ls_outbuf_free(ls_outbuf_t *ob);
+
+static inline const ls_reason_t *ls_output_reasons(const ls_outbuf_t *ob,
+                                                   const ls_output_t *o) {
+        return ob->reasons + o->reasons_off;
+}
+
+/**
+ * Writes the deterministic output id "<lead_id>/<model_id>/<seq>" (plus
+ * "/<alert>" for alerts) into buf. @returns the length snprintf would.
+ */
+int ls_output_id(const ls_output_t *o, char *buf, size_t size);
+
+/** @returns "score_update" or "alert". */
+const char *ls_output_kind2str(ls_output_kind_t kind);
+/** @returns "mql", "mql_lost", "hot_lead" or "none". */
+const char *ls_alert_kind2str(ls_alert_kind_t kind);
+/** @returns "event", "profile" or "decay". */
+const char *ls_cause2str(ls_cause_t cause);
+
+typedef struct ls_shard_s ls_shard_t;
+
+/**
+ * @returns a new, empty shard scoring with @p ms (borrowed), or NULL when
+ *          memory is short.
+ */
+ls_shard_t *ls_shard_new(const ls_modelset_t *ms);
+void ls_shard_destroy(ls_shard_t *shard);
+
+/**
+ * Applies one input. If its time is past the stream time, stream time
+ * advances first and due decay timers fire (their outputs come first).
+ * @returns LS_OK (outputs appended, possibly none),
+ *          LS_ERR_DUPLICATE (event id already applied to this lead; no
+ *          output), LS_ERR_LATE (older than stream time - lateness; no
+ *          state change), LS_ERR_INVALID (missing lead id / type / time),
+ *          LS_ERR_NOMEM. errstr says why for every error.
+ */
+ls_err_t ls_shard_apply(ls_shard_t *shard, const ls_input_t *in,
+                        ls_outbuf_t *ob, char *errstr, size_t errstr_size);
+
+/**
+ * Advances stream time to @p time (no-op if not later) and fires the
+ * decay timers due by then, appending their outputs.
+ */
+ls_err_t ls_shard_advance(ls_shard_t *shard, int64_t time, ls_outbuf_t *ob);
+
+/** @returns the shard's stream time (INT64_MIN before any input). */
+int64_t ls_shard_stream_time(const ls_shard_t *shard);
+
+/** A read-only view of one lead under one model. */
+typedef struct ls_lead_view_s {
+        int32_t total, fit, engagement; /* as of the lead's last update */
+        int grade, band;
+        int mql;
+        int hot;                         /* a hot-lead alert is armed-off */
+        uint64_t seq;
+        int64_t last_activity;           /* INT64_MIN if none */
+} ls_lead_view_t;
+
+/**
+ * Looks a lead up. @returns LS_OK and fills *view, or LS_ERR_NOT_FOUND.
+ */
+ls_err_t ls_shard_lead(const ls_shard_t *shard, const char *lead_id,
+                       size_t model_idx, ls_lead_view_t *view);
+
+typedef struct ls_shard_stats_s {
+        uint64_t inputs;        /* inputs applied */
+        uint64_t duplicates;    /* dropped as duplicates */
+        uint64_t late;          /* rejected as late */
+        uint64_t invalid;       /* rejected as invalid */
+        uint64_t ignored;       /* dropped by the model set's ignore filters */
+        uint64_t outputs;       /* outputs emitted */
+        size_t leads;           /* leads in the table */
+        size_t state_bytes;     /* memory held by the lead table */
+        size_t lead_model_bytes; /* bytes of state per lead per model,
+                                  * excluding the key and table overhead */
+        size_t timers;          /* pending decay timers */
+} ls_shard_stats_t;
+
+void ls_shard_stats(const ls_shard_t *shard, ls_shard_stats_t *stats);
+
+#endif /* LS_ENGINE_H */

@@ -1,0 +1,39 @@
+/*
+ * ls_json.h - JSON wire format for inputs and outputs (jansson).
+ *
+ * Inputs are one JSON object each:
+ *   {"kind":"event","lead_id","event_id","event_type","occurred_at",
+ *    "product"?, "properties"?: {string: string}}
+ *   {"kind":"profile","lead_id","updated_at","attributes":{string:string}}
+ * Times are integer milliseconds since the epoch or RFC 3339 strings.
+ * Outputs are written with a fixed key order, so equal outputs give
+ * byte-identical JSON.
+ */
+#ifndef LS_JSON_H
+#define LS_JSON_H
+
+#include <stddef.h>
+
+#include "leadscore/ls_buf.h"
+#include "leadscore/ls_engine.h"
+#include "leadscore/ls_err.h"
+
+typedef struct ls_json_dec_s ls_json_dec_t;
+
+ls_json_dec_t *ls_json_dec_new(void);
+void ls_json_dec_destroy(ls_json_dec_t *dec);
+
+/**
+ * Decodes one input object from data[0..len).
+ * @returns LS_OK and fills *in, whose pointers stay valid until the next
+ *          call on @p dec; or LS_ERR_INVALID with errstr naming the field.
+ */
+ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data,
+                              size_t len, ls_input_t *in, char *errstr,
+                              size_t errstr_size);
+
+/** Appends the JSON object for @p o (no newline) to @p buf. */
+ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
+                               ls_buf_t *buf);
+
+#endif /* LS_JSON_H */

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian 12 packages leadscore needs to build, test and run.
+# Skips apt when everything is already installed; uses sudo when not root.
+set -eu
+PKGS="build-essential cmake pkg-config git librdkafka-dev libavro-dev \
+libcmocka-dev libjansson-dev libyaml-dev libmicrohttpd-dev \
+libcurl4-openssl-dev libssl-dev kcat python3 python3-confluent-kafka \
+python3-avro python3-yaml"
+missing=""
+for p in $PKGS; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
+                || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing:$missing" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

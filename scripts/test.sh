@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs dependencies, builds leadscore with warnings as errors and
+# AddressSanitizer + UndefinedBehaviorSanitizer, and runs the whole suite.
+#   BUILD_DIR   build directory (default build-test)
+#   SANITIZE    sanitizers (default address,undefined; "" for none)
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-deps.sh
+BUILD_DIR=${BUILD_DIR:-build-test}
+SANITIZE=${SANITIZE-address,undefined}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DLEADSCORE_WERROR=ON \
+        -DLEADSCORE_SANITIZE="$SANITIZE" >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$BUILD_DIR"
+ctest --output-on-failure -j"$(nproc)" "$@"
