@@ -13,6 +13,7 @@
 #define LS_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_engine.h"
@@ -35,5 +36,14 @@ ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data,
 /** Appends the JSON object for @p o (no newline) to @p buf. */
 ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
                                ls_buf_t *buf);
+
+/**
+ * Parses an RFC 3339 time ("2026-03-01T10:00:00Z", optional fraction,
+ * "Z" or a +hh:mm / -hh:mm offset) into milliseconds since the epoch
+ * (sub-millisecond digits are truncated).
+ * @returns LS_OK, or LS_ERR_INVALID (bad syntax, impossible date, or a time
+ *          before 1970 or after year 9999); *msp is untouched on error.
+ */
+ls_err_t ls_json_parse_time(const char *s, int64_t *msp);
 
 #endif /* LS_JSON_H */
