@@ -1,0 +1,147 @@
+/*
+ * main.c - entry point of the `leadscore` executable: dispatches to the
+ * subcommands of the command table below, and implements --help and
+ * --version. Adding a subcommand = one line in ls_cli_commands plus its
+ * cmd_<name>.c and declaration in cli.h.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "cli/cli.h"
+#include "leadscore/ls_json.h"
+
+#ifndef LEADSCORE_VERSION
+#define LEADSCORE_VERSION "unknown"
+#endif
+#ifndef LEADSCORE_AVRO_VERSION
+#define LEADSCORE_AVRO_VERSION "unknown"
+#endif
+
+typedef struct ls_cli_command_s {
+        const char *name;
+        const char *summary;
+        int (*fn)(int argc, char **argv);
+} ls_cli_command_t;
+
+static const ls_cli_command_t ls_cli_commands[] = {
+        {"check", "validate a model file and print its summary",
+         ls_cmd_check},
+        {"score", "score newline-delimited JSON inputs offline (file/stdin)",
+         ls_cmd_score},
+};
+
+#define LS_CLI_N_COMMANDS \
+        (sizeof(ls_cli_commands) / sizeof(ls_cli_commands[0]))
+
+static void ls_cli_usage(FILE *fp) {
+        size_t i;
+
+        fprintf(fp,
+                "usage: leadscore <command> [options]\n"
+                "       leadscore --help | --version\n"
+                "\n"
+                "Real-time lead scoring over Kafka.\n"
+                "\n"
+                "commands:\n");
+        for (i = 0; i < LS_CLI_N_COMMANDS; i++)
+                fprintf(fp, "  %-10s %s\n", ls_cli_commands[i].name,
+                        ls_cli_commands[i].summary);
+        fprintf(fp,
+                "\n"
+                "options:\n"
+                "  -h, --help     print this help and exit\n"
+                "  -V, --version  print the versions of leadscore and its "
+                "libraries and exit\n"
+                "\n"
+                "Run `leadscore <command> --help` for a command's options.\n"
+                "\n"
+                "exit status: 0 success, 1 error, 2 some input rejected "
+                "(score), 64 usage error\n");
+}
+
+static void ls_cli_version(FILE *fp) {
+        fprintf(fp, "leadscore %s\n", LEADSCORE_VERSION);
+        fprintf(fp, "librdkafka %s\n", rd_kafka_version_str());
+        fprintf(fp, "avro-c %s\n", LEADSCORE_AVRO_VERSION);
+        fprintf(fp, "jansson %s\n", jansson_version_str());
+        fprintf(fp, "libyaml %s\n", yaml_get_version_string());
+}
+
+int ls_cli_usage_error(const char *cmd, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "leadscore %s: ", cmd);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'leadscore %s --help'.\n", cmd);
+        return LS_EXIT_USAGE;
+}
+
+int ls_cli_bad_option(const char *cmd, int c, char **argv) {
+        const char *opt = optind > 0 ? argv[optind - 1] : "?";
+
+        if (c == ':')
+                return ls_cli_usage_error(cmd, "option %s needs an argument",
+                                          opt);
+        if (optopt && optopt != '?')
+                return ls_cli_usage_error(cmd, "unknown option -%c",
+                                          optopt);
+        return ls_cli_usage_error(cmd, "unknown option %s", opt);
+}
+
+int ls_cli_parse_time(const char *s, long long *msp) {
+        int64_t ms;
+        long long v;
+        char *end;
+
+        if (*s >= '0' && *s <= '9') {
+                errno = 0;
+                v = strtoll(s, &end, 10);
+                if (*end == '\0' && errno == 0) {
+                        *msp = v;
+                        return 0;
+                }
+        }
+        if (ls_json_parse_time(s, &ms) != LS_OK)
+                return -1;
+        *msp = (long long)ms;
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        size_t i;
+
+        if (argc < 2) {
+                ls_cli_usage(stderr);
+                return LS_EXIT_USAGE;
+        }
+        if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+            !strcmp(argv[1], "help")) {
+                ls_cli_usage(stdout);
+                return LS_EXIT_OK;
+        }
+        if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version") ||
+            !strcmp(argv[1], "version")) {
+                ls_cli_version(stdout);
+                return LS_EXIT_OK;
+        }
+        for (i = 0; i < LS_CLI_N_COMMANDS; i++)
+                if (!strcmp(argv[1], ls_cli_commands[i].name))
+                        return ls_cli_commands[i].fn(argc - 1, argv + 1);
+
+        if (argv[1][0] == '-')
+                fprintf(stderr, "leadscore: unknown option %s\n\n", argv[1]);
+        else
+                fprintf(stderr, "leadscore: unknown command '%s'\n\n",
+                        argv[1]);
+        ls_cli_usage(stderr);
+        return LS_EXIT_USAGE;
+}
