@@ -4,7 +4,7 @@
  * Inputs (events and profiles topics) and outputs (scores, alerts,
  * dead-letter topics) are encoded in one of:
  *   json      - the JSON objects of ls_json.h
- *   avro      - plain Avro binary of the schemas in schemas/*.avsc
+ *   avro      - plain Avro binary of the schemas in schemas/ (one .avsc per topic)
  *   registry  - Confluent Schema Registry framing: magic byte 0, 4-byte
  *               big-endian schema id, Avro binary. On input the writer
  *               schema is fetched from the registry (cached) and resolved

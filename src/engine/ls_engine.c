@@ -1,0 +1,1053 @@
+/*
+ * ls_engine.c - the pure scoring engine: rules, caps, decay, grades and
+ * bands, the MQL / hot-lead alert state machine, decay timers.
+ *
+ * Per lead, one state block in the shard's lead table:
+ *   ls_lead_hdr_t                 lead clock, dedupe ring
+ *   uint64_t dedupe[ms->dedupe]   hashes of recent event ids
+ *   per model, at model_off[m]:
+ *     ls_lm_t                     scores, decay anchor, alert flags
+ *     ls_cap_slot_t caps[n_cap_slots]
+ *     int64_t hot_time[track]; int32_t hot_points[track]
+ *
+ * Invariants: engagement is always in [floor, max]; `engagement` is the
+ * value last reported, `base` the value right after the last activity
+ * (decay is a function of base and the time since `anchor`); every lead /
+ * model with a pending decay step has timer_due set and an entry with that
+ * due time in the timer heap (stale entries are skipped when popped).
+ * Nothing here reads a clock: all time is event time.
+ */
+#include "leadscore/ls_engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "leadscore/ls_alloc.h"
+#include "leadscore/ls_hash.h"
+#include "leadscore/ls_lead_table.h"
+
+#define LS_LM_MQL 0x1
+#define LS_LM_HOT_ALERTED 0x2 /* hot_last is valid */
+
+typedef struct ls_lead_hdr_s {
+        int64_t clock;     /* latest time applied to this lead */
+        uint8_t dedupe_pos;
+        uint8_t dedupe_n;
+        uint8_t pad[6];
+} ls_lead_hdr_t;
+
+typedef struct ls_lm_s {
+        int64_t anchor;    /* time of the last activity; INT64_MIN none */
+        int64_t timer_due; /* next decay step; INT64_MAX none */
+        int64_t hot_last;  /* time of the last hot-lead alert */
+        uint64_t fit_bits; /* fit rules currently matching */
+        int32_t fit;
+        int32_t base;      /* engagement right after the last activity */
+        int32_t engagement;
+        uint32_t seq;
+        uint32_t decay_n;  /* steps / ticks applied since anchor */
+        uint8_t grade, band, flags, hot_pos;
+} ls_lm_t;
+
+typedef struct ls_cap_slot_s {
+        int64_t window;
+        int32_t points;
+        uint32_t count;
+} ls_cap_slot_t;
+
+typedef struct ls_timer_s {
+        int64_t due;
+        uint32_t lead;
+        uint32_t model;
+} ls_timer_t;
+
+struct ls_shard_s {
+        const ls_modelset_t *ms;
+        ls_lead_table_t *leads;
+        size_t block_size;
+        size_t *model_off;   /* offset of each model's part in a block */
+        size_t *hot_off;     /* offset of hot ring inside the model part */
+        int64_t stream_time;
+        ls_timer_t *heap;
+        size_t n_heap, size_heap;
+        size_t live_timers;
+        ls_shard_stats_t stats;
+};
+
+/*
+ * Output buffer and naming helpers
+ */
+
+void ls_outbuf_init(ls_outbuf_t *ob) {
+        memset(ob, 0, sizeof(*ob));
+}
+
+void ls_outbuf_reset(ls_outbuf_t *ob) {
+        ob->n_outs = 0;
+        ob->n_reasons = 0;
+}
+
+void ls_outbuf_free(ls_outbuf_t *ob) {
+        ls_free(ob->outs);
+        ls_free(ob->reasons);
+        ls_outbuf_init(ob);
+}
+
+static ls_output_t *ls_outbuf_add(ls_outbuf_t *ob) {
+        if (ob->n_outs == ob->size_outs) {
+                size_t n = ob->size_outs ? ob->size_outs * 2 : 16;
+                ls_output_t *o = ls_realloc(ob->outs, n * sizeof(*o));
+
+                if (!o)
+                        return NULL;
+                ob->outs = o;
+                ob->size_outs = n;
+        }
+        memset(&ob->outs[ob->n_outs], 0, sizeof(ob->outs[0]));
+        return &ob->outs[ob->n_outs++];
+}
+
+static ls_reason_t *ls_outbuf_add_reason(ls_outbuf_t *ob) {
+        if (ob->n_reasons == ob->size_reasons) {
+                size_t n = ob->size_reasons ? ob->size_reasons * 2 : 32;
+                ls_reason_t *r = ls_realloc(ob->reasons, n * sizeof(*r));
+
+                if (!r)
+                        return NULL;
+                ob->reasons = r;
+                ob->size_reasons = n;
+        }
+        return &ob->reasons[ob->n_reasons++];
+}
+
+int ls_output_id(const ls_output_t *o, char *buf, size_t size) {
+        if (o->kind == LS_OUT_ALERT)
+                return snprintf(buf, size, "%s/%s/%llu/%s", o->lead_id,
+                                o->model->id, (unsigned long long)o->seq,
+                                ls_alert_kind2str(o->alert));
+        return snprintf(buf, size, "%s/%s/%llu", o->lead_id, o->model->id,
+                        (unsigned long long)o->seq);
+}
+
+const char *ls_output_kind2str(ls_output_kind_t kind) {
+        return kind == LS_OUT_ALERT ? "alert" : "score_update";
+}
+
+const char *ls_alert_kind2str(ls_alert_kind_t kind) {
+        switch (kind) {
+        case LS_ALERT_MQL:
+                return "mql";
+        case LS_ALERT_MQL_LOST:
+                return "mql_lost";
+        case LS_ALERT_HOT_LEAD:
+                return "hot_lead";
+        default:
+                return "none";
+        }
+}
+
+const char *ls_cause2str(ls_cause_t cause) {
+        switch (cause) {
+        case LS_CAUSE_PROFILE:
+                return "profile";
+        case LS_CAUSE_DECAY:
+                return "decay";
+        default:
+                return "event";
+        }
+}
+
+/*
+ * Shard layout
+ */
+
+static size_t ls_align8(size_t n) {
+        return (n + 7) & ~(size_t)7;
+}
+
+static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp) {
+        size_t size = sizeof(ls_lm_t) + m->n_cap_slots * sizeof(ls_cap_slot_t);
+        size_t track = m->hot.enabled ? m->hot.track : 0;
+
+        *hot_offp = size;
+        size += track * sizeof(int64_t) + track * sizeof(int32_t);
+        return ls_align8(size);
+}
+
+ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
+        ls_shard_t *sh = ls_calloc(1, sizeof(*sh));
+        size_t off, m;
+
+        if (!sh)
+                return NULL;
+        sh->ms = ms;
+        sh->stream_time = INT64_MIN;
+        sh->model_off = ls_calloc(ms->n_models, sizeof(*sh->model_off));
+        sh->hot_off = ls_calloc(ms->n_models, sizeof(*sh->hot_off));
+        if (!sh->model_off || !sh->hot_off)
+                goto fail;
+        off = ls_align8(sizeof(ls_lead_hdr_t) + ms->dedupe * sizeof(uint64_t));
+        for (m = 0; m < ms->n_models; m++) {
+                sh->model_off[m] = off;
+                off += ls_model_part_size(&ms->models[m], &sh->hot_off[m]);
+        }
+        sh->block_size = off;
+        sh->leads = ls_lead_table_new(sh->block_size);
+        if (!sh->leads)
+                goto fail;
+        return sh;
+fail:
+        ls_shard_destroy(sh);
+        return NULL;
+}
+
+void ls_shard_destroy(ls_shard_t *sh) {
+        if (!sh)
+                return;
+        ls_lead_table_destroy(sh->leads);
+        ls_free(sh->model_off);
+        ls_free(sh->hot_off);
+        ls_free(sh->heap);
+        ls_free(sh);
+}
+
+int64_t ls_shard_stream_time(const ls_shard_t *sh) {
+        return sh->stream_time;
+}
+
+static ls_lead_hdr_t *ls_hdr(const ls_shard_t *sh, uint32_t lead) {
+        return ls_lead_table_block(sh->leads, lead);
+}
+
+static uint64_t *ls_dedupe_ring(ls_lead_hdr_t *hdr) {
+        return (uint64_t *)(hdr + 1);
+}
+
+static ls_lm_t *ls_lm(const ls_shard_t *sh, uint32_t lead, size_t m) {
+        return (ls_lm_t *)((unsigned char *)ls_lead_table_block(sh->leads, lead) +
+                           sh->model_off[m]);
+}
+
+static ls_cap_slot_t *ls_cap_slots(ls_lm_t *lm) {
+        return (ls_cap_slot_t *)(lm + 1);
+}
+
+static int64_t *ls_hot_times(const ls_shard_t *sh, ls_lm_t *lm, size_t m) {
+        return (int64_t *)((unsigned char *)lm + sh->hot_off[m]);
+}
+
+static int32_t *ls_hot_points(const ls_shard_t *sh, ls_lm_t *lm, size_t m) {
+        return (int32_t *)(ls_hot_times(sh, lm, m) + sh->ms->models[m].hot.track);
+}
+
+/*
+ * Arithmetic helpers
+ */
+
+static int32_t ls_sat32(int64_t v) {
+        if (v > INT32_MAX)
+                return INT32_MAX;
+        if (v < INT32_MIN)
+                return INT32_MIN;
+        return (int32_t)v;
+}
+
+static int32_t ls_clamp_engagement(const ls_model_t *m, int64_t v) {
+        if (m->has_engagement_max && v > m->engagement_max)
+                v = m->engagement_max;
+        if (v < m->engagement_floor)
+                v = m->engagement_floor;
+        return ls_sat32(v);
+}
+
+static int32_t ls_clamp_fit(const ls_model_t *m, int64_t v) {
+        if (m->has_fit_max && v > m->fit_max)
+                v = m->fit_max;
+        if (m->has_fit_min && v < m->fit_min)
+                v = m->fit_min;
+        return ls_sat32(v);
+}
+
+static int64_t ls_floordiv(int64_t a, int64_t b) {
+        int64_t q = a / b;
+
+        if ((a % b != 0) && ((a < 0) != (b < 0)))
+                q--;
+        return q;
+}
+
+static int ls_grade_of(const ls_model_t *m, int32_t fit) {
+        size_t i;
+
+        for (i = 0; i < m->n_grades; i++)
+                if (!m->grades[i].has_min || fit >= m->grades[i].min)
+                        return (int)i;
+        return (int)m->n_grades - 1;
+}
+
+static int ls_band_of(const ls_model_t *m, int32_t engagement) {
+        size_t i;
+
+        for (i = m->n_bands; i-- > 0;)
+                if (!m->bands[i].has_min || engagement >= m->bands[i].min)
+                        return (int)i;
+        return 0;
+}
+
+static int ls_qualifies(const ls_qualify_t *q, int32_t total, int grade,
+                        int band) {
+        if (q->has_min_total && total < q->min_total)
+                return 0;
+        if (q->min_grade >= 0 && grade > q->min_grade)
+                return 0;
+        if (q->min_band >= 0 && band < q->min_band)
+                return 0;
+        return 1;
+}
+
+/*
+ * Decay: engagement as a function of (base, anchor, n applied steps).
+ */
+
+/* @returns the engagement after n decay steps/ticks from base. */
+static int32_t ls_decay_value(const ls_model_t *m, int32_t base, uint32_t n) {
+        const ls_decay_t *d = &m->decay;
+        int64_t v = base;
+
+        if (n == 0 || d->kind == LS_DECAY_NONE)
+                return base;
+        if (d->kind == LS_DECAY_STEPS) {
+                uint32_t i;
+
+                for (i = 0; i < n && i < d->n_steps; i++)
+                        v += d->steps[i].points;
+        } else {
+                double f = pow(0.5, (double)n * (double)d->tick_ms /
+                                            (double)d->half_life_ms);
+
+                v = (int64_t)llround((double)base * f);
+        }
+        if (v > base)
+                v = base;
+        return ls_clamp_engagement(m, v);
+}
+
+/* @returns how many decay steps/ticks are due at time now. */
+static uint32_t ls_decay_due_n(const ls_model_t *m, int64_t anchor,
+                               int64_t now) {
+        const ls_decay_t *d = &m->decay;
+        int64_t elapsed;
+        uint32_t n = 0;
+
+        if (d->kind == LS_DECAY_NONE || anchor == INT64_MIN || now <= anchor)
+                return 0;
+        elapsed = now - anchor;
+        if (d->kind == LS_DECAY_STEPS) {
+                while (n < d->n_steps && d->steps[n].after_ms <= elapsed)
+                        n++;
+                return n;
+        }
+        if (elapsed / d->tick_ms > (int64_t)UINT32_MAX)
+                return UINT32_MAX;
+        return (uint32_t)(elapsed / d->tick_ms);
+}
+
+/*
+ * @returns the time of the next decay step after n applied that changes
+ *          the engagement, or INT64_MAX when none will.
+ */
+static int64_t ls_decay_next_due(const ls_model_t *m, const ls_lm_t *lm) {
+        const ls_decay_t *d = &m->decay;
+        int32_t cur;
+        uint32_t n;
+
+        if (d->kind == LS_DECAY_NONE || lm->anchor == INT64_MIN ||
+            lm->engagement <= m->engagement_floor)
+                return INT64_MAX;
+        cur = ls_decay_value(m, lm->base, lm->decay_n);
+        if (d->kind == LS_DECAY_STEPS) {
+                for (n = lm->decay_n; n < d->n_steps; n++)
+                        if (ls_decay_value(m, lm->base, n + 1) != cur)
+                                return lm->anchor + d->steps[n].after_ms;
+                return INT64_MAX;
+        }
+        /* half-life: find the first tick at which the rounded value moves;
+         * bounded search, values only fall so it ends quickly */
+        for (n = lm->decay_n + 1; n < lm->decay_n + 100000; n++) {
+                if (ls_decay_value(m, lm->base, n) != cur) {
+                        if ((INT64_MAX - lm->anchor) / d->tick_ms < (int64_t)n)
+                                return INT64_MAX;
+                        return lm->anchor + (int64_t)n * d->tick_ms;
+                }
+        }
+        return INT64_MAX;
+}
+
+/*
+ * Timer heap, ordered by (due, lead, model): deterministic firing order.
+ */
+
+static int ls_timer_less(const ls_timer_t *a, const ls_timer_t *b) {
+        if (a->due != b->due)
+                return a->due < b->due;
+        if (a->lead != b->lead)
+                return a->lead < b->lead;
+        return a->model < b->model;
+}
+
+static void ls_heap_sift_up(ls_timer_t *h, size_t i) {
+        while (i > 0) {
+                size_t p = (i - 1) / 2;
+                ls_timer_t t;
+
+                if (!ls_timer_less(&h[i], &h[p]))
+                        break;
+                t = h[i];
+                h[i] = h[p];
+                h[p] = t;
+                i = p;
+        }
+}
+
+static void ls_heap_sift_down(ls_timer_t *h, size_t n, size_t i) {
+        for (;;) {
+                size_t l = 2 * i + 1, r = l + 1, s = i;
+                ls_timer_t t;
+
+                if (l < n && ls_timer_less(&h[l], &h[s]))
+                        s = l;
+                if (r < n && ls_timer_less(&h[r], &h[s]))
+                        s = r;
+                if (s == i)
+                        break;
+                t = h[i];
+                h[i] = h[s];
+                h[s] = t;
+                i = s;
+        }
+}
+
+static ls_err_t ls_heap_push(ls_shard_t *sh, int64_t due, uint32_t lead,
+                             uint32_t model) {
+        if (sh->n_heap == sh->size_heap) {
+                size_t n = sh->size_heap ? sh->size_heap * 2 : 1024;
+                ls_timer_t *h = ls_realloc(sh->heap, n * sizeof(*h));
+
+                if (!h)
+                        return LS_ERR_NOMEM;
+                sh->heap = h;
+                sh->size_heap = n;
+        }
+        sh->heap[sh->n_heap].due = due;
+        sh->heap[sh->n_heap].lead = lead;
+        sh->heap[sh->n_heap].model = model;
+        ls_heap_sift_up(sh->heap, sh->n_heap);
+        sh->n_heap++;
+        return LS_OK;
+}
+
+static ls_timer_t ls_heap_pop(ls_shard_t *sh) {
+        ls_timer_t top = sh->heap[0];
+
+        sh->heap[0] = sh->heap[--sh->n_heap];
+        ls_heap_sift_down(sh->heap, sh->n_heap, 0);
+        return top;
+}
+
+/* Drops stale entries when they dominate the heap. */
+static void ls_heap_compact(ls_shard_t *sh) {
+        size_t i, j = 0;
+
+        for (i = 0; i < sh->n_heap; i++) {
+                ls_timer_t *t = &sh->heap[i];
+
+                if (ls_lm(sh, t->lead, t->model)->timer_due == t->due)
+                        sh->heap[j++] = *t;
+        }
+        sh->n_heap = j;
+        for (i = j / 2 + 1; i-- > 0;)
+                ls_heap_sift_down(sh->heap, sh->n_heap, i);
+}
+
+static ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m,
+                            ls_lm_t *lm) {
+        int64_t due = ls_decay_next_due(&sh->ms->models[m], lm);
+
+        if (due == lm->timer_due)
+                return LS_OK;
+        if (lm->timer_due != INT64_MAX)
+                sh->live_timers--;
+        lm->timer_due = due;
+        if (due == INT64_MAX)
+                return LS_OK;
+        sh->live_timers++;
+        if (sh->n_heap > 4096 && sh->n_heap > 2 * sh->live_timers)
+                ls_heap_compact(sh);
+        return ls_heap_push(sh, due, lead, m);
+}
+
+/*
+ * Emitting outputs
+ */
+
+typedef struct ls_change_s {
+        ls_cause_t cause;
+        const char *cause_id;
+        int64_t time;
+        uint32_t reasons_off; /* first reason of this change in ob */
+} ls_change_t;
+
+static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+                        const ls_change_t *ch, ls_outbuf_t *ob,
+                        ls_output_kind_t kind, ls_alert_kind_t alert,
+                        int32_t prev_total) {
+        const ls_model_t *model = &sh->ms->models[m];
+        ls_output_t *o = ls_outbuf_add(ob);
+
+        if (!o)
+                return LS_ERR_NOMEM;
+        o->kind = kind;
+        o->alert = alert;
+        o->lead_id = ls_lead_table_key(sh->leads, lead);
+        o->model = model;
+        o->seq = ++lm->seq;
+        o->time = ch->time;
+        o->cause = ch->cause;
+        o->cause_id = ch->cause_id;
+        o->fit = lm->fit;
+        o->engagement = lm->engagement;
+        o->total = ls_sat32((int64_t)lm->fit + lm->engagement);
+        o->prev_total = prev_total;
+        o->grade = lm->grade;
+        o->band = lm->band;
+        snprintf(o->cell, sizeof(o->cell), "%s%d", model->grades[lm->grade].name,
+                 lm->band + 1);
+        o->mql = !!(lm->flags & LS_LM_MQL);
+        o->reasons_off = ch->reasons_off;
+        o->n_reasons = (uint32_t)(ob->n_reasons - ch->reasons_off);
+        sh->stats.outputs++;
+        return LS_OK;
+}
+
+/*
+ * After fit / engagement moved: recompute grade and band, emit a score
+ * update if anything visible changed, then the MQL transitions.
+ */
+static ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m,
+                          ls_lm_t *lm, int32_t prev_fit, int32_t prev_eng,
+                          const ls_change_t *ch, ls_outbuf_t *ob) {
+        const ls_model_t *model = &sh->ms->models[m];
+        int prev_grade = lm->grade, prev_band = lm->band;
+        int32_t prev_total = ls_sat32((int64_t)prev_fit + prev_eng);
+        int32_t total;
+        ls_err_t err;
+
+        lm->grade = (uint8_t)ls_grade_of(model, lm->fit);
+        lm->band = (uint8_t)ls_band_of(model, lm->engagement);
+        total = ls_sat32((int64_t)lm->fit + lm->engagement);
+        if (lm->fit != prev_fit || lm->engagement != prev_eng ||
+            lm->grade != prev_grade || lm->band != prev_band) {
+                err = ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_SCORE_UPDATE,
+                              LS_ALERT_NONE, prev_total);
+                if (err)
+                        return err;
+        }
+        if (!model->mql.enabled)
+                return LS_OK;
+        if (!(lm->flags & LS_LM_MQL) &&
+            ls_qualifies(&model->mql.enter, total, lm->grade, lm->band)) {
+                lm->flags |= LS_LM_MQL;
+                return ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_ALERT,
+                               LS_ALERT_MQL, prev_total);
+        }
+        if ((lm->flags & LS_LM_MQL) &&
+            !ls_qualifies(&model->mql.stay, total, lm->grade, lm->band)) {
+                lm->flags &= (uint8_t)~LS_LM_MQL;
+                return ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_ALERT,
+                               LS_ALERT_MQL_LOST, prev_total);
+        }
+        return LS_OK;
+}
+
+/* Brings decay up to `now`; appends a decay reason if points were taken. */
+static ls_err_t ls_catch_up_decay(const ls_model_t *model, ls_lm_t *lm,
+                                  int64_t now, ls_outbuf_t *ob) {
+        uint32_t n = ls_decay_due_n(model, lm->anchor, now);
+        int32_t v;
+        ls_reason_t *r;
+
+        if (n <= lm->decay_n)
+                return LS_OK;
+        lm->decay_n = n;
+        v = ls_decay_value(model, lm->base, n);
+        if (v == lm->engagement)
+                return LS_OK;
+        r = ls_outbuf_add_reason(ob);
+        if (!r)
+                return LS_ERR_NOMEM;
+        r->kind = LS_REASON_DECAY;
+        r->rule_id = "decay";
+        r->points = v - lm->engagement;
+        r->capped = 0;
+        lm->engagement = v;
+        return LS_OK;
+}
+
+/* Fires one due timer. */
+static ls_err_t ls_fire_timer(ls_shard_t *sh, const ls_timer_t *t,
+                              ls_outbuf_t *ob) {
+        const ls_model_t *model = &sh->ms->models[t->model];
+        ls_lm_t *lm = ls_lm(sh, t->lead, t->model);
+        ls_lead_hdr_t *hdr = ls_hdr(sh, t->lead);
+        int32_t prev_eng = lm->engagement;
+        ls_change_t ch = {LS_CAUSE_DECAY, NULL, t->due,
+                          (uint32_t)ob->n_reasons};
+        ls_err_t err;
+
+        lm->timer_due = INT64_MAX;
+        sh->live_timers--;
+        if (hdr->clock < t->due)
+                hdr->clock = t->due;
+        err = ls_catch_up_decay(model, lm, t->due, ob);
+        if (!err)
+                err = ls_settle(sh, t->lead, t->model, lm, lm->fit, prev_eng,
+                                &ch, ob);
+        if (!err)
+                err = ls_schedule(sh, t->lead, t->model, lm);
+        return err;
+}
+
+ls_err_t ls_shard_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
+        ls_err_t err;
+
+        if (time > sh->stream_time)
+                sh->stream_time = time;
+        while (sh->n_heap > 0 && sh->heap[0].due <= sh->stream_time) {
+                ls_timer_t t = ls_heap_pop(sh);
+
+                if (ls_lm(sh, t.lead, t.model)->timer_due != t.due)
+                        continue; /* stale */
+                err = ls_fire_timer(sh, &t, ob);
+                if (err)
+                        return err;
+        }
+        return LS_OK;
+}
+
+/*
+ * Inputs
+ */
+
+static const char *ls_field(const ls_input_t *in, const char *name) {
+        size_t i;
+
+        for (i = in->n_fields; i-- > 0;) /* last one wins */
+                if (in->fields[i].key && strcmp(in->fields[i].key, name) == 0)
+                        return in->fields[i].value;
+        if (strcmp(name, "event_type") == 0)
+                return in->event_type;
+        if (strcmp(name, "product") == 0)
+                return in->product;
+        return NULL;
+}
+
+static int ls_conds_all(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
+                        const ls_input_t *in) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (!ls_cond_match(ms, &c[i], ls_field(in, c[i].field)))
+                        return 0;
+        return 1;
+}
+
+static int ls_conds_any(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
+                        const ls_input_t *in) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (ls_cond_match(ms, &c[i], ls_field(in, c[i].field)))
+                        return 1;
+        return 0;
+}
+
+/*
+ * Applies a cap to `want` positive points at time t.
+ * @returns the points allowed; records the use in the slot.
+ */
+static int32_t ls_cap_take(const ls_cap_t *cap, ls_cap_slot_t *slot,
+                           int64_t t, int32_t want) {
+        int64_t w = cap->per_ms ? ls_floordiv(t, cap->per_ms) : 0;
+        int32_t allowed = want;
+
+        if (w > slot->window) {
+                slot->window = w;
+                slot->points = 0;
+                slot->count = 0;
+        }
+        if (cap->max_count && slot->count >= cap->max_count)
+                return 0;
+        if (cap->max_points) {
+                int32_t left = cap->max_points - slot->points;
+
+                if (left < 0)
+                        left = 0;
+                if (allowed > left)
+                        allowed = left;
+        }
+        slot->count++;
+        slot->points += allowed;
+        return allowed;
+}
+
+static int ls_hot_event(const ls_model_t *model, const char *event_type) {
+        size_t i;
+
+        for (i = 0; i < model->hot.n_events; i++)
+                if (strcasecmp(model->hot.events[i], event_type) == 0)
+                        return 1;
+        return 0;
+}
+
+/* Scores one event under one model. */
+static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
+                                     const ls_input_t *in, int type_idx,
+                                     int64_t now, ls_outbuf_t *ob) {
+        const ls_modelset_t *ms = sh->ms;
+        const ls_model_t *model = &ms->models[m];
+        ls_lm_t *lm = ls_lm(sh, lead, m);
+        ls_cap_slot_t *slots = ls_cap_slots(lm);
+        int32_t prev_eng = lm->engagement;
+        int64_t eng, gained = 0;
+        int fired = 0, hot = 0;
+        ls_change_t ch = {LS_CAUSE_EVENT, in->event_id, now,
+                          (uint32_t)ob->n_reasons};
+        ls_err_t err;
+        size_t i;
+
+        err = ls_catch_up_decay(model, lm, now, ob);
+        if (err)
+                return err;
+        eng = lm->engagement;
+        for (i = 0; type_idx >= 0 && i < model->n_rules; i++) {
+                const ls_rule_t *rule = &model->rules[i];
+                int32_t award = rule->points;
+                ls_reason_t *r;
+
+                if (rule->type_idx != (uint32_t)type_idx ||
+                    !ls_conds_all(ms, rule->when, rule->n_when, in) ||
+                    ls_conds_any(ms, rule->unless, rule->n_unless, in))
+                        continue;
+                fired = 1;
+                if (award > 0) {
+                        if (rule->cap.set)
+                                award = ls_cap_take(&rule->cap,
+                                                    &slots[rule->cap.slot],
+                                                    in->time, award);
+                        if (rule->category >= 0 &&
+                            model->categories[rule->category].cap.set) {
+                                const ls_cap_t *cc =
+                                        &model->categories[rule->category].cap;
+
+                                award = ls_cap_take(cc, &slots[cc->slot],
+                                                    in->time, award);
+                        }
+                        if (model->has_engagement_max &&
+                            eng + award > model->engagement_max)
+                                award = (int32_t)(model->engagement_max - eng >= 0
+                                                          ? model->engagement_max - eng
+                                                          : 0);
+                        gained += award;
+                } else if (eng + award < model->engagement_floor) {
+                        award = (int32_t)(model->engagement_floor - eng < 0
+                                                  ? model->engagement_floor - eng
+                                                  : 0);
+                }
+                eng += award;
+                r = ls_outbuf_add_reason(ob);
+                if (!r)
+                        return LS_ERR_NOMEM;
+                r->kind = LS_REASON_RULE;
+                r->rule_id = rule->id;
+                r->points = award;
+                r->capped = rule->points - award;
+        }
+        if (fired) {
+                lm->engagement = ls_clamp_engagement(model, eng);
+                lm->base = lm->engagement;
+                lm->anchor = now;
+                lm->decay_n = 0;
+        }
+        err = ls_settle(sh, lead, m, lm, lm->fit, prev_eng, &ch, ob);
+        if (err)
+                return err;
+
+        /* hot lead: a listed event, or enough points within the window */
+        if (model->hot.enabled) {
+                int64_t *times = ls_hot_times(sh, lm, m);
+                int32_t *pts = ls_hot_points(sh, lm, m);
+
+                if (gained > 0) {
+                        times[lm->hot_pos] = in->time;
+                        pts[lm->hot_pos] = ls_sat32(gained);
+                        lm->hot_pos = (uint8_t)((lm->hot_pos + 1) %
+                                                model->hot.track);
+                }
+                if (ls_hot_event(model, in->event_type))
+                        hot = 1;
+                if (!hot && model->hot.points > 0 && gained > 0) {
+                        int64_t sum = 0;
+                        uint32_t k;
+
+                        for (k = 0; k < model->hot.track; k++)
+                                if (pts[k] > 0 &&
+                                    times[k] > now - model->hot.within_ms)
+                                        sum += pts[k];
+                        hot = sum >= model->hot.points;
+                }
+                if (hot && (lm->flags & LS_LM_HOT_ALERTED) &&
+                    now - lm->hot_last < model->hot.rearm_ms)
+                        hot = 0;
+                if (hot) {
+                        lm->flags |= LS_LM_HOT_ALERTED;
+                        lm->hot_last = now;
+                        err = ls_emit(sh, lead, m, lm, &ch, ob, LS_OUT_ALERT,
+                                      LS_ALERT_HOT_LEAD,
+                                      ls_sat32((int64_t)lm->fit + prev_eng));
+                        if (err)
+                                return err;
+                }
+        }
+        return ls_schedule(sh, lead, (uint32_t)m, lm);
+}
+
+/* Applies a profile update to one model: fit rules on named attributes. */
+static ls_err_t ls_apply_profile_model(ls_shard_t *sh, uint32_t lead,
+                                       size_t m, const ls_input_t *in,
+                                       int64_t now, ls_outbuf_t *ob) {
+        const ls_model_t *model = &sh->ms->models[m];
+        ls_lm_t *lm = ls_lm(sh, lead, m);
+        int32_t prev_fit = lm->fit, prev_eng = lm->engagement;
+        ls_change_t ch = {LS_CAUSE_PROFILE, NULL, now, (uint32_t)ob->n_reasons};
+        uint64_t bits = lm->fit_bits;
+        int64_t sum = 0;
+        ls_err_t err;
+        size_t i;
+
+        err = ls_catch_up_decay(model, lm, now, ob);
+        if (err)
+                return err;
+        for (i = 0; i < model->n_fit_rules; i++) {
+                const ls_fit_rule_t *fr = &model->fit_rules[i];
+                const char *v = NULL;
+                int present = 0, match;
+                size_t k;
+
+                for (k = in->n_fields; k-- > 0;) {
+                        if (in->fields[k].key &&
+                            strcmp(in->fields[k].key, fr->cond.field) == 0) {
+                                v = in->fields[k].value;
+                                present = 1;
+                                break;
+                        }
+                }
+                if (present) {
+                        uint64_t bit = (uint64_t)1 << i;
+                        ls_reason_t *r;
+
+                        if (v && !*v)
+                                v = NULL; /* empty clears */
+                        match = ls_cond_match(sh->ms, &fr->cond, v);
+                        if (match != !!(bits & bit)) {
+                                r = ls_outbuf_add_reason(ob);
+                                if (!r)
+                                        return LS_ERR_NOMEM;
+                                r->kind = LS_REASON_FIT;
+                                r->rule_id = fr->id;
+                                r->points = match ? fr->points : -fr->points;
+                                r->capped = 0;
+                                bits = match ? bits | bit : bits & ~bit;
+                        }
+                }
+                if (bits & ((uint64_t)1 << i))
+                        sum += fr->points;
+        }
+        lm->fit_bits = bits;
+        lm->fit = ls_clamp_fit(model, sum);
+        err = ls_settle(sh, lead, m, lm, prev_fit, prev_eng, &ch, ob);
+        if (!err)
+                err = ls_schedule(sh, lead, (uint32_t)m, lm);
+        return err;
+}
+
+static void ls_lm_init(const ls_shard_t *sh, uint32_t lead) {
+        size_t m;
+
+        for (m = 0; m < sh->ms->n_models; m++) {
+                const ls_model_t *model = &sh->ms->models[m];
+                ls_lm_t *lm = ls_lm(sh, lead, m);
+
+                lm->anchor = INT64_MIN;
+                lm->timer_due = INT64_MAX;
+                lm->fit = ls_clamp_fit(model, 0);
+                lm->engagement = ls_clamp_engagement(model, 0);
+                lm->base = lm->engagement;
+                lm->grade = (uint8_t)ls_grade_of(model, lm->fit);
+                lm->band = (uint8_t)ls_band_of(model, lm->engagement);
+        }
+        ls_hdr(sh, lead)->clock = INT64_MIN;
+}
+
+/* @returns 1 if the event id was seen for this lead (and remembers it). */
+static int ls_dedupe_seen(const ls_shard_t *sh, ls_lead_hdr_t *hdr,
+                          const char *event_id) {
+        uint64_t *ring = ls_dedupe_ring(hdr);
+        uint64_t h;
+        uint32_t i;
+
+        if (!sh->ms->dedupe || !event_id || !*event_id)
+                return 0;
+        h = ls_hash64(event_id, strlen(event_id));
+        for (i = 0; i < hdr->dedupe_n; i++)
+                if (ring[i] == h)
+                        return 1;
+        ring[hdr->dedupe_pos] = h;
+        hdr->dedupe_pos = (uint8_t)((hdr->dedupe_pos + 1) % sh->ms->dedupe);
+        if (hdr->dedupe_n < sh->ms->dedupe)
+                hdr->dedupe_n++;
+        return 0;
+}
+
+/* Does any model have a use for this event? */
+static int ls_event_relevant(const ls_modelset_t *ms, int type_idx,
+                             const char *event_type) {
+        size_t m;
+
+        if (type_idx >= 0)
+                return 1;
+        for (m = 0; m < ms->n_models; m++)
+                if (ms->models[m].hot.enabled &&
+                    ls_hot_event(&ms->models[m], event_type))
+                        return 1;
+        return 0;
+}
+
+ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
+                        ls_outbuf_t *ob, char *errstr, size_t errstr_size) {
+        const ls_modelset_t *ms = sh->ms;
+        ls_lead_hdr_t *hdr;
+        int64_t idx, now;
+        int type_idx = -1, created;
+        uint32_t lead;
+        ls_err_t err;
+        size_t m;
+
+        if (!in->lead_id || !*in->lead_id) {
+                sh->stats.invalid++;
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "lead_id: missing or empty");
+        }
+        if (in->kind == LS_INPUT_EVENT && (!in->event_type || !*in->event_type)) {
+                sh->stats.invalid++;
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "event_type: missing or empty");
+        }
+        if (in->kind != LS_INPUT_EVENT && in->kind != LS_INPUT_PROFILE) {
+                sh->stats.invalid++;
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "kind: must be event or profile");
+        }
+        if (sh->stream_time != INT64_MIN &&
+            in->time < sh->stream_time - ms->lateness_ms) {
+                sh->stats.late++;
+                return ls_seterr(errstr, errstr_size, LS_ERR_LATE,
+                                 "%s at %lld is %lld ms behind stream time "
+                                 "%lld (lateness %lld ms)",
+                                 in->kind == LS_INPUT_EVENT ? "occurred_at"
+                                                            : "updated_at",
+                                 (long long)in->time,
+                                 (long long)(sh->stream_time - in->time),
+                                 (long long)sh->stream_time,
+                                 (long long)ms->lateness_ms);
+        }
+        err = ls_shard_advance(sh, in->time, ob);
+        if (err)
+                return ls_seterr(errstr, errstr_size, err, "out of memory");
+        sh->stats.inputs++;
+
+        if (in->kind == LS_INPUT_EVENT) {
+                if (ls_conds_any(ms, ms->ignore, ms->n_ignore, in)) {
+                        sh->stats.ignored++;
+                        return LS_OK;
+                }
+                type_idx = ls_modelset_event_type(ms, in->event_type);
+                if (!ls_event_relevant(ms, type_idx, in->event_type))
+                        return LS_OK;
+        }
+        idx = ls_lead_table_get(sh->leads, in->lead_id, strlen(in->lead_id),
+                                1, &created);
+        if (idx < 0)
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "out of memory for lead %s", in->lead_id);
+        lead = (uint32_t)idx;
+        hdr = ls_hdr(sh, lead);
+        if (created)
+                ls_lm_init(sh, lead);
+        if (in->kind == LS_INPUT_EVENT && ls_dedupe_seen(sh, hdr, in->event_id)) {
+                sh->stats.duplicates++;
+                return ls_seterr(errstr, errstr_size, LS_ERR_DUPLICATE,
+                                 "event_id %s already applied to lead %s",
+                                 in->event_id, in->lead_id);
+        }
+        now = hdr->clock > in->time ? hdr->clock : in->time;
+        hdr->clock = now;
+        for (m = 0; m < ms->n_models; m++) {
+                if (in->kind == LS_INPUT_EVENT) {
+                        if (!ls_model_wants_product(&ms->models[m], in->product))
+                                continue;
+                        err = ls_apply_event_model(sh, lead, m, in, type_idx,
+                                                   now, ob);
+                } else {
+                        err = ls_apply_profile_model(sh, lead, m, in, now, ob);
+                }
+                if (err)
+                        return ls_seterr(errstr, errstr_size, err,
+                                         "out of memory");
+        }
+        return LS_OK;
+}
+
+ls_err_t ls_shard_lead(const ls_shard_t *sh, const char *lead_id,
+                       size_t model_idx, ls_lead_view_t *view) {
+        int64_t idx;
+        ls_lm_t *lm;
+
+        if (model_idx >= sh->ms->n_models)
+                return LS_ERR_NOT_FOUND;
+        idx = ls_lead_table_get(sh->leads, lead_id, strlen(lead_id), 0, NULL);
+        if (idx < 0)
+                return LS_ERR_NOT_FOUND;
+        lm = ls_lm(sh, (uint32_t)idx, model_idx);
+        view->fit = lm->fit;
+        view->engagement = lm->engagement;
+        view->total = ls_sat32((int64_t)lm->fit + lm->engagement);
+        view->grade = lm->grade;
+        view->band = lm->band;
+        view->mql = !!(lm->flags & LS_LM_MQL);
+        view->hot = !!(lm->flags & LS_LM_HOT_ALERTED);
+        view->seq = lm->seq;
+        view->last_activity = lm->anchor;
+        return LS_OK;
+}
+
+void ls_shard_stats(const ls_shard_t *sh, ls_shard_stats_t *stats) {
+        *stats = sh->stats;
+        stats->leads = ls_lead_table_count(sh->leads);
+        stats->state_bytes = ls_lead_table_bytes(sh->leads) +
+                             sh->size_heap * sizeof(ls_timer_t);
+        stats->lead_model_bytes =
+                sh->ms->n_models ? sh->block_size / sh->ms->n_models : 0;
+        stats->timers = sh->live_timers;
+}

@@ -1,0 +1,223 @@
+/*
+ * ls_lead_table.c - open-addressing hash index over chunked lead blocks.
+ *
+ * Index: power-of-two array of slots {hash, lead index + 1}, linear
+ * probing, grown at 70% load. Blocks: chunks of LS_LT_CHUNK blocks.
+ * Keys: an arena of large chunks, each key NUL-terminated. Nothing is
+ * ever freed before the table itself (leads are not deleted).
+ */
+#include "leadscore/ls_lead_table.h"
+
+#include <string.h>
+
+#include "leadscore/ls_alloc.h"
+#include "leadscore/ls_hash.h"
+
+#define LS_LT_CHUNK 4096             /* blocks per chunk */
+#define LS_LT_KEY_CHUNK (256 * 1024) /* bytes per key arena chunk */
+
+typedef struct ls_lt_slot_s {
+        uint32_t hash;  /* upper 32 bits of the key hash */
+        uint32_t idx1;  /* lead index + 1; 0 = empty */
+} ls_lt_slot_t;
+
+struct ls_lead_table_s {
+        size_t block_size;
+        ls_lt_slot_t *slots;
+        size_t n_slots;         /* power of two */
+        size_t count;
+        unsigned char **chunks; /* block chunks */
+        size_t n_chunks, size_chunks;
+        const char **keys;      /* key of each lead */
+        size_t size_keys;
+        char **key_chunks;
+        size_t n_key_chunks, size_key_chunks;
+        size_t key_used;        /* bytes used in the last key chunk */
+        size_t bytes;
+};
+
+ls_lead_table_t *ls_lead_table_new(size_t block_size) {
+        ls_lead_table_t *lt = ls_calloc(1, sizeof(*lt));
+
+        if (!lt)
+                return NULL;
+        lt->block_size = block_size ? block_size : 1;
+        lt->n_slots = 1024;
+        lt->slots = ls_calloc(lt->n_slots, sizeof(*lt->slots));
+        if (!lt->slots) {
+                ls_free(lt);
+                return NULL;
+        }
+        lt->bytes = sizeof(*lt) + lt->n_slots * sizeof(*lt->slots);
+        return lt;
+}
+
+void ls_lead_table_destroy(ls_lead_table_t *lt) {
+        size_t i;
+
+        if (!lt)
+                return;
+        for (i = 0; i < lt->n_chunks; i++)
+                ls_free(lt->chunks[i]);
+        for (i = 0; i < lt->n_key_chunks; i++)
+                ls_free(lt->key_chunks[i]);
+        ls_free(lt->chunks);
+        ls_free(lt->key_chunks);
+        ls_free(lt->keys);
+        ls_free(lt->slots);
+        ls_free(lt);
+}
+
+static int ls_lt_grow_index(ls_lead_table_t *lt) {
+        size_t n = lt->n_slots * 2, i, j;
+        ls_lt_slot_t *slots = ls_calloc(n, sizeof(*slots));
+
+        if (!slots)
+                return -1;
+        for (i = 0; i < lt->n_slots; i++) {
+                ls_lt_slot_t s = lt->slots[i];
+                uint64_t h;
+
+                if (!s.idx1)
+                        continue;
+                h = ls_hash64(lt->keys[s.idx1 - 1],
+                              strlen(lt->keys[s.idx1 - 1]));
+                for (j = (size_t)h & (n - 1); slots[j].idx1;
+                     j = (j + 1) & (n - 1))
+                        ;
+                slots[j] = s;
+        }
+        lt->bytes += (n - lt->n_slots) * sizeof(*slots);
+        ls_free(lt->slots);
+        lt->slots = slots;
+        lt->n_slots = n;
+        return 0;
+}
+
+/* Copies a key into the key arena. @returns the copy or NULL. */
+static const char *ls_lt_store_key(ls_lead_table_t *lt, const char *key,
+                                   size_t key_len) {
+        char *dst;
+
+        if (!lt->n_key_chunks || lt->key_used + key_len + 1 > LS_LT_KEY_CHUNK) {
+                size_t size = key_len + 1 > LS_LT_KEY_CHUNK ? key_len + 1
+                                                            : LS_LT_KEY_CHUNK;
+                char *chunk;
+
+                if (lt->n_key_chunks == lt->size_key_chunks) {
+                        size_t ns = lt->size_key_chunks ? lt->size_key_chunks * 2 : 16;
+                        char **kc = ls_realloc(lt->key_chunks, ns * sizeof(*kc));
+
+                        if (!kc)
+                                return NULL;
+                        lt->key_chunks = kc;
+                        lt->size_key_chunks = ns;
+                }
+                chunk = ls_malloc(size);
+                if (!chunk)
+                        return NULL;
+                lt->key_chunks[lt->n_key_chunks++] = chunk;
+                lt->key_used = 0;
+                lt->bytes += size;
+        }
+        dst = lt->key_chunks[lt->n_key_chunks - 1] + lt->key_used;
+        memcpy(dst, key, key_len);
+        dst[key_len] = '\0';
+        lt->key_used += key_len + 1;
+        return dst;
+}
+
+static int64_t ls_lt_create(ls_lead_table_t *lt, const char *key,
+                            size_t key_len) {
+        uint32_t idx = (uint32_t)lt->count;
+        const char *stored;
+
+        if (lt->count >= UINT32_MAX - 1)
+                return -1;
+        if (idx / LS_LT_CHUNK == lt->n_chunks) {
+                unsigned char *chunk;
+
+                if (lt->n_chunks == lt->size_chunks) {
+                        size_t ns = lt->size_chunks ? lt->size_chunks * 2 : 16;
+                        unsigned char **c = ls_realloc(lt->chunks,
+                                                       ns * sizeof(*c));
+
+                        if (!c)
+                                return -1;
+                        lt->chunks = c;
+                        lt->size_chunks = ns;
+                }
+                chunk = ls_calloc(LS_LT_CHUNK, lt->block_size);
+                if (!chunk)
+                        return -1;
+                lt->chunks[lt->n_chunks++] = chunk;
+                lt->bytes += LS_LT_CHUNK * lt->block_size;
+        }
+        if (lt->count == lt->size_keys) {
+                size_t ns = lt->size_keys ? lt->size_keys * 2 : 1024;
+                const char **k = ls_realloc(lt->keys, ns * sizeof(*k));
+
+                if (!k)
+                        return -1;
+                lt->bytes += (ns - lt->size_keys) * sizeof(*k);
+                lt->keys = k;
+                lt->size_keys = ns;
+        }
+        stored = ls_lt_store_key(lt, key, key_len);
+        if (!stored)
+                return -1;
+        lt->keys[idx] = stored;
+        lt->count++;
+        return idx;
+}
+
+int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key,
+                          size_t key_len, int create, int *createdp) {
+        uint64_t h = ls_hash64(key, key_len);
+        uint32_t h32 = (uint32_t)(h >> 32);
+        size_t mask, i;
+        int64_t idx;
+
+        if (createdp)
+                *createdp = 0;
+        if (create && (lt->count + 1) * 10 > lt->n_slots * 7 &&
+            ls_lt_grow_index(lt) != 0)
+                return -1;
+        mask = lt->n_slots - 1;
+        for (i = (size_t)h & mask; lt->slots[i].idx1; i = (i + 1) & mask) {
+                const char *k;
+
+                if (lt->slots[i].hash != h32)
+                        continue;
+                k = lt->keys[lt->slots[i].idx1 - 1];
+                if (strncmp(k, key, key_len) == 0 && k[key_len] == '\0')
+                        return lt->slots[i].idx1 - 1;
+        }
+        if (!create)
+                return -1;
+        idx = ls_lt_create(lt, key, key_len);
+        if (idx < 0)
+                return -1;
+        lt->slots[i].hash = h32;
+        lt->slots[i].idx1 = (uint32_t)idx + 1;
+        if (createdp)
+                *createdp = 1;
+        return idx;
+}
+
+void *ls_lead_table_block(const ls_lead_table_t *lt, uint32_t idx) {
+        return lt->chunks[idx / LS_LT_CHUNK] +
+               (size_t)(idx % LS_LT_CHUNK) * lt->block_size;
+}
+
+const char *ls_lead_table_key(const ls_lead_table_t *lt, uint32_t idx) {
+        return lt->keys[idx];
+}
+
+size_t ls_lead_table_count(const ls_lead_table_t *lt) {
+        return lt->count;
+}
+
+size_t ls_lead_table_bytes(const ls_lead_table_t *lt) {
+        return lt->bytes;
+}
