@@ -1,0 +1,2348 @@
+/*
+ * ls_model.c - loads a model file (YAML, docs/MODEL.md) into an immutable
+ * ls_modelset_t, validates all of it, computes the content versions, and
+ * prints the summary shown by `leadscore check`.
+ *
+ * The whole file is parsed with libyaml's document API; every node keeps
+ * its line, so each error reads "<file>:<line>: <key path>: <message>".
+ * The loader fills a zeroed set as it goes; on any error the partial set
+ * is destroyed, so callers only ever see a complete, valid set.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <yaml.h>
+
+#include "leadscore/ls_alloc.h"
+#include "leadscore/ls_buf.h"
+#include "leadscore/ls_model.h"
+#include "model/ls_model_int.h"
+
+#define LS_MODEL_MAX_FIT_RULES 64
+#define LS_MODEL_MAX_LEVELS    8
+#define LS_MODEL_MAX_DEDUPE    64
+#define LS_MODEL_MAX_TRACK     64
+#define LS_MODEL_MAX_DEPTH     64
+#define LS_MODEL_DAY_MS        (24LL * 3600 * 1000)
+#define LS_MLOAD_PATH_MAX      512
+
+/** Loader state: the document being read and the key path of the node
+ *  at hand (for error messages). */
+typedef struct ls_mload_s {
+        yaml_document_t *doc;
+        const char *name;      /* file name used in messages */
+        const char *base_dir;  /* lists are resolved against it */
+        const char *text;      /* the whole file */
+        size_t len;
+        char *errstr;
+        size_t errstr_size;
+        char path[LS_MLOAD_PATH_MAX];
+        size_t plen;
+        ls_modelset_t *ms;
+        ls_buf_t *list_raw;          /* raw bytes of each list file */
+        size_t n_raw;
+        unsigned char *ignore_lists; /* lists referenced by `ignore` */
+        unsigned char *model_lists;  /* lists referenced by the model */
+        unsigned char *used_lists;   /* where in_list records its list */
+} ls_mload_t;
+
+static const char *const ls_cond_ops[] = {
+        "equals", "in", "prefix", "glob", "regex", "range", "in_list",
+        "exists", NULL};
+
+/*
+ * Key path and errors
+ */
+
+static size_t ls_mload_push(ls_mload_t *ld, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/** Appends to the key path; @returns the mark to pop back to. */
+static size_t ls_mload_push(ls_mload_t *ld, const char *fmt, ...) {
+        size_t mark = ld->plen;
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(ld->path + ld->plen, sizeof(ld->path) - ld->plen, fmt,
+                      ap);
+        va_end(ap);
+        if (n > 0) {
+                ld->plen += (size_t)n;
+                if (ld->plen >= sizeof(ld->path))
+                        ld->plen = sizeof(ld->path) - 1;
+        }
+        return mark;
+}
+
+static size_t ls_mload_key(ls_mload_t *ld, const char *key) {
+        return ls_mload_push(ld, "%s%s", ld->plen ? "." : "", key);
+}
+
+static size_t ls_mload_idx(ls_mload_t *ld, size_t i) {
+        return ls_mload_push(ld, "[%zu]", i);
+}
+
+static void ls_mload_pop(ls_mload_t *ld, size_t mark) {
+        ld->plen = mark;
+        ld->path[mark] = '\0';
+}
+
+static ls_err_t ls_mload_verr(ls_mload_t *ld, ls_err_t err,
+                              const yaml_node_t *node, const char *fmt,
+                              va_list ap) {
+        char msg[512];
+
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        return ls_seterr(ld->errstr, ld->errstr_size, err, "%s:%zu: %s: %s",
+                         ld->name, node ? node->start_mark.line + 1 : 1,
+                         ld->plen ? ld->path : "(top level)", msg);
+}
+
+static ls_err_t ls_mload_err(ls_mload_t *ld, const yaml_node_t *node,
+                             const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/** Sets "<file>:<line>: <path>: <message>"; @returns LS_ERR_INVALID. */
+static ls_err_t ls_mload_err(ls_mload_t *ld, const yaml_node_t *node,
+                             const char *fmt, ...) {
+        va_list ap;
+        ls_err_t err;
+
+        va_start(ap, fmt);
+        err = ls_mload_verr(ld, LS_ERR_INVALID, node, fmt, ap);
+        va_end(ap);
+        return err;
+}
+
+static ls_err_t ls_mload_ioerr(ls_mload_t *ld, const yaml_node_t *node,
+                               const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static ls_err_t ls_mload_ioerr(ls_mload_t *ld, const yaml_node_t *node,
+                               const char *fmt, ...) {
+        va_list ap;
+        ls_err_t err;
+
+        va_start(ap, fmt);
+        err = ls_mload_verr(ld, LS_ERR_IO, node, fmt, ap);
+        va_end(ap);
+        return err;
+}
+
+static ls_err_t ls_mload_nomem(ls_mload_t *ld) {
+        return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_NOMEM,
+                         "%s: out of memory while loading the model",
+                         ld->name);
+}
+
+/*
+ * Node helpers
+ */
+
+static yaml_node_t *ls_mload_node(ls_mload_t *ld, int id) {
+        return yaml_document_get_node(ld->doc, id);
+}
+
+static const char *ls_mload_str(const yaml_node_t *node) {
+        return (const char *)node->data.scalar.value;
+}
+
+/** A plain empty, `~` or `null` scalar. */
+static int ls_mload_is_null(const yaml_node_t *node) {
+        const char *s;
+
+        if (node->type != YAML_SCALAR_NODE ||
+            node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+                return 0;
+        s = ls_mload_str(node);
+        return !*s || !strcmp(s, "~") || !strcmp(s, "null") ||
+               !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+static size_t ls_mload_seq_len(const yaml_node_t *node) {
+        return (size_t)(node->data.sequence.items.top -
+                        node->data.sequence.items.start);
+}
+
+static yaml_node_t *ls_mload_seq_at(ls_mload_t *ld, const yaml_node_t *node,
+                                    size_t i) {
+        return ls_mload_node(ld, node->data.sequence.items.start[i]);
+}
+
+static size_t ls_mload_map_len(const yaml_node_t *node) {
+        return (size_t)(node->data.mapping.pairs.top -
+                        node->data.mapping.pairs.start);
+}
+
+/** @returns the value of @p key in mapping @p map, or NULL. */
+static yaml_node_t *ls_mload_get(ls_mload_t *ld, const yaml_node_t *map,
+                                 const char *key) {
+        const yaml_node_pair_t *p;
+
+        for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+             p++) {
+                yaml_node_t *k = ls_mload_node(ld, p->key);
+
+                if (k && k->type == YAML_SCALAR_NODE &&
+                    !strcmp(ls_mload_str(k), key))
+                        return ls_mload_node(ld, p->value);
+        }
+        return NULL;
+}
+
+static int ls_mload_in(const char *s, const char *const *set) {
+        for (; *set; set++)
+                if (!strcmp(s, *set))
+                        return 1;
+        return 0;
+}
+
+/** Requires a mapping whose keys are in @p allowed (and @p allowed2,
+ *  may be NULL), each once. */
+static ls_err_t ls_mload_check_map(ls_mload_t *ld, const yaml_node_t *node,
+                                   const char *const *allowed,
+                                   const char *const *allowed2) {
+        const yaml_node_pair_t *p, *q;
+
+        if (node->type != YAML_MAPPING_NODE)
+                return ls_mload_err(ld, node, "expected a mapping");
+        for (p = node->data.mapping.pairs.start;
+             p < node->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = ls_mload_node(ld, p->key);
+                const char *ks;
+                size_t mark;
+                ls_err_t err;
+
+                if (!k || k->type != YAML_SCALAR_NODE)
+                        return ls_mload_err(ld, k ? k : node,
+                                            "keys must be strings");
+                ks = ls_mload_str(k);
+                mark = ls_mload_key(ld, ks);
+                if (!ls_mload_in(ks, allowed) &&
+                    !(allowed2 && ls_mload_in(ks, allowed2))) {
+                        char exp[256];
+                        size_t n = 0;
+                        const char *const *a;
+
+                        exp[0] = '\0';
+                        for (a = allowed; *a && n < sizeof(exp); a++)
+                                n += (size_t)snprintf(exp + n, sizeof(exp) - n,
+                                                      "%s%s", n ? ", " : "",
+                                                      *a);
+                        for (a = allowed2; a && *a && n < sizeof(exp); a++)
+                                n += (size_t)snprintf(exp + n, sizeof(exp) - n,
+                                                      "%s%s", n ? ", " : "",
+                                                      *a);
+                        err = ls_mload_err(ld, k,
+                                           "unknown key (expected one of: %s)",
+                                           exp);
+                        ls_mload_pop(ld, mark);
+                        return err;
+                }
+                for (q = node->data.mapping.pairs.start; q < p; q++) {
+                        yaml_node_t *k2 = ls_mload_node(ld, q->key);
+
+                        if (k2 && k2->type == YAML_SCALAR_NODE &&
+                            !strcmp(ls_mload_str(k2), ks)) {
+                                err = ls_mload_err(ld, k, "duplicate key");
+                                ls_mload_pop(ld, mark);
+                                return err;
+                        }
+                }
+                ls_mload_pop(ld, mark);
+        }
+        return LS_OK;
+}
+
+/*
+ * Scalar parsers: the key path already names the node.
+ */
+
+static ls_err_t ls_mload_int(ls_mload_t *ld, const yaml_node_t *node,
+                             long long lo, long long hi, long long *out) {
+        const char *s;
+        char *end;
+        long long v;
+
+        if (node->type != YAML_SCALAR_NODE || ls_mload_is_null(node))
+                return ls_mload_err(ld, node, "expected an integer");
+        s = ls_mload_str(node);
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (end == s || *end != '\0' || isspace((unsigned char)*s))
+                return ls_mload_err(ld, node, "expected an integer");
+        if (errno == ERANGE || v < lo || v > hi)
+                return ls_mload_err(ld, node, "must be between %lld and %lld",
+                                    lo, hi);
+        *out = v;
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_int32(ls_mload_t *ld, const yaml_node_t *node,
+                               int32_t *out) {
+        long long v;
+        ls_err_t err = ls_mload_int(ld, node, INT32_MIN, INT32_MAX, &v);
+
+        if (!err)
+                *out = (int32_t)v;
+        return err;
+}
+
+static ls_err_t ls_mload_duration(ls_mload_t *ld, const yaml_node_t *node,
+                                  int64_t *out) {
+        if (node->type != YAML_SCALAR_NODE ||
+            ls_duration_parse(ls_mload_str(node), out))
+                return ls_mload_err(ld, node,
+                                    "expected a duration > 0 (e.g. 500ms, "
+                                    "30s, 15m, 24h, 7d, 2w)");
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_bool(ls_mload_t *ld, const yaml_node_t *node,
+                              int *out) {
+        const char *s;
+
+        if (node->type != YAML_SCALAR_NODE)
+                return ls_mload_err(ld, node, "expected true or false");
+        s = ls_mload_str(node);
+        if (!strcasecmp(s, "true"))
+                *out = 1;
+        else if (!strcasecmp(s, "false"))
+                *out = 0;
+        else
+                return ls_mload_err(ld, node, "expected true or false");
+        return LS_OK;
+}
+
+/** A non-empty string. */
+static ls_err_t ls_mload_string(ls_mload_t *ld, const yaml_node_t *node,
+                                const char **out) {
+        if (node->type != YAML_SCALAR_NODE || ls_mload_is_null(node) ||
+            !*ls_mload_str(node))
+                return ls_mload_err(ld, node, "expected a non-empty string");
+        *out = ls_mload_str(node);
+        return LS_OK;
+}
+
+static int ls_mload_valid_id(const char *s) {
+        if (!*s)
+                return 0;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
+                    *s != '-')
+                        return 0;
+        return 1;
+}
+
+static ls_err_t ls_mload_id(ls_mload_t *ld, const yaml_node_t *node,
+                            const char **out) {
+        ls_err_t err = ls_mload_string(ld, node, out);
+
+        if (err)
+                return err;
+        if (!ls_mload_valid_id(*out))
+                return ls_mload_err(ld, node,
+                                    "'%s' is not a valid id "
+                                    "([A-Za-z0-9_.-]+)",
+                                    *out);
+        return LS_OK;
+}
+
+static char *ls_mload_lower(const char *s) {
+        char *d = ls_strdup(s);
+        char *p;
+
+        if (d)
+                for (p = d; *p; p++)
+                        *p = (char)tolower((unsigned char)*p);
+        return d;
+}
+
+/*
+ * Keyed accessors: look up @p key in @p map, push it on the key path,
+ * parse, pop. Missing optional keys leave *has = 0 and *out untouched.
+ */
+
+static ls_err_t ls_mload_opt_int(ls_mload_t *ld, const yaml_node_t *map,
+                                 const char *key, long long lo, long long hi,
+                                 int *has, long long *out) {
+        yaml_node_t *v = ls_mload_get(ld, map, key);
+        size_t mark;
+        ls_err_t err;
+
+        if (has)
+                *has = 0;
+        if (!v)
+                return LS_OK;
+        mark = ls_mload_key(ld, key);
+        err = ls_mload_int(ld, v, lo, hi, out);
+        ls_mload_pop(ld, mark);
+        if (!err && has)
+                *has = 1;
+        return err;
+}
+
+static ls_err_t ls_mload_opt_int32(ls_mload_t *ld, const yaml_node_t *map,
+                                   const char *key, int *has, int32_t *out) {
+        long long v;
+        int h = 0;
+        ls_err_t err = ls_mload_opt_int(ld, map, key, INT32_MIN, INT32_MAX,
+                                        &h, &v);
+
+        if (!err && h)
+                *out = (int32_t)v;
+        if (has)
+                *has = h;
+        return err;
+}
+
+static ls_err_t ls_mload_opt_duration(ls_mload_t *ld, const yaml_node_t *map,
+                                      const char *key, int *has,
+                                      int64_t *out) {
+        yaml_node_t *v = ls_mload_get(ld, map, key);
+        size_t mark;
+        ls_err_t err;
+
+        if (has)
+                *has = 0;
+        if (!v)
+                return LS_OK;
+        mark = ls_mload_key(ld, key);
+        err = ls_mload_duration(ld, v, out);
+        ls_mload_pop(ld, mark);
+        if (!err && has)
+                *has = 1;
+        return err;
+}
+
+/** A required key: a missing one is reported at the mapping's line. */
+static ls_err_t ls_mload_required(ls_mload_t *ld, const yaml_node_t *map,
+                                  const char *key, yaml_node_t **out) {
+        size_t mark;
+        ls_err_t err;
+
+        *out = ls_mload_get(ld, map, key);
+        if (*out)
+                return LS_OK;
+        mark = ls_mload_key(ld, key);
+        err = ls_mload_err(ld, map, "required");
+        ls_mload_pop(ld, mark);
+        return err;
+}
+
+static ls_err_t ls_mload_req_id(ls_mload_t *ld, const yaml_node_t *map,
+                                const char *key, char **out,
+                                yaml_node_t **nodep) {
+        yaml_node_t *v;
+        const char *s;
+        size_t mark;
+        ls_err_t err;
+
+        if ((err = ls_mload_required(ld, map, key, &v)))
+                return err;
+        mark = ls_mload_key(ld, key);
+        err = ls_mload_id(ld, v, &s);
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+        if (!(*out = ls_strdup(s)))
+                return ls_mload_nomem(ld);
+        if (nodep)
+                *nodep = v;
+        return LS_OK;
+}
+
+/** A sequence of non-empty strings, lowercased. */
+static ls_err_t ls_mload_str_seq(ls_mload_t *ld, const yaml_node_t *node,
+                                 int allow_empty, char ***out, size_t *n_out) {
+        size_t i, n;
+        ls_err_t err;
+
+        if (node->type != YAML_SEQUENCE_NODE)
+                return ls_mload_err(ld, node, "expected a list of strings");
+        n = ls_mload_seq_len(node);
+        if (n == 0 && !allow_empty)
+                return ls_mload_err(ld, node, "must not be empty");
+        if (!(*out = ls_calloc(n, sizeof(char *))))
+                return ls_mload_nomem(ld);
+        *n_out = n;
+        for (i = 0; i < n; i++) {
+                yaml_node_t *it = ls_mload_seq_at(ld, node, i);
+                const char *s;
+                size_t mark = ls_mload_idx(ld, i);
+
+                err = ls_mload_string(ld, it, &s);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+                if (!((*out)[i] = ls_mload_lower(s)))
+                        return ls_mload_nomem(ld);
+        }
+        return LS_OK;
+}
+
+/*
+ * Conditions
+ */
+
+static ls_err_t ls_mload_cond_values(ls_mload_t *ld, ls_cond_t *cond,
+                                     size_t n) {
+        if (!(cond->values = ls_calloc(n, sizeof(char *))))
+                return ls_mload_nomem(ld);
+        cond->n_values = n;
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_range(ls_mload_t *ld, const yaml_node_t *node,
+                               ls_cond_t *cond) {
+        static const char *const keys[] = {"min", "max", NULL};
+        const char *k;
+        ls_err_t err;
+        int i;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        for (i = 0; (k = keys[i]); i++) {
+                yaml_node_t *v = ls_mload_get(ld, node, k);
+                double d = 0;
+                char *end;
+                size_t mark;
+
+                if (!v)
+                        continue;
+                mark = ls_mload_key(ld, k);
+                if (v->type != YAML_SCALAR_NODE || ls_mload_is_null(v)) {
+                        err = ls_mload_err(ld, v, "expected a number");
+                } else {
+                        d = strtod(ls_mload_str(v), &end);
+                        if (end == ls_mload_str(v) || *end || !isfinite(d))
+                                err = ls_mload_err(ld, v, "expected a number");
+                }
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+                if (i == 0) {
+                        cond->has_min = 1;
+                        cond->min = d;
+                } else {
+                        cond->has_max = 1;
+                        cond->max = d;
+                }
+        }
+        if (!cond->has_min && !cond->has_max)
+                return ls_mload_err(ld, node, "needs min and/or max");
+        if (cond->has_min && cond->has_max && cond->min > cond->max)
+                return ls_mload_err(ld, node, "min is greater than max");
+        return LS_OK;
+}
+
+/** Parses the operator @p op with value @p v into @p cond (path names
+ *  the operator key). */
+static ls_err_t ls_mload_op(ls_mload_t *ld, const char *op,
+                            const yaml_node_t *v, ls_cond_t *cond) {
+        const char *s;
+        ls_err_t err;
+        size_t i;
+        int b, rc;
+
+        if (!strcmp(op, "in")) {
+                cond->op = LS_MATCH_IN;
+                return ls_mload_str_seq(ld, v, 0, &cond->values,
+                                        &cond->n_values);
+        }
+        if (!strcmp(op, "range")) {
+                cond->op = LS_MATCH_RANGE;
+                return ls_mload_range(ld, v, cond);
+        }
+        if (!strcmp(op, "exists")) {
+                if ((err = ls_mload_bool(ld, v, &b)))
+                        return err;
+                cond->op = LS_MATCH_EXISTS;
+                if (!b) /* `exists: false` = absent or empty */
+                        cond->negate = !cond->negate;
+                return LS_OK;
+        }
+        if (v->type != YAML_SCALAR_NODE || ls_mload_is_null(v))
+                return ls_mload_err(ld, v, "expected a string");
+        s = ls_mload_str(v);
+        if ((err = ls_mload_cond_values(ld, cond, 1)))
+                return err;
+        if (!strcmp(op, "regex")) {
+                /* Kept as written: lowercasing would change escapes. */
+                if (!(cond->values[0] = ls_strdup(s)))
+                        return ls_mload_nomem(ld);
+                rc = regcomp(&cond->regex, s,
+                             REG_EXTENDED | REG_ICASE | REG_NOSUB);
+                if (rc != 0) {
+                        char msg[256];
+
+                        regerror(rc, &cond->regex, msg, sizeof(msg));
+                        regfree(&cond->regex);
+                        return ls_mload_err(ld, v, "invalid regex '%s': %s",
+                                            s, msg);
+                }
+                cond->op = LS_MATCH_REGEX;
+                return LS_OK;
+        }
+        if (!(cond->values[0] = ls_mload_lower(s)))
+                return ls_mload_nomem(ld);
+        if (!strcmp(op, "equals")) {
+                cond->op = LS_MATCH_EQUALS;
+        } else if (!strcmp(op, "prefix")) {
+                cond->op = LS_MATCH_PREFIX;
+        } else if (!strcmp(op, "glob")) {
+                cond->op = LS_MATCH_GLOB;
+        } else { /* in_list */
+                cond->op = LS_MATCH_IN_LIST;
+                for (i = 0; i < ld->ms->n_lists; i++)
+                        if (!strcmp(ld->ms->lists[i].name, s))
+                                break;
+                if (i == ld->ms->n_lists)
+                        return ls_mload_err(ld, v,
+                                            "unknown list '%s' (declare it "
+                                            "under lists)",
+                                            s);
+                cond->list = (int)i;
+                if (ld->used_lists)
+                        ld->used_lists[i] = 1;
+        }
+        return LS_OK;
+}
+
+/**
+ * Parses the operator part of a condition mapping: exactly one operator
+ * and an optional `not`. @p extra lists the other keys the mapping may
+ * hold (field/attribute, id, points), which the caller reads.
+ */
+static ls_err_t ls_mload_cond_ops(ls_mload_t *ld, const yaml_node_t *map,
+                                  const char *const *extra, ls_cond_t *cond) {
+        static const char *const ops_not[] = {
+                "equals", "in",     "prefix", "glob", "regex",
+                "range",  "in_list", "exists", "not",  NULL};
+        const yaml_node_pair_t *p;
+        const char *found = NULL;
+        yaml_node_t *v;
+        ls_err_t err;
+        size_t mark;
+
+        if ((err = ls_mload_check_map(ld, map, ops_not, extra)))
+                return err;
+        for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+             p++) {
+                yaml_node_t *k = ls_mload_node(ld, p->key);
+                const char *ks = ls_mload_str(k);
+
+                if (!ls_mload_in(ks, ls_cond_ops))
+                        continue;
+                if (found) {
+                        mark = ls_mload_key(ld, ks);
+                        err = ls_mload_err(ld, k,
+                                           "only one operator per condition "
+                                           "(already has '%s')",
+                                           found);
+                        ls_mload_pop(ld, mark);
+                        return err;
+                }
+                found = ks;
+                v = ls_mload_node(ld, p->value);
+                mark = ls_mload_key(ld, ks);
+                err = ls_mload_op(ld, ks, v, cond);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if (!found)
+                return ls_mload_err(ld, map,
+                                    "needs one operator (equals, in, prefix, "
+                                    "glob, regex, range, in_list, exists)");
+        if ((v = ls_mload_get(ld, map, "not"))) {
+                int b;
+
+                mark = ls_mload_key(ld, "not");
+                err = ls_mload_bool(ld, v, &b);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+                if (b)
+                        cond->negate = !cond->negate;
+        }
+        return LS_OK;
+}
+
+/** A condition with its field named by @p field_key (`field` in ignore,
+ *  `attribute` in fit rules). */
+static ls_err_t ls_mload_cond(ls_mload_t *ld, const yaml_node_t *map,
+                              const char *field_key,
+                              const char *const *extra, ls_cond_t *cond) {
+        yaml_node_t *v;
+        const char *s;
+        size_t mark;
+        ls_err_t err;
+
+        if ((err = ls_mload_cond_ops(ld, map, extra, cond)))
+                return err;
+        if ((err = ls_mload_required(ld, map, field_key, &v)))
+                return err;
+        mark = ls_mload_key(ld, field_key);
+        err = ls_mload_string(ld, v, &s);
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+        if (!(cond->field = ls_strdup(s)))
+                return ls_mload_nomem(ld);
+        return LS_OK;
+}
+
+/** `when` / `unless`: field -> operator mapping, or a bare string for
+ *  equals. */
+static ls_err_t ls_mload_when(ls_mload_t *ld, const yaml_node_t *node,
+                              ls_cond_t **out, size_t *n_out) {
+        const yaml_node_pair_t *p;
+        size_t i = 0, n;
+        ls_err_t err;
+
+        if (node->type != YAML_MAPPING_NODE)
+                return ls_mload_err(ld, node,
+                                    "expected a mapping of field: condition");
+        n = ls_mload_map_len(node);
+        if (!(*out = ls_calloc(n, sizeof(ls_cond_t))))
+                return ls_mload_nomem(ld);
+        *n_out = n;
+        for (i = 0; i < n; i++)
+                (*out)[i].list = -1;
+        for (i = 0, p = node->data.mapping.pairs.start;
+             p < node->data.mapping.pairs.top; p++, i++) {
+                yaml_node_t *k = ls_mload_node(ld, p->key);
+                yaml_node_t *v = ls_mload_node(ld, p->value);
+                ls_cond_t *cond = &(*out)[i];
+                size_t mark;
+                const yaml_node_pair_t *q;
+
+                if (k->type != YAML_SCALAR_NODE || !*ls_mload_str(k))
+                        return ls_mload_err(ld, k,
+                                            "field names must be strings");
+                mark = ls_mload_key(ld, ls_mload_str(k));
+                for (q = node->data.mapping.pairs.start; q < p; q++) {
+                        yaml_node_t *k2 = ls_mload_node(ld, q->key);
+
+                        if (k2->type == YAML_SCALAR_NODE &&
+                            !strcmp(ls_mload_str(k2), ls_mload_str(k))) {
+                                err = ls_mload_err(ld, k, "duplicate key");
+                                ls_mload_pop(ld, mark);
+                                return err;
+                        }
+                }
+                if (!(cond->field = ls_strdup(ls_mload_str(k)))) {
+                        ls_mload_pop(ld, mark);
+                        return ls_mload_nomem(ld);
+                }
+                if (v->type == YAML_SCALAR_NODE) {
+                        if (ls_mload_is_null(v)) {
+                                err = ls_mload_err(ld, v,
+                                                   "expected a value or a "
+                                                   "condition");
+                        } else {
+                                err = ls_mload_op(ld, "equals", v, cond);
+                        }
+                } else if (v->type == YAML_MAPPING_NODE) {
+                        err = ls_mload_cond_ops(ld, v, NULL, cond);
+                } else {
+                        err = ls_mload_err(ld, v,
+                                           "expected a value or a condition "
+                                           "mapping");
+                }
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        return LS_OK;
+}
+
+/*
+ * Lists
+ */
+
+static int ls_mload_strcmp(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/** Splits list file text into sorted, lowercased, unique items. */
+static ls_err_t ls_mload_list_items(ls_mload_t *ld, ls_list_t *list,
+                                    const char *text, size_t len) {
+        size_t cap = 0, i, j, pos = 0;
+
+        while (pos < len) {
+                const char *line = text + pos;
+                const char *nl = memchr(line, '\n', len - pos);
+                size_t n = nl ? (size_t)(nl - line) : len - pos;
+                const char *hash = memchr(line, '#', n);
+                size_t b = 0;
+
+                pos += n + (nl ? 1 : 0);
+                if (hash)
+                        n = (size_t)(hash - line);
+                while (b < n && isspace((unsigned char)line[b]))
+                        b++;
+                while (n > b && isspace((unsigned char)line[n - 1]))
+                        n--;
+                if (n == b)
+                        continue;
+                if (list->n_items == cap) {
+                        size_t ncap = cap ? cap * 2 : 16;
+                        char **items = ls_realloc(list->items,
+                                                  ncap * sizeof(char *));
+
+                        if (!items)
+                                return ls_mload_nomem(ld);
+                        list->items = items;
+                        cap = ncap;
+                }
+                if (!(list->items[list->n_items] =
+                              ls_strndup(line + b, n - b)))
+                        return ls_mload_nomem(ld);
+                for (j = 0; j < n - b; j++)
+                        list->items[list->n_items][j] = (char)tolower(
+                                (unsigned char)list->items[list->n_items][j]);
+                list->n_items++;
+        }
+        if (list->n_items == 0)
+                return LS_OK;
+        qsort(list->items, list->n_items, sizeof(char *), ls_mload_strcmp);
+        for (i = 1, j = 0; i < list->n_items; i++) {
+                if (!strcmp(list->items[i], list->items[j]))
+                        ls_free(list->items[i]);
+                else
+                        list->items[++j] = list->items[i];
+        }
+        list->n_items = j + 1;
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_read_file(const char *path, ls_buf_t *buf,
+                                   int *errnop) {
+        FILE *fp = fopen(path, "rb");
+        char chunk[8192];
+        size_t n;
+
+        if (!fp) {
+                *errnop = errno;
+                return LS_ERR_IO;
+        }
+        while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+                if (ls_buf_append(buf, chunk, n)) {
+                        fclose(fp);
+                        return LS_ERR_NOMEM;
+                }
+        }
+        if (ferror(fp)) {
+                *errnop = errno ? errno : EIO;
+                fclose(fp);
+                return LS_ERR_IO;
+        }
+        fclose(fp);
+        if (!buf->data && ls_buf_reserve(buf, 1))
+                return LS_ERR_NOMEM;
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_lists(ls_mload_t *ld, const yaml_node_t *node) {
+        ls_modelset_t *ms = ld->ms;
+        const yaml_node_pair_t *p;
+        size_t i, n;
+        ls_err_t err;
+
+        if (node->type != YAML_MAPPING_NODE)
+                return ls_mload_err(ld, node,
+                                    "expected a mapping of name: file");
+        n = ls_mload_map_len(node);
+        if (!(ms->lists = ls_calloc(n, sizeof(ls_list_t))) ||
+            !(ld->list_raw = ls_calloc(n, sizeof(ls_buf_t))) ||
+            !(ld->ignore_lists = ls_calloc(n, 1)) ||
+            !(ld->model_lists = ls_calloc(n, 1)))
+                return ls_mload_nomem(ld);
+        ms->n_lists = n;
+        ld->n_raw = n;
+        for (i = 0; i < n; i++)
+                ls_buf_init(&ld->list_raw[i]);
+        for (i = 0, p = node->data.mapping.pairs.start;
+             p < node->data.mapping.pairs.top; p++, i++) {
+                yaml_node_t *k = ls_mload_node(ld, p->key);
+                yaml_node_t *v = ls_mload_node(ld, p->value);
+                ls_list_t *list = &ms->lists[i];
+                const char *name, *file;
+                size_t mark, j;
+                int eno = 0;
+
+                if (k->type != YAML_SCALAR_NODE)
+                        return ls_mload_err(ld, k, "keys must be strings");
+                mark = ls_mload_key(ld, ls_mload_str(k));
+                if ((err = ls_mload_id(ld, k, &name)) ||
+                    (err = ls_mload_string(ld, v, &file))) {
+                        ls_mload_pop(ld, mark);
+                        return err;
+                }
+                for (j = 0; j < i; j++) {
+                        if (!strcmp(ms->lists[j].name, name)) {
+                                err = ls_mload_err(ld, k, "duplicate key");
+                                ls_mload_pop(ld, mark);
+                                return err;
+                        }
+                }
+                if (!(list->name = ls_strdup(name))) {
+                        ls_mload_pop(ld, mark);
+                        return ls_mload_nomem(ld);
+                }
+                if (file[0] == '/' || !ld->base_dir || !*ld->base_dir) {
+                        list->path = ls_strdup(file);
+                } else {
+                        size_t bl = strlen(ld->base_dir), fl = strlen(file);
+
+                        if ((list->path = ls_malloc(bl + fl + 2))) {
+                                memcpy(list->path, ld->base_dir, bl);
+                                list->path[bl] = '/';
+                                memcpy(list->path + bl + 1, file, fl + 1);
+                        }
+                }
+                if (!list->path) {
+                        ls_mload_pop(ld, mark);
+                        return ls_mload_nomem(ld);
+                }
+                err = ls_mload_read_file(list->path, &ld->list_raw[i], &eno);
+                if (err == LS_ERR_IO)
+                        err = ls_mload_ioerr(ld, v,
+                                             "cannot read list file '%s': %s",
+                                             list->path, strerror(eno));
+                else if (err)
+                        err = ls_mload_nomem(ld);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+                if ((err = ls_mload_list_items(ld, list, ld->list_raw[i].data,
+                                               ld->list_raw[i].len)))
+                        return err;
+        }
+        return LS_OK;
+}
+
+/*
+ * Models
+ */
+
+static ls_err_t ls_mload_cap(ls_mload_t *ld, const yaml_node_t *node,
+                             ls_cap_t *cap) {
+        static const char *const keys[] = {"points", "count", "per", NULL};
+        long long v;
+        int has_points, has_count, has_per;
+        ls_err_t err;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        if ((err = ls_mload_opt_int(ld, node, "points", 1, INT32_MAX,
+                                    &has_points, &v)))
+                return err;
+        if (has_points)
+                cap->max_points = (int32_t)v;
+        if ((err = ls_mload_opt_int(ld, node, "count", 1, UINT32_MAX,
+                                    &has_count, &v)))
+                return err;
+        if (has_count)
+                cap->max_count = (uint32_t)v;
+        if ((err = ls_mload_opt_duration(ld, node, "per", &has_per,
+                                         &cap->per_ms)))
+                return err;
+        if (!has_points && !has_count)
+                return ls_mload_err(ld, node, "needs points and/or count");
+        cap->set = 1;
+        return LS_OK;
+}
+
+/** Checks that rule id @p id is not used by an earlier rule. */
+static ls_err_t ls_mload_rule_id_unique(ls_mload_t *ld, const ls_model_t *m,
+                                        const char *id,
+                                        const yaml_node_t *node) {
+        size_t i;
+
+        for (i = 0; i < m->n_fit_rules; i++)
+                if (m->fit_rules[i].id && m->fit_rules[i].id != id &&
+                    !strcmp(m->fit_rules[i].id, id))
+                        return ls_mload_err(ld, node, "duplicate rule id '%s'",
+                                            id);
+        for (i = 0; i < m->n_rules; i++)
+                if (m->rules[i].id && m->rules[i].id != id &&
+                    !strcmp(m->rules[i].id, id))
+                        return ls_mload_err(ld, node, "duplicate rule id '%s'",
+                                            id);
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_fit_rule(ls_mload_t *ld, ls_model_t *m,
+                                  const yaml_node_t *node, ls_fit_rule_t *r) {
+        static const char *const extra[] = {"id", "attribute", "points",
+                                            NULL};
+        yaml_node_t *v, *idn;
+        size_t mark;
+        ls_err_t err;
+
+        if (node->type != YAML_MAPPING_NODE)
+                return ls_mload_err(ld, node, "expected a mapping");
+        if ((err = ls_mload_req_id(ld, node, "id", &r->id, &idn)))
+                return err;
+        mark = ls_mload_key(ld, "id");
+        err = ls_mload_rule_id_unique(ld, m, r->id, idn);
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+        if ((err = ls_mload_cond(ld, node, "attribute", extra, &r->cond)))
+                return err;
+        if ((err = ls_mload_required(ld, node, "points", &v)))
+                return err;
+        mark = ls_mload_key(ld, "points");
+        err = ls_mload_int32(ld, v, &r->points);
+        ls_mload_pop(ld, mark);
+        return err;
+}
+
+static ls_err_t ls_mload_fit(ls_mload_t *ld, ls_model_t *m,
+                             const yaml_node_t *node) {
+        static const char *const keys[] = {"min", "max", "rules", NULL};
+        yaml_node_t *rules;
+        size_t i, n, mark;
+        ls_err_t err;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        if ((err = ls_mload_opt_int32(ld, node, "min", &m->has_fit_min,
+                                      &m->fit_min)) ||
+            (err = ls_mload_opt_int32(ld, node, "max", &m->has_fit_max,
+                                      &m->fit_max)))
+                return err;
+        if (m->has_fit_min && m->has_fit_max && m->fit_min > m->fit_max) {
+                mark = ls_mload_key(ld, "max");
+                err = ls_mload_err(ld, ls_mload_get(ld, node, "max"),
+                                   "must be >= min (%d)", (int)m->fit_min);
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        if (!(rules = ls_mload_get(ld, node, "rules")))
+                return LS_OK;
+        mark = ls_mload_key(ld, "rules");
+        if (rules->type != YAML_SEQUENCE_NODE) {
+                err = ls_mload_err(ld, rules, "expected a list of rules");
+                goto out;
+        }
+        n = ls_mload_seq_len(rules);
+        if (n > LS_MODEL_MAX_FIT_RULES) {
+                err = ls_mload_err(ld, rules,
+                                   "at most %d fit rules are allowed (has "
+                                   "%zu)",
+                                   LS_MODEL_MAX_FIT_RULES, n);
+                goto out;
+        }
+        if (!(m->fit_rules = ls_calloc(n, sizeof(ls_fit_rule_t)))) {
+                err = ls_mload_nomem(ld);
+                goto out;
+        }
+        m->n_fit_rules = n;
+        for (i = 0; i < n; i++)
+                m->fit_rules[i].cond.list = -1;
+        for (i = 0; i < n; i++) {
+                size_t imark = ls_mload_idx(ld, i);
+
+                err = ls_mload_fit_rule(ld, m, ls_mload_seq_at(ld, rules, i),
+                                        &m->fit_rules[i]);
+                ls_mload_pop(ld, imark);
+                if (err)
+                        goto out;
+        }
+out:
+        ls_mload_pop(ld, mark);
+        return err;
+}
+
+static ls_err_t ls_mload_categories(ls_mload_t *ld, ls_model_t *m,
+                                    const yaml_node_t *node) {
+        static const char *const keys[] = {"cap", NULL};
+        const yaml_node_pair_t *p;
+        size_t i, n;
+        ls_err_t err;
+
+        if (node->type != YAML_MAPPING_NODE)
+                return ls_mload_err(ld, node,
+                                    "expected a mapping of name: {cap: ...}");
+        n = ls_mload_map_len(node);
+        if (!(m->categories = ls_calloc(n, sizeof(ls_category_t))))
+                return ls_mload_nomem(ld);
+        m->n_categories = n;
+        for (i = 0, p = node->data.mapping.pairs.start;
+             p < node->data.mapping.pairs.top; p++, i++) {
+                yaml_node_t *k = ls_mload_node(ld, p->key);
+                yaml_node_t *v = ls_mload_node(ld, p->value);
+                yaml_node_t *capn;
+                const char *name;
+                size_t mark, j;
+
+                if (k->type != YAML_SCALAR_NODE)
+                        return ls_mload_err(ld, k, "keys must be strings");
+                mark = ls_mload_key(ld, ls_mload_str(k));
+                if ((err = ls_mload_id(ld, k, &name)))
+                        goto next;
+                for (j = 0; j < i; j++) {
+                        if (!strcmp(m->categories[j].name, name)) {
+                                err = ls_mload_err(ld, k, "duplicate key");
+                                goto next;
+                        }
+                }
+                if (!(m->categories[i].name = ls_strdup(name))) {
+                        err = ls_mload_nomem(ld);
+                        goto next;
+                }
+                if (ls_mload_is_null(v))
+                        goto next; /* a category without a cap */
+                if ((err = ls_mload_check_map(ld, v, keys, NULL)))
+                        goto next;
+                if ((capn = ls_mload_get(ld, v, "cap"))) {
+                        size_t cmark = ls_mload_key(ld, "cap");
+
+                        err = ls_mload_cap(ld, capn, &m->categories[i].cap);
+                        ls_mload_pop(ld, cmark);
+                }
+next:
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_rule(ls_mload_t *ld, ls_model_t *m,
+                              const yaml_node_t *node, ls_rule_t *r) {
+        static const char *const keys[] = {"id",     "event",    "when",
+                                           "unless", "points",   "category",
+                                           "cap",    NULL};
+        yaml_node_t *v, *idn;
+        const char *s;
+        size_t mark, i;
+        ls_err_t err;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        if ((err = ls_mload_req_id(ld, node, "id", &r->id, &idn)))
+                return err;
+        mark = ls_mload_key(ld, "id");
+        err = ls_mload_rule_id_unique(ld, m, r->id, idn);
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+
+        if ((err = ls_mload_required(ld, node, "event", &v)))
+                return err;
+        mark = ls_mload_key(ld, "event");
+        err = ls_mload_string(ld, v, &s);
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+        if (!(r->event_type = ls_mload_lower(s)))
+                return ls_mload_nomem(ld);
+
+        if ((v = ls_mload_get(ld, node, "when"))) {
+                mark = ls_mload_key(ld, "when");
+                err = ls_mload_when(ld, v, &r->when, &r->n_when);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((v = ls_mload_get(ld, node, "unless"))) {
+                mark = ls_mload_key(ld, "unless");
+                err = ls_mload_when(ld, v, &r->unless, &r->n_unless);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+
+        if ((err = ls_mload_required(ld, node, "points", &v)))
+                return err;
+        mark = ls_mload_key(ld, "points");
+        err = ls_mload_int32(ld, v, &r->points);
+        if (!err && r->points == 0)
+                err = ls_mload_err(ld, v, "must not be zero");
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+
+        r->category = -1;
+        if ((v = ls_mload_get(ld, node, "category"))) {
+                mark = ls_mload_key(ld, "category");
+                err = ls_mload_string(ld, v, &s);
+                if (!err) {
+                        for (i = 0; i < m->n_categories; i++)
+                                if (!strcmp(m->categories[i].name, s))
+                                        break;
+                        if (i == m->n_categories)
+                                err = ls_mload_err(ld, v,
+                                                   "unknown category '%s' "
+                                                   "(declare it under "
+                                                   "engagement.categories)",
+                                                   s);
+                        else
+                                r->category = (int)i;
+                }
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((v = ls_mload_get(ld, node, "cap"))) {
+                mark = ls_mload_key(ld, "cap");
+                err = ls_mload_cap(ld, v, &r->cap);
+                ls_mload_pop(ld, mark);
+        }
+        return err;
+}
+
+static ls_err_t ls_mload_decay(ls_mload_t *ld, ls_decay_t *d,
+                               const yaml_node_t *node) {
+        static const char *const keys[] = {"steps", "half_life", "tick",
+                                           NULL};
+        static const char *const step_keys[] = {"after", "points", NULL};
+        yaml_node_t *steps = NULL, *hl = NULL, *v;
+        size_t i, n, mark;
+        int has_tick;
+        ls_err_t err;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        steps = ls_mload_get(ld, node, "steps");
+        hl = ls_mload_get(ld, node, "half_life");
+        if (!!steps == !!hl)
+                return ls_mload_err(ld, node,
+                                    "needs exactly one of steps or half_life");
+        if ((err = ls_mload_opt_duration(ld, node, "tick", &has_tick,
+                                         &d->tick_ms)))
+                return err;
+        if (hl) {
+                d->kind = LS_DECAY_HALF_LIFE;
+                mark = ls_mload_key(ld, "half_life");
+                err = ls_mload_duration(ld, hl, &d->half_life_ms);
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        if (has_tick) {
+                mark = ls_mload_key(ld, "tick");
+                err = ls_mload_err(ld, ls_mload_get(ld, node, "tick"),
+                                   "only applies to half_life");
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        d->kind = LS_DECAY_STEPS;
+        mark = ls_mload_key(ld, "steps");
+        if (steps->type != YAML_SEQUENCE_NODE ||
+            (n = ls_mload_seq_len(steps)) == 0) {
+                err = ls_mload_err(ld, steps,
+                                   "expected a non-empty list of steps");
+                goto out;
+        }
+        if (!(d->steps = ls_calloc(n, sizeof(ls_decay_step_t)))) {
+                err = ls_mload_nomem(ld);
+                goto out;
+        }
+        d->n_steps = n;
+        for (i = 0; i < n && !err; i++) {
+                yaml_node_t *st = ls_mload_seq_at(ld, steps, i);
+                ls_decay_step_t *step = &d->steps[i];
+                size_t imark = ls_mload_idx(ld, i), kmark;
+
+                if ((err = ls_mload_check_map(ld, st, step_keys, NULL)) ||
+                    (err = ls_mload_required(ld, st, "after", &v)))
+                        goto step_out;
+                kmark = ls_mload_key(ld, "after");
+                err = ls_mload_duration(ld, v, &step->after_ms);
+                if (!err && i > 0 && step->after_ms <= d->steps[i - 1].after_ms)
+                        err = ls_mload_err(ld, v,
+                                           "must be greater than the previous "
+                                           "step's after");
+                ls_mload_pop(ld, kmark);
+                if (err || (err = ls_mload_required(ld, st, "points", &v)))
+                        goto step_out;
+                kmark = ls_mload_key(ld, "points");
+                err = ls_mload_int32(ld, v, &step->points);
+                if (!err && step->points > 0)
+                        err = ls_mload_err(ld, v, "must be <= 0");
+                ls_mload_pop(ld, kmark);
+step_out:
+                ls_mload_pop(ld, imark);
+        }
+out:
+        ls_mload_pop(ld, mark);
+        return err;
+}
+
+static ls_err_t ls_mload_engagement(ls_mload_t *ld, ls_model_t *m,
+                                    const yaml_node_t *node) {
+        static const char *const keys[] = {"floor", "max", "categories",
+                                           "rules", "decay", NULL};
+        yaml_node_t *v;
+        size_t i, n, mark;
+        ls_err_t err;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        if ((err = ls_mload_opt_int32(ld, node, "floor", NULL,
+                                      &m->engagement_floor)) ||
+            (err = ls_mload_opt_int32(ld, node, "max", &m->has_engagement_max,
+                                      &m->engagement_max)))
+                return err;
+        if (m->has_engagement_max && m->engagement_max < m->engagement_floor) {
+                mark = ls_mload_key(ld, "max");
+                err = ls_mload_err(ld, ls_mload_get(ld, node, "max"),
+                                   "must be >= floor (%d)",
+                                   (int)m->engagement_floor);
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        if ((v = ls_mload_get(ld, node, "categories"))) {
+                mark = ls_mload_key(ld, "categories");
+                err = ls_mload_categories(ld, m, v);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((v = ls_mload_get(ld, node, "rules"))) {
+                mark = ls_mload_key(ld, "rules");
+                if (v->type != YAML_SEQUENCE_NODE) {
+                        err = ls_mload_err(ld, v, "expected a list of rules");
+                        ls_mload_pop(ld, mark);
+                        return err;
+                }
+                n = ls_mload_seq_len(v);
+                if (!(m->rules = ls_calloc(n, sizeof(ls_rule_t)))) {
+                        ls_mload_pop(ld, mark);
+                        return ls_mload_nomem(ld);
+                }
+                m->n_rules = n;
+                for (i = 0; i < n; i++)
+                        m->rules[i].category = -1;
+                for (i = 0; i < n && !err; i++) {
+                        size_t imark = ls_mload_idx(ld, i);
+
+                        err = ls_mload_rule(ld, m, ls_mload_seq_at(ld, v, i),
+                                            &m->rules[i]);
+                        ls_mload_pop(ld, imark);
+                }
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((v = ls_mload_get(ld, node, "decay"))) {
+                mark = ls_mload_key(ld, "decay");
+                err = ls_mload_decay(ld, &m->decay, v);
+                ls_mload_pop(ld, mark);
+        }
+        return err;
+}
+
+/** Grades (@p best_first) or bands: names unique, mins monotonic, the
+ *  catch-all (last grade / first band) without min. */
+static ls_err_t ls_mload_levels(ls_mload_t *ld, const yaml_node_t *node,
+                                int grades, ls_level_t **out, size_t *n_out) {
+        static const char *const keys[] = {"name", "min", NULL};
+        const char *what = grades ? "grade" : "band";
+        size_t i, j, n;
+        ls_err_t err = LS_OK;
+
+        if (node->type != YAML_SEQUENCE_NODE)
+                return ls_mload_err(ld, node, "expected a list of %ss", what);
+        n = ls_mload_seq_len(node);
+        if (n < 1 || n > LS_MODEL_MAX_LEVELS)
+                return ls_mload_err(ld, node, "expected 1 to %d %ss (has %zu)",
+                                    LS_MODEL_MAX_LEVELS, what, n);
+        if (!(*out = ls_calloc(n, sizeof(ls_level_t))))
+                return ls_mload_nomem(ld);
+        *n_out = n;
+        for (i = 0; i < n && !err; i++) {
+                yaml_node_t *it = ls_mload_seq_at(ld, node, i), *namen, *minn;
+                ls_level_t *lv = &(*out)[i];
+                size_t imark = ls_mload_idx(ld, i), kmark;
+                int catch_all = grades ? i == n - 1 : i == 0;
+
+                if ((err = ls_mload_check_map(ld, it, keys, NULL)) ||
+                    (err = ls_mload_req_id(ld, it, "name", &lv->name, &namen)))
+                        goto next;
+                for (j = 0; j < i; j++) {
+                        if (!strcmp((*out)[j].name, lv->name)) {
+                                kmark = ls_mload_key(ld, "name");
+                                err = ls_mload_err(ld, namen,
+                                                   "duplicate %s name '%s'",
+                                                   what, lv->name);
+                                ls_mload_pop(ld, kmark);
+                                goto next;
+                        }
+                }
+                if ((err = ls_mload_opt_int32(ld, it, "min", &lv->has_min,
+                                              &lv->min)))
+                        goto next;
+                minn = ls_mload_get(ld, it, "min");
+                kmark = ls_mload_key(ld, "min");
+                if (catch_all && lv->has_min)
+                        err = ls_mload_err(ld, minn,
+                                           "the %s %s must not have a min "
+                                           "(it catches all the rest)",
+                                           grades ? "last" : "first", what);
+                else if (!catch_all && !lv->has_min)
+                        err = ls_mload_err(ld, it,
+                                           "required (only the %s %s has no "
+                                           "min)",
+                                           grades ? "last" : "first", what);
+                else if (grades && i > 0 && lv->has_min &&
+                         lv->min >= (*out)[i - 1].min)
+                        err = ls_mload_err(ld, minn,
+                                           "must be less than the previous "
+                                           "grade's min (%d)",
+                                           (int)(*out)[i - 1].min);
+                else if (!grades && i > 1 && lv->min <= (*out)[i - 1].min)
+                        err = ls_mload_err(ld, minn,
+                                           "must be greater than the previous "
+                                           "band's min (%d)",
+                                           (int)(*out)[i - 1].min);
+                ls_mload_pop(ld, kmark);
+next:
+                ls_mload_pop(ld, imark);
+        }
+        return err;
+}
+
+static int ls_mload_level_idx(const ls_level_t *lv, size_t n,
+                              const char *name) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (!strcmp(lv[i].name, name))
+                        return (int)i;
+        return -1;
+}
+
+/** One of mql.enter / mql.stay; @p enter is set when parsing stay, which
+ *  must be no stricter. */
+static ls_err_t ls_mload_qualify(ls_mload_t *ld, const ls_model_t *m,
+                                 const yaml_node_t *node, ls_qualify_t *q,
+                                 const ls_qualify_t *enter) {
+        static const char *const keys[] = {"min_total", "min_grade",
+                                           "min_band", NULL};
+        static const char *const level_keys[] = {"min_grade", "min_band"};
+        yaml_node_t *v;
+        size_t mark;
+        ls_err_t err;
+        int k;
+
+        q->min_grade = -1;
+        q->min_band = -1;
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)) ||
+            (err = ls_mload_opt_int32(ld, node, "min_total", &q->has_min_total,
+                                      &q->min_total)))
+                return err;
+        for (k = 0; k < 2; k++) {
+                const char *s;
+                int idx;
+
+                if (!(v = ls_mload_get(ld, node, level_keys[k])))
+                        continue;
+                mark = ls_mload_key(ld, level_keys[k]);
+                err = ls_mload_string(ld, v, &s);
+                if (!err) {
+                        idx = k == 0 ? ls_mload_level_idx(m->grades,
+                                                          m->n_grades, s)
+                                     : ls_mload_level_idx(m->bands,
+                                                          m->n_bands, s);
+                        if (idx < 0)
+                                err = ls_mload_err(ld, v, "unknown %s '%s'",
+                                                   k == 0 ? "grade" : "band",
+                                                   s);
+                        else if (k == 0)
+                                q->min_grade = idx;
+                        else
+                                q->min_band = idx;
+                }
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if (!q->has_min_total && q->min_grade < 0 && q->min_band < 0)
+                return ls_mload_err(ld, node,
+                                    "needs at least one of min_total, "
+                                    "min_grade, min_band");
+        if (!enter)
+                return LS_OK;
+        /* stay must hold whenever enter holds */
+        if (q->has_min_total &&
+            (!enter->has_min_total || q->min_total > enter->min_total)) {
+                mark = ls_mload_key(ld, "min_total");
+                err = ls_mload_err(ld, ls_mload_get(ld, node, "min_total"),
+                                   "stay must be no stricter than enter");
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        if (q->min_grade >= 0 &&
+            (enter->min_grade < 0 || q->min_grade < enter->min_grade)) {
+                mark = ls_mload_key(ld, "min_grade");
+                err = ls_mload_err(ld, ls_mload_get(ld, node, "min_grade"),
+                                   "stay must be no stricter than enter");
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        if (q->min_band >= 0 &&
+            (enter->min_band < 0 || q->min_band > enter->min_band)) {
+                mark = ls_mload_key(ld, "min_band");
+                err = ls_mload_err(ld, ls_mload_get(ld, node, "min_band"),
+                                   "stay must be no stricter than enter");
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_mql(ls_mload_t *ld, ls_model_t *m,
+                             const yaml_node_t *node) {
+        static const char *const keys[] = {"enter", "stay", NULL};
+        yaml_node_t *v;
+        size_t mark;
+        ls_err_t err;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)) ||
+            (err = ls_mload_required(ld, node, "enter", &v)))
+                return err;
+        mark = ls_mload_key(ld, "enter");
+        err = ls_mload_qualify(ld, m, v, &m->mql.enter, NULL);
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+        if ((v = ls_mload_get(ld, node, "stay"))) {
+                mark = ls_mload_key(ld, "stay");
+                err = ls_mload_qualify(ld, m, v, &m->mql.stay, &m->mql.enter);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        } else {
+                m->mql.stay = m->mql.enter;
+        }
+        m->mql.enabled = 1;
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_hot(ls_mload_t *ld, ls_hot_t *hot,
+                             const yaml_node_t *node) {
+        static const char *const keys[] = {"points", "within", "events",
+                                           "rearm_after", "track", NULL};
+        int has_points, has_within, has_rearm, has_track;
+        long long v;
+        yaml_node_t *ev;
+        size_t mark;
+        ls_err_t err;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)) ||
+            (err = ls_mload_opt_int(ld, node, "points", 1, INT32_MAX,
+                                    &has_points, &v)))
+                return err;
+        if (has_points)
+                hot->points = (int32_t)v;
+        if ((err = ls_mload_opt_duration(ld, node, "within", &has_within,
+                                         &hot->within_ms)) ||
+            (err = ls_mload_opt_duration(ld, node, "rearm_after", &has_rearm,
+                                         &hot->rearm_ms)) ||
+            (err = ls_mload_opt_int(ld, node, "track", 1, LS_MODEL_MAX_TRACK,
+                                    &has_track, &v)))
+                return err;
+        hot->track = has_track ? (uint32_t)v : 16;
+        if ((ev = ls_mload_get(ld, node, "events"))) {
+                mark = ls_mload_key(ld, "events");
+                err = ls_mload_str_seq(ld, ev, 0, &hot->events,
+                                       &hot->n_events);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if (has_points && !has_within) {
+                mark = ls_mload_key(ld, "within");
+                err = ls_mload_err(ld, node, "required with points");
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        if (has_within && !has_points) {
+                mark = ls_mload_key(ld, "points");
+                err = ls_mload_err(ld, node, "required with within");
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        if (!has_points && !ev)
+                return ls_mload_err(ld, node,
+                                    "needs points (with within) or events");
+        if (!has_rearm)
+                hot->rearm_ms = has_within ? hot->within_ms : LS_MODEL_DAY_MS;
+        hot->enabled = 1;
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
+                               ls_model_t *m) {
+        static const char *const keys[] = {"id",     "products", "fit",
+                                           "engagement", "grades", "bands",
+                                           "mql",    "hot",      NULL};
+        yaml_node_t *v;
+        size_t mark, i;
+        uint32_t slot = 0;
+        ls_err_t err;
+
+        m->decay.tick_ms = LS_MODEL_DAY_MS;
+        m->mql.enter.min_grade = m->mql.enter.min_band = -1;
+        m->mql.stay.min_grade = m->mql.stay.min_band = -1;
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)) ||
+            (err = ls_mload_req_id(ld, node, "id", &m->id, NULL)))
+                return err;
+        if ((v = ls_mload_get(ld, node, "products"))) {
+                mark = ls_mload_key(ld, "products");
+                err = ls_mload_str_seq(ld, v, 1, &m->products, &m->n_products);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((v = ls_mload_get(ld, node, "fit"))) {
+                mark = ls_mload_key(ld, "fit");
+                err = ls_mload_fit(ld, m, v);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((v = ls_mload_get(ld, node, "engagement"))) {
+                mark = ls_mload_key(ld, "engagement");
+                err = ls_mload_engagement(ld, m, v);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((err = ls_mload_required(ld, node, "grades", &v)))
+                return err;
+        mark = ls_mload_key(ld, "grades");
+        err = ls_mload_levels(ld, v, 1, &m->grades, &m->n_grades);
+        ls_mload_pop(ld, mark);
+        if (err || (err = ls_mload_required(ld, node, "bands", &v)))
+                return err;
+        mark = ls_mload_key(ld, "bands");
+        err = ls_mload_levels(ld, v, 0, &m->bands, &m->n_bands);
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+        if ((v = ls_mload_get(ld, node, "mql"))) {
+                mark = ls_mload_key(ld, "mql");
+                err = ls_mload_mql(ld, m, v);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((v = ls_mload_get(ld, node, "hot"))) {
+                mark = ls_mload_key(ld, "hot");
+                err = ls_mload_hot(ld, &m->hot, v);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        /* Cap slots: capped rules in rule order, then capped categories. */
+        for (i = 0; i < m->n_rules; i++)
+                if (m->rules[i].cap.set)
+                        m->rules[i].cap.slot = slot++;
+        for (i = 0; i < m->n_categories; i++)
+                if (m->categories[i].cap.set)
+                        m->categories[i].cap.slot = slot++;
+        m->n_cap_slots = slot;
+        return LS_OK;
+}
+
+/*
+ * Versions
+ */
+
+/** libyaml marks count characters; @returns the byte offset of the
+ *  character at @p idx. */
+static size_t ls_mload_byte_offset(const ls_mload_t *ld, size_t idx) {
+        size_t pos = 0, chars = 0;
+
+        if (ld->len >= 3 && !memcmp(ld->text, "\xEF\xBB\xBF", 3))
+                pos = 3; /* the reader skips a BOM without counting it */
+        while (pos < ld->len && chars < idx) {
+                pos++;
+                while (pos < ld->len &&
+                       ((unsigned char)ld->text[pos] & 0xC0) == 0x80)
+                        pos++;
+                chars++;
+        }
+        return pos;
+}
+
+/** Feeds the source text of @p node (trailing blanks trimmed). */
+static int ls_mload_hash_node(const ls_mload_t *ld, EVP_MD_CTX *ctx,
+                              const yaml_node_t *node) {
+        size_t b = ls_mload_byte_offset(ld, node->start_mark.index);
+        size_t e = ls_mload_byte_offset(ld, node->end_mark.index);
+
+        while (e > b && isspace((unsigned char)ld->text[e - 1]))
+                e--;
+        return e > b ? EVP_DigestUpdate(ctx, ld->text + b, e - b) : 1;
+}
+
+static void ls_mload_hex(const unsigned char *md, char *out) {
+        static const char hex[] = "0123456789abcdef";
+        int i;
+
+        for (i = 0; i < LS_MODEL_VERSION_LEN / 2; i++) {
+                out[2 * i] = hex[md[i] >> 4];
+                out[2 * i + 1] = hex[md[i] & 0xf];
+        }
+        out[LS_MODEL_VERSION_LEN] = '\0';
+}
+
+/** Hashes the model at @p model_node into its version (lists it uses are
+ *  flagged in ld->model_lists). */
+static ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
+                                       const yaml_node_t *root,
+                                       const yaml_node_t *model_node) {
+        static const char *const shared[] = {"lateness", "dedupe", "ignore",
+                                             NULL};
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        size_t i;
+        int ok;
+
+        if (!ctx)
+                return ls_mload_nomem(ld);
+        ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+             ls_mload_hash_node(ld, ctx, model_node);
+        for (i = 0; ok && i < ld->ms->n_lists; i++)
+                if (ld->model_lists[i] || ld->ignore_lists[i])
+                        ok = EVP_DigestUpdate(ctx, ld->list_raw[i].data,
+                                              ld->list_raw[i].len);
+        for (i = 0; ok && shared[i]; i++) {
+                yaml_node_t *v = ls_mload_get((ls_mload_t *)ld, root,
+                                              shared[i]);
+
+                if (v)
+                        ok = ls_mload_hash_node(ld, ctx, v);
+        }
+        ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
+        EVP_MD_CTX_free(ctx);
+        if (!ok)
+                return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_NOMEM,
+                                 "%s: SHA-256 failed", ld->name);
+        ls_mload_hex(md, m->version);
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_set_version(ls_mload_t *ld) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        size_t i;
+        int ok;
+
+        if (!ctx)
+                return ls_mload_nomem(ld);
+        ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(ctx, ld->text, ld->len);
+        for (i = 0; ok && i < ld->ms->n_lists; i++)
+                ok = EVP_DigestUpdate(ctx, ld->list_raw[i].data,
+                                      ld->list_raw[i].len);
+        ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
+        EVP_MD_CTX_free(ctx);
+        if (!ok)
+                return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_NOMEM,
+                                 "%s: SHA-256 failed", ld->name);
+        ls_mload_hex(md, ld->ms->version);
+        return LS_OK;
+}
+
+/*
+ * The set
+ */
+
+static ls_err_t ls_mload_event_types(ls_mload_t *ld) {
+        ls_modelset_t *ms = ld->ms;
+        size_t total = 0, i, j, n = 0;
+
+        for (i = 0; i < ms->n_models; i++)
+                total += ms->models[i].n_rules;
+        if (!(ms->event_types = ls_calloc(total, sizeof(char *))))
+                return ls_mload_nomem(ld);
+        for (i = 0; i < ms->n_models; i++)
+                for (j = 0; j < ms->models[i].n_rules; j++)
+                        ms->event_types[n++] = ms->models[i].rules[j].event_type;
+        qsort(ms->event_types, n, sizeof(char *), ls_mload_strcmp);
+        for (i = 0, j = 0; i < n; i++)
+                if (j == 0 || strcmp(ms->event_types[i],
+                                     ms->event_types[j - 1]))
+                        ms->event_types[j++] = ms->event_types[i];
+        /* Own copies, so the table outlives nothing it points into. */
+        ms->n_event_types = 0;
+        for (i = 0; i < j; i++) {
+                if (!(ms->event_types[i] = ls_strdup(ms->event_types[i])))
+                        return ls_mload_nomem(ld);
+                ms->n_event_types++;
+        }
+        for (i = 0; i < ms->n_models; i++)
+                for (j = 0; j < ms->models[i].n_rules; j++)
+                        ms->models[i].rules[j].type_idx = (uint32_t)
+                                ls_modelset_event_type(
+                                        ms, ms->models[i].rules[j].event_type);
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
+        static const char *const keys[] = {"lateness", "dedupe", "lists",
+                                           "ignore", "models", NULL};
+        ls_modelset_t *ms = ld->ms;
+        yaml_node_t *v, *models;
+        long long dedupe;
+        size_t i, j, n, mark;
+        int has;
+        ls_err_t err;
+
+        if (root->type != YAML_MAPPING_NODE)
+                return ls_mload_err(ld, root,
+                                    "expected a mapping with `models`");
+        if ((err = ls_mload_check_map(ld, root, keys, NULL)))
+                return err;
+        ms->lateness_ms = 3600LL * 1000;
+        if ((err = ls_mload_opt_duration(ld, root, "lateness", NULL,
+                                         &ms->lateness_ms)) ||
+            (err = ls_mload_opt_int(ld, root, "dedupe", 0, LS_MODEL_MAX_DEDUPE,
+                                    &has, &dedupe)))
+                return err;
+        ms->dedupe = has ? (uint32_t)dedupe : 8;
+        if ((v = ls_mload_get(ld, root, "lists"))) {
+                mark = ls_mload_key(ld, "lists");
+                err = ls_mload_lists(ld, v);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if (!ld->ignore_lists &&
+            (!(ld->ignore_lists = ls_calloc(1, 1)) ||
+             !(ld->model_lists = ls_calloc(1, 1))))
+                return ls_mload_nomem(ld);
+        if ((v = ls_mload_get(ld, root, "ignore"))) {
+                static const char *const extra[] = {"field", NULL};
+
+                mark = ls_mload_key(ld, "ignore");
+                if (v->type != YAML_SEQUENCE_NODE) {
+                        err = ls_mload_err(ld, v,
+                                           "expected a list of conditions");
+                        ls_mload_pop(ld, mark);
+                        return err;
+                }
+                n = ls_mload_seq_len(v);
+                if (!(ms->ignore = ls_calloc(n, sizeof(ls_cond_t)))) {
+                        ls_mload_pop(ld, mark);
+                        return ls_mload_nomem(ld);
+                }
+                ms->n_ignore = n;
+                for (i = 0; i < n; i++)
+                        ms->ignore[i].list = -1;
+                ld->used_lists = ld->ignore_lists;
+                for (i = 0; i < n && !err; i++) {
+                        size_t imark = ls_mload_idx(ld, i);
+
+                        err = ls_mload_cond(ld, ls_mload_seq_at(ld, v, i),
+                                            "field", extra, &ms->ignore[i]);
+                        ls_mload_pop(ld, imark);
+                }
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((err = ls_mload_required(ld, root, "models", &models)))
+                return err;
+        mark = ls_mload_key(ld, "models");
+        if (models->type != YAML_SEQUENCE_NODE ||
+            (n = ls_mload_seq_len(models)) == 0) {
+                err = ls_mload_err(ld, models,
+                                   "expected a list of at least one model");
+                ls_mload_pop(ld, mark);
+                return err;
+        }
+        if (!(ms->models = ls_calloc(n, sizeof(ls_model_t)))) {
+                ls_mload_pop(ld, mark);
+                return ls_mload_nomem(ld);
+        }
+        ms->n_models = n;
+        for (i = 0; i < n && !err; i++) {
+                yaml_node_t *mn = ls_mload_seq_at(ld, models, i);
+                size_t imark = ls_mload_idx(ld, i);
+
+                if (ms->n_lists)
+                        memset(ld->model_lists, 0, ms->n_lists);
+                ld->used_lists = ld->model_lists;
+                err = ls_mload_model(ld, mn, &ms->models[i]);
+                for (j = 0; !err && j < i; j++) {
+                        if (!strcmp(ms->models[j].id, ms->models[i].id)) {
+                                size_t kmark = ls_mload_key(ld, "id");
+
+                                err = ls_mload_err(
+                                        ld, ls_mload_get(ld, mn, "id"),
+                                        "duplicate model id '%s'",
+                                        ms->models[i].id);
+                                ls_mload_pop(ld, kmark);
+                        }
+                }
+                if (!err)
+                        err = ls_mload_model_version(ld, &ms->models[i], root,
+                                                     mn);
+                ls_mload_pop(ld, imark);
+        }
+        ls_mload_pop(ld, mark);
+        if (err || (err = ls_mload_event_types(ld)))
+                return err;
+        return ls_mload_set_version(ld);
+}
+
+/** Rejects aliases (a node reachable twice) and over-deep nesting. */
+static ls_err_t ls_mload_check_tree(ls_mload_t *ld, unsigned char *seen,
+                                    int id, int depth) {
+        yaml_node_t *node = ls_mload_node(ld, id);
+        size_t idx;
+        ls_err_t err;
+
+        if (!node)
+                return LS_OK;
+        idx = (size_t)(node - ld->doc->nodes.start);
+        if (seen[idx])
+                return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_INVALID,
+                                 "%s:%zu: anchors and aliases are not "
+                                 "supported",
+                                 ld->name, node->start_mark.line + 1);
+        seen[idx] = 1;
+        if (depth > LS_MODEL_MAX_DEPTH)
+                return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_INVALID,
+                                 "%s:%zu: nesting deeper than %d levels",
+                                 ld->name, node->start_mark.line + 1,
+                                 LS_MODEL_MAX_DEPTH);
+        if (node->type == YAML_SEQUENCE_NODE) {
+                yaml_node_item_t *it;
+
+                for (it = node->data.sequence.items.start;
+                     it < node->data.sequence.items.top; it++)
+                        if ((err = ls_mload_check_tree(ld, seen, *it,
+                                                       depth + 1)))
+                                return err;
+        } else if (node->type == YAML_MAPPING_NODE) {
+                yaml_node_pair_t *p;
+
+                for (p = node->data.mapping.pairs.start;
+                     p < node->data.mapping.pairs.top; p++)
+                        if ((err = ls_mload_check_tree(ld, seen, p->key,
+                                                       depth + 1)) ||
+                            (err = ls_mload_check_tree(ld, seen, p->value,
+                                                       depth + 1)))
+                                return err;
+        }
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_yaml_err(ls_mload_t *ld, yaml_parser_t *parser) {
+        size_t line = parser->problem_mark.line + 1;
+
+        if (parser->error == YAML_MEMORY_ERROR)
+                return ls_mload_nomem(ld);
+        return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_INVALID,
+                         "%s:%zu: YAML syntax error: %s%s%s", ld->name, line,
+                         parser->problem ? parser->problem : "invalid YAML",
+                         parser->context ? " " : "",
+                         parser->context ? parser->context : "");
+}
+
+ls_err_t ls_modelset_load_string(const char *yaml, size_t len,
+                                 const char *name, const char *base_dir,
+                                 ls_modelset_t **msp, char *errstr,
+                                 size_t errstr_size) {
+        yaml_parser_t parser;
+        yaml_document_t doc, doc2;
+        yaml_node_t *root;
+        unsigned char *seen = NULL;
+        ls_mload_t ld;
+        ls_err_t err = LS_OK;
+        size_t i, n_nodes;
+
+        memset(&ld, 0, sizeof(ld));
+        ld.name = name ? name : "<string>";
+        ld.base_dir = base_dir;
+        ld.text = yaml;
+        ld.len = len;
+        ld.errstr = errstr;
+        ld.errstr_size = errstr_size;
+        ld.doc = &doc;
+
+        if (!yaml_parser_initialize(&parser))
+                return ls_mload_nomem(&ld);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)yaml,
+                                     len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                err = ls_mload_yaml_err(&ld, &parser);
+                yaml_parser_delete(&parser);
+                return err;
+        }
+        root = yaml_document_get_root_node(&doc);
+        if (!root) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                "%s:1: models: required (the file is empty)",
+                                ld.name);
+                goto out_doc;
+        }
+        if (!yaml_parser_load(&parser, &doc2)) {
+                err = ls_mload_yaml_err(&ld, &parser);
+                goto out_doc;
+        }
+        if (yaml_document_get_root_node(&doc2)) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                "%s:%zu: only one YAML document is allowed",
+                                ld.name,
+                                yaml_document_get_root_node(&doc2)
+                                                ->start_mark.line +
+                                        1);
+        }
+        yaml_document_delete(&doc2);
+        if (err)
+                goto out_doc;
+
+        n_nodes = (size_t)(doc.nodes.top - doc.nodes.start);
+        if (!(seen = ls_calloc(n_nodes, 1))) {
+                err = ls_mload_nomem(&ld);
+                goto out_doc;
+        }
+        if ((err = ls_mload_check_tree(&ld, seen, 1, 0)))
+                goto out_doc;
+
+        if (!(ld.ms = ls_calloc(1, sizeof(ls_modelset_t))) ||
+            !(ld.ms->path = ls_strdup(ld.name))) {
+                err = ls_mload_nomem(&ld);
+                goto out_doc;
+        }
+        err = ls_mload_top(&ld, root);
+
+out_doc:
+        if (err) {
+                ls_modelset_destroy(ld.ms);
+        } else {
+                *msp = ld.ms;
+        }
+        for (i = 0; ld.list_raw && i < ld.n_raw; i++)
+                ls_buf_free(&ld.list_raw[i]);
+        ls_free(ld.list_raw);
+        ls_free(ld.ignore_lists);
+        ls_free(ld.model_lists);
+        ls_free(seen);
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        return err;
+}
+
+ls_err_t ls_modelset_load(const char *path, ls_modelset_t **msp,
+                          char *errstr, size_t errstr_size) {
+        ls_buf_t buf;
+        char *dir;
+        const char *slash;
+        ls_err_t err;
+        int eno = 0;
+
+        ls_buf_init(&buf);
+        err = ls_mload_read_file(path, &buf, &eno);
+        if (err) {
+                ls_buf_free(&buf);
+                if (err == LS_ERR_IO)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                         "%s: cannot read model file: %s",
+                                         path, strerror(eno));
+                return ls_seterr(errstr, errstr_size, err,
+                                 "%s: out of memory", path);
+        }
+        slash = strrchr(path, '/');
+        dir = slash ? ls_strndup(path, slash == path ? 1 : (size_t)(slash - path))
+                    : ls_strdup(".");
+        if (!dir) {
+                ls_buf_free(&buf);
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "%s: out of memory", path);
+        }
+        err = ls_modelset_load_string(buf.data, buf.len, path, dir, msp,
+                                      errstr, errstr_size);
+        ls_free(dir);
+        ls_buf_free(&buf);
+        return err;
+}
+
+/*
+ * Destroy and queries
+ */
+
+static void ls_mload_free_strv(char **v, size_t n) {
+        size_t i;
+
+        for (i = 0; v && i < n; i++)
+                ls_free(v[i]);
+        ls_free(v);
+}
+
+static void ls_model_clear(ls_model_t *m) {
+        size_t i, j;
+
+        ls_free(m->id);
+        ls_mload_free_strv(m->products, m->n_products);
+        for (i = 0; m->fit_rules && i < m->n_fit_rules; i++) {
+                ls_free(m->fit_rules[i].id);
+                ls_cond_clear(&m->fit_rules[i].cond);
+        }
+        ls_free(m->fit_rules);
+        for (i = 0; m->rules && i < m->n_rules; i++) {
+                ls_rule_t *r = &m->rules[i];
+
+                ls_free(r->id);
+                ls_free(r->event_type);
+                for (j = 0; r->when && j < r->n_when; j++)
+                        ls_cond_clear(&r->when[j]);
+                ls_free(r->when);
+                for (j = 0; r->unless && j < r->n_unless; j++)
+                        ls_cond_clear(&r->unless[j]);
+                ls_free(r->unless);
+        }
+        ls_free(m->rules);
+        for (i = 0; m->categories && i < m->n_categories; i++)
+                ls_free(m->categories[i].name);
+        ls_free(m->categories);
+        ls_free(m->decay.steps);
+        for (i = 0; m->grades && i < m->n_grades; i++)
+                ls_free(m->grades[i].name);
+        ls_free(m->grades);
+        for (i = 0; m->bands && i < m->n_bands; i++)
+                ls_free(m->bands[i].name);
+        ls_free(m->bands);
+        ls_mload_free_strv(m->hot.events, m->hot.n_events);
+}
+
+void ls_modelset_destroy(ls_modelset_t *ms) {
+        size_t i;
+
+        if (!ms)
+                return;
+        for (i = 0; ms->models && i < ms->n_models; i++)
+                ls_model_clear(&ms->models[i]);
+        ls_free(ms->models);
+        for (i = 0; ms->ignore && i < ms->n_ignore; i++)
+                ls_cond_clear(&ms->ignore[i]);
+        ls_free(ms->ignore);
+        for (i = 0; ms->lists && i < ms->n_lists; i++) {
+                ls_free(ms->lists[i].name);
+                ls_free(ms->lists[i].path);
+                ls_mload_free_strv(ms->lists[i].items, ms->lists[i].n_items);
+        }
+        ls_free(ms->lists);
+        ls_mload_free_strv(ms->event_types, ms->n_event_types);
+        ls_free(ms->path);
+        ls_free(ms);
+}
+
+const ls_model_t *ls_modelset_find(const ls_modelset_t *ms, const char *id) {
+        size_t i;
+
+        for (i = 0; id && i < ms->n_models; i++)
+                if (!strcmp(ms->models[i].id, id))
+                        return &ms->models[i];
+        return NULL;
+}
+
+int ls_modelset_event_type(const ls_modelset_t *ms, const char *event_type) {
+        size_t lo = 0, hi = ms->n_event_types;
+
+        if (!event_type)
+                return -1;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcasecmp(event_type, ms->event_types[mid]);
+
+                if (c == 0)
+                        return (int)mid;
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return -1;
+}
+
+int ls_model_wants_product(const ls_model_t *model, const char *product) {
+        size_t i;
+
+        if (model->n_products == 0 || !product || !*product)
+                return 1;
+        for (i = 0; i < model->n_products; i++)
+                if (!strcasecmp(model->products[i], product))
+                        return 1;
+        return 0;
+}
+
+/*
+ * Summary
+ */
+
+static void ls_mload_print_levels(FILE *fp, const char *what,
+                                  const ls_level_t *lv, size_t n) {
+        size_t i;
+
+        fprintf(fp, "    %s:", what);
+        for (i = 0; i < n; i++) {
+                if (lv[i].has_min)
+                        fprintf(fp, " %s>=%d", lv[i].name, (int)lv[i].min);
+                else
+                        fprintf(fp, " %s", lv[i].name);
+        }
+        fputc('\n', fp);
+}
+
+static void ls_mload_print_qualify(FILE *fp, const ls_model_t *m,
+                                   const ls_qualify_t *q) {
+        const char *sep = "";
+
+        if (q->has_min_total) {
+                fprintf(fp, "total>=%d", (int)q->min_total);
+                sep = " and ";
+        }
+        if (q->min_grade >= 0) {
+                fprintf(fp, "%sgrade>=%s", sep, m->grades[q->min_grade].name);
+                sep = " and ";
+        }
+        if (q->min_band >= 0)
+                fprintf(fp, "%sband>=%s", sep, m->bands[q->min_band].name);
+}
+
+static void ls_mload_print_cap(FILE *fp, const ls_cap_t *cap) {
+        char d[32];
+
+        fputs(" (cap", fp);
+        if (cap->max_points)
+                fprintf(fp, " %d points", (int)cap->max_points);
+        if (cap->max_count)
+                fprintf(fp, " %u times", (unsigned)cap->max_count);
+        if (cap->per_ms) {
+                ls_duration_format(cap->per_ms, d, sizeof(d));
+                fprintf(fp, " per %s", d);
+        } else {
+                fputs(" for ever", fp);
+        }
+        fputc(')', fp);
+}
+
+void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
+        char d1[32], d2[32];
+        size_t i, j;
+
+        ls_duration_format(ms->lateness_ms, d1, sizeof(d1));
+        fprintf(fp, "model set %s (version %s)\n", ms->path, ms->version);
+        fprintf(fp, "  lateness %s, dedupe %u, %zu ignore condition%s, "
+                    "%zu event type%s scored\n",
+                d1, (unsigned)ms->dedupe, ms->n_ignore,
+                ms->n_ignore == 1 ? "" : "s", ms->n_event_types,
+                ms->n_event_types == 1 ? "" : "s");
+        for (i = 0; i < ms->n_lists; i++)
+                fprintf(fp, "  list %s: %zu item%s from %s\n",
+                        ms->lists[i].name, ms->lists[i].n_items,
+                        ms->lists[i].n_items == 1 ? "" : "s",
+                        ms->lists[i].path);
+        for (i = 0; i < ms->n_models; i++) {
+                const ls_model_t *m = &ms->models[i];
+
+                fprintf(fp, "  model %s (version %s)\n", m->id, m->version);
+                fputs("    products:", fp);
+                if (!m->n_products)
+                        fputs(" all", fp);
+                for (j = 0; j < m->n_products; j++)
+                        fprintf(fp, " %s", m->products[j]);
+                fputc('\n', fp);
+                fprintf(fp, "    fit: %zu rule%s", m->n_fit_rules,
+                        m->n_fit_rules == 1 ? "" : "s");
+                if (m->has_fit_min)
+                        fprintf(fp, ", min %d", (int)m->fit_min);
+                if (m->has_fit_max)
+                        fprintf(fp, ", max %d", (int)m->fit_max);
+                fputc('\n', fp);
+                fprintf(fp, "    engagement: %zu rule%s, %zu categor%s, "
+                            "floor %d",
+                        m->n_rules, m->n_rules == 1 ? "" : "s",
+                        m->n_categories, m->n_categories == 1 ? "y" : "ies",
+                        (int)m->engagement_floor);
+                if (m->has_engagement_max)
+                        fprintf(fp, ", max %d", (int)m->engagement_max);
+                fprintf(fp, ", %u cap slot%s\n", (unsigned)m->n_cap_slots,
+                        m->n_cap_slots == 1 ? "" : "s");
+                for (j = 0; j < m->n_categories; j++) {
+                        fprintf(fp, "      category %s",
+                                m->categories[j].name);
+                        if (m->categories[j].cap.set)
+                                ls_mload_print_cap(fp, &m->categories[j].cap);
+                        fputc('\n', fp);
+                }
+                fputs("    decay: ", fp);
+                if (m->decay.kind == LS_DECAY_STEPS) {
+                        fputs("steps", fp);
+                        for (j = 0; j < m->decay.n_steps; j++) {
+                                ls_duration_format(m->decay.steps[j].after_ms,
+                                                   d1, sizeof(d1));
+                                fprintf(fp, "%s %s %d", j ? "," : "", d1,
+                                        (int)m->decay.steps[j].points);
+                        }
+                } else if (m->decay.kind == LS_DECAY_HALF_LIFE) {
+                        ls_duration_format(m->decay.half_life_ms, d1,
+                                           sizeof(d1));
+                        ls_duration_format(m->decay.tick_ms, d2, sizeof(d2));
+                        fprintf(fp, "half-life %s, tick %s", d1, d2);
+                } else {
+                        fputs("none", fp);
+                }
+                fputc('\n', fp);
+                ls_mload_print_levels(fp, "grades", m->grades, m->n_grades);
+                ls_mload_print_levels(fp, "bands", m->bands, m->n_bands);
+                fputs("    mql: ", fp);
+                if (m->mql.enabled) {
+                        fputs("enter ", fp);
+                        ls_mload_print_qualify(fp, m, &m->mql.enter);
+                        fputs("; stay ", fp);
+                        ls_mload_print_qualify(fp, m, &m->mql.stay);
+                } else {
+                        fputs("off", fp);
+                }
+                fputc('\n', fp);
+                fputs("    hot: ", fp);
+                if (m->hot.enabled) {
+                        const char *sep = "";
+
+                        if (m->hot.points) {
+                                ls_duration_format(m->hot.within_ms, d1,
+                                                   sizeof(d1));
+                                fprintf(fp, "%d points within %s",
+                                        (int)m->hot.points, d1);
+                                sep = " or ";
+                        }
+                        if (m->hot.n_events) {
+                                fprintf(fp, "%sevents", sep);
+                                for (j = 0; j < m->hot.n_events; j++)
+                                        fprintf(fp, "%s%s", j ? ", " : " ",
+                                                m->hot.events[j]);
+                        }
+                        ls_duration_format(m->hot.rearm_ms, d1, sizeof(d1));
+                        fprintf(fp, "; rearm after %s; track %u", d1,
+                                (unsigned)m->hot.track);
+                } else {
+                        fputs("off", fp);
+                }
+                fputc('\n', fp);
+        }
+}
