@@ -1,0 +1,860 @@
+/*
+ * test_engine.c - the pure engine: rules, caps, decay, grades, alerts,
+ * duplicates, lateness, multiple models, determinism.
+ *
+ * Every expected number below is computed by hand from docs/MODEL.md.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "leadscore/ls_engine.h"
+#include "leadscore/ls_model.h"
+
+#define DAY (24LL * 3600 * 1000)
+#define HOUR (3600LL * 1000)
+#define T0 (1767225600000LL) /* 2026-01-01T00:00:00Z */
+
+typedef struct fx_s {
+        ls_modelset_t *ms;
+        ls_shard_t *sh;
+        ls_outbuf_t ob;
+        char err[512];
+} fx_t;
+
+static void fx_init(fx_t *fx, const char *yaml) {
+        ls_err_t err;
+
+        memset(fx, 0, sizeof(*fx));
+        err = ls_modelset_load_string(yaml, strlen(yaml), "test.yaml", NULL,
+                                      &fx->ms, fx->err, sizeof(fx->err));
+        if (err)
+                fail_msg("model: %s", fx->err);
+        fx->sh = ls_shard_new(fx->ms);
+        assert_non_null(fx->sh);
+        ls_outbuf_init(&fx->ob);
+}
+
+static void fx_free(fx_t *fx) {
+        ls_outbuf_free(&fx->ob);
+        ls_shard_destroy(fx->sh);
+        ls_modelset_destroy(fx->ms);
+}
+
+/* Applies an event with NULL-terminated key, value pairs of properties. */
+static ls_err_t fx_event(fx_t *fx, const char *lead, const char *id,
+                         const char *type, int64_t t, ...) {
+        ls_kv_t kv[16];
+        ls_input_t in = {0};
+        va_list ap;
+        size_t n = 0;
+        const char *k;
+
+        va_start(ap, t);
+        while ((k = va_arg(ap, const char *)) != NULL && n < 16) {
+                kv[n].key = k;
+                kv[n].value = va_arg(ap, const char *);
+                n++;
+        }
+        va_end(ap);
+        in.kind = LS_INPUT_EVENT;
+        in.lead_id = lead;
+        in.event_id = id;
+        in.event_type = type;
+        in.time = t;
+        in.fields = kv;
+        in.n_fields = n;
+        ls_outbuf_reset(&fx->ob);
+        return ls_shard_apply(fx->sh, &in, &fx->ob, fx->err, sizeof(fx->err));
+}
+
+static ls_err_t fx_product_event(fx_t *fx, const char *lead, const char *id,
+                                 const char *type, const char *product,
+                                 int64_t t) {
+        ls_input_t in = {0};
+
+        in.kind = LS_INPUT_EVENT;
+        in.lead_id = lead;
+        in.event_id = id;
+        in.event_type = type;
+        in.product = product;
+        in.time = t;
+        ls_outbuf_reset(&fx->ob);
+        return ls_shard_apply(fx->sh, &in, &fx->ob, fx->err, sizeof(fx->err));
+}
+
+static ls_err_t fx_profile(fx_t *fx, const char *lead, int64_t t, ...) {
+        ls_kv_t kv[16];
+        ls_input_t in = {0};
+        va_list ap;
+        size_t n = 0;
+        const char *k;
+
+        va_start(ap, t);
+        while ((k = va_arg(ap, const char *)) != NULL && n < 16) {
+                kv[n].key = k;
+                kv[n].value = va_arg(ap, const char *);
+                n++;
+        }
+        va_end(ap);
+        in.kind = LS_INPUT_PROFILE;
+        in.lead_id = lead;
+        in.time = t;
+        in.fields = kv;
+        in.n_fields = n;
+        ls_outbuf_reset(&fx->ob);
+        return ls_shard_apply(fx->sh, &in, &fx->ob, fx->err, sizeof(fx->err));
+}
+
+static void fx_advance(fx_t *fx, int64_t t) {
+        ls_outbuf_reset(&fx->ob);
+        assert_int_equal(ls_shard_advance(fx->sh, t, &fx->ob), LS_OK);
+}
+
+static const ls_output_t *fx_out(fx_t *fx, size_t i) {
+        assert_true(i < fx->ob.n_outs);
+        return &fx->ob.outs[i];
+}
+
+static const ls_reason_t *fx_reason(fx_t *fx, const ls_output_t *o,
+                                    size_t i) {
+        assert_true(i < o->n_reasons);
+        return &ls_output_reasons(&fx->ob, o)[i];
+}
+
+static size_t fx_count_alerts(fx_t *fx, ls_alert_kind_t kind) {
+        size_t i, n = 0;
+
+        for (i = 0; i < fx->ob.n_outs; i++)
+                if (fx->ob.outs[i].kind == LS_OUT_ALERT &&
+                    fx->ob.outs[i].alert == kind)
+                        n++;
+        return n;
+}
+
+#define GRID                                                                  \
+        "    grades: [{name: A, min: 40}, {name: B, min: 20}, {name: C, "     \
+        "min: 10}, {name: D}]\n"                                              \
+        "    bands: [{name: cold}, {name: warm, min: 20}, {name: hot, min: "  \
+        "50}, {name: on_fire, min: 80}]\n"
+
+static const char *basic_model =
+        "models:\n"
+        "  - id: m\n"
+        "    engagement:\n"
+        "      rules:\n"
+        "        - {id: pricing, event: page_view, when: {url: {glob: \"*/pricing*\"}}, points: 10}\n"
+        "        - {id: blog, event: page_view, when: {url: {prefix: \"https://x.io/blog\"}}, points: 2,\n"
+        "           unless: {is_bot: \"true\"}}\n"
+        "        - {id: unsub, event: email_unsubscribe, points: -20}\n" GRID;
+
+static void test_rule_points_and_repeats(void **state) {
+        fx_t fx;
+        const ls_output_t *o;
+
+        fx_init(&fx, basic_model);
+        assert_int_equal(fx_event(&fx, "L1", "e1", "page_view", T0, "url",
+                                  "https://x.io/pricing", NULL),
+                         LS_OK);
+        assert_int_equal(fx.ob.n_outs, 1);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->kind, LS_OUT_SCORE_UPDATE);
+        assert_string_equal(o->lead_id, "L1");
+        assert_int_equal(o->engagement, 10);
+        assert_int_equal(o->total, 10);
+        assert_int_equal(o->prev_total, 0);
+        assert_int_equal(o->seq, 1);
+        assert_int_equal(o->time, T0);
+        assert_int_equal(o->cause, LS_CAUSE_EVENT);
+        assert_string_equal(o->cause_id, "e1");
+        assert_int_equal(o->n_reasons, 1);
+        assert_string_equal(fx_reason(&fx, o, 0)->rule_id, "pricing");
+        assert_int_equal(fx_reason(&fx, o, 0)->points, 10);
+        assert_int_equal(fx_reason(&fx, o, 0)->capped, 0);
+
+        /* repeat behaviour counts: the same page again adds again */
+        assert_int_equal(fx_event(&fx, "L1", "e2", "page_view", T0 + 1000,
+                                  "url", "https://x.io/pricing?x", NULL),
+                         LS_OK);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->engagement, 20);
+        assert_int_equal(o->seq, 2);
+        assert_string_equal(o->band == 1 ? "warm" : "?", "warm");
+
+        /* a non-matching url, and a bot visit vetoed by `unless` */
+        assert_int_equal(fx_event(&fx, "L1", "e3", "page_view", T0 + 2000,
+                                  "url", "https://x.io/about", NULL),
+                         LS_OK);
+        assert_int_equal(fx.ob.n_outs, 0);
+        assert_int_equal(fx_event(&fx, "L1", "e4", "page_view", T0 + 3000,
+                                  "url", "https://x.io/blog/1", "is_bot",
+                                  "TRUE", NULL),
+                         LS_OK);
+        assert_int_equal(fx.ob.n_outs, 0);
+        assert_int_equal(fx_event(&fx, "L1", "e5", "page_view", T0 + 4000,
+                                  "url", "https://x.io/blog/1", NULL),
+                         LS_OK);
+        assert_int_equal(fx_out(&fx, 0)->engagement, 22);
+
+        /* unknown event type: nothing, no lead created */
+        assert_int_equal(fx_event(&fx, "L9", "e6", "tweet", T0 + 5000, NULL),
+                         LS_OK);
+        assert_int_equal(fx.ob.n_outs, 0);
+        {
+                ls_lead_view_t v;
+
+                assert_int_equal(ls_shard_lead(fx.sh, "L9", 0, &v),
+                                 LS_ERR_NOT_FOUND);
+                assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+                assert_int_equal(v.engagement, 22);
+                assert_int_equal(v.seq, 3);
+        }
+        fx_free(&fx);
+}
+
+static void test_negative_points_and_floor(void **state) {
+        fx_t fx;
+        const ls_output_t *o;
+
+        fx_init(&fx, basic_model);
+        fx_event(&fx, "L1", "e1", "page_view", T0, "url", "/pricing", NULL);
+        assert_int_equal(fx_event(&fx, "L1", "e2", "email_unsubscribe",
+                                  T0 + 1, NULL),
+                         LS_OK);
+        o = fx_out(&fx, 0);
+        /* 10 - 20 would be -10: the floor (0) keeps it at 0 */
+        assert_int_equal(o->engagement, 0);
+        assert_int_equal(fx_reason(&fx, o, 0)->points, -10);
+        assert_int_equal(fx_reason(&fx, o, 0)->capped, -10);
+        fx_free(&fx);
+}
+
+static const char *cap_model =
+        "models:\n"
+        "  - id: m\n"
+        "    engagement:\n"
+        "      max: 25\n"
+        "      categories:\n"
+        "        email: {cap: {points: 6, per: 7d}}\n"
+        "      rules:\n"
+        "        - {id: open, event: email_open, points: 1, category: email,\n"
+        "           cap: {points: 3, per: 1d}}\n"
+        "        - {id: click, event: email_click, points: 2, category: email}\n"
+        "        - {id: webinar, event: webinar_attend, points: 15, cap: {count: 1}}\n" GRID;
+
+static void test_caps(void **state) {
+        fx_t fx;
+        int i;
+        char id[16];
+        const ls_output_t *o;
+
+        fx_init(&fx, cap_model);
+        /* 5 opens on day 0: only 3 points (rule cap 3/day) */
+        for (i = 0; i < 5; i++) {
+                snprintf(id, sizeof(id), "o%d", i);
+                assert_int_equal(fx_event(&fx, "L1", id, "email_open",
+                                          T0 + i * 1000, NULL),
+                                 LS_OK);
+                if (i < 3) {
+                        assert_int_equal(fx.ob.n_outs, 1);
+                        assert_int_equal(fx_out(&fx, 0)->engagement, i + 1);
+                } else {
+                        /* nothing changes: no output */
+                        assert_int_equal(fx.ob.n_outs, 0);
+                }
+        }
+        /* day 1: the rule cap resets; the category cap (6 per 7 days,
+         * epoch-aligned weeks) allows 3 more in total */
+        fx_event(&fx, "L1", "o10", "email_open", T0 + DAY, NULL);
+        assert_int_equal(fx_out(&fx, 0)->engagement, 4);
+        fx_event(&fx, "L1", "c1", "email_click", T0 + DAY + 1, NULL);
+        assert_int_equal(fx_out(&fx, 0)->engagement, 6);
+        fx_event(&fx, "L1", "c2", "email_click", T0 + DAY + 2, NULL);
+        assert_int_equal(fx.ob.n_outs, 0); /* category exhausted */
+        /* but the withheld points are explained: an output-less event has
+         * no reasons to read, so check with a rule that still gives some */
+        fx_event(&fx, "L1", "w1", "webinar_attend", T0 + DAY + 3, NULL);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->engagement, 21);
+        /* count cap: a second webinar gives nothing */
+        fx_event(&fx, "L1", "w2", "webinar_attend", T0 + 2 * DAY, NULL);
+        assert_int_equal(fx.ob.n_outs, 0);
+        fx_free(&fx);
+}
+
+static void test_total_cap_reason(void **state) {
+        fx_t fx;
+        const ls_output_t *o;
+
+        fx_init(&fx, cap_model);
+        fx_event(&fx, "L1", "w1", "webinar_attend", T0, NULL);  /* 15 */
+        fx_event(&fx, "L1", "o1", "email_open", T0 + 1, NULL);  /* 16 */
+        fx_event(&fx, "L1", "c1", "email_click", T0 + 2, NULL); /* 18 */
+        fx_event(&fx, "L1", "c2", "email_click", T0 + 3, NULL); /* 20 */
+        fx_event(&fx, "L1", "c3", "email_click", T0 + 4, NULL); /* email 6: +1 */
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->engagement, 21);
+        assert_int_equal(fx_reason(&fx, o, 0)->points, 1);
+        assert_int_equal(fx_reason(&fx, o, 0)->capped, 1);
+        fx_free(&fx);
+
+        /* engagement max 25 */
+        fx_init(&fx, "models:\n  - id: m\n    engagement:\n      max: 25\n"
+                     "      rules: [{id: demo, event: demo_request, points: 20}]\n" GRID);
+        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);
+        fx_event(&fx, "L1", "d2", "demo_request", T0 + 1, NULL);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->engagement, 25);
+        assert_int_equal(fx_reason(&fx, o, 0)->points, 5);
+        assert_int_equal(fx_reason(&fx, o, 0)->capped, 15);
+        fx_free(&fx);
+}
+
+static const char *step_model =
+        "models:\n"
+        "  - id: m\n"
+        "    engagement:\n"
+        "      rules: [{id: demo, event: demo_request, points: 40}]\n"
+        "      decay:\n"
+        "        steps: [{after: 30d, points: -15}, {after: 60d, points: -15},"
+        " {after: 90d, points: -20}]\n" GRID;
+
+static void test_step_decay_timers(void **state) {
+        fx_t fx;
+        const ls_output_t *o;
+
+        fx_init(&fx, step_model);
+        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);
+        assert_int_equal(fx_out(&fx, 0)->engagement, 40);
+        fx_advance(&fx, T0 + 30 * DAY - 1);
+        assert_int_equal(fx.ob.n_outs, 0);
+        fx_advance(&fx, T0 + 30 * DAY);
+        assert_int_equal(fx.ob.n_outs, 1);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->cause, LS_CAUSE_DECAY);
+        assert_null(o->cause_id);
+        assert_int_equal(o->time, T0 + 30 * DAY);
+        assert_int_equal(o->engagement, 25);
+        assert_int_equal(o->n_reasons, 1);
+        assert_int_equal(fx_reason(&fx, o, 0)->kind, LS_REASON_DECAY);
+        assert_int_equal(fx_reason(&fx, o, 0)->points, -15);
+        /* jump past both remaining steps: two outputs, in time order */
+        fx_advance(&fx, T0 + 200 * DAY);
+        assert_int_equal(fx.ob.n_outs, 2);
+        assert_int_equal(fx_out(&fx, 0)->engagement, 10);
+        assert_int_equal(fx_out(&fx, 0)->time, T0 + 60 * DAY);
+        /* 10 - 20 stops at the floor 0 */
+        assert_int_equal(fx_out(&fx, 1)->engagement, 0);
+        assert_int_equal(fx_out(&fx, 1)->time, T0 + 90 * DAY);
+        assert_int_equal(fx_reason(&fx, fx_out(&fx, 1), 0)->points, -10);
+        fx_free(&fx);
+}
+
+static void test_step_decay_on_next_event(void **state) {
+        fx_t fx;
+        const ls_output_t *o;
+
+        fx_init(&fx, step_model);
+        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);
+        /* another lead's event advances stream time: L1's timer fires */
+        fx_event(&fx, "L2", "x1", "demo_request", T0 + 45 * DAY, NULL);
+        assert_int_equal(fx.ob.n_outs, 2);
+        assert_string_equal(fx_out(&fx, 0)->lead_id, "L1");
+        assert_int_equal(fx_out(&fx, 0)->engagement, 25);
+        assert_string_equal(fx_out(&fx, 1)->lead_id, "L2");
+        /* activity restarts the clock from the decayed value */
+        fx_event(&fx, "L1", "d2", "demo_request", T0 + 46 * DAY, NULL);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->engagement, 65);
+        fx_advance(&fx, T0 + 46 * DAY + 30 * DAY - 1);
+        assert_int_equal(fx.ob.n_outs, 1); /* L2's first step only */
+        assert_string_equal(fx_out(&fx, 0)->lead_id, "L2");
+        fx_advance(&fx, T0 + 76 * DAY);
+        assert_int_equal(fx.ob.n_outs, 1);
+        assert_int_equal(fx_out(&fx, 0)->engagement, 50);
+        fx_free(&fx);
+}
+
+static void test_half_life_decay(void **state) {
+        fx_t fx;
+        ls_lead_view_t v;
+
+        fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
+                     "      rules: [{id: demo, event: demo_request, points: 100}]\n"
+                     "      decay: {half_life: 10d, tick: 1d}\n" GRID);
+        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);
+        fx_advance(&fx, T0 + DAY);
+        /* round(100 * 0.5^(1/10)) = round(93.30) = 93 */
+        assert_int_equal(fx.ob.n_outs, 1);
+        assert_int_equal(fx_out(&fx, 0)->engagement, 93);
+        assert_int_equal(fx_reason(&fx, fx_out(&fx, 0), 0)->points, -7);
+        fx_advance(&fx, T0 + 10 * DAY);
+        assert_int_equal(fx.ob.n_outs, 9);
+        assert_int_equal(fx_out(&fx, 8)->engagement, 50);
+        /* 20 days: 25; evaluated per whole tick, not in between */
+        fx_advance(&fx, T0 + 20 * DAY + DAY / 2);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.engagement, 25);
+        fx_free(&fx);
+}
+
+static const char *fit_model =
+        "lists:\n  freemail: freemail.txt\n"
+        "models:\n"
+        "  - id: m\n"
+        "    fit:\n"
+        "      max: 60\n"
+        "      rules:\n"
+        "        - {id: software, attribute: industry, in: [software, saas], points: 25}\n"
+        "        - {id: size, attribute: employees, range: {min: 50, max: 5000}, points: 20}\n"
+        "        - {id: vp, attribute: title, regex: \"^(vp|chief|head)\", points: 20}\n"
+        "        - {id: student, attribute: title, glob: \"*student*\", points: -30}\n"
+        "    engagement:\n"
+        "      rules: [{id: demo, event: demo_request, points: 30}]\n" GRID;
+
+static void test_fit_rules_and_partial_profiles(void **state) {
+        fx_t fx;
+        const ls_output_t *o;
+
+        /* inline the list: no file, so use a model without in_list here */
+        fx_init(&fx, strstr(fit_model, "models:"));
+        assert_int_equal(fx_profile(&fx, "L1", T0, "industry", "SaaS",
+                                    "employees", "120", NULL),
+                         LS_OK);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->cause, LS_CAUSE_PROFILE);
+        assert_int_equal(o->fit, 45);
+        assert_int_equal(o->grade, 0); /* A: >= 40 */
+        assert_string_equal(o->cell, "A1");
+        assert_int_equal(o->n_reasons, 2);
+        assert_int_equal(fx_reason(&fx, o, 0)->kind, LS_REASON_FIT);
+        assert_string_equal(fx_reason(&fx, o, 0)->rule_id, "software");
+        /* a later update naming only the title keeps industry and size;
+         * the fit max (60) clamps 65 */
+        fx_profile(&fx, "L1", T0 + 1, "title", "VP Sales", NULL);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->fit, 60);
+        /* a student title: vp no longer matches (-20), student (-30) */
+        fx_profile(&fx, "L1", T0 + 2, "title", "Student", NULL);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->fit, 15);
+        assert_int_equal(o->grade, 2);
+        assert_int_equal(o->n_reasons, 2);
+        /* clearing the employees attribute removes its points */
+        fx_profile(&fx, "L1", T0 + 3, "employees", "", NULL);
+        assert_int_equal(fx_out(&fx, 0)->fit, -5);
+        /* non-numeric employees never match a range */
+        fx_profile(&fx, "L1", T0 + 4, "employees", "lots", NULL);
+        assert_int_equal(fx.ob.n_outs, 0);
+        /* an update that changes nothing produces nothing */
+        fx_profile(&fx, "L1", T0 + 5, "industry", "software", NULL);
+        assert_int_equal(fx.ob.n_outs, 0);
+        /* fit does not decay and an event keeps it */
+        fx_event(&fx, "L1", "d1", "demo_request", T0 + 6, NULL);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->fit, -5);
+        assert_int_equal(o->total, 25);
+        assert_string_equal(o->cell, "D2");
+        fx_free(&fx);
+}
+
+static const char *mql_model =
+        "models:\n"
+        "  - id: m\n"
+        "    engagement:\n"
+        "      rules:\n"
+        "        - {id: demo, event: demo_request, points: 30}\n"
+        "        - {id: page, event: page_view, points: 5}\n"
+        "        - {id: cancel, event: demo_cancelled, points: -10}\n"
+        "      decay: {steps: [{after: 30d, points: -20}]}\n" GRID
+        "    mql:\n"
+        "      enter: {min_total: 50}\n"
+        "      stay: {min_total: 40}\n";
+
+static void test_mql_hysteresis(void **state) {
+        fx_t fx;
+        const ls_output_t *o;
+
+        fx_init(&fx, mql_model);
+        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);     /* 30 */
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 0);
+        fx_event(&fx, "L1", "p1", "page_view", T0 + 1, NULL);    /* 35 */
+        fx_event(&fx, "L1", "p2", "page_view", T0 + 2, NULL);    /* 40 */
+        fx_event(&fx, "L1", "p3", "page_view", T0 + 3, NULL);    /* 45 */
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 0);
+        fx_event(&fx, "L1", "p4", "page_view", T0 + 4, NULL);    /* 50 */
+        assert_int_equal(fx.ob.n_outs, 2);
+        assert_int_equal(fx_out(&fx, 0)->kind, LS_OUT_SCORE_UPDATE);
+        o = fx_out(&fx, 1);
+        assert_int_equal(o->kind, LS_OUT_ALERT);
+        assert_int_equal(o->alert, LS_ALERT_MQL);
+        assert_int_equal(o->total, 50);
+        assert_int_equal(o->prev_total, 45);
+        assert_true(o->mql);
+        assert_int_equal(o->seq, fx_out(&fx, 0)->seq + 1);
+        assert_string_equal(o->cause_id, "p4");
+        /* the alert carries the reasons of the change that caused it */
+        assert_int_equal(o->n_reasons, 1);
+        assert_string_equal(fx_reason(&fx, o, 0)->rule_id, "page");
+        /* once only */
+        fx_event(&fx, "L1", "p5", "page_view", T0 + 5, NULL);    /* 55 */
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 0);
+        /* falls to 45: inside the hysteresis band, still MQL */
+        fx_event(&fx, "L1", "c1", "demo_cancelled", T0 + 6, NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL_LOST), 0);
+        assert_true(fx_out(&fx, 0)->mql);
+        /* falls to 35 (< stay 40): lost */
+        fx_event(&fx, "L1", "c2", "demo_cancelled", T0 + 7, NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL_LOST), 1);
+        /* back to 45: between stay and enter, not MQL again */
+        fx_event(&fx, "L1", "p6", "page_view", T0 + 8, NULL);
+        fx_event(&fx, "L1", "p7", "page_view", T0 + 9, NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 0);
+        assert_false(fx_out(&fx, 0)->mql);
+        /* 50: re-enters */
+        fx_event(&fx, "L1", "p8", "page_view", T0 + 10, NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 1);
+        /* decay to 30 after 30 quiet days: lost by a timer */
+        fx_advance(&fx, T0 + 10 + 30 * DAY);
+        assert_int_equal(fx.ob.n_outs, 2);
+        assert_int_equal(fx_out(&fx, 1)->alert, LS_ALERT_MQL_LOST);
+        assert_int_equal(fx_out(&fx, 1)->cause, LS_CAUSE_DECAY);
+        assert_int_equal(fx_out(&fx, 1)->total, 30);
+        fx_free(&fx);
+}
+
+static void test_mql_grid_condition(void **state) {
+        fx_t fx;
+
+        fx_init(&fx, "models:\n  - id: m\n"
+                     "    fit:\n      rules: [{id: saas, attribute: industry, equals: saas, points: 25}]\n"
+                     "    engagement:\n      rules: [{id: demo, event: demo_request, points: 50}]\n" GRID
+                     "    mql: {enter: {min_grade: B, min_band: hot}}\n");
+        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL); /* D3 */
+        assert_string_equal(fx_out(&fx, 0)->cell, "D3");
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 0);
+        fx_profile(&fx, "L1", T0 + 1, "industry", "SaaS", NULL); /* B3 */
+        assert_string_equal(fx_out(&fx, 0)->cell, "B3");
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 1);
+        /* stay defaults to enter: losing the grade loses the MQL */
+        fx_profile(&fx, "L1", T0 + 2, "industry", "retail", NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL_LOST), 1);
+        fx_free(&fx);
+}
+
+static const char *hot_model =
+        "models:\n"
+        "  - id: m\n"
+        "    engagement:\n"
+        "      rules:\n"
+        "        - {id: page, event: page_view, points: 10}\n"
+        "    hot:\n"
+        "      points: 30\n"
+        "      within: 24h\n"
+        "      events: [demo_request]\n"
+        "      rearm_after: 7d\n" GRID;
+
+static void test_hot_lead(void **state) {
+        fx_t fx;
+
+        fx_init(&fx, hot_model);
+        fx_event(&fx, "L1", "p1", "page_view", T0, NULL);
+        fx_event(&fx, "L1", "p2", "page_view", T0 + 20 * HOUR, NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_HOT_LEAD), 0);
+        /* the first visit has left the 24 h window: 20 points */
+        fx_event(&fx, "L1", "p3", "page_view", T0 + 25 * HOUR, NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_HOT_LEAD), 0);
+        /* 30 within 24 h */
+        fx_event(&fx, "L1", "p4", "page_view", T0 + 26 * HOUR, NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_HOT_LEAD), 1);
+        assert_int_equal(fx_out(&fx, 1)->alert, LS_ALERT_HOT_LEAD);
+        /* not again within 7 days, even on a demo request */
+        fx_event(&fx, "L1", "p5", "page_view", T0 + 27 * HOUR, NULL);
+        fx_event(&fx, "L1", "d1", "demo_request", T0 + 3 * DAY, NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_HOT_LEAD), 0);
+        /* re-armed after 7 days: a demo request alone is hot, even though
+         * no rule of this model scores it */
+        fx_event(&fx, "L1", "d2", "demo_request", T0 + 26 * HOUR + 7 * DAY,
+                 NULL);
+        assert_int_equal(fx.ob.n_outs, 1);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_HOT_LEAD), 1);
+        /* another lead: a demo request is hot at once */
+        fx_event(&fx, "L2", "d3", "demo_request", T0 + 26 * HOUR + 7 * DAY,
+                 NULL);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_HOT_LEAD), 1);
+        fx_free(&fx);
+}
+
+static void test_duplicates(void **state) {
+        fx_t fx;
+        ls_shard_stats_t st;
+
+        fx_init(&fx, basic_model);
+        assert_int_equal(fx_event(&fx, "L1", "e1", "page_view", T0, "url",
+                                  "/pricing", NULL),
+                         LS_OK);
+        assert_int_equal(fx_event(&fx, "L1", "e1", "page_view", T0 + 5, "url",
+                                  "/pricing", NULL),
+                         LS_ERR_DUPLICATE);
+        assert_int_equal(fx.ob.n_outs, 0);
+        assert_non_null(strstr(fx.err, "e1"));
+        /* the same event id for another lead is not a duplicate */
+        assert_int_equal(fx_event(&fx, "L2", "e1", "page_view", T0 + 6, "url",
+                                  "/pricing", NULL),
+                         LS_OK);
+        assert_int_equal(fx.ob.n_outs, 1);
+        ls_shard_stats(fx.sh, &st);
+        assert_int_equal(st.duplicates, 1);
+        fx_free(&fx);
+}
+
+static void test_dedupe_memory_is_bounded(void **state) {
+        fx_t fx;
+        char id[16];
+        int i;
+
+        fx_init(&fx, "dedupe: 4\nmodels:\n  - id: m\n    engagement:\n"
+                     "      rules: [{id: page, event: page_view, points: 1}]\n" GRID);
+        for (i = 0; i < 5; i++) {
+                snprintf(id, sizeof(id), "e%d", i);
+                assert_int_equal(fx_event(&fx, "L1", id, "page_view", T0 + i,
+                                          NULL),
+                                 LS_OK);
+        }
+        /* e4..e1 remembered, e0 forgotten */
+        assert_int_equal(fx_event(&fx, "L1", "e1", "page_view", T0 + 9, NULL),
+                         LS_ERR_DUPLICATE);
+        assert_int_equal(fx_event(&fx, "L1", "e0", "page_view", T0 + 9, NULL),
+                         LS_OK);
+        fx_free(&fx);
+}
+
+static void test_out_of_order_and_late(void **state) {
+        fx_t fx;
+        const ls_output_t *o;
+
+        fx_init(&fx, "lateness: 2h\nmodels:\n  - id: m\n    engagement:\n"
+                     "      rules: [{id: page, event: page_view, points: 5}]\n" GRID);
+        fx_event(&fx, "L1", "e1", "page_view", T0 + 3 * HOUR, NULL);
+        /* 1 h behind stream time: applied, output as of the lead's time */
+        assert_int_equal(fx_event(&fx, "L1", "e2", "page_view",
+                                  T0 + 2 * HOUR, NULL),
+                         LS_OK);
+        o = fx_out(&fx, 0);
+        assert_int_equal(o->engagement, 10);
+        assert_int_equal(o->time, T0 + 3 * HOUR);
+        /* exactly at the lateness bound: still applied */
+        assert_int_equal(fx_event(&fx, "L2", "e3", "page_view",
+                                  T0 + 1 * HOUR, NULL),
+                         LS_OK);
+        assert_int_equal(fx_out(&fx, 0)->time, T0 + 1 * HOUR);
+        /* beyond: rejected with a reason, nothing changes */
+        assert_int_equal(fx_event(&fx, "L1", "e4", "page_view",
+                                  T0 + HOUR - 1, NULL),
+                         LS_ERR_LATE);
+        assert_int_equal(fx.ob.n_outs, 0);
+        assert_non_null(strstr(fx.err, "behind stream time"));
+        assert_int_equal(ls_shard_stream_time(fx.sh), T0 + 3 * HOUR);
+        /* a late duplicate is rejected as late, and is not remembered */
+        fx_free(&fx);
+}
+
+static void test_invalid_inputs(void **state) {
+        fx_t fx;
+
+        fx_init(&fx, basic_model);
+        assert_int_equal(fx_event(&fx, "", "e1", "page_view", T0, NULL),
+                         LS_ERR_INVALID);
+        assert_string_equal(fx.err, "lead_id: missing or empty");
+        assert_int_equal(fx_event(&fx, "L1", "e1", "", T0, NULL),
+                         LS_ERR_INVALID);
+        assert_string_equal(fx.err, "event_type: missing or empty");
+        fx_free(&fx);
+}
+
+static const char *multi_model =
+        "models:\n"
+        "  - id: phone\n"
+        "    products: [phone]\n"
+        "    engagement:\n"
+        "      rules: [{id: trial, event: trial_started, points: 20}]\n" GRID
+        "  - id: office\n"
+        "    products: [office]\n"
+        "    engagement:\n"
+        "      rules: [{id: trial, event: trial_started, points: 30}]\n" GRID
+        "  - id: all\n"
+        "    engagement:\n"
+        "      rules: [{id: trial, event: trial_started, points: 1}]\n" GRID;
+
+static void test_multiple_models(void **state) {
+        fx_t fx;
+        ls_lead_view_t v;
+
+        fx_init(&fx, multi_model);
+        fx_product_event(&fx, "L1", "e1", "trial_started", "phone", T0);
+        assert_int_equal(fx.ob.n_outs, 2);
+        assert_string_equal(fx_out(&fx, 0)->model->id, "phone");
+        assert_int_equal(fx_out(&fx, 0)->engagement, 20);
+        assert_string_equal(fx_out(&fx, 1)->model->id, "all");
+        /* an event without a product: every model */
+        fx_product_event(&fx, "L1", "e2", "trial_started", NULL, T0 + 1);
+        assert_int_equal(fx.ob.n_outs, 3);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.engagement, 40);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 1, &v), LS_OK);
+        assert_int_equal(v.engagement, 30);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 2, &v), LS_OK);
+        assert_int_equal(v.engagement, 2);
+        /* sequence numbers are per lead and model */
+        assert_int_equal(v.seq, 2);
+        fx_free(&fx);
+}
+
+static void test_model_version_on_outputs(void **state) {
+        fx_t a, b;
+        char id[128];
+
+        fx_init(&a, basic_model);
+        fx_init(&b, cap_model);
+        fx_event(&a, "L1", "e1", "page_view", T0, "url", "/pricing", NULL);
+        fx_event(&b, "L1", "o1", "email_open", T0, NULL);
+        assert_int_equal(strlen(fx_out(&a, 0)->model->version),
+                         LS_MODEL_VERSION_LEN);
+        assert_string_not_equal(fx_out(&a, 0)->model->version,
+                                fx_out(&b, 0)->model->version);
+        ls_output_id(fx_out(&a, 0), id, sizeof(id));
+        assert_string_equal(id, "L1/m/1");
+        fx_free(&a);
+        fx_free(&b);
+}
+
+static void test_ignore_filter(void **state) {
+        fx_t fx;
+        ls_shard_stats_t st;
+
+        fx_init(&fx, "ignore: [{field: user_agent, glob: \"*bot*\"}]\n"
+                     "models:\n  - id: m\n    engagement:\n"
+                     "      rules: [{id: click, event: email_click, points: 3}]\n" GRID);
+        fx_event(&fx, "L1", "e1", "email_click", T0, "user_agent",
+                 "SecurityScanBot/1.0", NULL);
+        assert_int_equal(fx.ob.n_outs, 0);
+        fx_event(&fx, "L1", "e2", "email_click", T0, "user_agent",
+                 "Mozilla/5.0", NULL);
+        assert_int_equal(fx.ob.n_outs, 1);
+        ls_shard_stats(fx.sh, &st);
+        assert_int_equal(st.ignored, 1);
+        fx_free(&fx);
+}
+
+/* Serialises every output field so that two runs can be compared. */
+static void fx_dump(fx_t *fx, FILE *fp) {
+        size_t i, k;
+
+        for (i = 0; i < fx->ob.n_outs; i++) {
+                const ls_output_t *o = &fx->ob.outs[i];
+                char id[256];
+
+                ls_output_id(o, id, sizeof(id));
+                fprintf(fp, "%s %d %lld %d %d %d %d %s %d|", id, o->kind,
+                        (long long)o->time, o->total, o->fit, o->engagement,
+                        o->prev_total, o->cell, o->mql);
+                for (k = 0; k < o->n_reasons; k++) {
+                        const ls_reason_t *r = fx_reason(fx, o, k);
+
+                        fprintf(fp, "%s:%d:%d,", r->rule_id, r->points,
+                                r->capped);
+                }
+                fputc('\n', fp);
+        }
+}
+
+static char *run_stream(const char *yaml, size_t *lenp) {
+        fx_t fx;
+        char *buf = NULL;
+        FILE *fp = open_memstream(&buf, lenp);
+        static const char *types[] = {"demo_request", "page_view",
+                                      "demo_cancelled"};
+        uint64_t x = 42;
+        char lead[16], id[16];
+        int i;
+
+        fx_init(&fx, yaml);
+        for (i = 0; i < 3000; i++) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                snprintf(lead, sizeof(lead), "L%d", (int)((x >> 33) % 50));
+                snprintf(id, sizeof(id), "e%d", i);
+                fx_event(&fx, lead, id, types[(x >> 20) % 3],
+                         T0 + (int64_t)i * 3 * HOUR, NULL);
+                fx_dump(&fx, fp);
+        }
+        fx_advance(&fx, T0 + 3000LL * 3 * HOUR + 365 * DAY);
+        fx_dump(&fx, fp);
+        fx_free(&fx);
+        fclose(fp);
+        return buf;
+}
+
+static void test_determinism(void **state) {
+        size_t la, lb;
+        char *a = run_stream(mql_model, &la);
+        char *b = run_stream(mql_model, &lb);
+
+        assert_true(la > 1000);
+        assert_int_equal(la, lb);
+        assert_memory_equal(a, b, la);
+        free(a);
+        free(b);
+}
+
+static void test_stats_bytes_per_lead(void **state) {
+        fx_t fx;
+        ls_shard_stats_t st;
+        char lead[16];
+        int i;
+
+        fx_init(&fx, mql_model);
+        for (i = 0; i < 10000; i++) {
+                snprintf(lead, sizeof(lead), "lead-%d", i);
+                fx_event(&fx, lead, "e", "page_view", T0 + i, NULL);
+        }
+        ls_shard_stats(fx.sh, &st);
+        assert_int_equal(st.leads, 10000);
+        assert_int_equal(st.inputs, 10000);
+        assert_true(st.lead_model_bytes > 0);
+        assert_true(st.lead_model_bytes <= 192);
+        assert_true(st.state_bytes >= st.leads * st.lead_model_bytes);
+        assert_int_equal(st.timers, 10000);
+        fx_free(&fx);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_rule_points_and_repeats),
+                cmocka_unit_test(test_negative_points_and_floor),
+                cmocka_unit_test(test_caps),
+                cmocka_unit_test(test_total_cap_reason),
+                cmocka_unit_test(test_step_decay_timers),
+                cmocka_unit_test(test_step_decay_on_next_event),
+                cmocka_unit_test(test_half_life_decay),
+                cmocka_unit_test(test_fit_rules_and_partial_profiles),
+                cmocka_unit_test(test_mql_hysteresis),
+                cmocka_unit_test(test_mql_grid_condition),
+                cmocka_unit_test(test_hot_lead),
+                cmocka_unit_test(test_duplicates),
+                cmocka_unit_test(test_dedupe_memory_is_bounded),
+                cmocka_unit_test(test_out_of_order_and_late),
+                cmocka_unit_test(test_invalid_inputs),
+                cmocka_unit_test(test_multiple_models),
+                cmocka_unit_test(test_model_version_on_outputs),
+                cmocka_unit_test(test_ignore_filter),
+                cmocka_unit_test(test_determinism),
+                cmocka_unit_test(test_stats_bytes_per_lead),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
