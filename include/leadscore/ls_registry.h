@@ -1,0 +1,66 @@
+/*
+ * ls_registry.h - a small Confluent Schema Registry client (libcurl +
+ * jansson).
+ *
+ * Fetches writer schemas by id (GET {url}/schemas/ids/{id}) and registers
+ * our output schemas (POST {url}/subjects/{subject}/versions). Both are
+ * cached for the life of the client: a schema id never changes meaning.
+ * Ids the registry does not know are remembered too (negative cache, for
+ * negative_ttl_ms), so a flood of records with bad ids costs one request
+ * per id and TTL; after a transport failure the registry is not asked
+ * again for retry_backoff_ms, so a registry outage does not turn every
+ * record into a blocking request. All requests have connect and total
+ * timeouts.
+ *
+ * Threading: a client is used by one thread at a time.
+ */
+#ifndef LS_REGISTRY_H
+#define LS_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leadscore/ls_err.h"
+
+typedef struct ls_registry_conf_s {
+        const char *url;           /* base URL, e.g. http://127.0.0.1:8081 */
+        long timeout_ms;           /* per request (0 = 5000) */
+        long connect_timeout_ms;   /* (0 = 2000) */
+        int64_t negative_ttl_ms;   /* unknown ids remembered (0 = 60000) */
+        int64_t retry_backoff_ms;  /* after a failed request (0 = 1000,
+                                    * < 0 = none) */
+} ls_registry_conf_t;
+
+typedef struct ls_registry_s ls_registry_t;
+
+/** @returns a client, or NULL with errstr saying why. */
+ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
+                               size_t errstr_size);
+void ls_registry_destroy(ls_registry_t *reg);
+
+/**
+ * Looks up the schema text of @p id (cached).
+ * @returns LS_OK with *textp (owned by the client, valid while it lives);
+ *          LS_ERR_NOT_FOUND "schema id N not found in registry" (also while
+ *          negatively cached); LS_ERR_IO when the registry cannot be
+ *          reached or answers with an error (status and URL in errstr);
+ *          LS_ERR_INVALID for an answer that is not {"schema": "..."}.
+ */
+ls_err_t ls_registry_get_schema(ls_registry_t *reg, int32_t id,
+                                const char **textp, char *errstr,
+                                size_t errstr_size);
+
+/**
+ * Registers @p schema_text under @p subject (once: the id is cached per
+ * subject and text) and returns its id in *idp.
+ * @returns LS_OK, LS_ERR_IO (unreachable / HTTP error) or LS_ERR_INVALID
+ *          (answer without an integer "id").
+ */
+ls_err_t ls_registry_register(ls_registry_t *reg, const char *subject,
+                              const char *schema_text, int32_t *idp,
+                              char *errstr, size_t errstr_size);
+
+/** HTTP requests this client has sent (for tests and metrics). */
+uint64_t ls_registry_requests(const ls_registry_t *reg);
+
+#endif /* LS_REGISTRY_H */

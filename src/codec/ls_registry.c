@@ -1,0 +1,400 @@
+/*
+ * ls_registry.c - Confluent Schema Registry client: schema by id (cached,
+ * with a negative cache for unknown ids and a back-off after transport
+ * failures) and subject registration (cached). One reused curl handle, so
+ * connections are kept alive. See ls_registry.h.
+ */
+#include "leadscore/ls_registry.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "leadscore/ls_alloc.h"
+#include "leadscore/ls_buf.h"
+
+#define LS_REGISTRY_MAX_BODY (16u << 20)   /* largest answer accepted */
+#define LS_REGISTRY_MAX_NEGATIVE 4096      /* unknown ids remembered */
+
+typedef struct ls_reg_schema_s {
+        int32_t id;
+        char *text;
+} ls_reg_schema_t;
+
+typedef struct ls_reg_negative_s {
+        int32_t id;
+        int64_t expires;   /* monotonic ms */
+} ls_reg_negative_t;
+
+typedef struct ls_reg_subject_s {
+        char *subject;
+        char *text;
+        int32_t id;
+} ls_reg_subject_t;
+
+struct ls_registry_s {
+        char *url;                  /* without trailing '/' */
+        long timeout_ms, connect_timeout_ms;
+        int64_t negative_ttl_ms, retry_backoff_ms;
+        CURL *curl;
+        ls_buf_t body;              /* last answer */
+        uint64_t requests;
+        int64_t down_until;         /* monotonic ms; 0 = not backing off */
+        char down_err[256];         /* the failure being backed off */
+
+        ls_reg_schema_t *schemas;
+        size_t n_schemas, size_schemas;
+        ls_reg_negative_t *negative;
+        size_t n_negative;
+        ls_reg_subject_t *subjects;
+        size_t n_subjects, size_subjects;
+};
+
+static int64_t ls_registry_now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t ls_registry_write_cb(char *ptr, size_t size, size_t nmemb,
+                                   void *opaque) {
+        ls_buf_t *body = opaque;
+        size_t n = size * nmemb;
+
+        if (body->len + n > LS_REGISTRY_MAX_BODY)
+                return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+        if (ls_buf_append(body, ptr, n) != LS_OK)
+                return 0;
+        return n;
+}
+
+ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
+                               size_t errstr_size) {
+        ls_registry_t *reg;
+        size_t len;
+
+        if (!conf->url || !*conf->url) {
+                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                          "registry url: not set");
+                return NULL;
+        }
+        if (strncmp(conf->url, "http://", 7) &&
+            strncmp(conf->url, "https://", 8)) {
+                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                          "registry url \"%s\": must start with http:// or "
+                          "https://", conf->url);
+                return NULL;
+        }
+        if (!(reg = ls_calloc(1, sizeof(*reg))) ||
+            !(reg->url = ls_strdup(conf->url)) ||
+            !(reg->curl = curl_easy_init())) {
+                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                          "registry client: out of memory");
+                ls_registry_destroy(reg);
+                return NULL;
+        }
+        len = strlen(reg->url);
+        while (len > 0 && reg->url[len - 1] == '/')
+                reg->url[--len] = '\0';
+        reg->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : 5000;
+        reg->connect_timeout_ms =
+                conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms
+                                             : 2000;
+        reg->negative_ttl_ms =
+                conf->negative_ttl_ms > 0 ? conf->negative_ttl_ms : 60000;
+        reg->retry_backoff_ms = conf->retry_backoff_ms == 0
+                                        ? 1000
+                                        : conf->retry_backoff_ms;
+        ls_buf_init(&reg->body);
+        return reg;
+}
+
+void ls_registry_destroy(ls_registry_t *reg) {
+        size_t i;
+
+        if (!reg)
+                return;
+        if (reg->curl)
+                curl_easy_cleanup(reg->curl);
+        for (i = 0; i < reg->n_schemas; i++)
+                ls_free(reg->schemas[i].text);
+        for (i = 0; i < reg->n_subjects; i++) {
+                ls_free(reg->subjects[i].subject);
+                ls_free(reg->subjects[i].text);
+        }
+        ls_free(reg->schemas);
+        ls_free(reg->negative);
+        ls_free(reg->subjects);
+        ls_buf_free(&reg->body);
+        ls_free(reg->url);
+        ls_free(reg);
+}
+
+uint64_t ls_registry_requests(const ls_registry_t *reg) {
+        return reg->requests;
+}
+
+/*
+ * Sends one request (POST when @p post_body is set). On LS_OK *statusp is
+ * the HTTP status and reg->body the answer. Transport failures start the
+ * back-off.
+ */
+static ls_err_t ls_registry_http(ls_registry_t *reg, const char *url,
+                                 const char *post_body, long *statusp,
+                                 char *errstr, size_t errstr_size) {
+        struct curl_slist *hdrs = NULL;
+        char curl_err[CURL_ERROR_SIZE];
+        CURLcode rc;
+        int64_t now = ls_registry_now_ms();
+
+        if (reg->down_until && now < reg->down_until)
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                 "%s (not retried for %" PRId64 " ms)",
+                                 reg->down_err, reg->down_until - now);
+        reg->down_until = 0;
+
+        ls_buf_reset(&reg->body);
+        curl_err[0] = '\0';
+        curl_easy_reset(reg->curl);
+        curl_easy_setopt(reg->curl, CURLOPT_URL, url);
+        curl_easy_setopt(reg->curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(reg->curl, CURLOPT_TIMEOUT_MS, reg->timeout_ms);
+        curl_easy_setopt(reg->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                         reg->connect_timeout_ms);
+        curl_easy_setopt(reg->curl, CURLOPT_WRITEFUNCTION,
+                         ls_registry_write_cb);
+        curl_easy_setopt(reg->curl, CURLOPT_WRITEDATA, &reg->body);
+        curl_easy_setopt(reg->curl, CURLOPT_ERRORBUFFER, curl_err);
+        curl_easy_setopt(reg->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        hdrs = curl_slist_append(hdrs, "Accept: application/"
+                                       "vnd.schemaregistry.v1+json, "
+                                       "application/json");
+        if (post_body) {
+                hdrs = curl_slist_append(hdrs, "Content-Type: application/"
+                                               "vnd.schemaregistry.v1+json");
+                curl_easy_setopt(reg->curl, CURLOPT_POSTFIELDS, post_body);
+        }
+        curl_easy_setopt(reg->curl, CURLOPT_HTTPHEADER, hdrs);
+        reg->requests++;
+        rc = curl_easy_perform(reg->curl);
+        curl_slist_free_all(hdrs);
+        if (rc != CURLE_OK) {
+                snprintf(reg->down_err, sizeof(reg->down_err),
+                         "schema registry %s %s: %s", post_body ? "POST"
+                                                                : "GET",
+                         url, curl_err[0] ? curl_err
+                                          : curl_easy_strerror(rc));
+                if (reg->retry_backoff_ms > 0)
+                        reg->down_until = now + reg->retry_backoff_ms;
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s",
+                                 reg->down_err);
+        }
+        curl_easy_getinfo(reg->curl, CURLINFO_RESPONSE_CODE, statusp);
+        return LS_OK;
+}
+
+static int ls_registry_negative_find(ls_registry_t *reg, int32_t id,
+                                     int64_t now) {
+        size_t i;
+
+        for (i = 0; i < reg->n_negative; i++) {
+                if (reg->negative[i].id != id)
+                        continue;
+                if (now < reg->negative[i].expires)
+                        return 1;
+                reg->negative[i] = reg->negative[--reg->n_negative];
+                return 0;
+        }
+        return 0;
+}
+
+static void ls_registry_negative_add(ls_registry_t *reg, int32_t id,
+                                     int64_t now) {
+        size_t i, oldest = 0;
+
+        if (!reg->negative) {
+                reg->negative = ls_calloc(LS_REGISTRY_MAX_NEGATIVE,
+                                          sizeof(*reg->negative));
+                if (!reg->negative)
+                        return; /* the cache is an optimisation */
+        }
+        if (reg->n_negative == LS_REGISTRY_MAX_NEGATIVE) {
+                for (i = 1; i < reg->n_negative; i++)
+                        if (reg->negative[i].expires <
+                            reg->negative[oldest].expires)
+                                oldest = i;
+                reg->negative[oldest] = reg->negative[--reg->n_negative];
+        }
+        reg->negative[reg->n_negative].id = id;
+        reg->negative[reg->n_negative].expires = now + reg->negative_ttl_ms;
+        reg->n_negative++;
+}
+
+static void ls_registry_snippet(const ls_buf_t *body, char *out,
+                                size_t size) {
+        size_t i, n = body->len < size - 1 ? body->len : size - 1;
+
+        for (i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)body->data[i];
+                out[i] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
+        }
+        out[n] = '\0';
+}
+
+ls_err_t ls_registry_get_schema(ls_registry_t *reg, int32_t id,
+                                const char **textp, char *errstr,
+                                size_t errstr_size) {
+        char url[1024], snippet[160];
+        json_error_t jerr;
+        json_t *root, *schema;
+        ls_reg_schema_t *s;
+        long status = 0;
+        int64_t now;
+        ls_err_t err;
+        size_t i;
+
+        for (i = 0; i < reg->n_schemas; i++) {
+                if (reg->schemas[i].id == id) {
+                        *textp = reg->schemas[i].text;
+                        return LS_OK;
+                }
+        }
+        now = ls_registry_now_ms();
+        if (ls_registry_negative_find(reg, id, now))
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
+                                 "schema id %" PRId32 " not found in "
+                                 "registry", id);
+        snprintf(url, sizeof(url), "%s/schemas/ids/%" PRId32, reg->url, id);
+        if ((err = ls_registry_http(reg, url, NULL, &status, errstr,
+                                    errstr_size)))
+                return err;
+        if (status == 404) {
+                ls_registry_negative_add(reg, id, now);
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
+                                 "schema id %" PRId32 " not found in "
+                                 "registry", id);
+        }
+        if (status != 200) {
+                ls_registry_snippet(&reg->body, snippet, sizeof(snippet));
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                 "schema registry GET %s: HTTP %ld: %s", url,
+                                 status, snippet);
+        }
+        root = json_loadb(reg->body.data ? reg->body.data : "",
+                          reg->body.len, 0, &jerr);
+        schema = root ? json_object_get(root, "schema") : NULL;
+        if (!json_is_string(schema)) {
+                json_decref(root);
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "schema registry GET %s: answer has no "
+                                 "\"schema\" string%s%s", url,
+                                 root ? "" : ": ", root ? "" : jerr.text);
+        }
+        if (reg->n_schemas == reg->size_schemas) {
+                size_t size = reg->size_schemas ? 2 * reg->size_schemas : 8;
+                s = ls_realloc(reg->schemas, size * sizeof(*s));
+                if (!s) {
+                        json_decref(root);
+                        return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                         "schema id %" PRId32
+                                         ": out of memory", id);
+                }
+                reg->schemas = s;
+                reg->size_schemas = size;
+        }
+        s = &reg->schemas[reg->n_schemas];
+        s->id = id;
+        s->text = ls_strndup(json_string_value(schema),
+                             json_string_length(schema));
+        json_decref(root);
+        if (!s->text)
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "schema id %" PRId32 ": out of memory", id);
+        reg->n_schemas++;
+        *textp = s->text;
+        return LS_OK;
+}
+
+ls_err_t ls_registry_register(ls_registry_t *reg, const char *subject,
+                              const char *schema_text, int32_t *idp,
+                              char *errstr, size_t errstr_size) {
+        char url[1024], snippet[160];
+        char *esc, *body;
+        json_t *req, *root, *jid;
+        json_error_t jerr;
+        ls_reg_subject_t *sub;
+        long status = 0;
+        json_int_t id;
+        ls_err_t err;
+        size_t i;
+
+        for (i = 0; i < reg->n_subjects; i++) {
+                if (!strcmp(reg->subjects[i].subject, subject) &&
+                    !strcmp(reg->subjects[i].text, schema_text)) {
+                        *idp = reg->subjects[i].id;
+                        return LS_OK;
+                }
+        }
+        if (!(esc = curl_easy_escape(reg->curl, subject, 0)))
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "subject %s: out of memory", subject);
+        snprintf(url, sizeof(url), "%s/subjects/%s/versions", reg->url, esc);
+        curl_free(esc);
+        req = json_pack("{s:s}", "schema", schema_text);
+        body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+        json_decref(req);
+        if (!body)
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "subject %s: cannot build the request",
+                                 subject);
+        err = ls_registry_http(reg, url, body, &status, errstr, errstr_size);
+        free(body); /* allocated by jansson */
+        if (err)
+                return err;
+        if (status != 200) {
+                ls_registry_snippet(&reg->body, snippet, sizeof(snippet));
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                 "schema registry POST %s: HTTP %ld: %s",
+                                 url, status, snippet);
+        }
+        root = json_loadb(reg->body.data ? reg->body.data : "",
+                          reg->body.len, 0, &jerr);
+        jid = root ? json_object_get(root, "id") : NULL;
+        if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
+            json_integer_value(jid) > INT32_MAX) {
+                json_decref(root);
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "schema registry POST %s: answer has no "
+                                 "integer \"id\"", url);
+        }
+        id = json_integer_value(jid);
+        json_decref(root);
+        if (reg->n_subjects == reg->size_subjects) {
+                size_t size = reg->size_subjects ? 2 * reg->size_subjects : 4;
+                sub = ls_realloc(reg->subjects, size * sizeof(*sub));
+                if (!sub)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                         "subject %s: out of memory",
+                                         subject);
+                reg->subjects = sub;
+                reg->size_subjects = size;
+        }
+        sub = &reg->subjects[reg->n_subjects];
+        sub->subject = ls_strdup(subject);
+        sub->text = ls_strdup(schema_text);
+        sub->id = (int32_t)id;
+        if (!sub->subject || !sub->text) {
+                ls_free(sub->subject);
+                ls_free(sub->text);
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "subject %s: out of memory", subject);
+        }
+        reg->n_subjects++;
+        *idp = (int32_t)id;
+        return LS_OK;
+}
