@@ -35,6 +35,12 @@ static const ls_cli_command_t ls_cli_commands[] = {
          ls_cmd_check},
         {"score", "score newline-delimited JSON inputs offline (file/stdin)",
          ls_cmd_score},
+        {"run", "run the scoring pipeline over Kafka (--config FILE)",
+         ls_cmd_run},
+        {"broker", "host an embedded Kafka test broker for tests and demos",
+         ls_cmd_broker},
+        {"demo", "score the example inputs end to end on an embedded broker",
+         ls_cmd_demo},
 };
 
 #define LS_CLI_N_COMMANDS \

@@ -1,0 +1,91 @@
+/*
+ * ls_pipeline.h - the Kafka pipeline of `leadscore run`, and the embedded
+ * test broker.
+ *
+ * A pipeline is one consumer-group member: it consumes the events and
+ * profiles topics (co-partitioned: partition p of both feeds shard p),
+ * applies each input to its partition's shard, and produces the outputs
+ * to the scores / alerts topics and bad inputs to the dead-letter topic.
+ * Input offsets are committed only once every record produced for the
+ * inputs up to them has been acknowledged by the broker.
+ *
+ * Threading: a pipeline runs on the thread that calls ls_pipeline_run();
+ * ls_pipeline_stop() may be called from any thread.
+ */
+#ifndef LS_PIPELINE_H
+#define LS_PIPELINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leadscore/ls_config.h"
+#include "leadscore/ls_err.h"
+
+/* ------------------------------------------------------ embedded broker */
+
+typedef struct ls_broker_s ls_broker_t;
+
+/**
+ * Starts librdkafka's in-process Kafka-protocol test broker (one broker,
+ * listening on 127.0.0.1) and creates @p n_topics topics with
+ * @p partitions partitions each.
+ * @returns the broker, or NULL with errstr saying why.
+ */
+ls_broker_t *ls_broker_new(int partitions, const char *const *topics,
+                           size_t n_topics, char *errstr, size_t errstr_size);
+
+/** @returns the bootstrap address ("127.0.0.1:PORT"), valid until destroy. */
+const char *ls_broker_address(const ls_broker_t *broker);
+
+void ls_broker_destroy(ls_broker_t *broker);
+
+/* ------------------------------------------------------------- pipeline */
+
+typedef struct ls_pipeline_stats_s {
+        uint64_t consumed;      /* input records read */
+        uint64_t applied;       /* inputs the engine accepted */
+        uint64_t outputs;       /* score updates and alerts produced */
+        uint64_t alerts;        /* of which alerts */
+        uint64_t dead_letters;  /* bad inputs sent to the dead-letter topic */
+        uint64_t duplicates;    /* duplicate events (silently dropped) */
+        uint64_t delivered;     /* records acknowledged by the broker */
+        uint64_t delivery_failures;
+        uint64_t commits;       /* offset commits issued */
+} ls_pipeline_stats_t;
+
+typedef struct ls_pipeline_s ls_pipeline_t;
+
+/**
+ * Loads the model and schemas, creates the Kafka clients (starting an
+ * embedded broker when @p conf names no bootstrap servers) and subscribes.
+ * @p conf is borrowed and must outlive the pipeline.
+ * @returns the pipeline, or NULL with errstr naming what failed.
+ */
+ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
+                               size_t errstr_size);
+
+/**
+ * Runs until *stopp becomes non-zero (a signal handler's flag; may be
+ * NULL), ls_pipeline_stop() is called, or a fatal error. Then finishes the
+ * current batch, flushes the producer, commits offsets and closes the
+ * consumer.
+ * @returns LS_OK after a clean stop; LS_ERR_KAFKA when a record could not
+ *          be delivered (offsets past it are not committed) or the client
+ *          failed fatally; LS_ERR_IO when the schema registry is
+ *          unreachable; with errstr saying why.
+ */
+ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
+                         char *errstr, size_t errstr_size);
+
+/** Asks a running pipeline to stop. Thread-safe. */
+void ls_pipeline_stop(ls_pipeline_t *pl);
+
+/** @returns the bootstrap servers the pipeline's clients use. */
+const char *ls_pipeline_bootstrap(const ls_pipeline_t *pl);
+
+void ls_pipeline_stats(const ls_pipeline_t *pl, ls_pipeline_stats_t *stats);
+
+void ls_pipeline_destroy(ls_pipeline_t *pl);
+
+#endif /* LS_PIPELINE_H */

@@ -1,0 +1,544 @@
+/*
+ * cmd_demo.c - `leadscore demo`: the whole pipeline on one machine.
+ *
+ * Starts the embedded test broker and the pipeline (on a thread of this
+ * process), produces the example inputs (JSON, one per line) to the
+ * events / profiles topics, and prints the score updates and alerts as
+ * they arrive on the scores / alerts topics. The number of outputs to
+ * expect is computed up front by scoring the same inputs with the pure
+ * engine (one partition, so one shard sees them in the same order); the
+ * demo ends when they have all arrived, or at the timeout.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "cli/cli.h"
+#include "leadscore/ls_alloc.h"
+#include "leadscore/ls_codec.h"
+#include "leadscore/ls_config.h"
+#include "leadscore/ls_engine.h"
+#include "leadscore/ls_model.h"
+#include "leadscore/ls_pipeline.h"
+
+/* The one mutable global allowed: the signal handlers' stop flag. */
+static volatile sig_atomic_t ls_demo_stop;
+
+static void ls_demo_on_signal(int sig) {
+        (void)sig;
+        ls_demo_stop = 1;
+}
+
+typedef struct ls_demo_input_s {
+        int profile;   /* 1: profiles topic, 0: events topic */
+        char *lead_id; /* the record key */
+        char *line;
+        size_t len;
+} ls_demo_input_t;
+
+typedef struct ls_demo_s {
+        ls_demo_input_t *inputs;
+        size_t n_inputs;
+        ls_pipeline_t *pl;
+        ls_err_t run_err;
+        char run_errstr[512];
+        int color;
+} ls_demo_t;
+
+static void ls_demo_usage(FILE *fp) {
+        fprintf(fp,
+                "usage: leadscore demo [--model FILE] [--events FILE] "
+                "[--timeout SECONDS]\n"
+                "                      [--linger SECONDS]\n"
+                "\n"
+                "Starts an embedded Kafka test broker and the scoring "
+                "pipeline in this process,\n"
+                "produces the example inputs (JSON, one per line; profiles "
+                "to lead-profiles,\n"
+                "events to lead-events, key = lead id) and prints every "
+                "score update and alert\n"
+                "from lead-scores and lead-alerts as it arrives. Ends when "
+                "all the outputs the\n"
+                "inputs must cause have arrived (computed by scoring them "
+                "offline first), or at\n"
+                "the timeout. The broker address is printed, so more input "
+                "can be produced with\n"
+                "kcat while it runs (use --linger).\n"
+                "\n"
+                "options:\n"
+                "  -m, --model FILE     model file (default: "
+                "examples/model.yaml of the source\n"
+                "                       tree or installation, else "
+                "./examples/model.yaml)\n"
+                "  -e, --events FILE    inputs, JSON lines (default: "
+                "examples/events.jsonl, same\n"
+                "                       search)\n"
+                "  -t, --timeout SECS   give up waiting for outputs after "
+                "this long (default 30)\n"
+                "  -l, --linger SECS    keep running this long after the "
+                "last expected output,\n"
+                "                       printing whatever else arrives "
+                "(default 0)\n"
+                "  -h, --help           print this help and exit\n"
+                "\n"
+                "exit status: 0 all expected outputs arrived, 1 error or "
+                "timeout, 64 usage error\n");
+}
+
+static void ls_demo_free_inputs(ls_demo_t *demo) {
+        size_t i;
+
+        for (i = 0; i < demo->n_inputs; i++) {
+                ls_free(demo->inputs[i].lead_id);
+                ls_free(demo->inputs[i].line);
+        }
+        ls_free(demo->inputs);
+}
+
+/** Reads the JSON lines of @p path; kind and lead id pick topic and key. */
+static int ls_demo_read_inputs(ls_demo_t *demo, const char *path) {
+        FILE *fp = fopen(path, "r");
+        char *line = NULL;
+        size_t cap = 0, lineno = 0, size = 0;
+        ssize_t n;
+
+        if (!fp) {
+                fprintf(stderr, "leadscore demo: %s: cannot open: %s\n", path,
+                        strerror(errno));
+                return -1;
+        }
+        while ((n = getline(&line, &cap, fp)) >= 0) {
+                json_t *root, *v;
+                json_error_t jerr;
+                ls_demo_input_t *in;
+                const char *kind;
+
+                lineno++;
+                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                        line[--n] = '\0';
+                if (n == 0 || line[0] == '#')
+                        continue;
+                root = json_loadb(line, (size_t)n, 0, &jerr);
+                if (!root || !json_is_object(root) ||
+                    !json_is_string(json_object_get(root, "lead_id"))) {
+                        fprintf(stderr,
+                                "leadscore demo: %s:%zu: expected a JSON "
+                                "object with a lead_id\n",
+                                path, lineno);
+                        json_decref(root);
+                        goto fail;
+                }
+                if (demo->n_inputs == size) {
+                        size_t nsize = size ? size * 2 : 64;
+                        ls_demo_input_t *ni = ls_realloc(
+                                demo->inputs, nsize * sizeof(*ni));
+                        if (!ni) {
+                                json_decref(root);
+                                goto fail;
+                        }
+                        demo->inputs = ni;
+                        size = nsize;
+                }
+                in = &demo->inputs[demo->n_inputs];
+                v = json_object_get(root, "kind");
+                kind = json_is_string(v) ? json_string_value(v) : NULL;
+                in->profile = kind ? !strcmp(kind, "profile")
+                                   : json_object_get(root, "attributes") != NULL;
+                in->lead_id = ls_strdup(json_string_value(
+                        json_object_get(root, "lead_id")));
+                in->line = ls_strndup(line, (size_t)n);
+                in->len = (size_t)n;
+                json_decref(root);
+                if (!in->lead_id || !in->line) {
+                        ls_free(in->lead_id);
+                        ls_free(in->line);
+                        goto fail;
+                }
+                demo->n_inputs++;
+        }
+        free(line);
+        fclose(fp);
+        return 0;
+fail:
+        free(line);
+        fclose(fp);
+        return -1;
+}
+
+/**
+ * Scores the inputs offline with the pure engine in one shard, as the
+ * pipeline will with one partition. @returns the number of outputs.
+ */
+static long ls_demo_expected(ls_demo_t *demo, const ls_config_t *conf,
+                             long *alertsp) {
+        ls_modelset_t *ms = NULL;
+        ls_codec_conf_t cc;
+        ls_codec_t *codec;
+        ls_shard_t *shard;
+        ls_outbuf_t ob;
+        char errstr[512];
+        long n = 0, alerts = 0;
+        size_t i, j;
+
+        if (ls_modelset_load(conf->model_path, &ms, errstr, sizeof(errstr))) {
+                fprintf(stderr, "leadscore demo: %s\n", errstr);
+                return -1;
+        }
+        memset(&cc, 0, sizeof(cc));
+        cc.input_format = LS_FORMAT_JSON;
+        cc.output_format = LS_FORMAT_JSON;
+        cc.schema_dir = conf->schema_dir;
+        codec = ls_codec_new(&cc, errstr, sizeof(errstr));
+        if (!codec) {
+                fprintf(stderr, "leadscore demo: %s\n", errstr);
+                ls_modelset_destroy(ms);
+                return -1;
+        }
+        shard = ls_shard_new(ms);
+        ls_outbuf_init(&ob);
+        for (i = 0; shard && i < demo->n_inputs; i++) {
+                ls_input_t in;
+                ls_outbuf_reset(&ob);
+                if (ls_codec_decode_input(
+                            codec,
+                            demo->inputs[i].profile ? LS_INPUT_PROFILE
+                                                    : LS_INPUT_EVENT,
+                            demo->inputs[i].line, demo->inputs[i].len, &in,
+                            errstr, sizeof(errstr)))
+                        continue;
+                ls_shard_apply(shard, &in, &ob, errstr, sizeof(errstr));
+                n += (long)ob.n_outs;
+                for (j = 0; j < ob.n_outs; j++)
+                        alerts += ob.outs[j].kind == LS_OUT_ALERT;
+        }
+        ls_outbuf_free(&ob);
+        ls_shard_destroy(shard);
+        ls_codec_destroy(codec);
+        ls_modelset_destroy(ms);
+        *alertsp = alerts;
+        return shard ? n : -1;
+}
+
+static void *ls_demo_pipeline_thread(void *arg) {
+        ls_demo_t *demo = arg;
+
+        demo->run_err = ls_pipeline_run(demo->pl, &ls_demo_stop,
+                                        demo->run_errstr,
+                                        sizeof(demo->run_errstr));
+        return NULL;
+}
+
+static rd_kafka_t *ls_demo_client(rd_kafka_type_t type, const char *bootstrap) {
+        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+        char kerr[512];
+        rd_kafka_t *rk;
+
+        if (rd_kafka_conf_set(kconf, "bootstrap.servers", bootstrap, kerr,
+                              sizeof(kerr)) ||
+            (type == RD_KAFKA_CONSUMER &&
+             (rd_kafka_conf_set(kconf, "group.id", "leadscore-demo-viewer",
+                                kerr, sizeof(kerr)) ||
+              rd_kafka_conf_set(kconf, "enable.auto.commit", "false", kerr,
+                                sizeof(kerr))))) {
+                fprintf(stderr, "leadscore demo: %s\n", kerr);
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        rk = rd_kafka_new(type, kconf, kerr, sizeof(kerr));
+        if (!rk) {
+                fprintf(stderr, "leadscore demo: %s\n", kerr);
+                rd_kafka_conf_destroy(kconf);
+        }
+        return rk;
+}
+
+static int ls_demo_produce(ls_demo_t *demo, rd_kafka_t *producer,
+                           const ls_config_t *conf) {
+        size_t i;
+
+        for (i = 0; i < demo->n_inputs; i++) {
+                const ls_demo_input_t *in = &demo->inputs[i];
+                rd_kafka_resp_err_t err;
+                do {
+                        err = rd_kafka_producev(
+                                producer,
+                                RD_KAFKA_V_TOPIC(in->profile
+                                                         ? conf->topic_profiles
+                                                         : conf->topic_events),
+                                RD_KAFKA_V_KEY(in->lead_id,
+                                               strlen(in->lead_id)),
+                                RD_KAFKA_V_VALUE(in->line, in->len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_END);
+                        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                rd_kafka_poll(producer, 100);
+                } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+                if (err) {
+                        fprintf(stderr, "leadscore demo: produce: %s\n",
+                                rd_kafka_err2str(err));
+                        return -1;
+                }
+        }
+        if (rd_kafka_flush(producer, 10000)) {
+                fprintf(stderr, "leadscore demo: inputs not delivered\n");
+                return -1;
+        }
+        return 0;
+}
+
+/** Prints one output record (JSON) human-readably. */
+static void ls_demo_print(const ls_demo_t *demo, const rd_kafka_message_t *rkm) {
+        json_t *root;
+        json_error_t jerr;
+        const char *kind, *alert;
+
+        root = json_loadb(rkm->payload, rkm->len, 0, &jerr);
+        if (!root) {
+                printf("%s: %.*s\n", rd_kafka_topic_name(rkm->rkt),
+                       (int)rkm->len, (const char *)rkm->payload);
+                return;
+        }
+        kind = json_string_value(json_object_get(root, "kind"));
+        alert = json_string_value(json_object_get(root, "alert"));
+        if (kind && !strcmp(kind, "alert")) {
+                printf("%s>>> ALERT %-8s lead %-12s model %-8s total %4lld "
+                       "cell %-3s (grade %s, band %s)%s\n",
+                       demo->color ? "\033[1;31m" : "", alert ? alert : "?",
+                       json_string_value(json_object_get(root, "lead_id")),
+                       json_string_value(json_object_get(root, "model")),
+                       (long long)json_integer_value(
+                               json_object_get(root, "total")),
+                       json_string_value(json_object_get(root, "cell")),
+                       json_string_value(json_object_get(root, "grade")),
+                       json_string_value(json_object_get(root, "band")),
+                       demo->color ? "\033[0m" : "");
+        } else {
+                const char *cause_id =
+                        json_string_value(json_object_get(root, "cause_id"));
+                printf("    score         lead %-12s model %-8s total %4lld "
+                       "(fit %lld, engagement %lld) cell %-3s (grade %s, "
+                       "band %s) <- %s%s%s\n",
+                       json_string_value(json_object_get(root, "lead_id")),
+                       json_string_value(json_object_get(root, "model")),
+                       (long long)json_integer_value(
+                               json_object_get(root, "total")),
+                       (long long)json_integer_value(
+                               json_object_get(root, "fit")),
+                       (long long)json_integer_value(
+                               json_object_get(root, "engagement")),
+                       json_string_value(json_object_get(root, "cell")),
+                       json_string_value(json_object_get(root, "grade")),
+                       json_string_value(json_object_get(root, "band")),
+                       json_string_value(json_object_get(root, "cause")),
+                       cause_id ? " " : "", cause_id ? cause_id : "");
+        }
+        fflush(stdout);
+        json_decref(root);
+}
+
+static int64_t ls_demo_now(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *ls_demo_default(const char *file) {
+        char *dir = ls_config_default_dir("examples"), *path;
+        size_t len;
+
+        if (!dir)
+                return ls_strdup(file); /* reported when it fails to open */
+        len = strlen(dir) + strlen(file) + 2;
+        path = ls_malloc(len);
+        if (path)
+                snprintf(path, len, "%s/%s", dir, file);
+        ls_free(dir);
+        return path;
+}
+
+int ls_cmd_demo(int argc, char **argv) {
+        static const struct option longopts[] = {
+                {"model", required_argument, NULL, 'm'},
+                {"events", required_argument, NULL, 'e'},
+                {"timeout", required_argument, NULL, 't'},
+                {"linger", required_argument, NULL, 'l'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        const char *model_arg = NULL, *events_arg = NULL;
+        char *events_path = NULL, *end;
+        double timeout_s = 30, linger_s = 0;
+        ls_demo_t demo;
+        ls_config_t *conf = NULL;
+        rd_kafka_t *producer = NULL, *viewer = NULL;
+        rd_kafka_topic_partition_list_t *parts;
+        pthread_t thread;
+        int started = 0, rc = LS_EXIT_ERROR, c, p;
+        long expected, expected_alerts = 0, got = 0, got_alerts = 0;
+        int64_t deadline, done_at = -1;
+        struct sigaction sa;
+        char errstr[1024];
+
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":m:e:t:l:h", longopts, NULL)) !=
+               -1) {
+                switch (c) {
+                case 'm':
+                        model_arg = optarg;
+                        break;
+                case 'e':
+                        events_arg = optarg;
+                        break;
+                case 't':
+                case 'l': {
+                        double v = strtod(optarg, &end);
+                        if (*end || v < 0 || v > 86400)
+                                return ls_cli_usage_error(
+                                        "demo",
+                                        "--%s: expected seconds in [0, 86400], "
+                                        "got '%s'",
+                                        c == 't' ? "timeout" : "linger",
+                                        optarg);
+                        if (c == 't')
+                                timeout_s = v;
+                        else
+                                linger_s = v;
+                        break;
+                }
+                case 'h':
+                        ls_demo_usage(stdout);
+                        return LS_EXIT_OK;
+                default:
+                        return ls_cli_bad_option("demo", c, argv);
+                }
+        }
+        if (optind < argc)
+                return ls_cli_usage_error("demo", "unexpected argument '%s'",
+                                          argv[optind]);
+
+        memset(&demo, 0, sizeof(demo));
+        demo.color = isatty(STDOUT_FILENO);
+        conf = ls_config_new_defaults();
+        if (!conf)
+                goto out;
+        conf->model_path =
+                model_arg ? ls_strdup(model_arg) : ls_demo_default("model.yaml");
+        events_path = events_arg ? ls_strdup(events_arg)
+                                 : ls_demo_default("events.jsonl");
+        conf->schema_dir = ls_config_default_dir("schemas");
+        conf->embedded_partitions = 1;
+        ls_free(conf->group);
+        conf->group = ls_strdup("leadscore-demo");
+        if (!conf->model_path || !events_path || !conf->group ||
+            ls_props_set(&conf->consumer, "session.timeout.ms", "6000"))
+                goto out;
+        if (!conf->schema_dir) {
+                fprintf(stderr, "leadscore demo: no schemas directory found "
+                                "next to the executable or in ./schemas\n");
+                goto out;
+        }
+        if (ls_demo_read_inputs(&demo, events_path))
+                goto out;
+        expected = ls_demo_expected(&demo, conf, &expected_alerts);
+        if (expected < 0)
+                goto out;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = ls_demo_on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+
+        demo.pl = ls_pipeline_new(conf, errstr, sizeof(errstr));
+        if (!demo.pl) {
+                fprintf(stderr, "leadscore demo: %s\n", errstr);
+                goto out;
+        }
+        printf("broker: %s  (produce more: kcat -b %s -P -t %s -k LEAD_ID)\n"
+               "model: %s\ninputs: %s (%zu records; expecting %ld outputs, "
+               "%ld of them alerts)\n",
+               ls_pipeline_bootstrap(demo.pl), ls_pipeline_bootstrap(demo.pl),
+               conf->topic_events, conf->model_path, events_path,
+               demo.n_inputs, expected, expected_alerts);
+        fflush(stdout);
+        if (pthread_create(&thread, NULL, ls_demo_pipeline_thread, &demo)) {
+                fprintf(stderr, "leadscore demo: cannot start a thread\n");
+                goto out;
+        }
+        started = 1;
+
+        producer = ls_demo_client(RD_KAFKA_PRODUCER,
+                                  ls_pipeline_bootstrap(demo.pl));
+        viewer = ls_demo_client(RD_KAFKA_CONSUMER,
+                                ls_pipeline_bootstrap(demo.pl));
+        if (!producer || !viewer || ls_demo_produce(&demo, producer, conf))
+                goto out;
+        parts = rd_kafka_topic_partition_list_new(2 * conf->embedded_partitions);
+        for (p = 0; p < conf->embedded_partitions; p++) {
+                rd_kafka_topic_partition_list_add(parts, conf->topic_scores, p)
+                        ->offset = RD_KAFKA_OFFSET_BEGINNING;
+                rd_kafka_topic_partition_list_add(parts, conf->topic_alerts, p)
+                        ->offset = RD_KAFKA_OFFSET_BEGINNING;
+        }
+        rd_kafka_assign(viewer, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+
+        deadline = ls_demo_now() + (int64_t)(timeout_s * 1000);
+        while (!ls_demo_stop) {
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(viewer, 200);
+                int64_t now = ls_demo_now();
+                if (rkm) {
+                        if (!rkm->err) {
+                                ls_demo_print(&demo, rkm);
+                                got++;
+                                got_alerts += !strcmp(
+                                        rd_kafka_topic_name(rkm->rkt),
+                                        conf->topic_alerts);
+                        }
+                        rd_kafka_message_destroy(rkm);
+                }
+                if (done_at < 0 && got >= expected)
+                        done_at = now;
+                if (done_at >= 0 && now - done_at >= (int64_t)(linger_s * 1000))
+                        break;
+                if (done_at < 0 && now >= deadline)
+                        break;
+        }
+        printf("received %ld of %ld expected outputs (%ld alerts)%s\n", got,
+               expected, got_alerts,
+               got >= expected ? "" : ": timed out or interrupted");
+        fflush(stdout);
+        rc = got >= expected ? LS_EXIT_OK : LS_EXIT_ERROR;
+out:
+        if (viewer) {
+                rd_kafka_consumer_close(viewer);
+                rd_kafka_destroy(viewer);
+        }
+        if (producer)
+                rd_kafka_destroy(producer);
+        if (started) {
+                ls_pipeline_stop(demo.pl);
+                pthread_join(thread, NULL);
+                if (demo.run_err) {
+                        fprintf(stderr, "leadscore demo: pipeline: %s\n",
+                                demo.run_errstr);
+                        rc = LS_EXIT_ERROR;
+                }
+        }
+        ls_pipeline_destroy(demo.pl);
+        ls_demo_free_inputs(&demo);
+        ls_free(events_path);
+        ls_config_destroy(conf);
+        return rc;
+}

@@ -1,0 +1,700 @@
+/*
+ * ls_config.c - loads the YAML configuration of `leadscore run`.
+ *
+ * The file is read into a libyaml document; each key is checked against
+ * the table of known keys, so that a typo is an error naming the file,
+ * the line and the key path (e.g. "run.yaml:7: topics.scorse: unknown
+ * key"). Relative paths are resolved against the config file's directory.
+ */
+#include "leadscore/ls_config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "leadscore/ls_alloc.h"
+#include "leadscore/ls_model.h"
+
+/* ---------------------------------------------------------------- props */
+
+const char *ls_props_get(const ls_props_t *props, const char *name) {
+        size_t i;
+
+        for (i = 0; i < props->n; i++)
+                if (!strcmp(props->names[i], name))
+                        return props->values[i];
+        return NULL;
+}
+
+ls_err_t ls_props_set(ls_props_t *props, const char *name,
+                      const char *value) {
+        char **names, **values;
+        char *n, *v;
+        size_t i;
+
+        v = ls_strdup(value);
+        if (!v)
+                return LS_ERR_NOMEM;
+        for (i = 0; i < props->n; i++) {
+                if (!strcmp(props->names[i], name)) {
+                        ls_free(props->values[i]);
+                        props->values[i] = v;
+                        return LS_OK;
+                }
+        }
+        n = ls_strdup(name);
+        names = ls_realloc(props->names, (props->n + 1) * sizeof(*names));
+        if (names)
+                props->names = names;
+        values = ls_realloc(props->values, (props->n + 1) * sizeof(*values));
+        if (values)
+                props->values = values;
+        if (!n || !names || !values) {
+                ls_free(n);
+                ls_free(v);
+                return LS_ERR_NOMEM;
+        }
+        props->names[props->n] = n;
+        props->values[props->n] = v;
+        props->n++;
+        return LS_OK;
+}
+
+void ls_props_clear(ls_props_t *props) {
+        size_t i;
+
+        for (i = 0; i < props->n; i++) {
+                ls_free(props->names[i]);
+                ls_free(props->values[i]);
+        }
+        ls_free(props->names);
+        ls_free(props->values);
+        memset(props, 0, sizeof(*props));
+}
+
+int ls_props_is_secret(const char *name) {
+        /* Case-insensitive substring search without GNU strcasestr. */
+        static const char *const words[] = {"password", "secret"};
+        size_t i, j, nlen = strlen(name);
+
+        for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+                size_t wlen = strlen(words[i]);
+                for (j = 0; j + wlen <= nlen; j++)
+                        if (!strncasecmp(name + j, words[i], wlen))
+                                return 1;
+        }
+        return !strcasecmp(name, "sasl.oauthbearer.config");
+}
+
+/* ------------------------------------------------------------- defaults */
+
+static int ls_is_dir(const char *path) {
+        struct stat st;
+
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *ls_config_default_dir(const char *name) {
+        char exe[PATH_MAX], cand[PATH_MAX + 64];
+        ssize_t n;
+        char *slash;
+
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n > 0) {
+                exe[n] = '\0';
+                slash = strrchr(exe, '/');
+                if (slash) {
+                        *slash = '\0'; /* the executable's directory */
+                        slash = strrchr(exe, '/');
+                        if (slash) {
+                                *slash = '\0'; /* its parent */
+                                snprintf(cand, sizeof(cand), "%s/%s", exe,
+                                         name);
+                                if (ls_is_dir(cand))
+                                        return ls_strdup(cand);
+                                snprintf(cand, sizeof(cand),
+                                         "%s/share/leadscore/%s", exe, name);
+                                if (ls_is_dir(cand))
+                                        return ls_strdup(cand);
+                        }
+                }
+        }
+        if (ls_is_dir(name))
+                return ls_strdup(name);
+        return NULL;
+}
+
+ls_config_t *ls_config_new_defaults(void) {
+        ls_config_t *conf = ls_calloc(1, sizeof(*conf));
+
+        if (!conf)
+                return NULL;
+        conf->path = ls_strdup("(defaults)");
+        conf->topic_events = ls_strdup("lead-events");
+        conf->topic_profiles = ls_strdup("lead-profiles");
+        conf->topic_scores = ls_strdup("lead-scores");
+        conf->topic_alerts = ls_strdup("lead-alerts");
+        conf->topic_dead_letters = ls_strdup("lead-dead-letters");
+        conf->group = ls_strdup("leadscore");
+        conf->input_format = LS_FORMAT_JSON;
+        conf->output_format = LS_FORMAT_JSON;
+        conf->commit_interval_ms = 1000;
+        conf->max_record_bytes = 1024 * 1024;
+        conf->embedded_partitions = 4;
+        if (!conf->path || !conf->topic_events || !conf->topic_profiles ||
+            !conf->topic_scores || !conf->topic_alerts ||
+            !conf->topic_dead_letters || !conf->group) {
+                ls_config_destroy(conf);
+                return NULL;
+        }
+        return conf;
+}
+
+void ls_config_destroy(ls_config_t *conf) {
+        if (!conf)
+                return;
+        ls_free(conf->path);
+        ls_free(conf->model_path);
+        ls_free(conf->topic_events);
+        ls_free(conf->topic_profiles);
+        ls_free(conf->topic_scores);
+        ls_free(conf->topic_alerts);
+        ls_free(conf->topic_dead_letters);
+        ls_free(conf->group);
+        ls_free(conf->schema_dir);
+        ls_free(conf->registry_url);
+        ls_props_clear(&conf->kafka);
+        ls_props_clear(&conf->consumer);
+        ls_props_clear(&conf->producer);
+        ls_free(conf);
+}
+
+int ls_config_has_bootstrap(const ls_config_t *conf) {
+        const char *v = ls_props_get(&conf->kafka, "bootstrap.servers");
+
+        if (!v)
+                v = ls_props_get(&conf->kafka, "metadata.broker.list");
+        if (!v)
+                v = ls_props_get(&conf->consumer, "bootstrap.servers");
+        return v && *v;
+}
+
+/* --------------------------------------------------------------- parser */
+
+typedef struct ls_cfgp_s {
+        yaml_document_t *doc;
+        const char *name;     /* file name for messages */
+        const char *base_dir; /* for relative paths, may be NULL */
+        ls_config_t *conf;
+        char *errstr;
+        size_t errstr_size;
+} ls_cfgp_t;
+
+static ls_err_t ls_cfgp_err(ls_cfgp_t *p, const yaml_node_t *node,
+                            const char *key, const char *fmt, const char *a) {
+        char why[1024];
+
+        snprintf(why, sizeof(why), fmt, a ? a : "");
+        return ls_seterr(p->errstr, p->errstr_size, LS_ERR_INVALID,
+                         "%s:%lu: %s: %s", p->name,
+                         node ? (unsigned long)node->start_mark.line + 1 : 0UL,
+                         key, why);
+}
+
+static const char *ls_cfgp_scalar(const yaml_node_t *node) {
+        return node->type == YAML_SCALAR_NODE
+                       ? (const char *)node->data.scalar.value
+                       : NULL;
+}
+
+static ls_err_t ls_cfgp_string(ls_cfgp_t *p, const yaml_node_t *node,
+                               const char *key, char **dstp) {
+        const char *s = ls_cfgp_scalar(node);
+        char *copy;
+
+        if (!s || !*s)
+                return ls_cfgp_err(p, node, key, "expected a non-empty string%s",
+                                   NULL);
+        copy = ls_strdup(s);
+        if (!copy)
+                return LS_ERR_NOMEM;
+        ls_free(*dstp);
+        *dstp = copy;
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_path(ls_cfgp_t *p, const yaml_node_t *node,
+                             const char *key, char **dstp) {
+        const char *s = ls_cfgp_scalar(node);
+        ls_buf_t b;
+
+        if (!s || !*s)
+                return ls_cfgp_err(p, node, key, "expected a path%s", NULL);
+        if (s[0] == '/' || !p->base_dir)
+                return ls_cfgp_string(p, node, key, dstp);
+        ls_buf_init(&b);
+        if (ls_buf_appendf(&b, "%s/%s", p->base_dir, s)) {
+                ls_buf_free(&b);
+                return LS_ERR_NOMEM;
+        }
+        ls_free(*dstp);
+        *dstp = b.data; /* ownership of the buffer's memory moves */
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_int(ls_cfgp_t *p, const yaml_node_t *node,
+                            const char *key, long long min, long long max,
+                            long long *vp) {
+        const char *s = ls_cfgp_scalar(node);
+        char *end;
+        long long v;
+
+        if (!s || !*s)
+                return ls_cfgp_err(p, node, key, "expected an integer%s", NULL);
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno || *end)
+                return ls_cfgp_err(p, node, key,
+                                   "expected an integer, got \"%s\"", s);
+        if (v < min || v > max) {
+                char range[96];
+                snprintf(range, sizeof(range), "%s is out of range [%lld, %lld]",
+                         s, min, max);
+                return ls_cfgp_err(p, node, key, "%s", range);
+        }
+        *vp = v;
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_duration(ls_cfgp_t *p, const yaml_node_t *node,
+                                 const char *key, int64_t *msp) {
+        const char *s = ls_cfgp_scalar(node);
+        int64_t ms;
+
+        if (!s || ls_duration_parse(s, &ms) != LS_OK || ms <= 0)
+                return ls_cfgp_err(p, node, key,
+                                   "expected a duration > 0 such as 500ms, 30s, "
+                                   "5m, 1h, got \"%s\"",
+                                   s ? s : "(not a scalar)");
+        *msp = ms;
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_format(ls_cfgp_t *p, const yaml_node_t *node,
+                               const char *key, ls_format_t *fmtp) {
+        const char *s = ls_cfgp_scalar(node);
+
+        if (!s || ls_format_parse(s, fmtp) != LS_OK)
+                return ls_cfgp_err(p, node, key,
+                                   "expected json, avro or registry, got \"%s\"",
+                                   s ? s : "(not a scalar)");
+        return LS_OK;
+}
+
+/* Iterates the pairs of a mapping node; the key must be a scalar. */
+#define LS_CFGP_FOREACH(P, MAP, KEY, KNODE, VNODE)                            \
+        for (yaml_node_pair_t *pair_ = (MAP)->data.mapping.pairs.start;      \
+             pair_ < (MAP)->data.mapping.pairs.top &&                         \
+             ((KNODE) = yaml_document_get_node((P)->doc, pair_->key)) &&      \
+             ((VNODE) = yaml_document_get_node((P)->doc, pair_->value)) &&    \
+             (((KEY) = ls_cfgp_scalar(KNODE)) || 1);                          \
+             pair_++)
+
+static ls_err_t ls_cfgp_expect_map(ls_cfgp_t *p, const yaml_node_t *node,
+                                   const char *key) {
+        if (node->type != YAML_MAPPING_NODE)
+                return ls_cfgp_err(p, node, key, "expected a mapping%s", NULL);
+        return LS_OK;
+}
+
+/* Lets librdkafka validate every property name and value now, so that
+ * its complaint comes with the line of the property. */
+static ls_err_t ls_cfgp_props_check(ls_cfgp_t *p, yaml_node_t *map,
+                                    const char *section) {
+        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+        yaml_node_t *kn, *vn;
+        const char *k;
+        char path[256], kerr[512];
+        ls_err_t err = LS_OK;
+
+        LS_CFGP_FOREACH(p, map, k, kn, vn) {
+                if (rd_kafka_conf_set(kconf, k, ls_cfgp_scalar(vn), kerr,
+                                      sizeof(kerr)) != RD_KAFKA_CONF_OK) {
+                        snprintf(path, sizeof(path), "%s.%s", section, k);
+                        err = ls_cfgp_err(p, kn, path, "%s", kerr);
+                        break;
+                }
+        }
+        rd_kafka_conf_destroy(kconf);
+        return err;
+}
+
+static ls_err_t ls_cfgp_props(ls_cfgp_t *p, yaml_node_t *map,
+                              const char *section, ls_props_t *props) {
+        yaml_node_t *kn, *vn;
+        const char *k;
+        char path[256];
+        ls_err_t err;
+
+        if ((err = ls_cfgp_expect_map(p, map, section)))
+                return err;
+        LS_CFGP_FOREACH(p, map, k, kn, vn) {
+                const char *v;
+                snprintf(path, sizeof(path), "%s.%s", section, k ? k : "?");
+                if (!k || !*k)
+                        return ls_cfgp_err(p, kn, section,
+                                           "property names must be strings%s",
+                                           NULL);
+                v = ls_cfgp_scalar(vn);
+                if (!v)
+                        return ls_cfgp_err(p, vn, path,
+                                           "expected a scalar value%s", NULL);
+                if (!strcmp(k, "group.id") || !strcmp(k, "enable.auto.commit") ||
+                    !strcmp(k, "enable.auto.offset.store"))
+                        return ls_cfgp_err(
+                                p, kn, path,
+                                "set by leadscore (use `group:`; offsets are "
+                                "committed manually)%s",
+                                NULL);
+                if (ls_props_set(props, k, v))
+                        return LS_ERR_NOMEM;
+        }
+        return ls_cfgp_props_check(p, map, section);
+}
+
+static ls_err_t ls_cfgp_topics(ls_cfgp_t *p, yaml_node_t *map) {
+        yaml_node_t *kn, *vn;
+        const char *k;
+        char path[128];
+        ls_err_t err;
+        ls_config_t *c = p->conf;
+
+        if ((err = ls_cfgp_expect_map(p, map, "topics")))
+                return err;
+        LS_CFGP_FOREACH(p, map, k, kn, vn) {
+                char **dst = NULL;
+                snprintf(path, sizeof(path), "topics.%s", k ? k : "?");
+                if (!k)
+                        dst = NULL;
+                else if (!strcmp(k, "events"))
+                        dst = &c->topic_events;
+                else if (!strcmp(k, "profiles"))
+                        dst = &c->topic_profiles;
+                else if (!strcmp(k, "scores"))
+                        dst = &c->topic_scores;
+                else if (!strcmp(k, "alerts"))
+                        dst = &c->topic_alerts;
+                else if (!strcmp(k, "dead_letters"))
+                        dst = &c->topic_dead_letters;
+                if (!dst)
+                        return ls_cfgp_err(p, kn, path,
+                                           "unknown key (expected events, "
+                                           "profiles, scores, alerts, "
+                                           "dead_letters)%s",
+                                           NULL);
+                if ((err = ls_cfgp_string(p, vn, path, dst)))
+                        return err;
+        }
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_format_map(ls_cfgp_t *p, yaml_node_t *map) {
+        yaml_node_t *kn, *vn;
+        const char *k;
+        ls_err_t err;
+
+        if ((err = ls_cfgp_expect_map(p, map, "format")))
+                return err;
+        LS_CFGP_FOREACH(p, map, k, kn, vn) {
+                if (k && !strcmp(k, "input"))
+                        err = ls_cfgp_format(p, vn, "format.input",
+                                             &p->conf->input_format);
+                else if (k && !strcmp(k, "output"))
+                        err = ls_cfgp_format(p, vn, "format.output",
+                                             &p->conf->output_format);
+                else
+                        err = ls_cfgp_err(p, kn, "format",
+                                          "unknown key \"%s\" (expected input, "
+                                          "output)",
+                                          k ? k : "?");
+                if (err)
+                        return err;
+        }
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_registry(ls_cfgp_t *p, yaml_node_t *map) {
+        yaml_node_t *kn, *vn;
+        const char *k;
+        ls_err_t err;
+
+        if ((err = ls_cfgp_expect_map(p, map, "registry")))
+                return err;
+        LS_CFGP_FOREACH(p, map, k, kn, vn) {
+                if (k && !strcmp(k, "url"))
+                        err = ls_cfgp_string(p, vn, "registry.url",
+                                             &p->conf->registry_url);
+                else
+                        err = ls_cfgp_err(p, kn, "registry",
+                                          "unknown key \"%s\" (expected url)",
+                                          k ? k : "?");
+                if (err)
+                        return err;
+        }
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_embedded(ls_cfgp_t *p, yaml_node_t *map) {
+        yaml_node_t *kn, *vn;
+        const char *k;
+        long long v;
+        ls_err_t err;
+
+        if ((err = ls_cfgp_expect_map(p, map, "embedded_broker")))
+                return err;
+        LS_CFGP_FOREACH(p, map, k, kn, vn) {
+                if (k && !strcmp(k, "partitions")) {
+                        if ((err = ls_cfgp_int(p, vn,
+                                               "embedded_broker.partitions", 1,
+                                               1024, &v)))
+                                return err;
+                        p->conf->embedded_partitions = (int)v;
+                } else {
+                        return ls_cfgp_err(p, kn, "embedded_broker",
+                                           "unknown key \"%s\" (expected "
+                                           "partitions)",
+                                           k ? k : "?");
+                }
+        }
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
+        yaml_node_t *kn, *vn;
+        const char *k;
+        long long v;
+        ls_err_t err = LS_OK;
+        ls_config_t *c = p->conf;
+
+        if (root->type != YAML_MAPPING_NODE)
+                return ls_cfgp_err(p, root, "(top level)",
+                                   "expected a mapping of keys%s", NULL);
+        LS_CFGP_FOREACH(p, root, k, kn, vn) {
+                if (!k)
+                        return ls_cfgp_err(p, kn, "(top level)",
+                                           "keys must be strings%s", NULL);
+                if (!strcmp(k, "model"))
+                        err = ls_cfgp_path(p, vn, k, &c->model_path);
+                else if (!strcmp(k, "topics"))
+                        err = ls_cfgp_topics(p, vn);
+                else if (!strcmp(k, "group"))
+                        err = ls_cfgp_string(p, vn, k, &c->group);
+                else if (!strcmp(k, "format"))
+                        err = ls_cfgp_format_map(p, vn);
+                else if (!strcmp(k, "schemas"))
+                        err = ls_cfgp_path(p, vn, k, &c->schema_dir);
+                else if (!strcmp(k, "registry"))
+                        err = ls_cfgp_registry(p, vn);
+                else if (!strcmp(k, "idle_tick"))
+                        err = ls_cfgp_duration(p, vn, k, &c->idle_tick_ms);
+                else if (!strcmp(k, "commit_interval"))
+                        err = ls_cfgp_duration(p, vn, k,
+                                               &c->commit_interval_ms);
+                else if (!strcmp(k, "max_record_bytes")) {
+                        err = ls_cfgp_int(p, vn, k, 64, 256LL * 1024 * 1024,
+                                          &v);
+                        if (!err)
+                                c->max_record_bytes = (size_t)v;
+                } else if (!strcmp(k, "kafka"))
+                        err = ls_cfgp_props(p, vn, k, &c->kafka);
+                else if (!strcmp(k, "consumer"))
+                        err = ls_cfgp_props(p, vn, k, &c->consumer);
+                else if (!strcmp(k, "producer"))
+                        err = ls_cfgp_props(p, vn, k, &c->producer);
+                else if (!strcmp(k, "embedded_broker"))
+                        err = ls_cfgp_embedded(p, vn);
+                else
+                        err = ls_cfgp_err(p, kn, k,
+                                          "unknown key (see docs/CONFIG.md)%s",
+                                          NULL);
+                if (err)
+                        return err;
+        }
+        if (!c->model_path)
+                return ls_cfgp_err(p, root, "model",
+                                   "required key is missing%s", NULL);
+        if ((c->input_format == LS_FORMAT_REGISTRY ||
+             c->output_format == LS_FORMAT_REGISTRY) &&
+            !c->registry_url)
+                return ls_cfgp_err(p, root, "registry.url",
+                                   "required when a format is registry%s",
+                                   NULL);
+        return LS_OK;
+}
+
+ls_err_t ls_config_load_string(const char *yaml, size_t len,
+                               const char *name, const char *base_dir,
+                               ls_config_t **confp, char *errstr,
+                               size_t errstr_size) {
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        yaml_node_t *root;
+        ls_cfgp_t p;
+        ls_config_t *conf;
+        ls_err_t err;
+
+        conf = ls_config_new_defaults();
+        if (!conf)
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "%s: out of memory", name);
+        ls_free(conf->path);
+        conf->path = ls_strdup(name);
+
+        if (!yaml_parser_initialize(&parser)) {
+                ls_config_destroy(conf);
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "%s: out of memory", name);
+        }
+        yaml_parser_set_input_string(&parser, (const unsigned char *)yaml,
+                                     len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                "%s:%lu: YAML error: %s %s", name,
+                                (unsigned long)parser.problem_mark.line + 1,
+                                parser.problem ? parser.problem : "",
+                                parser.context ? parser.context : "");
+                yaml_parser_delete(&parser);
+                ls_config_destroy(conf);
+                return err;
+        }
+        memset(&p, 0, sizeof(p));
+        p.doc = &doc;
+        p.name = name;
+        p.base_dir = base_dir;
+        p.conf = conf;
+        p.errstr = errstr;
+        p.errstr_size = errstr_size;
+
+        root = yaml_document_get_root_node(&doc);
+        if (!root)
+                err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                "%s:1: the file is empty (at least `model:` is "
+                                "required)",
+                                name);
+        else
+                err = ls_cfgp_root(&p, root);
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+
+        if (!err && !conf->schema_dir) {
+                conf->schema_dir = ls_config_default_dir("schemas");
+                if (!conf->schema_dir)
+                        err = ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
+                                        "%s: schemas: not set and no schemas "
+                                        "directory found next to the "
+                                        "executable or in the current "
+                                        "directory",
+                                        name);
+        }
+        if (err == LS_ERR_NOMEM)
+                ls_seterr(errstr, errstr_size, err, "%s: out of memory", name);
+        if (err) {
+                ls_config_destroy(conf);
+                return err;
+        }
+        *confp = conf;
+        return LS_OK;
+}
+
+ls_err_t ls_config_load(const char *path, ls_config_t **confp, char *errstr,
+                        size_t errstr_size) {
+        FILE *fp;
+        ls_buf_t b;
+        char chunk[8192], *dir, *slash;
+        size_t n;
+        ls_err_t err;
+
+        fp = fopen(path, "rb");
+        if (!fp)
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                 "%s: cannot open: %s", path, strerror(errno));
+        ls_buf_init(&b);
+        while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+                if (ls_buf_append(&b, chunk, n)) {
+                        fclose(fp);
+                        ls_buf_free(&b);
+                        return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                         "%s: out of memory", path);
+                }
+        }
+        if (ferror(fp)) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                "%s: read error: %s", path, strerror(errno));
+                fclose(fp);
+                ls_buf_free(&b);
+                return err;
+        }
+        fclose(fp);
+
+        dir = ls_strdup(path);
+        if (!dir) {
+                ls_buf_free(&b);
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "%s: out of memory", path);
+        }
+        slash = strrchr(dir, '/');
+        if (slash == dir)
+                dir[1] = '\0';
+        else if (slash)
+                *slash = '\0';
+        else
+                strcpy(dir, ".");
+        err = ls_config_load_string(b.data ? b.data : "", b.len, path, dir,
+                                    confp, errstr, errstr_size);
+        ls_free(dir);
+        ls_buf_free(&b);
+        return err;
+}
+
+static void ls_config_print_props(const ls_props_t *props, const char *section,
+                                  FILE *fp) {
+        size_t i;
+
+        for (i = 0; i < props->n; i++)
+                fprintf(fp, "  %s.%s = %s\n", section, props->names[i],
+                        ls_props_is_secret(props->names[i]) ? "********"
+                                                            : props->values[i]);
+}
+
+void ls_config_print(const ls_config_t *conf, FILE *fp) {
+        fprintf(fp, "config %s:\n", conf->path);
+        fprintf(fp, "  model = %s\n",
+                conf->model_path ? conf->model_path : "(none)");
+        fprintf(fp, "  topics = events:%s profiles:%s scores:%s alerts:%s "
+                    "dead_letters:%s\n",
+                conf->topic_events, conf->topic_profiles, conf->topic_scores,
+                conf->topic_alerts, conf->topic_dead_letters);
+        fprintf(fp, "  group = %s\n", conf->group);
+        fprintf(fp, "  format = input:%s output:%s\n",
+                ls_format2str(conf->input_format),
+                ls_format2str(conf->output_format));
+        fprintf(fp, "  schemas = %s\n",
+                conf->schema_dir ? conf->schema_dir : "(none)");
+        if (conf->registry_url)
+                fprintf(fp, "  registry.url = %s\n", conf->registry_url);
+        fprintf(fp, "  idle_tick = %lldms%s\n", (long long)conf->idle_tick_ms,
+                conf->idle_tick_ms ? "" : " (off)");
+        fprintf(fp, "  commit_interval = %lldms\n",
+                (long long)conf->commit_interval_ms);
+        fprintf(fp, "  max_record_bytes = %zu\n", conf->max_record_bytes);
+        ls_config_print_props(&conf->kafka, "kafka", fp);
+        ls_config_print_props(&conf->consumer, "consumer", fp);
+        ls_config_print_props(&conf->producer, "producer", fp);
+}
