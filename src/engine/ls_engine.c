@@ -167,9 +167,14 @@ static size_t ls_align8(size_t n) {
         return (n + 7) & ~(size_t)7;
 }
 
+/* The hot ring is needed only for the points-within-window condition. */
+static uint32_t ls_hot_ring_len(const ls_model_t *m) {
+        return m->hot.enabled && m->hot.points > 0 ? m->hot.track : 0;
+}
+
 static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp) {
         size_t size = sizeof(ls_lm_t) + m->n_cap_slots * sizeof(ls_cap_slot_t);
-        size_t track = m->hot.enabled ? m->hot.track : 0;
+        size_t track = ls_hot_ring_len(m);
 
         *hot_offp = size;
         size += track * sizeof(int64_t) + track * sizeof(int32_t);
@@ -239,7 +244,8 @@ static int64_t *ls_hot_times(const ls_shard_t *sh, ls_lm_t *lm, size_t m) {
 }
 
 static int32_t *ls_hot_points(const ls_shard_t *sh, ls_lm_t *lm, size_t m) {
-        return (int32_t *)(ls_hot_times(sh, lm, m) + sh->ms->models[m].hot.track);
+        return (int32_t *)(ls_hot_times(sh, lm, m) +
+                           ls_hot_ring_len(&sh->ms->models[m]));
 }
 
 /*
@@ -789,7 +795,7 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                 int64_t *times = ls_hot_times(sh, lm, m);
                 int32_t *pts = ls_hot_points(sh, lm, m);
 
-                if (gained > 0) {
+                if (gained > 0 && ls_hot_ring_len(model) > 0) {
                         times[lm->hot_pos] = in->time;
                         pts[lm->hot_pos] = ls_sat32(gained);
                         lm->hot_pos = (uint8_t)((lm->hot_pos + 1) %
