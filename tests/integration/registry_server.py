@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""registry_server.py - a tiny stand-in for Confluent Schema Registry, for tests.
+
+Serves the two calls leadscore makes:
+  GET  /schemas/ids/{id}             -> {"schema": "<schema json>"} or 404
+  POST /subjects/{subject}/versions  -> {"id": N} (same text = same id)
+and, for tests, GET /_stats -> {"requests": N, "get": {"id": n}, "post":
+{"subject": n}} counting the requests above.
+
+Schemas come from --schema ID=FILE (repeatable) and/or --dir DIR (files
+named ID.avsc). It listens on 127.0.0.1 (port 0 = a free one), prints
+"PORT <n>" on stdout once ready, and exits when stdin closes (so it never
+outlives the test that started it) or after --max-seconds.
+
+This is a helper started by tests, not a test itself.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Registry:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.schemas = {}          # id -> text
+        self.subjects = {}         # subject -> [ids]
+        self.requests = 0
+        self.gets = {}
+        self.posts = {}
+
+    def register(self, subject, text):
+        with self.lock:
+            for sid, t in self.schemas.items():
+                if t == text:
+                    break
+            else:
+                sid = max(self.schemas, default=0) + 1
+                self.schemas[sid] = text
+            versions = self.subjects.setdefault(subject, [])
+            if sid not in versions:
+                versions.append(sid)
+            return sid
+
+
+def make_handler(reg):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):  # keep test output quiet
+            pass
+
+        def reply(self, status, obj):
+            body = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type",
+                             "application/vnd.schemaregistry.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path == "/_stats":
+                with reg.lock:
+                    return self.reply(200, {"requests": reg.requests,
+                                            "get": dict(reg.gets),
+                                            "post": dict(reg.posts)})
+            m = re.fullmatch(r"/schemas/ids/(-?\d+)", self.path)
+            if not m:
+                return self.reply(404, {"error_code": 404,
+                                        "message": "HTTP 404 Not Found"})
+            sid = int(m.group(1))
+            with reg.lock:
+                reg.requests += 1
+                reg.gets[str(sid)] = reg.gets.get(str(sid), 0) + 1
+                text = reg.schemas.get(sid)
+            if text is None:
+                return self.reply(404, {"error_code": 40403,
+                                        "message": "Schema %d not found" % sid})
+            return self.reply(200, {"schema": text})
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(n) if n > 0 else b""
+            m = re.fullmatch(r"/subjects/([^/]+)/versions", self.path)
+            if not m:
+                return self.reply(404, {"error_code": 404,
+                                        "message": "HTTP 404 Not Found"})
+            subject = m.group(1)
+            with reg.lock:
+                reg.requests += 1
+                reg.posts[subject] = reg.posts.get(subject, 0) + 1
+            try:
+                text = json.loads(raw)["schema"]
+                json.loads(text)
+            except (ValueError, KeyError, TypeError):
+                return self.reply(422, {"error_code": 42201,
+                                        "message": "Invalid schema"})
+            return self.reply(200, {"id": reg.register(subject, text)})
+
+    return Handler
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--schema", action="append", default=[],
+                    metavar="ID=FILE")
+    ap.add_argument("--dir")
+    ap.add_argument("--max-seconds", type=float, default=300)
+    args = ap.parse_args()
+
+    reg = Registry()
+    if args.dir:
+        for name in sorted(os.listdir(args.dir)):
+            m = re.fullmatch(r"(\d+)\.avsc", name)
+            if m:
+                with open(os.path.join(args.dir, name)) as f:
+                    reg.schemas[int(m.group(1))] = f.read()
+    for spec in args.schema:
+        sid, _, path = spec.partition("=")
+        with open(path) as f:
+            reg.schemas[int(sid)] = f.read()
+
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(reg))
+    srv.daemon_threads = True
+
+    def stop_on_stdin_eof():
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except OSError:
+            pass
+        srv.shutdown()
+
+    threading.Thread(target=stop_on_stdin_eof, daemon=True).start()
+    timer = threading.Timer(args.max_seconds, srv.shutdown)
+    timer.daemon = True
+    timer.start()
+    print("PORT %d" % srv.server_address[1], flush=True)
+    srv.serve_forever()
+    srv.server_close()
+
+
+if __name__ == "__main__":
+    main()
