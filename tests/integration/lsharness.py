@@ -1,0 +1,243 @@
+"""Shared helpers of the pipeline integration tests.
+
+Starts `leadscore broker` and `leadscore run` as real processes, and talks
+to the broker over TCP with confluent_kafka (an independent client).
+Every wait is bounded in time.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+LEADSCORE = os.environ.get("LEADSCORE", "leadscore")
+SOURCE_DIR = os.environ.get(
+    "LS_SOURCE_DIR",
+    os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+SCHEMAS = os.path.join(SOURCE_DIR, "schemas")
+
+TOPICS = {
+    "events": "lead-events",
+    "profiles": "lead-profiles",
+    "scores": "lead-scores",
+    "alerts": "lead-alerts",
+    "dead_letters": "lead-dead-letters",
+}
+
+# A tiny model whose totals are easy to compute by hand.
+TINY_MODEL = """\
+lateness: 1h
+models:
+  - id: tiny
+    fit:
+      rules:
+        - {id: saas, attribute: industry, equals: saas, points: 20}
+    engagement:
+      rules:
+        - {id: pricing, event: page_view, when: {url: {glob: "*/pricing*"}}, points: 10}
+        - {id: demo, event: demo_request, points: 25}
+    grades:
+      - {name: A, min: 20}
+      - {name: B}
+    bands:
+      - {name: cold}
+      - {name: warm, min: 10}
+      - {name: hot, min: 30}
+    mql:
+      enter: {min_total: 50}
+"""
+
+T0 = 1_700_000_000_000  # event times of the tests (ms)
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+class Proc:
+    """A child process whose stderr is collected by a thread."""
+
+    def __init__(self, args, name):
+        self.name = name
+        self.lines = []
+        self.cond = threading.Condition()
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stderr:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def stderr_text(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+    def wait_line(self, substring, timeout):
+        """Waits for a stderr line containing substring; returns it."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if substring in line:
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or self.p.poll() is not None and not self.t.is_alive():
+                    raise AssertionError(
+                        "%s: no stderr line with %r within %ss; stderr:\n%s"
+                        % (self.name, substring, timeout, "\n".join(self.lines)))
+                self.cond.wait(min(left, 0.2))
+
+    def stop(self, sig=15, timeout=30):
+        """Sends sig, waits, returns the exit status."""
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        try:
+            rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise AssertionError("%s did not stop within %ss; stderr:\n%s"
+                                 % (self.name, timeout, self.stderr_text()))
+        self.t.join(5)
+        return rc
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+class Broker(Proc):
+    def __init__(self, partitions=1, topics=None):
+        args = [LEADSCORE, "broker", "--partitions", str(partitions)]
+        if topics:
+            args += ["--topics", ",".join(topics)]
+        super().__init__(args, "broker")
+        self.address = self.p.stdout.readline().strip()
+        if not self.address:
+            self.kill()
+            raise AssertionError("broker printed no address; stderr:\n"
+                                 + self.stderr_text())
+        assert self.address.startswith("127.0.0.1:"), self.address
+
+
+def write_config(tmpdir, bootstrap, model_text=TINY_MODEL, group="lstest",
+                 fmt_in="json", fmt_out="json", extra=""):
+    model = os.path.join(tmpdir, "model.yaml")
+    with open(model, "w") as f:
+        f.write(model_text)
+    path = os.path.join(tmpdir, "config.yaml")
+    with open(path, "w") as f:
+        f.write("""\
+model: model.yaml
+group: %s
+schemas: %s
+format: {input: %s, output: %s}
+commit_interval: 200ms
+kafka:
+  bootstrap.servers: "%s"
+consumer:
+  session.timeout.ms: 6000
+  heartbeat.interval.ms: 500
+  topic.metadata.refresh.interval.ms: 1000
+%s""" % (group, SCHEMAS, fmt_in, fmt_out, bootstrap, extra))
+    return path
+
+
+def start_run(config, name="run"):
+    return Proc([LEADSCORE, "run", "--config", config], name)
+
+
+def producer(bootstrap):
+    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+
+
+def produce(prod, topic, key, value, partition=None):
+    kw = {}
+    if partition is not None:
+        kw["partition"] = partition
+    prod.produce(topic, key=key, value=value, **kw)
+
+
+def flush(prod):
+    left = prod.flush(10)
+    assert left == 0, "%d records not delivered to the broker" % left
+
+
+def consume_all(bootstrap, topics, want, timeout, partitions=1):
+    """Reads topics from the beginning until `want` records arrived (or
+    the timeout), then a little longer to catch extra records. Returns a
+    list of (topic, partition, offset, key, value, headers dict)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lsverify",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(t, p, 0) for t in topics
+              for p in range(partitions)])
+    out = []
+    deadline = time.monotonic() + timeout
+    grace = None
+    try:
+        while time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                out.append((m.topic(), m.partition(), m.offset(), m.key(),
+                            m.value(), dict((k, v.decode() if v is not None
+                                             else None)
+                                            for k, v in (m.headers() or []))))
+            if len(out) >= want and grace is None:
+                grace = time.monotonic() + 1.5
+            if grace is not None and time.monotonic() >= grace:
+                break
+    finally:
+        c.close()
+    return out
+
+
+def committed(bootstrap, group, topic, partitions):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "enable.auto.commit": False})
+    try:
+        res = c.committed([TopicPartition(topic, p)
+                           for p in range(partitions)], timeout=10)
+        return [tp.offset for tp in res]
+    finally:
+        c.close()
+
+
+def end_offsets(bootstrap, topic, partitions):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lsverify"})
+    try:
+        return [c.get_watermark_offsets(TopicPartition(topic, p),
+                                        timeout=10)[1]
+                for p in range(partitions)]
+    finally:
+        c.close()
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="lstest-")
+
+
+def main(tests):
+    """Runs the test functions, prints a summary, exits non-zero on any
+    failure."""
+    failed = 0
+    for t in tests:
+        start = time.monotonic()
+        try:
+            t()
+            log("PASS %s (%.1fs)" % (t.__name__, time.monotonic() - start))
+        except Exception as e:  # noqa: BLE001 - report every failure
+            failed += 1
+            import traceback
+            traceback.print_exc()
+            log("FAIL %s: %s" % (t.__name__, e))
+    sys.exit(1 if failed else 0)
