@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "leadscore/ls_buf.h"
 #include "leadscore/ls_err.h"
 #include "leadscore/ls_model.h"
 
@@ -196,5 +197,34 @@ typedef struct ls_shard_stats_s {
 } ls_shard_stats_t;
 
 void ls_shard_stats(const ls_shard_t *shard, ls_shard_stats_t *stats);
+
+/**
+ * Appends the shard's whole state (stream time, every lead with its
+ * state, counters) to @p buf in a self-describing binary form (little
+ * endian) bound to the model set's version. Pending timers are part of
+ * the lead state and are rebuilt by ls_shard_load().
+ * @returns LS_OK or LS_ERR_NOMEM (buf may then hold a partial image).
+ */
+ls_err_t ls_shard_save(const ls_shard_t *shard, ls_buf_t *buf);
+
+/**
+ * Rebuilds a shard from ls_shard_save() bytes. Every length is checked
+ * against the data; nothing is trusted.
+ * @returns the shard, or NULL with errstr saying why: corrupt data (with
+ *          the byte offset), or a state taken under another model set
+ *          version or engine layout.
+ */
+ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
+                          size_t len, char *errstr, size_t errstr_size);
+
+/**
+ * Calls @p cb for every lead of the shard in creation order with its
+ * view under model @p model_idx. Stops early when cb returns non-zero.
+ */
+void ls_shard_foreach_lead(const ls_shard_t *shard, size_t model_idx,
+                           int (*cb)(const char *lead_id,
+                                     const ls_lead_view_t *view,
+                                     void *opaque),
+                           void *opaque);
 
 #endif /* LS_ENGINE_H */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -832,6 +833,138 @@ static void test_stats_bytes_per_lead(void **state) {
         fx_free(&fx);
 }
 
+/* Feeds events [from, to) of a fixed pseudo-random stream into fx. */
+static void feed(fx_t *fx, FILE *fp, int from, int to) {
+        static const char *types[] = {"demo_request", "page_view",
+                                      "demo_cancelled"};
+        char lead[16], id[16];
+        int i;
+
+        for (i = from; i < to; i++) {
+                uint64_t x = (uint64_t)i * 0x9e3779b97f4a7c15ULL;
+
+                x ^= x >> 29;
+                snprintf(lead, sizeof(lead), "L%d", (int)(x % 40));
+                snprintf(id, sizeof(id), "e%d", i);
+                fx_event(fx, lead, id, types[(x >> 8) % 3],
+                         T0 + (int64_t)i * 7 * HOUR, NULL);
+                fx_dump(fx, fp);
+        }
+}
+
+static void test_save_load_continues_identically(void **state) {
+        fx_t a, b;
+        ls_buf_t img;
+        char *out_a = NULL, *out_b = NULL;
+        size_t la, lb;
+        FILE *fa = open_memstream(&out_a, &la);
+        FILE *fb = open_memstream(&out_b, &lb);
+        ls_shard_t *restored;
+
+        /* a: uninterrupted; b: saved after 700 events and restored */
+        fx_init(&a, mql_model);
+        fx_init(&b, mql_model);
+        feed(&a, fa, 0, 1500);
+        feed(&b, fb, 0, 700);
+        ls_buf_init(&img);
+        assert_int_equal(ls_shard_save(b.sh, &img), LS_OK);
+        restored = ls_shard_load(b.ms, img.data, img.len, b.err, sizeof(b.err));
+        if (!restored)
+                fail_msg("load: %s", b.err);
+        ls_shard_destroy(b.sh);
+        b.sh = restored;
+        feed(&b, fb, 700, 1500);
+        fclose(fa);
+        fclose(fb);
+        assert_true(la > 10000);
+        assert_int_equal(la, lb);
+        assert_memory_equal(out_a, out_b, la);
+        /* and a second image of both is byte-identical */
+        {
+                ls_buf_t ia, ib;
+
+                ls_buf_init(&ia);
+                ls_buf_init(&ib);
+                ls_shard_save(a.sh, &ia);
+                ls_shard_save(b.sh, &ib);
+                assert_int_equal(ia.len, ib.len);
+                assert_memory_equal(ia.data, ib.data, ia.len);
+                ls_buf_free(&ia);
+                ls_buf_free(&ib);
+        }
+        free(out_a);
+        free(out_b);
+        ls_buf_free(&img);
+        fx_free(&a);
+        fx_free(&b);
+}
+
+static void test_load_rejects_corruption(void **state) {
+        fx_t fx, other;
+        ls_buf_t img;
+        ls_shard_t *sh;
+        size_t cut, i;
+        FILE *devnull = fopen("/dev/null", "w");
+
+        fx_init(&fx, mql_model);
+        feed(&fx, devnull, 0, 200);
+        ls_buf_init(&img);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        /* every truncation is an error, never a crash */
+        for (cut = 0; cut < img.len; cut++) {
+                sh = ls_shard_load(fx.ms, img.data, cut, fx.err, sizeof(fx.err));
+                assert_null(sh);
+                assert_non_null(strstr(fx.err, "offset"));
+        }
+        /* trailing garbage */
+        {
+                char *big = malloc(img.len + 3);
+
+                memcpy(big, img.data, img.len);
+                memset(big + img.len, 0x55, 3);
+                assert_null(ls_shard_load(fx.ms, big, img.len + 3, fx.err,
+                                          sizeof(fx.err)));
+                assert_non_null(strstr(fx.err, "unexpected bytes"));
+                free(big);
+        }
+        /* bit flips: rejected or loaded, never a crash or a leak */
+        for (i = 0; i < img.len; i += 7) {
+                img.data[i] ^= 0x40;
+                sh = ls_shard_load(fx.ms, img.data, img.len, fx.err,
+                                   sizeof(fx.err));
+                ls_shard_destroy(sh);
+                img.data[i] ^= 0x40;
+        }
+        /* another model set */
+        fx_init(&other, basic_model);
+        assert_null(ls_shard_load(other.ms, img.data, img.len, fx.err,
+                                  sizeof(fx.err)));
+        assert_non_null(strstr(fx.err, "model set version"));
+        fx_free(&other);
+        ls_buf_free(&img);
+        fx_free(&fx);
+        fclose(devnull);
+}
+
+static int count_mql(const char *lead_id, const ls_lead_view_t *v,
+                     void *opaque) {
+        (*(int *)opaque) += v->mql;
+        return 0;
+}
+
+static void test_foreach_lead(void **state) {
+        fx_t fx;
+        int mqls = 0;
+
+        fx_init(&fx, mql_model);
+        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);
+        fx_event(&fx, "L1", "d2", "demo_request", T0 + 1, NULL); /* 60: MQL */
+        fx_event(&fx, "L2", "d3", "demo_request", T0 + 2, NULL);
+        ls_shard_foreach_lead(fx.sh, 0, count_mql, &mqls);
+        assert_int_equal(mqls, 1);
+        fx_free(&fx);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rule_points_and_repeats),
@@ -854,6 +987,9 @@ int main(void) {
                 cmocka_unit_test(test_ignore_filter),
                 cmocka_unit_test(test_determinism),
                 cmocka_unit_test(test_stats_bytes_per_lead),
+                cmocka_unit_test(test_save_load_continues_identically),
+                cmocka_unit_test(test_load_rejects_corruption),
+                cmocka_unit_test(test_foreach_lead),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
