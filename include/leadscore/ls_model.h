@@ -51,7 +51,9 @@ typedef struct ls_cond_s {
                               * "event_type" and "product" */
         ls_match_op_t op;
         int negate;          /* `not: true` */
-        char **values;       /* lowercased; 1 for EQUALS/PREFIX/GLOB/REGEX */
+        char **values;       /* lowercased (REGEX: as written); 1 for
+                              * EQUALS/PREFIX/GLOB/REGEX/IN_LIST (list name),
+                              * 0 for RANGE/EXISTS */
         size_t n_values;
         regex_t regex;       /* valid when op == LS_MATCH_REGEX */
         double min, max;     /* RANGE bounds, inclusive */

@@ -1956,10 +1956,11 @@ static ls_err_t ls_mload_yaml_err(ls_mload_t *ld, yaml_parser_t *parser) {
         if (parser->error == YAML_MEMORY_ERROR)
                 return ls_mload_nomem(ld);
         return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_INVALID,
-                         "%s:%zu: YAML syntax error: %s%s%s", ld->name, line,
+                         "%s:%zu: YAML syntax error: %s%s%s%s", ld->name, line,
                          parser->problem ? parser->problem : "invalid YAML",
-                         parser->context ? " " : "",
-                         parser->context ? parser->context : "");
+                         parser->context ? " (" : "",
+                         parser->context ? parser->context : "",
+                         parser->context ? ")" : "");
 }
 
 ls_err_t ls_modelset_load_string(const char *yaml, size_t len,
