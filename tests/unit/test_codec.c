@@ -1,0 +1,732 @@
+/*
+ * test_codec.c - the codec facade: plain Avro, JSON and Schema Registry
+ * inputs (against tests/integration/registry_server.py, started here on a
+ * free loopback port, with request counts read back from it), the value
+ * checks every format shares, and output / dead-letter encodings.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <avro.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "leadscore/ls_codec.h"
+
+#define SCHEMAS LS_SOURCE_DIR "/schemas"
+
+/* ---- the registry stand-in ---- */
+
+typedef struct srv_s {
+        pid_t pid;
+        int in_fd;      /* its stdin: closing it stops the server */
+        int port;
+        char url[64];
+        char evolved_path[64];
+        char bad_path[64];
+} srv_t;
+
+static const char *evolved_event =
+        "{\"type\":\"record\",\"name\":\"LeadEvent\",\"namespace\":"
+        "\"io.leadscore\",\"fields\":["
+        "{\"name\":\"lead_id\",\"type\":\"string\"},"
+        "{\"name\":\"event_id\",\"type\":\"string\"},"
+        "{\"name\":\"event_type\",\"type\":\"string\"},"
+        "{\"name\":\"occurred_at\",\"type\":{\"type\":\"long\","
+        "\"logicalType\":\"timestamp-millis\"}},"
+        "{\"name\":\"product\",\"type\":[\"null\",\"string\"],"
+        "\"default\":null},"
+        "{\"name\":\"properties\",\"type\":{\"type\":\"map\","
+        "\"values\":\"string\"}},"
+        "{\"name\":\"campaign_source\",\"type\":[\"null\",\"string\"],"
+        "\"default\":null}]}";
+
+/* lead_id is a long here: cannot be read as our string. */
+static const char *incompatible_event =
+        "{\"type\":\"record\",\"name\":\"LeadEvent\",\"namespace\":"
+        "\"io.leadscore\",\"fields\":["
+        "{\"name\":\"lead_id\",\"type\":\"long\"}]}";
+
+static void write_tmp(char *path, size_t size, const char *text) {
+        int fd;
+
+        snprintf(path, size, "/tmp/ls_codec_XXXXXX");
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)),
+                         (ssize_t)strlen(text));
+        close(fd);
+}
+
+static int srv_start(srv_t *s) {
+        int in_pipe[2], out_pipe[2];
+        char arg1[128], arg2[128], arg3[128], arg4[128], line[64];
+        struct pollfd pfd;
+        size_t n = 0;
+
+        memset(s, 0, sizeof(*s));
+        write_tmp(s->evolved_path, sizeof(s->evolved_path), evolved_event);
+        write_tmp(s->bad_path, sizeof(s->bad_path), incompatible_event);
+        snprintf(arg1, sizeof(arg1), "1=%s/lead_event.avsc", SCHEMAS);
+        snprintf(arg2, sizeof(arg2), "2=%s", s->evolved_path);
+        snprintf(arg3, sizeof(arg3), "3=%s/lead_profile.avsc", SCHEMAS);
+        snprintf(arg4, sizeof(arg4), "4=%s", s->bad_path);
+        if (pipe(in_pipe) || pipe(out_pipe))
+                return -1;
+        s->pid = fork();
+        if (s->pid < 0)
+                return -1;
+        if (s->pid == 0) {
+                dup2(in_pipe[0], 0);
+                dup2(out_pipe[1], 1);
+                close(in_pipe[1]);
+                close(out_pipe[0]);
+                execl("/usr/bin/python3", "python3",
+                      LS_SOURCE_DIR "/tests/integration/registry_server.py",
+                      "--schema", arg1, "--schema", arg2, "--schema", arg3,
+                      "--schema", arg4, "--max-seconds", "100", (char *)NULL);
+                _exit(127);
+        }
+        close(in_pipe[0]);
+        close(out_pipe[1]);
+        s->in_fd = in_pipe[1];
+        pfd.fd = out_pipe[0];
+        pfd.events = POLLIN;
+        while (n < sizeof(line) - 1 && poll(&pfd, 1, 15000) == 1) {
+                ssize_t r = read(out_pipe[0], line + n, 1);
+                if (r <= 0)
+                        break;
+                if (line[n] == '\n')
+                        break;
+                n++;
+        }
+        line[n] = '\0';
+        close(out_pipe[0]);
+        if (sscanf(line, "PORT %d", &s->port) != 1)
+                return -1;
+        snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+        return 0;
+}
+
+static void srv_stop(srv_t *s) {
+        int status, i;
+
+        close(s->in_fd);
+        for (i = 0; i < 100; i++) {
+                if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+                        break;
+                usleep(50000);
+        }
+        if (i == 100) {
+                kill(s->pid, SIGKILL);
+                waitpid(s->pid, &status, 0);
+        }
+        unlink(s->evolved_path);
+        unlink(s->bad_path);
+}
+
+static size_t collect(char *p, size_t sz, size_t nm, void *opaque) {
+        json_t **root = opaque;
+        json_error_t jerr;
+
+        *root = json_loadb(p, sz * nm, 0, &jerr);
+        return sz * nm;
+}
+
+/* @returns how many GETs (what="get") or POSTs the server saw for key. */
+static int srv_count(const srv_t *s, const char *what, const char *key) {
+        char url[128];
+        json_t *root = NULL;
+        CURL *c = curl_easy_init();
+        int n;
+
+        snprintf(url, sizeof(url), "%s/_stats", s->url);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &root);
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_cleanup(c);
+        assert_non_null(root);
+        n = (int)json_integer_value(
+                json_object_get(json_object_get(root, what), key));
+        json_decref(root);
+        return n;
+}
+
+/* ---- records ---- */
+
+/* An event written by avro-c with @p schema_text; campaign set if known. */
+static size_t make_event(const char *schema_text, const char *lead,
+                         int64_t time, const char *campaign, uint8_t *out,
+                         size_t size) {
+        avro_schema_t schema;
+        avro_value_iface_t *iface;
+        avro_value_t rec, f, br, item;
+        avro_writer_t w;
+        size_t len;
+
+        assert_int_equal(avro_schema_from_json_length(
+                schema_text, strlen(schema_text), &schema), 0);
+        iface = avro_generic_class_from_schema(schema);
+        avro_generic_value_new(iface, &rec);
+        avro_value_get_by_name(&rec, "lead_id", &f, NULL);
+        avro_value_set_string(&f, lead);
+        avro_value_get_by_name(&rec, "event_id", &f, NULL);
+        avro_value_set_string(&f, "ev-1");
+        avro_value_get_by_name(&rec, "event_type", &f, NULL);
+        avro_value_set_string(&f, "webinar");
+        avro_value_get_by_name(&rec, "occurred_at", &f, NULL);
+        avro_value_set_long(&f, time);
+        avro_value_get_by_name(&rec, "product", &f, NULL);
+        avro_value_set_branch(&f, 1, &br);
+        avro_value_set_string(&br, "office");
+        avro_value_get_by_name(&rec, "properties", &f, NULL);
+        avro_value_add(&f, "url", &item, NULL, NULL);
+        avro_value_set_string(&item, "/demo");
+        if (avro_value_get_by_name(&rec, "campaign_source", &f, NULL) == 0) {
+                avro_value_set_branch(&f, campaign ? 1 : 0, &br);
+                if (campaign)
+                        avro_value_set_string(&br, campaign);
+                else
+                        avro_value_set_null(&br);
+        }
+        w = avro_writer_memory((char *)out, (int64_t)size);
+        assert_int_equal(avro_value_write(w, &rec), 0);
+        len = (size_t)avro_writer_tell(w);
+        avro_writer_free(w);
+        avro_value_decref(&rec);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(schema);
+        return len;
+}
+
+static char *read_text(const char *path) {
+        FILE *fp = fopen(path, "rb");
+        char *buf = calloc(1, 65536);
+
+        assert_non_null(fp);
+        assert_true(fread(buf, 1, 65535, fp) > 0);
+        fclose(fp);
+        return buf;
+}
+
+static size_t frame(int32_t id, const uint8_t *body, size_t len,
+                    uint8_t *out) {
+        out[0] = 0;
+        out[1] = (uint8_t)(id >> 24);
+        out[2] = (uint8_t)(id >> 16);
+        out[3] = (uint8_t)(id >> 8);
+        out[4] = (uint8_t)id;
+        memcpy(out + 5, body, len);
+        return len + 5;
+}
+
+static void check_event(const ls_input_t *in, const char *lead,
+                        int64_t time) {
+        assert_int_equal(in->kind, LS_INPUT_EVENT);
+        assert_string_equal(in->lead_id, lead);
+        assert_string_equal(in->event_id, "ev-1");
+        assert_string_equal(in->event_type, "webinar");
+        assert_string_equal(in->product, "office");
+        assert_int_equal(in->time, time);
+        assert_int_equal(in->n_fields, 1);
+        assert_string_equal(in->fields[0].key, "url");
+        assert_string_equal(in->fields[0].value, "/demo");
+}
+
+#define ASSERT_ERR(call, code, text)                                           \
+        do {                                                                   \
+                ls_err_t rc_ = (call);                                         \
+                if (rc_ != (code) || !strstr(err, (text)))                     \
+                        fail_msg("got %d \"%s\", want %d \"%s\"", rc_, err,    \
+                                 (code), (text));                              \
+        } while (0)
+
+/* ---- tests ---- */
+
+static void test_format_parse(void **state) {
+        ls_format_t f;
+
+        (void)state;
+        assert_int_equal(ls_format_parse("json", &f), LS_OK);
+        assert_int_equal(f, LS_FORMAT_JSON);
+        assert_int_equal(ls_format_parse("registry", &f), LS_OK);
+        assert_int_equal(f, LS_FORMAT_REGISTRY);
+        assert_int_equal(ls_format_parse("avro", &f), LS_OK);
+        assert_string_equal(ls_format2str(f), "avro");
+        assert_int_equal(ls_format_parse("xml", &f), LS_ERR_INVALID);
+}
+
+static void test_new_errors(void **state) {
+        ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_JSON, NULL, NULL,
+                                0};
+        char err[512], dir[] = "/tmp/ls_schemas_XXXXXX", path[600];
+        FILE *fp;
+
+        (void)state;
+        assert_null(ls_codec_new(&conf, err, sizeof(err)));
+        assert_non_null(strstr(err, "schema_dir"));
+        conf.input_format = LS_FORMAT_REGISTRY;
+        conf.schema_dir = SCHEMAS;
+        assert_null(ls_codec_new(&conf, err, sizeof(err)));
+        assert_non_null(strstr(err, "registry_url"));
+        /* a broken schema file is named */
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/lead_event.avsc", dir);
+        fp = fopen(path, "w");
+        fputs("{\"type\": \"record\", \"name\": ", fp);
+        fclose(fp);
+        conf.input_format = LS_FORMAT_AVRO;
+        conf.schema_dir = dir;
+        assert_null(ls_codec_new(&conf, err, sizeof(err)));
+        assert_non_null(strstr(err, path));
+        /* a missing one too */
+        unlink(path);
+        assert_null(ls_codec_new(&conf, err, sizeof(err)));
+        assert_non_null(strstr(err, path));
+        rmdir(dir);
+}
+
+static void test_avro_input(void **state) {
+        ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_JSON, SCHEMAS,
+                                NULL, 200};
+        char *reader = read_text(SCHEMAS "/lead_event.avsc");
+        uint8_t buf[1024];
+        char err[256];
+        ls_codec_t *codec;
+        ls_input_t in;
+        size_t len;
+
+        (void)state;
+        codec = ls_codec_new(&conf, err, sizeof(err));
+        assert_non_null(codec);
+        len = make_event(reader, "lead-1", 1700000000000LL, NULL, buf,
+                         sizeof(buf));
+        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf,
+                                               len, &in, err, sizeof(err)),
+                         LS_OK);
+        check_event(&in, "lead-1", 1700000000000LL);
+
+        len = make_event(reader, "", 1700000000000LL, NULL, buf, sizeof(buf));
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len,
+                                         &in, err, sizeof(err)),
+                   LS_ERR_INVALID, "lead_id: empty");
+        len = make_event(reader, "L", 99999999999999999LL, NULL, buf,
+                         sizeof(buf));
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len,
+                                         &in, err, sizeof(err)),
+                   LS_ERR_INVALID,
+                   "occurred_at: 99999999999999999 out of range");
+        len = make_event(reader, "L", -1, NULL, buf, sizeof(buf));
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len,
+                                         &in, err, sizeof(err)),
+                   LS_ERR_INVALID, "occurred_at: -1 out of range");
+        memset(buf, 'x', 300);
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, 300,
+                                         &in, err, sizeof(err)),
+                   LS_ERR_INVALID,
+                   "record of 300 bytes exceeds the limit of 200 bytes");
+        len = make_event(reader, "lead-1", 1700000000000LL, NULL, buf,
+                         sizeof(buf));
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len - 3,
+                                         &in, err, sizeof(err)),
+                   LS_ERR_INVALID, "properties[0].value: length 5 exceeds");
+        ls_codec_destroy(codec);
+        free(reader);
+}
+
+static void test_json_input(void **state) {
+        ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_JSON, NULL, NULL,
+                                0};
+        const char *ok = "{\"kind\":\"event\",\"lead_id\":\"L9\",\"event_id\":"
+                         "\"e\",\"event_type\":\"visit\",\"occurred_at\":"
+                         "1700000000000}";
+        const char *bad = "{\"kind\":\"event\",\"lead_id\":\"L9\",\"event_id\":"
+                          "\"e\",\"event_type\":\"visit\",\"occurred_at\":"
+                          "99999999999999999}";
+        char err[256];
+        ls_codec_t *codec = ls_codec_new(&conf, err, sizeof(err));
+        ls_input_t in;
+
+        (void)state;
+        assert_non_null(codec);
+        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, ok,
+                                               strlen(ok), &in, err,
+                                               sizeof(err)),
+                         LS_OK);
+        assert_string_equal(in.lead_id, "L9");
+        assert_int_equal(in.time, 1700000000000LL);
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, bad,
+                                         strlen(bad), &in, err, sizeof(err)),
+                   LS_ERR_INVALID, "occurred_at");
+        ls_codec_destroy(codec);
+}
+
+static void test_registry_input(void **state) {
+        srv_t s;
+        ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
+                                NULL, 0};
+        char *reader = read_text(SCHEMAS "/lead_event.avsc");
+        uint8_t body[1024], msg[1100];
+        char err[256];
+        ls_codec_t *codec;
+        ls_input_t in;
+        size_t len, n;
+        int i;
+
+        (void)state;
+        assert_int_equal(srv_start(&s), 0);
+        conf.registry_url = s.url;
+        codec = ls_codec_new(&conf, err, sizeof(err));
+        assert_non_null(codec);
+
+        /* id 1: our reader schema (fast path) */
+        len = make_event(reader, "lead-1", 1700000000001LL, NULL, body,
+                         sizeof(body));
+        n = frame(1, body, len, msg);
+        for (i = 0; i < 5; i++) {
+                assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT,
+                                                       msg, n, &in, err,
+                                                       sizeof(err)),
+                                 LS_OK);
+                check_event(&in, "lead-1", 1700000000001LL);
+        }
+        /* id 2: evolved writer with a new optional field, set and unset */
+        for (i = 0; i < 6; i++) {
+                char lead[32];
+
+                snprintf(lead, sizeof(lead), "lead-%d", 100 + i);
+                len = make_event(evolved_event, lead, 1700000000002LL + i,
+                                 i % 2 ? "newsletter" : NULL, body,
+                                 sizeof(body));
+                n = frame(2, body, len, msg);
+                if (ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n, &in,
+                                          err, sizeof(err)))
+                        fail_msg("evolved %d: %s", i, err);
+                check_event(&in, lead, 1700000000002LL + i);
+        }
+        /* corrupt evolved records: truncated everywhere, never a crash */
+        len = make_event(evolved_event, "lead-x", 1700000000002LL,
+                         "newsletter", body, sizeof(body));
+        n = frame(2, body, len, msg);
+        for (i = 0; i < (int)n; i++) {
+                uint8_t *copy = malloc((size_t)i + 1);
+
+                memcpy(copy, msg, (size_t)i);
+                assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT,
+                                                       copy, (size_t)i, &in,
+                                                       err, sizeof(err)),
+                                 LS_ERR_INVALID);
+                free(copy);
+        }
+        msg[n - 11] = 0x7e; /* campaign_source length: 63 */
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n, &in,
+                                         err, sizeof(err)),
+                   LS_ERR_INVALID, "campaign_source: length 63 exceeds");
+        /* each schema was fetched once */
+        assert_int_equal(srv_count(&s, "get", "1"), 1);
+        assert_int_equal(srv_count(&s, "get", "2"), 1);
+
+        /* unknown id: an error, and the registry is asked once */
+        n = frame(99, body, len, msg);
+        for (i = 0; i < 50; i++)
+                ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg,
+                                                 n, &in, err, sizeof(err)),
+                           LS_ERR_UNSUPPORTED,
+                           "schema id 99 not found in registry");
+        assert_int_equal(srv_count(&s, "get", "99"), 1);
+
+        /* a writer schema that cannot be resolved, cached with why */
+        n = frame(4, body, len, msg);
+        for (i = 0; i < 3; i++)
+                ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg,
+                                                 n, &in, err, sizeof(err)),
+                           LS_ERR_UNSUPPORTED,
+                           "schema id 4: cannot be resolved to LeadEvent");
+        assert_int_equal(srv_count(&s, "get", "4"), 1);
+
+        /* the profile schema under id 3 is not an event */
+        n = frame(3, body, len, msg);
+        assert_int_not_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg,
+                                                   n, &in, err, sizeof(err)),
+                             LS_OK);
+
+        /* framing errors */
+        msg[0] = 1;
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n, &in,
+                                         err, sizeof(err)),
+                   LS_ERR_INVALID, "magic byte 0x01 at byte 0");
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, 3, &in,
+                                         err, sizeof(err)),
+                   LS_ERR_INVALID, "3 bytes, need at least 5");
+        ls_codec_destroy(codec);
+        srv_stop(&s);
+        free(reader);
+}
+
+static void test_registry_down(void **state) {
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof(sa);
+        ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
+                                NULL, 0};
+        char url[64], err[512];
+        uint8_t msg[16] = {0, 0, 0, 0, 1, 2, 'L'};
+        ls_codec_t *codec;
+        ls_input_t in;
+        int fd;
+
+        (void)state;
+        /* a port nobody listens on: bind, read it back, close */
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        getsockname(fd, (struct sockaddr *)&sa, &sl);
+        close(fd);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+        conf.registry_url = url;
+        codec = ls_codec_new(&conf, err, sizeof(err));
+        assert_non_null(codec);
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, 8, &in,
+                                         err, sizeof(err)),
+                   LS_ERR_IO, url);
+        assert_non_null(strstr(err, "/schemas/ids/1"));
+        /* backing off: the next record fails at once, saying so */
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, 8, &in,
+                                         err, sizeof(err)),
+                   LS_ERR_IO, "not retried for");
+        ls_codec_destroy(codec);
+}
+
+/* ---- outputs ---- */
+
+static ls_level_t grades[2] = {{"A", 1, 50}, {"B", 0, 0}};
+static ls_level_t bands[2] = {{"cold", 0, 0}, {"hot", 1, 30}};
+static ls_reason_t reasons[1] = {{LS_REASON_RULE, "pricing", 10, 0}};
+
+static void make_output(ls_model_t *m, ls_outbuf_t *ob, ls_output_t *o,
+                        ls_output_kind_t kind) {
+        memset(m, 0, sizeof(*m));
+        m->id = "office";
+        strcpy(m->version, "00112233aabbccdd");
+        m->grades = grades;
+        m->n_grades = 2;
+        m->bands = bands;
+        m->n_bands = 2;
+        memset(ob, 0, sizeof(*ob));
+        ob->reasons = reasons;
+        ob->n_reasons = 1;
+        memset(o, 0, sizeof(*o));
+        o->kind = kind;
+        o->alert = kind == LS_OUT_ALERT ? LS_ALERT_MQL : LS_ALERT_NONE;
+        o->lead_id = "lead-1";
+        o->model = m;
+        o->seq = 3;
+        o->time = 1700000000000LL;
+        o->cause = LS_CAUSE_EVENT;
+        o->cause_id = "ev-1";
+        o->total = 60;
+        o->fit = 50;
+        o->engagement = 10;
+        o->grade = 0;
+        o->band = 0;
+        strcpy(o->cell, "A1");
+        o->mql = 1;
+        o->n_reasons = 1;
+}
+
+static void test_registry_output(void **state) {
+        srv_t s;
+        ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_REGISTRY, SCHEMAS,
+                                NULL, 0};
+        ls_dead_letter_t dl = {"decode", "lead_id: empty", "events", 1, 42,
+                               "k", 1, "v", 1};
+        char err[256];
+        ls_codec_t *codec;
+        ls_model_t m;
+        ls_outbuf_t ob;
+        ls_output_t o;
+        ls_buf_t buf;
+        uint32_t id1, id2, id3;
+        avro_schema_t schema;
+        avro_value_iface_t *iface;
+        avro_value_t v, f;
+        avro_reader_t r;
+        char *text;
+        int32_t total;
+        int i;
+
+        (void)state;
+        assert_int_equal(srv_start(&s), 0);
+        conf.registry_url = s.url;
+        codec = ls_codec_new(&conf, err, sizeof(err));
+        assert_non_null(codec);
+        ls_buf_init(&buf);
+        make_output(&m, &ob, &o, LS_OUT_SCORE_UPDATE);
+        for (i = 0; i < 3; i++) {
+                ls_buf_reset(&buf);
+                assert_int_equal(ls_codec_encode_output(codec, "scores", &ob,
+                                                        &o, &buf, err,
+                                                        sizeof(err)),
+                                 LS_OK);
+        }
+        assert_int_equal(buf.data[0], 0);
+        id1 = ((uint32_t)(uint8_t)buf.data[1] << 24) |
+              ((uint32_t)(uint8_t)buf.data[2] << 16) |
+              ((uint32_t)(uint8_t)buf.data[3] << 8) | (uint8_t)buf.data[4];
+        /* the registered text is our file's, so id1 serves it back */
+        text = read_text(SCHEMAS "/score_update.avsc");
+        assert_int_equal(avro_schema_from_json_length(text, strlen(text),
+                                                      &schema), 0);
+        iface = avro_generic_class_from_schema(schema);
+        avro_generic_value_new(iface, &v);
+        r = avro_reader_memory(buf.data + 5, (int64_t)buf.len - 5);
+        assert_int_equal(avro_value_read(r, &v), 0);
+        avro_value_get_by_name(&v, "total", &f, NULL);
+        avro_value_get_int(&f, &total);
+        assert_int_equal(total, 60);
+        avro_reader_free(r);
+        avro_value_decref(&v);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(schema);
+        free(text);
+        assert_int_equal(srv_count(&s, "post", "scores-value"), 1);
+
+        make_output(&m, &ob, &o, LS_OUT_ALERT);
+        ls_buf_reset(&buf);
+        assert_int_equal(ls_codec_encode_output(codec, "alerts", &ob, &o,
+                                                &buf, err, sizeof(err)),
+                         LS_OK);
+        id2 = (uint8_t)buf.data[4];
+        ls_buf_reset(&buf);
+        assert_int_equal(ls_codec_encode_dead_letter(codec, "dlq", &dl, &buf,
+                                                     err, sizeof(err)),
+                         LS_OK);
+        id3 = (uint8_t)buf.data[4];
+        assert_true(id1 != id2 && id2 != id3 && id1 != id3);
+        assert_int_equal(srv_count(&s, "post", "alerts-value"), 1);
+        assert_int_equal(srv_count(&s, "post", "dlq-value"), 1);
+        ls_buf_free(&buf);
+        ls_codec_destroy(codec);
+        srv_stop(&s);
+}
+
+static void test_dead_letter_json(void **state) {
+        ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_JSON, NULL, NULL,
+                                0};
+        ls_dead_letter_t dl = {"decode", "bad \xff byte", "events", 3, 77,
+                               NULL, 0, "\x00\x01\xfe\xff", 4};
+        char err[256];
+        unsigned char raw[16];
+        ls_codec_t *codec = ls_codec_new(&conf, err, sizeof(err));
+        json_error_t jerr;
+        json_t *root;
+        ls_buf_t buf;
+        int n;
+
+        (void)state;
+        assert_non_null(codec);
+        ls_buf_init(&buf);
+        assert_int_equal(ls_codec_encode_dead_letter(codec, "dlq", &dl, &buf,
+                                                     err, sizeof(err)),
+                         LS_OK);
+        root = json_loads(buf.data, 0, &jerr);
+        assert_non_null(root);
+        assert_string_equal(json_string_value(json_object_get(root,
+                                                              "reason")),
+                            "decode");
+        assert_string_equal(json_string_value(json_object_get(root, "error")),
+                            "bad ? byte");
+        assert_int_equal(json_integer_value(json_object_get(
+                                 root, "source_partition")), 3);
+        assert_int_equal(json_integer_value(json_object_get(
+                                 root, "source_offset")), 77);
+        assert_true(json_is_null(json_object_get(root, "key")));
+        assert_string_equal(json_string_value(json_object_get(
+                                    root, "value_encoding")), "base64");
+        n = EVP_DecodeBlock(raw, (const unsigned char *)json_string_value(
+                                         json_object_get(root, "value")),
+                            (int)json_string_length(
+                                    json_object_get(root, "value")));
+        assert_true(n >= 4);
+        assert_memory_equal(raw, "\x00\x01\xfe\xff", 4);
+        json_decref(root);
+
+        /* valid UTF-8 travels as text */
+        dl.value = "{\"lead_id\": \"\"}";
+        dl.value_len = strlen(dl.value);
+        dl.key = "lead-1";
+        dl.key_len = 6;
+        ls_buf_reset(&buf);
+        assert_int_equal(ls_codec_encode_dead_letter(codec, "dlq", &dl, &buf,
+                                                     err, sizeof(err)),
+                         LS_OK);
+        root = json_loads(buf.data, 0, &jerr);
+        assert_string_equal(json_string_value(json_object_get(root, "value")),
+                            "{\"lead_id\": \"\"}");
+        assert_string_equal(json_string_value(json_object_get(
+                                    root, "value_encoding")), "utf-8");
+        assert_string_equal(json_string_value(json_object_get(root, "key")),
+                            "lead-1");
+        json_decref(root);
+        ls_buf_free(&buf);
+        ls_codec_destroy(codec);
+}
+
+static void test_avro_output(void **state) {
+        ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_AVRO, SCHEMAS,
+                                NULL, 0};
+        char err[256];
+        ls_codec_t *codec = ls_codec_new(&conf, err, sizeof(err));
+        ls_model_t m;
+        ls_outbuf_t ob;
+        ls_output_t o;
+        ls_buf_t buf;
+
+        (void)state;
+        assert_non_null(codec);
+        make_output(&m, &ob, &o, LS_OUT_SCORE_UPDATE);
+        ls_buf_init(&buf);
+        assert_int_equal(ls_codec_encode_output(codec, "scores", &ob, &o,
+                                                &buf, err, sizeof(err)),
+                         LS_OK);
+        /* plain Avro: no framing; starts with the id string's length */
+        assert_int_equal((uint8_t)buf.data[0],
+                         2 * strlen("lead-1/office/3"));
+        ls_buf_free(&buf);
+        ls_codec_destroy(codec);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_format_parse),
+                cmocka_unit_test(test_new_errors),
+                cmocka_unit_test(test_avro_input),
+                cmocka_unit_test(test_json_input),
+                cmocka_unit_test(test_registry_input),
+                cmocka_unit_test(test_registry_down),
+                cmocka_unit_test(test_registry_output),
+                cmocka_unit_test(test_dead_letter_json),
+                cmocka_unit_test(test_avro_output),
+        };
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
