@@ -241,3 +241,63 @@ def main(tests):
             traceback.print_exc()
             log("FAIL %s: %s" % (t.__name__, e))
     sys.exit(1 if failed else 0)
+
+
+class Registry:
+    """tests/integration/registry_server.py with the given id=file schemas."""
+
+    def __init__(self, schemas):
+        args = [sys.executable if sys.executable else "/usr/bin/python3",
+                os.path.join(SOURCE_DIR, "tests", "integration",
+                             "registry_server.py"), "--max-seconds", "120"]
+        for sid, path in schemas.items():
+            args += ["--schema", "%d=%s" % (sid, path)]
+        self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline().split()
+        assert line and line[0] == "PORT", line
+        self.url = "http://127.0.0.1:%s" % line[1]
+
+    def stop(self):
+        self.p.stdin.close()
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+
+def avro_schema(name_or_text):
+    import avro.schema
+    if name_or_text.lstrip().startswith("{"):
+        return avro.schema.parse(name_or_text)
+    with open(os.path.join(SCHEMAS, name_or_text)) as f:
+        return avro.schema.parse(f.read())
+
+
+def avro_encode(schema, datum):
+    import io
+    import avro.io
+    b = io.BytesIO()
+    avro.io.DatumWriter(schema).write(datum, avro.io.BinaryEncoder(b))
+    return b.getvalue()
+
+
+def avro_decode(schema, data):
+    import io
+    import avro.io
+    return avro.io.DatumReader(schema).read(
+        avro.io.BinaryDecoder(io.BytesIO(data)))
+
+
+def framed(schema_id, payload):
+    import struct
+    return b"\0" + struct.pack(">I", schema_id) + payload
+
+
+def ts(ms):
+    """An event time in ms as the datetime Python avro wants for
+    timestamp-millis."""
+    import datetime
+    return (datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+            + datetime.timedelta(milliseconds=ms))
