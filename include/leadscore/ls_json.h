@@ -5,7 +5,12 @@
  *   {"kind":"event","lead_id","event_id","event_type","occurred_at",
  *    "product"?, "properties"?: {string: string}}
  *   {"kind":"profile","lead_id","updated_at","attributes":{string:string}}
- * Times are integer milliseconds since the epoch or RFC 3339 strings.
+ * Times are integer milliseconds since the epoch or RFC 3339 strings,
+ * between 1970 and year 9999. "kind" may be omitted when event_type (an
+ * event) or attributes (a profile) says which. Property and attribute
+ * values may be strings, numbers or booleans (passed on as their text:
+ * "42", "3.5", "true"); null means absent; nested values are rejected.
+ * Lead ids are at most 256 bytes.
  * Outputs are written with a fixed key order, so equal outputs give
  * byte-identical JSON.
  */
