@@ -1,6 +1,7 @@
 /*
- * ls_match.c - evaluation of model conditions (ls_cond_t) on one field
- * value, and their cleanup.
+ * ls_match.c - model conditions (ls_cond_t): their parsing from the model
+ * file (`ignore`, fit rules, `when` / `unless`), their evaluation on one
+ * field value, and their cleanup.
  *
  * Matching never allocates and only reads the condition and the set's
  * lists, so a loaded model set can be matched from any number of threads.
@@ -9,6 +10,7 @@
  */
 #define _GNU_SOURCE /* FNM_CASEFOLD */
 
+#include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_model.h"
+#include "model/ls_mload_int.h"
 #include "model/ls_model_int.h"
 
 void ls_cond_clear(ls_cond_t *cond) {
@@ -111,4 +114,289 @@ int ls_cond_match(const ls_modelset_t *ms, const ls_cond_t *cond,
         int r = value ? ls_match_value(ms, cond, value) : 0;
 
         return cond->negate ? !r : r;
+}
+
+/*
+ * Parsing
+ */
+
+static const char *const ls_cond_ops[] = {
+        "equals", "in", "prefix", "glob", "regex", "range", "in_list",
+        "exists", NULL};
+
+/*
+ * Conditions
+ */
+
+static ls_err_t ls_mload_cond_values(ls_mload_t *ld, ls_cond_t *cond,
+                                     size_t n) {
+        if (!(cond->values = ls_calloc(n, sizeof(char *))))
+                return ls_mload_nomem(ld);
+        cond->n_values = n;
+        return LS_OK;
+}
+
+static ls_err_t ls_mload_range(ls_mload_t *ld, const yaml_node_t *node,
+                               ls_cond_t *cond) {
+        static const char *const keys[] = {"min", "max", NULL};
+        const char *k;
+        ls_err_t err;
+        int i;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        for (i = 0; (k = keys[i]); i++) {
+                yaml_node_t *v = ls_mload_get(ld, node, k);
+                double d = 0;
+                char *end;
+                size_t mark;
+
+                if (!v)
+                        continue;
+                mark = ls_mload_key(ld, k);
+                if (v->type != YAML_SCALAR_NODE || ls_mload_is_null(v)) {
+                        err = ls_mload_err(ld, v, "expected a number");
+                } else {
+                        d = strtod(ls_mload_str(v), &end);
+                        if (end == ls_mload_str(v) || *end || !isfinite(d))
+                                err = ls_mload_err(ld, v, "expected a number");
+                }
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+                if (i == 0) {
+                        cond->has_min = 1;
+                        cond->min = d;
+                } else {
+                        cond->has_max = 1;
+                        cond->max = d;
+                }
+        }
+        if (!cond->has_min && !cond->has_max)
+                return ls_mload_err(ld, node, "needs min and/or max");
+        if (cond->has_min && cond->has_max && cond->min > cond->max)
+                return ls_mload_err(ld, node, "min is greater than max");
+        return LS_OK;
+}
+
+/** Parses the operator @p op with value @p v into @p cond (path names
+ *  the operator key). */
+static ls_err_t ls_mload_op(ls_mload_t *ld, const char *op,
+                            const yaml_node_t *v, ls_cond_t *cond) {
+        const char *s;
+        ls_err_t err;
+        size_t i;
+        int b, rc;
+
+        if (!strcmp(op, "in")) {
+                cond->op = LS_MATCH_IN;
+                return ls_mload_str_seq(ld, v, 0, &cond->values,
+                                        &cond->n_values);
+        }
+        if (!strcmp(op, "range")) {
+                cond->op = LS_MATCH_RANGE;
+                return ls_mload_range(ld, v, cond);
+        }
+        if (!strcmp(op, "exists")) {
+                if ((err = ls_mload_bool(ld, v, &b)))
+                        return err;
+                cond->op = LS_MATCH_EXISTS;
+                if (!b) /* `exists: false` = absent or empty */
+                        cond->negate = !cond->negate;
+                return LS_OK;
+        }
+        if (v->type != YAML_SCALAR_NODE || ls_mload_is_null(v))
+                return ls_mload_err(ld, v, "expected a string");
+        s = ls_mload_str(v);
+        if ((err = ls_mload_cond_values(ld, cond, 1)))
+                return err;
+        if (!strcmp(op, "regex")) {
+                /* Kept as written: lowercasing would change escapes. */
+                if (!(cond->values[0] = ls_strdup(s)))
+                        return ls_mload_nomem(ld);
+                rc = regcomp(&cond->regex, s,
+                             REG_EXTENDED | REG_ICASE | REG_NOSUB);
+                if (rc != 0) {
+                        char msg[256];
+
+                        regerror(rc, &cond->regex, msg, sizeof(msg));
+                        regfree(&cond->regex);
+                        return ls_mload_err(ld, v, "invalid regex '%s': %s",
+                                            s, msg);
+                }
+                cond->op = LS_MATCH_REGEX;
+                return LS_OK;
+        }
+        if (!(cond->values[0] = ls_mload_lower(s)))
+                return ls_mload_nomem(ld);
+        if (!strcmp(op, "equals")) {
+                cond->op = LS_MATCH_EQUALS;
+        } else if (!strcmp(op, "prefix")) {
+                cond->op = LS_MATCH_PREFIX;
+        } else if (!strcmp(op, "glob")) {
+                cond->op = LS_MATCH_GLOB;
+        } else { /* in_list */
+                cond->op = LS_MATCH_IN_LIST;
+                for (i = 0; i < ld->ms->n_lists; i++)
+                        if (!strcmp(ld->ms->lists[i].name, s))
+                                break;
+                if (i == ld->ms->n_lists)
+                        return ls_mload_err(ld, v,
+                                            "unknown list '%s' (declare it "
+                                            "under lists)",
+                                            s);
+                cond->list = (int)i;
+                if (ld->used_lists)
+                        ld->used_lists[i] = 1;
+        }
+        return LS_OK;
+}
+
+/**
+ * Parses the operator part of a condition mapping: exactly one operator
+ * and an optional `not`. @p extra lists the other keys the mapping may
+ * hold (field/attribute, id, points), which the caller reads.
+ */
+static ls_err_t ls_mload_cond_ops(ls_mload_t *ld, const yaml_node_t *map,
+                                  const char *const *extra, ls_cond_t *cond) {
+        static const char *const ops_not[] = {
+                "equals", "in",     "prefix", "glob", "regex",
+                "range",  "in_list", "exists", "not",  NULL};
+        const yaml_node_pair_t *p;
+        const char *found = NULL;
+        yaml_node_t *v;
+        ls_err_t err;
+        size_t mark;
+
+        if ((err = ls_mload_check_map(ld, map, ops_not, extra)))
+                return err;
+        for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+             p++) {
+                yaml_node_t *k = ls_mload_node(ld, p->key);
+                const char *ks = ls_mload_str(k);
+
+                if (!ls_mload_in(ks, ls_cond_ops))
+                        continue;
+                if (found) {
+                        mark = ls_mload_key(ld, ks);
+                        err = ls_mload_err(ld, k,
+                                           "only one operator per condition "
+                                           "(already has '%s')",
+                                           found);
+                        ls_mload_pop(ld, mark);
+                        return err;
+                }
+                found = ks;
+                v = ls_mload_node(ld, p->value);
+                mark = ls_mload_key(ld, ks);
+                err = ls_mload_op(ld, ks, v, cond);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if (!found)
+                return ls_mload_err(ld, map,
+                                    "needs one operator (equals, in, prefix, "
+                                    "glob, regex, range, in_list, exists)");
+        if ((v = ls_mload_get(ld, map, "not"))) {
+                int b;
+
+                mark = ls_mload_key(ld, "not");
+                err = ls_mload_bool(ld, v, &b);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+                if (b)
+                        cond->negate = !cond->negate;
+        }
+        return LS_OK;
+}
+
+/** A condition with its field named by @p field_key (`field` in ignore,
+ *  `attribute` in fit rules). */
+ls_err_t ls_mload_cond(ls_mload_t *ld, const yaml_node_t *map,
+                       const char *field_key,
+                       const char *const *extra, ls_cond_t *cond) {
+        yaml_node_t *v;
+        const char *s;
+        size_t mark;
+        ls_err_t err;
+
+        if ((err = ls_mload_cond_ops(ld, map, extra, cond)))
+                return err;
+        if ((err = ls_mload_required(ld, map, field_key, &v)))
+                return err;
+        mark = ls_mload_key(ld, field_key);
+        err = ls_mload_string(ld, v, &s);
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+        if (!(cond->field = ls_strdup(s)))
+                return ls_mload_nomem(ld);
+        return LS_OK;
+}
+
+/** `when` / `unless`: field -> operator mapping, or a bare string for
+ *  equals. */
+ls_err_t ls_mload_when(ls_mload_t *ld, const yaml_node_t *node,
+                       ls_cond_t **out, size_t *n_out) {
+        const yaml_node_pair_t *p;
+        size_t i = 0, n;
+        ls_err_t err;
+
+        if (node->type != YAML_MAPPING_NODE)
+                return ls_mload_err(ld, node,
+                                    "expected a mapping of field: condition");
+        n = ls_mload_map_len(node);
+        if (!(*out = ls_calloc(n, sizeof(ls_cond_t))))
+                return ls_mload_nomem(ld);
+        *n_out = n;
+        for (i = 0; i < n; i++)
+                (*out)[i].list = -1;
+        for (i = 0, p = node->data.mapping.pairs.start;
+             p < node->data.mapping.pairs.top; p++, i++) {
+                yaml_node_t *k = ls_mload_node(ld, p->key);
+                yaml_node_t *v = ls_mload_node(ld, p->value);
+                ls_cond_t *cond = &(*out)[i];
+                size_t mark;
+                const yaml_node_pair_t *q;
+
+                if (k->type != YAML_SCALAR_NODE || !*ls_mload_str(k))
+                        return ls_mload_err(ld, k,
+                                            "field names must be strings");
+                mark = ls_mload_key(ld, ls_mload_str(k));
+                for (q = node->data.mapping.pairs.start; q < p; q++) {
+                        yaml_node_t *k2 = ls_mload_node(ld, q->key);
+
+                        if (k2->type == YAML_SCALAR_NODE &&
+                            !strcmp(ls_mload_str(k2), ls_mload_str(k))) {
+                                err = ls_mload_err(ld, k, "duplicate key");
+                                ls_mload_pop(ld, mark);
+                                return err;
+                        }
+                }
+                if (!(cond->field = ls_strdup(ls_mload_str(k)))) {
+                        ls_mload_pop(ld, mark);
+                        return ls_mload_nomem(ld);
+                }
+                if (v->type == YAML_SCALAR_NODE) {
+                        if (ls_mload_is_null(v)) {
+                                err = ls_mload_err(ld, v,
+                                                   "expected a value or a "
+                                                   "condition");
+                        } else {
+                                err = ls_mload_op(ld, "equals", v, cond);
+                        }
+                } else if (v->type == YAML_MAPPING_NODE) {
+                        err = ls_mload_cond_ops(ld, v, NULL, cond);
+                } else {
+                        err = ls_mload_err(ld, v,
+                                           "expected a value or a condition "
+                                           "mapping");
+                }
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        return LS_OK;
 }
