@@ -632,8 +632,9 @@ ls_err_t ls_avro_value_to_input(ls_avro_scratch_t *sc, ls_input_kind_t kind,
                 if (avro_value_get_long(&f, &in->time))
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "occurred_at: not a long");
-                if ((err = val_field(v, "product", &f, errstr, errstr_size)))
-                        return err;
+                /* absent when the writer predates the field (null) */
+                if (avro_value_get_by_name(v, "product", &f, NULL))
+                        goto no_product;
                 if (avro_value_get_discriminant(&f, &disc) ||
                     avro_value_get_current_branch(&f, &branch))
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
@@ -642,6 +643,7 @@ ls_err_t ls_avro_value_to_input(ls_avro_scratch_t *sc, ls_input_kind_t kind,
                     (err = val_string(&branch, "product", &in->product,
                                       errstr, errstr_size)))
                         return err;
+        no_product:
                 map_name = "properties";
         } else {
                 if ((err = val_field(v, "updated_at", &f, errstr,

@@ -57,6 +57,8 @@ typedef struct ls_codec_writer_s {
         int fast;                    /* equal to our reader schema */
         char *bad;                   /* why it cannot be used, or NULL */
         avro_schema_t schema;
+        avro_schema_t reduced;       /* our reader schema less the optional
+                                      * fields the writer lacks, or NULL */
         avro_value_iface_t *resolver;   /* resolved writer iface */
         avro_value_t resolved;          /* writes into reader_val */
         avro_value_iface_t *reader_iface;
@@ -251,6 +253,8 @@ static void ls_codec_writer_clear(ls_codec_writer_t *w) {
                 avro_value_iface_decref(w->reader_iface);
         if (w->schema)
                 avro_schema_decref(w->schema);
+        if (w->reduced)
+                avro_schema_decref(w->reduced);
         ls_free(w->bad);
         memset(w, 0, sizeof(*w));
 }
@@ -312,6 +316,56 @@ static const char *ls_codec_kind_name(ls_input_kind_t kind) {
         return kind == LS_INPUT_EVENT ? "LeadEvent" : "LeadProfile";
 }
 
+/* A reader field that may be absent from a writer: ["null", ...]. */
+static int ls_codec_optional(avro_schema_t s) {
+        return avro_typeof(s) == AVRO_UNION &&
+               avro_schema_union_size(s) > 0 &&
+               avro_typeof(avro_schema_union_branch(s, 0)) == AVRO_NULL;
+}
+
+/*
+ * avro-c does not fill reader defaults for fields a writer lacks. Ours are
+ * all null by default ("product"), so resolve to a copy of the reader
+ * schema without them; ls_avro_value_to_input() reads them as null.
+ * @returns the reduced schema, or NULL when nothing can be dropped.
+ */
+static avro_schema_t ls_codec_reduce_reader(avro_schema_t reader,
+                                            avro_schema_t writer) {
+        size_t i, n = avro_schema_record_size(reader);
+        avro_schema_t red;
+        int dropped = 0;
+
+        if (avro_typeof(writer) != AVRO_RECORD)
+                return NULL;
+        red = avro_schema_record(avro_schema_name(reader),
+                                 avro_schema_namespace(reader));
+        if (!red)
+                return NULL;
+        for (i = 0; i < n; i++) {
+                const char *name = avro_schema_record_field_name(reader,
+                                                                 (int)i);
+                avro_schema_t fs =
+                        avro_schema_record_field_get_by_index(reader, (int)i);
+
+                /* (field_get_index: avro-c 1.11's field_get returns junk
+                 * for a missing name) */
+                if (avro_schema_record_field_get_index(writer, name) < 0 &&
+                    ls_codec_optional(fs)) {
+                        dropped = 1;
+                        continue;
+                }
+                if (avro_schema_record_field_append(red, name, fs)) {
+                        avro_schema_decref(red);
+                        return NULL;
+                }
+        }
+        if (!dropped) {
+                avro_schema_decref(red);
+                return NULL;
+        }
+        return red;
+}
+
 /* Prepares writer schema @p id for input @p kind into *w. */
 static ls_err_t ls_codec_writer_prepare(ls_codec_t *codec,
                                         ls_codec_writer_t *w, int32_t id,
@@ -344,7 +398,12 @@ static ls_err_t ls_codec_writer_prepare(ls_codec_t *codec,
                 w->fast = 1;
                 return LS_OK;
         }
-        if (!(w->resolver = avro_resolved_writer_new(w->schema, reader))) {
+        if (!(w->resolver = avro_resolved_writer_new(w->schema, reader)) &&
+            (w->reduced = ls_codec_reduce_reader(reader, w->schema))) {
+                reader = w->reduced;
+                w->resolver = avro_resolved_writer_new(w->schema, reader);
+        }
+        if (!w->resolver) {
                 snprintf(msg, sizeof(msg), "schema id %" PRId32
                          ": cannot be resolved to %s: %s", id,
                          ls_codec_kind_name(kind), avro_strerror());

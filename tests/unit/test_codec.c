@@ -40,6 +40,7 @@ typedef struct srv_s {
         char url[64];
         char evolved_path[64];
         char bad_path[64];
+        char old_path[64];
 } srv_t;
 
 static const char *evolved_event =
@@ -56,6 +57,17 @@ static const char *evolved_event =
         "\"values\":\"string\"}},"
         "{\"name\":\"campaign_source\",\"type\":[\"null\",\"string\"],"
         "\"default\":null}]}";
+
+/* An older writer: no product field yet. */
+static const char *old_event =
+        "{\"type\":\"record\",\"name\":\"LeadEvent\",\"namespace\":"
+        "\"io.leadscore\",\"fields\":["
+        "{\"name\":\"lead_id\",\"type\":\"string\"},"
+        "{\"name\":\"event_id\",\"type\":\"string\"},"
+        "{\"name\":\"event_type\",\"type\":\"string\"},"
+        "{\"name\":\"occurred_at\",\"type\":\"long\"},"
+        "{\"name\":\"properties\",\"type\":{\"type\":\"map\","
+        "\"values\":\"string\"}}]}";
 
 /* lead_id is a long here: cannot be read as our string. */
 static const char *incompatible_event =
@@ -76,13 +88,16 @@ static void write_tmp(char *path, size_t size, const char *text) {
 
 static int srv_start(srv_t *s) {
         int in_pipe[2], out_pipe[2];
-        char arg1[128], arg2[128], arg3[128], arg4[128], line[64];
+        char arg1[128], arg2[128], arg3[128], arg4[128], arg5[128];
+        char line[64];
         struct pollfd pfd;
         size_t n = 0;
 
         memset(s, 0, sizeof(*s));
         write_tmp(s->evolved_path, sizeof(s->evolved_path), evolved_event);
         write_tmp(s->bad_path, sizeof(s->bad_path), incompatible_event);
+        write_tmp(s->old_path, sizeof(s->old_path), old_event);
+        snprintf(arg5, sizeof(arg5), "5=%s", s->old_path);
         snprintf(arg1, sizeof(arg1), "1=%s/lead_event.avsc", SCHEMAS);
         snprintf(arg2, sizeof(arg2), "2=%s", s->evolved_path);
         snprintf(arg3, sizeof(arg3), "3=%s/lead_profile.avsc", SCHEMAS);
@@ -100,7 +115,7 @@ static int srv_start(srv_t *s) {
                 execl("/usr/bin/python3", "python3",
                       LS_SOURCE_DIR "/tests/integration/registry_server.py",
                       "--schema", arg1, "--schema", arg2, "--schema", arg3,
-                      "--schema", arg4, "--max-seconds", "100", (char *)NULL);
+                      "--schema", arg4, "--schema", arg5, "--max-seconds", "100", (char *)NULL);
                 _exit(127);
         }
         close(in_pipe[0]);
@@ -139,6 +154,7 @@ static void srv_stop(srv_t *s) {
         }
         unlink(s->evolved_path);
         unlink(s->bad_path);
+        unlink(s->old_path);
 }
 
 static size_t collect(char *p, size_t sz, size_t nm, void *opaque) {
@@ -194,9 +210,10 @@ static size_t make_event(const char *schema_text, const char *lead,
         avro_value_set_string(&f, "webinar");
         avro_value_get_by_name(&rec, "occurred_at", &f, NULL);
         avro_value_set_long(&f, time);
-        avro_value_get_by_name(&rec, "product", &f, NULL);
-        avro_value_set_branch(&f, 1, &br);
-        avro_value_set_string(&br, "office");
+        if (avro_value_get_by_name(&rec, "product", &f, NULL) == 0) {
+                avro_value_set_branch(&f, 1, &br);
+                avro_value_set_string(&br, "office");
+        }
         avro_value_get_by_name(&rec, "properties", &f, NULL);
         avro_value_add(&f, "url", &item, NULL, NULL);
         avro_value_set_string(&item, "/demo");
@@ -440,7 +457,22 @@ static void test_registry_input(void **state) {
         ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n, &in,
                                          err, sizeof(err)),
                    LS_ERR_INVALID, "campaign_source: length 63 exceeds");
+        /* id 5: an older writer without the optional product */
+        len = make_event(old_event, "lead-old", 1700000000005LL, NULL, body,
+                         sizeof(body));
+        n = frame(5, body, len, msg);
+        for (i = 0; i < 2; i++) {
+                if (ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n, &in,
+                                          err, sizeof(err)))
+                        fail_msg("old writer: %s", err);
+                assert_string_equal(in.lead_id, "lead-old");
+                assert_null(in.product);
+                assert_int_equal(in.time, 1700000000005LL);
+                assert_int_equal(in.n_fields, 1);
+                assert_string_equal(in.fields[0].value, "/demo");
+        }
         /* each schema was fetched once */
+        assert_int_equal(srv_count(&s, "get", "5"), 1);
         assert_int_equal(srv_count(&s, "get", "1"), 1);
         assert_int_equal(srv_count(&s, "get", "2"), 1);
 
