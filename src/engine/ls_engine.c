@@ -547,12 +547,27 @@ static ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m,
         const ls_model_t *model = &sh->ms->models[m];
         int prev_grade = lm->grade, prev_band = lm->band;
         int32_t prev_total = ls_sat32((int64_t)prev_fit + prev_eng);
+        ls_alert_kind_t alert = LS_ALERT_NONE;
         int32_t total;
         ls_err_t err;
 
         lm->grade = (uint8_t)ls_grade_of(model, lm->fit);
         lm->band = (uint8_t)ls_band_of(model, lm->engagement);
         total = ls_sat32((int64_t)lm->fit + lm->engagement);
+        /* the MQL transition first, so the update carries the new status */
+        if (model->mql.enabled) {
+                if (!(lm->flags & LS_LM_MQL) &&
+                    ls_qualifies(&model->mql.enter, total, lm->grade,
+                                 lm->band)) {
+                        lm->flags |= LS_LM_MQL;
+                        alert = LS_ALERT_MQL;
+                } else if ((lm->flags & LS_LM_MQL) &&
+                           !ls_qualifies(&model->mql.stay, total, lm->grade,
+                                         lm->band)) {
+                        lm->flags &= (uint8_t)~LS_LM_MQL;
+                        alert = LS_ALERT_MQL_LOST;
+                }
+        }
         if (lm->fit != prev_fit || lm->engagement != prev_eng ||
             lm->grade != prev_grade || lm->band != prev_band) {
                 err = ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_SCORE_UPDATE,
@@ -560,20 +575,9 @@ static ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m,
                 if (err)
                         return err;
         }
-        if (!model->mql.enabled)
-                return LS_OK;
-        if (!(lm->flags & LS_LM_MQL) &&
-            ls_qualifies(&model->mql.enter, total, lm->grade, lm->band)) {
-                lm->flags |= LS_LM_MQL;
-                return ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_ALERT,
-                               LS_ALERT_MQL, prev_total);
-        }
-        if ((lm->flags & LS_LM_MQL) &&
-            !ls_qualifies(&model->mql.stay, total, lm->grade, lm->band)) {
-                lm->flags &= (uint8_t)~LS_LM_MQL;
-                return ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_ALERT,
-                               LS_ALERT_MQL_LOST, prev_total);
-        }
+        if (alert != LS_ALERT_NONE)
+                return ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_ALERT, alert,
+                               prev_total);
         return LS_OK;
 }
 

@@ -491,6 +491,7 @@ static void test_mql_hysteresis(void **state) {
         fx_event(&fx, "L1", "p4", "page_view", T0 + 4, NULL);    /* 50 */
         assert_int_equal(fx.ob.n_outs, 2);
         assert_int_equal(fx_out(&fx, 0)->kind, LS_OUT_SCORE_UPDATE);
+        assert_true(fx_out(&fx, 0)->mql); /* status after this change */
         o = fx_out(&fx, 1);
         assert_int_equal(o->kind, LS_OUT_ALERT);
         assert_int_equal(o->alert, LS_ALERT_MQL);
