@@ -1054,10 +1054,25 @@ static ls_err_t ls_mload_check_tree(ls_mload_t *ld, unsigned char *seen,
 }
 
 static ls_err_t ls_mload_yaml_err(ls_mload_t *ld, yaml_parser_t *parser) {
-        size_t line = parser->problem_mark.line + 1;
+        size_t line = parser->problem_mark.line + 1, i;
 
         if (parser->error == YAML_MEMORY_ERROR)
                 return ls_mload_nomem(ld);
+        if (parser->error == YAML_READER_ERROR) {
+                /* Encoding errors carry a byte offset, not a mark. */
+                size_t off = parser->problem_offset;
+
+                for (i = 0, line = 1; i < off && i < ld->len; i++)
+                        if (ld->text[i] == '\n')
+                                line++;
+                return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_INVALID,
+                                 "%s:%zu: YAML syntax error: %s (byte offset "
+                                 "%zu)",
+                                 ld->name, line,
+                                 parser->problem ? parser->problem
+                                                 : "invalid input",
+                                 off);
+        }
         return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_INVALID,
                          "%s:%zu: YAML syntax error: %s%s%s%s", ld->name, line,
                          parser->problem ? parser->problem : "invalid YAML",

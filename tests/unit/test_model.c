@@ -731,6 +731,12 @@ static const bad_case_t bad_cases[] = {
         {"models: [\n", LS_ERR_INVALID,
          "t.yaml:2: YAML syntax error: did not find expected node content "
          "(while parsing a flow node)"},
+        {"models:\n  - id: m\n    products: [\"a\xff\"]\n" GB, LS_ERR_INVALID,
+         "t.yaml:3: YAML syntax error: invalid leading UTF-8 octet (byte "
+         "offset 35)"},
+        {"models:\n  - id: m\x01\n" GB, LS_ERR_INVALID,
+         "t.yaml:2: YAML syntax error: control characters are not allowed "
+         "(byte offset 17)"},
         {MIN_MODEL "---\n" MIN_MODEL, LS_ERR_INVALID,
          "t.yaml:6: only one YAML document is allowed"},
         {"x: &a {id: m}\nmodels: [*a]\n", LS_ERR_INVALID,
