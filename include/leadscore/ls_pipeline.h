@@ -84,6 +84,10 @@ void ls_pipeline_stop(ls_pipeline_t *pl);
 /** @returns the bootstrap servers the pipeline's clients use. */
 const char *ls_pipeline_bootstrap(const ls_pipeline_t *pl);
 
+/** @returns the number of input records consumed so far. Thread-safe. */
+uint64_t ls_pipeline_consumed(const ls_pipeline_t *pl);
+
+/** Copies the counters. Call from the run thread or after run returns. */
 void ls_pipeline_stats(const ls_pipeline_t *pl, ls_pipeline_stats_t *stats);
 
 void ls_pipeline_destroy(ls_pipeline_t *pl);

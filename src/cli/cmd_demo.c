@@ -261,13 +261,35 @@ static rd_kafka_t *ls_demo_client(rd_kafka_type_t type, const char *bootstrap) {
         return rk;
 }
 
+static int64_t ls_demo_now(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/**
+ * Produces the inputs in file order. Events and profiles go to two
+ * topics, whose records the pipeline may interleave in any order; so at
+ * each switch from one topic to the other the demo waits until the
+ * pipeline has consumed everything before, and the pipeline sees the
+ * inputs in file order, as the offline count did.
+ */
 static int ls_demo_produce(ls_demo_t *demo, rd_kafka_t *producer,
-                           const ls_config_t *conf) {
+                           const ls_config_t *conf, int64_t deadline) {
+        struct timespec pause = {0, 20 * 1000 * 1000};
         size_t i;
 
         for (i = 0; i < demo->n_inputs; i++) {
                 const ls_demo_input_t *in = &demo->inputs[i];
                 rd_kafka_resp_err_t err;
+
+                if (i > 0 && in->profile != demo->inputs[i - 1].profile) {
+                        rd_kafka_flush(producer, 10000);
+                        while (ls_pipeline_consumed(demo->pl) < i &&
+                               !ls_demo_stop && ls_demo_now() < deadline)
+                                nanosleep(&pause, NULL);
+                }
                 do {
                         err = rd_kafka_producev(
                                 producer,
@@ -343,13 +365,6 @@ static void ls_demo_print(const ls_demo_t *demo, const rd_kafka_message_t *rkm) 
         }
         fflush(stdout);
         json_decref(root);
-}
-
-static int64_t ls_demo_now(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static char *ls_demo_default(const char *file) {
@@ -465,7 +480,8 @@ int ls_cmd_demo(int argc, char **argv) {
                 fprintf(stderr, "leadscore demo: %s\n", errstr);
                 goto out;
         }
-        printf("broker: %s  (produce more: kcat -b %s -P -t %s -k LEAD_ID)\n"
+        printf("broker: %s  (produce more: kcat -b %s -P -t %s -K: ,\n"
+               "        one LEAD_ID:{json} per line)\n"
                "model: %s\ninputs: %s (%zu records; expecting %ld outputs, "
                "%ld of them alerts)\n",
                ls_pipeline_bootstrap(demo.pl), ls_pipeline_bootstrap(demo.pl),
@@ -482,7 +498,9 @@ int ls_cmd_demo(int argc, char **argv) {
                                   ls_pipeline_bootstrap(demo.pl));
         viewer = ls_demo_client(RD_KAFKA_CONSUMER,
                                 ls_pipeline_bootstrap(demo.pl));
-        if (!producer || !viewer || ls_demo_produce(&demo, producer, conf))
+        deadline = ls_demo_now() + (int64_t)(timeout_s * 1000);
+        if (!producer || !viewer ||
+            ls_demo_produce(&demo, producer, conf, deadline))
                 goto out;
         parts = rd_kafka_topic_partition_list_new(2 * conf->embedded_partitions);
         for (p = 0; p < conf->embedded_partitions; p++) {
@@ -494,7 +512,6 @@ int ls_cmd_demo(int argc, char **argv) {
         rd_kafka_assign(viewer, parts);
         rd_kafka_topic_partition_list_destroy(parts);
 
-        deadline = ls_demo_now() + (int64_t)(timeout_s * 1000);
         while (!ls_demo_stop) {
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(viewer, 200);
                 int64_t now = ls_demo_now();

@@ -89,6 +89,7 @@ struct ls_pipeline_s {
         ls_err_t fatal_err;
         char fatal_str[512];
         atomic_int stop_req;
+        atomic_uint_least64_t n_consumed; /* stats.consumed, for other threads */
 };
 
 /* ---------------------------------------------------------------- utils */
@@ -472,6 +473,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
                 return;
         }
         pl->stats.consumed++;
+        atomic_store(&pl->n_consumed, pl->stats.consumed);
         slot->last_input_ms = ls_pl_now_mono();
 
         if (rkm->len > pl->conf->max_record_bytes) {
@@ -804,6 +806,7 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         }
         pl->conf = conf;
         atomic_init(&pl->stop_req, 0);
+        atomic_init(&pl->n_consumed, 0);
         ls_outbuf_init(&pl->ob);
         ls_buf_init(&pl->buf);
 
@@ -959,6 +962,10 @@ void ls_pipeline_stop(ls_pipeline_t *pl) {
 
 const char *ls_pipeline_bootstrap(const ls_pipeline_t *pl) {
         return pl->bootstrap;
+}
+
+uint64_t ls_pipeline_consumed(const ls_pipeline_t *pl) {
+        return atomic_load(&((ls_pipeline_t *)pl)->n_consumed);
 }
 
 void ls_pipeline_stats(const ls_pipeline_t *pl, ls_pipeline_stats_t *stats) {
