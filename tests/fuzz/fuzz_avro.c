@@ -193,17 +193,24 @@ static void one(fz_t *fz, int k, const uint8_t *data, size_t len,
 #ifdef LS_LIBFUZZER
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static fz_t lf_fz;
+
+static void lf_fini(void) {
+        fz_free(&lf_fz);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static fz_t fz;
         static int ready;
+        fz_t *fz = &lf_fz;
 
         if (!ready) {
-                fz_init(&fz);
+                fz_init(fz);
+                atexit(lf_fini);
                 ready = 1;
         }
         if (size < 1)
                 return 0;
-        one(&fz, data[0] & 1, data + 1, size - 1, 1);
+        one(fz, data[0] & 1, data + 1, size - 1, 1);
         return 0;
 }
 #else
