@@ -480,8 +480,8 @@ int ls_cmd_demo(int argc, char **argv) {
                 fprintf(stderr, "leadscore demo: %s\n", errstr);
                 goto out;
         }
-        printf("broker: %s  (produce more: kcat -b %s -P -t %s -K: ,\n"
-               "        one LEAD_ID:{json} per line)\n"
+        printf("broker: %s  (produce more: kcat -b %s -P -t %s -K:\n"
+               "        with one LEAD_ID:{json} per line)\n"
                "model: %s\ninputs: %s (%zu records; expecting %ld outputs, "
                "%ld of them alerts)\n",
                ls_pipeline_bootstrap(demo.pl), ls_pipeline_bootstrap(demo.pl),
