@@ -184,11 +184,14 @@ static ls_err_t ls_registry_http(ls_registry_t *reg, const char *url,
         rc = curl_easy_perform(reg->curl);
         curl_slist_free_all(hdrs);
         if (rc != CURLE_OK) {
-                snprintf(reg->down_err, sizeof(reg->down_err),
-                         "schema registry %s %s: %s", post_body ? "POST"
-                                                                : "GET",
-                         url, curl_err[0] ? curl_err
-                                          : curl_easy_strerror(rc));
+                /* a message cut to fit is fine: it still names the URL */
+                if (snprintf(reg->down_err, sizeof(reg->down_err),
+                             "schema registry %s %s: %s",
+                             post_body ? "POST" : "GET", url,
+                             curl_err[0] ? curl_err
+                                         : curl_easy_strerror(rc)) >=
+                    (int)sizeof(reg->down_err))
+                        reg->down_err[sizeof(reg->down_err) - 1] = '\0';
                 if (reg->retry_backoff_ms > 0)
                         reg->down_until = now + reg->retry_backoff_ms;
                 return ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s",
