@@ -208,7 +208,7 @@ static ls_err_t rd_long(ls_avro_rd_t *rd, int64_t *v) {
 /* Reads a length (string/bytes/block size) that must fit the buffer. */
 static ls_err_t rd_len(ls_avro_rd_t *rd, const char *what, size_t *lenp) {
         const uint8_t *at = rd->p;
-        int64_t n;
+        int64_t n = 0;
         ls_err_t err;
 
         if ((err = rd_long(rd, &n)))
@@ -226,7 +226,7 @@ static ls_err_t rd_len(ls_avro_rd_t *rd, const char *what, size_t *lenp) {
 /* Reads a string into the arena, NUL-terminated. */
 static ls_err_t rd_string(ls_avro_rd_t *rd, ls_avro_scratch_t *sc,
                           const char **out) {
-        size_t n, bad;
+        size_t n = 0, bad = 0;
         const uint8_t *s;
         char *dst;
         ls_err_t err;
@@ -255,8 +255,8 @@ static ls_err_t rd_map(ls_avro_rd_t *rd, ls_avro_scratch_t *sc,
         rd->field = field;
         for (;;) {
                 const uint8_t *at = rd->p;
-                int64_t count;
-                size_t i, size;
+                int64_t count = 0;
+                size_t i, size = 0;
 
                 rd->idx = -1;
                 if ((err = rd_long(rd, &count)))
@@ -300,7 +300,7 @@ ls_err_t ls_avro_decode(ls_avro_scratch_t *sc, ls_input_kind_t kind,
                         ls_input_t *in, char *errstr, size_t errstr_size) {
         ls_avro_rd_t rd;
         const uint8_t *at;
-        int64_t branch;
+        int64_t branch = 0;
         ls_err_t err;
 
         rd.start = rd.p = data;
@@ -396,8 +396,8 @@ static ls_err_t pc_blocks(ls_avro_pc_t *pc, avro_schema_t items, int is_map,
 
         for (;;) {
                 const uint8_t *at = pc->rd.p;
-                int64_t count, i;
-                size_t size;
+                int64_t count = 0, i;
+                size_t size = 0;
 
                 if ((err = rd_long(&pc->rd, &count)))
                         return err;
@@ -431,7 +431,7 @@ static ls_err_t pc_blocks(ls_avro_pc_t *pc, avro_schema_t items, int is_map,
                         }
                         pc->rd.field = pc->path;
                         if (is_map) {
-                                size_t klen;
+                                size_t klen = 0;
                                 if ((err = rd_len(&pc->rd, "key length",
                                                   &klen)))
                                         return err;
@@ -448,8 +448,8 @@ static ls_err_t pc_blocks(ls_avro_pc_t *pc, avro_schema_t items, int is_map,
 static ls_err_t pc_value(ls_avro_pc_t *pc, avro_schema_t s, int depth) {
         ls_avro_rd_t *rd = &pc->rd;
         const uint8_t *at = rd->p;
-        int64_t v;
-        size_t n, i;
+        int64_t v = 0;
+        size_t n = 0, i;
         ls_err_t err;
 
         if (depth > LS_AVRO_MAX_DEPTH)

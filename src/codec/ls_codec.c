@@ -496,7 +496,7 @@ static ls_err_t ls_codec_decode_registry(ls_codec_t *codec,
                                          const uint8_t *data, size_t len,
                                          ls_input_t *in, char *errstr,
                                          size_t errstr_size) {
-        ls_codec_writer_t *w;
+        ls_codec_writer_t *w = NULL;
         int32_t id;
         ls_err_t err;
 
