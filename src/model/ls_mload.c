@@ -241,7 +241,7 @@ ls_err_t ls_mload_int(ls_mload_t *ld, const yaml_node_t *node,
 
 ls_err_t ls_mload_int32(ls_mload_t *ld, const yaml_node_t *node,
                         int32_t *out) {
-        long long v;
+        long long v = 0;
         ls_err_t err = ls_mload_int(ld, node, INT32_MIN, INT32_MAX, &v);
 
         if (!err)
@@ -429,7 +429,7 @@ ls_err_t ls_mload_str_seq(ls_mload_t *ld, const yaml_node_t *node,
         *n_out = n;
         for (i = 0; i < n; i++) {
                 yaml_node_t *it = ls_mload_seq_at(ld, node, i);
-                const char *s;
+                const char *s = NULL;
                 size_t mark = ls_mload_idx(ld, i);
 
                 err = ls_mload_string(ld, it, &s);
