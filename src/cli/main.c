@@ -41,6 +41,8 @@ static const ls_cli_command_t ls_cli_commands[] = {
          ls_cmd_broker},
         {"demo", "score the example inputs end to end on an embedded broker",
          ls_cmd_demo},
+        {"replay", "re-score topic ranges or files deterministically", ls_cmd_replay},
+        {"diff", "show what a model change does to the same history", ls_cmd_diff},
 };
 
 #define LS_CLI_N_COMMANDS \
