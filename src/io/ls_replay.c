@@ -1264,7 +1264,7 @@ static ls_err_t ls_rp_avro_file(ls_replay_t *rp, ls_rp_worker_t *w,
                                 size_t errstr_size) {
         ls_rp_part_t *part = &rp->parts[0];
         avro_file_reader_t fr = NULL;
-        avro_schema_t wschema, rschema = NULL;
+        avro_schema_t wschema = NULL, rschema = NULL;
         avro_value_iface_t *wiface = NULL, *riface = NULL, *resolver = NULL;
         avro_value_t wval, rval, resolved;
         int has_w = 0, has_r = 0, has_res = 0, rc;
@@ -1388,6 +1388,8 @@ done:
                 avro_value_iface_decref(wiface);
         if (rschema)
                 avro_schema_decref(rschema);
+        if (wschema) /* the reader hands out a new reference */
+                avro_schema_decref(wschema);
         if (fr)
                 avro_file_reader_close(fr);
         ls_buf_free(&text);
@@ -1411,6 +1413,10 @@ static ls_err_t ls_rp_run_files(ls_replay_t *rp, char *errstr,
         struct stat st;
 
         rp->total_is_bytes = 1;
+        /* JSON files go through the JSON decoder; the codec reads Avro. */
+        for (i = 0; i < rp->conf.n_inputs; i++)
+                if (ls_rp_is_avro(rp, rp->conf.inputs[i]))
+                        rp->conf.input_format = LS_FORMAT_AVRO;
         for (i = 0; i < rp->conf.n_inputs; i++)
                 if (strcmp(rp->conf.inputs[i], "-") &&
                     stat(rp->conf.inputs[i], &st) == 0)
