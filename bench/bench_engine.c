@@ -1,0 +1,573 @@
+/*
+ * bench_engine.c - in-process benchmarks of leadscore's core on one core:
+ *
+ *   bench_engine engine   decode (codec) + ls_shard_apply + encode of
+ *                         generated Avro inputs, and the engine alone on
+ *                         pre-decoded inputs, in events/s
+ *   bench_engine decode   leadscore's Avro decoder vs avro-c's generic
+ *                         value API (avro_value_read) on the same bytes
+ *   bench_engine memory   RSS growth and ls_shard_stats accounting per
+ *                         lead for N leads, then ls_shard_save/load rates
+ *                         in memory and through a file with fsync
+ *
+ * Every measurement prints one JSON line (bench_result); bench/report.py
+ * aggregates the repetitions. Options: --events N --leads N --seed N
+ * --reps N --partitions N --model FILE --tag TEXT --dir DIR.
+ */
+#include <avro.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench_gen.h"
+#include "codec/ls_avro_int.h"
+#include "leadscore/ls_buf.h"
+#include "leadscore/ls_codec.h"
+#include "leadscore/ls_engine.h"
+#include "leadscore/ls_model.h"
+
+typedef struct bench_opts_s {
+        size_t events, leads, reps;
+        uint64_t seed;
+        int partitions;
+        const char *model;
+        const char *tag;
+        const char *dir;
+        char schema_dir[3800];
+        char model_buf[3800];
+} bench_opts_t;
+
+static void bench_usage(void) {
+        fprintf(stderr,
+                "usage: bench_engine engine|decode|memory [--events N] "
+                "[--leads N] [--seed N]\n"
+                "       [--reps N] [--partitions N] [--model FILE] "
+                "[--tag TEXT] [--dir DIR]\n");
+        exit(64);
+}
+
+static void bench_parse(int argc, char **argv, bench_opts_t *o) {
+        int i;
+
+        memset(o, 0, sizeof(*o));
+        o->events = 1000000;
+        o->leads = 100000;
+        o->reps = 5;
+        o->seed = 1;
+        o->partitions = 64;
+        o->tag = "";
+        o->dir = "/tmp";
+        snprintf(o->schema_dir, sizeof(o->schema_dir), "%s/schemas",
+                 bench_source_dir());
+        snprintf(o->model_buf, sizeof(o->model_buf),
+                 "%s/examples/model.yaml", bench_source_dir());
+        o->model = o->model_buf;
+        for (i = 2; i < argc; i++) {
+                const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+                if (!v)
+                        bench_usage();
+                if (!strcmp(a, "--events"))
+                        o->events = strtoull(v, NULL, 10);
+                else if (!strcmp(a, "--leads"))
+                        o->leads = strtoull(v, NULL, 10);
+                else if (!strcmp(a, "--reps"))
+                        o->reps = strtoull(v, NULL, 10);
+                else if (!strcmp(a, "--seed"))
+                        o->seed = strtoull(v, NULL, 10);
+                else if (!strcmp(a, "--partitions"))
+                        o->partitions = atoi(v);
+                else if (!strcmp(a, "--model"))
+                        o->model = v;
+                else if (!strcmp(a, "--tag"))
+                        o->tag = v;
+                else if (!strcmp(a, "--dir"))
+                        o->dir = v;
+                else
+                        bench_usage();
+                i++;
+        }
+        if (o->partitions < 1 || !o->reps || !o->leads)
+                bench_usage();
+}
+
+static ls_modelset_t *bench_model(const bench_opts_t *o) {
+        ls_modelset_t *ms = NULL;
+        char errstr[512];
+
+        if (ls_modelset_load(o->model, &ms, errstr, sizeof(errstr))) {
+                fprintf(stderr, "bench: %s\n", errstr);
+                exit(1);
+        }
+        return ms;
+}
+
+static bench_rec_t *bench_recs(const bench_opts_t *o) {
+        bench_gen_conf_t gc = {.events = o->events,
+                               .leads = o->leads,
+                               .seed = o->seed,
+                               .start_ms = 1767225600000LL,
+                               .days = 120,
+                               .partitions = o->partitions};
+        bench_rec_t *recs = bench_gen_all(o->schema_dir, &gc);
+
+        if (!recs) {
+                fprintf(stderr, "bench: cannot generate inputs\n");
+                exit(1);
+        }
+        return recs;
+}
+
+static void bench_shards_new(const ls_modelset_t *ms, ls_shard_t **shards,
+                             int n) {
+        int p;
+
+        for (p = 0; p < n; p++)
+                if (!(shards[p] = ls_shard_new(ms))) {
+                        fprintf(stderr, "bench: out of memory\n");
+                        exit(1);
+                }
+}
+
+static void bench_shards_destroy(ls_shard_t **shards, int n) {
+        int p;
+
+        for (p = 0; p < n; p++)
+                ls_shard_destroy(shards[p]);
+}
+
+static char *bench_extra(const bench_opts_t *o, char *buf, size_t size) {
+        snprintf(buf, size,
+                 "\"events\":%zu,\"leads\":%zu,\"partitions\":%d,"
+                 "\"tag\":\"%s\"",
+                 o->events, o->leads, o->partitions, o->tag);
+        return buf;
+}
+
+/* ------------------------------------------------------------- engine */
+
+static int bench_cmd_engine(const bench_opts_t *o) {
+        ls_modelset_t *ms = bench_model(o);
+        bench_rec_t *recs = bench_recs(o);
+        ls_codec_conf_t cc = {.input_format = LS_FORMAT_AVRO,
+                              .output_format = LS_FORMAT_AVRO,
+                              .schema_dir = o->schema_dir};
+        ls_codec_t *codec;
+        ls_shard_t **shards = calloc((size_t)o->partitions, sizeof(*shards));
+        ls_outbuf_t ob;
+        ls_buf_t buf;
+        char errstr[512], extra[512];
+        size_t r, i, j;
+
+        codec = ls_codec_new(&cc, errstr, sizeof(errstr));
+        if (!codec || !shards) {
+                fprintf(stderr, "bench: codec: %s\n", errstr);
+                return 1;
+        }
+        ls_outbuf_init(&ob);
+        ls_buf_init(&buf);
+        bench_extra(o, extra, sizeof(extra));
+        for (r = 0; r < o->reps; r++) {
+                size_t outs = 0, bytes_out = 0, bad = 0;
+                double t0, t1, t2, t3, c0, c1, c2, c3;
+                ls_input_t in;
+
+                /* decode + apply + encode, as the pipeline does */
+                bench_shards_new(ms, shards, o->partitions);
+                c0 = bench_cpu();
+                t0 = bench_now();
+                for (i = 0; i < o->events; i++) {
+                        const bench_rec_t *rec = &recs[i];
+                        ls_err_t err = ls_codec_decode_input(
+                                codec, rec->in.kind, rec->avro, rec->avro_len,
+                                &in, errstr, sizeof(errstr));
+                        if (err) {
+                                bad++;
+                                continue;
+                        }
+                        ls_outbuf_reset(&ob);
+                        ls_shard_apply(shards[rec->partition], &in, &ob,
+                                       errstr, sizeof(errstr));
+                        for (j = 0; j < ob.n_outs; j++) {
+                                ls_buf_reset(&buf);
+                                ls_codec_encode_output(codec, "lead-scores",
+                                                       &ob, &ob.outs[j], &buf,
+                                                       errstr,
+                                                       sizeof(errstr));
+                                bytes_out += buf.len;
+                        }
+                        outs += ob.n_outs;
+                }
+                t1 = bench_now();
+                c1 = bench_cpu();
+                bench_shards_destroy(shards, o->partitions);
+                if (bad) {
+                        fprintf(stderr, "bench: %zu inputs failed to decode: "
+                                "%s\n", bad, errstr);
+                        return 1;
+                }
+
+                /* the engine alone on pre-decoded inputs */
+                bench_shards_new(ms, shards, o->partitions);
+                c2 = bench_cpu();
+                t2 = bench_now();
+                for (i = 0; i < o->events; i++) {
+                        ls_outbuf_reset(&ob);
+                        ls_shard_apply(shards[recs[i].partition], &recs[i].in,
+                                       &ob, errstr, sizeof(errstr));
+                }
+                t3 = bench_now();
+                c3 = bench_cpu();
+                bench_shards_destroy(shards, o->partitions);
+
+                bench_result("engine", "full_events_per_s",
+                             (double)o->events / (t1 - t0), "events/s", extra);
+                bench_result("engine", "apply_events_per_s",
+                             (double)o->events / (t3 - t2), "events/s", extra);
+                bench_result("engine", "full_events_per_cpu_s",
+                             (double)o->events / (c1 - c0), "events/s", extra);
+                bench_result("engine", "apply_events_per_cpu_s",
+                             (double)o->events / (c3 - c2), "events/s", extra);
+                bench_result("engine", "outputs_per_input",
+                             (double)outs / (double)o->events, "ratio", extra);
+                bench_result("engine", "output_bytes_avg",
+                             outs ? (double)bytes_out / (double)outs : 0,
+                             "bytes", extra);
+        }
+        ls_outbuf_free(&ob);
+        ls_buf_free(&buf);
+        ls_codec_destroy(codec);
+        free(shards);
+        bench_recs_free(recs, o->events);
+        ls_modelset_destroy(ms);
+        return 0;
+}
+
+/* ------------------------------------------------------------- decode */
+
+static int bench_cmd_decode(const bench_opts_t *o) {
+        bench_rec_t *recs = bench_recs(o);
+        ls_avro_scratch_t sc;
+        avro_schema_t s_event = NULL, s_profile = NULL;
+        avro_value_iface_t *i_event, *i_profile;
+        avro_value_t v_event, v_profile;
+        avro_reader_t rd;
+        char errstr[512], extra[512], path[4096];
+        size_t r, i, in_bytes = 0, sink = 0;
+        FILE *fp;
+        char *text;
+        long n;
+        const char *names[2] = {"lead_event.avsc", "lead_profile.avsc"};
+        avro_schema_t *sp[2] = {&s_event, &s_profile};
+        int k;
+
+        for (k = 0; k < 2; k++) {
+                snprintf(path, sizeof(path), "%s/%s", o->schema_dir, names[k]);
+                fp = fopen(path, "rb");
+                if (!fp)
+                        return 1;
+                fseek(fp, 0, SEEK_END);
+                n = ftell(fp);
+                fseek(fp, 0, SEEK_SET);
+                text = calloc(1, (size_t)n + 1);
+                if (!text || fread(text, 1, (size_t)n, fp) != (size_t)n)
+                        return 1;
+                fclose(fp);
+                if (avro_schema_from_json_length(text, (size_t)n, sp[k]))
+                        return 1;
+                free(text);
+        }
+        i_event = avro_generic_class_from_schema(s_event);
+        i_profile = avro_generic_class_from_schema(s_profile);
+        avro_generic_value_new(i_event, &v_event);
+        avro_generic_value_new(i_profile, &v_profile);
+        rd = avro_reader_memory("", 0);
+        ls_avro_scratch_init(&sc);
+        for (i = 0; i < o->events; i++)
+                in_bytes += recs[i].avro_len;
+        bench_extra(o, extra, sizeof(extra));
+        snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+                 ",\"avg_record_bytes\":%.1f",
+                 (double)in_bytes / (double)o->events);
+
+        for (r = 0; r < o->reps; r++) {
+                double t0, t1, t2, c0, c1, c2;
+                ls_input_t in;
+
+                c0 = bench_cpu();
+                t0 = bench_now();
+                for (i = 0; i < o->events; i++) {
+                        if (ls_avro_decode(&sc, recs[i].in.kind, recs[i].avro,
+                                           recs[i].avro_len, 0, &in, errstr,
+                                           sizeof(errstr))) {
+                                fprintf(stderr, "bench: decode: %s\n", errstr);
+                                return 1;
+                        }
+                        sink += in.n_fields + (size_t)in.time;
+                }
+                t1 = bench_now();
+                c1 = bench_cpu();
+                /* avro-c: read into a generic value and fetch every field,
+                 * which is what building an ls_input_t needs. */
+                for (i = 0; i < o->events; i++) {
+                        avro_value_t *v = recs[i].in.kind == LS_INPUT_EVENT
+                                                  ? &v_event
+                                                  : &v_profile;
+                        avro_value_t f, e, br;
+                        const char *s;
+                        size_t sl, cnt, j;
+                        int64_t t;
+                        int disc;
+
+                        avro_value_reset(v);
+                        avro_reader_memory_set_source(
+                                rd, (const char *)recs[i].avro,
+                                recs[i].avro_len);
+                        if (avro_value_read(rd, v)) {
+                                fprintf(stderr, "bench: avro-c: %s\n",
+                                        avro_strerror());
+                                return 1;
+                        }
+                        avro_value_get_by_index(v, 0, &f, NULL);
+                        avro_value_get_string(&f, &s, &sl);
+                        sink += sl;
+                        if (recs[i].in.kind == LS_INPUT_EVENT) {
+                                avro_value_get_by_index(v, 1, &f, NULL);
+                                avro_value_get_string(&f, &s, &sl);
+                                avro_value_get_by_index(v, 2, &f, NULL);
+                                avro_value_get_string(&f, &s, &sl);
+                                avro_value_get_by_index(v, 3, &f, NULL);
+                                avro_value_get_long(&f, &t);
+                                avro_value_get_by_index(v, 4, &f, NULL);
+                                avro_value_get_discriminant(&f, &disc);
+                                if (disc == 1) {
+                                        avro_value_get_current_branch(&f, &br);
+                                        avro_value_get_string(&br, &s, &sl);
+                                }
+                                avro_value_get_by_index(v, 5, &f, NULL);
+                        } else {
+                                avro_value_get_by_index(v, 1, &f, NULL);
+                                avro_value_get_long(&f, &t);
+                                avro_value_get_by_index(v, 2, &f, NULL);
+                        }
+                        avro_value_get_size(&f, &cnt);
+                        for (j = 0; j < cnt; j++) {
+                                const char *key;
+                                avro_value_get_by_index(&f, j, &e, &key);
+                                avro_value_get_string(&e, &s, &sl);
+                                sink += sl;
+                        }
+                        sink += (size_t)t;
+                }
+                t2 = bench_now();
+                c2 = bench_cpu();
+                bench_result("decode", "leadscore_events_per_cpu_s",
+                             (double)o->events / (c1 - c0), "events/s", extra);
+                bench_result("decode", "avroc_events_per_cpu_s",
+                             (double)o->events / (c2 - c1), "events/s", extra);
+                bench_result("decode", "leadscore_events_per_s",
+                             (double)o->events / (t1 - t0), "events/s", extra);
+                bench_result("decode", "avroc_events_per_s",
+                             (double)o->events / (t2 - t1), "events/s", extra);
+                bench_result("decode", "ratio_leadscore_avroc",
+                             (t2 - t1) / (t1 - t0), "ratio", extra);
+        }
+        if (sink == 42)
+                fprintf(stderr, "\n");
+        ls_avro_scratch_free(&sc);
+        avro_reader_free(rd);
+        avro_value_decref(&v_event);
+        avro_value_decref(&v_profile);
+        avro_value_iface_decref(i_event);
+        avro_value_iface_decref(i_profile);
+        avro_schema_decref(s_event);
+        avro_schema_decref(s_profile);
+        bench_recs_free(recs, o->events);
+        return 0;
+}
+
+/* ---------------------------------------------------- memory, snapshot */
+
+static int bench_write_file(const char *path, const void *data, size_t len) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const char *p = data;
+
+        if (fd < 0)
+                return -1;
+        while (len > 0) {
+                ssize_t w = write(fd, p, len);
+                if (w <= 0) {
+                        close(fd);
+                        return -1;
+                }
+                p += w;
+                len -= (size_t)w;
+        }
+        if (fsync(fd)) {
+                close(fd);
+                return -1;
+        }
+        return close(fd);
+}
+
+static int bench_read_file(const char *path, ls_buf_t *buf) {
+        int fd = open(path, O_RDONLY);
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st))
+                return -1;
+        ls_buf_reset(buf);
+        if (ls_buf_reserve(buf, (size_t)st.st_size)) {
+                close(fd);
+                return -1;
+        }
+        while (buf->len < (size_t)st.st_size) {
+                ssize_t n = read(fd, buf->data + buf->len,
+                                 (size_t)st.st_size - buf->len);
+                if (n <= 0) {
+                        close(fd);
+                        return -1;
+                }
+                buf->len += (size_t)n;
+        }
+        return close(fd);
+}
+
+static int bench_cmd_memory(const bench_opts_t *o) {
+        ls_modelset_t *ms = bench_model(o);
+        bench_gen_conf_t gc = {.events = o->leads,
+                               .leads = o->leads,
+                               .seed = o->seed,
+                               .start_ms = 1767225600000LL,
+                               .days = 120,
+                               .partitions = 1};
+        bench_rng_t rng = {o->seed};
+        bench_rec_t rec;
+        ls_shard_t *shard;
+        ls_shard_stats_t st;
+        ls_outbuf_t ob;
+        ls_buf_t img, fbuf;
+        char errstr[512], extra[512], path[4096];
+        size_t rss0, rss1, i, r;
+        double t0, t1, per_lead;
+
+        ls_outbuf_init(&ob);
+        ls_buf_init(&img);
+        ls_buf_init(&fbuf);
+        snprintf(extra, sizeof(extra), "\"leads\":%zu,\"models\":%zu",
+                 o->leads, ms->n_models);
+
+        rss0 = bench_rss();
+        shard = ls_shard_new(ms);
+        t0 = bench_now();
+        for (i = 0; i < o->leads; i++) {
+                /* one realistic input per lead, each lead new */
+                bench_gen_one(NULL, &gc, &rng, i, -1, NULL, &rec);
+                snprintf(rec.lead_id, sizeof(rec.lead_id), "lead-%zu", i);
+                if (rec.in.kind == LS_INPUT_EVENT)
+                        snprintf(rec.event_id, sizeof(rec.event_id), "e%zu", i);
+                bench_rec_fix(&rec);
+                ls_outbuf_reset(&ob);
+                if (ls_shard_apply(shard, &rec.in, &ob, errstr,
+                                   sizeof(errstr)) == LS_ERR_NOMEM) {
+                        fprintf(stderr, "bench: %s\n", errstr);
+                        return 1;
+                }
+        }
+        t1 = bench_now();
+        ls_outbuf_free(&ob);
+        ls_outbuf_init(&ob);
+        rss1 = bench_rss();
+        ls_shard_stats(shard, &st);
+        if (st.leads != o->leads)
+                fprintf(stderr, "bench: %zu leads in the table, expected %zu\n",
+                        st.leads, o->leads);
+        per_lead = (double)(rss1 - rss0) / (double)st.leads;
+        bench_result("memory", "create_leads_per_s",
+                     (double)o->leads / (t1 - t0), "leads/s", extra);
+        bench_result("memory", "rss_bytes_per_lead", per_lead, "bytes", extra);
+        bench_result("memory", "rss_bytes_per_lead_per_model",
+                     per_lead / (double)ms->n_models, "bytes", extra);
+        bench_result("memory", "stats_state_bytes_per_lead",
+                     (double)st.state_bytes / (double)st.leads, "bytes",
+                     extra);
+        bench_result("memory", "stats_lead_model_bytes",
+                     (double)st.lead_model_bytes, "bytes", extra);
+        bench_result("memory", "timers_per_lead",
+                     (double)st.timers / (double)st.leads, "ratio", extra);
+
+        snprintf(path, sizeof(path), "%s/leadscore-bench-%d.snap", o->dir,
+                 (int)getpid());
+        for (r = 0; r < o->reps; r++) {
+                ls_shard_t *back;
+                double a, b, c, d, e, f;
+
+                ls_buf_reset(&img);
+                a = bench_now();
+                if (ls_shard_save(shard, &img)) {
+                        fprintf(stderr, "bench: save: out of memory\n");
+                        return 1;
+                }
+                b = bench_now();
+                back = ls_shard_load(ms, img.data, img.len, errstr,
+                                     sizeof(errstr));
+                c = bench_now();
+                if (!back) {
+                        fprintf(stderr, "bench: load: %s\n", errstr);
+                        return 1;
+                }
+                ls_shard_destroy(back);
+                d = bench_now();
+                ls_buf_reset(&img);
+                if (ls_shard_save(shard, &img) ||
+                    bench_write_file(path, img.data, img.len)) {
+                        fprintf(stderr, "bench: cannot write %s\n", path);
+                        return 1;
+                }
+                e = bench_now();
+                if (bench_read_file(path, &fbuf) ||
+                    !(back = ls_shard_load(ms, fbuf.data, fbuf.len, errstr,
+                                           sizeof(errstr)))) {
+                        fprintf(stderr, "bench: cannot restore %s\n", path);
+                        return 1;
+                }
+                f = bench_now();
+                ls_shard_destroy(back);
+                bench_result("snapshot", "save_mem_leads_per_s",
+                             (double)st.leads / (b - a), "leads/s", extra);
+                bench_result("snapshot", "load_mem_leads_per_s",
+                             (double)st.leads / (c - b), "leads/s", extra);
+                bench_result("snapshot", "save_file_fsync_leads_per_s",
+                             (double)st.leads / (e - d), "leads/s", extra);
+                bench_result("snapshot", "load_file_leads_per_s",
+                             (double)st.leads / (f - e), "leads/s", extra);
+                bench_result("snapshot", "bytes_per_lead",
+                             (double)img.len / (double)st.leads, "bytes",
+                             extra);
+        }
+        unlink(path);
+        ls_shard_destroy(shard);
+        ls_buf_free(&img);
+        ls_buf_free(&fbuf);
+        ls_outbuf_free(&ob);
+        ls_modelset_destroy(ms);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        bench_opts_t o;
+
+        if (argc < 2)
+                bench_usage();
+        bench_parse(argc, argv, &o);
+        if (!strcmp(argv[1], "engine"))
+                return bench_cmd_engine(&o);
+        if (!strcmp(argv[1], "decode"))
+                return bench_cmd_decode(&o);
+        if (!strcmp(argv[1], "memory"))
+                return bench_cmd_memory(&o);
+        bench_usage();
+        return 64;
+}
