@@ -59,6 +59,8 @@ typedef struct ls_cond_s {
         double min, max;     /* RANGE bounds, inclusive */
         int has_min, has_max;
         int list;            /* IN_LIST: index into ls_modelset_t.lists */
+        int glob_plain;      /* GLOB: the pattern's only special character
+                              * is '*' (matched without fnmatch) */
 } ls_cond_t;
 
 /**

@@ -13,8 +13,12 @@
  * Invariants: engagement is always in [floor, max]; `engagement` is the
  * value last reported, `base` the value right after the last activity
  * (decay is a function of base and the time since `anchor`); every lead /
- * model with a pending decay step has timer_due set and an entry with that
- * due time in the timer heap (stale entries are skipped when popped).
+ * model with a pending decay step has timer_due set, and the timer heap
+ * holds a wake-up for it at or before timer_due (wake_due is the earliest
+ * such wake-up, INT64_MAX when none is known). A wake-up that pops before
+ * timer_due is re-armed at timer_due, so activity, which moves timer_due
+ * later, costs no heap operation; the firing order is still exactly
+ * (timer_due, lead, model).
  * Nothing here reads a clock: all time is event time.
  */
 #include "leadscore/ls_engine.h"
@@ -41,6 +45,7 @@ typedef struct ls_lead_hdr_s {
 typedef struct ls_lm_s {
         int64_t anchor;    /* time of the last activity; INT64_MIN none */
         int64_t timer_due; /* next decay step; INT64_MAX none */
+        int64_t wake_due;  /* earliest heap wake-up; INT64_MAX none */
         int64_t hot_last;  /* time of the last hot-lead alert */
         uint64_t fit_bits; /* fit rules currently matching */
         int32_t fit;
@@ -462,19 +467,41 @@ static ls_timer_t ls_heap_pop(ls_shard_t *sh) {
         return top;
 }
 
-/* Drops stale entries when they dominate the heap. */
-static void ls_heap_compact(ls_shard_t *sh) {
-        size_t i, j = 0;
+/*
+ * Rebuilds the heap with exactly one wake-up per pending timer, at its due
+ * time: after a restore, and when superseded wake-ups dominate the heap.
+ */
+static ls_err_t ls_heap_rebuild(ls_shard_t *sh) {
+        size_t i, n = ls_lead_table_count(sh->leads), m;
+        ls_err_t err;
 
-        for (i = 0; i < sh->n_heap; i++) {
-                ls_timer_t *t = &sh->heap[i];
+        sh->n_heap = 0;
+        sh->live_timers = 0;
+        for (i = 0; i < n; i++) {
+                for (m = 0; m < sh->ms->n_models; m++) {
+                        ls_lm_t *lm = ls_lm(sh, (uint32_t)i, m);
 
-                if (ls_lm(sh, t->lead, t->model)->timer_due == t->due)
-                        sh->heap[j++] = *t;
+                        lm->wake_due = INT64_MAX;
+                        if (lm->timer_due == INT64_MAX)
+                                continue;
+                        sh->live_timers++;
+                        lm->wake_due = lm->timer_due;
+                        err = ls_heap_push(sh, lm->timer_due, (uint32_t)i,
+                                           (uint32_t)m);
+                        if (err)
+                                return err;
+                }
         }
-        sh->n_heap = j;
-        for (i = j / 2 + 1; i-- > 0;)
-                ls_heap_sift_down(sh->heap, sh->n_heap, i);
+        return LS_OK;
+}
+
+/* Makes sure a wake-up at or before lm->timer_due is in the heap. */
+static ls_err_t ls_arm(ls_shard_t *sh, uint32_t lead, uint32_t m,
+                       ls_lm_t *lm) {
+        if (lm->timer_due == INT64_MAX || lm->wake_due <= lm->timer_due)
+                return LS_OK;
+        lm->wake_due = lm->timer_due;
+        return ls_heap_push(sh, lm->timer_due, lead, m);
 }
 
 static ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m,
@@ -490,8 +517,8 @@ static ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m,
                 return LS_OK;
         sh->live_timers++;
         if (sh->n_heap > 4096 && sh->n_heap > 2 * sh->live_timers)
-                ls_heap_compact(sh);
-        return ls_heap_push(sh, due, lead, m);
+                return ls_heap_rebuild(sh);
+        return ls_arm(sh, lead, m, lm);
 }
 
 /*
@@ -504,6 +531,18 @@ typedef struct ls_change_s {
         int64_t time;
         uint32_t reasons_off; /* first reason of this change in ob */
 } ls_change_t;
+
+/* Writes grade name + band number (1..8); cut to fit, never overflows. */
+static void ls_cell_format(char *cell, size_t size, const char *grade,
+                           int band) {
+        size_t n = strlen(grade);
+
+        if (n > size - 2)
+                n = size - 2;
+        memcpy(cell, grade, n);
+        cell[n] = (char)('0' + band);
+        cell[n + 1] = '\0';
+}
 
 static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
                         const ls_change_t *ch, ls_outbuf_t *ob,
@@ -528,8 +567,8 @@ static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         o->prev_total = prev_total;
         o->grade = lm->grade;
         o->band = lm->band;
-        snprintf(o->cell, sizeof(o->cell), "%s%d", model->grades[lm->grade].name,
-                 lm->band + 1);
+        ls_cell_format(o->cell, sizeof(o->cell), model->grades[lm->grade].name,
+                       lm->band + 1);
         o->mql = !!(lm->flags & LS_LM_MQL);
         o->reasons_off = ch->reasons_off;
         o->n_reasons = (uint32_t)(ob->n_reasons - ch->reasons_off);
@@ -636,10 +675,14 @@ ls_err_t ls_shard_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
                 sh->stream_time = time;
         while (sh->n_heap > 0 && sh->heap[0].due <= sh->stream_time) {
                 ls_timer_t t = ls_heap_pop(sh);
+                ls_lm_t *lm = ls_lm(sh, t.lead, t.model);
 
-                if (ls_lm(sh, t.lead, t.model)->timer_due != t.due)
-                        continue; /* stale */
-                err = ls_fire_timer(sh, &t, ob);
+                if (lm->wake_due == t.due)
+                        lm->wake_due = INT64_MAX;
+                if (lm->timer_due == t.due)
+                        err = ls_fire_timer(sh, &t, ob);
+                else /* superseded: re-arm at the current due time */
+                        err = ls_arm(sh, t.lead, t.model, lm);
                 if (err)
                         return err;
         }
@@ -901,6 +944,7 @@ static void ls_lm_init(const ls_shard_t *sh, uint32_t lead) {
 
                 lm->anchor = INT64_MIN;
                 lm->timer_due = INT64_MAX;
+                lm->wake_due = INT64_MAX;
                 lm->fit = ls_clamp_fit(model, 0);
                 lm->engagement = ls_clamp_engagement(model, 0);
                 lm->base = lm->engagement;
@@ -1269,23 +1313,16 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                                           (unsigned long long)i, at);
                                 goto fail;
                         }
-                        if (lm->timer_due != INT64_MAX) {
-                                sh->live_timers++;
-                                if (ls_heap_push(sh, lm->timer_due,
-                                                 (uint32_t)idx,
-                                                 (uint32_t)m) != LS_OK) {
-                                        ls_seterr(errstr, errstr_size,
-                                                  LS_ERR_NOMEM,
-                                                  "out of memory");
-                                        goto fail;
-                                }
-                        }
                 }
         }
         if (r.off != r.len) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "shard state: %zu unexpected bytes at offset %zu",
                           r.len - r.off, r.off);
+                goto fail;
+        }
+        if (ls_heap_rebuild(sh) != LS_OK) {
+                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
                 goto fail;
         }
         return sh;
