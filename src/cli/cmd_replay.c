@@ -529,7 +529,7 @@ int ls_cmd_replay(int argc, char **argv) {
                 fprintf(stderr,
                         "replay: %llu records, %llu applied, %llu bad, %llu "
                         "duplicates, %llu outputs, %llu leads, %d shard%s in "
-                        "%.3f s (%.0f records/s)\n",
+                        "%.3f s (%.0f records/s; input read in %.3f s)\n",
                         (unsigned long long)st.records,
                         (unsigned long long)st.applied,
                         (unsigned long long)st.bad,
@@ -537,7 +537,8 @@ int ls_cmd_replay(int argc, char **argv) {
                         (unsigned long long)st.outputs,
                         (unsigned long long)st.leads, (int)st.partitions,
                         st.partitions == 1 ? "" : "s", st.seconds,
-                        st.seconds > 0 ? (double)st.records / st.seconds : 0);
+                        st.seconds > 0 ? (double)st.records / st.seconds : 0,
+                        st.read_seconds);
         ls_replay_destroy(rp);
         ls_rcli_free(&c);
         if (err)
