@@ -47,69 +47,58 @@ static void fx_free(fx_t *fx) {
         ls_modelset_destroy(fx->ms);
 }
 
-/* Applies an event with NULL-terminated key, value pairs of properties. */
-static ls_err_t fx_event(fx_t *fx, const char *lead, const char *id,
-                         const char *type, int64_t t, ...) {
+/* Applies *in with fields from NULL-terminated key, value pairs in ap. */
+static ls_err_t fx_apply(fx_t *fx, ls_input_t *in, va_list ap) {
         ls_kv_t kv[16];
-        ls_input_t in = {0};
-        va_list ap;
         size_t n = 0;
         const char *k;
 
-        va_start(ap, t);
         while ((k = va_arg(ap, const char *)) != NULL && n < 16) {
                 kv[n].key = k;
                 kv[n].value = va_arg(ap, const char *);
                 n++;
         }
-        va_end(ap);
-        in.kind = LS_INPUT_EVENT;
-        in.lead_id = lead;
-        in.event_id = id;
-        in.event_type = type;
-        in.time = t;
-        in.fields = kv;
-        in.n_fields = n;
+        in->fields = kv;
+        in->n_fields = n;
         ls_outbuf_reset(&fx->ob);
-        return ls_shard_apply(fx->sh, &in, &fx->ob, fx->err, sizeof(fx->err));
+        return ls_shard_apply(fx->sh, in, &fx->ob, fx->err, sizeof(fx->err));
+}
+
+/* Applies an event with NULL-terminated key, value pairs of properties. */
+static ls_err_t fx_event(fx_t *fx, const char *lead, const char *id,
+                         const char *type, int64_t t, ...) {
+        ls_input_t in = {.kind = LS_INPUT_EVENT, .lead_id = lead,
+                          .event_id = id, .event_type = type, .time = t};
+        ls_err_t err;
+        va_list ap;
+
+        va_start(ap, t);
+        err = fx_apply(fx, &in, ap);
+        va_end(ap);
+        return err;
 }
 
 static ls_err_t fx_product_event(fx_t *fx, const char *lead, const char *id,
                                  const char *type, const char *product,
                                  int64_t t) {
-        ls_input_t in = {0};
+        ls_input_t in = {.kind = LS_INPUT_EVENT, .lead_id = lead,
+                          .event_id = id, .event_type = type,
+                          .product = product, .time = t};
 
-        in.kind = LS_INPUT_EVENT;
-        in.lead_id = lead;
-        in.event_id = id;
-        in.event_type = type;
-        in.product = product;
-        in.time = t;
         ls_outbuf_reset(&fx->ob);
         return ls_shard_apply(fx->sh, &in, &fx->ob, fx->err, sizeof(fx->err));
 }
 
+/* Applies a profile update with NULL-terminated key, value attributes. */
 static ls_err_t fx_profile(fx_t *fx, const char *lead, int64_t t, ...) {
-        ls_kv_t kv[16];
-        ls_input_t in = {0};
+        ls_input_t in = {.kind = LS_INPUT_PROFILE, .lead_id = lead, .time = t};
+        ls_err_t err;
         va_list ap;
-        size_t n = 0;
-        const char *k;
 
         va_start(ap, t);
-        while ((k = va_arg(ap, const char *)) != NULL && n < 16) {
-                kv[n].key = k;
-                kv[n].value = va_arg(ap, const char *);
-                n++;
-        }
+        err = fx_apply(fx, &in, ap);
         va_end(ap);
-        in.kind = LS_INPUT_PROFILE;
-        in.lead_id = lead;
-        in.time = t;
-        in.fields = kv;
-        in.n_fields = n;
-        ls_outbuf_reset(&fx->ob);
-        return ls_shard_apply(fx->sh, &in, &fx->ob, fx->err, sizeof(fx->err));
+        return err;
 }
 
 static void fx_advance(fx_t *fx, int64_t t) {
