@@ -18,6 +18,7 @@ int ls_cmd_score(int argc, char **argv);
 int ls_cmd_run(int argc, char **argv);
 int ls_cmd_broker(int argc, char **argv);
 int ls_cmd_demo(int argc, char **argv);
+int ls_cmd_snapshot(int argc, char **argv);
 int ls_cmd_replay(int argc, char **argv);
 int ls_cmd_diff(int argc, char **argv);
 

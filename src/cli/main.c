@@ -41,6 +41,7 @@ static const ls_cli_command_t ls_cli_commands[] = {
          ls_cmd_broker},
         {"demo", "score the example inputs end to end on an embedded broker",
          ls_cmd_demo},
+        {"snapshot", "inspect and verify a shard snapshot file", ls_cmd_snapshot},
         {"replay", "re-score topic ranges or files deterministically", ls_cmd_replay},
         {"diff", "show what a model change does to the same history", ls_cmd_diff},
 };

@@ -1,0 +1,142 @@
+/*
+ * ls_snapshot.h - durable snapshots of one shard: state + input offsets.
+ *
+ * A snapshot file holds one shard's ls_shard_save() image together with
+ * what is needed to resume it: the next input offset of each input topic
+ * partition feeding the shard (events p and profiles p), its stream time
+ * and the model set version it was taken under. Layout (little endian):
+ *
+ *   magic "LSSNAP\r\n" (8) | u32 format (LS_SNAPSHOT_FORMAT)
+ *   u16 len + model set version | u16 len + group
+ *   u16 len + events topic | u16 len + profiles topic
+ *   i32 partition | i64 next offset events | i64 next offset profiles
+ *   i64 stream time | u64 leads | i64 creation time (wall clock, ms)
+ *   u64 sequence number | u64 payload length
+ *   payload (ls_shard_save image)
+ *   SHA-256 of every byte above (32)
+ *
+ * Files are named <dir>/<group>-<partition>-<seq>.lssnap (seq zero padded
+ * to 12 digits, newest = highest) and written atomically: a temp file
+ * ".<name>.tmp" in the same directory, write, fsync, rename, fsync of the
+ * directory. Temp files never match the name pattern, so a crash during a
+ * write never exposes a partial file to the loader.
+ *
+ * Threading: no shared state; the functions may run on any thread.
+ */
+#ifndef LS_SNAPSHOT_H
+#define LS_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leadscore/ls_buf.h"
+#include "leadscore/ls_engine.h"
+#include "leadscore/ls_err.h"
+#include "leadscore/ls_model.h"
+
+#define LS_SNAPSHOT_FORMAT 1
+#define LS_SNAPSHOT_MAGIC "LSSNAP\r\n"
+#define LS_SNAPSHOT_NAME_MAX 256      /* topic, group, version strings */
+#define LS_SNAPSHOT_EARLIEST (-1)     /* offset: start from the earliest */
+#define LS_SNAPSHOT_SUFFIX ".lssnap"
+
+/** What a snapshot says about itself (the header). */
+typedef struct ls_snapshot_meta_s {
+        uint32_t format;
+        char model_version[LS_SNAPSHOT_NAME_MAX];
+        char group[LS_SNAPSHOT_NAME_MAX];
+        char topics[2][LS_SNAPSHOT_NAME_MAX]; /* [0] events, [1] profiles */
+        int32_t partition;
+        int64_t offsets[2];   /* next input offset of topics[i] partition,
+                               * or LS_SNAPSHOT_EARLIEST */
+        int64_t stream_time;  /* of the shard (INT64_MIN before any input) */
+        uint64_t leads;       /* leads in the shard */
+        int64_t created_ms;   /* wall clock; for humans only */
+        uint64_t seq;         /* sequence number in the file name */
+        uint64_t payload_len; /* bytes of the ls_shard_save image */
+} ls_snapshot_meta_t;
+
+/**
+ * Called for each snapshot file the loader rejects, with its path and
+ * why (one line, no newline).
+ */
+typedef void (ls_snapshot_report_cb)(void *opaque, const char *path,
+                                     const char *why);
+
+/**
+ * Appends the whole snapshot file image of @p shard to @p out: the
+ * header from @p meta (format, stream time, leads and payload_len are
+ * filled in by this call), the payload and the checksum.
+ * @returns LS_OK or LS_ERR_NOMEM (out may then hold a partial image).
+ */
+ls_err_t ls_snapshot_encode(ls_snapshot_meta_t *meta, const ls_shard_t *shard,
+                            ls_buf_t *out);
+
+/**
+ * Parses and verifies a snapshot file image: magic, format version,
+ * lengths (truncation), checksum. Does not load the shard.
+ * @returns LS_OK with *meta filled and *payloadp pointing into @p data,
+ *          or LS_ERR_INVALID with errstr saying why ("truncated: ...",
+ *          "checksum mismatch ...", "format version 7 is not supported
+ *          ...", "not a leadscore snapshot ...").
+ */
+ls_err_t ls_snapshot_decode(const void *data, size_t len,
+                            ls_snapshot_meta_t *meta, const void **payloadp,
+                            char *errstr, size_t errstr_size);
+
+/** Reads a whole file into @p buf. @returns LS_OK or LS_ERR_IO (errstr). */
+ls_err_t ls_snapshot_read_file(const char *path, ls_buf_t *buf, char *errstr,
+                               size_t errstr_size);
+
+/**
+ * Lists the snapshot files of (@p group, @p partition) in @p dir by
+ * sequence number, newest first. Temp files and other names are ignored.
+ * @returns LS_OK with *seqsp (ls_free() it; NULL when none) and *np;
+ *          a missing directory is an empty list; LS_ERR_IO or
+ *          LS_ERR_NOMEM with errstr otherwise.
+ */
+ls_err_t ls_snapshot_list(const char *dir, const char *group,
+                          int32_t partition, uint64_t **seqsp, size_t *np,
+                          char *errstr, size_t errstr_size);
+
+/** Writes "<dir>/<group>-<partition>-<seq>.lssnap" into @p buf. */
+int ls_snapshot_path(const char *dir, const char *group, int32_t partition,
+                     uint64_t seq, char *buf, size_t size);
+
+/**
+ * Writes a snapshot of @p shard atomically to @p dir (created if
+ * missing), with the next sequence number (1 + the highest existing), then
+ * deletes all but the newest @p keep (>= 1) snapshots of the partition.
+ * @p meta names group, topics, partition, offsets and model version; its
+ * seq, format, stream time, payload_len and created_ms are set by this
+ * call. @p scratch is a reusable buffer. The written path goes to @p path
+ * (may be NULL).
+ * @returns LS_OK once the file and its directory entry are on disk;
+ *          LS_ERR_IO (nothing visible under the final name) or
+ *          LS_ERR_NOMEM, with errstr naming the file and the cause.
+ */
+ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
+                           const ls_shard_t *shard, int keep,
+                           ls_buf_t *scratch, char *path, size_t path_size,
+                           char *errstr, size_t errstr_size);
+
+/**
+ * Restores the newest valid snapshot of (@p group, @p partition) from
+ * @p dir. Files are tried newest first; one that is truncated, corrupt
+ * (checksum), of another format version, of another model set version,
+ * of other topics / partition, or that ls_shard_load() rejects is
+ * reported through @p report (may be NULL) and the next older is tried.
+ * @returns LS_OK with *shardp (the caller owns it), *meta and the file's
+ *          path in @p path (may be NULL); LS_ERR_NOT_FOUND when no valid
+ *          snapshot exists (*shardp = NULL: start empty from the
+ *          earliest offsets); LS_ERR_IO / LS_ERR_NOMEM with errstr.
+ */
+ls_err_t ls_snapshot_restore(const char *dir, const char *group,
+                             int32_t partition, const char *const topics[2],
+                             const ls_modelset_t *ms,
+                             ls_snapshot_report_cb *report, void *opaque,
+                             ls_snapshot_meta_t *meta, ls_shard_t **shardp,
+                             char *path, size_t path_size, char *errstr,
+                             size_t errstr_size);
+
+#endif /* LS_SNAPSHOT_H */
