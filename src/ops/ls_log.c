@@ -203,9 +203,11 @@ size_t ls_log_format_line(const ls_log_t *log, ls_log_level_t level,
                 return 0;
         clock_gettime(CLOCK_REALTIME, &now);
         gmtime_r(&now.tv_sec, &tm);
-        snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+        if (snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(now.tv_nsec / 1000000)) >= (int)sizeof(ts))
+                ts[sizeof(ts) - 1] = '\0'; /* only for absurd years */
         if (json) {
                 ls_lout_puts(&o, "{\"time\":\"");
                 ls_lout_puts(&o, ts);
