@@ -15,6 +15,7 @@
 
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_err.h"
+#include "leadscore/ls_log.h"
 
 /** An ordered list of client properties (name = value), e.g. librdkafka's. */
 typedef struct ls_props_s {
@@ -37,8 +38,8 @@ void ls_props_clear(ls_props_t *props);
 
 /**
  * @returns 1 if a property of this name holds a secret whose value must
- *          never be printed (its name contains "password" or "secret",
- *          or it is sasl.oauthbearer.config).
+ *          never be printed (its name contains "password", "secret",
+ *          "sasl.oauthbearer" or "ssl.key", case-insensitive).
  */
 int ls_props_is_secret(const char *name);
 
@@ -63,6 +64,22 @@ typedef struct ls_config_s {
         ls_props_t producer;    /* producer only (after kafka) */
         int embedded_partitions; /* partitions per topic of the embedded
                                   * broker, default 4 */
+        char *metrics_listen;   /* "HOST:PORT" of /metrics, /healthz,
+                                 * /readyz; NULL = off */
+        ls_log_format_t log_format; /* default logfmt */
+        ls_log_level_t log_level;   /* default info */
+        int model_watch;        /* reload the model when its file changes */
+        /* Durability (docs/DURABILITY.md). */
+        char *snapshot_dir;     /* NULL = snapshots off */
+        int64_t snapshot_interval_ms; /* default 30000 */
+        uint64_t snapshot_every_events; /* 0 = off; else also after this
+                                         * many inputs applied to a shard */
+        int snapshot_keep;      /* snapshots kept per partition, default 3 */
+        int64_t merge_wait_ms;  /* longest hold of a record waiting for the
+                                 * other input partition, default 1000;
+                                 * 0 = no ordering across the two topics */
+        int transactional;      /* transactional producer (needs
+                                 * transactional.id) */
 } ls_config_t;
 
 /**

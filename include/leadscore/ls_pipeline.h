@@ -21,6 +21,8 @@
 
 #include "leadscore/ls_config.h"
 #include "leadscore/ls_err.h"
+#include "leadscore/ls_log.h"
+#include "leadscore/ls_metrics.h"
 
 /* ------------------------------------------------------ embedded broker */
 
@@ -34,6 +36,32 @@ typedef struct ls_broker_s ls_broker_t;
  */
 ls_broker_t *ls_broker_new(int partitions, const char *const *topics,
                            size_t n_topics, char *errstr, size_t errstr_size);
+
+/**
+ * As ls_broker_new() with @p brokers (1 .. 16) brokers; partition leaders
+ * are spread over them, so that faults can move them (see
+ * ls_broker_control()).
+ */
+ls_broker_t *ls_broker_new_cluster(int brokers, int partitions,
+                                   const char *const *topics, size_t n_topics,
+                                   char *errstr, size_t errstr_size);
+
+/**
+ * Applies one fault-injection command to the test broker (for tests):
+ *   produce_errors N [CODE]   the next N Produce requests fail with CODE
+ *   fetch_errors N [CODE]     ... Fetch requests
+ *   commit_errors N [CODE]    ... OffsetCommit requests
+ *   errors APIKEY N [CODE]    ... requests of any ApiKey
+ *   down B | up B             broker B (1-based id) stops / resumes serving
+ *   leader TOPIC P B          partition P of TOPIC moves to broker B
+ *   coordinator GROUP B       the group's coordinator moves to broker B
+ *   rtt B MS                  broker B answers MS later
+ *   clear                     forgets pending request errors
+ * CODE is a Kafka error code number (default: a retriable one).
+ * @returns LS_OK, or LS_ERR_INVALID with errstr naming what is wrong.
+ */
+ls_err_t ls_broker_control(ls_broker_t *broker, const char *line,
+                           char *errstr, size_t errstr_size);
 
 /** @returns the bootstrap address ("127.0.0.1:PORT"), valid until destroy. */
 const char *ls_broker_address(const ls_broker_t *broker);
@@ -80,6 +108,30 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
 
 /** Asks a running pipeline to stop. Thread-safe. */
 void ls_pipeline_stop(ls_pipeline_t *pl);
+
+/**
+ * Model reload on a signal: whenever *@p counterp changes (a SIGHUP
+ * handler increments it), the pipeline reloads conf->model_path at the
+ * next switch point, between two batches. A valid model that differs
+ * replaces the old one in every shard (each shard restarts from empty
+ * lead state: the state layout is bound to the model set); an invalid
+ * one is rejected, logged with its file:line reason, and the old one
+ * keeps serving. See docs/OPERATIONS.md. Call before ls_pipeline_run().
+ */
+void ls_pipeline_reload_on(ls_pipeline_t *pl,
+                           const volatile sig_atomic_t *counterp);
+
+/** Asks for a model reload at the next switch point. Thread-safe. */
+void ls_pipeline_reload(ls_pipeline_t *pl);
+
+/**
+ * @returns the pipeline's metric registry (always present; served over
+ *          HTTP only with metrics.listen), valid until destroy.
+ */
+ls_metrics_t *ls_pipeline_metrics(ls_pipeline_t *pl);
+
+/** @returns the pipeline's structured logger, valid until destroy. */
+ls_log_t *ls_pipeline_log(ls_pipeline_t *pl);
 
 /** @returns the bootstrap servers the pipeline's clients use. */
 const char *ls_pipeline_bootstrap(const ls_pipeline_t *pl);

@@ -5,6 +5,7 @@
  * stdout and runs until SIGINT / SIGTERM.
  */
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@ static void ls_broker_on_signal(int sig) {
 
 static void ls_broker_usage(FILE *fp) {
         fprintf(fp,
-                "usage: leadscore broker [--partitions N] [--topics a,b,c]\n"
+                "usage: leadscore broker [--partitions N] [--topics a,b,c] "
+                "[--brokers N] [--control]\n"
                 "\n"
                 "Starts librdkafka's built-in Kafka-protocol test broker on "
                 "127.0.0.1, creates\n"
@@ -45,6 +47,18 @@ static void ls_broker_usage(FILE *fp) {
                 "lead-dead-letters);\n"
                 "                      other topics are created on first use "
                 "by the broker\n"
+                "  -b, --brokers N     brokers in the cluster (default 1, "
+                "at most 16)\n"
+                "  -c, --control       read fault-injection commands from "
+                "stdin, one a line,\n"
+                "                      answering `ok` or `error: ...` on "
+                "stdout:\n"
+                "                      produce_errors|fetch_errors|"
+                "commit_errors N [CODE],\n"
+                "                      errors APIKEY N [CODE], down B, up B, "
+                "leader TOPIC P B,\n"
+                "                      coordinator GROUP B, rtt B MS, clear "
+                "(B = broker id from 1)\n"
                 "  -h, --help          print this help and exit\n"
                 "\n"
                 "exit status: 0 stopped by a signal, 1 the broker could not "
@@ -55,6 +69,8 @@ int ls_cmd_broker(int argc, char **argv) {
         static const struct option longopts[] = {
                 {"partitions", required_argument, NULL, 'p'},
                 {"topics", required_argument, NULL, 't'},
+                {"brokers", required_argument, NULL, 'b'},
+                {"control", no_argument, NULL, 'c'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -65,7 +81,8 @@ int ls_cmd_broker(int argc, char **argv) {
         const char **topics = NULL;
         size_t n_topics = 0;
         char *copy = NULL, *tok, *save = NULL, *end;
-        long partitions = 4;
+        long partitions = 4, brokers = 1;
+        int control = 0;
         ls_broker_t *broker;
         struct sigaction sa;
         struct timespec ts = {0, 100 * 1000 * 1000};
@@ -74,7 +91,7 @@ int ls_cmd_broker(int argc, char **argv) {
 
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":p:t:h", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":p:t:b:ch", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'p':
                         partitions = strtol(optarg, &end, 10);
@@ -87,6 +104,18 @@ int ls_cmd_broker(int argc, char **argv) {
                         break;
                 case 't':
                         topics_arg = optarg;
+                        break;
+                case 'b':
+                        brokers = strtol(optarg, &end, 10);
+                        if (*end || brokers < 1 || brokers > 16)
+                                return ls_cli_usage_error(
+                                        "broker",
+                                        "--brokers: expected an integer in "
+                                        "[1, 16], got '%s'",
+                                        optarg);
+                        break;
+                case 'c':
+                        control = 1;
                         break;
                 case 'h':
                         ls_broker_usage(stdout);
@@ -123,7 +152,7 @@ int ls_cmd_broker(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
 
-        broker = ls_broker_new((int)partitions,
+        broker = ls_broker_new_cluster((int)brokers, (int)partitions,
                                topics ? topics : default_topics,
                                topics ? n_topics
                                       : sizeof(default_topics) /
@@ -139,8 +168,28 @@ int ls_cmd_broker(int argc, char **argv) {
         fflush(stdout);
         fprintf(stderr, "broker: %s (%ld partitions per topic)\n",
                 ls_broker_address(broker), partitions);
-        while (!ls_broker_stop)
-                nanosleep(&ts, NULL);
+        while (!ls_broker_stop) {
+                struct pollfd pfd = {0, POLLIN, 0};
+                char line[512];
+                if (!control) {
+                        nanosleep(&ts, NULL);
+                        continue;
+                }
+                if (poll(&pfd, 1, 100) <= 0)
+                        continue;
+                if (!fgets(line, sizeof(line), stdin)) {
+                        control = 0; /* stdin closed: keep serving */
+                        continue;
+                }
+                line[strcspn(line, "\r\n")] = '\0';
+                if (ls_broker_control(broker, line, errstr, sizeof(errstr))) {
+                        printf("error: %s\n", errstr);
+                } else {
+                        fprintf(stderr, "broker: control: %s\n", line);
+                        printf("ok\n");
+                }
+                fflush(stdout);
+        }
         fprintf(stderr, "broker: stopping\n");
         ls_broker_destroy(broker);
         return LS_EXIT_OK;

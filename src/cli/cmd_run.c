@@ -13,12 +13,16 @@
 #include "leadscore/ls_config.h"
 #include "leadscore/ls_pipeline.h"
 
-/* The one mutable global allowed: the signal handlers' stop flag. */
+/* The mutable globals allowed: the signal handlers' flags (stop, and a
+ * SIGHUP counter that asks for a model reload). */
 static volatile sig_atomic_t ls_run_stop;
+static volatile sig_atomic_t ls_run_hup;
 
 static void ls_run_on_signal(int sig) {
-        (void)sig;
-        ls_run_stop = 1;
+        if (sig == SIGHUP)
+                ls_run_hup++;
+        else
+                ls_run_stop = 1;
 }
 
 static void ls_run_usage(FILE *fp) {
@@ -48,7 +52,13 @@ static void ls_run_usage(FILE *fp) {
                 "\n"
                 "signals: SIGINT / SIGTERM stop cleanly (finish the batch, "
                 "flush, commit, leave\n"
-                "the group).\n"
+                "the group). SIGHUP reloads the model file: a valid model "
+                "that differs\n"
+                "replaces the old one between two batches (shards restart "
+                "from empty lead\n"
+                "state); an invalid one is logged and the old one keeps "
+                "serving. See\n"
+                "docs/OPERATIONS.md (metrics, health, logs, reload).\n"
                 "\n"
                 "exit status:\n"
                 "  0   stopped by SIGINT / SIGTERM after a clean shutdown\n"
@@ -113,6 +123,7 @@ int ls_cmd_run(int argc, char **argv) {
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
 
         pl = ls_pipeline_new(conf, errstr, sizeof(errstr));
         if (!pl) {
@@ -120,6 +131,7 @@ int ls_cmd_run(int argc, char **argv) {
                 ls_config_destroy(conf);
                 return LS_EXIT_ERROR;
         }
+        ls_pipeline_reload_on(pl, &ls_run_hup);
         err = ls_pipeline_run(pl, &ls_run_stop, errstr, sizeof(errstr));
         ls_pipeline_destroy(pl);
         ls_config_destroy(conf);

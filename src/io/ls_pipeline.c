@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
@@ -32,12 +33,17 @@
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
+#include "leadscore/ls_log.h"
+#include "leadscore/ls_metrics.h"
 #include "leadscore/ls_model.h"
+#include "leadscore/ls_snapshot.h"
 
 #define LS_PL_BATCH 1000      /* records handled between housekeeping */
 #define LS_PL_POLL_MS 100
 #define LS_PL_TOPIC_EVENTS 0
 #define LS_PL_TOPIC_PROFILES 1
+#define LS_PL_PUBLISH_MS 1000  /* gauges (leads, state bytes) refresh */
+#define LS_PL_WATCH_MS 1000    /* model_watch: stat() of the model file */
 
 /** One input record whose outputs may still be in flight. */
 typedef struct ls_pending_s {
@@ -54,6 +60,14 @@ typedef struct ls_tp_s {
         uint64_t base_seq;       /* absolute sequence number of ring[head] */
         int64_t committable;     /* next offset safe to commit, -1 = none */
         int64_t committed;       /* last committed, -1 = none */
+        /* Merge of the two input topics of a shard (docs/DURABILITY.md):
+         * records consumed but not yet applied, in offset order. */
+        rd_kafka_message_t **held;
+        int64_t *held_at;        /* monotonic arrival time of each */
+        size_t hcap, hhead, hcount;
+        int64_t consumed_next;   /* offset after the last consumed, or the
+                                  * assigned start offset; -1 = unknown */
+        ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
 } ls_tp_t;
 
 /** Delivery ticket: which input entry a produced record belongs to. */
@@ -66,10 +80,32 @@ typedef struct ls_slot_s {
         ls_shard_t *shard;
         int refs;                /* assigned topic-partitions feeding it */
         int64_t last_input_ms;   /* monotonic time of the last input */
+        /* Durability: next[t] is the offset after the last input of topic
+         * t applied to the shard (-1 = none yet: the earliest offset);
+         * durable[t] what the newest written snapshot covers (-1 none). */
+        int64_t next[2];
+        int64_t durable[2];
+        int dirty;               /* changed since the last snapshot */
+        uint64_t applied_since_snap;
 } ls_slot_t;
+
+/** Metric handles updated on the hot path (see docs/OPERATIONS.md). */
+typedef struct ls_pl_mh_s {
+        ls_metric_t *outputs[4];    /* [alert kind]; [0] = score updates */
+        ls_metric_t *applied, *duplicates, *delivered, *delivery_failures;
+        ls_metric_t *commits, *latency;
+} ls_pl_mh_t;
 
 struct ls_pipeline_s {
         const ls_config_t *conf;
+        ls_log_t *log;
+        ls_metrics_t *metrics;   /* registry; served when metrics.listen */
+        ls_pl_mh_t mh;
+        const volatile sig_atomic_t *reloadp; /* SIGHUP counter, or NULL */
+        sig_atomic_t reload_seen;
+        atomic_int reload_req;
+        struct timespec model_mtime; /* model_watch: last seen */
+        off_t model_size;
         ls_modelset_t *ms;
         ls_codec_t *codec;
         ls_broker_t *broker;     /* embedded broker, or NULL */
@@ -84,6 +120,8 @@ struct ls_pipeline_s {
 
         ls_outbuf_t ob;
         ls_buf_t buf;
+        ls_buf_t snapbuf;        /* scratch of snapshot writes */
+        int64_t last_snapshot;   /* monotonic ms */
         ls_pipeline_stats_t stats;
         int fatal;               /* a fatal error happened; stop */
         ls_err_t fatal_err;
@@ -109,7 +147,7 @@ static int64_t ls_pl_now_wall(void) {
 }
 
 static void ls_pl_fatal(ls_pipeline_t *pl, ls_err_t err, const char *msg) {
-        fprintf(stderr, "leadscore: FATAL: %s\n", msg);
+        ls_log(pl->log, LS_LOG_ERROR, "fatal", "FATAL: %s", msg);
         if (!pl->fatal) {
                 pl->fatal = 1;
                 pl->fatal_err = err;
@@ -118,6 +156,151 @@ static void ls_pl_fatal(ls_pipeline_t *pl, ls_err_t err, const char *msg) {
                         n = sizeof(pl->fatal_str) - 1;
                 memcpy(pl->fatal_str, msg, n);
                 pl->fatal_str[n] = '\0';
+        }
+}
+
+/* ----------------------------------------------------------- operations */
+
+/** Creates the logger (secrets registered) and the metric registry. */
+static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
+                              size_t errstr_size) {
+        static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                        0.05,  0.1,    0.25,  0.5,  1,
+                                        2.5,   5,      10,    30,   60};
+        const ls_config_t *conf = pl->conf;
+        const ls_props_t *sets[3] = {&conf->kafka, &conf->consumer,
+                                     &conf->producer};
+        const char *at, *colon;
+        size_t i, j;
+        char labels[96];
+
+        pl->log = ls_log_new(conf->log_format, conf->log_level, stderr);
+        pl->metrics = ls_metrics_new();
+        if (!pl->log || !pl->metrics)
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "out of memory");
+        for (i = 0; i < 3; i++)
+                for (j = 0; j < sets[i]->n; j++)
+                        if (ls_props_is_secret(sets[i]->names[j]) &&
+                            ls_log_add_secret(pl->log, sets[i]->values[j]))
+                                return ls_seterr(errstr, errstr_size,
+                                                 LS_ERR_NOMEM, "out of memory");
+        /* user:password@ in the registry URL */
+        if (conf->registry_url && (at = strchr(conf->registry_url, '@')) &&
+            (colon = strchr(conf->registry_url, ':')) &&
+            (colon = strchr(colon + 1, ':')) && colon < at) {
+                char *pw = ls_strndup(colon + 1, (size_t)(at - colon - 1));
+                ls_err_t err = pw ? ls_log_add_secret(pl->log, pw)
+                                  : LS_ERR_NOMEM;
+                ls_free(pw);
+                if (err)
+                        return ls_seterr(errstr, errstr_size, err,
+                                         "out of memory");
+        }
+        for (i = 0; i < 4; i++) {
+                snprintf(labels, sizeof(labels), "kind=\"%s\",alert=\"%s\"",
+                         i ? "alert" : "score_update",
+                         ls_alert_kind2str((ls_alert_kind_t)i));
+                pl->mh.outputs[i] = ls_metrics_counter(
+                        pl->metrics, "leadscore_outputs_total",
+                        "Outputs produced, by kind (score_update, alert) and "
+                        "alert kind.",
+                        labels);
+        }
+        pl->mh.applied = ls_metrics_counter(
+                pl->metrics, "leadscore_applied_total",
+                "Inputs the engine accepted.", NULL);
+        pl->mh.duplicates = ls_metrics_counter(
+                pl->metrics, "leadscore_duplicates_total",
+                "Duplicate events dropped (same event id for a lead).", NULL);
+        pl->mh.delivered = ls_metrics_counter(
+                pl->metrics, "leadscore_delivered_total",
+                "Produced records acknowledged by the broker.", NULL);
+        pl->mh.delivery_failures = ls_metrics_counter(
+                pl->metrics, "leadscore_delivery_failures_total",
+                "Produced records the broker finally refused (fatal).", NULL);
+        pl->mh.commits = ls_metrics_counter(pl->metrics,
+                                            "leadscore_commits_total",
+                                            "Input offset commits.", NULL);
+        pl->mh.latency = ls_metrics_histogram(
+                pl->metrics, "leadscore_processing_latency_seconds",
+                "From an input record's Kafka timestamp to the production of "
+                "its outputs.",
+                NULL, bounds, sizeof(bounds) / sizeof(bounds[0]));
+        return LS_OK;
+}
+
+static ls_metric_t *ls_pl_consumed_metric(ls_pipeline_t *pl, int topic,
+                                          int32_t partition) {
+        char labels[512], esc[400];
+
+        snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%" PRId32
+                 "\"",
+                 ls_metrics_label_escape(topic == LS_PL_TOPIC_EVENTS
+                                                 ? pl->conf->topic_events
+                                                 : pl->conf->topic_profiles,
+                                         esc, sizeof(esc)),
+                 partition);
+        return ls_metrics_counter(pl->metrics, "leadscore_consumed_total",
+                                  "Input records consumed, by topic and "
+                                  "partition.",
+                                  labels);
+}
+
+/** Sets leadscore_model_info{model,version} of every model of @p ms. */
+static void ls_pl_model_info(ls_pipeline_t *pl, const ls_modelset_t *ms,
+                             int on) {
+        char labels[512], id[256];
+        size_t i;
+
+        for (i = 0; i < ms->n_models; i++) {
+                snprintf(labels, sizeof(labels),
+                         "model=\"%s\",version=\"%s\",set_version=\"%s\"",
+                         ls_metrics_label_escape(ms->models[i].id, id,
+                                                 sizeof(id)),
+                         ms->models[i].version, ms->version);
+                ls_metric_set(ls_metrics_gauge(pl->metrics,
+                                               "leadscore_model_info",
+                                               "1 for the models in use.",
+                                               labels),
+                              on);
+        }
+}
+
+/** librdkafka's log lines, through the structured (masking) logger. */
+static void ls_pl_kafka_log_cb(const rd_kafka_t *rk, int level,
+                               const char *fac, const char *buf) {
+        ls_pipeline_t *pl = rd_kafka_opaque(rk);
+
+        if (pl)
+                ls_log_kv(pl->log, ls_log_level_from_syslog(level), "kafka",
+                          buf, "client", rd_kafka_name(rk), "facility", fac,
+                          NULL);
+}
+
+static int ls_pl_stats_cb(rd_kafka_t *rk, char *json, size_t json_len,
+                          void *opaque) {
+        ls_pipeline_t *pl = opaque;
+
+        if (ls_metrics_rdkafka_stats(pl->metrics,
+                                     rd_kafka_type(rk) == RD_KAFKA_CONSUMER
+                                             ? "consumer"
+                                             : "producer",
+                                     json, json_len))
+                ls_log(pl->log, LS_LOG_WARN, "kafka_stats",
+                       "cannot parse the Kafka client's statistics");
+        return 0; /* librdkafka frees json */
+}
+
+static void ls_pl_model_stat(const ls_pipeline_t *pl, struct timespec *mtime,
+                             off_t *size) {
+        struct stat st;
+
+        memset(mtime, 0, sizeof(*mtime));
+        *size = -1;
+        if (stat(pl->conf->model_path, &st) == 0) {
+                *mtime = st.st_mtim;
+                *size = st.st_size;
         }
 }
 
@@ -132,12 +315,20 @@ static ls_tp_t *ls_tp_new(int topic, int32_t partition) {
         tp->partition = partition;
         tp->committable = -1;
         tp->committed = -1;
+        tp->consumed_next = -1;
         return tp;
 }
 
 static void ls_tp_destroy(ls_tp_t *tp) {
         if (!tp)
                 return;
+        while (tp->hcount > 0) {
+                rd_kafka_message_destroy(tp->held[tp->hhead]);
+                tp->hhead = (tp->hhead + 1) % tp->hcap;
+                tp->hcount--;
+        }
+        ls_free(tp->held);
+        ls_free(tp->held_at);
         ls_free(tp->ring);
         ls_free(tp);
 }
@@ -195,6 +386,71 @@ static int ls_pl_topic_index(const ls_pipeline_t *pl, const char *name) {
 /* -------------------------------------------------------------- commits */
 
 /**
+ * The offset that may be committed for @p tp: past inputs whose outputs
+ * are all acknowledged and, with snapshots, no further than the newest
+ * durable snapshot of its shard covers. -1 = nothing.
+ */
+static int64_t ls_pl_committable(const ls_pipeline_t *pl, const ls_tp_t *tp) {
+        int64_t off = tp->committable, dur;
+
+        if (!pl->conf->snapshot_dir || off < 0)
+                return off;
+        dur = pl->slots[tp->partition].durable[tp->topic];
+        return dur < off ? dur : off;
+}
+
+/**
+ * Transactional mode: sends @p offsets to the open transaction, commits
+ * it (outputs and offsets together) and opens the next one. An abortable
+ * error aborts the transaction and stops the process: a restart restores
+ * the shards from their snapshots and produces the aborted outputs again.
+ * @returns 0 when committed.
+ */
+static int ls_pl_txn_commit(ls_pipeline_t *pl,
+                            const rd_kafka_topic_partition_list_t *offsets) {
+        rd_kafka_consumer_group_metadata_t *cgmd;
+        rd_kafka_error_t *error = NULL;
+        char msg[768];
+
+        if (offsets->cnt > 0) {
+                cgmd = rd_kafka_consumer_group_metadata(pl->consumer);
+                error = rd_kafka_send_offsets_to_transaction(
+                        pl->producer, offsets, cgmd, 30000);
+                rd_kafka_consumer_group_metadata_destroy(cgmd);
+        }
+        if (!error)
+                error = rd_kafka_commit_transaction(pl->producer, 60000);
+        if (!error) {
+                error = rd_kafka_begin_transaction(pl->producer);
+                if (!error)
+                        return 0;
+        }
+        if (rd_kafka_error_txn_requires_abort(error)) {
+                rd_kafka_error_t *aerr;
+                snprintf(msg, sizeof(msg),
+                         "transaction aborted: %s; its outputs and offsets "
+                         "are discarded and a restart replays them from the "
+                         "snapshots",
+                         rd_kafka_error_string(error));
+                aerr = rd_kafka_abort_transaction(pl->producer, 60000);
+                if (aerr)
+                        rd_kafka_error_destroy(aerr);
+                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+        } else if (rd_kafka_error_is_retriable(error)) {
+                fprintf(stderr,
+                        "leadscore: transaction commit failed: %s (will "
+                        "retry)\n",
+                        rd_kafka_error_string(error));
+        } else {
+                snprintf(msg, sizeof(msg), "transaction: %s",
+                         rd_kafka_error_string(error));
+                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+        }
+        rd_kafka_error_destroy(error);
+        return -1;
+}
+
+/**
  * Commits, synchronously, the committable offsets of the tracked
  * partitions (of @p only_topic/@p only_parts when given) that moved.
  */
@@ -220,21 +476,33 @@ static void ls_pl_commit(ls_pipeline_t *pl,
                                     !strcmp(only->elems[i].topic,
                                             ls_pl_topic_name(pl, t)))
                                         wanted = 1;
-                        if (!wanted || tp->committable < 0 ||
-                            tp->committable == tp->committed)
+                        int64_t off = ls_pl_committable(pl, tp);
+                        if (!wanted || off < 0 || off == tp->committed)
                                 continue;
                         rd_kafka_topic_partition_list_add(
                                 offsets, ls_pl_topic_name(pl, t), p)
-                                ->offset = tp->committable;
+                                ->offset = off;
                 }
         }
-        if (offsets->cnt > 0) {
+        if (pl->conf->transactional) {
+                if (ls_pl_txn_commit(pl, offsets) == 0) {
+                        for (i = 0; i < offsets->cnt; i++) {
+                                int ti = ls_pl_topic_index(
+                                        pl, offsets->elems[i].topic);
+                                ls_tp_t *tp =
+                                        pl->tps[ti][offsets->elems[i].partition];
+                                if (tp)
+                                        tp->committed = offsets->elems[i].offset;
+                        }
+                        pl->stats.commits++;
+                        ls_metric_add(pl->mh.commits, 1);
+                }
+        } else if (offsets->cnt > 0) {
                 err = rd_kafka_commit(pl->consumer, offsets, 0);
                 if (err) {
-                        fprintf(stderr,
-                                "leadscore: offset commit failed: %s (will "
-                                "retry)\n",
-                                rd_kafka_err2str(err));
+                        ls_log(pl->log, LS_LOG_WARN, "commit_failed",
+                               "offset commit failed: %s (will retry)",
+                               rd_kafka_err2str(err));
                 } else {
                         for (i = 0; i < offsets->cnt; i++) {
                                 int ti = ls_pl_topic_index(
@@ -245,6 +513,7 @@ static void ls_pl_commit(ls_pipeline_t *pl,
                                         tp->committed = offsets->elems[i].offset;
                         }
                         pl->stats.commits++;
+                        ls_metric_add(pl->mh.commits, 1);
                 }
         }
         rd_kafka_topic_partition_list_destroy(offsets);
@@ -267,6 +536,7 @@ static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         if (rkm->err) {
                 char msg[512];
                 pl->stats.delivery_failures++;
+                ls_metric_add(pl->mh.delivery_failures, 1);
                 if (ticket && ticket->tp) {
                         ls_pending_t *e = ls_tp_entry(ticket->tp, ticket->seq);
                         snprintf(msg, sizeof(msg),
@@ -286,6 +556,7 @@ static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                 ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
         } else {
                 pl->stats.delivered++;
+                ls_metric_add(pl->mh.delivered, 1);
                 if (ticket && ticket->tp) {
                         ls_pending_t *e = ls_tp_entry(ticket->tp, ticket->seq);
                         if (e && e->remaining > 0)
@@ -381,6 +652,12 @@ static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
                 pl->stats.outputs++;
                 if (o->kind == LS_OUT_ALERT)
                         pl->stats.alerts++;
+                ls_metric_add(pl->mh.outputs[o->kind == LS_OUT_ALERT &&
+                                                     o->alert > 0 &&
+                                                     o->alert < 4
+                                             ? o->alert
+                                             : 0],
+                              1);
         }
         return LS_OK;
 }
@@ -406,10 +683,19 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
         dl.value = rkm->payload;
         dl.value_len = rkm->len;
 
-        fprintf(stderr,
-                "leadscore: dead letter: reason=%s source=%s [%" PRId32
-                "] offset %" PRId64 ": %s\n",
-                reason, dl.source_topic, rkm->partition, rkm->offset, error);
+        if (ls_log_enabled(pl->log, LS_LOG_WARN)) {
+                char part[16], off[32];
+                snprintf(msg, sizeof(msg),
+                         "dead letter: reason=%s source=%s [%" PRId32
+                         "] offset %" PRId64 ": %s",
+                         reason, dl.source_topic, rkm->partition, rkm->offset,
+                         error);
+                snprintf(part, sizeof(part), "%" PRId32, rkm->partition);
+                snprintf(off, sizeof(off), "%" PRId64, rkm->offset);
+                ls_log_kv(pl->log, LS_LOG_WARN, "dead_letter", msg, "reason",
+                          reason, "topic", dl.source_topic, "partition", part,
+                          "offset", off, NULL);
+        }
 
         ls_buf_reset(&pl->buf);
         err = ls_codec_encode_dead_letter(pl->codec,
@@ -432,8 +718,17 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
         rd_kafka_header_add(hdrs, "leadscore.source.offset", -1, num, -1);
         if (ls_pl_produce(pl, pl->conf->topic_dead_letters, rkm->key,
                           rkm->key_len, pl->buf.data, pl->buf.len, hdrs, tp,
-                          seq) == LS_OK)
+                          seq) == LS_OK) {
+                char labels[64];
                 pl->stats.dead_letters++;
+                snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+                ls_metric_add(ls_metrics_counter(
+                                      pl->metrics, "leadscore_dead_letters_total",
+                                      "Input records sent to the dead-letter "
+                                      "topic, by reason.",
+                                      labels),
+                              1);
+        }
 }
 
 /* ------------------------------------------------------------ consuming */
@@ -450,9 +745,9 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         if (rkm->err) {
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                         return;
-                fprintf(stderr, "leadscore: consumer: %s%s%s\n",
-                        rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
-                        rkm->rkt ? ": " : "", rd_kafka_message_errstr(rkm));
+                ls_log(pl->log, LS_LOG_WARN, "consumer_error", "consumer: %s%s%s",
+                       rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
+                       rkm->rkt ? ": " : "", rd_kafka_message_errstr(rkm));
                 if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
                         char fstr[256];
                         rd_kafka_fatal_error(pl->consumer, fstr, sizeof(fstr));
@@ -468,12 +763,16 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         slot = &pl->slots[rkm->partition];
         if (!tp || !slot->shard)
                 return; /* not (or no longer) ours */
+        slot->next[topic] = rkm->offset + 1;
+        slot->dirty = 1;
+        slot->applied_since_snap++;
         if (ls_tp_push(tp, rkm->offset, &seq)) {
                 ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory tracking offsets");
                 return;
         }
         pl->stats.consumed++;
         atomic_store(&pl->n_consumed, pl->stats.consumed);
+        ls_metric_add(tp->m_consumed, 1);
         slot->last_input_ms = ls_pl_now_mono();
 
         if (rkm->len > pl->conf->max_record_bytes) {
@@ -514,12 +813,22 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         /* Outputs (e.g. decay that fired first) are emitted in any case. */
         if (ls_pl_emit(pl, tp, seq))
                 return;
+        if (pl->ob.n_outs > 0) {
+                rd_kafka_timestamp_type_t tstype;
+                int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
+                if (ts >= 0 && tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
+                        ls_metric_observe(pl->mh.latency,
+                                          (double)(ls_pl_now_wall() - ts) /
+                                                  1000.0);
+        }
         switch (err) {
         case LS_OK:
                 pl->stats.applied++;
+                ls_metric_add(pl->mh.applied, 1);
                 break;
         case LS_ERR_DUPLICATE:
                 pl->stats.duplicates++;
+                ls_metric_add(pl->mh.duplicates, 1);
                 break;
         case LS_ERR_LATE:
                 ls_pl_dead_letter(pl, rkm, tp, seq, "late", errstr);
@@ -554,8 +863,282 @@ static void ls_pl_idle_tick(ls_pipeline_t *pl) {
                                     "out of memory advancing an idle shard");
                         return;
                 }
+                if (pl->ob.n_outs > 0)
+                        slot->dirty = 1;
                 ls_pl_emit(pl, NULL, 0);
         }
+}
+
+/* ---------------------------------------------------------------- merge */
+
+/**
+ * Takes a consumed record into its topic-partition's hold queue.
+ * @returns 1 when the pipeline took @p rkm (it will destroy it), 0 when
+ *          the caller must destroy it (errors, partitions not ours).
+ */
+static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm) {
+        ls_tp_t *tp;
+        int topic;
+
+        if (rkm->err) {
+                ls_pl_handle(pl, rkm);
+                return 0;
+        }
+        topic = ls_pl_topic_index(pl, rd_kafka_topic_name(rkm->rkt));
+        if (topic < 0 || rkm->partition < 0 || rkm->partition >= pl->n_parts)
+                return 0;
+        tp = pl->tps[topic][rkm->partition];
+        if (!tp || !pl->slots[rkm->partition].shard)
+                return 0;
+        if (tp->hcount == tp->hcap) {
+                size_t ncap = tp->hcap ? tp->hcap * 2 : 256, i;
+                rd_kafka_message_t **nh = ls_malloc(ncap * sizeof(*nh));
+                int64_t *nat = ls_malloc(ncap * sizeof(*nat));
+                if (!nh || !nat) {
+                        ls_free(nh);
+                        ls_free(nat);
+                        ls_pl_fatal(pl, LS_ERR_NOMEM,
+                                    "out of memory holding input records");
+                        return 0;
+                }
+                for (i = 0; i < tp->hcount; i++) {
+                        nh[i] = tp->held[(tp->hhead + i) % tp->hcap];
+                        nat[i] = tp->held_at[(tp->hhead + i) % tp->hcap];
+                }
+                ls_free(tp->held);
+                ls_free(tp->held_at);
+                tp->held = nh;
+                tp->held_at = nat;
+                tp->hcap = ncap;
+                tp->hhead = 0;
+        }
+        tp->held[(tp->hhead + tp->hcount) % tp->hcap] = rkm;
+        tp->held_at[(tp->hhead + tp->hcount) % tp->hcap] = ls_pl_now_mono();
+        tp->hcount++;
+        tp->consumed_next = rkm->offset + 1;
+        return 1;
+}
+
+/**
+ * 1 when every record of @p tp's partition that the broker has (as of the
+ * last fetch response's high watermark) has been consumed.
+ */
+static int ls_pl_at_end(ls_pipeline_t *pl, const ls_tp_t *tp) {
+        int64_t lo = -1, hi = -1;
+
+        if (rd_kafka_get_watermark_offsets(pl->consumer,
+                                           ls_pl_topic_name(pl, tp->topic),
+                                           tp->partition, &lo, &hi) ||
+            hi < 0)
+                return 0;
+        if (tp->consumed_next >= 0)
+                return tp->consumed_next >= hi;
+        return lo >= 0 && lo >= hi;
+}
+
+static int64_t ls_pl_msg_ts(const rd_kafka_message_t *rkm) {
+        rd_kafka_timestamp_type_t tstype;
+
+        return rd_kafka_message_timestamp(rkm, &tstype);
+}
+
+/**
+ * Releases the held records of shard @p p in (timestamp, topic, offset)
+ * order. A record is released when the other topic's partition has a held
+ * record to compare with, is not ours, is at its end, or when it has been
+ * held merge_wait (merge_wait 0: arrival order, no holding).
+ */
+static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
+        for (;;) {
+                ls_tp_t *a = pl->tps[0][p], *b = pl->tps[1][p], *tp, *other;
+                rd_kafka_message_t *rkm;
+
+                if (pl->fatal || !pl->slots[p].shard)
+                        return;
+                if (a && a->hcount == 0)
+                        a = NULL;
+                if (b && b->hcount == 0)
+                        b = NULL;
+                if (!a && !b)
+                        return;
+                if (a && b) {
+                        rd_kafka_message_t *ma = a->held[a->hhead];
+                        rd_kafka_message_t *mb = b->held[b->hhead];
+                        if (pl->conf->merge_wait_ms == 0)
+                                tp = a->held_at[a->hhead] <= b->held_at[b->hhead]
+                                             ? a
+                                             : b;
+                        else /* ties: the events topic first */
+                                tp = ls_pl_msg_ts(mb) < ls_pl_msg_ts(ma) ? b
+                                                                          : a;
+                } else {
+                        tp = a ? a : b;
+                        other = pl->tps[1 - tp->topic][p];
+                        if (pl->conf->merge_wait_ms > 0 && other &&
+                            now - tp->held_at[tp->hhead] <
+                                    pl->conf->merge_wait_ms &&
+                            !ls_pl_at_end(pl, other))
+                                return; /* wait for the other partition */
+                }
+                rkm = tp->held[tp->hhead];
+                tp->hhead = (tp->hhead + 1) % tp->hcap;
+                tp->hcount--;
+                ls_pl_handle(pl, rkm);
+                rd_kafka_message_destroy(rkm);
+        }
+}
+
+static void ls_pl_drain(ls_pipeline_t *pl) {
+        int64_t now = ls_pl_now_mono();
+        int32_t p;
+
+        for (p = 0; p < pl->n_parts && !pl->fatal; p++)
+                ls_pl_drain_slot(pl, p, now);
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+static void ls_pl_snap_report(void *opaque, const char *path, const char *why) {
+        (void)opaque;
+        fprintf(stderr, "leadscore: snapshot %s rejected: %s\n", path, why);
+}
+
+/**
+ * Writes a snapshot of shard @p p. Every output of the inputs it covers
+ * must already be acknowledged (or committed, in transactional mode).
+ * A failure is logged and not fatal: offsets then stay uncommitted.
+ */
+static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p,
+                               const char *why) {
+        ls_slot_t *slot = &pl->slots[p];
+        ls_snapshot_meta_t meta;
+        char path[4096], errstr[1024];
+        int t;
+
+        memset(&meta, 0, sizeof(meta));
+        snprintf(meta.model_version, sizeof(meta.model_version), "%s",
+                 pl->ms->version);
+        snprintf(meta.group, sizeof(meta.group), "%s", pl->conf->group);
+        for (t = 0; t < 2; t++) {
+                snprintf(meta.topics[t], sizeof(meta.topics[t]), "%s",
+                         ls_pl_topic_name(pl, t));
+                meta.offsets[t] = slot->next[t] >= 0 ? slot->next[t]
+                                                     : LS_SNAPSHOT_EARLIEST;
+        }
+        meta.partition = p;
+        if (ls_snapshot_write(pl->conf->snapshot_dir, &meta, slot->shard,
+                              pl->conf->snapshot_keep, &pl->snapbuf, path,
+                              sizeof(path), errstr, sizeof(errstr))) {
+                fprintf(stderr,
+                        "leadscore: snapshot of partition %" PRId32
+                        " failed: %s\n",
+                        p, errstr);
+                return -1;
+        }
+        for (t = 0; t < 2; t++)
+                slot->durable[t] = slot->next[t];
+        slot->dirty = 0;
+        slot->applied_since_snap = 0;
+        if (why)
+                fprintf(stderr,
+                        "leadscore: snapshot (%s) of partition %" PRId32
+                        ": %s, %" PRIu64 " bytes, next offsets %s %" PRId64
+                        " %s %" PRId64 "\n",
+                        why, p, path, meta.payload_len,
+                        pl->conf->topic_events, meta.offsets[0],
+                        pl->conf->topic_profiles, meta.offsets[1]);
+        return 0;
+}
+
+/**
+ * Makes the shards' state durable: first every output produced so far is
+ * acknowledged (or, transactional, committed), then each changed shard
+ * (of the partitions in @p only, or all) gets a snapshot.
+ */
+static void ls_pl_make_durable(ls_pipeline_t *pl,
+                               const rd_kafka_topic_partition_list_t *only,
+                               const char *why) {
+        int32_t p;
+        int i;
+
+        if (!pl->conf->snapshot_dir)
+                return;
+        if (pl->conf->transactional)
+                ls_pl_commit(pl, NULL);
+        else
+                ls_pl_flush(pl);
+        pl->last_snapshot = ls_pl_now_mono();
+        for (p = 0; p < pl->n_parts && !pl->fatal; p++) {
+                int wanted = !only;
+                if (!pl->slots[p].shard || !pl->slots[p].dirty)
+                        continue;
+                for (i = 0; only && i < only->cnt; i++)
+                        if (only->elems[i].partition == p)
+                                wanted = 1;
+                if (wanted)
+                        ls_pl_snapshot_slot(pl, p, why);
+        }
+}
+
+/** 1 when a scheduled snapshot is due (interval or every_events). */
+static int ls_pl_snapshot_due(const ls_pipeline_t *pl) {
+        int32_t p;
+
+        if (!pl->conf->snapshot_dir)
+                return 0;
+        if (ls_pl_now_mono() - pl->last_snapshot >=
+            pl->conf->snapshot_interval_ms)
+                return 1;
+        if (pl->conf->snapshot_every_events == 0)
+                return 0;
+        for (p = 0; p < pl->n_parts; p++)
+                if (pl->slots[p].shard && pl->slots[p].applied_since_snap >=
+                                                  pl->conf->snapshot_every_events)
+                        return 1;
+        return 0;
+}
+
+/** Creates shard @p p: from its newest valid snapshot, or empty. */
+static void ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
+        ls_slot_t *slot = &pl->slots[p];
+        const char *topics[2] = {pl->conf->topic_events,
+                                 pl->conf->topic_profiles};
+        ls_snapshot_meta_t meta;
+        ls_shard_stats_t st;
+        char path[4096], errstr[1024];
+        ls_err_t err;
+        int t;
+
+        slot->dirty = 0;
+        slot->applied_since_snap = 0;
+        for (t = 0; t < 2; t++)
+                slot->next[t] = slot->durable[t] = -1;
+        if (!pl->conf->snapshot_dir) {
+                slot->shard = ls_shard_new(pl->ms);
+                return;
+        }
+        err = ls_snapshot_restore(pl->conf->snapshot_dir, pl->conf->group, p,
+                                  topics, pl->ms, ls_pl_snap_report, pl, &meta,
+                                  &slot->shard, path, sizeof(path), errstr,
+                                  sizeof(errstr));
+        if (err == LS_OK) {
+                for (t = 0; t < 2; t++)
+                        slot->next[t] = slot->durable[t] =
+                                meta.offsets[t] >= 0 ? meta.offsets[t] : -1;
+                ls_shard_stats(slot->shard, &st);
+                fprintf(stderr,
+                        "leadscore: restored partition %" PRId32
+                        " from %s: %zu leads, next offsets %s %" PRId64
+                        " %s %" PRId64 ", stream time %" PRId64 "\n",
+                        p, path, st.leads, topics[0], meta.offsets[0],
+                        topics[1], meta.offsets[1], meta.stream_time);
+                return;
+        }
+        fprintf(stderr,
+                "leadscore: partition %" PRId32 ": %s; starting empty from "
+                "the earliest offsets\n",
+                p, errstr);
+        slot->shard = ls_shard_new(pl->ms);
 }
 
 /* ------------------------------------------------------------ rebalance */
@@ -584,7 +1167,7 @@ static int ls_pl_grow(ls_pipeline_t *pl, int32_t partition) {
         return 0;
 }
 
-static void ls_pl_log_parts(const char *what,
+static void ls_pl_log_parts(ls_pipeline_t *pl, const char *what,
                             const rd_kafka_topic_partition_list_t *parts,
                             const char *protocol) {
         ls_buf_t b;
@@ -595,13 +1178,13 @@ static void ls_pl_log_parts(const char *what,
                 ls_buf_appendf(&b, "%s%s[%" PRId32 "]", i ? " " : "",
                                parts->elems[i].topic,
                                parts->elems[i].partition);
-        fprintf(stderr, "leadscore: %s (%s): %s\n", what, protocol,
-                b.data ? b.data : "(none)");
+        ls_log_kv(pl->log, LS_LOG_INFO, what, what, "protocol", protocol,
+                  "partitions", b.data ? b.data : "(none)", NULL);
         ls_buf_free(&b);
 }
 
 static void ls_pl_assign(ls_pipeline_t *pl,
-                         const rd_kafka_topic_partition_list_t *parts) {
+                         rd_kafka_topic_partition_list_t *parts) {
         int i;
 
         for (i = 0; i < parts->cnt; i++) {
@@ -620,15 +1203,23 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                         ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory on assign");
                         return;
                 }
+                pl->tps[t][p]->m_consumed = ls_pl_consumed_metric(pl, t, p);
                 if (pl->slots[p].refs++ == 0) {
-                        /* Shards start empty (no snapshot restore yet). */
-                        pl->slots[p].shard = ls_shard_new(pl->ms);
+                        /* From the newest valid snapshot, else empty. */
+                        ls_pl_restore(pl, p);
                         pl->slots[p].last_input_ms = ls_pl_now_mono();
                         if (!pl->slots[p].shard) {
                                 ls_pl_fatal(pl, LS_ERR_NOMEM,
                                             "out of memory creating a shard");
                                 return;
                         }
+                }
+                if (pl->conf->snapshot_dir) {
+                        /* Resume where the shard's state ends. */
+                        int64_t next = pl->slots[p].next[t];
+                        parts->elems[i].offset =
+                                next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
+                        pl->tps[t][p]->consumed_next = next;
                 }
         }
 }
@@ -640,8 +1231,10 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
 
         if (!lost) {
                 /* Everything produced for these partitions must be
-                 * acknowledged before their offsets are committed. */
+                 * acknowledged, and their shards snapshotted, before
+                 * their offsets are committed. */
                 ls_pl_flush(pl);
+                ls_pl_make_durable(pl, parts, "revoke");
                 ls_pl_commit(pl, parts);
         }
         for (i = 0; i < parts->cnt; i++) {
@@ -671,18 +1264,23 @@ static void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
         switch (err) {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-                ls_pl_log_parts("assigned", parts, cooperative ? "cooperative"
-                                                               : "eager");
+                ls_pl_log_parts(pl, "assigned", parts,
+                                cooperative ? "cooperative" : "eager");
                 ls_pl_assign(pl, parts);
                 if (cooperative)
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, parts);
+                /* Ready once the assigned partitions are set up. */
+                ls_metrics_set_ready(pl->metrics, !pl->fatal);
                 break;
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS: {
                 int lost = rd_kafka_assignment_lost(rk);
-                ls_pl_log_parts(lost ? "lost" : "revoked", parts,
+                ls_pl_log_parts(pl, lost ? "lost" : "revoked", parts,
                                 cooperative ? "cooperative" : "eager");
+                /* Eager: nothing is consumed until the next assignment. */
+                if (!cooperative)
+                        ls_metrics_set_ready(pl->metrics, 0);
                 ls_pl_revoke(pl, parts, lost);
                 if (cooperative)
                         error = rd_kafka_incremental_unassign(rk, parts);
@@ -691,20 +1289,211 @@ static void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 break;
         }
         default:
-                fprintf(stderr, "leadscore: rebalance error: %s\n",
-                        rd_kafka_err2str(err));
+                ls_log(pl->log, LS_LOG_ERROR, "rebalance_error",
+                       "rebalance error: %s", rd_kafka_err2str(err));
+                ls_metrics_set_ready(pl->metrics, 0);
                 ls_pl_revoke(pl, parts, 1);
                 aerr = rd_kafka_assign(rk, NULL);
                 break;
         }
         if (error) {
-                fprintf(stderr, "leadscore: rebalance: %s\n",
-                        rd_kafka_error_string(error));
+                ls_log(pl->log, LS_LOG_ERROR, "rebalance_error",
+                       "rebalance: %s", rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
         }
         if (aerr)
-                fprintf(stderr, "leadscore: rebalance: %s\n",
-                        rd_kafka_err2str(aerr));
+                ls_log(pl->log, LS_LOG_ERROR, "rebalance_error",
+                       "rebalance: %s", rd_kafka_err2str(aerr));
+}
+
+/* ---------------------------------------------------------- model reload */
+
+/** model_watch: asks for a reload when the model file's mtime or size
+ * changed since the last look. */
+static void ls_pl_model_watch(ls_pipeline_t *pl) {
+        struct timespec mt;
+        off_t size;
+
+        ls_pl_model_stat(pl, &mt, &size);
+        if (size < 0)
+                return; /* being replaced; look again later */
+        if (mt.tv_sec != pl->model_mtime.tv_sec ||
+            mt.tv_nsec != pl->model_mtime.tv_nsec || size != pl->model_size) {
+                pl->model_mtime = mt;
+                pl->model_size = size;
+                atomic_store(&pl->reload_req, 1);
+        }
+}
+
+static int ls_pl_reload_wanted(ls_pipeline_t *pl) {
+        int want = atomic_exchange(&pl->reload_req, 0);
+
+        if (pl->reloadp && *pl->reloadp != pl->reload_seen) {
+                pl->reload_seen = *pl->reloadp;
+                want = 1;
+        }
+        return want && !pl->fatal;
+}
+
+/**
+ * Loads the model file again and, when it is valid and differs, switches
+ * every shard to it. The switch point is between two batches: every
+ * input consumed before it was scored (and its outputs acknowledged and
+ * committed) under the old model; every input consumed after it is scored
+ * under the new one, starting from empty lead state (a shard's state
+ * layout is bound to its model set). An invalid model is rejected and
+ * the old one keeps serving.
+ */
+static void ls_pl_reload_model(ls_pipeline_t *pl) {
+        ls_modelset_t *ms = NULL;
+        ls_shard_t **fresh;
+        char errstr[1024], labels[64];
+        const char *result;
+        int32_t p, n = 0;
+
+        if (!pl->conf->model_watch)
+                ls_pl_model_stat(pl, &pl->model_mtime, &pl->model_size);
+        if (ls_modelset_load(pl->conf->model_path, &ms, errstr,
+                             sizeof(errstr))) {
+                result = "rejected";
+                ls_log_kv(pl->log, LS_LOG_ERROR, "model_reload",
+                          "model reload rejected; the current model keeps "
+                          "serving",
+                          "result", result, "model_version", pl->ms->version,
+                          "error", errstr, NULL);
+                goto count;
+        }
+        if (!strcmp(ms->version, pl->ms->version)) {
+                result = "unchanged";
+                ls_log_kv(pl->log, LS_LOG_INFO, "model_reload",
+                          "model reload: unchanged, nothing to do", "result",
+                          result, "model_version", ms->version, NULL);
+                ls_modelset_destroy(ms);
+                goto count;
+        }
+        fresh = ls_calloc(pl->n_parts ? (size_t)pl->n_parts : 1,
+                          sizeof(*fresh));
+        for (p = 0; fresh && p < pl->n_parts; p++) {
+                if (!pl->slots[p].shard)
+                        continue;
+                fresh[p] = ls_shard_new(ms);
+                if (!fresh[p])
+                        break;
+        }
+        if (!fresh || p < pl->n_parts) {
+                for (p = 0; fresh && p < pl->n_parts; p++)
+                        ls_shard_destroy(fresh[p]);
+                ls_free(fresh);
+                ls_modelset_destroy(ms);
+                result = "rejected";
+                ls_log_kv(pl->log, LS_LOG_ERROR, "model_reload",
+                          "model reload rejected: out of memory", "result",
+                          result, NULL);
+                goto count;
+        }
+        /* Everything scored under the old model is delivered and
+         * committed before the first input meets the new one. */
+        ls_pl_flush(pl);
+        ls_pl_commit(pl, NULL);
+        ls_outbuf_reset(&pl->ob);
+        for (p = 0; p < pl->n_parts; p++) {
+                if (!fresh[p])
+                        continue;
+                ls_shard_destroy(pl->slots[p].shard);
+                pl->slots[p].shard = fresh[p];
+                n++;
+        }
+        ls_free(fresh);
+        ls_pl_model_info(pl, pl->ms, 0);
+        ls_pl_model_info(pl, ms, 1);
+        {
+                char old[sizeof(pl->ms->version)], shards[16];
+                memcpy(old, pl->ms->version, sizeof(old));
+                ls_modelset_destroy(pl->ms);
+                pl->ms = ms;
+                snprintf(shards, sizeof(shards), "%" PRId32, n);
+                result = "switched";
+                ls_log_kv(pl->log, LS_LOG_INFO, "model_reload",
+                          "model reloaded: inputs consumed from now on are "
+                          "scored by the new model, from empty lead state",
+                          "result", result, "old_version", old,
+                          "model_version", ms->version, "shards", shards,
+                          NULL);
+        }
+count:
+        snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+        ls_metric_add(ls_metrics_counter(pl->metrics,
+                                         "leadscore_model_reloads_total",
+                                         "Model reload attempts, by result "
+                                         "(switched, unchanged, rejected).",
+                                         labels),
+                      1);
+}
+
+/* Counts the leads a model has scored (seq > 0). */
+static int ls_pl_count_scored(const char *lead_id, const ls_lead_view_t *v,
+                              void *opaque) {
+        (void)lead_id;
+        if (v->seq > 0)
+                (*(uint64_t *)opaque)++;
+        return 0;
+}
+
+/** Refreshes the gauges that describe state: leads and bytes per shard,
+ * leads per model, ready. */
+static void ls_pl_publish(ls_pipeline_t *pl) {
+        char labels[512], id[256];
+        uint64_t *per_model;
+        size_t i;
+        int32_t p;
+
+        per_model = ls_calloc(pl->ms->n_models ? pl->ms->n_models : 1,
+                              sizeof(*per_model));
+        for (p = 0; p < pl->n_parts; p++) {
+                ls_shard_stats_t st;
+                memset(&st, 0, sizeof(st));
+                if (pl->slots[p].shard) {
+                        ls_shard_stats(pl->slots[p].shard, &st);
+                        for (i = 0; per_model && i < pl->ms->n_models; i++)
+                                ls_shard_foreach_lead(pl->slots[p].shard, i,
+                                                      ls_pl_count_scored,
+                                                      &per_model[i]);
+                }
+                snprintf(labels, sizeof(labels), "partition=\"%" PRId32 "\"",
+                         p);
+                ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_leads",
+                                               "Leads held by the shard of "
+                                               "each assigned partition.",
+                                               labels),
+                              (double)st.leads);
+                ls_metric_set(ls_metrics_gauge(pl->metrics,
+                                               "leadscore_state_bytes",
+                                               "Memory held by each shard's "
+                                               "lead table.",
+                                               labels),
+                              (double)st.state_bytes);
+                ls_metric_set(ls_metrics_gauge(pl->metrics,
+                                               "leadscore_timers",
+                                               "Pending decay timers per "
+                                               "shard.",
+                                               labels),
+                              (double)st.timers);
+        }
+        for (i = 0; per_model && i < pl->ms->n_models; i++) {
+                snprintf(labels, sizeof(labels), "model=\"%s\"",
+                         ls_metrics_label_escape(pl->ms->models[i].id, id,
+                                                 sizeof(id)));
+                ls_metric_set(ls_metrics_gauge(pl->metrics,
+                                               "leadscore_model_leads",
+                                               "Leads with at least one "
+                                               "output under the model, over "
+                                               "the assigned shards.",
+                                               labels),
+                              (double)per_model[i]);
+        }
+        ls_free(per_model);
+        /* Snapshot gauges: see ls_metrics_snapshot(), called by the
+         * snapshot feature when it completes a snapshot. */
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -744,6 +1533,14 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
         int consumer = type == RD_KAFKA_CONSUMER;
 
         rd_kafka_conf_set_opaque(kconf, pl);
+        rd_kafka_conf_set_log_cb(kconf, ls_pl_kafka_log_cb);
+        if (conf->metrics_listen) {
+                /* Lag, rtt and queue gauges; the user may override. */
+                if (ls_pl_conf_set(kconf, "kafka", "statistics.interval.ms",
+                                   "5000", errstr, errstr_size))
+                        goto fail;
+                rd_kafka_conf_set_stats_cb(kconf, ls_pl_stats_cb);
+        }
         if (consumer) {
                 if (ls_pl_conf_set(kconf, "consumer", "auto.offset.reset",
                                    "earliest", errstr, errstr_size))
@@ -807,7 +1604,12 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         pl->conf = conf;
         atomic_init(&pl->stop_req, 0);
         atomic_init(&pl->n_consumed, 0);
+        atomic_init(&pl->reload_req, 0);
+        if (ls_pl_ops_new(pl, errstr, errstr_size))
+                goto fail;
         ls_outbuf_init(&pl->ob);
+        ls_buf_init(&pl->snapbuf);
+        pl->last_snapshot = ls_pl_now_mono();
         ls_buf_init(&pl->buf);
 
         if (!conf->model_path) {
@@ -817,6 +1619,8 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         }
         if (ls_modelset_load(conf->model_path, &pl->ms, errstr, errstr_size))
                 goto fail;
+        ls_pl_model_stat(pl, &pl->model_mtime, &pl->model_size);
+        ls_pl_model_info(pl, pl->ms, 1);
 
         memset(&cc, 0, sizeof(cc));
         cc.input_format = conf->input_format;
@@ -861,6 +1665,19 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         if (!pl->consumer)
                 goto fail;
         rd_kafka_poll_set_consumer(pl->consumer);
+        if (conf->transactional) {
+                rd_kafka_error_t *terr =
+                        rd_kafka_init_transactions(pl->producer, 60000);
+                if (!terr)
+                        terr = rd_kafka_begin_transaction(pl->producer);
+                if (terr) {
+                        ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
+                                  "transactional producer: %s",
+                                  rd_kafka_error_string(terr));
+                        rd_kafka_error_destroy(terr);
+                        goto fail;
+                }
+        }
 
         topics = rd_kafka_topic_partition_list_new(2);
         rd_kafka_topic_partition_list_add(topics, conf->topic_events,
@@ -877,11 +1694,19 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         }
         snprintf(sub, sizeof(sub), "%s, %s", conf->topic_events,
                  conf->topic_profiles);
-        fprintf(stderr,
-                "leadscore: group %s subscribed to %s via %s (model %s, "
-                "version %s)\n",
-                conf->group, sub, pl->bootstrap, conf->model_path,
-                pl->ms->version);
+        ls_log_kv(pl->log, LS_LOG_INFO, "subscribed", "subscribed", "group",
+                  conf->group, "topics", sub, "bootstrap", pl->bootstrap,
+                  "model", conf->model_path, "model_version", pl->ms->version,
+                  NULL);
+        if (conf->metrics_listen) {
+                if (ls_metrics_serve(pl->metrics, conf->metrics_listen, errstr,
+                                     errstr_size))
+                        goto fail;
+                ls_log(pl->log, LS_LOG_INFO, "metrics_listening",
+                       "metrics: listening on %s (port %d): /metrics /healthz "
+                       "/readyz",
+                       conf->metrics_listen, ls_metrics_port(pl->metrics));
+        }
         return pl;
 fail:
         ls_pipeline_destroy(pl);
@@ -901,14 +1726,15 @@ static void ls_pl_close(ls_pipeline_t *pl) {
                 return;
         err = rd_kafka_consumer_close(pl->consumer);
         if (err)
-                fprintf(stderr, "leadscore: consumer close: %s\n",
-                        rd_kafka_err2str(err));
+                ls_log(pl->log, LS_LOG_WARN, "consumer_close",
+                       "consumer close: %s", rd_kafka_err2str(err));
         pl->consumer_closed = 1;
 }
 
 ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                          char *errstr, size_t errstr_size) {
         int64_t last_commit = ls_pl_now_mono(), last_idle = last_commit;
+        int64_t last_publish = 0, last_watch = last_commit;
 
         while (!ls_pl_stopping(pl, stopp)) {
                 rd_kafka_message_t *rkm;
@@ -916,13 +1742,16 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
 
                 rkm = rd_kafka_consumer_poll(pl->consumer, LS_PL_POLL_MS);
                 while (rkm) {
-                        ls_pl_handle(pl, rkm);
-                        rd_kafka_message_destroy(rkm);
+                        if (!ls_pl_enqueue(pl, rkm))
+                                rd_kafka_message_destroy(rkm);
                         if (++n >= LS_PL_BATCH || pl->fatal)
                                 break;
                         rkm = rd_kafka_consumer_poll(pl->consumer, 0);
                 }
+                ls_pl_drain(pl);
                 rd_kafka_poll(pl->producer, 0);
+                if (ls_pl_snapshot_due(pl))
+                        ls_pl_make_durable(pl, NULL, NULL);
                 if (pl->conf->idle_tick_ms > 0 &&
                     ls_pl_now_mono() - last_idle >= LS_PL_POLL_MS) {
                         last_idle = ls_pl_now_mono();
@@ -933,23 +1762,39 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                         ls_pl_commit(pl, NULL);
                         last_commit = ls_pl_now_mono();
                 }
+                if (pl->conf->model_watch &&
+                    ls_pl_now_mono() - last_watch >= LS_PL_WATCH_MS) {
+                        last_watch = ls_pl_now_mono();
+                        ls_pl_model_watch(pl);
+                }
+                /* The model switch point: between two batches. */
+                if (ls_pl_reload_wanted(pl))
+                        ls_pl_reload_model(pl);
+                if (ls_pl_now_mono() - last_publish >= LS_PL_PUBLISH_MS) {
+                        last_publish = ls_pl_now_mono();
+                        ls_pl_publish(pl);
+                }
         }
+        ls_metrics_set_ready(pl->metrics, 0);
 
         /* Stop in order: finish deliveries, commit what they cover, leave
          * the group (the revoke callback commits once more). */
-        fprintf(stderr, "leadscore: stopping%s\n",
-                pl->fatal ? " after a fatal error" : "");
+        ls_log(pl->log, pl->fatal ? LS_LOG_ERROR : LS_LOG_INFO, "stopping",
+               "stopping%s", pl->fatal ? " after a fatal error" : "");
         ls_pl_flush(pl);
+        if (!pl->fatal)
+                ls_pl_make_durable(pl, NULL, "stop");
         ls_pl_commit(pl, NULL);
         ls_pl_close(pl);
         ls_pl_flush(pl);
-        fprintf(stderr,
-                "leadscore: stopped: consumed %" PRIu64 ", applied %" PRIu64
-                ", outputs %" PRIu64 " (alerts %" PRIu64 "), dead letters %" PRIu64
-                ", duplicates %" PRIu64 ", delivery failures %" PRIu64 "\n",
-                pl->stats.consumed, pl->stats.applied, pl->stats.outputs,
-                pl->stats.alerts, pl->stats.dead_letters, pl->stats.duplicates,
-                pl->stats.delivery_failures);
+        ls_pl_publish(pl);
+        ls_log(pl->log, LS_LOG_INFO, "stopped",
+               "stopped: consumed %" PRIu64 ", applied %" PRIu64
+               ", outputs %" PRIu64 " (alerts %" PRIu64 "), dead letters %" PRIu64
+               ", duplicates %" PRIu64 ", delivery failures %" PRIu64,
+               pl->stats.consumed, pl->stats.applied, pl->stats.outputs,
+               pl->stats.alerts, pl->stats.dead_letters, pl->stats.duplicates,
+               pl->stats.delivery_failures);
         if (pl->fatal)
                 return ls_seterr(errstr, errstr_size, pl->fatal_err, "%s",
                                  pl->fatal_str);
@@ -958,6 +1803,24 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
 
 void ls_pipeline_stop(ls_pipeline_t *pl) {
         atomic_store(&pl->stop_req, 1);
+}
+
+void ls_pipeline_reload_on(ls_pipeline_t *pl,
+                           const volatile sig_atomic_t *counterp) {
+        pl->reloadp = counterp;
+        pl->reload_seen = counterp ? *counterp : 0;
+}
+
+void ls_pipeline_reload(ls_pipeline_t *pl) {
+        atomic_store(&pl->reload_req, 1);
+}
+
+ls_metrics_t *ls_pipeline_metrics(ls_pipeline_t *pl) {
+        return pl->metrics;
+}
+
+ls_log_t *ls_pipeline_log(ls_pipeline_t *pl) {
+        return pl->log;
 }
 
 const char *ls_pipeline_bootstrap(const ls_pipeline_t *pl) {
@@ -1001,5 +1864,9 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
                 ls_modelset_destroy(pl->ms);
         ls_outbuf_free(&pl->ob);
         ls_buf_free(&pl->buf);
+        ls_buf_free(&pl->snapbuf);
+        /* Stops the HTTP thread before anything it reads goes away. */
+        ls_metrics_destroy(pl->metrics);
+        ls_log_destroy(pl->log);
         ls_free(pl);
 }

@@ -81,7 +81,8 @@ void ls_props_clear(ls_props_t *props) {
 
 int ls_props_is_secret(const char *name) {
         /* Case-insensitive substring search without GNU strcasestr. */
-        static const char *const words[] = {"password", "secret"};
+        static const char *const words[] = {"password", "secret",
+                                            "sasl.oauthbearer", "ssl.key"};
         size_t i, j, nlen = strlen(name);
 
         for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
@@ -90,7 +91,7 @@ int ls_props_is_secret(const char *name) {
                         if (!strncasecmp(name + j, words[i], wlen))
                                 return 1;
         }
-        return !strcasecmp(name, "sasl.oauthbearer.config");
+        return 0;
 }
 
 /* ------------------------------------------------------------- defaults */
@@ -148,6 +149,11 @@ ls_config_t *ls_config_new_defaults(void) {
         conf->commit_interval_ms = 1000;
         conf->max_record_bytes = 1024 * 1024;
         conf->embedded_partitions = 4;
+        conf->snapshot_interval_ms = 30000;
+        conf->snapshot_keep = 3;
+        conf->merge_wait_ms = 1000;
+        conf->log_format = LS_LOG_LOGFMT;
+        conf->log_level = LS_LOG_INFO;
         if (!conf->path || !conf->topic_events || !conf->topic_profiles ||
             !conf->topic_scores || !conf->topic_alerts ||
             !conf->topic_dead_letters || !conf->group) {
@@ -170,6 +176,8 @@ void ls_config_destroy(ls_config_t *conf) {
         ls_free(conf->group);
         ls_free(conf->schema_dir);
         ls_free(conf->registry_url);
+        ls_free(conf->snapshot_dir);
+        ls_free(conf->metrics_listen);
         ls_props_clear(&conf->kafka);
         ls_props_clear(&conf->consumer);
         ls_props_clear(&conf->producer);
@@ -328,7 +336,12 @@ static ls_err_t ls_cfgp_props_check(ls_cfgp_t *p, yaml_node_t *map,
                 if (rd_kafka_conf_set(kconf, k, ls_cfgp_scalar(vn), kerr,
                                       sizeof(kerr)) != RD_KAFKA_CONF_OK) {
                         snprintf(path, sizeof(path), "%s.%s", section, k);
-                        err = ls_cfgp_err(p, kn, path, "%s", kerr);
+                        /* librdkafka's message may quote the value */
+                        err = ls_cfgp_err(p, kn, path, "%s",
+                                          ls_props_is_secret(k)
+                                                  ? "invalid value (not "
+                                                    "shown: secret)"
+                                                  : kerr);
                         break;
                 }
         }
@@ -476,6 +489,130 @@ static ls_err_t ls_cfgp_embedded(ls_cfgp_t *p, yaml_node_t *map) {
         return LS_OK;
 }
 
+static ls_err_t ls_cfgp_metrics(ls_cfgp_t *p, yaml_node_t *map) {
+        yaml_node_t *kn, *vn;
+        const char *k;
+        ls_err_t err;
+
+        if ((err = ls_cfgp_expect_map(p, map, "metrics")))
+                return err;
+        LS_CFGP_FOREACH(p, map, k, kn, vn) {
+                if (k && !strcmp(k, "listen")) {
+                        const char *s = ls_cfgp_scalar(vn);
+                        const char *colon = s ? strrchr(s, ':') : NULL;
+                        if (!colon || !colon[1] ||
+                            strspn(colon + 1, "0123456789") !=
+                                    strlen(colon + 1))
+                                return ls_cfgp_err(
+                                        p, vn, "metrics.listen",
+                                        "expected HOST:PORT with a numeric "
+                                        "port, e.g. 127.0.0.1:9464, got "
+                                        "\"%s\"",
+                                        s ? s : "(not a scalar)");
+                        err = ls_cfgp_string(p, vn, "metrics.listen",
+                                             &p->conf->metrics_listen);
+                } else {
+                        err = ls_cfgp_err(p, kn, "metrics",
+                                          "unknown key \"%s\" (expected "
+                                          "listen)",
+                                          k ? k : "?");
+                }
+                if (err)
+                        return err;
+        }
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_log(ls_cfgp_t *p, yaml_node_t *map) {
+        yaml_node_t *kn, *vn;
+        const char *k;
+        ls_err_t err = LS_OK;
+
+        if ((err = ls_cfgp_expect_map(p, map, "log")))
+                return err;
+        LS_CFGP_FOREACH(p, map, k, kn, vn) {
+                const char *s = ls_cfgp_scalar(vn);
+                if (k && !strcmp(k, "format")) {
+                        if (ls_log_format_parse(s, &p->conf->log_format))
+                                err = ls_cfgp_err(p, vn, "log.format",
+                                                  "expected logfmt or json, "
+                                                  "got \"%s\"",
+                                                  s ? s : "(not a scalar)");
+                } else if (k && !strcmp(k, "level")) {
+                        if (ls_log_level_parse(s, &p->conf->log_level))
+                                err = ls_cfgp_err(p, vn, "log.level",
+                                                  "expected debug, info, warn "
+                                                  "or error, got \"%s\"",
+                                                  s ? s : "(not a scalar)");
+                } else {
+                        err = ls_cfgp_err(p, kn, "log",
+                                          "unknown key \"%s\" (expected "
+                                          "format, level)",
+                                          k ? k : "?");
+                }
+                if (err)
+                        return err;
+        }
+        return LS_OK;
+}
+
+static ls_err_t ls_cfgp_bool(ls_cfgp_t *p, const yaml_node_t *node,
+                             const char *key, int *vp) {
+        const char *s = ls_cfgp_scalar(node);
+
+        if (s && (!strcmp(s, "true") || !strcmp(s, "yes") ||
+                  !strcmp(s, "on")))
+                *vp = 1;
+        else if (s && (!strcmp(s, "false") || !strcmp(s, "no") ||
+                       !strcmp(s, "off")))
+                *vp = 0;
+        else
+                return ls_cfgp_err(p, node, key,
+                                   "expected true or false, got \"%s\"",
+                                   s ? s : "(not a scalar)");
+        return LS_OK;
+}
+
+/* snapshot: {dir, interval, every_events, keep} */
+static ls_err_t ls_cfgp_snapshot(ls_cfgp_t *p, yaml_node_t *map) {
+        yaml_node_t *kn, *vn;
+        const char *k;
+        long long v;
+        ls_err_t err;
+
+        if ((err = ls_cfgp_expect_map(p, map, "snapshot")))
+                return err;
+        LS_CFGP_FOREACH(p, map, k, kn, vn) {
+                if (k && !strcmp(k, "dir")) {
+                        err = ls_cfgp_path(p, vn, "snapshot.dir",
+                                           &p->conf->snapshot_dir);
+                } else if (k && !strcmp(k, "interval")) {
+                        err = ls_cfgp_duration(p, vn, "snapshot.interval",
+                                               &p->conf->snapshot_interval_ms);
+                } else if (k && !strcmp(k, "every_events")) {
+                        err = ls_cfgp_int(p, vn, "snapshot.every_events", 0,
+                                          INT64_MAX, &v);
+                        if (!err)
+                                p->conf->snapshot_every_events = (uint64_t)v;
+                } else if (k && !strcmp(k, "keep")) {
+                        err = ls_cfgp_int(p, vn, "snapshot.keep", 1, 1000, &v);
+                        if (!err)
+                                p->conf->snapshot_keep = (int)v;
+                } else {
+                        err = ls_cfgp_err(p, kn, "snapshot",
+                                          "unknown key \"%s\" (expected dir, "
+                                          "interval, every_events, keep)",
+                                          k ? k : "?");
+                }
+                if (err)
+                        return err;
+        }
+        if (!p->conf->snapshot_dir)
+                return ls_cfgp_err(p, map, "snapshot.dir",
+                                   "required when snapshot is set%s", NULL);
+        return LS_OK;
+}
+
 static ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
         yaml_node_t *kn, *vn;
         const char *k;
@@ -520,6 +657,23 @@ static ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
                         err = ls_cfgp_props(p, vn, k, &c->producer);
                 else if (!strcmp(k, "embedded_broker"))
                         err = ls_cfgp_embedded(p, vn);
+                else if (!strcmp(k, "snapshot"))
+                        err = ls_cfgp_snapshot(p, vn);
+                else if (!strcmp(k, "merge_wait")) {
+                        const char *mw = ls_cfgp_scalar(vn);
+                        if (mw && !strcmp(mw, "0"))
+                                c->merge_wait_ms = 0;
+                        else
+                                err = ls_cfgp_duration(p, vn, k,
+                                                       &c->merge_wait_ms);
+                } else if (!strcmp(k, "transactional"))
+                        err = ls_cfgp_bool(p, vn, k, &c->transactional);
+                else if (!strcmp(k, "metrics"))
+                        err = ls_cfgp_metrics(p, vn);
+                else if (!strcmp(k, "log"))
+                        err = ls_cfgp_log(p, vn);
+                else if (!strcmp(k, "model_watch"))
+                        err = ls_cfgp_bool(p, vn, k, &c->model_watch);
                 else
                         err = ls_cfgp_err(p, kn, k,
                                           "unknown key (see docs/CONFIG.md)%s",
@@ -530,6 +684,12 @@ static ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
         if (!c->model_path)
                 return ls_cfgp_err(p, root, "model",
                                    "required key is missing%s", NULL);
+        if (c->transactional &&
+            !ls_props_get(&c->producer, "transactional.id") &&
+            !ls_props_get(&c->kafka, "transactional.id"))
+                return ls_cfgp_err(p, root, "transactional",
+                                   "true needs producer.transactional.id%s",
+                                   NULL);
         if ((c->input_format == LS_FORMAT_REGISTRY ||
              c->output_format == LS_FORMAT_REGISTRY) &&
             !c->registry_url)
@@ -694,6 +854,26 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         fprintf(fp, "  commit_interval = %lldms\n",
                 (long long)conf->commit_interval_ms);
         fprintf(fp, "  max_record_bytes = %zu\n", conf->max_record_bytes);
+        if (conf->snapshot_dir)
+                fprintf(fp,
+                        "  snapshot = dir:%s interval:%lldms every_events:%llu "
+                        "keep:%d\n",
+                        conf->snapshot_dir,
+                        (long long)conf->snapshot_interval_ms,
+                        (unsigned long long)conf->snapshot_every_events,
+                        conf->snapshot_keep);
+        else
+                fprintf(fp, "  snapshot = (off)\n");
+        fprintf(fp, "  merge_wait = %lldms\n", (long long)conf->merge_wait_ms);
+        fprintf(fp, "  transactional = %s\n",
+                conf->transactional ? "true" : "false");
+        fprintf(fp, "  metrics.listen = %s\n",
+                conf->metrics_listen ? conf->metrics_listen : "(off)");
+        fprintf(fp, "  log = format:%s level:%s\n",
+                ls_log_format2str(conf->log_format),
+                ls_log_level2str(conf->log_level));
+        fprintf(fp, "  model_watch = %s\n",
+                conf->model_watch ? "true" : "false");
         ls_config_print_props(&conf->kafka, "kafka", fp);
         ls_config_print_props(&conf->consumer, "consumer", fp);
         ls_config_print_props(&conf->producer, "producer", fp);

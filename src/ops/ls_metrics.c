@@ -311,7 +311,7 @@ static ls_err_t ls_metrics_num(ls_buf_t *out, double v) {
                 return ls_buf_appendf(out, v > 0 ? "+Inf" : "-Inf");
         if (v == floor(v) && fabs(v) < 9e15)
                 return ls_buf_appendf(out, "%.0f", v);
-        return ls_buf_appendf(out, "%.17g", v);
+        return ls_buf_appendf(out, "%.15g", v);
 }
 
 static ls_err_t ls_metrics_render_series(const ls_mfamily_t *f,

@@ -1,0 +1,180 @@
+/*
+ * test_ops.c - unit tests of the operations modules: the structured
+ * logger (ls_log.h: logfmt quoting, JSON lines, level filter, secret
+ * masking in messages and fields) and the metric registry (ls_metrics.h:
+ * series identity, exposition text, histograms, librdkafka statistics).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "leadscore/ls_buf.h"
+#include "leadscore/ls_log.h"
+#include "leadscore/ls_metrics.h"
+
+static void test_log_logfmt_and_mask(void **state) {
+        ls_log_t *log = ls_log_new(LS_LOG_LOGFMT, LS_LOG_INFO, stderr);
+        const char *kv[] = {"reason", "late", "error",
+                            "bad \"x\"=1 pw=hunter2 end"};
+        char line[1024];
+
+        (void)state;
+        assert_non_null(log);
+        assert_int_equal(ls_log_add_secret(log, "hunter2"), LS_OK);
+        assert_int_equal(ls_log_add_secret(log, ""), LS_OK);
+        ls_log_format_line(log, LS_LOG_WARN, "dead_letter",
+                           "token hunter2hunter2 seen", kv, 4, line,
+                           sizeof(line));
+        assert_null(strstr(line, "hunter2"));
+        assert_non_null(strstr(line, " level=warn event=dead_letter "
+                                     "msg=\"token ****************" " seen\""));
+        assert_non_null(strstr(line, " reason=late "));
+        assert_non_null(strstr(line, "error=\"bad \\\"x\\\"=1 pw=******** "
+                                     "end\"\n"));
+        assert_true(strncmp(line, "time=", 5) == 0);
+        assert_true(ls_log_enabled(log, LS_LOG_ERROR));
+        assert_false(ls_log_enabled(log, LS_LOG_DEBUG));
+        assert_false(ls_log_enabled(NULL, LS_LOG_ERROR));
+        ls_log_destroy(log);
+}
+
+static void test_log_json(void **state) {
+        ls_log_t *log = ls_log_new(LS_LOG_JSON, LS_LOG_DEBUG, stderr);
+        const char *kv[] = {"error", "model.yaml:3: s3cr3t\n\"q\""};
+        char line[1024];
+        json_t *j;
+        json_error_t jerr;
+
+        (void)state;
+        assert_int_equal(ls_log_add_secret(log, "s3cr3t"), LS_OK);
+        ls_log_format_line(log, LS_LOG_ERROR, "model_reload", "rejected", kv,
+                           2, line, sizeof(line));
+        assert_int_equal(line[strlen(line) - 1], '\n');
+        j = json_loads(line, 0, &jerr);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "level")),
+                            "error");
+        assert_string_equal(json_string_value(json_object_get(j, "event")),
+                            "model_reload");
+        assert_string_equal(json_string_value(json_object_get(j, "error")),
+                            "model.yaml:3: ********\n\"q\"");
+        assert_non_null(json_object_get(j, "time"));
+        json_decref(j);
+        ls_log_destroy(log);
+}
+
+static void test_log_parse(void **state) {
+        ls_log_level_t l;
+        ls_log_format_t f;
+
+        (void)state;
+        assert_int_equal(ls_log_level_parse("warning", &l), LS_OK);
+        assert_int_equal(l, LS_LOG_WARN);
+        assert_int_equal(ls_log_level_parse("loud", &l), LS_ERR_INVALID);
+        assert_int_equal(ls_log_format_parse("json", &f), LS_OK);
+        assert_int_equal(f, LS_LOG_JSON);
+        assert_int_equal(ls_log_format_parse("xml", &f), LS_ERR_INVALID);
+        assert_int_equal(ls_log_level_from_syslog(7), LS_LOG_DEBUG);
+        assert_int_equal(ls_log_level_from_syslog(4), LS_LOG_WARN);
+        assert_int_equal(ls_log_level_from_syslog(3), LS_LOG_ERROR);
+}
+
+static void test_metrics_render(void **state) {
+        static const double bounds[] = {0.1, 1};
+        ls_metrics_t *m = ls_metrics_new();
+        ls_metric_t *c, *c2, *g, *hist;
+        ls_buf_t b;
+        char esc[64];
+
+        (void)state;
+        c = ls_metrics_counter(m, "t_total", "A counter.", "k=\"a\"");
+        c2 = ls_metrics_counter(m, "t_total", "ignored", "k=\"a\"");
+        assert_ptr_equal(c, c2); /* same series, same handle */
+        assert_null(ls_metrics_gauge(m, "t_total", "", NULL)); /* type */
+        ls_metric_add(c, 2);
+        ls_metric_add(c2, 3);
+        g = ls_metrics_gauge(m, "t_gauge", "A gauge.", NULL);
+        ls_metric_set(g, 0.5);
+        hist = ls_metrics_histogram(m, "t_lat", "A histogram.", NULL, bounds,
+                                    2);
+        ls_metric_observe(hist, 0.05);
+        ls_metric_observe(hist, 0.5);
+        ls_metric_observe(hist, 5);
+        ls_buf_init(&b);
+        assert_int_equal(ls_metrics_render(m, &b), LS_OK);
+        assert_non_null(b.data);
+        assert_string_equal(
+                b.data,
+                "# HELP t_total A counter.\n# TYPE t_total counter\n"
+                "t_total{k=\"a\"} 5\n"
+                "# HELP t_gauge A gauge.\n# TYPE t_gauge gauge\n"
+                "t_gauge 0.5\n"
+                "# HELP t_lat A histogram.\n# TYPE t_lat histogram\n"
+                "t_lat_bucket{le=\"0.1\"} 1\nt_lat_bucket{le=\"1\"} 2\n"
+                "t_lat_bucket{le=\"+Inf\"} 3\nt_lat_sum 5.55\n"
+                "t_lat_count 3\n");
+        ls_buf_free(&b);
+        assert_string_equal(ls_metrics_label_escape("a\"b\\c\nd", esc,
+                                                    sizeof(esc)),
+                            "a\\\"b\\\\c\\nd");
+        assert_int_equal(ls_metrics_ready(m), 0);
+        ls_metrics_set_ready(m, 1);
+        assert_int_equal(ls_metrics_ready(m), 1);
+        ls_metrics_destroy(m);
+}
+
+static void test_metrics_rdkafka_stats(void **state) {
+        static const char stats[] =
+                "{\"name\":\"c\",\"type\":\"consumer\",\"replyq\":2,"
+                "\"msg_cnt\":0,\"txmsgs\":7,\"rxmsgs\":9,"
+                "\"brokers\":{\"127.0.0.1:9092/1\":{\"nodeid\":1,"
+                "\"rtt\":{\"avg\":2500}},\"GroupCoordinator\":{\"nodeid\":-1,"
+                "\"rtt\":{\"avg\":1}}},"
+                "\"topics\":{\"ev\":{\"partitions\":{"
+                "\"0\":{\"partition\":0,\"consumer_lag\":42},"
+                "\"1\":{\"partition\":1,\"consumer_lag\":-1},"
+                "\"-1\":{\"partition\":-1,\"consumer_lag\":-1}}}}}";
+        ls_metrics_t *m = ls_metrics_new();
+        ls_buf_t b;
+
+        (void)state;
+        assert_int_equal(ls_metrics_rdkafka_stats(m, "consumer", stats,
+                                                  strlen(stats)),
+                         LS_OK);
+        assert_int_equal(ls_metrics_rdkafka_stats(m, "consumer", "{x", 2),
+                         LS_ERR_INVALID);
+        ls_buf_init(&b);
+        assert_int_equal(ls_metrics_render(m, &b), LS_OK);
+        assert_non_null(strstr(b.data, "leadscore_kafka_consumer_lag{topic="
+                                       "\"ev\",partition=\"0\"} 42\n"));
+        assert_null(strstr(b.data, "partition=\"1\""));
+        assert_null(strstr(b.data, "GroupCoordinator"));
+        assert_non_null(strstr(b.data,
+                               "leadscore_kafka_broker_rtt_avg_seconds{client="
+                               "\"consumer\",broker=\"127.0.0.1:9092/1\"} "
+                               "0.0025\n"));
+        assert_non_null(strstr(b.data, "leadscore_kafka_replyq{client="
+                                       "\"consumer\"} 2\n"));
+        assert_non_null(strstr(b.data, "leadscore_kafka_rx_msgs{client="
+                                       "\"consumer\"} 9\n"));
+        ls_buf_free(&b);
+        ls_metrics_destroy(m);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_log_logfmt_and_mask),
+                cmocka_unit_test(test_log_json),
+                cmocka_unit_test(test_log_parse),
+                cmocka_unit_test(test_metrics_render),
+                cmocka_unit_test(test_metrics_rdkafka_stats),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
