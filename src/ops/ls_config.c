@@ -325,7 +325,8 @@ static ls_err_t ls_cfgp_expect_map(ls_cfgp_t *p, const yaml_node_t *node,
 /* Lets librdkafka validate every property name and value now, so that
  * its complaint comes with the line of the property. */
 static ls_err_t ls_cfgp_props_check(ls_cfgp_t *p, yaml_node_t *map,
-                                    const char *section) {
+                                    const char *section,
+                                    const ls_props_t *props) {
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
         yaml_node_t *kn, *vn;
         const char *k;
@@ -333,7 +334,7 @@ static ls_err_t ls_cfgp_props_check(ls_cfgp_t *p, yaml_node_t *map,
         ls_err_t err = LS_OK;
 
         LS_CFGP_FOREACH(p, map, k, kn, vn) {
-                if (rd_kafka_conf_set(kconf, k, ls_cfgp_scalar(vn), kerr,
+                if (rd_kafka_conf_set(kconf, k, ls_props_get(props, k), kerr,
                                       sizeof(kerr)) != RD_KAFKA_CONF_OK) {
                         snprintf(path, sizeof(path), "%s.%s", section, k);
                         /* librdkafka's message may quote the value */
@@ -346,6 +347,71 @@ static ls_err_t ls_cfgp_props_check(ls_cfgp_t *p, yaml_node_t *map,
                 }
         }
         rd_kafka_conf_destroy(kconf);
+        return err;
+}
+
+/**
+ * Sets property @p k to @p v, where a whole value "${env:NAME}" is the
+ * environment variable NAME and "${file:PATH}" the contents of PATH
+ * (relative to the config's directory, one trailing newline dropped), so
+ * that secrets can come from a Kubernetes Secret or systemd credentials
+ * instead of the config file.
+ */
+static ls_err_t ls_cfgp_indirect(ls_cfgp_t *p, const yaml_node_t *vn,
+                                 const char *path, const char *v,
+                                 ls_props_t *props, const char *k) {
+        size_t n = strlen(v);
+        ls_buf_t b;
+        ls_err_t err;
+
+        if (n < 4 || strncmp(v, "${", 2) || v[n - 1] != '}')
+                return ls_props_set(props, k, v) ? LS_ERR_NOMEM : LS_OK;
+        ls_buf_init(&b);
+        if (ls_buf_append(&b, v + 2, n - 3) || ls_buf_append(&b, "", 1)) {
+                ls_buf_free(&b);
+                return LS_ERR_NOMEM;
+        }
+        if (!strncmp(b.data, "env:", 4) && b.data[4]) {
+                const char *e = getenv(b.data + 4);
+                err = e ? (ls_props_set(props, k, e) ? LS_ERR_NOMEM : LS_OK)
+                        : ls_cfgp_err(p, vn, path,
+                                      "environment variable %s is not set",
+                                      b.data + 4);
+        } else if (!strncmp(b.data, "file:", 5) && b.data[5]) {
+                char *fpath = NULL;
+                FILE *fp;
+                ls_buf_t c;
+                char chunk[4096];
+                size_t r;
+                yaml_node_t tmp = *vn;
+
+                tmp.data.scalar.value = (yaml_char_t *)(b.data + 5);
+                err = ls_cfgp_path(p, &tmp, path, &fpath);
+                fp = err ? NULL : fopen(fpath, "rb");
+                ls_buf_init(&c);
+                if (!err && !fp)
+                        err = ls_cfgp_err(p, vn, path, "cannot read %s",
+                                          fpath);
+                while (fp && (r = fread(chunk, 1, sizeof(chunk), fp)) > 0 &&
+                       !err)
+                        if (ls_buf_append(&c, chunk, r))
+                                err = LS_ERR_NOMEM;
+                if (fp)
+                        fclose(fp);
+                if (!err && c.len > 0 && c.data[c.len - 1] == '\n')
+                        c.len--;
+                if (!err && (ls_buf_append(&c, "", 1) ||
+                             ls_props_set(props, k, c.data)))
+                        err = LS_ERR_NOMEM;
+                ls_buf_free(&c);
+                ls_free(fpath);
+        } else {
+                err = ls_cfgp_err(p, vn, path,
+                                  "expected ${env:NAME} or ${file:PATH}, got "
+                                  "\"${%s}\"",
+                                  b.data);
+        }
+        ls_buf_free(&b);
         return err;
 }
 
@@ -376,10 +442,10 @@ static ls_err_t ls_cfgp_props(ls_cfgp_t *p, yaml_node_t *map,
                                 "set by leadscore (use `group:`; offsets are "
                                 "committed manually)%s",
                                 NULL);
-                if (ls_props_set(props, k, v))
-                        return LS_ERR_NOMEM;
+                if ((err = ls_cfgp_indirect(p, vn, path, v, props, k)))
+                        return err;
         }
-        return ls_cfgp_props_check(p, map, section);
+        return ls_cfgp_props_check(p, map, section, props);
 }
 
 static ls_err_t ls_cfgp_topics(ls_cfgp_t *p, yaml_node_t *map) {

@@ -17,19 +17,26 @@ def check_clean(where, text):
 
 
 def config(d, bootstrap):
+    """sasl.password comes from the environment, ssl.key.password from a
+    file (${env:...}, ${file:...}), the OAuth config is inline."""
+    with open(h.os.path.join(d, "keypw.txt"), "w") as f:
+        f.write(SECRETS[1] + "\n")
+    h.os.environ["LS_TEST_SASL_PASSWORD"] = SECRETS[0]
+    h.os.environ["LS_TEST_CLIENT_ID"] = "ops-secrets-client"
     # The first line continues the `consumer:` map of write_config.
     return h.write_config(
         d, bootstrap, group="ops-secrets",
-        extra="  ssl.key.password: %s\n"
+        extra="  ssl.key.password: ${file:keypw.txt}\n"
+              "  client.id: ${env:LS_TEST_CLIENT_ID}\n"
               "producer:\n"
-              "  sasl.password: %s\n"
+              "  sasl.password: ${env:LS_TEST_SASL_PASSWORD}\n"
               "  sasl.username: leadscore\n"
               "  security.protocol: plaintext\n"
               "  sasl.oauthbearer.config: principal=x secret=%s\n"
               "  debug: generic,broker,security,conf,msg\n"
               "log: {format: logfmt, level: debug}\n"
               "metrics: {listen: \"127.0.0.1:0\"}\n"
-              % (SECRETS[1], SECRETS[0], SECRETS[2]))
+              % SECRETS[2])
 
 
 def test_no_secret_anywhere():
@@ -39,7 +46,7 @@ def test_no_secret_anywhere():
         d = h.tmpdir()
         cfg = config(d, broker.address)
         with open(cfg) as f:
-            assert SECRETS[0] in f.read()  # the test really configures it
+            assert SECRETS[2] in f.read()  # the test really configures it
         out = h.subprocess.run([h.LEADSCORE, "run", "--config", cfg,
                                 "--print-config"], capture_output=True,
                                text=True, timeout=20)
@@ -49,6 +56,8 @@ def test_no_secret_anywhere():
         assert "consumer.ssl.key.password = ********" in out.stdout
         assert "producer.sasl.oauthbearer.config = ********" in out.stdout
         assert "log = format:logfmt level:debug" in out.stdout, out.stdout
+        # Indirect values are resolved (shown here for a non-secret one).
+        assert "consumer.client.id = ops-secrets-client" in out.stdout
 
         run = h.start_run(cfg)
         port = o.metrics_port(run)
@@ -102,5 +111,30 @@ def test_config_error_hides_secret_value():
     check_clean("config error", p.stdout + p.stderr)
 
 
+def test_indirect_value_errors():
+    d = h.tmpdir()
+    h.os.environ.pop("LS_TEST_UNSET_VAR", None)
+    cfg = h.write_config(d, "127.0.0.1:1",
+                         extra="producer:\n"
+                               "  sasl.password: ${env:LS_TEST_UNSET_VAR}\n")
+    p = h.subprocess.run([h.LEADSCORE, "run", "--config", cfg,
+                          "--print-config"], capture_output=True, text=True,
+                         timeout=20)
+    assert p.returncode == 1, p
+    assert re.search(r"config\.yaml:\d+: producer\.sasl\.password: "
+                     r"environment variable LS_TEST_UNSET_VAR is not set",
+                     p.stderr), p.stderr
+    cfg = h.write_config(d, "127.0.0.1:1",
+                         extra="producer:\n"
+                               "  sasl.password: ${file:missing.txt}\n")
+    p = h.subprocess.run([h.LEADSCORE, "run", "--config", cfg,
+                          "--print-config"], capture_output=True, text=True,
+                         timeout=20)
+    assert p.returncode == 1, p
+    assert re.search(r"config\.yaml:\d+: producer\.sasl\.password: "
+                     r"cannot read .*missing\.txt", p.stderr), p.stderr
+
+
 if __name__ == "__main__":
-    h.main([test_config_error_hides_secret_value, test_no_secret_anywhere])
+    h.main([test_config_error_hides_secret_value, test_indirect_value_errors,
+            test_no_secret_anywhere])
