@@ -437,10 +437,9 @@ static int ls_pl_txn_commit(ls_pipeline_t *pl,
                         rd_kafka_error_destroy(aerr);
                 ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
         } else if (rd_kafka_error_is_retriable(error)) {
-                fprintf(stderr,
-                        "leadscore: transaction commit failed: %s (will "
-                        "retry)\n",
-                        rd_kafka_error_string(error));
+                ls_log(pl->log, LS_LOG_WARN, "txn_commit_failed",
+                       "transaction commit failed: %s (will retry)",
+                       rd_kafka_error_string(error));
         } else {
                 snprintf(msg, sizeof(msg), "transaction: %s",
                          rd_kafka_error_string(error));
@@ -933,7 +932,7 @@ static int ls_pl_at_end(ls_pipeline_t *pl, const ls_tp_t *tp) {
                 return 0;
         if (tp->consumed_next >= 0)
                 return tp->consumed_next >= hi;
-        return lo >= 0 && lo >= hi;
+        return hi == 0 || (lo >= 0 && lo >= hi);
 }
 
 static int64_t ls_pl_msg_ts(const rd_kafka_message_t *rkm) {
@@ -999,8 +998,10 @@ static void ls_pl_drain(ls_pipeline_t *pl) {
 /* ------------------------------------------------------------ snapshots */
 
 static void ls_pl_snap_report(void *opaque, const char *path, const char *why) {
-        (void)opaque;
-        fprintf(stderr, "leadscore: snapshot %s rejected: %s\n", path, why);
+        ls_pipeline_t *pl = opaque;
+
+        ls_log(pl->log, LS_LOG_WARN, "snapshot_rejected",
+               "snapshot %s rejected: %s", path, why);
 }
 
 /**
@@ -1029,24 +1030,21 @@ static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p,
         if (ls_snapshot_write(pl->conf->snapshot_dir, &meta, slot->shard,
                               pl->conf->snapshot_keep, &pl->snapbuf, path,
                               sizeof(path), errstr, sizeof(errstr))) {
-                fprintf(stderr,
-                        "leadscore: snapshot of partition %" PRId32
-                        " failed: %s\n",
-                        p, errstr);
+                ls_log(pl->log, LS_LOG_ERROR, "snapshot_failed",
+                       "snapshot of partition %" PRId32 " failed: %s", p,
+                       errstr);
                 return -1;
         }
         for (t = 0; t < 2; t++)
                 slot->durable[t] = slot->next[t];
         slot->dirty = 0;
         slot->applied_since_snap = 0;
-        if (why)
-                fprintf(stderr,
-                        "leadscore: snapshot (%s) of partition %" PRId32
-                        ": %s, %" PRIu64 " bytes, next offsets %s %" PRId64
-                        " %s %" PRId64 "\n",
-                        why, p, path, meta.payload_len,
-                        pl->conf->topic_events, meta.offsets[0],
-                        pl->conf->topic_profiles, meta.offsets[1]);
+        ls_log(pl->log, why ? LS_LOG_INFO : LS_LOG_DEBUG, "snapshot",
+               "snapshot (%s) of partition %" PRId32 ": %s, %" PRIu64
+               " bytes, next offsets %s %" PRId64 " %s %" PRId64,
+               why ? why : "schedule", p, path, meta.payload_len,
+               pl->conf->topic_events, meta.offsets[0],
+               pl->conf->topic_profiles, meta.offsets[1]);
         return 0;
 }
 
@@ -1126,18 +1124,18 @@ static void ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                         slot->next[t] = slot->durable[t] =
                                 meta.offsets[t] >= 0 ? meta.offsets[t] : -1;
                 ls_shard_stats(slot->shard, &st);
-                fprintf(stderr,
-                        "leadscore: restored partition %" PRId32
-                        " from %s: %zu leads, next offsets %s %" PRId64
-                        " %s %" PRId64 ", stream time %" PRId64 "\n",
-                        p, path, st.leads, topics[0], meta.offsets[0],
-                        topics[1], meta.offsets[1], meta.stream_time);
+                ls_log(pl->log, LS_LOG_INFO, "restored",
+                       "restored partition %" PRId32
+                       " from %s: %zu leads, next offsets %s %" PRId64
+                       " %s %" PRId64 ", stream time %" PRId64,
+                       p, path, st.leads, topics[0], meta.offsets[0],
+                       topics[1], meta.offsets[1], meta.stream_time);
                 return;
         }
-        fprintf(stderr,
-                "leadscore: partition %" PRId32 ": %s; starting empty from "
-                "the earliest offsets\n",
-                p, errstr);
+        ls_log(pl->log, LS_LOG_INFO, "restore_empty",
+               "partition %" PRId32 ": %s; starting empty from the earliest "
+               "offsets",
+               p, errstr);
         slot->shard = ls_shard_new(pl->ms);
 }
 
@@ -1401,6 +1399,7 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
                         continue;
                 ls_shard_destroy(pl->slots[p].shard);
                 pl->slots[p].shard = fresh[p];
+                pl->slots[p].dirty = 1;
                 n++;
         }
         ls_free(fresh);
@@ -1420,6 +1419,10 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
                           "model_version", ms->version, "shards", shards,
                           NULL);
         }
+        /* With snapshots: the new model's (empty) state at the switch
+         * offsets becomes durable at once, so a restart resumes under the
+         * new model from the switch point. */
+        ls_pl_make_durable(pl, NULL, "model reload");
 count:
         snprintf(labels, sizeof(labels), "result=\"%s\"", result);
         ls_metric_add(ls_metrics_counter(pl->metrics,

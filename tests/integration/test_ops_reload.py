@@ -135,5 +135,54 @@ def test_model_watch():
         broker.stop()
 
 
+def test_reload_with_snapshots():
+    """With snapshots, the switch point is made durable at once: a restart
+    with the new model restores the new model's state from there."""
+    broker = h.Broker(partitions=1)
+    run = None
+    try:
+        d = h.tmpdir()
+        cfg = h.write_config(d, broker.address, group="ops-reload-snap",
+                             extra="log: {format: json}\n"
+                                   "snapshot: {dir: snaps, interval: 1h}\n")
+        run = h.start_run(cfg)
+        wait_event(run, "assigned", 1)
+        prod = h.producer(broker.address)
+        t = h.T0 + 3600 * 1000
+        h.produce(prod, h.TOPICS["events"], b"L1", ev("L1", "e1", t))
+        h.flush(prod)
+        assert len(scores_of(broker, 1)) == 1
+        write_model(d, h.TINY_MODEL.replace("points: 10", "points: 15"))
+        run.p.send_signal(signal.SIGHUP)
+        sw = wait_event(run, "model_reload", 1)[0]
+        assert sw["result"] == "switched", sw
+        snaps = [r for r in wait_event(run, "snapshot", 1)
+                 if "(model reload)" in r["msg"]]
+        assert snaps, run.stderr_text()
+        h.produce(prod, h.TOPICS["events"], b"L1", ev("L1", "e2", t + 1))
+        h.flush(prod)
+        got = scores_of(broker, 2)
+        assert got[1][0]["total"] == 15, got
+        rc = run.stop()
+        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+
+        # Restart with the new model: its state (15) is restored.
+        run = h.start_run(cfg, "run2")
+        wait_event(run, "restored", 1)
+        h.produce(prod, h.TOPICS["events"], b"L1", ev("L1", "e3", t + 2))
+        h.flush(prod)
+        got = scores_of(broker, 3)
+        assert len(got) == 3, got
+        assert got[2][0]["cause_id"] == "e3" and got[2][0]["total"] == 30, got
+        assert got[2][1]["leadscore.model_version"] == \
+            got[1][1]["leadscore.model_version"], got
+        rc = run.stop()
+        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+    finally:
+        if run:
+            run.kill()
+        broker.stop()
+
+
 if __name__ == "__main__":
-    h.main([test_sighup_reload, test_model_watch])
+    h.main([test_sighup_reload, test_model_watch, test_reload_with_snapshots])
