@@ -86,6 +86,11 @@ typedef struct ls_slot_s {
         int64_t next[2];
         int64_t durable[2];
         int dirty;               /* changed since the last snapshot */
+        int64_t snap_done_ms;    /* metrics: monotonic end of the last
+                                  * snapshot (0 = none), its duration (ms)
+                                  * and size */
+        int64_t snap_dur_ms;
+        uint64_t snap_bytes;
         uint64_t applied_since_snap;
 } ls_slot_t;
 
@@ -997,6 +1002,17 @@ static void ls_pl_drain(ls_pipeline_t *pl) {
 
 /* ------------------------------------------------------------ snapshots */
 
+/** Publishes partition @p p's last snapshot (age, duration, size). */
+static void ls_pl_publish_snapshot(ls_pipeline_t *pl, int32_t p) {
+        const ls_slot_t *slot = &pl->slots[p];
+
+        if (slot->shard && slot->snap_done_ms > 0)
+                ls_metrics_snapshot(
+                        pl->metrics, p,
+                        (double)(ls_pl_now_mono() - slot->snap_done_ms) / 1e3,
+                        (double)slot->snap_dur_ms / 1e3, slot->snap_bytes);
+}
+
 static void ls_pl_snap_report(void *opaque, const char *path, const char *why) {
         ls_pipeline_t *pl = opaque;
 
@@ -1027,6 +1043,7 @@ static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p,
                                                      : LS_SNAPSHOT_EARLIEST;
         }
         meta.partition = p;
+        slot->snap_dur_ms = ls_pl_now_mono();
         if (ls_snapshot_write(pl->conf->snapshot_dir, &meta, slot->shard,
                               pl->conf->snapshot_keep, &pl->snapbuf, path,
                               sizeof(path), errstr, sizeof(errstr))) {
@@ -1035,6 +1052,10 @@ static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p,
                        errstr);
                 return -1;
         }
+        slot->snap_done_ms = ls_pl_now_mono();
+        slot->snap_dur_ms = slot->snap_done_ms - slot->snap_dur_ms;
+        slot->snap_bytes = meta.payload_len;
+        ls_pl_publish_snapshot(pl, p);
         for (t = 0; t < 2; t++)
                 slot->durable[t] = slot->next[t];
         slot->dirty = 0;
@@ -1495,8 +1516,8 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
                               (double)per_model[i]);
         }
         ls_free(per_model);
-        /* Snapshot gauges: see ls_metrics_snapshot(), called by the
-         * snapshot feature when it completes a snapshot. */
+        for (p = 0; p < pl->n_parts; p++)
+                ls_pl_publish_snapshot(pl, p);
 }
 
 /* ------------------------------------------------------------ lifecycle */

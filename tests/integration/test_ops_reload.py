@@ -10,6 +10,7 @@ import re
 import signal
 
 import lsharness as h
+import opsutil as o
 
 SC = h.TOPICS["scores"]
 
@@ -144,7 +145,8 @@ def test_reload_with_snapshots():
         d = h.tmpdir()
         cfg = h.write_config(d, broker.address, group="ops-reload-snap",
                              extra="log: {format: json}\n"
-                                   "snapshot: {dir: snaps, interval: 1h}\n")
+                                   "snapshot: {dir: snaps, interval: 1h}\n"
+                                   "metrics: {listen: \"127.0.0.1:0\"}\n")
         run = h.start_run(cfg)
         wait_event(run, "assigned", 1)
         prod = h.producer(broker.address)
@@ -159,6 +161,17 @@ def test_reload_with_snapshots():
         snaps = [r for r in wait_event(run, "snapshot", 1)
                  if "(model reload)" in r["msg"]]
         assert snaps, run.stderr_text()
+        port = int(wait_event(run, "metrics_listening", 1)[0]["msg"]
+                   .split("(port ")[1].split(")")[0])
+        s = o.wait_for(port, lambda x: (o.value(
+            x, "leadscore_snapshot_bytes", partition="0") or 0) > 0, 5,
+            "snapshot gauges")
+        assert o.value(s, "leadscore_snapshot_duration_seconds",
+                       partition="0") >= 0, s
+        assert o.value(s, "leadscore_snapshot_age_seconds",
+                       partition="0") < 60, s
+        assert o.value(s, "leadscore_model_reloads_total",
+                       result="switched") == 1, s
         h.produce(prod, h.TOPICS["events"], b"L1", ev("L1", "e2", t + 1))
         h.flush(prod)
         got = scores_of(broker, 2)
