@@ -51,18 +51,20 @@ models:
 """
 
 
-def make_inputs(n_events, seed, t0=h.T0, start=0, seqs=None):
+def make_inputs(n_events, seed, t0=h.T0, start=0, seqs=None, profiles=True):
     """Returns [(topic, key, value, timestamp_ms)] in time order: events
     with ids "<lead>-<seq>" (per-lead sequence numbers) and, every 9th
     record, a profile update. `seqs` carries the per-lead counters across
-    calls."""
+    calls. Without `profiles`, events only: a chunk produced while a run
+    consumes then cannot race the other topic (see the merge rule in
+    docs/DURABILITY.md)."""
     rnd = random.Random(seed)
     seqs = seqs if seqs is not None else collections.Counter()
     out = []
     for i in range(start, start + n_events):
         t = t0 + i * 10 * 60 * 1000  # 10 minutes apart
         lead = "D%02d" % rnd.randrange(LEADS)
-        if i % 9 == 4:
+        if profiles and i % 9 == 4:
             out.append((h.TOPICS["profiles"], lead, json.dumps({
                 "kind": "profile", "lead_id": lead, "updated_at": t,
                 "attributes": {"industry": rnd.choice(["saas", "retail"])}}),
@@ -240,12 +242,13 @@ def check_exactly_once(bootstrap, ev_ids, ref_topics, topics=None):
     return total_repeats
 
 
-def reference_run(bootstrap, tmpdir, ev_ids_unused=None, timeout=90):
+def reference_run(bootstrap, tmpdir, ev_ids_unused=None, timeout=90,
+                  extra=""):
     """Runs one uninterrupted member (group "ref") that writes to the
     ref-scores / ref-alerts topics, until it has caught up."""
     snap = os.path.join(tmpdir, "ref-snaps")
     cfg = write_config(tmpdir, bootstrap, "ref", snap, scores="ref-scores",
-                       alerts="ref-alerts")
+                       alerts="ref-alerts", extra=extra)
     r = h.start_run(cfg, "reference")
     try:
         wait_caught_up(bootstrap, "ref", timeout, [r])
