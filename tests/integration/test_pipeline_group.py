@@ -14,7 +14,7 @@ PARTS = 4
 
 def last_assignment(proc):
     lines = [l for l in proc.stderr_text().splitlines()
-             if "leadscore: assigned" in l]
+             if "event=assigned" in l]
     assert lines, proc.stderr_text()
     return set(int(p) for p in re.findall(r"lead-events\[(\d+)\]",
                                           lines[-1]))
@@ -37,12 +37,12 @@ def test_two_members_split_partitions():
         d1, d2 = h.tmpdir(), h.tmpdir()
         a = h.start_run(h.write_config(d1, broker.address, group="grp"), "A")
         runs.append(a)
-        a.wait_line("leadscore: assigned", 20)
+        a.wait_line("event=assigned", 20)
         prod = h.producer(broker.address)
         produce_events(prod, 0, 100)          # while A is alone
         b = h.start_run(h.write_config(d2, broker.address, group="grp"), "B")
         runs.append(b)
-        b.wait_line("leadscore: assigned", 30)
+        b.wait_line("event=assigned", 30)
         produce_events(prod, 100, 100)        # after the split
         # Let A settle its second assignment too.
         deadline = time.monotonic() + 15
