@@ -1,3 +1,724 @@
-/* bench_kafka.c - placeholder */
-int main(void);
-int main(void) { return 0; }
+/*
+ * bench_kafka.c - Kafka-side benchmarks, against any broker (bench/run.sh
+ * uses `leadscore broker`):
+ *
+ *   bench_kafka produce      pre-produces the generated stream (Avro) to
+ *                            the events / profiles topics, partition =
+ *                            bench_partition(lead id), key = lead id
+ *   bench_kafka consume      raw consume rate of both topics by a plain
+ *                            consumer that does nothing (--api poll|batch)
+ *   bench_kafka passthrough  consume both topics, produce one record per
+ *                            input to --out, done when all are delivered
+ *   bench_kafka e2e          starts `leadscore run --config FILE`, watches
+ *                            the group's committed offsets until they
+ *                            cover every input (offsets are committed only
+ *                            once every output is acknowledged), stops it
+ *   bench_kafka latency      paced producer (event time = wall clock) and
+ *                            a consumer of the scores / alerts topics
+ *                            measuring event-to-output delay
+ *
+ * All consumers take the same -X name=value properties, so a comparison
+ * runs with the same consumer settings on both sides. Results are JSON
+ * lines (bench_result).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "bench_gen.h"
+
+#define BENCH_MAX_X 32
+
+typedef struct bench_kopts_s {
+        const char *brokers, *group, *api, *out, *leadscore, *config, *log;
+        const char *events_topic, *profiles_topic, *scores_topic,
+                *alerts_topic, *tag;
+        size_t events, leads, expect;
+        uint64_t seed;
+        int partitions;
+        double rate, seconds, timeout;
+        const char *xn[BENCH_MAX_X], *xv[BENCH_MAX_X];
+        int nx;
+        char schema_dir[3800];
+} bench_kopts_t;
+
+static void bench_kusage(void) {
+        fprintf(stderr,
+                "usage: bench_kafka produce|consume|passthrough|e2e|latency "
+                "--brokers B [options]\n"
+                "  --group G --expect N --api poll|batch --out TOPIC "
+                "--events N --leads N --seed N\n"
+                "  --partitions N --leadscore BIN --config FILE --log FILE "
+                "--rate R --seconds S\n"
+                "  --timeout S --tag T -X name=value (consumer property, "
+                "repeatable)\n");
+        exit(64);
+}
+
+static void bench_kparse(int argc, char **argv, bench_kopts_t *o) {
+        int i;
+
+        memset(o, 0, sizeof(*o));
+        o->group = "bench";
+        o->api = "poll";
+        o->out = "bench-passthrough";
+        o->events_topic = "lead-events";
+        o->profiles_topic = "lead-profiles";
+        o->scores_topic = "lead-scores";
+        o->alerts_topic = "lead-alerts";
+        o->events = 1000000;
+        o->leads = 100000;
+        o->seed = 1;
+        o->partitions = 64;
+        o->rate = 10000;
+        o->seconds = 10;
+        o->timeout = 300;
+        o->tag = "";
+        snprintf(o->schema_dir, sizeof(o->schema_dir), "%s/schemas",
+                 bench_source_dir());
+        for (i = 2; i < argc; i++) {
+                const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+                if (!v)
+                        bench_kusage();
+                i++;
+                if (!strcmp(a, "--brokers"))
+                        o->brokers = v;
+                else if (!strcmp(a, "--group"))
+                        o->group = v;
+                else if (!strcmp(a, "--api"))
+                        o->api = v;
+                else if (!strcmp(a, "--out"))
+                        o->out = v;
+                else if (!strcmp(a, "--leadscore"))
+                        o->leadscore = v;
+                else if (!strcmp(a, "--config"))
+                        o->config = v;
+                else if (!strcmp(a, "--log"))
+                        o->log = v;
+                else if (!strcmp(a, "--tag"))
+                        o->tag = v;
+                else if (!strcmp(a, "--events"))
+                        o->events = strtoull(v, NULL, 10);
+                else if (!strcmp(a, "--leads"))
+                        o->leads = strtoull(v, NULL, 10);
+                else if (!strcmp(a, "--expect"))
+                        o->expect = strtoull(v, NULL, 10);
+                else if (!strcmp(a, "--seed"))
+                        o->seed = strtoull(v, NULL, 10);
+                else if (!strcmp(a, "--partitions"))
+                        o->partitions = atoi(v);
+                else if (!strcmp(a, "--rate"))
+                        o->rate = atof(v);
+                else if (!strcmp(a, "--seconds"))
+                        o->seconds = atof(v);
+                else if (!strcmp(a, "--timeout"))
+                        o->timeout = atof(v);
+                else if (!strcmp(a, "-X")) {
+                        const char *eq = strchr(v, '=');
+                        if (!eq || o->nx == BENCH_MAX_X)
+                                bench_kusage();
+                        o->xn[o->nx] = strndup(v, (size_t)(eq - v));
+                        o->xv[o->nx++] = eq + 1;
+                } else
+                        bench_kusage();
+        }
+        if (!o->brokers || o->partitions < 1)
+                bench_kusage();
+}
+
+static void bench_set(rd_kafka_conf_t *c, const char *n, const char *v) {
+        char err[512];
+
+        if (rd_kafka_conf_set(c, n, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+                fprintf(stderr, "bench: %s=%s: %s\n", n, v, err);
+                exit(1);
+        }
+}
+
+static rd_kafka_t *bench_client(const bench_kopts_t *o, rd_kafka_type_t type,
+                                rd_kafka_conf_t *c) {
+        char err[512];
+        rd_kafka_t *rk;
+        int i;
+
+        if (!c)
+                c = rd_kafka_conf_new();
+        bench_set(c, "bootstrap.servers", o->brokers);
+        bench_set(c, "log_level", "3");
+        if (type == RD_KAFKA_CONSUMER) {
+                bench_set(c, "group.id", o->group);
+                bench_set(c, "auto.offset.reset", "earliest");
+                bench_set(c, "enable.auto.commit", "false");
+                for (i = 0; i < o->nx; i++)
+                        bench_set(c, o->xn[i], o->xv[i]);
+        }
+        rk = rd_kafka_new(type, c, err, sizeof(err));
+        if (!rk) {
+                fprintf(stderr, "bench: %s\n", err);
+                exit(1);
+        }
+        return rk;
+}
+
+static rd_kafka_t *bench_subscribed(const bench_kopts_t *o) {
+        rd_kafka_t *rk = bench_client(o, RD_KAFKA_CONSUMER, NULL);
+        rd_kafka_topic_partition_list_t *t =
+                rd_kafka_topic_partition_list_new(2);
+
+        rd_kafka_poll_set_consumer(rk);
+        rd_kafka_topic_partition_list_add(t, o->events_topic,
+                                          RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(t, o->profiles_topic,
+                                          RD_KAFKA_PARTITION_UA);
+        if (rd_kafka_subscribe(rk, t)) {
+                fprintf(stderr, "bench: subscribe failed\n");
+                exit(1);
+        }
+        rd_kafka_topic_partition_list_destroy(t);
+        return rk;
+}
+
+static char *bench_kextra(const bench_kopts_t *o, char *buf, size_t size) {
+        size_t n;
+        int i;
+
+        n = (size_t)snprintf(buf, size,
+                             "\"expect\":%zu,\"tag\":\"%s\",\"consumer\":{",
+                             o->expect, o->tag);
+        for (i = 0; i < o->nx && n < size; i++)
+                n += (size_t)snprintf(buf + n, size - n, "%s\"%s\":\"%s\"",
+                                      i ? "," : "", o->xn[i], o->xv[i]);
+        if (n < size)
+                snprintf(buf + n, size - n, "}");
+        return buf;
+}
+
+/* ------------------------------------------------------------ produce */
+
+static void bench_dr_count(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                           void *opaque) {
+        atomic_size_t *n = opaque;
+
+        (void)rk;
+        if (m->err) {
+                fprintf(stderr, "bench: delivery failed: %s\n",
+                        rd_kafka_err2str(m->err));
+                exit(1);
+        }
+        atomic_fetch_add(n, 1);
+}
+
+static void bench_produce_one(rd_kafka_t *rk, const char *topic, int32_t p,
+                              const void *key, size_t klen, const void *val,
+                              size_t vlen, int64_t ts) {
+        rd_kafka_resp_err_t err;
+
+        for (;;) {
+                err = rd_kafka_producev(
+                        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                        RD_KAFKA_V_KEY(key, klen),
+                        RD_KAFKA_V_VALUE((void *)val, vlen),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                rd_kafka_poll(rk, 10);
+        }
+        if (err) {
+                fprintf(stderr, "bench: produce to %s: %s\n", topic,
+                        rd_kafka_err2str(err));
+                exit(1);
+        }
+}
+
+static int bench_cmd_produce(const bench_kopts_t *o) {
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        atomic_size_t delivered;
+        bench_gen_conf_t gc = {.events = o->events,
+                               .leads = o->leads,
+                               .seed = o->seed,
+                               .start_ms = 1767225600000LL,
+                               .days = 120,
+                               .partitions = o->partitions};
+        bench_gen_t *g = bench_gen_new(o->schema_dir);
+        bench_rng_t rng = {o->seed};
+        bench_rec_t rec, last;
+        size_t i, n_events = 0, n_profiles = 0;
+        int have_last = 0;
+        double t0, t1;
+        char extra[256];
+
+        atomic_init(&delivered, 0);
+        if (!g)
+                return 1;
+        bench_set(c, "linger.ms", "20");
+        bench_set(c, "batch.num.messages", "10000");
+        bench_set(c, "queue.buffering.max.messages", "1000000");
+        rd_kafka_conf_set_dr_msg_cb(c, bench_dr_count);
+        rd_kafka_conf_set_opaque(c, &delivered);
+        rd_kafka_t *rk = bench_client(o, RD_KAFKA_PRODUCER, c);
+        t0 = bench_now();
+        for (i = 0; i < o->events; i++) {
+                if (bench_gen_one(g, &gc, &rng, i, -1, have_last ? &last : NULL,
+                                  &rec))
+                        return 1;
+                bench_produce_one(rk,
+                                  rec.in.kind == LS_INPUT_EVENT
+                                          ? o->events_topic
+                                          : o->profiles_topic,
+                                  (int32_t)rec.partition, rec.lead_id,
+                                  strlen(rec.lead_id), rec.avro, rec.avro_len,
+                                  0);
+                if (rec.in.kind == LS_INPUT_EVENT) {
+                        n_events++;
+                        if (have_last)
+                                bench_rec_free(&last);
+                        last = rec;
+                        bench_rec_fix(&last);
+                        have_last = 1;
+                } else {
+                        n_profiles++;
+                        bench_rec_free(&rec);
+                }
+                if ((i & 1023) == 0)
+                        rd_kafka_poll(rk, 0);
+        }
+        while (rd_kafka_outq_len(rk) > 0)
+                rd_kafka_flush(rk, 1000);
+        t1 = bench_now();
+        if (have_last)
+                bench_rec_free(&last);
+        snprintf(extra, sizeof(extra),
+                 "\"events\":%zu,\"profiles\":%zu,\"delivered\":%zu",
+                 n_events, n_profiles, (size_t)atomic_load(&delivered));
+        bench_result("produce", "msgs_per_s", (double)o->events / (t1 - t0),
+                     "msgs/s", extra);
+        rd_kafka_destroy(rk);
+        bench_gen_destroy(g);
+        return atomic_load(&delivered) == o->events ? 0 : 1;
+}
+
+/* ------------------------------------------------------------ consume */
+
+static int bench_cmd_consume(const bench_kopts_t *o) {
+        double t0 = bench_now(), t_first = 0, t_end;
+        rd_kafka_t *rk = bench_subscribed(o);
+        int batch = !strcmp(o->api, "batch");
+        rd_kafka_queue_t *q = batch ? rd_kafka_queue_get_consumer(rk) : NULL;
+        rd_kafka_message_t *msgs[10000];
+        size_t n = 0, bytes = 0;
+        char extra[1024], metric[64];
+
+        while (n < o->expect) {
+                if (bench_now() - t0 > o->timeout) {
+                        fprintf(stderr, "bench: consume: timeout at %zu of "
+                                "%zu\n", n, o->expect);
+                        return 1;
+                }
+                if (batch) {
+                        ssize_t k = rd_kafka_consume_batch_queue(q, 100, msgs,
+                                                                 10000), j;
+                        for (j = 0; j < k; j++) {
+                                if (!msgs[j]->err) {
+                                        if (!n++)
+                                                t_first = bench_now();
+                                        bytes += msgs[j]->len;
+                                }
+                                rd_kafka_message_destroy(msgs[j]);
+                        }
+                } else {
+                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                        if (!m)
+                                continue;
+                        if (!m->err) {
+                                if (!n++)
+                                        t_first = bench_now();
+                                bytes += m->len;
+                        }
+                        rd_kafka_message_destroy(m);
+                }
+        }
+        t_end = bench_now();
+        bench_kextra(o, extra, sizeof(extra));
+        snprintf(metric, sizeof(metric), "%s_msgs_per_s", o->api);
+        bench_result("consume", metric, (double)n / (t_end - t_first),
+                     "msgs/s", extra);
+        snprintf(metric, sizeof(metric), "%s_total_s", o->api);
+        bench_result("consume", metric, t_end - t0, "s", extra);
+        snprintf(metric, sizeof(metric), "%s_join_s", o->api);
+        bench_result("consume", metric, t_first - t0, "s", extra);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return 0;
+}
+
+/* -------------------------------------------------------- passthrough */
+
+static int bench_cmd_passthrough(const bench_kopts_t *o) {
+        double t0 = bench_now(), t_first = 0, t_end, last_commit = t0;
+        rd_kafka_conf_t *pc = rd_kafka_conf_new();
+        atomic_size_t delivered;
+        rd_kafka_t *prod, *cons;
+        size_t n = 0;
+        char extra[1024];
+
+        atomic_init(&delivered, 0);
+        /* the producer settings leadscore run uses */
+        bench_set(pc, "linger.ms", "5");
+        bench_set(pc, "enable.idempotence", "true");
+        rd_kafka_conf_set_dr_msg_cb(pc, bench_dr_count);
+        rd_kafka_conf_set_opaque(pc, &delivered);
+        prod = bench_client(o, RD_KAFKA_PRODUCER, pc);
+        cons = bench_subscribed(o);
+        while (atomic_load(&delivered) < o->expect) {
+                rd_kafka_message_t *m;
+                int k = 0;
+
+                if (bench_now() - t0 > o->timeout) {
+                        fprintf(stderr, "bench: passthrough: timeout\n");
+                        return 1;
+                }
+                m = rd_kafka_consumer_poll(cons, n < o->expect ? 100 : 0);
+                while (m) {
+                        if (!m->err) {
+                                if (!n++)
+                                        t_first = bench_now();
+                                bench_produce_one(prod, o->out, m->partition,
+                                                  m->key, m->key_len,
+                                                  m->payload, m->len, 0);
+                        }
+                        rd_kafka_message_destroy(m);
+                        if (++k >= 1000)
+                                break;
+                        m = rd_kafka_consumer_poll(cons, 0);
+                }
+                rd_kafka_poll(prod, n < o->expect ? 0 : 10);
+                if (bench_now() - last_commit >= 1.0) {
+                        rd_kafka_commit(cons, NULL, 1);
+                        last_commit = bench_now();
+                }
+        }
+        t_end = bench_now();
+        bench_kextra(o, extra, sizeof(extra));
+        bench_result("passthrough", "msgs_per_s",
+                     (double)o->expect / (t_end - t_first), "msgs/s", extra);
+        bench_result("passthrough", "total_s", t_end - t0, "s", extra);
+        bench_result("passthrough", "join_s", t_first - t0, "s", extra);
+        rd_kafka_consumer_close(cons);
+        rd_kafka_destroy(cons);
+        rd_kafka_flush(prod, 5000);
+        rd_kafka_destroy(prod);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- e2e */
+
+static int bench_cmd_e2e(const bench_kopts_t *o) {
+        double t0, t_first = 0, t_end = 0;
+        rd_kafka_t *rk;
+        rd_kafka_topic_partition_list_t *parts;
+        pid_t pid;
+        int p, status = 0;
+        size_t done = 0;
+        char extra[1024];
+
+        if (!o->leadscore || !o->config)
+                bench_kusage();
+        t0 = bench_now();
+        pid = fork();
+        if (pid == 0) {
+                if (o->log) {
+                        int fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC,
+                                      0644);
+                        if (fd >= 0)
+                                dup2(fd, 2);
+                }
+                execl(o->leadscore, o->leadscore, "run", "--config", o->config,
+                      (char *)NULL);
+                _exit(127);
+        }
+        /* A group-less look at the group's committed offsets: this client
+         * never subscribes, so it never joins. */
+        rk = bench_client(o, RD_KAFKA_CONSUMER, NULL);
+        parts = rd_kafka_topic_partition_list_new(2 * o->partitions);
+        for (p = 0; p < o->partitions; p++) {
+                rd_kafka_topic_partition_list_add(parts, o->events_topic, p);
+                rd_kafka_topic_partition_list_add(parts, o->profiles_topic, p);
+        }
+        while (bench_now() - t0 < o->timeout) {
+                struct timespec ts = {0, 20 * 1000 * 1000};
+                int i;
+
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        fprintf(stderr, "bench: leadscore run exited early "
+                                "(status %d)\n", status);
+                        return 1;
+                }
+                if (!rd_kafka_committed(rk, parts, 5000)) {
+                        done = 0;
+                        for (i = 0; i < parts->cnt; i++)
+                                if (parts->elems[i].offset > 0)
+                                        done += (size_t)parts->elems[i].offset;
+                        if (done > 0 && t_first == 0)
+                                t_first = bench_now();
+                        if (done >= o->expect) {
+                                t_end = bench_now();
+                                break;
+                        }
+                }
+                nanosleep(&ts, NULL);
+        }
+        kill(pid, SIGTERM);
+        waitpid(pid, &status, 0);
+        rd_kafka_topic_partition_list_destroy(parts);
+        rd_kafka_destroy(rk);
+        if (!t_end) {
+                fprintf(stderr, "bench: e2e: timeout, %zu of %zu committed\n",
+                        done, o->expect);
+                return 1;
+        }
+        bench_kextra(o, extra, sizeof(extra));
+        bench_result("e2e", "leadscore_msgs_per_s",
+                     (double)o->expect / (t_end - t_first), "msgs/s", extra);
+        bench_result("e2e", "leadscore_total_s", t_end - t0, "s", extra);
+        bench_result("e2e", "leadscore_join_s", t_first - t0, "s", extra);
+        return 0;
+}
+
+/* ------------------------------------------------------------ latency */
+
+typedef struct bench_lat_s {
+        const bench_kopts_t *o;
+        atomic_int stop;
+        atomic_size_t produced;
+        int64_t start_ms;
+} bench_lat_t;
+
+static void *bench_lat_producer(void *arg) {
+        bench_lat_t *lt = arg;
+        const bench_kopts_t *o = lt->o;
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        bench_gen_conf_t gc = {.events = 1000000000,
+                               .leads = o->leads,
+                               .seed = o->seed,
+                               .start_ms = 0,
+                               .days = 1,
+                               .partitions = o->partitions};
+        bench_gen_t *g = bench_gen_new(o->schema_dir);
+        bench_rng_t rng = {o->seed + 7};
+        rd_kafka_t *rk;
+        double t0, per_tick = o->rate / 1000.0, owed = 0;
+        size_t i = 0;
+
+        bench_set(c, "linger.ms", "1");
+        rk = bench_client(o, RD_KAFKA_PRODUCER, c);
+        t0 = bench_now();
+        while (bench_now() - t0 < o->seconds) {
+                struct timespec ts = {0, 1000 * 1000};
+                owed += per_tick;
+                while (owed >= 1) {
+                        bench_rec_t rec;
+                        int64_t now = bench_wall_ms();
+                        bench_gen_one(g, &gc, &rng, i++, now, NULL, &rec);
+                        bench_produce_one(rk,
+                                          rec.in.kind == LS_INPUT_EVENT
+                                                  ? o->events_topic
+                                                  : o->profiles_topic,
+                                          (int32_t)rec.partition, rec.lead_id,
+                                          strlen(rec.lead_id), rec.avro,
+                                          rec.avro_len, now);
+                        bench_rec_free(&rec);
+                        owed -= 1;
+                }
+                rd_kafka_poll(rk, 0);
+                nanosleep(&ts, NULL);
+                /* stay on schedule: what a slow tick missed is owed */
+                owed = o->rate * (bench_now() - t0) - (double)i;
+                if (owed < 0)
+                        owed = 0;
+        }
+        atomic_store(&lt->produced, i);
+        rd_kafka_flush(rk, 10000);
+        rd_kafka_destroy(rk);
+        bench_gen_destroy(g);
+        return NULL;
+}
+
+/* Skips one Avro string; @returns 0 or -1. */
+static int bench_skip_str(const uint8_t **p, const uint8_t *end) {
+        uint64_t u = 0;
+        int s = 0;
+        int64_t n;
+
+        while (*p < end) {
+                uint8_t b = *(*p)++;
+                u |= (uint64_t)(b & 0x7f) << s;
+                s += 7;
+                if (!(b & 0x80))
+                        break;
+        }
+        n = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+        if (n < 0 || n > end - *p)
+                return -1;
+        *p += n;
+        return 0;
+}
+
+static int64_t bench_read_long(const uint8_t **p, const uint8_t *end) {
+        uint64_t u = 0;
+        int s = 0;
+
+        while (*p < end) {
+                uint8_t b = *(*p)++;
+                u |= (uint64_t)(b & 0x7f) << s;
+                s += 7;
+                if (!(b & 0x80))
+                        break;
+        }
+        return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+static int bench_cmp_i64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+static void bench_lat_report(const char *what, int64_t *v, size_t n,
+                             const char *extra) {
+        char metric[64];
+
+        if (!n)
+                return;
+        qsort(v, n, sizeof(*v), bench_cmp_i64);
+        snprintf(metric, sizeof(metric), "%s_p50_ms", what);
+        bench_result("latency", metric, (double)v[n / 2], "ms", extra);
+        snprintf(metric, sizeof(metric), "%s_p99_ms", what);
+        bench_result("latency", metric, (double)v[(n * 99) / 100], "ms",
+                     extra);
+        snprintf(metric, sizeof(metric), "%s_max_ms", what);
+        bench_result("latency", metric, (double)v[n - 1], "ms", extra);
+        snprintf(metric, sizeof(metric), "%s_samples", what);
+        bench_result("latency", metric, (double)n, "count", extra);
+}
+
+static int bench_cmd_latency(const bench_kopts_t *o) {
+        bench_lat_t lt;
+        pthread_t th;
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        rd_kafka_topic_partition_list_t *parts;
+        int64_t *sv = NULL, *av = NULL;
+        size_t ns = 0, na = 0, cs = 0, ca = 0, got = 0, errs = 0, early = 0,
+               badp = 0;
+        double t_end = 0;
+        int p;
+        char extra[1024];
+
+        memset(&lt, 0, sizeof(lt));
+        lt.o = o;
+        bench_set(c, "fetch.wait.max.ms", "5");
+        rk = bench_client(o, RD_KAFKA_CONSUMER, c);
+        rd_kafka_poll_set_consumer(rk);
+        parts = rd_kafka_topic_partition_list_new(2 * o->partitions);
+        for (p = 0; p < o->partitions; p++) {
+                rd_kafka_topic_partition_list_add(parts, o->scores_topic, p)
+                        ->offset = RD_KAFKA_OFFSET_END;
+                rd_kafka_topic_partition_list_add(parts, o->alerts_topic, p)
+                        ->offset = RD_KAFKA_OFFSET_END;
+        }
+        rd_kafka_assign(rk, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        sleep(2); /* let the assignment settle before the first event */
+        lt.start_ms = bench_wall_ms();
+        pthread_create(&th, NULL, bench_lat_producer, &lt);
+        for (;;) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+                int64_t now = bench_wall_ms();
+
+                if (atomic_load(&lt.produced) && !t_end)
+                        t_end = bench_now();
+                if (t_end && bench_now() - t_end > 3)
+                        break;
+                if (!m)
+                        continue;
+                if (m->err)
+                        errs++;
+                if (!m->err && m->payload) {
+                        got++;
+                        const uint8_t *q = m->payload, *e = q + m->len;
+                        int alert = !strcmp(rd_kafka_topic_name(m->rkt),
+                                            o->alerts_topic);
+                        int k, nstr = alert ? 5 : 4, bad = 0;
+                        int64_t t;
+
+                        for (k = 0; k < nstr && !bad; k++)
+                                bad = bench_skip_str(&q, e);
+                        if (bad)
+                                badp++;
+                        if (!bad) {
+                                bench_read_long(&q, e); /* seq */
+                                t = bench_read_long(&q, e);
+                                /* skip the first second: warm-up */
+                                if (t < lt.start_ms + 1000)
+                                        early++;
+                                else {
+                                        int64_t **vp = alert ? &av : &sv;
+                                        size_t *np = alert ? &na : &ns;
+                                        size_t *cp = alert ? &ca : &cs;
+                                        if (*np == *cp) {
+                                                *cp = *cp ? *cp * 2 : 65536;
+                                                *vp = realloc(*vp, *cp *
+                                                              sizeof(**vp));
+                                        }
+                                        (*vp)[(*np)++] = now - t;
+                                }
+                        }
+                }
+                rd_kafka_message_destroy(m);
+        }
+        pthread_join(th, NULL);
+        fprintf(stderr, "bench: latency: %zu outputs read (%zu in the "
+                "warm-up second, %zu undecodable), %zu consumer errors\n",
+                got, early, badp, errs);
+        snprintf(extra, sizeof(extra), "\"rate\":%.0f,\"seconds\":%.0f,"
+                 "\"produced\":%zu,\"tag\":\"%s\"", o->rate, o->seconds,
+                 (size_t)atomic_load(&lt.produced), o->tag);
+        bench_lat_report("score", sv, ns, extra);
+        bench_lat_report("alert", av, na, extra);
+        free(sv);
+        free(av);
+        rd_kafka_destroy(rk);
+        return ns ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+        bench_kopts_t o;
+
+        if (argc < 2)
+                bench_kusage();
+        bench_kparse(argc, argv, &o);
+        if (!strcmp(argv[1], "produce"))
+                return bench_cmd_produce(&o);
+        if (!strcmp(argv[1], "consume"))
+                return bench_cmd_consume(&o);
+        if (!strcmp(argv[1], "passthrough"))
+                return bench_cmd_passthrough(&o);
+        if (!strcmp(argv[1], "e2e"))
+                return bench_cmd_e2e(&o);
+        if (!strcmp(argv[1], "latency"))
+                return bench_cmd_latency(&o);
+        bench_kusage();
+        return 64;
+}
