@@ -1239,6 +1239,12 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                         parts->elems[i].offset =
                                 next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
                         pl->tps[t][p]->consumed_next = next;
+                        /* The snapshot's offset is durable and its outputs
+                         * were delivered before it was written: commit it
+                         * even if nothing new arrives (a commit may have
+                         * failed during the rebalance). */
+                        if (next >= 0)
+                                pl->tps[t][p]->committable = next;
                 }
         }
 }

@@ -147,7 +147,9 @@ def wait_caught_up(bootstrap, group, timeout, procs=()):
         group, timeout, ends,
         {t: h.committed(bootstrap, group, t, PARTS) for t in ends})
     for p in procs:
-        msg += "\n--- %s:\n%s" % (p.name, p.stderr_text()[-4000:])
+        text = "\n".join(l for l in p.stderr_text().splitlines()
+                         if not l.startswith("%"))
+        msg += "\n--- %s:\n%s" % (p.name, text[-6000:])
     raise AssertionError(msg)
 
 
