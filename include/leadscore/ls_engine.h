@@ -218,6 +218,21 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                           size_t len, char *errstr, size_t errstr_size);
 
 /**
+ * Builds a shard scoring with model set @p ms that carries over the state
+ * of @p shard (scored under another set): same leads, stream time and
+ * counters. Per model id present in both sets: the sequence number (so
+ * output ids stay unique), MQL and hot-lead status, engagement (clamped to
+ * the new floor / max; history is not re-scored), the decay clock (kept
+ * when the decay settings are equal, else restarted at the lead's clock),
+ * the fit-rule matches of fit rules kept by id (fit recomputed with the
+ * new points), cap counters of rules and categories kept by id, and the
+ * hot-lead window. Models new to @p ms start fresh. @p shard is untouched.
+ * @returns the new shard, or NULL (errstr says why).
+ */
+ls_shard_t *ls_shard_migrate(const ls_shard_t *shard, const ls_modelset_t *ms,
+                             char *errstr, size_t errstr_size);
+
+/**
  * Calls @p cb for every lead of the shard in creation order with its
  * view under model @p model_idx. Stops early when cb returns non-zero.
  */

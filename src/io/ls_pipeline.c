@@ -1365,9 +1365,9 @@ static int ls_pl_reload_wanted(ls_pipeline_t *pl) {
  * every shard to it. The switch point is between two batches: every
  * input consumed before it was scored (and its outputs acknowledged and
  * committed) under the old model; every input consumed after it is scored
- * under the new one, starting from empty lead state (a shard's state
- * layout is bound to its model set). An invalid model is rejected and
- * the old one keeps serving.
+ * under the new one, each shard's lead state carried over by
+ * ls_shard_migrate(). An invalid model is rejected and the old one keeps
+ * serving.
  */
 static void ls_pl_reload_model(ls_pipeline_t *pl) {
         ls_modelset_t *ms = NULL;
@@ -1401,7 +1401,8 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
         for (p = 0; fresh && p < pl->n_parts; p++) {
                 if (!pl->slots[p].shard)
                         continue;
-                fresh[p] = ls_shard_new(ms);
+                fresh[p] = ls_shard_migrate(pl->slots[p].shard, ms, errstr,
+                                            sizeof(errstr));
                 if (!fresh[p])
                         break;
         }
@@ -1441,12 +1442,12 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
                 result = "switched";
                 ls_log_kv(pl->log, LS_LOG_INFO, "model_reload",
                           "model reloaded: inputs consumed from now on are "
-                          "scored by the new model, from empty lead state",
+                          "scored by the new model; lead state carried over",
                           "result", result, "old_version", old,
                           "model_version", ms->version, "shards", shards,
                           NULL);
         }
-        /* With snapshots: the new model's (empty) state at the switch
+        /* With snapshots: the migrated state under the new model at the switch
          * offsets becomes durable at once, so a restart resumes under the
          * new model from the switch point. */
         ls_pl_make_durable(pl, NULL, "model reload");

@@ -1,7 +1,7 @@
 """Model reload of a running `leadscore run` (docs/OPERATIONS.md):
 SIGHUP with a changed model switches between two batches, so outputs of
 inputs consumed before carry the old model version and outputs of inputs
-consumed after carry the new one (scored from empty lead state); an
+consumed after carry the new one (lead state carried over); an
 invalid model is rejected with a file:line reason in the log and the old
 one keeps serving; with model_watch the change of the file is enough.
 Logs are JSON lines here, parsed as such."""
@@ -81,9 +81,11 @@ def test_sighup_reload():
         after, hdrs = got[1]
         v2 = hdrs["leadscore.model_version"]
         assert v2 != v1 and after["model_version"] == v2, (v1, got)
-        # The new model, from empty lead state (docs/OPERATIONS.md).
-        assert after["cause_id"] == "e2" and after["total"] == 15, after
-        assert after["seq"] == 1, after
+        # The new model, with the lead's state carried over
+        # (docs/OPERATIONS.md): 10 earned before + 15, and the sequence
+        # goes on, so output ids never repeat.
+        assert after["cause_id"] == "e2" and after["total"] == 25, after
+        assert after["seq"] == 2, after
         assert got[0][1]["leadscore.model_version"] == v1
 
         # An invalid model: rejected with file:line, the old one serves.
@@ -99,7 +101,7 @@ def test_sighup_reload():
         got = scores_of(broker, 3)
         assert len(got) == 3, got
         assert got[2][1]["leadscore.model_version"] == v2, got
-        assert got[2][0]["total"] == 30, got
+        assert got[2][0]["total"] == 40, got
 
         # The same content again: nothing to switch.
         write_model(d, h.TINY_MODEL.replace("points: 10", "points: 15"))
@@ -175,18 +177,18 @@ def test_reload_with_snapshots():
         h.produce(prod, h.TOPICS["events"], b"L1", ev("L1", "e2", t + 1))
         h.flush(prod)
         got = scores_of(broker, 2)
-        assert got[1][0]["total"] == 15, got
+        assert got[1][0]["total"] == 25, got
         rc = run.stop()
         assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
 
-        # Restart with the new model: its state (15) is restored.
+        # Restart with the new model: its state (25) is restored.
         run = h.start_run(cfg, "run2")
         wait_event(run, "restored", 1)
         h.produce(prod, h.TOPICS["events"], b"L1", ev("L1", "e3", t + 2))
         h.flush(prod)
         got = scores_of(broker, 3)
         assert len(got) == 3, got
-        assert got[2][0]["cause_id"] == "e3" and got[2][0]["total"] == 30, got
+        assert got[2][0]["cause_id"] == "e3" and got[2][0]["total"] == 40, got
         assert got[2][1]["leadscore.model_version"] == \
             got[1][1]["leadscore.model_version"], got
         rc = run.stop()

@@ -936,6 +936,107 @@ static void test_load_rejects_corruption(void **state) {
         fclose(devnull);
 }
 
+static void test_migrate_to_equal_model_continues_identically(void **state) {
+        fx_t a, b;
+        ls_modelset_t *ms2;
+        ls_shard_t *migrated;
+        char *out_a = NULL, *out_b = NULL;
+        size_t la, lb;
+        FILE *fa = open_memstream(&out_a, &la);
+        FILE *fb = open_memstream(&out_b, &lb);
+
+        fx_init(&a, mql_model);
+        fx_init(&b, mql_model);
+        feed(&a, fa, 0, 1500);
+        feed(&b, fb, 0, 700);
+        assert_int_equal(ls_modelset_load_string(mql_model, strlen(mql_model),
+                                                 "again.yaml", NULL, &ms2,
+                                                 b.err, sizeof(b.err)),
+                         LS_OK);
+        migrated = ls_shard_migrate(b.sh, ms2, b.err, sizeof(b.err));
+        assert_non_null(migrated);
+        ls_shard_destroy(b.sh);
+        ls_modelset_destroy(b.ms);
+        b.sh = migrated;
+        b.ms = ms2;
+        feed(&b, fb, 700, 1500);
+        fclose(fa);
+        fclose(fb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(out_a, out_b, la);
+        free(out_a);
+        free(out_b);
+        fx_free(&a);
+        fx_free(&b);
+}
+
+static void test_migrate_to_changed_model(void **state) {
+        static const char *v1 =
+                "models:\n"
+                "  - id: m\n"
+                "    fit:\n"
+                "      rules: [{id: saas, attribute: industry, equals: saas, points: 25},\n"
+                "              {id: big, attribute: employees, range: {min: 100}, points: 10}]\n"
+                "    engagement:\n"
+                "      rules: [{id: page, event: page_view, points: 5}]\n" GRID
+                "    mql: {enter: {min_total: 45}}\n";
+        static const char *v2 =
+                "models:\n"
+                "  - id: m\n"
+                "    fit:\n"
+                "      rules: [{id: saas, attribute: industry, equals: saas, points: 30}]\n"
+                "    engagement:\n"
+                "      rules: [{id: page, event: page_view, points: 8}]\n" GRID
+                "    mql: {enter: {min_total: 45}}\n"
+                "  - id: fresh\n"
+                "    engagement:\n"
+                "      rules: [{id: page, event: page_view, points: 1}]\n" GRID;
+        fx_t fx;
+        ls_modelset_t *ms2;
+        ls_shard_t *migrated;
+        const ls_output_t *o;
+        ls_lead_view_t v;
+
+        fx_init(&fx, v1);
+        fx_profile(&fx, "L1", T0, "industry", "saas", "employees", "500", NULL);
+        fx_event(&fx, "L1", "p1", "page_view", T0 + 1, NULL);
+        fx_event(&fx, "L1", "p2", "page_view", T0 + 2, NULL); /* 35 + 10 */
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 1);
+        assert_int_equal(ls_modelset_load_string(v2, strlen(v2), "v2.yaml",
+                                                 NULL, &ms2, fx.err,
+                                                 sizeof(fx.err)),
+                         LS_OK);
+        migrated = ls_shard_migrate(fx.sh, ms2, fx.err, sizeof(fx.err));
+        assert_non_null(migrated);
+        ls_shard_destroy(fx.sh);
+        ls_modelset_destroy(fx.ms);
+        fx.sh = migrated;
+        fx.ms = ms2;
+        /* fit: `saas` kept with its new points, `big` gone; engagement
+         * kept; MQL status kept, so no second mql alert */
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.fit, 30);
+        assert_int_equal(v.engagement, 10);
+        assert_true(v.mql);
+        assert_int_equal(v.seq, 4);
+        /* a replayed event id is still a duplicate */
+        assert_int_equal(fx_event(&fx, "L1", "p2", "page_view", T0 + 3, NULL),
+                         LS_ERR_DUPLICATE);
+        fx_event(&fx, "L1", "p3", "page_view", T0 + 3, NULL);
+        o = fx_out(&fx, 0);
+        assert_string_equal(o->model->id, "m");
+        assert_string_equal(o->model->version, ms2->models[0].version);
+        assert_int_equal(o->seq, 5); /* ids do not repeat */
+        assert_int_equal(o->total, 48);
+        assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 0);
+        /* the model new to the set starts fresh */
+        o = fx_out(&fx, 1);
+        assert_string_equal(o->model->id, "fresh");
+        assert_int_equal(o->seq, 1);
+        assert_int_equal(o->engagement, 1);
+        fx_free(&fx);
+}
+
 static int count_mql(const char *lead_id, const ls_lead_view_t *v,
                      void *opaque) {
         (*(int *)opaque) += v->mql;
@@ -980,6 +1081,8 @@ int main(void) {
                 cmocka_unit_test(test_save_load_continues_identically),
                 cmocka_unit_test(test_load_rejects_corruption),
                 cmocka_unit_test(test_foreach_lead),
+                cmocka_unit_test(test_migrate_to_equal_model_continues_identically),
+                cmocka_unit_test(test_migrate_to_changed_model),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
