@@ -19,15 +19,24 @@ def test_corrupt_newest_snapshot():
         cfg = d.write_config(tmp, broker.address, "corr", snap,
                              interval="200ms", every_events=40)
         seqs = collections.Counter()
-        recs = d.make_inputs(400, 7, seqs=seqs)
-        d.produce_inputs(broker.address, recs)
-        r = h.start_run(cfg, "first")
-        runs.append(r)
-        d.wait_caught_up(broker.address, "corr", 60, [r])
-        assert r.stop() == 0, r.stderr_text()
+        recs = []
+
+        def run_to_end(name, n, seed, start):
+            more = d.make_inputs(n, seed, start=start, seqs=seqs)
+            d.produce_inputs(broker.address, more)
+            recs.extend(more)
+            r = h.start_run(cfg, name)
+            runs.append(r)
+            r.wait_line("assigned", 40)
+            d.wait_caught_up(broker.address, "corr", 60, [r])
+            assert r.stop() == 0, r.stderr_text()
+
+        # Two runs: at least two snapshots of every partition.
+        run_to_end("first", 300, 7, 0)
+        run_to_end("second", 200, 8, 300)
 
         # More input, then damage the newest file of partition 0.
-        more = d.make_inputs(200, 8, start=400, seqs=seqs)
+        more = d.make_inputs(200, 9, start=500, seqs=seqs)
         d.produce_inputs(broker.address, more)
         recs += more
         p0 = [f for f in d.snapshots(snap) if f.startswith("corr-0-")]
@@ -43,7 +52,7 @@ def test_corrupt_newest_snapshot():
         assert res.returncode == 1 and "checksum mismatch" in res.stderr, res
         assert d.inspect(older).returncode == 0
 
-        r = h.start_run(cfg, "second")
+        r = h.start_run(cfg, "third")
         runs.append(r)
         line = r.wait_line("rejected", 40)
         assert newest in line and "checksum mismatch" in line, line
