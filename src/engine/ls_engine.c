@@ -24,6 +24,7 @@
 #include "leadscore/ls_engine.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -1171,10 +1172,24 @@ ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
                 const char *key = ls_lead_table_key(sh->leads, (uint32_t)i);
                 uint32_t klen = (uint32_t)strlen(key);
 
-                if (ls_put32(buf, klen) || ls_buf_append(buf, key, klen) ||
-                    ls_buf_append(buf, ls_lead_table_block(sh->leads, (uint32_t)i),
+                size_t at, m;
+
+                if (ls_put32(buf, klen) || ls_buf_append(buf, key, klen))
+                        return LS_ERR_NOMEM;
+                at = buf->len;
+                if (ls_buf_append(buf, ls_lead_table_block(sh->leads, (uint32_t)i),
                                   sh->block_size))
                         return LS_ERR_NOMEM;
+                /* wake-ups are heap bookkeeping, rebuilt by the loader as
+                 * wake_due = timer_due: write that, so that an image of a
+                 * restored shard equals the image it was restored from */
+                for (m = 0; m < sh->ms->n_models; m++) {
+                        const ls_lm_t *lm = ls_lm(sh, (uint32_t)i, m);
+
+                        memcpy(buf->data + at + sh->model_off[m] +
+                                       offsetof(ls_lm_t, wake_due),
+                               &lm->timer_due, sizeof(lm->timer_due));
+                }
         }
         return LS_OK;
 }

@@ -861,6 +861,16 @@ static void test_save_load_continues_identically(void **state) {
         restored = ls_shard_load(b.ms, img.data, img.len, b.err, sizeof(b.err));
         if (!restored)
                 fail_msg("load: %s", b.err);
+        {
+                /* the restored shard's image equals the one it came from */
+                ls_buf_t again;
+
+                ls_buf_init(&again);
+                assert_int_equal(ls_shard_save(restored, &again), LS_OK);
+                assert_int_equal(again.len, img.len);
+                assert_memory_equal(again.data, img.data, img.len);
+                ls_buf_free(&again);
+        }
         ls_shard_destroy(b.sh);
         b.sh = restored;
         feed(&b, fb, 700, 1500);
