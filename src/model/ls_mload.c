@@ -79,6 +79,21 @@ ls_err_t ls_mload_err(ls_mload_t *ld, const yaml_node_t *node,
 }
 
 
+/** Like ls_mload_err, with @p key appended to the key path for this
+ *  message only (the path is as before on return). */
+ls_err_t ls_mload_key_err(ls_mload_t *ld, const yaml_node_t *node,
+                          const char *key, const char *fmt, ...) {
+        size_t mark = ls_mload_key(ld, key);
+        va_list ap;
+        ls_err_t err;
+
+        va_start(ap, fmt);
+        err = ls_mload_verr(ld, LS_ERR_INVALID, node, fmt, ap);
+        va_end(ap);
+        ls_mload_pop(ld, mark);
+        return err;
+}
+
 ls_err_t ls_mload_ioerr(ls_mload_t *ld, const yaml_node_t *node,
                         const char *fmt, ...) {
         va_list ap;
@@ -379,16 +394,10 @@ ls_err_t ls_mload_opt_duration(ls_mload_t *ld, const yaml_node_t *map,
 /** A required key: a missing one is reported at the mapping's line. */
 ls_err_t ls_mload_required(ls_mload_t *ld, const yaml_node_t *map,
                            const char *key, yaml_node_t **out) {
-        size_t mark;
-        ls_err_t err;
-
         *out = ls_mload_get(ld, map, key);
         if (*out)
                 return LS_OK;
-        mark = ls_mload_key(ld, key);
-        err = ls_mload_err(ld, map, "required");
-        ls_mload_pop(ld, mark);
-        return err;
+        return ls_mload_key_err(ld, map, key, "required");
 }
 
 ls_err_t ls_mload_req_id(ls_mload_t *ld, const yaml_node_t *map,

@@ -51,6 +51,9 @@ void ls_mload_pop(ls_mload_t *ld, size_t mark);
 ls_err_t ls_mload_err(ls_mload_t *ld, const yaml_node_t *node,
                       const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+ls_err_t ls_mload_key_err(ls_mload_t *ld, const yaml_node_t *node,
+                          const char *key, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 ls_err_t ls_mload_ioerr(ls_mload_t *ld, const yaml_node_t *node,
                         const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

@@ -67,41 +67,67 @@ static ls_err_t ls_mload_cap(ls_mload_t *ld, const yaml_node_t *node,
         return LS_OK;
 }
 
-/** Checks that rule id @p id is not used by an earlier rule. */
-static ls_err_t ls_mload_rule_id_unique(ls_mload_t *ld, const ls_model_t *m,
-                                        const char *id,
-                                        const yaml_node_t *node) {
+/** Reads the required `id` of rule mapping @p node into @p *idp and
+ *  checks that no earlier rule (fit or engagement) uses it. */
+static ls_err_t ls_mload_rule_id(ls_mload_t *ld, const ls_model_t *m,
+                                 const yaml_node_t *node, char **idp) {
+        yaml_node_t *idn;
+        const char *id;
         size_t i;
+        ls_err_t err;
 
+        if ((err = ls_mload_req_id(ld, node, "id", idp, &idn)))
+                return err;
+        id = *idp;
         for (i = 0; i < m->n_fit_rules; i++)
                 if (m->fit_rules[i].id && m->fit_rules[i].id != id &&
                     !strcmp(m->fit_rules[i].id, id))
-                        return ls_mload_err(ld, node, "duplicate rule id '%s'",
-                                            id);
+                        return ls_mload_key_err(ld, idn, "id",
+                                                "duplicate rule id '%s'", id);
         for (i = 0; i < m->n_rules; i++)
                 if (m->rules[i].id && m->rules[i].id != id &&
                     !strcmp(m->rules[i].id, id))
-                        return ls_mload_err(ld, node, "duplicate rule id '%s'",
-                                            id);
+                        return ls_mload_key_err(ld, idn, "id",
+                                                "duplicate rule id '%s'", id);
         return LS_OK;
+}
+
+/** A parser of one section of a model, filling @p m from @p node. */
+typedef ls_err_t (*ls_mload_section_fn)(ls_mload_t *ld, ls_model_t *m,
+                                        const yaml_node_t *node);
+
+/** Parses @p key of mapping @p map with @p fn, the key path naming it;
+ *  an absent key is an error when @p required, else LS_OK. */
+static ls_err_t ls_mload_section(ls_mload_t *ld, ls_model_t *m,
+                                 const yaml_node_t *map, const char *key,
+                                 int required, ls_mload_section_fn fn) {
+        yaml_node_t *v;
+        size_t mark;
+        ls_err_t err;
+
+        if (required) {
+                if ((err = ls_mload_required(ld, map, key, &v)))
+                        return err;
+        } else if (!(v = ls_mload_get(ld, map, key))) {
+                return LS_OK;
+        }
+        mark = ls_mload_key(ld, key);
+        err = fn(ld, m, v);
+        ls_mload_pop(ld, mark);
+        return err;
 }
 
 static ls_err_t ls_mload_fit_rule(ls_mload_t *ld, ls_model_t *m,
                                   const yaml_node_t *node, ls_fit_rule_t *r) {
         static const char *const extra[] = {"id", "attribute", "points",
                                             NULL};
-        yaml_node_t *v, *idn;
+        yaml_node_t *v;
         size_t mark;
         ls_err_t err;
 
         if (node->type != YAML_MAPPING_NODE)
                 return ls_mload_err(ld, node, "expected a mapping");
-        if ((err = ls_mload_req_id(ld, node, "id", &r->id, &idn)))
-                return err;
-        mark = ls_mload_key(ld, "id");
-        err = ls_mload_rule_id_unique(ld, m, r->id, idn);
-        ls_mload_pop(ld, mark);
-        if (err)
+        if ((err = ls_mload_rule_id(ld, m, node, &r->id)))
                 return err;
         if ((err = ls_mload_cond(ld, node, "attribute", extra, &r->cond)))
                 return err;
@@ -127,13 +153,10 @@ static ls_err_t ls_mload_fit(ls_mload_t *ld, ls_model_t *m,
             (err = ls_mload_opt_int32(ld, node, "max", &m->has_fit_max,
                                       &m->fit_max)))
                 return err;
-        if (m->has_fit_min && m->has_fit_max && m->fit_min > m->fit_max) {
-                mark = ls_mload_key(ld, "max");
-                err = ls_mload_err(ld, ls_mload_get(ld, node, "max"),
-                                   "must be >= min (%d)", (int)m->fit_min);
-                ls_mload_pop(ld, mark);
-                return err;
-        }
+        if (m->has_fit_min && m->has_fit_max && m->fit_min > m->fit_max)
+                return ls_mload_key_err(ld, ls_mload_get(ld, node, "max"),
+                                        "max", "must be >= min (%d)",
+                                        (int)m->fit_min);
         if (!(rules = ls_mload_get(ld, node, "rules")))
                 return LS_OK;
         mark = ls_mload_key(ld, "rules");
@@ -230,19 +253,13 @@ static ls_err_t ls_mload_rule(ls_mload_t *ld, ls_model_t *m,
         static const char *const keys[] = {"id",     "event",    "when",
                                            "unless", "points",   "category",
                                            "cap",    NULL};
-        yaml_node_t *v, *idn;
+        yaml_node_t *v;
         const char *s;
         size_t mark, i;
         ls_err_t err;
 
-        if ((err = ls_mload_check_map(ld, node, keys, NULL)))
-                return err;
-        if ((err = ls_mload_req_id(ld, node, "id", &r->id, &idn)))
-                return err;
-        mark = ls_mload_key(ld, "id");
-        err = ls_mload_rule_id_unique(ld, m, r->id, idn);
-        ls_mload_pop(ld, mark);
-        if (err)
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)) ||
+            (err = ls_mload_rule_id(ld, m, node, &r->id)))
                 return err;
 
         if ((err = ls_mload_required(ld, node, "event", &v)))
@@ -309,11 +326,12 @@ static ls_err_t ls_mload_rule(ls_mload_t *ld, ls_model_t *m,
         return err;
 }
 
-static ls_err_t ls_mload_decay(ls_mload_t *ld, ls_decay_t *d,
+static ls_err_t ls_mload_decay(ls_mload_t *ld, ls_model_t *m,
                                const yaml_node_t *node) {
         static const char *const keys[] = {"steps", "half_life", "tick",
                                            NULL};
         static const char *const step_keys[] = {"after", "points", NULL};
+        ls_decay_t *d = &m->decay;
         yaml_node_t *steps = NULL, *hl = NULL, *v;
         size_t i, n, mark;
         int has_tick;
@@ -336,13 +354,9 @@ static ls_err_t ls_mload_decay(ls_mload_t *ld, ls_decay_t *d,
                 ls_mload_pop(ld, mark);
                 return err;
         }
-        if (has_tick) {
-                mark = ls_mload_key(ld, "tick");
-                err = ls_mload_err(ld, ls_mload_get(ld, node, "tick"),
-                                   "only applies to half_life");
-                ls_mload_pop(ld, mark);
-                return err;
-        }
+        if (has_tick)
+                return ls_mload_key_err(ld, ls_mload_get(ld, node, "tick"),
+                                        "tick", "only applies to half_life");
         d->kind = LS_DECAY_STEPS;
         mark = ls_mload_key(ld, "steps");
         if (steps->type != YAML_SEQUENCE_NODE ||
@@ -386,12 +400,34 @@ out:
         return err;
 }
 
+/** engagement.rules: the list of engagement rules. */
+static ls_err_t ls_mload_rules(ls_mload_t *ld, ls_model_t *m,
+                               const yaml_node_t *node) {
+        size_t i, n;
+        ls_err_t err = LS_OK;
+
+        if (node->type != YAML_SEQUENCE_NODE)
+                return ls_mload_err(ld, node, "expected a list of rules");
+        n = ls_mload_seq_len(node);
+        if (!(m->rules = ls_calloc(n, sizeof(ls_rule_t))))
+                return ls_mload_nomem(ld);
+        m->n_rules = n;
+        for (i = 0; i < n; i++)
+                m->rules[i].category = -1;
+        for (i = 0; i < n && !err; i++) {
+                size_t imark = ls_mload_idx(ld, i);
+
+                err = ls_mload_rule(ld, m, ls_mload_seq_at(ld, node, i),
+                                    &m->rules[i]);
+                ls_mload_pop(ld, imark);
+        }
+        return err;
+}
+
 static ls_err_t ls_mload_engagement(ls_mload_t *ld, ls_model_t *m,
                                     const yaml_node_t *node) {
         static const char *const keys[] = {"floor", "max", "categories",
                                            "rules", "decay", NULL};
-        yaml_node_t *v;
-        size_t i, n, mark;
         ls_err_t err;
 
         if ((err = ls_mload_check_map(ld, node, keys, NULL)))
@@ -401,53 +437,16 @@ static ls_err_t ls_mload_engagement(ls_mload_t *ld, ls_model_t *m,
             (err = ls_mload_opt_int32(ld, node, "max", &m->has_engagement_max,
                                       &m->engagement_max)))
                 return err;
-        if (m->has_engagement_max && m->engagement_max < m->engagement_floor) {
-                mark = ls_mload_key(ld, "max");
-                err = ls_mload_err(ld, ls_mload_get(ld, node, "max"),
-                                   "must be >= floor (%d)",
-                                   (int)m->engagement_floor);
-                ls_mload_pop(ld, mark);
+        if (m->has_engagement_max && m->engagement_max < m->engagement_floor)
+                return ls_mload_key_err(ld, ls_mload_get(ld, node, "max"),
+                                        "max", "must be >= floor (%d)",
+                                        (int)m->engagement_floor);
+        if ((err = ls_mload_section(ld, m, node, "categories", 0,
+                                    ls_mload_categories)) ||
+            (err = ls_mload_section(ld, m, node, "rules", 0,
+                                    ls_mload_rules)))
                 return err;
-        }
-        if ((v = ls_mload_get(ld, node, "categories"))) {
-                mark = ls_mload_key(ld, "categories");
-                err = ls_mload_categories(ld, m, v);
-                ls_mload_pop(ld, mark);
-                if (err)
-                        return err;
-        }
-        if ((v = ls_mload_get(ld, node, "rules"))) {
-                mark = ls_mload_key(ld, "rules");
-                if (v->type != YAML_SEQUENCE_NODE) {
-                        err = ls_mload_err(ld, v, "expected a list of rules");
-                        ls_mload_pop(ld, mark);
-                        return err;
-                }
-                n = ls_mload_seq_len(v);
-                if (!(m->rules = ls_calloc(n, sizeof(ls_rule_t)))) {
-                        ls_mload_pop(ld, mark);
-                        return ls_mload_nomem(ld);
-                }
-                m->n_rules = n;
-                for (i = 0; i < n; i++)
-                        m->rules[i].category = -1;
-                for (i = 0; i < n && !err; i++) {
-                        size_t imark = ls_mload_idx(ld, i);
-
-                        err = ls_mload_rule(ld, m, ls_mload_seq_at(ld, v, i),
-                                            &m->rules[i]);
-                        ls_mload_pop(ld, imark);
-                }
-                ls_mload_pop(ld, mark);
-                if (err)
-                        return err;
-        }
-        if ((v = ls_mload_get(ld, node, "decay"))) {
-                mark = ls_mload_key(ld, "decay");
-                err = ls_mload_decay(ld, &m->decay, v);
-                ls_mload_pop(ld, mark);
-        }
-        return err;
+        return ls_mload_section(ld, m, node, "decay", 0, ls_mload_decay);
 }
 
 /** Grades (@p best_first) or bands: names unique, mins monotonic, the
@@ -479,11 +478,10 @@ static ls_err_t ls_mload_levels(ls_mload_t *ld, const yaml_node_t *node,
                         goto next;
                 for (j = 0; j < i; j++) {
                         if (!strcmp((*out)[j].name, lv->name)) {
-                                kmark = ls_mload_key(ld, "name");
-                                err = ls_mload_err(ld, namen,
-                                                   "duplicate %s name '%s'",
-                                                   what, lv->name);
-                                ls_mload_pop(ld, kmark);
+                                err = ls_mload_key_err(ld, namen, "name",
+                                                       "duplicate %s name "
+                                                       "'%s'",
+                                                       what, lv->name);
                                 goto next;
                         }
                 }
@@ -584,27 +582,24 @@ static ls_err_t ls_mload_qualify(ls_mload_t *ld, const ls_model_t *m,
         /* stay must hold whenever enter holds */
         if (q->has_min_total &&
             (!enter->has_min_total || q->min_total > enter->min_total)) {
-                mark = ls_mload_key(ld, "min_total");
-                err = ls_mload_err(ld, ls_mload_get(ld, node, "min_total"),
-                                   "stay must be no stricter than enter");
-                ls_mload_pop(ld, mark);
-                return err;
+                return ls_mload_key_err(ld, ls_mload_get(ld, node, "min_total"),
+                                        "min_total",
+                                        "stay must be no stricter than "
+                                        "enter");
         }
         if (q->min_grade >= 0 &&
             (enter->min_grade < 0 || q->min_grade < enter->min_grade)) {
-                mark = ls_mload_key(ld, "min_grade");
-                err = ls_mload_err(ld, ls_mload_get(ld, node, "min_grade"),
-                                   "stay must be no stricter than enter");
-                ls_mload_pop(ld, mark);
-                return err;
+                return ls_mload_key_err(ld, ls_mload_get(ld, node, "min_grade"),
+                                        "min_grade",
+                                        "stay must be no stricter than "
+                                        "enter");
         }
         if (q->min_band >= 0 &&
             (enter->min_band < 0 || q->min_band > enter->min_band)) {
-                mark = ls_mload_key(ld, "min_band");
-                err = ls_mload_err(ld, ls_mload_get(ld, node, "min_band"),
-                                   "stay must be no stricter than enter");
-                ls_mload_pop(ld, mark);
-                return err;
+                return ls_mload_key_err(ld, ls_mload_get(ld, node, "min_band"),
+                                        "min_band",
+                                        "stay must be no stricter than "
+                                        "enter");
         }
         return LS_OK;
 }
@@ -637,10 +632,11 @@ static ls_err_t ls_mload_mql(ls_mload_t *ld, ls_model_t *m,
         return LS_OK;
 }
 
-static ls_err_t ls_mload_hot(ls_mload_t *ld, ls_hot_t *hot,
+static ls_err_t ls_mload_hot(ls_mload_t *ld, ls_model_t *m,
                              const yaml_node_t *node) {
         static const char *const keys[] = {"points", "within", "events",
                                            "rearm_after", "track", NULL};
+        ls_hot_t *hot = &m->hot;
         int has_points, has_within, has_rearm, has_track;
         long long v;
         yaml_node_t *ev;
@@ -669,18 +665,12 @@ static ls_err_t ls_mload_hot(ls_mload_t *ld, ls_hot_t *hot,
                 if (err)
                         return err;
         }
-        if (has_points && !has_within) {
-                mark = ls_mload_key(ld, "within");
-                err = ls_mload_err(ld, node, "required with points");
-                ls_mload_pop(ld, mark);
-                return err;
-        }
-        if (has_within && !has_points) {
-                mark = ls_mload_key(ld, "points");
-                err = ls_mload_err(ld, node, "required with within");
-                ls_mload_pop(ld, mark);
-                return err;
-        }
+        if (has_points && !has_within)
+                return ls_mload_key_err(ld, node, "within",
+                                        "required with points");
+        if (has_within && !has_points)
+                return ls_mload_key_err(ld, node, "points",
+                                        "required with within");
         if (!has_points && !ev)
                 return ls_mload_err(ld, node,
                                     "needs points (with within) or events");
@@ -690,13 +680,27 @@ static ls_err_t ls_mload_hot(ls_mload_t *ld, ls_hot_t *hot,
         return LS_OK;
 }
 
+static ls_err_t ls_mload_products(ls_mload_t *ld, ls_model_t *m,
+                                  const yaml_node_t *node) {
+        return ls_mload_str_seq(ld, node, 1, &m->products, &m->n_products);
+}
+
+static ls_err_t ls_mload_grades(ls_mload_t *ld, ls_model_t *m,
+                                const yaml_node_t *node) {
+        return ls_mload_levels(ld, node, 1, &m->grades, &m->n_grades);
+}
+
+static ls_err_t ls_mload_bands(ls_mload_t *ld, ls_model_t *m,
+                               const yaml_node_t *node) {
+        return ls_mload_levels(ld, node, 0, &m->bands, &m->n_bands);
+}
+
 static ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
                                ls_model_t *m) {
         static const char *const keys[] = {"id",     "products", "fit",
                                            "engagement", "grades", "bands",
                                            "mql",    "hot",      NULL};
-        yaml_node_t *v;
-        size_t mark, i;
+        size_t i;
         uint32_t slot = 0;
         ls_err_t err;
 
@@ -704,55 +708,19 @@ static ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
         m->mql.enter.min_grade = m->mql.enter.min_band = -1;
         m->mql.stay.min_grade = m->mql.stay.min_band = -1;
         if ((err = ls_mload_check_map(ld, node, keys, NULL)) ||
-            (err = ls_mload_req_id(ld, node, "id", &m->id, NULL)))
+            (err = ls_mload_req_id(ld, node, "id", &m->id, NULL)) ||
+            (err = ls_mload_section(ld, m, node, "products", 0,
+                                    ls_mload_products)) ||
+            (err = ls_mload_section(ld, m, node, "fit", 0, ls_mload_fit)) ||
+            (err = ls_mload_section(ld, m, node, "engagement", 0,
+                                    ls_mload_engagement)) ||
+            (err = ls_mload_section(ld, m, node, "grades", 1,
+                                    ls_mload_grades)) ||
+            (err = ls_mload_section(ld, m, node, "bands", 1,
+                                    ls_mload_bands)) ||
+            (err = ls_mload_section(ld, m, node, "mql", 0, ls_mload_mql)) ||
+            (err = ls_mload_section(ld, m, node, "hot", 0, ls_mload_hot)))
                 return err;
-        if ((v = ls_mload_get(ld, node, "products"))) {
-                mark = ls_mload_key(ld, "products");
-                err = ls_mload_str_seq(ld, v, 1, &m->products, &m->n_products);
-                ls_mload_pop(ld, mark);
-                if (err)
-                        return err;
-        }
-        if ((v = ls_mload_get(ld, node, "fit"))) {
-                mark = ls_mload_key(ld, "fit");
-                err = ls_mload_fit(ld, m, v);
-                ls_mload_pop(ld, mark);
-                if (err)
-                        return err;
-        }
-        if ((v = ls_mload_get(ld, node, "engagement"))) {
-                mark = ls_mload_key(ld, "engagement");
-                err = ls_mload_engagement(ld, m, v);
-                ls_mload_pop(ld, mark);
-                if (err)
-                        return err;
-        }
-        if ((err = ls_mload_required(ld, node, "grades", &v)))
-                return err;
-        mark = ls_mload_key(ld, "grades");
-        err = ls_mload_levels(ld, v, 1, &m->grades, &m->n_grades);
-        ls_mload_pop(ld, mark);
-        if (err || (err = ls_mload_required(ld, node, "bands", &v)))
-                return err;
-        mark = ls_mload_key(ld, "bands");
-        err = ls_mload_levels(ld, v, 0, &m->bands, &m->n_bands);
-        ls_mload_pop(ld, mark);
-        if (err)
-                return err;
-        if ((v = ls_mload_get(ld, node, "mql"))) {
-                mark = ls_mload_key(ld, "mql");
-                err = ls_mload_mql(ld, m, v);
-                ls_mload_pop(ld, mark);
-                if (err)
-                        return err;
-        }
-        if ((v = ls_mload_get(ld, node, "hot"))) {
-                mark = ls_mload_key(ld, "hot");
-                err = ls_mload_hot(ld, &m->hot, v);
-                ls_mload_pop(ld, mark);
-                if (err)
-                        return err;
-        }
         /* Cap slots: capped rules in rule order, then capped categories. */
         for (i = 0; i < m->n_rules; i++)
                 if (m->rules[i].cap.set)
@@ -807,6 +775,22 @@ static void ls_mload_hex(const unsigned char *md, char *out) {
         out[LS_MODEL_VERSION_LEN] = '\0';
 }
 
+/** Finishes SHA-256 digest @p ctx (freed here) into the hex version
+ *  @p out; @p ok is false when an earlier digest step failed. */
+static ls_err_t ls_mload_sha256_done(ls_mload_t *ld, EVP_MD_CTX *ctx, int ok,
+                                     char *out) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+
+        ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
+        EVP_MD_CTX_free(ctx);
+        if (!ok)
+                return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_NOMEM,
+                                 "%s: SHA-256 failed", ld->name);
+        ls_mload_hex(md, out);
+        return LS_OK;
+}
+
 /** Hashes the model at @p model_node into its version (lists it uses are
  *  flagged in ld->model_lists). */
 static ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
@@ -815,8 +799,6 @@ static ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
         static const char *const shared[] = {"lateness", "dedupe", "ignore",
                                              NULL};
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
         size_t i;
         int ok;
 
@@ -835,19 +817,11 @@ static ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
                 if (v)
                         ok = ls_mload_hash_node(ld, ctx, v);
         }
-        ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
-        EVP_MD_CTX_free(ctx);
-        if (!ok)
-                return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_NOMEM,
-                                 "%s: SHA-256 failed", ld->name);
-        ls_mload_hex(md, m->version);
-        return LS_OK;
+        return ls_mload_sha256_done(ld, ctx, ok, m->version);
 }
 
 static ls_err_t ls_mload_set_version(ls_mload_t *ld) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
         size_t i;
         int ok;
 
@@ -858,13 +832,7 @@ static ls_err_t ls_mload_set_version(ls_mload_t *ld) {
         for (i = 0; ok && i < ld->ms->n_lists; i++)
                 ok = EVP_DigestUpdate(ctx, ld->list_raw[i].data,
                                       ld->list_raw[i].len);
-        ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
-        EVP_MD_CTX_free(ctx);
-        if (!ok)
-                return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_NOMEM,
-                                 "%s: SHA-256 failed", ld->name);
-        ls_mload_hex(md, ld->ms->version);
-        return LS_OK;
+        return ls_mload_sha256_done(ld, ctx, ok, ld->ms->version);
 }
 
 /*
