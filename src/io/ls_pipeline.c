@@ -737,6 +737,21 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
 
 /* ------------------------------------------------------------ consuming */
 
+/** ls_pl_fatal for error @p err met while @p what (e.g. "decoding") the
+ *  record @p rkm: the message names its topic, partition and offset. */
+static void ls_pl_record_fatal(ls_pipeline_t *pl, ls_err_t err,
+                               const char *what,
+                               const rd_kafka_message_t *rkm,
+                               const char *errstr) {
+        char msg[1024];
+
+        snprintf(msg, sizeof(msg),
+                 "%s %s [%" PRId32 "] offset %" PRId64 ": %s", what,
+                 rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset,
+                 errstr);
+        ls_pl_fatal(pl, err, msg);
+}
+
 static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         ls_input_t in;
         ls_tp_t *tp;
@@ -803,11 +818,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
                 ls_pl_dead_letter(pl, rkm, tp, seq, "schema", errstr);
                 return;
         default:
-                snprintf(msg, sizeof(msg),
-                         "decoding %s [%" PRId32 "] offset %" PRId64 ": %s",
-                         rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                         rkm->offset, errstr);
-                ls_pl_fatal(pl, err, msg);
+                ls_pl_record_fatal(pl, err, "decoding", rkm, errstr);
                 return;
         }
 
@@ -841,11 +852,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
                 ls_pl_dead_letter(pl, rkm, tp, seq, "invalid", errstr);
                 break;
         default:
-                snprintf(msg, sizeof(msg),
-                         "scoring %s [%" PRId32 "] offset %" PRId64 ": %s",
-                         rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                         rkm->offset, errstr);
-                ls_pl_fatal(pl, err, msg);
+                ls_pl_record_fatal(pl, err, "scoring", rkm, errstr);
                 break;
         }
 }
