@@ -51,4 +51,11 @@ ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
  */
 ls_err_t ls_json_parse_time(const char *s, int64_t *msp);
 
+/**
+ * @returns 1 when data[0..len) holds only JSON white space (space, tab,
+ * CR, LF) or nothing: a JSON Lines line that carries no value and is
+ * skipped; else 0.
+ */
+int ls_json_blank(const char *data, size_t len);
+
 #endif /* LS_JSON_H */

@@ -123,16 +123,6 @@ static int ls_score_flush_outputs(ls_score_t *sc) {
         return 0;
 }
 
-static int ls_score_blank(const char *s, size_t len) {
-        size_t i;
-
-        for (i = 0; i < len; i++)
-                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
-                    s[i] != '\n')
-                        return 0;
-        return 1;
-}
-
 /* Scores every line of sc->in. @returns 0, or -1 on a fatal error. */
 static int ls_score_run(ls_score_t *sc, ls_shard_t *shard,
                         ls_json_dec_t *dec) {
@@ -147,7 +137,7 @@ static int ls_score_run(ls_score_t *sc, ls_shard_t *shard,
 
         while ((n = getline(&line, &cap, sc->in)) != -1) {
                 lineno++;
-                if (ls_score_blank(line, (size_t)n))
+                if (ls_json_blank(line, (size_t)n))
                         continue;
                 sc->lines++;
                 err = ls_json_decode_input(dec, line, (size_t)n, &in, errstr,

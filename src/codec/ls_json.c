@@ -605,3 +605,13 @@ ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
 #undef PUT
         return LS_OK;
 }
+
+int ls_json_blank(const char *data, size_t len) {
+        size_t i;
+
+        for (i = 0; i < len; i++)
+                if (data[i] != ' ' && data[i] != '\t' && data[i] != '\r' &&
+                    data[i] != '\n')
+                        return 0;
+        return 1;
+}

@@ -1237,16 +1237,6 @@ static ls_err_t ls_rp_run_topics(ls_replay_t *rp, char *errstr,
 
 /* --------------------------------------------------------- file reading */
 
-static int ls_rp_blank(const char *s, size_t len) {
-        size_t i;
-
-        for (i = 0; i < len; i++)
-                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
-                    s[i] != '\n')
-                        return 0;
-        return 1;
-}
-
 static ls_err_t ls_rp_json_file(ls_replay_t *rp, ls_rp_worker_t *w,
                                 const char *path, FILE *fp, char *errstr,
                                 size_t errstr_size) {
@@ -1260,7 +1250,7 @@ static ls_err_t ls_rp_json_file(ls_replay_t *rp, ls_rp_worker_t *w,
         while ((n = getline(&line, &cap, fp)) != -1) {
                 loc.pos++;
                 rp->done_bytes += (uint64_t)n;
-                if (ls_rp_blank(line, (size_t)n))
+                if (ls_json_blank(line, (size_t)n))
                         continue;
                 rp->records++;
                 if (ls_json_decode_input(w->jdec, line, (size_t)n, &in, why,

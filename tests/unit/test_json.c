@@ -16,12 +16,21 @@
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_json.h"
 
-/* Decodes @p text; the test fails unless the result is @p want_err. */
+/* Decodes @p text into @p in (errstr emptied first); @returns the result. */
 static ls_err_t decode(ls_json_dec_t *dec, const char *text, ls_input_t *in,
                        char *errstr, size_t errstr_size) {
         errstr[0] = '\0';
         return ls_json_decode_input(dec, text, strlen(text), in, errstr,
                                     errstr_size);
+}
+
+/* Decodes @p text; the test fails, naming the error, unless it is LS_OK. */
+static void decode_ok(ls_json_dec_t *dec, const char *text, ls_input_t *in) {
+        char errstr[256];
+        ls_err_t err = decode(dec, text, in, errstr, sizeof(errstr));
+
+        if (err != LS_OK)
+                fail_msg("%s\n  got (%d) '%s'", text, (int)err, errstr);
 }
 
 static const char *field(const ls_input_t *in, const char *key) {
@@ -36,20 +45,17 @@ static const char *field(const ls_input_t *in, const char *key) {
 static void test_decode_event(void **state) {
         ls_json_dec_t *dec = ls_json_dec_new();
         ls_input_t in;
-        char errstr[256];
 
         (void)state;
         assert_non_null(dec);
-        assert_int_equal(
-                decode(dec,
-                       "{\"kind\":\"event\",\"lead_id\":\"L1\","
-                       "\"event_id\":\"e1\",\"event_type\":\"page_view\","
-                       "\"occurred_at\":\"2026-03-01T10:00:00Z\","
-                       "\"product\":\"office\",\"properties\":{\"url\":"
-                       "\"https://x.io/pricing\",\"n\":42,\"ratio\":3.5,"
-                       "\"bot\":true,\"human\":false,\"gone\":null}}",
-                       &in, errstr, sizeof(errstr)),
-                LS_OK);
+        decode_ok(dec,
+                  "{\"kind\":\"event\",\"lead_id\":\"L1\","
+                  "\"event_id\":\"e1\",\"event_type\":\"page_view\","
+                  "\"occurred_at\":\"2026-03-01T10:00:00Z\","
+                  "\"product\":\"office\",\"properties\":{\"url\":"
+                  "\"https://x.io/pricing\",\"n\":42,\"ratio\":3.5,"
+                  "\"bot\":true,\"human\":false,\"gone\":null}}",
+                  &in);
         assert_int_equal(in.kind, LS_INPUT_EVENT);
         assert_string_equal(in.lead_id, "L1");
         assert_string_equal(in.event_id, "e1");
@@ -66,12 +72,11 @@ static void test_decode_event(void **state) {
 
         /* kind inferred from event_type; no product, no properties;
          * integer milliseconds. The decoder's storage is reused. */
-        assert_int_equal(decode(dec,
-                                "{\"lead_id\":\"L2\",\"event_id\":\"e2\","
-                                "\"event_type\":\"email_open\","
-                                "\"occurred_at\":1772359200123}",
-                                &in, errstr, sizeof(errstr)),
-                         LS_OK);
+        decode_ok(dec,
+                  "{\"lead_id\":\"L2\",\"event_id\":\"e2\","
+                  "\"event_type\":\"email_open\","
+                  "\"occurred_at\":1772359200123}",
+                  &in);
         assert_int_equal(in.kind, LS_INPUT_EVENT);
         assert_string_equal(in.lead_id, "L2");
         assert_null(in.product);
@@ -83,17 +88,14 @@ static void test_decode_event(void **state) {
 static void test_decode_profile(void **state) {
         ls_json_dec_t *dec = ls_json_dec_new();
         ls_input_t in;
-        char errstr[256];
 
         (void)state;
-        assert_int_equal(
-                decode(dec,
-                       "{\"kind\":\"profile\",\"lead_id\":\"L1\","
-                       "\"updated_at\":\"2026-03-01T12:00:00+02:00\","
-                       "\"attributes\":{\"email\":\"a@b.com\","
-                       "\"employees\":250,\"industry\":\"\"}}",
-                       &in, errstr, sizeof(errstr)),
-                LS_OK);
+        decode_ok(dec,
+                  "{\"kind\":\"profile\",\"lead_id\":\"L1\","
+                  "\"updated_at\":\"2026-03-01T12:00:00+02:00\","
+                  "\"attributes\":{\"email\":\"a@b.com\","
+                  "\"employees\":250,\"industry\":\"\"}}",
+                  &in);
         assert_int_equal(in.kind, LS_INPUT_PROFILE);
         assert_string_equal(in.lead_id, "L1");
         assert_null(in.event_type);
@@ -104,11 +106,10 @@ static void test_decode_profile(void **state) {
         assert_string_equal(field(&in, "industry"), ""); /* clears */
 
         /* kind inferred from attributes */
-        assert_int_equal(decode(dec,
-                                "{\"lead_id\":\"L3\",\"updated_at\":0,"
-                                "\"attributes\":{}}",
-                                &in, errstr, sizeof(errstr)),
-                         LS_OK);
+        decode_ok(dec,
+                  "{\"lead_id\":\"L3\",\"updated_at\":0,"
+                  "\"attributes\":{}}",
+                  &in);
         assert_int_equal(in.kind, LS_INPUT_PROFILE);
         assert_int_equal(in.time, 0);
         assert_int_equal(in.n_fields, 0);
@@ -224,8 +225,7 @@ static void test_decode_lead_id_length(void **state) {
         snprintf(json, sizeof(json),
                  "{\"lead_id\":\"%s\",\"updated_at\":1,\"attributes\":{}}",
                  id);
-        assert_int_equal(decode(dec, json, &in, errstr, sizeof(errstr)),
-                         LS_OK);
+        decode_ok(dec, json, &in);
         assert_int_equal(strlen(in.lead_id), 256);
 
         id[256] = 'x';
@@ -285,20 +285,26 @@ static void test_parse_time(void **state) {
         }
 }
 
+static void test_blank_lines(void **state) {
+        (void)state;
+        assert_int_equal(ls_json_blank("", 0), 1);
+        assert_int_equal(ls_json_blank(" \t\r\n", 4), 1);
+        assert_int_equal(ls_json_blank(" {}\n", 4), 0);
+        assert_int_equal(ls_json_blank("\n\f", 2), 0); /* not JSON space */
+        assert_int_equal(ls_json_blank("\n x", 2), 1); /* only len counts */
+}
+
 static void test_value_conversions(void **state) {
         ls_json_dec_t *dec = ls_json_dec_new();
         ls_input_t in;
-        char errstr[256];
 
         (void)state;
-        assert_int_equal(
-                decode(dec,
-                       "{\"lead_id\":\"L\",\"updated_at\":1,\"attributes\":{"
-                       "\"a\":0.1,\"b\":-7,\"c\":1e20,\"d\":2.0,"
-                       "\"e\":-0.25,\"f\":9007199254740993,"
-                       "\"g\":\"text\"}}",
-                       &in, errstr, sizeof(errstr)),
-                LS_OK);
+        decode_ok(dec,
+                  "{\"lead_id\":\"L\",\"updated_at\":1,\"attributes\":{"
+                  "\"a\":0.1,\"b\":-7,\"c\":1e20,\"d\":2.0,"
+                  "\"e\":-0.25,\"f\":9007199254740993,"
+                  "\"g\":\"text\"}}",
+                  &in);
         assert_string_equal(field(&in, "a"), "0.1");
         assert_string_equal(field(&in, "b"), "-7");
         assert_string_equal(field(&in, "c"), "1e+20");
@@ -488,6 +494,7 @@ int main(void) {
                 cmocka_unit_test(test_decode_lead_id_length),
                 cmocka_unit_test(test_parse_time),
                 cmocka_unit_test(test_value_conversions),
+                cmocka_unit_test(test_blank_lines),
                 cmocka_unit_test(test_encode_score_update),
                 cmocka_unit_test(test_encode_escaping),
         };
