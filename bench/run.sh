@@ -160,32 +160,41 @@ while [ $r -le $PY_REPS ]; do
 done
 stop_broker
 
-# 7. latency at half of the measured end-to-end rate, a fresh broker each
-RATE=$("$PY" -c '
+# 7. latency at half of the measured end-to-end rate (the target), and at a
+# tenth of it (what the pipeline adds when it is not busy); a fresh broker
+# and a fresh `leadscore run` for each run.
+MAXRATE=$("$PY" -c '
 import json, statistics, sys
 v = [json.loads(l)["value"] for l in open(sys.argv[1])
      if "\"leadscore_msgs_per_s\"" in l]
-print(int(statistics.median(v) / 2))' "$RAW")
-r=1
-while [ $r -le $LAT_REPS ]; do
-        start_broker "lat-$r"
-        ls_config "latency-$r" "$BROKERS" "$WORK/lat-$r.yaml"
-        "$LS" run --config "$WORK/lat-$r.yaml" 2> "$WORK/lat-$r.log" &
-        LS_PID=$!
-        i=0
-        until grep -q 'assigned' "$WORK/lat-$r.log"; do
-                i=$((i + 1))
-                [ $i -gt 300 ] && { echo "leadscore run did not join" >&2; exit 1; }
-                sleep 0.1
+print(int(statistics.median(v)))' "$RAW")
+for load in half tenth; do
+        case $load in
+        half) RATE=$((MAXRATE / 2)) ;;
+        tenth) RATE=$((MAXRATE / 10)) ;;
+        esac
+        r=1
+        while [ $r -le $LAT_REPS ]; do
+                start_broker "lat-$load-$r"
+                ls_config "latency-$load-$r" "$BROKERS" "$WORK/lat-$load-$r.yaml"
+                "$LS" run --config "$WORK/lat-$load-$r.yaml" \
+                        2> "$WORK/lat-$load-$r.log" &
+                LS_PID=$!
+                i=0
+                until grep -q 'assigned' "$WORK/lat-$load-$r.log"; do
+                        i=$((i + 1))
+                        [ $i -gt 300 ] && { echo "leadscore run did not join" >&2; exit 1; }
+                        sleep 0.1
+                done
+                run "latency ($load load) $r/$LAT_REPS: $RATE inputs/s for ${LAT_SECONDS}s" \
+                        "$BK" latency --brokers "$BROKERS" --rate $RATE \
+                        --seconds $LAT_SECONDS --leads $LEADS \
+                        --partitions $PARTS --tag r$r --load $load
+                kill $LS_PID
+                wait $LS_PID || true
+                stop_broker
+                r=$((r + 1))
         done
-        run "latency $r/$LAT_REPS: $RATE inputs/s for ${LAT_SECONDS}s" \
-                "$BK" latency --brokers "$BROKERS" --rate $RATE \
-                --seconds $LAT_SECONDS --leads $LEADS --partitions $PARTS \
-                --tag r$r
-        kill $LS_PID
-        wait $LS_PID || true
-        stop_broker
-        r=$((r + 1))
 done
 
 "$PY" "$SRC/bench/report.py" "$RAW" --out "$SRC/bench/results/latest.json" \
