@@ -793,20 +793,18 @@ static ls_err_t ls_rp_make_shards(ls_replay_t *rp, char *errstr,
                 for (s = 0; s < rp->conf.n_ms; s++) {
                         char path[4096], why[512];
                         ls_buf_t buf;
-                        if (s > 0 || !snap) {
-                                part->shard[s] = ls_shard_new(rp->conf.ms[s]);
-                                if (!part->shard[s])
-                                        return ls_seterr(errstr, errstr_size,
-                                                         LS_ERR_NOMEM,
-                                                         "out of memory");
-                                continue;
-                        }
-                        if (is_dir)
+                        /* Only the first model's shards come from the
+                         * snapshot; a directory may lack a partition. */
+                        int fresh = s > 0 || !snap;
+
+                        if (!fresh && is_dir) {
                                 snprintf(path, sizeof(path), "%s/%" PRId32
                                          ".state", snap, p);
-                        else
+                                fresh = access(path, F_OK) != 0;
+                        } else if (!fresh) {
                                 snprintf(path, sizeof(path), "%s", snap);
-                        if (is_dir && access(path, F_OK) != 0) {
+                        }
+                        if (fresh) {
                                 part->shard[s] = ls_shard_new(rp->conf.ms[s]);
                                 if (!part->shard[s])
                                         return ls_seterr(errstr, errstr_size,
