@@ -243,26 +243,41 @@ static void test_round_trip(void **state) {
         ls_shard_destroy(sh);
 }
 
-static void test_bit_flips(void **state) {
-        fx_t *fx = *state;
+/* Decodes the first @p len bytes of @p buf (metadata and payload thrown
+ * away), fx->err emptied first; @returns the result. */
+static ls_err_t decode(fx_t *fx, const ls_buf_t *buf, size_t len) {
         ls_snapshot_meta_t meta;
         const void *payload;
+
+        fx->err[0] = '\0';
+        return ls_snapshot_decode(buf->data, len, &meta, &payload, fx->err,
+                                  sizeof(fx->err));
+}
+
+/* The test fails unless all of @p buf is refused with an error that
+ * contains @p want. */
+static void assert_refused(fx_t *fx, const ls_buf_t *buf, const char *want) {
+        ls_err_t err = decode(fx, buf, buf->len);
+
+        if (err != LS_ERR_INVALID || !strstr(fx->err, want))
+                fail_msg("got (%d) \"%s\", want LS_ERR_INVALID with \"%s\"",
+                         (int)err, fx->err, want);
+}
+
+static void test_bit_flips(void **state) {
+        fx_t *fx = *state;
         ls_buf_t buf;
         size_t pos;
         int bit;
 
         ls_buf_init(&buf);
         encode(fx, &buf);
-        assert_int_equal(ls_snapshot_decode(buf.data, buf.len, &meta, &payload,
-                                            fx->err, sizeof(fx->err)),
-                         LS_OK);
+        assert_int_equal(decode(fx, &buf, buf.len), LS_OK);
         /* Every byte, one bit each (rotating): never accepted. */
         for (pos = 0; pos < buf.len; pos++) {
                 bit = (int)(pos % 8);
                 buf.data[pos] ^= (char)(1 << bit);
-                fx->err[0] = '\0';
-                if (ls_snapshot_decode(buf.data, buf.len, &meta, &payload,
-                                       fx->err, sizeof(fx->err)) == LS_OK)
+                if (decode(fx, &buf, buf.len) == LS_OK)
                         fail_msg("bit %d of byte %zu flipped: accepted", bit,
                                  pos);
                 assert_true(fx->err[0] != '\0');
@@ -270,61 +285,42 @@ static void test_bit_flips(void **state) {
         }
         /* A flip in the payload is reported as a checksum mismatch. */
         buf.data[buf.len - 40] ^= 0x10;
-        assert_int_equal(ls_snapshot_decode(buf.data, buf.len, &meta, &payload,
-                                            fx->err, sizeof(fx->err)),
-                         LS_ERR_INVALID);
-        assert_non_null(strstr(fx->err, "checksum mismatch"));
+        assert_refused(fx, &buf, "checksum mismatch");
         ls_buf_free(&buf);
 }
 
 static void test_truncations(void **state) {
         fx_t *fx = *state;
-        ls_snapshot_meta_t meta;
-        const void *payload;
         ls_buf_t buf;
         size_t len;
 
         ls_buf_init(&buf);
         encode(fx, &buf);
         for (len = 0; len < buf.len; len++) {
-                fx->err[0] = '\0';
-                assert_int_equal(ls_snapshot_decode(buf.data, len, &meta,
-                                                    &payload, fx->err,
-                                                    sizeof(fx->err)),
-                                 LS_ERR_INVALID);
+                assert_int_equal(decode(fx, &buf, len), LS_ERR_INVALID);
                 if (!strstr(fx->err, "truncated"))
                         fail_msg("length %zu of %zu: \"%s\"", len, buf.len,
                                  fx->err);
         }
         /* Trailing bytes are corruption too. */
         assert_int_equal(ls_buf_append(&buf, "x", 1), LS_OK);
-        assert_int_equal(ls_snapshot_decode(buf.data, buf.len, &meta, &payload,
-                                            fx->err, sizeof(fx->err)),
-                         LS_ERR_INVALID);
-        assert_non_null(strstr(fx->err, "trailing data"));
+        assert_refused(fx, &buf, "trailing data");
         ls_buf_free(&buf);
 }
 
 static void test_wrong_format_and_magic(void **state) {
         fx_t *fx = *state;
-        ls_snapshot_meta_t meta;
-        const void *payload;
         ls_buf_t buf;
 
         ls_buf_init(&buf);
         encode(fx, &buf);
         buf.data[8] = 7; /* format version, little endian u32 */
-        assert_int_equal(ls_snapshot_decode(buf.data, buf.len, &meta, &payload,
-                                            fx->err, sizeof(fx->err)),
-                         LS_ERR_INVALID);
+        assert_int_equal(decode(fx, &buf, buf.len), LS_ERR_INVALID);
         assert_string_equal(fx->err, "format version 7 is not supported (this "
                                      "build reads version 1)");
         buf.data[8] = 1;
         buf.data[0] = 'X';
-        assert_int_equal(ls_snapshot_decode(buf.data, buf.len, &meta, &payload,
-                                            fx->err, sizeof(fx->err)),
-                         LS_ERR_INVALID);
-        assert_non_null(strstr(fx->err, "not a leadscore snapshot"));
+        assert_refused(fx, &buf, "not a leadscore snapshot");
         ls_buf_free(&buf);
 }
 
