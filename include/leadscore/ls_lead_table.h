@@ -28,6 +28,13 @@ void ls_lead_table_destroy(ls_lead_table_t *lt);
 int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key,
                           size_t key_len, int create, int *createdp);
 
+/**
+ * Makes room for @p n leads in all (index and key array), so that
+ * filling the table to n does not rehash. @returns 0, or -1 when memory
+ * is short (the table is unchanged).
+ */
+int ls_lead_table_reserve(ls_lead_table_t *lt, size_t n);
+
 /** @returns the state block of lead @p idx. */
 void *ls_lead_table_block(const ls_lead_table_t *lt, uint32_t idx);
 /** @returns the NUL-terminated key of lead @p idx. */

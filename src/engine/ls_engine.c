@@ -1276,6 +1276,12 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                           (unsigned long long)n, len - r.off, r.off);
                 goto fail;
         }
+        if (ls_lead_table_reserve(sh->leads, (size_t)n) != 0) {
+                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                          "out of memory for %llu leads",
+                          (unsigned long long)n);
+                goto fail;
+        }
         for (i = 0; i < n; i++) {
                 size_t at = r.off;
                 uint32_t klen;

@@ -68,8 +68,8 @@ void ls_lead_table_destroy(ls_lead_table_t *lt) {
         ls_free(lt);
 }
 
-static int ls_lt_grow_index(ls_lead_table_t *lt) {
-        size_t n = lt->n_slots * 2, i, j;
+static int ls_lt_rehash(ls_lead_table_t *lt, size_t n) {
+        size_t i, j;
         ls_lt_slot_t *slots = ls_calloc(n, sizeof(*slots));
 
         if (!slots)
@@ -91,6 +91,29 @@ static int ls_lt_grow_index(ls_lead_table_t *lt) {
         ls_free(lt->slots);
         lt->slots = slots;
         lt->n_slots = n;
+        return 0;
+}
+
+static int ls_lt_grow_index(ls_lead_table_t *lt) {
+        return ls_lt_rehash(lt, lt->n_slots * 2);
+}
+
+int ls_lead_table_reserve(ls_lead_table_t *lt, size_t n) {
+        size_t slots = lt->n_slots;
+
+        while (n * 10 > slots * 7)
+                slots *= 2;
+        if (slots > lt->n_slots && ls_lt_rehash(lt, slots) != 0)
+                return -1;
+        if (n > lt->size_keys) {
+                const char **k = ls_realloc(lt->keys, n * sizeof(*k));
+
+                if (!k)
+                        return -1;
+                lt->bytes += (n - lt->size_keys) * sizeof(*k);
+                lt->keys = k;
+                lt->size_keys = n;
+        }
         return 0;
 }
 
