@@ -122,6 +122,9 @@ typedef struct ls_decay_s {
         size_t n_steps;
         int64_t half_life_ms;
         int64_t tick_ms;    /* half-life granularity, default 1 day */
+        double *factors;    /* half-life: 0.5^(n * tick / half_life) for
+                             * n < n_factors, so scoring needs no pow() */
+        uint32_t n_factors;
 } ls_decay_t;
 
 /** A grade (fit) or a band (engagement): a name and a lower bound. */

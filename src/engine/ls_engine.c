@@ -336,8 +336,10 @@ static int32_t ls_decay_value(const ls_model_t *m, int32_t base, uint32_t n) {
                 for (i = 0; i < n && i < d->n_steps; i++)
                         v += d->steps[i].points;
         } else {
-                double f = pow(0.5, (double)n * (double)d->tick_ms /
-                                            (double)d->half_life_ms);
+                double f = n < d->n_factors
+                                   ? d->factors[n]
+                                   : pow(0.5, (double)n * (double)d->tick_ms /
+                                                      (double)d->half_life_ms);
 
                 v = (int64_t)llround((double)base * f);
         }

@@ -326,6 +326,19 @@ static ls_err_t ls_mload_rule(ls_mload_t *ld, ls_model_t *m,
         return err;
 }
 
+/* Precomputes the half-life factors of the first ticks (see ls_decay_t). */
+static ls_err_t ls_decay_factors(ls_mload_t *ld, ls_decay_t *d) {
+        uint32_t n = 4096, i;
+
+        if (!(d->factors = ls_calloc(n, sizeof(*d->factors))))
+                return ls_mload_nomem(ld);
+        for (i = 0; i < n; i++)
+                d->factors[i] = pow(0.5, (double)i * (double)d->tick_ms /
+                                                 (double)d->half_life_ms);
+        d->n_factors = n;
+        return LS_OK;
+}
+
 static ls_err_t ls_mload_decay(ls_mload_t *ld, ls_model_t *m,
                                const yaml_node_t *node) {
         static const char *const keys[] = {"steps", "half_life", "tick",
@@ -352,6 +365,8 @@ static ls_err_t ls_mload_decay(ls_mload_t *ld, ls_model_t *m,
                 mark = ls_mload_key(ld, "half_life");
                 err = ls_mload_duration(ld, hl, &d->half_life_ms);
                 ls_mload_pop(ld, mark);
+                if (!err)
+                        err = ls_decay_factors(ld, d);
                 return err;
         }
         if (has_tick)
@@ -1207,6 +1222,7 @@ static void ls_model_clear(ls_model_t *m) {
                 ls_free(m->categories[i].name);
         ls_free(m->categories);
         ls_free(m->decay.steps);
+        ls_free(m->decay.factors);
         for (i = 0; m->grades && i < m->n_grades; i++)
                 ls_free(m->grades[i].name);
         ls_free(m->grades);
