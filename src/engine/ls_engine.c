@@ -69,8 +69,21 @@ typedef struct ls_timer_s {
         uint32_t model;
 } ls_timer_t;
 
+/*
+ * Event types the model set knows (rule types and hot-lead types), in a
+ * case-insensitive hash table built once per shard: one lookup per event
+ * instead of a binary search and a scan of every model's hot list.
+ */
+typedef struct ls_etype_s {
+        const char *name;  /* lowercased, owned by the model set; NULL free */
+        int type_idx;      /* into ms->event_types, -1: no rule scores it */
+        uint64_t hot;      /* bit m: model m lists it in hot.events */
+} ls_etype_t;
+
 struct ls_shard_s {
         const ls_modelset_t *ms;
+        ls_etype_t *etypes;  /* power-of-two table */
+        size_t etypes_mask;
         ls_lead_table_t *leads;
         size_t block_size;
         size_t *model_off;   /* offset of each model's part in a block */
@@ -178,6 +191,61 @@ static uint32_t ls_hot_ring_len(const ls_model_t *m) {
         return m->hot.enabled && m->hot.points > 0 ? m->hot.track : 0;
 }
 
+static uint64_t ls_hash_ci(const char *s) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+
+                h ^= (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+                h *= 0x100000001b3ULL;
+        }
+        return h ^ (h >> 29);
+}
+
+/* @returns the slot of `name` in the table, or of the free slot for it. */
+static ls_etype_t *ls_etype_slot(const ls_shard_t *sh, const char *name) {
+        size_t i = (size_t)ls_hash_ci(name) & sh->etypes_mask;
+
+        while (sh->etypes[i].name && strcasecmp(sh->etypes[i].name, name))
+                i = (i + 1) & sh->etypes_mask;
+        return &sh->etypes[i];
+}
+
+static int ls_etypes_build(ls_shard_t *sh) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t n = ms->n_event_types, size = 16, i, m;
+
+        for (m = 0; m < ms->n_models; m++)
+                n += ms->models[m].hot.n_events;
+        while (size < 2 * n)
+                size *= 2;
+        sh->etypes = ls_calloc(size, sizeof(*sh->etypes));
+        if (!sh->etypes)
+                return -1;
+        sh->etypes_mask = size - 1;
+        for (i = 0; i < ms->n_event_types; i++) {
+                ls_etype_t *e = ls_etype_slot(sh, ms->event_types[i]);
+
+                e->name = ms->event_types[i];
+                e->type_idx = (int)i;
+        }
+        for (m = 0; m < ms->n_models; m++) {
+                for (i = 0; i < ms->models[m].hot.n_events; i++) {
+                        const char *name = ms->models[m].hot.events[i];
+                        ls_etype_t *e = ls_etype_slot(sh, name);
+
+                        if (!e->name) {
+                                e->name = name;
+                                e->type_idx = -1;
+                        }
+                        if (m < 64)
+                                e->hot |= (uint64_t)1 << m;
+                }
+        }
+        return 0;
+}
+
 static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp) {
         size_t size = sizeof(ls_lm_t) + m->n_cap_slots * sizeof(ls_cap_slot_t);
         size_t track = ls_hot_ring_len(m);
@@ -206,7 +274,7 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         }
         sh->block_size = off;
         sh->leads = ls_lead_table_new(sh->block_size);
-        if (!sh->leads)
+        if (!sh->leads || ls_etypes_build(sh) != 0)
                 goto fail;
         return sh;
 fail:
@@ -218,6 +286,7 @@ void ls_shard_destroy(ls_shard_t *sh) {
         if (!sh)
                 return;
         ls_lead_table_destroy(sh->leads);
+        ls_free(sh->etypes);
         ls_free(sh->model_off);
         ls_free(sh->hot_off);
         ls_free(sh->heap);
@@ -770,7 +839,8 @@ static int ls_hot_event(const ls_model_t *model, const char *event_type) {
 /* Scores one event under one model. */
 static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                      const ls_input_t *in, int type_idx,
-                                     int64_t now, ls_outbuf_t *ob) {
+                                     int hot_listed, int64_t now,
+                                     ls_outbuf_t *ob) {
         const ls_modelset_t *ms = sh->ms;
         const ls_model_t *model = &ms->models[m];
         ls_lm_t *lm = ls_lm(sh, lead, m);
@@ -851,7 +921,7 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                         lm->hot_pos = (uint8_t)((lm->hot_pos + 1) %
                                                 model->hot.track);
                 }
-                if (ls_hot_event(model, in->event_type))
+                if (hot_listed)
                         hot = 1;
                 if (!hot && model->hot.points > 0 && gained > 0) {
                         int64_t sum = 0;
@@ -977,26 +1047,13 @@ static int ls_dedupe_seen(const ls_shard_t *sh, ls_lead_hdr_t *hdr,
         return 0;
 }
 
-/* Does any model have a use for this event? */
-static int ls_event_relevant(const ls_modelset_t *ms, int type_idx,
-                             const char *event_type) {
-        size_t m;
-
-        if (type_idx >= 0)
-                return 1;
-        for (m = 0; m < ms->n_models; m++)
-                if (ms->models[m].hot.enabled &&
-                    ls_hot_event(&ms->models[m], event_type))
-                        return 1;
-        return 0;
-}
-
 ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                         ls_outbuf_t *ob, char *errstr, size_t errstr_size) {
         const ls_modelset_t *ms = sh->ms;
         ls_lead_hdr_t *hdr;
         int64_t idx, now;
         int type_idx = -1, created;
+        const ls_etype_t *et = NULL;
         uint32_t lead;
         ls_err_t err;
         size_t m;
@@ -1039,9 +1096,10 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                         sh->stats.ignored++;
                         return LS_OK;
                 }
-                type_idx = ls_modelset_event_type(ms, in->event_type);
-                if (!ls_event_relevant(ms, type_idx, in->event_type))
-                        return LS_OK;
+                et = ls_etype_slot(sh, in->event_type);
+                if (!et->name)
+                        return LS_OK; /* no model has a use for it */
+                type_idx = et->type_idx;
         }
         idx = ls_lead_table_get(sh->leads, in->lead_id, strlen(in->lead_id),
                                 1, &created);
@@ -1064,8 +1122,12 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                 if (in->kind == LS_INPUT_EVENT) {
                         if (!ls_model_wants_product(&ms->models[m], in->product))
                                 continue;
-                        err = ls_apply_event_model(sh, lead, m, in, type_idx,
-                                                   now, ob);
+                        err = ls_apply_event_model(
+                                sh, lead, m, in, type_idx,
+                                m < 64 ? (int)(et->hot >> m & 1)
+                                       : ls_hot_event(&ms->models[m],
+                                                      in->event_type),
+                                now, ob);
                 } else {
                         err = ls_apply_profile_model(sh, lead, m, in, now, ob);
                 }
