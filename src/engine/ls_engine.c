@@ -84,6 +84,10 @@ struct ls_shard_s {
         const ls_modelset_t *ms;
         ls_etype_t *etypes;  /* power-of-two table */
         size_t etypes_mask;
+        /* per model: the rules of event type t, in file order, are
+         * by_type[m][by_type_start[m][t] .. by_type_start[m][t + 1]) */
+        uint32_t **by_type_start;
+        uint32_t **by_type;
         ls_lead_table_t *leads;
         size_t block_size;
         size_t *model_off;   /* offset of each model's part in a block */
@@ -246,6 +250,35 @@ static int ls_etypes_build(ls_shard_t *sh) {
         return 0;
 }
 
+static int ls_by_type_build(ls_shard_t *sh) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t m, t, i, k;
+
+        sh->by_type_start = ls_calloc(ms->n_models, sizeof(uint32_t *));
+        sh->by_type = ls_calloc(ms->n_models, sizeof(uint32_t *));
+        if (!sh->by_type_start || !sh->by_type)
+                return -1;
+        for (m = 0; m < ms->n_models; m++) {
+                const ls_model_t *model = &ms->models[m];
+                uint32_t *start = ls_calloc(ms->n_event_types + 1,
+                                            sizeof(*start));
+                uint32_t *idx = ls_calloc(model->n_rules, sizeof(*idx));
+
+                sh->by_type_start[m] = start;
+                sh->by_type[m] = idx;
+                if (!start || !idx)
+                        return -1;
+                for (t = 0, k = 0; t < ms->n_event_types; t++) {
+                        start[t] = (uint32_t)k;
+                        for (i = 0; i < model->n_rules; i++)
+                                if (model->rules[i].type_idx == t)
+                                        idx[k++] = (uint32_t)i;
+                }
+                start[ms->n_event_types] = (uint32_t)k;
+        }
+        return 0;
+}
+
 static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp) {
         size_t size = sizeof(ls_lm_t) + m->n_cap_slots * sizeof(ls_cap_slot_t);
         size_t track = ls_hot_ring_len(m);
@@ -274,7 +307,8 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         }
         sh->block_size = off;
         sh->leads = ls_lead_table_new(sh->block_size);
-        if (!sh->leads || ls_etypes_build(sh) != 0)
+        if (!sh->leads || ls_etypes_build(sh) != 0 ||
+            ls_by_type_build(sh) != 0)
                 goto fail;
         return sh;
 fail:
@@ -287,6 +321,14 @@ void ls_shard_destroy(ls_shard_t *sh) {
                 return;
         ls_lead_table_destroy(sh->leads);
         ls_free(sh->etypes);
+        for (size_t m = 0; sh->by_type && sh->by_type_start &&
+                           m < sh->ms->n_models;
+             m++) {
+                ls_free(sh->by_type_start[m]);
+                ls_free(sh->by_type[m]);
+        }
+        ls_free(sh->by_type_start);
+        ls_free(sh->by_type);
         ls_free(sh->model_off);
         ls_free(sh->hot_off);
         ls_free(sh->heap);
@@ -857,13 +899,13 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
         if (err)
                 return err;
         eng = lm->engagement;
-        for (i = 0; type_idx >= 0 && i < model->n_rules; i++) {
-                const ls_rule_t *rule = &model->rules[i];
+        for (i = type_idx >= 0 ? sh->by_type_start[m][type_idx] : 0;
+             type_idx >= 0 && i < sh->by_type_start[m][type_idx + 1]; i++) {
+                const ls_rule_t *rule = &model->rules[sh->by_type[m][i]];
                 int32_t award = rule->points;
                 ls_reason_t *r;
 
-                if (rule->type_idx != (uint32_t)type_idx ||
-                    !ls_conds_all(ms, rule->when, rule->n_when, in) ||
+                if (!ls_conds_all(ms, rule->when, rule->n_when, in) ||
                     ls_conds_any(ms, rule->unless, rule->n_unless, in))
                         continue;
                 fired = 1;
