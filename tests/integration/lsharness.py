@@ -110,6 +110,12 @@ class Proc:
         self.t.join(5)
         return rc
 
+    def stop_ok(self, sig=15, timeout=30):
+        """stop(), then fails the test, showing stderr, unless the exit
+        status is 0."""
+        rc = self.stop(sig, timeout)
+        assert rc == 0, "exit %s; stderr:\n%s" % (rc, self.stderr_text())
+
     def kill(self):
         if self.p.poll() is None:
             self.p.kill()

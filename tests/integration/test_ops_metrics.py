@@ -142,8 +142,7 @@ def test_metrics_and_health():
                    for n, _l in s), s
         assert o.value(s, "leadscore_kafka_rx_msgs", client="consumer") >= 0
 
-        rc = run.stop()
-        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+        run.stop_ok()
         assert "stopped: consumed %d" % n_in in run.stderr_text()
     finally:
         if run:

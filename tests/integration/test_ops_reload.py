@@ -108,8 +108,7 @@ def test_sighup_reload():
         run.p.send_signal(signal.SIGHUP)
         same = wait_event(run, "model_reload", 3)[2]
         assert same["result"] == "unchanged", same
-        rc = run.stop()
-        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+        run.stop_ok()
     finally:
         if run:
             run.kill()
@@ -130,8 +129,7 @@ def test_model_watch():
         write_model(d, h.TINY_MODEL.replace("points: 25", "points: 30"))
         sw = wait_event(run, "model_reload", 1, timeout=10)[0]
         assert sw["result"] == "switched", sw
-        rc = run.stop()
-        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+        run.stop_ok()
     finally:
         if run:
             run.kill()
@@ -178,8 +176,7 @@ def test_reload_with_snapshots():
         h.flush(prod)
         got = scores_of(broker, 2)
         assert got[1][0]["total"] == 25, got
-        rc = run.stop()
-        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+        run.stop_ok()
 
         # Restart with the new model: its state (25) is restored.
         run = h.start_run(cfg, "run2")
@@ -191,8 +188,7 @@ def test_reload_with_snapshots():
         assert got[2][0]["cause_id"] == "e3" and got[2][0]["total"] == 40, got
         assert got[2][1]["leadscore.model_version"] == \
             got[1][1]["leadscore.model_version"], got
-        rc = run.stop()
-        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+        run.stop_ok()
     finally:
         if run:
             run.kill()

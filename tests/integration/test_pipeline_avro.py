@@ -44,8 +44,7 @@ def run_avro(fmt, encode_event, encode_profile, extra="", group="avro"):
         h.flush(prod)
         recs = h.consume_all(broker.address,
                              [h.TOPICS["scores"], h.TOPICS["alerts"]], 4, 25)
-        rc = run.stop()
-        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+        run.stop_ok()
         return recs
     finally:
         if run:

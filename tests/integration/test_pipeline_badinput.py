@@ -70,8 +70,7 @@ def test_bad_json_inputs():
         assert body["reason"] == dls[0][5]["leadscore.reason"], body
         err = run.stderr_text()
         assert err.count("dead letter: reason=") == len(expect), err
-        rc = run.stop()
-        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+        run.stop_ok()
         assert "dead letters 5, duplicates 1" in run.stderr_text(), \
             run.stderr_text()
         # Bad records are done with: the offsets move past them.
@@ -124,8 +123,7 @@ def test_bad_avro_inputs():
         check_dead_letters(dls, expect, h.TOPICS["events"])
         scores = [r for r in recs if r[0] == h.TOPICS["scores"]]
         assert len(scores) == 3, scores
-        rc = run.stop()
-        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+        run.stop_ok()
     finally:
         if run:
             run.kill()

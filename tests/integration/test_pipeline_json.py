@@ -90,8 +90,7 @@ def test_json_end_to_end():
         assert alerts[0][3] == b"L1"
 
         run.wait_line("assigned", 5)
-        rc = run.stop()
-        assert rc == 0, "exit %s; stderr:\n%s" % (rc, run.stderr_text())
+        run.stop_ok()
         assert "stopped: consumed 5" in run.stderr_text(), run.stderr_text()
         for topic in (h.TOPICS["events"], h.TOPICS["profiles"]):
             ends = h.end_offsets(broker.address, topic, PARTS)
