@@ -38,12 +38,14 @@
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_snapshot.h"
 
-#define LS_PL_BATCH 1000      /* records handled between housekeeping */
+#define LS_PL_BATCH 4096      /* records handled between housekeeping */
+#define LS_PL_TICKETS 1024    /* delivery tickets allocated at a time */
 #define LS_PL_POLL_MS 100
 #define LS_PL_TOPIC_EVENTS 0
 #define LS_PL_TOPIC_PROFILES 1
 #define LS_PL_PUBLISH_MS 1000  /* gauges (leads, state bytes) refresh */
 #define LS_PL_WATCH_MS 1000    /* model_watch: stat() of the model file */
+#define LS_PL_NO_TIME INT64_MIN /* held record without an event time */
 
 /** One input record whose outputs may still be in flight. */
 typedef struct ls_pending_s {
@@ -64,17 +66,27 @@ typedef struct ls_tp_s {
          * records consumed but not yet applied, in offset order. */
         rd_kafka_message_t **held;
         int64_t *held_at;        /* monotonic arrival time of each */
+        int64_t *held_time;      /* merge key: the payload's event time,
+                                  * LS_PL_NO_TIME when it does not decode */
         size_t hcap, hhead, hcount;
         int64_t consumed_next;   /* offset after the last consumed, or the
                                   * assigned start offset; -1 = unknown */
         ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
 } ls_tp_t;
 
-/** Delivery ticket: which input entry a produced record belongs to. */
+/** Delivery ticket: which input entry a produced record belongs to.
+ *  Tickets come from the pipeline's pool (no allocation per output). */
 typedef struct ls_ticket_s {
         ls_tp_t *tp;             /* NULL for idle-tick outputs */
         uint64_t seq;
+        struct ls_ticket_s *next_free;
 } ls_ticket_t;
+
+/** A block of LS_PL_TICKETS tickets; blocks are freed at destroy. */
+typedef struct ls_ticket_block_s {
+        struct ls_ticket_block_s *next;
+        ls_ticket_t t[LS_PL_TICKETS];
+} ls_ticket_block_t;
 
 typedef struct ls_slot_s {
         ls_shard_t *shard;
@@ -117,7 +129,13 @@ struct ls_pipeline_s {
         char *bootstrap;
         rd_kafka_t *consumer;
         rd_kafka_t *producer;
+        rd_kafka_queue_t *cq;    /* the consumer queue (batch consume) */
+        rd_kafka_message_t **batch; /* LS_PL_BATCH slots */
         int consumer_closed;
+        int64_t now_mono;        /* clocks, read once per batch (ms) */
+        int64_t now_wall;
+        ls_ticket_t *tfree;      /* delivery ticket pool */
+        ls_ticket_block_t *tblocks;
 
         ls_slot_t *slots;        /* indexed by partition */
         ls_tp_t **tps[2];        /* [topic][partition] */
@@ -334,6 +352,7 @@ static void ls_tp_destroy(ls_tp_t *tp) {
         }
         ls_free(tp->held);
         ls_free(tp->held_at);
+        ls_free(tp->held_time);
         ls_free(tp->ring);
         ls_free(tp);
 }
@@ -567,50 +586,142 @@ static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                                 e->remaining--;
                 }
         }
-        ls_free(ticket);
+        if (ticket) {
+                ticket->next_free = pl->tfree;
+                pl->tfree = ticket;
+        }
+}
+
+/** @returns a ticket from the pool, or NULL when out of memory. */
+static ls_ticket_t *ls_pl_ticket(ls_pipeline_t *pl, ls_tp_t *tp,
+                                 uint64_t seq) {
+        ls_ticket_t *t = pl->tfree;
+        size_t i;
+
+        if (!t) {
+                ls_ticket_block_t *b = ls_malloc(sizeof(*b));
+                if (!b)
+                        return NULL;
+                b->next = pl->tblocks;
+                pl->tblocks = b;
+                for (i = 0; i + 1 < LS_PL_TICKETS; i++)
+                        b->t[i].next_free = &b->t[i + 1];
+                b->t[LS_PL_TICKETS - 1].next_free = NULL;
+                t = &b->t[0];
+        }
+        pl->tfree = t->next_free;
+        t->tp = tp;
+        t->seq = seq;
+        t->next_free = NULL;
+        return t;
+}
+
+/** Returns an unused ticket to the pool. */
+static void ls_pl_ticket_put(ls_pipeline_t *pl, ls_ticket_t *t) {
+        t->next_free = pl->tfree;
+        pl->tfree = t;
 }
 
 /**
- * Produces one record; @p hdrs is owned by this call in all cases.
- * The record counts against input entry @p seq of @p tp (when not NULL).
+ * Writes the output id of @p o (the format of ls_output_id():
+ * "lead/model/seq[/alert]") into @p buf of @p size bytes without
+ * formatting. @returns its length, or -1 when it does not fit.
+ */
+static int ls_pl_output_id(const ls_output_t *o, char *buf, size_t size) {
+        const char *parts[2] = {o->lead_id, o->model->id};
+        const char *alert = o->kind == LS_OUT_ALERT
+                                    ? ls_alert_kind2str(o->alert)
+                                    : NULL;
+        char digits[24];
+        size_t n = 0, len, nd = 0, i;
+        unsigned long long seq = (unsigned long long)o->seq;
+
+        do {
+                digits[nd++] = (char)('0' + seq % 10);
+                seq /= 10;
+        } while (seq);
+        for (i = 0; i < 2; i++) {
+                len = strlen(parts[i]);
+                if (n + len + 1 >= size)
+                        return -1;
+                memcpy(buf + n, parts[i], len);
+                n += len;
+                buf[n++] = '/';
+        }
+        if (n + nd >= size)
+                return -1;
+        while (nd)
+                buf[n++] = digits[--nd];
+        if (alert) {
+                len = strlen(alert);
+                if (n + len + 1 >= size)
+                        return -1;
+                buf[n++] = '/';
+                memcpy(buf + n, alert, len);
+                n += len;
+        }
+        buf[n] = '\0';
+        return (int)n;
+}
+
+/**
+ * Produces one record. Its headers are @p hdrs (owned by this call in all
+ * cases) or, when @p o is given, the three headers of output @p o with
+ * id @p id. The record counts against input entry @p seq of @p tp (when
+ * not NULL).
  */
 static ls_err_t ls_pl_produce(ls_pipeline_t *pl, const char *topic,
                               const void *key, size_t key_len,
                               const void *value, size_t len,
-                              rd_kafka_headers_t *hdrs, ls_tp_t *tp,
+                              rd_kafka_headers_t *hdrs, const ls_output_t *o,
+                              const char *id, size_t id_len, ls_tp_t *tp,
                               uint64_t seq) {
         ls_ticket_t *ticket;
         ls_pending_t *e = tp ? ls_tp_entry(tp, seq) : NULL;
         rd_kafka_resp_err_t err;
         char msg[512];
 
-        ticket = ls_malloc(sizeof(*ticket));
+        ticket = ls_pl_ticket(pl, tp, seq);
         if (!ticket) {
-                rd_kafka_headers_destroy(hdrs);
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
                 ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory producing");
                 return LS_ERR_NOMEM;
         }
-        ticket->tp = tp;
-        ticket->seq = seq;
         /* Counted before producing; never uncounted if producing fails, so
          * the input stays uncommitted. */
         if (e)
                 e->remaining++;
         for (;;) {
-                err = rd_kafka_producev(
-                        pl->producer, RD_KAFKA_V_TOPIC(topic),
-                        RD_KAFKA_V_KEY(key, key_len),
-                        RD_KAFKA_V_VALUE((void *)value, len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(ticket),
-                        RD_KAFKA_V_END);
+                if (o)
+                        err = rd_kafka_producev(
+                                pl->producer, RD_KAFKA_V_TOPIC(topic),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_HEADER("leadscore.model",
+                                                  o->model->id, -1),
+                                RD_KAFKA_V_HEADER("leadscore.model_version",
+                                                  o->model->version, -1),
+                                RD_KAFKA_V_HEADER("leadscore.id", id,
+                                                  (ssize_t)id_len),
+                                RD_KAFKA_V_OPAQUE(ticket), RD_KAFKA_V_END);
+                else
+                        err = rd_kafka_producev(
+                                pl->producer, RD_KAFKA_V_TOPIC(topic),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_HEADERS(hdrs),
+                                RD_KAFKA_V_OPAQUE(ticket), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
                 rd_kafka_poll(pl->producer, 100);
         }
         if (err) {
-                rd_kafka_headers_destroy(hdrs);
-                ls_free(ticket);
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                ls_pl_ticket_put(pl, ticket);
                 snprintf(msg, sizeof(msg), "cannot produce to %s: %s", topic,
                          rd_kafka_err2str(err));
                 ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
@@ -630,7 +741,7 @@ static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
                 const char *topic = o->kind == LS_OUT_ALERT
                                             ? pl->conf->topic_alerts
                                             : pl->conf->topic_scores;
-                rd_kafka_headers_t *hdrs;
+                int id_len;
 
                 ls_buf_reset(&pl->buf);
                 err = ls_codec_encode_output(pl->codec, topic, &pl->ob, o,
@@ -642,16 +753,24 @@ static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
                         ls_pl_fatal(pl, err, msg);
                         return err;
                 }
-                ls_output_id(o, id, sizeof(id));
-                hdrs = rd_kafka_headers_new(3);
-                rd_kafka_header_add(hdrs, "leadscore.model", -1, o->model->id,
-                                    -1);
-                rd_kafka_header_add(hdrs, "leadscore.model_version", -1,
-                                    o->model->version, -1);
-                rd_kafka_header_add(hdrs, "leadscore.id", -1, id, -1);
+                id_len = ls_pl_output_id(o, id, sizeof(id));
+                if (id_len < 0) /* never cut an id short */
+                        id_len = ls_output_id(o, id, sizeof(id)) <
+                                                 (int)sizeof(id)
+                                         ? (int)strlen(id)
+                                         : -1;
+                if (id_len < 0) {
+                        snprintf(msg, sizeof(msg),
+                                 "output id of lead %.256s is longer than %zu "
+                                 "bytes",
+                                 o->lead_id, sizeof(id) - 1);
+                        ls_pl_fatal(pl, LS_ERR_INVALID, msg);
+                        return LS_ERR_INVALID;
+                }
                 if ((err = ls_pl_produce(pl, topic, o->lead_id,
                                          strlen(o->lead_id), pl->buf.data,
-                                         pl->buf.len, hdrs, tp, seq)))
+                                         pl->buf.len, NULL, o, id,
+                                         (size_t)id_len, tp, seq)))
                         return err;
                 pl->stats.outputs++;
                 if (o->kind == LS_OUT_ALERT)
@@ -721,8 +840,8 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
         snprintf(num, sizeof(num), "%" PRId64, rkm->offset);
         rd_kafka_header_add(hdrs, "leadscore.source.offset", -1, num, -1);
         if (ls_pl_produce(pl, pl->conf->topic_dead_letters, rkm->key,
-                          rkm->key_len, pl->buf.data, pl->buf.len, hdrs, tp,
-                          seq) == LS_OK) {
+                          rkm->key_len, pl->buf.data, pl->buf.len, hdrs, NULL,
+                          NULL, 0, tp, seq) == LS_OK) {
                 char labels[64];
                 pl->stats.dead_letters++;
                 snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
@@ -792,7 +911,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         pl->stats.consumed++;
         atomic_store(&pl->n_consumed, pl->stats.consumed);
         ls_metric_add(tp->m_consumed, 1);
-        slot->last_input_ms = ls_pl_now_mono();
+        slot->last_input_ms = pl->now_mono;
 
         if (rkm->len > pl->conf->max_record_bytes) {
                 snprintf(errstr, sizeof(errstr),
@@ -833,7 +952,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
                 int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
                 if (ts >= 0 && tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
                         ls_metric_observe(pl->mh.latency,
-                                          (double)(ls_pl_now_wall() - ts) /
+                                          (double)(pl->now_wall - ts) /
                                                   1000.0);
         }
         switch (err) {
@@ -883,14 +1002,50 @@ static void ls_pl_idle_tick(ls_pipeline_t *pl) {
 /* ---------------------------------------------------------------- merge */
 
 /**
- * Takes a consumed record into its topic-partition's hold queue.
+ * The merge key of a consumed record: the event time of its payload
+ * (occurred_at / updated_at), or LS_PL_NO_TIME when it is oversized or
+ * does not decode (it then goes to the dead-letter path as soon as it is
+ * at the head of its partition: it changes no shard state).
+ */
+static int64_t ls_pl_input_time(ls_pipeline_t *pl, int topic,
+                                const rd_kafka_message_t *rkm) {
+        ls_input_t in;
+        char errstr[256];
+
+        if (rkm->len > pl->conf->max_record_bytes)
+                return LS_PL_NO_TIME;
+        if (ls_codec_decode_input(pl->codec,
+                                  topic == LS_PL_TOPIC_EVENTS ? LS_INPUT_EVENT
+                                                              : LS_INPUT_PROFILE,
+                                  rkm->payload ? rkm->payload : "", rkm->len,
+                                  &in, errstr, sizeof(errstr)) != LS_OK)
+                return LS_PL_NO_TIME;
+        return in.time == LS_PL_NO_TIME ? LS_PL_NO_TIME + 1 : in.time;
+}
+
+/**
+ * Takes a consumed record into its topic-partition's hold queue; @p now
+ * is the monotonic time of its arrival.
  * @returns 1 when the pipeline took @p rkm (it will destroy it), 0 when
  *          the caller must destroy it (errors, partitions not ours).
  */
-static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm) {
+static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
+                         int64_t now) {
         ls_tp_t *tp;
+        size_t at;
         int topic;
 
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && rkm->rkt) {
+                /* The partition is at its end now: a record of the other
+                 * topic need not wait for another fetch to learn it. */
+                topic = ls_pl_topic_index(pl, rd_kafka_topic_name(rkm->rkt));
+                if (topic >= 0 && rkm->partition >= 0 &&
+                    rkm->partition < pl->n_parts &&
+                    (tp = pl->tps[topic][rkm->partition]) &&
+                    rkm->offset > tp->consumed_next)
+                        tp->consumed_next = rkm->offset;
+                return 0;
+        }
         if (rkm->err) {
                 ls_pl_handle(pl, rkm);
                 return 0;
@@ -905,9 +1060,11 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm) {
                 size_t ncap = tp->hcap ? tp->hcap * 2 : 256, i;
                 rd_kafka_message_t **nh = ls_malloc(ncap * sizeof(*nh));
                 int64_t *nat = ls_malloc(ncap * sizeof(*nat));
-                if (!nh || !nat) {
+                int64_t *ntm = ls_malloc(ncap * sizeof(*ntm));
+                if (!nh || !nat || !ntm) {
                         ls_free(nh);
                         ls_free(nat);
+                        ls_free(ntm);
                         ls_pl_fatal(pl, LS_ERR_NOMEM,
                                     "out of memory holding input records");
                         return 0;
@@ -915,16 +1072,24 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm) {
                 for (i = 0; i < tp->hcount; i++) {
                         nh[i] = tp->held[(tp->hhead + i) % tp->hcap];
                         nat[i] = tp->held_at[(tp->hhead + i) % tp->hcap];
+                        ntm[i] = tp->held_time[(tp->hhead + i) % tp->hcap];
                 }
                 ls_free(tp->held);
                 ls_free(tp->held_at);
+                ls_free(tp->held_time);
                 tp->held = nh;
                 tp->held_at = nat;
+                tp->held_time = ntm;
                 tp->hcap = ncap;
                 tp->hhead = 0;
         }
-        tp->held[(tp->hhead + tp->hcount) % tp->hcap] = rkm;
-        tp->held_at[(tp->hhead + tp->hcount) % tp->hcap] = ls_pl_now_mono();
+        at = (tp->hhead + tp->hcount) % tp->hcap;
+        tp->held[at] = rkm;
+        tp->held_at[at] = now;
+        /* merge_wait 0 releases in arrival order: no key needed. */
+        tp->held_time[at] = pl->conf->merge_wait_ms > 0
+                                    ? ls_pl_input_time(pl, topic, rkm)
+                                    : 0;
         tp->hcount++;
         tp->consumed_next = rkm->offset + 1;
         return 1;
@@ -947,17 +1112,13 @@ static int ls_pl_at_end(ls_pipeline_t *pl, const ls_tp_t *tp) {
         return hi == 0 || (lo >= 0 && lo >= hi);
 }
 
-static int64_t ls_pl_msg_ts(const rd_kafka_message_t *rkm) {
-        rd_kafka_timestamp_type_t tstype;
-
-        return rd_kafka_message_timestamp(rkm, &tstype);
-}
-
 /**
- * Releases the held records of shard @p p in (timestamp, topic, offset)
- * order. A record is released when the other topic's partition has a held
- * record to compare with, is not ours, is at its end, or when it has been
- * held merge_wait (merge_wait 0: arrival order, no holding).
+ * Releases the held records of shard @p p in (event time, topic - events
+ * first, offset) order. A record is released when the other topic's
+ * partition has a held record to compare with, is not ours, is at its
+ * end, or when it has been held merge_wait (merge_wait 0: arrival order,
+ * no holding). A record without an event time (it does not decode) is
+ * released as soon as it is at the head of its partition.
  */
 static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
         for (;;) {
@@ -973,19 +1134,20 @@ static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
                 if (!a && !b)
                         return;
                 if (a && b) {
-                        rd_kafka_message_t *ma = a->held[a->hhead];
-                        rd_kafka_message_t *mb = b->held[b->hhead];
                         if (pl->conf->merge_wait_ms == 0)
                                 tp = a->held_at[a->hhead] <= b->held_at[b->hhead]
                                              ? a
                                              : b;
                         else /* ties: the events topic first */
-                                tp = ls_pl_msg_ts(mb) < ls_pl_msg_ts(ma) ? b
-                                                                          : a;
+                                tp = b->held_time[b->hhead] <
+                                                     a->held_time[a->hhead]
+                                             ? b
+                                             : a;
                 } else {
                         tp = a ? a : b;
                         other = pl->tps[1 - tp->topic][p];
                         if (pl->conf->merge_wait_ms > 0 && other &&
+                            tp->held_time[tp->hhead] != LS_PL_NO_TIME &&
                             now - tp->held_at[tp->hhead] <
                                     pl->conf->merge_wait_ms &&
                             !ls_pl_at_end(pl, other))
@@ -1000,11 +1162,10 @@ static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
 }
 
 static void ls_pl_drain(ls_pipeline_t *pl) {
-        int64_t now = ls_pl_now_mono();
         int32_t p;
 
         for (p = 0; p < pl->n_parts && !pl->fatal; p++)
-                ls_pl_drain_slot(pl, p, now);
+                ls_pl_drain_slot(pl, p, pl->now_mono);
 }
 
 /* ------------------------------------------------------------ snapshots */
@@ -1580,8 +1741,16 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
                 rd_kafka_conf_set_stats_cb(kconf, ls_pl_stats_cb);
         }
         if (consumer) {
+                /* Latency defaults (docs/CONFIG.md): a fetch returns
+                 * within 10 ms when there is nothing new, and a partition
+                 * reports its end, which releases the other topic's held
+                 * records at once (docs/DURABILITY.md). */
                 if (ls_pl_conf_set(kconf, "consumer", "auto.offset.reset",
-                                   "earliest", errstr, errstr_size))
+                                   "earliest", errstr, errstr_size) ||
+                    ls_pl_conf_set(kconf, "consumer", "fetch.wait.max.ms",
+                                   "10", errstr, errstr_size) ||
+                    ls_pl_conf_set(kconf, "consumer", "enable.partition.eof",
+                                   "true", errstr, errstr_size))
                         goto fail;
         } else {
                 if (ls_pl_conf_set(kconf, "producer", "linger.ms", "5", errstr,
@@ -1703,6 +1872,12 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         if (!pl->consumer)
                 goto fail;
         rd_kafka_poll_set_consumer(pl->consumer);
+        pl->cq = rd_kafka_queue_get_consumer(pl->consumer);
+        pl->batch = ls_malloc(LS_PL_BATCH * sizeof(*pl->batch));
+        if (!pl->cq || !pl->batch) {
+                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
         if (conf->transactional) {
                 rd_kafka_error_t *terr =
                         rd_kafka_init_transactions(pl->producer, 60000);
@@ -1775,17 +1950,30 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
         int64_t last_publish = 0, last_watch = last_commit;
 
         while (!ls_pl_stopping(pl, stopp)) {
-                rd_kafka_message_t *rkm;
-                int n = 0;
+                ssize_t n, i;
 
-                rkm = rd_kafka_consumer_poll(pl->consumer, LS_PL_POLL_MS);
-                while (rkm) {
-                        if (!ls_pl_enqueue(pl, rkm))
-                                rd_kafka_message_destroy(rkm);
-                        if (++n >= LS_PL_BATCH || pl->fatal)
-                                break;
-                        rkm = rd_kafka_consumer_poll(pl->consumer, 0);
+                /* What is queued, without waiting; when nothing is, wait
+                 * for the first record (rd_kafka_consume_batch_queue
+                 * with a timeout would wait for a full batch). */
+                n = rd_kafka_consume_batch_queue(pl->cq, 0, pl->batch,
+                                                 LS_PL_BATCH);
+                if (n <= 0) {
+                        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
+                                pl->consumer, LS_PL_POLL_MS);
+                        n = 0;
+                        if (rkm) {
+                                pl->batch[0] = rkm;
+                                n = rd_kafka_consume_batch_queue(
+                                        pl->cq, 0, pl->batch + 1,
+                                        LS_PL_BATCH - 1);
+                                n = n > 0 ? n + 1 : 1;
+                        }
                 }
+                pl->now_mono = ls_pl_now_mono();
+                pl->now_wall = ls_pl_now_wall();
+                for (i = 0; i < n; i++)
+                        if (!ls_pl_enqueue(pl, pl->batch[i], pl->now_mono))
+                                rd_kafka_message_destroy(pl->batch[i]);
                 ls_pl_drain(pl);
                 rd_kafka_poll(pl->producer, 0);
                 if (ls_pl_snapshot_due(pl))
@@ -1881,12 +2069,20 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
                 return;
         if (pl->consumer) {
                 ls_pl_close(pl);
+                if (pl->cq)
+                        rd_kafka_queue_destroy(pl->cq);
                 rd_kafka_destroy(pl->consumer);
         }
         if (pl->producer) {
                 ls_pl_flush(pl);
                 rd_kafka_destroy(pl->producer);
         }
+        while (pl->tblocks) { /* no delivery report is pending any more */
+                ls_ticket_block_t *b = pl->tblocks;
+                pl->tblocks = b->next;
+                ls_free(b);
+        }
+        ls_free(pl->batch);
         for (t = 0; t < 2; t++) {
                 for (p = 0; p < pl->n_parts; p++)
                         ls_tp_destroy(pl->tps[t][p]);

@@ -80,9 +80,13 @@ def test_two_members_split_partitions():
             assert rc == 0, "exit %s; stderr:\n%s" % (rc, r.stderr_text())
             m = re.search(r"stopped: consumed (\d+)", r.stderr_text())
             consumed.append(int(m.group(1)))
-        # Both members scored something; inputs were consumed once in all.
+        # Both members scored something; every input was consumed. An
+        # input scored by A just before the rebalance, whose offset commit
+        # the broker refused while the group rebalanced ("rebalance in
+        # progress"), is consumed again by its new owner: that is the
+        # repeat the dedupe above removes, so only a shortfall is an error.
         assert all(c > 0 for c in consumed), consumed
-        assert sum(consumed) == 200, consumed
+        assert sum(consumed) >= 200, consumed
     finally:
         for r in runs:
             r.kill()
