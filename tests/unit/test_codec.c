@@ -11,33 +11,26 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <avro.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "leadscore/ls_codec.h"
+#include "registry_fixture.h"
 
 #define SCHEMAS LS_SOURCE_DIR "/schemas"
 
 /* ---- the registry stand-in ---- */
 
 typedef struct srv_s {
-        pid_t pid;
-        int in_fd;      /* its stdin: closing it stops the server */
-        int port;
-        char url[64];
+        registry_srv_t reg;
         char evolved_path[64];
         char bad_path[64];
         char old_path[64];
@@ -87,71 +80,23 @@ static void write_tmp(char *path, size_t size, const char *text) {
 }
 
 static int srv_start(srv_t *s) {
-        int in_pipe[2], out_pipe[2];
         char arg1[128], arg2[128], arg3[128], arg4[128], arg5[128];
-        char line[64];
-        struct pollfd pfd;
-        size_t n = 0;
+        const char *schemas[5] = {arg1, arg2, arg3, arg4, arg5};
 
         memset(s, 0, sizeof(*s));
         write_tmp(s->evolved_path, sizeof(s->evolved_path), evolved_event);
         write_tmp(s->bad_path, sizeof(s->bad_path), incompatible_event);
         write_tmp(s->old_path, sizeof(s->old_path), old_event);
-        snprintf(arg5, sizeof(arg5), "5=%s", s->old_path);
         snprintf(arg1, sizeof(arg1), "1=%s/lead_event.avsc", SCHEMAS);
         snprintf(arg2, sizeof(arg2), "2=%s", s->evolved_path);
         snprintf(arg3, sizeof(arg3), "3=%s/lead_profile.avsc", SCHEMAS);
         snprintf(arg4, sizeof(arg4), "4=%s", s->bad_path);
-        if (pipe(in_pipe) || pipe(out_pipe))
-                return -1;
-        s->pid = fork();
-        if (s->pid < 0)
-                return -1;
-        if (s->pid == 0) {
-                dup2(in_pipe[0], 0);
-                dup2(out_pipe[1], 1);
-                close(in_pipe[1]);
-                close(out_pipe[0]);
-                execl("/usr/bin/python3", "python3",
-                      LS_SOURCE_DIR "/tests/integration/registry_server.py",
-                      "--schema", arg1, "--schema", arg2, "--schema", arg3,
-                      "--schema", arg4, "--schema", arg5, "--max-seconds", "100", (char *)NULL);
-                _exit(127);
-        }
-        close(in_pipe[0]);
-        close(out_pipe[1]);
-        s->in_fd = in_pipe[1];
-        pfd.fd = out_pipe[0];
-        pfd.events = POLLIN;
-        while (n < sizeof(line) - 1 && poll(&pfd, 1, 15000) == 1) {
-                ssize_t r = read(out_pipe[0], line + n, 1);
-                if (r <= 0)
-                        break;
-                if (line[n] == '\n')
-                        break;
-                n++;
-        }
-        line[n] = '\0';
-        close(out_pipe[0]);
-        if (sscanf(line, "PORT %d", &s->port) != 1)
-                return -1;
-        snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
-        return 0;
+        snprintf(arg5, sizeof(arg5), "5=%s", s->old_path);
+        return registry_srv_start(&s->reg, schemas, 5);
 }
 
 static void srv_stop(srv_t *s) {
-        int status, i;
-
-        close(s->in_fd);
-        for (i = 0; i < 100; i++) {
-                if (waitpid(s->pid, &status, WNOHANG) == s->pid)
-                        break;
-                usleep(50000);
-        }
-        if (i == 100) {
-                kill(s->pid, SIGKILL);
-                waitpid(s->pid, &status, 0);
-        }
+        registry_srv_stop(&s->reg);
         unlink(s->evolved_path);
         unlink(s->bad_path);
         unlink(s->old_path);
@@ -172,7 +117,7 @@ static int srv_count(const srv_t *s, const char *what, const char *key) {
         CURL *c = curl_easy_init();
         int n;
 
-        snprintf(url, sizeof(url), "%s/_stats", s->url);
+        snprintf(url, sizeof(url), "%s/_stats", s->reg.url);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
@@ -410,7 +355,7 @@ static void test_registry_input(void **state) {
 
         (void)state;
         assert_int_equal(srv_start(&s), 0);
-        conf.registry_url = s.url;
+        conf.registry_url = s.reg.url;
         codec = ls_codec_new(&conf, err, sizeof(err));
         assert_non_null(codec);
 
@@ -514,26 +459,16 @@ static void test_registry_input(void **state) {
 }
 
 static void test_registry_down(void **state) {
-        struct sockaddr_in sa;
-        socklen_t sl = sizeof(sa);
         ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
                                 NULL, 0};
         char url[64], err[512];
         uint8_t msg[16] = {0, 0, 0, 0, 1, 2, 'L'};
         ls_codec_t *codec;
         ls_input_t in;
-        int fd;
 
         (void)state;
-        /* a port nobody listens on: bind, read it back, close */
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        getsockname(fd, (struct sockaddr *)&sa, &sl);
-        close(fd);
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+        /* a port nobody listens on */
+        assert_int_equal(registry_dead_url(url, sizeof(url)), 0);
         conf.registry_url = url;
         codec = ls_codec_new(&conf, err, sizeof(err));
         assert_non_null(codec);
@@ -608,7 +543,7 @@ static void test_registry_output(void **state) {
 
         (void)state;
         assert_int_equal(srv_start(&s), 0);
-        conf.registry_url = s.url;
+        conf.registry_url = s.reg.url;
         codec = ls_codec_new(&conf, err, sizeof(err));
         assert_non_null(codec);
         ls_buf_init(&buf);

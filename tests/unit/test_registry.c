@@ -11,76 +11,16 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "leadscore/ls_registry.h"
+#include "registry_fixture.h"
 
 #define SCHEMAS LS_SOURCE_DIR "/schemas"
-
-typedef struct srv_s {
-        pid_t pid;
-        int in_fd;
-        char url[64];
-} srv_t;
-
-static void srv_start(srv_t *s) {
-        int in_pipe[2], out_pipe[2], port = 0;
-        char line[64];
-        struct pollfd pfd;
-        size_t n = 0;
-
-        assert_int_equal(pipe(in_pipe), 0);
-        assert_int_equal(pipe(out_pipe), 0);
-        s->pid = fork();
-        assert_true(s->pid >= 0);
-        if (s->pid == 0) {
-                dup2(in_pipe[0], 0);
-                dup2(out_pipe[1], 1);
-                close(in_pipe[1]);
-                close(out_pipe[0]);
-                execl("/usr/bin/python3", "python3",
-                      LS_SOURCE_DIR "/tests/integration/registry_server.py",
-                      "--schema", "7=" SCHEMAS "/lead_profile.avsc",
-                      "--max-seconds", "100", (char *)NULL);
-                _exit(127);
-        }
-        close(in_pipe[0]);
-        close(out_pipe[1]);
-        s->in_fd = in_pipe[1];
-        pfd.fd = out_pipe[0];
-        pfd.events = POLLIN;
-        while (n < sizeof(line) - 1 && poll(&pfd, 1, 15000) == 1) {
-                if (read(out_pipe[0], line + n, 1) != 1 || line[n] == '\n')
-                        break;
-                n++;
-        }
-        line[n] = '\0';
-        close(out_pipe[0]);
-        assert_int_equal(sscanf(line, "PORT %d", &port), 1);
-        snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d/", port);
-}
-
-static void srv_stop(srv_t *s) {
-        int status, i;
-
-        close(s->in_fd);
-        for (i = 0; i < 100; i++) {
-                if (waitpid(s->pid, &status, WNOHANG) == s->pid)
-                        return;
-                usleep(50000);
-        }
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, &status, 0);
-}
 
 static void test_conf_errors(void **state) {
         ls_registry_conf_t conf = {0};
@@ -95,19 +35,22 @@ static void test_conf_errors(void **state) {
 }
 
 static void test_get_and_caches(void **state) {
-        srv_t s;
+        static const char *const schemas[] = {"7=" SCHEMAS
+                                              "/lead_profile.avsc"};
+        registry_srv_t s;
         ls_registry_conf_t conf = {0};
         ls_registry_t *reg;
         const char *text, *text2;
-        char err[256];
+        char err[256], url[72];
         int32_t id1, id2, id3;
         FILE *fp;
         char file[8192];
         size_t n;
 
         (void)state;
-        srv_start(&s);
-        conf.url = s.url; /* trailing '/' is fine */
+        assert_int_equal(registry_srv_start(&s, schemas, 1), 0);
+        snprintf(url, sizeof(url), "%s/", s.url);
+        conf.url = url; /* trailing '/' is fine */
         conf.negative_ttl_ms = 300;
         reg = ls_registry_new(&conf, err, sizeof(err));
         assert_non_null(reg);
@@ -163,27 +106,17 @@ static void test_get_and_caches(void **state) {
                          LS_ERR_IO);
         assert_non_null(strstr(err, "HTTP 422"));
         ls_registry_destroy(reg);
-        srv_stop(&s);
+        registry_srv_stop(&s);
 }
 
 static void test_down_backoff(void **state) {
-        struct sockaddr_in sa;
-        socklen_t sl = sizeof(sa);
         ls_registry_conf_t conf = {0};
         ls_registry_t *reg;
         const char *text;
         char url[64], err[512];
-        int fd;
 
         (void)state;
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        getsockname(fd, (struct sockaddr *)&sa, &sl);
-        close(fd);
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+        assert_int_equal(registry_dead_url(url, sizeof(url)), 0);
         conf.url = url;
         conf.retry_backoff_ms = 300;
         reg = ls_registry_new(&conf, err, sizeof(err));
