@@ -25,36 +25,25 @@
 
 #define T0 (1767225600000LL)
 
-static const char *const MODEL_A =
-        "lateness: 1h\n"
-        "models:\n"
-        "  - id: m\n"
-        "    engagement:\n"
-        "      rules:\n"
-        "        - {id: pv, event: page_view, points: 5}\n"
-        "      decay: {half_life: 1d, tick: 6h}\n"
-        "    grades:\n"
-        "      - {name: A, min: 20}\n"
-        "      - {name: B}\n"
-        "    bands:\n"
-        "      - {name: cold}\n"
-        "      - {name: hot, min: 20}\n";
+/* A model set whose one rule gives @p points: other points, another model
+ * set version with the same structure. */
+#define MODEL_WITH_POINTS(points)                                              \
+        "lateness: 1h\n"                                                       \
+        "models:\n"                                                            \
+        "  - id: m\n"                                                          \
+        "    engagement:\n"                                                    \
+        "      rules:\n"                                                       \
+        "        - {id: pv, event: page_view, points: " points "}\n"           \
+        "      decay: {half_life: 1d, tick: 6h}\n"                             \
+        "    grades:\n"                                                        \
+        "      - {name: A, min: 20}\n"                                         \
+        "      - {name: B}\n"                                                  \
+        "    bands:\n"                                                         \
+        "      - {name: cold}\n"                                               \
+        "      - {name: hot, min: 20}\n"
 
-/* Same structure, other points: another model set version. */
-static const char *const MODEL_B =
-        "lateness: 1h\n"
-        "models:\n"
-        "  - id: m\n"
-        "    engagement:\n"
-        "      rules:\n"
-        "        - {id: pv, event: page_view, points: 6}\n"
-        "      decay: {half_life: 1d, tick: 6h}\n"
-        "    grades:\n"
-        "      - {name: A, min: 20}\n"
-        "      - {name: B}\n"
-        "    bands:\n"
-        "      - {name: cold}\n"
-        "      - {name: hot, min: 20}\n";
+static const char *const MODEL_A = MODEL_WITH_POINTS("5");
+static const char *const MODEL_B = MODEL_WITH_POINTS("6");
 
 static const char *const TOPICS[2] = {"ev", "pr"};
 
@@ -191,6 +180,16 @@ static void encode(fx_t *fx, ls_buf_t *buf) {
         assert_int_equal(ls_snapshot_encode(&meta, fx->sh, buf), LS_OK);
 }
 
+/* Restores group "grp", partition 3 of TOPICS from fx->dir under @p ms,
+ * refused files reported to fx. @returns ls_snapshot_restore's result. */
+static ls_err_t restore_grp3(fx_t *fx, const ls_modelset_t *ms,
+                             ls_snapshot_meta_t *meta, ls_shard_t **sh,
+                             char *got, size_t got_size) {
+        return ls_snapshot_restore(fx->dir, "grp", 3, TOPICS, ms, report_cb,
+                                   fx, meta, sh, got, got_size, fx->err,
+                                   sizeof(fx->err));
+}
+
 static void test_round_trip(void **state) {
         fx_t *fx = *state;
         ls_snapshot_meta_t meta;
@@ -201,10 +200,8 @@ static void test_round_trip(void **state) {
 
         write_snap(fx, 123, 3, path, sizeof(path));
         assert_non_null(strstr(path, "/grp-3-000000000001.lssnap"));
-        assert_int_equal(ls_snapshot_restore(fx->dir, "grp", 3, TOPICS, fx->ms,
-                                             report_cb, fx, &meta, &sh, got,
-                                             sizeof(got), fx->err,
-                                             sizeof(fx->err)),
+        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got,
+                                      sizeof(got)),
                          LS_OK);
         assert_string_equal(got, path);
         assert_int_equal(fx->n_reports, 0);
@@ -359,10 +356,8 @@ static void test_fallback_to_older(void **state) {
         buf.data[buf.len / 2] ^= 1;
         write_file(p2, buf.data, buf.len);
 
-        assert_int_equal(ls_snapshot_restore(fx->dir, "grp", 3, TOPICS, fx->ms,
-                                             report_cb, fx, &meta, &sh, got,
-                                             sizeof(got), fx->err,
-                                             sizeof(fx->err)),
+        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got,
+                                      sizeof(got)),
                          LS_OK);
         assert_string_equal(got, p1);
         assert_int_equal(meta.offsets[0], 100);
@@ -378,9 +373,7 @@ static void test_fallback_to_older(void **state) {
         msb = load_model(MODEL_B);
         assert_string_not_equal(msb->version, fx->ms->version);
         fx->n_reports = 0;
-        assert_int_equal(ls_snapshot_restore(fx->dir, "grp", 3, TOPICS, msb,
-                                             report_cb, fx, &meta, &sh, NULL, 0,
-                                             fx->err, sizeof(fx->err)),
+        assert_int_equal(restore_grp3(fx, msb, &meta, &sh, NULL, 0),
                          LS_ERR_NOT_FOUND);
         assert_null(sh);
         assert_int_equal(fx->n_reports, 3);
@@ -425,10 +418,8 @@ static void test_fallback_to_older(void **state) {
                 write_file(p4, img.data, img.len);
         }
         fx->n_reports = 0;
-        assert_int_equal(ls_snapshot_restore(fx->dir, "grp", 3, TOPICS, fx->ms,
-                                             report_cb, fx, &meta, &sh, got,
-                                             sizeof(got), fx->err,
-                                             sizeof(fx->err)),
+        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got,
+                                      sizeof(got)),
                          LS_OK);
         assert_string_equal(got, p1);
         assert_non_null(strstr(fx->reports[0], p4));
@@ -499,10 +490,8 @@ static void test_temp_file_ignored(void **state) {
         snprintf(tmp, sizeof(tmp), "%s/.grp-3-000000000009.lssnap.tmp",
                  fx->dir);
         write_file(tmp, buf.data, buf.len);
-        assert_int_equal(ls_snapshot_restore(fx->dir, "grp", 3, TOPICS, fx->ms,
-                                             report_cb, fx, &meta, &sh, got,
-                                             sizeof(got), fx->err,
-                                             sizeof(fx->err)),
+        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got,
+                                      sizeof(got)),
                          LS_OK);
         assert_string_equal(got, p1);
         assert_int_equal(fx->n_reports, 0);
