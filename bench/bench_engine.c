@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bench_gen.h"
+#include "bench_util.h"
 #include "codec/ls_avro_int.h"
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_codec.h"
@@ -50,7 +51,17 @@ static void bench_usage(void) {
 }
 
 static void bench_parse(int argc, char **argv, bench_opts_t *o) {
-        int i;
+        const bench_opt_t opts[] = {
+                {"--events", BENCH_OPT_SIZE, &o->events},
+                {"--leads", BENCH_OPT_SIZE, &o->leads},
+                {"--reps", BENCH_OPT_SIZE, &o->reps},
+                {"--seed", BENCH_OPT_U64, &o->seed},
+                {"--partitions", BENCH_OPT_INT, &o->partitions},
+                {"--model", BENCH_OPT_STR, &o->model},
+                {"--tag", BENCH_OPT_STR, &o->tag},
+                {"--dir", BENCH_OPT_STR, &o->dir},
+                {NULL, BENCH_OPT_STR, NULL},
+        };
 
         memset(o, 0, sizeof(*o));
         o->events = 1000000;
@@ -65,31 +76,8 @@ static void bench_parse(int argc, char **argv, bench_opts_t *o) {
         snprintf(o->model_buf, sizeof(o->model_buf),
                  "%s/examples/model.yaml", bench_source_dir());
         o->model = o->model_buf;
-        for (i = 2; i < argc; i++) {
-                const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-                if (!v)
-                        bench_usage();
-                if (!strcmp(a, "--events"))
-                        o->events = strtoull(v, NULL, 10);
-                else if (!strcmp(a, "--leads"))
-                        o->leads = strtoull(v, NULL, 10);
-                else if (!strcmp(a, "--reps"))
-                        o->reps = strtoull(v, NULL, 10);
-                else if (!strcmp(a, "--seed"))
-                        o->seed = strtoull(v, NULL, 10);
-                else if (!strcmp(a, "--partitions"))
-                        o->partitions = atoi(v);
-                else if (!strcmp(a, "--model"))
-                        o->model = v;
-                else if (!strcmp(a, "--tag"))
-                        o->tag = v;
-                else if (!strcmp(a, "--dir"))
-                        o->dir = v;
-                else
-                        bench_usage();
-                i++;
-        }
-        if (o->partitions < 1 || !o->reps || !o->leads)
+        if (bench_opts_parse(argc, argv, 2, opts, NULL, NULL) ||
+            o->partitions < 1 || !o->reps || !o->leads)
                 bench_usage();
 }
 
@@ -105,12 +93,8 @@ static ls_modelset_t *bench_model(const bench_opts_t *o) {
 }
 
 static bench_rec_t *bench_recs(const bench_opts_t *o) {
-        bench_gen_conf_t gc = {.events = o->events,
-                               .leads = o->leads,
-                               .seed = o->seed,
-                               .start_ms = 1767225600000LL,
-                               .days = 120,
-                               .partitions = o->partitions};
+        bench_gen_conf_t gc = bench_gen_conf_standard(o->events, o->leads,
+                                                      o->seed, o->partitions);
         bench_rec_t *recs = bench_gen_all(o->schema_dir, &gc);
 
         if (!recs) {
@@ -146,9 +130,18 @@ static char *bench_extra(const bench_opts_t *o, char *buf, size_t size) {
         return buf;
 }
 
+/* Prints o->events / @p seconds as @p metric of @p bench, in events/s. */
+static void bench_events_rate(const bench_opts_t *o, const char *bench,
+                              const char *metric, double seconds,
+                              const char *extra) {
+        bench_result(bench, metric, (double)o->events / seconds, "events/s",
+                     extra);
+}
+
 /* ------------------------------------------------------------- engine */
 
-static int bench_cmd_engine(const bench_opts_t *o) {
+static int bench_cmd_engine(const void *arg) {
+        const bench_opts_t *o = arg;
         ls_modelset_t *ms = bench_model(o);
         bench_rec_t *recs = bench_recs(o);
         ls_codec_conf_t cc = {.input_format = LS_FORMAT_AVRO,
@@ -222,14 +215,14 @@ static int bench_cmd_engine(const bench_opts_t *o) {
                 c3 = bench_cpu();
                 bench_shards_destroy(shards, o->partitions);
 
-                bench_result("engine", "full_events_per_s",
-                             (double)o->events / (t1 - t0), "events/s", extra);
-                bench_result("engine", "apply_events_per_s",
-                             (double)o->events / (t3 - t2), "events/s", extra);
-                bench_result("engine", "full_events_per_cpu_s",
-                             (double)o->events / (c1 - c0), "events/s", extra);
-                bench_result("engine", "apply_events_per_cpu_s",
-                             (double)o->events / (c3 - c2), "events/s", extra);
+                bench_events_rate(o, "engine", "full_events_per_s",
+                                  t1 - t0, extra);
+                bench_events_rate(o, "engine", "apply_events_per_s",
+                                  t3 - t2, extra);
+                bench_events_rate(o, "engine", "full_events_per_cpu_s",
+                                  c1 - c0, extra);
+                bench_events_rate(o, "engine", "apply_events_per_cpu_s",
+                                  c3 - c2, extra);
                 bench_result("engine", "outputs_per_input",
                              (double)outs / (double)o->events, "ratio", extra);
                 bench_result("engine", "output_bytes_avg",
@@ -247,7 +240,8 @@ static int bench_cmd_engine(const bench_opts_t *o) {
 
 /* ------------------------------------------------------------- decode */
 
-static int bench_cmd_decode(const bench_opts_t *o) {
+static int bench_cmd_decode(const void *arg) {
+        const bench_opts_t *o = arg;
         bench_rec_t *recs = bench_recs(o);
         ls_avro_scratch_t sc;
         avro_schema_t s_event = NULL, s_profile = NULL;
@@ -363,14 +357,14 @@ static int bench_cmd_decode(const bench_opts_t *o) {
                 }
                 t2 = bench_now();
                 c2 = bench_cpu();
-                bench_result("decode", "leadscore_events_per_cpu_s",
-                             (double)o->events / (c1 - c0), "events/s", extra);
-                bench_result("decode", "avroc_events_per_cpu_s",
-                             (double)o->events / (c2 - c1), "events/s", extra);
-                bench_result("decode", "leadscore_events_per_s",
-                             (double)o->events / (t1 - t0), "events/s", extra);
-                bench_result("decode", "avroc_events_per_s",
-                             (double)o->events / (t2 - t1), "events/s", extra);
+                bench_events_rate(o, "decode", "leadscore_events_per_cpu_s",
+                                  c1 - c0, extra);
+                bench_events_rate(o, "decode", "avroc_events_per_cpu_s",
+                                  c2 - c1, extra);
+                bench_events_rate(o, "decode", "leadscore_events_per_s",
+                                  t1 - t0, extra);
+                bench_events_rate(o, "decode", "avroc_events_per_s",
+                                  t2 - t1, extra);
                 bench_result("decode", "ratio_leadscore_avroc",
                              (t2 - t1) / (t1 - t0), "ratio", extra);
         }
@@ -435,14 +429,11 @@ static int bench_read_file(const char *path, ls_buf_t *buf) {
         return close(fd);
 }
 
-static int bench_cmd_memory(const bench_opts_t *o) {
+static int bench_cmd_memory(const void *arg) {
+        const bench_opts_t *o = arg;
         ls_modelset_t *ms = bench_model(o);
-        bench_gen_conf_t gc = {.events = o->leads,
-                               .leads = o->leads,
-                               .seed = o->seed,
-                               .start_ms = 1767225600000LL,
-                               .days = 120,
-                               .partitions = 1};
+        bench_gen_conf_t gc =
+                bench_gen_conf_standard(o->leads, o->leads, o->seed, 1);
         bench_rng_t rng = {o->seed};
         bench_rec_t rec;
         ls_shard_t *shard;
@@ -556,18 +547,19 @@ static int bench_cmd_memory(const bench_opts_t *o) {
         return 0;
 }
 
+static const bench_cmd_t bench_cmds[] = {
+        {"engine", bench_cmd_engine},
+        {"decode", bench_cmd_decode},
+        {"memory", bench_cmd_memory},
+        {NULL, NULL},
+};
+
 int main(int argc, char **argv) {
+        const bench_cmd_t *cmd = bench_cmd_find(argc, argv, bench_cmds);
         bench_opts_t o;
 
-        if (argc < 2)
+        if (!cmd)
                 bench_usage();
         bench_parse(argc, argv, &o);
-        if (!strcmp(argv[1], "engine"))
-                return bench_cmd_engine(&o);
-        if (!strcmp(argv[1], "decode"))
-                return bench_cmd_decode(&o);
-        if (!strcmp(argv[1], "memory"))
-                return bench_cmd_memory(&o);
-        bench_usage();
-        return 64;
+        return cmd->run(&o);
 }

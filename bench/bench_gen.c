@@ -1,7 +1,7 @@
 /*
  * bench_gen.c - the benchmarks' input generator (see bench_gen.h): a C
  * rendition of bench/gen_events.py's distribution, Avro-encoded with
- * avro-c's generic value writer, plus clocks, RSS and result printing.
+ * avro-c's generic value writer.
  */
 #include "bench_gen.h"
 
@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 
 struct bench_gen_s {
@@ -102,51 +100,15 @@ uint32_t bench_partition(const char *key, size_t len, int partitions) {
         return partitions > 0 ? h % (uint32_t)partitions : 0;
 }
 
-double bench_now(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-double bench_cpu(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-int64_t bench_wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-size_t bench_rss(void) {
-        FILE *fp = fopen("/proc/self/statm", "r");
-        unsigned long size = 0, rss = 0;
-
-        if (!fp)
-                return 0;
-        if (fscanf(fp, "%lu %lu", &size, &rss) != 2)
-                rss = 0;
-        fclose(fp);
-        return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-void bench_result(const char *bench, const char *metric, double value,
-                  const char *unit, const char *extra_json) {
-        printf("{\"bench\":\"%s\",\"metric\":\"%s\",\"value\":%.6g,"
-               "\"unit\":\"%s\"%s%s}\n",
-               bench, metric, value, unit, extra_json ? "," : "",
-               extra_json ? extra_json : "");
-        fflush(stdout);
-}
-
-const char *bench_source_dir(void) {
-        const char *d = getenv("BENCH_SOURCE_DIR");
-        return d ? d : BENCH_SOURCE_DIR;
+bench_gen_conf_t bench_gen_conf_standard(size_t events, size_t leads,
+                                       uint64_t seed, int partitions) {
+        bench_gen_conf_t gc = {.events = events,
+                               .leads = leads,
+                               .seed = seed,
+                               .start_ms = 1767225600000LL,
+                               .days = 120,
+                               .partitions = partitions};
+        return gc;
 }
 
 static int bench_load_schema(const char *dir, const char *file,

@@ -1,5 +1,5 @@
 /*
- * bench_gen.h - the benchmarks' input generator and small helpers.
+ * bench_gen.h - the benchmarks' input generator.
  *
  * Generates the same kind of stream as bench/gen_events.py, directly in C
  * and reproducibly from a seed: many leads with a skewed (Zipf-like,
@@ -77,24 +77,14 @@ void bench_rec_free(bench_rec_t *rec);
 /** Fixes up the internal pointers of a copied record. */
 void bench_rec_fix(bench_rec_t *rec);
 
+/**
+ * @returns the configuration of the benchmarks' standard stream: @p events
+ * records over @p leads leads from @p seed, 120 days from 2026-01-01.
+ */
+bench_gen_conf_t bench_gen_conf_standard(size_t events, size_t leads,
+                                       uint64_t seed, int partitions);
+
 /** @returns the partition of a lead id (FNV-1a modulo @p partitions). */
 uint32_t bench_partition(const char *key, size_t len, int partitions);
-
-/** @returns a monotonic clock reading in seconds. */
-double bench_now(void);
-/** @returns this process's CPU time (user + system) in seconds. */
-double bench_cpu(void);
-/** @returns the wall clock in ms since the epoch. */
-int64_t bench_wall_ms(void);
-
-/** @returns the resident set size of this process in bytes. */
-size_t bench_rss(void);
-
-/** Prints one result line: {"bench":..,"metric":..,"value":..,...}. */
-void bench_result(const char *bench, const char *metric, double value,
-                  const char *unit, const char *extra_json);
-
-/** Finds "schemas" / "examples" below the source tree (BENCH_SOURCE_DIR). */
-const char *bench_source_dir(void);
 
 #endif /* BENCH_GEN_H */

@@ -36,6 +36,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bench_gen.h"
+#include "bench_util.h"
 
 #define BENCH_MAX_X 32
 
@@ -65,8 +66,39 @@ static void bench_kusage(void) {
         exit(64);
 }
 
+/* Takes "-X name=value", a consumer property. @returns 0 or -1. */
+static int bench_kprop(void *arg, const char *name, const char *value) {
+        bench_kopts_t *o = arg;
+        const char *eq = strchr(value, '=');
+
+        if (strcmp(name, "-X") || !eq || o->nx == BENCH_MAX_X)
+                return -1;
+        o->xn[o->nx] = strndup(value, (size_t)(eq - value));
+        o->xv[o->nx++] = eq + 1;
+        return 0;
+}
+
 static void bench_kparse(int argc, char **argv, bench_kopts_t *o) {
-        int i;
+        const bench_opt_t opts[] = {
+                {"--brokers", BENCH_OPT_STR, &o->brokers},
+                {"--group", BENCH_OPT_STR, &o->group},
+                {"--api", BENCH_OPT_STR, &o->api},
+                {"--out", BENCH_OPT_STR, &o->out},
+                {"--leadscore", BENCH_OPT_STR, &o->leadscore},
+                {"--config", BENCH_OPT_STR, &o->config},
+                {"--log", BENCH_OPT_STR, &o->log},
+                {"--tag", BENCH_OPT_STR, &o->tag},
+                {"--load", BENCH_OPT_STR, &o->load},
+                {"--events", BENCH_OPT_SIZE, &o->events},
+                {"--leads", BENCH_OPT_SIZE, &o->leads},
+                {"--expect", BENCH_OPT_SIZE, &o->expect},
+                {"--seed", BENCH_OPT_U64, &o->seed},
+                {"--partitions", BENCH_OPT_INT, &o->partitions},
+                {"--rate", BENCH_OPT_DOUBLE, &o->rate},
+                {"--seconds", BENCH_OPT_DOUBLE, &o->seconds},
+                {"--timeout", BENCH_OPT_DOUBLE, &o->timeout},
+                {NULL, BENCH_OPT_STR, NULL},
+        };
 
         memset(o, 0, sizeof(*o));
         o->group = "bench";
@@ -87,55 +119,8 @@ static void bench_kparse(int argc, char **argv, bench_kopts_t *o) {
         o->load = "half";
         snprintf(o->schema_dir, sizeof(o->schema_dir), "%s/schemas",
                  bench_source_dir());
-        for (i = 2; i < argc; i++) {
-                const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-                if (!v)
-                        bench_kusage();
-                i++;
-                if (!strcmp(a, "--brokers"))
-                        o->brokers = v;
-                else if (!strcmp(a, "--group"))
-                        o->group = v;
-                else if (!strcmp(a, "--api"))
-                        o->api = v;
-                else if (!strcmp(a, "--out"))
-                        o->out = v;
-                else if (!strcmp(a, "--leadscore"))
-                        o->leadscore = v;
-                else if (!strcmp(a, "--config"))
-                        o->config = v;
-                else if (!strcmp(a, "--log"))
-                        o->log = v;
-                else if (!strcmp(a, "--tag"))
-                        o->tag = v;
-                else if (!strcmp(a, "--load"))
-                        o->load = v;
-                else if (!strcmp(a, "--events"))
-                        o->events = strtoull(v, NULL, 10);
-                else if (!strcmp(a, "--leads"))
-                        o->leads = strtoull(v, NULL, 10);
-                else if (!strcmp(a, "--expect"))
-                        o->expect = strtoull(v, NULL, 10);
-                else if (!strcmp(a, "--seed"))
-                        o->seed = strtoull(v, NULL, 10);
-                else if (!strcmp(a, "--partitions"))
-                        o->partitions = atoi(v);
-                else if (!strcmp(a, "--rate"))
-                        o->rate = atof(v);
-                else if (!strcmp(a, "--seconds"))
-                        o->seconds = atof(v);
-                else if (!strcmp(a, "--timeout"))
-                        o->timeout = atof(v);
-                else if (!strcmp(a, "-X")) {
-                        const char *eq = strchr(v, '=');
-                        if (!eq || o->nx == BENCH_MAX_X)
-                                bench_kusage();
-                        o->xn[o->nx] = strndup(v, (size_t)(eq - v));
-                        o->xv[o->nx++] = eq + 1;
-                } else
-                        bench_kusage();
-        }
-        if (!o->brokers || o->partitions < 1)
+        if (bench_opts_parse(argc, argv, 2, opts, bench_kprop, o) ||
+            !o->brokers || o->partitions < 1)
                 bench_kusage();
 }
 
@@ -244,15 +229,12 @@ static void bench_produce_one(rd_kafka_t *rk, const char *topic, int32_t p,
         }
 }
 
-static int bench_cmd_produce(const bench_kopts_t *o) {
+static int bench_cmd_produce(const void *arg) {
+        const bench_kopts_t *o = arg;
         rd_kafka_conf_t *c = rd_kafka_conf_new();
         atomic_size_t delivered;
-        bench_gen_conf_t gc = {.events = o->events,
-                               .leads = o->leads,
-                               .seed = o->seed,
-                               .start_ms = 1767225600000LL,
-                               .days = 120,
-                               .partitions = o->partitions};
+        bench_gen_conf_t gc = bench_gen_conf_standard(o->events, o->leads,
+                                                      o->seed, o->partitions);
         bench_gen_t *g = bench_gen_new(o->schema_dir);
         bench_rng_t rng = {o->seed};
         bench_rec_t rec, last;
@@ -313,14 +295,15 @@ static int bench_cmd_produce(const bench_kopts_t *o) {
 
 /* ------------------------------------------------------------ consume */
 
-static int bench_cmd_consume(const bench_kopts_t *o) {
+static int bench_cmd_consume(const void *arg) {
+        const bench_kopts_t *o = arg;
         double t0 = bench_now(), t_first = 0, t_end;
         rd_kafka_t *rk = bench_subscribed(o);
         int batch = !strcmp(o->api, "batch");
         rd_kafka_queue_t *q = batch ? rd_kafka_queue_get_consumer(rk) : NULL;
         rd_kafka_message_t *msgs[10000];
         size_t n = 0, bytes = 0;
-        char extra[1024], metric[64];
+        char extra[1024], prefix[32];
 
         while (n < o->expect) {
                 if (bench_now() - t0 > o->timeout) {
@@ -353,13 +336,8 @@ static int bench_cmd_consume(const bench_kopts_t *o) {
         }
         t_end = bench_now();
         bench_kextra(o, extra, sizeof(extra));
-        snprintf(metric, sizeof(metric), "%s_msgs_per_s", o->api);
-        bench_result("consume", metric, (double)n / (t_end - t_first),
-                     "msgs/s", extra);
-        snprintf(metric, sizeof(metric), "%s_total_s", o->api);
-        bench_result("consume", metric, t_end - t0, "s", extra);
-        snprintf(metric, sizeof(metric), "%s_join_s", o->api);
-        bench_result("consume", metric, t_first - t0, "s", extra);
+        snprintf(prefix, sizeof(prefix), "%s_", o->api);
+        bench_throughput("consume", prefix, n, t0, t_first, t_end, extra);
         if (q)
                 rd_kafka_queue_destroy(q);
         rd_kafka_consumer_close(rk);
@@ -369,7 +347,8 @@ static int bench_cmd_consume(const bench_kopts_t *o) {
 
 /* -------------------------------------------------------- passthrough */
 
-static int bench_cmd_passthrough(const bench_kopts_t *o) {
+static int bench_cmd_passthrough(const void *arg) {
+        const bench_kopts_t *o = arg;
         double t0 = bench_now(), t_first = 0, t_end, last_commit = t0;
         rd_kafka_conf_t *pc = rd_kafka_conf_new();
         atomic_size_t delivered;
@@ -415,10 +394,8 @@ static int bench_cmd_passthrough(const bench_kopts_t *o) {
         }
         t_end = bench_now();
         bench_kextra(o, extra, sizeof(extra));
-        bench_result("passthrough", "msgs_per_s",
-                     (double)o->expect / (t_end - t_first), "msgs/s", extra);
-        bench_result("passthrough", "total_s", t_end - t0, "s", extra);
-        bench_result("passthrough", "join_s", t_first - t0, "s", extra);
+        bench_throughput("passthrough", "", o->expect, t0, t_first, t_end,
+                         extra);
         rd_kafka_consumer_close(cons);
         rd_kafka_destroy(cons);
         rd_kafka_flush(prod, 5000);
@@ -428,7 +405,8 @@ static int bench_cmd_passthrough(const bench_kopts_t *o) {
 
 /* ---------------------------------------------------------------- e2e */
 
-static int bench_cmd_e2e(const bench_kopts_t *o) {
+static int bench_cmd_e2e(const void *arg) {
+        const bench_kopts_t *o = arg;
         double t0, t_first = 0, t_end = 0;
         rd_kafka_t *rk;
         rd_kafka_topic_partition_list_t *parts;
@@ -493,10 +471,8 @@ static int bench_cmd_e2e(const bench_kopts_t *o) {
                 return 1;
         }
         bench_kextra(o, extra, sizeof(extra));
-        bench_result("e2e", "leadscore_msgs_per_s",
-                     (double)o->expect / (t_end - t_first), "msgs/s", extra);
-        bench_result("e2e", "leadscore_total_s", t_end - t0, "s", extra);
-        bench_result("e2e", "leadscore_join_s", t_first - t0, "s", extra);
+        bench_throughput("e2e", "leadscore_", o->expect, t0, t_first, t_end,
+                         extra);
         return 0;
 }
 
@@ -559,40 +535,6 @@ static void *bench_lat_producer(void *arg) {
         return NULL;
 }
 
-/* Skips one Avro string; @returns 0 or -1. */
-static int bench_skip_str(const uint8_t **p, const uint8_t *end) {
-        uint64_t u = 0;
-        int s = 0;
-        int64_t n;
-
-        while (*p < end) {
-                uint8_t b = *(*p)++;
-                u |= (uint64_t)(b & 0x7f) << s;
-                s += 7;
-                if (!(b & 0x80))
-                        break;
-        }
-        n = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-        if (n < 0 || n > end - *p)
-                return -1;
-        *p += n;
-        return 0;
-}
-
-static int64_t bench_read_long(const uint8_t **p, const uint8_t *end) {
-        uint64_t u = 0;
-        int s = 0;
-
-        while (*p < end) {
-                uint8_t b = *(*p)++;
-                u |= (uint64_t)(b & 0x7f) << s;
-                s += 7;
-                if (!(b & 0x80))
-                        break;
-        }
-        return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-}
-
 static int bench_cmp_i64(const void *a, const void *b) {
         int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
         return x < y ? -1 : x > y;
@@ -616,7 +558,8 @@ static void bench_lat_report(const char *what, int64_t *v, size_t n,
         bench_result("latency", metric, (double)n, "count", extra);
 }
 
-static int bench_cmd_latency(const bench_kopts_t *o) {
+static int bench_cmd_latency(const void *arg) {
+        const bench_kopts_t *o = arg;
         bench_lat_t lt;
         pthread_t th;
         rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -667,12 +610,12 @@ static int bench_cmd_latency(const bench_kopts_t *o) {
                         int64_t t;
 
                         for (k = 0; k < nstr && !bad; k++)
-                                bad = bench_skip_str(&q, e);
+                                bad = bench_avro_skip_string(&q, e);
                         if (bad)
                                 badp++;
                         if (!bad) {
-                                bench_read_long(&q, e); /* seq */
-                                t = bench_read_long(&q, e);
+                                bench_avro_read_long(&q, e); /* seq */
+                                t = bench_avro_read_long(&q, e);
                                 /* skip the first second: warm-up */
                                 if (t < lt.start_ms + 1000)
                                         early++;
@@ -727,22 +670,21 @@ static int bench_cmd_latency(const bench_kopts_t *o) {
         _exit(ns ? 0 : 1);
 }
 
+static const bench_cmd_t bench_kcmds[] = {
+        {"produce", bench_cmd_produce},
+        {"consume", bench_cmd_consume},
+        {"passthrough", bench_cmd_passthrough},
+        {"e2e", bench_cmd_e2e},
+        {"latency", bench_cmd_latency},
+        {NULL, NULL},
+};
+
 int main(int argc, char **argv) {
+        const bench_cmd_t *cmd = bench_cmd_find(argc, argv, bench_kcmds);
         bench_kopts_t o;
 
-        if (argc < 2)
+        if (!cmd)
                 bench_kusage();
         bench_kparse(argc, argv, &o);
-        if (!strcmp(argv[1], "produce"))
-                return bench_cmd_produce(&o);
-        if (!strcmp(argv[1], "consume"))
-                return bench_cmd_consume(&o);
-        if (!strcmp(argv[1], "passthrough"))
-                return bench_cmd_passthrough(&o);
-        if (!strcmp(argv[1], "e2e"))
-                return bench_cmd_e2e(&o);
-        if (!strcmp(argv[1], "latency"))
-                return bench_cmd_latency(&o);
-        bench_kusage();
-        return 64;
+        return cmd->run(&o);
 }

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "leadscore/ls_buf.h"
@@ -21,18 +20,7 @@
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_snapshot.h"
 
-static double bench_now(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int bench_cmp(const void *a, const void *b) {
-        double x = *(const double *)a, y = *(const double *)b;
-
-        return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
         static const struct option longopts[] = {
@@ -52,7 +40,7 @@ int main(int argc, char **argv) {
         ls_outbuf_t ob;
         ls_buf_t scratch;
         ls_shard_stats_t st;
-        double *wt, *rt, t;
+        double *wt, *rt, t, t_write, t_restore;
         int c;
 
         while ((c = getopt_long(argc, argv, "n:r:m:d:", longopts, NULL)) !=
@@ -139,8 +127,8 @@ int main(int argc, char **argv) {
                 rt[r] = bench_now() - t;
                 ls_shard_destroy(back);
         }
-        qsort(wt, (size_t)reps, sizeof(*wt), bench_cmp);
-        qsort(rt, (size_t)reps, sizeof(*rt), bench_cmp);
+        t_write = bench_median(wt, (size_t)reps);
+        t_restore = bench_median(rt, (size_t)reps);
         printf("leads %zu, models %zu, file %s\n", st.leads, ms->n_models,
                path);
         printf("snapshot file bytes %zu (%.1f bytes/lead; state in memory "
@@ -149,9 +137,9 @@ int main(int argc, char **argv) {
                st.state_bytes);
         printf("write (encode+sha256+fsync+rename) median %.3f s = %.0f "
                "leads/s\n",
-               wt[reps / 2], (double)st.leads / wt[reps / 2]);
+               t_write, (double)st.leads / t_write);
         printf("restore (read+verify+load) median %.3f s = %.0f leads/s\n",
-               rt[reps / 2], (double)st.leads / rt[reps / 2]);
+               t_restore, (double)st.leads / t_restore);
         unlink(path);
         rmdir(dir);
         free(wt);
