@@ -33,6 +33,9 @@
 #include "leadscore/ls_hash.h"
 #include "leadscore/ls_lead_table.h"
 
+/* 9999-12-31T23:59:59.999Z: times past it are invalid input */
+#define LS_TIME_MAX 253402300799999LL
+
 #define LS_LM_MQL 0x1
 #define LS_LM_HOT_ALERTED 0x2 /* hot_last is valid */
 
@@ -495,19 +498,39 @@ static int64_t ls_decay_next_due(const ls_model_t *m, const ls_lm_t *lm) {
         if (d->kind == LS_DECAY_STEPS) {
                 for (n = lm->decay_n; n < d->n_steps; n++)
                         if (ls_decay_value(m, lm->base, n + 1) != cur)
-                                return lm->anchor + d->steps[n].after_ms;
+                                return d->steps[n].after_ms >
+                                                       INT64_MAX - lm->anchor
+                                               ? INT64_MAX
+                                               : lm->anchor +
+                                                         d->steps[n].after_ms;
                 return INT64_MAX;
         }
-        /* half-life: find the first tick at which the rounded value moves;
-         * bounded search, values only fall so it ends quickly */
-        for (n = lm->decay_n + 1; n < lm->decay_n + 100000; n++) {
-                if (ls_decay_value(m, lm->base, n) != cur) {
-                        if ((INT64_MAX - lm->anchor) / d->tick_ms < (int64_t)n)
-                                return INT64_MAX;
-                        return lm->anchor + (int64_t)n * d->tick_ms;
+        /* half-life: values only fall towards 0 (a value <= 0 stays), and
+         * round(base * f(n)) leaves cur once base * f(n) < cur - 0.5, i.e.
+         * n > (half_life / tick) * log2(base / (cur - 0.5)); computed in
+         * closed form, then corrected by a step or two for rounding */
+        if (lm->base <= 0 || cur <= 0)
+                return INT64_MAX;
+        {
+                double x = (double)d->half_life_ms / (double)d->tick_ms *
+                           log2((double)lm->base / ((double)cur - 0.5));
+                uint64_t guess = x < 0 ? 0 : x > 4e9 ? 4000000000u
+                                                     : (uint64_t)x + 1;
+
+                n = guess <= lm->decay_n ? lm->decay_n + 1 : (uint32_t)guess;
+                while (n > lm->decay_n + 1 &&
+                       ls_decay_value(m, lm->base, n - 1) != cur)
+                        n--;
+                for (int extra = 0;
+                     ls_decay_value(m, lm->base, n) == cur; extra++) {
+                        if (extra == 64 || n == UINT32_MAX)
+                                return INT64_MAX; /* cannot move (clamped) */
+                        n++;
                 }
+                if ((INT64_MAX - lm->anchor) / d->tick_ms < (int64_t)n)
+                        return INT64_MAX;
+                return lm->anchor + (int64_t)n * d->tick_ms;
         }
-        return INT64_MAX;
 }
 
 /*
@@ -844,7 +867,12 @@ static int ls_conds_any(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
  * Applies a cap to `want` positive points at time t.
  * @returns the points allowed; records the use in the slot.
  */
-static int32_t ls_cap_take(const ls_cap_t *cap, ls_cap_slot_t *slot,
+/*
+ * How many of `want` positive points a cap still allows at time t (the
+ * counter moves to t's window first). Nothing is recorded: the award is
+ * final only after every limit has had its say (ls_cap_commit).
+ */
+static int32_t ls_cap_room(const ls_cap_t *cap, ls_cap_slot_t *slot,
                            int64_t t, int32_t want) {
         int64_t w = cap->per_ms ? ls_floordiv(t, cap->per_ms) : 0;
         int32_t allowed = want;
@@ -864,9 +892,14 @@ static int32_t ls_cap_take(const ls_cap_t *cap, ls_cap_slot_t *slot,
                 if (allowed > left)
                         allowed = left;
         }
-        slot->count++;
-        slot->points += allowed;
         return allowed;
+}
+
+/* Records an occurrence that was awarded `points` (> 0). */
+static void ls_cap_commit(ls_cap_slot_t *slot, int32_t points) {
+        if (slot->count < UINT32_MAX)
+                slot->count++;
+        slot->points = ls_sat32((int64_t)slot->points + points);
 }
 
 static int ls_hot_event(const ls_model_t *model, const char *event_type) {
@@ -910,23 +943,32 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                         continue;
                 fired = 1;
                 if (award > 0) {
+                        const ls_cap_t *cc =
+                                rule->category >= 0 &&
+                                                model->categories[rule->category]
+                                                        .cap.set
+                                        ? &model->categories[rule->category].cap
+                                        : NULL;
+
                         if (rule->cap.set)
-                                award = ls_cap_take(&rule->cap,
+                                award = ls_cap_room(&rule->cap,
                                                     &slots[rule->cap.slot],
                                                     in->time, award);
-                        if (rule->category >= 0 &&
-                            model->categories[rule->category].cap.set) {
-                                const ls_cap_t *cc =
-                                        &model->categories[rule->category].cap;
-
-                                award = ls_cap_take(cc, &slots[cc->slot],
+                        if (cc && award > 0)
+                                award = ls_cap_room(cc, &slots[cc->slot],
                                                     in->time, award);
-                        }
                         if (model->has_engagement_max &&
                             eng + award > model->engagement_max)
                                 award = (int32_t)(model->engagement_max - eng >= 0
                                                           ? model->engagement_max - eng
                                                           : 0);
+                        if (award > 0) { /* only what is awarded counts */
+                                if (rule->cap.set)
+                                        ls_cap_commit(&slots[rule->cap.slot],
+                                                      award);
+                                if (cc)
+                                        ls_cap_commit(&slots[cc->slot], award);
+                        }
                         gained += award;
                 } else if (eng + award < model->engagement_floor) {
                         award = (int32_t)(model->engagement_floor - eng < 0
@@ -1050,11 +1092,26 @@ static ls_err_t ls_apply_profile_model(ls_shard_t *sh, uint32_t lead,
         return err;
 }
 
-static void ls_lm_init_model(const ls_model_t *model, ls_lm_t *lm) {
+/*
+ * A new lead has no attributes: fit rules that match an absent attribute
+ * (`not: true`, `exists: false`) hold from the start.
+ */
+static void ls_lm_init_model(const ls_modelset_t *ms, const ls_model_t *model,
+                             ls_lm_t *lm) {
+        int64_t fit = 0;
+        size_t i;
+
         lm->anchor = INT64_MIN;
         lm->timer_due = INT64_MAX;
         lm->wake_due = INT64_MAX;
-        lm->fit = ls_clamp_fit(model, 0);
+        lm->fit_bits = 0;
+        for (i = 0; i < model->n_fit_rules; i++) {
+                if (ls_cond_match(ms, &model->fit_rules[i].cond, NULL)) {
+                        lm->fit_bits |= (uint64_t)1 << i;
+                        fit += model->fit_rules[i].points;
+                }
+        }
+        lm->fit = ls_clamp_fit(model, fit);
         lm->engagement = ls_clamp_engagement(model, 0);
         lm->base = lm->engagement;
         lm->grade = (uint8_t)ls_grade_of(model, lm->fit);
@@ -1065,7 +1122,8 @@ static void ls_lm_init(const ls_shard_t *sh, uint32_t lead) {
         size_t m;
 
         for (m = 0; m < sh->ms->n_models; m++)
-                ls_lm_init_model(&sh->ms->models[m], ls_lm(sh, lead, m));
+                ls_lm_init_model(sh->ms, &sh->ms->models[m],
+                                 ls_lm(sh, lead, m));
         ls_hdr(sh, lead)->clock = INT64_MIN;
 }
 
@@ -1109,6 +1167,14 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                 sh->stats.invalid++;
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "event_type: missing or empty");
+        }
+        if (in->time < 0 || in->time > LS_TIME_MAX) {
+                sh->stats.invalid++;
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "%s: %lld is out of range (0 .. %lld ms)",
+                                 in->kind == LS_INPUT_PROFILE ? "updated_at"
+                                                              : "occurred_at",
+                                 (long long)in->time, (long long)LS_TIME_MAX);
         }
         if (in->kind != LS_INPUT_EVENT && in->kind != LS_INPUT_PROFILE) {
                 sh->stats.invalid++;
@@ -1237,13 +1303,13 @@ void ls_shard_foreach_lead(const ls_shard_t *sh, size_t model_idx,
 
 /*
  * Shard images: "LSSH", u32 format, set version (16 bytes), u32 models,
- * u32 block size, u32 dedupe, i64 stream time, 5 x u64 counters,
+ * u32 block size, u32 dedupe, i64 stream time, 6 x u64 counters,
  * u64 leads, then per lead: u32 key length, key bytes, block bytes.
  * Little endian (the byte order of every platform leadscore targets; the
  * blocks are copied as they are in memory).
  */
 #define LS_SHARD_MAGIC "LSSH"
-#define LS_SHARD_FORMAT 1u
+#define LS_SHARD_FORMAT 2u
 
 static ls_err_t ls_put32(ls_buf_t *b, uint32_t v) {
         return ls_buf_append(b, &v, sizeof(v));
@@ -1269,6 +1335,7 @@ ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
         err |= ls_put64(buf, sh->stats.late);
         err |= ls_put64(buf, sh->stats.invalid);
         err |= ls_put64(buf, sh->stats.ignored);
+        err |= ls_put64(buf, sh->stats.outputs);
         err |= ls_put64(buf, (uint64_t)n);
         if (err)
                 return LS_ERR_NOMEM;
@@ -1370,7 +1437,8 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
             ls_get(&r, &sh->stats.duplicates, 8) ||
             ls_get(&r, &sh->stats.late, 8) ||
             ls_get(&r, &sh->stats.invalid, 8) ||
-            ls_get(&r, &sh->stats.ignored, 8) || ls_get(&r, &n, 8)) {
+            ls_get(&r, &sh->stats.ignored, 8) ||
+            ls_get(&r, &sh->stats.outputs, 8) || ls_get(&r, &n, 8)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "shard state: truncated header at offset %zu", r.off);
                 goto fail;
@@ -1478,7 +1546,8 @@ static int ls_decay_same(const ls_decay_t *a, const ls_decay_t *b) {
 /* Copies the counter of an old cap into the new cap's slot, if both. */
 static void ls_migrate_cap(const ls_cap_t *ocap, ls_cap_slot_t *oslots,
                            const ls_cap_t *ncap, ls_cap_slot_t *nslots) {
-        if (ocap->set && ncap->set)
+        /* a counter is only meaningful in windows of the same length */
+        if (ocap->set && ncap->set && ocap->per_ms == ncap->per_ms)
                 nslots[ncap->slot] = oslots[ocap->slot];
 }
 
@@ -1490,18 +1559,29 @@ static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
         size_t i, j;
         int64_t fit = 0;
 
-        ls_lm_init_model(n, nlm);
+        ls_lm_init_model(nsh->ms, n, nlm);
         nlm->seq = olm->seq;
         nlm->flags = olm->flags;
+        if (!n->mql.enabled)
+                nlm->flags &= (uint8_t)~LS_LM_MQL;
+        if (!n->hot.enabled)
+                nlm->flags &= (uint8_t)~LS_LM_HOT_ALERTED;
         nlm->hot_last = olm->hot_last;
-        /* fit: the match bits of fit rules kept (by id), new points */
-        for (i = 0; i < n->n_fit_rules; i++)
-                for (j = 0; j < o->n_fit_rules; j++)
-                        if ((olm->fit_bits >> j & 1) &&
-                            !strcmp(n->fit_rules[i].id, o->fit_rules[j].id)) {
-                                nlm->fit_bits |= (uint64_t)1 << i;
-                                fit += n->fit_rules[i].points;
+        /* fit: the match bits of fit rules kept (by id), with their new
+         * points; a rule new to the model keeps its as-if-absent result */
+        for (i = 0; i < n->n_fit_rules; i++) {
+                for (j = 0; j < o->n_fit_rules; j++) {
+                        if (!strcmp(n->fit_rules[i].id, o->fit_rules[j].id)) {
+                                if (olm->fit_bits >> j & 1)
+                                        nlm->fit_bits |= (uint64_t)1 << i;
+                                else
+                                        nlm->fit_bits &= ~((uint64_t)1 << i);
+                                break;
                         }
+                }
+                if (nlm->fit_bits >> i & 1)
+                        fit += n->fit_rules[i].points;
+        }
         nlm->fit = ls_clamp_fit(n, fit);
         /* engagement: kept (history is not re-scored), clamped anew */
         nlm->engagement = ls_clamp_engagement(n, olm->engagement);

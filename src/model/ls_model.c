@@ -769,14 +769,29 @@ static size_t ls_mload_byte_offset(const ls_mload_t *ld, size_t idx) {
 }
 
 /** Feeds the source text of @p node (trailing blanks trimmed). */
+/*
+ * Hashes one named piece: its label, its length, its bytes. The framing
+ * keeps different pieces from hashing alike when run together (list "a"
+ * = "x\ny" and "b" = "" against "a" = "x", "b" = "y"; `lateness: 8`
+ * against `dedupe: 8`).
+ */
+static int ls_mload_hash_piece(EVP_MD_CTX *ctx, const char *label,
+                               const void *data, size_t len) {
+        uint64_t n = len;
+
+        return EVP_DigestUpdate(ctx, label, strlen(label) + 1) &&
+               EVP_DigestUpdate(ctx, &n, sizeof(n)) &&
+               (len == 0 || EVP_DigestUpdate(ctx, data, len));
+}
+
 static int ls_mload_hash_node(const ls_mload_t *ld, EVP_MD_CTX *ctx,
-                              const yaml_node_t *node) {
+                              const char *label, const yaml_node_t *node) {
         size_t b = ls_mload_byte_offset(ld, node->start_mark.index);
         size_t e = ls_mload_byte_offset(ld, node->end_mark.index);
 
         while (e > b && isspace((unsigned char)ld->text[e - 1]))
                 e--;
-        return e > b ? EVP_DigestUpdate(ctx, ld->text + b, e - b) : 1;
+        return ls_mload_hash_piece(ctx, label, ld->text + b, e > b ? e - b : 0);
 }
 
 static void ls_mload_hex(const unsigned char *md, char *out) {
@@ -820,17 +835,18 @@ static ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
         if (!ctx)
                 return ls_mload_nomem(ld);
         ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-             ls_mload_hash_node(ld, ctx, model_node);
+             ls_mload_hash_node(ld, ctx, "model", model_node);
         for (i = 0; ok && i < ld->ms->n_lists; i++)
                 if (ld->model_lists[i] || ld->ignore_lists[i])
-                        ok = EVP_DigestUpdate(ctx, ld->list_raw[i].data,
-                                              ld->list_raw[i].len);
+                        ok = ls_mload_hash_piece(ctx, ld->ms->lists[i].name,
+                                                 ld->list_raw[i].data,
+                                                 ld->list_raw[i].len);
         for (i = 0; ok && shared[i]; i++) {
                 yaml_node_t *v = ls_mload_get((ls_mload_t *)ld, root,
                                               shared[i]);
 
                 if (v)
-                        ok = ls_mload_hash_node(ld, ctx, v);
+                        ok = ls_mload_hash_node(ld, ctx, shared[i], v);
         }
         return ls_mload_sha256_done(ld, ctx, ok, m->version);
 }
@@ -843,10 +859,11 @@ static ls_err_t ls_mload_set_version(ls_mload_t *ld) {
         if (!ctx)
                 return ls_mload_nomem(ld);
         ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(ctx, ld->text, ld->len);
+             ls_mload_hash_piece(ctx, "file", ld->text, ld->len);
         for (i = 0; ok && i < ld->ms->n_lists; i++)
-                ok = EVP_DigestUpdate(ctx, ld->list_raw[i].data,
-                                      ld->list_raw[i].len);
+                ok = ls_mload_hash_piece(ctx, ld->ms->lists[i].name,
+                                         ld->list_raw[i].data,
+                                         ld->list_raw[i].len);
         return ls_mload_sha256_done(ld, ctx, ok, ld->ms->version);
 }
 

@@ -1047,6 +1047,199 @@ static void test_migrate_to_changed_model(void **state) {
         fx_free(&fx);
 }
 
+/* Regressions found in review: each of these failed before its fix. */
+
+static ls_shard_t *migrate_to(fx_t *fx, const char *yaml) {
+        ls_modelset_t *ms2;
+        ls_shard_t *sh;
+
+        assert_int_equal(ls_modelset_load_string(yaml, strlen(yaml), "v2.yaml",
+                                                 NULL, &ms2, fx->err,
+                                                 sizeof(fx->err)),
+                         LS_OK);
+        sh = ls_shard_migrate(fx->sh, ms2, fx->err, sizeof(fx->err));
+        assert_non_null(sh);
+        ls_shard_destroy(fx->sh);
+        ls_modelset_destroy(fx->ms);
+        fx->sh = sh;
+        fx->ms = ms2;
+        return sh;
+}
+
+static void test_migrate_cap_with_other_window_starts_fresh(void **state) {
+        fx_t fx;
+        ls_lead_view_t v;
+
+        fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
+                     "      rules: [{id: r, event: demo_request, points: 10,"
+                     " cap: {points: 10, per: 1h}}]\n" GRID);
+        fx_event(&fx, "L1", "e1", "demo_request", T0, NULL);
+        migrate_to(&fx, "models:\n  - id: m\n    engagement:\n"
+                        "      rules: [{id: r, event: demo_request, points: 10,"
+                        " cap: {points: 10, per: 1d}}]\n" GRID);
+        fx_event(&fx, "L1", "e2", "demo_request", T0 + 2 * DAY, NULL);
+        fx_event(&fx, "L1", "e3", "demo_request", T0 + 3 * DAY, NULL);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.engagement, 30);
+        fx_free(&fx);
+}
+
+static void test_withheld_award_uses_no_cap(void **state) {
+        fx_t fx;
+        ls_lead_view_t v;
+
+        fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
+                     "      categories: {email: {cap: {count: 2}}}\n"
+                     "      rules:\n"
+                     "        - {id: open, event: email_open, points: 5,"
+                     " category: email, cap: {count: 1}}\n"
+                     "        - {id: click, event: email_click, points: 7,"
+                     " category: email}\n" GRID);
+        fx_event(&fx, "L1", "o1", "email_open", T0, NULL);
+        fx_event(&fx, "L1", "o2", "email_open", T0 + 1, NULL); /* withheld */
+        fx_event(&fx, "L1", "c1", "email_click", T0 + 2, NULL);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.engagement, 12);
+        fx_free(&fx);
+}
+
+static void test_count_cap_with_huge_points(void **state) {
+        fx_t fx;
+        ls_lead_view_t v;
+
+        fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
+                     "      rules: [{id: r, event: demo_request,"
+                     " points: 2000000000, cap: {count: 3}}]\n" GRID);
+        fx_event(&fx, "L1", "e1", "demo_request", T0, NULL);
+        fx_event(&fx, "L1", "e2", "demo_request", T0 + 1, NULL);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.engagement, INT32_MAX);
+        fx_free(&fx);
+}
+
+static void test_half_life_with_fine_ticks_still_decays(void **state) {
+        fx_t fx;
+        ls_lead_view_t v;
+        ls_shard_stats_t st;
+
+        fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
+                     "      rules: [{id: r, event: demo_request, points: 1}]\n"
+                     "      decay: {half_life: 90d, tick: 1m}\n" GRID);
+        fx_event(&fx, "L1", "e1", "demo_request", T0, NULL);
+        ls_shard_stats(fx.sh, &st);
+        assert_int_equal(st.timers, 1);
+        fx_advance(&fx, T0 + 400 * DAY);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.engagement, 0);
+        /* 1 * 0.5^(n / 129600) < 0.5 first at n = 129601 minutes */
+        assert_int_equal(fx_out(&fx, 0)->time, T0 + 129601LL * 60000);
+        fx_free(&fx);
+}
+
+static void test_negative_engagement_has_no_timer(void **state) {
+        fx_t fx;
+        ls_shard_stats_t st;
+        ls_lead_view_t v;
+
+        fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
+                     "      floor: -100\n"
+                     "      rules: [{id: r, event: demo_cancelled, points: -5}]\n"
+                     "      decay: {half_life: 10d}\n" GRID);
+        fx_event(&fx, "L1", "e1", "demo_cancelled", T0, NULL);
+        ls_shard_stats(fx.sh, &st);
+        assert_int_equal(st.timers, 0);
+        fx_advance(&fx, T0 + 100 * DAY);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.engagement, -5);
+        fx_free(&fx);
+}
+
+static void test_negated_fit_rule_holds_for_new_leads(void **state) {
+        fx_t fx;
+        ls_lead_view_t a, b;
+
+        fx_init(&fx, "models:\n  - id: m\n"
+                     "    fit:\n      rules:\n"
+                     "        - {id: nomail, attribute: email, exists: true,"
+                     " not: true, points: -3}\n"
+                     "        - {id: sw, attribute: industry, equals: software,"
+                     " points: 20}\n"
+                     "    engagement:\n"
+                     "      rules: [{id: r, event: demo_request, points: 5}]\n"
+                     GRID);
+        fx_event(&fx, "L0", "e1", "demo_request", T0, NULL);
+        assert_int_equal(fx_out(&fx, 0)->fit, -3);
+        fx_profile(&fx, "L1", T0 + 1, "industry", "software", NULL);
+        fx_profile(&fx, "L2", T0 + 2, "industry", "software", "email", "",
+                   NULL);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &a), LS_OK);
+        assert_int_equal(ls_shard_lead(fx.sh, "L2", 0, &b), LS_OK);
+        assert_int_equal(a.fit, 17);
+        assert_int_equal(b.fit, 17);
+        fx_profile(&fx, "L1", T0 + 3, "email", "x@acme.io", NULL);
+        assert_int_equal(fx_out(&fx, 0)->fit, 20);
+        fx_free(&fx);
+}
+
+static void test_outputs_counter_survives_save_load(void **state) {
+        fx_t fx;
+        ls_buf_t img;
+        ls_shard_t *sh;
+        ls_shard_stats_t before, after;
+        FILE *devnull = fopen("/dev/null", "w");
+
+        fx_init(&fx, mql_model);
+        feed(&fx, devnull, 0, 300);
+        ls_shard_stats(fx.sh, &before);
+        ls_buf_init(&img);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        sh = ls_shard_load(fx.ms, img.data, img.len, fx.err, sizeof(fx.err));
+        assert_non_null(sh);
+        ls_shard_stats(sh, &after);
+        assert_true(before.outputs > 0);
+        assert_int_equal(after.outputs, before.outputs);
+        assert_int_equal(after.inputs, before.inputs);
+        ls_shard_destroy(sh);
+        ls_buf_free(&img);
+        fx_free(&fx);
+        fclose(devnull);
+}
+
+static void test_migrate_drops_mql_when_model_has_none(void **state) {
+        fx_t fx;
+        ls_lead_view_t v;
+
+        fx_init(&fx, mql_model);
+        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);
+        fx_event(&fx, "L1", "d2", "demo_request", T0 + 1, NULL);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_true(v.mql);
+        migrate_to(&fx, "models:\n  - id: m\n    engagement:\n"
+                        "      rules: [{id: demo, event: demo_request,"
+                        " points: 30}]\n" GRID);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_false(v.mql);
+        fx_event(&fx, "L1", "d3", "demo_request", T0 + 2, NULL);
+        assert_false(fx_out(&fx, 0)->mql);
+        fx_free(&fx);
+}
+
+static void test_time_out_of_range_is_invalid(void **state) {
+        fx_t fx;
+
+        fx_init(&fx, basic_model);
+        assert_int_equal(fx_event(&fx, "L1", "e1", "page_view", -1, NULL),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(fx.err, "occurred_at"));
+        assert_int_equal(fx_event(&fx, "L1", "e2", "page_view",
+                                  INT64_MIN + 5, NULL),
+                         LS_ERR_INVALID);
+        assert_int_equal(fx_profile(&fx, "L1", 253402300800000LL, NULL),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(fx.err, "updated_at"));
+        fx_free(&fx);
+}
+
 static int count_mql(const char *lead_id, const ls_lead_view_t *v,
                      void *opaque) {
         (*(int *)opaque) += v->mql;
@@ -1093,6 +1286,15 @@ int main(void) {
                 cmocka_unit_test(test_foreach_lead),
                 cmocka_unit_test(test_migrate_to_equal_model_continues_identically),
                 cmocka_unit_test(test_migrate_to_changed_model),
+                cmocka_unit_test(test_migrate_cap_with_other_window_starts_fresh),
+                cmocka_unit_test(test_withheld_award_uses_no_cap),
+                cmocka_unit_test(test_count_cap_with_huge_points),
+                cmocka_unit_test(test_half_life_with_fine_ticks_still_decays),
+                cmocka_unit_test(test_negative_engagement_has_no_timer),
+                cmocka_unit_test(test_negated_fit_rule_holds_for_new_leads),
+                cmocka_unit_test(test_outputs_counter_survives_save_load),
+                cmocka_unit_test(test_migrate_drops_mql_when_model_has_none),
+                cmocka_unit_test(test_time_out_of_range_is_invalid),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

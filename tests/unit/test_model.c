@@ -1114,6 +1114,57 @@ static void test_list_file_parsing(void **state) {
         rmdir(dir);
 }
 
+/* Pieces hashed into a version are framed: moving a line from one list to
+ * the next, or a value from one setting to another, changes the version. */
+static void test_version_pieces_are_framed(void **state) {
+        static const char *yaml =
+                "%s\n"
+                "lists: {a: a.txt, b: b.txt}\n"
+                "models:\n"
+                "  - id: m\n"
+                "    fit:\n"
+                "      rules:\n"
+                "        - {id: fa, attribute: email, in_list: a, points: 10}\n"
+                "        - {id: fb, attribute: email, in_list: b, points: -50}\n"
+                "    engagement:\n"
+                "      rules: [{id: r, event: x, points: 1}]\n"
+                "    grades: [{name: A, min: 1}, {name: B}]\n"
+                "    bands: [{name: cold}, {name: hot, min: 5}]\n";
+        char dir[] = "/tmp/ls_test_frame_XXXXXX", text[1024];
+        char v1[LS_MODEL_VERSION_LEN + 1], s1[LS_MODEL_VERSION_LEN + 1];
+        ls_modelset_t *ms;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(text, sizeof(text), yaml, "");
+        write_file(dir, "a.txt", "gmail.com\nacme.com\n");
+        write_file(dir, "b.txt", "");
+        ms = load_ok(text, dir);
+        memcpy(v1, ms->models[0].version, sizeof(v1));
+        memcpy(s1, ms->version, sizeof(s1));
+        ls_modelset_destroy(ms);
+        write_file(dir, "a.txt", "gmail.com\n");
+        write_file(dir, "b.txt", "acme.com\n");
+        ms = load_ok(text, dir);
+        assert_string_not_equal(ms->models[0].version, v1);
+        assert_string_not_equal(ms->version, s1);
+        ls_modelset_destroy(ms);
+        /* `lateness: 8` and `dedupe: 8` are different settings */
+        snprintf(text, sizeof(text), yaml, "lateness: 8");
+        ms = load_ok(text, dir);
+        memcpy(v1, ms->models[0].version, sizeof(v1));
+        ls_modelset_destroy(ms);
+        snprintf(text, sizeof(text), yaml, "dedupe: 8");
+        ms = load_ok(text, dir);
+        assert_string_not_equal(ms->models[0].version, v1);
+        ls_modelset_destroy(ms);
+        snprintf(text, sizeof(text), "%s/a.txt", dir);
+        unlink(text);
+        snprintf(text, sizeof(text), "%s/b.txt", dir);
+        unlink(text);
+        rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_example),
@@ -1125,6 +1176,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_cap_slots),
                 cmocka_unit_test(test_event_types),
+                cmocka_unit_test(test_version_pieces_are_framed),
                 cmocka_unit_test(test_versions),
                 cmocka_unit_test(test_bad_models),
                 cmocka_unit_test(test_too_many_fit_rules),
