@@ -481,6 +481,9 @@ static ls_err_t ls_codec_writer_get(ls_codec_t *codec, int32_t id,
                  * pointer) pair. */
         }
         w = &codec->writers[codec->n_writers];
+        /* The slot may still hold a byte copy of the entry moved down
+         * above: clear it, so that a failed prepare frees nothing twice. */
+        memset(w, 0, sizeof(*w));
         if ((err = ls_codec_writer_prepare(codec, w, id, kind, errstr,
                                            errstr_size))) {
                 ls_codec_writer_clear(w);

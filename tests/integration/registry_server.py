@@ -7,8 +7,9 @@ Serves the two calls leadscore makes:
 and, for tests, GET /_stats -> {"requests": N, "get": {"id": n}, "post":
 {"subject": n}} counting the requests above.
 
-Schemas come from --schema ID=FILE (repeatable) and/or --dir DIR (files
-named ID.avsc). It listens on 127.0.0.1 (port 0 = a free one), prints
+Schemas come from --schema ID=FILE (repeatable), --schema-range LO-HI=FILE
+(every id from LO to HI serves the same file: many distinct ids, for cache
+tests) and/or --dir DIR (files named ID.avsc). It listens on 127.0.0.1 (port 0 = a free one), prints
 "PORT <n>" on stdout once ready, and exits when stdin closes (so it never
 outlives the test that started it) or after --max-seconds.
 
@@ -49,6 +50,9 @@ class Registry:
 def make_handler(reg):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are two writes: without TCP_NODELAY each
+        # keep-alive reply waits for the client's delayed ACK (~40 ms).
+        disable_nagle_algorithm = True
 
         def log_message(self, fmt, *args):  # keep test output quiet
             pass
@@ -109,6 +113,8 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--schema", action="append", default=[],
                     metavar="ID=FILE")
+    ap.add_argument("--schema-range", action="append", default=[],
+                    metavar="LO-HI=FILE")
     ap.add_argument("--dir")
     ap.add_argument("--max-seconds", type=float, default=300)
     args = ap.parse_args()
@@ -124,6 +130,14 @@ def main():
         sid, _, path = spec.partition("=")
         with open(path) as f:
             reg.schemas[int(sid)] = f.read()
+
+    for spec in args.schema_range:
+        ids, _, path = spec.partition("=")
+        lo, _, hi = ids.partition("-")
+        with open(path) as f:
+            text = f.read()
+        for sid in range(int(lo), int(hi) + 1):
+            reg.schemas[sid] = text
 
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(reg))
     srv.daemon_threads = True

@@ -30,13 +30,14 @@ typedef struct registry_srv_s {
 } registry_srv_t;
 
 /*
- * Starts the server with one "--schema ID=FILE" argument per @p schemas
- * (at most REGISTRY_FIXTURE_MAX_SCHEMAS) and waits up to 15 s for its
+ * Starts the server with one "@p opt SPEC" argument pair per @p schemas
+ * (at most REGISTRY_FIXTURE_MAX_SCHEMAS; @p opt is "--schema" for ID=FILE
+ * or "--schema-range" for LO-HI=FILE) and waits up to 15 s for its
  * "PORT n" line.
  * @returns 0, or -1 when it could not be started or did not say its port.
  */
-static inline int registry_srv_start(registry_srv_t *s,
-                                     const char *const *schemas, int n) {
+static inline int registry_srv_start_opt(registry_srv_t *s, const char *opt,
+                                         const char *const *schemas, int n) {
         const char *argv[2 * REGISTRY_FIXTURE_MAX_SCHEMAS + 6];
         int in_pipe[2], out_pipe[2], a = 0, i;
         char line[64];
@@ -49,7 +50,7 @@ static inline int registry_srv_start(registry_srv_t *s,
         argv[a++] = "python3";
         argv[a++] = LS_SOURCE_DIR "/tests/integration/registry_server.py";
         for (i = 0; i < n; i++) {
-                argv[a++] = "--schema";
+                argv[a++] = opt;
                 argv[a++] = schemas[i];
         }
         argv[a++] = "--max-seconds";
@@ -85,6 +86,12 @@ static inline int registry_srv_start(registry_srv_t *s,
                 return -1;
         snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
         return 0;
+}
+
+/* registry_srv_start_opt() with "--schema ID=FILE" arguments. */
+static inline int registry_srv_start(registry_srv_t *s,
+                                     const char *const *schemas, int n) {
+        return registry_srv_start_opt(s, "--schema", schemas, n);
 }
 
 /* Stops the server: closes its stdin, waits up to 5 s, then kills it. */

@@ -483,6 +483,57 @@ static void test_registry_down(void **state) {
         ls_codec_destroy(codec);
 }
 
+/*
+ * More distinct ids than the writer cache holds (1024): the oldest entry
+ * is evicted, and an unknown id after that fails cleanly. The slot for the
+ * new id used to keep a byte copy of the entry moved down by the eviction,
+ * which the failed lookup freed a second time (ASan reports it).
+ */
+static void test_registry_many_ids(void **state) {
+        registry_srv_t reg;
+        ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
+                                NULL, 0};
+        char spec[160], err[256], evolved[64];
+        const char *specs[1] = {spec};
+        uint8_t body[1024], msg[1100];
+        ls_codec_t *codec;
+        ls_input_t in;
+        size_t len, n;
+        int32_t id;
+
+        (void)state;
+        write_tmp(evolved, sizeof(evolved), evolved_event);
+        snprintf(spec, sizeof(spec), "1-1025=%s", evolved);
+        assert_int_equal(registry_srv_start_opt(&reg, "--schema-range",
+                                                specs, 1), 0);
+        conf.registry_url = reg.url;
+        codec = ls_codec_new(&conf, err, sizeof(err));
+        assert_non_null(codec);
+        len = make_event(evolved_event, "lead-many", 1700000000009LL,
+                         "newsletter", body, sizeof(body));
+        for (id = 1; id <= 1025; id++) {
+                n = frame(id, body, len, msg);
+                if (ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n, &in,
+                                          err, sizeof(err)))
+                        fail_msg("id %d: %s", (int)id, err);
+                assert_string_equal(in.lead_id, "lead-many");
+        }
+        n = frame(5000, body, len, msg);
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n, &in,
+                                         err, sizeof(err)),
+                   LS_ERR_UNSUPPORTED,
+                   "schema id 5000 not found in registry");
+        /* the cache still works: the newest id decodes without a fetch */
+        n = frame(1025, body, len, msg);
+        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n,
+                                               &in, err, sizeof(err)),
+                         LS_OK);
+        assert_string_equal(in.lead_id, "lead-many");
+        ls_codec_destroy(codec);
+        registry_srv_stop(&reg);
+        unlink(evolved);
+}
+
 /* ---- outputs ---- */
 
 static ls_level_t grades[2] = {{"A", 1, 50}, {"B", 0, 0}};
@@ -690,6 +741,7 @@ int main(void) {
                 cmocka_unit_test(test_json_input),
                 cmocka_unit_test(test_registry_input),
                 cmocka_unit_test(test_registry_down),
+                cmocka_unit_test(test_registry_many_ids),
                 cmocka_unit_test(test_registry_output),
                 cmocka_unit_test(test_dead_letter_json),
                 cmocka_unit_test(test_avro_output),
