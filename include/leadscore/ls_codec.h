@@ -85,6 +85,10 @@ typedef struct ls_dead_letter_s {
         size_t key_len;
         const void *value;         /* original value bytes (may be NULL) */
         size_t value_len;
+        /* When not 0: the original value had this many bytes and @p value
+         * holds only its first value_len (cut to fit the producer's
+         * message.max.bytes). */
+        size_t value_truncated_from;
 } ls_dead_letter_t;
 
 ls_err_t ls_codec_encode_dead_letter(ls_codec_t *codec, const char *topic,

@@ -890,5 +890,11 @@ ls_err_t ls_avro_encode_dead_letter(const ls_dead_letter_t *dl,
         wr_long(&w, dl->source_offset);
         wr_opt_bytes(&w, dl->key, dl->key_len);
         wr_opt_bytes(&w, dl->value, dl->value_len);
+        if (dl->value_truncated_from) {
+                wr_long(&w, 1);
+                wr_long(&w, (int64_t)dl->value_truncated_from);
+        } else {
+                wr_long(&w, 0);
+        }
         return w.err;
 }

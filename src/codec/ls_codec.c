@@ -751,7 +751,13 @@ static ls_err_t ls_codec_dead_letter_json(const ls_dead_letter_t *dl,
               json_object_set_new(obj, "source_offset",
                                   json_integer(dl->source_offset)) ||
               ls_codec_json_bytes(obj, "key", dl->key, dl->key_len) ||
-              ls_codec_json_bytes(obj, "value", dl->value, dl->value_len);
+              ls_codec_json_bytes(obj, "value", dl->value, dl->value_len) ||
+              json_object_set_new(
+                      obj, "value_truncated_from",
+                      dl->value_truncated_from
+                              ? json_integer((json_int_t)
+                                                     dl->value_truncated_from)
+                              : json_null());
         text = bad ? NULL
                    : json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(obj);

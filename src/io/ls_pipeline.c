@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -46,6 +47,9 @@
 #define LS_PL_PUBLISH_MS 1000  /* gauges (leads, state bytes) refresh */
 #define LS_PL_WATCH_MS 1000    /* model_watch: stat() of the model file */
 #define LS_PL_NO_TIME INT64_MIN /* held record without an event time */
+/* A dead letter is cut to fit the producer's message.max.bytes, less
+ * 1/16 of it and this much for the batch and record framing. */
+#define LS_PL_DL_HEADROOM 4096
 
 /** One input record whose outputs may still be in flight. */
 typedef struct ls_pending_s {
@@ -129,6 +133,7 @@ struct ls_pipeline_s {
         char *bootstrap;
         rd_kafka_t *consumer;
         rd_kafka_t *producer;
+        size_t dl_limit;         /* dead letter: key + value + headers */
         rd_kafka_queue_t *cq;    /* the consumer queue (batch consume) */
         rd_kafka_message_t **batch; /* LS_PL_BATCH slots */
         int consumer_closed;
@@ -668,14 +673,16 @@ static int ls_pl_output_id(const ls_output_t *o, char *buf, size_t size) {
  * Produces one record. Its headers are @p hdrs (owned by this call in all
  * cases) or, when @p o is given, the three headers of output @p o with
  * id @p id. The record counts against input entry @p seq of @p tp (when
- * not NULL).
+ * not NULL). With @p size_soft, a record the producer refuses as larger
+ * than message.max.bytes is not a fatal error: it is not counted and
+ * LS_ERR_UNSUPPORTED is returned, so that the caller can send less.
  */
 static ls_err_t ls_pl_produce(ls_pipeline_t *pl, const char *topic,
                               const void *key, size_t key_len,
                               const void *value, size_t len,
                               rd_kafka_headers_t *hdrs, const ls_output_t *o,
                               const char *id, size_t id_len, ls_tp_t *tp,
-                              uint64_t seq) {
+                              uint64_t seq, int size_soft) {
         ls_ticket_t *ticket;
         ls_pending_t *e = tp ? ls_tp_entry(tp, seq) : NULL;
         rd_kafka_resp_err_t err;
@@ -722,6 +729,11 @@ static ls_err_t ls_pl_produce(ls_pipeline_t *pl, const char *topic,
                 if (hdrs)
                         rd_kafka_headers_destroy(hdrs);
                 ls_pl_ticket_put(pl, ticket);
+                if (size_soft && err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                        if (e && e->remaining > 0)
+                                e->remaining--;
+                        return LS_ERR_UNSUPPORTED;
+                }
                 snprintf(msg, sizeof(msg), "cannot produce to %s: %s", topic,
                          rd_kafka_err2str(err));
                 ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
@@ -770,7 +782,7 @@ static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
                 if ((err = ls_pl_produce(pl, topic, o->lead_id,
                                          strlen(o->lead_id), pl->buf.data,
                                          pl->buf.len, NULL, o, id,
-                                         (size_t)id_len, tp, seq)))
+                                         (size_t)id_len, tp, seq, 0)))
                         return err;
                 pl->stats.outputs++;
                 if (o->kind == LS_OUT_ALERT)
@@ -785,15 +797,48 @@ static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
         return LS_OK;
 }
 
-/** Sends the input record @p rkm to the dead-letter topic. */
+/** @returns the headers of dead letter @p dl; *@p bytes their size. */
+static rd_kafka_headers_t *ls_pl_dead_letter_headers(const ls_dead_letter_t *dl,
+                                                     size_t *bytes) {
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(6);
+        char part[16], off[32], trunc[32];
+
+        snprintf(part, sizeof(part), "%" PRId32, dl->source_partition);
+        snprintf(off, sizeof(off), "%" PRId64, dl->source_offset);
+        rd_kafka_header_add(hdrs, "leadscore.reason", -1, dl->reason, -1);
+        rd_kafka_header_add(hdrs, "leadscore.error", -1, dl->error, -1);
+        rd_kafka_header_add(hdrs, "leadscore.source.topic", -1,
+                            dl->source_topic, -1);
+        rd_kafka_header_add(hdrs, "leadscore.source.partition", -1, part, -1);
+        rd_kafka_header_add(hdrs, "leadscore.source.offset", -1, off, -1);
+        *bytes = 160 + strlen(dl->reason) + strlen(dl->error) +
+                 strlen(dl->source_topic) + strlen(part) + strlen(off);
+        if (dl->value_truncated_from) {
+                snprintf(trunc, sizeof(trunc), "%zu",
+                         dl->value_truncated_from);
+                rd_kafka_header_add(hdrs, "leadscore.truncated", -1, trunc,
+                                    -1);
+                *bytes += 32 + strlen(trunc);
+        }
+        return hdrs;
+}
+
+/**
+ * Sends the input record @p rkm to the dead-letter topic. The original
+ * value is cut (and marked: value_truncated_from, header
+ * leadscore.truncated) when the dead letter would not fit the producer's
+ * message.max.bytes.
+ */
 static void ls_pl_dead_letter(ls_pipeline_t *pl,
                               const rd_kafka_message_t *rkm, ls_tp_t *tp,
                               uint64_t seq, const char *reason,
                               const char *error) {
         ls_dead_letter_t dl;
         rd_kafka_headers_t *hdrs;
-        char errstr[512], num[32], msg[1024];
+        char errstr[512], msg[1024];
+        size_t hdr_bytes;
         ls_err_t err;
+        int attempt;
 
         memset(&dl, 0, sizeof(dl));
         dl.reason = reason;
@@ -820,28 +865,71 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
                           "offset", off, NULL);
         }
 
-        ls_buf_reset(&pl->buf);
-        err = ls_codec_encode_dead_letter(pl->codec,
-                                          pl->conf->topic_dead_letters, &dl,
-                                          &pl->buf, errstr, sizeof(errstr));
-        if (err) {
-                snprintf(msg, sizeof(msg), "cannot encode dead letter: %s",
-                         errstr);
-                ls_pl_fatal(pl, err, msg);
-                return;
+        /* Fit the producer's limit: cut the embedded value (its encoding
+         * may be larger than the bytes), then drop it, then the key. */
+        for (attempt = 0;; attempt++) {
+                size_t total, keep;
+
+                ls_buf_reset(&pl->buf);
+                err = ls_codec_encode_dead_letter(pl->codec,
+                                                  pl->conf->topic_dead_letters,
+                                                  &dl, &pl->buf, errstr,
+                                                  sizeof(errstr));
+                if (err) {
+                        snprintf(msg, sizeof(msg),
+                                 "cannot encode dead letter: %s", errstr);
+                        ls_pl_fatal(pl, err, msg);
+                        return;
+                }
+                hdrs = ls_pl_dead_letter_headers(&dl, &hdr_bytes);
+                total = pl->buf.len + dl.key_len + hdr_bytes;
+                if (total <= pl->dl_limit || (!dl.value_len && !dl.key_len) ||
+                    attempt == 4) {
+                        err = ls_pl_produce(pl, pl->conf->topic_dead_letters,
+                                            dl.key, dl.key_len, pl->buf.data,
+                                            pl->buf.len, hdrs, NULL, NULL, 0,
+                                            tp, seq, 1);
+                        if (err != LS_ERR_UNSUPPORTED)
+                                break;
+                        /* refused as too large: retry with less */
+                        total = SIZE_MAX;
+                } else {
+                        rd_kafka_headers_destroy(hdrs);
+                }
+                if (dl.value_len) {
+                        /* Each byte cut shrinks the encoding by at least
+                         * one byte; base64 or escapes by more. After two
+                         * cuts, or when the producer refused it anyway,
+                         * the value goes. */
+                        keep = 0;
+                        if (total != SIZE_MAX && attempt < 2 &&
+                            total - pl->dl_limit < dl.value_len) {
+                                size_t scaled = (size_t)(
+                                        (double)dl.value_len *
+                                        ((double)pl->dl_limit /
+                                         (double)total) * 0.95);
+                                keep = dl.value_len -
+                                       (total - pl->dl_limit);
+                                if (keep > scaled)
+                                        keep = scaled;
+                        }
+                        dl.value_truncated_from = rkm->len;
+                        dl.value_len = keep;
+                        if (!keep)
+                                dl.value = NULL;
+                } else if (dl.key_len) {
+                        dl.key = NULL;
+                        dl.key_len = 0;
+                } else {
+                        snprintf(msg, sizeof(msg),
+                                 "cannot produce to %s: a dead letter without "
+                                 "key and value exceeds message.max.bytes",
+                                 pl->conf->topic_dead_letters);
+                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+                        return;
+                }
         }
-        hdrs = rd_kafka_headers_new(5);
-        rd_kafka_header_add(hdrs, "leadscore.reason", -1, reason, -1);
-        rd_kafka_header_add(hdrs, "leadscore.error", -1, error, -1);
-        rd_kafka_header_add(hdrs, "leadscore.source.topic", -1,
-                            dl.source_topic, -1);
-        snprintf(num, sizeof(num), "%" PRId32, rkm->partition);
-        rd_kafka_header_add(hdrs, "leadscore.source.partition", -1, num, -1);
-        snprintf(num, sizeof(num), "%" PRId64, rkm->offset);
-        rd_kafka_header_add(hdrs, "leadscore.source.offset", -1, num, -1);
-        if (ls_pl_produce(pl, pl->conf->topic_dead_letters, rkm->key,
-                          rkm->key_len, pl->buf.data, pl->buf.len, hdrs, NULL,
-                          NULL, 0, tp, seq) == LS_OK) {
+        if (err == LS_OK) {
                 char labels[64];
                 pl->stats.dead_letters++;
                 snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
@@ -1867,6 +1955,19 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                                         errstr_size);
         if (!pl->producer)
                 goto fail;
+        {
+                char v[32];
+                size_t vsize = sizeof(v);
+                unsigned long max = 1000000; /* librdkafka's default */
+
+                if (rd_kafka_conf_get(rd_kafka_conf(pl->producer),
+                                      "message.max.bytes", v,
+                                      &vsize) == RD_KAFKA_CONF_OK)
+                        max = strtoul(v, NULL, 10);
+                pl->dl_limit = max - max / 16 > 2 * LS_PL_DL_HEADROOM
+                                       ? max - max / 16 - LS_PL_DL_HEADROOM
+                                       : LS_PL_DL_HEADROOM;
+        }
         pl->consumer = ls_pl_client_new(pl, RD_KAFKA_CONSUMER, errstr,
                                         errstr_size);
         if (!pl->consumer)

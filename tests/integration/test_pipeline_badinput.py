@@ -1,6 +1,7 @@
 """Bad input never stalls a partition: every kind of bad record, interleaved
 with good ones, goes to the dead-letter topic with its reason and source
 topic / partition / offset headers, and the good ones around it are scored."""
+import base64
 import json
 import struct
 
@@ -131,5 +132,64 @@ def test_bad_avro_inputs():
         reg.stop()
 
 
+def test_large_bad_records():
+    """An undecodable 800 KB record (its base64 dead letter would exceed the
+    producer's default message.max.bytes) and a 2 MB oversized one: both
+    are dead-lettered with the value cut and marked, the run goes on."""
+    broker = h.Broker(partitions=1)
+    run = None
+    try:
+        d = h.tmpdir()
+        cfg = h.write_config(d, broker.address, group="bad-large")
+        run = h.start_run(cfg)
+        prod = h.Producer({"bootstrap.servers": broker.address,
+                           "linger.ms": 5, "message.max.bytes": 3000000})
+        t = h.T0 + 10 * 3600 * 1000
+        big = h.os.urandom(800 * 1000)
+        huge = b"{" + b"x" * (2 * 1000 * 1000)
+        records = [
+            (ev("L1", "e1", t), None),          # 0 good
+            (big, "decode"),                    # 1
+            (ev("L1", "e2", t + 1), None),      # 2 good
+            (huge, "oversized"),                # 3
+            (ev("L1", "e3", t + 2), None),      # 4 good
+        ]
+        for value, _r in records:
+            h.produce(prod, h.TOPICS["events"], b"L1", value)
+        h.flush(prod)
+        expect = {i: r for i, (_v, r) in enumerate(records) if r}
+        recs = h.consume_all(broker.address, [h.TOPICS["scores"], DL],
+                             3 + len(expect), 30)
+        scores = [json.loads(r[4]) for r in recs if r[0] == h.TOPICS["scores"]]
+        dls = [r for r in recs if r[0] == DL]
+        assert [s["cause_id"] for s in scores] == ["e1", "e2", "e3"], scores
+        check_dead_letters(dls, expect, h.TOPICS["events"])
+        for _t, _p, _o, _key, value, hdrs in dls:
+            assert len(value) < 1000000, len(value)
+            off = int(hdrs["leadscore.source.offset"])
+            orig = records[off][0]
+            assert hdrs["leadscore.truncated"] == str(len(orig)), hdrs
+            body = json.loads(value)
+            assert body["value_truncated_from"] == len(orig), \
+                {k: v for k, v in body.items() if k != "value"}
+            if body["value_encoding"] == "base64":
+                kept = base64.b64decode(body["value"])
+            else:
+                kept = body["value"].encode()
+            # the first bytes of the original, and a good part of them
+            assert 0 < len(kept) < len(orig), len(kept)
+            assert orig.startswith(kept), off
+            assert len(kept) > 400 * 1000, len(kept)
+        run.stop_ok()
+        assert "dead letters 2," in run.stderr_text(), run.stderr_text()
+        assert h.committed(broker.address, "bad-large", h.TOPICS["events"],
+                           1) == [len(records)]
+    finally:
+        if run:
+            run.kill()
+        broker.stop()
+
+
 if __name__ == "__main__":
-    h.main([test_bad_json_inputs, test_bad_avro_inputs])
+    h.main([test_bad_json_inputs, test_bad_avro_inputs,
+            test_large_bad_records])

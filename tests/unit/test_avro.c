@@ -689,12 +689,13 @@ static void test_encode_outputs(void **state) {
 static void test_encode_dead_letter(void **state) {
         ls_dead_letter_t dl = {"decode", "lead_id: empty", "events", 7,
                                INT64_C(9000000000), NULL, 0,
-                               "\x00\xff\x01", 3};
+                               "\x00\xff\x01", 3, 0};
         avro_value_iface_t *iface;
         avro_value_t v, f, br;
         const void *p;
         ls_buf_t buf;
         size_t n;
+        int64_t big;
         int disc;
 
         (void)state;
@@ -716,6 +717,23 @@ static void test_encode_dead_letter(void **state) {
         avro_value_get_bytes(&br, &p, &n);
         assert_int_equal(n, 3);
         assert_memory_equal(p, "\x00\xff\x01", 3);
+        avro_value_get_by_name(&v, "value_truncated_from", &f, NULL);
+        avro_value_get_discriminant(&f, &disc);
+        assert_int_equal(disc, 0);
+        avro_value_decref(&v);
+        avro_value_iface_decref(iface);
+
+        /* truncated: the original length travels with the first bytes */
+        dl.value_truncated_from = 3000000;
+        ls_buf_reset(&buf);
+        assert_int_equal(ls_avro_encode_dead_letter(&dl, &buf), LS_OK);
+        read_back("dead_letter.avsc", &buf, &iface, &v);
+        avro_value_get_by_name(&v, "value_truncated_from", &f, NULL);
+        avro_value_get_discriminant(&f, &disc);
+        assert_int_equal(disc, 1);
+        avro_value_get_current_branch(&f, &br);
+        assert_int_equal(avro_value_get_long(&br, &big), 0);
+        assert_int_equal(big, 3000000);
         avro_value_decref(&v);
         avro_value_iface_decref(iface);
         ls_buf_free(&buf);

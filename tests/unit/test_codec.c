@@ -576,7 +576,7 @@ static void test_registry_output(void **state) {
         ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_REGISTRY, SCHEMAS,
                                 NULL, 0};
         ls_dead_letter_t dl = {"decode", "lead_id: empty", "events", 1, 42,
-                               "k", 1, "v", 1};
+                               "k", 1, "v", 1, 0};
         char err[256];
         ls_codec_t *codec;
         ls_model_t m;
@@ -651,7 +651,7 @@ static void test_dead_letter_json(void **state) {
         ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_JSON, NULL, NULL,
                                 0};
         ls_dead_letter_t dl = {"decode", "bad \xff byte", "events", 3, 77,
-                               NULL, 0, "\x00\x01\xfe\xff", 4};
+                               NULL, 0, "\x00\x01\xfe\xff", 4, 0};
         char err[256];
         unsigned char raw[16];
         ls_codec_t *codec = ls_codec_new(&conf, err, sizeof(err));
@@ -686,7 +686,22 @@ static void test_dead_letter_json(void **state) {
                                     json_object_get(root, "value")));
         assert_true(n >= 4);
         assert_memory_equal(raw, "\x00\x01\xfe\xff", 4);
+        assert_true(json_is_null(json_object_get(root,
+                                                 "value_truncated_from")));
         json_decref(root);
+
+        /* a value cut to its first 4 bytes says how long it was */
+        dl.value_truncated_from = 5000000;
+        ls_buf_reset(&buf);
+        assert_int_equal(ls_codec_encode_dead_letter(codec, "dlq", &dl, &buf,
+                                                     err, sizeof(err)),
+                         LS_OK);
+        root = json_loads(buf.data, 0, &jerr);
+        assert_non_null(root);
+        assert_int_equal(json_integer_value(json_object_get(
+                                 root, "value_truncated_from")), 5000000);
+        json_decref(root);
+        dl.value_truncated_from = 0;
 
         /* valid UTF-8 travels as text */
         dl.value = "{\"lead_id\": \"\"}";
