@@ -49,6 +49,15 @@ void ls_log_destroy(ls_log_t *log);
  */
 ls_err_t ls_log_add_secret(ls_log_t *log, const char *value);
 
+/**
+ * Copies @p s into @p out (at most @p out_size - 1 bytes, NUL-terminated)
+ * with every registered secret replaced by "********", for text that
+ * leaves the process other than through the log (e.g. an error message
+ * printed by the caller). NULL @p log copies unchanged.
+ */
+void ls_log_mask_text(const ls_log_t *log, const char *s, char *out,
+                      size_t out_size);
+
 /** @returns 1 when lines of @p level are written. NULL-safe (0). */
 int ls_log_enabled(const ls_log_t *log, ls_log_level_t level);
 

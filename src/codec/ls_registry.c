@@ -38,6 +38,7 @@ typedef struct ls_reg_subject_s {
 
 struct ls_registry_s {
         char *url;                  /* without trailing '/' */
+        char *password;             /* of user:password@ in url, or NULL */
         long timeout_ms, connect_timeout_ms;
         int64_t negative_ttl_ms, retry_backoff_ms;
         CURL *curl;
@@ -101,6 +102,22 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
         len = strlen(reg->url);
         while (len > 0 && reg->url[len - 1] == '/')
                 reg->url[--len] = '\0';
+        {
+                const char *auth = strstr(reg->url, "://") + 3;
+                size_t end = strcspn(auth, "/?#");
+                const char *at = memchr(auth, '@', end);
+                const char *colon =
+                        at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+
+                if (colon && at > colon + 1 &&
+                    !(reg->password = ls_strndup(
+                              colon + 1, (size_t)(at - colon - 1)))) {
+                        ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                  "registry client: out of memory");
+                        ls_registry_destroy(reg);
+                        return NULL;
+                }
+        }
         reg->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : 5000;
         reg->connect_timeout_ms =
                 conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms
@@ -132,6 +149,7 @@ void ls_registry_destroy(ls_registry_t *reg) {
         ls_free(reg->subjects);
         ls_buf_free(&reg->body);
         ls_free(reg->url);
+        ls_free(reg->password);
         ls_free(reg);
 }
 
@@ -249,9 +267,44 @@ static void ls_registry_snippet(const ls_buf_t *body, char *out,
         out[n] = '\0';
 }
 
+/** Replaces the URL's password in @p errstr by "********". */
+static void ls_registry_mask(const ls_registry_t *reg, char *errstr,
+                             size_t errstr_size) {
+        char out[1024];
+        size_t n = 0, pw_len;
+        const char *s = errstr, *hit;
+
+        if (!reg->password || !errstr_size || !strstr(errstr, reg->password))
+                return;
+        pw_len = strlen(reg->password);
+        while ((hit = strstr(s, reg->password)) && n < sizeof(out)) {
+                n += (size_t)snprintf(out + n, sizeof(out) - n,
+                                      "%.*s********", (int)(hit - s), s);
+                s = hit + pw_len;
+        }
+        if (n < sizeof(out))
+                snprintf(out + n, sizeof(out) - n, "%s", s);
+        snprintf(errstr, errstr_size, "%s", out);
+}
+
+static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
+                                        const char **textp, char *errstr,
+                                        size_t errstr_size);
+
+/* Error messages name the URL: its password is masked. */
 ls_err_t ls_registry_get_schema(ls_registry_t *reg, int32_t id,
                                 const char **textp, char *errstr,
                                 size_t errstr_size) {
+        ls_err_t err = ls_registry_get_schema0(reg, id, textp, errstr,
+                                               errstr_size);
+        if (err)
+                ls_registry_mask(reg, errstr, errstr_size);
+        return err;
+}
+
+static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
+                                        const char **textp, char *errstr,
+                                        size_t errstr_size) {
         char url[1024], snippet[160];
         json_error_t jerr;
         json_t *root, *schema;
@@ -323,9 +376,26 @@ ls_err_t ls_registry_get_schema(ls_registry_t *reg, int32_t id,
         return LS_OK;
 }
 
+static ls_err_t ls_registry_register0(ls_registry_t *reg,
+                                      const char *subject,
+                                      const char *schema_text, int32_t *idp,
+                                      char *errstr, size_t errstr_size);
+
+/* Error messages name the URL: its password is masked. */
 ls_err_t ls_registry_register(ls_registry_t *reg, const char *subject,
                               const char *schema_text, int32_t *idp,
                               char *errstr, size_t errstr_size) {
+        ls_err_t err = ls_registry_register0(reg, subject, schema_text, idp,
+                                             errstr, errstr_size);
+        if (err)
+                ls_registry_mask(reg, errstr, errstr_size);
+        return err;
+}
+
+static ls_err_t ls_registry_register0(ls_registry_t *reg,
+                                      const char *subject,
+                                      const char *schema_text, int32_t *idp,
+                                      char *errstr, size_t errstr_size) {
         char url[1024], snippet[160];
         char *esc, *body;
         json_t *req, *root, *jid;

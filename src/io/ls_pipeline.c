@@ -2122,9 +2122,14 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                pl->stats.consumed, pl->stats.applied, pl->stats.outputs,
                pl->stats.alerts, pl->stats.dead_letters, pl->stats.duplicates,
                pl->stats.delivery_failures);
-        if (pl->fatal)
+        if (pl->fatal) {
+                /* Printed by the caller, not the log: mask secrets too. */
+                char masked[sizeof(pl->fatal_str)];
+                ls_log_mask_text(pl->log, pl->fatal_str, masked,
+                                 sizeof(masked));
                 return ls_seterr(errstr, errstr_size, pl->fatal_err, "%s",
-                                 pl->fatal_str);
+                                 masked);
+        }
         return LS_OK;
 }
 

@@ -913,8 +913,23 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
                 ls_format2str(conf->output_format));
         fprintf(fp, "  schemas = %s\n",
                 conf->schema_dir ? conf->schema_dir : "(none)");
-        if (conf->registry_url)
-                fprintf(fp, "  registry.url = %s\n", conf->registry_url);
+        if (conf->registry_url) {
+                /* user:password@ in the URL: the password is a secret */
+                const char *u = conf->registry_url;
+                const char *auth = strstr(u, "://");
+                const char *at, *colon;
+                size_t end;
+
+                auth = auth ? auth + 3 : u;
+                end = strcspn(auth, "/?#");
+                at = memchr(auth, '@', end);
+                colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+                if (colon)
+                        fprintf(fp, "  registry.url = %.*s********%s\n",
+                                (int)(colon + 1 - u), u, at);
+                else
+                        fprintf(fp, "  registry.url = %s\n", u);
+        }
         fprintf(fp, "  idle_tick = %lldms%s\n", (long long)conf->idle_tick_ms,
                 conf->idle_tick_ms ? "" : " (off)");
         fprintf(fp, "  commit_interval = %lldms\n",

@@ -113,6 +113,16 @@ static void ls_log_mask(const ls_log_t *log, const char *s, ls_lout_t *out) {
         }
 }
 
+void ls_log_mask_text(const ls_log_t *log, const char *s, char *out,
+                      size_t out_size) {
+        ls_lout_t o = {out, 0, out_size};
+
+        if (!out_size)
+                return;
+        out[0] = '\0';
+        ls_log_mask(log, s, &o);
+}
+
 static int ls_log_needs_quote(const char *s) {
         if (!*s)
                 return 1;

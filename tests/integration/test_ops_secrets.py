@@ -135,6 +135,53 @@ def test_indirect_value_errors():
                      r"cannot read .*missing\.txt", p.stderr), p.stderr
 
 
+def test_registry_url_password():
+    """user:password@ in registry.url: masked in --print-config, in the
+    log and in the error the run exits with (the registry is unreachable,
+    so encoding the first output fails)."""
+    pw = "S3cretPW"
+    broker = h.Broker(partitions=1)
+    run = None
+    try:
+        d = h.tmpdir()
+        cfg = h.write_config(d, broker.address, group="ops-regpw",
+                             fmt_out="registry",
+                             extra="registry: {url: \"http://svc:%s@"
+                                   "127.0.0.1:1\"}\n" % pw)
+        with open(cfg) as f:
+            assert pw in f.read()  # the test really configures it
+        out = h.subprocess.run([h.LEADSCORE, "run", "--config", cfg,
+                                "--print-config"], capture_output=True,
+                               text=True, timeout=20)
+        assert out.returncode == 0, out.stderr
+        assert pw not in out.stdout + out.stderr, out.stdout + out.stderr
+        assert "registry.url = http://svc:********@127.0.0.1:1" in \
+            out.stdout, out.stdout
+
+        run = h.start_run(cfg)
+        run.wait_line("event=assigned", 25)
+        prod = h.producer(broker.address)
+        h.produce(prod, h.TOPICS["events"], b"R1", json.dumps(
+            {"kind": "event", "lead_id": "R1", "event_id": "r1",
+             "event_type": "page_view", "occurred_at": h.T0,
+             "properties": {"url": "https://x.test/pricing"}}))
+        h.flush(prod)
+        rc = run.p.wait(timeout=30)
+        run.t.join(5)  # the rest of its stderr
+        err = run.stderr_text()
+        assert rc != 0, err
+        assert "stopped with an error: cannot encode output for lead R1" \
+            in err, err[-3000:]
+        assert "http://svc:********@127.0.0.1:1/subjects/" in err, \
+            err[-3000:]
+        assert pw not in err, err[-3000:]
+        assert pw not in run.p.stdout.read()
+    finally:
+        if run:
+            run.kill()
+        broker.stop()
+
+
 if __name__ == "__main__":
     h.main([test_config_error_hides_secret_value, test_indirect_value_errors,
-            test_no_secret_anywhere])
+            test_no_secret_anywhere, test_registry_url_password])
