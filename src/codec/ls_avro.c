@@ -367,6 +367,11 @@ typedef struct ls_avro_pc_s {
         ls_avro_rd_t rd;
         char path[256];        /* field path of the value being checked */
         size_t path_len;
+        size_t items_left;     /* array/map items the record may still
+                                * hold: one per byte of the record, in
+                                * total, so that items of zero bytes
+                                * (null, empty records) cannot make the
+                                * check quadratic */
 } ls_avro_pc_t;
 
 static size_t pc_push(ls_avro_pc_t *pc, const char *name) {
@@ -418,6 +423,13 @@ static ls_err_t pc_blocks(ls_avro_pc_t *pc, avro_schema_t items, int is_map,
                                        " exceeds the %zu remaining bytes",
                                        count,
                                        (size_t)(pc->rd.end - pc->rd.p));
+                if ((uint64_t)count > pc->items_left)
+                        return rd_fail(&pc->rd, at, "block count %" PRId64
+                                       " exceeds what is left of the record's "
+                                       "item budget (%zu: one item per byte "
+                                       "of the record)",
+                                       count, pc->items_left);
+                pc->items_left -= (size_t)count;
                 for (i = 0; i < count; i++, n++) {
                         char label[32];
                         size_t old;
@@ -555,6 +567,7 @@ ls_err_t ls_avro_precheck(avro_schema_t writer, const void *data,
         pc.rd.errstr = errstr;
         pc.rd.errstr_size = errstr_size;
         pc.rd.field = "(record)";
+        pc.items_left = len;
         if ((err = pc_value(&pc, writer, 0)))
                 return err;
         if (pc.rd.p != pc.rd.end)

@@ -739,8 +739,59 @@ static void test_encode_dead_letter(void **state) {
         ls_buf_free(&buf);
 }
 
+/* Zig-zag varint, as Avro writes longs. */
+static size_t put_varlong(unsigned char *p, long long v) {
+        unsigned long long u = ((unsigned long long)v << 1) ^
+                               (unsigned long long)(v >> 63);
+        size_t n = 0;
+
+        while (u >= 0x80) {
+                p[n++] = (unsigned char)(u | 0x80);
+                u >>= 7;
+        }
+        p[n++] = (unsigned char)u;
+        return n;
+}
+
+/*
+ * Arrays of zero-byte items (null) in many blocks, each block as large as
+ * the bytes left: the per-block bound alone lets the items add up to about
+ * L^2/2 for a record of L bytes (minutes for 64 KiB). The record-wide item
+ * budget rejects it at the second block.
+ */
+static void test_precheck_zero_size_items_bounded(void **state) {
+        size_t len = 64 * 1024, off = 0;
+        unsigned char *d = malloc(len + 16);
+        avro_schema_t s;
+        char err[512];
+
+        assert_int_equal(avro_schema_from_json_literal(
+                                 "{\"type\":\"record\",\"name\":\"X\","
+                                 "\"fields\":[{\"name\":\"junk\",\"type\":"
+                                 "{\"type\":\"array\",\"items\":\"null\"}}]}",
+                                 &s),
+                         0);
+        while (len - off > 5) {
+                unsigned char tmp[10];
+                size_t rem = len - off - 1;
+                size_t k = put_varlong(tmp, (long long)rem);
+
+                off += put_varlong(d + off, (long long)(rem - k));
+        }
+        while (off < len - 1)
+                d[off++] = 0x02; /* blocks of one item */
+        d[off++] = 0;            /* end of the array */
+        assert_int_equal(ls_avro_precheck(s, d, off, 5, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "item budget"));
+        assert_non_null(strstr(err, "junk"));
+        avro_schema_decref(s);
+        free(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_precheck_zero_size_items_bounded),
                 cmocka_unit_test(test_decode_event_combinations),
                 cmocka_unit_test(test_decode_profile),
                 cmocka_unit_test(test_block_encoded_map),
