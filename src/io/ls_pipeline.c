@@ -438,21 +438,39 @@ static int64_t ls_pl_committable(const ls_pipeline_t *pl, const ls_tp_t *tp) {
 static int ls_pl_txn_commit(ls_pipeline_t *pl,
                             const rd_kafka_topic_partition_list_t *offsets) {
         rd_kafka_consumer_group_metadata_t *cgmd;
-        rd_kafka_error_t *error = NULL;
+        rd_kafka_error_t *error;
+        int offsets_sent = offsets->cnt == 0, attempt;
         char msg[768];
 
-        if (offsets->cnt > 0) {
-                cgmd = rd_kafka_consumer_group_metadata(pl->consumer);
-                error = rd_kafka_send_offsets_to_transaction(
-                        pl->producer, offsets, cgmd, 30000);
-                rd_kafka_consumer_group_metadata_destroy(cgmd);
-        }
-        if (!error)
-                error = rd_kafka_commit_transaction(pl->producer, 60000);
-        if (!error) {
-                error = rd_kafka_begin_transaction(pl->producer);
+        /* A retriable error leaves the transaction open: retry the same
+         * call (librdkafka's contract). If it still fails, stop: no
+         * snapshot may cover outputs whose transaction did not commit
+         * (ls_pl_make_durable snapshots nothing once pl->fatal is set),
+         * and a restart aborts it and replays from the snapshots. */
+        for (attempt = 1;; attempt++) {
+                error = NULL;
+                if (!offsets_sent) {
+                        cgmd = rd_kafka_consumer_group_metadata(pl->consumer);
+                        error = rd_kafka_send_offsets_to_transaction(
+                                pl->producer, offsets, cgmd, 30000);
+                        rd_kafka_consumer_group_metadata_destroy(cgmd);
+                        offsets_sent = !error;
+                }
                 if (!error)
-                        return 0;
+                        error = rd_kafka_commit_transaction(pl->producer,
+                                                            60000);
+                if (!error) {
+                        error = rd_kafka_begin_transaction(pl->producer);
+                        if (!error)
+                                return 0;
+                }
+                if (rd_kafka_error_txn_requires_abort(error) ||
+                    !rd_kafka_error_is_retriable(error) || attempt == 3)
+                        break;
+                ls_log(pl->log, LS_LOG_WARN, "txn_commit_failed",
+                       "transaction commit failed: %s (retry %d of 2)",
+                       rd_kafka_error_string(error), attempt);
+                rd_kafka_error_destroy(error);
         }
         if (rd_kafka_error_txn_requires_abort(error)) {
                 rd_kafka_error_t *aerr;
@@ -465,12 +483,10 @@ static int ls_pl_txn_commit(ls_pipeline_t *pl,
                 if (aerr)
                         rd_kafka_error_destroy(aerr);
                 ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else if (rd_kafka_error_is_retriable(error)) {
-                ls_log(pl->log, LS_LOG_WARN, "txn_commit_failed",
-                       "transaction commit failed: %s (will retry)",
-                       rd_kafka_error_string(error));
         } else {
-                snprintf(msg, sizeof(msg), "transaction: %s",
+                snprintf(msg, sizeof(msg),
+                         "transaction: %s; a restart aborts it and replays "
+                         "from the snapshots",
                          rd_kafka_error_string(error));
                 ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
         }
