@@ -198,21 +198,9 @@ static uint32_t ls_hot_ring_len(const ls_model_t *m) {
         return m->hot.enabled && m->hot.points > 0 ? m->hot.track : 0;
 }
 
-static uint64_t ls_hash_ci(const char *s) {
-        uint64_t h = 0xcbf29ce484222325ULL;
-
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-
-                h ^= (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
-                h *= 0x100000001b3ULL;
-        }
-        return h ^ (h >> 29);
-}
-
 /* @returns the slot of `name` in the table, or of the free slot for it. */
 static ls_etype_t *ls_etype_slot(const ls_shard_t *sh, const char *name) {
-        size_t i = (size_t)ls_hash_ci(name) & sh->etypes_mask;
+        size_t i = (size_t)ls_hash64_ci(name) & sh->etypes_mask;
 
         while (sh->etypes[i].name && strcasecmp(sh->etypes[i].name, name))
                 i = (i + 1) & sh->etypes_mask;
