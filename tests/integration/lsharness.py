@@ -1,10 +1,18 @@
 """Shared helpers of the pipeline integration tests.
 
-Starts `leadscore broker` and `leadscore run` as real processes, and talks
-to the broker over TCP with confluent_kafka (an independent client).
-Every wait is bounded in time.
+Starts a broker and `leadscore run` as real processes, and talks to the
+broker over TCP with confluent_kafka (an independent client). Every wait
+is bounded in time.
+
+The broker is chosen by LS_BROKER (ctest sets it per test, see
+tests/CMakeLists.txt):
+  mock   librdkafka's test broker, as `leadscore broker` (the default)
+  kafka  real Apache Kafka (KRaft) started by scripts/kafka_cluster.py
+A test file lists the brokers it runs on in a line `BROKERS = "..."`.
 """
+import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,7 +130,67 @@ class Proc:
             self.p.wait()
 
 
-class Broker(Proc):
+BROKER_KIND = os.environ.get("LS_BROKER", "mock")
+DEFAULT_TOPICS = list(TOPICS.values())
+
+
+def kafka_cluster_module():
+    """scripts/kafka_cluster.py, imported by path."""
+    path = os.path.join(SOURCE_DIR, "scripts", "kafka_cluster.py")
+    spec = importlib.util.spec_from_file_location("ls_kafka_cluster", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class KafkaBroker:
+    """Real Apache Kafka on loopback: `nodes` KRaft nodes in a temporary
+    folder, the topics created with `partitions` partitions (others are
+    created on first use with as many). The nodes die with this process.
+    .cluster is the scripts/kafka_cluster.py Cluster (node stop/start).
+    The broker accepts records up to 4 MiB (message.max.bytes), like the
+    test broker, which has no such limit below that: the oversized-input
+    tests need a 2 MB record to reach leadscore."""
+
+    def __init__(self, partitions=1, topics=None, nodes=1, sasl_ssl=False,
+                 extra=None):
+        kc = kafka_cluster_module()
+        self.dir = tempfile.mkdtemp(prefix="lskafka-")
+        self.cluster = kc.Cluster(self.dir, nodes, partitions,
+                                  topics or DEFAULT_TOPICS,
+                                  sasl_ssl=sasl_ssl, die_with_parent=True,
+                                  extra=dict({"message.max.bytes": "4194304"},
+                                             **(extra or {})))
+        try:
+            self.address = self.cluster.start()
+        except Exception:
+            self.cluster.stop()
+            raise
+        self.kind = "kafka"
+
+    def stop(self, sig=15, timeout=30):
+        self.cluster.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return 0
+
+    def kill(self):
+        for i in range(self.cluster.nodes):
+            self.cluster.stop_node(i, kill=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def Broker(partitions=1, topics=None):
+    """The broker of this run (LS_BROKER): MockBroker or KafkaBroker."""
+    if BROKER_KIND == "kafka":
+        return KafkaBroker(partitions, topics)
+    if BROKER_KIND != "mock":
+        raise AssertionError("LS_BROKER=%r: use mock or kafka" % BROKER_KIND)
+    return MockBroker(partitions, topics)
+
+
+class MockBroker(Proc):
+    """`leadscore broker`: librdkafka's test broker in a child process."""
+
     def __init__(self, partitions=1, topics=None):
         args = [LEADSCORE, "broker", "--partitions", str(partitions)]
         if topics:
@@ -134,6 +202,7 @@ class Broker(Proc):
             raise AssertionError("broker printed no address; stderr:\n"
                                  + self.stderr_text())
         assert self.address.startswith("127.0.0.1:"), self.address
+        self.kind = "mock"
 
 
 def write_config(tmpdir, bootstrap, model_text=TINY_MODEL, group="lstest",

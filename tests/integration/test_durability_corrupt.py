@@ -8,6 +8,8 @@ import os
 import durability_common as d
 import lsharness as h
 
+BROKERS = "mock kafka"
+
 
 def test_corrupt_newest_snapshot():
     broker = h.Broker(partitions=d.PARTS, topics=list(h.TOPICS.values())

@@ -13,6 +13,8 @@ import time
 import durability_common as d
 import lsharness as h
 
+BROKERS = "mock kafka"
+
 ROUNDS = int(os.environ.get("LS_CRASH_ROUNDS", "20"))
 SEED = int(os.environ.get("LS_CRASH_SEED", "20240611"))
 PER_ROUND = 150

@@ -13,6 +13,8 @@ import time
 import durability_common as d
 import lsharness as h
 
+BROKERS = "mock"
+
 
 class ControlBroker(h.Proc):
     """`leadscore broker --control`: commands on stdin, answers on stdout."""

@@ -11,6 +11,8 @@ import time
 import durability_common as d
 import lsharness as h
 
+BROKERS = "mock kafka"
+
 
 def test_member_joins_and_leaves():
     broker = h.Broker(partitions=d.PARTS, topics=list(h.TOPICS.values())

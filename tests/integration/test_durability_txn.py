@@ -14,6 +14,8 @@ import durability_common as d
 import lsharness as h
 from test_durability_faults import ControlBroker
 
+BROKERS = "mock"
+
 TXN = """\
 transactional: true
 producer:

@@ -9,6 +9,8 @@ import time
 import lsharness as h
 import opsutil as o
 
+BROKERS = "mock kafka"
+
 PARTS = 2
 EV, PR = h.TOPICS["events"], h.TOPICS["profiles"]
 

@@ -12,6 +12,8 @@ import signal
 import lsharness as h
 import opsutil as o
 
+BROKERS = "mock kafka"
+
 SC = h.TOPICS["scores"]
 
 

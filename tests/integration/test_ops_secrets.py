@@ -8,6 +8,8 @@ import re
 import lsharness as h
 import opsutil as o
 
+BROKERS = "mock kafka"
+
 SECRETS = ["hunter2-secret", "k3y-pa55-secret", "oauth-s3cret-value"]
 
 

@@ -6,6 +6,8 @@ import json
 
 import lsharness as h
 
+BROKERS = "mock kafka"
+
 
 def event(lead, eid, t, etype="page_view", url="https://x.test/pricing"):
     return {"lead_id": lead, "event_id": eid, "event_type": etype,

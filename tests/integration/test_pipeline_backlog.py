@@ -11,6 +11,8 @@ import subprocess
 
 import lsharness as h
 
+BROKERS = "mock kafka"
+
 PARTS = 2
 LEADS = 12
 DAY = 86_400_000

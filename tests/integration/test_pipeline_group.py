@@ -2,13 +2,16 @@
 broker: the partitions are split between them, and every event is scored
 exactly once after dropping repeated output ids (docs/DURABILITY.md),
 including the events consumed around the rebalance that the second
-member's arrival causes."""
+member's arrival causes. The members share a snapshot directory, as the
+contract requires: a partition that moves takes its leads with it."""
 import collections
 import json
 import re
 import time
 
 import lsharness as h
+
+BROKERS = "mock kafka"
 
 PARTS = 4
 
@@ -36,12 +39,15 @@ def test_two_members_split_partitions():
     runs = []
     try:
         d1, d2 = h.tmpdir(), h.tmpdir()
-        a = h.start_run(h.write_config(d1, broker.address, group="grp"), "A")
+        snaps = "snapshot: {dir: %s, interval: 1s}\n" % h.tmpdir()
+        a = h.start_run(h.write_config(d1, broker.address, group="grp",
+                                       extra=snaps), "A")
         runs.append(a)
         a.wait_line("event=assigned", 20)
         prod = h.producer(broker.address)
         produce_events(prod, 0, 100)          # while A is alone
-        b = h.start_run(h.write_config(d2, broker.address, group="grp"), "B")
+        b = h.start_run(h.write_config(d2, broker.address, group="grp",
+                                       extra=snaps), "B")
         runs.append(b)
         b.wait_line("event=assigned", 30)
         produce_events(prod, 100, 100)        # after the split

@@ -6,6 +6,8 @@ import re
 
 import lsharness as h
 
+BROKERS = "mock kafka"
+
 PARTS = 2
 
 

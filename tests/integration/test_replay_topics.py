@@ -9,6 +9,8 @@ import subprocess
 
 import lsharness as h
 
+BROKERS = "mock kafka"
+
 PARTS = 4
 N = 40
 
