@@ -1,6 +1,9 @@
 #!/bin/sh
 # Installs dependencies, builds leadscore with warnings as errors and
-# AddressSanitizer + UndefinedBehaviorSanitizer, and runs the whole suite.
+# AddressSanitizer + UndefinedBehaviorSanitizer, fetches Apache Kafka once
+# per machine (Maven, cached), and runs the whole suite: every Kafka test
+# on librdkafka's test broker and on real Kafka, which the tests start and
+# stop themselves (ctest -L mock / -L kafka selects one broker).
 #   BUILD_DIR   build directory (default build-test)
 #   SANITIZE    sanitizers (default address,undefined; "" for none)
 set -eu
@@ -11,6 +14,7 @@ SANITIZE=${SANITIZE-address,undefined}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DLEADSCORE_WERROR=ON \
         -DLEADSCORE_SANITIZE="$SANITIZE" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
+/usr/bin/python3 scripts/kafka_cluster.py fetch >/dev/null
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$BUILD_DIR"

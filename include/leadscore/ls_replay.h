@@ -111,6 +111,9 @@ typedef struct ls_replay_conf_s {
 
 typedef struct ls_replay_stats_s {
         uint64_t records;     /* input records read */
+        uint64_t out_of_bounds; /* fetched from a topic but outside a time
+                                 * bound: 0 where the broker's time index
+                                 * resolved both bounds exactly */
         uint64_t applied;     /* accepted by the engine (first model set) */
         uint64_t bad;         /* undecodable, invalid or late: skipped */
         uint64_t duplicates;

@@ -508,6 +508,7 @@ int ls_cmd_replay(int argc, char **argv) {
         ls_replay_t *rp;
         ls_replay_stats_t st;
         char errstr[1024];
+        char oob[64] = "";
         int rc;
         ls_err_t err;
 
@@ -523,13 +524,17 @@ int ls_cmd_replay(int argc, char **argv) {
         }
         err = ls_replay_run(rp, errstr, sizeof(errstr));
         ls_replay_stats(rp, &st);
+        if (st.out_of_bounds)
+                snprintf(oob, sizeof(oob),
+                         "; %llu fetched outside the time bounds",
+                         (unsigned long long)st.out_of_bounds);
         if (err)
                 fprintf(stderr, "leadscore replay: %s\n", errstr);
         else if (!c.quiet)
                 fprintf(stderr,
                         "replay: %llu records, %llu applied, %llu bad, %llu "
                         "duplicates, %llu outputs, %llu leads, %d shard%s in "
-                        "%.3f s (%.0f records/s; input read in %.3f s)\n",
+                        "%.3f s (%.0f records/s; input read in %.3f s)%s\n",
                         (unsigned long long)st.records,
                         (unsigned long long)st.applied,
                         (unsigned long long)st.bad,
@@ -538,7 +543,7 @@ int ls_cmd_replay(int argc, char **argv) {
                         (unsigned long long)st.leads, (int)st.partitions,
                         st.partitions == 1 ? "" : "s", st.seconds,
                         st.seconds > 0 ? (double)st.records / st.seconds : 0,
-                        st.read_seconds);
+                        st.read_seconds, oob);
         ls_replay_destroy(rp);
         ls_rcli_free(&c);
         if (err)

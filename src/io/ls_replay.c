@@ -128,6 +128,7 @@ struct ls_replay_s {
         /* progress */
         atomic_uint_least64_t scored;
         uint64_t records;         /* read */
+        uint64_t out_of_bounds;   /* fetched, outside a time bound */
         uint64_t total;           /* records (topics) or bytes (files) */
         uint64_t done_bytes;
         int total_is_bytes;
@@ -1098,6 +1099,7 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                         ts = rd_kafka_message_timestamp(m, &tstype);
                         if (ts < ts_from || ts >= ts_to) {
                                 /* outside a time bound */
+                                rp->out_of_bounds++;
                                 if (m->offset + 1 >= part->end[t]) {
                                         part->done[t] = 1;
                                         left--;
@@ -1755,6 +1757,7 @@ ls_err_t ls_replay_run(ls_replay_t *rp, char *errstr, size_t errstr_size) {
 
         memset(&rp->stats, 0, sizeof(rp->stats));
         rp->stats.records = rp->records;
+        rp->stats.out_of_bounds = rp->out_of_bounds;
         rp->stats.partitions = rp->n_parts;
         for (p = 0; p < rp->n_parts; p++) {
                 ls_rp_part_t *part = &rp->parts[p];
