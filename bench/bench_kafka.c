@@ -18,8 +18,10 @@
  *                            measuring event-to-output delay
  *
  * All consumers take the same -X name=value properties, so a comparison
- * runs with the same consumer settings on both sides. Results are JSON
- * lines (bench_result).
+ * runs with the same consumer settings on both sides. --topic-prefix P
+ * names the events / profiles / scores / alerts topics P + the default
+ * name (fresh topics on a running broker). Results are JSON lines
+ * (bench_result).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +45,7 @@
 typedef struct bench_kopts_s {
         const char *brokers, *group, *api, *out, *leadscore, *config, *log;
         const char *events_topic, *profiles_topic, *scores_topic,
-                *alerts_topic, *tag, *load;
+                *alerts_topic, *tag, *load, *topic_prefix;
         size_t events, leads, expect;
         uint64_t seed;
         int partitions;
@@ -51,6 +53,7 @@ typedef struct bench_kopts_s {
         const char *xn[BENCH_MAX_X], *xv[BENCH_MAX_X];
         int nx;
         char schema_dir[3800];
+        char topic_buf[4][256];
 } bench_kopts_t;
 
 static void bench_kusage(void) {
@@ -61,8 +64,8 @@ static void bench_kusage(void) {
                 "--events N --leads N --seed N\n"
                 "  --partitions N --leadscore BIN --config FILE --log FILE "
                 "--rate R --seconds S\n"
-                "  --timeout S --tag T -X name=value (consumer property, "
-                "repeatable)\n");
+                "  --timeout S --tag T --topic-prefix P -X name=value "
+                "(consumer property, repeatable)\n");
         exit(64);
 }
 
@@ -89,6 +92,7 @@ static void bench_kparse(int argc, char **argv, bench_kopts_t *o) {
                 {"--log", BENCH_OPT_STR, &o->log},
                 {"--tag", BENCH_OPT_STR, &o->tag},
                 {"--load", BENCH_OPT_STR, &o->load},
+                {"--topic-prefix", BENCH_OPT_STR, &o->topic_prefix},
                 {"--events", BENCH_OPT_SIZE, &o->events},
                 {"--leads", BENCH_OPT_SIZE, &o->leads},
                 {"--expect", BENCH_OPT_SIZE, &o->expect},
@@ -122,6 +126,17 @@ static void bench_kparse(int argc, char **argv, bench_kopts_t *o) {
         if (bench_opts_parse(argc, argv, 2, opts, bench_kprop, o) ||
             !o->brokers || o->partitions < 1)
                 bench_kusage();
+        if (o->topic_prefix && *o->topic_prefix) {
+                const char **t[4] = {&o->events_topic, &o->profiles_topic,
+                                     &o->scores_topic, &o->alerts_topic};
+                int i;
+
+                for (i = 0; i < 4; i++) {
+                        snprintf(o->topic_buf[i], sizeof(o->topic_buf[i]),
+                                 "%s%s", o->topic_prefix, *t[i]);
+                        *t[i] = o->topic_buf[i];
+                }
+        }
 }
 
 static void bench_set(rd_kafka_conf_t *c, const char *n, const char *v) {

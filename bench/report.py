@@ -4,7 +4,8 @@
 Each figure is the median of its repetitions, with min and max. End-to-end
 ratios are computed per round (leadscore and its baselines run back to back on
 the same broker and topic) and then their median is taken. Targets are those
-of docs/PERFORMANCE.md.
+of docs/PERFORMANCE.md. The summary names the broker the Kafka figures came
+from (--broker, as bench/run.sh describes it) and the sizes that were run.
 """
 import argparse
 import json
@@ -44,12 +45,20 @@ def main():
     ap.add_argument("raw")
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", type=int, default=0)
+    ap.add_argument("--broker", default="mock",
+                    help="the broker of the Kafka benchmarks: mock or kafka, "
+                    "then a description")
+    ap.add_argument("--sizes", default="", help="the sizes that were run")
+    ap.add_argument("--load-start", default="",
+                    help="/proc/loadavg when the run started")
     args = ap.parse_args()
 
     lines = [json.loads(l) for l in open(args.raw) if l.startswith("{")]
     groups, rounds = {}, {}
     for r in lines:
         tag = r.get("tag", "")
+        if tag.startswith("warmup"):
+            continue  # warm-up rounds (bench/run.sh) are not figures
         key = [r["bench"], r["metric"]]
         if r["bench"] in ("memory", "snapshot"):
             key.append("leads=%d" % r["leads"])
@@ -105,11 +114,23 @@ def main():
                min((med(k) for k in load_keys), default=None), ">=", 5e6),
         target("p99 event-to-score ms at half load", med("latency/score_p99_ms/load=half"), "<=", 50),
     ]
+    broker = args.broker.split(":", 1)[0].strip()
     doc = {"machine": machine(), "quick": bool(args.quick), "results": results,
-           "ratios": ratios, "targets": targets}
+           "ratios": ratios, "targets": targets, "broker": broker,
+           "broker_desc": args.broker, "sizes": args.sizes}
+    with open("/proc/loadavg") as f:
+        doc["machine"]["loadavg_end"] = " ".join(f.read().split()[:3])
+    if args.load_start:
+        doc["machine"]["loadavg_start"] = " ".join(args.load_start.split()[:3])
     with open(args.out, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
 
+    print("\nbroker of the Kafka benchmarks (e2e, consume, passthrough, python_peer, "
+          "latency): %s" % args.broker)
+    if args.sizes:
+        print("sizes: %s" % args.sizes)
+    print("load average (1, 5, 15 min): %s at the start, %s at the end"
+          % (doc["machine"].get("loadavg_start", "?"), doc["machine"]["loadavg_end"]))
     print("\n%-58s %14s %14s %14s %3s" % ("benchmark", "median", "min", "max", "n"))
     for k in sorted(results):
         r = results[k]
@@ -125,8 +146,8 @@ def main():
         print("%-58s %14s %12s %s" % (t["target"], v, t["goal"],
                                       {True: "yes", False: "NO", None: "?"}[t["met"]]))
     m = doc["machine"]
-    print("\nmachine: %d cores, %s, %.1f GiB; results in %s" % (m["nproc"], m["cpu"],
-                                                                m["mem_gib"], args.out))
+    print("\nmachine: %d cores, %s, %.1f GiB; broker: %s; results in %s"
+          % (m["nproc"], m["cpu"], m["mem_gib"], broker, args.out))
     return 0
 
 

@@ -1,24 +1,51 @@
 #!/bin/sh
-# bench/run.sh [--quick] - builds a Release tree (no sanitizers) in
-# build-bench/ and runs every benchmark of docs/PERFORMANCE.md: engine,
-# decode, memory, snapshots (in-process), then against `leadscore broker`
-# (64 partitions): raw consume (poll and batch-queue APIs), a C pass-through,
-# `leadscore run` end to end, the Python peer, and event-to-output latency at
-# half of the measured end-to-end rate. Prints a table and writes
-# bench/results/latest.json (raw lines in build-bench/bench-run/raw.jsonl).
-# --quick: small sizes and fewer repetitions (a smoke run of under 2 minutes).
+# bench/run.sh [--quick] [--broker mock|kafka] [--kafka-section] - builds a
+# Release tree (no sanitizers) in build-bench/ and runs every benchmark of
+# docs/PERFORMANCE.md: engine, decode, memory, snapshots (in-process), then
+# against a broker with 64 partitions per topic: raw consume (poll and
+# batch-queue APIs), a C pass-through, `leadscore run` end to end, the Python
+# peer, and event-to-output latency at half and a tenth of the measured
+# end-to-end rate. Prints a table and writes bench/results/latest-BROKER.json
+# (raw lines, configs, logs in build-bench/bench-run-BROKER/).
+# --quick: small sizes and fewer repetitions (a smoke run of a few minutes).
+# --broker mock (the default): librdkafka's test broker, `leadscore broker`.
+# --broker kafka: Apache Kafka 4.4.0 (KRaft, 1 node, heap 1g, loopback),
+#   started with scripts/kafka_cluster.py wherever the mock one would be.
+# --kafka-section: only the benchmarks that use a broker (sections 3, 4, 7).
+# The sizes can be overridden from the environment (BENCH_KEVENTS,
+# BENCH_KREPS, BENCH_PY_EXPECT, BENCH_PY_REPS, BENCH_LAT_REPS,
+# BENCH_LAT_SECONDS), e.g. for a run between --quick and the full sizes.
 set -eu
 
 QUICK=0
-case "${1:-}" in
---quick) QUICK=1 ;;
-"") ;;
-*) echo "usage: bench/run.sh [--quick]" >&2; exit 64 ;;
+BROKER=mock
+KAFKA_ONLY=0
+usage() {
+        echo "usage: bench/run.sh [--quick] [--broker mock|kafka] [--kafka-section]" >&2
+        echo "  (--broker defaults to mock, librdkafka's test broker)" >&2
+        exit 64
+}
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --quick) QUICK=1 ;;
+        --broker)
+                [ $# -ge 2 ] || usage
+                BROKER=$2
+                shift ;;
+        --broker=*) BROKER=${1#--broker=} ;;
+        --kafka-section) KAFKA_ONLY=1 ;;
+        *) usage ;;
+        esac
+        shift
+done
+case $BROKER in
+mock|kafka) ;;
+*) usage ;;
 esac
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$SRC/build-bench
-WORK=$BUILD/bench-run
+WORK=$BUILD/bench-run-$BROKER
 PY=/usr/bin/python3
 PARTS=64
 
@@ -31,9 +58,30 @@ else
         MEM_LEADS="1000000 10000000"; MEM_REPS=3; SWEEP="10000 1000000"
         PY_EXPECT=30000; PY_REPS=3; LAT_REPS=3; LAT_SECONDS=10
 fi
+KEVENTS=${BENCH_KEVENTS:-$KEVENTS}
+KREPS=${BENCH_KREPS:-$KREPS}
+PY_EXPECT=${BENCH_PY_EXPECT:-$PY_EXPECT}
+PY_REPS=${BENCH_PY_REPS:-$PY_REPS}
+LAT_REPS=${BENCH_LAT_REPS:-$LAT_REPS}
+LAT_SECONDS=${BENCH_LAT_SECONDS:-$LAT_SECONDS}
+# Rounds of section 3 run first and left out of the figures: 1 with kafka,
+# whose JVM compiles its hot paths (JIT) during the first minute of traffic,
+# 0 with the test broker (as before, nothing to warm up).
+if [ $BROKER = kafka ]; then WARMUP=${BENCH_WARMUP:-1}; else WARMUP=${BENCH_WARMUP:-0}; fi
+# The real broker: one node, both broker and controller, on loopback, on the
+# same 2 cores as everything else.
+KAFKA_HEAP=1g
+if [ $BROKER = kafka ]; then
+        BROKER_DESC="kafka: Apache Kafka 4.4.0 (KRaft), 1 node, heap $KAFKA_HEAP, loopback"
+else
+        BROKER_DESC="mock: librdkafka $(pkg-config --modversion rdkafka 2>/dev/null || echo 2.0.2) test broker (leadscore broker)"
+fi
+SIZES="kevents=$KEVENTS kreps=$KREPS warmup_rounds=$WARMUP py_expect=$PY_EXPECT py_reps=$PY_REPS lat_reps=$LAT_REPS lat_seconds=$LAT_SECONDS in_process=$((1 - KAFKA_ONLY))"
+TOPICS=lead-events,lead-profiles,lead-scores,lead-alerts,lead-dead-letters,bench-passthrough,bench-py-scores
 # The same consumer settings for every consumer that is compared (see
-# docs/PERFORMANCE.md): a large queued.min.messages avoids the test broker's
-# fetch stalls; session.timeout.ms as the integration tests use.
+# docs/PERFORMANCE.md), whichever the broker: a large queued.min.messages
+# avoids the test broker's fetch stalls; session.timeout.ms as the
+# integration tests use.
 CONSUMER_PROPS="queued.min.messages=10000000 session.timeout.ms=6000"
 X=""
 for p in $CONSUMER_PROPS; do X="$X -X $p"; done
@@ -46,26 +94,65 @@ LS=$BUILD/leadscore
 BE=$BUILD/bench/bench_engine
 BK=$BUILD/bench/bench_kafka
 
+# a node left running by an interrupted run of the same broker type
+for d in "$WORK"/kafka-*; do
+        [ -f "$d/cluster.json" ] && "$PY" "$SRC/scripts/kafka_cluster.py" \
+                stop --dir "$d" >/dev/null 2>&1 || true
+done
 rm -rf "$WORK"
 mkdir -p "$WORK" "$SRC/bench/results"
 RAW=$WORK/raw.jsonl
 : > "$RAW"
+LOAD_START=$(cat /proc/loadavg)
+echo "== load average at the start: $LOAD_START" >&2
 
-BROKER_PID=""
+BROKER_PID=""  # mock: the `leadscore broker` process
+KAFKA_DIR=""   # kafka: the folder of the running node
+LS_PID=""      # latency: the `leadscore run` being measured
 stop_broker() {
         if [ -n "$BROKER_PID" ]; then
                 kill "$BROKER_PID" 2>/dev/null || true
                 wait "$BROKER_PID" 2>/dev/null || true
                 BROKER_PID=""
         fi
+        if [ -n "$KAFKA_DIR" ]; then
+                # a controlled shutdown (SIGTERM, SIGKILL after 30 s); the
+                # node's logs stay, its data goes
+                "$PY" "$SRC/scripts/kafka_cluster.py" stop --dir "$KAFKA_DIR" \
+                        >> "$KAFKA_DIR.stop.log" 2>&1 || true
+                rm -rf "$KAFKA_DIR/node-0/data"
+                KAFKA_DIR=""
+        fi
 }
-trap stop_broker EXIT INT TERM
+cleanup() {
+        if [ -n "$LS_PID" ]; then
+                kill "$LS_PID" 2>/dev/null || true
+                wait "$LS_PID" 2>/dev/null || true
+                LS_PID=""
+        fi
+        stop_broker
+}
+trap cleanup EXIT
+trap 'cleanup; trap - EXIT; exit 130' INT TERM
 
-# start_broker NAME: starts `leadscore broker` with 64 partitions per topic;
-# sets BROKERS to its address.
+# start_broker NAME: starts a broker with the benchmark's topics, 64
+# partitions each, and sets BROKERS to its address: `leadscore broker`
+# (mock) or one Apache Kafka node in $WORK/kafka-NAME (kafka), each a
+# fresh one with empty topics.
 start_broker() {
-        "$LS" broker --partitions $PARTS \
-                --topics lead-events,lead-profiles,lead-scores,lead-alerts,lead-dead-letters,bench-passthrough,bench-py-scores \
+        if [ $BROKER = kafka ]; then
+                KAFKA_DIR=$WORK/kafka-$1
+                rm -rf "$KAFKA_DIR"
+                t0=$(date +%s)
+                "$PY" "$SRC/scripts/kafka_cluster.py" start --dir "$KAFKA_DIR" \
+                        --nodes 1 --partitions $PARTS --topics $TOPICS \
+                        --heap $KAFKA_HEAP > "$WORK/$1.addr" 2> "$WORK/$1.log" \
+                        || { echo "kafka did not start:" >&2; cat "$WORK/$1.log" >&2; exit 1; }
+                BROKERS=$(tail -n 1 "$WORK/$1.addr")
+                echo "   (Apache Kafka at $BROKERS, started in $(( $(date +%s) - t0 )) s)" >&2
+                return
+        fi
+        "$LS" broker --partitions $PARTS --topics $TOPICS \
                 > "$WORK/$1.addr" 2> "$WORK/$1.log" &
         BROKER_PID=$!
         i=0
@@ -77,6 +164,27 @@ start_broker() {
         BROKERS=$(head -n 1 "$WORK/$1.addr")
 }
 
+# kafka_topics create|delete PREFIX: the four topics of a latency run plus
+# its dead-letter topic, PREFIX + the default names, $PARTS partitions
+# each, on the running node (through scripts/kafka_cluster.py's Cluster,
+# which waits until every partition has a leader).
+kafka_topics() {
+        "$PY" - "$SRC/scripts" "$KAFKA_DIR" "$1" "$2" $PARTS <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import kafka_cluster
+c = kafka_cluster.Cluster(sys.argv[2])
+topics = [sys.argv[4] + t for t in ("lead-events", "lead-profiles",
+          "lead-scores", "lead-alerts", "lead-dead-letters")]
+if sys.argv[3] == "create":
+    c.create_topics(topics, int(sys.argv[5]))
+else:
+    admin = c.admin()  # kept: the futures fail once the client is freed
+    for t, f in admin.delete_topics(topics, operation_timeout=30).items():
+        f.result()
+EOF
+}
+
 # The model for the Kafka runs: examples/model.yaml with a lateness that
 # covers the whole generated period. leadscore consumes the events and
 # profiles topics independently, so with a backlog the small profiles
@@ -86,10 +194,18 @@ sed -e 's/^lateness: .*/lateness: 400d/' \
     -e "s#: lists/#: $SRC/examples/lists/#" \
     "$SRC/examples/model.yaml" > "$WORK/model.yaml"
 
-# ls_config GROUP BROKERS FILE: a `leadscore run` config for the benchmark.
+# ls_config GROUP BROKERS FILE [TOPIC_PREFIX]: a `leadscore run` config for
+# the benchmark (with a prefix, its five topics are PREFIX + the default
+# names, as bench_kafka --topic-prefix names them).
 ls_config() {
         {
                 echo "model: $WORK/model.yaml"
+                if [ -n "${4:-}" ]; then
+                        echo "topics:"
+                        for t in events profiles scores alerts dead_letters; do
+                                echo "  $t: $4lead-$(echo $t | tr _ -)"
+                        done
+                fi
                 echo "group: $1"
                 echo "format: {input: avro, output: avro}"
                 echo "schemas: $SRC/schemas"
@@ -109,6 +225,7 @@ run() { # run LABEL CMD...: runs a benchmark, appends its result lines
         "$@" >> "$RAW"
 }
 
+if [ $KAFKA_ONLY = 0 ]; then
 # 1-2. engine and decode, in-process, one core
 run "engine: decode + apply + encode, $EVENTS events, $LEADS leads" \
         "$BE" engine --events $EVENTS --leads $LEADS --reps $REPS
@@ -124,28 +241,40 @@ for l in $MEM_LEADS; do
         run "memory + snapshots: $l leads" \
                 "$BE" memory --leads $l --reps $MEM_REPS --dir "$WORK"
 done
+fi
 
 # 3. end to end, with its baselines, on one broker and one topic
+echo "== broker: $BROKER" >&2
 start_broker e2e
 run "produce $KEVENTS inputs to $PARTS partitions" \
         "$BK" produce --brokers "$BROKERS" --events $KEVENTS --leads $LEADS \
         --partitions $PARTS
+# round R [TAG]: the four, back to back, each with a fresh group
+round() {
+        tag=${2:-r$1}
+        run "round $tag: raw consume (poll)" "$BK" consume \
+                --brokers "$BROKERS" --group "poll-$tag" --api poll \
+                --expect $KEVENTS --tag $tag $X
+        run "round $tag: raw consume (batch queue)" "$BK" consume \
+                --brokers "$BROKERS" --group "batch-$tag" --api batch \
+                --expect $KEVENTS --tag $tag $X
+        run "round $tag: C pass-through" "$BK" passthrough \
+                --brokers "$BROKERS" --group "pass-$tag" --expect $KEVENTS \
+                --tag $tag $X
+        ls_config "leadscore-$tag" "$BROKERS" "$WORK/run-$tag.yaml"
+        run "round $tag: leadscore run" "$BK" e2e --brokers "$BROKERS" \
+                --group "leadscore-$tag" --expect $KEVENTS --leadscore "$LS" \
+                --config "$WORK/run-$tag.yaml" --log "$WORK/run-$tag.log" \
+                --partitions $PARTS --tag $tag $X
+}
+r=1
+while [ $r -le $WARMUP ]; do
+        round $r warmup$r
+        r=$((r + 1))
+done
 r=1
 while [ $r -le $KREPS ]; do
-        run "round $r/$KREPS: raw consume (poll)" "$BK" consume \
-                --brokers "$BROKERS" --group "poll-$r" --api poll \
-                --expect $KEVENTS --tag r$r $X
-        run "round $r/$KREPS: raw consume (batch queue)" "$BK" consume \
-                --brokers "$BROKERS" --group "batch-$r" --api batch \
-                --expect $KEVENTS --tag r$r $X
-        run "round $r/$KREPS: C pass-through" "$BK" passthrough \
-                --brokers "$BROKERS" --group "pass-$r" --expect $KEVENTS \
-                --tag r$r $X
-        ls_config "leadscore-$r" "$BROKERS" "$WORK/run-$r.yaml"
-        run "round $r/$KREPS: leadscore run" "$BK" e2e --brokers "$BROKERS" \
-                --group "leadscore-$r" --expect $KEVENTS --leadscore "$LS" \
-                --config "$WORK/run-$r.yaml" --log "$WORK/run-$r.log" \
-                --partitions $PARTS --tag r$r $X
+        round $r
         r=$((r + 1))
 done
 
@@ -158,11 +287,14 @@ while [ $r -le $PY_REPS ]; do
                 --model "$WORK/model.yaml" --tag r$r $X
         r=$((r + 1))
 done
-stop_broker
+[ $BROKER = mock ] && stop_broker
 
 # 7. latency at half of the measured end-to-end rate (the target), and at a
-# tenth of it (what the pipeline adds when it is not busy); a fresh broker
-# and a fresh `leadscore run` for each run.
+# tenth of it (what the pipeline adds when it is not busy); a fresh
+# `leadscore run` with a fresh group and empty topics for each run: with
+# mock a fresh broker, with kafka fresh topics (prefix lat-LOAD-R.) on the
+# node of section 3, kept running: a new node takes 10-20 s to start here
+# and its JVM is cold (JIT) for the first seconds of a 10 s run.
 MAXRATE=$("$PY" -c '
 import json, statistics, sys
 v = [json.loads(l)["value"] for l in open(sys.argv[1])
@@ -175,8 +307,14 @@ for load in half tenth; do
         esac
         r=1
         while [ $r -le $LAT_REPS ]; do
-                start_broker "lat-$load-$r"
-                ls_config "latency-$load-$r" "$BROKERS" "$WORK/lat-$load-$r.yaml"
+                PREFIX=""
+                if [ $BROKER = kafka ]; then
+                        PREFIX=lat-$load-$r.
+                        kafka_topics create "$PREFIX"
+                else
+                        start_broker "lat-$load-$r"
+                fi
+                ls_config "latency-$load-$r" "$BROKERS" "$WORK/lat-$load-$r.yaml" "$PREFIX"
                 "$LS" run --config "$WORK/lat-$load-$r.yaml" \
                         2> "$WORK/lat-$load-$r.log" &
                 LS_PID=$!
@@ -186,16 +324,30 @@ for load in half tenth; do
                         [ $i -gt 300 ] && { echo "leadscore run did not join" >&2; exit 1; }
                         sleep 0.1
                 done
+                # a run that reads no output after its first second fails;
+                # the others still run, and the table counts the failures
                 run "latency ($load load) $r/$LAT_REPS: $RATE inputs/s for ${LAT_SECONDS}s" \
                         "$BK" latency --brokers "$BROKERS" --rate $RATE \
                         --seconds $LAT_SECONDS --leads $LEADS \
-                        --partitions $PARTS --tag r$r --load $load
+                        --partitions $PARTS --tag r$r --load $load \
+                        --topic-prefix "$PREFIX" || {
+                        echo "bench: latency ($load load) $r FAILED" >&2
+                        echo "{\"bench\":\"failed\",\"metric\":\"latency_${load}_runs\",\"value\":1,\"unit\":\"count\"}" >> "$RAW"
+                }
                 kill $LS_PID
                 wait $LS_PID || true
-                stop_broker
+                LS_PID=""
+                if [ $BROKER = kafka ]; then
+                        kafka_topics delete "$PREFIX" || echo "bench: could not" \
+                                "delete the topics $PREFIX* (left on the node)" >&2
+                else
+                        stop_broker
+                fi
                 r=$((r + 1))
         done
 done
+stop_broker
 
-"$PY" "$SRC/bench/report.py" "$RAW" --out "$SRC/bench/results/latest.json" \
-        --quick $QUICK
+"$PY" "$SRC/bench/report.py" "$RAW" \
+        --out "$SRC/bench/results/latest-$BROKER.json" --quick $QUICK \
+        --broker "$BROKER_DESC" --sizes "$SIZES" --load-start "$LOAD_START"
