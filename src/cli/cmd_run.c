@@ -65,8 +65,10 @@ static void ls_run_usage(FILE *fp) {
                 "  1   configuration, model or schema error, or a fatal "
                 "runtime error (a record\n"
                 "      that could not be delivered, an unreachable schema "
-                "registry); offsets past\n"
-                "      the failure are not committed\n"
+                "registry, a refused\n"
+                "      Kafka authentication or TLS handshake); offsets past "
+                "the failure are not\n"
+                "      committed\n"
                 "  64  usage error\n");
 }
 

@@ -153,7 +153,7 @@ struct ls_pipeline_s {
         ls_pipeline_stats_t stats;
         int fatal;               /* a fatal error happened; stop */
         ls_err_t fatal_err;
-        char fatal_str[512];
+        char fatal_str[1024];
         atomic_int stop_req;
         atomic_uint_least64_t n_consumed; /* stats.consumed, for other threads */
 };
@@ -304,6 +304,71 @@ static void ls_pl_kafka_log_cb(const rd_kafka_t *rk, int level,
                 ls_log_kv(pl->log, ls_log_level_from_syslog(level), "kafka",
                           buf, "client", rd_kafka_name(rk), "facility", fac,
                           NULL);
+}
+
+/** A string property of a client's effective configuration ("" unset). */
+static const char *ls_pl_kafka_prop(rd_kafka_t *rk, const char *name,
+                                    char *buf, size_t size) {
+        if (rd_kafka_conf_get(rd_kafka_conf(rk), name, buf, &size) !=
+            RD_KAFKA_CONF_OK)
+                buf[0] = '\0';
+        return buf;
+}
+
+/**
+ * librdkafka's errors (its error callback, on the thread that polls).
+ * A broker that refuses our SASL credentials, or a TLS handshake that
+ * fails (e.g. the broker's certificate does not verify against
+ * ssl.ca.location), stops the run: librdkafka would retry forever with
+ * the credentials and trust it read at start, so only a restart with a
+ * corrected secret or CA can succeed. OAUTHBEARER is the exception: its
+ * token refresh may fail for a while and is retried. Other errors are
+ * logged; librdkafka retries them.
+ */
+static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                                 void *opaque) {
+        ls_pipeline_t *pl = opaque;
+        char mech[64], user[256], ca[512], hint[320] = "", msg[1024];
+
+        ls_pl_kafka_prop(rk, "sasl.mechanisms", mech, sizeof(mech));
+        if (pl->fatal && (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+                          err == RD_KAFKA_RESP_ERR__SSL))
+                return; /* stopping already; librdkafka logged it (FAIL) */
+        if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
+            strcmp(mech, "OAUTHBEARER")) {
+                /* librdkafka before 2.6.1 repeats the client nonce in its
+                 * SCRAM client-final-message; Kafka 4 checks it strictly. */
+                if (!strncmp(mech, "SCRAM-", 6) &&
+                    rd_kafka_version() < 0x020601ff)
+                        snprintf(hint, sizeof(hint),
+                                 "; if they are right, the cause is "
+                                 "librdkafka %s: before 2.6.1 its SCRAM is "
+                                 "refused by Apache Kafka 4.0 and later "
+                                 "even with the right password (run with "
+                                 "librdkafka 2.6.1 or later, or use PLAIN "
+                                 "over TLS)",
+                                 rd_kafka_version_str());
+                snprintf(msg, sizeof(msg),
+                         "Kafka authentication failed (SASL mechanism %s, "
+                         "user '%s'): %s; check sasl.username and "
+                         "sasl.password, and that the broker knows this "
+                         "user for this mechanism%s",
+                         mech, ls_pl_kafka_prop(rk, "sasl.username", user,
+                                                sizeof(user)),
+                         reason, hint);
+                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+        } else if (err == RD_KAFKA_RESP_ERR__SSL) {
+                ls_pl_kafka_prop(rk, "ssl.ca.location", ca, sizeof(ca));
+                snprintf(msg, sizeof(msg),
+                         "Kafka TLS handshake failed (ssl.ca.location %s): %s",
+                         ca[0] ? ca : "not set: the system's CA certificates",
+                         reason);
+                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+        } else {
+                ls_log_kv(pl->log, LS_LOG_ERROR, "kafka", reason, "client",
+                          rd_kafka_name(rk), "facility", "ERROR", "error",
+                          rd_kafka_err2name((rd_kafka_resp_err_t)err), NULL);
+        }
 }
 
 static int ls_pl_stats_cb(rd_kafka_t *rk, char *json, size_t json_len,
@@ -1837,6 +1902,7 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
 
         rd_kafka_conf_set_opaque(kconf, pl);
         rd_kafka_conf_set_log_cb(kconf, ls_pl_kafka_log_cb);
+        rd_kafka_conf_set_error_cb(kconf, ls_pl_kafka_error_cb);
         if (conf->metrics_listen) {
                 /* Lag, rtt and queue gauges; the user may override. */
                 if (ls_pl_conf_set(kconf, "kafka", "statistics.interval.ms",
