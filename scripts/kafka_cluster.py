@@ -13,8 +13,12 @@ tests and the benchmarks.
       broker and controller), waits until all of them serve metadata,
       creates the topics, prints the bootstrap address on stdout and
       returns; the nodes keep running. With --sasl-ssl each node also
-      listens with SASL_SSL (SCRAM-SHA-256) on a second port, with a
-      certificate of a CA made in DIR/tls; DIR/secure.json names them.
+      listens with SASL_SSL (SCRAM-SHA-256, and PLAIN for the same user
+      and password) on a second port, with a certificate of a CA made in
+      DIR/tls; DIR/secure.json names them. PLAIN is there because Kafka
+      4 refuses the SCRAM of librdkafka before 2.6.1 (Debian 12 has
+      2.0.2) even with the right password: it repeats the client nonce
+      in its final message, which Kafka 4 checks strictly.
   scripts/kafka_cluster.py stop --dir DIR
       Stops every node cleanly (SIGTERM, then SIGKILL after 30 s).
   scripts/kafka_cluster.py node-stop --dir DIR --node I [--kill]
@@ -41,6 +45,8 @@ SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 POM = os.path.join(SOURCE_DIR, "scripts", "kafka", "pom.xml")
 SCRAM_USER = "leadscore"
 SCRAM_MECHANISM = "SCRAM-SHA-256"
+# Also enabled on the SASL_SSL listener, same user and password.
+PLAIN_MECHANISM = "PLAIN"
 
 
 def cache_dir():
@@ -214,7 +220,8 @@ class Cluster:
                 "ca": ca, "keystore": keystore,
                 "user": SCRAM_USER,
                 "password": uuid.uuid4().hex,
-                "mechanism": SCRAM_MECHANISM}
+                "mechanism": SCRAM_MECHANISM,
+                "mechanisms": [SCRAM_MECHANISM, PLAIN_MECHANISM]}
         cluster_id = self._java(libs, ["kafka.tools.StorageTool",
                                        "random-uuid"]).strip().splitlines()[-1]
         for i in range(self.nodes):
@@ -292,10 +299,15 @@ class Cluster:
             advertised.append("SASL_SSL://127.0.0.1:%d" % p["secure"])
             protomap += ",SASL_SSL:SASL_SSL"
             props.update({
-                "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+                "sasl.enabled.mechanisms": "%s,%s" % (SCRAM_MECHANISM,
+                                                      PLAIN_MECHANISM),
                 "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config":
                     "org.apache.kafka.common.security.scram.ScramLoginModule"
                     " required;",
+                "listener.name.sasl_ssl.plain.sasl.jaas.config":
+                    "org.apache.kafka.common.security.plain.PlainLoginModule"
+                    " required user_%s=\"%s\";"
+                    % (SCRAM_USER, self.secure["password"]),
                 "ssl.keystore.type": "PEM",
                 "ssl.keystore.location": self.secure["keystore"],
                 "ssl.client.auth": "none",
