@@ -2,11 +2,14 @@
 """Runs real Apache Kafka (KRaft, one node or three) on loopback for the
 tests and the benchmarks.
 
-  scripts/kafka_cluster.py fetch
+  scripts/kafka_cluster.py fetch [--kafka-version V]
       Copies org.apache.kafka:kafka_2.13 (scripts/kafka/pom.xml) and its
       runtime dependencies with Maven into the cache, once per machine:
       $LS_KAFKA_CACHE, else $XDG_CACHE_HOME/leadscore, else
       ~/.cache/leadscore. Maven keeps its own repository (~/.m2) too.
+      The version is 4.4.0 by default; SCRAM_VERSION (3.9.2) is the one
+      whose SCRAM Debian 12's librdkafka can use (see --sasl-ssl).
+      Every command takes --kafka-version; a started cluster remembers it.
   scripts/kafka_cluster.py start --dir DIR [--nodes 1|3] [--partitions P]
                          [--topics a,b,c] [--sasl-ssl]
       Formats KRaft storage under DIR, starts every node (each one both
@@ -41,6 +44,8 @@ import time
 import uuid
 
 KAFKA_VERSION = "4.4.0"
+# The newest Kafka that accepts the SCRAM of librdkafka before 2.6.1.
+SCRAM_VERSION = "3.9.2"
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 POM = os.path.join(SOURCE_DIR, "scripts", "kafka", "pom.xml")
 SCRAM_USER = "leadscore"
@@ -49,20 +54,20 @@ SCRAM_MECHANISM = "SCRAM-SHA-256"
 PLAIN_MECHANISM = "PLAIN"
 
 
-def cache_dir():
+def cache_dir(version=KAFKA_VERSION):
     base = os.environ.get("LS_KAFKA_CACHE")
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(
             os.path.expanduser("~"), ".cache")
         base = os.path.join(xdg, "leadscore")
-    return os.path.join(base, "kafka-" + KAFKA_VERSION)
+    return os.path.join(base, "kafka-" + version)
 
 
-def fetch(quiet=False):
-    """Returns the directory of the broker's jars, copying them with Maven
-    first if this machine has not yet. Safe to call from parallel tests:
-    a lock file serialises the copy."""
-    home = cache_dir()
+def fetch(quiet=False, version=KAFKA_VERSION):
+    """Returns the directory of the jars of Kafka `version`, copying them
+    with Maven first if this machine has not yet. Safe to call from
+    parallel tests: a lock file serialises the copy."""
+    home = cache_dir(version)
     libs = os.path.join(home, "libs")
     done = os.path.join(home, ".complete")
     if os.path.exists(done):
@@ -80,10 +85,11 @@ def fetch(quiet=False):
         shutil.rmtree(tmp, ignore_errors=True)
         cmd = ["mvn", "-B", "-q", "-f", POM,
                "dependency:copy-dependencies", "-DincludeScope=runtime",
+               "-Dkafka.version=" + version,
                "-DoutputDirectory=" + tmp]
         if not quiet:
             print("kafka: fetching Apache Kafka %s with Maven into %s"
-                  % (KAFKA_VERSION, home), file=sys.stderr, flush=True)
+                  % (version, home), file=sys.stderr, flush=True)
         r = subprocess.run(cmd, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
         if r.returncode != 0:
@@ -92,7 +98,7 @@ def fetch(quiet=False):
         shutil.rmtree(libs, ignore_errors=True)
         os.rename(tmp, libs)
         with open(done, "w") as f:
-            f.write(KAFKA_VERSION + "\n")
+            f.write(version + "\n")
     return libs
 
 
@@ -171,8 +177,9 @@ class Cluster:
 
     def __init__(self, base, nodes=1, partitions=4, topics=(),
                  sasl_ssl=False, die_with_parent=False, heap="512m",
-                 extra=None):
+                 extra=None, version=KAFKA_VERSION):
         self.base = os.path.abspath(base)
+        self.version = version
         self.nodes = nodes
         self.partitions = partitions
         self.topics = list(topics)
@@ -189,6 +196,7 @@ class Cluster:
             self.ports = st["ports"]
             self.sasl_ssl = st["sasl_ssl"]
             self.secure = st.get("secure")
+            self.version = st.get("version", KAFKA_VERSION)
         else:
             self.ports = None
             self.secure = None
@@ -206,7 +214,7 @@ class Cluster:
     def start(self, timeout=90):
         """Formats and starts every node, waits for readiness, creates the
         topics. Returns the bootstrap address."""
-        libs = fetch()
+        libs = fetch(version=self.version)
         os.makedirs(self.base, exist_ok=True)
         ports = free_ports(self.nodes * 3)
         self.ports = [{"plain": ports[3 * i], "controller": ports[3 * i + 1],
@@ -235,6 +243,7 @@ class Cluster:
             self._java(libs, cmd)
         with open(self.state, "w") as f:
             json.dump({"nodes": self.nodes, "ports": self.ports,
+                       "version": self.version,
                        "sasl_ssl": self.sasl_ssl, "secure": self.secure}, f)
         if self.secure:
             with open(os.path.join(self.base, "secure.json"), "w") as f:
@@ -327,7 +336,7 @@ class Cluster:
     def start_node(self, i, wait=True, timeout=60):
         """Starts node i (formatted already); with wait, returns once the
         cluster reports every node again."""
-        libs = fetch()
+        libs = fetch(version=self.version)
         d = self.node_dir(i)
         out = open(os.path.join(d, "stdout.log"), "ab")
         cmd = ["java", "-Xms128m", "-Xmx" + self.heap, "-XX:+UseSerialGC",
@@ -490,11 +499,14 @@ def _die_with_parent():
 def main(argv):
     ap = argparse.ArgumentParser(
         prog="scripts/kafka_cluster.py",
-        description="Run real Apache Kafka %s (KRaft) on loopback."
-        % KAFKA_VERSION)
+        description="Run real Apache Kafka (KRaft) on loopback.")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("fetch", help="copy Kafka's jars with Maven (once)")
+    f = sub.add_parser("fetch", help="copy Kafka's jars with Maven (once)")
+    f.add_argument("--kafka-version", default=KAFKA_VERSION,
+                   help="default %s; %s for SCRAM with librdkafka < 2.6.1"
+                   % (KAFKA_VERSION, SCRAM_VERSION))
     s = sub.add_parser("start", help="format, start, wait, create topics")
+    s.add_argument("--kafka-version", default=KAFKA_VERSION)
     s.add_argument("--dir", required=True)
     s.add_argument("--nodes", type=int, default=1, choices=(1, 3))
     s.add_argument("--partitions", type=int, default=4)
@@ -513,11 +525,12 @@ def main(argv):
     a = ap.parse_args(argv)
     try:
         if a.cmd == "fetch":
-            print(fetch())
+            print(fetch(version=a.kafka_version))
         elif a.cmd == "start":
             topics = [t for t in a.topics.split(",") if t]
             c = Cluster(a.dir, a.nodes, a.partitions, topics,
-                        sasl_ssl=a.sasl_ssl, heap=a.heap)
+                        sasl_ssl=a.sasl_ssl, heap=a.heap,
+                        version=a.kafka_version)
             if c.ports is not None:
                 raise RuntimeError("kafka: %s holds a cluster already; stop "
                                    "it and remove the folder" % a.dir)

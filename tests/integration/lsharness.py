@@ -153,14 +153,15 @@ class KafkaBroker:
     tests need a 2 MB record to reach leadscore."""
 
     def __init__(self, partitions=1, topics=None, nodes=1, sasl_ssl=False,
-                 extra=None):
+                 extra=None, version=None):
         kc = kafka_cluster_module()
         self.dir = tempfile.mkdtemp(prefix="lskafka-")
         self.cluster = kc.Cluster(self.dir, nodes, partitions,
                                   topics or DEFAULT_TOPICS,
                                   sasl_ssl=sasl_ssl, die_with_parent=True,
                                   extra=dict({"message.max.bytes": "4194304"},
-                                             **(extra or {})))
+                                             **(extra or {})),
+                                  version=version or kc.KAFKA_VERSION)
         try:
             self.address = self.cluster.start()
         except Exception:

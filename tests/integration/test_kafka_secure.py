@@ -1,9 +1,9 @@
-"""TLS and SASL against real Apache Kafka. `leadscore run` connects to the
-SASL_SSL listener of scripts/kafka_cluster.py --sasl-ssl (a server
-certificate from a CA the cluster script makes), with the password taken
-from ${env:...} in one run and from ${file:...} in another. Inputs are
-produced over TLS + SASL with confluent-kafka, and the scores are read
-back by Kafka's own Java client over TLS + SCRAM-SHA-256. The password
+"""TLS and SASL/SCRAM against real Apache Kafka. `leadscore run` connects
+to the SASL_SSL listener of scripts/kafka_cluster.py --sasl-ssl (a server
+certificate from a CA the cluster script makes) with SCRAM-SHA-256, the
+password taken from ${env:...} in one run and from ${file:...} in another.
+Inputs are produced over TLS + SCRAM with confluent-kafka, and the scores
+are read back by Kafka's own Java client over TLS + SCRAM. The password
 appears nowhere: not in stderr (with librdkafka's security, broker and
 conf debug on), stdout, --print-config or /metrics, and not in the errors
 of a run with a wrong password (authentication fails: the run stops with
@@ -12,11 +12,12 @@ whose CA file does not verify the broker (TLS failure: exit status 1).
 
 SCRAM against Kafka 4 needs librdkafka 2.6.1 or later: older versions
 repeat the client nonce in their final SCRAM message, which Kafka 4
-refuses even with the right password. With Debian 12's librdkafka 2.0.2,
-leadscore and confluent-kafka authenticate with PLAIN, which the same
-listener offers for the same user and password, and
-test_scram_with_this_librdkafka checks that leadscore names that cause
-when its SCRAM fails. With 2.6.1 or later they use SCRAM-SHA-256."""
+refuses even with the right password (Kafka 3.x accepts it). With Debian
+12's librdkafka 2.0.2 the SCRAM cases therefore run on Kafka 3.9.2
+(kafka_cluster.SCRAM_VERSION), and a second cluster on Kafka 4.4.0 shows
+that leadscore names that cause when its SCRAM fails there
+(test_scram_with_this_librdkafka) and that TLS + SASL/PLAIN works there
+(test_plain_on_kafka4). With 2.6.1 or later everything runs on 4.4.0."""
 import base64
 import binascii
 import json
@@ -36,7 +37,7 @@ TIMEOUT = 900
 SCRAM = "SCRAM-SHA-256"
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENV_VAR = "LS_TEST_KAFKA_PASSWORD"
-CASES = ("env", "file", "scram", "wrongpw", "badca")
+CASES = ("env", "file", "plain", "scram", "wrongpw", "badca")
 CLUSTER = None  # the h.KafkaBroker of this run, started in __main__
 
 
@@ -57,12 +58,19 @@ def scram_works(librdkafka_version):
 
 
 LS_RDKAFKA = leadscore_librdkafka()
-LS_MECH = SCRAM if scram_works(LS_RDKAFKA) else "PLAIN"
-PY_MECH = SCRAM if scram_works(confluent_kafka.libversion()[0]) else "PLAIN"
+PY_RDKAFKA = confluent_kafka.libversion()[0]
 
 
 def sec():
     return CLUSTER.cluster.secure
+
+
+def mech(rdkafka_version):
+    """SCRAM, unless this librdkafka cannot do it with CLUSTER's Kafka."""
+    if scram_works(rdkafka_version) or \
+            version(CLUSTER.cluster.version) < (4, 0, 0):
+        return SCRAM
+    return "PLAIN"
 
 
 def topics(case):
@@ -145,7 +153,7 @@ def secure_producer():
     s = sec()
     return confluent_kafka.Producer({
         "bootstrap.servers": s["bootstrap"], "security.protocol": "SASL_SSL",
-        "sasl.mechanisms": PY_MECH, "sasl.username": s["user"],
+        "sasl.mechanisms": mech(PY_RDKAFKA), "sasl.username": s["user"],
         "sasl.password": s["password"], "ssl.ca.location": s["ca"],
         "linger.ms": 5})
 
@@ -186,14 +194,15 @@ def scored_run(case, password_value, env, fmt):
     s = sec()
     t = topics(case)
     d = h.tmpdir()
-    cfg = write_config(d, case, LS_MECH, password_value, fmt=fmt)
+    ls_mech = mech(LS_RDKAFKA)
+    cfg = write_config(d, case, ls_mech, password_value, fmt=fmt)
     with open(cfg) as f:
         assert s["password"] not in f.read()  # the secret is indirect
     shown = print_config(cfg, env)
     check_clean("--print-config", shown, [s["password"]])
     assert "kafka.sasl.password = ********" in shown, shown
     assert "kafka.sasl.username = %s" % s["user"] in shown, shown
-    assert "kafka.sasl.mechanisms = %s" % LS_MECH in shown, shown
+    assert "kafka.sasl.mechanisms = %s" % ls_mech in shown, shown
     assert "kafka.ssl.ca.location = %s" % s["ca"] in shown, shown
 
     run = run_proc(cfg, env, "run-" + case)
@@ -232,13 +241,18 @@ def test_env_password():
     """sasl.password: ${env:...}; logfmt lines."""
     s = sec()
     env = dict(os.environ, **{ENV_VAR: s["password"]})
+    assert mech(LS_RDKAFKA) == SCRAM
     err = scored_run("env", "${env:%s}" % ENV_VAR, env, "logfmt")
-    # librdkafka's debug lines went through the masking logger: its
-    # configuration dump and the TLS and SASL steps are there.
+    check_debug_lines(err, SCRAM)
+
+
+def check_debug_lines(err, mechanism):
+    """librdkafka's debug lines went through the masking logger: its
+    configuration dump and the TLS and SASL steps are there."""
     assert "level=debug event=kafka" in err, err[-3000:]
     assert "Broker SSL certificate verified" in err, err[-3000:]
-    assert "sasl.mechanisms = %s" % LS_MECH in err or \
-        "SASL mechanism %s" % LS_MECH in err, err[-3000:]
+    assert "sasl.mechanisms = %s" % mechanism in err or \
+        "SASL mechanism %s" % mechanism in err, err[-3000:]
 
 
 def test_file_password():
@@ -252,6 +266,7 @@ def test_file_password():
     os.chmod(pwfile, stat.S_IRUSR | stat.S_IWUSR)
     env = dict(os.environ)
     env.pop(ENV_VAR, None)
+    assert mech(LS_RDKAFKA) == SCRAM
     err = scored_run("file", "${file:%s}" % pwfile, env, "json")
     assert '"level":"debug","event":"kafka"' in err, err[-3000:]
     assert "Broker SSL certificate verified" in err, err[-3000:]
@@ -290,10 +305,12 @@ def test_wrong_password():
     """Authentication fails: the run stops (exit 1) and says which broker,
     which mechanism and which user, and what to check."""
     s = sec()
-    err = failed_run("wrongpw", LS_MECH, "not-" + s["password"][::-1])
+    err = failed_run("wrongpw", mech(LS_RDKAFKA),
+                     "not-" + s["password"][::-1])
     broker = "sasl_ssl://%s/bootstrap" % s["bootstrap"]
     line = last_line(err)
-    for want in ("Kafka authentication failed", "SASL mechanism " + LS_MECH,
+    for want in ("Kafka authentication failed",
+                 "SASL mechanism " + mech(LS_RDKAFKA),
                  "user '%s'" % s["user"], broker,
                  "check sasl.username and sasl.password"):
         assert want in line, (want, line)
@@ -301,12 +318,23 @@ def test_wrong_password():
         "FATAL: Kafka authentication failed" in err, err[-4000:]
 
 
+def test_plain_on_kafka4():
+    """TLS + SASL/PLAIN on Kafka 4, password from ${env:...}: what a
+    leadscore linked with librdkafka before 2.6.1 can use there."""
+    s = sec()
+    env = dict(os.environ, **{ENV_VAR: s["password"]})
+    assert mech(LS_RDKAFKA) == "PLAIN"
+    err = scored_run("plain", "${env:%s}" % ENV_VAR, env, "logfmt")
+    check_debug_lines(err, "PLAIN")
+
+
 def test_scram_with_this_librdkafka():
     """With librdkafka before 2.6.1, SCRAM with the RIGHT password fails
     against Kafka 4 (the Java client authenticates with it): leadscore
     stops and names that cause. With 2.6.1 or later (the other tests ran
-    SCRAM), a wrong SCRAM password fails without that note."""
+    SCRAM on Kafka 4), a wrong SCRAM password fails without that note."""
     s = sec()
+    assert version(CLUSTER.cluster.version) >= (4, 0, 0)
     if scram_works(LS_RDKAFKA):
         err = failed_run("scram", SCRAM, "not-" + s["password"])
         line = last_line(err)
@@ -336,7 +364,7 @@ def test_untrusted_ca():
                     "-keyout", os.path.join(d, "other-ca.key"),
                     "-out", other], check=True, capture_output=True,
                    timeout=60)
-    err = failed_run("badca", LS_MECH, s["password"], ca=other)
+    err = failed_run("badca", mech(LS_RDKAFKA), s["password"], ca=other)
     line = last_line(err)
     for want in ("Kafka TLS handshake failed (ssl.ca.location %s)" % other,
                  "sasl_ssl://%s/bootstrap" % s["bootstrap"],
@@ -344,13 +372,40 @@ def test_untrusted_ca():
         assert want in line, (want, line)
 
 
+def on(cluster, fn):
+    """fn, run with CLUSTER set to cluster."""
+    def t():
+        global CLUSTER
+        CLUSTER = cluster
+        fn()
+    t.__name__ = fn.__name__
+    return t
+
+
 if __name__ == "__main__":
+    kc = h.kafka_cluster_module()
     all_topics = [t for c in CASES for t in topics(c).values()]
-    h.log("librdkafka: leadscore %s (%s), confluent-kafka %s (%s)"
-          % (LS_RDKAFKA, LS_MECH, confluent_kafka.libversion()[0], PY_MECH))
-    CLUSTER = h.KafkaBroker(partitions=1, topics=all_topics, sasl_ssl=True)
+    h.log("librdkafka: leadscore %s, confluent-kafka %s"
+          % (LS_RDKAFKA, PY_RDKAFKA))
+    old_client = not (scram_works(LS_RDKAFKA) and scram_works(PY_RDKAFKA))
+    clusters = []
     try:
-        h.main([test_env_password, test_file_password, test_wrong_password,
-                test_scram_with_this_librdkafka, test_untrusted_ca])
+        scram = h.KafkaBroker(
+            partitions=1, topics=all_topics, sasl_ssl=True,
+            version=kc.SCRAM_VERSION if old_client else kc.KAFKA_VERSION)
+        clusters.append(scram)
+        tests = [on(scram, t) for t in (test_env_password, test_file_password,
+                                        test_wrong_password,
+                                        test_untrusted_ca)]
+        if old_client:
+            k4 = h.KafkaBroker(partitions=1, topics=all_topics,
+                               sasl_ssl=True, version=kc.KAFKA_VERSION)
+            clusters.append(k4)
+            tests += [on(k4, test_plain_on_kafka4),
+                      on(k4, test_scram_with_this_librdkafka)]
+        else:
+            tests.append(on(scram, test_scram_with_this_librdkafka))
+        h.main(tests)
     finally:
-        CLUSTER.stop()
+        for c in clusters:
+            c.stop()
