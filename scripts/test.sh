@@ -15,6 +15,7 @@ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DLEADSCORE_WERROR=ON \
         -DLEADSCORE_SANITIZE="$SANITIZE" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 /usr/bin/python3 scripts/kafka_cluster.py fetch >/dev/null
+/usr/bin/python3 scripts/kafka_cluster.py fetch --kafka-version 3.9.2 >/dev/null
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$BUILD_DIR"
