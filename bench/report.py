@@ -27,8 +27,13 @@ def machine():
     with open("/proc/meminfo") as f:
         mem_kb = int(f.readline().split()[1])
     try:
+        here = os.path.dirname(os.path.abspath(__file__))
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=os.path.dirname(__file__)).stdout.strip()
+                             text=True, cwd=here).stdout.strip()
+        # figures of a tree with uncommitted changes to tracked files say so
+        if rev and subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                  capture_output=True, text=True, cwd=here).stdout.strip():
+            rev += "+uncommitted"
     except OSError:
         rev = ""
     return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem_kb / 1048576, 1),
