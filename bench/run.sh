@@ -219,6 +219,22 @@ ls_config() {
         } > "$3"
 }
 
+# What the broker process itself uses: broker_ticks prints its CPU time
+# (user + system, in clock ticks); broker_cpu BENCH METRIC TICKS0 T0 EXTRA
+# appends a result line with the cores it kept busy since (TICKS0, T0).
+HZ=$(getconf CLK_TCK)
+broker_ticks() {
+        if [ $BROKER = kafka ]; then bp=$(cat "$KAFKA_DIR/node-0/pid"); else bp=$BROKER_PID; fi
+        awk '{print $14 + $15}' "/proc/$bp/stat" 2>/dev/null || echo 0
+}
+now_s() { date +%s.%N; }
+broker_cpu() {
+        awk -v a="$3" -v b="$(broker_ticks)" -v t0="$4" -v t1="$(now_s)" \
+            -v hz="$HZ" -v bench="$1" -v metric="$2" -v extra="$5" 'BEGIN {
+                printf "{\"bench\":\"%s\",\"metric\":\"%s\",\"value\":%.3f,\"unit\":\"cores\",%s}\n",
+                        bench, metric, (b - a) / hz / (t1 - t0), extra }' >> "$RAW"
+}
+
 run() { # run LABEL CMD...: runs a benchmark, appends its result lines
         echo "== $1" >&2
         shift
@@ -262,10 +278,12 @@ round() {
                 --brokers "$BROKERS" --group "pass-$tag" --expect $KEVENTS \
                 --tag $tag $X
         ls_config "leadscore-$tag" "$BROKERS" "$WORK/run-$tag.yaml"
+        bt=$(broker_ticks); bt0=$(now_s)
         run "round $tag: leadscore run" "$BK" e2e --brokers "$BROKERS" \
                 --group "leadscore-$tag" --expect $KEVENTS --leadscore "$LS" \
                 --config "$WORK/run-$tag.yaml" --log "$WORK/run-$tag.log" \
                 --partitions $PARTS --tag $tag $X
+        broker_cpu broker cpu_cores_during_e2e "$bt" "$bt0" "\"tag\":\"$tag\""
 }
 r=1
 while [ $r -le $WARMUP ]; do
@@ -324,6 +342,7 @@ for load in half tenth; do
                         [ $i -gt 300 ] && { echo "leadscore run did not join" >&2; exit 1; }
                         sleep 0.1
                 done
+                bt=$(broker_ticks); bt0=$(now_s)
                 # a run that reads no output after its first second fails;
                 # the others still run, and the table counts the failures
                 run "latency ($load load) $r/$LAT_REPS: $RATE inputs/s for ${LAT_SECONDS}s" \
@@ -334,6 +353,8 @@ for load in half tenth; do
                         echo "bench: latency ($load load) $r FAILED" >&2
                         echo "{\"bench\":\"failed\",\"metric\":\"latency_${load}_runs\",\"value\":1,\"unit\":\"count\"}" >> "$RAW"
                 }
+                broker_cpu latency broker_cpu_cores "$bt" "$bt0" \
+                        "\"tag\":\"r$r\",\"load\":\"$load\""
                 kill $LS_PID
                 wait $LS_PID || true
                 LS_PID=""
