@@ -2,11 +2,13 @@
  * ls_json.h - JSON wire format for inputs and outputs (jansson).
  *
  * Inputs are one JSON object each:
- *   {"kind":"event","lead_id","event_id","event_type","occurred_at",
+ *   {"kind":"event","lead_id","event_id"?,"event_type","occurred_at",
  *    "product"?, "properties"?: {string: string}}
  *   {"kind":"profile","lead_id","updated_at","attributes":{string:string}}
  * Times are integer milliseconds since the epoch or RFC 3339 strings,
- * between 1970 and year 9999. "kind" may be omitted when event_type (an
+ * between 1970 and year 9999; integers in [10^9, 10^11) are refused as
+ * epoch seconds. An empty lead_id or event_type decodes (the engine
+ * rejects it); event_id may be absent or empty (never deduplicated). "kind" may be omitted when event_type (an
  * event) or attributes (a profile) says which. Property and attribute
  * values may be strings, numbers or booleans (passed on as their text:
  * "42", "3.5", "true"); null means absent; nested values are rejected.

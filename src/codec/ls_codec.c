@@ -286,24 +286,22 @@ void ls_codec_destroy(ls_codec_t *codec) {
 /* ------------------------------------------------------------------ */
 /* Input                                                               */
 
-/* Value checks shared by every format. */
+/* Value checks shared by every format. An empty lead_id or event_type
+ * decodes: the engine rejects it, so that it is `invalid` (not `decode`)
+ * whatever the format (docs/CONFIG.md, dead letters). */
 static ls_err_t ls_codec_check_input(const ls_input_t *in, char *errstr,
                                      size_t errstr_size) {
         const char *tname = in->kind == LS_INPUT_EVENT ? "occurred_at"
                                                        : "updated_at";
         size_t n;
 
-        if (!in->lead_id || !*in->lead_id)
+        if (!in->lead_id)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                 "lead_id: empty");
+                                 "lead_id: missing");
         if ((n = strlen(in->lead_id)) > LS_CODEC_LEAD_ID_MAX)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "lead_id: %zu bytes, longer than %d", n,
                                  LS_CODEC_LEAD_ID_MAX);
-        if (in->kind == LS_INPUT_EVENT &&
-            (!in->event_type || !*in->event_type))
-                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                 "event_type: empty");
         if (in->time < 0 || in->time >= LS_CODEC_TIME_END)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "%s: %" PRId64 " out of range (0 to "

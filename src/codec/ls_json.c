@@ -27,6 +27,11 @@
 #define LS_JSON_SCALAR_MAX 40
 /* 9999-12-31T23:59:59.999Z + 1 ms */
 #define LS_JSON_TIME_END INT64_C(253402300800000)
+/* Integer times in [LS_JSON_SECONDS_LO, LS_JSON_SECONDS_HI) are refused:
+ * as milliseconds they fall between 1970-01-12 and 1973-03-03, as seconds
+ * between 2001 and 5138 - epoch seconds given where milliseconds belong. */
+#define LS_JSON_SECONDS_LO INT64_C(1000000000)
+#define LS_JSON_SECONDS_HI INT64_C(100000000000)
 
 struct ls_json_dec_s {
         json_t *root;     /* tree of the last decoded input */
@@ -154,6 +159,14 @@ static ls_err_t ls_json_get_time(json_t *root, const char *key, int64_t *msp,
                                          "%s: %" JSON_INTEGER_FORMAT
                                          " is out of range (1970 to 9999)",
                                          key, ms);
+                if (ms >= LS_JSON_SECONDS_LO && ms < LS_JSON_SECONDS_HI)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "%s: %" JSON_INTEGER_FORMAT
+                                         " looks like seconds since the "
+                                         "epoch; give milliseconds (%"
+                                         JSON_INTEGER_FORMAT
+                                         "000) or an RFC 3339 string",
+                                         key, ms, ms);
                 *msp = (int64_t)ms;
                 return LS_OK;
         }
@@ -171,25 +184,38 @@ static ls_err_t ls_json_get_time(json_t *root, const char *key, int64_t *msp,
                          key);
 }
 
+/* How ls_json_get_str treats a field. */
+#define LS_JSON_OPTIONAL 0  /* absent, null: *sp = NULL; "" is an error */
+#define LS_JSON_REQUIRED 1  /* absent, null: an error; "" is an error */
+#define LS_JSON_PRESENT 2   /* absent, null: an error; "" passes, for the
+                             * engine to judge (an empty lead id or event
+                             * type is `invalid`, as from Avro) */
+#define LS_JSON_ANY 3       /* absent, null: *sp = NULL; "" passes */
+
 /*
- * Reads a string field. Absent or null: *sp = NULL, LS_OK unless
- * @p required. Present: must be a non-empty string.
+ * Reads a string field as @p how says (LS_JSON_*). Present: must be a
+ * string.
  */
-static ls_err_t ls_json_get_str(json_t *root, const char *key, int required,
+static ls_err_t ls_json_get_str(json_t *root, const char *key, int how,
                                 const char **sp, char *errstr,
                                 size_t errstr_size) {
         json_t *v = json_object_get(root, key);
 
         *sp = NULL;
         if (!v || json_is_null(v)) {
-                if (required)
+                if (how == LS_JSON_REQUIRED || how == LS_JSON_PRESENT)
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "%s: missing", key);
                 return LS_OK;
         }
-        if (!json_is_string(v) || json_string_length(v) == 0)
+        if (how == LS_JSON_PRESENT || how == LS_JSON_ANY) {
+                if (!json_is_string(v))
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "%s: must be a string", key);
+        } else if (!json_is_string(v) || json_string_length(v) == 0) {
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "%s: must be a non-empty string", key);
+        }
         *sp = json_string_value(v);
         return LS_OK;
 }
@@ -328,8 +354,8 @@ ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data,
                                  "attributes says which");
         }
 
-        if ((err = ls_json_get_str(root, "lead_id", 1, &in->lead_id, errstr,
-                                   errstr_size)))
+        if ((err = ls_json_get_str(root, "lead_id", LS_JSON_PRESENT,
+                                   &in->lead_id, errstr, errstr_size)))
                 return err;
         if (strlen(in->lead_id) > LS_JSON_LEAD_ID_MAX)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
@@ -337,13 +363,17 @@ ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data,
                                  LS_JSON_LEAD_ID_MAX);
 
         if (in->kind == LS_INPUT_EVENT) {
-                if ((err = ls_json_get_str(root, "event_id", 1, &in->event_id,
-                                           errstr, errstr_size)) ||
-                    (err = ls_json_get_str(root, "event_type", 1,
-                                           &in->event_type, errstr,
+                /* event_id: absent or "" = never deduplicated, as the
+                 * Avro schema's empty string */
+                if ((err = ls_json_get_str(root, "event_id", LS_JSON_ANY,
+                                           &in->event_id, errstr,
                                            errstr_size)) ||
-                    (err = ls_json_get_str(root, "product", 0, &in->product,
-                                           errstr, errstr_size)))
+                    (err = ls_json_get_str(root, "event_type",
+                                           LS_JSON_PRESENT, &in->event_type,
+                                           errstr, errstr_size)) ||
+                    (err = ls_json_get_str(root, "product", LS_JSON_OPTIONAL,
+                                           &in->product, errstr,
+                                           errstr_size)))
                         return err;
                 time_key = "occurred_at";
                 obj_key = "properties";

@@ -56,25 +56,36 @@ def test_bad_json_inputs():
             (ev("L1", "e7", h.T0), "late"),                     # 6 10h late
             (ev("L1", "e3", t + 2), None),                      # 7 good
             (ev("L1", "e2", t + 1), None),                      # 8 duplicate
+            (ev("", "e9", t + 3), "invalid"),                   # 9 empty lead
+            (ev("L1", "e10", (t + 3) // 1000), "decode"),       # 10 seconds
+            (json.dumps({"kind": "event", "lead_id": "L1",      # 11 good, no
+                         "event_type": "page_view",             # event_id
+                         "occurred_at": t + 3,
+                         "properties": {"url": "https://x.test/pricing"}}),
+             None),
         ]
         for value, _r in records:
             h.produce(prod, h.TOPICS["events"], b"L1", value)
         h.flush(prod)
         expect = {i: r for i, (_v, r) in enumerate(records) if r}
         recs = h.consume_all(broker.address, [h.TOPICS["scores"], DL],
-                             3 + len(expect), 25)
+                             4 + len(expect), 25)
         scores = [json.loads(r[4]) for r in recs if r[0] == h.TOPICS["scores"]]
         dls = [r for r in recs if r[0] == DL]
-        assert [s["cause_id"] for s in scores] == ["e1", "e2", "e3"], scores
-        assert [s["total"] for s in scores] == [10, 20, 30], scores
+        assert [s["cause_id"] for s in scores] == ["e1", "e2", "e3", None], \
+            scores
+        assert [s["total"] for s in scores] == [10, 20, 30, 40], scores
         got = check_dead_letters(dls, expect, h.TOPICS["events"])
         assert all(k == b"L1" for _r, k in got.values()), got
+        assert "looks like seconds" in dict(
+            (int(r[5]["leadscore.source.offset"]), r[5]["leadscore.error"])
+            for r in dls)[10], dls
         body = json.loads(dls[0][4])
         assert body["reason"] == dls[0][5]["leadscore.reason"], body
         err = run.stderr_text()
         assert err.count("dead letter: reason=") == len(expect), err
         run.stop_ok()
-        assert "dead letters 5, duplicates 1" in run.stderr_text(), \
+        assert "dead letters 7, duplicates 1" in run.stderr_text(), \
             run.stderr_text()
         # Bad records are done with: the offsets move past them.
         assert h.committed(broker.address, "bad-json", h.TOPICS["events"],
@@ -112,7 +123,7 @@ def test_bad_avro_inputs():
             (full[: len(full) // 2], "decode"),                 # 1 truncated
             (full, None),                                       # 2
             (b"\0" + struct.pack(">I", 99) + full[5:], "schema"),  # 3
-            (empty_lead, "decode"),                             # 4
+            (empty_lead, "invalid"),                            # 4
             (good("e3", t + 2), None),                          # 5
         ]
         prod = h.producer(broker.address)

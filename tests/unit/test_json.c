@@ -82,6 +82,25 @@ static void test_decode_event(void **state) {
         assert_null(in.product);
         assert_int_equal(in.n_fields, 0);
         assert_int_equal(in.time, 1772359200123LL);
+
+        /* No event_id, or an empty one: never deduplicated (as Avro's
+         * empty string). An empty lead_id or event_type decodes: the
+         * engine rejects it as invalid, the same for every format. Integer
+         * times just outside the seconds-like range are milliseconds. */
+        decode_ok(dec,
+                  "{\"lead_id\":\"L3\",\"event_type\":\"t\","
+                  "\"occurred_at\":999999999}",
+                  &in);
+        assert_null(in.event_id);
+        assert_int_equal(in.time, 999999999LL);
+        decode_ok(dec,
+                  "{\"lead_id\":\"\",\"event_id\":\"\",\"event_type\":\"\","
+                  "\"occurred_at\":100000000000}",
+                  &in);
+        assert_string_equal(in.lead_id, "");
+        assert_string_equal(in.event_id, "");
+        assert_string_equal(in.event_type, "");
+        assert_int_equal(in.time, 100000000000LL);
         ls_json_dec_destroy(dec);
 }
 
@@ -126,12 +145,21 @@ static void test_decode_errors(void **state) {
                 {"{\"event_type\":\"t\",\"event_id\":\"e\","
                  "\"occurred_at\":1}",
                  "lead_id: missing"},
-                {"{\"lead_id\":\"\",\"event_type\":\"t\",\"event_id\":\"e\","
-                 "\"occurred_at\":1}",
-                 "lead_id: must be a non-empty string"},
                 {"{\"lead_id\":7,\"event_type\":\"t\",\"event_id\":\"e\","
                  "\"occurred_at\":1}",
-                 "lead_id: must be a non-empty string"},
+                 "lead_id: must be a string"},
+                {"{\"lead_id\":\"L\",\"event_type\":\"t\",\"event_id\":9,"
+                 "\"occurred_at\":1}",
+                 "event_id: must be a string"},
+                /* epoch seconds where milliseconds belong */
+                {"{\"lead_id\":\"L\",\"event_type\":\"t\",\"event_id\":\"e\","
+                 "\"occurred_at\":1772532000}",
+                 "occurred_at: 1772532000 looks like seconds since the epoch; "
+                 "give milliseconds (1772532000000) or an RFC 3339 string"},
+                {"{\"lead_id\":\"L\",\"updated_at\":99999999999,"
+                 "\"attributes\":{}}",
+                 "updated_at: 99999999999 looks like seconds since the epoch; "
+                 "give milliseconds (99999999999000) or an RFC 3339 string"},
                 {"{\"lead_id\":\"L\",\"event_type\":\"t\",\"event_id\":\"e\","
                  "\"occurred_at\":true}",
                  "occurred_at: expected integer milliseconds or RFC 3339 "
@@ -166,8 +194,6 @@ static void test_decode_errors(void **state) {
                 {"{\"lead_id\":\"L\",\"event_type\":\"t\",\"event_id\":\"e\","
                  "\"occurred_at\":1,\"properties\":[]}",
                  "properties: expected an object"},
-                {"{\"lead_id\":\"L\",\"event_type\":\"t\",\"occurred_at\":1}",
-                 "event_id: missing"},
                 {"{\"kind\":\"event\",\"lead_id\":\"L\",\"event_id\":\"e\","
                  "\"occurred_at\":1}",
                  "event_type: missing"},
