@@ -271,3 +271,71 @@ def snapshots(snapdir):
 def inspect(path):
     return subprocess.run([h.LEADSCORE, "snapshot", "inspect", path],
                           capture_output=True, text=True)
+
+
+# -- the same on other topics (several tests sharing one cluster) ----------
+
+def on_topics(recs, topics):
+    """recs of make_inputs moved to the input topics topics["events"],
+    topics["profiles"]."""
+    move = {h.TOPICS["events"]: topics["events"],
+            h.TOPICS["profiles"]: topics["profiles"]}
+    return [(move[t], k, v, ts) for t, k, v, ts in recs]
+
+
+def write_config_on(tmpdir, bootstrap, group, snapdir, topics, **kw):
+    """write_config with every topic taken from `topics` (the keys of
+    h.TOPICS)."""
+    path = write_config(tmpdir, bootstrap, group, snapdir,
+                        scores=topics["scores"], alerts=topics["alerts"], **kw)
+    with open(path) as f:
+        text = f.read()
+    line = "topics: {scores: %s, alerts: %s}\n" % (topics["scores"],
+                                                   topics["alerts"])
+    assert line in text, text
+    text = text.replace(line, "topics: {events: %s, profiles: %s, scores: %s, "
+                        "alerts: %s, dead_letters: %s}\n"
+                        % (topics["events"], topics["profiles"],
+                           topics["scores"], topics["alerts"],
+                           topics["dead_letters"]))
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def wait_caught_up_on(bootstrap, group, inputs, timeout, procs=()):
+    """wait_caught_up for the input topics `inputs` (names)."""
+    deadline = time.monotonic() + timeout
+    ends = {t: h.end_offsets(bootstrap, t, PARTS) for t in inputs}
+    com = {}
+    while time.monotonic() < deadline:
+        com = {t: h.committed(bootstrap, group, t, PARTS) for t in ends}
+        if all(e == 0 or c == e for t, end in ends.items()
+               for c, e in zip(com[t], end)):
+            return
+        time.sleep(0.5)
+    msg = "group %s did not catch up within %ss: ends %s committed %s" % (
+        group, timeout, ends, com)
+    for p in procs:
+        text = "\n".join(l for l in p.stderr_text().splitlines()
+                         if not l.startswith("%"))
+        msg += "\n--- %s:\n%s" % (p.name, text[-6000:])
+    raise AssertionError(msg)
+
+
+def reference_run_on(bootstrap, tmpdir, topics, group, timeout=90):
+    """reference_run on the inputs of `topics`, as group `group`, writing
+    to <group>-scores / <group>-alerts (which must exist). Returns those
+    two names."""
+    outs = dict(topics, scores=group + "-scores", alerts=group + "-alerts")
+    cfg = write_config_on(tmpdir, bootstrap, group,
+                          os.path.join(tmpdir, group + "-snaps"), outs)
+    r = h.start_run(cfg, "reference")
+    try:
+        wait_caught_up_on(bootstrap, group,
+                          (topics["events"], topics["profiles"]), timeout, [r])
+        rc = r.stop()
+        assert rc == 0, "reference exit %s:\n%s" % (rc, r.stderr_text())
+    finally:
+        r.kill()
+    return (outs["scores"], outs["alerts"])
