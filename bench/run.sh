@@ -337,7 +337,7 @@ for load in half tenth; do
                         2> "$WORK/lat-$load-$r.log" &
                 LS_PID=$!
                 i=0
-                until grep -q 'assigned' "$WORK/lat-$load-$r.log"; do
+                until grep -qs 'assigned' "$WORK/lat-$load-$r.log"; do
                         i=$((i + 1))
                         [ $i -gt 300 ] && { echo "leadscore run did not join" >&2; exit 1; }
                         sleep 0.1
