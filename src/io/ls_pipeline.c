@@ -66,6 +66,10 @@ typedef struct ls_tp_s {
         uint64_t base_seq;       /* absolute sequence number of ring[head] */
         int64_t committable;     /* next offset safe to commit, -1 = none */
         int64_t committed;       /* last committed, -1 = none */
+        int64_t quiet_until;     /* transactional: the inputs before this
+                                  * offset had their outputs committed by an
+                                  * earlier transaction; they are applied
+                                  * again without producing. -1 = none */
         /* Merge of the two input topics of a shard (docs/DURABILITY.md):
          * records consumed but not yet applied, in offset order. */
         rd_kafka_message_t **held;
@@ -408,6 +412,7 @@ static ls_tp_t *ls_tp_new(int topic, int32_t partition) {
         tp->partition = partition;
         tp->committable = -1;
         tp->committed = -1;
+        tp->quiet_until = -1;
         tp->consumed_next = -1;
         return tp;
 }
@@ -494,10 +499,90 @@ static int64_t ls_pl_committable(const ls_pipeline_t *pl, const ls_tp_t *tp) {
 }
 
 /**
+ * Transactional mode: the offset to send with the open transaction for
+ * @p tp, the offset after the last input applied to its shard (every
+ * output of the inputs before it was produced in this transaction or an
+ * earlier committed one), or -1 when it is not past the committed offset
+ * (a replay from a snapshot older than the commit starts behind it: the
+ * committed offset never moves back).
+ */
+static int64_t ls_pl_txn_offset(const ls_pipeline_t *pl, const ls_tp_t *tp) {
+        int64_t next = pl->slots[tp->partition].next[tp->topic];
+
+        return next > tp->committed ? next : -1;
+}
+
+/** 1 when @p err, or the producer's fatal error, says that another
+ *  producer with our transactional.id fenced this one. */
+static int ls_pl_is_fenced(ls_pipeline_t *pl, rd_kafka_resp_err_t err) {
+        char buf[256];
+
+        if (err == RD_KAFKA_RESP_ERR__FENCED ||
+            err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+            err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)
+                return 1;
+        return pl->conf->transactional &&
+               rd_kafka_fatal_error(pl->producer, buf, sizeof(buf)) ==
+                       RD_KAFKA_RESP_ERR__FENCED;
+}
+
+/**
+ * Stops the process because another instance took over our
+ * transactional.id (it bumped the producer epoch, which aborted our open
+ * transaction). Nothing is committed after this: ls_pl_commit() does
+ * nothing once pl->fatal is set, and no snapshot is written.
+ */
+static void ls_pl_fenced(ls_pipeline_t *pl, const char *detail) {
+        char id[256] = "", msg[768];
+        size_t size = sizeof(id);
+
+        if (rd_kafka_conf_get(rd_kafka_conf(pl->producer), "transactional.id",
+                              id, &size) != RD_KAFKA_CONF_OK)
+                id[0] = '\0';
+        snprintf(msg, sizeof(msg),
+                 "fenced: another instance took over transactional.id "
+                 "'%s' (%s); this instance stops and commits nothing more "
+                 "(its open transaction is aborted; every transactional.id "
+                 "must be used by one instance only)",
+                 id, detail);
+        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+}
+
+/**
+ * Aborts the open transaction (@p why says why) and opens the next one.
+ * A failure stops the process.
+ */
+static void ls_pl_txn_abort(ls_pipeline_t *pl, const char *why) {
+        rd_kafka_error_t *error;
+        char msg[768];
+
+        error = rd_kafka_abort_transaction(pl->producer, 60000);
+        if (!error && !pl->fatal)
+                error = rd_kafka_begin_transaction(pl->producer);
+        if (!error) {
+                ls_log(pl->log, LS_LOG_WARN, "txn_aborted",
+                       "transaction aborted (%s): its outputs never become "
+                       "visible to read_committed consumers",
+                       why);
+                return;
+        }
+        if (ls_pl_is_fenced(pl, rd_kafka_error_code(error))) {
+                ls_pl_fenced(pl, rd_kafka_error_string(error));
+        } else {
+                snprintf(msg, sizeof(msg),
+                         "cannot abort the transaction (%s): %s", why,
+                         rd_kafka_error_string(error));
+                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+        }
+        rd_kafka_error_destroy(error);
+}
+
+/**
  * Transactional mode: sends @p offsets to the open transaction, commits
  * it (outputs and offsets together) and opens the next one. An abortable
  * error aborts the transaction and stops the process: a restart restores
  * the shards from their snapshots and produces the aborted outputs again.
+ * Being fenced stops the process too (ls_pl_fenced).
  * @returns 0 when committed.
  */
 static int ls_pl_txn_commit(ls_pipeline_t *pl,
@@ -537,7 +622,9 @@ static int ls_pl_txn_commit(ls_pipeline_t *pl,
                        rd_kafka_error_string(error), attempt);
                 rd_kafka_error_destroy(error);
         }
-        if (rd_kafka_error_txn_requires_abort(error)) {
+        if (ls_pl_is_fenced(pl, rd_kafka_error_code(error))) {
+                ls_pl_fenced(pl, rd_kafka_error_string(error));
+        } else if (rd_kafka_error_txn_requires_abort(error)) {
                 rd_kafka_error_t *aerr;
                 snprintf(msg, sizeof(msg),
                          "transaction aborted: %s; its outputs and offsets "
@@ -572,11 +659,18 @@ static void ls_pl_commit(ls_pipeline_t *pl,
 
         if (pl->consumer_closed)
                 return;
+        /* Transactional: after a fatal error (being fenced among them)
+         * nothing is committed; the open transaction is aborted. */
+        if (pl->conf->transactional && pl->fatal)
+                return;
         offsets = rd_kafka_topic_partition_list_new(8);
         for (t = 0; t < 2; t++) {
                 for (p = 0; p < pl->n_parts; p++) {
                         ls_tp_t *tp = pl->tps[t][p];
-                        int wanted = !only;
+                        /* A transaction commits every output produced
+                         * since the last one: it carries the offsets of
+                         * all partitions, whatever @p only says. */
+                        int wanted = !only || pl->conf->transactional;
                         if (!tp)
                                 continue;
                         ls_tp_advance(tp);
@@ -585,7 +679,9 @@ static void ls_pl_commit(ls_pipeline_t *pl,
                                     !strcmp(only->elems[i].topic,
                                             ls_pl_topic_name(pl, t)))
                                         wanted = 1;
-                        int64_t off = ls_pl_committable(pl, tp);
+                        int64_t off = pl->conf->transactional
+                                              ? ls_pl_txn_offset(pl, tp)
+                                              : ls_pl_committable(pl, tp);
                         if (!wanted || off < 0 || off == tp->committed)
                                 continue;
                         rd_kafka_topic_partition_list_add(
@@ -662,7 +758,11 @@ static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                                  rd_kafka_topic_name(rkm->rkt), rkm->partition,
                                  rd_kafka_err2str(rkm->err));
                 }
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+                if (pl->conf->transactional &&
+                    ls_pl_is_fenced(pl, rkm->err))
+                        ls_pl_fenced(pl, msg);
+                else
+                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
         } else {
                 pl->stats.delivered++;
                 ls_metric_add(pl->mh.delivered, 1);
@@ -817,18 +917,30 @@ static ls_err_t ls_pl_produce(ls_pipeline_t *pl, const char *topic,
                 }
                 snprintf(msg, sizeof(msg), "cannot produce to %s: %s", topic,
                          rd_kafka_err2str(err));
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+                if (pl->conf->transactional && ls_pl_is_fenced(pl, err))
+                        ls_pl_fenced(pl, msg);
+                else
+                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
                 return LS_ERR_KAFKA;
         }
         return LS_OK;
 }
 
+/** 1 when input @p offset of @p tp is replayed without producing: its
+ *  outputs were committed by an earlier transaction (tp->quiet_until). */
+static int ls_pl_quiet(const ls_tp_t *tp, int64_t offset) {
+        return tp && offset < tp->quiet_until;
+}
+
 /** Encodes and produces every output in pl->ob. */
 static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
         char errstr[512], id[512], msg[1024];
+        const ls_pending_t *e = tp ? ls_tp_entry(tp, seq) : NULL;
         size_t i;
         ls_err_t err;
 
+        if (e && ls_pl_quiet(tp, e->offset))
+                return LS_OK;
         for (i = 0; i < pl->ob.n_outs; i++) {
                 const ls_output_t *o = &pl->ob.outs[i];
                 const char *topic = o->kind == LS_OUT_ALERT
@@ -921,6 +1033,8 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
         ls_err_t err;
         int attempt;
 
+        if (ls_pl_quiet(tp, rkm->offset))
+                return; /* sent by the run that committed it */
         memset(&dl, 0, sizeof(dl));
         dl.reason = reason;
         dl.error = error;
@@ -1116,7 +1230,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         /* Outputs (e.g. decay that fired first) are emitted in any case. */
         if (ls_pl_emit(pl, tp, seq))
                 return;
-        if (pl->ob.n_outs > 0) {
+        if (pl->ob.n_outs > 0 && !ls_pl_quiet(tp, rkm->offset)) {
                 rd_kafka_timestamp_type_t tstype;
                 int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
                 if (ts >= 0 && tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
@@ -1539,6 +1653,69 @@ static void ls_pl_log_parts(ls_pipeline_t *pl, const char *what,
         ls_buf_free(&b);
 }
 
+/**
+ * Transactional mode, on assignment of @p parts (their start offsets
+ * set): reads the group's committed offsets. Each was committed in the
+ * same transaction as the outputs of every input before it, so the
+ * inputs from the start (an older snapshot) up to it are applied again
+ * without producing (tp->quiet_until), and it never moves back
+ * (tp->committed). The read is stable (isolation.level read_committed,
+ * the default: an offset commit still in flight is waited for). When the
+ * offsets cannot be read the process stops: outputs could not be told
+ * apart from ones already committed.
+ */
+static void ls_pl_txn_resume(ls_pipeline_t *pl,
+                             const rd_kafka_topic_partition_list_t *parts) {
+        rd_kafka_topic_partition_list_t *com;
+        rd_kafka_resp_err_t err;
+        char msg[768];
+        int i, attempt;
+
+        com = rd_kafka_topic_partition_list_copy(parts);
+        for (attempt = 1;; attempt++) {
+                err = rd_kafka_committed(pl->consumer, com, 10000);
+                for (i = 0; !err && i < com->cnt; i++)
+                        err = com->elems[i].err;
+                if (!err || attempt == 6)
+                        break;
+                ls_log(pl->log, LS_LOG_WARN, "committed_failed",
+                       "reading the committed offsets: %s (retry %d of 5)",
+                       rd_kafka_err2str(err), attempt);
+        }
+        if (err) {
+                snprintf(msg, sizeof(msg),
+                         "cannot read the group's committed offsets: %s; "
+                         "without them replayed outputs cannot be told "
+                         "apart from committed ones",
+                         rd_kafka_err2str(err));
+                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
+                rd_kafka_topic_partition_list_destroy(com);
+                return;
+        }
+        for (i = 0; i < com->cnt; i++) {
+                int t = ls_pl_topic_index(pl, com->elems[i].topic);
+                int32_t p = com->elems[i].partition;
+                int64_t c = com->elems[i].offset, start;
+                ls_tp_t *tp;
+
+                if (t < 0 || p < 0 || p >= pl->n_parts ||
+                    !(tp = pl->tps[t][p]) || c < 0)
+                        continue;
+                tp->committed = c;
+                tp->quiet_until = c;
+                start = pl->slots[p].next[t]; /* -1: the earliest */
+                if (pl->conf->snapshot_dir && start < c)
+                        ls_log(pl->log, LS_LOG_INFO, "txn_resume",
+                               "%s [%" PRId32 "]: committed offset %" PRId64
+                               " is past the snapshot's %" PRId64
+                               "; the inputs in between are applied without "
+                               "producing (their outputs were committed "
+                               "with that offset)",
+                               com->elems[i].topic, p, c, start);
+        }
+        rd_kafka_topic_partition_list_destroy(com);
+}
+
 static void ls_pl_assign(ls_pipeline_t *pl,
                          rd_kafka_topic_partition_list_t *parts) {
         int i;
@@ -1584,6 +1761,8 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                                 pl->tps[t][p]->committable = next;
                 }
         }
+        if (pl->conf->transactional && !pl->fatal)
+                ls_pl_txn_resume(pl, parts);
 }
 
 static void ls_pl_revoke(ls_pipeline_t *pl,
@@ -1598,6 +1777,13 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
                 ls_pl_flush(pl);
                 ls_pl_make_durable(pl, parts, "revoke");
                 ls_pl_commit(pl, parts);
+        } else if (pl->conf->transactional && !pl->fatal) {
+                /* The group moved on without us: the open transaction
+                 * holds outputs of these partitions that their new owner
+                 * produces again, so it must never commit. */
+                ls_pl_flush(pl);
+                if (!pl->fatal) /* e.g. fenced: the broker aborted it */
+                        ls_pl_txn_abort(pl, "assignment lost");
         }
         for (i = 0; i < parts->cnt; i++) {
                 int t = ls_pl_topic_index(pl, parts->elems[i].topic);
@@ -1613,6 +1799,12 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
                         pl->slots[p].shard = NULL;
                 }
         }
+        /* A shard kept after the abort is past its aborted outputs. */
+        for (i = 0; lost && pl->conf->transactional && i < pl->n_parts; i++)
+                if (pl->slots[i].shard && !pl->fatal)
+                        ls_pl_fatal(pl, LS_ERR_KAFKA,
+                                    "transaction aborted on a lost assignment "
+                                    "while other partitions stay assigned");
 }
 
 static void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -2191,8 +2383,17 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
         ls_log(pl->log, pl->fatal ? LS_LOG_ERROR : LS_LOG_INFO, "stopping",
                "stopping%s", pl->fatal ? " after a fatal error" : "");
         ls_pl_flush(pl);
-        if (!pl->fatal)
+        if (!pl->fatal) {
                 ls_pl_make_durable(pl, NULL, "stop");
+        } else if (pl->conf->transactional) {
+                /* Nothing of the open transaction may commit; abort it
+                 * now rather than at transaction.timeout.ms (fails
+                 * harmlessly when fenced or already aborted). */
+                rd_kafka_error_t *aerr =
+                        rd_kafka_abort_transaction(pl->producer, 30000);
+                if (aerr)
+                        rd_kafka_error_destroy(aerr);
+        }
         ls_pl_commit(pl, NULL);
         ls_pl_close(pl);
         ls_pl_flush(pl);
