@@ -78,18 +78,15 @@ def test_transactional_runs_and_recovers_from_abort():
         wait_snapshots_cover(broker.address, snap, "txn", 60, r)
         assert r.stop() == 0, r.stderr_text()
 
-        # TOPIC_AUTHORIZATION_FAILED (29) on Produce: not retriable.
-        assert broker.control("produce_errors 50 29") == "ok"
+        # New inputs first (the injected errors would refuse the test's own
+        # producer too), then TOPIC_AUTHORIZATION_FAILED (29) on every
+        # Produce: not retriable. The run cannot score them without
+        # producing, so it must hit the error, whatever the timing.
         more = d.make_inputs(100, 32, start=300, seqs=seqs, profiles=False)
+        d.produce_inputs(broker.address, more)
+        assert broker.control("produce_errors 50 29") == "ok"
         r = h.start_run(cfg, "txn-2")
         runs.append(r)
-        r.wait_line("assigned", 40)
-        prod = h.producer(broker.address)
-        assert broker.control("clear") == "ok"
-        for topic, key, value, t in more:
-            prod.produce(topic, key=key.encode(), value=value, timestamp=t)
-        h.flush(prod)
-        assert broker.control("produce_errors 50 29") == "ok"
         rc = r.p.wait(60)
         assert rc == 1, "exit %s:\n%s" % (rc, r.stderr_text())
         recs += more
