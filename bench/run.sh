@@ -14,7 +14,12 @@
 # --kafka-section: only the benchmarks that use a broker (sections 3, 4, 7).
 # The sizes can be overridden from the environment (BENCH_KEVENTS,
 # BENCH_KREPS, BENCH_PY_EXPECT, BENCH_PY_REPS, BENCH_LAT_REPS,
-# BENCH_LAT_SECONDS), e.g. for a run between --quick and the full sizes.
+# BENCH_LAT_SECONDS), e.g. for a run between --quick and the full sizes;
+# BENCH_LAT_LOADS="half tenth" chooses the latency loads, BENCH_MAXRATE
+# the rate they are fractions of (default: the measured end-to-end median),
+# BENCH_LS_CONFIG lines are appended to every `leadscore run` config (an
+# experiment: the summary names them; the config ends in its consumer:
+# section, so "  name: value" lines are consumer properties).
 set -eu
 
 QUICK=0
@@ -64,6 +69,8 @@ PY_EXPECT=${BENCH_PY_EXPECT:-$PY_EXPECT}
 PY_REPS=${BENCH_PY_REPS:-$PY_REPS}
 LAT_REPS=${BENCH_LAT_REPS:-$LAT_REPS}
 LAT_SECONDS=${BENCH_LAT_SECONDS:-$LAT_SECONDS}
+LAT_LOADS=${BENCH_LAT_LOADS:-half tenth}
+LS_EXTRA=${BENCH_LS_CONFIG:-}
 # Rounds of section 3 run first and left out of the figures: 1 with kafka,
 # whose JVM compiles its hot paths (JIT) during the first minute of traffic,
 # 0 with the test broker (as before, nothing to warm up).
@@ -76,7 +83,8 @@ if [ $BROKER = kafka ]; then
 else
         BROKER_DESC="mock: librdkafka $(pkg-config --modversion rdkafka 2>/dev/null || echo 2.0.2) test broker (leadscore broker)"
 fi
-SIZES="kevents=$KEVENTS kreps=$KREPS warmup_rounds=$WARMUP py_expect=$PY_EXPECT py_reps=$PY_REPS lat_reps=$LAT_REPS lat_seconds=$LAT_SECONDS in_process=$((1 - KAFKA_ONLY))"
+SIZES="kevents=$KEVENTS kreps=$KREPS warmup_rounds=$WARMUP py_expect=$PY_EXPECT py_reps=$PY_REPS lat_reps=$LAT_REPS lat_seconds=$LAT_SECONDS lat_loads=$(echo $LAT_LOADS | tr ' ' ,) in_process=$((1 - KAFKA_ONLY))"
+[ -n "$LS_EXTRA" ] && SIZES="$SIZES leadscore_config_extra=$(printf '%s' "$LS_EXTRA" | tr '\n' ';')"
 TOPICS=lead-events,lead-profiles,lead-scores,lead-alerts,lead-dead-letters,bench-passthrough,bench-py-scores
 # The same consumer settings for every consumer that is compared (see
 # docs/PERFORMANCE.md), whichever the broker: a large queued.min.messages
@@ -216,6 +224,7 @@ ls_config() {
                 for p in $CONSUMER_PROPS; do
                         echo "  ${p%%=*}: ${p#*=}"
                 done
+                [ -z "$LS_EXTRA" ] || printf '%s\n' "$LS_EXTRA"
         } > "$3"
 }
 
@@ -318,7 +327,8 @@ import json, statistics, sys
 v = [json.loads(l)["value"] for l in open(sys.argv[1])
      if "\"leadscore_msgs_per_s\"" in l]
 print(int(statistics.median(v)))' "$RAW")
-for load in half tenth; do
+MAXRATE=${BENCH_MAXRATE:-$MAXRATE}
+for load in $LAT_LOADS; do
         case $load in
         half) RATE=$((MAXRATE / 2)) ;;
         tenth) RATE=$((MAXRATE / 10)) ;;
