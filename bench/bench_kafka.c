@@ -262,6 +262,8 @@ static int bench_cmd_produce(const void *arg) {
         if (!g)
                 return 1;
         bench_set(c, "linger.ms", "20");
+        /* keys where leadscore requires them: murmur2, as Java */
+        bench_set(c, "partitioner", "murmur2_random");
         bench_set(c, "batch.num.messages", "10000");
         bench_set(c, "queue.buffering.max.messages", "1000000");
         rd_kafka_conf_set_dr_msg_cb(c, bench_dr_count);
@@ -374,6 +376,8 @@ static int bench_cmd_passthrough(const void *arg) {
         atomic_init(&delivered, 0);
         /* the producer settings leadscore run uses */
         bench_set(pc, "linger.ms", "5");
+        /* keys where leadscore requires them: murmur2, as Java */
+        bench_set(pc, "partitioner", "murmur2_random");
         bench_set(pc, "enable.idempotence", "true");
         rd_kafka_conf_set_dr_msg_cb(pc, bench_dr_count);
         rd_kafka_conf_set_opaque(pc, &delivered);
@@ -517,6 +521,8 @@ static void *bench_lat_producer(void *arg) {
         size_t i = 0;
 
         bench_set(c, "linger.ms", "1");
+        /* keys where leadscore requires them: murmur2, as Java */
+        bench_set(c, "partitioner", "murmur2_random");
         rk = bench_client(o, RD_KAFKA_PRODUCER, c);
         t0 = bench_now();
         while (bench_now() - t0 < o->seconds) {
