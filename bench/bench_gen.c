@@ -6,6 +6,7 @@
 #include "bench_gen.h"
 
 #include <avro.h>
+#include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,12 +93,12 @@ static const char *bench_weighted(bench_rng_t *r, const bench_w_t *v,
 }
 
 uint32_t bench_partition(const char *key, size_t len, int partitions) {
-        uint32_t h = 2166136261u;
-        size_t i;
-
-        for (i = 0; i < len; i++)
-                h = (h ^ (uint8_t)key[i]) * 16777619u;
-        return partitions > 0 ? h % (uint32_t)partitions : 0;
+        /* Kafka's murmur2 partitioner, which leadscore requires of its
+         * inputs (docs/CONFIG.md, keys and partitions). */
+        return partitions > 0
+                       ? (uint32_t)rd_kafka_msg_partitioner_murmur2(
+                                 NULL, key, len, partitions, NULL, NULL)
+                       : 0;
 }
 
 bench_gen_conf_t bench_gen_conf_standard(size_t events, size_t leads,

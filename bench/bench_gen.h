@@ -84,7 +84,7 @@ void bench_rec_fix(bench_rec_t *rec);
 bench_gen_conf_t bench_gen_conf_standard(size_t events, size_t leads,
                                        uint64_t seed, int partitions);
 
-/** @returns the partition of a lead id (FNV-1a modulo @p partitions). */
+/** @returns the partition of a lead id: Kafka's murmur2 partitioner. */
 uint32_t bench_partition(const char *key, size_t len, int partitions);
 
 #endif /* BENCH_GEN_H */
