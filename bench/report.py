@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--sizes", default="", help="the sizes that were run")
     ap.add_argument("--load-start", default="",
                     help="/proc/loadavg when the run started")
+    ap.add_argument("--load-log", default="",
+                    help="lines of 'load1 load5 load15 label', one per benchmark run")
     args = ap.parse_args()
 
     lines = [json.loads(l) for l in open(args.raw) if l.startswith("{")]
@@ -127,6 +129,14 @@ def main():
         doc["machine"]["loadavg_end"] = " ".join(f.read().split()[:3])
     if args.load_start:
         doc["machine"]["loadavg_start"] = " ".join(args.load_start.split()[:3])
+    if args.load_log and os.path.exists(args.load_log):
+        # the 1-minute load average as each benchmark started: the other
+        # work on a shared machine, plus the tail of the previous benchmark
+        seen = [l.split(None, 3) for l in open(args.load_log) if l.strip()]
+        if seen:
+            top = max(seen, key=lambda x: float(x[0]))
+            doc["machine"]["loadavg1_max"] = {"value": float(top[0]),
+                                              "before": top[3].strip()}
     with open(args.out, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
 
@@ -136,6 +146,9 @@ def main():
         print("sizes: %s" % args.sizes)
     print("load average (1, 5, 15 min): %s at the start, %s at the end"
           % (doc["machine"].get("loadavg_start", "?"), doc["machine"]["loadavg_end"]))
+    if "loadavg1_max" in doc["machine"]:
+        print("highest 1-minute load average before a benchmark: %(value)g (before %(before)s)"
+              % doc["machine"]["loadavg1_max"])
     print("\n%-58s %14s %14s %14s %3s" % ("benchmark", "median", "min", "max", "n"))
     for k in sorted(results):
         r = results[k]

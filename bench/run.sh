@@ -246,6 +246,7 @@ broker_cpu() {
 
 run() { # run LABEL CMD...: runs a benchmark, appends its result lines
         echo "== $1" >&2
+        echo "$(cut -d' ' -f1-3 /proc/loadavg) $1" >> "$WORK/loadavg.log"
         shift
         "$@" >> "$RAW"
 }
@@ -381,4 +382,5 @@ stop_broker
 
 "$PY" "$SRC/bench/report.py" "$RAW" \
         --out "$SRC/bench/results/latest-$BROKER.json" --quick $QUICK \
-        --broker "$BROKER_DESC" --sizes "$SIZES" --load-start "$LOAD_START"
+        --broker "$BROKER_DESC" --sizes "$SIZES" --load-start "$LOAD_START" \
+        --load-log "$WORK/loadavg.log"
