@@ -24,6 +24,7 @@
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_err.h"
+#include "leadscore/ls_registry.h"
 
 typedef enum ls_format_e {
         LS_FORMAT_JSON = 1,
@@ -41,6 +42,8 @@ typedef struct ls_codec_conf_s {
         const char *schema_dir;    /* directory with the *.avsc files */
         const char *registry_url;  /* needed for LS_FORMAT_REGISTRY */
         size_t max_record_bytes;   /* larger inputs are rejected (0 = 1 MiB) */
+        const ls_registry_conf_t *registry; /* its basic auth and TLS
+                                             * (url ignored); NULL = none */
 } ls_codec_conf_t;
 
 typedef struct ls_codec_s ls_codec_t;

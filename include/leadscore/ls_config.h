@@ -56,6 +56,12 @@ typedef struct ls_config_s {
         ls_format_t output_format; /* default json */
         char *schema_dir;       /* resolved; see ls_config_default_dir() */
         char *registry_url;     /* NULL unless set */
+        /* Schema Registry authentication and TLS (NULL = unset). */
+        char *registry_user_info;   /* "USER:PASSWORD" (basic auth) */
+        char *registry_ca_location; /* PEM CA file, resolved */
+        char *registry_certificate_location; /* client cert, resolved */
+        char *registry_key_location;         /* its key, resolved */
+        char *registry_key_password;         /* secret */
         int64_t idle_tick_ms;   /* 0 = off (stream time = event time only) */
         int64_t commit_interval_ms; /* default 1000 */
         size_t max_record_bytes;    /* default 1 MiB */
@@ -109,6 +115,20 @@ void ls_config_destroy(ls_config_t *conf);
 
 /** @returns 1 when kafka/consumer props name bootstrap servers. */
 int ls_config_has_bootstrap(const ls_config_t *conf);
+
+/**
+ * Fills @p rc (zeroed first) with the registry's URL, basic auth and TLS
+ * settings of @p conf; its strings are borrowed from @p conf.
+ */
+void ls_config_registry_conf(const ls_config_t *conf, ls_registry_conf_t *rc);
+
+/**
+ * Gives @p log every secret value of @p conf (secret properties, the
+ * registry URL's password, the password of registry.basic_auth_user_info,
+ * registry.key_password), so that log lines mask them.
+ * @returns LS_OK or LS_ERR_NOMEM.
+ */
+ls_err_t ls_config_log_secrets(const ls_config_t *conf, ls_log_t *log);
 
 /**
  * Prints the effective configuration, one "key = value" per line, with

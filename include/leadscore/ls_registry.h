@@ -12,6 +12,12 @@
  * record into a blocking request. All requests have connect and total
  * timeouts.
  *
+ * Authentication and TLS are libcurl's: HTTP basic auth from user_info
+ * ("USER:PASSWORD", Confluent's basic.auth.user.info) or from
+ * user:password@ in the URL (not both), server verification against a CA
+ * file, and a client certificate and key. Secrets (the password, the key
+ * password) are replaced by "********" in every error message.
+ *
  * Threading: a client is used by one thread at a time.
  */
 #ifndef LS_REGISTRY_H
@@ -29,11 +35,24 @@ typedef struct ls_registry_conf_s {
         int64_t negative_ttl_ms;   /* unknown ids remembered (0 = 60000) */
         int64_t retry_backoff_ms;  /* after a failed request (0 = 1000,
                                     * < 0 = none) */
+        /* Optional (NULL = unset); copied by ls_registry_new(). */
+        const char *user_info;     /* "USER:PASSWORD" for basic auth */
+        const char *ca_location;   /* PEM CA file verifying the server
+                                    * (NULL = the system's CAs) */
+        const char *certificate_location; /* client certificate (PEM) */
+        const char *key_location;  /* its private key (PEM; NULL = in the
+                                    * certificate file) */
+        const char *key_password;  /* of the private key */
 } ls_registry_conf_t;
 
 typedef struct ls_registry_s ls_registry_t;
 
-/** @returns a client, or NULL with errstr saying why. */
+/**
+ * @returns a client, or NULL with errstr saying why (an URL that is not
+ *          http(s), user_info without ':', credentials both in the URL
+ *          and in user_info, TLS files with an http:// URL, no memory);
+ *          secrets are masked in errstr.
+ */
 ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
                                size_t errstr_size);
 void ls_registry_destroy(ls_registry_t *reg);
@@ -43,7 +62,10 @@ void ls_registry_destroy(ls_registry_t *reg);
  * @returns LS_OK with *textp (owned by the client, valid while it lives);
  *          LS_ERR_NOT_FOUND "schema id N not found in registry" (also while
  *          negatively cached); LS_ERR_IO when the registry cannot be
- *          reached or answers with an error (status and URL in errstr);
+ *          reached, the TLS handshake fails ("TLS handshake failed", with
+ *          the CA file), or it answers with an error (status and URL in
+ *          errstr; HTTP 401/403 name the user whose credentials were
+ *          refused);
  *          LS_ERR_INVALID for an answer that is not {"schema": "..."}.
  */
 ls_err_t ls_registry_get_schema(ls_registry_t *reg, int32_t id,

@@ -92,6 +92,7 @@ typedef struct ls_replay_conf_s {
         ls_format_t output_format;
         const char *schema_dir;      /* needed for avro / registry */
         const char *registry_url;
+        const ls_registry_conf_t *registry; /* its auth and TLS, or NULL */
         size_t max_record_bytes;     /* 0 = 1 MiB */
 
         /* Output. */

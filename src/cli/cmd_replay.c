@@ -212,8 +212,13 @@ static int ls_rcli_load(ls_rcli_t *c) {
                         rc->output_format = c->config->output_format;
                 if (!rc->schema_dir)
                         rc->schema_dir = c->config->schema_dir;
-                if (!rc->registry_url)
+                /* The config's credentials and TLS files go only to the
+                 * config's registry, not to a --registry-url. */
+                if (!rc->registry_url) {
                         rc->registry_url = c->config->registry_url;
+                        ls_config_registry_conf(c->config, &c->registry);
+                        rc->registry = &c->registry;
+                }
                 rc->max_record_bytes = c->config->max_record_bytes;
                 if (!model)
                         model = c->config->model_path;

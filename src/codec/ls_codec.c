@@ -230,7 +230,10 @@ ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,
         if (needs_reg) {
                 ls_registry_conf_t rconf;
 
-                memset(&rconf, 0, sizeof(rconf));
+                if (conf->registry)
+                        rconf = *conf->registry;
+                else
+                        memset(&rconf, 0, sizeof(rconf));
                 rconf.url = conf->registry_url;
                 if (!(codec->reg = ls_registry_new(&rconf, errstr,
                                                    errstr_size)))

@@ -2,7 +2,10 @@
  * ls_registry.c - Confluent Schema Registry client: schema by id (cached,
  * with a negative cache for unknown ids and a back-off after transport
  * failures) and subject registration (cached). One reused curl handle, so
- * connections are kept alive. See ls_registry.h.
+ * connections are kept alive. Basic auth and TLS (CA, client certificate)
+ * are libcurl options set on every request; every error message goes
+ * through ls_registry_mask() so that no password leaves. See
+ * ls_registry.h.
  */
 #include "leadscore/ls_registry.h"
 
@@ -39,13 +42,16 @@ typedef struct ls_reg_subject_s {
 struct ls_registry_s {
         char *url;                  /* without trailing '/' */
         char *password;             /* of user:password@ in url, or NULL */
+        char *user, *user_password; /* of user_info, or NULL */
+        char *ca, *cert, *key;      /* TLS files, or NULL */
+        char *key_password;         /* or NULL */
         long timeout_ms, connect_timeout_ms;
         int64_t negative_ttl_ms, retry_backoff_ms;
         CURL *curl;
         ls_buf_t body;              /* last answer */
         uint64_t requests;
         int64_t down_until;         /* monotonic ms; 0 = not backing off */
-        char down_err[256];         /* the failure being backed off */
+        char down_err[768];         /* the failure being backed off */
 
         ls_reg_schema_t *schemas;
         size_t n_schemas, size_schemas;
@@ -74,9 +80,39 @@ static size_t ls_registry_write_cb(char *ptr, size_t size, size_t nmemb,
         return n;
 }
 
+/*
+ * Writes @p url to @p out with the password of a user:password@ part
+ * replaced by "********" (the URL as it may be shown).
+ */
+static void ls_registry_url_masked(const char *url, char *out, size_t size) {
+        const char *auth = strstr(url, "://");
+        const char *at, *colon;
+        size_t end;
+
+        auth = auth ? auth + 3 : url;
+        end = strcspn(auth, "/?#");
+        at = memchr(auth, '@', end);
+        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon)
+                snprintf(out, size, "%.*s********%s", (int)(colon + 1 - url),
+                         url, at);
+        else
+                snprintf(out, size, "%s", url);
+}
+
+/* Copies an optional string: LS_OK with *dstp NULL or a copy. */
+static ls_err_t ls_registry_opt(const char *src, char **dstp) {
+        *dstp = NULL;
+        if (!src || !*src)
+                return LS_OK;
+        *dstp = ls_strdup(src);
+        return *dstp ? LS_OK : LS_ERR_NOMEM;
+}
+
 ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
                                size_t errstr_size) {
         ls_registry_t *reg;
+        char shown[512];
         size_t len;
 
         if (!conf->url || !*conf->url) {
@@ -84,21 +120,34 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
                           "registry url: not set");
                 return NULL;
         }
+        ls_registry_url_masked(conf->url, shown, sizeof(shown));
         if (strncmp(conf->url, "http://", 7) &&
             strncmp(conf->url, "https://", 8)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "registry url \"%s\": must start with http:// or "
-                          "https://", conf->url);
+                          "https://", shown);
+                return NULL;
+        }
+        if (conf->user_info && *conf->user_info &&
+            !strchr(conf->user_info, ':')) {
+                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                          "registry user info: expected USER:PASSWORD (not "
+                          "shown: secret)");
+                return NULL;
+        }
+        if (!strncmp(conf->url, "http://", 7) &&
+            ((conf->ca_location && *conf->ca_location) ||
+             (conf->certificate_location && *conf->certificate_location) ||
+             (conf->key_location && *conf->key_location))) {
+                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                          "registry url \"%s\": TLS files are set but the "
+                          "URL is not https://", shown);
                 return NULL;
         }
         if (!(reg = ls_calloc(1, sizeof(*reg))) ||
             !(reg->url = ls_strdup(conf->url)) ||
-            !(reg->curl = curl_easy_init())) {
-                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                          "registry client: out of memory");
-                ls_registry_destroy(reg);
-                return NULL;
-        }
+            !(reg->curl = curl_easy_init()))
+                goto nomem;
         len = strlen(reg->url);
         while (len > 0 && reg->url[len - 1] == '/')
                 reg->url[--len] = '\0';
@@ -109,15 +158,33 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
                 const char *colon =
                         at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
 
-                if (colon && at > colon + 1 &&
-                    !(reg->password = ls_strndup(
-                              colon + 1, (size_t)(at - colon - 1)))) {
-                        ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                                  "registry client: out of memory");
+                if (at && conf->user_info && *conf->user_info) {
+                        ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                  "registry url \"%s\": has credentials "
+                                  "and user info is set too; give them "
+                                  "once", shown);
                         ls_registry_destroy(reg);
                         return NULL;
                 }
+                if (colon && at > colon + 1 &&
+                    !(reg->password = ls_strndup(
+                              colon + 1, (size_t)(at - colon - 1))))
+                        goto nomem;
         }
+        if (conf->user_info && *conf->user_info) {
+                const char *colon = strchr(conf->user_info, ':');
+
+                if (!(reg->user = ls_strndup(conf->user_info,
+                                             (size_t)(colon -
+                                                      conf->user_info))) ||
+                    !(reg->user_password = ls_strdup(colon + 1)))
+                        goto nomem;
+        }
+        if (ls_registry_opt(conf->ca_location, &reg->ca) ||
+            ls_registry_opt(conf->certificate_location, &reg->cert) ||
+            ls_registry_opt(conf->key_location, &reg->key) ||
+            ls_registry_opt(conf->key_password, &reg->key_password))
+                goto nomem;
         reg->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : 5000;
         reg->connect_timeout_ms =
                 conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms
@@ -129,6 +196,11 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
                                         : conf->retry_backoff_ms;
         ls_buf_init(&reg->body);
         return reg;
+nomem:
+        ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                  "registry client: out of memory");
+        ls_registry_destroy(reg);
+        return NULL;
 }
 
 void ls_registry_destroy(ls_registry_t *reg) {
@@ -150,11 +222,35 @@ void ls_registry_destroy(ls_registry_t *reg) {
         ls_buf_free(&reg->body);
         ls_free(reg->url);
         ls_free(reg->password);
+        ls_free(reg->user);
+        ls_free(reg->user_password);
+        ls_free(reg->ca);
+        ls_free(reg->cert);
+        ls_free(reg->key);
+        ls_free(reg->key_password);
         ls_free(reg);
 }
 
 uint64_t ls_registry_requests(const ls_registry_t *reg) {
         return reg->requests;
+}
+
+/* @returns 1 for the curl errors of a failed TLS handshake. */
+static int ls_registry_tls_error(CURLcode rc) {
+        switch (rc) {
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+                return 1;
+        default:
+                return 0;
+        }
 }
 
 /*
@@ -189,6 +285,22 @@ static ls_err_t ls_registry_http(ls_registry_t *reg, const char *url,
         curl_easy_setopt(reg->curl, CURLOPT_WRITEDATA, &reg->body);
         curl_easy_setopt(reg->curl, CURLOPT_ERRORBUFFER, curl_err);
         curl_easy_setopt(reg->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (reg->user) {
+                curl_easy_setopt(reg->curl, CURLOPT_HTTPAUTH,
+                                 (long)CURLAUTH_BASIC);
+                curl_easy_setopt(reg->curl, CURLOPT_USERNAME, reg->user);
+                curl_easy_setopt(reg->curl, CURLOPT_PASSWORD,
+                                 reg->user_password);
+        }
+        if (reg->ca)
+                curl_easy_setopt(reg->curl, CURLOPT_CAINFO, reg->ca);
+        if (reg->cert)
+                curl_easy_setopt(reg->curl, CURLOPT_SSLCERT, reg->cert);
+        if (reg->key)
+                curl_easy_setopt(reg->curl, CURLOPT_SSLKEY, reg->key);
+        if (reg->key_password)
+                curl_easy_setopt(reg->curl, CURLOPT_KEYPASSWD,
+                                 reg->key_password);
         hdrs = curl_slist_append(hdrs, "Accept: application/"
                                        "vnd.schemaregistry.v1+json, "
                                        "application/json");
@@ -202,10 +314,20 @@ static ls_err_t ls_registry_http(ls_registry_t *reg, const char *url,
         rc = curl_easy_perform(reg->curl);
         curl_slist_free_all(hdrs);
         if (rc != CURLE_OK) {
+                char tls[256];
+
+                tls[0] = '\0';
+                if (ls_registry_tls_error(rc))
+                        snprintf(tls, sizeof(tls),
+                                 "TLS handshake failed (CA %s%s%s): ",
+                                 reg->ca ? reg->ca
+                                         : "the system's certificates",
+                                 reg->cert ? ", client certificate " : "",
+                                 reg->cert ? reg->cert : "");
                 /* a message cut to fit is fine: it still names the URL */
                 if (snprintf(reg->down_err, sizeof(reg->down_err),
-                             "schema registry %s %s: %s",
-                             post_body ? "POST" : "GET", url,
+                             "schema registry %s %s: %s%s",
+                             post_body ? "POST" : "GET", url, tls,
                              curl_err[0] ? curl_err
                                          : curl_easy_strerror(rc)) >=
                     (int)sizeof(reg->down_err))
@@ -267,17 +389,17 @@ static void ls_registry_snippet(const ls_buf_t *body, char *out,
         out[n] = '\0';
 }
 
-/** Replaces the URL's password in @p errstr by "********". */
-static void ls_registry_mask(const ls_registry_t *reg, char *errstr,
-                             size_t errstr_size) {
+/** Replaces each occurrence of @p secret in @p errstr by "********". */
+static void ls_registry_mask1(const char *secret, char *errstr,
+                              size_t errstr_size) {
         char out[1024];
         size_t n = 0, pw_len;
         const char *s = errstr, *hit;
 
-        if (!reg->password || !errstr_size || !strstr(errstr, reg->password))
+        if (!secret || !*secret || !errstr_size || !strstr(errstr, secret))
                 return;
-        pw_len = strlen(reg->password);
-        while ((hit = strstr(s, reg->password)) && n < sizeof(out)) {
+        pw_len = strlen(secret);
+        while ((hit = strstr(s, secret)) && n < sizeof(out)) {
                 n += (size_t)snprintf(out + n, sizeof(out) - n,
                                       "%.*s********", (int)(hit - s), s);
                 s = hit + pw_len;
@@ -285,6 +407,37 @@ static void ls_registry_mask(const ls_registry_t *reg, char *errstr,
         if (n < sizeof(out))
                 snprintf(out + n, sizeof(out) - n, "%s", s);
         snprintf(errstr, errstr_size, "%s", out);
+}
+
+/** Masks every secret of @p reg (passwords) in @p errstr. */
+static void ls_registry_mask(const ls_registry_t *reg, char *errstr,
+                             size_t errstr_size) {
+        ls_registry_mask1(reg->password, errstr, errstr_size);
+        ls_registry_mask1(reg->user_password, errstr, errstr_size);
+        ls_registry_mask1(reg->key_password, errstr, errstr_size);
+}
+
+/*
+ * For HTTP 401 / 403: says whose credentials were refused (or that none
+ * were sent) in @p out; "" for other statuses.
+ */
+static void ls_registry_auth_hint(const ls_registry_t *reg, long status,
+                                  char *out, size_t size) {
+        out[0] = '\0';
+        if (status != 401 && status != 403)
+                return;
+        if (reg->user)
+                snprintf(out, size, " (%s the credentials of user '%s')",
+                         status == 401 ? "the registry refused"
+                                       : "access denied with",
+                         reg->user);
+        else if (reg->password)
+                snprintf(out, size, " (%s the credentials of the URL)",
+                         status == 401 ? "the registry refused"
+                                       : "access denied with");
+        else
+                snprintf(out, size, " (no credentials were sent: set "
+                                    "the registry's basic auth user info)");
 }
 
 static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
@@ -336,10 +489,13 @@ static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
                                  "registry", id);
         }
         if (status != 200) {
+                char hint[160];
+
                 ls_registry_snippet(&reg->body, snippet, sizeof(snippet));
+                ls_registry_auth_hint(reg, status, hint, sizeof(hint));
                 return ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                 "schema registry GET %s: HTTP %ld: %s", url,
-                                 status, snippet);
+                                 "schema registry GET %s: HTTP %ld%s: %s",
+                                 url, status, hint, snippet);
         }
         root = json_loadb(reg->body.data ? reg->body.data : "",
                           reg->body.len, 0, &jerr);
@@ -430,10 +586,13 @@ static ls_err_t ls_registry_register0(ls_registry_t *reg,
         if (err)
                 return err;
         if (status != 200) {
+                char hint[160];
+
                 ls_registry_snippet(&reg->body, snippet, sizeof(snippet));
+                ls_registry_auth_hint(reg, status, hint, sizeof(hint));
                 return ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                 "schema registry POST %s: HTTP %ld: %s",
-                                 url, status, snippet);
+                                 "schema registry POST %s: HTTP %ld%s: %s",
+                                 url, status, hint, snippet);
         }
         root = json_loadb(reg->body.data ? reg->body.data : "",
                           reg->body.len, 0, &jerr);

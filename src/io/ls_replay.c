@@ -719,6 +719,7 @@ static ls_err_t ls_rp_worker_init(ls_replay_t *rp, ls_rp_worker_t *w,
         cc.output_format = rp->conf.output_format;
         cc.schema_dir = rp->conf.schema_dir;
         cc.registry_url = rp->conf.registry_url;
+        cc.registry = rp->conf.registry;
         cc.max_record_bytes = rp->conf.max_record_bytes;
         if (!(w->codec = ls_codec_new(&cc, errstr, errstr_size)))
                 return LS_ERR_INVALID;

@@ -176,6 +176,11 @@ void ls_config_destroy(ls_config_t *conf) {
         ls_free(conf->group);
         ls_free(conf->schema_dir);
         ls_free(conf->registry_url);
+        ls_free(conf->registry_user_info);
+        ls_free(conf->registry_ca_location);
+        ls_free(conf->registry_certificate_location);
+        ls_free(conf->registry_key_location);
+        ls_free(conf->registry_key_password);
         ls_free(conf->snapshot_dir);
         ls_free(conf->metrics_listen);
         ls_props_clear(&conf->kafka);
@@ -350,69 +355,163 @@ static ls_err_t ls_cfgp_props_check(ls_cfgp_t *p, yaml_node_t *map,
         return err;
 }
 
-/**
- * Sets property @p k to @p v, where a whole value "${env:NAME}" is the
- * environment variable NAME and "${file:PATH}" the contents of PATH
- * (relative to the config's directory, one trailing newline dropped), so
- * that secrets can come from a Kubernetes Secret or systemd credentials
- * instead of the config file.
+/*
+ * Indirect values. Before any key is interpreted, every scalar value of
+ * the document (at any depth, keys excepted) that is as a whole
+ * "${env:NAME}" becomes the environment variable NAME, and
+ * "${file:PATH}" the contents of PATH (relative to the config's
+ * directory, at most LS_CFG_FILE_MAX bytes, one trailing newline
+ * dropped), so that secrets and per-deployment values can come from a
+ * Kubernetes Secret or systemd credentials instead of the config file.
+ * A value is expanded once: what it expands to is taken as it is.
+ * Errors name the line and the key path, never the value.
  */
-static ls_err_t ls_cfgp_indirect(ls_cfgp_t *p, const yaml_node_t *vn,
-                                 const char *path, const char *v,
-                                 ls_props_t *props, const char *k) {
-        size_t n = strlen(v);
-        ls_buf_t b;
+#define LS_CFG_FILE_MAX (64 * 1024)
+
+/*
+ * Replaces the value of scalar @p node by @p v (@p len bytes). The
+ * document's strings belong to libyaml, which frees them with free():
+ * the new one is allocated with malloc() to match.
+ */
+static ls_err_t ls_cfgp_replace(yaml_node_t *node, const char *v,
+                                size_t len) {
+        yaml_char_t *copy = malloc(len + 1);
+
+        if (!copy)
+                return LS_ERR_NOMEM;
+        memcpy(copy, v, len);
+        copy[len] = '\0';
+        free(node->data.scalar.value);
+        node->data.scalar.value = copy;
+        node->data.scalar.length = len;
+        return LS_OK;
+}
+
+/* Reads "${file:PATH}" for @p node (key @p path) into its value. */
+static ls_err_t ls_cfgp_expand_file(ls_cfgp_t *p, yaml_node_t *node,
+                                    const char *path, const char *fname) {
+        char *fpath = NULL;
+        FILE *fp;
+        ls_buf_t c;
+        char chunk[4096];
+        size_t r;
+        ls_err_t err;
+        yaml_node_t tmp = *node;
+
+        tmp.data.scalar.value = (yaml_char_t *)fname;
+        if ((err = ls_cfgp_path(p, &tmp, path, &fpath)))
+                return err;
+        ls_buf_init(&c);
+        fp = fopen(fpath, "rb");
+        if (!fp) {
+                char why[PATH_MAX + 128];
+                snprintf(why, sizeof(why), "cannot read %s: %s", fpath,
+                         strerror(errno));
+                err = ls_cfgp_err(p, node, path, "%s", why);
+        }
+        while (!err && (r = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+                /* the bound, one newline, one byte to see it is over */
+                if (c.len + r > LS_CFG_FILE_MAX + 2)
+                        r = LS_CFG_FILE_MAX + 2 - c.len;
+                if (ls_buf_append(&c, chunk, r))
+                        err = LS_ERR_NOMEM;
+                else if (c.len == LS_CFG_FILE_MAX + 2)
+                        break;
+        }
+        if (!err && ferror(fp))
+                err = ls_cfgp_err(p, node, path, "cannot read %s", fpath);
+        if (fp)
+                fclose(fp);
+        if (!err && c.len > 0 && c.data[c.len - 1] == '\n')
+                c.len--;
+        if (!err && c.len > LS_CFG_FILE_MAX) {
+                char why[PATH_MAX + 64];
+                snprintf(why, sizeof(why), "%s is larger than %d KiB",
+                         fpath, LS_CFG_FILE_MAX / 1024);
+                err = ls_cfgp_err(p, node, path, "%s", why);
+        }
+        if (!err && c.len && memchr(c.data, '\0', c.len))
+                err = ls_cfgp_err(p, node, path, "%s contains a NUL byte",
+                                  fpath);
+        if (!err)
+                err = ls_cfgp_replace(node, c.data ? c.data : "", c.len);
+        ls_buf_free(&c);
+        ls_free(fpath);
+        return err;
+}
+
+/* Expands scalar @p node (key @p path) if it is ${env:..} or ${file:..}. */
+static ls_err_t ls_cfgp_expand_scalar(ls_cfgp_t *p, yaml_node_t *node,
+                                      const char *path) {
+        const char *v = (const char *)node->data.scalar.value;
+        size_t n = node->data.scalar.length;
+        char *inner;
         ls_err_t err;
 
         if (n < 4 || strncmp(v, "${", 2) || v[n - 1] != '}')
-                return ls_props_set(props, k, v) ? LS_ERR_NOMEM : LS_OK;
-        ls_buf_init(&b);
-        if (ls_buf_append(&b, v + 2, n - 3) || ls_buf_append(&b, "", 1)) {
-                ls_buf_free(&b);
+                return LS_OK;
+        if (!(inner = ls_strndup(v + 2, n - 3)))
                 return LS_ERR_NOMEM;
-        }
-        if (!strncmp(b.data, "env:", 4) && b.data[4]) {
-                const char *e = getenv(b.data + 4);
-                err = e ? (ls_props_set(props, k, e) ? LS_ERR_NOMEM : LS_OK)
-                        : ls_cfgp_err(p, vn, path,
+        if (!strncmp(inner, "env:", 4) && inner[4]) {
+                const char *e = getenv(inner + 4);
+                err = e ? ls_cfgp_replace(node, e, strlen(e))
+                        : ls_cfgp_err(p, node, path,
                                       "environment variable %s is not set",
-                                      b.data + 4);
-        } else if (!strncmp(b.data, "file:", 5) && b.data[5]) {
-                char *fpath = NULL;
-                FILE *fp;
-                ls_buf_t c;
-                char chunk[4096];
-                size_t r;
-                yaml_node_t tmp = *vn;
-
-                tmp.data.scalar.value = (yaml_char_t *)(b.data + 5);
-                err = ls_cfgp_path(p, &tmp, path, &fpath);
-                fp = err ? NULL : fopen(fpath, "rb");
-                ls_buf_init(&c);
-                if (!err && !fp)
-                        err = ls_cfgp_err(p, vn, path, "cannot read %s",
-                                          fpath);
-                while (fp && (r = fread(chunk, 1, sizeof(chunk), fp)) > 0 &&
-                       !err)
-                        if (ls_buf_append(&c, chunk, r))
-                                err = LS_ERR_NOMEM;
-                if (fp)
-                        fclose(fp);
-                if (!err && c.len > 0 && c.data[c.len - 1] == '\n')
-                        c.len--;
-                if (!err && (ls_buf_append(&c, "", 1) ||
-                             ls_props_set(props, k, c.data)))
-                        err = LS_ERR_NOMEM;
-                ls_buf_free(&c);
-                ls_free(fpath);
+                                      inner + 4);
+        } else if (!strncmp(inner, "file:", 5) && inner[5]) {
+                err = ls_cfgp_expand_file(p, node, path, inner + 5);
         } else {
-                err = ls_cfgp_err(p, vn, path,
+                err = ls_cfgp_err(p, node, path,
                                   "expected ${env:NAME} or ${file:PATH}, got "
                                   "\"${%s}\"",
-                                  b.data);
+                                  inner);
         }
-        ls_buf_free(&b);
+        ls_free(inner);
         return err;
+}
+
+/* Expands every scalar value under @p node, whose key path is @p path. */
+static ls_err_t ls_cfgp_expand(ls_cfgp_t *p, yaml_node_t *node,
+                               const char *path, int depth) {
+        char sub[512];
+        ls_err_t err;
+
+        if (depth > 32)
+                return ls_cfgp_err(p, node, path, "nested too deeply%s",
+                                   NULL);
+        if (node->type == YAML_SCALAR_NODE)
+                return ls_cfgp_expand_scalar(p, node, path);
+        if (node->type == YAML_SEQUENCE_NODE) {
+                yaml_node_item_t *it;
+                for (it = node->data.sequence.items.start;
+                     it < node->data.sequence.items.top; it++) {
+                        yaml_node_t *item = yaml_document_get_node(p->doc,
+                                                                   *it);
+                        snprintf(sub, sizeof(sub), "%s[%d]", path,
+                                 (int)(it - node->data.sequence.items.start));
+                        if (item && (err = ls_cfgp_expand(p, item, sub,
+                                                          depth + 1)))
+                                return err;
+                }
+                return LS_OK;
+        }
+        if (node->type == YAML_MAPPING_NODE) {
+                yaml_node_pair_t *pr;
+                for (pr = node->data.mapping.pairs.start;
+                     pr < node->data.mapping.pairs.top; pr++) {
+                        yaml_node_t *kn = yaml_document_get_node(p->doc,
+                                                                 pr->key);
+                        yaml_node_t *vn = yaml_document_get_node(p->doc,
+                                                                 pr->value);
+                        const char *k = kn ? ls_cfgp_scalar(kn) : NULL;
+                        snprintf(sub, sizeof(sub), "%s%s%s", path,
+                                 *path ? "." : "", k ? k : "?");
+                        if (vn && (err = ls_cfgp_expand(p, vn, sub,
+                                                        depth + 1)))
+                                return err;
+                }
+        }
+        return LS_OK;
 }
 
 static ls_err_t ls_cfgp_props(ls_cfgp_t *p, yaml_node_t *map,
@@ -442,8 +541,8 @@ static ls_err_t ls_cfgp_props(ls_cfgp_t *p, yaml_node_t *map,
                                 "set by leadscore (use `group:`; offsets are "
                                 "committed manually)%s",
                                 NULL);
-                if ((err = ls_cfgp_indirect(p, vn, path, v, props, k)))
-                        return err;
+                if (ls_props_set(props, k, v))
+                        return LS_ERR_NOMEM;
         }
         return ls_cfgp_props_check(p, map, section, props);
 }
@@ -509,25 +608,137 @@ static ls_err_t ls_cfgp_format_map(ls_cfgp_t *p, yaml_node_t *map) {
         return LS_OK;
 }
 
+/* A path (resolved) to a file that must be readable now. */
+static ls_err_t ls_cfgp_readable(ls_cfgp_t *p, const yaml_node_t *node,
+                                 const char *key, char **dstp) {
+        ls_err_t err = ls_cfgp_path(p, node, key, dstp);
+        char why[PATH_MAX + 128];
+
+        if (err)
+                return err;
+        if (access(*dstp, R_OK)) {
+                snprintf(why, sizeof(why), "cannot read %s: %s", *dstp,
+                         strerror(errno));
+                return ls_cfgp_err(p, node, key, "%s", why);
+        }
+        return LS_OK;
+}
+
+/* Where each registry key was (for messages); NULL = not set. */
+typedef struct ls_cfgp_regnodes_s {
+        const yaml_node_t *url, *user_info, *tls, *key, *key_password;
+} ls_cfgp_regnodes_t;
+
+/* The registry settings fit together. */
+static ls_err_t ls_cfgp_registry_check(ls_cfgp_t *p, yaml_node_t *map,
+                                       const ls_cfgp_regnodes_t *at) {
+        const ls_config_t *c = p->conf;
+        const char *u = c->registry_url;
+        const char *auth = u ? strstr(u, "://") : NULL;
+        int tls = c->registry_ca_location ||
+                  c->registry_certificate_location ||
+                  c->registry_key_location;
+
+        if (!u)
+                return (tls || c->registry_user_info ||
+                        c->registry_key_password)
+                               ? ls_cfgp_err(p, map, "registry.url",
+                                             "required when other registry "
+                                             "keys are set%s",
+                                             NULL)
+                               : LS_OK;
+        if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
+                return ls_cfgp_err(p, at->url, "registry.url",
+                                   "must start with http:// or https://%s",
+                                   NULL);
+        auth = auth ? auth + 3 : u;
+        if (c->registry_user_info && memchr(auth, '@', strcspn(auth, "/?#")))
+                return ls_cfgp_err(p, at->user_info,
+                                   "registry.basic_auth_user_info",
+                                   "the URL has user:password@ too; give the "
+                                   "credentials once%s",
+                                   NULL);
+        if (tls && strncmp(u, "https://", 8))
+                return ls_cfgp_err(p, at->url, "registry.url",
+                                   "must be https:// when ca_location, "
+                                   "certificate_location or key_location "
+                                   "is set%s",
+                                   NULL);
+        if (c->registry_key_location && !c->registry_certificate_location)
+                return ls_cfgp_err(p, at->key, "registry.key_location",
+                                   "needs registry.certificate_location%s",
+                                   NULL);
+        if (c->registry_key_password && !c->registry_certificate_location)
+                return ls_cfgp_err(p, at->key_password,
+                                   "registry.key_password",
+                                   "needs registry.certificate_location%s",
+                                   NULL);
+        return LS_OK;
+}
+
 static ls_err_t ls_cfgp_registry(ls_cfgp_t *p, yaml_node_t *map) {
         yaml_node_t *kn, *vn;
         const char *k;
+        ls_cfgp_regnodes_t at;
         ls_err_t err;
+
+        memset(&at, 0, sizeof(at));
 
         if ((err = ls_cfgp_expect_map(p, map, "registry")))
                 return err;
         LS_CFGP_FOREACH(p, map, k, kn, vn) {
-                if (k && !strcmp(k, "url"))
+                ls_config_t *c = p->conf;
+                if (k && !strcmp(k, "url")) {
+                        at.url = vn;
                         err = ls_cfgp_string(p, vn, "registry.url",
-                                             &p->conf->registry_url);
-                else
+                                             &c->registry_url);
+                } else if (k && !strcmp(k, "basic_auth_user_info")) {
+                        const char *s = ls_cfgp_scalar(vn);
+                        at.user_info = vn;
+                        /* never quote the value: it holds a password */
+                        if (!s || !strchr(s, ':') || *s == ':')
+                                return ls_cfgp_err(
+                                        p, vn, "registry.basic_auth_user_info",
+                                        "expected USER:PASSWORD (value not "
+                                        "shown: secret)%s",
+                                        NULL);
+                        err = ls_cfgp_string(p, vn,
+                                             "registry.basic_auth_user_info",
+                                             &c->registry_user_info);
+                } else if (k && !strcmp(k, "ca_location")) {
+                        at.tls = at.tls ? at.tls : vn;
+                        err = ls_cfgp_readable(p, vn, "registry.ca_location",
+                                               &c->registry_ca_location);
+                } else if (k && !strcmp(k, "certificate_location")) {
+                        at.tls = at.tls ? at.tls : vn;
+                        err = ls_cfgp_readable(
+                                p, vn, "registry.certificate_location",
+                                &c->registry_certificate_location);
+                } else if (k && !strcmp(k, "key_location")) {
+                        at.tls = at.tls ? at.tls : vn;
+                        at.key = vn;
+                        err = ls_cfgp_readable(p, vn, "registry.key_location",
+                                               &c->registry_key_location);
+                } else if (k && !strcmp(k, "key_password")) {
+                        at.key_password = vn;
+                        if (!ls_cfgp_scalar(vn) || !*ls_cfgp_scalar(vn))
+                                return ls_cfgp_err(
+                                        p, vn, "registry.key_password",
+                                        "expected a non-empty string%s",
+                                        NULL);
+                        err = ls_cfgp_string(p, vn, "registry.key_password",
+                                             &c->registry_key_password);
+                } else
                         err = ls_cfgp_err(p, kn, "registry",
-                                          "unknown key \"%s\" (expected url)",
+                                          "unknown key \"%s\" (expected url, "
+                                          "basic_auth_user_info, ca_location, "
+                                          "certificate_location, key_location, "
+                                          "key_password)",
                                           k ? k : "?");
                 if (err)
                         return err;
         }
-        return LS_OK;
+        return ls_cfgp_registry_check(p, map, &at);
 }
 
 static ls_err_t ls_cfgp_embedded(ls_cfgp_t *p, yaml_node_t *map) {
@@ -814,7 +1025,7 @@ ls_err_t ls_config_load_string(const char *yaml, size_t len,
                                 "%s:1: the file is empty (at least `model:` is "
                                 "required)",
                                 name);
-        else
+        else if (!(err = ls_cfgp_expand(&p, root, "", 0)))
                 err = ls_cfgp_root(&p, root);
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
@@ -930,6 +1141,21 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
                 else
                         fprintf(fp, "  registry.url = %s\n", u);
         }
+        if (conf->registry_user_info)
+                fprintf(fp, "  registry.basic_auth_user_info = %.*s:********\n",
+                        (int)strcspn(conf->registry_user_info, ":"),
+                        conf->registry_user_info);
+        if (conf->registry_ca_location)
+                fprintf(fp, "  registry.ca_location = %s\n",
+                        conf->registry_ca_location);
+        if (conf->registry_certificate_location)
+                fprintf(fp, "  registry.certificate_location = %s\n",
+                        conf->registry_certificate_location);
+        if (conf->registry_key_location)
+                fprintf(fp, "  registry.key_location = %s\n",
+                        conf->registry_key_location);
+        if (conf->registry_key_password)
+                fprintf(fp, "  registry.key_password = ********\n");
         fprintf(fp, "  idle_tick = %lldms%s\n", (long long)conf->idle_tick_ms,
                 conf->idle_tick_ms ? "" : " (off)");
         fprintf(fp, "  commit_interval = %lldms\n",
@@ -958,4 +1184,53 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         ls_config_print_props(&conf->kafka, "kafka", fp);
         ls_config_print_props(&conf->consumer, "consumer", fp);
         ls_config_print_props(&conf->producer, "producer", fp);
+}
+
+void ls_config_registry_conf(const ls_config_t *conf, ls_registry_conf_t *rc) {
+        memset(rc, 0, sizeof(*rc));
+        rc->url = conf->registry_url;
+        rc->user_info = conf->registry_user_info;
+        rc->ca_location = conf->registry_ca_location;
+        rc->certificate_location = conf->registry_certificate_location;
+        rc->key_location = conf->registry_key_location;
+        rc->key_password = conf->registry_key_password;
+}
+
+ls_err_t ls_config_log_secrets(const ls_config_t *conf, ls_log_t *log) {
+        const ls_props_t *sets[3] = {&conf->kafka, &conf->consumer,
+                                     &conf->producer};
+        const char *u = conf->registry_url;
+        size_t i, j;
+
+        for (i = 0; i < 3; i++)
+                for (j = 0; j < sets[i]->n; j++)
+                        if (ls_props_is_secret(sets[i]->names[j]) &&
+                            ls_log_add_secret(log, sets[i]->values[j]))
+                                return LS_ERR_NOMEM;
+        if (u) { /* user:password@ in the URL */
+                const char *auth = strstr(u, "://");
+                const char *at, *colon;
+                size_t end;
+
+                auth = auth ? auth + 3 : u;
+                end = strcspn(auth, "/?#");
+                at = memchr(auth, '@', end);
+                colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+                if (colon && at > colon + 1) {
+                        char *pw = ls_strndup(colon + 1,
+                                              (size_t)(at - colon - 1));
+                        ls_err_t err = pw ? ls_log_add_secret(log, pw)
+                                          : LS_ERR_NOMEM;
+                        ls_free(pw);
+                        if (err)
+                                return err;
+                }
+        }
+        if (conf->registry_user_info &&
+            ls_log_add_secret(log, strchr(conf->registry_user_info, ':') + 1))
+                return LS_ERR_NOMEM;
+        if (conf->registry_key_password &&
+            ls_log_add_secret(log, conf->registry_key_password))
+                return LS_ERR_NOMEM;
+        return LS_OK;
 }

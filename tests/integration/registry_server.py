@@ -13,12 +13,23 @@ tests) and/or --dir DIR (files named ID.avsc). It listens on 127.0.0.1 (port 0 =
 "PORT <n>" on stdout once ready, and exits when stdin closes (so it never
 outlives the test that started it) or after --max-seconds.
 
+Like a registry deployed for production, it can also require
+  --basic-auth USER:PASSWORD   HTTP basic auth on every call but /_stats
+                               (401 otherwise; /_stats counts them as
+                               "unauthorized")
+  --tls-cert FILE --tls-key FILE   HTTPS instead of HTTP
+  --client-ca FILE             and a client certificate signed by this CA
+Without them it serves plain HTTP to anyone, as it always did.
+
 This is a helper started by tests, not a test itself.
 """
 import argparse
+import base64
+import binascii
 import json
 import os
 import re
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +43,8 @@ class Registry:
         self.requests = 0
         self.gets = {}
         self.posts = {}
+        self.unauthorized = 0
+        self.basic_auth = None     # "USER:PASSWORD" required, or None
 
     def register(self, subject, text):
         with self.lock:
@@ -66,12 +79,43 @@ def make_handler(reg):
             self.end_headers()
             self.wfile.write(body)
 
+        def authorized(self):
+            """True when no auth is required or the request's basic auth
+            credentials are right; else answers 401 and returns False."""
+            if reg.basic_auth is None:
+                return True
+            got = None
+            h = self.headers.get("Authorization", "")
+            if h.startswith("Basic "):
+                try:
+                    got = base64.b64decode(h[6:], validate=True).decode()
+                except (binascii.Error, UnicodeDecodeError):
+                    got = None
+            if got == reg.basic_auth:
+                return True
+            with reg.lock:
+                reg.unauthorized += 1
+            body = json.dumps({"error_code": 401,
+                               "message": "Unauthorized"}).encode()
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="registry"')
+            self.send_header("Content-Type",
+                             "application/vnd.schemaregistry.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return False
+
         def do_GET(self):
             if self.path == "/_stats":
                 with reg.lock:
                     return self.reply(200, {"requests": reg.requests,
                                             "get": dict(reg.gets),
-                                            "post": dict(reg.posts)})
+                                            "post": dict(reg.posts),
+                                            "unauthorized":
+                                                reg.unauthorized})
+            if not self.authorized():
+                return None
             m = re.fullmatch(r"/schemas/ids/(-?\d+)", self.path)
             if not m:
                 return self.reply(404, {"error_code": 404,
@@ -89,6 +133,8 @@ def make_handler(reg):
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(n) if n > 0 else b""
+            if not self.authorized():
+                return None
             m = re.fullmatch(r"/subjects/([^/]+)/versions", self.path)
             if not m:
                 return self.reply(404, {"error_code": 404,
@@ -117,9 +163,18 @@ def main():
                     metavar="LO-HI=FILE")
     ap.add_argument("--dir")
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--basic-auth", metavar="USER:PASSWORD")
+    ap.add_argument("--tls-cert", metavar="FILE")
+    ap.add_argument("--tls-key", metavar="FILE")
+    ap.add_argument("--client-ca", metavar="FILE")
     args = ap.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key) or \
+            (args.client_ca and not args.tls_cert):
+        ap.error("--tls-cert and --tls-key go together; --client-ca "
+                 "needs them")
 
     reg = Registry()
+    reg.basic_auth = args.basic_auth
     if args.dir:
         for name in sorted(os.listdir(args.dir)):
             m = re.fullmatch(r"(\d+)\.avsc", name)
@@ -141,6 +196,18 @@ def main():
 
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(reg))
     srv.daemon_threads = True
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
+        # The handshake happens in the handler's thread (first read), so
+        # a client that fails it never blocks the accept loop.
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                     do_handshake_on_connect=False)
+        # A failed handshake is what some tests want: no traceback.
+        srv.handle_error = lambda request, client_address: None
 
     def stop_on_stdin_eof():
         try:

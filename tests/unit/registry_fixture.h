@@ -1,8 +1,9 @@
 /*
  * registry_fixture.h - for the unit tests that talk to a Schema Registry:
  * tests/integration/registry_server.py started as a child on a free
- * loopback port (stopped by closing its stdin), and a loopback port that
- * nobody listens on.
+ * loopback port (stopped by closing its stdin), optionally requiring
+ * basic auth and serving HTTPS, and a loopback port that nobody listens
+ * on.
  *
  * Every tests/unit/test_*.c is its own executable, so these are static
  * functions of a header, included by test_codec.c and test_registry.c.
@@ -30,28 +31,28 @@ typedef struct registry_srv_s {
 } registry_srv_t;
 
 /*
- * Starts the server with one "@p opt SPEC" argument pair per @p schemas
- * (at most REGISTRY_FIXTURE_MAX_SCHEMAS; @p opt is "--schema" for ID=FILE
- * or "--schema-range" for LO-HI=FILE) and waits up to 15 s for its
- * "PORT n" line.
+ * Starts the server with the @p n arguments @p args (at most
+ * 2 * REGISTRY_FIXTURE_MAX_SCHEMAS, e.g. "--schema", "7=FILE",
+ * "--basic-auth", "u:pw", "--tls-cert", ...) and waits up to 15 s for
+ * its "PORT n" line. s->url is https:// when @p args has --tls-cert.
  * @returns 0, or -1 when it could not be started or did not say its port.
  */
-static inline int registry_srv_start_opt(registry_srv_t *s, const char *opt,
-                                         const char *const *schemas, int n) {
+static inline int registry_srv_start_args(registry_srv_t *s,
+                                          const char *const *args, int n) {
         const char *argv[2 * REGISTRY_FIXTURE_MAX_SCHEMAS + 6];
-        int in_pipe[2], out_pipe[2], a = 0, i;
+        int in_pipe[2], out_pipe[2], a = 0, i, https = 0;
         char line[64];
         struct pollfd pfd;
         size_t len = 0;
 
         memset(s, 0, sizeof(*s));
-        if (n > REGISTRY_FIXTURE_MAX_SCHEMAS)
+        if (n > 2 * REGISTRY_FIXTURE_MAX_SCHEMAS)
                 return -1;
         argv[a++] = "python3";
         argv[a++] = LS_SOURCE_DIR "/tests/integration/registry_server.py";
         for (i = 0; i < n; i++) {
-                argv[a++] = opt;
-                argv[a++] = schemas[i];
+                argv[a++] = args[i];
+                https |= !strcmp(args[i], "--tls-cert");
         }
         argv[a++] = "--max-seconds";
         argv[a++] = "100";
@@ -84,8 +85,28 @@ static inline int registry_srv_start_opt(registry_srv_t *s, const char *opt,
         close(out_pipe[0]);
         if (sscanf(line, "PORT %d", &s->port) != 1)
                 return -1;
-        snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+        snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d",
+                 https ? "https" : "http", s->port);
         return 0;
+}
+
+/*
+ * Starts the server with one "@p opt SPEC" argument pair per @p schemas
+ * (at most REGISTRY_FIXTURE_MAX_SCHEMAS; @p opt is "--schema" for ID=FILE
+ * or "--schema-range" for LO-HI=FILE); see registry_srv_start_args().
+ */
+static inline int registry_srv_start_opt(registry_srv_t *s, const char *opt,
+                                         const char *const *schemas, int n) {
+        const char *args[2 * REGISTRY_FIXTURE_MAX_SCHEMAS];
+        int i;
+
+        if (n > REGISTRY_FIXTURE_MAX_SCHEMAS)
+                return -1;
+        for (i = 0; i < n; i++) {
+                args[2 * i] = opt;
+                args[2 * i + 1] = schemas[i];
+        }
+        return registry_srv_start_args(s, args, 2 * n);
 }
 
 /* registry_srv_start_opt() with "--schema ID=FILE" arguments. */

@@ -238,7 +238,7 @@ static void test_format_parse(void **state) {
 
 static void test_new_errors(void **state) {
         ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_JSON, NULL, NULL,
-                                0};
+                                0, NULL};
         char err[512], dir[] = "/tmp/ls_schemas_XXXXXX", path[600];
         FILE *fp;
 
@@ -268,7 +268,7 @@ static void test_new_errors(void **state) {
 
 static void test_avro_input(void **state) {
         ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_JSON, SCHEMAS,
-                                NULL, 200};
+                                NULL, 200, NULL};
         char *reader = read_text(SCHEMAS "/lead_event.avsc");
         uint8_t buf[1024];
         char err[256];
@@ -318,7 +318,7 @@ static void test_avro_input(void **state) {
 
 static void test_json_input(void **state) {
         ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_JSON, NULL, NULL,
-                                0};
+                                0, NULL};
         const char *ok = "{\"kind\":\"event\",\"lead_id\":\"L9\",\"event_id\":"
                          "\"e\",\"event_type\":\"visit\",\"occurred_at\":"
                          "1700000000000}";
@@ -346,7 +346,7 @@ static void test_json_input(void **state) {
 static void test_registry_input(void **state) {
         srv_t s;
         ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
-                                NULL, 0};
+                                NULL, 0, NULL};
         char *reader = read_text(SCHEMAS "/lead_event.avsc");
         uint8_t body[1024], msg[1100];
         char err[256];
@@ -462,7 +462,7 @@ static void test_registry_input(void **state) {
 
 static void test_registry_down(void **state) {
         ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
-                                NULL, 0};
+                                NULL, 0, NULL};
         char url[64], err[512];
         uint8_t msg[16] = {0, 0, 0, 0, 1, 2, 'L'};
         ls_codec_t *codec;
@@ -494,7 +494,7 @@ static void test_registry_down(void **state) {
 static void test_registry_many_ids(void **state) {
         registry_srv_t reg;
         ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
-                                NULL, 0};
+                                NULL, 0, NULL};
         char spec[160], err[256], evolved[64];
         const char *specs[1] = {spec};
         uint8_t body[1024], msg[1100];
@@ -576,7 +576,7 @@ static void make_output(ls_model_t *m, ls_outbuf_t *ob, ls_output_t *o,
 static void test_registry_output(void **state) {
         srv_t s;
         ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_REGISTRY, SCHEMAS,
-                                NULL, 0};
+                                NULL, 0, NULL};
         ls_dead_letter_t dl = {"decode", "lead_id: empty", "events", 1, 42,
                                "k", 1, "v", 1, 0};
         char err[256];
@@ -651,7 +651,7 @@ static void test_registry_output(void **state) {
 
 static void test_dead_letter_json(void **state) {
         ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_JSON, NULL, NULL,
-                                0};
+                                0, NULL};
         ls_dead_letter_t dl = {"decode", "bad \xff byte", "events", 3, 77,
                                NULL, 0, "\x00\x01\xfe\xff", 4, 0};
         char err[256];
@@ -728,7 +728,7 @@ static void test_dead_letter_json(void **state) {
 
 static void test_avro_output(void **state) {
         ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_AVRO, SCHEMAS,
-                                NULL, 0};
+                                NULL, 0, NULL};
         char err[256];
         ls_codec_t *codec = ls_codec_new(&conf, err, sizeof(err));
         ls_model_t m;

@@ -2,7 +2,10 @@
  * test_registry.c - the Schema Registry client against
  * tests/integration/registry_server.py on a free loopback port: schema
  * text by id, caches (positive, negative with expiry, per subject),
- * back-off after transport failures, configuration errors.
+ * back-off after transport failures, configuration errors, and basic
+ * auth and TLS (CA, client certificate) against the stand-in run as a
+ * registry is run in production, with certificates made by
+ * tests/integration/make_certs.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +35,180 @@ static void test_conf_errors(void **state) {
         conf.url = "ftp://example";
         assert_null(ls_registry_new(&conf, err, sizeof(err)));
         assert_non_null(strstr(err, "ftp://example"));
+        /* a password in a bad URL is not shown */
+        conf.url = "ftp://svc:Zq9-pw@example";
+        assert_null(ls_registry_new(&conf, err, sizeof(err)));
+        assert_non_null(strstr(err, "ftp://svc:********@example"));
+        assert_null(strstr(err, "Zq9-pw"));
+        /* user info must be USER:PASSWORD, and is never echoed */
+        conf.url = "https://example";
+        conf.user_info = "Zq9-pw";
+        assert_null(ls_registry_new(&conf, err, sizeof(err)));
+        assert_non_null(strstr(err, "USER:PASSWORD"));
+        assert_null(strstr(err, "Zq9-pw"));
+        /* credentials once: not in the URL and in user_info */
+        conf.url = "https://a:b@example";
+        conf.user_info = "svc:Zq9-pw";
+        assert_null(ls_registry_new(&conf, err, sizeof(err)));
+        assert_non_null(strstr(err, "give them once"));
+        assert_null(strstr(err, "Zq9-pw"));
+        /* TLS files need https:// */
+        conf.url = "http://example";
+        conf.user_info = NULL;
+        conf.ca_location = "/etc/ssl/certs/ca-certificates.crt";
+        assert_null(ls_registry_new(&conf, err, sizeof(err)));
+        assert_non_null(strstr(err, "not https://"));
+}
+
+#define AUTH_PW "Pa55-w0rd-xyz"
+
+/* Makes the test certificates in a new directory @p dir. */
+static void make_certs(char *dir, size_t size) {
+        char cmd[512];
+
+        snprintf(dir, size, "/tmp/ls-regtls-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(cmd, sizeof(cmd),
+                 "/bin/sh " LS_SOURCE_DIR "/tests/integration/make_certs.sh "
+                 "%s",
+                 dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void remove_certs(const char *dir) {
+        char cmd[512];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void test_basic_auth_and_tls(void **state) {
+        char dir[64], cert[128], key[128], ca[128], other_ca[128];
+        char srv_cert[128], srv_key[128], url[160], err[1024];
+        const char *args[12];
+        registry_srv_t s;
+        ls_registry_conf_t conf;
+        ls_registry_t *reg;
+        const char *text;
+        int32_t id;
+
+        (void)state;
+        make_certs(dir, sizeof(dir));
+        snprintf(cert, sizeof(cert), "%s/client.pem", dir);
+        snprintf(key, sizeof(key), "%s/client.key", dir);
+        snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+        snprintf(other_ca, sizeof(other_ca), "%s/other-ca.pem", dir);
+        snprintf(srv_cert, sizeof(srv_cert), "%s/server.pem", dir);
+        snprintf(srv_key, sizeof(srv_key), "%s/server.key", dir);
+        args[0] = "--schema";
+        args[1] = "7=" SCHEMAS "/lead_profile.avsc";
+        args[2] = "--basic-auth";
+        args[3] = "svc:" AUTH_PW;
+        args[4] = "--tls-cert";
+        args[5] = srv_cert;
+        args[6] = "--tls-key";
+        args[7] = srv_key;
+        args[8] = "--client-ca";
+        args[9] = ca;
+        assert_int_equal(registry_srv_start_args(&s, args, 10), 0);
+        assert_non_null(strstr(s.url, "https://"));
+
+        /* everything right: the schema, and a registration */
+        memset(&conf, 0, sizeof(conf));
+        conf.url = s.url;
+        conf.user_info = "svc:" AUTH_PW;
+        conf.ca_location = ca;
+        conf.certificate_location = cert;
+        conf.key_location = key;
+        conf.key_password = "cl1ent-key-pa55";
+        conf.retry_backoff_ms = -1;
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_non_null(reg);
+        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
+                                                sizeof(err)), LS_OK);
+        assert_non_null(strstr(text, "LeadProfile"));
+        assert_int_equal(ls_registry_register(reg, "scores-value",
+                                              "{\"type\":\"string\"}", &id,
+                                              err, sizeof(err)), LS_OK);
+        ls_registry_destroy(reg);
+
+        /* the password in the URL keeps working */
+        snprintf(url, sizeof(url), "https://svc:%s@127.0.0.1:%d", AUTH_PW,
+                 s.port);
+        conf.url = url;
+        conf.user_info = NULL;
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_non_null(reg);
+        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
+                                                sizeof(err)), LS_OK);
+        ls_registry_destroy(reg);
+
+        /* a wrong password: HTTP 401 naming the URL and the user, never
+         * a password */
+        snprintf(url, sizeof(url), "https://svc:wr0ng-%s@127.0.0.1:%d",
+                 AUTH_PW, s.port);
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
+                                                sizeof(err)), LS_ERR_IO);
+        assert_non_null(strstr(err, "HTTP 401"));
+        assert_non_null(strstr(err, "https://svc:********@127.0.0.1:"));
+        assert_non_null(strstr(err, "refused the credentials of the URL"));
+        assert_null(strstr(err, AUTH_PW));
+        ls_registry_destroy(reg);
+        conf.url = s.url;
+        conf.user_info = "svc:wr0ng-" AUTH_PW;
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_int_equal(ls_registry_register(reg, "scores-value",
+                                              "{\"type\":\"long\"}", &id,
+                                              err, sizeof(err)), LS_ERR_IO);
+        assert_non_null(strstr(err, "HTTP 401"));
+        assert_non_null(strstr(err, s.url));
+        assert_non_null(strstr(err, "user 'svc'"));
+        assert_null(strstr(err, AUTH_PW));
+        ls_registry_destroy(reg);
+
+        /* no credentials at all */
+        conf.user_info = NULL;
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
+                                                sizeof(err)), LS_ERR_IO);
+        assert_non_null(strstr(err, "no credentials were sent"));
+        ls_registry_destroy(reg);
+
+        /* a CA that did not sign the server's certificate */
+        conf.user_info = "svc:" AUTH_PW;
+        conf.ca_location = other_ca;
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
+                                                sizeof(err)), LS_ERR_IO);
+        assert_non_null(strstr(err, "TLS handshake failed"));
+        assert_non_null(strstr(err, other_ca));
+        assert_non_null(strstr(err, s.url));
+        assert_null(strstr(err, AUTH_PW));
+        ls_registry_destroy(reg);
+
+        /* a wrong key password: the key cannot be used, not shown */
+        conf.ca_location = ca;
+        conf.key_password = "n0t-the-key-pa55";
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
+                                                sizeof(err)), LS_ERR_IO);
+        assert_non_null(strstr(err, "TLS handshake failed"));
+        assert_null(strstr(err, "n0t-the-key-pa55"));
+        ls_registry_destroy(reg);
+
+        /* no client certificate: the server refuses the connection */
+        conf.certificate_location = NULL;
+        conf.key_location = NULL;
+        conf.key_password = NULL;
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
+                                                sizeof(err)), LS_ERR_IO);
+        assert_non_null(strstr(err, s.url));
+        ls_registry_destroy(reg);
+
+        registry_srv_stop(&s);
+        remove_certs(dir);
 }
 
 static void test_get_and_caches(void **state) {
@@ -150,6 +327,7 @@ int main(void) {
                 cmocka_unit_test(test_conf_errors),
                 cmocka_unit_test(test_get_and_caches),
                 cmocka_unit_test(test_down_backoff),
+                cmocka_unit_test(test_basic_auth_and_tls),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, NULL, NULL);
