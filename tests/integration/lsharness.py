@@ -207,7 +207,17 @@ class MockBroker(Proc):
 
 
 def write_config(tmpdir, bootstrap, model_text=TINY_MODEL, group="lstest",
-                 fmt_in="json", fmt_out="json", extra=""):
+                 fmt_in="json", fmt_out="json", extra="",
+                 metadata_refresh_ms=1000):
+    """metadata_refresh_ms: the consumer's topic.metadata.refresh.interval.ms,
+    None for librdkafka's default (5 min). A refresh that arrives while
+    the group leader waits for its assignor's metadata makes librdkafka
+    rejoin; the test broker answers joins after whole seconds (3 s, then
+    session.timeout.ms - 1 s), so with 1000 that can happen join after
+    join."""
+    refresh = ("" if metadata_refresh_ms is None else
+               "  topic.metadata.refresh.interval.ms: %d\n"
+               % metadata_refresh_ms)
     model = os.path.join(tmpdir, "model.yaml")
     with open(model, "w") as f:
         f.write(model_text)
@@ -224,8 +234,7 @@ kafka:
 consumer:
   session.timeout.ms: 6000
   heartbeat.interval.ms: 500
-  topic.metadata.refresh.interval.ms: 1000
-%s""" % (group, SCHEMAS, fmt_in, fmt_out, bootstrap, extra))
+%s%s""" % (group, SCHEMAS, fmt_in, fmt_out, bootstrap, refresh, extra))
     return path
 
 

@@ -17,6 +17,17 @@ BROKERS = "mock kafka"
 SC = h.TOPICS["scores"]
 
 
+def write_config(d, broker, group, extra):
+    """The harness config without its 1 s metadata refresh: the topics
+    exist from the start, and a refresh landing while the member, as
+    group leader, waits for its assignor's metadata makes librdkafka
+    rejoin. The test broker answers a first join after 3 s and a rejoin
+    after session.timeout.ms - 1 s = 5 s, both on the refresh's beat, so
+    the rejoins could chain until `assigned` came too late."""
+    return h.write_config(d, broker.address, group=group, extra=extra,
+                          metadata_refresh_ms=None)
+
+
 def ev(lead, eid, t):
     return json.dumps({"kind": "event", "lead_id": lead, "event_id": eid,
                        "event_type": "page_view", "occurred_at": t,
@@ -59,8 +70,8 @@ def test_sighup_reload():
     run = None
     try:
         d = h.tmpdir()
-        cfg = h.write_config(d, broker.address, group="ops-reload",
-                             extra="log: {format: json, level: info}\n")
+        cfg = write_config(d, broker, "ops-reload",
+                           "log: {format: json, level: info}\n")
         run = h.start_run(cfg)
         wait_event(run, "assigned", 1)
         prod = h.producer(broker.address)
@@ -122,9 +133,9 @@ def test_model_watch():
     run = None
     try:
         d = h.tmpdir()
-        cfg = h.write_config(d, broker.address, group="ops-watch",
-                             extra="model_watch: true\n"
-                                   "log: {format: json}\n")
+        cfg = write_config(d, broker, "ops-watch",
+                           "model_watch: true\n"
+                           "log: {format: json}\n")
         run = h.start_run(cfg)
         wait_event(run, "assigned", 1)
         h.time.sleep(1.2)  # a different mtime second for coarse clocks
@@ -145,10 +156,10 @@ def test_reload_with_snapshots():
     run = None
     try:
         d = h.tmpdir()
-        cfg = h.write_config(d, broker.address, group="ops-reload-snap",
-                             extra="log: {format: json}\n"
-                                   "snapshot: {dir: snaps, interval: 1h}\n"
-                                   "metrics: {listen: \"127.0.0.1:0\"}\n")
+        cfg = write_config(d, broker, "ops-reload-snap",
+                           "log: {format: json}\n"
+                           "snapshot: {dir: snaps, interval: 1h}\n"
+                           "metrics: {listen: \"127.0.0.1:0\"}\n")
         run = h.start_run(cfg)
         wait_event(run, "assigned", 1)
         prod = h.producer(broker.address)
