@@ -68,6 +68,12 @@ ls_metric_t *ls_metrics_histogram(ls_metrics_t *m, const char *name,
 
 /** Adds @p n to a counter. NULL-safe. */
 void ls_metric_add(ls_metric_t *c, uint64_t n);
+/**
+ * Raises a counter to @p total, a running total that another component
+ * keeps (e.g. librdkafka's statistics) and that only grows. A value below
+ * the counter's is ignored, so the counter never goes down. NULL-safe.
+ */
+void ls_metric_set_total(ls_metric_t *c, uint64_t total);
 /** Sets a gauge. NULL-safe. */
 void ls_metric_set(ls_metric_t *g, double v);
 /** Records one observation in a histogram. NULL-safe. */
@@ -92,12 +98,22 @@ ls_err_t ls_metrics_render(ls_metrics_t *m, ls_buf_t *out);
 char *ls_metrics_label_escape(const char *value, char *out, size_t out_size);
 
 /**
- * Updates librdkafka gauges from one statistics JSON document (the
+ * Registers the gauge leadscore_build_info{version,librdkafka,avro_c} = 1:
+ * the versions `leadscore --version` prints, so that dashboards can tell
+ * which build each instance runs. @returns LS_OK or LS_ERR_NOMEM.
+ */
+ls_err_t ls_metrics_build_info(ls_metrics_t *m, const char *version,
+                               const char *librdkafka, const char *avro_c);
+
+/**
+ * Updates librdkafka metrics from one statistics JSON document (the
  * stats callback's, `statistics.interval.ms`), labelled client=@p client:
+ * the counters leadscore_kafka_tx_msgs_total / rx_msgs_total (the
+ * client's running totals) and the gauges
  * leadscore_kafka_consumer_lag{topic,partition} (only partitions with a
  * known lag, >= 0), leadscore_kafka_broker_rtt_avg_seconds{broker},
- * leadscore_kafka_tx_msgs / rx_msgs (totals), leadscore_kafka_replyq,
- * leadscore_kafka_msg_cnt (messages in the producer queue).
+ * leadscore_kafka_replyq, leadscore_kafka_msg_cnt (messages in the
+ * producer queue).
  * @returns LS_OK, or LS_ERR_INVALID when the document does not parse.
  */
 ls_err_t ls_metrics_rdkafka_stats(ls_metrics_t *m, const char *client,

@@ -46,6 +46,12 @@
 #define LS_PL_TOPIC_PROFILES 1
 #define LS_PL_PUBLISH_MS 1000  /* gauges (leads, state bytes) refresh */
 #define LS_PL_WATCH_MS 1000    /* model_watch: stat() of the model file */
+#ifndef LEADSCORE_VERSION      /* both set by CMake, as for --version */
+#define LEADSCORE_VERSION "unknown"
+#endif
+#ifndef LEADSCORE_AVRO_VERSION
+#define LEADSCORE_AVRO_VERSION "unknown"
+#endif
 #define LS_PL_NO_TIME INT64_MIN /* held record without an event time */
 /* A dead letter is cut to fit the producer's message.max.bytes, less
  * 1/16 of it and this much for the batch and record framing. */
@@ -199,6 +205,11 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
         static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                         0.05,  0.1,    0.25,  0.5,  1,
                                         2.5,   5,      10,    30,   60};
+        static const char *const dl_reasons[] = {"decode", "schema",
+                                                 "oversized", "invalid",
+                                                 "late"};
+        static const char *const reload_results[] = {"switched", "unchanged",
+                                                     "rejected"};
         const ls_config_t *conf = pl->conf;
         const ls_props_t *sets[3] = {&conf->kafka, &conf->consumer,
                                      &conf->producer};
@@ -259,6 +270,32 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                 "From an input record's Kafka timestamp to the production of "
                 "its outputs.",
                 NULL, bounds, sizeof(bounds) / sizeof(bounds[0]));
+        /* Every known label value of a labelled counter exists from the
+         * start, at 0, so that rate() and alerts see the first increment
+         * (docs/OPERATIONS.md lists them; keep the two in step). */
+        for (i = 0; i < sizeof(dl_reasons) / sizeof(dl_reasons[0]); i++) {
+                snprintf(labels, sizeof(labels), "reason=\"%s\"",
+                         dl_reasons[i]);
+                ls_metrics_counter(pl->metrics, "leadscore_dead_letters_total",
+                                   "Input records sent to the dead-letter "
+                                   "topic, by reason.",
+                                   labels);
+        }
+        for (i = 0; i < sizeof(reload_results) / sizeof(reload_results[0]);
+             i++) {
+                snprintf(labels, sizeof(labels), "result=\"%s\"",
+                         reload_results[i]);
+                ls_metrics_counter(pl->metrics,
+                                   "leadscore_model_reloads_total",
+                                   "Model reload attempts, by result "
+                                   "(switched, unchanged, rejected).",
+                                   labels);
+        }
+        if (ls_metrics_build_info(pl->metrics, LEADSCORE_VERSION,
+                                  rd_kafka_version_str(),
+                                  LEADSCORE_AVRO_VERSION))
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "out of memory");
         return LS_OK;
 }
 
@@ -299,11 +336,21 @@ static void ls_pl_model_info(ls_pipeline_t *pl, const ls_modelset_t *ms,
         }
 }
 
-/** librdkafka's log lines, through the structured (masking) logger. */
+/**
+ * librdkafka's log lines, through the structured (masking) logger.
+ * librdkafka reports each broker failure (FAIL) and fatal error (FATAL)
+ * twice: as a log line and as an error event. The error event is the one
+ * logged (ls_pl_kafka_error_cb, with the error's name; a fatal consumer
+ * error reaches ls_pl_handle), so these lines are dropped here unless
+ * they are debug lines (librdkafka's `debug` property).
+ */
 static void ls_pl_kafka_log_cb(const rd_kafka_t *rk, int level,
                                const char *fac, const char *buf) {
         ls_pipeline_t *pl = rd_kafka_opaque(rk);
 
+        if (level < 7 /* LOG_DEBUG */ &&
+            (!strcmp(fac, "FAIL") || !strcmp(fac, "FATAL")))
+                return;
         if (pl)
                 ls_log_kv(pl->log, ls_log_level_from_syslog(level), "kafka",
                           buf, "client", rd_kafka_name(rk), "facility", fac,
@@ -327,7 +374,9 @@ static const char *ls_pl_kafka_prop(rd_kafka_t *rk, const char *name,
  * the credentials and trust it read at start, so only a restart with a
  * corrected secret or CA can succeed. OAUTHBEARER is the exception: its
  * token refresh may fail for a while and is retried. Other errors are
- * logged; librdkafka retries them.
+ * logged, once each (event=kafka facility=ERROR error=NAME); librdkafka
+ * retries them. So are authentication and TLS errors once the stop has
+ * begun.
  */
 static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                                  void *opaque) {
@@ -335,10 +384,7 @@ static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
         char mech[64], user[256], ca[512], hint[320] = "", msg[1024];
 
         ls_pl_kafka_prop(rk, "sasl.mechanisms", mech, sizeof(mech));
-        if (pl->fatal && (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
-                          err == RD_KAFKA_RESP_ERR__SSL))
-                return; /* stopping already; librdkafka logged it (FAIL) */
-        if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
+        if (!pl->fatal && err == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
             strcmp(mech, "OAUTHBEARER")) {
                 /* librdkafka before 2.6.1 repeats the client nonce in its
                  * SCRAM client-final-message; Kafka 4 checks it strictly. */
@@ -361,7 +407,7 @@ static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                                                 sizeof(user)),
                          reason, hint);
                 ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else if (err == RD_KAFKA_RESP_ERR__SSL) {
+        } else if (!pl->fatal && err == RD_KAFKA_RESP_ERR__SSL) {
                 ls_pl_kafka_prop(rk, "ssl.ca.location", ca, sizeof(ca));
                 snprintf(msg, sizeof(msg),
                          "Kafka TLS handshake failed (ssl.ca.location %s): %s",

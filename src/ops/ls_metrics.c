@@ -218,6 +218,19 @@ void ls_metric_add(ls_metric_t *c, uint64_t n) {
                 atomic_fetch_add_explicit(&c->value, n, memory_order_relaxed);
 }
 
+void ls_metric_set_total(ls_metric_t *c, uint64_t total) {
+        uint64_t old;
+
+        if (!c || c->type != LS_MT_COUNTER)
+                return;
+        old = atomic_load_explicit(&c->value, memory_order_relaxed);
+        while (old < total &&
+               !atomic_compare_exchange_weak_explicit(
+                       &c->value, &old, total, memory_order_relaxed,
+                       memory_order_relaxed))
+                ;
+}
+
 void ls_metric_set(ls_metric_t *g, double v) {
         if (g && g->type == LS_MT_GAUGE)
                 atomic_store_explicit(&g->value, ls_dbits(v),
@@ -509,7 +522,37 @@ int ls_metrics_port(const ls_metrics_t *m) {
         return m && m->daemon ? m->port : 0;
 }
 
+ls_err_t ls_metrics_build_info(ls_metrics_t *m, const char *version,
+                               const char *librdkafka, const char *avro_c) {
+        char labels[640], ev[128], er[128], ea[128];
+        ls_metric_t *g;
+
+        snprintf(labels, sizeof(labels),
+                 "version=\"%s\",librdkafka=\"%s\",avro_c=\"%s\"",
+                 ls_metrics_label_escape(version, ev, sizeof(ev)),
+                 ls_metrics_label_escape(librdkafka, er, sizeof(er)),
+                 ls_metrics_label_escape(avro_c, ea, sizeof(ea)));
+        g = ls_metrics_gauge(m, "leadscore_build_info",
+                             "1, labelled with the versions of leadscore "
+                             "and of the librdkafka and avro-c it runs "
+                             "with.",
+                             labels);
+        if (!g)
+                return LS_ERR_NOMEM;
+        ls_metric_set(g, 1);
+        return LS_OK;
+}
+
 /* ------------------------------------------------------ librdkafka stats */
+
+/** A running total of librdkafka's statistics, as a counter. */
+static void ls_metrics_kcounter(ls_metrics_t *m, const char *name,
+                                const char *help, const char *labels,
+                                json_t *v) {
+        if (json_is_integer(v) && json_integer_value(v) >= 0)
+                ls_metric_set_total(ls_metrics_counter(m, name, help, labels),
+                                    (uint64_t)json_integer_value(v));
+}
 
 static void ls_metrics_kgauge(ls_metrics_t *m, const char *name,
                               const char *help, const char *labels,
@@ -531,14 +574,14 @@ ls_err_t ls_metrics_rdkafka_stats(ls_metrics_t *m, const char *client,
                 return LS_ERR_INVALID;
         ls_metrics_label_escape(client, ec, sizeof(ec));
         snprintf(labels, sizeof(labels), "client=\"%s\"", ec);
-        ls_metrics_kgauge(m, "leadscore_kafka_tx_msgs",
-                          "Messages sent by the Kafka client (librdkafka "
-                          "txmsgs).",
-                          labels, json_object_get(root, "txmsgs"));
-        ls_metrics_kgauge(m, "leadscore_kafka_rx_msgs",
-                          "Messages received by the Kafka client "
-                          "(librdkafka rxmsgs).",
-                          labels, json_object_get(root, "rxmsgs"));
+        ls_metrics_kcounter(m, "leadscore_kafka_tx_msgs_total",
+                            "Messages sent by the Kafka client since start "
+                            "(librdkafka txmsgs).",
+                            labels, json_object_get(root, "txmsgs"));
+        ls_metrics_kcounter(m, "leadscore_kafka_rx_msgs_total",
+                            "Messages received by the Kafka client since "
+                            "start (librdkafka rxmsgs).",
+                            labels, json_object_get(root, "rxmsgs"));
         ls_metrics_kgauge(m, "leadscore_kafka_replyq",
                           "Operations waiting in the client's reply queue.",
                           labels, json_object_get(root, "replyq"));

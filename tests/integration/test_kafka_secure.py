@@ -223,7 +223,7 @@ def scored_run(case, password_value, env, fmt):
         assert got == [("S1", 10), ("S1", 30), ("S2", 10)], (got, out)
         samples = o.wait_for(port, lambda x: o.total(
             x, "leadscore_consumed_total") == 3 and o.total(
-            x, "leadscore_kafka_tx_msgs") > 0, 30, "3 consumed, stats")
+            x, "leadscore_kafka_tx_msgs_total") > 0, 30, "3 consumed, stats")
         assert o.total(samples, "leadscore_outputs_total") == 3, samples
         _, body = o.scrape(port)
         check_clean("/metrics", body, [s["password"]])

@@ -2,8 +2,18 @@
 /healthz is 200 from the start, /readyz goes 503 -> 200 once partitions
 are assigned, and the counters at /metrics equal what was sent: records
 consumed per topic and partition, dead letters per reason, outputs per
-kind and alert kind (counted independently on the output topics)."""
+kind and alert kind (counted independently on the output topics).
+The exposition follows Prometheus conventions and docs/OPERATIONS.md:
+every counter is named *_total and every *_total is a counter, every
+family is documented with its type, librdkafka's running totals are
+counters, leadscore_build_info carries the versions `leadscore --version`
+prints, and every documented label value of a labelled counter is there
+at 0 before any input. librdkafka's errors (a bootstrap address nobody
+listens on) are logged once each, with their structured fields."""
 import json
+import os
+import re
+import socket
 import time
 
 import lsharness as h
@@ -24,6 +34,58 @@ def ev(lead, eid, t, etype="page_view", url="https://x.test/pricing"):
 def prof(lead, t, industry):
     return json.dumps({"kind": "profile", "lead_id": lead, "updated_at": t,
                        "attributes": {"industry": industry}})
+
+
+def documented():
+    """{metric name: (type, {label: [values] or None})} of the metrics
+    table of docs/OPERATIONS.md."""
+    out = {}
+    path = os.path.join(h.SOURCE_DIR, "docs", "OPERATIONS.md")
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("| `leadscore_"):
+                continue
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) != 4:
+                continue   # another table (e.g. the renames)
+            assert cells[1] in ("counter", "gauge", "histogram"), line
+            labels = {}
+            for m in re.finditer(r"`(\w+)`(?: \(([^)]*)\))?", cells[2]):
+                labels[m.group(1)] = (re.findall(r"`([^`]+)`", m.group(2))
+                                      if m.group(2) else None)
+            for name in re.findall(r"`(leadscore_\w+)`", cells[0]):
+                out[name] = (cells[1], labels)
+    assert out, "no metrics table in " + path
+    return out
+
+
+def families(body):
+    """{family name: type} from the TYPE lines of an exposition."""
+    return {ln.split()[2]: ln.split()[3] for ln in body.splitlines()
+            if ln.startswith("# TYPE ")}
+
+
+def check_conventions(body):
+    """Prometheus naming and docs/OPERATIONS.md agree with the exposition:
+    counters end in _total and only counters do; each family is in the
+    documented table with the same type and label names."""
+    doc = documented()
+    samples = o.parse(body)
+    for name, typ in families(body).items():
+        if typ == "counter":
+            assert name.endswith("_total"), "counter %s without _total" % name
+        else:
+            assert not name.endswith("_total"), \
+                "%s %s named like a counter" % (typ, name)
+        assert name in doc, "%s is not in docs/OPERATIONS.md" % name
+        assert doc[name][0] == typ, (name, typ, doc[name])
+        for (n, labels), _v in samples.items():
+            if n == name:
+                assert {k for k, _ in labels} == set(doc[name][1]), \
+                    (name, labels, doc[name])
+    for name, (typ, _l) in doc.items():
+        assert (typ == "counter") == name.endswith("_total"), \
+            "docs/OPERATIONS.md: %s is a %s" % (name, typ)
 
 
 def test_metrics_and_health():
@@ -142,7 +204,19 @@ def test_metrics_and_health():
         assert o.total(s, "leadscore_kafka_broker_rtt_avg_seconds") >= 0
         assert any(n == "leadscore_kafka_broker_rtt_avg_seconds"
                    for n, _l in s), s
-        assert o.value(s, "leadscore_kafka_rx_msgs", client="consumer") >= 0
+        # librdkafka's running totals are counters: the consumer has
+        # received the inputs, the producer has sent the outputs.
+        s = o.wait_for(port, lambda x: (o.value(
+            x, "leadscore_kafka_tx_msgs_total", client="producer") or 0)
+            >= len(recs), 10, "producer tx_msgs_total")
+        assert o.value(s, "leadscore_kafka_rx_msgs_total",
+                       client="consumer") >= n_in, s
+        s, body = o.scrape(port)
+        fams = families(body)
+        for name in ("leadscore_kafka_tx_msgs_total",
+                     "leadscore_kafka_rx_msgs_total"):
+            assert fams.get(name) == "counter", (name, body)
+        check_conventions(body)
 
         run.stop_ok()
         assert "stopped: consumed %d" % n_in in run.stderr_text()
@@ -169,6 +243,92 @@ def test_metrics_off_by_default_and_bad_listen():
     assert "metrics.listen = (off)" in p.stdout, p.stdout
 
 
+def leadscore_versions():
+    """{"leadscore": ..., "librdkafka": ..., "avro-c": ...} from --version."""
+    p = h.subprocess.run([h.LEADSCORE, "--version"], capture_output=True,
+                         text=True, timeout=20)
+    assert p.returncode == 0, p
+    return dict(ln.split(" ", 1) for ln in p.stdout.splitlines())
+
+
+def test_metrics_at_start_and_kafka_errors_once():
+    """Before any input (the bootstrap address refuses connections): the
+    build info, and every documented label value of each labelled counter
+    at 0. librdkafka's connection errors: one line each, event=kafka
+    facility=ERROR with the error's name, never also as a FAIL line."""
+    # A port bound but not listening: connections to it are refused, and
+    # nobody else can take it during the test.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    addr = "127.0.0.1:%d" % sock.getsockname()[1]
+    run = None
+    try:
+        d = h.tmpdir()
+        cfg = h.write_config(d, addr, group="ops-errors",
+                             extra="log: {format: json}\n"
+                                   "metrics: {listen: \"127.0.0.1:0\"}\n")
+        run = h.start_run(cfg)
+        port = int(run.wait_line("metrics: listening on", 20)
+                   .split("(port ")[1].split(")")[0])
+        s, body = o.scrape(port)
+        check_conventions(body)
+        v = leadscore_versions()
+        assert o.value(s, "leadscore_build_info", version=v["leadscore"],
+                       librdkafka=v["librdkafka"], avro_c=v["avro-c"]) == 1, \
+            (v, body)
+        assert families(body).get("leadscore_build_info") == "gauge", body
+        n_labelled = 0
+        for name, (typ, labels) in documented().items():
+            if typ != "counter" or not labels or \
+                    None in labels.values():
+                continue   # unlabelled, or values known only at run time
+            n_labelled += 1
+            series = [dict(lab) for (n, lab), _v in s.items() if n == name]
+            assert series and all(s[(name, tuple(sorted(x.items())))] == 0
+                                  for x in series), (name, body)
+            # The label values the code creates at start (lists in
+            # ls_pl_ops_new, src/io/ls_pipeline.c) are the documented ones.
+            for label, values in labels.items():
+                assert sorted({x[label] for x in series}) == sorted(values), \
+                    (name, label, values, body)
+        assert n_labelled >= 3, documented()   # outputs, dead letters, reloads
+
+        # librdkafka keeps failing to connect; let both clients report it.
+        deadline = time.monotonic() + 20
+        while True:
+            errs = [ln for ln in run.stderr_text().splitlines()
+                    if "_ALL_BROKERS_DOWN" in ln]
+            if {"consumer", "producer"} <= {
+                    json.loads(ln)["client"].split("#")[1].split("-")[0]
+                    for ln in errs}:
+                break
+            assert time.monotonic() < deadline, run.stderr_text()
+            time.sleep(0.2)
+        time.sleep(1.5)
+        run.stop_ok()
+        lines = [json.loads(ln) for ln in run.stderr_text().splitlines()
+                 if ln.startswith("{")]
+        conn = [r for r in lines if r["event"] == "kafka" and
+                "Connect to ipv4#" + addr in r["msg"]]
+        assert {r["client"].split("#")[1].split("-")[0] for r in conn} == \
+            {"consumer", "producer"}, run.stderr_text()
+        seen = set()
+        for r in conn:
+            assert r["level"] == "error" and r["facility"] == "ERROR" and \
+                r["error"] == "_TRANSPORT", r
+            # the same occurrence, whatever the prefix of its line
+            text = (r["client"], re.sub(r"^\[thrd:[^]]*\]: ", "", r["msg"]))
+            assert text not in seen, "logged twice: %r" % (r,)
+            seen.add(text)
+        assert not [r for r in lines if r.get("facility") == "FAIL"], \
+            run.stderr_text()
+    finally:
+        if run:
+            run.kill()
+        sock.close()
+
+
 if __name__ == "__main__":
     h.main([test_metrics_off_by_default_and_bad_listen,
+            test_metrics_at_start_and_kafka_errors_once,
             test_metrics_and_health])

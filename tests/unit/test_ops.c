@@ -2,7 +2,8 @@
  * test_ops.c - unit tests of the operations modules: the structured
  * logger (ls_log.h: logfmt quoting, JSON lines, level filter, secret
  * masking in messages and fields) and the metric registry (ls_metrics.h:
- * series identity, exposition text, histograms, librdkafka statistics).
+ * series identity, exposition text, histograms, librdkafka statistics,
+ * build info).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,8 +162,44 @@ static void test_metrics_rdkafka_stats(void **state) {
                                "0.0025\n"));
         assert_non_null(strstr(b.data, "leadscore_kafka_replyq{client="
                                        "\"consumer\"} 2\n"));
-        assert_non_null(strstr(b.data, "leadscore_kafka_rx_msgs{client="
+        /* Running totals are counters, named _total. */
+        assert_non_null(strstr(b.data, "# TYPE leadscore_kafka_rx_msgs_total "
+                                       "counter\n"
+                                       "leadscore_kafka_rx_msgs_total{client="
                                        "\"consumer\"} 9\n"));
+        assert_non_null(strstr(b.data, "# TYPE leadscore_kafka_tx_msgs_total "
+                                       "counter\n"
+                                       "leadscore_kafka_tx_msgs_total{client="
+                                       "\"consumer\"} 7\n"));
+        assert_null(strstr(b.data, "leadscore_kafka_rx_msgs{"));
+        ls_buf_free(&b);
+        ls_metrics_destroy(m);
+}
+
+static void test_metrics_set_total_and_build_info(void **state) {
+        ls_metrics_t *m = ls_metrics_new();
+        ls_metric_t *c = ls_metrics_counter(m, "t_total", "A total.", NULL);
+        ls_metric_t *g = ls_metrics_gauge(m, "t_gauge", "A gauge.", NULL);
+        ls_buf_t b;
+
+        (void)state;
+        ls_metric_set_total(c, 10);
+        ls_metric_set_total(c, 4); /* never goes down */
+        assert_true(ls_metric_value(c) == 10.0);
+        ls_metric_add(c, 1);
+        ls_metric_set_total(c, 11);
+        assert_true(ls_metric_value(c) == 11.0);
+        ls_metric_set_total(g, 3); /* counters only */
+        assert_true(ls_metric_value(g) == 0.0);
+        ls_metric_set_total(NULL, 3);
+        assert_int_equal(ls_metrics_build_info(m, "1.2.3", "2.0.2", "1.\"11"),
+                         LS_OK);
+        ls_buf_init(&b);
+        assert_int_equal(ls_metrics_render(m, &b), LS_OK);
+        assert_non_null(strstr(b.data, "# TYPE leadscore_build_info gauge\n"
+                                       "leadscore_build_info{version=\"1.2.3\","
+                                       "librdkafka=\"2.0.2\",avro_c="
+                                       "\"1.\\\"11\"} 1\n"));
         ls_buf_free(&b);
         ls_metrics_destroy(m);
 }
@@ -174,6 +211,7 @@ int main(void) {
                 cmocka_unit_test(test_log_parse),
                 cmocka_unit_test(test_metrics_render),
                 cmocka_unit_test(test_metrics_rdkafka_stats),
+                cmocka_unit_test(test_metrics_set_total_and_build_info),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
