@@ -14,6 +14,13 @@
  * decrements, so nothing past it is ever committed, and it stops the
  * process with an error.
  *
+ * Co-partitioning (docs/CONFIG.md): the consumer uses the range assignor
+ * (any other is refused at start), every assignment must hold partition p
+ * of both input topics or of neither, both topics must have the same
+ * number of partitions, and every input's key must be its lead id and
+ * belong to its partition under the murmur2 partitioner of the Java
+ * client (Kafka's default). The producer partitions with murmur2 too.
+ *
  * All of this runs on the thread that calls ls_pipeline_run(): consumer
  * callbacks are served by rd_kafka_consumer_poll(), delivery reports by
  * rd_kafka_poll()/rd_kafka_flush() on the producer.
@@ -34,6 +41,7 @@
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
+#include "leadscore/ls_keys.h"
 #include "leadscore/ls_log.h"
 #include "leadscore/ls_metrics.h"
 #include "leadscore/ls_model.h"
@@ -56,6 +64,8 @@
 /* A dead letter is cut to fit the producer's message.max.bytes, less
  * 1/16 of it and this much for the batch and record framing. */
 #define LS_PL_DL_HEADROOM 4096
+/* At most one misplaced_input warning per this many ms. */
+#define LS_PL_MISPLACED_WARN_MS 10000
 
 /** One input record whose outputs may still be in flight. */
 typedef struct ls_pending_s {
@@ -155,6 +165,11 @@ struct ls_pipeline_s {
         ls_slot_t *slots;        /* indexed by partition */
         ls_tp_t **tps[2];        /* [topic][partition] */
         int32_t n_parts;         /* size of slots and tps[*] */
+        int32_t topic_parts[2];  /* partitions of each input topic, from
+                                  * metadata at the last assignment; 0 =
+                                  * unknown (no partition check) */
+        int64_t misplaced_warned; /* monotonic ms of the last warning */
+        uint64_t misplaced_quiet; /* misplaced inputs since it */
 
         ls_outbuf_t ob;
         ls_buf_t buf;
@@ -207,14 +222,11 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                                         2.5,   5,      10,    30,   60};
         static const char *const dl_reasons[] = {"decode", "schema",
                                                  "oversized", "invalid",
-                                                 "late"};
+                                                 "late", "key", "partition"};
         static const char *const reload_results[] = {"switched", "unchanged",
                                                      "rejected"};
         const ls_config_t *conf = pl->conf;
-        const ls_props_t *sets[3] = {&conf->kafka, &conf->consumer,
-                                     &conf->producer};
-        const char *at, *colon;
-        size_t i, j;
+        size_t i;
         char labels[96];
 
         pl->log = ls_log_new(conf->log_format, conf->log_level, stderr);
@@ -222,24 +234,11 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
         if (!pl->log || !pl->metrics)
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                                  "out of memory");
-        for (i = 0; i < 3; i++)
-                for (j = 0; j < sets[i]->n; j++)
-                        if (ls_props_is_secret(sets[i]->names[j]) &&
-                            ls_log_add_secret(pl->log, sets[i]->values[j]))
-                                return ls_seterr(errstr, errstr_size,
-                                                 LS_ERR_NOMEM, "out of memory");
-        /* user:password@ in the registry URL */
-        if (conf->registry_url && (at = strchr(conf->registry_url, '@')) &&
-            (colon = strchr(conf->registry_url, ':')) &&
-            (colon = strchr(colon + 1, ':')) && colon < at) {
-                char *pw = ls_strndup(colon + 1, (size_t)(at - colon - 1));
-                ls_err_t err = pw ? ls_log_add_secret(pl->log, pw)
-                                  : LS_ERR_NOMEM;
-                ls_free(pw);
-                if (err)
-                        return ls_seterr(errstr, errstr_size, err,
-                                         "out of memory");
-        }
+        /* Kafka secrets, the registry URL's password, basic-auth
+         * password and key password */
+        if (ls_config_log_secrets(conf, pl->log))
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "out of memory");
         for (i = 0; i < 4; i++) {
                 snprintf(labels, sizeof(labels), "kind=\"%s\",alert=\"%s\"",
                          i ? "alert" : "score_update",
@@ -1200,6 +1199,37 @@ static void ls_pl_record_fatal(ls_pipeline_t *pl, ls_err_t err,
         ls_pl_fatal(pl, err, msg);
 }
 
+/**
+ * The key rule (ls_keys.h) for one decoded input: NULL when it holds,
+ * else the dead-letter reason with errstr saying why. A misplaced input
+ * also gets a rate-limited `misplaced_input` warning.
+ */
+static const char *ls_pl_check_key(ls_pipeline_t *pl,
+                                   const rd_kafka_message_t *rkm, int topic,
+                                   const ls_input_t *in, char *errstr,
+                                   size_t errstr_size) {
+        const char *why = ls_keys_check(
+                rkm->key, rkm->key_len, in->lead_id,
+                rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                pl->topic_parts[topic], errstr, errstr_size);
+
+        if (!why || strcmp(why, "partition") != 0)
+                return why;
+        if (pl->misplaced_warned == 0 ||
+            pl->now_mono - pl->misplaced_warned >= LS_PL_MISPLACED_WARN_MS) {
+                ls_log(pl->log, LS_LOG_WARN, "misplaced_input",
+                       "%s [%" PRId32 "] offset %" PRId64 ": %s (%" PRIu64
+                       " more misplaced inputs since the last warning)",
+                       rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                       rkm->offset, errstr, pl->misplaced_quiet);
+                pl->misplaced_warned = pl->now_mono ? pl->now_mono : 1;
+                pl->misplaced_quiet = 0;
+        } else {
+                pl->misplaced_quiet++;
+        }
+        return why;
+}
+
 static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         ls_input_t in;
         ls_tp_t *tp;
@@ -1268,6 +1298,15 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         default:
                 ls_pl_record_fatal(pl, err, "decoding", rkm, errstr);
                 return;
+        }
+        /* An empty lead id is the engine's to reject (`invalid`). */
+        if (*in.lead_id) {
+                const char *why = ls_pl_check_key(pl, rkm, topic, &in,
+                                                  errstr, sizeof(errstr));
+                if (why) {
+                        ls_pl_dead_letter(pl, rkm, tp, seq, why, errstr);
+                        return;
+                }
         }
 
         ls_outbuf_reset(&pl->ob);
@@ -1853,6 +1892,78 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
                                     "while other partitions stay assigned");
 }
 
+/** Partitions of @p topic from the cluster's metadata, 0 if unknown. */
+static int32_t ls_pl_partition_count(rd_kafka_t *rk, const char *topic) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const rd_kafka_metadata_t *md = NULL;
+        int32_t n = 0;
+
+        if (!rkt)
+                return 0;
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md->topic_cnt == 1 && !md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return n;
+}
+
+/**
+ * Co-partitioning of an (eager, whole) assignment: both input topics have
+ * the same number of partitions, and partition p of one is assigned here
+ * exactly when partition p of the other is. Records the partition counts
+ * for the key check. @returns 0, or -1 after a fatal error saying why.
+ */
+static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
+                             const rd_kafka_topic_partition_list_t *parts) {
+        const char *name[2] = {pl->conf->topic_events,
+                               pl->conf->topic_profiles};
+        char msg[1024];
+        int i, j, t;
+
+        for (t = 0; t < 2; t++)
+                pl->topic_parts[t] = ls_pl_partition_count(rk, name[t]);
+        if (pl->topic_parts[0] > 0 && pl->topic_parts[1] > 0 &&
+            pl->topic_parts[0] != pl->topic_parts[1]) {
+                snprintf(msg, sizeof(msg),
+                         "the input topics are not co-partitioned: %s has %"
+                         PRId32 " partitions and %s has %" PRId32
+                         "; partition p of both must hold the same leads "
+                         "(docs/CONFIG.md)",
+                         name[0], pl->topic_parts[0], name[1],
+                         pl->topic_parts[1]);
+                ls_pl_fatal(pl, LS_ERR_INVALID, msg);
+                return -1;
+        }
+        for (i = 0; i < parts->cnt; i++) {
+                int32_t p = parts->elems[i].partition;
+                int found = 0;
+
+                t = ls_pl_topic_index(pl, parts->elems[i].topic);
+                if (t < 0 || p >= pl->topic_parts[1 - t])
+                        continue; /* the other topic has no partition p */
+                for (j = 0; j < parts->cnt && !found; j++)
+                        found = parts->elems[j].partition == p &&
+                                ls_pl_topic_index(pl,
+                                                  parts->elems[j].topic) ==
+                                        1 - t;
+                if (!found) {
+                        snprintf(msg, sizeof(msg),
+                                 "the group assigned %s [%" PRId32
+                                 "] to this member but %s [%" PRId32
+                                 "] to another: partition p of both input "
+                                 "topics must go to one member (use the "
+                                 "range assignor, docs/CONFIG.md)",
+                                 name[t], p, name[1 - t], p);
+                        ls_pl_fatal(pl, LS_ERR_INVALID, msg);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
 static void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t *parts,
                                void *opaque) {
@@ -1866,7 +1977,8 @@ static void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
                 ls_pl_log_parts(pl, "assigned", parts,
                                 cooperative ? "cooperative" : "eager");
-                ls_pl_assign(pl, parts);
+                if (ls_pl_copartition(pl, rk, parts) == 0)
+                        ls_pl_assign(pl, parts);
                 if (cooperative)
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
@@ -2155,14 +2267,21 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
                  * records at once (docs/DURABILITY.md). */
                 if (ls_pl_conf_set(kconf, "consumer", "auto.offset.reset",
                                    "earliest", errstr, errstr_size) ||
+                    ls_pl_conf_set(kconf, "consumer",
+                                   "partition.assignment.strategy", "range",
+                                   errstr, errstr_size) ||
                     ls_pl_conf_set(kconf, "consumer", "fetch.wait.max.ms",
                                    "10", errstr, errstr_size) ||
                     ls_pl_conf_set(kconf, "consumer", "enable.partition.eof",
                                    "true", errstr, errstr_size))
                         goto fail;
         } else {
+                /* Keys land where the Java client, Kafka Streams, Flink
+                 * and kafkajs put them (the user may override). */
                 if (ls_pl_conf_set(kconf, "producer", "linger.ms", "5", errstr,
-                                   errstr_size))
+                                   errstr_size) ||
+                    ls_pl_conf_set(kconf, "producer", "partitioner",
+                                   "murmur2_random", errstr, errstr_size))
                         goto fail;
         }
         if (ls_pl_conf_props(kconf, "kafka", &conf->kafka, errstr,
@@ -2185,6 +2304,29 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
                                    errstr_size))
                         goto fail;
                 rd_kafka_conf_set_rebalance_cb(kconf, ls_pl_rebalance_cb);
+                {
+                        /* Only range keeps partition p of both topics on
+                         * one member: roundrobin and cooperative-sticky
+                         * can split a lead's inputs. */
+                        char v[128];
+                        size_t vsize = sizeof(v);
+                        if (rd_kafka_conf_get(kconf,
+                                              "partition.assignment.strategy",
+                                              v, &vsize) == RD_KAFKA_CONF_OK &&
+                            strcmp(v, "range") != 0) {
+                                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                          "%s: consumer: "
+                                          "partition.assignment.strategy "
+                                          "'%s' can assign partition p of %s "
+                                          "and of %s to different members; "
+                                          "leadscore needs 'range' "
+                                          "(docs/CONFIG.md)",
+                                          conf->path ? conf->path : "config",
+                                          v, conf->topic_events,
+                                          conf->topic_profiles);
+                                goto fail;
+                        }
+                }
         } else {
                 if (ls_pl_conf_set(kconf, "producer", "enable.idempotence",
                                    "true", errstr, errstr_size))
@@ -2207,6 +2349,7 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                                size_t errstr_size) {
         ls_pipeline_t *pl;
         ls_codec_conf_t cc;
+        ls_registry_conf_t rconf;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t kerr;
         char sub[512];
@@ -2243,6 +2386,8 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         cc.schema_dir = conf->schema_dir;
         cc.registry_url = conf->registry_url;
         cc.max_record_bytes = conf->max_record_bytes;
+        ls_config_registry_conf(conf, &rconf); /* the codec copies it */
+        cc.registry = &rconf;
         pl->codec = ls_codec_new(&cc, errstr, errstr_size);
         if (!pl->codec)
                 goto fail;

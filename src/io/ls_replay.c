@@ -43,6 +43,7 @@
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_json.h"
+#include "leadscore/ls_keys.h"
 
 #define LS_RP_WRITE_AT (4u << 20)    /* head partition writes past this */
 #define LS_RP_BLOCK_AT (256u << 10)  /* Avro block size */
@@ -54,10 +55,13 @@
 typedef struct ls_rp_rec_s {
         int64_t ts;
         int64_t offset;
-        uint64_t val_off;    /* into ls_rp_part_t.data */
+        uint64_t val_off;    /* into ls_rp_part_t.data; the key follows */
         uint32_t val_len;
+        uint32_t key_len;    /* LS_RP_NO_KEY: the record has none */
         uint8_t topic;       /* 0 events, 1 profiles */
 } ls_rp_rec_t;
+
+#define LS_RP_NO_KEY UINT32_MAX
 
 /** One input partition (or the one file shard). */
 typedef struct ls_rp_part_s {
@@ -101,6 +105,8 @@ struct ls_replay_s {
 
         ls_rp_part_t *parts;
         int32_t n_parts;
+        int32_t topic_parts[2];    /* partitions of each input topic (the
+                                    * key rule, ls_keys.h); 0 = files */
 
         /* outputs */
         FILE *out[2];
@@ -662,7 +668,20 @@ static void ls_rp_score_part(ls_replay_t *rp, ls_rp_worker_t *w,
                         w->codec, r->topic ? LS_INPUT_PROFILE : LS_INPUT_EVENT,
                         part->data.data ? part->data.data + r->val_off : "",
                         r->val_len, &in, errstr, sizeof(errstr));
-                if (err == LS_OK) {
+                /* The key rule of `leadscore run` (ls_keys.h); an empty
+                 * lead id is the engine's to reject. */
+                if (err == LS_OK && *in.lead_id &&
+                    ls_keys_check(r->key_len == LS_RP_NO_KEY
+                                          ? NULL
+                                          : part->data.data + r->val_off +
+                                                    r->val_len,
+                                  r->key_len == LS_RP_NO_KEY ? 0 : r->key_len,
+                                  in.lead_id, loc.name, part->p,
+                                  rp->topic_parts[r->topic], errstr,
+                                  sizeof(errstr))) {
+                        part->bad++;
+                        ls_rp_report_bad(&loc, errstr);
+                } else if (err == LS_OK) {
                         if (ls_rp_apply(rp, w, part, &in, &loc))
                                 return;
                 } else if (err == LS_ERR_INVALID ||
@@ -981,6 +1000,8 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                 if (counts[t] > n)
                         n = counts[t];
         }
+        rp->topic_parts[0] = counts[0];
+        rp->topic_parts[1] = n_topics == 2 ? counts[1] : 0;
         if (n_topics == 2 && counts[0] != counts[1])
                 fprintf(stderr,
                         "leadscore replay: warning: %s has %" PRId32
@@ -1131,8 +1152,14 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                         r->topic = (uint8_t)t;
                         r->val_off = part->data.len;
                         r->val_len = (uint32_t)m->len;
-                        if (m->len &&
-                            ls_buf_append(&part->data, m->payload, m->len))
+                        r->key_len = m->key ? (uint32_t)m->key_len
+                                            : LS_RP_NO_KEY;
+                        if ((m->len &&
+                             ls_buf_append(&part->data, m->payload,
+                                           m->len)) ||
+                            (m->key && m->key_len &&
+                             ls_buf_append(&part->data, m->key,
+                                           m->key_len)))
                                 err = ls_seterr(errstr, errstr_size,
                                                 LS_ERR_NOMEM, "out of memory");
                         rp->records++;

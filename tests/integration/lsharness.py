@@ -243,7 +243,46 @@ def start_run(config, name="run"):
 
 
 def producer(bootstrap):
-    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    """A producer that partitions keys as Kafka's Java client does
+    (murmur2), which leadscore requires of its inputs."""
+    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+                     "partitioner": "murmur2_random"})
+
+
+def murmur2(data):
+    """Kafka's murmur2 hash of bytes (the Java client's
+    Utils.murmur2), written here from the algorithm so that the tests
+    check leadscore's partition rule independently of librdkafka."""
+    m, r = 0x5bd1e995, 24
+    n = len(data)
+    h = (0x9747b28c ^ n) & 0xffffffff
+    for i in range(0, n - n % 4, 4):
+        k = data[i] | data[i + 1] << 8 | data[i + 2] << 16 | data[i + 3] << 24
+        k = (k * m) & 0xffffffff
+        k ^= k >> r
+        k = (k * m) & 0xffffffff
+        h = (h * m) & 0xffffffff
+        h ^= k
+    tail = n - n % 4
+    if n % 4 == 3:
+        h ^= data[tail + 2] << 16
+    if n % 4 >= 2:
+        h ^= data[tail + 1] << 8
+    if n % 4 >= 1:
+        h ^= data[tail]
+        h = (h * m) & 0xffffffff
+    h ^= h >> 13
+    h = (h * m) & 0xffffffff
+    h ^= h >> 15
+    return h
+
+
+def partition_of(key, partitions):
+    """The partition of a key (str or bytes) under the murmur2
+    partitioner."""
+    if isinstance(key, str):
+        key = key.encode()
+    return (murmur2(key) & 0x7fffffff) % partitions
 
 
 def produce(prod, topic, key, value, partition=None):

@@ -219,6 +219,7 @@ class Feeder(threading.Thread):
         try:
             prod = Producer({"bootstrap.servers": self.bootstrap,
                              "linger.ms": 5, "enable.idempotence": True,
+                             "partitioner": "murmur2_random",
                              "log.connection.close": False})
             n = 0
             while not self.halt.is_set():

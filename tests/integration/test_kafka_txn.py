@@ -67,7 +67,8 @@ class Feeder(threading.Thread):
 
     def run(self):
         prod = Producer({"bootstrap.servers": self.bootstrap,
-                         "linger.ms": 5, "enable.idempotence": True})
+                         "linger.ms": 5, "enable.idempotence": True,
+                         "partitioner": "murmur2_random"})
         try:
             while not self.halt.wait(self.period):
                 recs = d.make_inputs(self.batch, SEED + self.next,

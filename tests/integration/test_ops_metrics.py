@@ -120,6 +120,8 @@ def test_metrics_and_health():
         bad = {"decode": 0, "oversized": 0, "late": 0}
 
         def send(topic, part, key, value, reason=None):
+            # keys in the partition the murmur2 partitioner gives them
+            assert h.partition_of(key, PARTS) == part, (key, part)
             h.produce(prod, topic, key, value, partition=part)
             sent[(topic, part)] = sent.get((topic, part), 0) + 1
             if reason:
@@ -127,10 +129,10 @@ def test_metrics_and_health():
 
         # First half: profiles and events on both partitions.
         send(PR, 0, b"A", prof("A", t, "SaaS"))
-        send(PR, 1, b"B", prof("B", t, "retail"))
+        send(PR, 1, b"D", prof("D", t, "retail"))
         send(EV, 0, b"A", ev("A", "a1", t + 1))
         send(EV, 0, b"A", ev("A", "a2", t + 2, etype="demo_request"))
-        send(EV, 1, b"B", ev("B", "b1", t + 1))
+        send(EV, 1, b"D", ev("D", "b1", t + 1))
         send(EV, 0, b"A", b"{not json", "decode")
         h.flush(prod)
         mid = o.wait_for(port, lambda s: o.total(
@@ -139,11 +141,11 @@ def test_metrics_and_health():
                        partition="0") == 3, mid
         # Second half: more good input, an MQL, and bad records.
         send(EV, 0, b"A", ev("A", "a3", t + 3, etype="demo_request"))
-        send(EV, 1, b"B", ev("B", "b2", t + 2))
-        send(EV, 1, b"B", ev("B", "b3", t + 3, url="https://x.test/x" +
+        send(EV, 1, b"D", ev("D", "b2", t + 2))
+        send(EV, 1, b"D", ev("D", "b3", t + 3, url="https://x.test/x" +
                               "y" * 2000), "oversized")
-        send(PR, 1, b"C", prof("C", t, "SaaS"))
-        send(EV, 1, b"B", ev("B", "b0", h.T0), "late")
+        send(PR, 1, b"E", prof("E", t, "SaaS"))
+        send(EV, 1, b"D", ev("D", "b0", h.T0), "late")
         send(PR, 0, b"A", b"\x00\x01", "decode")
         h.flush(prod)
         n_in = sum(sent.values())

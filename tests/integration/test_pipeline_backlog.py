@@ -25,7 +25,7 @@ def inputs(seed):
     n = 0
     for i in range(LEADS):
         lead = "L%02d" % i
-        evs, profs = per[i % PARTS]
+        evs, profs = per[h.partition_of(lead, PARTS)]
         t = h.T0 + rng.randrange(0, 3 * DAY)
         for k in range(rng.randrange(8, 16)):
             # spread over ~6 weeks, hours to days apart

@@ -1,0 +1,33 @@
+/*
+ * ls_keys.h - the record-key rule of the input topics (docs/CONFIG.md,
+ * "Keys and partitions"): a record's key is its lead id, and the key's
+ * partition is the one the Java client's murmur2 partitioner gives it.
+ * `leadscore run` and `replay` apply it to every decoded input, so that
+ * the two agree on which records are scored.
+ */
+#ifndef LS_KEYS_H
+#define LS_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * Checks one record: @p key of @p key_len bytes (NULL = none), its decoded
+ * @p lead_id (non-empty), the @p partition it arrived on of a topic of
+ * @p partition_cnt partitions (<= 0: unknown, not checked) named
+ * @p topic (for messages).
+ * @returns NULL when the record follows the rule, else the dead-letter
+ *          reason, "key" (no key, or a key other than the lead id) or
+ *          "partition" (another partition under murmur2), with errstr
+ *          saying why. Thread-safe; allocates nothing.
+ */
+const char *ls_keys_check(const void *key, size_t key_len,
+                          const char *lead_id, const char *topic,
+                          int32_t partition, int32_t partition_cnt,
+                          char *errstr, size_t errstr_size);
+
+/** The partition of @p key under murmur2 (Kafka's default). */
+int32_t ls_keys_partition(const void *key, size_t key_len,
+                          int32_t partition_cnt);
+
+#endif /* LS_KEYS_H */
