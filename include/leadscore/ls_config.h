@@ -68,6 +68,9 @@ typedef struct ls_config_s {
         ls_props_t kafka;       /* passed to consumer and producer */
         ls_props_t consumer;    /* consumer only (after kafka) */
         ls_props_t producer;    /* producer only (after kafka) */
+        int embedded;           /* the embedded test broker was asked for
+                                 * (an embedded_broker section, or demo);
+                                 * used only without bootstrap.servers */
         int embedded_partitions; /* partitions per topic of the embedded
                                   * broker, default 4 */
         char *metrics_listen;   /* "HOST:PORT" of /metrics, /healthz,

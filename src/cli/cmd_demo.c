@@ -452,6 +452,7 @@ int ls_cmd_demo(int argc, char **argv) {
         events_path = events_arg ? ls_strdup(events_arg)
                                  : ls_demo_default("events.jsonl");
         conf->schema_dir = ls_config_default_dir("schemas");
+        conf->embedded = 1;
         conf->embedded_partitions = 1;
         ls_free(conf->group);
         conf->group = ls_strdup("leadscore-demo");

@@ -2392,6 +2392,19 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         if (!pl->codec)
                 goto fail;
 
+        if (!ls_config_has_bootstrap(conf) && !conf->embedded) {
+                /* Never a silent test broker in production, e.g. from an
+                 * unset ${env:KAFKA_BOOTSTRAP}. */
+                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                          "%s: kafka.bootstrap.servers: %s; set it to the "
+                          "cluster's brokers, or add an embedded_broker "
+                          "section to run against a built-in test broker",
+                          conf->path ? conf->path : "config",
+                          ls_props_get(&conf->kafka, "bootstrap.servers")
+                                  ? "empty"
+                                  : "missing");
+                goto fail;
+        }
         if (!ls_config_has_bootstrap(conf)) {
                 const char *names[5] = {
                         conf->topic_events, conf->topic_profiles,

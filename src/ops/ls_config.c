@@ -749,6 +749,7 @@ static ls_err_t ls_cfgp_embedded(ls_cfgp_t *p, yaml_node_t *map) {
 
         if ((err = ls_cfgp_expect_map(p, map, "embedded_broker")))
                 return err;
+        p->conf->embedded = 1; /* asked for by the section's presence */
         LS_CFGP_FOREACH(p, map, k, kn, vn) {
                 if (k && !strcmp(k, "partitions")) {
                         if ((err = ls_cfgp_int(p, vn,
