@@ -3,13 +3,16 @@
  * "Keys and partitions"): a record's key is its lead id, and the key's
  * partition is the one the Java client's murmur2 partitioner gives it.
  * `leadscore run` and `replay` apply it to every decoded input, so that
- * the two agree on which records are scored.
+ * the two agree on which records are scored; both read the input topics'
+ * partition counts through ls_keys_partition_count().
  */
 #ifndef LS_KEYS_H
 #define LS_KEYS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
 
 /**
  * Checks one record: @p key of @p key_len bytes (NULL = none), its decoded
@@ -29,5 +32,15 @@ const char *ls_keys_check(const void *key, size_t key_len,
 /** The partition of @p key under murmur2 (Kafka's default). */
 int32_t ls_keys_partition(const void *key, size_t key_len,
                           int32_t partition_cnt);
+
+/**
+ * Partitions of @p topic from the cluster's metadata (waits up to
+ * @p timeout_ms). @returns the count (>= 1), or -1 with errstr naming the
+ * topic and why (no such topic, a metadata error). Blocking; call it from
+ * the thread that owns @p rk's polling.
+ */
+int32_t ls_keys_partition_count(rd_kafka_t *rk, const char *topic,
+                                int timeout_ms, char *errstr,
+                                size_t errstr_size);
 
 #endif /* LS_KEYS_H */

@@ -80,11 +80,7 @@ static size_t ls_registry_write_cb(char *ptr, size_t size, size_t nmemb,
         return n;
 }
 
-/*
- * Writes @p url to @p out with the password of a user:password@ part
- * replaced by "********" (the URL as it may be shown).
- */
-static void ls_registry_url_masked(const char *url, char *out, size_t size) {
+int ls_registry_url_password(const char *url, size_t *off, size_t *len) {
         const char *auth = strstr(url, "://");
         const char *at, *colon;
         size_t end;
@@ -93,9 +89,23 @@ static void ls_registry_url_masked(const char *url, char *out, size_t size) {
         end = strcspn(auth, "/?#");
         at = memchr(auth, '@', end);
         colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon)
-                snprintf(out, size, "%.*s********%s", (int)(colon + 1 - url),
-                         url, at);
+        if (!colon)
+                return 0;
+        *off = (size_t)(colon + 1 - url);
+        *len = (size_t)(at - colon - 1);
+        return 1;
+}
+
+/*
+ * Writes @p url to @p out with the password of a user:password@ part
+ * replaced by "********" (the URL as it may be shown).
+ */
+static void ls_registry_url_masked(const char *url, char *out, size_t size) {
+        size_t off, len;
+
+        if (ls_registry_url_password(url, &off, &len))
+                snprintf(out, size, "%.*s********%s", (int)off, url,
+                         url + off + len);
         else
                 snprintf(out, size, "%s", url);
 }

@@ -11,6 +11,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "leadscore/ls_err.h"
+
 int32_t ls_keys_partition(const void *key, size_t key_len,
                           int32_t partition_cnt) {
         /* The partitioner reads neither the topic nor the opaques. */
@@ -51,4 +53,35 @@ const char *ls_keys_check(const void *key, size_t key_len,
                  "(docs/CONFIG.md)",
                  lead_id, want, topic, partition_cnt, partition);
         return "partition";
+}
+
+int32_t ls_keys_partition_count(rd_kafka_t *rk, const char *topic,
+                                int timeout_ms, char *errstr,
+                                size_t errstr_size) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const rd_kafka_metadata_t *md = NULL;
+        rd_kafka_resp_err_t kerr;
+        int32_t n = -1;
+
+        if (!rkt) {
+                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA, "%s: %s", topic,
+                          rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
+        kerr = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+        if (kerr)
+                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
+                          "%s: metadata: %s", topic, rd_kafka_err2str(kerr));
+        else if (md->topic_cnt != 1 || md->topics[0].err ||
+                 md->topics[0].partition_cnt < 1)
+                ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
+                          "%s: no such topic (%s)", topic,
+                          md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+                                        : "no metadata");
+        else
+                n = md->topics[0].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return n;
 }

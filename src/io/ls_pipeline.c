@@ -1892,24 +1892,6 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
                                     "while other partitions stay assigned");
 }
 
-/** Partitions of @p topic from the cluster's metadata, 0 if unknown. */
-static int32_t ls_pl_partition_count(rd_kafka_t *rk, const char *topic) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        const rd_kafka_metadata_t *md = NULL;
-        int32_t n = 0;
-
-        if (!rkt)
-                return 0;
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR &&
-            md->topic_cnt == 1 && !md->topics[0].err)
-                n = md->topics[0].partition_cnt;
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        return n;
-}
-
 /**
  * Co-partitioning of an (eager, whole) assignment: both input topics have
  * the same number of partitions, and partition p of one is assigned here
@@ -1923,8 +1905,12 @@ static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
         char msg[1024];
         int i, j, t;
 
-        for (t = 0; t < 2; t++)
-                pl->topic_parts[t] = ls_pl_partition_count(rk, name[t]);
+        for (t = 0; t < 2; t++) { /* 0 = unknown (e.g. not created yet) */
+                char err[256];
+                int32_t n = ls_keys_partition_count(rk, name[t], 5000, err,
+                                                    sizeof(err));
+                pl->topic_parts[t] = n > 0 ? n : 0;
+        }
         if (pl->topic_parts[0] > 0 && pl->topic_parts[1] > 0 &&
             pl->topic_parts[0] != pl->topic_parts[1]) {
                 snprintf(msg, sizeof(msg),

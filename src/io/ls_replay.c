@@ -942,36 +942,6 @@ static ls_err_t ls_rp_resolve(ls_replay_t *rp, rd_kafka_t *rk,
         return LS_OK;
 }
 
-static int32_t ls_rp_partition_count(rd_kafka_t *rk, const char *topic,
-                                     char *errstr, size_t errstr_size) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_resp_err_t kerr;
-        int32_t n = -1;
-
-        if (!rkt) {
-                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA, "%s: %s", topic,
-                          rd_kafka_err2str(rd_kafka_last_error()));
-                return -1;
-        }
-        kerr = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-        if (kerr)
-                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                          "%s: metadata: %s", topic, rd_kafka_err2str(kerr));
-        else if (md->topic_cnt != 1 || md->topics[0].err ||
-                 md->topics[0].partition_cnt < 1)
-                ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
-                          "%s: no such topic (%s)", topic,
-                          md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
-                                        : "no metadata");
-        else
-                n = md->topics[0].partition_cnt;
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        return n;
-}
-
 /** Reads the topic ranges, handing complete partitions to the workers. */
 static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                                   char *errstr, size_t errstr_size) {
@@ -993,8 +963,8 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                                                            : INT64_MAX;
 
         for (t = 0; t < n_topics; t++) {
-                counts[t] = ls_rp_partition_count(rk, names[t], errstr,
-                                                  errstr_size);
+                counts[t] = ls_keys_partition_count(rk, names[t], 10000,
+                                                    errstr, errstr_size);
                 if (counts[t] < 0)
                         return LS_ERR_KAFKA;
                 if (counts[t] > n)

@@ -1128,17 +1128,11 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         if (conf->registry_url) {
                 /* user:password@ in the URL: the password is a secret */
                 const char *u = conf->registry_url;
-                const char *auth = strstr(u, "://");
-                const char *at, *colon;
-                size_t end;
+                size_t off, len;
 
-                auth = auth ? auth + 3 : u;
-                end = strcspn(auth, "/?#");
-                at = memchr(auth, '@', end);
-                colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-                if (colon)
+                if (ls_registry_url_password(u, &off, &len))
                         fprintf(fp, "  registry.url = %.*s********%s\n",
-                                (int)(colon + 1 - u), u, at);
+                                (int)off, u, u + off + len);
                 else
                         fprintf(fp, "  registry.url = %s\n", u);
         }
@@ -1201,31 +1195,21 @@ ls_err_t ls_config_log_secrets(const ls_config_t *conf, ls_log_t *log) {
         const ls_props_t *sets[3] = {&conf->kafka, &conf->consumer,
                                      &conf->producer};
         const char *u = conf->registry_url;
-        size_t i, j;
+        size_t i, j, off, len;
 
         for (i = 0; i < 3; i++)
                 for (j = 0; j < sets[i]->n; j++)
                         if (ls_props_is_secret(sets[i]->names[j]) &&
                             ls_log_add_secret(log, sets[i]->values[j]))
                                 return LS_ERR_NOMEM;
-        if (u) { /* user:password@ in the URL */
-                const char *auth = strstr(u, "://");
-                const char *at, *colon;
-                size_t end;
+        if (u && ls_registry_url_password(u, &off, &len) && len > 0) {
+                /* user:password@ in the URL */
+                char *pw = ls_strndup(u + off, len);
+                ls_err_t err = pw ? ls_log_add_secret(log, pw) : LS_ERR_NOMEM;
 
-                auth = auth ? auth + 3 : u;
-                end = strcspn(auth, "/?#");
-                at = memchr(auth, '@', end);
-                colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-                if (colon && at > colon + 1) {
-                        char *pw = ls_strndup(colon + 1,
-                                              (size_t)(at - colon - 1));
-                        ls_err_t err = pw ? ls_log_add_secret(log, pw)
-                                          : LS_ERR_NOMEM;
-                        ls_free(pw);
-                        if (err)
-                                return err;
-                }
+                ls_free(pw);
+                if (err)
+                        return err;
         }
         if (conf->registry_user_info &&
             ls_log_add_secret(log, strchr(conf->registry_user_info, ':') + 1))
