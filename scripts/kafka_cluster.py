@@ -344,9 +344,10 @@ class Cluster:
                "-Dlog4j2.configurationFile=" + os.path.join(d, "log4j2.yaml"),
                "-cp", os.path.join(libs, "*"), "kafka.Kafka",
                os.path.join(d, "server.properties")]
-        pre = _die_with_parent if self.die_with_parent else None
+        if self.die_with_parent:
+            cmd = die_with_parent(cmd)
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, preexec_fn=pre,
+                             stdin=subprocess.DEVNULL,
                              start_new_session=not self.die_with_parent)
         out.close()
         self.procs[i] = p
@@ -487,13 +488,14 @@ class Cluster:
         return "\n".join(out)
 
 
-def _die_with_parent():
-    """Child side of Popen: SIGKILL this broker when the test that
-    started it dies, so no broker outlives a failed test."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    PR_SET_PDEATHSIG = 1
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def die_with_parent(cmd):
+    """cmd, run so that it gets SIGKILL when the thread that starts it
+    ends (PR_SET_PDEATHSIG through util-linux's setpriv, which then execs
+    cmd: its pid is cmd's). So no broker or leadscore outlives a test that
+    failed or was killed. Unlike a preexec_fn, safe with threads."""
+    if shutil.which("setpriv"):
+        return ["setpriv", "--pdeathsig", "KILL", "--"] + list(cmd)
+    return list(cmd)
 
 
 def main(argv):

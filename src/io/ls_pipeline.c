@@ -27,6 +27,7 @@
  */
 #include "leadscore/ls_pipeline.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -372,18 +373,44 @@ static const char *ls_pl_kafka_prop(rd_kafka_t *rk, const char *name,
  * ssl.ca.location), stops the run: librdkafka would retry forever with
  * the credentials and trust it read at start, so only a restart with a
  * corrected secret or CA can succeed. OAUTHBEARER is the exception: its
- * token refresh may fail for a while and is retried. Other errors are
+ * token refresh may fail for a while and is retried, and so is a
+ * handshake cut by the connection (ls_pl_kafka_transient). Other errors are
  * logged, once each (event=kafka facility=ERROR error=NAME); librdkafka
  * retries them. So are authentication and TLS errors once the stop has
  * begun.
  */
+/**
+ * Whether an authentication or TLS error's reason is the connection's
+ * fault rather than the broker's answer: librdkafka reports a handshake
+ * cut by a disconnect or a timeout with the same error codes as a refusal
+ * (e.g. "SASL SCRAM-SHA-256 mechanism handshake failed: Local: Broker
+ * transport failure"). Those are retried, like any broker restart.
+ */
+static int ls_pl_kafka_transient(const char *reason) {
+        static const char *const words[] = {"transport", "timed out",
+                                            "disconnect", "connection reset",
+                                            "connection refused"};
+        char low[512];
+        size_t i;
+
+        for (i = 0; i + 1 < sizeof(low) && reason[i]; i++)
+                low[i] = (char)tolower((unsigned char)reason[i]);
+        low[i] = '\0';
+        for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strstr(low, words[i]))
+                        return 1;
+        return 0;
+}
+
 static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                                  void *opaque) {
         ls_pipeline_t *pl = opaque;
         char mech[64], user[256], ca[512], hint[320] = "", msg[1024];
+        int transient = ls_pl_kafka_transient(reason);
 
         ls_pl_kafka_prop(rk, "sasl.mechanisms", mech, sizeof(mech));
-        if (!pl->fatal && err == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
+        if (!pl->fatal && !transient &&
+            err == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
             strcmp(mech, "OAUTHBEARER")) {
                 /* librdkafka before 2.6.1 repeats the client nonce in its
                  * SCRAM client-final-message; Kafka 4 checks it strictly. */
@@ -406,7 +433,7 @@ static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                                                 sizeof(user)),
                          reason, hint);
                 ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else if (!pl->fatal && err == RD_KAFKA_RESP_ERR__SSL) {
+        } else if (!pl->fatal && !transient && err == RD_KAFKA_RESP_ERR__SSL) {
                 ls_pl_kafka_prop(rk, "ssl.ca.location", ca, sizeof(ca));
                 snprintf(msg, sizeof(msg),
                          "Kafka TLS handshake failed (ssl.ca.location %s): %s",
@@ -1755,17 +1782,27 @@ static void ls_pl_txn_resume(ls_pipeline_t *pl,
         rd_kafka_resp_err_t err;
         char msg[768];
         int i, attempt;
+        long pause_ms = 500;
 
         com = rd_kafka_topic_partition_list_copy(parts);
         for (attempt = 1;; attempt++) {
                 err = rd_kafka_committed(pl->consumer, com, 10000);
                 for (i = 0; !err && i < com->cnt; i++)
                         err = com->elems[i].err;
-                if (!err || attempt == 6)
+                if (!err || attempt == 6 || atomic_load(&pl->stop_req))
                         break;
                 ls_log(pl->log, LS_LOG_WARN, "committed_failed",
-                       "reading the committed offsets: %s (retry %d of 5)",
-                       rd_kafka_err2str(err), attempt);
+                       "reading the committed offsets: %s (retry %d of 5 "
+                       "in %ld ms)",
+                       rd_kafka_err2str(err), attempt, pause_ms);
+                /* An error answered at once (e.g. the coordinator is
+                 * loading after a failover) needs time, not a loop. */
+                {
+                        struct timespec ts = {pause_ms / 1000,
+                                              (pause_ms % 1000) * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+                pause_ms = pause_ms * 2 > 5000 ? 5000 : pause_ms * 2;
         }
         if (err) {
                 snprintf(msg, sizeof(msg),
@@ -1903,13 +1940,22 @@ static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
         const char *name[2] = {pl->conf->topic_events,
                                pl->conf->topic_profiles};
         char msg[1024];
-        int i, j, t;
+        int i, j, t, in_assignment[2] = {0, 0};
 
+        for (i = 0; i < parts->cnt; i++)
+                if ((t = ls_pl_topic_index(pl, parts->elems[i].topic)) >= 0)
+                        in_assignment[t] = 1;
         for (t = 0; t < 2; t++) { /* 0 = unknown (e.g. not created yet) */
                 char err[256];
                 int32_t n = ls_keys_partition_count(rk, name[t], 5000, err,
                                                     sizeof(err));
                 pl->topic_parts[t] = n > 0 ? n : 0;
+                if (n <= 0)
+                        ls_log(pl->log, LS_LOG_WARN, "copartition_unknown",
+                               "%s; until the next assignment its inputs' "
+                               "partitions are not checked, and neither is "
+                               "its partition count against %s",
+                               err, name[1 - t]);
         }
         if (pl->topic_parts[0] > 0 && pl->topic_parts[1] > 0 &&
             pl->topic_parts[0] != pl->topic_parts[1]) {
@@ -1928,7 +1974,9 @@ static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
                 int found = 0;
 
                 t = ls_pl_topic_index(pl, parts->elems[i].topic);
-                if (t < 0 || p >= pl->topic_parts[1 - t])
+                if (t < 0 || (pl->topic_parts[1 - t] > 0
+                                      ? p >= pl->topic_parts[1 - t]
+                                      : !in_assignment[1 - t]))
                         continue; /* the other topic has no partition p */
                 for (j = 0; j < parts->cnt && !found; j++)
                         found = parts->elems[j].partition == p &&

@@ -208,6 +208,8 @@ typedef struct ls_cfgp_s {
         ls_config_t *conf;
         char *errstr;
         size_t errstr_size;
+        unsigned char *expanded; /* per node of doc: its ${...} was expanded
+                                  * (a YAML alias reaches a node again) */
 } ls_cfgp_t;
 
 static ls_err_t ls_cfgp_err(ls_cfgp_t *p, const yaml_node_t *node,
@@ -448,6 +450,12 @@ static ls_err_t ls_cfgp_expand_scalar(ls_cfgp_t *p, yaml_node_t *node,
         char *inner;
         ls_err_t err;
 
+        size_t idx = (size_t)(node - p->doc->nodes.start);
+
+        /* Once per node: an alias must not expand an expanded value. */
+        if (p->expanded[idx])
+                return LS_OK;
+        p->expanded[idx] = 1;
         if (n < 4 || strncmp(v, "${", 2) || v[n - 1] != '}')
                 return LS_OK;
         if (!(inner = ls_strndup(v + 2, n - 3)))
@@ -1026,8 +1034,12 @@ ls_err_t ls_config_load_string(const char *yaml, size_t len,
                                 "%s:1: the file is empty (at least `model:` is "
                                 "required)",
                                 name);
+        else if (!(p.expanded = ls_calloc(
+                           (size_t)(doc.nodes.top - doc.nodes.start) + 1, 1)))
+                err = LS_ERR_NOMEM;
         else if (!(err = ls_cfgp_expand(&p, root, "", 0)))
                 err = ls_cfgp_root(&p, root);
+        ls_free(p.expanded);
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
 

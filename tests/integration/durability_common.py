@@ -120,7 +120,6 @@ kafka:
 consumer:
   session.timeout.ms: %d
   heartbeat.interval.ms: 500
-  topic.metadata.refresh.interval.ms: 1000
 %s""" % (group, h.SCHEMAS, scores or h.TOPICS["scores"],
          alerts or h.TOPICS["alerts"], merge_wait, snapdir, interval,
          every_events, bootstrap, session_ms, extra))

@@ -72,8 +72,10 @@ class Proc:
         self.name = name
         self.lines = []
         self.cond = threading.Condition()
-        self.p = subprocess.Popen(args, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+        # killed with the test (by ctest's timeout, say), never left behind
+        self.p = subprocess.Popen(
+            kafka_cluster_module().die_with_parent(args),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
 
@@ -134,13 +136,19 @@ BROKER_KIND = os.environ.get("LS_BROKER", "mock")
 DEFAULT_TOPICS = list(TOPICS.values())
 
 
+_KAFKA_CLUSTER = []
+
+
 def kafka_cluster_module():
-    """scripts/kafka_cluster.py, imported by path."""
-    path = os.path.join(SOURCE_DIR, "scripts", "kafka_cluster.py")
-    spec = importlib.util.spec_from_file_location("ls_kafka_cluster", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """scripts/kafka_cluster.py, imported by path (once)."""
+    if not _KAFKA_CLUSTER:
+        path = os.path.join(SOURCE_DIR, "scripts", "kafka_cluster.py")
+        spec = importlib.util.spec_from_file_location("ls_kafka_cluster",
+                                                      path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        _KAFKA_CLUSTER.append(mod)
+    return _KAFKA_CLUSTER[0]
 
 
 class KafkaBroker:
@@ -155,18 +163,25 @@ class KafkaBroker:
     def __init__(self, partitions=1, topics=None, nodes=1, sasl_ssl=False,
                  extra=None, version=None):
         kc = kafka_cluster_module()
-        self.dir = tempfile.mkdtemp(prefix="lskafka-")
-        self.cluster = kc.Cluster(self.dir, nodes, partitions,
-                                  topics or DEFAULT_TOPICS,
-                                  sasl_ssl=sasl_ssl, die_with_parent=True,
-                                  extra=dict({"message.max.bytes": "4194304"},
-                                             **(extra or {})),
-                                  version=version or kc.KAFKA_VERSION)
-        try:
-            self.address = self.cluster.start()
-        except Exception:
-            self.cluster.stop()
-            raise
+        # A second try: the free ports the script picks may be taken by
+        # another process before the JVM binds them (parallel tests).
+        for attempt in (1, 2):
+            self.dir = tempfile.mkdtemp(prefix="lskafka-")
+            self.cluster = kc.Cluster(
+                self.dir, nodes, partitions, topics or DEFAULT_TOPICS,
+                sasl_ssl=sasl_ssl, die_with_parent=True,
+                extra=dict({"message.max.bytes": "4194304"},
+                           **(extra or {})),
+                version=version or kc.KAFKA_VERSION)
+            try:
+                self.address = self.cluster.start()
+                break
+            except Exception as e:  # noqa: BLE001 - retried once
+                self.cluster.stop()
+                shutil.rmtree(self.dir, ignore_errors=True)
+                if attempt == 2:
+                    raise
+                log("kafka: start failed, once more: %s" % e)
         self.kind = "kafka"
 
     def stop(self, sig=15, timeout=30):
@@ -208,9 +223,10 @@ class MockBroker(Proc):
 
 def write_config(tmpdir, bootstrap, model_text=TINY_MODEL, group="lstest",
                  fmt_in="json", fmt_out="json", extra="",
-                 metadata_refresh_ms=1000):
+                 metadata_refresh_ms=None):
     """metadata_refresh_ms: the consumer's topic.metadata.refresh.interval.ms,
-    None for librdkafka's default (5 min). A refresh that arrives while
+    None (the default) for librdkafka's (5 min): every test's topics exist
+    from the start. A refresh that arrives while
     the group leader waits for its assignor's metadata makes librdkafka
     rejoin; the test broker answers joins after whole seconds (3 s, then
     session.timeout.ms - 1 s), so with 1000 that can happen join after

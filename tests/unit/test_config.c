@@ -125,6 +125,21 @@ static void test_expand_every_value(void **state) {
         snprintf(path, sizeof(path), "%s/ev-from-env", d.path);
         assert_string_equal(c->snapshot_dir, path);
         ls_config_destroy(c);
+
+        /* A YAML alias reaches the same node again: still expanded once,
+         * so a value that looks like ${...} is neither expanded again nor
+         * quoted in an error. */
+        assert_int_equal(
+                load(&d,
+                     "group: &g \"${env:LS_CFGT_LITERAL}\"\n"
+                     "kafka:\n"
+                     "  client.id: *g\n",
+                     &c, err, sizeof(err)),
+                LS_OK);
+        assert_string_equal(c->group, "${env:LS_CFGT_TOPIC}");
+        assert_string_equal(ls_props_get(&c->kafka, "client.id"),
+                            "${env:LS_CFGT_TOPIC}");
+        ls_config_destroy(c);
         dir_remove(&d);
 }
 
