@@ -15,7 +15,8 @@
  *                            once every output is acknowledged), stops it
  *   bench_kafka latency      paced producer (event time = wall clock) and
  *                            a consumer of the scores / alerts topics
- *                            measuring event-to-output delay
+ *                            measuring event-to-output delay; also the
+ *                            producer's produce-to-ack delay (input_ack)
  *
  * All consumers take the same -X name=value properties, so a comparison
  * runs with the same consumer settings on both sides. --topic-prefix P
@@ -502,7 +503,26 @@ typedef struct bench_lat_s {
         atomic_int stop;
         atomic_size_t produced;
         int64_t start_ms;
+        /* produce -> acknowledged by the broker, per input after the
+         * warm-up second (the producer thread's delivery reports) */
+        int64_t *ack;
+        size_t n_ack, cap_ack;
 } bench_lat_t;
+
+static void bench_lat_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                         void *opaque) {
+        bench_lat_t *lt = opaque;
+        int64_t t = rd_kafka_message_timestamp(m, NULL);
+
+        (void)rk;
+        if (m->err || t < lt->start_ms + 1000)
+                return;
+        if (lt->n_ack == lt->cap_ack) {
+                lt->cap_ack = lt->cap_ack ? lt->cap_ack * 2 : 65536;
+                lt->ack = realloc(lt->ack, lt->cap_ack * sizeof(*lt->ack));
+        }
+        lt->ack[lt->n_ack++] = bench_wall_ms() - t;
+}
 
 static void *bench_lat_producer(void *arg) {
         bench_lat_t *lt = arg;
@@ -523,6 +543,8 @@ static void *bench_lat_producer(void *arg) {
         bench_set(c, "linger.ms", "1");
         /* keys where leadscore requires them: murmur2, as Java */
         bench_set(c, "partitioner", "murmur2_random");
+        rd_kafka_conf_set_dr_msg_cb(c, bench_lat_dr);
+        rd_kafka_conf_set_opaque(c, lt);
         rk = bench_client(o, RD_KAFKA_PRODUCER, c);
         t0 = bench_now();
         while (bench_now() - t0 < o->seconds) {
@@ -680,6 +702,9 @@ static int bench_cmd_latency(const void *arg) {
          * producer -> broker -> this consumer */
         bench_lat_report("score_in", iv, n_io, extra);
         bench_lat_report("score_out", ov, n_io, extra);
+        /* the measuring producer's own part of the input side */
+        bench_lat_report("input_ack", lt.ack, lt.n_ack, extra);
+        free(lt.ack);
         free(iv);
         free(ov);
         free(sv);
