@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,9 +223,11 @@ static void bench_dr_count(rd_kafka_t *rk, const rd_kafka_message_t *m,
         atomic_fetch_add(n, 1);
 }
 
-static void bench_produce_one(rd_kafka_t *rk, const char *topic, int32_t p,
-                              const void *key, size_t klen, const void *val,
-                              size_t vlen, int64_t ts) {
+/* Produces one record (retrying while the queue is full); opaque comes
+ * back in its delivery report. */
+static void bench_produce_op(rd_kafka_t *rk, const char *topic, int32_t p,
+                             const void *key, size_t klen, const void *val,
+                             size_t vlen, int64_t ts, void *opaque) {
         rd_kafka_resp_err_t err;
 
         for (;;) {
@@ -233,7 +236,8 @@ static void bench_produce_one(rd_kafka_t *rk, const char *topic, int32_t p,
                         RD_KAFKA_V_KEY(key, klen),
                         RD_KAFKA_V_VALUE((void *)val, vlen),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
+                        RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(opaque),
+                        RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
                 rd_kafka_poll(rk, 10);
@@ -243,6 +247,12 @@ static void bench_produce_one(rd_kafka_t *rk, const char *topic, int32_t p,
                         rd_kafka_err2str(err));
                 exit(1);
         }
+}
+
+static void bench_produce_one(rd_kafka_t *rk, const char *topic, int32_t p,
+                              const void *key, size_t klen, const void *val,
+                              size_t vlen, int64_t ts) {
+        bench_produce_op(rk, topic, p, key, klen, val, vlen, ts, NULL);
 }
 
 static int bench_cmd_produce(const void *arg) {
@@ -512,7 +522,7 @@ typedef struct bench_lat_s {
 static void bench_lat_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
                          void *opaque) {
         bench_lat_t *lt = opaque;
-        int64_t t = rd_kafka_message_timestamp(m, NULL);
+        int64_t t = (int64_t)(intptr_t)m->_private; /* produce time, ms */
 
         (void)rk;
         if (m->err || t < lt->start_ms + 1000)
@@ -554,13 +564,14 @@ static void *bench_lat_producer(void *arg) {
                         bench_rec_t rec;
                         int64_t now = bench_wall_ms();
                         bench_gen_one(g, &gc, &rng, i++, now, NULL, &rec);
-                        bench_produce_one(rk,
-                                          rec.in.kind == LS_INPUT_EVENT
-                                                  ? o->events_topic
-                                                  : o->profiles_topic,
-                                          (int32_t)rec.partition, rec.lead_id,
-                                          strlen(rec.lead_id), rec.avro,
-                                          rec.avro_len, now);
+                        bench_produce_op(rk,
+                                         rec.in.kind == LS_INPUT_EVENT
+                                                 ? o->events_topic
+                                                 : o->profiles_topic,
+                                         (int32_t)rec.partition, rec.lead_id,
+                                         strlen(rec.lead_id), rec.avro,
+                                         rec.avro_len, now,
+                                         (void *)(intptr_t)now);
                         bench_rec_free(&rec);
                         owed -= 1;
                 }
