@@ -1,7 +1,8 @@
 """Static validation of deploy/ with what runs here (no network, no
 container runtime, no cluster): every manifest and the compose file parse
 as YAML with the structure that matters (KRaft Kafka, schema registry,
-StatefulSet probes on /healthz and /readyz, a volumeClaimTemplate, a
+StatefulSet probes on /healthz and /readyz, a shared ReadWriteMany
+snapshot volume, a
 PodDisruptionBudget, a headless metrics service, the Secret wiring), the
 Dockerfile is multi-stage with a non-root runtime user and no -dev
 packages at run time, every leadscore config shipped in deploy/ loads with
@@ -103,10 +104,17 @@ def test_kubernetes():
         get = c[probe]["httpGet"]
         assert get["path"] == path, (probe, get)
         assert get["port"] in ports or get["port"] in ports.values(), get
-    vcts = spec["volumeClaimTemplates"]
-    assert vcts, "no volumeClaimTemplate"
+    # Snapshots on one ReadWriteMany claim mounted by every pod, so that a
+    # partition's snapshot follows it to another pod (docs/DEPLOY.md).
+    assert not spec.get("volumeClaimTemplates"), \
+        "a volume per pod: snapshots would not follow a moved partition"
     mounted = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
-    assert vcts[0]["metadata"]["name"] in mounted, mounted
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+              for v in pod["volumes"] if "persistentVolumeClaim" in v}
+    pvcs = {p["metadata"]["name"]: p for p in docs["PersistentVolumeClaim"]}
+    snap = [n for n in claims if n in mounted]
+    assert snap, (claims, mounted)
+    assert pvcs[claims[snap[0]]]["spec"]["accessModes"] == ["ReadWriteMany"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["terminationGracePeriodSeconds"] >= 30
 
