@@ -31,10 +31,17 @@ def test_crash_restart_exactly_once():
         # Snapshots every 2 s and kills 0.2-4 s after the assignment: the
         # early kills land after outputs were produced but before a
         # snapshot covered them (restarts replay and re-emit them), the
-        # later ones after a snapshot (restarts restore it). With 20
-        # rounds both kinds occur whatever the machine's speed.
+        # later ones after a snapshot (restarts restore it). Which kind a
+        # kill is depends on the machine's and the broker's speed (a
+        # restart may be assigned after its first snapshot is already
+        # due), so every fourth round runs with a 60 s interval: its kill
+        # always lands before any snapshot covers its outputs.
         cfg = d.write_config(tmp, broker.address, "crash", snap,
                              interval="2s", every_events=0)
+        slow_dir = os.path.join(tmp, "slow")
+        os.makedirs(slow_dir)
+        cfg_slow = d.write_config(slow_dir, broker.address, "crash", snap,
+                                  interval="60s", every_events=0)
         seqs = collections.Counter()
         all_recs = []
         kills_with_work = 0
@@ -43,7 +50,8 @@ def test_crash_restart_exactly_once():
                                  start=rnd_i * PER_ROUND, seqs=seqs)
             d.produce_inputs(broker.address, recs)
             all_recs += recs
-            r = h.start_run(cfg, "crash-%d" % rnd_i)
+            r = h.start_run(cfg_slow if rnd_i % 4 == 1 else cfg,
+                            "crash-%d" % rnd_i)
             runs.append(r)
             r.wait_line("assigned", 40)
             time.sleep(rnd.uniform(0.2, 4.0))
