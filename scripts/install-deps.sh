@@ -1,13 +1,14 @@
 #!/bin/sh
 # Installs the Debian 12 packages leadscore needs to build, test and run.
 # Skips apt when everything is already installed; uses sudo when not root.
-# Java 17 and Maven are for the tests and benchmarks only: they fetch and
-# run real Apache Kafka (scripts/kafka_cluster.py); leadscore is C.
+# Java 17 (the JDK: a test runs a one-file Java client from source) and
+# Maven are for the tests and benchmarks only: they fetch and run real
+# Apache Kafka (scripts/kafka_cluster.py); leadscore is C.
 set -eu
 PKGS="build-essential cmake pkg-config git librdkafka-dev libavro-dev \
 libcmocka-dev libjansson-dev libyaml-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libssl-dev kcat python3 python3-confluent-kafka \
-python3-avro python3-yaml systemd openjdk-17-jre-headless maven openssl"
+python3-avro python3-yaml systemd openjdk-17-jdk-headless maven openssl"
 missing=""
 for p in $PKGS; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
