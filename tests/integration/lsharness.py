@@ -384,19 +384,25 @@ def main(tests):
 
 
 class Registry:
-    """tests/integration/registry_server.py with the given id=file schemas."""
+    """tests/integration/registry_server.py with the given id=file schemas,
+    for max_seconds; extra_args are its other options (e.g. --basic-auth,
+    --tls-cert), https with tls."""
 
-    def __init__(self, schemas):
+    def __init__(self, schemas, max_seconds=120, extra_args=(), tls=False):
         args = [sys.executable if sys.executable else "/usr/bin/python3",
                 os.path.join(SOURCE_DIR, "tests", "integration",
-                             "registry_server.py"), "--max-seconds", "120"]
+                             "registry_server.py"),
+                "--max-seconds", str(max_seconds)]
         for sid, path in schemas.items():
             args += ["--schema", "%d=%s" % (sid, path)]
-        self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
+        self.p = subprocess.Popen(args + list(extra_args),
+                                  stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True)
         line = self.p.stdout.readline().split()
         assert line and line[0] == "PORT", line
-        self.url = "http://127.0.0.1:%s" % line[1]
+        self.port = int(line[1])
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http",
+                                          self.port)
 
     def stop(self):
         self.p.stdin.close()

@@ -183,8 +183,10 @@ class Feeder(threading.Thread):
     the offset after the last acknowledged record of each partition."""
 
     def __init__(self, bootstrap, topics, seqs, start, seed, recs,
-                 chunk=8, period=0.2):
+                 chunk=8, period=0.2, encode=None):
+        """encode(topic, value): the bytes to produce (default: value)."""
         super().__init__(daemon=True)
+        self.encode = encode
         self.bootstrap = bootstrap
         self.topics = topics
         self.seqs = seqs
@@ -227,6 +229,8 @@ class Feeder(threading.Thread):
                                      start=self.next, seqs=self.seqs,
                                      profiles=False)
                 for topic, key, value, t in d.on_topics(more, self.topics):
+                    if self.encode:
+                        value = self.encode(topic, value)
                     prod.produce(topic, key=key.encode(), value=value,
                                  timestamp=t, on_delivery=self._dr)
                 self.recs.extend(more)

@@ -236,31 +236,12 @@ def cluster():
     return _cluster
 
 
-class Registry:
+def Registry():
     """registry_server.py serving the input schemas under fixed ids, for
-    the whole test (h.Registry's lifetime is 120 s)."""
-
-    def __init__(self):
-        args = [sys.executable or "/usr/bin/python3",
-                os.path.join(h.SOURCE_DIR, "tests", "integration",
-                             "registry_server.py"), "--max-seconds", "800",
-                "--schema", "%d=%s" % (EV_ID, os.path.join(
-                    h.SCHEMAS, "lead_event.avsc")),
-                "--schema", "%d=%s" % (PR_ID, os.path.join(
-                    h.SCHEMAS, "lead_profile.avsc"))]
-        self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline().split()
-        assert line and line[0] == "PORT", line
-        self.url = "http://127.0.0.1:%s" % line[1]
-
-    def stop(self):
-        self.p.stdin.close()
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+    the whole test (h.Registry's default lifetime is 120 s)."""
+    return h.Registry({EV_ID: os.path.join(h.SCHEMAS, "lead_event.avsc"),
+                       PR_ID: os.path.join(h.SCHEMAS, "lead_profile.avsc")},
+                      max_seconds=800)
 
 
 # -- inputs --------------------------------------------------------------
@@ -282,70 +263,14 @@ def to_avro(topic, value):
         "attributes": o["attributes"]}))
 
 
-class Feeder(threading.Thread):
-    """Produces events (no profiles while the runs consume: see
-    make_inputs) in event-time order, `chunk` every `period` s, with an
-    idempotent murmur2 producer, until finish(). .recs lists them."""
-
-    def __init__(self, bootstrap, topics, avro, seqs, start, seed, recs,
-                 chunk=8, period=0.25):
-        super().__init__(daemon=True)
-        self.bootstrap, self.topics, self.avro = bootstrap, topics, avro
-        self.seqs, self.next, self.seed, self.recs = seqs, start, seed, recs
-        self.chunk, self.period = chunk, period
-        self.halt = threading.Event()
-        self.lock = threading.Lock()
-        self.acked = {}
-        self.errors = []
-        self.failure = None
-
-    def _dr(self, err, msg):
-        with self.lock:
-            if err is not None:
-                self.errors.append(str(err))
-            else:
-                k = (msg.topic(), msg.partition())
-                self.acked[k] = max(self.acked.get(k, 0), msg.offset() + 1)
-
-    def ends(self):
-        with self.lock:
-            return dict(self.acked)
-
-    def acked_count(self):
-        with self.lock:
-            return sum(self.acked.values())
-
-    def run(self):
-        try:
-            prod = Producer({"bootstrap.servers": self.bootstrap,
-                             "linger.ms": 5, "enable.idempotence": True,
-                             "partitioner": "murmur2_random"})
-            n = 0
-            while not self.halt.is_set():
-                more = d.make_inputs(self.chunk, self.seed * 1000 + n,
-                                     start=self.next, seqs=self.seqs,
-                                     profiles=False)
-                for topic, key, value, t in d.on_topics(more, self.topics):
-                    if self.avro:
-                        value = to_avro(topic, value)
-                    prod.produce(topic, key=key.encode(), value=value,
-                                 timestamp=t, on_delivery=self._dr)
-                self.recs.extend(more)
-                self.next += self.chunk
-                n += 1
-                prod.poll(0)
-                self.halt.wait(self.period)
-            assert prod.flush(60) == 0, "input records not delivered"
-        except Exception as e:  # noqa: BLE001 - re-raised by finish()
-            self.failure = e
-
-    def finish(self):
-        self.halt.set()
-        self.join(90)
-        assert not self.is_alive(), "the feeder did not stop"
-        if self.failure:
-            raise self.failure
-        assert not self.errors, "input not delivered: %s" % self.errors[:5]
+def Feeder(bootstrap, topics, avro, seqs, start, seed, recs, chunk=8,
+           period=0.25):
+    """test_kafka_cluster's feeder (events in event-time order, an
+    idempotent murmur2 producer, until finish()), registry-framed Avro
+    with avro."""
+    return kcl.Feeder(bootstrap, topics, seqs, start, seed, recs,
+                      chunk=chunk, period=period,
+                      encode=to_avro if avro else None)
 
 
 def produce_backlog(bootstrap, recs, topics, avro):

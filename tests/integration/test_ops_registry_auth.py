@@ -25,29 +25,19 @@ KEY_PASSWORD = "cl1ent-key-pa55"  # written by make_certs.sh to client.pass
 SCHEMA_ID = 21
 
 
-class SecureRegistry:
+class SecureRegistry(h.Registry):
     """registry_server.py requiring basic auth (svc:PASSWORD), HTTPS and a
     client certificate, serving lead_event.avsc as SCHEMA_ID."""
 
     def __init__(self, certs):
         self.certs = certs
-        args = ["/usr/bin/python3",
-                os.path.join(h.SOURCE_DIR, "tests", "integration",
-                             "registry_server.py"),
-                "--max-seconds", "240",
-                "--schema", "%d=%s" % (SCHEMA_ID,
-                                       os.path.join(h.SCHEMAS,
-                                                    "lead_event.avsc")),
-                "--basic-auth", "svc:" + PASSWORD,
-                "--tls-cert", os.path.join(certs, "server.pem"),
-                "--tls-key", os.path.join(certs, "server.key"),
-                "--client-ca", os.path.join(certs, "ca.pem")]
-        self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline().split()
-        assert line and line[0] == "PORT", line
-        self.port = int(line[1])
-        self.url = "https://127.0.0.1:%d" % self.port
+        super().__init__(
+            {SCHEMA_ID: os.path.join(h.SCHEMAS, "lead_event.avsc")},
+            max_seconds=240, tls=True,
+            extra_args=["--basic-auth", "svc:" + PASSWORD,
+                        "--tls-cert", os.path.join(certs, "server.pem"),
+                        "--tls-key", os.path.join(certs, "server.key"),
+                        "--client-ca", os.path.join(certs, "ca.pem")])
 
     def stats(self):
         ctx = ssl.create_default_context(
@@ -58,14 +48,6 @@ class SecureRegistry:
         with urllib.request.urlopen(self.url + "/_stats", context=ctx,
                                     timeout=10) as r:
             return json.loads(r.read())
-
-    def stop(self):
-        self.p.stdin.close()
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
 
 
 def make_certs(d):
