@@ -152,13 +152,13 @@ def wait_caught_up(bootstrap, group, timeout, procs=()):
     raise AssertionError(msg)
 
 
-def read_topic(bootstrap, topics):
+def read_topic(bootstrap, topics, partitions=PARTS):
     """Everything in the topics (all partitions), up to the end offsets."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lsverify",
                   "enable.auto.commit": False})
     ends = {}
     for t in topics:
-        for p in range(PARTS):
+        for p in range(partitions):
             ends[(t, p)] = c.get_watermark_offsets(TopicPartition(t, p),
                                                    timeout=10)[1]
     c.assign([TopicPartition(t, p, 0) for (t, p), e in ends.items() if e > 0])

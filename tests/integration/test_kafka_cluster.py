@@ -146,7 +146,7 @@ def assignment_parts(data):
     return out
 
 
-def group_settled(admin, group, members, inputs):
+def group_settled(admin, group, members, inputs, partitions=d.PARTS):
     """True when the group is Stable with `members` members whose
     assignments cover every input partition, each once, partition p of
     both inputs on one member; otherwise its state."""
@@ -166,7 +166,7 @@ def group_settled(admin, group, members, inputs):
             seen[(t, p)] += 1
             if shard_owner.setdefault(p, m.id) != m.id:
                 return "partition %d of the inputs split over members" % p
-    want = {(t, p) for t in inputs for p in range(d.PARTS)}
+    want = {(t, p) for t in inputs for p in range(partitions)}
     if set(seen) != want or any(c != 1 for c in seen.values()):
         return "assignment %s" % sorted(seen.items())
     return True

@@ -64,7 +64,6 @@ import threading
 import time
 
 import yaml
-from confluent_kafka import Consumer, Producer, TopicPartition
 
 import durability_common as d
 import lsharness as h
@@ -332,29 +331,6 @@ def input_ends(bootstrap, inputs):
             if e > 0}
 
 
-def group_settled(admin, group, members, inputs):
-    gs = admin.list_groups(group=group, timeout=5)
-    if len(gs) != 1 or gs[0].error is not None:
-        return gs
-    g = gs[0]
-    if g.state != "Stable" or len(g.members) != members:
-        return "%s with %d members" % (g.state, len(g.members))
-    seen = collections.Counter()
-    owner = {}
-    for m in g.members:
-        parts = kcl.assignment_parts(m.assignment)
-        if not parts:
-            return "member %s has no partitions" % m.id
-        for t, p in parts:
-            seen[(t, p)] += 1
-            if owner.setdefault(p, m.id) != m.id:
-                return "partition %d of the inputs split over members" % p
-    want = {(t, p) for t in inputs for p in range(PARTS)}
-    if set(seen) != want or any(c != 1 for c in seen.values()):
-        return "assignment %s" % sorted(seen.items())
-    return True
-
-
 def assignments(proc):
     """Every `assigned` log line of a run (logfmt or JSON) as {topic:
     {partitions}}."""
@@ -400,35 +376,6 @@ _SU = h.avro_schema("score_update.avsc")
 _AL = h.avro_schema("alert.avsc")
 
 
-def read_topics(bootstrap, topics):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lsverify",
-                  "enable.auto.commit": False})
-    ends = {}
-    for t in topics:
-        for p in range(PARTS):
-            ends[(t, p)] = c.get_watermark_offsets(TopicPartition(t, p),
-                                                   timeout=10)[1]
-    want = {k: e for k, e in ends.items() if e > 0}
-    c.assign([TopicPartition(t, p, 0) for (t, p) in want])
-    got = collections.defaultdict(list)
-    deadline = time.monotonic() + 60
-    try:
-        while want and time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is None or m.error():
-                continue
-            hdrs = dict((k, v.decode()) for k, v in (m.headers() or []))
-            got[m.topic()].append((hdrs.get("leadscore.id"), m.key(),
-                                   m.value()))
-            k = (m.topic(), m.partition())
-            if k in want and m.offset() + 1 >= want[k]:
-                del want[k]
-    finally:
-        c.close()
-    assert not want, "could not read to the end of %s" % want
-    return got
-
-
 def decode(value):
     """A registry-framed score update (both configs output registry)."""
     assert value[0] == 0, value[:8]
@@ -440,7 +387,7 @@ def check_exactly_once(bootstrap, ev_ids, mine, ref, per_event):
     registry-framed outputs, without the decay assertion; "every event
     scored once" only with per_event (a model set in which every event
     changes the score of exactly one model). Returns the repeats."""
-    got = read_topics(bootstrap, list(mine) + list(ref))
+    got = d.read_topic(bootstrap, list(mine) + list(ref), PARTS)
     repeats = 0
     for m, r in zip(mine, ref):
         seen, rep = d.dedupe(got[m], m)
@@ -507,7 +454,8 @@ def three_instances(what, make_config, inputs, outputs, avro, per_event,
 
         def settled(n, why):
             start = time.monotonic()
-            kcl.poll_until(lambda: group_settled(admin, GROUP, n, inputs),
+            kcl.poll_until(lambda: kcl.group_settled(admin, GROUP, n,
+                                                     inputs, PARTS),
                            90, "%s: %s: group settled with %d members"
                            % (what, why, n), running(), period=0.5)
             h.log("%s: %s: settled with %d members in %.1fs"
