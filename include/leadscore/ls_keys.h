@@ -16,11 +16,12 @@
 
 /**
  * Checks one record: @p key of @p key_len bytes (NULL = none), its decoded
- * @p lead_id (non-empty), the @p partition it arrived on of a topic of
+ * @p lead_id, the @p partition it arrived on of a topic of
  * @p partition_cnt partitions (<= 0: unknown, not checked) named
  * @p topic (for messages).
- * @returns NULL when the record follows the rule, else the dead-letter
- *          reason, "key" (no key, or a key other than the lead id) or
+ * @returns NULL when the record follows the rule, or when @p lead_id is
+ *          empty (the engine rejects that as `invalid`, whatever the key),
+ *          else the dead-letter reason, "key" (no key, or a key other than the lead id) or
  *          "partition" (another partition under murmur2), with errstr
  *          saying why. Thread-safe; allocates nothing.
  */

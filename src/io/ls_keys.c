@@ -27,6 +27,8 @@ const char *ls_keys_check(const void *key, size_t key_len,
         size_t n = strlen(lead_id);
         int32_t want;
 
+        if (n == 0)
+                return NULL; /* the engine's to reject */
         if (!key || key_len == 0) {
                 snprintf(errstr, errstr_size,
                          "record has no key; the key must be the lead id "

@@ -367,19 +367,6 @@ static const char *ls_pl_kafka_prop(rd_kafka_t *rk, const char *name,
 }
 
 /**
- * librdkafka's errors (its error callback, on the thread that polls).
- * A broker that refuses our SASL credentials, or a TLS handshake that
- * fails (e.g. the broker's certificate does not verify against
- * ssl.ca.location), stops the run: librdkafka would retry forever with
- * the credentials and trust it read at start, so only a restart with a
- * corrected secret or CA can succeed. OAUTHBEARER is the exception: its
- * token refresh may fail for a while and is retried, and so is a
- * handshake cut by the connection (ls_pl_kafka_transient). Other errors are
- * logged, once each (event=kafka facility=ERROR error=NAME); librdkafka
- * retries them. So are authentication and TLS errors once the stop has
- * begun.
- */
-/**
  * Whether an authentication or TLS error's reason is the connection's
  * fault rather than the broker's answer: librdkafka reports a handshake
  * cut by a disconnect or a timeout with the same error codes as a refusal
@@ -402,6 +389,19 @@ static int ls_pl_kafka_transient(const char *reason) {
         return 0;
 }
 
+/**
+ * librdkafka's errors (its error callback, on the thread that polls).
+ * A broker that refuses our SASL credentials, or a TLS handshake that
+ * fails (e.g. the broker's certificate does not verify against
+ * ssl.ca.location), stops the run: librdkafka would retry forever with
+ * the credentials and trust it read at start, so only a restart with a
+ * corrected secret or CA can succeed. OAUTHBEARER is the exception: its
+ * token refresh may fail for a while and is retried, and so is a
+ * handshake cut by the connection (ls_pl_kafka_transient). Other errors are
+ * logged, once each (event=kafka facility=ERROR error=NAME); librdkafka
+ * retries them. So are authentication and TLS errors once the stop has
+ * begun.
+ */
 static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                                  void *opaque) {
         ls_pipeline_t *pl = opaque;
@@ -605,12 +605,9 @@ static int ls_pl_is_fenced(ls_pipeline_t *pl, rd_kafka_resp_err_t err) {
  * nothing once pl->fatal is set, and no snapshot is written.
  */
 static void ls_pl_fenced(ls_pipeline_t *pl, const char *detail) {
-        char id[256] = "", msg[768];
-        size_t size = sizeof(id);
+        char id[256], msg[768];
 
-        if (rd_kafka_conf_get(rd_kafka_conf(pl->producer), "transactional.id",
-                              id, &size) != RD_KAFKA_CONF_OK)
-                id[0] = '\0';
+        ls_pl_kafka_prop(pl->producer, "transactional.id", id, sizeof(id));
         snprintf(msg, sizeof(msg),
                  "fenced: another instance took over transactional.id "
                  "'%s' (%s); this instance stops and commits nothing more "
@@ -1326,8 +1323,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
                 ls_pl_record_fatal(pl, err, "decoding", rkm, errstr);
                 return;
         }
-        /* An empty lead id is the engine's to reject (`invalid`). */
-        if (*in.lead_id) {
+        {
                 const char *why = ls_pl_check_key(pl, rkm, topic, &in,
                                                   errstr, sizeof(errstr));
                 if (why) {
@@ -2426,24 +2422,27 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         if (!pl->codec)
                 goto fail;
 
-        if (!ls_config_has_bootstrap(conf) && !conf->embedded) {
-                /* Never a silent test broker in production, e.g. from an
-                 * unset ${env:KAFKA_BOOTSTRAP}. */
-                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                          "%s: kafka.bootstrap.servers: %s; set it to the "
-                          "cluster's brokers, or add an embedded_broker "
-                          "section to run against a built-in test broker",
-                          conf->path ? conf->path : "config",
-                          ls_props_get(&conf->kafka, "bootstrap.servers")
-                                  ? "empty"
-                                  : "missing");
-                goto fail;
-        }
         if (!ls_config_has_bootstrap(conf)) {
                 const char *names[5] = {
                         conf->topic_events, conf->topic_profiles,
                         conf->topic_scores, conf->topic_alerts,
                         conf->topic_dead_letters};
+
+                if (!conf->embedded) {
+                        /* Never a silent test broker in production, e.g.
+                         * from an unset ${env:KAFKA_BOOTSTRAP}. */
+                        ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                  "%s: kafka.bootstrap.servers: %s; set it "
+                                  "to the cluster's brokers, or add an "
+                                  "embedded_broker section to run against a "
+                                  "built-in test broker",
+                                  conf->path ? conf->path : "config",
+                                  ls_props_get(&conf->kafka,
+                                               "bootstrap.servers")
+                                          ? "empty"
+                                          : "missing");
+                        goto fail;
+                }
                 pl->broker = ls_broker_new(conf->embedded_partitions, names, 5,
                                            errstr, errstr_size);
                 if (!pl->broker)
@@ -2469,12 +2468,10 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                 goto fail;
         {
                 char v[32];
-                size_t vsize = sizeof(v);
                 unsigned long max = 1000000; /* librdkafka's default */
 
-                if (rd_kafka_conf_get(rd_kafka_conf(pl->producer),
-                                      "message.max.bytes", v,
-                                      &vsize) == RD_KAFKA_CONF_OK)
+                if (*ls_pl_kafka_prop(pl->producer, "message.max.bytes", v,
+                                      sizeof(v)))
                         max = strtoul(v, NULL, 10);
                 pl->dl_limit = max - max / 16 > 2 * LS_PL_DL_HEADROOM
                                        ? max - max / 16 - LS_PL_DL_HEADROOM

@@ -668,9 +668,8 @@ static void ls_rp_score_part(ls_replay_t *rp, ls_rp_worker_t *w,
                         w->codec, r->topic ? LS_INPUT_PROFILE : LS_INPUT_EVENT,
                         part->data.data ? part->data.data + r->val_off : "",
                         r->val_len, &in, errstr, sizeof(errstr));
-                /* The key rule of `leadscore run` (ls_keys.h); an empty
-                 * lead id is the engine's to reject. */
-                if (err == LS_OK && *in.lead_id &&
+                /* The key rule of `leadscore run` (ls_keys.h). */
+                if (err == LS_OK &&
                     ls_keys_check(r->key_len == LS_RP_NO_KEY
                                           ? NULL
                                           : part->data.data + r->val_off +
