@@ -1,7 +1,7 @@
 /*
  * bench_engine.c - in-process benchmarks of leadscore's core on one core:
  *
- *   bench_engine engine   decode (codec) + ls_shard_apply + encode of
+ *   bench_engine engine   ls_scorer_feed (decode, apply) + encode of
  *                         generated Avro inputs, and the engine alone on
  *                         pre-decoded inputs, in events/s
  *   bench_engine decode   leadscore's Avro decoder vs avro-c's generic
@@ -29,6 +29,7 @@
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_model.h"
+#include "leadscore/ls_scorer.h"
 
 typedef struct bench_opts_s {
         size_t events, leads, reps;
@@ -165,24 +166,26 @@ static int bench_cmd_engine(const void *arg) {
         for (r = 0; r < o->reps; r++) {
                 size_t outs = 0, bytes_out = 0, bad = 0;
                 double t0, t1, t2, t3, c0, c1, c2, c3;
-                ls_input_t in;
-
                 /* decode + apply + encode, as the pipeline does */
                 bench_shards_new(ms, shards, o->partitions);
                 c0 = bench_cpu();
                 t0 = bench_now();
                 for (i = 0; i < o->events; i++) {
                         const bench_rec_t *rec = &recs[i];
-                        ls_err_t err = ls_codec_decode_input(
-                                codec, rec->in.kind, rec->avro, rec->avro_len,
-                                &in, errstr, sizeof(errstr));
-                        if (err) {
+                        const ls_record_t in = {.kind = rec->in.kind,
+                                                .value = rec->avro,
+                                                .len = rec->avro_len,
+                                                .timestamp = -1};
+                        ls_err_t err;
+
+                        ls_outbuf_reset(&ob);
+                        if (ls_scorer_feed(codec, &in,
+                                           &shards[rec->partition], &ob, 1,
+                                           &err, errstr, sizeof(errstr)) >=
+                            LS_V_OVERSIZED) {
                                 bad++;
                                 continue;
                         }
-                        ls_outbuf_reset(&ob);
-                        ls_shard_apply(shards[rec->partition], &in, &ob,
-                                       errstr, sizeof(errstr));
                         for (j = 0; j < ob.n_outs; j++) {
                                 ls_buf_reset(&buf);
                                 ls_codec_encode_output(codec, "lead-scores",
@@ -197,7 +200,7 @@ static int bench_cmd_engine(const void *arg) {
                 c1 = bench_cpu();
                 bench_shards_destroy(shards, o->partitions);
                 if (bad) {
-                        fprintf(stderr, "bench: %zu inputs failed to decode: "
+                        fprintf(stderr, "bench: %zu inputs rejected: "
                                 "%s\n", bad, errstr);
                         return 1;
                 }

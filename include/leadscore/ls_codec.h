@@ -56,6 +56,9 @@ ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,
                          size_t errstr_size);
 void ls_codec_destroy(ls_codec_t *codec);
 
+/** The largest input record decoded, in bytes (max_record_bytes). */
+size_t ls_codec_max_record_bytes(const ls_codec_t *codec);
+
 /**
  * Decodes one input record (value bytes of an events or profiles topic
  * message; @p kind says which). Pointers in *in stay valid until the next

@@ -45,6 +45,8 @@ typedef struct ls_input_s {
         const char *event_type;
         const char *product;
         int64_t time;          /* occurred_at / updated_at, ms since epoch */
+        int64_t record_time;   /* the Kafka record's timestamp, ms; <= 0:
+                                * none (files), max_future not checked */
         const ls_kv_t *fields; /* event properties or profile attributes */
         size_t n_fields;
 } ls_input_t;
@@ -146,12 +148,16 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms);
 void ls_shard_destroy(ls_shard_t *shard);
 
 /**
- * Applies one input. If its time is past the stream time, stream time
- * advances first and due decay timers fire (their outputs come first).
+ * Applies one input. If an event's time is past the stream time, stream
+ * time advances first and due decay timers fire (their outputs come
+ * first). Profile updates neither move the stream time nor are late.
  * @returns LS_OK (outputs appended, possibly none),
  *          LS_ERR_DUPLICATE (event id already applied to this lead; no
- *          output), LS_ERR_LATE (older than stream time - lateness; no
- *          state change), LS_ERR_INVALID (missing lead id / type / time),
+ *          output), LS_ERR_LATE (an event older than stream time -
+ *          lateness; no state change), LS_ERR_FUTURE (an input dated more
+ *          than max_future past its record's timestamp; no state
+ *          change), LS_ERR_STALE (a profile update
+ *          older than the last one applied to its lead; no state change), LS_ERR_INVALID (missing lead id / type / time),
  *          LS_ERR_NOMEM. errstr says why for every error.
  */
 ls_err_t ls_shard_apply(ls_shard_t *shard, const ls_input_t *in,
@@ -185,7 +191,11 @@ ls_err_t ls_shard_lead(const ls_shard_t *shard, const char *lead_id,
 typedef struct ls_shard_stats_s {
         uint64_t inputs;        /* inputs applied */
         uint64_t duplicates;    /* dropped as duplicates */
-        uint64_t late;          /* rejected as late */
+        uint64_t late;          /* events rejected as late */
+        uint64_t future;        /* inputs dated more than max_future past
+                                 * their record's timestamp: rejected */
+        uint64_t stale;         /* profile updates older than the last
+                                 * one applied to their lead: skipped */
         uint64_t invalid;       /* rejected as invalid */
         uint64_t ignored;       /* dropped by the model set's ignore filters */
         uint64_t outputs;       /* outputs emitted */

@@ -20,6 +20,8 @@ typedef enum ls_err_e {
         LS_ERR_DUPLICATE,   /* event id already applied for this lead */
         LS_ERR_UNSUPPORTED, /* valid but not handled (e.g. schema id) */
         LS_ERR_KAFKA,       /* Kafka client error */
+        LS_ERR_STALE,       /* profile update older than the one applied */
+        LS_ERR_FUTURE,      /* input dated too far past its record's time */
         LS_ERR__CNT
 } ls_err_t;
 

@@ -200,6 +200,7 @@ typedef struct ls_modelset_s {
         char *path;          /* file it was loaded from, or a label */
         char version[LS_MODEL_VERSION_LEN + 1]; /* hash of the whole set */
         int64_t lateness_ms; /* default 1 hour */
+        int64_t max_future_ms; /* default 1 hour */
         uint32_t dedupe;     /* event ids remembered per lead, default 8 */
         ls_cond_t *ignore;   /* an event matching any is dropped (bots) */
         size_t n_ignore;

@@ -77,6 +77,7 @@ typedef struct ls_pipeline_stats_s {
         uint64_t alerts;        /* of which alerts */
         uint64_t dead_letters;  /* bad inputs sent to the dead-letter topic */
         uint64_t duplicates;    /* duplicate events (silently dropped) */
+        uint64_t stale;         /* stale profile updates (skipped) */
         uint64_t delivered;     /* records acknowledged by the broker */
         uint64_t delivery_failures;
         uint64_t commits;       /* offset commits issued */

@@ -33,6 +33,7 @@
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_err.h"
 #include "leadscore/ls_model.h"
+#include "leadscore/ls_scorer.h"
 
 /** One end of a topic range. */
 typedef enum ls_replay_bound_kind_e {
@@ -116,8 +117,10 @@ typedef struct ls_replay_stats_s {
                                  * bound: 0 where the broker's time index
                                  * resolved both bounds exactly */
         uint64_t applied;     /* accepted by the engine (first model set) */
-        uint64_t bad;         /* undecodable, invalid or late: skipped */
+        uint64_t bad;         /* rejected (ls_verdict_rejected): skipped */
         uint64_t duplicates;
+        uint64_t stale;       /* stale profile updates: skipped */
+        ls_verdicts_t verdicts; /* every verdict of the first model set */
         uint64_t outputs;     /* outputs written (first model set) */
         uint64_t leads;       /* leads in the final state */
         int32_t partitions;   /* shards */

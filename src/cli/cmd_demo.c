@@ -29,6 +29,7 @@
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_pipeline.h"
+#include "leadscore/ls_scorer.h"
 
 /* The one mutable global allowed: the signal handlers' stop flag. */
 static volatile sig_atomic_t ls_demo_stop;
@@ -206,16 +207,18 @@ static long ls_demo_expected(ls_demo_t *demo, const ls_config_t *conf,
         shard = ls_shard_new(ms);
         ls_outbuf_init(&ob);
         for (i = 0; shard && i < demo->n_inputs; i++) {
-                ls_input_t in;
+                const ls_record_t rec = {
+                        .kind = demo->inputs[i].profile ? LS_INPUT_PROFILE
+                                                        : LS_INPUT_EVENT,
+                        .value = demo->inputs[i].line,
+                        .len = demo->inputs[i].len,
+                        .timestamp = -1};
+                ls_err_t err;
+
                 ls_outbuf_reset(&ob);
-                if (ls_codec_decode_input(
-                            codec,
-                            demo->inputs[i].profile ? LS_INPUT_PROFILE
-                                                    : LS_INPUT_EVENT,
-                            demo->inputs[i].line, demo->inputs[i].len, &in,
-                            errstr, sizeof(errstr)))
-                        continue;
-                ls_shard_apply(shard, &in, &ob, errstr, sizeof(errstr));
+                if (ls_scorer_feed(codec, &rec, &shard, &ob, 1, &err, errstr,
+                                   sizeof(errstr)) == LS_V_ERROR)
+                        break;
                 n += (long)ob.n_outs;
                 for (j = 0; j < ob.n_outs; j++)
                         alerts += ob.outs[j].kind == LS_OUT_ALERT;

@@ -21,8 +21,10 @@
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_engine.h"
+#include "leadscore/ls_codec.h"
 #include "leadscore/ls_json.h"
 #include "leadscore/ls_model.h"
+#include "leadscore/ls_scorer.h"
 
 #define LS_SCORE_IOBUF (1024 * 1024)
 
@@ -34,7 +36,8 @@ typedef struct ls_score_s {
         ls_buf_t buf;            /* encoded outputs of one input */
         ls_outbuf_t ob;
         uint64_t lines;          /* non-blank lines */
-        uint64_t bad, duplicates, late, outputs;
+        ls_verdicts_t verdicts;  /* per non-blank line */
+        uint64_t outputs;
         int write_failed;
 } ls_score_t;
 
@@ -50,8 +53,8 @@ static void ls_score_usage(FILE *fp) {
                 "update and alert as\n"
                 "one JSON line. Bad lines are reported on stderr as "
                 "<input>:<line>: <message>\n"
-                "and skipped; duplicate events are counted, not errors; "
-                "blank lines are skipped.\n"
+                "and skipped; duplicate events and stale profile updates "
+                "are counted, not\nerrors; blank lines are skipped.\n"
                 "\n"
                 "options:\n"
                 "  -m, --model FILE   model file (YAML) (required)\n"
@@ -125,13 +128,14 @@ static int ls_score_flush_outputs(ls_score_t *sc) {
 
 /* Scores every line of sc->in. @returns 0, or -1 on a fatal error. */
 static int ls_score_run(ls_score_t *sc, ls_shard_t *shard,
-                        ls_json_dec_t *dec) {
+                        ls_codec_t *codec) {
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
         uint64_t lineno = 0;
-        ls_input_t in;
+        ls_record_t rec = {.kind = LS_INPUT_EVENT, .timestamp = -1};
         char errstr[512];
+        ls_verdict_t v;
         ls_err_t err;
         int rc = 0;
 
@@ -140,34 +144,21 @@ static int ls_score_run(ls_score_t *sc, ls_shard_t *shard,
                 if (ls_json_blank(line, (size_t)n))
                         continue;
                 sc->lines++;
-                err = ls_json_decode_input(dec, line, (size_t)n, &in, errstr,
-                                           sizeof(errstr));
-                if (err == LS_OK)
-                        err = ls_shard_apply(shard, &in, &sc->ob, errstr,
-                                             sizeof(errstr));
+                rec.value = line;
+                rec.len = (size_t)n;
+                v = ls_scorer_feed(codec, &rec, &shard, &sc->ob, 1, &err,
+                                   errstr, sizeof(errstr));
                 /* Decay outputs may precede a rejection: write them. */
                 if (ls_score_flush_outputs(sc) != 0) {
                         rc = -1;
                         break;
                 }
-                switch (err) {
-                case LS_OK:
-                        break;
-                case LS_ERR_DUPLICATE:
-                        sc->duplicates++;
-                        break;
-                case LS_ERR_NOMEM:
+                sc->verdicts.n[v]++;
+                if (v == LS_V_ERROR || ls_verdict_rejected(v))
                         fprintf(stderr, "%s:%llu: %s\n", sc->input_name,
                                 (unsigned long long)lineno, errstr);
+                if (v == LS_V_ERROR) {
                         rc = -1;
-                        goto out;
-                case LS_ERR_LATE:
-                        sc->late++;
-                        /* fall through */
-                default:
-                        sc->bad++;
-                        fprintf(stderr, "%s:%llu: %s\n", sc->input_name,
-                                (unsigned long long)lineno, errstr);
                         break;
                 }
         }
@@ -176,7 +167,6 @@ static int ls_score_run(ls_score_t *sc, ls_shard_t *shard,
                         sc->input_name, strerror(errno));
                 rc = -1;
         }
-out:
         free(line); /* allocated by getline() */
         return rc;
 }
@@ -186,6 +176,17 @@ static double ls_score_now(void) {
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Lines rejected with a reason (reported on stderr). */
+static uint64_t ls_score_rejected(const ls_score_t *sc) {
+        uint64_t n = 0;
+        int v;
+
+        for (v = 0; v < LS_V__CNT; v++)
+                if (ls_verdict_rejected((ls_verdict_t)v))
+                        n += sc->verdicts.n[v];
+        return n;
 }
 
 static void ls_score_print_stats(const ls_score_t *sc,
@@ -199,6 +200,7 @@ static void ls_score_print_stats(const ls_score_t *sc,
                 "bad lines:         %llu\n"
                 "duplicates:        %llu\n"
                 "late:              %llu\n"
+                "stale profiles:    %llu\n"
                 "ignored:           %llu\n"
                 "leads:             %zu\n"
                 "bytes/lead/model:  %zu\n"
@@ -206,9 +208,11 @@ static void ls_score_print_stats(const ls_score_t *sc,
                 "elapsed:           %.3f s\n"
                 "events/s:          %.0f\n",
                 (unsigned long long)sc->lines,
-                (unsigned long long)sc->outputs, (unsigned long long)sc->bad,
-                (unsigned long long)sc->duplicates,
-                (unsigned long long)sc->late,
+                (unsigned long long)sc->outputs,
+                (unsigned long long)ls_score_rejected(sc),
+                (unsigned long long)sc->verdicts.n[LS_V_DUPLICATE],
+                (unsigned long long)sc->verdicts.n[LS_V_LATE],
+                (unsigned long long)sc->verdicts.n[LS_V_STALE],
                 (unsigned long long)st.ignored, st.leads,
                 st.lead_model_bytes, st.state_bytes, elapsed,
                 elapsed > 0 ? (double)sc->lines / elapsed : 0.0);
@@ -240,7 +244,8 @@ int ls_cmd_score(int argc, char **argv) {
         int has_until = 0, stats = 0, c, rc = LS_EXIT_ERROR;
         ls_modelset_t *ms = NULL;
         ls_shard_t *shard = NULL;
-        ls_json_dec_t *dec = NULL;
+        ls_codec_t *codec = NULL;
+        ls_codec_conf_t cc;
         ls_score_t sc;
         char errstr[1024];
         double t0;
@@ -314,13 +319,20 @@ int ls_cmd_score(int argc, char **argv) {
         setvbuf(sc.in, sc.inbuf, _IOFBF, LS_SCORE_IOBUF);
         setvbuf(sc.out, sc.outbuf, _IOFBF, LS_SCORE_IOBUF);
 
-        if (!(shard = ls_shard_new(ms)) || !(dec = ls_json_dec_new())) {
+        memset(&cc, 0, sizeof(cc));
+        cc.input_format = LS_FORMAT_JSON;
+        cc.output_format = LS_FORMAT_JSON;
+        if (!(codec = ls_codec_new(&cc, errstr, sizeof(errstr)))) {
+                fprintf(stderr, "leadscore score: %s\n", errstr);
+                goto done;
+        }
+        if (!(shard = ls_shard_new(ms))) {
                 fprintf(stderr, "leadscore score: out of memory\n");
                 goto done;
         }
 
         t0 = ls_score_now();
-        if (ls_score_run(&sc, shard, dec) != 0)
+        if (ls_score_run(&sc, shard, codec) != 0)
                 goto done;
         if (has_until) {
                 if (ls_shard_advance(shard, (int64_t)until, &sc.ob) !=
@@ -339,7 +351,7 @@ int ls_cmd_score(int argc, char **argv) {
         }
         if (stats)
                 ls_score_print_stats(&sc, shard, ls_score_now() - t0);
-        rc = sc.bad ? LS_EXIT_BADDATA : LS_EXIT_OK;
+        rc = ls_score_rejected(&sc) ? LS_EXIT_BADDATA : LS_EXIT_OK;
 
 done:
         if (ls_score_close(sc.in, sc.input_name) != 0)
@@ -348,7 +360,7 @@ done:
                 rc = LS_EXIT_ERROR;
         ls_free(sc.inbuf);
         ls_free(sc.outbuf);
-        ls_json_dec_destroy(dec);
+        ls_codec_destroy(codec);
         if (shard)
                 ls_shard_destroy(shard);
         ls_buf_free(&sc.buf);

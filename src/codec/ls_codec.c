@@ -538,6 +538,10 @@ static ls_err_t ls_codec_decode_registry(ls_codec_t *codec,
                                       in, errstr, errstr_size);
 }
 
+size_t ls_codec_max_record_bytes(const ls_codec_t *codec) {
+        return codec->max_record_bytes;
+}
+
 ls_err_t ls_codec_decode_input(ls_codec_t *codec, ls_input_kind_t kind,
                                const void *data, size_t len, ls_input_t *in,
                                char *errstr, size_t errstr_size) {

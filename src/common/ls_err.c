@@ -16,6 +16,8 @@ static const char *const ls_err_names[LS_ERR__CNT] = {
         [LS_ERR_DUPLICATE]   = "duplicate event",
         [LS_ERR_UNSUPPORTED] = "unsupported",
         [LS_ERR_KAFKA]       = "Kafka error",
+        [LS_ERR_STALE]       = "stale profile update",
+        [LS_ERR_FUTURE]      = "input dated in the future",
 };
 
 const char *ls_err2str(ls_err_t err) {

@@ -41,6 +41,8 @@
 
 typedef struct ls_lead_hdr_s {
         int64_t clock;     /* latest time applied to this lead */
+        int64_t profile_time; /* updated_at of the last profile applied;
+                               * INT64_MIN none */
         uint8_t dedupe_pos;
         uint8_t dedupe_n;
         uint8_t pad[6];
@@ -1113,6 +1115,7 @@ static void ls_lm_init(const ls_shard_t *sh, uint32_t lead) {
                 ls_lm_init_model(sh->ms, &sh->ms->models[m],
                                  ls_lm(sh, lead, m));
         ls_hdr(sh, lead)->clock = INT64_MIN;
+        ls_hdr(sh, lead)->profile_time = INT64_MIN;
 }
 
 /* @returns 1 if the event id was seen for this lead (and remembers it). */
@@ -1169,22 +1172,43 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "kind: must be event or profile");
         }
-        if (sh->stream_time != INT64_MIN &&
-            in->time < sh->stream_time - ms->lateness_ms) {
-                sh->stats.late++;
-                return ls_seterr(errstr, errstr_size, LS_ERR_LATE,
-                                 "%s at %lld is %lld ms behind stream time "
-                                 "%lld (lateness %lld ms)",
-                                 in->kind == LS_INPUT_EVENT ? "occurred_at"
-                                                            : "updated_at",
+        /* An input dated far past the time its record was written would
+         * move the stream time (and its lead's clock) beyond every
+         * later input: the record's own timestamp bounds it. */
+        if (in->record_time > 0 &&
+            in->time - in->record_time > ms->max_future_ms) {
+                sh->stats.future++;
+                return ls_seterr(errstr, errstr_size, LS_ERR_FUTURE,
+                                 "%s %lld is %lld ms past the record's "
+                                 "timestamp %lld (max_future %lld ms)",
+                                 in->kind == LS_INPUT_PROFILE ? "updated_at"
+                                                              : "occurred_at",
                                  (long long)in->time,
-                                 (long long)(sh->stream_time - in->time),
-                                 (long long)sh->stream_time,
-                                 (long long)ms->lateness_ms);
+                                 (long long)(in->time - in->record_time),
+                                 (long long)in->record_time,
+                                 (long long)ms->max_future_ms);
         }
-        err = ls_shard_advance(sh, in->time, ob);
-        if (err)
-                return ls_seterr(errstr, errstr_size, err, "out of memory");
+        /* Lateness and stream time are the events' alone: a profile
+         * update is a fact about the lead, applied whenever it arrives
+         * (unless a newer one was applied already: stale, below). */
+        if (in->kind == LS_INPUT_EVENT) {
+                if (sh->stream_time != INT64_MIN &&
+                    in->time < sh->stream_time - ms->lateness_ms) {
+                        sh->stats.late++;
+                        return ls_seterr(
+                                errstr, errstr_size, LS_ERR_LATE,
+                                "occurred_at %lld is %lld ms behind stream "
+                                "time %lld (lateness %lld ms)",
+                                (long long)in->time,
+                                (long long)(sh->stream_time - in->time),
+                                (long long)sh->stream_time,
+                                (long long)ms->lateness_ms);
+                }
+                err = ls_shard_advance(sh, in->time, ob);
+                if (err)
+                        return ls_seterr(errstr, errstr_size, err,
+                                         "out of memory");
+        }
         sh->stats.inputs++;
 
         if (in->kind == LS_INPUT_EVENT) {
@@ -1211,6 +1235,18 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                 return ls_seterr(errstr, errstr_size, LS_ERR_DUPLICATE,
                                  "event_id %s already applied to lead %s",
                                  in->event_id, in->lead_id);
+        }
+        if (in->kind == LS_INPUT_PROFILE) {
+                if (in->time < hdr->profile_time) {
+                        sh->stats.stale++;
+                        return ls_seterr(errstr, errstr_size, LS_ERR_STALE,
+                                         "updated_at %lld is older than the "
+                                         "profile update applied to lead %s "
+                                         "(updated_at %lld)",
+                                         (long long)in->time, in->lead_id,
+                                         (long long)hdr->profile_time);
+                }
+                hdr->profile_time = in->time;
         }
         now = hdr->clock > in->time ? hdr->clock : in->time;
         hdr->clock = now;
@@ -1291,13 +1327,13 @@ void ls_shard_foreach_lead(const ls_shard_t *sh, size_t model_idx,
 
 /*
  * Shard images: "LSSH", u32 format, set version (16 bytes), u32 models,
- * u32 block size, u32 dedupe, i64 stream time, 6 x u64 counters,
+ * u32 block size, u32 dedupe, i64 stream time, 8 x u64 counters,
  * u64 leads, then per lead: u32 key length, key bytes, block bytes.
  * Little endian (the byte order of every platform leadscore targets; the
  * blocks are copied as they are in memory).
  */
 #define LS_SHARD_MAGIC "LSSH"
-#define LS_SHARD_FORMAT 2u
+#define LS_SHARD_FORMAT 3u
 
 static ls_err_t ls_put32(ls_buf_t *b, uint32_t v) {
         return ls_buf_append(b, &v, sizeof(v));
@@ -1321,6 +1357,8 @@ ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
         err |= ls_put64(buf, sh->stats.inputs);
         err |= ls_put64(buf, sh->stats.duplicates);
         err |= ls_put64(buf, sh->stats.late);
+        err |= ls_put64(buf, sh->stats.stale);
+        err |= ls_put64(buf, sh->stats.future);
         err |= ls_put64(buf, sh->stats.invalid);
         err |= ls_put64(buf, sh->stats.ignored);
         err |= ls_put64(buf, sh->stats.outputs);
@@ -1424,6 +1462,8 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
         if (ls_get(&r, &sh->stats.inputs, 8) ||
             ls_get(&r, &sh->stats.duplicates, 8) ||
             ls_get(&r, &sh->stats.late, 8) ||
+            ls_get(&r, &sh->stats.stale, 8) ||
+            ls_get(&r, &sh->stats.future, 8) ||
             ls_get(&r, &sh->stats.invalid, 8) ||
             ls_get(&r, &sh->stats.ignored, 8) ||
             ls_get(&r, &sh->stats.outputs, 8) || ls_get(&r, &n, 8)) {
@@ -1643,6 +1683,7 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                 ls_lm_init(sh, (uint32_t)idx);
                 nh = ls_hdr(sh, (uint32_t)idx);
                 nh->clock = oh->clock;
+                nh->profile_time = oh->profile_time;
                 /* the most recent event ids, as many as both remember */
                 keep = oh->dedupe_n < ms->dedupe ? oh->dedupe_n : ms->dedupe;
                 for (k = 0; k < keep; k++)

@@ -43,6 +43,8 @@
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_keys.h"
+#include "leadscore/ls_merge.h"
+#include "leadscore/ls_scorer.h"
 #include "leadscore/ls_log.h"
 #include "leadscore/ls_metrics.h"
 #include "leadscore/ls_model.h"
@@ -61,7 +63,6 @@
 #ifndef LEADSCORE_AVRO_VERSION
 #define LEADSCORE_AVRO_VERSION "unknown"
 #endif
-#define LS_PL_NO_TIME INT64_MIN /* held record without an event time */
 /* A dead letter is cut to fit the producer's message.max.bytes, less
  * 1/16 of it and this much for the batch and record framing. */
 #define LS_PL_DL_HEADROOM 4096
@@ -92,7 +93,7 @@ typedef struct ls_tp_s {
         rd_kafka_message_t **held;
         int64_t *held_at;        /* monotonic arrival time of each */
         int64_t *held_time;      /* merge key: the payload's event time,
-                                  * LS_PL_NO_TIME when it does not decode */
+                                  * LS_MERGE_NO_TIME when it does not decode */
         size_t hcap, hhead, hcount;
         int64_t consumed_next;   /* offset after the last consumed, or the
                                   * assigned start offset; -1 = unknown */
@@ -134,7 +135,7 @@ typedef struct ls_slot_s {
 /** Metric handles updated on the hot path (see docs/OPERATIONS.md). */
 typedef struct ls_pl_mh_s {
         ls_metric_t *outputs[4];    /* [alert kind]; [0] = score updates */
-        ls_metric_t *applied, *duplicates, *delivered, *delivery_failures;
+        ls_metric_t *applied, *duplicates, *stale, *delivered, *delivery_failures;
         ls_metric_t *commits, *latency;
 } ls_pl_mh_t;
 
@@ -221,9 +222,6 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
         static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                         0.05,  0.1,    0.25,  0.5,  1,
                                         2.5,   5,      10,    30,   60};
-        static const char *const dl_reasons[] = {"decode", "schema",
-                                                 "oversized", "invalid",
-                                                 "late", "key", "partition"};
         static const char *const reload_results[] = {"switched", "unchanged",
                                                      "rejected"};
         const ls_config_t *conf = pl->conf;
@@ -256,6 +254,11 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
         pl->mh.duplicates = ls_metrics_counter(
                 pl->metrics, "leadscore_duplicates_total",
                 "Duplicate events dropped (same event id for a lead).", NULL);
+        pl->mh.stale = ls_metrics_counter(
+                pl->metrics, "leadscore_stale_profiles_total",
+                "Profile updates skipped: older (by updated_at) than the one "
+                "already applied to their lead.",
+                NULL);
         pl->mh.delivered = ls_metrics_counter(
                 pl->metrics, "leadscore_delivered_total",
                 "Produced records acknowledged by the broker.", NULL);
@@ -273,9 +276,11 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
         /* Every known label value of a labelled counter exists from the
          * start, at 0, so that rate() and alerts see the first increment
          * (docs/OPERATIONS.md lists them; keep the two in step). */
-        for (i = 0; i < sizeof(dl_reasons) / sizeof(dl_reasons[0]); i++) {
+        for (i = 0; i < LS_V__CNT; i++) {
+                if (!ls_verdict_rejected((ls_verdict_t)i))
+                        continue;
                 snprintf(labels, sizeof(labels), "reason=\"%s\"",
-                         dl_reasons[i]);
+                         ls_verdict_name((ls_verdict_t)i));
                 ls_metrics_counter(pl->metrics, "leadscore_dead_letters_total",
                                    "Input records sent to the dead-letter "
                                    "topic, by reason.",
@@ -1223,39 +1228,46 @@ static void ls_pl_record_fatal(ls_pipeline_t *pl, ls_err_t err,
         ls_pl_fatal(pl, err, msg);
 }
 
-/**
- * The key rule (ls_keys.h) for one decoded input: NULL when it holds,
- * else the dead-letter reason with errstr saying why. A misplaced input
- * also gets a rate-limited `misplaced_input` warning.
- */
-static const char *ls_pl_check_key(ls_pipeline_t *pl,
-                                   const rd_kafka_message_t *rkm, int topic,
-                                   const ls_input_t *in, char *errstr,
-                                   size_t errstr_size) {
-        const char *why = ls_keys_check(
-                rkm->key, rkm->key_len, in->lead_id,
-                rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                pl->topic_parts[topic], errstr, errstr_size);
+/** @p rkm of input @p topic as the scorer and the merge see it. */
+static void ls_pl_record(const ls_pipeline_t *pl, int topic,
+                         const rd_kafka_message_t *rkm, ls_record_t *rec) {
+        rd_kafka_timestamp_type_t tstype;
+        int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
 
-        if (!why || strcmp(why, "partition") != 0)
-                return why;
+        rec->kind = topic == LS_PL_TOPIC_EVENTS ? LS_INPUT_EVENT
+                                                : LS_INPUT_PROFILE;
+        rec->value = rkm->payload;
+        rec->len = rkm->len;
+        rec->topic = rd_kafka_topic_name(rkm->rkt);
+        rec->key = rkm->key;
+        rec->key_len = rkm->key_len;
+        rec->partition = rkm->partition;
+        rec->partition_cnt = pl->topic_parts[topic];
+        rec->timestamp = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
+}
+
+/** A rate-limited `misplaced_input` warning for a record that the key
+ *  rule put in another partition (@p why says which). */
+static void ls_pl_warn_misplaced(ls_pipeline_t *pl,
+                                 const rd_kafka_message_t *rkm,
+                                 const char *why) {
         if (pl->misplaced_warned == 0 ||
             pl->now_mono - pl->misplaced_warned >= LS_PL_MISPLACED_WARN_MS) {
                 ls_log(pl->log, LS_LOG_WARN, "misplaced_input",
                        "%s [%" PRId32 "] offset %" PRId64 ": %s (%" PRIu64
                        " more misplaced inputs since the last warning)",
                        rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                       rkm->offset, errstr, pl->misplaced_quiet);
+                       rkm->offset, why, pl->misplaced_quiet);
                 pl->misplaced_warned = pl->now_mono ? pl->now_mono : 1;
                 pl->misplaced_quiet = 0;
         } else {
                 pl->misplaced_quiet++;
         }
-        return why;
 }
 
 static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
-        ls_input_t in;
+        ls_record_t rec;
+        ls_verdict_t v;
         ls_tp_t *tp;
         ls_slot_t *slot;
         uint64_t seq;
@@ -1296,73 +1308,39 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         ls_metric_add(tp->m_consumed, 1);
         slot->last_input_ms = pl->now_mono;
 
-        if (rkm->len > pl->conf->max_record_bytes) {
-                snprintf(errstr, sizeof(errstr),
-                         "record of %zu bytes exceeds max_record_bytes %zu",
-                         rkm->len, pl->conf->max_record_bytes);
-                ls_pl_dead_letter(pl, rkm, tp, seq, "oversized", errstr);
-                return;
-        }
-        errstr[0] = '\0';
-        err = ls_codec_decode_input(pl->codec,
-                                    topic == LS_PL_TOPIC_EVENTS
-                                            ? LS_INPUT_EVENT
-                                            : LS_INPUT_PROFILE,
-                                    rkm->payload ? rkm->payload : "", rkm->len,
-                                    &in, errstr, sizeof(errstr));
-        switch (err) {
-        case LS_OK:
-                break;
-        case LS_ERR_INVALID:
-                ls_pl_dead_letter(pl, rkm, tp, seq, "decode", errstr);
-                return;
-        case LS_ERR_UNSUPPORTED:
-                ls_pl_dead_letter(pl, rkm, tp, seq, "schema", errstr);
-                return;
-        default:
-                ls_pl_record_fatal(pl, err, "decoding", rkm, errstr);
-                return;
-        }
-        {
-                const char *why = ls_pl_check_key(pl, rkm, topic, &in,
-                                                  errstr, sizeof(errstr));
-                if (why) {
-                        ls_pl_dead_letter(pl, rkm, tp, seq, why, errstr);
-                        return;
-                }
-        }
-
+        ls_pl_record(pl, topic, rkm, &rec);
         ls_outbuf_reset(&pl->ob);
-        errstr[0] = '\0';
-        err = ls_shard_apply(slot->shard, &in, &pl->ob, errstr, sizeof(errstr));
+        v = ls_scorer_feed(pl->codec, &rec, &slot->shard, &pl->ob, 1, &err,
+                           errstr, sizeof(errstr));
         /* Outputs (e.g. decay that fired first) are emitted in any case. */
         if (ls_pl_emit(pl, tp, seq))
                 return;
-        if (pl->ob.n_outs > 0 && !ls_pl_quiet(tp, rkm->offset)) {
-                rd_kafka_timestamp_type_t tstype;
-                int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
-                if (ts >= 0 && tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
-                        ls_metric_observe(pl->mh.latency,
-                                          (double)(pl->now_wall - ts) /
-                                                  1000.0);
-        }
-        switch (err) {
-        case LS_OK:
+        if (pl->ob.n_outs > 0 && !ls_pl_quiet(tp, rkm->offset) &&
+            rec.timestamp >= 0)
+                ls_metric_observe(pl->mh.latency,
+                                  (double)(pl->now_wall - rec.timestamp) /
+                                          1000.0);
+        switch (v) {
+        case LS_V_APPLIED:
                 pl->stats.applied++;
                 ls_metric_add(pl->mh.applied, 1);
                 break;
-        case LS_ERR_DUPLICATE:
+        case LS_V_DUPLICATE:
                 pl->stats.duplicates++;
                 ls_metric_add(pl->mh.duplicates, 1);
                 break;
-        case LS_ERR_LATE:
-                ls_pl_dead_letter(pl, rkm, tp, seq, "late", errstr);
+        case LS_V_STALE:
+                pl->stats.stale++;
+                ls_metric_add(pl->mh.stale, 1);
                 break;
-        case LS_ERR_INVALID:
-                ls_pl_dead_letter(pl, rkm, tp, seq, "invalid", errstr);
+        case LS_V_ERROR:
+                ls_pl_record_fatal(pl, err, "scoring", rkm, errstr);
                 break;
         default:
-                ls_pl_record_fatal(pl, err, "scoring", rkm, errstr);
+                if (v == LS_V_PARTITION)
+                        ls_pl_warn_misplaced(pl, rkm, errstr);
+                ls_pl_dead_letter(pl, rkm, tp, seq, ls_verdict_name(v),
+                                  errstr);
                 break;
         }
 }
@@ -1391,28 +1369,6 @@ static void ls_pl_idle_tick(ls_pipeline_t *pl) {
 }
 
 /* ---------------------------------------------------------------- merge */
-
-/**
- * The merge key of a consumed record: the event time of its payload
- * (occurred_at / updated_at), or LS_PL_NO_TIME when it is oversized or
- * does not decode (it then goes to the dead-letter path as soon as it is
- * at the head of its partition: it changes no shard state).
- */
-static int64_t ls_pl_input_time(ls_pipeline_t *pl, int topic,
-                                const rd_kafka_message_t *rkm) {
-        ls_input_t in;
-        char errstr[256];
-
-        if (rkm->len > pl->conf->max_record_bytes)
-                return LS_PL_NO_TIME;
-        if (ls_codec_decode_input(pl->codec,
-                                  topic == LS_PL_TOPIC_EVENTS ? LS_INPUT_EVENT
-                                                              : LS_INPUT_PROFILE,
-                                  rkm->payload ? rkm->payload : "", rkm->len,
-                                  &in, errstr, sizeof(errstr)) != LS_OK)
-                return LS_PL_NO_TIME;
-        return in.time == LS_PL_NO_TIME ? LS_PL_NO_TIME + 1 : in.time;
-}
 
 /**
  * Takes a consumed record into its topic-partition's hold queue; @p now
@@ -1478,9 +1434,15 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
         tp->held[at] = rkm;
         tp->held_at[at] = now;
         /* merge_wait 0 releases in arrival order: no key needed. */
-        tp->held_time[at] = pl->conf->merge_wait_ms > 0
-                                    ? ls_pl_input_time(pl, topic, rkm)
-                                    : 0;
+        if (pl->conf->merge_wait_ms > 0) {
+                ls_record_t rec;
+
+                ls_pl_record(pl, topic, rkm, &rec);
+                tp->held_time[at] =
+                        ls_merge_time(pl->codec, &rec, pl->ms->max_future_ms);
+        } else {
+                tp->held_time[at] = 0;
+        }
         tp->hcount++;
         tp->consumed_next = rkm->offset + 1;
         return 1;
@@ -1529,16 +1491,17 @@ static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
                                 tp = a->held_at[a->hhead] <= b->held_at[b->hhead]
                                              ? a
                                              : b;
-                        else /* ties: the events topic first */
-                                tp = b->held_time[b->hhead] <
-                                                     a->held_time[a->hhead]
+                        else
+                                tp = ls_merge_profile_first(
+                                             a->held_time[a->hhead],
+                                             b->held_time[b->hhead])
                                              ? b
                                              : a;
                 } else {
                         tp = a ? a : b;
                         other = pl->tps[1 - tp->topic][p];
                         if (pl->conf->merge_wait_ms > 0 && other &&
-                            tp->held_time[tp->hhead] != LS_PL_NO_TIME &&
+                            tp->held_time[tp->hhead] != LS_MERGE_NO_TIME &&
                             now - tp->held_at[tp->hhead] <
                                     pl->conf->merge_wait_ms &&
                             !ls_pl_at_end(pl, other))

@@ -44,6 +44,8 @@
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_json.h"
 #include "leadscore/ls_keys.h"
+#include "leadscore/ls_merge.h"
+#include "leadscore/ls_scorer.h"
 
 #define LS_RP_WRITE_AT (4u << 20)    /* head partition writes past this */
 #define LS_RP_BLOCK_AT (256u << 10)  /* Avro block size */
@@ -77,7 +79,8 @@ typedef struct ls_rp_part_s {
         ls_buf_t blk[2];          /* Avro: records of the open block */
         uint64_t blk_n[2];
         int finished;             /* scored, outputs complete */
-        uint64_t applied, bad, duplicates, outputs;
+        ls_verdicts_t verdicts;
+        uint64_t outputs;
 } ls_rp_part_t;
 
 /** Per-thread scoring context. */
@@ -85,8 +88,8 @@ typedef struct ls_rp_worker_s {
         struct ls_replay_s *rp;
         pthread_t tid;
         int started;
-        ls_codec_t *codec;
-        ls_json_dec_t *jdec;
+        ls_codec_t *codec;  /* topics and Avro files */
+        ls_codec_t *jcodec; /* JSON-lines files */
         ls_outbuf_t ob[2];
         ls_buf_t enc;
 } ls_rp_worker_t;
@@ -581,120 +584,113 @@ static int ls_rp_emit(ls_replay_t *rp, ls_rp_worker_t *w,
         return 0;
 }
 
-/** Applies one decoded input to the partition's shard(s). */
-static int ls_rp_apply(ls_replay_t *rp, ls_rp_worker_t *w,
-                       ls_rp_part_t *part, const ls_input_t *in,
-                       const ls_rp_loc_t *loc) {
-        char errstr[512], other[512];
-        ls_err_t err = LS_OK, e;
+/** Scores one record with @p codec into the partition's shard(s). */
+static int ls_rp_feed(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part,
+                      ls_codec_t *codec, const ls_record_t *rec,
+                      const ls_rp_loc_t *loc) {
+        char errstr[512];
+        ls_verdict_t v;
+        ls_err_t err;
         size_t s;
 
-        for (s = 0; s < rp->conf.n_ms; s++) {
+        for (s = 0; s < rp->conf.n_ms; s++)
                 ls_outbuf_reset(&w->ob[s]);
-                errstr[0] = '\0';
-                e = ls_shard_apply(part->shard[s], in, &w->ob[s],
-                                   s == 0 ? errstr : other,
-                                   s == 0 ? sizeof(errstr) : sizeof(other));
-                if (e == LS_ERR_NOMEM) {
-                        ls_rp_fail(rp, e, "out of memory scoring");
-                        return -1;
-                }
-                if (s == 0)
-                        err = e;
+        v = ls_scorer_feed(codec, rec, part->shard, w->ob, rp->conf.n_ms,
+                           &err, errstr, sizeof(errstr));
+        if (v == LS_V_ERROR) {
+                if (loc->partition >= 0)
+                        ls_rp_fail(rp, err, "%s [%" PRId32 "] offset %" PRId64
+                                   ": %s", loc->name, loc->partition,
+                                   loc->pos, errstr);
+                else
+                        ls_rp_fail(rp, err, "%s: %s", loc->name, errstr);
+                return -1;
         }
         if (ls_rp_emit(rp, w, part))
                 return -1;
-        switch (err) {
-        case LS_OK:
-                part->applied++;
-                break;
-        case LS_ERR_DUPLICATE:
-                part->duplicates++;
-                break;
-        default:
-                part->bad++;
+        part->verdicts.n[v]++;
+        if (ls_verdict_rejected(v))
                 ls_rp_report_bad(loc, errstr);
-                break;
-        }
         return 0;
 }
 
 /* ------------------------------------------------------- topic scoring */
 
-static int ls_rp_rec_cmp_ordered(const ls_rp_rec_t *a, const ls_rp_rec_t *b,
-                                 int first) {
-        if (a->ts != b->ts)
-                return a->ts < b->ts ? -1 : 1;
-        if (a->topic != b->topic)
-                return a->topic == first ? -1 : 1;
-        return a->offset < b->offset ? -1 : a->offset > b->offset;
+/** @p r of partition @p part as the scorer and the merge see it. */
+static void ls_rp_record(const ls_replay_t *rp, const ls_rp_part_t *part,
+                         const ls_rp_rec_t *r, ls_record_t *rec) {
+        const char *val = part->data.data ? part->data.data + r->val_off : "";
+
+        rec->kind = r->topic ? LS_INPUT_PROFILE : LS_INPUT_EVENT;
+        rec->value = val;
+        rec->len = r->val_len;
+        rec->topic = r->topic ? rp->conf.topic_profiles : rp->conf.topic_events;
+        rec->key = r->key_len == LS_RP_NO_KEY ? NULL : val + r->val_len;
+        rec->key_len = r->key_len == LS_RP_NO_KEY ? 0 : r->key_len;
+        rec->partition = part->p;
+        rec->partition_cnt = rp->topic_parts[r->topic];
+        rec->timestamp = r->ts;
 }
 
-static int ls_rp_rec_cmp0(const void *a, const void *b) {
-        return ls_rp_rec_cmp_ordered(a, b, 0);
-}
+/**
+ * Puts the partition's records in the merge order of `leadscore run`
+ * (ls_merge.h). The records were read in offset order per topic.
+ */
+static int ls_rp_merge_part(ls_replay_t *rp, ls_rp_worker_t *w,
+                            ls_rp_part_t *part, size_t **orderp) {
+        int64_t *time = ls_malloc(part->n_recs * sizeof(*time) + 1);
+        uint8_t *topic = ls_malloc(part->n_recs + 1);
+        size_t *order = ls_malloc(part->n_recs * sizeof(*order) + 1);
+        ls_record_t rec;
+        size_t i;
 
-static int ls_rp_rec_cmp1(const void *a, const void *b) {
-        return ls_rp_rec_cmp_ordered(a, b, 1);
+        if (!time || !topic || !order) {
+                ls_free(time);
+                ls_free(topic);
+                ls_free(order);
+                ls_rp_fail(rp, LS_ERR_NOMEM, "out of memory ordering "
+                           "partition %" PRId32, part->p);
+                return -1;
+        }
+        for (i = 0; i < part->n_recs; i++) {
+                ls_rp_record(rp, part, &part->recs[i], &rec);
+                time[i] = ls_merge_time(w->codec, &rec,
+                                        rp->conf.ms[0]->max_future_ms);
+                topic[i] = part->recs[i].topic;
+        }
+        ls_merge_order(time, topic, part->n_recs, order);
+        ls_free(time);
+        ls_free(topic);
+        *orderp = order;
+        return 0;
 }
 
 static void ls_rp_score_part(ls_replay_t *rp, ls_rp_worker_t *w,
                              ls_rp_part_t *part) {
-        /* Topic names order ties: the smaller name first. */
-        int first = rp->conf.topic_profiles &&
-                    strcmp(rp->conf.topic_profiles, rp->conf.topic_events) < 0;
-        char errstr[512];
-        ls_input_t in;
+        size_t i, *order = NULL;
+        ls_record_t rec;
         ls_rp_loc_t loc;
-        size_t i;
         int k;
 
-        if (part->n_recs > 1)
-                qsort(part->recs, part->n_recs, sizeof(*part->recs),
-                      first ? ls_rp_rec_cmp1 : ls_rp_rec_cmp0);
+        if (ls_rp_merge_part(rp, w, part, &order))
+                return;
         for (i = 0; i < part->n_recs; i++) {
-                const ls_rp_rec_t *r = &part->recs[i];
-                ls_err_t err;
+                const ls_rp_rec_t *r = &part->recs[order[i]];
 
                 if (i % 4096 == 0 && ls_rp_failed(rp))
-                        return;
-                loc.name = r->topic ? rp->conf.topic_profiles
-                                    : rp->conf.topic_events;
+                        break;
+                ls_rp_record(rp, part, r, &rec);
+                loc.name = rec.topic;
                 loc.partition = part->p;
                 loc.pos = r->offset;
                 loc.unit = "offset";
-                errstr[0] = '\0';
-                err = ls_codec_decode_input(
-                        w->codec, r->topic ? LS_INPUT_PROFILE : LS_INPUT_EVENT,
-                        part->data.data ? part->data.data + r->val_off : "",
-                        r->val_len, &in, errstr, sizeof(errstr));
-                /* The key rule of `leadscore run` (ls_keys.h). */
-                if (err == LS_OK &&
-                    ls_keys_check(r->key_len == LS_RP_NO_KEY
-                                          ? NULL
-                                          : part->data.data + r->val_off +
-                                                    r->val_len,
-                                  r->key_len == LS_RP_NO_KEY ? 0 : r->key_len,
-                                  in.lead_id, loc.name, part->p,
-                                  rp->topic_parts[r->topic], errstr,
-                                  sizeof(errstr))) {
-                        part->bad++;
-                        ls_rp_report_bad(&loc, errstr);
-                } else if (err == LS_OK) {
-                        if (ls_rp_apply(rp, w, part, &in, &loc))
-                                return;
-                } else if (err == LS_ERR_INVALID ||
-                           err == LS_ERR_UNSUPPORTED) {
-                        part->bad++;
-                        ls_rp_report_bad(&loc, errstr);
-                } else {
-                        ls_rp_fail(rp, err, "%s [%" PRId32 "] offset %" PRId64
-                                   ": %s", loc.name, part->p, r->offset,
-                                   errstr);
-                        return;
-                }
+                if (ls_rp_feed(rp, w, part, w->codec, &rec, &loc))
+                        break;
                 atomic_fetch_add(&rp->scored, 1);
         }
+        ls_free(order);
+        if (i < part->n_recs)
+                return;
         ls_free(part->recs);
         part->recs = NULL;
         ls_buf_free(&part->data);
@@ -741,15 +737,15 @@ static ls_err_t ls_rp_worker_init(ls_replay_t *rp, ls_rp_worker_t *w,
         cc.max_record_bytes = rp->conf.max_record_bytes;
         if (!(w->codec = ls_codec_new(&cc, errstr, errstr_size)))
                 return LS_ERR_INVALID;
-        if (!(w->jdec = ls_json_dec_new()))
-                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                                 "out of memory");
+        cc.input_format = LS_FORMAT_JSON;
+        if (!(w->jcodec = ls_codec_new(&cc, errstr, errstr_size)))
+                return LS_ERR_INVALID;
         return LS_OK;
 }
 
 static void ls_rp_worker_free(ls_rp_worker_t *w) {
         ls_codec_destroy(w->codec);
-        ls_json_dec_destroy(w->jdec);
+        ls_codec_destroy(w->jcodec);
         ls_outbuf_free(&w->ob[0]);
         ls_outbuf_free(&w->ob[1]);
         ls_buf_free(&w->enc);
@@ -1238,11 +1234,11 @@ static ls_err_t ls_rp_json_file(ls_replay_t *rp, ls_rp_worker_t *w,
                                 const char *path, FILE *fp, char *errstr,
                                 size_t errstr_size) {
         ls_rp_part_t *part = &rp->parts[0];
-        char *line = NULL, why[512];
+        char *line = NULL;
         size_t cap = 0;
         ssize_t n;
         ls_rp_loc_t loc = {path, -1, 0, NULL};
-        ls_input_t in;
+        ls_record_t rec = {.kind = LS_INPUT_EVENT, .timestamp = -1};
 
         while ((n = getline(&line, &cap, fp)) != -1) {
                 loc.pos++;
@@ -1250,13 +1246,10 @@ static ls_err_t ls_rp_json_file(ls_replay_t *rp, ls_rp_worker_t *w,
                 if (ls_json_blank(line, (size_t)n))
                         continue;
                 rp->records++;
-                if (ls_json_decode_input(w->jdec, line, (size_t)n, &in, why,
-                                         sizeof(why)) != LS_OK) {
-                        part->bad++;
-                        ls_rp_report_bad(&loc, why);
-                } else if (ls_rp_apply(rp, w, part, &in, &loc)) {
+                rec.value = line;
+                rec.len = (size_t)n;
+                if (ls_rp_feed(rp, w, part, w->jcodec, &rec, &loc))
                         break;
-                }
                 atomic_fetch_add(&rp->scored, 1);
                 if ((rp->records & 4095) == 0)
                         ls_rp_progress(rp, 0);
@@ -1279,10 +1272,9 @@ static ls_err_t ls_rp_avro_file(ls_replay_t *rp, ls_rp_worker_t *w,
         int has_w = 0, has_r = 0, has_res = 0, rc;
         ls_input_kind_t kind;
         const char *name;
-        char spath[4096], why[512];
+        char spath[4096];
         ls_buf_t text, bin;
         ls_rp_loc_t loc = {path, -1, 0, "record"};
-        ls_input_t in;
         ls_err_t err = LS_OK;
 
         ls_buf_init(&text);
@@ -1369,14 +1361,16 @@ static ls_err_t ls_rp_avro_file(ls_replay_t *rp, ls_rp_worker_t *w,
                 aw = avro_writer_memory(bin.data, (int64_t)size);
                 rc = avro_value_write(aw, v);
                 avro_writer_free(aw);
-                if (rc == 0 &&
-                    ls_codec_decode_input(w->codec, kind, bin.data, size, &in,
-                                          why, sizeof(why)) == LS_OK) {
-                        if (ls_rp_apply(rp, w, part, &in, &loc))
+                if (rc == 0) {
+                        ls_record_t rec = {.kind = kind,
+                                           .value = bin.data,
+                                           .len = size,
+                                           .timestamp = -1};
+                        if (ls_rp_feed(rp, w, part, w->codec, &rec, &loc))
                                 break;
                 } else {
-                        part->bad++;
-                        ls_rp_report_bad(&loc, rc ? avro_strerror() : why);
+                        part->verdicts.n[LS_V_DECODE]++;
+                        ls_rp_report_bad(&loc, avro_strerror());
                 }
                 atomic_fetch_add(&rp->scored, 1);
                 if ((rp->records & 4095) == 0)
@@ -1714,7 +1708,7 @@ ls_err_t ls_replay_run(ls_replay_t *rp, char *errstr, size_t errstr_size) {
         ls_err_t err;
         ls_shard_stats_t st;
         int32_t p;
-        int k;
+        int k, v;
 
         rp->t0 = rp->last_draw = ls_rp_now();
         if (rp->conf.topic_events)
@@ -1758,9 +1752,14 @@ ls_err_t ls_replay_run(ls_replay_t *rp, char *errstr, size_t errstr_size) {
         rp->stats.partitions = rp->n_parts;
         for (p = 0; p < rp->n_parts; p++) {
                 ls_rp_part_t *part = &rp->parts[p];
-                rp->stats.applied += part->applied;
-                rp->stats.bad += part->bad;
-                rp->stats.duplicates += part->duplicates;
+                for (v = 0; v < LS_V__CNT; v++) {
+                        if (ls_verdict_rejected((ls_verdict_t)v))
+                                rp->stats.bad += part->verdicts.n[v];
+                        rp->stats.verdicts.n[v] += part->verdicts.n[v];
+                }
+                rp->stats.applied += part->verdicts.n[LS_V_APPLIED];
+                rp->stats.duplicates += part->verdicts.n[LS_V_DUPLICATE];
+                rp->stats.stale += part->verdicts.n[LS_V_STALE];
                 rp->stats.outputs += part->outputs;
                 if (part->shard[0]) {
                         ls_shard_stats(part->shard[0], &st);

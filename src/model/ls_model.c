@@ -826,8 +826,8 @@ static ls_err_t ls_mload_sha256_done(ls_mload_t *ld, EVP_MD_CTX *ctx, int ok,
 static ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
                                        const yaml_node_t *root,
                                        const yaml_node_t *model_node) {
-        static const char *const shared[] = {"lateness", "dedupe", "ignore",
-                                             NULL};
+        static const char *const shared[] = {"lateness", "max_future",
+                                             "dedupe", "ignore", NULL};
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         size_t i;
         int ok;
@@ -903,8 +903,9 @@ static ls_err_t ls_mload_event_types(ls_mload_t *ld) {
 }
 
 static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
-        static const char *const keys[] = {"lateness", "dedupe", "lists",
-                                           "ignore", "models", NULL};
+        static const char *const keys[] = {"lateness", "max_future",
+                                           "dedupe", "lists", "ignore",
+                                           "models", NULL};
         ls_modelset_t *ms = ld->ms;
         yaml_node_t *v, *models;
         long long dedupe;
@@ -918,8 +919,11 @@ static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
         if ((err = ls_mload_check_map(ld, root, keys, NULL)))
                 return err;
         ms->lateness_ms = 3600LL * 1000;
+        ms->max_future_ms = 3600LL * 1000;
         if ((err = ls_mload_opt_duration(ld, root, "lateness", NULL,
                                          &ms->lateness_ms)) ||
+            (err = ls_mload_opt_duration(ld, root, "max_future", NULL,
+                                         &ms->max_future_ms)) ||
             (err = ls_mload_opt_int(ld, root, "dedupe", 0, LS_MODEL_MAX_DEDUPE,
                                     &has, &dedupe)))
                 return err;

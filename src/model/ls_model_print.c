@@ -56,14 +56,15 @@ static void ls_mload_print_cap(FILE *fp, const ls_cap_t *cap) {
 }
 
 void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
-        char d1[32], d2[32];
+        char d1[32], d2[32], d3[32];
         size_t i, j;
 
         ls_duration_format(ms->lateness_ms, d1, sizeof(d1));
+        ls_duration_format(ms->max_future_ms, d3, sizeof(d3));
         fprintf(fp, "model set %s (version %s)\n", ms->path, ms->version);
-        fprintf(fp, "  lateness %s, dedupe %u, %zu ignore condition%s, "
-                    "%zu event type%s scored\n",
-                d1, (unsigned)ms->dedupe, ms->n_ignore,
+        fprintf(fp, "  lateness %s, max_future %s, dedupe %u, %zu ignore "
+                    "condition%s, %zu event type%s scored\n",
+                d1, d3, (unsigned)ms->dedupe, ms->n_ignore,
                 ms->n_ignore == 1 ? "" : "s", ms->n_event_types,
                 ms->n_event_types == 1 ? "" : "s");
         for (i = 0; i < ms->n_lists; i++)

@@ -655,6 +655,117 @@ static void test_out_of_order_and_late(void **state) {
         fx_free(&fx);
 }
 
+/* Profiles are facts: never late, never moving the stream time; an update
+ * older than the one applied to its lead is skipped as stale. */
+static void test_profiles_are_facts(void **state) {
+        fx_t fx;
+        ls_buf_t img;
+        ls_shard_t *copy;
+        ls_shard_stats_t st;
+
+        fx_init(&fx, strstr(fit_model, "models:"));
+        ls_buf_init(&img);
+        /* events first: stream time T0 + 10 days */
+        assert_int_equal(fx_event(&fx, "L1", "d1", "demo_request",
+                                  T0 + 10 * DAY, NULL),
+                         LS_OK);
+        /* a CRM backfill dated 9 days behind (lateness 1h): applied */
+        assert_int_equal(fx_profile(&fx, "L1", T0 + DAY, "industry", "SaaS",
+                                    NULL),
+                         LS_OK);
+        assert_int_equal(fx_out(&fx, 0)->fit, 25);
+        /* as of the lead's clock, not the update's own time */
+        assert_int_equal(fx_out(&fx, 0)->time, T0 + 10 * DAY);
+        /* a profile dated ahead does not move the stream time ... */
+        assert_int_equal(fx_profile(&fx, "L2", T0 + 20 * DAY, "industry",
+                                    "SaaS", NULL),
+                         LS_OK);
+        assert_int_equal(ls_shard_stream_time(fx.sh), T0 + 10 * DAY);
+        /* ... so an event of another lead an hour behind is not late */
+        assert_int_equal(fx_event(&fx, "L3", "d2", "demo_request",
+                                  T0 + 10 * DAY - HOUR, NULL),
+                         LS_OK);
+        /* an update older than the applied one: stale, nothing changes */
+        assert_int_equal(fx_profile(&fx, "L1", T0 + DAY - 1, "industry",
+                                    "retail", NULL),
+                         LS_ERR_STALE);
+        assert_int_equal(fx.ob.n_outs, 0);
+        assert_non_null(strstr(fx.err, "older than the profile update"));
+        /* an update with the same time applies */
+        assert_int_equal(fx_profile(&fx, "L1", T0 + DAY, "title", "VP Sales",
+                                    NULL),
+                         LS_OK);
+        assert_int_equal(fx_out(&fx, 0)->fit, 45);
+        /* the last update's time survives a snapshot */
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        copy = ls_shard_load(fx.ms, img.data, img.len, fx.err,
+                             sizeof(fx.err));
+        assert_non_null(copy);
+        ls_outbuf_reset(&fx.ob);
+        {
+                ls_input_t in = {.kind = LS_INPUT_PROFILE, .lead_id = "L1",
+                                 .time = T0 + DAY - 1};
+                assert_int_equal(ls_shard_apply(copy, &in, &fx.ob, fx.err,
+                                                sizeof(fx.err)),
+                                 LS_ERR_STALE);
+        }
+        ls_shard_stats(copy, &st);
+        assert_int_equal(st.stale, 2); /* one before the snapshot */
+        assert_int_equal(st.late, 0);
+        ls_shard_destroy(copy);
+        ls_buf_free(&img);
+        fx_free(&fx);
+}
+
+/* An input dated more than max_future past its record's timestamp is
+ * rejected and moves nothing; without a record timestamp it is not
+ * checked. */
+static void test_future_inputs_are_rejected(void **state) {
+        fx_t fx;
+        ls_input_t in = {.kind = LS_INPUT_EVENT, .lead_id = "L1",
+                         .event_id = "e1", .event_type = "demo_request"};
+        ls_shard_stats_t st;
+
+        fx_init(&fx, "max_future: 10m\n"
+                     "models:\n  - id: m\n    engagement:\n"
+                     "      rules: [{id: demo, event: demo_request, points: 30}]\n"
+                     GRID);
+        fx_event(&fx, "L0", "e0", "demo_request", T0, NULL);
+        /* the year 3000, written at T0 */
+        in.time = 32503680000000LL;
+        in.record_time = T0;
+        ls_outbuf_reset(&fx.ob);
+        assert_int_equal(ls_shard_apply(fx.sh, &in, &fx.ob, fx.err,
+                                        sizeof(fx.err)),
+                         LS_ERR_FUTURE);
+        assert_non_null(strstr(fx.err, "past the record's timestamp"));
+        assert_int_equal(fx.ob.n_outs, 0);
+        assert_int_equal(ls_shard_stream_time(fx.sh), T0);
+        /* exactly max_future ahead: applied */
+        in.time = T0 + 10 * 60 * 1000;
+        assert_int_equal(ls_shard_apply(fx.sh, &in, &fx.ob, fx.err,
+                                        sizeof(fx.err)),
+                         LS_OK);
+        /* a profile too */
+        {
+                ls_input_t pr = {.kind = LS_INPUT_PROFILE, .lead_id = "L1",
+                                 .time = T0 + DAY, .record_time = T0};
+                assert_int_equal(ls_shard_apply(fx.sh, &pr, &fx.ob, fx.err,
+                                                sizeof(fx.err)),
+                                 LS_ERR_FUTURE);
+        }
+        /* no record timestamp (a file): not checked */
+        in.event_id = "e2";
+        in.time = T0 + DAY;
+        in.record_time = 0;
+        assert_int_equal(ls_shard_apply(fx.sh, &in, &fx.ob, fx.err,
+                                        sizeof(fx.err)),
+                         LS_OK);
+        ls_shard_stats(fx.sh, &st);
+        assert_int_equal(st.future, 2);
+        fx_free(&fx);
+}
+
 static void test_invalid_inputs(void **state) {
         fx_t fx;
 
@@ -1295,6 +1406,8 @@ int main(void) {
                 cmocka_unit_test(test_outputs_counter_survives_save_load),
                 cmocka_unit_test(test_migrate_drops_mql_when_model_has_none),
                 cmocka_unit_test(test_time_out_of_range_is_invalid),
+                cmocka_unit_test(test_profiles_are_facts),
+                cmocka_unit_test(test_future_inputs_are_rejected),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -720,8 +720,8 @@ typedef struct bad_case_s {
 
 static const bad_case_t bad_cases[] = {
         {"modelz: []\n" MIN_MODEL, LS_ERR_INVALID,
-         "t.yaml:1: modelz: unknown key (expected one of: lateness, dedupe, "
-         "lists, ignore, models)"},
+         "t.yaml:1: modelz: unknown key (expected one of: lateness, "
+         "max_future, dedupe, lists, ignore, models)"},
         {"lateness: 1h\n", LS_ERR_INVALID, "t.yaml:1: models: required"},
         {"", LS_ERR_INVALID, "t.yaml:1: models: required (the file is empty)"},
         {"models: []\n", LS_ERR_INVALID,

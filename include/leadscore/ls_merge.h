@@ -1,0 +1,48 @@
+/*
+ * ls_merge.h - the one order in which the records of partition p of the
+ * two input topics are applied (docs/DURABILITY.md, "Deterministic order
+ * across the two input topics"): each topic's records in offset order,
+ * the two merged by event time, events first on ties; a record that will
+ * be rejected before the engine (or as `future`) has no event time and
+ * goes as soon as it is at the head of its topic. `leadscore run` merges
+ * the heads as records arrive (ls_merge_profile_first); `replay` merges a
+ * whole partition at once (ls_merge_order). Both key records with
+ * ls_merge_time().
+ */
+#ifndef LS_MERGE_H
+#define LS_MERGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leadscore/ls_codec.h"
+#include "leadscore/ls_scorer.h"
+
+#define LS_MERGE_NO_TIME INT64_MIN /* the record has no place in time */
+
+/**
+ * The merge key of @p rec: its payload's event time (occurred_at /
+ * updated_at), or LS_MERGE_NO_TIME when ls_scorer_feed() would reject it
+ * before the engine (size, decode, schema, key rule) or as `future`
+ * (dated more than @p max_future_ms past its record timestamp).
+ * Decodes with @p codec (same threading rules).
+ */
+int64_t ls_merge_time(ls_codec_t *codec, const ls_record_t *rec,
+                      int64_t max_future_ms);
+
+/** 1 when the profiles head (key @p profile_time) goes before the events
+ *  head (key @p event_time); ties go to the event. */
+static inline int ls_merge_profile_first(int64_t event_time,
+                                         int64_t profile_time) {
+        return profile_time < event_time;
+}
+
+/**
+ * Orders a partition's @p n records: record i is of topic @p topic[i]
+ * (0 events, 1 profiles) with key @p time[i]; within a topic they are
+ * given in offset order. Writes the indexes in merge order to @p order.
+ */
+void ls_merge_order(const int64_t *time, const uint8_t *topic, size_t n,
+                    size_t *order);
+
+#endif /* LS_MERGE_H */

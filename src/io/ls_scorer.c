@@ -1,0 +1,107 @@
+/*
+ * ls_scorer.c - bytes in, a verdict and outputs out (see ls_scorer.h).
+ * The steps, in this order: size, decode, key rule, engine. The first
+ * that rejects the record names its verdict; nothing after it runs.
+ */
+#include "leadscore/ls_scorer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "leadscore/ls_keys.h"
+
+static const char *const ls_verdict_names[LS_V__CNT] = {
+        [LS_V_APPLIED] = "applied",     [LS_V_DUPLICATE] = "duplicate",
+        [LS_V_STALE] = "stale",         [LS_V_OVERSIZED] = "oversized",
+        [LS_V_DECODE] = "decode",       [LS_V_SCHEMA] = "schema",
+        [LS_V_KEY] = "key",             [LS_V_PARTITION] = "partition",
+        [LS_V_INVALID] = "invalid",     [LS_V_LATE] = "late",
+        [LS_V_FUTURE] = "future",       [LS_V_ERROR] = "error",
+};
+
+const char *ls_verdict_name(ls_verdict_t v) {
+        return (unsigned)v < LS_V__CNT ? ls_verdict_names[v] : "unknown";
+}
+
+int ls_verdict_rejected(ls_verdict_t v) {
+        return v >= LS_V_OVERSIZED && v < LS_V_ERROR;
+}
+
+static ls_verdict_t ls_scorer_engine_verdict(ls_err_t err) {
+        switch (err) {
+        case LS_OK:
+                return LS_V_APPLIED;
+        case LS_ERR_DUPLICATE:
+                return LS_V_DUPLICATE;
+        case LS_ERR_STALE:
+                return LS_V_STALE;
+        case LS_ERR_LATE:
+                return LS_V_LATE;
+        case LS_ERR_FUTURE:
+                return LS_V_FUTURE;
+        case LS_ERR_INVALID:
+                return LS_V_INVALID;
+        default:
+                return LS_V_ERROR;
+        }
+}
+
+ls_verdict_t ls_scorer_feed(ls_codec_t *codec, const ls_record_t *rec,
+                            ls_shard_t *const *shards, ls_outbuf_t *obs,
+                            size_t n_shards, ls_err_t *errp, char *errstr,
+                            size_t errstr_size) {
+        char other[256];
+        ls_input_t in;
+        ls_err_t err, e;
+        size_t s;
+
+        *errp = LS_OK;
+        if (errstr_size)
+                errstr[0] = '\0';
+        if (rec->len > ls_codec_max_record_bytes(codec)) {
+                snprintf(errstr, errstr_size,
+                         "record of %zu bytes exceeds max_record_bytes %zu",
+                         rec->len, ls_codec_max_record_bytes(codec));
+                return LS_V_OVERSIZED;
+        }
+        err = ls_codec_decode_input(codec, rec->kind,
+                                    rec->value ? rec->value : "", rec->len,
+                                    &in, errstr, errstr_size);
+        switch (err) {
+        case LS_OK:
+                break;
+        case LS_ERR_INVALID:
+                return LS_V_DECODE;
+        case LS_ERR_UNSUPPORTED:
+                return LS_V_SCHEMA;
+        default:
+                *errp = err;
+                return LS_V_ERROR;
+        }
+        if (rec->topic) {
+                const char *why = ls_keys_check(
+                        rec->key, rec->key ? rec->key_len : 0, in.lead_id,
+                        rec->topic, rec->partition, rec->partition_cnt,
+                        errstr, errstr_size);
+                if (why)
+                        return strcmp(why, "key") ? LS_V_PARTITION : LS_V_KEY;
+        }
+        in.record_time = rec->timestamp;
+        err = LS_OK;
+        for (s = 0; s < n_shards; s++) {
+                e = ls_shard_apply(shards[s], &in, &obs[s],
+                                   s == 0 ? errstr : other,
+                                   s == 0 ? errstr_size : sizeof(other));
+                if (e == LS_ERR_NOMEM) {
+                        if (s > 0)
+                                snprintf(errstr, errstr_size, "%s", other);
+                        *errp = e;
+                        return LS_V_ERROR;
+                }
+                if (s == 0)
+                        err = e;
+        }
+        if (ls_scorer_engine_verdict(err) == LS_V_ERROR)
+                *errp = err;
+        return ls_scorer_engine_verdict(err);
+}
