@@ -205,6 +205,55 @@ def test_large_bad_records():
         broker.stop()
 
 
+def test_far_future_event():
+    """One record dated in the year 3000 goes to the dead-letter topic as
+    `future` (its time is far past the record's Kafka timestamp) and moves
+    nothing: the records after it are neither late nor met by a burst of
+    decay, on the events topic and on the profiles topic alike."""
+    broker = h.Broker(partitions=1)
+    run = None
+    try:
+        d = h.tmpdir()
+        cfg = h.write_config(d, broker.address, group="far-future")
+        run = h.start_run(cfg)
+        prod = h.producer(broker.address)
+        t = h.T0 + 10 * 3600 * 1000
+        y3000 = 32503680000000
+        records = [
+            (h.TOPICS["events"], ev("L1", "e1", t), None),
+            (h.TOPICS["events"], ev("L1", "f1", y3000), "future"),
+            (h.TOPICS["events"], ev("L1", "e2", t + 1), None),
+            (h.TOPICS["events"], ev("L1", "e3", t + 2), None),
+        ]
+        for topic, value, _r in records:
+            # the record's timestamp: when it was written, here its event
+            # time (the year-3000 one was written at t too)
+            prod.produce(topic, key=b"L1", value=value, timestamp=t)
+        prod.produce(h.TOPICS["profiles"], key=b"L1", timestamp=t,
+                     value=json.dumps({"kind": "profile", "lead_id": "L1",
+                                       "updated_at": y3000,
+                                       "attributes": {"title": "VP"}}))
+        h.flush(prod)
+        recs = h.consume_all(broker.address, [h.TOPICS["scores"], DL], 5, 25)
+        scores = [json.loads(r[4]) for r in recs if r[0] == h.TOPICS["scores"]]
+        dls = [r for r in recs if r[0] == DL]
+        assert [s["cause_id"] for s in scores] == ["e1", "e2", "e3"], scores
+        assert all(s["cause"] == "event" for s in scores), scores
+        assert [s["time"] for s in scores] == [t, t + 1, t + 2], scores
+        got = sorted((r[5]["leadscore.source.topic"],
+                      r[5]["leadscore.reason"]) for r in dls)
+        assert got == sorted([(h.TOPICS["events"], "future"),
+                              (h.TOPICS["profiles"], "future")]), got
+        assert all("past the record's timestamp" in r[5]["leadscore.error"]
+                   for r in dls), dls
+        run.stop_ok()
+        assert "dead letters 2," in run.stderr_text(), run.stderr_text()
+    finally:
+        if run:
+            run.kill()
+        broker.stop()
+
+
 if __name__ == "__main__":
     h.main([test_bad_json_inputs, test_bad_avro_inputs,
-            test_large_bad_records])
+            test_large_bad_records, test_far_future_event])
