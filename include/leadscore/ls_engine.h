@@ -147,6 +147,9 @@ typedef struct ls_shard_s ls_shard_t;
 ls_shard_t *ls_shard_new(const ls_modelset_t *ms);
 void ls_shard_destroy(ls_shard_t *shard);
 
+/** The model set @p shard scores with (borrowed at ls_shard_new()). */
+const ls_modelset_t *ls_shard_modelset(const ls_shard_t *shard);
+
 /**
  * Applies one input. If an event's time is past the stream time, stream
  * time advances first and due decay timers fire (their outputs come

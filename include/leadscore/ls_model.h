@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "leadscore/ls_buf.h"
 #include "leadscore/ls_err.h"
 
 #define LS_MODEL_VERSION_LEN 16 /* hex chars of the content hash */
@@ -210,6 +211,7 @@ typedef struct ls_modelset_s {
         size_t n_event_types;
         ls_model_t *models;
         size_t n_models;
+        ls_buf_t source;     /* ls_modelset_source() */
 } ls_modelset_t;
 
 /**
@@ -229,6 +231,24 @@ ls_err_t ls_modelset_load_string(const char *yaml, size_t len,
                                  const char *name, const char *base_dir,
                                  ls_modelset_t **msp, char *errstr,
                                  size_t errstr_size);
+
+/**
+ * The set's source: its YAML text and the bytes of each list file, in one
+ * buffer that ls_modelset_load_source() reads back into an equal set (same
+ * version). Snapshots carry it, so that state taken under one set can be
+ * migrated to another after a restart (ls_shard_migrate()).
+ */
+const ls_buf_t *ls_modelset_source(const ls_modelset_t *ms);
+
+/**
+ * Loads a set from ls_modelset_source() bytes; lists come from them, not
+ * from files. @p name labels messages.
+ * @returns LS_OK and *msp, or LS_ERR_INVALID (malformed source, or a
+ *          model the loader rejects) / LS_ERR_NOMEM with errstr.
+ */
+ls_err_t ls_modelset_load_source(const void *data, size_t len,
+                                 const char *name, ls_modelset_t **msp,
+                                 char *errstr, size_t errstr_size);
 
 void ls_modelset_destroy(ls_modelset_t *ms);
 

@@ -13,6 +13,9 @@
  *   i64 stream time | u64 leads | i64 creation time (wall clock, ms)
  *   u64 sequence number | u64 payload length
  *   payload (ls_shard_save image)
+ *   u64 source length | the model set's source (ls_modelset_source(): its
+ *   YAML and lists, so that a restart under another model set migrates
+ *   the state instead of dropping it)
  *   SHA-256 of every byte above (32)
  *
  * Files are named <dir>/<group>-<partition>-<seq>.lssnap (seq zero padded
@@ -34,7 +37,7 @@
 #include "leadscore/ls_err.h"
 #include "leadscore/ls_model.h"
 
-#define LS_SNAPSHOT_FORMAT 1
+#define LS_SNAPSHOT_FORMAT 2
 #define LS_SNAPSHOT_MAGIC "LSSNAP\r\n"
 #define LS_SNAPSHOT_NAME_MAX 256      /* topic, group, version strings */
 #define LS_SNAPSHOT_EARLIEST (-1)     /* offset: start from the earliest */
@@ -54,7 +57,18 @@ typedef struct ls_snapshot_meta_s {
         int64_t created_ms;   /* wall clock; for humans only */
         uint64_t seq;         /* sequence number in the file name */
         uint64_t payload_len; /* bytes of the ls_shard_save image */
+        uint64_t source_len;  /* bytes of the model set's source */
+        char migrated_from[LS_SNAPSHOT_NAME_MAX]; /* restore: the model set
+                                 * version the state was migrated from,
+                                 * "" when it was taken under this one */
 } ls_snapshot_meta_t;
+
+/** The model set source of a decoded snapshot whose payload is at
+ *  @p payload (ls_snapshot_decode()). */
+static inline const void *ls_snapshot_source(const void *payload,
+                                             const ls_snapshot_meta_t *meta) {
+        return (const char *)payload + meta->payload_len + 8;
+}
 
 /**
  * Called for each snapshot file the loader rejects, with its path and
@@ -123,13 +137,18 @@ ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
 /**
  * Restores the newest valid snapshot of (@p group, @p partition) from
  * @p dir. Files are tried newest first; one that is truncated, corrupt
- * (checksum), of another format version, of another model set version,
- * of other topics / partition, or that ls_shard_load() rejects is
- * reported through @p report (may be NULL) and the next older is tried.
+ * (checksum), of another format version, of other topics / partition, or
+ * that ls_shard_load() rejects is reported through @p report (may be
+ * NULL) and the next older is tried. A snapshot taken under another model
+ * set is loaded with the set it carries and migrated to @p ms as a model
+ * reload does (ls_shard_migrate()); meta->migrated_from then names the
+ * old version.
  * @returns LS_OK with *shardp (the caller owns it), *meta and the file's
- *          path in @p path (may be NULL); LS_ERR_NOT_FOUND when no valid
- *          snapshot exists (*shardp = NULL: start empty from the
- *          earliest offsets); LS_ERR_IO / LS_ERR_NOMEM with errstr.
+ *          path in @p path (may be NULL); LS_ERR_NOT_FOUND when no file
+ *          is usable (*shardp = NULL; @p report heard of each file that
+ *          was there: zero reports means there was none); LS_ERR_IO /
+ *          LS_ERR_NOMEM with errstr when the directory cannot be listed.
+ *          A failure of one file, I/O and memory included, is a report.
  */
 ls_err_t ls_snapshot_restore(const char *dir, const char *group,
                              int32_t partition, const char *const topics[2],

@@ -328,6 +328,10 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh);
 }
 
+const ls_modelset_t *ls_shard_modelset(const ls_shard_t *sh) {
+        return sh->ms;
+}
+
 int64_t ls_shard_stream_time(const ls_shard_t *sh) {
         return sh->stream_time;
 }

@@ -600,12 +600,32 @@ ls_err_t ls_mload_lists(ls_mload_t *ld, const yaml_node_t *node) {
                         ls_mload_pop(ld, mark);
                         return ls_mload_nomem(ld);
                 }
-                err = ls_mload_read_file(list->path, &ld->list_raw[i], &eno);
+                if (ld->src) {
+                        size_t s;
+
+                        for (s = 0; s < ld->src->n_lists; s++)
+                                if (ld->src->name_lens[s] == strlen(name) &&
+                                    !memcmp(ld->src->names[s], name,
+                                            ld->src->name_lens[s]))
+                                        break;
+                        if (s == ld->src->n_lists)
+                                err = ls_mload_err(ld, v,
+                                                   "list '%s' is not in the "
+                                                   "model source",
+                                                   name);
+                        else
+                                err = ls_buf_append(&ld->list_raw[i],
+                                                    ld->src->raws[s],
+                                                    ld->src->raw_lens[s]);
+                } else {
+                        err = ls_mload_read_file(list->path, &ld->list_raw[i],
+                                                 &eno);
+                }
                 if (err == LS_ERR_IO)
                         err = ls_mload_ioerr(ld, v,
                                              "cannot read list file '%s': %s",
                                              list->path, strerror(eno));
-                else if (err)
+                else if (err == LS_ERR_NOMEM)
                         err = ls_mload_nomem(ld);
                 ls_mload_pop(ld, mark);
                 if (err)

@@ -36,6 +36,7 @@ typedef struct ls_mload_s {
         size_t plen;
         ls_modelset_t *ms;
         ls_buf_t *list_raw;          /* raw bytes of each list file */
+        const struct ls_msrc_s *src; /* lists from a source, not files */
         size_t n_raw;
         unsigned char *ignore_lists; /* lists referenced by `ignore` */
         unsigned char *model_lists;  /* lists referenced by the model */
@@ -108,6 +109,17 @@ int ls_mload_strcmp(const void *a, const void *b);
 ls_err_t ls_mload_read_file(const char *path, ls_buf_t *buf,
                             int *errnop);
 ls_err_t ls_mload_lists(ls_mload_t *ld, const yaml_node_t *node);
+
+/** A parsed ls_modelset_source(): the YAML and the lists by name. */
+typedef struct ls_msrc_s {
+        const char *text;
+        size_t len;
+        size_t n_lists;
+        const char **names;   /* not NUL-terminated: name_lens */
+        size_t *name_lens;
+        const char **raws;
+        size_t *raw_lens;
+} ls_msrc_t;
 
 /* Conditions (ls_match.c) */
 ls_err_t ls_mload_cond(ls_mload_t *ld, const yaml_node_t *map,

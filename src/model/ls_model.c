@@ -1085,10 +1085,133 @@ static ls_err_t ls_mload_yaml_err(ls_mload_t *ld, yaml_parser_t *parser) {
                          parser->context ? ")" : "");
 }
 
+/*
+ * The set's source (ls_modelset_source()): u32 YAML length, the YAML,
+ * u32 list count, then per list u32 name length, name, u32 length, bytes.
+ * Little endian, like every image leadscore writes.
+ */
+static ls_err_t ls_msrc_put32(ls_buf_t *b, size_t v) {
+        uint32_t u = (uint32_t)v;
+
+        return ls_buf_append(b, &u, sizeof(u));
+}
+
+static ls_err_t ls_msrc_build(const ls_mload_t *ld, ls_buf_t *out) {
+        const ls_modelset_t *ms = ld->ms;
+        ls_err_t err = LS_OK;
+        size_t i;
+
+        if (ld->len > UINT32_MAX)
+                return LS_ERR_INVALID;
+        err |= ls_msrc_put32(out, ld->len);
+        err |= ls_buf_append(out, ld->text, ld->len);
+        err |= ls_msrc_put32(out, ms->n_lists);
+        for (i = 0; !err && i < ms->n_lists; i++) {
+                if (ld->list_raw[i].len > UINT32_MAX)
+                        return LS_ERR_INVALID;
+                err |= ls_msrc_put32(out, strlen(ms->lists[i].name));
+                err |= ls_buf_append(out, ms->lists[i].name,
+                                     strlen(ms->lists[i].name));
+                err |= ls_msrc_put32(out, ld->list_raw[i].len);
+                err |= ls_buf_append(out, ld->list_raw[i].data,
+                                     ld->list_raw[i].len);
+        }
+        return err ? LS_ERR_NOMEM : LS_OK;
+}
+
+/* Reads a u32 length and that many bytes at *off of (p, len). */
+static int ls_msrc_get(const unsigned char *p, size_t len, size_t *off,
+                       const char **datap, size_t *np) {
+        uint32_t n;
+
+        if (len - *off < sizeof(n))
+                return -1;
+        memcpy(&n, p + *off, sizeof(n));
+        *off += sizeof(n);
+        if (datap) {
+                if (len - *off < n)
+                        return -1;
+                *datap = (const char *)p + *off;
+                *off += n;
+        }
+        *np = n;
+        return 0;
+}
+
+static ls_err_t ls_mload_run(const char *yaml, size_t len, const char *name,
+                             const char *base_dir, const ls_msrc_t *src,
+                             ls_modelset_t **msp, char *errstr,
+                             size_t errstr_size);
+
 ls_err_t ls_modelset_load_string(const char *yaml, size_t len,
                                  const char *name, const char *base_dir,
                                  ls_modelset_t **msp, char *errstr,
                                  size_t errstr_size) {
+        return ls_mload_run(yaml, len, name, base_dir, NULL, msp, errstr,
+                            errstr_size);
+}
+
+ls_err_t ls_modelset_load_source(const void *data, size_t len,
+                                 const char *name, ls_modelset_t **msp,
+                                 char *errstr, size_t errstr_size) {
+        const unsigned char *p = data;
+        size_t off = 0, i, n;
+        ls_msrc_t src;
+        ls_err_t err;
+
+        memset(&src, 0, sizeof(src));
+        if (ls_msrc_get(p, len, &off, &src.text, &src.len) ||
+            ls_msrc_get(p, len, &off, NULL, &n) ||
+            n > (len - off) / 8)
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "%s: model source truncated at byte %zu",
+                                 name, off);
+        src.n_lists = n;
+        src.names = ls_calloc(n + 1, sizeof(*src.names));
+        src.name_lens = ls_calloc(n + 1, sizeof(*src.name_lens));
+        src.raws = ls_calloc(n + 1, sizeof(*src.raws));
+        src.raw_lens = ls_calloc(n + 1, sizeof(*src.raw_lens));
+        if (!src.names || !src.name_lens || !src.raws || !src.raw_lens) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                "%s: out of memory", name);
+                goto out;
+        }
+        for (i = 0; i < n; i++) {
+                if (ls_msrc_get(p, len, &off, &src.names[i],
+                                &src.name_lens[i]) ||
+                    ls_msrc_get(p, len, &off, &src.raws[i],
+                                &src.raw_lens[i])) {
+                        err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                        "%s: model source truncated at byte "
+                                        "%zu (list %zu of %zu)",
+                                        name, off, i + 1, n);
+                        goto out;
+                }
+        }
+        if (off != len) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                "%s: %zu bytes after the model source", name,
+                                len - off);
+                goto out;
+        }
+        err = ls_mload_run(src.text, src.len, name, NULL, &src, msp, errstr,
+                           errstr_size);
+out:
+        ls_free(src.names);
+        ls_free(src.name_lens);
+        ls_free(src.raws);
+        ls_free(src.raw_lens);
+        return err;
+}
+
+const ls_buf_t *ls_modelset_source(const ls_modelset_t *ms) {
+        return &ms->source;
+}
+
+static ls_err_t ls_mload_run(const char *yaml, size_t len, const char *name,
+                             const char *base_dir, const ls_msrc_t *src,
+                             ls_modelset_t **msp, char *errstr,
+                             size_t errstr_size) {
         yaml_parser_t parser;
         yaml_document_t doc, doc2;
         yaml_node_t *root;
@@ -1100,6 +1223,7 @@ ls_err_t ls_modelset_load_string(const char *yaml, size_t len,
         memset(&ld, 0, sizeof(ld));
         ld.name = name ? name : "<string>";
         ld.base_dir = base_dir;
+        ld.src = src;
         ld.text = yaml;
         ld.len = len;
         ld.errstr = errstr;
@@ -1151,7 +1275,13 @@ ls_err_t ls_modelset_load_string(const char *yaml, size_t len,
                 err = ls_mload_nomem(&ld);
                 goto out_doc;
         }
+        ls_buf_init(&ld.ms->source);
         err = ls_mload_top(&ld, root);
+        if (!err && (err = ls_msrc_build(&ld, &ld.ms->source)))
+                err = err == LS_ERR_NOMEM
+                              ? ls_mload_nomem(&ld)
+                              : ls_seterr(errstr, errstr_size, err,
+                                          "%s: a file over 4 GiB", ld.name);
 
 out_doc:
         if (err) {
@@ -1271,6 +1401,7 @@ void ls_modelset_destroy(ls_modelset_t *ms) {
         }
         ls_free(ms->lists);
         ls_mload_free_strv(ms->event_types, ms->n_event_types);
+        ls_buf_free(&ms->source);
         ls_free(ms->path);
         ls_free(ms);
 }

@@ -92,6 +92,15 @@ ls_err_t ls_snapshot_encode(ls_snapshot_meta_t *meta, const ls_shard_t *shard,
         for (i = 0; i < 8; i++)
                 out->data[len_pos + (size_t)i] =
                         (char)(unsigned char)(payload_len >> (8 * i));
+        {
+                const ls_buf_t *src =
+                        ls_modelset_source(ls_shard_modelset(shard));
+
+                meta->source_len = src->len;
+                if (ls_snap_put(out, src->len, 8) ||
+                    ls_buf_append(out, src->data ? src->data : "", src->len))
+                        return LS_ERR_NOMEM;
+        }
         if (ls_snap_sha256(out->data + start, out->len - start, hash))
                 return LS_ERR_NOMEM;
         return ls_buf_append(out, hash, sizeof(hash));
@@ -205,9 +214,17 @@ ls_err_t ls_snapshot_decode(const void *data, size_t len,
         if (ls_snap_get(&r, 8, &meta->seq) ||
             ls_snap_get(&r, 8, &meta->payload_len))
                 goto truncated;
-        if (meta->payload_len > len)
+        if (meta->payload_len > len - r.off)
                 goto truncated;
-        total = (uint64_t)r.off + meta->payload_len + LS_SNAP_HASH_LEN;
+        {
+                ls_snap_rd_t sr = {data, len, r.off + meta->payload_len};
+
+                if (ls_snap_get(&sr, 8, &meta->source_len) ||
+                    meta->source_len > len - sr.off)
+                        goto truncated;
+        }
+        total = (uint64_t)r.off + meta->payload_len + 8 + meta->source_len +
+                LS_SNAP_HASH_LEN;
         if (len < total)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "truncated: %zu bytes, the header announces "
@@ -493,6 +510,61 @@ static void ls_snap_report(ls_snapshot_report_cb *report, void *opaque,
                 report(opaque, path, why);
 }
 
+/**
+ * Loads the shard image of a decoded snapshot for @p ms: as it is when it
+ * was taken under @p ms, else with the model set it carries, migrated.
+ */
+static ls_err_t ls_snap_load_shard(const char *file, const void *payload,
+                                   ls_snapshot_meta_t *meta,
+                                   const ls_modelset_t *ms,
+                                   ls_shard_t **shardp, char *why,
+                                   size_t why_size) {
+        ls_modelset_t *oms = NULL;
+        ls_shard_t *osh;
+        char inner[1024];
+        ls_err_t err;
+
+        if (!strcmp(meta->model_version, ms->version)) {
+                *shardp = ls_shard_load(ms, payload, (size_t)meta->payload_len,
+                                        inner, sizeof(inner));
+                if (*shardp)
+                        return LS_OK;
+                return ls_seterr(why, why_size, LS_ERR_INVALID,
+                                 "state rejected: %s", inner);
+        }
+        err = ls_modelset_load_source(ls_snapshot_source(payload, meta),
+                                      (size_t)meta->source_len, file, &oms,
+                                      inner, sizeof(inner));
+        if (err)
+                return ls_seterr(why, why_size, err,
+                                 "taken under model set version %s, running "
+                                 "%s, and its model set does not load: %s",
+                                 meta->model_version, ms->version, inner);
+        if (strcmp(oms->version, meta->model_version)) {
+                err = ls_seterr(why, why_size, LS_ERR_INVALID,
+                                "the model set it carries is version %s, its "
+                                "header says %s",
+                                oms->version, meta->model_version);
+                ls_modelset_destroy(oms);
+                return err;
+        }
+        osh = ls_shard_load(oms, payload, (size_t)meta->payload_len, inner,
+                            sizeof(inner));
+        if (!osh) {
+                ls_modelset_destroy(oms);
+                return ls_seterr(why, why_size, LS_ERR_INVALID,
+                                 "state rejected: %s", inner);
+        }
+        *shardp = ls_shard_migrate(osh, ms, inner, sizeof(inner));
+        ls_shard_destroy(osh);
+        ls_modelset_destroy(oms);
+        if (!*shardp)
+                return ls_seterr(why, why_size, LS_ERR_NOMEM, "%s", inner);
+        snprintf(meta->migrated_from, sizeof(meta->migrated_from), "%s",
+                 meta->model_version);
+        return LS_OK;
+}
+
 ls_err_t ls_snapshot_restore(const char *dir, const char *group,
                              int32_t partition, const char *const topics[2],
                              const ls_modelset_t *ms,
@@ -518,26 +590,17 @@ ls_err_t ls_snapshot_restore(const char *dir, const char *group,
                 ls_snapshot_path(dir, group, partition, seqs[i], file,
                                  sizeof(file));
                 ls_buf_reset(&buf);
+                /* Any failure of one file (I/O, a size that memory cannot
+                 * hold, corruption) moves on to the next older one; the
+                 * caller decides what none at all means. */
                 err = ls_snapshot_read_file(file, &buf, why, sizeof(why));
-                if (err == LS_ERR_NOMEM)
-                        goto nomem;
                 if (err) {
                         ls_snap_report(report, opaque, file, why);
                         continue;
                 }
                 err = ls_snapshot_decode(buf.data ? buf.data : "", buf.len,
                                          meta, &payload, why, sizeof(why));
-                if (err == LS_ERR_NOMEM)
-                        goto nomem;
                 if (err) {
-                        ls_snap_report(report, opaque, file, why);
-                        continue;
-                }
-                if (strcmp(meta->model_version, ms->version)) {
-                        snprintf(why, sizeof(why),
-                                 "taken under model set version %s, running "
-                                 "%s",
-                                 meta->model_version, ms->version);
                         ls_snap_report(report, opaque, file, why);
                         continue;
                 }
@@ -555,12 +618,10 @@ ls_err_t ls_snapshot_restore(const char *dir, const char *group,
                         ls_snap_report(report, opaque, file, why);
                         continue;
                 }
-                shard = ls_shard_load(ms, payload, (size_t)meta->payload_len,
-                                      why, sizeof(why));
-                if (!shard) {
-                        char why2[1100];
-                        snprintf(why2, sizeof(why2), "state rejected: %s", why);
-                        ls_snap_report(report, opaque, file, why2);
+                err = ls_snap_load_shard(file, payload, meta, ms, &shard, why,
+                                         sizeof(why));
+                if (err) {
+                        ls_snap_report(report, opaque, file, why);
                         continue;
                 }
                 *shardp = shard;
@@ -577,10 +638,4 @@ ls_err_t ls_snapshot_restore(const char *dir, const char *group,
                          "no valid snapshot of %s-%" PRId32 " in %s (%zu "
                          "rejected)",
                          group, partition, dir, n);
-nomem:
-        ls_free(seqs);
-        ls_buf_free(&buf);
-        return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                         "restoring %s-%" PRId32 ": out of memory", group,
-                         partition);
 }

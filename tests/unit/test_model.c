@@ -1108,10 +1108,34 @@ static void test_list_file_parsing(void **state) {
         assert_true(ls_cond_match(ms, &ms->ignore[0], "x@Zeta.Example"));
         assert_true(ls_cond_match(ms, &ms->ignore[0], "beta.example"));
         assert_false(ls_cond_match(ms, &ms->ignore[0], "x@gamma.example"));
-        ls_modelset_destroy(ms);
         snprintf(path, sizeof(path), "%s/d.txt", dir);
         unlink(path);
         rmdir(dir);
+        /* The set's source carries its lists: it loads back, with the
+         * list file gone, into a set of the same version; cut short or
+         * with trailing bytes it is refused. */
+        {
+                const ls_buf_t *src = ls_modelset_source(ms);
+                ls_modelset_t *back = NULL;
+                char err[512];
+
+                assert_int_equal(ls_modelset_load_source(src->data, src->len,
+                                                         "snap", &back, err,
+                                                         sizeof(err)),
+                                 LS_OK);
+                assert_string_equal(back->version, ms->version);
+                assert_int_equal(back->lists[0].n_items, 3);
+                assert_true(ls_cond_match(back, &back->ignore[0],
+                                          "x@Zeta.Example"));
+                ls_modelset_destroy(back);
+                assert_int_equal(ls_modelset_load_source(src->data,
+                                                         src->len - 1, "snap",
+                                                         &back, err,
+                                                         sizeof(err)),
+                                 LS_ERR_INVALID);
+                assert_non_null(strstr(err, "snap: model source truncated"));
+        }
+        ls_modelset_destroy(ms);
 }
 
 /* Pieces hashed into a version are framed: moving a line from one list to

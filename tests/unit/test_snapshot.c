@@ -314,8 +314,8 @@ static void test_wrong_format_and_magic(void **state) {
         buf.data[8] = 7; /* format version, little endian u32 */
         assert_int_equal(decode(fx, &buf, buf.len), LS_ERR_INVALID);
         assert_string_equal(fx->err, "format version 7 is not supported (this "
-                                     "build reads version 1)");
-        buf.data[8] = 1;
+                                     "build reads version 2)");
+        buf.data[8] = 2;
         buf.data[0] = 'X';
         assert_refused(fx, &buf, "not a leadscore snapshot");
         ls_buf_free(&buf);
@@ -368,19 +368,29 @@ static void test_fallback_to_older(void **state) {
         assert_non_null(strstr(fx->reports[1], "checksum mismatch"));
         ls_shard_destroy(sh);
 
-        /* Under another model set version, every file is refused: none
-         * valid means "start empty". */
+        /* Under another model set version, the newest valid file is
+         * loaded with the model set it carries and migrated: the leads
+         * and their sequence numbers carry over (no id is reused). */
         msb = load_model(MODEL_B);
         assert_string_not_equal(msb->version, fx->ms->version);
         fx->n_reports = 0;
-        assert_int_equal(restore_grp3(fx, msb, &meta, &sh, NULL, 0),
-                         LS_ERR_NOT_FOUND);
-        assert_null(sh);
-        assert_int_equal(fx->n_reports, 3);
-        assert_non_null(strstr(fx->reports[2], p1));
-        assert_non_null(strstr(fx->reports[2], "taken under model set version"));
-        assert_non_null(strstr(fx->reports[2], msb->version));
-        assert_non_null(strstr(fx->err, "no valid snapshot of grp-3"));
+        assert_int_equal(restore_grp3(fx, msb, &meta, &sh, got, sizeof(got)),
+                         LS_OK);
+        assert_string_equal(got, p1);
+        assert_string_equal(meta.migrated_from, fx->ms->version);
+        assert_ptr_equal(ls_shard_modelset(sh), msb);
+        {
+                ls_lead_view_t v;
+                ls_shard_stats_t st;
+
+                ls_shard_stats(sh, &st);
+                assert_int_equal(st.leads, 7);
+                assert_int_equal(ls_shard_lead(sh, "lead-0", 0, &v), LS_OK);
+                assert_true(v.seq > 0);
+        }
+        assert_int_equal(fx->n_reports, 2);
+        ls_shard_destroy(sh);
+        sh = NULL;
 
         /* A valid file of other topics is refused too. */
         {
