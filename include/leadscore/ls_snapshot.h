@@ -20,7 +20,8 @@
  *
  * Files are named <dir>/<group>-<partition>-<seq>.lssnap (seq zero padded
  * to 12 digits, newest = highest) and written atomically: a temp file
- * ".<name>.tmp" in the same directory, write, fsync, rename, fsync of the
+ * ".<name>.<pid>.tmp" in the same directory (O_EXCL, O_NOFOLLOW, mode
+ * 0600; the directory is made 0700), write, fsync, rename, fsync of the
  * directory. Temp files never match the name pattern, so a crash during a
  * write never exposes a partial file to the loader.
  *

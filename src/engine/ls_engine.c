@@ -1410,6 +1410,68 @@ static int ls_get(ls_reader_t *r, void *dst, size_t n) {
         return 0;
 }
 
+/* 1 when @p t is @p none or a time within 0 .. LS_TIME_MAX. */
+static int ls_time_ok(int64_t t, int64_t none) {
+        return t == none || (t >= 0 && t <= LS_TIME_MAX);
+}
+
+/*
+ * The first field of lead @p lead's loaded state that the engine could
+ * not compute with (a time past the year 9999, a grade past the model's,
+ * a sum beyond the model's clamps, a timer that does not follow from the
+ * decay state), or NULL when every one is in range: a snapshot with a
+ * valid checksum may still have been written by something else.
+ */
+static const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
+        const ls_modelset_t *ms = sh->ms;
+        const ls_lead_hdr_t *hdr = ls_hdr(sh, lead);
+        size_t m, i;
+
+        if (!ls_time_ok(hdr->clock, INT64_MIN))
+                return "lead clock";
+        if (!ls_time_ok(hdr->profile_time, INT64_MIN))
+                return "profile time";
+        if (hdr->dedupe_pos >= (ms->dedupe ? ms->dedupe : 1) ||
+            hdr->dedupe_n > ms->dedupe)
+                return "dedupe ring";
+        for (m = 0; m < ms->n_models; m++) {
+                const ls_model_t *model = &ms->models[m];
+                ls_lm_t *lm = ls_lm(sh, lead, m);
+                const ls_cap_slot_t *slots = ls_cap_slots(lm);
+                const int64_t *hot = ls_hot_times(sh, lm, m);
+                uint32_t track = ls_hot_ring_len(model);
+
+                if (lm->grade >= model->n_grades || lm->band >= model->n_bands)
+                        return "grade or band";
+                if (track && lm->hot_pos >= track)
+                        return "hot-lead ring position";
+                if (model->n_fit_rules < 64 &&
+                    lm->fit_bits >> model->n_fit_rules)
+                        return "fit rule bits";
+                if (lm->fit != ls_clamp_fit(model, lm->fit) ||
+                    lm->engagement != ls_clamp_engagement(model,
+                                                          lm->engagement) ||
+                    lm->base != ls_clamp_engagement(model, lm->base))
+                        return "fit or engagement";
+                if (!ls_time_ok(lm->anchor, INT64_MIN) ||
+                    !ls_time_ok(lm->hot_last, INT64_MIN))
+                        return "activity time";
+                if (model->decay.kind == LS_DECAY_STEPS &&
+                    lm->decay_n > model->decay.n_steps)
+                        return "decay steps";
+                if (lm->timer_due != ls_decay_next_due(model, lm))
+                        return "decay timer";
+                for (i = 0; i < model->n_cap_slots; i++)
+                        if (slots[i].window < 0 ||
+                            slots[i].window > LS_TIME_MAX)
+                                return "cap window";
+                for (i = 0; i < track; i++)
+                        if (!ls_time_ok(hot[i], INT64_MIN))
+                                return "hot-lead ring time";
+        }
+        return NULL;
+}
+
 ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                           size_t len, char *errstr, size_t errstr_size) {
         ls_reader_t r = {data, len, 0};
@@ -1463,6 +1525,13 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                 goto fail;
         }
         sh->stream_time = (int64_t)stream_time;
+        if (!ls_time_ok(sh->stream_time, INT64_MIN)) {
+                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                          "shard state: stream time %lld out of range "
+                          "(0 .. %lld ms)",
+                          (long long)sh->stream_time, (long long)LS_TIME_MAX);
+                goto fail;
+        }
         if (ls_get(&r, &sh->stats.inputs, 8) ||
             ls_get(&r, &sh->stats.duplicates, 8) ||
             ls_get(&r, &sh->stats.late, 8) ||
@@ -1493,7 +1562,6 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                 uint32_t klen;
                 int64_t idx;
                 int created;
-                size_t m;
 
                 if (ls_get(&r, &klen, 4) || klen == 0 ||
                     klen > r.len - r.off ||
@@ -1523,21 +1591,13 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                                   (unsigned long long)i, at);
                         goto fail;
                 }
-                for (m = 0; m < ms->n_models; m++) {
-                        ls_lm_t *lm = ls_lm(sh, (uint32_t)idx, m);
-                        const ls_model_t *model = &ms->models[m];
-
-                        if (lm->grade >= model->n_grades ||
-                            lm->band >= model->n_bands ||
-                            (ls_hot_ring_len(model) &&
-                             lm->hot_pos >= ls_hot_ring_len(model)) ||
-                            ls_hdr(sh, (uint32_t)idx)->dedupe_pos >=
-                                    (ms->dedupe ? ms->dedupe : 1) ||
-                            ls_hdr(sh, (uint32_t)idx)->dedupe_n > ms->dedupe) {
+                {
+                        const char *bad = ls_lead_check(sh, (uint32_t)idx);
+                        if (bad) {
                                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                           "shard state: lead %llu at offset "
-                                          "%zu has out-of-range fields",
-                                          (unsigned long long)i, at);
+                                          "%zu: %s out of range",
+                                          (unsigned long long)i, at, bad);
                                 goto fail;
                         }
                 }

@@ -386,7 +386,7 @@ static ls_err_t ls_snap_mkdirs(const char *dir, char *errstr,
                 if (tmp[i] != '/' && tmp[i] != '\0')
                         continue;
                 tmp[i] = '\0';
-                if (mkdir(tmp, 0777) && errno != EEXIST)
+                if (mkdir(tmp, 0700) && errno != EEXIST)
                         return ls_seterr(errstr, errstr_size, LS_ERR_IO,
                                          "%s: cannot create directory: %s",
                                          tmp, strerror(errno));
@@ -452,8 +452,18 @@ ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
         ls_snapshot_path(dir, meta->group, meta->partition, meta->seq, final,
                          sizeof(final));
         base = strrchr(final, '/') + 1;
-        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, base);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        /* Private (0600: lead data), never through a link planted under
+         * the name, never into another writer's file: the name carries
+         * the pid, and O_EXCL refuses whatever is there (a leftover of a
+         * crashed process with a reused pid goes, once). */
+        snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, base,
+                 (long)getpid());
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+        if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+                fd = open(tmp,
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          0600);
         if (fd < 0) {
                 err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
                                 "%s: cannot create: %s", tmp, strerror(errno));

@@ -1038,13 +1038,56 @@ static void test_load_rejects_corruption(void **state) {
                 assert_non_null(strstr(fx.err, "unexpected bytes"));
                 free(big);
         }
-        /* bit flips: rejected or loaded, never a crash or a leak */
+        /* bit flips: rejected, or loaded into a state the engine computes
+         * with without undefined behaviour (UBSan runs these tests) */
         for (i = 0; i < img.len; i += 7) {
                 img.data[i] ^= 0x40;
                 sh = ls_shard_load(fx.ms, img.data, img.len, fx.err,
                                    sizeof(fx.err));
+                if (sh) {
+                        ls_input_t in = {.kind = LS_INPUT_EVENT,
+                                         .lead_id = "L1",
+                                         .event_id = "flip",
+                                         .event_type = "demo_request",
+                                         .time = T0 + 400 * DAY};
+                        ls_outbuf_reset(&fx.ob);
+                        ls_shard_apply(sh, &in, &fx.ob, fx.err,
+                                       sizeof(fx.err));
+                        ls_outbuf_reset(&fx.ob);
+                        assert_int_equal(ls_shard_advance(sh, T0 + 800 * DAY,
+                                                          &fx.ob),
+                                         LS_OK);
+                }
                 ls_shard_destroy(sh);
                 img.data[i] ^= 0x40;
+        }
+        /* a valid layout with absurd values: each named */
+        {
+                const int64_t absurd = 32503680000000000LL; /* > 9999 AD */
+                size_t st_at = 4 + 4 + LS_MODEL_VERSION_LEN + 3 * 4;
+                size_t lead_at = st_at + 8 + 8 * 8 + 8;
+                uint32_t klen;
+                int64_t keep;
+
+                memcpy(&keep, img.data + st_at, 8);
+                memcpy(img.data + st_at, &absurd, 8);
+                assert_null(ls_shard_load(fx.ms, img.data, img.len, fx.err,
+                                          sizeof(fx.err)));
+                assert_non_null(strstr(fx.err, "stream time"));
+                assert_non_null(strstr(fx.err, "out of range"));
+                memcpy(img.data + st_at, &keep, 8);
+                memcpy(&klen, img.data + lead_at, 4);
+                lead_at += 4 + klen; /* the first lead's block: its clock */
+                memcpy(&keep, img.data + lead_at, 8);
+                memcpy(img.data + lead_at, &absurd, 8);
+                assert_null(ls_shard_load(fx.ms, img.data, img.len, fx.err,
+                                          sizeof(fx.err)));
+                assert_non_null(strstr(fx.err, "lead clock out of range"));
+                memcpy(img.data + lead_at, &keep, 8);
+                sh = ls_shard_load(fx.ms, img.data, img.len, fx.err,
+                                   sizeof(fx.err));
+                assert_non_null(sh);
+                ls_shard_destroy(sh);
         }
         /* another model set */
         fx_init(&other, basic_model);

@@ -482,6 +482,37 @@ static void test_keep_pruning(void **state) {
         assert_int_equal(count_files(fx->dir, ".tmp"), 0);
 }
 
+/* The temp file is private and never written through a link planted
+ * under its name. */
+static void test_temp_file_is_private(void **state) {
+        fx_t *fx = *state;
+        char p1[600], tmp[700], target[700];
+        struct stat st;
+        FILE *fp;
+        char back[16] = {0};
+
+        write_snap(fx, 100, 3, p1, sizeof(p1));
+        assert_int_equal(stat(p1, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(stat(fx->dir, &st), 0);
+        assert_int_equal(st.st_mode & 0077, 0);
+        snprintf(target, sizeof(target), "%s/victim", fx->dir);
+        write_file(target, "keep", 4);
+        snprintf(tmp, sizeof(tmp), "%s/.grp-3-000000000002.lssnap.%ld.tmp",
+                 fx->dir, (long)getpid());
+        assert_int_equal(symlink(target, tmp), 0);
+        write_snap(fx, 101, 3, p1, sizeof(p1));
+        assert_non_null(strstr(p1, "-000000000002.lssnap"));
+        assert_non_null(fp = fopen(target, "rb"));
+        assert_int_equal(fread(back, 1, sizeof(back) - 1, fp), 4);
+        fclose(fp);
+        assert_string_equal(back, "keep");
+        assert_int_equal(lstat(p1, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(count_files(fx->dir, ".tmp"), 0);
+        unlink(target);
+}
+
 static void test_temp_file_ignored(void **state) {
         fx_t *fx = *state;
         ls_snapshot_meta_t meta;
@@ -556,6 +587,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_fallback_to_older, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_keep_pruning, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_temp_file_is_private, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_temp_file_ignored, setup,
                                                 teardown),
