@@ -25,15 +25,16 @@ static void ls_snapcmd_usage(FILE *fp) {
                 "holds: group, topics,\n"
                 "partition, next input offsets, stream time, model set "
                 "version, lead count,\n"
-                "sizes and creation time, and verifies its checksum. With "
-                "--model, the shard\n"
-                "state is also loaded under that model set (which must be "
-                "the one it was\n"
-                "taken under).\n"
+                "sizes and creation time, verifies its checksum, and loads "
+                "the shard state\n"
+                "under the model set the snapshot carries, checking every "
+                "value in it. With\n"
+                "--model, the state is loaded under that model set instead "
+                "(which must be the\n"
+                "one it was taken under).\n"
                 "\n"
                 "options:\n"
-                "  -m, --model FILE  also load the state with this model "
-                "file\n"
+                "  -m, --model FILE  load the state with this model file\n"
                 "  -h, --help        print this help and exit\n"
                 "\n"
                 "exit status: 0 valid, 1 invalid or unreadable (the reason "
@@ -98,17 +99,27 @@ static int ls_snapcmd_inspect(const char *path, const char *model) {
         printf("model set version: %s\n", meta.model_version);
         printf("leads: %" PRIu64 "\n", meta.leads);
         printf("state bytes: %" PRIu64 "\n", meta.payload_len);
+        printf("model source bytes: %" PRIu64 "\n", meta.source_len);
         printf("file bytes: %zu\n", buf.len);
         if (meta.leads > 0)
                 printf("bytes per lead: %.1f\n",
                        (double)buf.len / (double)meta.leads);
         printf("created: %s\n", t2);
         printf("checksum: ok (SHA-256)\n");
-        if (model) {
+        {
                 ls_modelset_t *ms = NULL;
                 ls_shard_t *shard;
-                if (ls_modelset_load(model, &ms, errstr, sizeof(errstr))) {
-                        fprintf(stderr, "leadscore snapshot: %s\n", errstr);
+                ls_err_t err =
+                        model ? ls_modelset_load(model, &ms, errstr,
+                                                 sizeof(errstr))
+                              : ls_modelset_load_source(
+                                        ls_snapshot_source(payload, &meta),
+                                        (size_t)meta.source_len, path, &ms,
+                                        errstr, sizeof(errstr));
+                if (err) {
+                        fprintf(stderr, "leadscore snapshot: %s%s\n",
+                                model ? "" : "the model set it carries: ",
+                                errstr);
                         ls_buf_free(&buf);
                         return LS_EXIT_ERROR;
                 }
@@ -121,8 +132,8 @@ static int ls_snapcmd_inspect(const char *path, const char *model) {
                                 path, errstr);
                         rc = LS_EXIT_ERROR;
                 } else {
-                        printf("state: ok (loaded under model set %s)\n",
-                               ms->version);
+                        printf("state: ok (loaded under %s model set %s)\n",
+                               model ? "the given" : "its own", ms->version);
                         ls_shard_destroy(shard);
                 }
                 ls_modelset_destroy(ms);
