@@ -25,6 +25,9 @@
 
 #include "leadscore/ls_alloc.h"
 
+#define LS_METRICS_CONNS 1024       /* connections at once */
+#define LS_METRICS_CONNS_PER_IP 512 /* of them from one address */
+
 typedef enum ls_mtype_e {
         LS_MT_COUNTER = 0,
         LS_MT_GAUGE,
@@ -498,14 +501,22 @@ ls_err_t ls_metrics_serve(ls_metrics_t *m, const char *listen, char *errstr,
                                  "metrics.listen: \"%s:%s\": %s (HOST must "
                                  "be a numeric address)",
                                  host, port, gai_strerror(rc));
-        flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        /* Slow or idle clients must not starve a liveness probe: epoll
+         * (no FD_SETSIZE ceiling), room for many connections, a short
+         * idle timeout, and a cap per client address so that one client
+         * cannot take them all. */
+        flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+                MHD_USE_ERROR_LOG;
         if (ai->ai_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
         m->daemon = MHD_start_daemon(
                 flags, 0, NULL, NULL, ls_metrics_handler, m,
                 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LS_METRICS_CONNS,
+                MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                (unsigned int)LS_METRICS_CONNS_PER_IP,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)5,
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
                 MHD_OPTION_END);
         freeaddrinfo(ai);
         if (!m->daemon)

@@ -330,7 +330,39 @@ def test_metrics_at_start_and_kafka_errors_once():
         sock.close()
 
 
+def test_health_survives_slow_clients():
+    """300 clients that open a connection and send half a request hold
+    their connections; /healthz still answers at once, and the slow
+    clients are dropped after the idle timeout."""
+    broker = h.Broker(partitions=PARTS)
+    run = None
+    slow = []
+    try:
+        d = h.tmpdir()
+        cfg = h.write_config(d, broker.address, group="ops-slow",
+                             extra="metrics: {listen: \"127.0.0.1:0\"}\n")
+        run = h.start_run(cfg)
+        port = o.metrics_port(run)
+        for _ in range(300):
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            slow.append(c)
+        t0 = time.monotonic()
+        status, body = o.get(port, "/healthz", timeout=3)
+        assert status == 200, (status, body)
+        assert time.monotonic() - t0 < 3
+        # idle clients are closed (timeout 5 s): they read EOF
+        slow[0].settimeout(15)
+        assert slow[0].recv(100) == b"", "slow client kept open"
+    finally:
+        for c in slow:
+            c.close()
+        if run:
+            run.kill()
+        broker.stop()
+
+
 if __name__ == "__main__":
     h.main([test_metrics_off_by_default_and_bad_listen,
             test_metrics_at_start_and_kafka_errors_once,
-            test_metrics_and_health])
+            test_metrics_and_health, test_health_survives_slow_clients])
