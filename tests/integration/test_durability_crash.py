@@ -1,5 +1,6 @@
 """SIGKILL `leadscore run` at random points (seeded), at least 20 times
-(env LS_CRASH_ROUNDS for more; LS_CRASH_SEED for another seed), restarting
+(`cmake -DLS_CRASH_ROUNDS=N` for more, and ctest's timeout grows with it;
+LS_CRASH_SEED for another seed), restarting
 it each time, while a keyed stream of events and profile updates arrives
 chunk by chunk on a 4-partition broker. Afterwards the outputs, once
 repeated ids are dropped, must be exactly those of an uninterrupted
@@ -14,8 +15,9 @@ import durability_common as d
 import lsharness as h
 
 BROKERS = "mock kafka"
+ROUNDS = "LS_CRASH_ROUNDS"
 
-ROUNDS = int(os.environ.get("LS_CRASH_ROUNDS", "20"))
+N_ROUNDS = int(os.environ.get(ROUNDS, "20"))
 SEED = int(os.environ.get("LS_CRASH_SEED", "20240611"))
 PER_ROUND = 150
 
@@ -45,7 +47,7 @@ def test_crash_restart_exactly_once():
         seqs = collections.Counter()
         all_recs = []
         kills_with_work = 0
-        for rnd_i in range(ROUNDS):
+        for rnd_i in range(N_ROUNDS):
             recs = d.make_inputs(PER_ROUND, SEED + rnd_i,
                                  start=rnd_i * PER_ROUND, seqs=seqs)
             d.produce_inputs(broker.address, recs)
@@ -80,9 +82,9 @@ def test_crash_restart_exactly_once():
         repeats = d.check_exactly_once(broker.address, d.event_ids(all_recs),
                                        ref)
         h.log("crash test: %d rounds, %d inputs, %d repeated outputs dropped"
-              % (ROUNDS, len(all_recs), repeats))
-        assert kills_with_work >= ROUNDS // 2, kills_with_work
-        if ROUNDS >= 10:
+              % (N_ROUNDS, len(all_recs), repeats))
+        assert kills_with_work >= N_ROUNDS // 2, kills_with_work
+        if N_ROUNDS >= 10:
             assert repeats > 0, "no kill hit between outputs and snapshot"
     finally:
         for r in runs:
