@@ -522,6 +522,13 @@ ls_err_t ls_mload_read_file(const char *path, ls_buf_t *buf,
                 return LS_ERR_IO;
         }
         while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+                if (buf->len + n > LS_MODEL_FILE_MAX) {
+                        /* /dev/zero, a runaway generator: refused, not
+                         * read until memory runs out */
+                        fclose(fp);
+                        *errnop = EFBIG;
+                        return LS_ERR_IO;
+                }
                 if (ls_buf_append(buf, chunk, n)) {
                         fclose(fp);
                         return LS_ERR_NOMEM;
@@ -623,8 +630,10 @@ ls_err_t ls_mload_lists(ls_mload_t *ld, const yaml_node_t *node) {
                 }
                 if (err == LS_ERR_IO)
                         err = ls_mload_ioerr(ld, v,
-                                             "cannot read list file '%s': %s",
-                                             list->path, strerror(eno));
+                                             "cannot read list file '%s': %s%s",
+                                             list->path, strerror(eno),
+                                             eno == EFBIG ? " (over 64 MiB)"
+                                                          : "");
                 else if (err == LS_ERR_NOMEM)
                         err = ls_mload_nomem(ld);
                 ls_mload_pop(ld, mark);

@@ -21,6 +21,7 @@
 #include "leadscore/ls_model.h"
 
 #define LS_MLOAD_PATH_MAX 512
+#define LS_MODEL_FILE_MAX (64u << 20) /* model and list files, bytes */
 
 /** Loader state: the document being read and the key path of the node
  *  at hand (for error messages). */

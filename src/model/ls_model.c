@@ -1314,8 +1314,9 @@ ls_err_t ls_modelset_load(const char *path, ls_modelset_t **msp,
                 ls_buf_free(&buf);
                 if (err == LS_ERR_IO)
                         return ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                         "%s: cannot read model file: %s",
-                                         path, strerror(eno));
+                                         "%s: cannot read model file: %s%s",
+                                         path, strerror(eno),
+                                         eno == EFBIG ? " (over 64 MiB)" : "");
                 return ls_seterr(errstr, errstr_size, err,
                                  "%s: out of memory", path);
         }

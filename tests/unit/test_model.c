@@ -1138,6 +1138,27 @@ static void test_list_file_parsing(void **state) {
         ls_modelset_destroy(ms);
 }
 
+/* Model and list files are read up to 64 MiB: /dev/zero is refused with a
+ * message, not read until memory runs out. */
+static void test_reads_are_bounded(void **state) {
+        ls_modelset_t *ms = NULL;
+        char err[512];
+
+        (void)state;
+        assert_int_equal(ls_modelset_load("/dev/zero", &ms, err, sizeof(err)),
+                         LS_ERR_IO);
+        assert_non_null(strstr(err, "/dev/zero: cannot read model file"));
+        assert_non_null(strstr(err, "(over 64 MiB)"));
+        static const char yaml[] = "lists: {z: /dev/zero}\n"
+                                   "ignore: [{field: email, in_list: z}]\n"
+                                   MIN_MODEL;
+        assert_int_equal(ls_modelset_load_string(yaml, strlen(yaml), "t.yaml",
+                                                 NULL, &ms, err, sizeof(err)),
+                         LS_ERR_IO);
+        assert_non_null(strstr(err, "cannot read list file '/dev/zero'"));
+        assert_non_null(strstr(err, "(over 64 MiB)"));
+}
+
 /* Pieces hashed into a version are framed: moving a line from one list to
  * the next, or a value from one setting to another, changes the version. */
 static void test_version_pieces_are_framed(void **state) {
@@ -1206,6 +1227,7 @@ int main(void) {
                 cmocka_unit_test(test_too_many_fit_rules),
                 cmocka_unit_test(test_load_file_errors),
                 cmocka_unit_test(test_list_file_parsing),
+                cmocka_unit_test(test_reads_are_bounded),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
