@@ -43,6 +43,29 @@ void ls_props_clear(ls_props_t *props);
  */
 int ls_props_is_secret(const char *name);
 
+/**
+ * Where the snapshot directory of `run` comes from (docs/CONFIG.md,
+ * "Durable state by default"). --print-config and the start of `run`
+ * say which one applies.
+ */
+typedef enum ls_snapshot_source_e {
+        LS_SNAPSHOT_SRC_NONE = 0,  /* no file was read
+                                    * (ls_config_new_defaults(), `demo`):
+                                    * snapshots off, nothing said */
+        LS_SNAPSHOT_SRC_CONFIG,    /* snapshot.dir of the file */
+        LS_SNAPSHOT_SRC_STATE_DIRECTORY, /* default under systemd:
+                                          * $STATE_DIRECTORY/snapshots */
+        LS_SNAPSHOT_SRC_WORKDIR,   /* default otherwise: leadscore-state in
+                                    * the working directory */
+        LS_SNAPSHOT_SRC_OFF,       /* `snapshot: off`: no durable state */
+        LS_SNAPSHOT_SRC_EMBEDDED,  /* default with the embedded test broker
+                                    * (its topics end with the process):
+                                    * off */
+} ls_snapshot_source_t;
+
+/** The name of the default directory in the working directory. */
+#define LS_SNAPSHOT_WORKDIR_NAME "leadscore-state"
+
 typedef struct ls_config_s {
         char *path;             /* the file it was loaded from, or a label */
         char *model_path;       /* resolved against the config's directory */
@@ -79,7 +102,11 @@ typedef struct ls_config_s {
         ls_log_level_t log_level;   /* default info */
         int model_watch;        /* reload the model when its file changes */
         /* Durability (docs/DURABILITY.md). */
-        char *snapshot_dir;     /* NULL = snapshots off */
+        char *snapshot_dir;     /* snapshot.dir resolved against the
+                                 * config's directory, or the default
+                                 * (absolute); NULL = snapshots off
+                                 * (snapshot_source says why) */
+        ls_snapshot_source_t snapshot_source;
         int64_t snapshot_interval_ms; /* default 30000 */
         uint64_t snapshot_every_events; /* 0 = off; else also after this
                                          * many inputs applied to a shard */
@@ -92,13 +119,21 @@ typedef struct ls_config_s {
 } ls_config_t;
 
 /**
- * @returns a config holding only defaults (no model), or NULL when
- *          memory is short. Used by `leadscore demo`.
+ * @returns a config holding only defaults (no model, and no snapshot
+ *          directory: LS_SNAPSHOT_SRC_NONE), or NULL when memory is short.
+ *          Used by `leadscore demo`, whose broker ends with the process.
  */
 ls_config_t *ls_config_new_defaults(void);
 
 /**
  * Loads and validates the config file @p path.
+ *
+ * Without `snapshot: off` or a snapshot.dir, the snapshot directory is
+ * the default (snapshot_source says which): none with the embedded test
+ * broker, else $STATE_DIRECTORY/snapshots (its first path) when that
+ * variable is set and not empty, else LS_SNAPSHOT_WORKDIR_NAME in the
+ * working directory, made absolute now. Loading creates no directory
+ * (see ls_config_snapshot_prepare()).
  * @returns LS_OK and *confp, or an error with errstr naming
  *          "file:line: key: why"; *confp is untouched on error.
  */
@@ -115,6 +150,26 @@ ls_err_t ls_config_load_string(const char *yaml, size_t len,
                                size_t errstr_size);
 
 void ls_config_destroy(ls_config_t *conf);
+
+/**
+ * @returns where conf->snapshot_dir comes from, for people: e.g.
+ *          "snapshot.dir", "default: leadscore-state in the working
+ *          directory", "snapshot: off". A static string.
+ */
+const char *ls_config_snapshot_source2str(const ls_config_t *conf);
+
+/**
+ * Makes a default snapshot directory (LS_SNAPSHOT_SRC_STATE_DIRECTORY or
+ * _WORKDIR) ready before `run` consumes: creates it with mode 0700 when
+ * it is missing (its parent must exist) and checks that it is a
+ * writable directory. Does nothing for a snapshot.dir of the file (the
+ * snapshot writer creates it) or without snapshots.
+ * @returns LS_OK, or LS_ERR_IO with errstr naming the directory, why,
+ *          and the settings that choose another; a directory made before
+ *          a later check failed is left in place.
+ */
+ls_err_t ls_config_snapshot_prepare(const ls_config_t *conf, char *errstr,
+                                    size_t errstr_size);
 
 /** @returns 1 when kafka/consumer props name bootstrap servers. */
 int ls_config_has_bootstrap(const ls_config_t *conf);

@@ -2,15 +2,19 @@
  * cmd_run.c - `leadscore run --config FILE`: the scoring pipeline over
  * Kafka (see ls_pipeline.h and docs/CONFIG.md). SIGINT / SIGTERM only set
  * a flag; the pipeline then finishes its batch, flushes, commits and
- * leaves the group.
+ * leaves the group. Before consuming, it makes the default snapshot
+ * directory and says in the log where lead state is kept, or warns that
+ * it is not (`snapshot: off`).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "leadscore/ls_config.h"
+#include "leadscore/ls_log.h"
 #include "leadscore/ls_pipeline.h"
 
 /* The mutable globals allowed: the signal handlers' flags (stop, and a
@@ -46,6 +50,20 @@ static void ls_run_usage(FILE *fp) {
                 "`broker: HOST:PORT` on stderr. See docs/CONFIG.md for "
                 "every configuration key.\n"
                 "\n"
+                "Lead state is kept across restarts and rebalances in "
+                "shard snapshots\n"
+                "(docs/DURABILITY.md), in snapshot.dir; without it in "
+                "$STATE_DIRECTORY/snapshots\n"
+                "when systemd sets STATE_DIRECTORY, else in "
+                "./leadscore-state (made with mode\n"
+                "0700). `snapshot: off` runs without durable state: a "
+                "restart scores every\n"
+                "lead from zero and reuses its output ids with other "
+                "content, and a warning\n"
+                "(event=no_durable_state) says so at start. With the "
+                "embedded test broker\n"
+                "no snapshots are kept unless snapshot.dir is set.\n"
+                "\n"
                 "options:\n"
                 "  -c, --config FILE   configuration file (YAML, required)\n"
                 "  -p, --print-config  print the effective configuration "
@@ -66,7 +84,9 @@ static void ls_run_usage(FILE *fp) {
                 "\n"
                 "exit status:\n"
                 "  0   stopped by SIGINT / SIGTERM after a clean shutdown\n"
-                "  1   configuration, model or schema error, or a fatal "
+                "  1   configuration, model or schema error, a default "
+                "snapshot directory that\n"
+                "      cannot be made or written, or a fatal "
                 "runtime error (a record\n"
                 "      that could not be delivered, an unreachable schema "
                 "registry, a refused\n"
@@ -74,6 +94,38 @@ static void ls_run_usage(FILE *fp) {
                 "the failure are not\n"
                 "      committed\n"
                 "  64  usage error\n");
+}
+
+/* Says where lead state is kept, or warns that it is not. */
+static void ls_run_log_state(ls_log_t *log, const ls_config_t *conf) {
+        const char *src = ls_config_snapshot_source2str(conf);
+        char msg[PATH_MAX + 128];
+
+        if (conf->snapshot_dir) {
+                snprintf(msg, sizeof(msg),
+                         "lead state is kept in snapshots in %s (%s)",
+                         conf->snapshot_dir, src);
+                ls_log_kv(log, LS_LOG_INFO, "durable_state", msg, "dir",
+                          conf->snapshot_dir, "source", src, NULL);
+        } else if (conf->snapshot_source == LS_SNAPSHOT_SRC_OFF) {
+                ls_log_kv(log, LS_LOG_WARN, "no_durable_state",
+                          "no durable lead state (snapshot: off): after a "
+                          "restart or a rebalance a partition's leads are "
+                          "scored from zero, from the group's committed "
+                          "offsets on, and their output ids "
+                          "(lead/model/seq) repeat with other content, so "
+                          "consumers that drop repeated ids drop real "
+                          "outputs; remove `snapshot: off` or set "
+                          "snapshot.dir to keep state (docs/DURABILITY.md)",
+                          "source", src, NULL);
+        } else if (conf->snapshot_source == LS_SNAPSHOT_SRC_EMBEDDED) {
+                ls_log_kv(log, LS_LOG_INFO, "no_durable_state",
+                          "no durable lead state: the embedded test "
+                          "broker's topics end with this process, so no "
+                          "snapshots are kept (set snapshot.dir to keep "
+                          "them anyway)",
+                          "source", src, NULL);
+        }
 }
 
 int ls_cmd_run(int argc, char **argv) {
@@ -137,6 +189,13 @@ int ls_cmd_run(int argc, char **argv) {
                 ls_config_destroy(conf);
                 return LS_EXIT_ERROR;
         }
+        if (ls_config_snapshot_prepare(conf, errstr, sizeof(errstr))) {
+                fprintf(stderr, "leadscore run: %s\n", errstr);
+                ls_pipeline_destroy(pl);
+                ls_config_destroy(conf);
+                return LS_EXIT_ERROR;
+        }
+        ls_run_log_state(ls_pipeline_log(pl), conf);
         ls_pipeline_reload_on(pl, &ls_run_hup);
         err = ls_pipeline_run(pl, &ls_run_stop, errstr, sizeof(errstr));
         ls_pipeline_destroy(pl);

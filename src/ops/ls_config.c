@@ -5,6 +5,8 @@
  * the table of known keys, so that a typo is an error naming the file,
  * the line and the key path (e.g. "run.yaml:7: topics.scorse: unknown
  * key"). Relative paths are resolved against the config file's directory.
+ * A file without snapshot.dir gets the default snapshot directory (durable
+ * state unless `snapshot: off`), see ls_config_snapshot_default().
  */
 #include "leadscore/ls_config.h"
 
@@ -859,19 +861,74 @@ static ls_err_t ls_cfgp_bool(ls_cfgp_t *p, const yaml_node_t *node,
         return LS_OK;
 }
 
-/* snapshot: {dir, interval, every_events, keep} */
+/*
+ * snapshot.dir values that read as "no directory" to YAML 1.1 or to a
+ * person. They are refused rather than taken as a directory of that name:
+ * the one way to run without durable state is `snapshot: off`.
+ */
+static int ls_cfgp_offish(const char *s) {
+        static const char *const words[] = {"none", "off",   "no", "false",
+                                            "null", "~",     "0",  "disabled",
+                                            "n",    "disable"};
+        size_t i;
+
+        for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (!strcasecmp(s, words[i]))
+                        return 1;
+        return 0;
+}
+
+/*
+ * snapshot: off | {dir, interval, every_events, keep}. A mapping without
+ * dir keeps the default directory (set after the whole file is read, see
+ * ls_config_snapshot_default()).
+ */
 static ls_err_t ls_cfgp_snapshot(ls_cfgp_t *p, yaml_node_t *map) {
+        const char *s = ls_cfgp_scalar(map);
         yaml_node_t *kn, *vn;
         const char *k;
         long long v;
         ls_err_t err;
 
-        if ((err = ls_cfgp_expect_map(p, map, "snapshot")))
-                return err;
+        if (s && !strcasecmp(s, "off")) {
+                ls_free(p->conf->snapshot_dir);
+                p->conf->snapshot_dir = NULL;
+                p->conf->snapshot_source = LS_SNAPSHOT_SRC_OFF;
+                return LS_OK;
+        }
+        if (map->type != YAML_MAPPING_NODE) {
+                char got[96];
+
+                if (!s)
+                        snprintf(got, sizeof(got), "a list");
+                else if (!*s)
+                        snprintf(got, sizeof(got), "an empty value");
+                else
+                        snprintf(got, sizeof(got), "\"%.60s%s\"", s,
+                                 strlen(s) > 60 ? "..." : "");
+                return ls_cfgp_err(p, map, "snapshot",
+                                   "expected off (run without durable state) "
+                                   "or a mapping such as {dir: PATH, "
+                                   "interval: 30s}, got %s",
+                                   got);
+        }
         LS_CFGP_FOREACH(p, map, k, kn, vn) {
                 if (k && !strcmp(k, "dir")) {
+                        const char *d = ls_cfgp_scalar(vn);
+                        if (d && ls_cfgp_offish(d))
+                                return ls_cfgp_err(
+                                        p, vn, "snapshot.dir",
+                                        "\"%s\" is not a way to turn "
+                                        "snapshots off: write `snapshot: off` "
+                                        "to run without durable state, or "
+                                        "name the directory as a path "
+                                        "(./NAME)",
+                                        d);
                         err = ls_cfgp_path(p, vn, "snapshot.dir",
                                            &p->conf->snapshot_dir);
+                        if (!err)
+                                p->conf->snapshot_source =
+                                        LS_SNAPSHOT_SRC_CONFIG;
                 } else if (k && !strcmp(k, "interval")) {
                         err = ls_cfgp_duration(p, vn, "snapshot.interval",
                                                &p->conf->snapshot_interval_ms);
@@ -893,10 +950,114 @@ static ls_err_t ls_cfgp_snapshot(ls_cfgp_t *p, yaml_node_t *map) {
                 if (err)
                         return err;
         }
-        if (!p->conf->snapshot_dir)
-                return ls_cfgp_err(p, map, "snapshot.dir",
-                                   "required when snapshot is set%s", NULL);
         return LS_OK;
+}
+
+/*
+ * The default snapshot directory, for a file without `snapshot: off` or
+ * snapshot.dir: none when the embedded test broker will be used (its
+ * topics end with the process, so state kept past it would resume at
+ * offsets of records that no longer exist); else the first path of
+ * systemd's $STATE_DIRECTORY + "/snapshots"; else
+ * LS_SNAPSHOT_WORKDIR_NAME in the working directory. Made absolute now,
+ * so that --print-config and the log show where state goes.
+ */
+static ls_err_t ls_config_snapshot_default(ls_config_t *c, char *errstr,
+                                           size_t errstr_size) {
+        const char *sd = getenv("STATE_DIRECTORY");
+        char cwd[PATH_MAX];
+        size_t n = 0;
+        ls_buf_t b;
+
+        if (c->snapshot_source != LS_SNAPSHOT_SRC_NONE)
+                return LS_OK;
+        if (c->embedded && !ls_config_has_bootstrap(c)) {
+                c->snapshot_source = LS_SNAPSHOT_SRC_EMBEDDED;
+                return LS_OK;
+        }
+        if (sd) {
+                n = strcspn(sd, ":"); /* several StateDirectory= paths */
+                while (n > 1 && sd[n - 1] == '/')
+                        n--;
+        }
+        if ((!sd || n == 0 || sd[0] != '/') && !getcwd(cwd, sizeof(cwd)))
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                 "%s: snapshot.dir: not set, and the working "
+                                 "directory its default is in is unknown "
+                                 "(%s); set snapshot.dir, or write "
+                                 "`snapshot: off` to run without durable "
+                                 "state",
+                                 c->path, strerror(errno));
+        ls_buf_init(&b);
+        if (sd && n > 0) {
+                if ((sd[0] != '/' && ls_buf_appendf(&b, "%s/", cwd)) ||
+                    ls_buf_appendf(&b, "%.*s/snapshots", (int)n, sd))
+                        goto nomem;
+                c->snapshot_source = LS_SNAPSHOT_SRC_STATE_DIRECTORY;
+        } else {
+                if (ls_buf_appendf(&b, "%s%s" LS_SNAPSHOT_WORKDIR_NAME, cwd,
+                                   strcmp(cwd, "/") ? "/" : ""))
+                        goto nomem;
+                c->snapshot_source = LS_SNAPSHOT_SRC_WORKDIR;
+        }
+        ls_free(c->snapshot_dir);
+        c->snapshot_dir = b.data; /* ownership of the buffer's memory moves */
+        return LS_OK;
+nomem:
+        ls_buf_free(&b);
+        return LS_ERR_NOMEM;
+}
+
+const char *ls_config_snapshot_source2str(const ls_config_t *conf) {
+        switch (conf->snapshot_source) {
+        case LS_SNAPSHOT_SRC_CONFIG:
+                return "snapshot.dir";
+        case LS_SNAPSHOT_SRC_STATE_DIRECTORY:
+                return "default: $STATE_DIRECTORY/snapshots";
+        case LS_SNAPSHOT_SRC_WORKDIR:
+                return "default: " LS_SNAPSHOT_WORKDIR_NAME
+                       " in the working directory";
+        case LS_SNAPSHOT_SRC_OFF:
+                return "snapshot: off";
+        case LS_SNAPSHOT_SRC_EMBEDDED:
+                return "default with the embedded test broker, whose topics "
+                       "end with the process";
+        case LS_SNAPSHOT_SRC_NONE:
+        default:
+                return "no config file";
+        }
+}
+
+ls_err_t ls_config_snapshot_prepare(const ls_config_t *conf, char *errstr,
+                                    size_t errstr_size) {
+        const char *dir = conf->snapshot_dir;
+        const char *why = NULL;
+        struct stat st;
+        int e = 0;
+
+        if (!dir || (conf->snapshot_source != LS_SNAPSHOT_SRC_STATE_DIRECTORY &&
+                     conf->snapshot_source != LS_SNAPSHOT_SRC_WORKDIR))
+                return LS_OK;
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+                why = "cannot create it";
+                e = errno;
+        } else if (stat(dir, &st) != 0) {
+                why = "cannot read it";
+                e = errno;
+        } else if (!S_ISDIR(st.st_mode)) {
+                why = "not a directory";
+        } else if (access(dir, W_OK | X_OK) != 0) {
+                why = "cannot write in it";
+                e = errno;
+        }
+        if (!why)
+                return LS_OK;
+        return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                         "%s: snapshot directory %s (%s): %s%s%s; set "
+                         "snapshot.dir to a writable directory, or write "
+                         "`snapshot: off` to run without durable state",
+                         conf->path, dir, ls_config_snapshot_source2str(conf),
+                         why, e ? ": " : "", e ? strerror(e) : "");
 }
 
 static ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
@@ -1043,6 +1204,8 @@ ls_err_t ls_config_load_string(const char *yaml, size_t len,
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
 
+        if (!err)
+                err = ls_config_snapshot_default(conf, errstr, errstr_size);
         if (!err && !conf->schema_dir) {
                 conf->schema_dir = ls_config_default_dir("schemas");
                 if (!conf->schema_dir)
@@ -1171,13 +1334,15 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         if (conf->snapshot_dir)
                 fprintf(fp,
                         "  snapshot = dir:%s interval:%lldms every_events:%llu "
-                        "keep:%d\n",
+                        "keep:%d (%s)\n",
                         conf->snapshot_dir,
                         (long long)conf->snapshot_interval_ms,
                         (unsigned long long)conf->snapshot_every_events,
-                        conf->snapshot_keep);
+                        conf->snapshot_keep,
+                        ls_config_snapshot_source2str(conf));
         else
-                fprintf(fp, "  snapshot = (off)\n");
+                fprintf(fp, "  snapshot = off (%s)\n",
+                        ls_config_snapshot_source2str(conf));
         fprintf(fp, "  merge_wait = %lldms\n", (long long)conf->merge_wait_ms);
         fprintf(fp, "  transactional = %s\n",
                 conf->transactional ? "true" : "false");

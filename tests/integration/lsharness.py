@@ -12,6 +12,7 @@ A test file lists the brokers it runs on in a line `BROKERS = "..."`.
 """
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,16 +67,28 @@ def log(*args):
 
 
 class Proc:
-    """A child process whose stderr is collected by a thread."""
+    """A child process whose stderr is collected by a thread.
 
-    def __init__(self, args, name):
+    `leadscore run --config FILE` runs in FILE's directory unless cwd is
+    given: a config without snapshot.dir keeps its state in
+    leadscore-state of the working directory, which must be the test's
+    own temporary directory, not ctest's (shared by every test)."""
+
+    def __init__(self, args, name, cwd=None):
+        args = list(args)
+        if cwd is None and args[1:2] == ["run"] and "--config" in args:
+            i = args.index("--config") + 1
+            if i < len(args):
+                args[i] = os.path.abspath(args[i])
+                cwd = os.path.dirname(args[i])
         self.name = name
         self.lines = []
         self.cond = threading.Condition()
         # killed with the test (by ctest's timeout, say), never left behind
         self.p = subprocess.Popen(
             kafka_cluster_module().die_with_parent(args),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=cwd)
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
 
@@ -223,8 +236,14 @@ class MockBroker(Proc):
 
 def write_config(tmpdir, bootstrap, model_text=TINY_MODEL, group="lstest",
                  fmt_in="json", fmt_out="json", extra="",
-                 metadata_refresh_ms=None):
-    """metadata_refresh_ms: the consumer's topic.metadata.refresh.interval.ms,
+                 metadata_refresh_ms=None, snapshot="off"):
+    """snapshot: the value of the `snapshot` key, `off` by default: these
+    tests were written for runs that keep no state, and must not share
+    the default directory (leadscore-state in the working directory);
+    None leaves the key out (the default directory), and so does an
+    `extra` that has a snapshot section of its own.
+
+    metadata_refresh_ms: the consumer's topic.metadata.refresh.interval.ms,
     None (the default) for librdkafka's (5 min): every test's topics exist
     from the start. A refresh that arrives while
     the group leader waits for its assignor's metadata makes librdkafka
@@ -234,6 +253,10 @@ def write_config(tmpdir, bootstrap, model_text=TINY_MODEL, group="lstest",
     refresh = ("" if metadata_refresh_ms is None else
                "  topic.metadata.refresh.interval.ms: %d\n"
                % metadata_refresh_ms)
+    if snapshot is None or re.search(r"^snapshot:", extra, re.M):
+        snap = ""
+    else:
+        snap = "snapshot: %s\n" % snapshot
     model = os.path.join(tmpdir, "model.yaml")
     with open(model, "w") as f:
         f.write(model_text)
@@ -245,17 +268,20 @@ group: %s
 schemas: %s
 format: {input: %s, output: %s}
 commit_interval: 200ms
-kafka:
+%skafka:
   bootstrap.servers: "%s"
 consumer:
   session.timeout.ms: 6000
   heartbeat.interval.ms: 500
-%s%s""" % (group, SCHEMAS, fmt_in, fmt_out, bootstrap, refresh, extra))
+%s%s""" % (group, SCHEMAS, fmt_in, fmt_out, snap, bootstrap, refresh,
+           extra))
     return path
 
 
-def start_run(config, name="run"):
-    return Proc([LEADSCORE, "run", "--config", config], name)
+def start_run(config, name="run", cwd=None):
+    """`leadscore run` in cwd, by default the config file's directory
+    (see Proc)."""
+    return Proc([LEADSCORE, "run", "--config", config], name, cwd=cwd)
 
 
 def producer(bootstrap):

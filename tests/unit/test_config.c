@@ -3,7 +3,10 @@
  * ${file:PATH} in every value at any depth (registry.url included), their
  * errors naming file:line:key without the value, the 64 KiB bound of a
  * file value, and the registry's basic auth / TLS keys: their checks,
- * --print-config masking and the secrets handed to the logger.
+ * --print-config masking and the secrets handed to the logger. The
+ * snapshot directory: its default ($STATE_DIRECTORY/snapshots, else
+ * leadscore-state in the working directory, none with the embedded test
+ * broker), `snapshot: off`, and the spellings refused as ambiguous.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "leadscore/ls_config.h"
@@ -323,11 +327,243 @@ static void test_registry_keys(void **state) {
         dir_remove(&d);
 }
 
+/* A config with bootstrap servers, so that the embedded broker is not
+ * what decides the snapshot default. */
+#define BOOT "kafka: {bootstrap.servers: \"k1:9092\"}\n"
+
+static void test_snapshot_default(void **state) {
+        cfg_dir_t d, wd;
+        ls_config_t *c;
+        char err[512], text[4096], oldcwd[4096], cwd[4096], want[4400];
+        struct stat st;
+
+        (void)state;
+        dir_make(&d);
+        dir_make(&wd);
+        assert_non_null(getcwd(oldcwd, sizeof(oldcwd)));
+        assert_int_equal(chdir(wd.path), 0);
+        assert_non_null(getcwd(cwd, sizeof(cwd)));
+        unsetenv("STATE_DIRECTORY");
+
+        /* No snapshot section: leadscore-state in the working directory
+         * (not the config's), absolute; loading makes nothing. */
+        assert_int_equal(load(&d, BOOT, &c, err, sizeof(err)), LS_OK);
+        snprintf(want, sizeof(want), "%s/leadscore-state", cwd);
+        assert_string_equal(c->snapshot_dir, want);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_WORKDIR);
+        assert_int_equal(c->snapshot_interval_ms, 30000);
+        assert_int_not_equal(stat(want, &st), 0);
+        print_config(c, text, sizeof(text));
+        snprintf(want, sizeof(want),
+                 "  snapshot = dir:%s/leadscore-state interval:30000ms "
+                 "every_events:0 keep:3 (default: leadscore-state in the "
+                 "working directory)\n",
+                 cwd);
+        assert_non_null(strstr(text, want));
+        /* `run` makes it, mode 0700, and accepts it when it exists */
+        assert_int_equal(ls_config_snapshot_prepare(c, err, sizeof(err)),
+                         LS_OK);
+        assert_int_equal(stat(c->snapshot_dir, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0077, 0);
+        assert_int_equal(ls_config_snapshot_prepare(c, err, sizeof(err)),
+                         LS_OK);
+        assert_int_equal(rmdir(c->snapshot_dir), 0);
+        /* a file in its place: an error naming it and the way out */
+        dir_write(&wd, "leadscore-state", "x", 1);
+        assert_int_equal(ls_config_snapshot_prepare(c, err, sizeof(err)),
+                         LS_ERR_IO);
+        assert_non_null(strstr(err, "run.yaml: snapshot directory "));
+        assert_non_null(strstr(err, "/leadscore-state (default: "
+                                    "leadscore-state in the working "
+                                    "directory): not a directory; set "
+                                    "snapshot.dir"));
+        assert_non_null(strstr(err, "`snapshot: off`"));
+        ls_config_destroy(c);
+
+        /* A snapshot section without dir keeps the default directory. */
+        assert_int_equal(load(&d, BOOT "snapshot: {interval: 5s, keep: 2}\n",
+                              &c, err, sizeof(err)),
+                         LS_OK);
+        snprintf(want, sizeof(want), "%s/leadscore-state", cwd);
+        assert_string_equal(c->snapshot_dir, want);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_WORKDIR);
+        assert_int_equal(c->snapshot_interval_ms, 5000);
+        assert_int_equal(c->snapshot_keep, 2);
+        ls_config_destroy(c);
+
+        /* Under systemd: the first StateDirectory= path + /snapshots. */
+        setenv("STATE_DIRECTORY", "/var/lib/leadscore/:/var/lib/other", 1);
+        assert_int_equal(load(&d, BOOT, &c, err, sizeof(err)), LS_OK);
+        assert_string_equal(c->snapshot_dir, "/var/lib/leadscore/snapshots");
+        assert_int_equal(c->snapshot_source,
+                         LS_SNAPSHOT_SRC_STATE_DIRECTORY);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "  snapshot = dir:/var/lib/leadscore/"
+                                     "snapshots interval:30000ms "
+                                     "every_events:0 keep:3 (default: "
+                                     "$STATE_DIRECTORY/snapshots)\n"));
+        ls_config_destroy(c);
+        setenv("STATE_DIRECTORY", "", 1); /* empty: as if unset */
+        assert_int_equal(load(&d, BOOT, &c, err, sizeof(err)), LS_OK);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_WORKDIR);
+        ls_config_destroy(c);
+        unsetenv("STATE_DIRECTORY");
+
+        /* snapshot.dir wins, and `run` leaves making it to the writer */
+        assert_int_equal(load(&d, BOOT "snapshot: {dir: snaps}\n", &c, err,
+                              sizeof(err)),
+                         LS_OK);
+        snprintf(want, sizeof(want), "%s/snaps", d.path);
+        assert_string_equal(c->snapshot_dir, want);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_CONFIG);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "keep:3 (snapshot.dir)\n"));
+        assert_int_equal(ls_config_snapshot_prepare(c, err, sizeof(err)),
+                         LS_OK);
+        assert_int_not_equal(stat(want, &st), 0);
+        ls_config_destroy(c);
+
+        /* The embedded test broker's topics end with the process: no
+         * default directory, unless bootstrap servers are set too (then
+         * the embedded broker is not used). */
+        assert_int_equal(load(&d, "embedded_broker: {}\n", &c, err,
+                              sizeof(err)),
+                         LS_OK);
+        assert_null(c->snapshot_dir);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_EMBEDDED);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "  snapshot = off (default with the "
+                                     "embedded test broker"));
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "embedded_broker: {}\n" BOOT, &c, err,
+                              sizeof(err)),
+                         LS_OK);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_WORKDIR);
+        ls_config_destroy(c);
+
+        /* A config without a file (demo) keeps no state. */
+        c = ls_config_new_defaults();
+        assert_non_null(c);
+        assert_null(c->snapshot_dir);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_NONE);
+        ls_config_destroy(c);
+
+        assert_int_equal(chdir(oldcwd), 0);
+        dir_remove(&wd);
+        dir_remove(&d);
+}
+
+static void test_snapshot_off(void **state) {
+        cfg_dir_t d;
+        ls_config_t *c;
+        char err[512], text[4096], oldcwd[4096];
+        struct stat st;
+
+        (void)state;
+        dir_make(&d);
+        assert_non_null(getcwd(oldcwd, sizeof(oldcwd)));
+        assert_int_equal(chdir(d.path), 0);
+        assert_int_equal(load(&d, BOOT "snapshot: off\n", &c, err,
+                              sizeof(err)),
+                         LS_OK);
+        assert_null(c->snapshot_dir);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_OFF);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "  snapshot = off (snapshot: off)\n"));
+        assert_int_equal(ls_config_snapshot_prepare(c, err, sizeof(err)),
+                         LS_OK);
+        assert_int_not_equal(stat("leadscore-state", &st), 0);
+        ls_config_destroy(c);
+        /* the same word as YAML writes it otherwise, and quoted */
+        assert_int_equal(load(&d, BOOT "snapshot: \"Off\"\n", &c, err,
+                              sizeof(err)),
+                         LS_OK);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_OFF);
+        ls_config_destroy(c);
+        /* with the embedded broker too */
+        assert_int_equal(load(&d, "embedded_broker: {}\nsnapshot: off\n", &c,
+                              err, sizeof(err)),
+                         LS_OK);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_OFF);
+        ls_config_destroy(c);
+        assert_int_equal(chdir(oldcwd), 0);
+        dir_remove(&d);
+}
+
+static void test_snapshot_ambiguous(void **state) {
+        static const char *const scalars[] = {"false", "no", "none", "~",
+                                              "null", "0", "disabled"};
+        static const char *const dirs[] = {"none", "off", "\"off\"", "no",
+                                           "false", "null", "~", "NONE"};
+        cfg_dir_t d;
+        ls_config_t *c;
+        char err[512], yaml[256], want[256];
+        size_t i;
+
+        (void)state;
+        dir_make(&d);
+        /* Lines 1 and 2 are model and schemas (load()). */
+        for (i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
+                snprintf(yaml, sizeof(yaml), BOOT "snapshot: %s\n",
+                         scalars[i]);
+                assert_int_equal(load(&d, yaml, &c, err, sizeof(err)),
+                                 LS_ERR_INVALID);
+                assert_null(c);
+                snprintf(want, sizeof(want),
+                         "run.yaml:4: snapshot: expected off (run without "
+                         "durable state) or a mapping such as {dir: PATH, "
+                         "interval: 30s}, got \"%s\"",
+                         scalars[i]);
+                assert_string_equal(err, want);
+        }
+        assert_int_equal(load(&d, BOOT "snapshot:\n", &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "run.yaml:4: snapshot: expected off "));
+        assert_non_null(strstr(err, "got an empty value"));
+        assert_int_equal(load(&d, BOOT "snapshot: [off]\n", &c, err,
+                              sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "run.yaml:4: snapshot: expected off "));
+        assert_non_null(strstr(err, "got a list"));
+
+        /* snapshot.dir never turns snapshots off, nor makes a directory
+         * named like a "no" */
+        for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                snprintf(yaml, sizeof(yaml),
+                         BOOT "snapshot:\n  interval: 1s\n  dir: %s\n",
+                         dirs[i]);
+                assert_int_equal(load(&d, yaml, &c, err, sizeof(err)),
+                                 LS_ERR_INVALID);
+                assert_null(c);
+                assert_non_null(strstr(err, "run.yaml:6: snapshot.dir: \""));
+                assert_non_null(strstr(err, "\" is not a way to turn "
+                                            "snapshots off: write `snapshot: "
+                                            "off` to run without durable "
+                                            "state"));
+        }
+        assert_int_equal(load(&d, BOOT "snapshot: {dir: \"\"}\n", &c, err,
+                              sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "run.yaml:4: snapshot.dir: expected a "
+                                    "path"));
+        /* a directory of such a name is still possible, as a path */
+        assert_int_equal(load(&d, BOOT "snapshot: {dir: ./none}\n", &c, err,
+                              sizeof(err)),
+                         LS_OK);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_CONFIG);
+        ls_config_destroy(c);
+        dir_remove(&d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_expand_every_value),
                 cmocka_unit_test(test_expand_errors),
                 cmocka_unit_test(test_registry_keys),
+                cmocka_unit_test(test_snapshot_default),
+                cmocka_unit_test(test_snapshot_off),
+                cmocka_unit_test(test_snapshot_ambiguous),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
