@@ -111,6 +111,9 @@ typedef struct ls_config_s {
         uint64_t snapshot_every_events; /* 0 = off; else also after this
                                          * many inputs applied to a shard */
         int snapshot_keep;      /* snapshots kept per partition, default 3 */
+        int snapshot_allow_reset; /* snapshot.allow_reset: a partition may
+                                   * start over, empty, when its snapshots
+                                   * are unusable or its history is gone */
         int64_t merge_wait_ms;  /* longest hold of a record waiting for the
                                  * other input partition, default 1000;
                                  * 0 = no ordering across the two topics */

@@ -135,6 +135,7 @@ typedef struct ls_slot_s {
 /** Metric handles updated on the hot path (see docs/OPERATIONS.md). */
 typedef struct ls_pl_mh_s {
         ls_metric_t *outputs[4];    /* [alert kind]; [0] = score updates */
+        ls_metric_t *restores[4]; /* LS_PL_RESTORE_RESULTS */
         ls_metric_t *applied, *duplicates, *stale, *delivered, *delivery_failures;
         ls_metric_t *commits, *latency;
 } ls_pl_mh_t;
@@ -172,6 +173,8 @@ struct ls_pipeline_s {
                                   * unknown (no partition check) */
         int64_t misplaced_warned; /* monotonic ms of the last warning */
         uint64_t misplaced_quiet; /* misplaced inputs since it */
+        uint64_t snap_rejected;   /* snapshot files rejected by the
+                                   * restore at hand */
 
         ls_outbuf_t ob;
         ls_buf_t buf;
@@ -216,6 +219,19 @@ static void ls_pl_fatal(ls_pipeline_t *pl, ls_err_t err, const char *msg) {
 
 /* ----------------------------------------------------------- operations */
 
+/* How a partition's shard was created (leadscore_restores_total). */
+static const char *const ls_pl_restore_results[4] = {"restored", "migrated",
+                                                      "empty", "reset"};
+
+static int ls_pl_restore_idx(const char *result) {
+        int i;
+
+        for (i = 0; i < 3; i++)
+                if (!strcmp(ls_pl_restore_results[i], result))
+                        return i;
+        return 3;
+}
+
 /** Creates the logger (secrets registered) and the metric registry. */
 static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                               size_t errstr_size) {
@@ -246,6 +262,18 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                         pl->metrics, "leadscore_outputs_total",
                         "Outputs produced, by kind (score_update, alert) and "
                         "alert kind.",
+                        labels);
+        }
+        for (i = 0; i < 4; i++) {
+                snprintf(labels, sizeof(labels), "result=\"%s\"",
+                         ls_pl_restore_results[i]);
+                pl->mh.restores[i] = ls_metrics_counter(
+                        pl->metrics, "leadscore_restores_total",
+                        "Partitions taken on, by how their state was "
+                        "created: restored from a snapshot, migrated from "
+                        "another model set's snapshot, empty (no snapshot "
+                        "and the whole history in the log), reset "
+                        "(snapshot.allow_reset).",
                         labels);
         }
         pl->mh.applied = ls_metrics_counter(
@@ -1538,6 +1566,7 @@ static void ls_pl_publish_snapshot(ls_pipeline_t *pl, int32_t p) {
 static void ls_pl_snap_report(void *opaque, const char *path, const char *why) {
         ls_pipeline_t *pl = opaque;
 
+        pl->snap_rejected++;
         ls_log(pl->log, LS_LOG_WARN, "snapshot_rejected",
                "snapshot %s rejected: %s", path, why);
 }
@@ -1639,14 +1668,59 @@ static int ls_pl_snapshot_due(const ls_pipeline_t *pl) {
         return 0;
 }
 
-/** Creates shard @p p: from its newest valid snapshot, or empty. */
-static void ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
+/**
+ * The first of partition @p p's input topics whose records before
+ * @p from[t] (LS_SNAPSHOT_EARLIEST: offset 0) are gone from the log
+ * (retention, deletion): writes "TOPIC [p] begins at offset N" to @p what.
+ * @returns 1 when one is, 0 when none is or the log's start is unknown
+ *          (then logged as `history_unknown`).
+ */
+static int ls_pl_history_gone(ls_pipeline_t *pl, int32_t p,
+                              const int64_t from[2], char *what,
+                              size_t what_size) {
+        int t;
+
+        for (t = 0; t < 2; t++) {
+                const char *topic = ls_pl_topic_name(pl, t);
+                int64_t lo = -1, hi = -1, need = from[t] >= 0 ? from[t] : 0;
+                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                        pl->consumer, topic, p, &lo, &hi, 10000);
+
+                if (err) {
+                        ls_log(pl->log, LS_LOG_WARN, "history_unknown",
+                               "%s [%" PRId32 "]: cannot read where its log "
+                               "begins (%s); starting without that check",
+                               topic, p, rd_kafka_err2str(err));
+                        continue;
+                }
+                if (lo > need) {
+                        snprintf(what, what_size,
+                                 "%s [%" PRId32 "] begins at offset %" PRId64
+                                 ", the state needs it from %" PRId64,
+                                 topic, p, lo, need);
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/**
+ * Creates shard @p p from its newest usable snapshot (migrated when it
+ * was taken under another model set). Never silently empty: when
+ * snapshots were there but none is usable, or the input records the
+ * state needs are gone from the log, the run stops, unless
+ * snapshot.allow_reset says to start the partition over. An error
+ * reading the snapshot directory stops the run too.
+ * @returns 0, or -1 after ls_pl_fatal().
+ */
+static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
         ls_slot_t *slot = &pl->slots[p];
         const char *topics[2] = {pl->conf->topic_events,
                                  pl->conf->topic_profiles};
         ls_snapshot_meta_t meta;
         ls_shard_stats_t st;
-        char path[4096], errstr[1024];
+        char path[4096], errstr[1024], gone[512], msg[6144];
+        const char *result;
         ls_err_t err;
         int t;
 
@@ -1655,9 +1729,11 @@ static void ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
         for (t = 0; t < 2; t++)
                 slot->next[t] = slot->durable[t] = -1;
         if (!pl->conf->snapshot_dir) {
+                /* `snapshot: off`: warned about at start */
                 slot->shard = ls_shard_new(pl->ms);
-                return;
+                return 0;
         }
+        pl->snap_rejected = 0;
         err = ls_snapshot_restore(pl->conf->snapshot_dir, pl->conf->group, p,
                                   topics, pl->ms, ls_pl_snap_report, pl, &meta,
                                   &slot->shard, path, sizeof(path), errstr,
@@ -1667,19 +1743,95 @@ static void ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                         slot->next[t] = slot->durable[t] =
                                 meta.offsets[t] >= 0 ? meta.offsets[t] : -1;
                 ls_shard_stats(slot->shard, &st);
-                ls_log(pl->log, LS_LOG_INFO, "restored",
-                       "restored partition %" PRId32
-                       " from %s: %zu leads, next offsets %s %" PRId64
-                       " %s %" PRId64 ", stream time %" PRId64,
-                       p, path, st.leads, topics[0], meta.offsets[0],
-                       topics[1], meta.offsets[1], meta.stream_time);
-                return;
+                if (meta.migrated_from[0]) {
+                        result = "migrated";
+                        ls_log(pl->log, LS_LOG_WARN, "restore_migrated",
+                               "restored partition %" PRId32 " from %s, "
+                               "taken under model set %s and migrated to %s: "
+                               "%zu leads keep their scores and sequence "
+                               "numbers, the new rules apply from offsets "
+                               "%s %" PRId64 " %s %" PRId64 " on",
+                               p, path, meta.migrated_from, pl->ms->version,
+                               st.leads, topics[0], meta.offsets[0],
+                               topics[1], meta.offsets[1]);
+                } else {
+                        result = "restored";
+                        ls_log(pl->log, LS_LOG_INFO, "restored",
+                               "restored partition %" PRId32
+                               " from %s: %zu leads, next offsets %s %" PRId64
+                               " %s %" PRId64 ", stream time %" PRId64,
+                               p, path, st.leads, topics[0], meta.offsets[0],
+                               topics[1], meta.offsets[1], meta.stream_time);
+                }
+                if (!ls_pl_history_gone(pl, p, meta.offsets, gone,
+                                        sizeof(gone))) {
+                        ls_metric_add(pl->mh.restores[ls_pl_restore_idx(
+                                              result)],
+                                      1);
+                        return 0;
+                }
+                snprintf(msg, sizeof(msg),
+                         "partition %" PRId32 ": the snapshot %s needs "
+                         "input records that are gone: %s",
+                         p, path, gone);
+                ls_shard_destroy(slot->shard);
+                slot->shard = NULL;
+        } else if (err == LS_ERR_NOT_FOUND && pl->snap_rejected > 0) {
+                snprintf(msg, sizeof(msg),
+                         "partition %" PRId32 ": %" PRIu64 " snapshot%s in "
+                         "%s, none usable (see snapshot_rejected)",
+                         p, pl->snap_rejected,
+                         pl->snap_rejected == 1 ? "" : "s",
+                         pl->conf->snapshot_dir);
+        } else if (err == LS_ERR_NOT_FOUND) {
+                const int64_t from[2] = {LS_SNAPSHOT_EARLIEST,
+                                         LS_SNAPSHOT_EARLIEST};
+
+                if (!ls_pl_history_gone(pl, p, from, gone, sizeof(gone))) {
+                        ls_log(pl->log, LS_LOG_INFO, "restore_empty",
+                               "partition %" PRId32 ": no snapshot in %s "
+                               "yet; starting empty from the earliest "
+                               "offsets",
+                               p, pl->conf->snapshot_dir);
+                        ls_metric_add(pl->mh.restores[ls_pl_restore_idx(
+                                              "empty")],
+                                      1);
+                        slot->shard = ls_shard_new(pl->ms);
+                        return 0;
+                }
+                snprintf(msg, sizeof(msg),
+                         "partition %" PRId32 ": no snapshot in %s, and %s",
+                         p, pl->conf->snapshot_dir, gone);
+        } else {
+                snprintf(msg, sizeof(msg),
+                         "partition %" PRId32 ": cannot restore: %s", p,
+                         errstr);
+                ls_pl_fatal(pl, err, msg);
+                return -1;
         }
-        ls_log(pl->log, LS_LOG_INFO, "restore_empty",
-               "partition %" PRId32 ": %s; starting empty from the earliest "
-               "offsets",
-               p, errstr);
+        /* Starting over: allowed only when asked for. */
+        if (!pl->conf->snapshot_allow_reset) {
+                size_t n = strlen(msg);
+
+                snprintf(msg + n, sizeof(msg) - n,
+                         ". Starting it empty would score without that "
+                         "history and re-emit output ids with other "
+                         "content; fix or restore the snapshots, or set "
+                         "snapshot.allow_reset: true to start it over "
+                         "(docs/DURABILITY.md)");
+                ls_log(pl->log, LS_LOG_ERROR, "restore_refused", "%s", msg);
+                ls_pl_fatal(pl, LS_ERR_INVALID, msg);
+                return -1;
+        }
+        ls_log(pl->log, LS_LOG_WARN, "restore_reset",
+               "%s; starting it empty from the earliest offsets "
+               "(snapshot.allow_reset)",
+               msg);
+        ls_metric_add(pl->mh.restores[ls_pl_restore_idx("reset")], 1);
+        for (t = 0; t < 2; t++)
+                slot->next[t] = slot->durable[t] = -1;
         slot->shard = ls_shard_new(pl->ms);
+        return 0;
 }
 
 /* ------------------------------------------------------------ rebalance */
@@ -1819,8 +1971,10 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                 }
                 pl->tps[t][p]->m_consumed = ls_pl_consumed_metric(pl, t, p);
                 if (pl->slots[p].refs++ == 0) {
-                        /* From the newest valid snapshot, else empty. */
-                        ls_pl_restore(pl, p);
+                        /* From the newest usable snapshot, else empty
+                         * when that loses nothing (ls_pl_restore). */
+                        if (ls_pl_restore(pl, p))
+                                return;
                         pl->slots[p].last_input_ms = ls_pl_now_mono();
                         if (!pl->slots[p].shard) {
                                 ls_pl_fatal(pl, LS_ERR_NOMEM,

@@ -941,10 +941,14 @@ static ls_err_t ls_cfgp_snapshot(ls_cfgp_t *p, yaml_node_t *map) {
                         err = ls_cfgp_int(p, vn, "snapshot.keep", 1, 1000, &v);
                         if (!err)
                                 p->conf->snapshot_keep = (int)v;
+                } else if (k && !strcmp(k, "allow_reset")) {
+                        err = ls_cfgp_bool(p, vn, "snapshot.allow_reset",
+                                           &p->conf->snapshot_allow_reset);
                 } else {
                         err = ls_cfgp_err(p, kn, "snapshot",
                                           "unknown key \"%s\" (expected dir, "
-                                          "interval, every_events, keep)",
+                                          "interval, every_events, keep, "
+                                          "allow_reset)",
                                           k ? k : "?");
                 }
                 if (err)
@@ -1334,11 +1338,12 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         if (conf->snapshot_dir)
                 fprintf(fp,
                         "  snapshot = dir:%s interval:%lldms every_events:%llu "
-                        "keep:%d (%s)\n",
+                        "keep:%d%s (%s)\n",
                         conf->snapshot_dir,
                         (long long)conf->snapshot_interval_ms,
                         (unsigned long long)conf->snapshot_every_events,
                         conf->snapshot_keep,
+                        conf->snapshot_allow_reset ? " allow_reset" : "",
                         ls_config_snapshot_source2str(conf));
         else
                 fprintf(fp, "  snapshot = off (%s)\n",

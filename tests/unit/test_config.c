@@ -424,6 +424,20 @@ static void test_snapshot_default(void **state) {
         assert_int_not_equal(stat(want, &st), 0);
         ls_config_destroy(c);
 
+        /* allow_reset: off unless said, a boolean, shown when on */
+        assert_int_equal(load(&d, BOOT "snapshot: {dir: snaps, allow_reset: "
+                                       "true}\n",
+                              &c, err, sizeof(err)),
+                         LS_OK);
+        assert_true(c->snapshot_allow_reset);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "keep:3 allow_reset (snapshot.dir)\n"));
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, BOOT "snapshot: {allow_reset: maybe}\n",
+                              &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "snapshot.allow_reset"));
+
         /* The embedded test broker's topics end with the process: no
          * default directory, unless bootstrap servers are set too (then
          * the embedded broker is not used). */
