@@ -218,6 +218,10 @@ ls_config() {
                 echo "format: {input: avro, output: avro}"
                 echo "schemas: $SRC/schemas"
                 echo "commit_interval: 100ms"
+                # the figures of docs/PERFORMANCE.md keep no state (a
+                # snapshot section in BENCH_LS_CONFIG replaces this)
+                printf '%s\n' "$LS_EXTRA" | grep -q '^snapshot:' ||
+                        echo "snapshot: off"
                 echo "kafka:"
                 echo "  bootstrap.servers: \"$2\""
                 echo "consumer:"
