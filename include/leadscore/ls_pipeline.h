@@ -114,10 +114,11 @@ void ls_pipeline_stop(ls_pipeline_t *pl);
  * Model reload on a signal: whenever *@p counterp changes (a SIGHUP
  * handler increments it), the pipeline reloads conf->model_path at the
  * next switch point, between two batches. A valid model that differs
- * replaces the old one in every shard (each shard restarts from empty
- * lead state: the state layout is bound to the model set); an invalid
- * one is rejected, logged with its file:line reason, and the old one
- * keeps serving. See docs/OPERATIONS.md. Call before ls_pipeline_run().
+ * replaces the old one in every shard, whose lead state is migrated to it
+ * (ls_shard_migrate(): scores and sequence numbers carry over); an
+ * invalid one is rejected, logged with its file:line reason, and the old
+ * one keeps serving. See docs/OPERATIONS.md. Call before
+ * ls_pipeline_run().
  */
 void ls_pipeline_reload_on(ls_pipeline_t *pl,
                            const volatile sig_atomic_t *counterp);
