@@ -136,6 +136,20 @@ ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
                            char *errstr, size_t errstr_size);
 
 /**
+ * Loads one snapshot image (a file's bytes) of (@p group, @p partition,
+ * @p topics) under @p ms: decoded and verified, the shard loaded with
+ * every value checked, or migrated when it was taken under another model
+ * set (meta->migrated_from). @returns LS_OK with *shardp (the caller's),
+ * or an error with @p why saying why the image is unusable.
+ */
+ls_err_t ls_snapshot_load_image(const void *data, size_t len,
+                                const char *group, int32_t partition,
+                                const char *const topics[2],
+                                const ls_modelset_t *ms,
+                                ls_snapshot_meta_t *meta, ls_shard_t **shardp,
+                                char *why, size_t why_size);
+
+/**
  * Restores the newest valid snapshot of (@p group, @p partition) from
  * @p dir. Files are tried newest first; one that is truncated, corrupt
  * (checksum), of another format version, of other topics / partition, or

@@ -575,6 +575,33 @@ static ls_err_t ls_snap_load_shard(const char *file, const void *payload,
         return LS_OK;
 }
 
+ls_err_t ls_snapshot_load_image(const void *data, size_t len,
+                                const char *group, int32_t partition,
+                                const char *const topics[2],
+                                const ls_modelset_t *ms,
+                                ls_snapshot_meta_t *meta, ls_shard_t **shardp,
+                                char *why, size_t why_size) {
+        const void *payload;
+        ls_err_t err;
+
+        *shardp = NULL;
+        if ((err = ls_snapshot_decode(data, len, meta, &payload, why,
+                                      why_size)))
+                return err;
+        if (strcmp(meta->group, group) || meta->partition != partition ||
+            strcmp(meta->topics[0], topics[0]) ||
+            strcmp(meta->topics[1], topics[1]))
+                return ls_seterr(why, why_size, LS_ERR_INVALID,
+                                 "holds group %s, topics %s / %s partition "
+                                 "%" PRId32 ", expected %s, %s / %s "
+                                 "partition %" PRId32,
+                                 meta->group, meta->topics[0],
+                                 meta->topics[1], meta->partition, group,
+                                 topics[0], topics[1], partition);
+        return ls_snap_load_shard("the snapshot", payload, meta, ms, shardp,
+                                  why, why_size);
+}
+
 ls_err_t ls_snapshot_restore(const char *dir, const char *group,
                              int32_t partition, const char *const topics[2],
                              const ls_modelset_t *ms,
@@ -594,7 +621,6 @@ ls_err_t ls_snapshot_restore(const char *dir, const char *group,
         ls_buf_init(&buf);
         for (i = 0; i < n; i++) {
                 char file[4096], why[1024];
-                const void *payload;
                 ls_shard_t *shard;
 
                 ls_snapshot_path(dir, group, partition, seqs[i], file,
@@ -608,28 +634,10 @@ ls_err_t ls_snapshot_restore(const char *dir, const char *group,
                         ls_snap_report(report, opaque, file, why);
                         continue;
                 }
-                err = ls_snapshot_decode(buf.data ? buf.data : "", buf.len,
-                                         meta, &payload, why, sizeof(why));
-                if (err) {
-                        ls_snap_report(report, opaque, file, why);
-                        continue;
-                }
-                if (strcmp(meta->group, group) ||
-                    meta->partition != partition ||
-                    strcmp(meta->topics[0], topics[0]) ||
-                    strcmp(meta->topics[1], topics[1])) {
-                        snprintf(why, sizeof(why),
-                                 "holds group %s, topics %s / %s partition "
-                                 "%" PRId32 ", expected %s, %s / %s "
-                                 "partition %" PRId32,
-                                 meta->group, meta->topics[0], meta->topics[1],
-                                 meta->partition, group, topics[0], topics[1],
-                                 partition);
-                        ls_snap_report(report, opaque, file, why);
-                        continue;
-                }
-                err = ls_snap_load_shard(file, payload, meta, ms, &shard, why,
-                                         sizeof(why));
+                err = ls_snapshot_load_image(buf.data ? buf.data : "",
+                                             buf.len, group, partition,
+                                             topics, ms, meta, &shard, why,
+                                             sizeof(why));
                 if (err) {
                         ls_snap_report(report, opaque, file, why);
                         continue;
