@@ -53,6 +53,7 @@
 #define LS_PL_BATCH 4096      /* records handled between housekeeping */
 #define LS_PL_TICKETS 1024    /* delivery tickets allocated at a time */
 #define LS_PL_POLL_MS 100
+#define LS_PL_END_TIMEOUT_MS 2000 /* ListOffsets for the merge (ls_pl_ask_ends) */
 #define LS_PL_TOPIC_EVENTS 0
 #define LS_PL_TOPIC_PROFILES 1
 #define LS_PL_PUBLISH_MS 1000  /* gauges (leads, state bytes) refresh */
@@ -97,6 +98,11 @@ typedef struct ls_tp_s {
         size_t hcap, hhead, hcount;
         int64_t consumed_next;   /* offset after the last consumed, or the
                                   * assigned start offset; -1 = unknown */
+        int64_t end_asked_at;    /* monotonic time a ListOffsets for the
+                                  * partition's end was sent; 0 = never */
+        int64_t end_offset;      /* what it answered */
+        int end_wanted;          /* a held record of the other topic waits
+                                  * for a fresher answer */
         ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
 } ls_tp_t;
 
@@ -173,6 +179,8 @@ struct ls_pipeline_s {
                                   * unknown (no partition check) */
         int64_t misplaced_warned; /* monotonic ms of the last warning */
         uint64_t misplaced_quiet; /* misplaced inputs since it */
+        int ends_wanted;          /* some ls_tp_t.end_wanted is set */
+        int64_t ends_retry_at;    /* no ListOffsets before (after an error) */
         uint64_t snap_rejected;   /* snapshot files rejected by the
                                    * restore at hand */
 
@@ -1477,20 +1485,82 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
 }
 
 /**
- * 1 when every record of @p tp's partition that the broker has (as of the
- * last fetch response's high watermark) has been consumed.
+ * 1 when every record that @p tp's partition held when a record of the
+ * other topic arrived (at @p head_at) has been consumed: then nothing of
+ * this partition can still come before that record. The last fetch
+ * response's high watermark may predate that arrival (another fetch,
+ * another broker), so only an end offset asked for after it counts;
+ * without one, @p tp is marked for ls_pl_ask_ends() and 0 is returned.
  */
-static int ls_pl_at_end(ls_pipeline_t *pl, const ls_tp_t *tp) {
+static int ls_pl_partner_done(ls_pipeline_t *pl, ls_tp_t *tp,
+                              int64_t head_at) {
         int64_t lo = -1, hi = -1;
 
-        if (rd_kafka_get_watermark_offsets(pl->consumer,
-                                           ls_pl_topic_name(pl, tp->topic),
-                                           tp->partition, &lo, &hi) ||
-            hi < 0)
+        if (!rd_kafka_get_watermark_offsets(pl->consumer,
+                                            ls_pl_topic_name(pl, tp->topic),
+                                            tp->partition, &lo, &hi) &&
+            hi >= 0 && tp->consumed_next >= 0 && tp->consumed_next < hi)
+                return 0; /* records known to be there are still to come */
+        if (tp->end_asked_at > head_at)
+                return tp->consumed_next >= 0
+                               ? tp->consumed_next >= tp->end_offset
+                               : tp->end_offset == 0;
+        tp->end_wanted = 1;
+        pl->ends_wanted = 1;
+        return 0;
+}
+
+/**
+ * Asks the brokers for the end offset of every partition marked by
+ * ls_pl_partner_done(), in one ListOffsets round trip per leader.
+ * @returns 1 when answers arrived (the held records may go now).
+ */
+static int ls_pl_ask_ends(ls_pipeline_t *pl) {
+        rd_kafka_topic_partition_list_t *list =
+                rd_kafka_topic_partition_list_new(8);
+        int64_t asked = ls_pl_now_mono();
+        rd_kafka_resp_err_t err;
+        int32_t p;
+        int t, i, got = 0;
+
+        pl->ends_wanted = 0;
+        if (asked < pl->ends_retry_at)
+                return 0; /* the last ask failed: the records wait a bit */
+        for (p = 0; p < pl->n_parts; p++)
+                for (t = 0; t < 2; t++) {
+                        ls_tp_t *tp = pl->tps[t][p];
+                        if (tp && tp->end_wanted)
+                                rd_kafka_topic_partition_list_add(
+                                        list, ls_pl_topic_name(pl, t), p)
+                                        ->offset = RD_KAFKA_OFFSET_END;
+                }
+        if (list->cnt == 0) {
+                rd_kafka_topic_partition_list_destroy(list);
                 return 0;
-        if (tp->consumed_next >= 0)
-                return tp->consumed_next >= hi;
-        return hi == 0 || (lo >= 0 && lo >= hi);
+        }
+        /* A timestamp of -1 (OFFSET_END) asks for the partition's end. */
+        err = rd_kafka_offsets_for_times(pl->consumer, list,
+                                         LS_PL_END_TIMEOUT_MS);
+        for (i = 0; i < list->cnt; i++) {
+                rd_kafka_topic_partition_t *e = &list->elems[i];
+                ls_tp_t *tp;
+
+                t = ls_pl_topic_index(pl, e->topic);
+                if (t < 0 || e->partition >= pl->n_parts ||
+                    !(tp = pl->tps[t][e->partition]))
+                        continue;
+                tp->end_wanted = 0;
+                if (err || e->err || e->offset < 0) {
+                        /* the record waits (merge_wait at most) */
+                        pl->ends_retry_at = asked + LS_PL_POLL_MS;
+                        continue;
+                }
+                tp->end_asked_at = asked;
+                tp->end_offset = e->offset;
+                got = 1;
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+        return got;
 }
 
 /**
@@ -1532,7 +1602,8 @@ static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
                             tp->held_time[tp->hhead] != LS_MERGE_NO_TIME &&
                             now - tp->held_at[tp->hhead] <
                                     pl->conf->merge_wait_ms &&
-                            !ls_pl_at_end(pl, other))
+                            !ls_pl_partner_done(pl, other,
+                                                tp->held_at[tp->hhead]))
                                 return; /* wait for the other partition */
                 }
                 rkm = tp->held[tp->hhead];
@@ -1548,6 +1619,9 @@ static void ls_pl_drain(ls_pipeline_t *pl) {
 
         for (p = 0; p < pl->n_parts && !pl->fatal; p++)
                 ls_pl_drain_slot(pl, p, pl->now_mono);
+        if (pl->ends_wanted && ls_pl_ask_ends(pl))
+                for (p = 0; p < pl->n_parts && !pl->fatal; p++)
+                        ls_pl_drain_slot(pl, p, pl->now_mono);
 }
 
 /* ------------------------------------------------------------ snapshots */
