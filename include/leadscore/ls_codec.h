@@ -4,7 +4,8 @@
  * Inputs (events and profiles topics) and outputs (scores, alerts,
  * dead-letter topics) are encoded in one of:
  *   json      - the JSON objects of ls_json.h
- *   avro      - plain Avro binary of the schemas in schemas/ (one .avsc per topic)
+ *   avro      - plain Avro binary of the schemas in schemas/ (one .avsc per
+ *               topic; built into the program, see ls_codec_schema_text())
  *   registry  - Confluent Schema Registry framing: magic byte 0, 4-byte
  *               big-endian schema id, Avro binary. On input the writer
  *               schema is fetched from the registry (cached) and resolved
@@ -39,7 +40,9 @@ const char *ls_format2str(ls_format_t fmt);
 typedef struct ls_codec_conf_s {
         ls_format_t input_format;
         ls_format_t output_format;
-        const char *schema_dir;    /* directory with the *.avsc files */
+        const char *schema_dir;    /* directory with the *.avsc files to
+                                    * use instead of the built-in ones;
+                                    * NULL or "" = built in */
         const char *registry_url;  /* needed for LS_FORMAT_REGISTRY */
         size_t max_record_bytes;   /* larger inputs are rejected (0 = 1 MiB) */
         const ls_registry_conf_t *registry; /* its basic auth and TLS
@@ -49,7 +52,24 @@ typedef struct ls_codec_conf_s {
 typedef struct ls_codec_s ls_codec_t;
 
 /**
- * Loads the schemas and prepares the decoders/encoders.
+ * The text of one of leadscore's schemas, as the codec uses it: @p file
+ * names it ("lead_event.avsc", "lead_profile.avsc", "score_update.avsc",
+ * "alert.avsc", "dead_letter.avsc"). It is read from @p schema_dir when
+ * that is set (not NULL, not ""), else it is the copy built into the
+ * program from schemas/. The text is not parsed here.
+ * @returns LS_OK with *textp newly allocated (the caller frees it with
+ *          ls_free), or LS_ERR_INVALID (not one of our files, or a file over
+ *          1 MiB) / LS_ERR_IO (cannot read it) / LS_ERR_NOMEM with errstr
+ *          naming the file; *textp is then untouched. Any thread.
+ */
+ls_err_t ls_codec_schema_text(const char *schema_dir, const char *file,
+                              char **textp, char *errstr,
+                              size_t errstr_size);
+
+/**
+ * Loads the schemas (see ls_codec_schema_text(); only when a format is
+ * avro or registry, or a schema_dir is set) and prepares the
+ * decoders/encoders.
  * @returns the codec, or NULL with errstr naming the schema file and why.
  */
 ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,

@@ -77,7 +77,8 @@ typedef struct ls_config_s {
         char *group;            /* consumer group id, default "leadscore" */
         ls_format_t input_format;  /* default json */
         ls_format_t output_format; /* default json */
-        char *schema_dir;       /* resolved; see ls_config_default_dir() */
+        char *schema_dir;       /* `schemas`, resolved; NULL = the schemas
+                                 * built into the program */
         char *registry_url;     /* NULL unless set */
         /* Schema Registry authentication and TLS (NULL = unset). */
         char *registry_user_info;   /* "USER:PASSWORD" (basic auth) */
@@ -198,10 +199,12 @@ ls_err_t ls_config_log_secrets(const ls_config_t *conf, ls_log_t *log);
 void ls_config_print(const ls_config_t *conf, FILE *fp);
 
 /**
- * Finds a data directory shipped with leadscore (@p name is "schemas" or
- * "examples"): next to the running executable's parent (a build tree in
- * the source tree, or PREFIX/share/leadscore/NAME for an install), then
- * ./NAME. @returns a newly allocated path, or NULL if none exists.
+ * Finds a data directory shipped with leadscore (@p name is "examples" or
+ * "schemas"; the program needs no schema files, it carries its schemas,
+ * see ls_codec_schema_text()): next to the running executable's parent (a
+ * build tree in the source tree), then PREFIX/share/leadscore/NAME (an
+ * install, see `install` in CMakeLists.txt), then ./NAME.
+ * @returns a newly allocated path, or NULL if none exists.
  */
 char *ls_config_default_dir(const char *name);
 

@@ -454,7 +454,8 @@ int ls_cmd_demo(int argc, char **argv) {
                 model_arg ? ls_strdup(model_arg) : ls_demo_default("model.yaml");
         events_path = events_arg ? ls_strdup(events_arg)
                                  : ls_demo_default("events.jsonl");
-        conf->schema_dir = ls_config_default_dir("schemas");
+        /* conf->schema_dir stays NULL: JSON needs no schema, and the
+         * program carries its own (ls_codec_schema_text()). */
         conf->embedded = 1;
         conf->embedded_partitions = 1;
         ls_free(conf->group);
@@ -462,11 +463,6 @@ int ls_cmd_demo(int argc, char **argv) {
         if (!conf->model_path || !events_path || !conf->group ||
             ls_props_set(&conf->consumer, "session.timeout.ms", "6000"))
                 goto out;
-        if (!conf->schema_dir) {
-                fprintf(stderr, "leadscore demo: no schemas directory found "
-                                "next to the executable or in ./schemas\n");
-                goto out;
-        }
         if (ls_demo_read_inputs(&demo, events_path))
                 goto out;
         expected = ls_demo_expected(&demo, conf, &expected_alerts);

@@ -14,6 +14,12 @@
  * Output encoding: JSON (ls_json.c for outputs, jansson for dead letters),
  * hand-written Avro, or Avro behind Registry framing with the schema
  * registered once per topic under "<topic>-value".
+ *
+ * Our schemas are the copies built into the program
+ * (ls_codec_schemas_int.h), unless a schema directory is configured: then
+ * its *.avsc files are read instead. ls_codec_schema_text() is the one
+ * place that picks between the two, for the codec and for replay's Avro
+ * files alike.
  */
 #include "leadscore/ls_codec.h"
 
@@ -26,6 +32,7 @@
 #include <string.h>
 
 #include "codec/ls_avro_int.h"
+#include "codec/ls_codec_schemas_int.h"
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_json.h"
 #include "leadscore/ls_registry.h"
@@ -151,28 +158,63 @@ static ls_err_t ls_codec_read_file(const char *path, char **textp,
         return LS_OK;
 }
 
+ls_err_t ls_codec_schema_text(const char *schema_dir, const char *file,
+                              char **textp, char *errstr,
+                              size_t errstr_size) {
+        char path[4096];
+        size_t i;
+
+        for (i = 0; i < LS_SCHEMA__CNT; i++)
+                if (!strcmp(file, ls_codec_schema_files[i]))
+                        break;
+        if (i == LS_SCHEMA__CNT)
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "%s: not one of leadscore's schemas", file);
+        if (schema_dir && *schema_dir) {
+                snprintf(path, sizeof(path), "%s/%s", schema_dir, file);
+                return ls_codec_read_file(path, textp, errstr, errstr_size);
+        }
+        for (i = 0; i < ls_codec_builtin_schemas_cnt; i++) {
+                if (strcmp(file, ls_codec_builtin_schemas[i].file))
+                        continue;
+                if (!(*textp = ls_strdup(ls_codec_builtin_schemas[i].text)))
+                        return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                         "%s: out of memory", file);
+                return LS_OK;
+        }
+        /* the build lists every file of ls_codec_schema_files[] */
+        return ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
+                         "%s: not built into this program", file);
+}
+
 static ls_err_t ls_codec_load_schemas(ls_codec_t *codec, const char *dir,
                                       char *errstr, size_t errstr_size) {
-        char path[4096];
+        char name[4096];
         ls_err_t err;
         int i;
 
         for (i = 0; i < LS_SCHEMA__CNT; i++) {
-                snprintf(path, sizeof(path), "%s/%s", dir,
-                         ls_codec_schema_files[i]);
-                if ((err = ls_codec_read_file(path, &codec->text[i], errstr,
-                                              errstr_size)))
+                /* how errors name it: the file, or the built-in copy */
+                if (dir && *dir)
+                        snprintf(name, sizeof(name), "%s/%s", dir,
+                                 ls_codec_schema_files[i]);
+                else
+                        snprintf(name, sizeof(name), "%s (built in)",
+                                 ls_codec_schema_files[i]);
+                if ((err = ls_codec_schema_text(dir, ls_codec_schema_files[i],
+                                                &codec->text[i], errstr,
+                                                errstr_size)))
                         return err;
                 if (avro_schema_from_json_length(codec->text[i],
                                                  strlen(codec->text[i]),
                                                  &codec->schema[i]))
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                         "%s: %s", path, avro_strerror());
+                                         "%s: %s", name, avro_strerror());
                 if (i == LS_SCHEMA_EVENT || i == LS_SCHEMA_PROFILE) {
                         err = ls_avro_check_reader_schema(
                                 i == LS_SCHEMA_EVENT ? LS_INPUT_EVENT
                                                      : LS_INPUT_PROFILE,
-                                codec->schema[i], path, errstr, errstr_size);
+                                codec->schema[i], name, errstr, errstr_size);
                         if (err)
                                 return err;
                 }
@@ -195,12 +237,6 @@ ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,
                      conf->output_format != LS_FORMAT_JSON;
         needs_reg = conf->input_format == LS_FORMAT_REGISTRY ||
                     conf->output_format == LS_FORMAT_REGISTRY;
-        if (needs_avro && (!conf->schema_dir || !*conf->schema_dir)) {
-                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                          "schema_dir: required for the avro and registry "
-                          "formats");
-                return NULL;
-        }
         if (needs_reg && (!conf->registry_url || !*conf->registry_url)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "registry_url: required for the registry format");
@@ -217,7 +253,9 @@ ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,
                                           ? conf->max_record_bytes
                                           : LS_CODEC_DEFAULT_MAX;
         ls_avro_scratch_init(&codec->scratch);
-        if (conf->schema_dir && *conf->schema_dir &&
+        /* JSON alone needs no schema; a configured directory is checked
+         * all the same, so that a bad one is found at start-up. */
+        if ((needs_avro || (conf->schema_dir && *conf->schema_dir)) &&
             ls_codec_load_schemas(codec, conf->schema_dir, errstr,
                                   errstr_size))
                 goto fail;

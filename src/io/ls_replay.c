@@ -342,38 +342,33 @@ static void ls_rp_avro_block(ls_replay_t *rp, ls_rp_part_t *part, int k) {
 
 static ls_err_t ls_rp_avro_header(ls_replay_t *rp, int k, const char *file,
                                   char *errstr, size_t errstr_size) {
-        char path[4096];
-        ls_buf_t schema, hdr;
+        ls_buf_t hdr;
         uint8_t md[EVP_MAX_MD_SIZE];
         unsigned int md_len = 0;
-        char chunk[4096];
-        size_t n;
-        FILE *fp;
-        ls_err_t err = LS_OK;
+        char *schema;
+        size_t len;
+        ls_err_t err;
 
-        snprintf(path, sizeof(path), "%s/%s", rp->conf.schema_dir, file);
-        if (!(fp = fopen(path, "rb")))
-                return ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: %s",
-                                 path, strerror(errno));
-        ls_buf_init(&schema);
-        ls_buf_init(&hdr);
-        while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-                ls_buf_append(&schema, chunk, n);
-        fclose(fp);
-        if (!schema.len) {
-                ls_buf_free(&schema);
+        /* The codec's text of the schema: built in, or the configured
+         * directory's. */
+        if ((err = ls_codec_schema_text(rp->conf.schema_dir, file, &schema,
+                                        errstr, errstr_size)))
+                return err;
+        if (!(len = strlen(schema))) {
+                ls_free(schema);
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                 "%s: empty schema", path);
+                                 "%s: empty schema", file);
         }
+        ls_buf_init(&hdr);
         /* Deterministic sync marker: the schema's hash. */
-        EVP_Digest(schema.data, schema.len, md, &md_len, EVP_sha256(), NULL);
+        EVP_Digest(schema, len, md, &md_len, EVP_sha256(), NULL);
         memcpy(rp->sync[k], md, 16);
         ls_buf_append(&hdr, "Obj\x01", 4);
         ls_rp_zigzag(&hdr, 2); /* metadata map: one block of 2 entries */
         ls_rp_zigzag(&hdr, 11);
         ls_buf_append(&hdr, "avro.schema", 11);
-        ls_rp_zigzag(&hdr, (int64_t)schema.len);
-        ls_buf_append(&hdr, schema.data, schema.len);
+        ls_rp_zigzag(&hdr, (int64_t)len);
+        ls_buf_append(&hdr, schema, len);
         ls_rp_zigzag(&hdr, 10);
         ls_buf_append(&hdr, "avro.codec", 10);
         ls_rp_zigzag(&hdr, 4);
@@ -385,7 +380,7 @@ static ls_err_t ls_rp_avro_header(ls_replay_t *rp, int k, const char *file,
                 err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
                                 "%s: write error: %s", rp->out_name[k],
                                 strerror(errno));
-        ls_buf_free(&schema);
+        ls_free(schema);
         ls_buf_free(&hdr);
         return err;
 }
@@ -1271,13 +1266,12 @@ static ls_err_t ls_rp_avro_file(ls_replay_t *rp, ls_rp_worker_t *w,
         avro_value_t wval, rval, resolved;
         int has_w = 0, has_r = 0, has_res = 0, rc;
         ls_input_kind_t kind;
-        const char *name;
-        char spath[4096];
-        ls_buf_t text, bin;
+        const char *name, *sfile;
+        char spath[4096], *stext = NULL;
+        ls_buf_t bin;
         ls_rp_loc_t loc = {path, -1, 0, "record"};
         ls_err_t err = LS_OK;
 
-        ls_buf_init(&text);
         ls_buf_init(&bin);
         if (avro_file_reader(path, &fr))
                 return ls_seterr(errstr, errstr_size, LS_ERR_IO,
@@ -1296,12 +1290,19 @@ static ls_err_t ls_rp_avro_file(ls_replay_t *rp, ls_rp_worker_t *w,
                                 path, name ? name : "(none)");
                 goto done;
         }
-        snprintf(spath, sizeof(spath), "%s/%s", rp->conf.schema_dir,
-                 kind == LS_INPUT_EVENT ? "lead_event.avsc"
-                                        : "lead_profile.avsc");
-        if ((err = ls_rp_read_file(spath, &text, errstr, errstr_size)))
+        /* Our reader schema: the codec's (built in, or the configured
+         * directory's), named in errors as the codec names it. */
+        sfile = kind == LS_INPUT_EVENT ? "lead_event.avsc"
+                                       : "lead_profile.avsc";
+        if (rp->conf.schema_dir && *rp->conf.schema_dir)
+                snprintf(spath, sizeof(spath), "%s/%s", rp->conf.schema_dir,
+                         sfile);
+        else
+                snprintf(spath, sizeof(spath), "%s (built in)", sfile);
+        if ((err = ls_codec_schema_text(rp->conf.schema_dir, sfile, &stext,
+                                        errstr, errstr_size)))
                 goto done;
-        if (avro_schema_from_json_length(text.data, text.len, &rschema)) {
+        if (avro_schema_from_json_length(stext, strlen(stext), &rschema)) {
                 err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID, "%s: %s",
                                 spath, avro_strerror());
                 goto done;
@@ -1395,7 +1396,7 @@ done:
                 avro_schema_decref(wschema);
         if (fr)
                 avro_file_reader_close(fr);
-        ls_buf_free(&text);
+        ls_free(stext);
         ls_buf_free(&bin);
         return err;
 }

@@ -1210,16 +1210,8 @@ ls_err_t ls_config_load_string(const char *yaml, size_t len,
 
         if (!err)
                 err = ls_config_snapshot_default(conf, errstr, errstr_size);
-        if (!err && !conf->schema_dir) {
-                conf->schema_dir = ls_config_default_dir("schemas");
-                if (!conf->schema_dir)
-                        err = ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
-                                        "%s: schemas: not set and no schemas "
-                                        "directory found next to the "
-                                        "executable or in the current "
-                                        "directory",
-                                        name);
-        }
+        /* schemas: not set = the copies built into the program
+         * (ls_codec_schema_text()), wherever it runs from. */
         if (err == LS_ERR_NOMEM)
                 ls_seterr(errstr, errstr_size, err, "%s: out of memory", name);
         if (err) {
@@ -1303,7 +1295,7 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
                 ls_format2str(conf->input_format),
                 ls_format2str(conf->output_format));
         fprintf(fp, "  schemas = %s\n",
-                conf->schema_dir ? conf->schema_dir : "(none)");
+                conf->schema_dir ? conf->schema_dir : "(built in)");
         if (conf->registry_url) {
                 /* user:password@ in the URL: the password is a secret */
                 const char *u = conf->registry_url;

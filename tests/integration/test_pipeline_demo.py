@@ -1,7 +1,11 @@
 """`leadscore demo` runs from the repository root with its defaults, prints
 the broker address, score updates and an MQL alert, and exits 0 once all
 expected outputs arrived, well within its timeout. The README's own
-example (kcat into a lingering demo) prints what the README says."""
+example (kcat into a lingering demo, started from the repository root as
+scripts/quickstart.sh does) prints what the README says. Nothing here
+depends on where the build directory is: the demo carries its schemas and
+finds examples/ in its working directory (it.test_install runs an
+installed one from elsewhere)."""
 import os
 import re
 import subprocess
@@ -30,8 +34,10 @@ def test_demo_prints_mql_alert():
 
 
 def test_demo_bad_events_file():
+    # from a directory with no schemas/ or examples/ in reach
     out = subprocess.run([h.LEADSCORE, "demo", "--events", "/nonexistent.jsonl"],
-                         capture_output=True, text=True, timeout=30)
+                         cwd=h.tmpdir(), capture_output=True, text=True,
+                         timeout=30)
     assert out.returncode == 1, out
     assert "/nonexistent.jsonl: cannot open" in out.stderr, out.stderr
 
@@ -50,7 +56,8 @@ def readme_example():
 
 def test_readme_kcat_example():
     value, printed = readme_example()
-    demo = h.Proc([h.LEADSCORE, "demo", "--linger", "60"], "demo")
+    demo = h.Proc([h.LEADSCORE, "demo", "--linger", "60"], "demo",
+                  cwd=h.SOURCE_DIR)
     try:
         lines = []
         deadline = time.monotonic() + 40

@@ -1,6 +1,9 @@
 """`leadscore replay` and `leadscore diff` on files: determinism, equality
 with `leadscore score`, Avro input and output (read back with Python
-avro), --final-only values and a diff whose changes are computed by hand."""
+avro) with the schemas built into the program or those of a --schemas
+directory, --final-only values and a diff whose changes are computed by
+hand. Replays run in a temporary directory: nothing depends on where the
+build directory is."""
 import io
 import json
 import os
@@ -122,10 +125,11 @@ def test_final_only_hand_checked():
         assert got == w, (lead, got, w)
 
 
-def test_avro_input_and_output():
+def write_avro(d):
+    """history() as two Avro container files of our input schemas.
+    @returns their paths and the profile and event records."""
     import avro.datafile
     import avro.io
-    d, old, _new, inp = setup()
     recs = history()
     evs = [r for r in recs if r["kind"] == "event"]
     profs = [r for r in recs if r["kind"] == "profile"]
@@ -147,26 +151,42 @@ def test_avro_input_and_output():
                       "occurred_at": h.ts(r["occurred_at"]), "product": None,
                       "properties": r["properties"]})
         w.close()
+    return ev_path, pr_path, profs, evs
+
+
+def source_schema(name):
+    with open(os.path.join(h.SOURCE_DIR, "schemas", name), "rb") as f:
+        return f.read()
+
+
+def test_avro_input_and_output():
+    import avro.datafile
+    import avro.io
+    d, old, _new, inp = setup()
+    ev_path, pr_path, profs, evs = write_avro(d)
     # Profiles first, then events: the same as a JSON file in that order.
     js = write(d, "same.jsonl", "".join(json.dumps(r) + "\n"
                                         for r in profs + evs))
-    a = run(["replay", "--model", old, pr_path, ev_path, "--quiet"])
-    j = run(["replay", "--model", old, js, "--quiet"])
+    a = run(["replay", "--model", old, pr_path, ev_path, "--quiet"], cwd=d)
+    j = run(["replay", "--model", old, js, "--quiet"], cwd=d)
     assert a.returncode == 0, a.stderr
     assert a.stdout == j.stdout and a.stdout, (a.stdout, j.stdout)
 
     # Avro output: two container files, read back with Python avro.
     out = os.path.join(d, "out.avro")
     o1 = run(["replay", "--model", old, js, "--output-format", "avro",
-              "--output", out, "--quiet"])
+              "--output", out, "--quiet"], cwd=d)
     assert o1.returncode == 0, o1.stderr
     alerts = os.path.join(d, "out-alerts.avro")
     with open(out, "rb") as f:
         first = f.read()
     with open(alerts, "rb") as f:
         first_alerts = f.read()
+    # the header holds the schema text unchanged
+    assert source_schema("score_update.avsc") in first
+    assert source_schema("alert.avsc") in first_alerts
     o2 = run(["replay", "--model", old, js, "--output-format", "avro",
-              "--output", out, "--quiet"])
+              "--output", out, "--quiet"], cwd=d)
     assert o2.returncode == 0, o2.stderr
     with open(out, "rb") as f:
         assert f.read() == first, "avro output is not deterministic"
@@ -184,6 +204,42 @@ def test_avro_input_and_output():
     assert len(al) == 1 and al[0]["alert"] == "mql" and al[0]["total"] == 50
     s1 = [s for s in scores if s["lead_id"] == "S1"][-1]
     assert (s1["total"], s1["grade"], s1["cell"]) == (45, "A", "A2"), s1
+
+
+def test_schemas_dir_overrides():
+    """--schemas DIR: its files, not the built-in ones, for Avro output
+    headers and for the reader schema of Avro input files."""
+    d, old, _new, inp = setup()
+    ev_path, _pr_path, _profs, _evs = write_avro(d)
+    sdir = os.path.join(d, "own")
+    os.mkdir(sdir)
+    for name in ("lead_event.avsc", "lead_profile.avsc", "score_update.avsc",
+                 "alert.avsc", "dead_letter.avsc"):
+        with open(os.path.join(sdir, name), "wb") as f:
+            f.write(source_schema(name))
+    own = source_schema("score_update.avsc").replace(
+        b'"name": "ScoreUpdate"', b'"name": "ScoreUpdate", "doc": "mine"', 1)
+    assert own != source_schema("score_update.avsc")
+    with open(os.path.join(sdir, "score_update.avsc"), "wb") as f:
+        f.write(own)
+    out = os.path.join(d, "own.avro")
+    p = run(["replay", "--model", old, inp, "--schemas", sdir,
+             "--output-format", "avro", "--output", out, "--quiet"], cwd=d)
+    assert p.returncode == 0, p.stderr
+    with open(out, "rb") as f:
+        assert own in f.read()
+
+    # a reader schema without our fields is refused, naming the file
+    bad = os.path.join(sdir, "lead_event.avsc")
+    with open(bad, "w") as f:
+        f.write('{"type": "record", "name": "LeadEvent", "fields": '
+                '[{"name": "lead_id", "type": "string"}]}')
+    p = run(["replay", "--model", old, ev_path, "--schemas", sdir,
+             "--quiet"], cwd=d)
+    assert p.returncode == 1 and bad.encode() in p.stderr, p.stderr
+    # without --schemas the same input reads with the built-in schema
+    p = run(["replay", "--model", old, ev_path, "--quiet"], cwd=d)
+    assert p.returncode == 0 and p.stdout, p.stderr
 
 
 def test_diff_hand_computed():
@@ -252,5 +308,6 @@ def test_usage_errors():
 
 if __name__ == "__main__":
     h.main([test_deterministic_and_equal_to_score, test_final_only_hand_checked,
-            test_avro_input_and_output, test_diff_hand_computed,
+            test_avro_input_and_output, test_schemas_dir_overrides,
+            test_diff_hand_computed,
             test_usage_errors])

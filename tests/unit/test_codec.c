@@ -2,7 +2,9 @@
  * test_codec.c - the codec facade: plain Avro, JSON and Schema Registry
  * inputs (against tests/integration/registry_server.py, started here on a
  * free loopback port, with request counts read back from it), the value
- * checks every format shares, and output / dead-letter encodings.
+ * checks every format shares, output / dead-letter encodings, and the
+ * schemas built into the program (equal to schemas/, overridden by a
+ * configured directory).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "leadscore/ls_alloc.h"
 #include "leadscore/ls_codec.h"
 #include "registry_fixture.h"
 
@@ -243,8 +246,6 @@ static void test_new_errors(void **state) {
         FILE *fp;
 
         (void)state;
-        assert_null(ls_codec_new(&conf, err, sizeof(err)));
-        assert_non_null(strstr(err, "schema_dir"));
         conf.input_format = LS_FORMAT_REGISTRY;
         conf.schema_dir = SCHEMAS;
         assert_null(ls_codec_new(&conf, err, sizeof(err)));
@@ -264,6 +265,103 @@ static void test_new_errors(void **state) {
         assert_null(ls_codec_new(&conf, err, sizeof(err)));
         assert_non_null(strstr(err, path));
         rmdir(dir);
+}
+
+static const char *const schema_files[] = {
+        "lead_event.avsc", "lead_profile.avsc", "score_update.avsc",
+        "alert.avsc", "dead_letter.avsc"};
+
+/* The built-in texts are schemas/ byte for byte; a set directory wins. */
+static void test_builtin_schemas(void **state) {
+        char err[512], dir[] = "/tmp/ls_schemas_XXXXXX", path[600], *text;
+        const char *own = "{\"type\": \"record\", \"name\": \"LeadEvent\", "
+                          "\"doc\": \"a \\\"local\\\" copy\", \"fields\": ["
+                          "{\"name\": \"lead_id\", \"type\": \"string\"}]}\n";
+        size_t i;
+        FILE *fp;
+
+        (void)state;
+        for (i = 0; i < sizeof(schema_files) / sizeof(schema_files[0]); i++) {
+                char *want;
+
+                snprintf(path, sizeof(path), "%s/%s", SCHEMAS,
+                         schema_files[i]);
+                want = read_text(path);
+                text = NULL;
+                assert_int_equal(ls_codec_schema_text(NULL, schema_files[i],
+                                                      &text, err,
+                                                      sizeof(err)),
+                                 LS_OK);
+                assert_string_equal(text, want);
+                ls_free(text);
+                text = NULL;
+                assert_int_equal(ls_codec_schema_text("", schema_files[i],
+                                                      &text, err,
+                                                      sizeof(err)),
+                                 LS_OK);
+                assert_string_equal(text, want);
+                ls_free(text);
+                free(want);
+        }
+        text = NULL;
+        assert_int_equal(ls_codec_schema_text(NULL, "nope.avsc", &text, err,
+                                              sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_null(text);
+        assert_non_null(strstr(err, "nope.avsc"));
+
+        /* A directory holding its own lead_event.avsc: that text is used
+         * (a reader schema that lacks fields is refused, naming the file),
+         * and its other files must be there too. */
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/lead_event.avsc", dir);
+        fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs(own, fp);
+        fclose(fp);
+        assert_int_equal(ls_codec_schema_text(dir, "lead_event.avsc", &text,
+                                              err, sizeof(err)),
+                         LS_OK);
+        assert_string_equal(text, own);
+        ls_free(text);
+        text = NULL;
+        assert_int_equal(ls_codec_schema_text(dir, "alert.avsc", &text, err,
+                                              sizeof(err)),
+                         LS_ERR_IO);
+        assert_null(text);
+        assert_non_null(strstr(err, "/alert.avsc"));
+        {
+                ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_JSON, dir,
+                                        NULL, 0, NULL};
+                assert_null(ls_codec_new(&conf, err, sizeof(err)));
+                assert_non_null(strstr(err, path));
+        }
+        unlink(path);
+        rmdir(dir);
+}
+
+/* No schema_dir: Avro in and out with the built-in schemas. */
+static void test_avro_builtin(void **state) {
+        ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_AVRO, NULL, NULL,
+                                0, NULL};
+        char *reader = read_text(SCHEMAS "/lead_event.avsc");
+        uint8_t buf[1024];
+        char err[256];
+        ls_codec_t *codec;
+        ls_input_t in;
+        size_t len;
+
+        (void)state;
+        codec = ls_codec_new(&conf, err, sizeof(err));
+        assert_non_null(codec);
+        len = make_event(reader, "lead-1", 1700000000000LL, NULL, buf,
+                         sizeof(buf));
+        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf,
+                                               len, &in, err, sizeof(err)),
+                         LS_OK);
+        check_event(&in, "lead-1", 1700000000000LL);
+        ls_codec_destroy(codec);
+        free(reader);
 }
 
 static void test_avro_input(void **state) {
@@ -754,6 +852,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format_parse),
                 cmocka_unit_test(test_new_errors),
+                cmocka_unit_test(test_builtin_schemas),
+                cmocka_unit_test(test_avro_builtin),
                 cmocka_unit_test(test_avro_input),
                 cmocka_unit_test(test_json_input),
                 cmocka_unit_test(test_registry_input),
