@@ -10,8 +10,8 @@
  * check accepts whatever the decoder accepts; and, differentially, avro-c's
  * generic reader decodes every accepted record to the same values.
  *
- * Run: fuzz_avro [iterations] (default 200000; env LS_FUZZ_SEED changes
- * the seed). Built with -DLS_LIBFUZZER and clang -fsanitize=fuzzer it is a
+ * Run: fuzz_avro [iterations] (default 200000, or env LS_FUZZ_RUNS; env
+ * LS_FUZZ_SEED changes the seed). Built with -DLS_LIBFUZZER and clang -fsanitize=fuzzer it is a
  * libFuzzer target instead (see docs/SCHEMAS.md).
  */
 #include <avro.h>
@@ -347,13 +347,18 @@ int main(int argc, char **argv) {
         static uint8_t seeds[NSEEDS][CAP];
         static size_t seed_len[NSEEDS];
         static uint8_t buf[CAP];
-        unsigned long iters = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
+        unsigned long iters = 200000;
         uint64_t rng = 0x9e3779b97f4a7c15ULL;
         unsigned long it;
-        const char *env = getenv("LS_FUZZ_SEED");
+        const char *env = getenv("LS_FUZZ_RUNS");
         fz_t fz;
         int s;
 
+        if (env && *env)
+                iters = strtoul(env, NULL, 10);
+        if (argc > 1)
+                iters = strtoul(argv[1], NULL, 10);
+        env = getenv("LS_FUZZ_SEED");
         if (env)
                 rng ^= strtoull(env, NULL, 0) * 0x2545f4914f6cdd1dULL;
         fz_init(&fz);
