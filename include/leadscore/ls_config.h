@@ -61,6 +61,8 @@ typedef enum ls_snapshot_source_e {
         LS_SNAPSHOT_SRC_EMBEDDED,  /* default with the embedded test broker
                                     * (its topics end with the process):
                                     * off */
+        LS_SNAPSHOT_SRC_TOPIC,     /* snapshot.topic: a compacted topic, no
+                                    * directory */
 } ls_snapshot_source_t;
 
 /** The name of the default directory in the working directory. */
@@ -112,6 +114,9 @@ typedef struct ls_config_s {
         uint64_t snapshot_every_events; /* 0 = off; else also after this
                                          * many inputs applied to a shard */
         int snapshot_keep;      /* snapshots kept per partition, default 3 */
+        char *snapshot_topic;   /* snapshot.topic: snapshots in this
+                                 * compacted topic instead of a directory
+                                 * (snapshot_dir is then NULL) */
         int snapshot_allow_reset; /* snapshot.allow_reset: a partition may
                                    * start over, empty, when its snapshots
                                    * are unusable or its history is gone */

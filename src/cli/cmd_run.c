@@ -107,6 +107,13 @@ static void ls_run_log_state(ls_log_t *log, const ls_config_t *conf) {
                          conf->snapshot_dir, src);
                 ls_log_kv(log, LS_LOG_INFO, "durable_state", msg, "dir",
                           conf->snapshot_dir, "source", src, NULL);
+        } else if (conf->snapshot_topic) {
+                snprintf(msg, sizeof(msg),
+                         "lead state is kept in snapshots in the compacted "
+                         "topic %s (%s)",
+                         conf->snapshot_topic, src);
+                ls_log_kv(log, LS_LOG_INFO, "durable_state", msg, "topic",
+                          conf->snapshot_topic, "source", src, NULL);
         } else if (conf->snapshot_source == LS_SNAPSHOT_SRC_OFF) {
                 ls_log_kv(log, LS_LOG_WARN, "no_durable_state",
                           "no durable lead state (snapshot: off): after a "

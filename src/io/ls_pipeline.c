@@ -49,6 +49,7 @@
 #include "leadscore/ls_metrics.h"
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_snapshot.h"
+#include "leadscore/ls_snapstore.h"
 
 #define LS_PL_BATCH 4096      /* records handled between housekeeping */
 #define LS_PL_TICKETS 1024    /* delivery tickets allocated at a time */
@@ -187,6 +188,7 @@ struct ls_pipeline_s {
         ls_outbuf_t ob;
         ls_buf_t buf;
         ls_buf_t snapbuf;        /* scratch of snapshot writes */
+        ls_snapstore_t *snapstore; /* where snapshots go; NULL: off */
         int64_t last_snapshot;   /* monotonic ms */
         ls_pipeline_stats_t stats;
         int fatal;               /* a fatal error happened; stop */
@@ -605,7 +607,7 @@ static int ls_pl_topic_index(const ls_pipeline_t *pl, const char *name) {
 static int64_t ls_pl_committable(const ls_pipeline_t *pl, const ls_tp_t *tp) {
         int64_t off = tp->committable, dur;
 
-        if (!pl->conf->snapshot_dir || off < 0)
+        if (!pl->snapstore || off < 0)
                 return off;
         dur = pl->slots[tp->partition].durable[tp->topic];
         return dur < off ? dur : off;
@@ -1669,9 +1671,9 @@ static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p,
         }
         meta.partition = p;
         slot->snap_dur_ms = ls_pl_now_mono();
-        if (ls_snapshot_write(pl->conf->snapshot_dir, &meta, slot->shard,
-                              pl->conf->snapshot_keep, &pl->snapbuf, path,
-                              sizeof(path), errstr, sizeof(errstr))) {
+        if (ls_snapstore_write(pl->snapstore, &meta, slot->shard,
+                               &pl->snapbuf, path, sizeof(path), errstr,
+                               sizeof(errstr))) {
                 ls_log(pl->log, LS_LOG_ERROR, "snapshot_failed",
                        "snapshot of partition %" PRId32 " failed: %s", p,
                        errstr);
@@ -1705,7 +1707,7 @@ static void ls_pl_make_durable(ls_pipeline_t *pl,
         int32_t p;
         int i;
 
-        if (!pl->conf->snapshot_dir)
+        if (!pl->snapstore)
                 return;
         if (pl->conf->transactional)
                 ls_pl_commit(pl, NULL);
@@ -1728,7 +1730,7 @@ static void ls_pl_make_durable(ls_pipeline_t *pl,
 static int ls_pl_snapshot_due(const ls_pipeline_t *pl) {
         int32_t p;
 
-        if (!pl->conf->snapshot_dir)
+        if (!pl->snapstore)
                 return 0;
         if (ls_pl_now_mono() - pl->last_snapshot >=
             pl->conf->snapshot_interval_ms)
@@ -1802,16 +1804,16 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
         slot->applied_since_snap = 0;
         for (t = 0; t < 2; t++)
                 slot->next[t] = slot->durable[t] = -1;
-        if (!pl->conf->snapshot_dir) {
+        if (!pl->snapstore) {
                 /* `snapshot: off`: warned about at start */
                 slot->shard = ls_shard_new(pl->ms);
                 return 0;
         }
         pl->snap_rejected = 0;
-        err = ls_snapshot_restore(pl->conf->snapshot_dir, pl->conf->group, p,
-                                  topics, pl->ms, ls_pl_snap_report, pl, &meta,
-                                  &slot->shard, path, sizeof(path), errstr,
-                                  sizeof(errstr));
+        err = ls_snapstore_restore(pl->snapstore, pl->conf->group, p, topics,
+                                   pl->ms, ls_pl_snap_report, pl, &meta,
+                                   &slot->shard, path, sizeof(path), errstr,
+                                   sizeof(errstr));
         if (err == LS_OK) {
                 for (t = 0; t < 2; t++)
                         slot->next[t] = slot->durable[t] =
@@ -1856,7 +1858,7 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                          "%s, none usable (see snapshot_rejected)",
                          p, pl->snap_rejected,
                          pl->snap_rejected == 1 ? "" : "s",
-                         pl->conf->snapshot_dir);
+                         ls_snapstore_where(pl->snapstore));
         } else if (err == LS_ERR_NOT_FOUND) {
                 const int64_t from[2] = {LS_SNAPSHOT_EARLIEST,
                                          LS_SNAPSHOT_EARLIEST};
@@ -1866,7 +1868,7 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                                "partition %" PRId32 ": no snapshot in %s "
                                "yet; starting empty from the earliest "
                                "offsets",
-                               p, pl->conf->snapshot_dir);
+                               p, ls_snapstore_where(pl->snapstore));
                         ls_metric_add(pl->mh.restores[ls_pl_restore_idx(
                                               "empty")],
                                       1);
@@ -1875,7 +1877,7 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                 }
                 snprintf(msg, sizeof(msg),
                          "partition %" PRId32 ": no snapshot in %s, and %s",
-                         p, pl->conf->snapshot_dir, gone);
+                         p, ls_snapstore_where(pl->snapstore), gone);
         } else {
                 snprintf(msg, sizeof(msg),
                          "partition %" PRId32 ": cannot restore: %s", p,
@@ -2011,7 +2013,7 @@ static void ls_pl_txn_resume(ls_pipeline_t *pl,
                 tp->committed = c;
                 tp->quiet_until = c;
                 start = pl->slots[p].next[t]; /* -1: the earliest */
-                if (pl->conf->snapshot_dir && start < c)
+                if (pl->snapstore && start < c)
                         ls_log(pl->log, LS_LOG_INFO, "txn_resume",
                                "%s [%" PRId32 "]: committed offset %" PRId64
                                " is past the snapshot's %" PRId64
@@ -2056,7 +2058,7 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                                 return;
                         }
                 }
-                if (pl->conf->snapshot_dir) {
+                if (pl->snapstore) {
                         /* Resume where the shard's state ends. */
                         int64_t next = pl->slots[p].next[t];
                         parts->elems[i].offset =
@@ -2463,18 +2465,30 @@ static int ls_pl_conf_props(rd_kafka_conf_t *kconf, const char *section,
         return 0;
 }
 
-static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
-                                    char *errstr, size_t errstr_size) {
+/* Which client a configuration is for. */
+typedef enum ls_pl_role_e {
+        LS_PL_CONSUMER,
+        LS_PL_PRODUCER,
+        LS_PL_SNAPSHOTS, /* the snapshot topic's clients (ls_snapstore.h):
+                          * the shared `kafka` section only */
+} ls_pl_role_t;
+
+/**
+ * The configuration of one of the pipeline's clients: its defaults, the
+ * `kafka` section, the role's own section, the role's fixed settings.
+ * @returns it (the caller's), or NULL with errstr.
+ */
+static rd_kafka_conf_t *ls_pl_client_conf(ls_pipeline_t *pl,
+                                          ls_pl_role_t role, char *errstr,
+                                          size_t errstr_size) {
         const ls_config_t *conf = pl->conf;
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-        rd_kafka_t *rk;
-        char kerr[512];
-        int consumer = type == RD_KAFKA_CONSUMER;
+        int consumer = role == LS_PL_CONSUMER;
 
         rd_kafka_conf_set_opaque(kconf, pl);
         rd_kafka_conf_set_log_cb(kconf, ls_pl_kafka_log_cb);
         rd_kafka_conf_set_error_cb(kconf, ls_pl_kafka_error_cb);
-        if (conf->metrics_listen) {
+        if (conf->metrics_listen && role != LS_PL_SNAPSHOTS) {
                 /* Lag, rtt and queue gauges; the user may override. */
                 if (ls_pl_conf_set(kconf, "kafka", "statistics.interval.ms",
                                    "5000", errstr, errstr_size))
@@ -2496,7 +2510,7 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
                     ls_pl_conf_set(kconf, "consumer", "enable.partition.eof",
                                    "true", errstr, errstr_size))
                         goto fail;
-        } else {
+        } else if (role == LS_PL_PRODUCER) {
                 /* Keys land where the Java client, Kafka Streams, Flink
                  * and kafkajs put them (the user may override). */
                 if (ls_pl_conf_set(kconf, "producer", "linger.ms", "5", errstr,
@@ -2507,9 +2521,10 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
         }
         if (ls_pl_conf_props(kconf, "kafka", &conf->kafka, errstr,
                              errstr_size) ||
-            ls_pl_conf_props(kconf, consumer ? "consumer" : "producer",
-                             consumer ? &conf->consumer : &conf->producer,
-                             errstr, errstr_size))
+            (role != LS_PL_SNAPSHOTS &&
+             ls_pl_conf_props(kconf, consumer ? "consumer" : "producer",
+                              consumer ? &conf->consumer : &conf->producer,
+                              errstr, errstr_size)))
                 goto fail;
         if (pl->broker &&
             ls_pl_conf_set(kconf, "kafka", "bootstrap.servers", pl->bootstrap,
@@ -2548,22 +2563,36 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
                                 goto fail;
                         }
                 }
-        } else {
+        } else if (role == LS_PL_PRODUCER) {
                 if (ls_pl_conf_set(kconf, "producer", "enable.idempotence",
                                    "true", errstr, errstr_size))
                         goto fail;
                 rd_kafka_conf_set_dr_msg_cb(kconf, ls_pl_dr_cb);
         }
+        return kconf;
+fail:
+        rd_kafka_conf_destroy(kconf);
+        return NULL;
+}
+
+static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
+                                    char *errstr, size_t errstr_size) {
+        int consumer = type == RD_KAFKA_CONSUMER;
+        rd_kafka_conf_t *kconf = ls_pl_client_conf(
+                pl, consumer ? LS_PL_CONSUMER : LS_PL_PRODUCER, errstr,
+                errstr_size);
+        rd_kafka_t *rk;
+        char kerr[512];
+
+        if (!kconf)
+                return NULL;
         rk = rd_kafka_new(type, kconf, kerr, sizeof(kerr));
         if (!rk) {
                 ls_seterr(errstr, errstr_size, LS_ERR_KAFKA, "%s: %s",
                           consumer ? "consumer" : "producer", kerr);
-                goto fail;
+                rd_kafka_conf_destroy(kconf);
         }
         return rk;
-fail:
-        rd_kafka_conf_destroy(kconf);
-        return NULL;
 }
 
 ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
@@ -2672,6 +2701,19 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                                         errstr_size);
         if (!pl->consumer)
                 goto fail;
+        if (conf->snapshot_topic) {
+                rd_kafka_conf_t *sconf = ls_pl_client_conf(
+                        pl, LS_PL_SNAPSHOTS, errstr, errstr_size);
+                if (!sconf || !(pl->snapstore = ls_snapstore_topic_new(
+                                        conf->snapshot_topic, sconf, errstr,
+                                        errstr_size)))
+                        goto fail;
+        } else if (conf->snapshot_dir &&
+                   !(pl->snapstore = ls_snapstore_dir_new(
+                             conf->snapshot_dir, conf->snapshot_keep))) {
+                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
         rd_kafka_poll_set_consumer(pl->consumer);
         pl->cq = rd_kafka_queue_get_consumer(pl->consumer);
         pl->batch = ls_malloc(LS_PL_BATCH * sizeof(*pl->batch));
@@ -2892,6 +2934,7 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
                 ls_pl_flush(pl);
                 rd_kafka_destroy(pl->producer);
         }
+        ls_snapstore_destroy(pl->snapstore);
         while (pl->tblocks) { /* no delivery report is pending any more */
                 ls_ticket_block_t *b = pl->tblocks;
                 pl->tblocks = b->next;

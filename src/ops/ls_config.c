@@ -184,6 +184,7 @@ void ls_config_destroy(ls_config_t *conf) {
         ls_free(conf->registry_key_location);
         ls_free(conf->registry_key_password);
         ls_free(conf->snapshot_dir);
+        ls_free(conf->snapshot_topic);
         ls_free(conf->metrics_listen);
         ls_props_clear(&conf->kafka);
         ls_props_clear(&conf->consumer);
@@ -216,7 +217,7 @@ typedef struct ls_cfgp_s {
 
 static ls_err_t ls_cfgp_err(ls_cfgp_t *p, const yaml_node_t *node,
                             const char *key, const char *fmt, const char *a) {
-        char why[1024];
+        char why[PATH_MAX + 256]; /* a path and a few words */
 
         snprintf(why, sizeof(why), fmt, a ? a : "");
         return ls_seterr(p->errstr, p->errstr_size, LS_ERR_INVALID,
@@ -941,14 +942,17 @@ static ls_err_t ls_cfgp_snapshot(ls_cfgp_t *p, yaml_node_t *map) {
                         err = ls_cfgp_int(p, vn, "snapshot.keep", 1, 1000, &v);
                         if (!err)
                                 p->conf->snapshot_keep = (int)v;
+                } else if (k && !strcmp(k, "topic")) {
+                        err = ls_cfgp_string(p, vn, "snapshot.topic",
+                                             &p->conf->snapshot_topic);
                 } else if (k && !strcmp(k, "allow_reset")) {
                         err = ls_cfgp_bool(p, vn, "snapshot.allow_reset",
                                            &p->conf->snapshot_allow_reset);
                 } else {
                         err = ls_cfgp_err(p, kn, "snapshot",
                                           "unknown key \"%s\" (expected dir, "
-                                          "interval, every_events, keep, "
-                                          "allow_reset)",
+                                          "topic, interval, every_events, "
+                                          "keep, allow_reset)",
                                           k ? k : "?");
                 }
                 if (err)
@@ -973,6 +977,16 @@ static ls_err_t ls_config_snapshot_default(ls_config_t *c, char *errstr,
         size_t n = 0;
         ls_buf_t b;
 
+        if (c->snapshot_topic) {
+                if (c->snapshot_source == LS_SNAPSHOT_SRC_CONFIG)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "%s: snapshot: set dir or topic, "
+                                         "not both",
+                                         c->path);
+                if (c->snapshot_source == LS_SNAPSHOT_SRC_NONE)
+                        c->snapshot_source = LS_SNAPSHOT_SRC_TOPIC;
+                return LS_OK;
+        }
         if (c->snapshot_source != LS_SNAPSHOT_SRC_NONE)
                 return LS_OK;
         if (c->embedded && !ls_config_has_bootstrap(c)) {
@@ -1023,6 +1037,8 @@ const char *ls_config_snapshot_source2str(const ls_config_t *conf) {
                        " in the working directory";
         case LS_SNAPSHOT_SRC_OFF:
                 return "snapshot: off";
+        case LS_SNAPSHOT_SRC_TOPIC:
+                return "snapshot.topic";
         case LS_SNAPSHOT_SRC_EMBEDDED:
                 return "default with the embedded test broker, whose topics "
                        "end with the process";
@@ -1335,6 +1351,15 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
                         (long long)conf->snapshot_interval_ms,
                         (unsigned long long)conf->snapshot_every_events,
                         conf->snapshot_keep,
+                        conf->snapshot_allow_reset ? " allow_reset" : "",
+                        ls_config_snapshot_source2str(conf));
+        else if (conf->snapshot_topic)
+                fprintf(fp,
+                        "  snapshot = topic:%s interval:%lldms "
+                        "every_events:%llu%s (%s)\n",
+                        conf->snapshot_topic,
+                        (long long)conf->snapshot_interval_ms,
+                        (unsigned long long)conf->snapshot_every_events,
                         conf->snapshot_allow_reset ? " allow_reset" : "",
                         ls_config_snapshot_source2str(conf));
         else

@@ -424,6 +424,22 @@ static void test_snapshot_default(void **state) {
         assert_int_not_equal(stat(want, &st), 0);
         ls_config_destroy(c);
 
+        /* snapshot.topic: no directory; not together with dir */
+        assert_int_equal(load(&d, BOOT "snapshot: {topic: lead-snapshots}\n",
+                              &c, err, sizeof(err)),
+                         LS_OK);
+        assert_null(c->snapshot_dir);
+        assert_string_equal(c->snapshot_topic, "lead-snapshots");
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_TOPIC);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "  snapshot = topic:lead-snapshots "));
+        assert_non_null(strstr(text, "(snapshot.topic)\n"));
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, BOOT "snapshot: {dir: s, topic: t}\n", &c,
+                              err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "set dir or topic, not both"));
+
         /* allow_reset: off unless said, a boolean, shown when on */
         assert_int_equal(load(&d, BOOT "snapshot: {dir: snaps, allow_reset: "
                                        "true}\n",
