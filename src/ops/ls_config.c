@@ -1343,28 +1343,23 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         fprintf(fp, "  commit_interval = %lldms\n",
                 (long long)conf->commit_interval_ms);
         fprintf(fp, "  max_record_bytes = %zu\n", conf->max_record_bytes);
-        if (conf->snapshot_dir)
+        if (conf->snapshot_dir || conf->snapshot_topic) {
                 fprintf(fp,
-                        "  snapshot = dir:%s interval:%lldms every_events:%llu "
-                        "keep:%d%s (%s)\n",
-                        conf->snapshot_dir,
+                        "  snapshot = %s:%s interval:%lldms every_events:%llu",
+                        conf->snapshot_dir ? "dir" : "topic",
+                        conf->snapshot_dir ? conf->snapshot_dir
+                                           : conf->snapshot_topic,
                         (long long)conf->snapshot_interval_ms,
-                        (unsigned long long)conf->snapshot_every_events,
-                        conf->snapshot_keep,
+                        (unsigned long long)conf->snapshot_every_events);
+                if (conf->snapshot_dir)
+                        fprintf(fp, " keep:%d", conf->snapshot_keep);
+                fprintf(fp, "%s (%s)\n",
                         conf->snapshot_allow_reset ? " allow_reset" : "",
                         ls_config_snapshot_source2str(conf));
-        else if (conf->snapshot_topic)
-                fprintf(fp,
-                        "  snapshot = topic:%s interval:%lldms "
-                        "every_events:%llu%s (%s)\n",
-                        conf->snapshot_topic,
-                        (long long)conf->snapshot_interval_ms,
-                        (unsigned long long)conf->snapshot_every_events,
-                        conf->snapshot_allow_reset ? " allow_reset" : "",
-                        ls_config_snapshot_source2str(conf));
-        else
+        } else {
                 fprintf(fp, "  snapshot = off (%s)\n",
                         ls_config_snapshot_source2str(conf));
+        }
         fprintf(fp, "  merge_wait = %lldms\n", (long long)conf->merge_wait_ms);
         fprintf(fp, "  transactional = %s\n",
                 conf->transactional ? "true" : "false");
