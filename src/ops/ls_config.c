@@ -372,6 +372,7 @@ static ls_err_t ls_cfgp_props_check(ls_cfgp_t *p, yaml_node_t *map,
  * Errors name the line and the key path, never the value.
  */
 #define LS_CFG_FILE_MAX (64 * 1024)
+#define LS_CFG_MAX (16 << 20) /* the config file itself */
 
 /*
  * Replaces the value of scalar @p node by @p v (@p len bytes). The
@@ -1252,6 +1253,14 @@ ls_err_t ls_config_load(const char *path, ls_config_t **confp, char *errstr,
                                  "%s: cannot open: %s", path, strerror(errno));
         ls_buf_init(&b);
         while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+                if (b.len + n > LS_CFG_MAX) {
+                        fclose(fp);
+                        ls_buf_free(&b);
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "%s: larger than %d MiB: not a "
+                                         "config file",
+                                         path, LS_CFG_MAX >> 20);
+                }
                 if (ls_buf_append(&b, chunk, n)) {
                         fclose(fp);
                         ls_buf_free(&b);

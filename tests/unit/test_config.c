@@ -586,8 +586,21 @@ static void test_snapshot_ambiguous(void **state) {
         dir_remove(&d);
 }
 
+/* The config file is read up to 16 MiB: /dev/zero is refused. */
+static void test_config_read_is_bounded(void **state) {
+        ls_config_t *c = NULL;
+        char err[512];
+
+        (void)state;
+        assert_int_equal(ls_config_load("/dev/zero", &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_null(c);
+        assert_non_null(strstr(err, "/dev/zero: larger than 16 MiB"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_config_read_is_bounded),
                 cmocka_unit_test(test_expand_every_value),
                 cmocka_unit_test(test_expand_errors),
                 cmocka_unit_test(test_registry_keys),
