@@ -1518,8 +1518,7 @@ static int ls_pl_partner_done(ls_pipeline_t *pl, ls_tp_t *tp,
  * @returns 1 when answers arrived (the held records may go now).
  */
 static int ls_pl_ask_ends(ls_pipeline_t *pl) {
-        rd_kafka_topic_partition_list_t *list =
-                rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_t *list;
         int64_t asked = ls_pl_now_mono();
         rd_kafka_resp_err_t err;
         int32_t p;
@@ -1528,6 +1527,7 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
         pl->ends_wanted = 0;
         if (asked < pl->ends_retry_at)
                 return 0; /* the last ask failed: the records wait a bit */
+        list = rd_kafka_topic_partition_list_new(8);
         for (p = 0; p < pl->n_parts; p++)
                 for (t = 0; t < 2; t++) {
                         ls_tp_t *tp = pl->tps[t][p];
