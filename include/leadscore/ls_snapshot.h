@@ -20,9 +20,9 @@
  *
  * Files are named <dir>/<group>-<partition>-<seq>.lssnap (seq zero padded
  * to 12 digits, newest = highest) and written atomically: a temp file
- * ".<name>.<pid>.tmp" in the same directory (O_EXCL, O_NOFOLLOW, mode
- * 0600; the directory is made 0700), write, fsync, rename, fsync of the
- * directory. Temp files never match the name pattern, so a crash during a
+ * ".<name>.<random>.tmp" in the same directory (mkstemps: created anew,
+ * mode 0600; the directory is made 0700), write, fsync, rename, fsync of
+ * the directory. Temp files never match the name pattern, so a crash during a
  * write never exposes a partial file to the loader.
  *
  * Threading: no shared state; the functions may run on any thread.

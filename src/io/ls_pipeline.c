@@ -1354,7 +1354,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         if (ls_pl_emit(pl, tp, seq))
                 return;
         if (pl->ob.n_outs > 0 && !ls_pl_quiet(tp, rkm->offset) &&
-            rec.timestamp >= 0)
+            rec.timestamp > 0)
                 ls_metric_observe(pl->mh.latency,
                                   (double)(pl->now_wall - rec.timestamp) /
                                           1000.0);
@@ -1496,13 +1496,9 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
  */
 static int ls_pl_partner_done(ls_pipeline_t *pl, ls_tp_t *tp,
                               int64_t head_at) {
-        int64_t lo = -1, hi = -1;
-
-        if (!rd_kafka_get_watermark_offsets(pl->consumer,
-                                            ls_pl_topic_name(pl, tp->topic),
-                                            tp->partition, &lo, &hi) &&
-            hi >= 0 && tp->consumed_next >= 0 && tp->consumed_next < hi)
-                return 0; /* records known to be there are still to come */
+        /* (The fetch's cached high watermark cannot say "more to come"
+         * either: a read_committed consumer stops at the last stable
+         * offset, below it while a transaction is open.) */
         if (tp->end_asked_at > head_at)
                 return tp->consumed_next >= 0
                                ? tp->consumed_next >= tp->end_offset
@@ -1541,8 +1537,11 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
                 return 0;
         }
         /* A timestamp of -1 (OFFSET_END) asks for the partition's end. */
-        err = rd_kafka_offsets_for_times(pl->consumer, list,
-                                         LS_PL_END_TIMEOUT_MS);
+        err = rd_kafka_offsets_for_times(
+                pl->consumer, list,
+                pl->conf->merge_wait_ms < LS_PL_END_TIMEOUT_MS
+                        ? (int)pl->conf->merge_wait_ms
+                        : LS_PL_END_TIMEOUT_MS);
         for (i = 0; i < list->cnt; i++) {
                 rd_kafka_topic_partition_t *e = &list->elems[i];
                 ls_tp_t *tp;
@@ -1553,8 +1552,10 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
                         continue;
                 tp->end_wanted = 0;
                 if (err || e->err || e->offset < 0) {
-                        /* the record waits (merge_wait at most) */
-                        pl->ends_retry_at = asked + LS_PL_POLL_MS;
+                        /* the record waits (merge_wait at most); no
+                         * ask again for a while, from now: the failed one
+                         * may have taken its whole timeout */
+                        pl->ends_retry_at = ls_pl_now_mono() + LS_PL_POLL_MS;
                         continue;
                 }
                 tp->end_asked_at = asked;
@@ -1748,13 +1749,14 @@ static int ls_pl_snapshot_due(const ls_pipeline_t *pl) {
  * The first of partition @p p's input topics whose records before
  * @p from[t] (LS_SNAPSHOT_EARLIEST: offset 0) are gone from the log
  * (retention, deletion): writes "TOPIC [p] begins at offset N" to @p what.
- * @returns 1 when one is, 0 when none is or the log's start is unknown
- *          (then logged as `history_unknown`).
+ * @returns 1 when one is, 0 when none is, -1 when where a log begins
+ *          could not be read (logged as `history_unknown`; @p what says
+ *          which).
  */
 static int ls_pl_history_gone(ls_pipeline_t *pl, int32_t p,
                               const int64_t from[2], char *what,
                               size_t what_size) {
-        int t;
+        int t, unknown = 0;
 
         for (t = 0; t < 2; t++) {
                 const char *topic = ls_pl_topic_name(pl, t);
@@ -1765,8 +1767,13 @@ static int ls_pl_history_gone(ls_pipeline_t *pl, int32_t p,
                 if (err) {
                         ls_log(pl->log, LS_LOG_WARN, "history_unknown",
                                "%s [%" PRId32 "]: cannot read where its log "
-                               "begins (%s); starting without that check",
+                               "begins (%s)",
                                topic, p, rd_kafka_err2str(err));
+                        snprintf(what, what_size,
+                                 "where %s [%" PRId32 "] begins cannot be "
+                                 "read (%s)",
+                                 topic, p, rd_kafka_err2str(err));
+                        unknown = 1;
                         continue;
                 }
                 if (lo > need) {
@@ -1777,7 +1784,7 @@ static int ls_pl_history_gone(ls_pipeline_t *pl, int32_t p,
                         return 1;
                 }
         }
-        return 0;
+        return unknown ? -1 : 0;
 }
 
 /**
@@ -1839,8 +1846,10 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                                p, path, st.leads, topics[0], meta.offsets[0],
                                topics[1], meta.offsets[1], meta.stream_time);
                 }
-                if (!ls_pl_history_gone(pl, p, meta.offsets, gone,
-                                        sizeof(gone))) {
+                /* (whether the log still starts early enough may be
+                 * unknown: the state is there, the run goes on) */
+                if (ls_pl_history_gone(pl, p, meta.offsets, gone,
+                                       sizeof(gone)) <= 0) {
                         ls_metric_add(pl->mh.restores[ls_pl_restore_idx(
                                               result)],
                                       1);

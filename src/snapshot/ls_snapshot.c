@@ -453,17 +453,13 @@ ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
                          sizeof(final));
         base = strrchr(final, '/') + 1;
         /* Private (0600: lead data), never through a link planted under
-         * the name, never into another writer's file: the name carries
-         * the pid, and O_EXCL refuses whatever is there (a leftover of a
-         * crashed process with a reused pid goes, once). */
-        snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, base,
-                 (long)getpid());
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
-        if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-                fd = open(tmp,
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                          0600);
+         * the name, never into another writer's file, even one on a
+         * shared volume whose pid is the same: mkstemps() makes a new
+         * file under a random name (O_CREAT | O_EXCL, mode 0600). */
+        snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX.tmp", dir, base);
+        fd = mkstemps(tmp, 4);
+        if (fd >= 0)
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
         if (fd < 0) {
                 err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
                                 "%s: cannot create: %s", tmp, strerror(errno));

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,6 +32,9 @@ struct ls_snapstore_s {
         int32_t n_parts;
         uint64_t *last_seq;  /* per shard partition: the newest sequence
                               * written or seen */
+        uint64_t *kept_seq;  /* per shard partition: the sequence of the
+                              * complete snapshot that must survive the
+                              * next write (restored or last written) */
         size_t n_last;
         int dr_failed;
         char dr_err[256];
@@ -103,13 +107,27 @@ static ls_err_t ls_ss_check_compacted(ls_snapstore_t *st, char *errstr,
                 const rd_kafka_ConfigEntry_t **es =
                         nres ? rd_kafka_ConfigResource_configs(rs[0], &nent)
                              : NULL;
+                const char *policy = NULL;
 
-                for (i = 0; i < nent; i++) {
-                        const char *v = rd_kafka_ConfigEntry_value(es[i]);
-                        if (strcmp(rd_kafka_ConfigEntry_name(es[i]),
-                                   "cleanup.policy"))
-                                continue;
-                        if (!v || !strstr(v, "compact"))
+                if (!nres || rd_kafka_ConfigResource_error(rs[0]))
+                        err = ls_seterr(
+                                errstr, errstr_size, LS_ERR_KAFKA,
+                                "snapshot.topic %s: cannot read its "
+                                "configuration: %s",
+                                st->topic,
+                                nres ? rd_kafka_ConfigResource_error_string(
+                                               rs[0])
+                                     : "no answer");
+                for (i = 0; !err && i < nent; i++)
+                        if (!strcmp(rd_kafka_ConfigEntry_name(es[i]),
+                                    "cleanup.policy"))
+                                policy = rd_kafka_ConfigEntry_value(es[i]);
+                if (!err) {
+                        const char *v = policy;
+                        /* exactly compact: with delete too, retention
+                         * would remove the snapshot of an idle
+                         * partition */
+                        if (!v || strcmp(v, "compact"))
                                 err = ls_seterr(
                                         errstr, errstr_size, LS_ERR_INVALID,
                                         "snapshot.topic %s has "
@@ -209,6 +227,7 @@ void ls_snapstore_destroy(ls_snapstore_t *st) {
                 rd_kafka_destroy(st->reader);
         }
         ls_free(st->last_seq);
+        ls_free(st->kept_seq);
         ls_free(st->topic);
         ls_free(st->dir);
         ls_free(st);
@@ -223,10 +242,16 @@ static uint64_t *ls_ss_last(ls_snapstore_t *st, int32_t p) {
         if ((size_t)p >= st->n_last) {
                 size_t n = (size_t)p + 16;
                 uint64_t *nl = ls_realloc(st->last_seq, n * sizeof(*nl));
+                uint64_t *nk;
+
                 if (!nl)
                         return NULL;
-                memset(nl + st->n_last, 0, (n - st->n_last) * sizeof(*nl));
                 st->last_seq = nl;
+                if (!(nk = ls_realloc(st->kept_seq, n * sizeof(*nk))))
+                        return NULL;
+                st->kept_seq = nk;
+                memset(nl + st->n_last, 0, (n - st->n_last) * sizeof(*nl));
+                memset(nk + st->n_last, 0, (n - st->n_last) * sizeof(*nk));
                 st->n_last = n;
         }
         return &st->last_seq[p];
@@ -251,7 +276,13 @@ static ls_err_t ls_ss_write_topic(ls_snapstore_t *st,
         if (!last)
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                                  "out of memory");
+        /* Above every sequence seen, in the slot that does not hold the
+         * complete snapshot the restore used (or the last write): a
+         * write cut short must leave that one whole. */
         meta->seq = *last + 1;
+        if (st->kept_seq[meta->partition] &&
+            (meta->seq & 1) == (st->kept_seq[meta->partition] & 1))
+                meta->seq++;
         clock_gettime(CLOCK_REALTIME, &ts);
         meta->created_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         ls_buf_reset(scratch);
@@ -310,6 +341,7 @@ static ls_err_t ls_ss_write_topic(ls_snapstore_t *st,
         if (err)
                 return err;
         *last = meta->seq;
+        st->kept_seq[meta->partition] = meta->seq;
         snprintf(loc, loc_size,
                  "topic %s [%" PRId32 "] sequence %" PRIu64 " (%u record%s)",
                  st->topic, sp, meta->seq, n, n == 1 ? "" : "s");
@@ -364,9 +396,19 @@ static ls_err_t ls_ss_take(ls_ss_slot_t slots[2], const char *prefix,
                 return LS_OK;
         memcpy(tail, k + pl, rkm->key_len - pl);
         tail[rkm->key_len - pl] = '\0';
-        if (sscanf(tail, "%u/%u", &slot, &idx) != 2 || slot > 1 ||
-            idx > (1u << 20))
-                return LS_OK;
+        {
+                /* exactly "SLOT/CHUNK", digits only: another group whose
+                 * name extends ours ("g/1") must not match */
+                char *end;
+                if (tail[0] != '0' && tail[0] != '1')
+                        return LS_OK;
+                slot = (unsigned)(tail[0] - '0');
+                if (tail[1] != '/' || tail[2] < '0' || tail[2] > '9')
+                        return LS_OK;
+                idx = (unsigned)strtoul(tail + 2, &end, 10);
+                if (*end != '\0' || idx > (1u << 20))
+                        return LS_OK;
+        }
         if (idx >= slots[slot].size) {
                 size_t ns = idx + 8;
                 ls_ss_chunk_t *nc = ls_realloc(slots[slot].chunks,
@@ -433,6 +475,8 @@ static ls_err_t ls_ss_read(ls_snapstore_t *st, int32_t sp, const char *prefix,
                 int done = 0;
 
                 clock_gettime(CLOCK_MONOTONIC, &t);
+                if (rkm && !rkm->err)
+                        t0 = t; /* the deadline counts from progress */
                 if (!rkm) {
                         if ((t.tv_sec - t0.tv_sec) * 1000 >
                             LS_SS_TIMEOUT_MS) {
@@ -440,7 +484,7 @@ static ls_err_t ls_ss_read(ls_snapstore_t *st, int32_t sp, const char *prefix,
                                         errstr, errstr_size, LS_ERR_IO,
                                         "snapshot.topic %s [%" PRId32
                                         "]: offsets %" PRId64 "..%" PRId64
-                                        " not read within %d s",
+                                        " not read: no progress for %d s",
                                         st->topic, sp, lo, hi,
                                         LS_SS_TIMEOUT_MS / 1000);
                                 break;
@@ -449,12 +493,18 @@ static ls_err_t ls_ss_read(ls_snapstore_t *st, int32_t sp, const char *prefix,
                 }
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         done = rkm->offset >= hi;
-                } else if (rkm->err) {
+                } else if (rkm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                           rkm->err ==
+                                   RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+                           rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
                         err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
                                         "snapshot.topic %s [%" PRId32 "]: %s",
                                         st->topic, sp,
                                         rd_kafka_message_errstr(rkm));
                         done = 1;
+                } else if (rkm->err) {
+                        /* transient (a connection, a leader moving): the
+                         * consumer retries; the deadline ends it */
                 } else if (rkm->offset < hi) {
                         err = ls_ss_take(slots, prefix, rkm);
                         done = err || rkm->offset + 1 >= hi;
@@ -483,7 +533,7 @@ static ls_err_t ls_ss_restore_topic(ls_snapstore_t *st, const char *group,
         uint64_t *last = ls_ss_last(st, partition);
         char prefix[300], where[400], why[1200];
         uint64_t seqs[2] = {0, 0};
-        int complete[2] = {0, 0}, order[2] = {0, 1}, k;
+        int complete[2] = {0, 0}, order[2] = {0, 1}, k, incomplete = 0;
         ls_buf_t img;
         ls_err_t err;
 
@@ -511,18 +561,22 @@ static ls_err_t ls_ss_restore_topic(ls_snapstore_t *st, const char *group,
                 if (seqs[k] > *last)
                         *last = seqs[k];
                 complete[k] = have == n;
-                if (!complete[k]) {
+                incomplete += !complete[k];
+        }
+        /* A write cut short next to a complete snapshot is that
+         * snapshot's successor, lost: reported. Without any complete one
+         * it was the partition's first, which nothing was committed
+         * against: as if there were none. */
+        for (k = 0; k < 2 && (complete[0] || complete[1]); k++)
+                if (!complete[k] && seqs[k]) {
                         snprintf(where, sizeof(where),
                                  "topic %s [%" PRId32 "] sequence %" PRIu64,
                                  st->topic, sp, seqs[k]);
-                        snprintf(why, sizeof(why),
-                                 "incomplete: %u of %u records (a write "
-                                 "cut short)",
-                                 have, n);
                         if (report)
-                                report(opaque, where, why);
+                                report(opaque, where,
+                                       "incomplete (a write cut short); "
+                                       "the other slot is used");
                 }
-        }
         if (seqs[1] > seqs[0]) {
                 order[0] = 1;
                 order[1] = 0;
@@ -548,6 +602,7 @@ static ls_err_t ls_ss_restore_topic(ls_snapstore_t *st, const char *group,
                 if (ls_snapshot_load_image(img.data ? img.data : "", img.len,
                                            group, partition, topics, ms, meta,
                                            shardp, why, sizeof(why)) == LS_OK) {
+                        st->kept_seq[partition] = seqs[order[k]];
                         snprintf(loc, loc_size, "%s", where);
                         goto out;
                 }
@@ -556,8 +611,11 @@ static ls_err_t ls_ss_restore_topic(ls_snapstore_t *st, const char *group,
         }
         memset(meta, 0, sizeof(*meta));
         err = ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
-                        "no usable snapshot of %s-%" PRId32 " in topic %s",
-                        group, partition, st->topic);
+                        "no usable snapshot of %s-%" PRId32 " in topic %s"
+                        "%s",
+                        group, partition, st->topic,
+                        incomplete ? " (a first write cut short ignored)"
+                                   : "");
 out:
         ls_ss_slot_free(&slots[0]);
         ls_ss_slot_free(&slots[1]);
