@@ -209,37 +209,70 @@ static void check_error(const char *err, const uint8_t *in, size_t len) {
         }
 }
 
-/* --print-config masks every secret. */
+/* @returns 1 if @p text has the line "  KEY = VALUE" (VALUE may hold
+ * newlines, so lines are matched whole, never split). */
+static int has_line(const char *text, const char *key, const char *value) {
+        char *line;
+        size_t n = strlen(key) + strlen(value) + 8;
+        int found;
+
+        line = fz_xmalloc(n);
+        snprintf(line, n, "\n  %s = %s\n", key, value);
+        found = strstr(text, line) != NULL;
+        free(line);
+        return found;
+}
+
+static void check_props(const char *text, const ls_props_t *props,
+                        const char *section) {
+        char key[512];
+        size_t i;
+
+        for (i = 0; i < props->n; i++) {
+                if (!ls_props_is_secret(props->names[i]))
+                        continue;
+                snprintf(key, sizeof(key), "%s.%s", section,
+                         props->names[i]);
+                if (!has_line(text, key, "********") ||
+                    (strcmp(props->values[i], "********") &&
+                     has_line(text, key, props->values[i])))
+                        fz_die("a secret property printed", key);
+        }
+}
+
+/*
+ * --print-config masks every secret: each secret property, the key
+ * password and the user info's password show as "********", and the
+ * registry URL never shows with its password. Values may hold newlines,
+ * so the expected lines are looked for whole.
+ */
 static void check_print(const ls_config_t *conf) {
-        char *text = NULL, *line, *save = NULL;
-        size_t size = 0;
+        char *text = NULL, masked[1024];
+        size_t size = 0, off, len;
         FILE *fp = open_memstream(&text, &size);
 
         if (!fp)
                 fz_die("open_memstream", NULL);
+        fputc('\n', fp); /* every line starts after a newline */
         ls_config_print(conf, fp);
         fclose(fp);
-        for (line = strtok_r(text, "\n", &save); line;
-             line = strtok_r(NULL, "\n", &save)) {
-                const char *eq = strstr(line, " = ");
-                char key[256];
-
-                if (!eq)
-                        continue;
-                snprintf(key, sizeof(key), "%.*s", (int)(eq - line), line);
-                if ((ls_props_is_secret(key) ||
-                     strstr(key, "registry.key_password")) &&
-                    strcmp(eq + 3, "********"))
-                        fz_die("a secret printed", line);
-                if (strstr(key, "basic_auth_user_info") &&
-                    (strlen(eq) < 9 ||
-                     strcmp(eq + strlen(eq) - 9, ":********")))
-                        fz_die("a user info password printed", line);
-                if (!strcmp(key, "  registry.url") &&
-                    (has_password(line, FILE_SECRET, "@") ||
-                     has_password(line, ENV_SECRET, "@")))
-                        fz_die("a URL password printed", line);
+        check_props(text, &conf->kafka, "kafka");
+        check_props(text, &conf->consumer, "consumer");
+        check_props(text, &conf->producer, "producer");
+        if (conf->registry_key_password &&
+            !has_line(text, "registry.key_password", "********"))
+                fz_die("registry.key_password printed", NULL);
+        if (conf->registry_user_info) {
+                snprintf(masked, sizeof(masked), "%.*s:********",
+                         (int)strcspn(conf->registry_user_info, ":"),
+                         conf->registry_user_info);
+                if (!has_line(text, "registry.basic_auth_user_info", masked))
+                        fz_die("the user info's password printed", NULL);
         }
+        if (conf->registry_url &&
+            ls_registry_url_password(conf->registry_url, &off, &len) &&
+            len && has_line(text, "registry.url", conf->registry_url))
+                fz_die("registry.url printed with its password", NULL);
         free(text);
 }
 
