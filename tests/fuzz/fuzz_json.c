@@ -112,7 +112,7 @@ static void check_complete(const ls_input_t *in) {
 /* Writes @p in back as canonical JSON; it must decode to the same. */
 static void roundtrip(fj_t *fj, const ls_input_t *in) {
         json_t *obj = json_object(), *map = json_object();
-        char when[40], err[512], *text;
+        char when[128], err[512], *text;
         ls_input_t again;
         size_t i;
 
