@@ -215,11 +215,46 @@ typedef struct ls_cfgp_s {
                                   * (a YAML alias reaches a node again) */
 } ls_cfgp_t;
 
+#define LS_CFGP_FROM_SECRET 2 /* p->expanded: replaced from env / file */
+#define LS_CFGP_HIDDEN "(the value from ${env:} / ${file:}, not shown)"
+
+/*
+ * A value taken from ${env:} or ${file:} may be a secret put under the
+ * wrong key: a message about it says where it came from, never what it
+ * is.
+ */
+static void ls_cfgp_hide(const ls_cfgp_t *p, const yaml_node_t *node,
+                         char *why, size_t size) {
+        const char *v;
+        size_t n, h = strlen(LS_CFGP_HIDDEN);
+        char *at;
+
+        if (!node || !p->expanded || node->type != YAML_SCALAR_NODE ||
+            p->expanded[node - p->doc->nodes.start] != LS_CFGP_FROM_SECRET)
+                return;
+        v = (const char *)node->data.scalar.value;
+        n = node->data.scalar.length;
+        if (n < 3) { /* too short to find: say nothing of it */
+                snprintf(why, size, "not valid here " LS_CFGP_HIDDEN);
+                return;
+        }
+        while ((at = strstr(why, v)) != NULL) {
+                size_t tail = strlen(at + n);
+                if ((size_t)(at - why) + h + tail + 1 > size) {
+                        snprintf(why, size, "not valid here " LS_CFGP_HIDDEN);
+                        return;
+                }
+                memmove(at + h, at + n, tail + 1);
+                memcpy(at, LS_CFGP_HIDDEN, h);
+        }
+}
+
 static ls_err_t ls_cfgp_err(ls_cfgp_t *p, const yaml_node_t *node,
                             const char *key, const char *fmt, const char *a) {
         char why[PATH_MAX + 256]; /* a path and a few words */
 
         snprintf(why, sizeof(why), fmt, a ? a : "");
+        ls_cfgp_hide(p, node, why, sizeof(why));
         return ls_seterr(p->errstr, p->errstr_size, LS_ERR_INVALID,
                          "%s:%lu: %s: %s", p->name,
                          node ? (unsigned long)node->start_mark.line + 1 : 0UL,
@@ -470,8 +505,12 @@ static ls_err_t ls_cfgp_expand_scalar(ls_cfgp_t *p, yaml_node_t *node,
                         : ls_cfgp_err(p, node, path,
                                       "environment variable %s is not set",
                                       inner + 4);
+                if (!err)
+                        p->expanded[idx] = LS_CFGP_FROM_SECRET;
         } else if (!strncmp(inner, "file:", 5) && inner[5]) {
                 err = ls_cfgp_expand_file(p, node, path, inner + 5);
+                if (!err)
+                        p->expanded[idx] = LS_CFGP_FROM_SECRET;
         } else {
                 err = ls_cfgp_err(p, node, path,
                                   "expected ${env:NAME} or ${file:PATH}, got "

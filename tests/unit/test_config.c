@@ -130,6 +130,15 @@ static void test_expand_every_value(void **state) {
         assert_string_equal(c->snapshot_dir, path);
         ls_config_destroy(c);
 
+        /* A secret put under the wrong key is not quoted in the error:
+         * what ${env:} / ${file:} gave is said to come from there. */
+        assert_int_equal(load(&d, "commit_interval: ${env:LS_CFGT_PW}\n", &c,
+                              err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_null(strstr(err, SECRET));
+        assert_non_null(strstr(err, "commit_interval"));
+        assert_non_null(strstr(err, "${env:} / ${file:}, not shown"));
+
         /* A YAML alias reaches the same node again: still expanded once,
          * so a value that looks like ${...} is neither expanded again nor
          * quoted in an error. */
