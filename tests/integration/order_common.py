@@ -200,10 +200,12 @@ def topic_set(prefix):
 
 def write_config(d, bootstrap, group, topics, fmt_in="json",
                  fmt_out="json", registry_url=None, consumer=None,
-                 merge_wait=None, metrics=False, model=EXAMPLE_MODEL):
+                 merge_wait="10s", metrics=False, model=EXAMPLE_MODEL):
     """A `leadscore run` config in directory d (its own file and snapshot
     directory per group). consumer: extra librdkafka consumer properties
-    ({name: value}); merge_wait None: the default."""
+    ({name: value}); merge_wait: 10s by default, above the fetch stalls of
+    a loaded machine (a release on expiry is the one case where the order
+    depends on timing, docs/DURABILITY.md); None: leadscore's default."""
     lines = [
         "model: %s" % model,
         "group: %s" % group,
