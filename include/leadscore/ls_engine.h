@@ -147,6 +147,14 @@ typedef struct ls_shard_s ls_shard_t;
 ls_shard_t *ls_shard_new(const ls_modelset_t *ms);
 void ls_shard_destroy(ls_shard_t *shard);
 
+/**
+ * 1 when @p in is dated more than ms->max_future_ms past the timestamp of
+ * the record that carried it (record_time > 0): ls_shard_apply() rejects
+ * it (LS_ERR_FUTURE), and the merge (ls_merge.h) gives it no place in
+ * time.
+ */
+int ls_input_future(const ls_modelset_t *ms, const ls_input_t *in);
+
 /** The model set @p shard scores with (borrowed at ls_shard_new()). */
 const ls_modelset_t *ls_shard_modelset(const ls_shard_t *shard);
 

@@ -23,12 +23,12 @@
 /**
  * The merge key of @p rec: its payload's event time (occurred_at /
  * updated_at), or LS_MERGE_NO_TIME when ls_scorer_feed() would reject it
- * before the engine (size, decode, schema, key rule) or as `future`
- * (dated more than @p max_future_ms past its record timestamp).
+ * before the engine (ls_scorer_read()) or as `future` under @p ms
+ * (ls_input_future()).
  * Decodes with @p codec (same threading rules).
  */
 int64_t ls_merge_time(ls_codec_t *codec, const ls_record_t *rec,
-                      int64_t max_future_ms);
+                      const ls_modelset_t *ms);
 
 /** 1 when the profiles head (key @p profile_time) goes before the events
  *  head (key @p event_time); ties go to the event. */

@@ -63,6 +63,20 @@ typedef struct ls_verdicts_s {
         uint64_t n[LS_V__CNT];
 } ls_verdicts_t;
 
+/** The records of @p vs that were rejected (ls_verdict_rejected()). */
+uint64_t ls_verdicts_rejected(const ls_verdicts_t *vs);
+
+/**
+ * The steps before the engine: checks @p rec's size, decodes it with
+ * @p codec into @p in (pointers valid until the codec's next decode) and
+ * checks the key rule (records from a topic); in->record_time is the
+ * record's timestamp. @returns LS_V_APPLIED when the record goes on to
+ * the engine, else its verdict (LS_V_ERROR: *errp), errstr saying why.
+ */
+ls_verdict_t ls_scorer_read(ls_codec_t *codec, const ls_record_t *rec,
+                            ls_input_t *in, ls_err_t *errp, char *errstr,
+                            size_t errstr_size);
+
 /**
  * Scores @p rec: checks its size, decodes it with @p codec, checks the
  * key rule (records from a topic), then applies it to each of the

@@ -178,17 +178,6 @@ static double ls_score_now(void) {
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Lines rejected with a reason (reported on stderr). */
-static uint64_t ls_score_rejected(const ls_score_t *sc) {
-        uint64_t n = 0;
-        int v;
-
-        for (v = 0; v < LS_V__CNT; v++)
-                if (ls_verdict_rejected((ls_verdict_t)v))
-                        n += sc->verdicts.n[v];
-        return n;
-}
-
 static void ls_score_print_stats(const ls_score_t *sc,
                                  const ls_shard_t *shard, double elapsed) {
         ls_shard_stats_t st;
@@ -209,7 +198,7 @@ static void ls_score_print_stats(const ls_score_t *sc,
                 "events/s:          %.0f\n",
                 (unsigned long long)sc->lines,
                 (unsigned long long)sc->outputs,
-                (unsigned long long)ls_score_rejected(sc),
+                (unsigned long long)ls_verdicts_rejected(&sc->verdicts),
                 (unsigned long long)sc->verdicts.n[LS_V_DUPLICATE],
                 (unsigned long long)sc->verdicts.n[LS_V_LATE],
                 (unsigned long long)sc->verdicts.n[LS_V_STALE],
@@ -351,7 +340,7 @@ int ls_cmd_score(int argc, char **argv) {
         }
         if (stats)
                 ls_score_print_stats(&sc, shard, ls_score_now() - t0);
-        rc = ls_score_rejected(&sc) ? LS_EXIT_BADDATA : LS_EXIT_OK;
+        rc = ls_verdicts_rejected(&sc.verdicts) ? LS_EXIT_BADDATA : LS_EXIT_OK;
 
 done:
         if (ls_score_close(sc.in, sc.input_name) != 0)

@@ -328,6 +328,11 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh);
 }
 
+int ls_input_future(const ls_modelset_t *ms, const ls_input_t *in) {
+        return in->record_time > 0 &&
+               in->time - in->record_time > ms->max_future_ms;
+}
+
 const ls_modelset_t *ls_shard_modelset(const ls_shard_t *sh) {
         return sh->ms;
 }
@@ -1179,8 +1184,7 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
         /* An input dated far past the time its record was written would
          * move the stream time (and its lead's clock) beyond every
          * later input: the record's own timestamp bounds it. */
-        if (in->record_time > 0 &&
-            in->time - in->record_time > ms->max_future_ms) {
+        if (ls_input_future(ms, in)) {
                 sh->stats.future++;
                 return ls_seterr(errstr, errstr_size, LS_ERR_FUTURE,
                                  "%s %lld is %lld ms past the record's "

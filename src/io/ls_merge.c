@@ -3,26 +3,16 @@
  */
 #include "leadscore/ls_merge.h"
 
-#include <string.h>
-
-#include "leadscore/ls_keys.h"
 
 int64_t ls_merge_time(ls_codec_t *codec, const ls_record_t *rec,
-                      int64_t max_future_ms) {
+                      const ls_modelset_t *ms) {
         char errstr[256];
         ls_input_t in;
+        ls_err_t err;
 
-        if (rec->len > ls_codec_max_record_bytes(codec) ||
-            ls_codec_decode_input(codec, rec->kind,
-                                  rec->value ? rec->value : "", rec->len, &in,
-                                  errstr, sizeof(errstr)) != LS_OK)
-                return LS_MERGE_NO_TIME;
-        if (rec->topic &&
-            ls_keys_check(rec->key, rec->key ? rec->key_len : 0, in.lead_id,
-                          rec->topic, rec->partition, rec->partition_cnt,
-                          errstr, sizeof(errstr)))
-                return LS_MERGE_NO_TIME;
-        if (rec->timestamp > 0 && in.time - rec->timestamp > max_future_ms)
+        if (ls_scorer_read(codec, rec, &in, &err, errstr, sizeof(errstr)) !=
+                    LS_V_APPLIED ||
+            ls_input_future(ms, &in))
                 return LS_MERGE_NO_TIME;
         return in.time == LS_MERGE_NO_TIME ? LS_MERGE_NO_TIME + 1 : in.time;
 }

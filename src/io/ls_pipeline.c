@@ -140,9 +140,18 @@ typedef struct ls_slot_s {
 } ls_slot_t;
 
 /** Metric handles updated on the hot path (see docs/OPERATIONS.md). */
+/* How a partition's shard was created (leadscore_restores_total). */
+enum {
+        LS_PL_RESTORED,
+        LS_PL_MIGRATED,
+        LS_PL_EMPTY,
+        LS_PL_RESET,
+        LS_PL_RESTORE__CNT
+};
+
 typedef struct ls_pl_mh_s {
         ls_metric_t *outputs[4];    /* [alert kind]; [0] = score updates */
-        ls_metric_t *restores[4]; /* LS_PL_RESTORE_RESULTS */
+        ls_metric_t *restores[LS_PL_RESTORE__CNT]; /* by LS_PL_RESTORED.. */
         ls_metric_t *applied, *duplicates, *stale, *delivered, *delivery_failures;
         ls_metric_t *commits, *latency;
 } ls_pl_mh_t;
@@ -229,18 +238,9 @@ static void ls_pl_fatal(ls_pipeline_t *pl, ls_err_t err, const char *msg) {
 
 /* ----------------------------------------------------------- operations */
 
-/* How a partition's shard was created (leadscore_restores_total). */
-static const char *const ls_pl_restore_results[4] = {"restored", "migrated",
-                                                      "empty", "reset"};
-
-static int ls_pl_restore_idx(const char *result) {
-        int i;
-
-        for (i = 0; i < 3; i++)
-                if (!strcmp(ls_pl_restore_results[i], result))
-                        return i;
-        return 3;
-}
+/* The labels of leadscore_restores_total, by LS_PL_RESTORED.. */
+static const char *const ls_pl_restore_results[LS_PL_RESTORE__CNT] = {
+        "restored", "migrated", "empty", "reset"};
 
 /** Creates the logger (secrets registered) and the metric registry. */
 static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
@@ -274,7 +274,7 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                         "alert kind.",
                         labels);
         }
-        for (i = 0; i < 4; i++) {
+        for (i = 0; i < LS_PL_RESTORE__CNT; i++) {
                 snprintf(labels, sizeof(labels), "result=\"%s\"",
                          ls_pl_restore_results[i]);
                 pl->mh.restores[i] = ls_metrics_counter(
@@ -1477,7 +1477,7 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
 
                 ls_pl_record(pl, topic, rkm, &rec);
                 tp->held_time[at] =
-                        ls_merge_time(pl->codec, &rec, pl->ms->max_future_ms);
+                        ls_merge_time(pl->codec, &rec, pl->ms);
         } else {
                 tp->held_time[at] = 0;
         }
@@ -1803,7 +1803,7 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
         ls_snapshot_meta_t meta;
         ls_shard_stats_t st;
         char path[4096], errstr[1024], gone[512], msg[6144];
-        const char *result;
+        int result;
         ls_err_t err;
         int t;
 
@@ -1827,7 +1827,7 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                                 meta.offsets[t] >= 0 ? meta.offsets[t] : -1;
                 ls_shard_stats(slot->shard, &st);
                 if (meta.migrated_from[0]) {
-                        result = "migrated";
+                        result = LS_PL_MIGRATED;
                         ls_log(pl->log, LS_LOG_WARN, "restore_migrated",
                                "restored partition %" PRId32 " from %s, "
                                "taken under model set %s and migrated to %s: "
@@ -1838,7 +1838,7 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                                st.leads, topics[0], meta.offsets[0],
                                topics[1], meta.offsets[1]);
                 } else {
-                        result = "restored";
+                        result = LS_PL_RESTORED;
                         ls_log(pl->log, LS_LOG_INFO, "restored",
                                "restored partition %" PRId32
                                " from %s: %zu leads, next offsets %s %" PRId64
@@ -1850,9 +1850,7 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                  * unknown: the state is there, the run goes on) */
                 if (ls_pl_history_gone(pl, p, meta.offsets, gone,
                                        sizeof(gone)) <= 0) {
-                        ls_metric_add(pl->mh.restores[ls_pl_restore_idx(
-                                              result)],
-                                      1);
+                        ls_metric_add(pl->mh.restores[result], 1);
                         return 0;
                 }
                 snprintf(msg, sizeof(msg),
@@ -1878,9 +1876,7 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                                "yet; starting empty from the earliest "
                                "offsets",
                                p, ls_snapstore_where(pl->snapstore));
-                        ls_metric_add(pl->mh.restores[ls_pl_restore_idx(
-                                              "empty")],
-                                      1);
+                        ls_metric_add(pl->mh.restores[LS_PL_EMPTY], 1);
                         slot->shard = ls_shard_new(pl->ms);
                         return 0;
                 }
@@ -1912,7 +1908,7 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                "%s; starting it empty from the earliest offsets "
                "(snapshot.allow_reset)",
                msg);
-        ls_metric_add(pl->mh.restores[ls_pl_restore_idx("reset")], 1);
+        ls_metric_add(pl->mh.restores[LS_PL_RESET], 1);
         for (t = 0; t < 2; t++)
                 slot->next[t] = slot->durable[t] = -1;
         slot->shard = ls_shard_new(pl->ms);

@@ -649,8 +649,7 @@ static int ls_rp_merge_part(ls_replay_t *rp, ls_rp_worker_t *w,
         }
         for (i = 0; i < part->n_recs; i++) {
                 ls_rp_record(rp, part, &part->recs[i], &rec);
-                time[i] = ls_merge_time(w->codec, &rec,
-                                        rp->conf.ms[0]->max_future_ms);
+                time[i] = ls_merge_time(w->codec, &rec, rp->conf.ms[0]);
                 topic[i] = part->recs[i].topic;
         }
         ls_merge_order(time, topic, part->n_recs, order);
@@ -1753,20 +1752,18 @@ ls_err_t ls_replay_run(ls_replay_t *rp, char *errstr, size_t errstr_size) {
         rp->stats.partitions = rp->n_parts;
         for (p = 0; p < rp->n_parts; p++) {
                 ls_rp_part_t *part = &rp->parts[p];
-                for (v = 0; v < LS_V__CNT; v++) {
-                        if (ls_verdict_rejected((ls_verdict_t)v))
-                                rp->stats.bad += part->verdicts.n[v];
+                for (v = 0; v < LS_V__CNT; v++)
                         rp->stats.verdicts.n[v] += part->verdicts.n[v];
-                }
-                rp->stats.applied += part->verdicts.n[LS_V_APPLIED];
-                rp->stats.duplicates += part->verdicts.n[LS_V_DUPLICATE];
-                rp->stats.stale += part->verdicts.n[LS_V_STALE];
                 rp->stats.outputs += part->outputs;
                 if (part->shard[0]) {
                         ls_shard_stats(part->shard[0], &st);
                         rp->stats.leads += st.leads;
                 }
         }
+        rp->stats.bad = ls_verdicts_rejected(&rp->stats.verdicts);
+        rp->stats.applied = rp->stats.verdicts.n[LS_V_APPLIED];
+        rp->stats.duplicates = rp->stats.verdicts.n[LS_V_DUPLICATE];
+        rp->stats.stale = rp->stats.verdicts.n[LS_V_STALE];
         rp->stats.read_seconds = rp->t_read > 0 ? rp->t_read - rp->t0 : 0;
         rp->stats.seconds = ls_rp_now() - rp->t0;
         return err;

@@ -27,6 +27,16 @@ int ls_verdict_rejected(ls_verdict_t v) {
         return v >= LS_V_OVERSIZED && v < LS_V_ERROR;
 }
 
+uint64_t ls_verdicts_rejected(const ls_verdicts_t *vs) {
+        uint64_t n = 0;
+        int v;
+
+        for (v = 0; v < LS_V__CNT; v++)
+                if (ls_verdict_rejected((ls_verdict_t)v))
+                        n += vs->n[v];
+        return n;
+}
+
 static ls_verdict_t ls_scorer_engine_verdict(ls_err_t err) {
         switch (err) {
         case LS_OK:
@@ -46,14 +56,10 @@ static ls_verdict_t ls_scorer_engine_verdict(ls_err_t err) {
         }
 }
 
-ls_verdict_t ls_scorer_feed(ls_codec_t *codec, const ls_record_t *rec,
-                            ls_shard_t *const *shards, ls_outbuf_t *obs,
-                            size_t n_shards, ls_err_t *errp, char *errstr,
+ls_verdict_t ls_scorer_read(ls_codec_t *codec, const ls_record_t *rec,
+                            ls_input_t *in, ls_err_t *errp, char *errstr,
                             size_t errstr_size) {
-        char other[256];
-        ls_input_t in;
-        ls_err_t err, e;
-        size_t s;
+        ls_err_t err;
 
         *errp = LS_OK;
         if (errstr_size)
@@ -66,7 +72,7 @@ ls_verdict_t ls_scorer_feed(ls_codec_t *codec, const ls_record_t *rec,
         }
         err = ls_codec_decode_input(codec, rec->kind,
                                     rec->value ? rec->value : "", rec->len,
-                                    &in, errstr, errstr_size);
+                                    in, errstr, errstr_size);
         switch (err) {
         case LS_OK:
                 break;
@@ -80,13 +86,29 @@ ls_verdict_t ls_scorer_feed(ls_codec_t *codec, const ls_record_t *rec,
         }
         if (rec->topic) {
                 const char *why = ls_keys_check(
-                        rec->key, rec->key ? rec->key_len : 0, in.lead_id,
+                        rec->key, rec->key ? rec->key_len : 0, in->lead_id,
                         rec->topic, rec->partition, rec->partition_cnt,
                         errstr, errstr_size);
                 if (why)
                         return strcmp(why, "key") ? LS_V_PARTITION : LS_V_KEY;
         }
-        in.record_time = rec->timestamp;
+        in->record_time = rec->timestamp;
+        return LS_V_APPLIED;
+}
+
+ls_verdict_t ls_scorer_feed(ls_codec_t *codec, const ls_record_t *rec,
+                            ls_shard_t *const *shards, ls_outbuf_t *obs,
+                            size_t n_shards, ls_err_t *errp, char *errstr,
+                            size_t errstr_size) {
+        char other[256];
+        ls_input_t in;
+        ls_verdict_t v;
+        ls_err_t err, e;
+        size_t s;
+
+        v = ls_scorer_read(codec, rec, &in, errp, errstr, errstr_size);
+        if (v != LS_V_APPLIED)
+                return v;
         err = LS_OK;
         for (s = 0; s < n_shards; s++) {
                 e = ls_shard_apply(shards[s], &in, &obs[s],

@@ -133,10 +133,10 @@ static void test_verdicts(void **state) {
         /* its merge key says so too: it has no place in time */
         rec.value = ev;
         rec.len = strlen(ev);
-        assert_true(ls_merge_time(fx.codec, &rec, fx.ms->max_future_ms) ==
+        assert_true(ls_merge_time(fx.codec, &rec, fx.ms) ==
                     LS_MERGE_NO_TIME);
         rec.timestamp = T0 + 3600000LL;
-        assert_true(ls_merge_time(fx.codec, &rec, fx.ms->max_future_ms) ==
+        assert_true(ls_merge_time(fx.codec, &rec, fx.ms) ==
                     T0 + 3600000LL);
         /* late, behind stream time by more than lateness */
         rec.timestamp = -1;
