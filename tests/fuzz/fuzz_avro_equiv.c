@@ -540,14 +540,4 @@ static const fz_target_t fe_target = {
         fe_seeds,          fe_done,      fe_fini,
 };
 
-#ifdef LS_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        return fz_libfuzzer(&fe_target, data, size);
-}
-#else
-int main(int argc, char **argv) {
-        return fz_main(&fe_target, argc, argv);
-}
-#endif
+FZ_ENTRY(fe_target)

@@ -546,4 +546,18 @@ static inline int fz_libfuzzer(const fz_target_t *t, const uint8_t *data,
 }
 #endif
 
+/* The entry point of the target @p t: libFuzzer's, or the driver's. */
+#ifdef LS_LIBFUZZER
+#define FZ_ENTRY(t)                                                            \
+        int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);         \
+        int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {        \
+                return fz_libfuzzer(&(t), data, size);                         \
+        }
+#else
+#define FZ_ENTRY(t)                                                            \
+        int main(int argc, char **argv) {                                      \
+                return fz_main(&(t), argc, argv);                              \
+        }
+#endif
+
 #endif /* LS_FUZZ_COMMON_H */

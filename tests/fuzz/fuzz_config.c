@@ -333,14 +333,4 @@ static const fz_target_t fc_target = {
         fc_done,       fc_fini,
 };
 
-#ifdef LS_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        return fz_libfuzzer(&fc_target, data, size);
-}
-#else
-int main(int argc, char **argv) {
-        return fz_main(&fc_target, argc, argv);
-}
-#endif
+FZ_ENTRY(fc_target)

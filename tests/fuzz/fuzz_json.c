@@ -281,14 +281,4 @@ static const fz_target_t fj_target = {
         fj_done,     fj_fini,
 };
 
-#ifdef LS_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        return fz_libfuzzer(&fj_target, data, size);
-}
-#else
-int main(int argc, char **argv) {
-        return fz_main(&fj_target, argc, argv);
-}
-#endif
+FZ_ENTRY(fj_target)

@@ -348,14 +348,4 @@ static const fz_target_t fm_target = {
         fm_done,      fm_fini,
 };
 
-#ifdef LS_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        return fz_libfuzzer(&fm_target, data, size);
-}
-#else
-int main(int argc, char **argv) {
-        return fz_main(&fm_target, argc, argv);
-}
-#endif
+FZ_ENTRY(fm_target)

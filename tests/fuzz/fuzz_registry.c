@@ -442,14 +442,4 @@ static const fz_target_t fr_target = {
         fr_done,         fr_fini,
 };
 
-#ifdef LS_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        return fz_libfuzzer(&fr_target, data, size);
-}
-#else
-int main(int argc, char **argv) {
-        return fz_main(&fr_target, argc, argv);
-}
-#endif
+FZ_ENTRY(fr_target)

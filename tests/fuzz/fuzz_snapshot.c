@@ -405,14 +405,4 @@ static const fz_target_t fs_target = {
         fs_done,         fs_fini,
 };
 
-#ifdef LS_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        return fz_libfuzzer(&fs_target, data, size);
-}
-#else
-int main(int argc, char **argv) {
-        return fz_main(&fs_target, argc, argv);
-}
-#endif
+FZ_ENTRY(fs_target)
