@@ -284,11 +284,17 @@ def start_run(config, name="run", cwd=None):
     return Proc([LEADSCORE, "run", "--config", config], name, cwd=cwd)
 
 
-def producer(bootstrap):
+def producer(bootstrap, **extra):
     """A producer that partitions keys as Kafka's Java client does
-    (murmur2), which leadscore requires of its inputs."""
-    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
-                     "partitioner": "murmur2_random"})
+    (murmur2), which leadscore requires of its inputs. It is idempotent:
+    the first batches sent to a new Kafka topic are often retried, and
+    without a producer id a retried batch can land after a later one,
+    which reorders a partition that a test expects in produce order.
+    extra: other settings (dots spelt as underscores)."""
+    conf = {"bootstrap.servers": bootstrap, "linger.ms": 5,
+            "partitioner": "murmur2_random", "enable.idempotence": True}
+    conf.update((k.replace("_", "."), v) for k, v in extra.items())
+    return Producer(conf)
 
 
 def murmur2(data):

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 import lsharness as h
 
@@ -242,13 +242,8 @@ def write_config(d, bootstrap, group, topics, fmt_in="json",
 # --------------------------------------------------------------- producing
 
 def producer(bootstrap):
-    """h.producer() (murmur2 partitioner), idempotent: a retried batch
-    (the first records sent to a new Kafka topic are often retried) can
-    then neither be duplicated nor overtake later records, which would
-    break the event-time order of a topic."""
-    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
-                     "partitioner": "murmur2_random",
-                     "enable.idempotence": True})
+    """h.producer(): murmur2, idempotent."""
+    return h.producer(bootstrap)
 
 
 def produce(bootstrap, recs, topics, enc, pace="batch", seed=0,

@@ -155,7 +155,8 @@ def secure_producer():
         "bootstrap.servers": s["bootstrap"], "security.protocol": "SASL_SSL",
         "sasl.mechanisms": mech(PY_RDKAFKA), "sasl.username": s["user"],
         "sasl.password": s["password"], "ssl.ca.location": s["ca"],
-        "linger.ms": 5, "partitioner": "murmur2_random"})
+        "linger.ms": 5, "partitioner": "murmur2_random",
+        "enable.idempotence": True})
 
 
 def java_read(topic_names, want, timeout, mech=SCRAM, password=None):

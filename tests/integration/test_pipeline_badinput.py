@@ -155,8 +155,7 @@ def test_large_bad_records():
         d = h.tmpdir()
         cfg = h.write_config(d, broker.address, group="bad-large")
         run = h.start_run(cfg)
-        prod = h.Producer({"bootstrap.servers": broker.address,
-                           "linger.ms": 5, "message.max.bytes": 3000000})
+        prod = h.producer(broker.address, message_max_bytes=3000000)
         t = h.T0 + 10 * 3600 * 1000
         big = h.os.urandom(800 * 1000)
         huge = b"{" + b"x" * (2 * 1000 * 1000)
