@@ -2874,10 +2874,11 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
         ls_log(pl->log, LS_LOG_INFO, "stopped",
                "stopped: consumed %" PRIu64 ", applied %" PRIu64
                ", outputs %" PRIu64 " (alerts %" PRIu64 "), dead letters %" PRIu64
-               ", duplicates %" PRIu64 ", delivery failures %" PRIu64,
+               ", duplicates %" PRIu64 ", stale profiles %" PRIu64
+               ", delivery failures %" PRIu64,
                pl->stats.consumed, pl->stats.applied, pl->stats.outputs,
                pl->stats.alerts, pl->stats.dead_letters, pl->stats.duplicates,
-               pl->stats.delivery_failures);
+               pl->stats.stale, pl->stats.delivery_failures);
         if (pl->fatal) {
                 /* Printed by the caller, not the log: mask secrets too. */
                 char masked[sizeof(pl->fatal_str)];
