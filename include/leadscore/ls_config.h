@@ -68,6 +68,8 @@ typedef enum ls_snapshot_source_e {
 /** The name of the default directory in the working directory. */
 #define LS_SNAPSHOT_WORKDIR_NAME "leadscore-state"
 
+#define LS_MAX_LEADS_AUTO (-1)
+
 typedef struct ls_config_s {
         char *path;             /* the file it was loaded from, or a label */
         char *model_path;       /* resolved against the config's directory */
@@ -91,6 +93,9 @@ typedef struct ls_config_s {
         int64_t idle_tick_ms;   /* 0 = off (stream time = event time only) */
         int64_t commit_interval_ms; /* default 1000 */
         size_t max_record_bytes;    /* default 1 MiB */
+        int64_t max_leads;          /* cap on leads held by `run`:
+                                     * LS_MAX_LEADS_AUTO (default; from the
+                                     * memory limit), 0 = none, or N */
         ls_props_t kafka;       /* passed to consumer and producer */
         ls_props_t consumer;    /* consumer only (after kafka) */
         ls_props_t producer;    /* producer only (after kafka) */

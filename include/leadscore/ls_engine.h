@@ -141,6 +141,33 @@ const char *ls_cause2str(ls_cause_t cause);
 typedef struct ls_shard_s ls_shard_t;
 
 /**
+ * A cap on the leads held by the shards that share it (one per process):
+ * an input that would create a lead while `used` is at `max` is refused
+ * with LS_ERR_CAPACITY and changes nothing; leads already held are never
+ * dropped, so no state is lost and no output id is reused. `used` counts
+ * the leads of the shards attached with ls_shard_set_cap(); a shard gives
+ * its leads back when it is destroyed. One thread at a time per cap.
+ */
+typedef struct ls_lead_cap_s {
+        size_t max;  /* 0: no cap */
+        size_t used; /* leads held by the attached shards */
+} ls_lead_cap_t;
+
+/**
+ * Attaches @p shard to @p cap (NULL detaches), charging its leads to it:
+ * a restored shard may hold more leads than the cap leaves room for; it
+ * keeps them all, and only new leads are refused.
+ */
+void ls_shard_set_cap(ls_shard_t *shard, ls_lead_cap_t *cap);
+
+/**
+ * A generous estimate of the bytes one lead takes under @p ms (its state
+ * block, key, index entry and the table's growth slack), for sizing a
+ * ls_lead_cap_t from a memory budget.
+ */
+size_t ls_lead_bytes_estimate(const ls_modelset_t *ms);
+
+/**
  * @returns a new, empty shard scoring with @p ms (borrowed), or NULL when
  *          memory is short.
  */
@@ -168,8 +195,11 @@ const ls_modelset_t *ls_shard_modelset(const ls_shard_t *shard);
  *          lateness; no state change), LS_ERR_FUTURE (an input dated more
  *          than max_future past its record's timestamp; no state
  *          change), LS_ERR_STALE (a profile update
- *          older than the last one applied to its lead; no state change), LS_ERR_INVALID (missing lead id / type / time),
- *          LS_ERR_NOMEM. errstr says why for every error.
+ *          older than the last one applied to its lead; no state change),
+ *          LS_ERR_CAPACITY (the input's lead is new and the shard's lead
+ *          cap is reached; no state change), LS_ERR_INVALID (missing lead
+ *          id / type / time), LS_ERR_NOMEM. errstr says why for every
+ *          error.
  */
 ls_err_t ls_shard_apply(ls_shard_t *shard, const ls_input_t *in,
                         ls_outbuf_t *ob, char *errstr, size_t errstr_size);
@@ -209,6 +239,7 @@ typedef struct ls_shard_stats_s {
                                  * one applied to their lead: skipped */
         uint64_t invalid;       /* rejected as invalid */
         uint64_t ignored;       /* dropped by the model set's ignore filters */
+        uint64_t refused;       /* new leads refused at the lead cap */
         uint64_t outputs;       /* outputs emitted */
         size_t leads;           /* leads in the table */
         size_t state_bytes;     /* memory held by the lead table */

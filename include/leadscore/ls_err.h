@@ -22,6 +22,7 @@ typedef enum ls_err_e {
         LS_ERR_KAFKA,       /* Kafka client error */
         LS_ERR_STALE,       /* profile update older than the one applied */
         LS_ERR_FUTURE,      /* input dated too far past its record's time */
+        LS_ERR_CAPACITY,    /* a new lead past the lead cap (ls_lead_cap_t) */
         LS_ERR__CNT
 } ls_err_t;
 

@@ -28,6 +28,7 @@ typedef enum ls_verdict_e {
         LS_V_INVALID,      /* decoded, but the engine rejects a field */
         LS_V_LATE,         /* event behind stream time - lateness */
         LS_V_FUTURE,       /* dated more than max_future past its record */
+        LS_V_CAPACITY,     /* a new lead while the lead cap is reached */
         LS_V_ERROR,        /* not the record's fault: out of memory,
                             * registry unreachable; see *errp */
         LS_V__CNT
@@ -36,7 +37,7 @@ typedef enum ls_verdict_e {
 /**
  * The verdict's name: "applied", "duplicate", "stale", and for rejected
  * records the dead-letter reason ("oversized", "decode", "schema", "key",
- * "partition", "invalid", "late", "future").
+ * "partition", "invalid", "late", "future", "capacity").
  */
 const char *ls_verdict_name(ls_verdict_t v);
 

@@ -18,6 +18,7 @@ static const char *const ls_err_names[LS_ERR__CNT] = {
         [LS_ERR_KAFKA]       = "Kafka error",
         [LS_ERR_STALE]       = "stale profile update",
         [LS_ERR_FUTURE]      = "input dated in the future",
+        [LS_ERR_CAPACITY]    = "lead cap reached",
 };
 
 const char *ls_err2str(ls_err_t err) {

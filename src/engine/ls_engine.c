@@ -101,6 +101,7 @@ struct ls_shard_s {
         ls_timer_t *heap;
         size_t n_heap, size_heap;
         size_t live_timers;
+        ls_lead_cap_t *cap;  /* shared with other shards, or NULL */
         ls_shard_stats_t stats;
 };
 
@@ -312,6 +313,7 @@ fail:
 void ls_shard_destroy(ls_shard_t *sh) {
         if (!sh)
                 return;
+        ls_shard_set_cap(sh, NULL);
         ls_lead_table_destroy(sh->leads);
         ls_free(sh->etypes);
         for (size_t m = 0; sh->by_type && sh->by_type_start &&
@@ -326,6 +328,44 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh->hot_off);
         ls_free(sh->heap);
         ls_free(sh);
+}
+
+void ls_shard_set_cap(ls_shard_t *sh, ls_lead_cap_t *cap) {
+        size_t n = sh->leads ? ls_lead_table_count(sh->leads) : 0;
+
+        if (sh->cap)
+                sh->cap->used -= n <= sh->cap->used ? n : sh->cap->used;
+        sh->cap = cap;
+        if (cap)
+                cap->used += n;
+}
+
+size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
+        ls_shard_t *sh = ls_shard_new(ms);
+        size_t block = sh ? sh->block_size : 1024;
+
+        ls_shard_destroy(sh);
+        /* the block, a 64-byte key, an index entry and a decay timer per
+         * model, doubled for the table's and the allocator's slack */
+        return 2 * (block + 64 + 16 + ms->n_models * sizeof(ls_timer_t));
+}
+
+static int ls_conds_any(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
+                        const ls_input_t *in);
+
+/**
+ * 1 when @p in would create a lead (it is not ignored, some model uses
+ * its type) that @p sh does not hold while its lead cap is full.
+ */
+static int ls_cap_refuses(const ls_shard_t *sh, const ls_input_t *in) {
+        if (!sh->cap || sh->cap->max == 0 || sh->cap->used < sh->cap->max)
+                return 0;
+        if (in->kind == LS_INPUT_EVENT &&
+            (ls_conds_any(sh->ms, sh->ms->ignore, sh->ms->n_ignore, in) ||
+             !ls_etype_slot(sh, in->event_type)->name))
+                return 0; /* creates nothing */
+        return ls_lead_table_get(sh->leads, in->lead_id, strlen(in->lead_id),
+                                 0, NULL) < 0;
 }
 
 int ls_input_future(const ls_modelset_t *ms, const ls_input_t *in) {
@@ -1212,6 +1252,16 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                                 (long long)sh->stream_time,
                                 (long long)ms->lateness_ms);
                 }
+        }
+        /* before the event moves stream time: a refusal changes nothing */
+        if (ls_cap_refuses(sh, in)) {
+                sh->stats.refused++;
+                return ls_seterr(errstr, errstr_size, LS_ERR_CAPACITY,
+                                 "lead %s is new and the cap of %zu leads "
+                                 "is reached (max_leads)",
+                                 in->lead_id, sh->cap->max);
+        }
+        if (in->kind == LS_INPUT_EVENT) {
                 err = ls_shard_advance(sh, in->time, ob);
                 if (err)
                         return ls_seterr(errstr, errstr_size, err,
@@ -1236,8 +1286,11 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                                  "out of memory for lead %s", in->lead_id);
         lead = (uint32_t)idx;
         hdr = ls_hdr(sh, lead);
-        if (created)
+        if (created) {
                 ls_lm_init(sh, lead);
+                if (sh->cap)
+                        sh->cap->used++;
+        }
         if (in->kind == LS_INPUT_EVENT && ls_dedupe_seen(sh, hdr, in->event_id)) {
                 sh->stats.duplicates++;
                 return ls_seterr(errstr, errstr_size, LS_ERR_DUPLICATE,

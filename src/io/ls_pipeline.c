@@ -43,6 +43,7 @@
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_keys.h"
+#include "leadscore/ls_memlimit.h"
 #include "leadscore/ls_merge.h"
 #include "leadscore/ls_scorer.h"
 #include "leadscore/ls_log.h"
@@ -189,6 +190,9 @@ struct ls_pipeline_s {
                                   * unknown (no partition check) */
         int64_t misplaced_warned; /* monotonic ms of the last warning */
         uint64_t misplaced_quiet; /* misplaced inputs since it */
+        ls_lead_cap_t lead_cap;   /* max_leads, shared by the shards */
+        int64_t cap_warned;       /* as misplaced_warned, for lead_cap */
+        uint64_t cap_quiet;
         int ends_wanted;          /* some ls_tp_t.end_wanted is set */
         int64_t ends_retry_at;    /* no ListOffsets before (after an error) */
         uint64_t snap_rejected;   /* snapshot files rejected by the
@@ -1303,6 +1307,25 @@ static void ls_pl_warn_misplaced(ls_pipeline_t *pl,
         }
 }
 
+/** Logs lead_cap_reached, at most once every LS_PL_MISPLACED_WARN_MS. */
+static void ls_pl_warn_cap(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
+                           const char *why) {
+        if (pl->cap_warned == 0 ||
+            pl->now_mono - pl->cap_warned >= LS_PL_MISPLACED_WARN_MS) {
+                ls_log(pl->log, LS_LOG_WARN, "lead_cap_reached",
+                       "%s [%" PRId32 "] offset %" PRId64 ": %s; its inputs "
+                       "go to the dead-letter topic (reason capacity) until "
+                       "max_leads is raised (%" PRIu64 " more refused since "
+                       "the last warning)",
+                       rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                       rkm->offset, why, pl->cap_quiet);
+                pl->cap_warned = pl->now_mono ? pl->now_mono : 1;
+                pl->cap_quiet = 0;
+        } else {
+                pl->cap_quiet++;
+        }
+}
+
 static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         ls_record_t rec;
         ls_verdict_t v;
@@ -1377,6 +1400,8 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
         default:
                 if (v == LS_V_PARTITION)
                         ls_pl_warn_misplaced(pl, rkm, errstr);
+                else if (v == LS_V_CAPACITY)
+                        ls_pl_warn_cap(pl, rkm, errstr);
                 ls_pl_dead_letter(pl, rkm, tp, seq, ls_verdict_name(v),
                                   errstr);
                 break;
@@ -2056,6 +2081,9 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                          * when that loses nothing (ls_pl_restore). */
                         if (ls_pl_restore(pl, p))
                                 return;
+                        if (pl->slots[p].shard)
+                                ls_shard_set_cap(pl->slots[p].shard,
+                                                 &pl->lead_cap);
                         pl->slots[p].last_input_ms = ls_pl_now_mono();
                         if (!pl->slots[p].shard) {
                                 ls_pl_fatal(pl, LS_ERR_NOMEM,
@@ -2342,6 +2370,7 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
                         continue;
                 ls_shard_destroy(pl->slots[p].shard);
                 pl->slots[p].shard = fresh[p];
+                ls_shard_set_cap(fresh[p], &pl->lead_cap);
                 pl->slots[p].dirty = 1;
                 n++;
         }
@@ -2600,6 +2629,45 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
         return rk;
 }
 
+/**
+ * Sizes the lead cap (max_leads): as configured, or with `auto` so that
+ * the leads' estimated state fills at most half of the process's memory
+ * limit (ls_memlimit.h), leaving the rest to buffers, snapshot images and
+ * the model set. Logs it and publishes it as leadscore_lead_cap.
+ */
+static void ls_pl_lead_cap_init(ls_pipeline_t *pl) {
+        char source[1400];
+        uint64_t limit, per_lead;
+
+        if (pl->conf->max_leads != LS_MAX_LEADS_AUTO) {
+                pl->lead_cap.max = (size_t)pl->conf->max_leads;
+                if (pl->lead_cap.max)
+                        ls_log(pl->log, LS_LOG_INFO, "lead_cap",
+                               "at most %zu leads (max_leads)",
+                               pl->lead_cap.max);
+                else
+                        ls_log(pl->log, LS_LOG_WARN, "lead_cap",
+                               "no lead cap (max_leads: none): a flood of "
+                               "new lead ids can exhaust memory");
+        } else {
+                limit = ls_memory_limit("", source, sizeof(source));
+                per_lead = ls_lead_bytes_estimate(pl->ms);
+                pl->lead_cap.max = limit ? (size_t)(limit / 2 / per_lead) : 0;
+                if (limit && pl->lead_cap.max == 0)
+                        pl->lead_cap.max = 1;
+                ls_log(pl->log, LS_LOG_INFO, "lead_cap",
+                       "at most %zu leads (max_leads: auto): half of the "
+                       "memory limit of %" PRIu64 " bytes (%s) at about %"
+                       PRIu64 " bytes per lead",
+                       pl->lead_cap.max, limit, source, per_lead);
+        }
+        ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_lead_cap",
+                                       "Leads this process holds at most "
+                                       "(max_leads; 0: no cap).",
+                                       NULL),
+                      (double)pl->lead_cap.max);
+}
+
 ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                                size_t errstr_size) {
         ls_pipeline_t *pl;
@@ -2634,6 +2702,7 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                 goto fail;
         ls_pl_model_stat(pl, &pl->model_mtime, &pl->model_size);
         ls_pl_model_info(pl, pl->ms, 1);
+        ls_pl_lead_cap_init(pl);
 
         memset(&cc, 0, sizeof(cc));
         cc.input_format = conf->input_format;

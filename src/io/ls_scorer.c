@@ -16,7 +16,8 @@ static const char *const ls_verdict_names[LS_V__CNT] = {
         [LS_V_DECODE] = "decode",       [LS_V_SCHEMA] = "schema",
         [LS_V_KEY] = "key",             [LS_V_PARTITION] = "partition",
         [LS_V_INVALID] = "invalid",     [LS_V_LATE] = "late",
-        [LS_V_FUTURE] = "future",       [LS_V_ERROR] = "error",
+        [LS_V_FUTURE] = "future",       [LS_V_CAPACITY] = "capacity",
+        [LS_V_ERROR] = "error",
 };
 
 const char *ls_verdict_name(ls_verdict_t v) {
@@ -49,6 +50,8 @@ static ls_verdict_t ls_scorer_engine_verdict(ls_err_t err) {
                 return LS_V_LATE;
         case LS_ERR_FUTURE:
                 return LS_V_FUTURE;
+        case LS_ERR_CAPACITY:
+                return LS_V_CAPACITY;
         case LS_ERR_INVALID:
                 return LS_V_INVALID;
         default:

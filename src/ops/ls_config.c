@@ -150,6 +150,7 @@ ls_config_t *ls_config_new_defaults(void) {
         conf->output_format = LS_FORMAT_JSON;
         conf->commit_interval_ms = 1000;
         conf->max_record_bytes = 1024 * 1024;
+        conf->max_leads = LS_MAX_LEADS_AUTO;
         conf->embedded_partitions = 4;
         conf->snapshot_interval_ms = 30000;
         conf->snapshot_keep = 3;
@@ -1156,6 +1157,16 @@ static ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
                                           &v);
                         if (!err)
                                 c->max_record_bytes = (size_t)v;
+                } else if (!strcmp(k, "max_leads")) {
+                        const char *ml = ls_cfgp_scalar(vn);
+                        if (ml && !strcmp(ml, "auto"))
+                                c->max_leads = LS_MAX_LEADS_AUTO;
+                        else if (ml && !strcmp(ml, "none"))
+                                c->max_leads = 0;
+                        else if (!(err = ls_cfgp_int(p, vn, k, 1,
+                                                     (long long)UINT32_MAX,
+                                                     &v)))
+                                c->max_leads = v;
                 } else if (!strcmp(k, "kafka"))
                         err = ls_cfgp_props(p, vn, k, &c->kafka);
                 else if (!strcmp(k, "consumer"))
@@ -1391,6 +1402,13 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         fprintf(fp, "  commit_interval = %lldms\n",
                 (long long)conf->commit_interval_ms);
         fprintf(fp, "  max_record_bytes = %zu\n", conf->max_record_bytes);
+        if (conf->max_leads == LS_MAX_LEADS_AUTO)
+                fprintf(fp, "  max_leads = auto\n");
+        else if (conf->max_leads == 0)
+                fprintf(fp, "  max_leads = none\n");
+        else
+                fprintf(fp, "  max_leads = %lld\n",
+                        (long long)conf->max_leads);
         if (conf->snapshot_dir || conf->snapshot_topic) {
                 fprintf(fp,
                         "  snapshot = %s:%s interval:%lldms every_events:%llu",

@@ -17,7 +17,12 @@
 
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_log.h"
+#include "leadscore/ls_memlimit.h"
 #include "leadscore/ls_metrics.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void test_log_logfmt_and_mask(void **state) {
         ls_log_t *log = ls_log_new(LS_LOG_LOGFMT, LS_LOG_INFO, stderr);
@@ -204,6 +209,64 @@ static void test_metrics_set_total_and_build_info(void **state) {
         ls_metrics_destroy(m);
 }
 
+/* Writes @p text to @p root/@p path, making the directories. */
+static void put_file(const char *root, const char *path, const char *text) {
+        char full[1024], *slash;
+        FILE *f;
+
+        snprintf(full, sizeof(full), "%s%s", root, path);
+        for (slash = strchr(full + strlen(root) + 1, '/'); slash;
+             slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                mkdir(full, 0700);
+                *slash = '/';
+        }
+        f = fopen(full, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+/* The memory limit: a cgroup's (own group first, v2 then v1) when below
+ * the machine's memory, else MemTotal; "max" and v1's huge "no limit"
+ * are no limit. */
+static void test_memory_limit(void **state) {
+        char root[] = "/tmp/ls-memlimit-XXXXXX", src[256], cmd[300];
+
+        (void)state;
+        assert_non_null(mkdtemp(root));
+        assert_int_equal(ls_memory_limit(root, src, sizeof(src)), 0);
+        assert_string_equal(src, "none");
+        put_file(root, "/proc/meminfo",
+                 "MemTotal:        8000000 kB\nMemFree: 1 kB\n");
+        assert_true(ls_memory_limit(root, src, sizeof(src)) ==
+                    8000000ULL * 1024);
+        assert_string_equal(src, "/proc/meminfo MemTotal");
+        put_file(root, "/sys/fs/cgroup/memory.max", "max\n");
+        put_file(root, "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                 "9223372036854771712\n");
+        assert_true(ls_memory_limit(root, src, sizeof(src)) ==
+                    8000000ULL * 1024);
+        put_file(root, "/proc/self/cgroup",
+                 "4:memory:/pod/x\n0::/system.slice/ls.service\n");
+        put_file(root, "/sys/fs/cgroup/memory/pod/x/memory.limit_in_bytes",
+                 "3000000000\n");
+        assert_true(ls_memory_limit(root, src, sizeof(src)) == 3000000000ULL);
+        assert_string_equal(src,
+                            "/sys/fs/cgroup/memory/pod/x/memory.limit_in_bytes");
+        put_file(root, "/sys/fs/cgroup/system.slice/ls.service/memory.max",
+                 "2000000000\n");
+        assert_true(ls_memory_limit(root, src, sizeof(src)) == 2000000000ULL);
+        assert_string_equal(src,
+                            "/sys/fs/cgroup/system.slice/ls.service/memory.max");
+        /* above the machine's memory: no limit */
+        put_file(root, "/sys/fs/cgroup/system.slice/ls.service/memory.max",
+                 "99000000000\n");
+        assert_true(ls_memory_limit(root, src, sizeof(src)) == 3000000000ULL);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_log_logfmt_and_mask),
@@ -212,6 +275,7 @@ int main(void) {
                 cmocka_unit_test(test_metrics_render),
                 cmocka_unit_test(test_metrics_rdkafka_stats),
                 cmocka_unit_test(test_metrics_set_total_and_build_info),
+                cmocka_unit_test(test_memory_limit),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

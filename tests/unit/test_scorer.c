@@ -171,8 +171,9 @@ static void test_verdict_names(void **state) {
                 rejected += ls_verdict_rejected((ls_verdict_t)v);
         }
         /* the dead-letter reasons */
-        assert_int_equal(rejected, 8);
+        assert_int_equal(rejected, 9);
         assert_string_equal(ls_verdict_name(LS_V_FUTURE), "future");
+        assert_string_equal(ls_verdict_name(LS_V_CAPACITY), "capacity");
         assert_false(ls_verdict_rejected(LS_V_STALE));
         assert_false(ls_verdict_rejected(LS_V_ERROR));
 }
