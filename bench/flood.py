@@ -15,16 +15,14 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 import kafka_cluster  # noqa: E402
+from lsbench import metrics, start_run, total  # noqa: E402
 
 from confluent_kafka import Producer  # noqa: E402
 
@@ -52,23 +50,6 @@ def produce(bootstrap, n):
         if i % 100000 == 0:
             p.poll(0)
     assert p.flush(300) == 0
-
-
-def metrics(port):
-    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
-                                  timeout=10).read().decode()
-    out = {}
-    for line in text.splitlines():
-        m = re.match(r"^(leadscore_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$", line)
-        if m:
-            key = m.group(1) + (m.group(2) or "")
-            out[key] = float(m.group(3))
-    return out
-
-
-def total(ms, name):
-    return sum(v for k, v in ms.items()
-               if k == name or k.startswith(name + "{"))
 
 
 def rss(pid):
@@ -105,17 +86,8 @@ def main():
                     "json}\nsnapshot: off\nmax_leads: %d\nmetrics: {listen: "
                     "\"127.0.0.1:0\"}\nkafka:\n  bootstrap.servers: \"%s\"\n"
                     % (os.path.abspath(model), a.cap, bootstrap))
-        run = subprocess.Popen([a.leadscore, "run", "--config", cfg],
-                               stderr=subprocess.PIPE, text=True, cwd=d)
-        lines = []
-        threading.Thread(target=lambda: lines.extend(run.stderr),
-                         daemon=True).start()
-        port = None
-        while port is None and run.poll() is None:
-            m = [re.search(r"\(port (\d+)\)", x) for x in lines]
-            port = next((int(x.group(1)) for x in m if x), None)
-            time.sleep(0.2)
-        assert port, "".join(lines)
+        run, _lines, port = start_run([a.leadscore, "run", "--config", cfg],
+                                      d)
         start = time.monotonic()
         peak = peak_at_cap = 0
         ms = {}

@@ -51,6 +51,13 @@ typedef struct ls_input_s {
         size_t n_fields;
 } ls_input_t;
 
+/**
+ * Copies @p in and every string it points to into one block, so that the
+ * copy outlives the decoder's buffers. @returns it (release it with
+ * ls_free()), or NULL when memory is short.
+ */
+ls_input_t *ls_input_dup(const ls_input_t *in);
+
 typedef enum ls_output_kind_e {
         LS_OUT_SCORE_UPDATE = 1,
         LS_OUT_ALERT = 2,

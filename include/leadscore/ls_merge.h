@@ -30,6 +30,13 @@
 int64_t ls_merge_time(ls_codec_t *codec, const ls_record_t *rec,
                       const ls_modelset_t *ms);
 
+/**
+ * The merge key of a record that ls_scorer_read() gave verdict @p v and
+ * input @p in: what ls_merge_time() returns, without decoding again.
+ */
+int64_t ls_merge_key(const ls_modelset_t *ms, ls_verdict_t v,
+                     const ls_input_t *in);
+
 /** 1 when the profiles head (key @p profile_time) goes before the events
  *  head (key @p event_time); ties go to the event. */
 static inline int ls_merge_profile_first(int64_t event_time,

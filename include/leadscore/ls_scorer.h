@@ -79,6 +79,17 @@ ls_verdict_t ls_scorer_read(ls_codec_t *codec, const ls_record_t *rec,
                             size_t errstr_size);
 
 /**
+ * The engine step of ls_scorer_feed(): applies @p in, which
+ * ls_scorer_read() accepted, to the @p n_shards shards, as
+ * ls_scorer_feed() does (same results). For a caller that read the
+ * record earlier, e.g. for its merge key, and kept the input
+ * (ls_input_dup()): a record is decoded once.
+ */
+ls_verdict_t ls_scorer_apply(const ls_input_t *in, ls_shard_t *const *shards,
+                             ls_outbuf_t *obs, size_t n_shards, ls_err_t *errp,
+                             char *errstr, size_t errstr_size);
+
+/**
  * Scores @p rec: checks its size, decodes it with @p codec, checks the
  * key rule (records from a topic), then applies it to each of the
  * @p n_shards shards (one per model set; all see the same input), their

@@ -330,6 +330,51 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh);
 }
 
+/** Copies string @p src (NULL stays NULL) to *@p at, moving it on. */
+static const char *ls_dup_str(const char *src, char **at) {
+        size_t n;
+        char *dst = *at;
+
+        if (!src)
+                return NULL;
+        n = strlen(src) + 1;
+        memcpy(dst, src, n);
+        *at += n;
+        return dst;
+}
+
+static size_t ls_dup_len(const char *s) {
+        return s ? strlen(s) + 1 : 0;
+}
+
+ls_input_t *ls_input_dup(const ls_input_t *in) {
+        size_t size = sizeof(*in) + in->n_fields * sizeof(ls_kv_t), i;
+        ls_input_t *out;
+        ls_kv_t *kv;
+        char *at;
+
+        size += ls_dup_len(in->lead_id) + ls_dup_len(in->event_id) +
+                ls_dup_len(in->event_type) + ls_dup_len(in->product);
+        for (i = 0; i < in->n_fields; i++)
+                size += ls_dup_len(in->fields[i].key) +
+                        ls_dup_len(in->fields[i].value);
+        if (!(out = ls_malloc(size)))
+                return NULL;
+        *out = *in;
+        kv = (ls_kv_t *)(out + 1);
+        at = (char *)(kv + in->n_fields);
+        out->lead_id = ls_dup_str(in->lead_id, &at);
+        out->event_id = ls_dup_str(in->event_id, &at);
+        out->event_type = ls_dup_str(in->event_type, &at);
+        out->product = ls_dup_str(in->product, &at);
+        for (i = 0; i < in->n_fields; i++) {
+                kv[i].key = ls_dup_str(in->fields[i].key, &at);
+                kv[i].value = ls_dup_str(in->fields[i].value, &at);
+        }
+        out->fields = in->n_fields ? kv : NULL;
+        return out;
+}
+
 void ls_shard_set_cap(ls_shard_t *sh, ls_lead_cap_t *cap) {
         size_t n = sh->leads ? ls_lead_table_count(sh->leads) : 0;
 

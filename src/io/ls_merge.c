@@ -10,11 +10,17 @@ int64_t ls_merge_time(ls_codec_t *codec, const ls_record_t *rec,
         ls_input_t in;
         ls_err_t err;
 
-        if (ls_scorer_read(codec, rec, &in, &err, errstr, sizeof(errstr)) !=
-                    LS_V_APPLIED ||
-            ls_input_future(ms, &in))
+        return ls_merge_key(ms,
+                            ls_scorer_read(codec, rec, &in, &err, errstr,
+                                           sizeof(errstr)),
+                            &in);
+}
+
+int64_t ls_merge_key(const ls_modelset_t *ms, ls_verdict_t v,
+                     const ls_input_t *in) {
+        if (v != LS_V_APPLIED || ls_input_future(ms, in))
                 return LS_MERGE_NO_TIME;
-        return in.time == LS_MERGE_NO_TIME ? LS_MERGE_NO_TIME + 1 : in.time;
+        return in->time == LS_MERGE_NO_TIME ? LS_MERGE_NO_TIME + 1 : in->time;
 }
 
 void ls_merge_order(const int64_t *time, const uint8_t *topic, size_t n,

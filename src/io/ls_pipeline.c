@@ -79,6 +79,25 @@ typedef struct ls_pending_s {
 } ls_pending_t;
 
 /** Offset tracking of one assigned input topic-partition. */
+/**
+ * A held record as ls_scorer_read() found it when it arrived (for its
+ * merge key), kept so that it is decoded once: the input (verdict
+ * LS_V_APPLIED) or why it is rejected. Both NULL: not read yet.
+ */
+typedef struct ls_pl_read_s {
+        ls_verdict_t v;
+        ls_err_t err;      /* of LS_V_ERROR */
+        ls_input_t *in;    /* ls_input_dup() */
+        char *why;         /* errstr of a rejection */
+} ls_pl_read_t;
+
+static void ls_pl_read_free(ls_pl_read_t *r) {
+        ls_free(r->in);
+        ls_free(r->why);
+        r->in = NULL;
+        r->why = NULL;
+}
+
 typedef struct ls_tp_s {
         int topic;               /* LS_PL_TOPIC_* */
         int32_t partition;
@@ -94,6 +113,7 @@ typedef struct ls_tp_s {
         /* Merge of the two input topics of a shard (docs/DURABILITY.md):
          * records consumed but not yet applied, in offset order. */
         rd_kafka_message_t **held;
+        ls_pl_read_t *held_read; /* each one read (merge_wait > 0) */
         int64_t *held_at;        /* monotonic arrival time of each */
         int64_t *held_time;      /* merge key: the payload's event time,
                                   * LS_MERGE_NO_TIME when it does not decode */
@@ -541,10 +561,12 @@ static void ls_tp_destroy(ls_tp_t *tp) {
                 return;
         while (tp->hcount > 0) {
                 rd_kafka_message_destroy(tp->held[tp->hhead]);
+                ls_pl_read_free(&tp->held_read[tp->hhead]);
                 tp->hhead = (tp->hhead + 1) % tp->hcap;
                 tp->hcount--;
         }
         ls_free(tp->held);
+        ls_free(tp->held_read);
         ls_free(tp->held_at);
         ls_free(tp->held_time);
         ls_free(tp->ring);
@@ -1326,7 +1348,13 @@ static void ls_pl_warn_cap(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
         }
 }
 
-static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
+/**
+ * Scores one consumed record and emits what it gives: outputs, a dead
+ * letter, counters. @p pre: the record as read on arrival (NULL, or
+ * nothing in it: read it now).
+ */
+static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
+                         const ls_pl_read_t *pre) {
         ls_record_t rec;
         ls_verdict_t v;
         ls_tp_t *tp;
@@ -1371,8 +1399,17 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm) {
 
         ls_pl_record(pl, topic, rkm, &rec);
         ls_outbuf_reset(&pl->ob);
-        v = ls_scorer_feed(pl->codec, &rec, &slot->shard, &pl->ob, 1, &err,
-                           errstr, sizeof(errstr));
+        if (pre && pre->in) {
+                v = ls_scorer_apply(pre->in, &slot->shard, &pl->ob, 1, &err,
+                                    errstr, sizeof(errstr));
+        } else if (pre && pre->why) {
+                v = pre->v;
+                err = pre->err;
+                snprintf(errstr, sizeof(errstr), "%s", pre->why);
+        } else {
+                v = ls_scorer_feed(pl->codec, &rec, &slot->shard, &pl->ob, 1,
+                                   &err, errstr, sizeof(errstr));
+        }
         /* Outputs (e.g. decay that fired first) are emitted in any case. */
         if (ls_pl_emit(pl, tp, seq))
                 return;
@@ -1457,7 +1494,7 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                 return 0;
         }
         if (rkm->err) {
-                ls_pl_handle(pl, rkm);
+                ls_pl_handle(pl, rkm, NULL);
                 return 0;
         }
         topic = ls_pl_topic_index(pl, rd_kafka_topic_name(rkm->rkt));
@@ -1469,10 +1506,12 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
         if (tp->hcount == tp->hcap) {
                 size_t ncap = tp->hcap ? tp->hcap * 2 : 256, i;
                 rd_kafka_message_t **nh = ls_malloc(ncap * sizeof(*nh));
+                ls_pl_read_t *nrd = ls_malloc(ncap * sizeof(*nrd));
                 int64_t *nat = ls_malloc(ncap * sizeof(*nat));
                 int64_t *ntm = ls_malloc(ncap * sizeof(*ntm));
-                if (!nh || !nat || !ntm) {
+                if (!nh || !nrd || !nat || !ntm) {
                         ls_free(nh);
+                        ls_free(nrd);
                         ls_free(nat);
                         ls_free(ntm);
                         ls_pl_fatal(pl, LS_ERR_NOMEM,
@@ -1481,13 +1520,16 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                 }
                 for (i = 0; i < tp->hcount; i++) {
                         nh[i] = tp->held[(tp->hhead + i) % tp->hcap];
+                        nrd[i] = tp->held_read[(tp->hhead + i) % tp->hcap];
                         nat[i] = tp->held_at[(tp->hhead + i) % tp->hcap];
                         ntm[i] = tp->held_time[(tp->hhead + i) % tp->hcap];
                 }
                 ls_free(tp->held);
+                ls_free(tp->held_read);
                 ls_free(tp->held_at);
                 ls_free(tp->held_time);
                 tp->held = nh;
+                tp->held_read = nrd;
                 tp->held_at = nat;
                 tp->held_time = ntm;
                 tp->hcap = ncap;
@@ -1496,13 +1538,25 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
         at = (tp->hhead + tp->hcount) % tp->hcap;
         tp->held[at] = rkm;
         tp->held_at[at] = now;
-        /* merge_wait 0 releases in arrival order: no key needed. */
+        memset(&tp->held_read[at], 0, sizeof(tp->held_read[at]));
+        /* merge_wait 0 releases in arrival order: no key needed. The
+         * record is read here for its key, and kept as read. */
         if (pl->conf->merge_wait_ms > 0) {
+                ls_pl_read_t *r = &tp->held_read[at];
                 ls_record_t rec;
+                ls_input_t in;
+                char errstr[512];
 
                 ls_pl_record(pl, topic, rkm, &rec);
-                tp->held_time[at] =
-                        ls_merge_time(pl->codec, &rec, pl->ms);
+                r->v = ls_scorer_read(pl->codec, &rec, &in, &r->err, errstr,
+                                      sizeof(errstr));
+                tp->held_time[at] = ls_merge_key(pl->ms, r->v, &in);
+                if (r->v == LS_V_APPLIED ? !(r->in = ls_input_dup(&in))
+                                         : !(r->why = ls_strdup(errstr))) {
+                        ls_pl_fatal(pl, LS_ERR_NOMEM,
+                                    "out of memory holding input records");
+                        return 0;
+                }
         } else {
                 tp->held_time[at] = 0;
         }
@@ -1603,6 +1657,7 @@ static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
         for (;;) {
                 ls_tp_t *a = pl->tps[0][p], *b = pl->tps[1][p], *tp, *other;
                 rd_kafka_message_t *rkm;
+                ls_pl_read_t read;
 
                 if (pl->fatal || !pl->slots[p].shard)
                         return;
@@ -1635,9 +1690,11 @@ static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
                                 return; /* wait for the other partition */
                 }
                 rkm = tp->held[tp->hhead];
+                read = tp->held_read[tp->hhead];
                 tp->hhead = (tp->hhead + 1) % tp->hcap;
                 tp->hcount--;
-                ls_pl_handle(pl, rkm);
+                ls_pl_handle(pl, rkm, &read);
+                ls_pl_read_free(&read);
                 rd_kafka_message_destroy(rkm);
         }
 }

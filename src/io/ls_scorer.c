@@ -103,18 +103,27 @@ ls_verdict_t ls_scorer_feed(ls_codec_t *codec, const ls_record_t *rec,
                             ls_shard_t *const *shards, ls_outbuf_t *obs,
                             size_t n_shards, ls_err_t *errp, char *errstr,
                             size_t errstr_size) {
-        char other[256];
         ls_input_t in;
         ls_verdict_t v;
-        ls_err_t err, e;
-        size_t s;
 
         v = ls_scorer_read(codec, rec, &in, errp, errstr, errstr_size);
         if (v != LS_V_APPLIED)
                 return v;
+        return ls_scorer_apply(&in, shards, obs, n_shards, errp, errstr,
+                               errstr_size);
+}
+
+ls_verdict_t ls_scorer_apply(const ls_input_t *in, ls_shard_t *const *shards,
+                             ls_outbuf_t *obs, size_t n_shards, ls_err_t *errp,
+                             char *errstr, size_t errstr_size) {
+        char other[256];
+        ls_err_t err, e;
+        size_t s;
+
+        *errp = LS_OK;
         err = LS_OK;
         for (s = 0; s < n_shards; s++) {
-                e = ls_shard_apply(shards[s], &in, &obs[s],
+                e = ls_shard_apply(shards[s], in, &obs[s],
                                    s == 0 ? errstr : other,
                                    s == 0 ? errstr_size : sizeof(other));
                 if (e == LS_ERR_NOMEM) {

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "leadscore/ls_alloc.h"
 #include "leadscore/ls_keys.h"
 #include "leadscore/ls_merge.h"
 #include "leadscore/ls_model.h"
@@ -163,6 +164,72 @@ static void test_verdicts(void **state) {
         fx_free(&fx);
 }
 
+/* Read once, applied later: an input kept with ls_input_dup() outlives
+ * the codec's next decode and scores as ls_scorer_feed() would. */
+static void test_read_once_apply_later(void **state) {
+        fx_t fx, ref;
+        ls_record_t rec = {.kind = LS_INPUT_PROFILE, .timestamp = -1};
+        ls_input_t in, *kept;
+        ls_err_t err;
+        char p1[256], p2[256], e1[256];
+        size_t i;
+
+        fx_init(&fx);
+        fx_init(&ref);
+        snprintf(p1, sizeof(p1),
+                 "{\"lead_id\":\"L1\",\"updated_at\":%lld,\"attributes\":"
+                 "{\"title\":\"CEO\",\"industry\":\"saas\"}}", T0);
+        snprintf(p2, sizeof(p2),
+                 "{\"lead_id\":\"L2xxxxxxxx\",\"updated_at\":%lld,"
+                 "\"attributes\":{\"title\":\"intern\"}}", T0 + 1);
+        rec.value = p1;
+        rec.len = strlen(p1);
+        assert_int_equal(ls_scorer_read(fx.codec, &rec, &in, &err, fx.err,
+                                        sizeof(fx.err)),
+                         LS_V_APPLIED);
+        assert_int_equal(ls_merge_key(fx.ms, LS_V_APPLIED, &in), T0);
+        assert_non_null(kept = ls_input_dup(&in));
+        /* the codec's buffers now hold another record */
+        rec.value = p2;
+        rec.len = strlen(p2);
+        assert_int_equal(ls_scorer_read(fx.codec, &rec, &in, &err, fx.err,
+                                        sizeof(fx.err)),
+                         LS_V_APPLIED);
+        assert_string_equal(kept->lead_id, "L1");
+        assert_int_equal(kept->n_fields, 2);
+        for (i = 0; i < kept->n_fields; i++)
+                assert_true(!strcmp(kept->fields[i].key, "title")
+                                    ? !strcmp(kept->fields[i].value, "CEO")
+                                    : !strcmp(kept->fields[i].value, "saas"));
+        assert_null(kept->event_id);
+        snprintf(e1, sizeof(e1),
+                 "{\"lead_id\":\"L1\",\"event_id\":\"e1\",\"event_type\":"
+                 "\"demo_request\",\"occurred_at\":%lld}", T0);
+        ls_outbuf_reset(&fx.ob);
+        assert_int_equal(ls_scorer_apply(kept, &fx.sh, &fx.ob, 1, &err,
+                                         fx.err, sizeof(fx.err)),
+                         LS_V_APPLIED);
+        rec.value = p1;
+        rec.len = strlen(p1);
+        ls_outbuf_reset(&ref.ob);
+        assert_int_equal(ls_scorer_feed(ref.codec, &rec, &ref.sh, &ref.ob, 1,
+                                        &err, ref.err, sizeof(ref.err)),
+                         LS_V_APPLIED);
+        assert_int_equal(fx.ob.n_outs, ref.ob.n_outs);
+        rec.kind = LS_INPUT_EVENT;
+        assert_int_equal(fx_feed(&fx, &rec, e1), LS_V_APPLIED);
+        assert_int_equal(fx_feed(&ref, &rec, e1), LS_V_APPLIED);
+        assert_int_equal(fx.ob.n_outs, 1);
+        assert_int_equal(fx.ob.outs[0].total, ref.ob.outs[0].total);
+        assert_int_equal(fx.ob.outs[0].seq, ref.ob.outs[0].seq);
+        /* a rejected read has no merge time */
+        assert_int_equal(ls_merge_key(fx.ms, LS_V_DECODE, &in),
+                         LS_MERGE_NO_TIME);
+        ls_free(kept);
+        fx_free(&ref);
+        fx_free(&fx);
+}
+
 static void test_verdict_names(void **state) {
         int v, rejected = 0;
 
@@ -184,6 +251,7 @@ int main(void) {
                 cmocka_unit_test(test_merge_one_topic),
                 cmocka_unit_test(test_verdicts),
                 cmocka_unit_test(test_verdict_names),
+                cmocka_unit_test(test_read_once_apply_later),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
