@@ -80,12 +80,19 @@ void ls_codec_destroy(ls_codec_t *codec);
 size_t ls_codec_max_record_bytes(const ls_codec_t *codec);
 
 /**
+ * @returns the codec's Schema Registry client (owned by the codec, for
+ *          its counters), or NULL when no format is registry.
+ */
+const ls_registry_t *ls_codec_registry(const ls_codec_t *codec);
+
+/**
  * Decodes one input record (value bytes of an events or profiles topic
  * message; @p kind says which). Pointers in *in stay valid until the next
  * decode call on this codec.
  * @returns LS_OK, or LS_ERR_INVALID / LS_ERR_UNSUPPORTED (unknown schema
- *          id) / LS_ERR_IO (registry unreachable) with errstr saying why
- *          (field, byte offset).
+ *          id, or an id not looked up because the registry's
+ *          max_lookups_per_second was spent) / LS_ERR_IO (registry
+ *          unreachable) with errstr saying why (field, byte offset).
  */
 ls_err_t ls_codec_decode_input(ls_codec_t *codec, ls_input_kind_t kind,
                                const void *data, size_t len, ls_input_t *in,

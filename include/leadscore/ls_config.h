@@ -90,6 +90,9 @@ typedef struct ls_config_s {
         char *registry_certificate_location; /* client cert, resolved */
         char *registry_key_location;         /* its key, resolved */
         char *registry_key_password;         /* secret */
+        /* Lookups of schema ids in neither cache, default
+         * LS_REGISTRY_LOOKUPS_PER_SECOND (ls_registry.h). */
+        long registry_max_lookups_per_second;
         int64_t idle_tick_ms;   /* 0 = off (stream time = event time only) */
         int64_t commit_interval_ms; /* default 1000 */
         size_t max_record_bytes;    /* default 1 MiB */
@@ -189,8 +192,9 @@ ls_err_t ls_config_snapshot_prepare(const ls_config_t *conf, char *errstr,
 int ls_config_has_bootstrap(const ls_config_t *conf);
 
 /**
- * Fills @p rc (zeroed first) with the registry's URL, basic auth and TLS
- * settings of @p conf; its strings are borrowed from @p conf.
+ * Fills @p rc (zeroed first) with the registry's URL, basic auth, TLS and
+ * lookup limit settings of @p conf; its strings are borrowed from
+ * @p conf.
  */
 void ls_config_registry_conf(const ls_config_t *conf, ls_registry_conf_t *rc);
 

@@ -7,7 +7,11 @@
  * cached for the life of the client: a schema id never changes meaning.
  * Ids the registry does not know are remembered too (negative cache, for
  * negative_ttl_ms), so a flood of records with bad ids costs one request
- * per id and TTL; after a transport failure the registry is not asked
+ * per id and TTL. Ids in neither cache are looked up at most
+ * max_lookups_per_second times a second (a token bucket, burst = the
+ * rate), so a flood of *distinct* bad ids costs that many requests a
+ * second, not one per record; an id over the limit is not looked up (and
+ * not remembered). After a transport failure the registry is not asked
  * again for retry_backoff_ms, so a registry outage does not turn every
  * record into a blocking request. All requests have connect and total
  * timeouts.
@@ -28,6 +32,11 @@
 
 #include "leadscore/ls_err.h"
 
+/** Lookups of uncached schema ids a second when the conf says 0, and
+ *  the most that is honoured. */
+#define LS_REGISTRY_LOOKUPS_PER_SECOND 10
+#define LS_REGISTRY_LOOKUPS_PER_SECOND_MAX 1000000
+
 typedef struct ls_registry_conf_s {
         const char *url;           /* base URL, e.g. http://127.0.0.1:8081 */
         long timeout_ms;           /* per request (0 = 5000) */
@@ -35,6 +44,10 @@ typedef struct ls_registry_conf_s {
         int64_t negative_ttl_ms;   /* unknown ids remembered (0 = 60000) */
         int64_t retry_backoff_ms;  /* after a failed request (0 = 1000,
                                     * < 0 = none) */
+        long max_lookups_per_second; /* of ids in neither cache (0 =
+                                      * LS_REGISTRY_LOOKUPS_PER_SECOND,
+                                      * < 0 = no limit, at most .._MAX);
+                                      * burst = the rate */
         /* Optional (NULL = unset); copied by ls_registry_new(). */
         const char *user_info;     /* "USER:PASSWORD" for basic auth */
         const char *ca_location;   /* PEM CA file verifying the server
@@ -68,11 +81,15 @@ void ls_registry_destroy(ls_registry_t *reg);
  * Looks up the schema text of @p id (cached).
  * @returns LS_OK with *textp (owned by the client, valid while it lives);
  *          LS_ERR_NOT_FOUND "schema id N not found in registry" (also while
- *          negatively cached); LS_ERR_IO when the registry cannot be
- *          reached, the TLS handshake fails ("TLS handshake failed", with
- *          the CA file), or it answers with an error (status and URL in
- *          errstr; HTTP 401/403 name the user whose credentials were
- *          refused);
+ *          negatively cached), or "schema id N not looked up in registry:
+ *          more than R unknown schema ids per second arrived
+ *          (registry.max_lookups_per_second)" when the id is in neither
+ *          cache and the lookup budget is spent (no request is made and
+ *          the id is not cached: a later call may look it up);
+ *          LS_ERR_IO when the registry cannot be reached, the TLS
+ *          handshake fails ("TLS handshake failed", with the CA file), or
+ *          it answers with an error (status and URL in errstr; HTTP
+ *          401/403 name the user whose credentials were refused);
  *          LS_ERR_INVALID for an answer that is not {"schema": "..."}.
  */
 ls_err_t ls_registry_get_schema(ls_registry_t *reg, int32_t id,
@@ -91,5 +108,11 @@ ls_err_t ls_registry_register(ls_registry_t *reg, const char *subject,
 
 /** HTTP requests this client has sent (for tests and metrics). */
 uint64_t ls_registry_requests(const ls_registry_t *reg);
+
+/**
+ * Lookups of schema ids not made because max_lookups_per_second was
+ * spent (for metrics: leadscore_registry_lookups_skipped_total).
+ */
+uint64_t ls_registry_lookups_skipped(const ls_registry_t *reg);
 
 #endif /* LS_REGISTRY_H */

@@ -213,12 +213,16 @@ static int ls_rcli_load(ls_rcli_t *c) {
                 if (!rc->schema_dir)
                         rc->schema_dir = c->config->schema_dir;
                 /* The config's credentials and TLS files go only to the
-                 * config's registry, not to a --registry-url. */
+                 * config's registry, not to a --registry-url; its lookup
+                 * limit goes to both. */
                 if (!rc->registry_url) {
                         rc->registry_url = c->config->registry_url;
                         ls_config_registry_conf(c->config, &c->registry);
-                        rc->registry = &c->registry;
+                } else {
+                        c->registry.max_lookups_per_second =
+                                c->config->registry_max_lookups_per_second;
                 }
+                rc->registry = &c->registry;
                 rc->max_record_bytes = c->config->max_record_bytes;
                 if (!model)
                         model = c->config->model_path;

@@ -24,7 +24,8 @@ typedef struct ls_rcli_s {
         char *topics_copy;
         char *schema_dir_alloc;
         ls_config_t *config;
-        ls_registry_conf_t registry; /* the config's auth and TLS */
+        ls_registry_conf_t registry; /* the config's auth, TLS and
+                                      * lookup limit */
         ls_modelset_t *ms[2];
         int quiet, final_only, json;
         long examples;

@@ -580,6 +580,10 @@ size_t ls_codec_max_record_bytes(const ls_codec_t *codec) {
         return codec->max_record_bytes;
 }
 
+const ls_registry_t *ls_codec_registry(const ls_codec_t *codec) {
+        return codec->reg;
+}
+
 ls_err_t ls_codec_decode_input(ls_codec_t *codec, ls_input_kind_t kind,
                                const void *data, size_t len, ls_input_t *in,
                                char *errstr, size_t errstr_size) {

@@ -1,11 +1,11 @@
 /*
  * ls_registry.c - Confluent Schema Registry client: schema by id (cached,
- * with a negative cache for unknown ids and a back-off after transport
- * failures) and subject registration (cached). One reused curl handle, so
- * connections are kept alive. Basic auth and TLS (CA, client certificate)
- * are libcurl options set on every request; every error message goes
- * through ls_registry_mask() so that no password leaves. See
- * ls_registry.h.
+ * with a negative cache for unknown ids, a token bucket limiting lookups
+ * of uncached ids, and a back-off after transport failures) and subject
+ * registration (cached). One reused curl handle, so connections are kept
+ * alive. Basic auth and TLS (CA, client certificate) are libcurl options
+ * set on every request; every error message goes through
+ * ls_registry_mask() so that no password leaves. See ls_registry.h.
  */
 #include "leadscore/ls_registry.h"
 
@@ -52,6 +52,13 @@ struct ls_registry_s {
         uint64_t requests;
         int64_t down_until;         /* monotonic ms; 0 = not backing off */
         char down_err[768];         /* the failure being backed off */
+        /* Token bucket of the lookups of ids in neither cache: rate
+         * tokens a second, at most rate (the burst) held; in thousandths
+         * of a token, so that refills are exact in whole ms. */
+        long lookup_rate;           /* tokens a second; 0 = no limit */
+        int64_t lookup_milli_tokens; /* 0 .. 1000 * lookup_rate */
+        int64_t lookup_refilled;    /* monotonic ms of the last refill */
+        uint64_t lookups_skipped;   /* lookups refused for want of one */
 
         ls_reg_schema_t *schemas;
         size_t n_schemas, size_schemas;
@@ -204,6 +211,14 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
         reg->retry_backoff_ms = conf->retry_backoff_ms == 0
                                         ? 1000
                                         : conf->retry_backoff_ms;
+        if (conf->max_lookups_per_second == 0)
+                reg->lookup_rate = LS_REGISTRY_LOOKUPS_PER_SECOND;
+        else if (conf->max_lookups_per_second > 0)
+                reg->lookup_rate = conf->max_lookups_per_second;
+        if (reg->lookup_rate > LS_REGISTRY_LOOKUPS_PER_SECOND_MAX)
+                reg->lookup_rate = LS_REGISTRY_LOOKUPS_PER_SECOND_MAX;
+        reg->lookup_milli_tokens = (int64_t)reg->lookup_rate * 1000;
+        reg->lookup_refilled = ls_registry_now_ms();
         ls_buf_init(&reg->body);
         return reg;
 nomem:
@@ -243,6 +258,36 @@ void ls_registry_destroy(ls_registry_t *reg) {
 
 uint64_t ls_registry_requests(const ls_registry_t *reg) {
         return reg->requests;
+}
+
+uint64_t ls_registry_lookups_skipped(const ls_registry_t *reg) {
+        return reg->lookups_skipped;
+}
+
+/*
+ * Takes one token of the lookup bucket at monotonic time @p now (ms),
+ * after adding the tokens of the time since the last refill.
+ * @returns 1 when the lookup may be made, 0 when the budget is spent.
+ */
+static int ls_registry_lookup_take(ls_registry_t *reg, int64_t now) {
+        int64_t full = (int64_t)reg->lookup_rate * 1000;
+        int64_t elapsed = now - reg->lookup_refilled;
+
+        if (!reg->lookup_rate)
+                return 1;
+        if (elapsed > 0) {
+                /* one second refills the whole bucket: no overflow */
+                if (elapsed > 1000)
+                        elapsed = 1000;
+                reg->lookup_milli_tokens += elapsed * reg->lookup_rate;
+                if (reg->lookup_milli_tokens > full)
+                        reg->lookup_milli_tokens = full;
+                reg->lookup_refilled = now;
+        }
+        if (reg->lookup_milli_tokens < 1000)
+                return 0;
+        reg->lookup_milli_tokens -= 1000;
+        return 1;
 }
 
 /* @returns 1 for the curl errors of a failed TLS handshake. */
@@ -488,6 +533,19 @@ static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
                                  "schema id %" PRId32 " not found in "
                                  "registry", id);
+        /* A lookup costs a token; none is taken while backing off (the
+         * request below is then not made either). An id refused here is
+         * not negatively cached: it was never looked up. */
+        if (!(reg->down_until && now < reg->down_until) &&
+            !ls_registry_lookup_take(reg, now)) {
+                reg->lookups_skipped++;
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
+                                 "schema id %" PRId32 " not looked up in "
+                                 "registry: more than %ld unknown schema "
+                                 "ids per second arrived "
+                                 "(registry.max_lookups_per_second)",
+                                 id, reg->lookup_rate);
+        }
         snprintf(url, sizeof(url), "%s/schemas/ids/%" PRId32, reg->url, id);
         if ((err = ls_registry_http(reg, url, NULL, &status, errstr,
                                     errstr_size)))

@@ -2472,9 +2472,10 @@ static int ls_pl_count_scored(const char *lead_id, const ls_lead_view_t *v,
 }
 
 /** Refreshes the gauges that describe state: leads and bytes per shard,
- * leads per model, ready. */
+ * leads per model, ready; and the registry's skipped lookups. */
 static void ls_pl_publish(ls_pipeline_t *pl) {
         char labels[512], id[256];
+        const ls_registry_t *reg;
         uint64_t *per_model;
         size_t i;
         int32_t p;
@@ -2526,6 +2527,15 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
         ls_free(per_model);
         for (p = 0; p < pl->n_parts; p++)
                 ls_pl_publish_snapshot(pl, p);
+        if ((reg = ls_codec_registry(pl->codec)))
+                ls_metric_set_total(
+                        ls_metrics_counter(
+                                pl->metrics,
+                                "leadscore_registry_lookups_skipped_total",
+                                "Schema ids not looked up in the registry: "
+                                "over registry.max_lookups_per_second.",
+                                NULL),
+                        ls_registry_lookups_skipped(reg));
 }
 
 /* ------------------------------------------------------------ lifecycle */

@@ -155,6 +155,7 @@ ls_config_t *ls_config_new_defaults(void) {
         conf->snapshot_interval_ms = 30000;
         conf->snapshot_keep = 3;
         conf->merge_wait_ms = 1000;
+        conf->registry_max_lookups_per_second = LS_REGISTRY_LOOKUPS_PER_SECOND;
         conf->log_format = LS_LOG_LOGFMT;
         conf->log_level = LS_LOG_INFO;
         if (!conf->path || !conf->topic_events || !conf->topic_profiles ||
@@ -679,6 +680,7 @@ static ls_err_t ls_cfgp_readable(ls_cfgp_t *p, const yaml_node_t *node,
 /* Where each registry key was (for messages); NULL = not set. */
 typedef struct ls_cfgp_regnodes_s {
         const yaml_node_t *url, *user_info, *tls, *key, *key_password;
+        const yaml_node_t *lookups;
 } ls_cfgp_regnodes_t;
 
 /* The registry settings fit together. */
@@ -693,7 +695,7 @@ static ls_err_t ls_cfgp_registry_check(ls_cfgp_t *p, yaml_node_t *map,
 
         if (!u)
                 return (tls || c->registry_user_info ||
-                        c->registry_key_password)
+                        c->registry_key_password || at->lookups)
                                ? ls_cfgp_err(p, map, "registry.url",
                                              "required when other registry "
                                              "keys are set%s",
@@ -780,12 +782,23 @@ static ls_err_t ls_cfgp_registry(ls_cfgp_t *p, yaml_node_t *map) {
                                         NULL);
                         err = ls_cfgp_string(p, vn, "registry.key_password",
                                              &c->registry_key_password);
+                } else if (k && !strcmp(k, "max_lookups_per_second")) {
+                        long long v;
+
+                        at.lookups = vn;
+                        err = ls_cfgp_int(p, vn,
+                                          "registry.max_lookups_per_second", 1,
+                                          LS_REGISTRY_LOOKUPS_PER_SECOND_MAX,
+                                          &v);
+                        if (!err)
+                                c->registry_max_lookups_per_second = (long)v;
                 } else
                         err = ls_cfgp_err(p, kn, "registry",
                                           "unknown key \"%s\" (expected url, "
                                           "basic_auth_user_info, ca_location, "
                                           "certificate_location, key_location, "
-                                          "key_password)",
+                                          "key_password, "
+                                          "max_lookups_per_second)",
                                           k ? k : "?");
                 if (err)
                         return err;
@@ -1397,6 +1410,9 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
                         conf->registry_key_location);
         if (conf->registry_key_password)
                 fprintf(fp, "  registry.key_password = ********\n");
+        if (conf->registry_url)
+                fprintf(fp, "  registry.max_lookups_per_second = %ld\n",
+                        conf->registry_max_lookups_per_second);
         fprintf(fp, "  idle_tick = %lldms%s\n", (long long)conf->idle_tick_ms,
                 conf->idle_tick_ms ? "" : " (off)");
         fprintf(fp, "  commit_interval = %lldms\n",
@@ -1449,6 +1465,7 @@ void ls_config_registry_conf(const ls_config_t *conf, ls_registry_conf_t *rc) {
         rc->certificate_location = conf->registry_certificate_location;
         rc->key_location = conf->registry_key_location;
         rc->key_password = conf->registry_key_password;
+        rc->max_lookups_per_second = conf->registry_max_lookups_per_second;
 }
 
 ls_err_t ls_config_log_secrets(const ls_config_t *conf, ls_log_t *log) {

@@ -149,6 +149,7 @@ static ls_codec_t *codec_new(ls_format_t fmt, const char *url) {
         static const ls_registry_conf_t rconf = {
                 .negative_ttl_ms = INT64_C(30) * 86400000,
                 .retry_backoff_ms = -1,
+                .max_lookups_per_second = -1, /* every id at start */
         };
         ls_codec_conf_t conf;
         char err[512];

@@ -3,7 +3,8 @@
  * ${file:PATH} in every value at any depth (registry.url included), their
  * errors naming file:line:key without the value, the 64 KiB bound of a
  * file value, and the registry's basic auth / TLS keys: their checks,
- * --print-config masking and the secrets handed to the logger. The
+ * --print-config masking and the secrets handed to the logger; the
+ * registry's lookup limit. The
  * snapshot directory: its default ($STATE_DIRECTORY/snapshots, else
  * leadscore-state in the working directory, none with the embedded test
  * broker), `snapshot: off`, and the spellings refused as ambiguous.
@@ -260,6 +261,7 @@ static void test_registry_keys(void **state) {
         snprintf(path, sizeof(path), "%s/client.key", d.path);
         assert_string_equal(rc.key_location, path);
         assert_string_equal(rc.key_password, "k3y-" SECRET);
+        assert_int_equal(rc.max_lookups_per_second, 10);
 
         print_config(c, text, sizeof(text));
         assert_null(strstr(text, SECRET));
@@ -268,6 +270,8 @@ static void test_registry_keys(void **state) {
                                      "svc:********\n"));
         assert_non_null(strstr(text, "registry.key_password = ********\n"));
         assert_non_null(strstr(text, "registry.ca_location = "));
+        assert_non_null(strstr(text, "registry.max_lookups_per_second = "
+                                     "10\n"));
 
         log = ls_log_new(LS_LOG_LOGFMT, LS_LOG_INFO, stderr);
         assert_non_null(log);
@@ -333,6 +337,45 @@ static void test_registry_keys(void **state) {
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:5: registry: unknown key "
                                     "\"user_info\""));
+        dir_remove(&d);
+}
+
+/* registry.max_lookups_per_second: 10 unless set, 1 .. 1000000. */
+static void test_registry_lookup_limit(void **state) {
+        cfg_dir_t d;
+        ls_config_t *c;
+        ls_registry_conf_t rc;
+        char err[512], text[4096];
+
+        (void)state;
+        dir_make(&d);
+        assert_int_equal(load(&d, "registry:\n  url: http://sr.test\n"
+                                  "  max_lookups_per_second: 5\n",
+                              &c, err, sizeof(err)),
+                         LS_OK);
+        ls_config_registry_conf(c, &rc);
+        assert_int_equal(rc.max_lookups_per_second, 5);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "registry.max_lookups_per_second = "
+                                     "5\n"));
+        ls_config_destroy(c);
+
+        assert_int_equal(load(&d, "registry:\n  url: http://sr.test\n"
+                                  "  max_lookups_per_second: 0\n",
+                              &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_string_equal(err, "run.yaml:5: registry.max_lookups_per_second:"
+                                 " 0 is out of range [1, 1000000]");
+        assert_int_equal(load(&d, "registry:\n  url: http://sr.test\n"
+                                  "  max_lookups_per_second: fast\n",
+                              &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_string_equal(err, "run.yaml:5: registry.max_lookups_per_second:"
+                                 " expected an integer, got \"fast\"");
+        assert_int_equal(load(&d, "registry: {max_lookups_per_second: 5}\n",
+                              &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "registry.url: required"));
         dir_remove(&d);
 }
 
@@ -613,6 +656,7 @@ int main(void) {
                 cmocka_unit_test(test_expand_every_value),
                 cmocka_unit_test(test_expand_errors),
                 cmocka_unit_test(test_registry_keys),
+                cmocka_unit_test(test_registry_lookup_limit),
                 cmocka_unit_test(test_snapshot_default),
                 cmocka_unit_test(test_snapshot_off),
                 cmocka_unit_test(test_snapshot_ambiguous),

@@ -1,8 +1,9 @@
 /*
  * test_registry.c - the Schema Registry client against
  * tests/integration/registry_server.py on a free loopback port: schema
- * text by id, caches (positive, negative with expiry, per subject),
- * back-off after transport failures, configuration errors, and basic
+ * text by id, caches (positive, negative with expiry, per subject), the
+ * limit on lookups of uncached ids (max_lookups_per_second), back-off
+ * after transport failures, configuration errors, and basic
  * auth and TLS (CA, client certificate) against the stand-in run as a
  * registry is run in production, with certificates made by
  * tests/integration/make_certs.sh.
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "leadscore/ls_registry.h"
@@ -322,10 +324,159 @@ static void test_down_backoff(void **state) {
         ls_registry_destroy(reg);
 }
 
+static double mono_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A flood of distinct unknown ids (fuzzing once made 145,000 requests in
+ * 5 minutes, one per id): at most max_lookups_per_second of them are
+ * looked up a second, after a burst of as many; the others fail at once
+ * as not looked up, are counted, and are not negatively cached, so such
+ * an id is looked up once a token is back. Cached ids cost no token.
+ */
+static void test_lookup_limit(void **state) {
+        static const char *const schemas[] = {"7=" SCHEMAS
+                                              "/lead_profile.avsc"};
+        registry_srv_t s;
+        ls_registry_conf_t conf = {0};
+        ls_registry_t *reg;
+        const char *text;
+        char err[256], want[256];
+        int32_t id, last_skipped = -1;
+        uint64_t found = 0, skipped = 0;
+        double start, elapsed;
+
+        (void)state;
+        assert_int_equal(registry_srv_start(&s, schemas, 1), 0);
+        conf.url = s.url;
+        conf.max_lookups_per_second = 5;
+        start = mono_s();
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_non_null(reg);
+        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
+                                                sizeof(err)), LS_OK);
+        for (id = 1000; id < 1200; id++) {
+                assert_int_equal(ls_registry_get_schema(reg, id, &text, err,
+                                                        sizeof(err)),
+                                 LS_ERR_NOT_FOUND);
+                if (strstr(err, "not found in registry")) {
+                        found++;
+                        continue;
+                }
+                snprintf(want, sizeof(want),
+                         "schema id %d not looked up in registry: more "
+                         "than 5 unknown schema ids per second arrived "
+                         "(registry.max_lookups_per_second)", (int)id);
+                assert_string_equal(err, want);
+                last_skipped = id;
+                skipped++;
+        }
+        elapsed = mono_s() - start;
+        /* the burst (the rate, one of it spent on id 7), then the rate */
+        assert_true(found >= 4);
+        assert_true(1 + found <= 5 + (uint64_t)(5 * elapsed) + 1);
+        assert_true(skipped > 0);
+        assert_int_equal(ls_registry_requests(reg), 1 + found);
+        assert_int_equal(ls_registry_lookups_skipped(reg), skipped);
+
+        /* the budget is spent: a cached id still costs nothing */
+        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
+                                                sizeof(err)), LS_OK);
+        assert_non_null(strstr(text, "LeadProfile"));
+        assert_int_equal(ls_registry_requests(reg), 1 + found);
+
+        /* a skipped id was not remembered: looked up with a new token,
+         * then negatively cached as usual */
+        usleep(250000);
+        assert_int_equal(ls_registry_get_schema(reg, last_skipped, &text,
+                                                err, sizeof(err)),
+                         LS_ERR_NOT_FOUND);
+        assert_non_null(strstr(err, "not found in registry"));
+        assert_int_equal(ls_registry_requests(reg), 2 + found);
+        assert_int_equal(ls_registry_get_schema(reg, last_skipped, &text,
+                                                err, sizeof(err)),
+                         LS_ERR_NOT_FOUND);
+        assert_non_null(strstr(err, "not found in registry"));
+        assert_int_equal(ls_registry_requests(reg), 2 + found);
+        ls_registry_destroy(reg);
+
+        /* the default: 10 a second */
+        conf.max_lookups_per_second = 0;
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_non_null(reg);
+        want[0] = '\0';
+        for (id = 2000; id < 2030; id++)
+                if (ls_registry_get_schema(reg, id, &text, err,
+                                           sizeof(err)) &&
+                    strstr(err, "not looked up"))
+                        snprintf(want, sizeof(want), "%s", err);
+        assert_non_null(strstr(want, "more than 10 unknown schema ids"));
+        assert_true(ls_registry_requests(reg) >= 10);
+        assert_int_equal(ls_registry_requests(reg) +
+                                 ls_registry_lookups_skipped(reg),
+                         30);
+        ls_registry_destroy(reg);
+
+        /* no limit */
+        conf.max_lookups_per_second = -1;
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_non_null(reg);
+        for (id = 3000; id < 3030; id++)
+                assert_int_equal(ls_registry_get_schema(reg, id, &text, err,
+                                                        sizeof(err)),
+                                 LS_ERR_NOT_FOUND);
+        assert_string_equal(err, "schema id 3029 not found in registry");
+        assert_int_equal(ls_registry_requests(reg), 30);
+        assert_int_equal(ls_registry_lookups_skipped(reg), 0);
+        ls_registry_destroy(reg);
+        registry_srv_stop(&s);
+}
+
+/*
+ * While backing off after a transport failure no request is made, so no
+ * token is taken: the back-off's error, not the limit's.
+ */
+static void test_lookup_limit_backoff(void **state) {
+        ls_registry_conf_t conf = {0};
+        ls_registry_t *reg;
+        const char *text;
+        char url[64], err[512];
+
+        (void)state;
+        assert_int_equal(registry_dead_url(url, sizeof(url)), 0);
+        conf.url = url;
+        conf.retry_backoff_ms = 600;
+        conf.max_lookups_per_second = 2;
+        reg = ls_registry_new(&conf, err, sizeof(err));
+        assert_non_null(reg);
+        assert_int_equal(ls_registry_get_schema(reg, 1, &text, err,
+                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(ls_registry_get_schema(reg, 2, &text, err,
+                                                sizeof(err)), LS_ERR_IO);
+        assert_non_null(strstr(err, "not retried for"));
+        assert_int_equal(ls_registry_get_schema(reg, 3, &text, err,
+                                                sizeof(err)), LS_ERR_IO);
+        assert_non_null(strstr(err, "not retried for"));
+        assert_int_equal(ls_registry_requests(reg), 1);
+        assert_int_equal(ls_registry_lookups_skipped(reg), 0);
+        usleep(650000);
+        assert_int_equal(ls_registry_get_schema(reg, 4, &text, err,
+                                                sizeof(err)), LS_ERR_IO);
+        assert_null(strstr(err, "not retried for"));
+        assert_int_equal(ls_registry_requests(reg), 2);
+        ls_registry_destroy(reg);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_conf_errors),
                 cmocka_unit_test(test_get_and_caches),
+                cmocka_unit_test(test_lookup_limit),
+                cmocka_unit_test(test_lookup_limit_backoff),
                 cmocka_unit_test(test_down_backoff),
                 cmocka_unit_test(test_basic_auth_and_tls),
         };
