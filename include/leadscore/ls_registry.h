@@ -35,6 +35,9 @@
 /** Lookups of uncached schema ids a second when the conf says 0, and
  *  the most that is honoured. */
 #define LS_REGISTRY_LOOKUPS_PER_SECOND 10
+/* The bucket holds this many seconds of lookups: a start on a backlog
+ * written with many schema versions looks them all up at once. */
+#define LS_REGISTRY_LOOKUP_BURST_S 10
 #define LS_REGISTRY_LOOKUPS_PER_SECOND_MAX 1000000
 
 typedef struct ls_registry_conf_s {

@@ -53,10 +53,11 @@ struct ls_registry_s {
         int64_t down_until;         /* monotonic ms; 0 = not backing off */
         char down_err[768];         /* the failure being backed off */
         /* Token bucket of the lookups of ids in neither cache: rate
-         * tokens a second, at most rate (the burst) held; in thousandths
+         * tokens a second, at most LS_REGISTRY_LOOKUP_BURST_S seconds'
+         * worth (the burst) held; in thousandths
          * of a token, so that refills are exact in whole ms. */
         long lookup_rate;           /* tokens a second; 0 = no limit */
-        int64_t lookup_milli_tokens; /* 0 .. 1000 * lookup_rate */
+        int64_t lookup_milli_tokens; /* 0 .. 1000 * burst */
         int64_t lookup_refilled;    /* monotonic ms of the last refill */
         uint64_t lookups_skipped;   /* lookups refused for want of one */
 
@@ -217,7 +218,8 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
                 reg->lookup_rate = conf->max_lookups_per_second;
         if (reg->lookup_rate > LS_REGISTRY_LOOKUPS_PER_SECOND_MAX)
                 reg->lookup_rate = LS_REGISTRY_LOOKUPS_PER_SECOND_MAX;
-        reg->lookup_milli_tokens = (int64_t)reg->lookup_rate * 1000;
+        reg->lookup_milli_tokens =
+                (int64_t)reg->lookup_rate * LS_REGISTRY_LOOKUP_BURST_S * 1000;
         reg->lookup_refilled = ls_registry_now_ms();
         ls_buf_init(&reg->body);
         return reg;
@@ -270,15 +272,17 @@ uint64_t ls_registry_lookups_skipped(const ls_registry_t *reg) {
  * @returns 1 when the lookup may be made, 0 when the budget is spent.
  */
 static int ls_registry_lookup_take(ls_registry_t *reg, int64_t now) {
-        int64_t full = (int64_t)reg->lookup_rate * 1000;
+        int64_t full =
+                (int64_t)reg->lookup_rate * LS_REGISTRY_LOOKUP_BURST_S * 1000;
         int64_t elapsed = now - reg->lookup_refilled;
 
         if (!reg->lookup_rate)
                 return 1;
         if (elapsed > 0) {
-                /* one second refills the whole bucket: no overflow */
-                if (elapsed > 1000)
-                        elapsed = 1000;
+                /* the burst's seconds refill the whole bucket: no
+                 * overflow */
+                if (elapsed > LS_REGISTRY_LOOKUP_BURST_S * 1000)
+                        elapsed = LS_REGISTRY_LOOKUP_BURST_S * 1000;
                 reg->lookup_milli_tokens += elapsed * reg->lookup_rate;
                 if (reg->lookup_milli_tokens > full)
                         reg->lookup_milli_tokens = full;
