@@ -6,7 +6,7 @@ outputs (decode, merge, apply, encode, produce), independent of the
 machine's speed and load.
 
     /usr/bin/python3 bench/instr_per_input.py --leadscore build-rel/leadscore \\
-        --events 50000
+        --events 20000
 
 Prints one JSON line: inputs, instructions of the main thread, per input,
 and of all threads."""
@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from lsbench import metrics, start_run, total
 
@@ -31,7 +31,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--leadscore", default=os.path.join(
         HERE, "..", "build-rel", "leadscore"))
-    ap.add_argument("--events", type=int, default=50000)
+    ap.add_argument("--events", type=int, default=20000)
     ap.add_argument("--leads", type=int, default=5000)
     a = ap.parse_args()
     d = tempfile.mkdtemp(prefix="lsinstr-")
@@ -58,6 +58,15 @@ def main():
             if n % 10000 == 0:
                 prod.poll(0)
         assert prod.flush(60) == 0
+        # the test broker keeps about 5 MiB per partition: count what it
+        # holds
+        c = Consumer({"bootstrap.servers": address, "group.id": "count"})
+        n = 0
+        for topic in ("lead-events", "lead-profiles"):
+            lo, hi = c.get_watermark_offsets(TopicPartition(topic, 0),
+                                             timeout=10)
+            n += hi - lo
+        c.close()
         model = os.path.abspath(os.path.join(HERE, "..", "examples",
                                              "model.yaml"))
         cfg = os.path.join(d, "config.yaml")
@@ -80,7 +89,7 @@ def main():
         time.sleep(1)
         err = "".join(lines)
         stopped = re.search(r"stopped: consumed (\d+)", err)
-        assert stopped and int(stopped.group(1)) == n, err[-3000:]
+        assert stopped and int(stopped.group(1)) == n, (n, err[-3000:])
         per_thread = {}
         for path in glob.glob(out + "*"):
             with open(path) as f:
