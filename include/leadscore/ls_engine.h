@@ -217,6 +217,18 @@ ls_err_t ls_shard_apply(ls_shard_t *shard, const ls_input_t *in,
  */
 ls_err_t ls_shard_advance(ls_shard_t *shard, int64_t time, ls_outbuf_t *ob);
 
+/**
+ * Checks the shard's invariants: the lead cap counts at least its leads;
+ * the timer heap is a heap of in-range entries; every lead's state is in
+ * range (as a loaded snapshot must be) and every pending decay timer has
+ * a wake-up at or before it. O(leads): debug builds run it after each
+ * batch (LS_ASSERT), and the tests after each input.
+ * @returns LS_OK, or LS_ERR_INVALID with errstr naming the first broken
+ *          one.
+ */
+ls_err_t ls_shard_check(const ls_shard_t *shard, char *errstr,
+                        size_t errstr_size);
+
 /** @returns the shard's stream time (INT64_MIN before any input). */
 int64_t ls_shard_stream_time(const ls_shard_t *shard);
 

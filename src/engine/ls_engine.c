@@ -1574,6 +1574,60 @@ static const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
         return NULL;
 }
 
+ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
+                        size_t errstr_size) {
+        size_t n = ls_lead_table_count(sh->leads), i, m;
+        const char *bad;
+
+        if (sh->cap && sh->cap->used < n)
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "lead cap counts %zu leads, the shard "
+                                 "holds %zu",
+                                 sh->cap->used, n);
+        if (sh->n_heap > sh->size_heap || sh->live_timers > n * sh->ms->n_models)
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "timer heap: %zu entries in %zu, %zu live",
+                                 sh->n_heap, sh->size_heap, sh->live_timers);
+        for (i = 0; i < sh->n_heap; i++) {
+                if (sh->heap[i].lead >= n ||
+                    sh->heap[i].model >= sh->ms->n_models)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "timer heap entry %zu: lead %u "
+                                         "model %u out of range",
+                                         i, (unsigned)sh->heap[i].lead,
+                                         (unsigned)sh->heap[i].model);
+                if (i > 0 &&
+                    ls_timer_less(&sh->heap[i], &sh->heap[(i - 1) / 2]))
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "timer heap: entry %zu is due "
+                                         "before its parent",
+                                         i);
+        }
+        for (i = 0; i < n; i++) {
+                if ((bad = ls_lead_check(sh, (uint32_t)i)) != NULL)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "lead %s: %s out of range",
+                                         ls_lead_table_key(sh->leads,
+                                                           (uint32_t)i),
+                                         bad);
+                for (m = 0; m < sh->ms->n_models; m++) {
+                        const ls_lm_t *lm = ls_lm(sh, (uint32_t)i, m);
+                        /* a wake-up at or before a pending timer is in
+                         * the heap (ls_arm) */
+                        if (lm->timer_due != INT64_MAX &&
+                            lm->wake_due > lm->timer_due)
+                                return ls_seterr(
+                                        errstr, errstr_size, LS_ERR_INVALID,
+                                        "lead %s model %zu: timer due %lld "
+                                        "has no wake-up before it",
+                                        ls_lead_table_key(sh->leads,
+                                                          (uint32_t)i),
+                                        m, (long long)lm->timer_due);
+                }
+        }
+        return LS_OK;
+}
+
 ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                           size_t len, char *errstr, size_t errstr_size) {
         ls_reader_t r = {data, len, 0};

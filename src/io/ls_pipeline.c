@@ -39,6 +39,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "leadscore/ls_alloc.h"
+#include "leadscore/ls_assert.h"
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
@@ -1443,6 +1444,34 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
                                   errstr);
                 break;
         }
+}
+
+/**
+ * Debug builds: after each batch, every shard's invariants
+ * (ls_shard_check()) and the lead cap's count of the leads held.
+ */
+static void ls_pl_check(const ls_pipeline_t *pl) {
+#ifndef NDEBUG
+        ls_shard_stats_t st;
+        size_t leads = 0;
+        char errstr[512];
+        int32_t p;
+
+        for (p = 0; p < pl->n_parts; p++) {
+                if (!pl->slots[p].shard)
+                        continue;
+                LS_ASSERT(ls_shard_check(pl->slots[p].shard, errstr,
+                                         sizeof(errstr)) == LS_OK,
+                          "partition %d: %s", (int)p, errstr);
+                ls_shard_stats(pl->slots[p].shard, &st);
+                leads += st.leads;
+        }
+        LS_ASSERT(pl->lead_cap.used == leads,
+                  "the lead cap counts %zu leads, the shards hold %zu",
+                  pl->lead_cap.used, leads);
+#else
+        (void)pl;
+#endif
 }
 
 /** Lets idle shards' stream time follow the wall clock (idle_tick). */
@@ -2959,6 +2988,7 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                         if (!ls_pl_enqueue(pl, pl->batch[i], pl->now_mono))
                                 rd_kafka_message_destroy(pl->batch[i]);
                 ls_pl_drain(pl);
+                ls_pl_check(pl);
                 rd_kafka_poll(pl->producer, 0);
                 if (ls_pl_snapshot_due(pl))
                         ls_pl_make_durable(pl, NULL, NULL);

@@ -52,6 +52,8 @@ static ls_err_t fx_apply(fx_t *fx, ls_input_t *in, va_list ap) {
         ls_kv_t kv[16];
         size_t n = 0;
         const char *k;
+        char why[512];
+        ls_err_t err;
 
         while ((k = va_arg(ap, const char *)) != NULL && n < 16) {
                 kv[n].key = k;
@@ -61,7 +63,11 @@ static ls_err_t fx_apply(fx_t *fx, ls_input_t *in, va_list ap) {
         in->fields = kv;
         in->n_fields = n;
         ls_outbuf_reset(&fx->ob);
-        return ls_shard_apply(fx->sh, in, &fx->ob, fx->err, sizeof(fx->err));
+        err = ls_shard_apply(fx->sh, in, &fx->ob, fx->err, sizeof(fx->err));
+        /* the engine's invariants hold after every input */
+        if (ls_shard_check(fx->sh, why, sizeof(why)) != LS_OK)
+                fail_msg("invariant: %s", why);
+        return err;
 }
 
 /* Applies an event with NULL-terminated key, value pairs of properties. */
@@ -803,6 +809,12 @@ static void test_lead_cap(void **state) {
         ls_shard_stats(fx.sh, &st);
         assert_int_equal(st.refused, 1);
         assert_int_equal(st.leads, 2);
+        /* the invariant check sees a cap that lost count */
+        cap.used = 1;
+        assert_int_equal(ls_shard_check(fx.sh, fx.err, sizeof(fx.err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(fx.err, "lead cap counts 1 leads"));
+        cap.used = 2;
         /* another shard on the same cap: full too */
         other = ls_shard_new(fx.ms);
         assert_non_null(other);
