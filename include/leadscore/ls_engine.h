@@ -148,29 +148,20 @@ const char *ls_cause2str(ls_cause_t cause);
 typedef struct ls_shard_s ls_shard_t;
 
 /**
- * A cap on the leads held by the shards that share it (one per process):
- * an input that would create a lead while `used` is at `max` is refused
- * with LS_ERR_CAPACITY and changes nothing; leads already held are never
- * dropped, so no state is lost and no output id is reused. `used` counts
- * the leads of the shards attached with ls_shard_set_cap(); a shard gives
- * its leads back when it is destroyed. One thread at a time per cap.
+ * Caps the leads @p shard creates at @p max (0: no cap): an input that
+ * would create a lead while the shard holds @p max or more is refused
+ * with LS_ERR_CAPACITY and changes nothing. Leads held are never
+ * dropped (a restored shard may hold more than the cap), so no state is
+ * lost and no output id is reused; and whether an input is refused
+ * depends on the shard's own inputs alone, so a replay of the same
+ * inputs under the same cap refuses the same ones.
  */
-typedef struct ls_lead_cap_s {
-        size_t max;  /* 0: no cap */
-        size_t used; /* leads held by the attached shards */
-} ls_lead_cap_t;
-
-/**
- * Attaches @p shard to @p cap (NULL detaches), charging its leads to it:
- * a restored shard may hold more leads than the cap leaves room for; it
- * keeps them all, and only new leads are refused.
- */
-void ls_shard_set_cap(ls_shard_t *shard, ls_lead_cap_t *cap);
+void ls_shard_set_max_leads(ls_shard_t *shard, size_t max);
 
 /**
  * A generous estimate of the bytes one lead takes under @p ms (its state
  * block, key, index entry and the table's growth slack), for sizing a
- * ls_lead_cap_t from a memory budget.
+ * lead cap from a memory budget.
  */
 size_t ls_lead_bytes_estimate(const ls_modelset_t *ms);
 
@@ -218,8 +209,7 @@ ls_err_t ls_shard_apply(ls_shard_t *shard, const ls_input_t *in,
 ls_err_t ls_shard_advance(ls_shard_t *shard, int64_t time, ls_outbuf_t *ob);
 
 /**
- * Checks the shard's invariants: the lead cap counts at least its leads;
- * the timer heap is a heap of in-range entries; every lead's state is in
+ * Checks the shard's invariants: the timer heap is a heap of in-range entries; every lead's state is in
  * range (as a loaded snapshot must be) and every pending decay timer has
  * a wake-up at or before it. O(leads): debug builds run it after each
  * batch (LS_ASSERT), and the tests after each input.
@@ -258,7 +248,7 @@ typedef struct ls_shard_stats_s {
                                  * one applied to their lead: skipped */
         uint64_t invalid;       /* rejected as invalid */
         uint64_t ignored;       /* dropped by the model set's ignore filters */
-        uint64_t refused;       /* new leads refused at the lead cap */
+        uint64_t refused;       /* inputs of new leads refused at the cap */
         uint64_t outputs;       /* outputs emitted */
         size_t leads;           /* leads in the table */
         size_t state_bytes;     /* memory held by the lead table */

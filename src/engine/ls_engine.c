@@ -101,7 +101,7 @@ struct ls_shard_s {
         ls_timer_t *heap;
         size_t n_heap, size_heap;
         size_t live_timers;
-        ls_lead_cap_t *cap;  /* shared with other shards, or NULL */
+        size_t max_leads;    /* 0: no cap (ls_shard_set_max_leads) */
         ls_shard_stats_t stats;
 };
 
@@ -313,7 +313,6 @@ fail:
 void ls_shard_destroy(ls_shard_t *sh) {
         if (!sh)
                 return;
-        ls_shard_set_cap(sh, NULL);
         ls_lead_table_destroy(sh->leads);
         ls_free(sh->etypes);
         for (size_t m = 0; sh->by_type && sh->by_type_start &&
@@ -375,14 +374,8 @@ ls_input_t *ls_input_dup(const ls_input_t *in) {
         return out;
 }
 
-void ls_shard_set_cap(ls_shard_t *sh, ls_lead_cap_t *cap) {
-        size_t n = sh->leads ? ls_lead_table_count(sh->leads) : 0;
-
-        if (sh->cap)
-                sh->cap->used -= n <= sh->cap->used ? n : sh->cap->used;
-        sh->cap = cap;
-        if (cap)
-                cap->used += n;
+void ls_shard_set_max_leads(ls_shard_t *sh, size_t max) {
+        sh->max_leads = max;
 }
 
 size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
@@ -403,7 +396,8 @@ static int ls_conds_any(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
  * its type) that @p sh does not hold while its lead cap is full.
  */
 static int ls_cap_refuses(const ls_shard_t *sh, const ls_input_t *in) {
-        if (!sh->cap || sh->cap->max == 0 || sh->cap->used < sh->cap->max)
+        if (sh->max_leads == 0 ||
+            ls_lead_table_count(sh->leads) < sh->max_leads)
                 return 0;
         if (in->kind == LS_INPUT_EVENT &&
             (ls_conds_any(sh->ms, sh->ms->ignore, sh->ms->n_ignore, in) ||
@@ -1302,9 +1296,9 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
         if (ls_cap_refuses(sh, in)) {
                 sh->stats.refused++;
                 return ls_seterr(errstr, errstr_size, LS_ERR_CAPACITY,
-                                 "lead %s is new and the cap of %zu leads "
-                                 "is reached (max_leads)",
-                                 in->lead_id, sh->cap->max);
+                                 "lead %s is new and the partition's cap "
+                                 "of %zu leads is reached (max_leads)",
+                                 in->lead_id, sh->max_leads);
         }
         if (in->kind == LS_INPUT_EVENT) {
                 err = ls_shard_advance(sh, in->time, ob);
@@ -1331,11 +1325,8 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                                  "out of memory for lead %s", in->lead_id);
         lead = (uint32_t)idx;
         hdr = ls_hdr(sh, lead);
-        if (created) {
+        if (created)
                 ls_lm_init(sh, lead);
-                if (sh->cap)
-                        sh->cap->used++;
-        }
         if (in->kind == LS_INPUT_EVENT && ls_dedupe_seen(sh, hdr, in->event_id)) {
                 sh->stats.duplicates++;
                 return ls_seterr(errstr, errstr_size, LS_ERR_DUPLICATE,
@@ -1579,11 +1570,6 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
         size_t n = ls_lead_table_count(sh->leads), i, m;
         const char *bad;
 
-        if (sh->cap && sh->cap->used < n)
-                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                 "lead cap counts %zu leads, the shard "
-                                 "holds %zu",
-                                 sh->cap->used, n);
         if (sh->n_heap > sh->size_heap || sh->live_timers > n * sh->ms->n_models)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "timer heap: %zu entries in %zu, %zu live",

@@ -79,7 +79,6 @@ typedef struct ls_pending_s {
         uint32_t remaining;  /* produced records not yet acknowledged */
 } ls_pending_t;
 
-/** Offset tracking of one assigned input topic-partition. */
 /**
  * A held record as ls_scorer_read() found it when it arrived (for its
  * merge key), kept so that it is decoded once: the input (verdict
@@ -99,6 +98,7 @@ static void ls_pl_read_free(ls_pl_read_t *r) {
         r->why = NULL;
 }
 
+/** Offset tracking of one assigned input topic-partition. */
 typedef struct ls_tp_s {
         int topic;               /* LS_PL_TOPIC_* */
         int32_t partition;
@@ -211,7 +211,7 @@ struct ls_pipeline_s {
                                   * unknown (no partition check) */
         int64_t misplaced_warned; /* monotonic ms of the last warning */
         uint64_t misplaced_quiet; /* misplaced inputs since it */
-        ls_lead_cap_t lead_cap;   /* max_leads, shared by the shards */
+        size_t lead_budget;       /* max_leads over all partitions; 0 none */
         int64_t cap_warned;       /* as misplaced_warned, for lead_cap */
         uint64_t cap_quiet;
         int ends_wanted;          /* some ls_tp_t.end_wanted is set */
@@ -1448,27 +1448,18 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
 
 /**
  * Debug builds: after each batch, every shard's invariants
- * (ls_shard_check()) and the lead cap's count of the leads held.
+ * (ls_shard_check()).
  */
 static void ls_pl_check(const ls_pipeline_t *pl) {
 #ifndef NDEBUG
-        ls_shard_stats_t st;
-        size_t leads = 0;
         char errstr[512];
         int32_t p;
 
-        for (p = 0; p < pl->n_parts; p++) {
-                if (!pl->slots[p].shard)
-                        continue;
-                LS_ASSERT(ls_shard_check(pl->slots[p].shard, errstr,
-                                         sizeof(errstr)) == LS_OK,
-                          "partition %d: %s", (int)p, errstr);
-                ls_shard_stats(pl->slots[p].shard, &st);
-                leads += st.leads;
-        }
-        LS_ASSERT(pl->lead_cap.used == leads,
-                  "the lead cap counts %zu leads, the shards hold %zu",
-                  pl->lead_cap.used, leads);
+        for (p = 0; p < pl->n_parts; p++)
+                if (pl->slots[p].shard)
+                        LS_ASSERT(ls_shard_check(pl->slots[p].shard, errstr,
+                                                 sizeof(errstr)) == LS_OK,
+                                  "partition %d: %s", (int)p, errstr);
 #else
         (void)pl;
 #endif
@@ -1580,8 +1571,11 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                 r->v = ls_scorer_read(pl->codec, &rec, &in, &r->err, errstr,
                                       sizeof(errstr));
                 tp->held_time[at] = ls_merge_key(pl->ms, r->v, &in);
-                if (r->v == LS_V_APPLIED ? !(r->in = ls_input_dup(&in))
-                                         : !(r->why = ls_strdup(errstr))) {
+                /* not the record's fault (a registry that cannot be
+                 * reached): kept unread, to be read again when applied */
+                if (r->v != LS_V_ERROR &&
+                    (r->v == LS_V_APPLIED ? !(r->in = ls_input_dup(&in))
+                                          : !(r->why = ls_strdup(errstr)))) {
                         ls_pl_fatal(pl, LS_ERR_NOMEM,
                                     "out of memory holding input records");
                         return 0;
@@ -1907,6 +1901,26 @@ static int ls_pl_history_gone(ls_pipeline_t *pl, int32_t p,
  * reading the snapshot directory stops the run too.
  * @returns 0, or -1 after ls_pl_fatal().
  */
+/**
+ * The cap of one partition's shard: the lead budget over the input
+ * topics' partition count (known from the assignment's co-partitioning
+ * check, else the partitions seen), at least 1; 0 without a budget. It
+ * depends on the configuration and the topic alone, not on which
+ * partitions this process holds, so a partition refuses the same inputs
+ * wherever it is scored.
+ */
+static size_t ls_pl_partition_cap(const ls_pipeline_t *pl) {
+        int32_t parts = pl->topic_parts[0] > 0   ? pl->topic_parts[0]
+                        : pl->topic_parts[1] > 0 ? pl->topic_parts[1]
+                                                 : pl->n_parts;
+        size_t cap;
+
+        if (pl->lead_budget == 0)
+                return 0;
+        cap = pl->lead_budget / (size_t)(parts > 0 ? parts : 1);
+        return cap > 0 ? cap : 1;
+}
+
 static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
         ls_slot_t *slot = &pl->slots[p];
         const char *topics[2] = {pl->conf->topic_events,
@@ -2168,8 +2182,9 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                         if (ls_pl_restore(pl, p))
                                 return;
                         if (pl->slots[p].shard)
-                                ls_shard_set_cap(pl->slots[p].shard,
-                                                 &pl->lead_cap);
+                                ls_shard_set_max_leads(
+                                        pl->slots[p].shard,
+                                        ls_pl_partition_cap(pl));
                         pl->slots[p].last_input_ms = ls_pl_now_mono();
                         if (!pl->slots[p].shard) {
                                 ls_pl_fatal(pl, LS_ERR_NOMEM,
@@ -2456,7 +2471,7 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
                         continue;
                 ls_shard_destroy(pl->slots[p].shard);
                 pl->slots[p].shard = fresh[p];
-                ls_shard_set_cap(fresh[p], &pl->lead_cap);
+                ls_shard_set_max_leads(fresh[p], ls_pl_partition_cap(pl));
                 pl->slots[p].dirty = 1;
                 n++;
         }
@@ -2726,21 +2741,24 @@ static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
 }
 
 /**
- * Sizes the lead cap (max_leads): as configured, or with `auto` so that
- * the leads' estimated state fills at most half of the process's memory
- * limit (ls_memlimit.h), leaving the rest to buffers, snapshot images and
- * the model set. Logs it and publishes it as leadscore_lead_cap.
+ * Sizes the lead budget (max_leads): as configured, or with `auto` so
+ * that the leads' estimated state fills at most half of the process's
+ * memory limit (ls_memlimit.h), leaving the rest to buffers, snapshot
+ * images and the model set. Logs it and publishes it as
+ * leadscore_lead_cap. Each partition gets its share
+ * (ls_pl_partition_cap()).
  */
 static void ls_pl_lead_cap_init(ls_pipeline_t *pl) {
         char source[1400];
         uint64_t limit, per_lead;
 
         if (pl->conf->max_leads != LS_MAX_LEADS_AUTO) {
-                pl->lead_cap.max = (size_t)pl->conf->max_leads;
-                if (pl->lead_cap.max)
+                pl->lead_budget = (size_t)pl->conf->max_leads;
+                if (pl->lead_budget)
                         ls_log(pl->log, LS_LOG_INFO, "lead_cap",
-                               "at most %zu leads (max_leads)",
-                               pl->lead_cap.max);
+                               "at most %zu leads over all partitions, "
+                               "each partition its share (max_leads)",
+                               pl->lead_budget);
                 else
                         ls_log(pl->log, LS_LOG_WARN, "lead_cap",
                                "no lead cap (max_leads: none): a flood of "
@@ -2748,20 +2766,29 @@ static void ls_pl_lead_cap_init(ls_pipeline_t *pl) {
         } else {
                 limit = ls_memory_limit("", source, sizeof(source));
                 per_lead = ls_lead_bytes_estimate(pl->ms);
-                pl->lead_cap.max = limit ? (size_t)(limit / 2 / per_lead) : 0;
-                if (limit && pl->lead_cap.max == 0)
-                        pl->lead_cap.max = 1;
-                ls_log(pl->log, LS_LOG_INFO, "lead_cap",
-                       "at most %zu leads (max_leads: auto): half of the "
-                       "memory limit of %" PRIu64 " bytes (%s) at about %"
-                       PRIu64 " bytes per lead",
-                       pl->lead_cap.max, limit, source, per_lead);
+                pl->lead_budget = (size_t)(limit / 2 / per_lead);
+                if (limit && pl->lead_budget == 0)
+                        pl->lead_budget = 1;
+                if (limit)
+                        ls_log(pl->log, LS_LOG_INFO, "lead_cap",
+                               "at most %zu leads over all partitions, "
+                               "each partition its share (max_leads: "
+                               "auto): half of the memory limit of %" PRIu64
+                               " bytes (%s) at about %" PRIu64
+                               " bytes per lead",
+                               pl->lead_budget, limit, source, per_lead);
+                else
+                        ls_log(pl->log, LS_LOG_WARN, "lead_cap",
+                               "no lead cap (max_leads: auto): no memory "
+                               "limit found (no cgroup limit, no "
+                               "/proc/meminfo); set max_leads");
         }
         ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_lead_cap",
                                        "Leads this process holds at most "
+                                       "if it holds every partition "
                                        "(max_leads; 0: no cap).",
                                        NULL),
-                      (double)pl->lead_cap.max);
+                      (double)pl->lead_budget);
 }
 
 ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,

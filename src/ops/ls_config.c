@@ -1176,6 +1176,13 @@ static ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
                                 c->max_leads = LS_MAX_LEADS_AUTO;
                         else if (ml && !strcmp(ml, "none"))
                                 c->max_leads = 0;
+                        else if (!ml || !*ml || strspn(ml, "0123456789") !=
+                                                          strlen(ml))
+                                err = ls_cfgp_err(p, vn, k,
+                                                  "expected a number of "
+                                                  "leads, auto or none, got "
+                                                  "\"%s\"",
+                                                  ml ? ml : "");
                         else if (!(err = ls_cfgp_int(p, vn, k, 1,
                                                      (long long)UINT32_MAX,
                                                      &v)))

@@ -54,12 +54,12 @@ static uint64_t ls_memlimit_meminfo(const char *root) {
 
 /**
  * Finds this process's group in @p root/proc/self/cgroup: the v2 line
- * "0::/PATH" (@p v2) or the v1 memory controller's "N:memory:/PATH"
- * (@p v1). Empty when absent or at the root.
+ * "0::/PATH" (@p v2) or the v1 line whose controllers include memory,
+ * "N:...memory...:/PATH" (@p v1). Empty when absent or at the root.
  */
 static void ls_memlimit_own(const char *root, char *v2, char *v1,
                             size_t size) {
-        char full[4096], line[2048], *path, *dst;
+        char full[4096], line[2048], *ctl, *path, *dst;
         FILE *f;
 
         v2[0] = v1[0] = '\0';
@@ -68,50 +68,77 @@ static void ls_memlimit_own(const char *root, char *v2, char *v1,
                 return;
         while (fgets(line, sizeof(line), f)) {
                 line[strcspn(line, "\n")] = '\0';
-                if (!strncmp(line, "0::/", 4)) {
-                        path = line + 3;
-                        dst = v2;
-                } else if ((path = strstr(line, ":memory:/")) != NULL) {
-                        path += 8;
-                        dst = v1;
-                } else {
+                /* "ID:CONTROLLERS:PATH" */
+                if (!(ctl = strchr(line, ':')) ||
+                    !(path = strchr(ctl + 1, ':')))
                         continue;
+                *ctl++ = '\0';
+                *path++ = '\0';
+                if (!strcmp(line, "0") && !*ctl) {
+                        dst = v2;
+                } else {
+                        /* the controllers: a comma-separated list */
+                        char *tok, *save = NULL;
+                        int memory = 0;
+
+                        for (tok = strtok_r(ctl, ",", &save); tok;
+                             tok = strtok_r(NULL, ",", &save))
+                                memory |= !strcmp(tok, "memory");
+                        if (!memory)
+                                continue;
+                        dst = v1;
                 }
-                if (strcmp(path, "/") && strlen(path) < size)
+                if (*path == '/' && strcmp(path, "/") && strlen(path) < size)
                         memcpy(dst, path, strlen(path) + 1);
         }
         fclose(f);
 }
 
+/**
+ * Lowers *@p best to the limit in @p base@p group/@p file and in each
+ * ancestor group up to @p base's root (a systemd slice's MemoryMax=
+ * binds every unit in it), noting where it came from in @p source.
+ */
+static void ls_memlimit_walk(const char *root, const char *base,
+                             const char *group, const char *file,
+                             uint64_t *best, char *source,
+                             size_t source_size) {
+        char path[2048], rel[1200];
+        char *slash;
+        uint64_t v;
+
+        snprintf(rel, sizeof(rel), "%s", group);
+        for (;;) {
+                snprintf(path, sizeof(path), "%s%s/%s", base, rel, file);
+                v = ls_memlimit_cgroup(root, path);
+                if (v > 0 && (*best == 0 || v < *best)) {
+                        *best = v;
+                        snprintf(source, source_size, "%s", path);
+                }
+                if (!rel[0])
+                        break;
+                slash = strrchr(rel, '/');
+                *slash = '\0'; /* "/a/b" -> "/a" -> "" (the root) */
+        }
+}
+
 uint64_t ls_memory_limit(const char *root, char *source,
                          size_t source_size) {
-        char v2[1024], v1[1024], own2[1200] = "", own1[1200] = "";
-        const char *cgroups[4];
-        uint64_t v, total = ls_memlimit_meminfo(root);
-        size_t i, n = 0;
+        char v2[1024], v1[1024], where[2048] = "";
+        uint64_t best = 0, total = ls_memlimit_meminfo(root);
 
-        /* this process's own group first (a systemd unit's MemoryMax=),
-         * then the root of the namespace (a container's limit) */
+        /* the lowest limit of this process's group and its ancestors, v2
+         * (a container's namespace root included) and v1 */
         ls_memlimit_own(root, v2, v1, sizeof(v2));
-        if (v2[0]) {
-                snprintf(own2, sizeof(own2), "/sys/fs/cgroup%s/memory.max",
-                         v2);
-                cgroups[n++] = own2;
-        }
-        cgroups[n++] = "/sys/fs/cgroup/memory.max";
-        if (v1[0]) {
-                snprintf(own1, sizeof(own1),
-                         "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", v1);
-                cgroups[n++] = own1;
-        }
-        cgroups[n++] = "/sys/fs/cgroup/memory/memory.limit_in_bytes";
-        for (i = 0; i < n; i++) {
-                v = ls_memlimit_cgroup(root, cgroups[i]);
-                /* a cgroup limit above the machine's memory is no limit */
-                if (v > 0 && (total == 0 || v < total)) {
-                        snprintf(source, source_size, "%s", cgroups[i]);
-                        return v;
-                }
+        ls_memlimit_walk(root, "/sys/fs/cgroup", v2, "memory.max", &best,
+                         where, sizeof(where));
+        ls_memlimit_walk(root, "/sys/fs/cgroup/memory", v1,
+                         "memory.limit_in_bytes", &best, where,
+                         sizeof(where));
+        /* a cgroup limit above the machine's memory is no limit */
+        if (best > 0 && (total == 0 || best < total)) {
+                snprintf(source, source_size, "%s", where);
+                return best;
         }
         snprintf(source, source_size, "%s",
                  total ? "/proc/meminfo MemTotal" : "none");

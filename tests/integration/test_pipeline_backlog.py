@@ -136,6 +136,8 @@ def test_backlog_merged_by_event_time():
             (r[5].get("leadscore.reason"), r[5].get("leadscore.error"))
             for r in dead[:5]]
         assert "dead letters 0" in run.stderr_text(), run.stderr_text()
+        # profiles produced in order are never stale
+        assert "stale profiles 0," in run.stderr_text(), run.stderr_text()
         # (more after a rebalance: the records since the snapshot again)
         consumed = re.search(r"stopped: consumed (\d+),", run.stderr_text())
         assert consumed and int(consumed.group(1)) >= n_in, \

@@ -1,10 +1,10 @@
-"""The lead cap (max_leads, docs/CONFIG.md): at the cap, `leadscore run`
-refuses new leads only. Their inputs go to the dead-letter topic with
-reason `capacity` (nothing lost: they can be replayed from there), the
-leads it holds go on scoring, stream time does not move, and no output
-id is reused. A restart under a lower cap keeps every restored lead (no
-crash loop) and refuses only new ones. Without max_leads the cap is
-sized from the memory limit and logged."""
+"""The lead cap (max_leads, docs/CONFIG.md): each partition holds at most
+its share of max_leads, and at its cap `leadscore run` refuses new leads
+only. Their inputs go to the dead-letter topic with reason `capacity`,
+the leads it holds go on scoring, stream time does not move, and no
+output id is reused. A restart under a lower cap keeps every restored
+lead (no crash loop) and refuses only new ones. Without max_leads the cap
+is sized from the memory limit and logged."""
 import json
 import os
 import re
@@ -94,6 +94,41 @@ def test_cap_refuses_new_leads_only():
         broker.stop()
 
 
+def test_cap_is_per_partition():
+    """max_leads 4 over 2 partitions: 2 each, whatever the other holds, so
+    that a partition refuses the same inputs wherever it is scored."""
+    broker = h.Broker(partitions=2)
+    run = None
+    try:
+        d = h.tmpdir()
+        run = h.start_run(config(d, broker, "max_leads: 4\n"))
+        leads = {0: [], 1: []}
+        i = 0
+        while len(leads[0]) < 3 or not leads[1]:
+            lead = "P%d" % i
+            leads[h.partition_of(lead, 2)].append(lead)
+            i += 1
+        sent = leads[0][:3] + leads[1][:1]
+        prod = h.producer(broker.address)
+        for n, lead in enumerate(sent):
+            h.produce(prod, EV, lead.encode(), ev(lead, "x%d" % n, h.T0 + n))
+        h.flush(prod)
+        recs = h.consume_all(broker.address, [SC, DL], len(sent), 30, 2)
+        run.stop_ok()
+        scored = sorted(json.loads(r[4])["lead_id"] for r in recs
+                        if r[0] == SC)
+        refused = [r[3].decode() for r in recs if r[0] == DL]
+        # 3 leads held in all, below 4, yet partition 0's third is refused
+        assert scored == sorted(leads[0][:2] + leads[1][:1]), recs
+        assert refused == [leads[0][2]], recs
+        assert "partition's cap of 2 leads" in \
+            recs[[r[0] for r in recs].index(DL)][5]["leadscore.error"], recs
+    finally:
+        if run:
+            run.kill()
+        broker.stop()
+
+
 def test_cap_auto_from_memory():
     broker = h.Broker(partitions=1)
     run = None
@@ -102,9 +137,10 @@ def test_cap_auto_from_memory():
         run = h.start_run(config(d, broker, ""))
         line = run.wait_line("event=lead_cap ", 60)
         run.stop_ok()
-        m = re.search(r"at most (\d+) leads \(max_leads: auto\): half of the "
-                      r"memory limit of (\d+) bytes \(([^)]*)\) at about "
-                      r"(\d+) bytes per lead", line)
+        m = re.search(r"at most (\d+) leads over all partitions, each "
+                      r"partition its share \(max_leads: auto\): half of "
+                      r"the memory limit of (\d+) bytes \(([^)]*)\) at "
+                      r"about (\d+) bytes per lead", line)
         assert m, line
         cap, limit, per = int(m.group(1)), int(m.group(2)), int(m.group(4))
         assert limit > 0 and per > 64, line
@@ -116,4 +152,5 @@ def test_cap_auto_from_memory():
 
 
 if __name__ == "__main__":
-    h.main([test_cap_refuses_new_leads_only, test_cap_auto_from_memory])
+    h.main([test_cap_refuses_new_leads_only, test_cap_is_per_partition,
+            test_cap_auto_from_memory])

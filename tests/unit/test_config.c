@@ -379,6 +379,40 @@ static void test_registry_lookup_limit(void **state) {
         dir_remove(&d);
 }
 
+static void test_max_leads(void **state) {
+        cfg_dir_t d;
+        ls_config_t *c;
+        char err[512], text[4096];
+
+        (void)state;
+        dir_make(&d);
+        assert_int_equal(load(&d, "", &c, err, sizeof(err)), LS_OK);
+        assert_true(c->max_leads == LS_MAX_LEADS_AUTO);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "max_leads = auto\n"));
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "max_leads: none\n", &c, err, sizeof(err)),
+                         LS_OK);
+        assert_true(c->max_leads == 0);
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "max_leads: 250000\n", &c, err,
+                              sizeof(err)),
+                         LS_OK);
+        assert_true(c->max_leads == 250000);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "max_leads = 250000\n"));
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "max_leads: lots\n", &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_string_equal(err, "run.yaml:3: max_leads: expected a number "
+                                 "of leads, auto or none, got \"lots\"");
+        assert_int_equal(load(&d, "max_leads: 0\n", &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_string_equal(err, "run.yaml:3: max_leads: 0 is out of range "
+                                 "[1, 4294967295]");
+        dir_remove(&d);
+}
+
 /* A config with bootstrap servers, so that the embedded broker is not
  * what decides the snapshot default. */
 #define BOOT "kafka: {bootstrap.servers: \"k1:9092\"}\n"
@@ -657,6 +691,7 @@ int main(void) {
                 cmocka_unit_test(test_expand_errors),
                 cmocka_unit_test(test_registry_keys),
                 cmocka_unit_test(test_registry_lookup_limit),
+                cmocka_unit_test(test_max_leads),
                 cmocka_unit_test(test_snapshot_default),
                 cmocka_unit_test(test_snapshot_off),
                 cmocka_unit_test(test_snapshot_ambiguous),

@@ -772,71 +772,62 @@ static void test_future_inputs_are_rejected(void **state) {
         fx_free(&fx);
 }
 
-/* The lead cap refuses new leads only, changes nothing when it does, and
- * is shared by the shards attached to it. */
+/* The lead cap refuses new leads only, and changes nothing when it does;
+ * a shard that holds more (restored under a larger cap) keeps them. */
 static void test_lead_cap(void **state) {
         fx_t fx;
-        ls_shard_t *other;
-        ls_lead_cap_t cap = {.max = 2, .used = 0};
         ls_shard_stats_t st;
 
         fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
                      "      rules: [{id: demo, event: demo_request, points: 30}]\n"
                      GRID);
         fx_event(&fx, "L0", "e0", "demo_request", T0, NULL);
-        ls_shard_set_cap(fx.sh, &cap);
-        assert_int_equal(cap.used, 1); /* the lead it held */
+        ls_shard_set_max_leads(fx.sh, 2);
         assert_int_equal(fx_event(&fx, "L1", "e1", "demo_request", T0 + 1,
                                   NULL),
                          LS_OK);
-        assert_int_equal(cap.used, 2);
         /* a new lead: refused, and stream time stays */
         assert_int_equal(fx_event(&fx, "L2", "e2", "demo_request", T0 + DAY,
                                   NULL),
                          LS_ERR_CAPACITY);
         assert_non_null(strstr(fx.err, "lead L2 is new"));
+        assert_non_null(strstr(fx.err, "cap of 2 leads"));
         assert_non_null(strstr(fx.err, "max_leads"));
         assert_int_equal(fx.ob.n_outs, 0);
         assert_int_equal(ls_shard_stream_time(fx.sh), T0 + 1);
+        /* a profile of a new lead too */
+        {
+                ls_input_t pr = {.kind = LS_INPUT_PROFILE, .lead_id = "L3",
+                                 .time = T0};
+                assert_int_equal(ls_shard_apply(fx.sh, &pr, &fx.ob, fx.err,
+                                                sizeof(fx.err)),
+                                 LS_ERR_CAPACITY);
+        }
         /* leads it holds go on */
         assert_int_equal(fx_event(&fx, "L0", "e3", "demo_request", T0 + 2,
                                   NULL),
                          LS_OK);
         assert_int_equal(fx.ob.n_outs, 1);
         /* an event no model uses creates no lead: not refused */
-        assert_int_equal(fx_event(&fx, "L3", "e4", "page_view", T0 + 3, NULL),
+        assert_int_equal(fx_event(&fx, "L4", "e4", "page_view", T0 + 3, NULL),
                          LS_OK);
         ls_shard_stats(fx.sh, &st);
-        assert_int_equal(st.refused, 1);
+        assert_int_equal(st.refused, 2);
         assert_int_equal(st.leads, 2);
-        /* the invariant check sees a cap that lost count */
-        cap.used = 1;
-        assert_int_equal(ls_shard_check(fx.sh, fx.err, sizeof(fx.err)),
-                         LS_ERR_INVALID);
-        assert_non_null(strstr(fx.err, "lead cap counts 1 leads"));
-        cap.used = 2;
-        /* another shard on the same cap: full too */
-        other = ls_shard_new(fx.ms);
-        assert_non_null(other);
-        ls_shard_set_cap(other, &cap);
-        {
-                ls_input_t in = {.kind = LS_INPUT_EVENT, .lead_id = "L9",
-                                 .event_id = "e9",
-                                 .event_type = "demo_request", .time = T0};
-                assert_int_equal(ls_shard_apply(other, &in, &fx.ob, fx.err,
-                                                sizeof(fx.err)),
-                                 LS_ERR_CAPACITY);
-                /* destroying a shard gives its leads back */
-                ls_shard_destroy(fx.sh);
-                fx.sh = NULL;
-                assert_int_equal(cap.used, 0);
-                assert_int_equal(ls_shard_apply(other, &in, &fx.ob, fx.err,
-                                                sizeof(fx.err)),
-                                 LS_OK);
-                assert_int_equal(cap.used, 1);
-        }
-        ls_shard_destroy(other);
-        assert_int_equal(cap.used, 0);
+        /* a lower cap keeps the leads held; a higher one admits L2 */
+        ls_shard_set_max_leads(fx.sh, 1);
+        assert_int_equal(fx_event(&fx, "L1", "e5", "demo_request", T0 + 4,
+                                  NULL),
+                         LS_OK);
+        ls_shard_set_max_leads(fx.sh, 3);
+        assert_int_equal(fx_event(&fx, "L2", "e6", "demo_request", T0 + 5,
+                                  NULL),
+                         LS_OK);
+        assert_int_equal(fx.ob.outs[fx.ob.n_outs - 1].seq, 1);
+        ls_shard_set_max_leads(fx.sh, 0);
+        assert_int_equal(fx_event(&fx, "L5", "e7", "demo_request", T0 + 6,
+                                  NULL),
+                         LS_OK);
         assert_true(ls_lead_bytes_estimate(fx.ms) > 64);
         fx_free(&fx);
 }

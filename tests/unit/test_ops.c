@@ -263,6 +263,15 @@ static void test_memory_limit(void **state) {
         put_file(root, "/sys/fs/cgroup/system.slice/ls.service/memory.max",
                  "99000000000\n");
         assert_true(ls_memory_limit(root, src, sizeof(src)) == 3000000000ULL);
+        /* the lowest of the group and its ancestors: a slice's limit */
+        put_file(root, "/sys/fs/cgroup/system.slice/memory.max",
+                 "1000000000\n");
+        assert_true(ls_memory_limit(root, src, sizeof(src)) == 1000000000ULL);
+        assert_string_equal(src, "/sys/fs/cgroup/system.slice/memory.max");
+        /* co-mounted v1 controllers, and a v2 group at the root */
+        put_file(root, "/proc/self/cgroup",
+                 "4:cpu,memory:/pod/x\n0::/\n");
+        assert_true(ls_memory_limit(root, src, sizeof(src)) == 3000000000ULL);
         snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
         assert_int_equal(system(cmd), 0);
 }
