@@ -43,11 +43,10 @@ typedef struct bench_opts_s {
 } bench_opts_t;
 
 static void bench_usage(void) {
-        fprintf(stderr,
-                "usage: bench_engine engine|decode|memory [--events N] "
-                "[--leads N] [--seed N]\n"
-                "       [--reps N] [--partitions N] [--model FILE] "
-                "[--tag TEXT] [--dir DIR]\n");
+        fprintf(stderr, "usage: bench_engine engine|decode|memory [--events N] "
+                        "[--leads N] [--seed N]\n"
+                        "       [--reps N] [--partitions N] [--model FILE] "
+                        "[--tag TEXT] [--dir DIR]\n");
         exit(64);
 }
 
@@ -74,8 +73,8 @@ static void bench_parse(int argc, char **argv, bench_opts_t *o) {
         o->dir = "/tmp";
         snprintf(o->schema_dir, sizeof(o->schema_dir), "%s/schemas",
                  bench_source_dir());
-        snprintf(o->model_buf, sizeof(o->model_buf),
-                 "%s/examples/model.yaml", bench_source_dir());
+        snprintf(o->model_buf, sizeof(o->model_buf), "%s/examples/model.yaml",
+                 bench_source_dir());
         o->model = o->model_buf;
         if (bench_opts_parse(argc, argv, 2, opts, NULL, NULL) ||
             o->partitions < 1 || !o->reps || !o->leads)
@@ -179,10 +178,9 @@ static int bench_cmd_engine(const void *arg) {
                         ls_err_t err;
 
                         ls_outbuf_reset(&ob);
-                        if (ls_scorer_feed(codec, &in,
-                                           &shards[rec->partition], &ob, 1,
-                                           &err, errstr, sizeof(errstr)) >=
-                            LS_V_OVERSIZED) {
+                        if (ls_scorer_feed(codec, &in, &shards[rec->partition],
+                                           &ob, 1, &err, errstr,
+                                           sizeof(errstr)) >= LS_V_OVERSIZED) {
                                 bad++;
                                 continue;
                         }
@@ -190,8 +188,7 @@ static int bench_cmd_engine(const void *arg) {
                                 ls_buf_reset(&buf);
                                 ls_codec_encode_output(codec, "lead-scores",
                                                        &ob, &ob.outs[j], &buf,
-                                                       errstr,
-                                                       sizeof(errstr));
+                                                       errstr, sizeof(errstr));
                                 bytes_out += buf.len;
                         }
                         outs += ob.n_outs;
@@ -200,8 +197,10 @@ static int bench_cmd_engine(const void *arg) {
                 c1 = bench_cpu();
                 bench_shards_destroy(shards, o->partitions);
                 if (bad) {
-                        fprintf(stderr, "bench: %zu inputs rejected: "
-                                "%s\n", bad, errstr);
+                        fprintf(stderr,
+                                "bench: %zu inputs rejected: "
+                                "%s\n",
+                                bad, errstr);
                         return 1;
                 }
 
@@ -218,12 +217,12 @@ static int bench_cmd_engine(const void *arg) {
                 c3 = bench_cpu();
                 bench_shards_destroy(shards, o->partitions);
 
-                bench_events_rate(o, "engine", "full_events_per_s",
-                                  t1 - t0, extra);
-                bench_events_rate(o, "engine", "apply_events_per_s",
-                                  t3 - t2, extra);
-                bench_events_rate(o, "engine", "full_events_per_cpu_s",
-                                  c1 - c0, extra);
+                bench_events_rate(o, "engine", "full_events_per_s", t1 - t0,
+                                  extra);
+                bench_events_rate(o, "engine", "apply_events_per_s", t3 - t2,
+                                  extra);
+                bench_events_rate(o, "engine", "full_events_per_cpu_s", c1 - c0,
+                                  extra);
                 bench_events_rate(o, "engine", "apply_events_per_cpu_s",
                                   c3 - c2, extra);
                 bench_result("engine", "outputs_per_input",
@@ -366,8 +365,8 @@ static int bench_cmd_decode(const void *arg) {
                                   c2 - c1, extra);
                 bench_events_rate(o, "decode", "leadscore_events_per_s",
                                   t1 - t0, extra);
-                bench_events_rate(o, "decode", "avroc_events_per_s",
-                                  t2 - t1, extra);
+                bench_events_rate(o, "decode", "avroc_events_per_s", t2 - t1,
+                                  extra);
                 bench_result("decode", "ratio_leadscore_avroc",
                              (t2 - t1) / (t1 - t0), "ratio", extra);
         }
@@ -450,8 +449,8 @@ static int bench_cmd_memory(const void *arg) {
         ls_outbuf_init(&ob);
         ls_buf_init(&img);
         ls_buf_init(&fbuf);
-        snprintf(extra, sizeof(extra), "\"leads\":%zu,\"models\":%zu",
-                 o->leads, ms->n_models);
+        snprintf(extra, sizeof(extra), "\"leads\":%zu,\"models\":%zu", o->leads,
+                 ms->n_models);
 
         rss0 = bench_rss();
         shard = ls_shard_new(ms);
@@ -485,8 +484,7 @@ static int bench_cmd_memory(const void *arg) {
         bench_result("memory", "rss_bytes_per_lead_per_model",
                      per_lead / (double)ms->n_models, "bytes", extra);
         bench_result("memory", "stats_state_bytes_per_lead",
-                     (double)st.state_bytes / (double)st.leads, "bytes",
-                     extra);
+                     (double)st.state_bytes / (double)st.leads, "bytes", extra);
         bench_result("memory", "stats_lead_model_bytes",
                      (double)st.lead_model_bytes, "bytes", extra);
         bench_result("memory", "timers_per_lead",

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 struct bench_gen_s {
         avro_schema_t s_event, s_profile;
         avro_value_iface_t *i_event, *i_profile;
@@ -36,21 +35,23 @@ static const bench_w_t bench_pages[] = {
         {"https://shop.example.com/configure?model=x2", 3},
 };
 static const bench_w_t bench_events[] = {
-        {"page_view", 45},      {"email_open", 20},      {"email_click", 8},
-        {"email_unsubscribe", 1}, {"form_submit", 4},    {"download", 3},
-        {"webinar_register", 2}, {"webinar_attend", 1},  {"demo_request", 1},
-        {"demo_cancelled", 0.3}, {"trial_started", 0.5}, {"signed_up", 0.5},
+        {"page_view", 45},        {"email_open", 20},     {"email_click", 8},
+        {"email_unsubscribe", 1}, {"form_submit", 4},     {"download", 3},
+        {"webinar_register", 2},  {"webinar_attend", 1},  {"demo_request", 1},
+        {"demo_cancelled", 0.3},  {"trial_started", 0.5}, {"signed_up", 0.5},
 };
 static const char *const bench_industries[] = {
-        "software", "saas", "finance", "retail", "manufacturing", "education",
-        "internet"};
+        "software",      "saas",      "finance", "retail",
+        "manufacturing", "education", "internet"};
 static const char *const bench_titles[] = {
-        "VP Engineering", "Head of IT", "IT Manager", "Student",
-        "Procurement Lead", "Director of Sales", "Developer", "Retired",
-        "Office Manager", "CTO"};
-static const char *const bench_emails[] = {
-        "x@acme.io", "x@gmail.com", "x@initech.com", "x@mailinator.com",
-        "x@globex.com", "x@yahoo.com"};
+        "VP Engineering",   "Head of IT",
+        "IT Manager",       "Student",
+        "Procurement Lead", "Director of Sales",
+        "Developer",        "Retired",
+        "Office Manager",   "CTO"};
+static const char *const bench_emails[] = {"x@acme.io",     "x@gmail.com",
+                                           "x@initech.com", "x@mailinator.com",
+                                           "x@globex.com",  "x@yahoo.com"};
 static const char *const bench_employees[] = {"5", "40", "120", "800", "5000"};
 static const char *const bench_countries[] = {"us", "de", "br", "gb", "in"};
 static const char *const bench_products[] = {"office", "office", "suite",
@@ -95,14 +96,13 @@ static const char *bench_weighted(bench_rng_t *r, const bench_w_t *v,
 uint32_t bench_partition(const char *key, size_t len, int partitions) {
         /* Kafka's murmur2 partitioner, which leadscore requires of its
          * inputs (docs/CONFIG.md, keys and partitions). */
-        return partitions > 0
-                       ? (uint32_t)rd_kafka_msg_partitioner_murmur2(
-                                 NULL, key, len, partitions, NULL, NULL)
-                       : 0;
+        return partitions > 0 ? (uint32_t)rd_kafka_msg_partitioner_murmur2(
+                                        NULL, key, len, partitions, NULL, NULL)
+                              : 0;
 }
 
 bench_gen_conf_t bench_gen_conf_standard(size_t events, size_t leads,
-                                       uint64_t seed, int partitions) {
+                                         uint64_t seed, int partitions) {
         bench_gen_conf_t gc = {.events = events,
                                .leads = leads,
                                .seed = seed,
@@ -177,8 +177,8 @@ void bench_gen_destroy(bench_gen_t *g) {
 }
 
 static int bench_encode(bench_gen_t *g, bench_rec_t *rec) {
-        avro_value_t *v = rec->in.kind == LS_INPUT_EVENT ? &g->v_event
-                                                          : &g->v_profile;
+        avro_value_t *v =
+                rec->in.kind == LS_INPUT_EVENT ? &g->v_event : &g->v_profile;
         avro_value_t f, br, e;
         size_t i;
         int64_t len;
@@ -255,18 +255,20 @@ int bench_gen_one(bench_gen_t *g, const bench_gen_conf_t *conf,
                 rec->in.kind = LS_INPUT_PROFILE;
                 rec->in.time = t + jitter;
                 rec->kv[n++] = (ls_kv_t){"industry",
-                        bench_pick(rng, bench_industries,
-                                   BENCH_N(bench_industries))};
+                                         bench_pick(rng, bench_industries,
+                                                    BENCH_N(bench_industries))};
                 rec->kv[n++] = (ls_kv_t){"employees",
-                        bench_pick(rng, bench_employees,
-                                   BENCH_N(bench_employees))};
-                rec->kv[n++] = (ls_kv_t){"title",
-                        bench_pick(rng, bench_titles, BENCH_N(bench_titles))};
-                rec->kv[n++] = (ls_kv_t){"email",
-                        bench_pick(rng, bench_emails, BENCH_N(bench_emails))};
+                                         bench_pick(rng, bench_employees,
+                                                    BENCH_N(bench_employees))};
+                rec->kv[n++] =
+                        (ls_kv_t){"title", bench_pick(rng, bench_titles,
+                                                      BENCH_N(bench_titles))};
+                rec->kv[n++] =
+                        (ls_kv_t){"email", bench_pick(rng, bench_emails,
+                                                      BENCH_N(bench_emails))};
                 rec->kv[n++] = (ls_kv_t){"country",
-                        bench_pick(rng, bench_countries,
-                                   BENCH_N(bench_countries))};
+                                         bench_pick(rng, bench_countries,
+                                                    BENCH_N(bench_countries))};
                 rec->in.n_fields = n;
         } else if (last && bench_rng_unit(rng) < 0.01) {
                 *rec = *last; /* a duplicate delivery */
@@ -281,24 +283,26 @@ int bench_gen_one(bench_gen_t *g, const bench_gen_conf_t *conf,
                 rec->in.product = product;
                 snprintf(rec->event_id, sizeof(rec->event_id), "e%zu", i);
                 if (!strcmp(et, "page_view"))
-                        rec->kv[n++] = (ls_kv_t){"url",
-                                bench_weighted(rng, bench_pages,
-                                               BENCH_N(bench_pages))};
+                        rec->kv[n++] = (ls_kv_t){
+                                "url", bench_weighted(rng, bench_pages,
+                                                      BENCH_N(bench_pages))};
                 else if (!strcmp(et, "email_click"))
-                        rec->kv[n++] = (ls_kv_t){"seconds_since_delivery",
-                                bench_pick(rng, bench_seconds,
-                                           BENCH_N(bench_seconds))};
+                        rec->kv[n++] =
+                                (ls_kv_t){"seconds_since_delivery",
+                                          bench_pick(rng, bench_seconds,
+                                                     BENCH_N(bench_seconds))};
                 else if (!strcmp(et, "form_submit"))
-                        rec->kv[n++] = (ls_kv_t){"form_id",
-                                bench_pick(rng, bench_forms,
-                                           BENCH_N(bench_forms))};
+                        rec->kv[n++] = (ls_kv_t){
+                                "form_id", bench_pick(rng, bench_forms,
+                                                      BENCH_N(bench_forms))};
                 else if (!strcmp(et, "download"))
-                        rec->kv[n++] = (ls_kv_t){"asset_type",
-                                bench_pick(rng, bench_assets,
-                                           BENCH_N(bench_assets))};
+                        rec->kv[n++] =
+                                (ls_kv_t){"asset_type",
+                                          bench_pick(rng, bench_assets,
+                                                     BENCH_N(bench_assets))};
                 if (bench_rng_unit(rng) < 0.01)
-                        rec->kv[n++] = (ls_kv_t){"user_agent",
-                                                 "ScannerBot/2.1"};
+                        rec->kv[n++] =
+                                (ls_kv_t){"user_agent", "ScannerBot/2.1"};
                 rec->in.n_fields = n;
         }
         bench_rec_fix(rec);

@@ -22,22 +22,22 @@
 #define BENCH_MAX_KV 5
 
 typedef struct bench_rec_s {
-        ls_input_t in;          /* points into this record */
+        ls_input_t in; /* points into this record */
         ls_kv_t kv[BENCH_MAX_KV];
         char lead_id[32];
         char event_id[32];
         uint32_t partition;
         uint32_t avro_len;
-        uint8_t *avro;          /* plain Avro binary of the record */
+        uint8_t *avro; /* plain Avro binary of the record */
 } bench_rec_t;
 
 typedef struct bench_gen_conf_s {
-        size_t events;          /* records to generate */
-        size_t leads;           /* distinct leads */
+        size_t events; /* records to generate */
+        size_t leads;  /* distinct leads */
         uint64_t seed;
-        int64_t start_ms;       /* first event time */
-        int days;               /* period covered */
-        int partitions;         /* for bench_rec_t.partition */
+        int64_t start_ms; /* first event time */
+        int days;         /* period covered */
+        int partitions;   /* for bench_rec_t.partition */
 } bench_gen_conf_t;
 
 typedef struct bench_gen_s bench_gen_t;
@@ -82,7 +82,7 @@ void bench_rec_fix(bench_rec_t *rec);
  * records over @p leads leads from @p seed, 120 days from 2026-01-01.
  */
 bench_gen_conf_t bench_gen_conf_standard(size_t events, size_t leads,
-                                       uint64_t seed, int partitions);
+                                         uint64_t seed, int partitions);
 
 /** @returns the partition of a lead id: Kafka's murmur2 partitioner. */
 uint32_t bench_partition(const char *key, size_t len, int partitions);

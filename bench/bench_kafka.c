@@ -46,8 +46,8 @@
 
 typedef struct bench_kopts_s {
         const char *brokers, *group, *api, *out, *leadscore, *config, *log;
-        const char *events_topic, *profiles_topic, *scores_topic,
-                *alerts_topic, *tag, *load, *topic_prefix;
+        const char *events_topic, *profiles_topic, *scores_topic, *alerts_topic,
+                *tag, *load, *topic_prefix;
         size_t events, leads, expect;
         uint64_t seed;
         int partitions;
@@ -285,13 +285,12 @@ static int bench_cmd_produce(const void *arg) {
                 if (bench_gen_one(g, &gc, &rng, i, -1, have_last ? &last : NULL,
                                   &rec))
                         return 1;
-                bench_produce_one(rk,
-                                  rec.in.kind == LS_INPUT_EVENT
-                                          ? o->events_topic
-                                          : o->profiles_topic,
-                                  (int32_t)rec.partition, rec.lead_id,
-                                  strlen(rec.lead_id), rec.avro, rec.avro_len,
-                                  0);
+                bench_produce_one(
+                        rk,
+                        rec.in.kind == LS_INPUT_EVENT ? o->events_topic
+                                                      : o->profiles_topic,
+                        (int32_t)rec.partition, rec.lead_id,
+                        strlen(rec.lead_id), rec.avro, rec.avro_len, 0);
                 if (rec.in.kind == LS_INPUT_EVENT) {
                         n_events++;
                         if (have_last)
@@ -312,8 +311,8 @@ static int bench_cmd_produce(const void *arg) {
         if (have_last)
                 bench_rec_free(&last);
         snprintf(extra, sizeof(extra),
-                 "\"events\":%zu,\"profiles\":%zu,\"delivered\":%zu",
-                 n_events, n_profiles, (size_t)atomic_load(&delivered));
+                 "\"events\":%zu,\"profiles\":%zu,\"delivered\":%zu", n_events,
+                 n_profiles, (size_t)atomic_load(&delivered));
         bench_result("produce", "msgs_per_s", (double)o->events / (t1 - t0),
                      "msgs/s", extra);
         rd_kafka_destroy(rk);
@@ -335,13 +334,16 @@ static int bench_cmd_consume(const void *arg) {
 
         while (n < o->expect) {
                 if (bench_now() - t0 > o->timeout) {
-                        fprintf(stderr, "bench: consume: timeout at %zu of "
-                                "%zu\n", n, o->expect);
+                        fprintf(stderr,
+                                "bench: consume: timeout at %zu of "
+                                "%zu\n",
+                                n, o->expect);
                         return 1;
                 }
                 if (batch) {
                         ssize_t k = rd_kafka_consume_batch_queue(q, 100, msgs,
-                                                                 10000), j;
+                                                                 10000),
+                                j;
                         for (j = 0; j < k; j++) {
                                 if (!msgs[j]->err) {
                                         if (!n++)
@@ -473,8 +475,10 @@ static int bench_cmd_e2e(const void *arg) {
                 int i;
 
                 if (waitpid(pid, &status, WNOHANG) == pid) {
-                        fprintf(stderr, "bench: leadscore run exited early "
-                                "(status %d)\n", status);
+                        fprintf(stderr,
+                                "bench: leadscore run exited early "
+                                "(status %d)\n",
+                                status);
                         return 1;
                 }
                 if (!rd_kafka_committed(rk, parts, 5000)) {
@@ -604,8 +608,7 @@ static void bench_lat_report(const char *what, int64_t *v, size_t n,
         snprintf(metric, sizeof(metric), "%s_p50_ms", what);
         bench_result("latency", metric, (double)v[n / 2], "ms", extra);
         snprintf(metric, sizeof(metric), "%s_p99_ms", what);
-        bench_result("latency", metric, (double)v[(n * 99) / 100], "ms",
-                     extra);
+        bench_result("latency", metric, (double)v[(n * 99) / 100], "ms", extra);
         snprintf(metric, sizeof(metric), "%s_max_ms", what);
         bench_result("latency", metric, (double)v[n - 1], "ms", extra);
         snprintf(metric, sizeof(metric), "%s_samples", what);
@@ -679,16 +682,23 @@ static int bench_cmd_latency(const void *arg) {
                                         size_t *cp = alert ? &ca : &cs;
                                         if (*np == *cp) {
                                                 *cp = *cp ? *cp * 2 : 65536;
-                                                *vp = realloc(*vp, *cp *
-                                                              sizeof(**vp));
+                                                *vp = realloc(
+                                                        *vp,
+                                                        *cp * sizeof(**vp));
                                         }
                                         (*vp)[(*np)++] = now - t;
                                         if (!alert) {
-                                                int64_t ts = rd_kafka_message_timestamp(m, NULL);
+                                                int64_t ts =
+                                                        rd_kafka_message_timestamp(
+                                                                m, NULL);
                                                 if (ns > cs_io) {
                                                         cs_io = cs;
-                                                        iv = realloc(iv, cs_io * sizeof(*iv));
-                                                        ov = realloc(ov, cs_io * sizeof(*ov));
+                                                        iv = realloc(
+                                                                iv,
+                                                                cs_io * sizeof(*iv));
+                                                        ov = realloc(
+                                                                ov,
+                                                                cs_io * sizeof(*ov));
                                                 }
                                                 iv[n_io] = ts - t;
                                                 ov[n_io++] = now - ts;
@@ -699,12 +709,14 @@ static int bench_cmd_latency(const void *arg) {
                 rd_kafka_message_destroy(m);
         }
         pthread_join(th, NULL);
-        fprintf(stderr, "bench: latency: %zu outputs read (%zu in the "
+        fprintf(stderr,
+                "bench: latency: %zu outputs read (%zu in the "
                 "warm-up second, %zu undecodable), %zu consumer errors\n",
                 got, early, badp, errs);
-        snprintf(extra, sizeof(extra), "\"rate\":%.0f,\"seconds\":%.0f,"
-                 "\"produced\":%zu,\"tag\":\"%s\",\"load\":\"%s\"", o->rate,
-                 o->seconds, (size_t)atomic_load(&lt.produced), o->tag,
+        snprintf(extra, sizeof(extra),
+                 "\"rate\":%.0f,\"seconds\":%.0f,"
+                 "\"produced\":%zu,\"tag\":\"%s\",\"load\":\"%s\"",
+                 o->rate, o->seconds, (size_t)atomic_load(&lt.produced), o->tag,
                  o->load);
         bench_lat_report("score", sv, ns, extra);
         bench_lat_report("alert", av, na, extra);
@@ -728,12 +740,9 @@ static int bench_cmd_latency(const void *arg) {
 }
 
 static const bench_cmd_t bench_kcmds[] = {
-        {"produce", bench_cmd_produce},
-        {"consume", bench_cmd_consume},
-        {"passthrough", bench_cmd_passthrough},
-        {"e2e", bench_cmd_e2e},
-        {"latency", bench_cmd_latency},
-        {NULL, NULL},
+        {"produce", bench_cmd_produce},         {"consume", bench_cmd_consume},
+        {"passthrough", bench_cmd_passthrough}, {"e2e", bench_cmd_e2e},
+        {"latency", bench_cmd_latency},         {NULL, NULL},
 };
 
 int main(int argc, char **argv) {

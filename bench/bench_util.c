@@ -106,8 +106,7 @@ static int bench_opt_set(const bench_opt_t *o, const char *v) {
         return -1;
 }
 
-int bench_opts_parse(int argc, char **argv, int first,
-                     const bench_opt_t *opts,
+int bench_opts_parse(int argc, char **argv, int first, const bench_opt_t *opts,
                      int (*other)(void *arg, const char *name,
                                   const char *value),
                      void *arg) {
@@ -121,8 +120,7 @@ int bench_opts_parse(int argc, char **argv, int first,
                         return -1;
                 for (o = opts; o->name && strcmp(o->name, a); o++)
                         ;
-                if (o->name ? bench_opt_set(o, v)
-                            : !other || other(arg, a, v))
+                if (o->name ? bench_opt_set(o, v) : !other || other(arg, a, v))
                         return -1;
         }
         return 0;

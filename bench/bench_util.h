@@ -68,8 +68,7 @@ typedef struct bench_opt_s {
  * @returns 0, or -1 on a name nobody takes or a name without a value
  *          (the caller prints its usage).
  */
-int bench_opts_parse(int argc, char **argv, int first,
-                     const bench_opt_t *opts,
+int bench_opts_parse(int argc, char **argv, int first, const bench_opt_t *opts,
                      int (*other)(void *arg, const char *name,
                                   const char *value),
                      void *arg);

@@ -118,8 +118,8 @@ int main(int argc, char **argv) {
                 }
                 wt[r] = bench_now() - t;
                 t = bench_now();
-                if (ls_snapshot_restore(dir, "bench", 0, topics, ms, NULL,
-                                        NULL, &meta, &back, NULL, 0, err,
+                if (ls_snapshot_restore(dir, "bench", 0, topics, ms, NULL, NULL,
+                                        &meta, &back, NULL, 0, err,
                                         sizeof(err))) {
                         fprintf(stderr, "%s\n", err);
                         return 1;

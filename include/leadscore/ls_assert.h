@@ -16,8 +16,9 @@
 #define LS_ASSERT(cond, ...)                                                   \
         do {                                                                   \
                 if (!(cond)) {                                                 \
-                        fprintf(stderr, "%s:%d: invariant %s broken: ",        \
-                                __FILE__, __LINE__, #cond);                    \
+                        fprintf(stderr,                                        \
+                                "%s:%d: invariant %s broken: ", __FILE__,      \
+                                __LINE__, #cond);                              \
                         fprintf(stderr, __VA_ARGS__);                          \
                         fputc('\n', stderr);                                   \
                         abort();                                               \

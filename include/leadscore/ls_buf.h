@@ -18,7 +18,7 @@ typedef struct ls_buf_s {
 } ls_buf_t;
 
 void ls_buf_init(ls_buf_t *buf);
-void ls_buf_reset(ls_buf_t *buf);  /* len = 0, keeps the memory */
+void ls_buf_reset(ls_buf_t *buf); /* len = 0, keeps the memory */
 void ls_buf_free(ls_buf_t *buf);
 /** Makes room for @p extra more bytes. @returns LS_OK or LS_ERR_NOMEM. */
 ls_err_t ls_buf_reserve(ls_buf_t *buf, size_t extra);

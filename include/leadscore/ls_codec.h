@@ -40,11 +40,11 @@ const char *ls_format2str(ls_format_t fmt);
 typedef struct ls_codec_conf_s {
         ls_format_t input_format;
         ls_format_t output_format;
-        const char *schema_dir;    /* directory with the *.avsc files to
+        const char *schema_dir;   /* directory with the *.avsc files to
                                     * use instead of the built-in ones;
                                     * NULL or "" = built in */
-        const char *registry_url;  /* needed for LS_FORMAT_REGISTRY */
-        size_t max_record_bytes;   /* larger inputs are rejected (0 = 1 MiB) */
+        const char *registry_url; /* needed for LS_FORMAT_REGISTRY */
+        size_t max_record_bytes;  /* larger inputs are rejected (0 = 1 MiB) */
         const ls_registry_conf_t *registry; /* its basic auth and TLS
                                              * (url ignored); NULL = none */
 } ls_codec_conf_t;
@@ -63,8 +63,7 @@ typedef struct ls_codec_s ls_codec_t;
  *          naming the file; *textp is then untouched. Any thread.
  */
 ls_err_t ls_codec_schema_text(const char *schema_dir, const char *file,
-                              char **textp, char *errstr,
-                              size_t errstr_size);
+                              char **textp, char *errstr, size_t errstr_size);
 
 /**
  * Loads the schemas (see ls_codec_schema_text(); only when a format is
@@ -109,14 +108,14 @@ ls_err_t ls_codec_encode_output(ls_codec_t *codec, const char *topic,
 
 /** A dead-letter record: the bad input and why it was rejected. */
 typedef struct ls_dead_letter_s {
-        const char *reason;        /* short code: "decode", "late", ... */
-        const char *error;         /* human readable message */
+        const char *reason; /* short code: "decode", "late", ... */
+        const char *error;  /* human readable message */
         const char *source_topic;
         int32_t source_partition;
         int64_t source_offset;
-        const void *key;           /* original key bytes (may be NULL) */
+        const void *key; /* original key bytes (may be NULL) */
         size_t key_len;
-        const void *value;         /* original value bytes (may be NULL) */
+        const void *value; /* original value bytes (may be NULL) */
         size_t value_len;
         /* When not 0: the original value had this many bytes and @p value
          * holds only its first value_len (cut to fit the producer's
@@ -125,8 +124,7 @@ typedef struct ls_dead_letter_s {
 } ls_dead_letter_t;
 
 ls_err_t ls_codec_encode_dead_letter(ls_codec_t *codec, const char *topic,
-                                     const ls_dead_letter_t *dl,
-                                     ls_buf_t *buf, char *errstr,
-                                     size_t errstr_size);
+                                     const ls_dead_letter_t *dl, ls_buf_t *buf,
+                                     char *errstr, size_t errstr_size);
 
 #endif /* LS_CODEC_H */

@@ -31,8 +31,7 @@ const char *ls_props_get(const ls_props_t *props, const char *name);
  * Sets @p name to @p value (replacing an earlier value).
  * @returns LS_OK or LS_ERR_NOMEM (props untouched).
  */
-ls_err_t ls_props_set(ls_props_t *props, const char *name,
-                      const char *value);
+ls_err_t ls_props_set(ls_props_t *props, const char *name, const char *value);
 
 void ls_props_clear(ls_props_t *props);
 
@@ -49,19 +48,19 @@ int ls_props_is_secret(const char *name);
  * say which one applies.
  */
 typedef enum ls_snapshot_source_e {
-        LS_SNAPSHOT_SRC_NONE = 0,  /* no file was read
+        LS_SNAPSHOT_SRC_NONE = 0,        /* no file was read
                                     * (ls_config_new_defaults(), `demo`):
                                     * snapshots off, nothing said */
-        LS_SNAPSHOT_SRC_CONFIG,    /* snapshot.dir of the file */
+        LS_SNAPSHOT_SRC_CONFIG,          /* snapshot.dir of the file */
         LS_SNAPSHOT_SRC_STATE_DIRECTORY, /* default under systemd:
                                           * $STATE_DIRECTORY/snapshots */
-        LS_SNAPSHOT_SRC_WORKDIR,   /* default otherwise: leadscore-state in
+        LS_SNAPSHOT_SRC_WORKDIR,  /* default otherwise: leadscore-state in
                                     * the working directory */
-        LS_SNAPSHOT_SRC_OFF,       /* `snapshot: off`: no durable state */
-        LS_SNAPSHOT_SRC_EMBEDDED,  /* default with the embedded test broker
+        LS_SNAPSHOT_SRC_OFF,      /* `snapshot: off`: no durable state */
+        LS_SNAPSHOT_SRC_EMBEDDED, /* default with the embedded test broker
                                     * (its topics end with the process):
                                     * off */
-        LS_SNAPSHOT_SRC_TOPIC,     /* snapshot.topic: a compacted topic, no
+        LS_SNAPSHOT_SRC_TOPIC,    /* snapshot.topic: a compacted topic, no
                                     * directory */
 } ls_snapshot_source_t;
 
@@ -71,67 +70,67 @@ typedef enum ls_snapshot_source_e {
 #define LS_MAX_LEADS_AUTO (-1)
 
 typedef struct ls_config_s {
-        char *path;             /* the file it was loaded from, or a label */
-        char *model_path;       /* resolved against the config's directory */
-        char *topic_events;     /* default "lead-events" */
-        char *topic_profiles;   /* default "lead-profiles" */
-        char *topic_scores;     /* default "lead-scores" */
-        char *topic_alerts;     /* default "lead-alerts" */
-        char *topic_dead_letters; /* default "lead-dead-letters" */
-        char *group;            /* consumer group id, default "leadscore" */
+        char *path;                /* the file it was loaded from, or a label */
+        char *model_path;          /* resolved against the config's directory */
+        char *topic_events;        /* default "lead-events" */
+        char *topic_profiles;      /* default "lead-profiles" */
+        char *topic_scores;        /* default "lead-scores" */
+        char *topic_alerts;        /* default "lead-alerts" */
+        char *topic_dead_letters;  /* default "lead-dead-letters" */
+        char *group;               /* consumer group id, default "leadscore" */
         ls_format_t input_format;  /* default json */
         ls_format_t output_format; /* default json */
-        char *schema_dir;       /* `schemas`, resolved; NULL = the schemas
+        char *schema_dir;          /* `schemas`, resolved; NULL = the schemas
                                  * built into the program */
-        char *registry_url;     /* NULL unless set */
+        char *registry_url;        /* NULL unless set */
         /* Schema Registry authentication and TLS (NULL = unset). */
-        char *registry_user_info;   /* "USER:PASSWORD" (basic auth) */
-        char *registry_ca_location; /* PEM CA file, resolved */
+        char *registry_user_info;            /* "USER:PASSWORD" (basic auth) */
+        char *registry_ca_location;          /* PEM CA file, resolved */
         char *registry_certificate_location; /* client cert, resolved */
         char *registry_key_location;         /* its key, resolved */
         char *registry_key_password;         /* secret */
         /* Lookups of schema ids in neither cache, default
          * LS_REGISTRY_LOOKUPS_PER_SECOND (ls_registry.h). */
         long registry_max_lookups_per_second;
-        int64_t idle_tick_ms;   /* 0 = off (stream time = event time only) */
+        int64_t idle_tick_ms; /* 0 = off (stream time = event time only) */
         int64_t commit_interval_ms; /* default 1000 */
         size_t max_record_bytes;    /* default 1 MiB */
         int64_t max_leads;          /* cap on leads held by `run`:
                                      * LS_MAX_LEADS_AUTO (default; from the
                                      * memory limit), 0 = none, or N */
-        ls_props_t kafka;       /* passed to consumer and producer */
-        ls_props_t consumer;    /* consumer only (after kafka) */
-        ls_props_t producer;    /* producer only (after kafka) */
-        int embedded;           /* the embedded test broker was asked for
+        ls_props_t kafka;           /* passed to consumer and producer */
+        ls_props_t consumer;        /* consumer only (after kafka) */
+        ls_props_t producer;        /* producer only (after kafka) */
+        int embedded;               /* the embedded test broker was asked for
                                  * (an embedded_broker section, or demo);
                                  * used only without bootstrap.servers */
-        int embedded_partitions; /* partitions per topic of the embedded
+        int embedded_partitions;    /* partitions per topic of the embedded
                                   * broker, default 4 */
-        char *metrics_listen;   /* "HOST:PORT" of /metrics, /healthz,
+        char *metrics_listen;       /* "HOST:PORT" of /metrics, /healthz,
                                  * /readyz; NULL = off */
         ls_log_format_t log_format; /* default logfmt */
         ls_log_level_t log_level;   /* default info */
-        int model_watch;        /* reload the model when its file changes */
+        int model_watch;            /* reload the model when its file changes */
         /* Durability (docs/DURABILITY.md). */
-        char *snapshot_dir;     /* snapshot.dir resolved against the
+        char *snapshot_dir; /* snapshot.dir resolved against the
                                  * config's directory, or the default
                                  * (absolute); NULL = snapshots off
                                  * (snapshot_source says why) */
         ls_snapshot_source_t snapshot_source;
-        int64_t snapshot_interval_ms; /* default 30000 */
+        int64_t snapshot_interval_ms;   /* default 30000 */
         uint64_t snapshot_every_events; /* 0 = off; else also after this
                                          * many inputs applied to a shard */
-        int snapshot_keep;      /* snapshots kept per partition, default 3 */
-        char *snapshot_topic;   /* snapshot.topic: snapshots in this
+        int snapshot_keep;        /* snapshots kept per partition, default 3 */
+        char *snapshot_topic;     /* snapshot.topic: snapshots in this
                                  * compacted topic instead of a directory
                                  * (snapshot_dir is then NULL) */
         int snapshot_allow_reset; /* snapshot.allow_reset: a partition may
                                    * start over, empty, when its snapshots
                                    * are unusable or its history is gone */
-        int64_t merge_wait_ms;  /* longest hold of a record waiting for the
+        int64_t merge_wait_ms;    /* longest hold of a record waiting for the
                                  * other input partition, default 1000;
                                  * 0 = no ordering across the two topics */
-        int transactional;      /* transactional producer (needs
+        int transactional;        /* transactional producer (needs
                                  * transactional.id) */
 } ls_config_t;
 
@@ -161,10 +160,9 @@ ls_err_t ls_config_load(const char *path, ls_config_t **confp, char *errstr,
  * As ls_config_load() but from memory; @p name labels error messages and
  * @p base_dir resolves relative paths (NULL = current directory).
  */
-ls_err_t ls_config_load_string(const char *yaml, size_t len,
-                               const char *name, const char *base_dir,
-                               ls_config_t **confp, char *errstr,
-                               size_t errstr_size);
+ls_err_t ls_config_load_string(const char *yaml, size_t len, const char *name,
+                               const char *base_dir, ls_config_t **confp,
+                               char *errstr, size_t errstr_size);
 
 void ls_config_destroy(ls_config_t *conf);
 

@@ -71,15 +71,15 @@ typedef enum ls_alert_kind_e {
 } ls_alert_kind_t;
 
 typedef enum ls_cause_e {
-        LS_CAUSE_EVENT = 1,   /* an event (cause_id = its event id) */
-        LS_CAUSE_PROFILE,     /* a profile update */
-        LS_CAUSE_DECAY,       /* a decay timer */
+        LS_CAUSE_EVENT = 1, /* an event (cause_id = its event id) */
+        LS_CAUSE_PROFILE,   /* a profile update */
+        LS_CAUSE_DECAY,     /* a decay timer */
 } ls_cause_t;
 
 typedef enum ls_reason_kind_e {
-        LS_REASON_RULE = 1,   /* engagement rule fired */
-        LS_REASON_FIT,        /* fit rule started (+) or stopped (-) matching */
-        LS_REASON_DECAY,      /* decay took points */
+        LS_REASON_RULE = 1, /* engagement rule fired */
+        LS_REASON_FIT,      /* fit rule started (+) or stopped (-) matching */
+        LS_REASON_DECAY,    /* decay took points */
 } ls_reason_kind_t;
 
 /**
@@ -88,7 +88,7 @@ typedef enum ls_reason_kind_e {
  */
 typedef struct ls_reason_s {
         ls_reason_kind_t kind;
-        const char *rule_id;  /* rule or fit rule id; "decay" for decay */
+        const char *rule_id; /* rule or fit rule id; "decay" for decay */
         int32_t points;
         int32_t capped;
 } ls_reason_t;
@@ -96,19 +96,19 @@ typedef struct ls_reason_s {
 /** One output: a score update or an alert. */
 typedef struct ls_output_s {
         ls_output_kind_t kind;
-        ls_alert_kind_t alert;     /* LS_ALERT_NONE for score updates */
-        const char *lead_id;       /* valid while the shard lives */
+        ls_alert_kind_t alert; /* LS_ALERT_NONE for score updates */
+        const char *lead_id;   /* valid while the shard lives */
         const ls_model_t *model;
-        uint64_t seq;              /* per lead and model, from 1 */
-        int64_t time;              /* event time the output is as of */
+        uint64_t seq; /* per lead and model, from 1 */
+        int64_t time; /* event time the output is as of */
         ls_cause_t cause;
-        const char *cause_id;      /* event id (may be NULL) */
+        const char *cause_id; /* event id (may be NULL) */
         int32_t total, fit, engagement;
         int32_t prev_total;
-        int grade, band;           /* indices into model->grades / bands */
-        char cell[24];             /* grade name + band number, "A1".."D4" */
-        int mql;                   /* lead is MQL after this output */
-        uint32_t reasons_off;      /* into ls_outbuf_t.reasons */
+        int grade, band;      /* indices into model->grades / bands */
+        char cell[24];        /* grade name + band number, "A1".."D4" */
+        int mql;              /* lead is MQL after this output */
+        uint32_t reasons_off; /* into ls_outbuf_t.reasons */
         uint32_t n_reasons;
 } ls_output_t;
 
@@ -227,9 +227,9 @@ typedef struct ls_lead_view_s {
         int32_t total, fit, engagement; /* as of the lead's last update */
         int grade, band;
         int mql;
-        int hot;                         /* a hot-lead alert is armed-off */
+        int hot; /* a hot-lead alert is armed-off */
         uint64_t seq;
-        int64_t last_activity;           /* INT64_MIN if none */
+        int64_t last_activity; /* INT64_MIN if none */
 } ls_lead_view_t;
 
 /**
@@ -239,22 +239,22 @@ ls_err_t ls_shard_lead(const ls_shard_t *shard, const char *lead_id,
                        size_t model_idx, ls_lead_view_t *view);
 
 typedef struct ls_shard_stats_s {
-        uint64_t inputs;        /* inputs applied */
-        uint64_t duplicates;    /* dropped as duplicates */
-        uint64_t late;          /* events rejected as late */
-        uint64_t future;        /* inputs dated more than max_future past
+        uint64_t inputs;         /* inputs applied */
+        uint64_t duplicates;     /* dropped as duplicates */
+        uint64_t late;           /* events rejected as late */
+        uint64_t future;         /* inputs dated more than max_future past
                                  * their record's timestamp: rejected */
-        uint64_t stale;         /* profile updates older than the last
+        uint64_t stale;          /* profile updates older than the last
                                  * one applied to their lead: skipped */
-        uint64_t invalid;       /* rejected as invalid */
-        uint64_t ignored;       /* dropped by the model set's ignore filters */
-        uint64_t refused;       /* inputs of new leads refused at the cap */
-        uint64_t outputs;       /* outputs emitted */
-        size_t leads;           /* leads in the table */
-        size_t state_bytes;     /* memory held by the lead table */
+        uint64_t invalid;        /* rejected as invalid */
+        uint64_t ignored;        /* dropped by the model set's ignore filters */
+        uint64_t refused;        /* inputs of new leads refused at the cap */
+        uint64_t outputs;        /* outputs emitted */
+        size_t leads;            /* leads in the table */
+        size_t state_bytes;      /* memory held by the lead table */
         size_t lead_model_bytes; /* bytes of state per lead per model,
                                   * excluding the key and table overhead */
-        size_t timers;          /* pending decay timers */
+        size_t timers;           /* pending decay timers */
 } ls_shard_stats_t;
 
 void ls_shard_stats(const ls_shard_t *shard, ls_shard_stats_t *stats);
@@ -275,8 +275,8 @@ ls_err_t ls_shard_save(const ls_shard_t *shard, ls_buf_t *buf);
  *          the byte offset), or a state taken under another model set
  *          version or engine layout.
  */
-ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
-                          size_t len, char *errstr, size_t errstr_size);
+ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
+                          char *errstr, size_t errstr_size);
 
 /**
  * Builds a shard scoring with model set @p ms that carries over the state
@@ -299,8 +299,7 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *shard, const ls_modelset_t *ms,
  */
 void ls_shard_foreach_lead(const ls_shard_t *shard, size_t model_idx,
                            int (*cb)(const char *lead_id,
-                                     const ls_lead_view_t *view,
-                                     void *opaque),
+                                     const ls_lead_view_t *view, void *opaque),
                            void *opaque);
 
 #endif /* LS_ENGINE_H */

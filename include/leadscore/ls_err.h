@@ -34,7 +34,6 @@ const char *ls_err2str(ls_err_t err);
  * returns @p err, so that callers can write `return ls_seterr(...)`.
  */
 ls_err_t ls_seterr(char *errstr, size_t errstr_size, ls_err_t err,
-                   const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif /* LS_ERR_H */

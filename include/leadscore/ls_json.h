@@ -36,9 +36,8 @@ void ls_json_dec_destroy(ls_json_dec_t *dec);
  * @returns LS_OK and fills *in, whose pointers stay valid until the next
  *          call on @p dec; or LS_ERR_INVALID with errstr naming the field.
  */
-ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data,
-                              size_t len, ls_input_t *in, char *errstr,
-                              size_t errstr_size);
+ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data, size_t len,
+                              ls_input_t *in, char *errstr, size_t errstr_size);
 
 /** Appends the JSON object for @p o (no newline) to @p buf. */
 ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,

@@ -25,10 +25,10 @@
  *          "partition" (another partition under murmur2), with errstr
  *          saying why. Thread-safe; allocates nothing.
  */
-const char *ls_keys_check(const void *key, size_t key_len,
-                          const char *lead_id, const char *topic,
-                          int32_t partition, int32_t partition_cnt,
-                          char *errstr, size_t errstr_size);
+const char *ls_keys_check(const void *key, size_t key_len, const char *lead_id,
+                          const char *topic, int32_t partition,
+                          int32_t partition_cnt, char *errstr,
+                          size_t errstr_size);
 
 /** The partition of @p key under murmur2 (Kafka's default). */
 int32_t ls_keys_partition(const void *key, size_t key_len,

@@ -25,8 +25,8 @@ void ls_lead_table_destroy(ls_lead_table_t *lt);
  * is set. @returns its index, or -1 (absent and !create, or out of
  * memory). *createdp (may be NULL) tells whether it was created.
  */
-int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key,
-                          size_t key_len, int create, int *createdp);
+int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key, size_t key_len,
+                          int create, int *createdp);
 
 /**
  * Makes room for @p n leads in all (index and key array), so that

@@ -125,8 +125,7 @@ ls_err_t ls_metrics_rdkafka_stats(ls_metrics_t *m, const char *client,
  * bytes) as leadscore_snapshot_{age_seconds,duration_seconds,bytes}.
  * Call whenever a snapshot completes and periodically for the age.
  */
-void ls_metrics_snapshot(ls_metrics_t *m, int32_t partition,
-                         double age_seconds, double duration_seconds,
-                         uint64_t bytes);
+void ls_metrics_snapshot(ls_metrics_t *m, int32_t partition, double age_seconds,
+                         double duration_seconds, uint64_t bytes);
 
 #endif /* LS_METRICS_H */

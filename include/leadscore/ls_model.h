@@ -48,19 +48,19 @@ typedef enum ls_match_op_e {
  * that `negate` turns the result around, absent included).
  */
 typedef struct ls_cond_s {
-        char *field;         /* property / attribute name; for events also
+        char *field; /* property / attribute name; for events also
                               * "event_type" and "product" */
         ls_match_op_t op;
-        int negate;          /* `not: true` */
-        char **values;       /* lowercased (REGEX: as written); 1 for
+        int negate;    /* `not: true` */
+        char **values; /* lowercased (REGEX: as written); 1 for
                               * EQUALS/PREFIX/GLOB/REGEX/IN_LIST (list name),
                               * 0 for RANGE/EXISTS */
         size_t n_values;
-        regex_t regex;       /* valid when op == LS_MATCH_REGEX */
-        double min, max;     /* RANGE bounds, inclusive */
+        regex_t regex;   /* valid when op == LS_MATCH_REGEX */
+        double min, max; /* RANGE bounds, inclusive */
         int has_min, has_max;
-        int list;            /* IN_LIST: index into ls_modelset_t.lists */
-        int glob_plain;      /* GLOB: the pattern's only special character
+        int list;       /* IN_LIST: index into ls_modelset_t.lists */
+        int glob_plain; /* GLOB: the pattern's only special character
                               * is '*' (matched without fnmatch) */
 } ls_cond_t;
 
@@ -71,11 +71,11 @@ typedef struct ls_cond_s {
  * Zero max_points / max_count means that bound is not set.
  */
 typedef struct ls_cap_s {
-        int set;             /* a cap is configured */
+        int set; /* a cap is configured */
         int32_t max_points;
         uint32_t max_count;
         int64_t per_ms;
-        uint32_t slot;       /* index of its counter in the lead's state */
+        uint32_t slot; /* index of its counter in the lead's state */
 } ls_cap_t;
 
 /** Fit rule: one condition on one profile attribute, signed points. */
@@ -88,15 +88,15 @@ typedef struct ls_fit_rule_s {
 /** Engagement rule: an event type plus conditions, signed points. */
 typedef struct ls_rule_s {
         char *id;
-        char *event_type;    /* exact (case-insensitive) event type */
-        uint32_t type_idx;   /* index into ls_modelset_t.event_types */
-        ls_cond_t *when;     /* all must match */
+        char *event_type;  /* exact (case-insensitive) event type */
+        uint32_t type_idx; /* index into ls_modelset_t.event_types */
+        ls_cond_t *when;   /* all must match */
         size_t n_when;
-        ls_cond_t *unless;   /* none may match */
+        ls_cond_t *unless; /* none may match */
         size_t n_unless;
         int32_t points;
-        int category;        /* index into ls_model_t.categories, -1 none */
-        ls_cap_t cap;        /* per-rule cap */
+        int category; /* index into ls_model_t.categories, -1 none */
+        ls_cap_t cap; /* per-rule cap */
 } ls_rule_t;
 
 typedef struct ls_category_s {
@@ -113,8 +113,8 @@ typedef enum ls_decay_kind_e {
 } ls_decay_kind_t;
 
 typedef struct ls_decay_step_s {
-        int64_t after_ms;   /* strictly increasing across steps */
-        int32_t points;     /* <= 0 */
+        int64_t after_ms; /* strictly increasing across steps */
+        int32_t points;   /* <= 0 */
 } ls_decay_step_t;
 
 typedef struct ls_decay_s {
@@ -122,8 +122,8 @@ typedef struct ls_decay_s {
         ls_decay_step_t *steps;
         size_t n_steps;
         int64_t half_life_ms;
-        int64_t tick_ms;    /* half-life granularity, default 1 day */
-        double *factors;    /* half-life: 0.5^(n * tick / half_life) for
+        int64_t tick_ms; /* half-life granularity, default 1 day */
+        double *factors; /* half-life: 0.5^(n * tick / half_life) for
                              * n < n_factors, so scoring needs no pow() */
         uint32_t n_factors;
 } ls_decay_t;
@@ -131,7 +131,7 @@ typedef struct ls_decay_s {
 /** A grade (fit) or a band (engagement): a name and a lower bound. */
 typedef struct ls_level_s {
         char *name;
-        int has_min;         /* the catch-all level has none */
+        int has_min; /* the catch-all level has none */
         int32_t min;
 } ls_level_t;
 
@@ -143,37 +143,37 @@ typedef struct ls_level_s {
 typedef struct ls_qualify_s {
         int has_min_total;
         int32_t min_total;
-        int min_grade;       /* -1 if not set */
-        int min_band;        /* -1 if not set */
+        int min_grade; /* -1 if not set */
+        int min_band;  /* -1 if not set */
 } ls_qualify_t;
 
 typedef struct ls_mql_s {
         int enabled;
-        ls_qualify_t enter;  /* becomes MQL when this holds */
-        ls_qualify_t stay;   /* stays MQL while this holds (hysteresis);
+        ls_qualify_t enter; /* becomes MQL when this holds */
+        ls_qualify_t stay;  /* stays MQL while this holds (hysteresis);
                               * defaults to enter */
 } ls_mql_t;
 
 typedef struct ls_hot_s {
         int enabled;
-        int32_t points;      /* >= points within within_ms ... (0 = off) */
+        int32_t points; /* >= points within within_ms ... (0 = off) */
         int64_t within_ms;
-        char **events;       /* ... or any of these event types */
+        char **events; /* ... or any of these event types */
         size_t n_events;
-        int64_t rearm_ms;    /* no second alert until this has passed */
-        uint32_t track;      /* recent scoring events remembered for the
+        int64_t rearm_ms; /* no second alert until this has passed */
+        uint32_t track;   /* recent scoring events remembered for the
                               * window sum (default 16) */
 } ls_hot_t;
 
 typedef struct ls_model_s {
-        char *id;                            /* [A-Za-z0-9_.-]+ */
+        char *id;                               /* [A-Za-z0-9_.-]+ */
         char version[LS_MODEL_VERSION_LEN + 1]; /* content hash, hex */
-        char **products;   /* events whose product is listed (or that have
+        char **products; /* events whose product is listed (or that have
                             * no product); empty = every event */
         size_t n_products;
 
         ls_fit_rule_t *fit_rules;
-        size_t n_fit_rules;  /* at most 64 */
+        size_t n_fit_rules; /* at most 64 */
         int has_fit_min, has_fit_max;
         int32_t fit_min, fit_max;
 
@@ -182,13 +182,13 @@ typedef struct ls_model_s {
         ls_category_t *categories;
         size_t n_categories;
         int has_engagement_max;
-        int32_t engagement_max;  /* cap on the engagement total */
+        int32_t engagement_max;   /* cap on the engagement total */
         int32_t engagement_floor; /* default 0 */
         ls_decay_t decay;
 
-        ls_level_t *grades;  /* best first; last has no min */
+        ls_level_t *grades; /* best first; last has no min */
         size_t n_grades;
-        ls_level_t *bands;   /* coldest first; first has no min */
+        ls_level_t *bands; /* coldest first; first has no min */
         size_t n_bands;
 
         ls_mql_t mql;
@@ -198,20 +198,20 @@ typedef struct ls_model_s {
 } ls_model_t;
 
 typedef struct ls_modelset_s {
-        char *path;          /* file it was loaded from, or a label */
+        char *path; /* file it was loaded from, or a label */
         char version[LS_MODEL_VERSION_LEN + 1]; /* hash of the whole set */
-        int64_t lateness_ms; /* default 1 hour */
-        int64_t max_future_ms; /* default 1 hour */
-        uint32_t dedupe;     /* event ids remembered per lead, default 8 */
-        ls_cond_t *ignore;   /* an event matching any is dropped (bots) */
+        int64_t lateness_ms;                    /* default 1 hour */
+        int64_t max_future_ms;                  /* default 1 hour */
+        uint32_t dedupe;   /* event ids remembered per lead, default 8 */
+        ls_cond_t *ignore; /* an event matching any is dropped (bots) */
         size_t n_ignore;
         ls_list_t *lists;
         size_t n_lists;
-        char **event_types;  /* sorted, lowercased, distinct rule types */
+        char **event_types; /* sorted, lowercased, distinct rule types */
         size_t n_event_types;
         ls_model_t *models;
         size_t n_models;
-        ls_buf_t source;     /* ls_modelset_source() */
+        ls_buf_t source; /* ls_modelset_source() */
 } ls_modelset_t;
 
 /**
@@ -220,17 +220,16 @@ typedef struct ls_modelset_s {
  * @returns LS_OK and *msp, or an error with errstr naming file, line and
  *          key; *msp is untouched on error.
  */
-ls_err_t ls_modelset_load(const char *path, ls_modelset_t **msp,
-                          char *errstr, size_t errstr_size);
+ls_err_t ls_modelset_load(const char *path, ls_modelset_t **msp, char *errstr,
+                          size_t errstr_size);
 
 /**
  * As ls_modelset_load() but from memory. @p name labels error messages,
  * @p base_dir resolves list files (NULL = current directory).
  */
-ls_err_t ls_modelset_load_string(const char *yaml, size_t len,
-                                 const char *name, const char *base_dir,
-                                 ls_modelset_t **msp, char *errstr,
-                                 size_t errstr_size);
+ls_err_t ls_modelset_load_string(const char *yaml, size_t len, const char *name,
+                                 const char *base_dir, ls_modelset_t **msp,
+                                 char *errstr, size_t errstr_size);
 
 /**
  * The set's source: its YAML text and the bytes of each list file, in one
@@ -246,9 +245,9 @@ const ls_buf_t *ls_modelset_source(const ls_modelset_t *ms);
  * @returns LS_OK and *msp, or LS_ERR_INVALID (malformed source, or a
  *          model the loader rejects) / LS_ERR_NOMEM with errstr.
  */
-ls_err_t ls_modelset_load_source(const void *data, size_t len,
-                                 const char *name, ls_modelset_t **msp,
-                                 char *errstr, size_t errstr_size);
+ls_err_t ls_modelset_load_source(const void *data, size_t len, const char *name,
+                                 ls_modelset_t **msp, char *errstr,
+                                 size_t errstr_size);
 
 void ls_modelset_destroy(ls_modelset_t *ms);
 

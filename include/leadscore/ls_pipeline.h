@@ -60,8 +60,8 @@ ls_broker_t *ls_broker_new_cluster(int brokers, int partitions,
  * CODE is a Kafka error code number (default: a retriable one).
  * @returns LS_OK, or LS_ERR_INVALID with errstr naming what is wrong.
  */
-ls_err_t ls_broker_control(ls_broker_t *broker, const char *line,
-                           char *errstr, size_t errstr_size);
+ls_err_t ls_broker_control(ls_broker_t *broker, const char *line, char *errstr,
+                           size_t errstr_size);
 
 /** @returns the bootstrap address ("127.0.0.1:PORT"), valid until destroy. */
 const char *ls_broker_address(const ls_broker_t *broker);
@@ -71,16 +71,16 @@ void ls_broker_destroy(ls_broker_t *broker);
 /* ------------------------------------------------------------- pipeline */
 
 typedef struct ls_pipeline_stats_s {
-        uint64_t consumed;      /* input records read */
-        uint64_t applied;       /* inputs the engine accepted */
-        uint64_t outputs;       /* score updates and alerts produced */
-        uint64_t alerts;        /* of which alerts */
-        uint64_t dead_letters;  /* bad inputs sent to the dead-letter topic */
-        uint64_t duplicates;    /* duplicate events (silently dropped) */
-        uint64_t stale;         /* stale profile updates (skipped) */
-        uint64_t delivered;     /* records acknowledged by the broker */
+        uint64_t consumed;     /* input records read */
+        uint64_t applied;      /* inputs the engine accepted */
+        uint64_t outputs;      /* score updates and alerts produced */
+        uint64_t alerts;       /* of which alerts */
+        uint64_t dead_letters; /* bad inputs sent to the dead-letter topic */
+        uint64_t duplicates;   /* duplicate events (silently dropped) */
+        uint64_t stale;        /* stale profile updates (skipped) */
+        uint64_t delivered;    /* records acknowledged by the broker */
         uint64_t delivery_failures;
-        uint64_t commits;       /* offset commits issued */
+        uint64_t commits; /* offset commits issued */
 } ls_pipeline_stats_t;
 
 typedef struct ls_pipeline_s ls_pipeline_t;

@@ -41,24 +41,24 @@
 #define LS_REGISTRY_LOOKUPS_PER_SECOND_MAX 1000000
 
 typedef struct ls_registry_conf_s {
-        const char *url;           /* base URL, e.g. http://127.0.0.1:8081 */
-        long timeout_ms;           /* per request (0 = 5000) */
-        long connect_timeout_ms;   /* (0 = 2000) */
-        int64_t negative_ttl_ms;   /* unknown ids remembered (0 = 60000) */
-        int64_t retry_backoff_ms;  /* after a failed request (0 = 1000,
+        const char *url;             /* base URL, e.g. http://127.0.0.1:8081 */
+        long timeout_ms;             /* per request (0 = 5000) */
+        long connect_timeout_ms;     /* (0 = 2000) */
+        int64_t negative_ttl_ms;     /* unknown ids remembered (0 = 60000) */
+        int64_t retry_backoff_ms;    /* after a failed request (0 = 1000,
                                     * < 0 = none) */
         long max_lookups_per_second; /* of ids in neither cache (0 =
                                       * LS_REGISTRY_LOOKUPS_PER_SECOND,
                                       * < 0 = no limit, at most .._MAX);
                                       * burst = the rate */
         /* Optional (NULL = unset); copied by ls_registry_new(). */
-        const char *user_info;     /* "USER:PASSWORD" for basic auth */
-        const char *ca_location;   /* PEM CA file verifying the server
+        const char *user_info;            /* "USER:PASSWORD" for basic auth */
+        const char *ca_location;          /* PEM CA file verifying the server
                                     * (NULL = the system's CAs) */
         const char *certificate_location; /* client certificate (PEM) */
-        const char *key_location;  /* its private key (PEM; NULL = in the
+        const char *key_location;         /* its private key (PEM; NULL = in the
                                     * certificate file) */
-        const char *key_password;  /* of the private key */
+        const char *key_password;         /* of the private key */
 } ls_registry_conf_t;
 
 /**

@@ -76,10 +76,10 @@ typedef struct ls_replay_conf_s {
         size_t n_ms;
 
         /* Topic input (when topic_events is set). */
-        const ls_props_t *kafka;     /* client properties (may be NULL) */
-        const char *brokers;         /* overrides bootstrap.servers */
+        const ls_props_t *kafka; /* client properties (may be NULL) */
+        const char *brokers;     /* overrides bootstrap.servers */
         const char *topic_events;
-        const char *topic_profiles;  /* NULL = events only */
+        const char *topic_profiles; /* NULL = events only */
         ls_replay_bound_t from, to;
 
         /* File input (when n_inputs > 0). */
@@ -91,41 +91,41 @@ typedef struct ls_replay_conf_s {
          * file and topic outputs (json or avro). */
         ls_format_t input_format;
         ls_format_t output_format;
-        const char *schema_dir;      /* needed for avro / registry */
+        const char *schema_dir; /* needed for avro / registry */
         const char *registry_url;
         const ls_registry_conf_t *registry; /* its auth and TLS, or NULL */
-        size_t max_record_bytes;     /* 0 = 1 MiB */
+        size_t max_record_bytes;            /* 0 = 1 MiB */
 
         /* Output. */
         ls_replay_sink_t sink;
-        const char *output;          /* FILE sink / FINAL: path, NULL = stdout */
-        const char *alerts_output;   /* avro FILE sink: alerts file */
-        const char *output_topic;    /* TOPIC sink: score updates */
-        const char *alerts_topic;    /* TOPIC sink: alerts (NULL = output_topic) */
+        const char *output;        /* FILE sink / FINAL: path, NULL = stdout */
+        const char *alerts_output; /* avro FILE sink: alerts file */
+        const char *output_topic;  /* TOPIC sink: score updates */
+        const char *alerts_topic; /* TOPIC sink: alerts (NULL = output_topic) */
 
         /* State. */
-        const char *snapshot;        /* state to start from, or NULL */
-        const char *save_state;      /* write the final state here, or NULL */
+        const char *snapshot;   /* state to start from, or NULL */
+        const char *save_state; /* write the final state here, or NULL */
 
-        int threads;                 /* worker threads, 0 = automatic */
-        int progress;                /* draw a progress line on stderr */
+        int threads;  /* worker threads, 0 = automatic */
+        int progress; /* draw a progress line on stderr */
 } ls_replay_conf_t;
 
 typedef struct ls_replay_stats_s {
-        uint64_t records;     /* input records read */
+        uint64_t records;       /* input records read */
         uint64_t out_of_bounds; /* fetched from a topic but outside a time
                                  * bound: 0 where the broker's time index
                                  * resolved both bounds exactly */
-        uint64_t applied;     /* accepted by the engine (first model set) */
-        uint64_t bad;         /* rejected (ls_verdict_rejected): skipped */
+        uint64_t applied;       /* accepted by the engine (first model set) */
+        uint64_t bad;           /* rejected (ls_verdict_rejected): skipped */
         uint64_t duplicates;
-        uint64_t stale;       /* stale profile updates: skipped */
+        uint64_t stale;         /* stale profile updates: skipped */
         ls_verdicts_t verdicts; /* every verdict of the first model set */
-        uint64_t outputs;     /* outputs written (first model set) */
-        uint64_t leads;       /* leads in the final state */
-        int32_t partitions;   /* shards */
-        double read_seconds;  /* time spent until the last record was read */
-        double seconds;       /* whole run */
+        uint64_t outputs;       /* outputs written (first model set) */
+        uint64_t leads;         /* leads in the final state */
+        int32_t partitions;     /* shards */
+        double read_seconds;    /* time spent until the last record was read */
+        double seconds;         /* whole run */
 } ls_replay_stats_t;
 
 typedef struct ls_replay_s ls_replay_t;
@@ -154,8 +154,7 @@ int32_t ls_replay_n_shards(const ls_replay_t *rp);
  * @returns shard @p p of model set @p set (0 or 1) after ls_replay_run(),
  *          or NULL. Owned by the replay.
  */
-const ls_shard_t *ls_replay_shard(const ls_replay_t *rp, int32_t p,
-                                  size_t set);
+const ls_shard_t *ls_replay_shard(const ls_replay_t *rp, int32_t p, size_t set);
 
 /** @returns model set @p set (0 or 1) of the replay, or NULL. */
 const ls_modelset_t *ls_replay_modelset(const ls_replay_t *rp, size_t set);
@@ -173,8 +172,8 @@ typedef struct ls_diff_s ls_diff_t;
  * losses, the total score distribution and the grid cell counts of both.
  * @returns the report, or NULL with errstr (no common model id, memory).
  */
-ls_diff_t *ls_diff_new(const ls_replay_t *rp, size_t n_examples,
-                       char *errstr, size_t errstr_size);
+ls_diff_t *ls_diff_new(const ls_replay_t *rp, size_t n_examples, char *errstr,
+                       size_t errstr_size);
 
 /** Writes the report as aligned text for a terminal. */
 void ls_diff_print_text(const ls_diff_t *diff, FILE *fp);

@@ -17,19 +17,19 @@
 
 /** What became of one input record. */
 typedef enum ls_verdict_e {
-        LS_V_APPLIED = 0,  /* applied (it may have produced no output) */
-        LS_V_DUPLICATE,    /* event id already applied to the lead */
-        LS_V_STALE,        /* profile update older than the one applied */
-        LS_V_OVERSIZED,    /* value longer than max_record_bytes */
-        LS_V_DECODE,       /* the value does not decode */
-        LS_V_SCHEMA,       /* unknown schema id (registry framing) */
-        LS_V_KEY,          /* record key missing or not the lead id */
-        LS_V_PARTITION,    /* the key belongs to another partition */
-        LS_V_INVALID,      /* decoded, but the engine rejects a field */
-        LS_V_LATE,         /* event behind stream time - lateness */
-        LS_V_FUTURE,       /* dated more than max_future past its record */
-        LS_V_CAPACITY,     /* a new lead while the lead cap is reached */
-        LS_V_ERROR,        /* not the record's fault: out of memory,
+        LS_V_APPLIED = 0, /* applied (it may have produced no output) */
+        LS_V_DUPLICATE,   /* event id already applied to the lead */
+        LS_V_STALE,       /* profile update older than the one applied */
+        LS_V_OVERSIZED,   /* value longer than max_record_bytes */
+        LS_V_DECODE,      /* the value does not decode */
+        LS_V_SCHEMA,      /* unknown schema id (registry framing) */
+        LS_V_KEY,         /* record key missing or not the lead id */
+        LS_V_PARTITION,   /* the key belongs to another partition */
+        LS_V_INVALID,     /* decoded, but the engine rejects a field */
+        LS_V_LATE,        /* event behind stream time - lateness */
+        LS_V_FUTURE,      /* dated more than max_future past its record */
+        LS_V_CAPACITY,    /* a new lead while the lead cap is reached */
+        LS_V_ERROR,       /* not the record's fault: out of memory,
                             * registry unreachable; see *errp */
         LS_V__CNT
 } ls_verdict_t;
@@ -47,12 +47,12 @@ int ls_verdict_rejected(ls_verdict_t v);
 
 /** One input record, as read from a topic or a file. */
 typedef struct ls_record_s {
-        ls_input_kind_t kind;  /* the topic it came from (JSON values may
+        ls_input_kind_t kind; /* the topic it came from (JSON values may
                                 * name their own kind) */
         const void *value;
         size_t len;
-        const char *topic;     /* NULL: from a file, no key rule */
-        const void *key;       /* NULL: the record has none */
+        const char *topic; /* NULL: from a file, no key rule */
+        const void *key;   /* NULL: the record has none */
         size_t key_len;
         int32_t partition;
         int32_t partition_cnt; /* of the topic; <= 0: unknown */

@@ -40,8 +40,8 @@
 
 #define LS_SNAPSHOT_FORMAT 2
 #define LS_SNAPSHOT_MAGIC "LSSNAP\r\n"
-#define LS_SNAPSHOT_NAME_MAX 256      /* topic, group, version strings */
-#define LS_SNAPSHOT_EARLIEST (-1)     /* offset: start from the earliest */
+#define LS_SNAPSHOT_NAME_MAX 256  /* topic, group, version strings */
+#define LS_SNAPSHOT_EARLIEST (-1) /* offset: start from the earliest */
 #define LS_SNAPSHOT_SUFFIX ".lssnap"
 
 /** What a snapshot says about itself (the header). */
@@ -75,8 +75,8 @@ static inline const void *ls_snapshot_source(const void *payload,
  * Called for each snapshot file the loader rejects, with its path and
  * why (one line, no newline).
  */
-typedef void (ls_snapshot_report_cb)(void *opaque, const char *path,
-                                     const char *why);
+typedef void(ls_snapshot_report_cb)(void *opaque, const char *path,
+                                    const char *why);
 
 /**
  * Appends the whole snapshot file image of @p shard to @p out: the
@@ -110,9 +110,9 @@ ls_err_t ls_snapshot_read_file(const char *path, ls_buf_t *buf, char *errstr,
  *          a missing directory is an empty list; LS_ERR_IO or
  *          LS_ERR_NOMEM with errstr otherwise.
  */
-ls_err_t ls_snapshot_list(const char *dir, const char *group,
-                          int32_t partition, uint64_t **seqsp, size_t *np,
-                          char *errstr, size_t errstr_size);
+ls_err_t ls_snapshot_list(const char *dir, const char *group, int32_t partition,
+                          uint64_t **seqsp, size_t *np, char *errstr,
+                          size_t errstr_size);
 
 /** Writes "<dir>/<group>-<partition>-<seq>.lssnap" into @p buf. */
 int ls_snapshot_path(const char *dir, const char *group, int32_t partition,
@@ -131,9 +131,9 @@ int ls_snapshot_path(const char *dir, const char *group, int32_t partition,
  *          LS_ERR_NOMEM, with errstr naming the file and the cause.
  */
 ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
-                           const ls_shard_t *shard, int keep,
-                           ls_buf_t *scratch, char *path, size_t path_size,
-                           char *errstr, size_t errstr_size);
+                           const ls_shard_t *shard, int keep, ls_buf_t *scratch,
+                           char *path, size_t path_size, char *errstr,
+                           size_t errstr_size);
 
 /**
  * Loads one snapshot image (a file's bytes) of (@p group, @p partition,
@@ -142,9 +142,8 @@ ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
  * set (meta->migrated_from). @returns LS_OK with *shardp (the caller's),
  * or an error with @p why saying why the image is unusable.
  */
-ls_err_t ls_snapshot_load_image(const void *data, size_t len,
-                                const char *group, int32_t partition,
-                                const char *const topics[2],
+ls_err_t ls_snapshot_load_image(const void *data, size_t len, const char *group,
+                                int32_t partition, const char *const topics[2],
                                 const ls_modelset_t *ms,
                                 ls_snapshot_meta_t *meta, ls_shard_t **shardp,
                                 char *why, size_t why_size);

@@ -38,9 +38,8 @@ ls_snapstore_t *ls_snapstore_dir_new(const char *dir, int keep);
  * makes a producer (acks=all, one request in flight) and a consumer that only reads
  * by assignment from it. @returns the store, or NULL with errstr.
  */
-ls_snapstore_t *ls_snapstore_topic_new(const char *topic,
-                                       rd_kafka_conf_t *conf, char *errstr,
-                                       size_t errstr_size);
+ls_snapstore_t *ls_snapstore_topic_new(const char *topic, rd_kafka_conf_t *conf,
+                                       char *errstr, size_t errstr_size);
 
 void ls_snapstore_destroy(ls_snapstore_t *st);
 

@@ -91,7 +91,8 @@ int ls_cmd_broker(int argc, char **argv) {
 
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":p:t:b:ch", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":p:t:b:ch", longopts, NULL)) !=
+               -1) {
                 switch (c) {
                 case 'p':
                         partitions = strtol(optarg, &end, 10);
@@ -152,12 +153,11 @@ int ls_cmd_broker(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
 
-        broker = ls_broker_new_cluster((int)brokers, (int)partitions,
-                               topics ? topics : default_topics,
-                               topics ? n_topics
-                                      : sizeof(default_topics) /
-                                                sizeof(default_topics[0]),
-                               errstr, sizeof(errstr));
+        broker = ls_broker_new_cluster(
+                (int)brokers, (int)partitions, topics ? topics : default_topics,
+                topics ? n_topics
+                       : sizeof(default_topics) / sizeof(default_topics[0]),
+                errstr, sizeof(errstr));
         ls_free(topics);
         ls_free(copy);
         if (!broker) {

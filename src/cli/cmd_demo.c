@@ -56,43 +56,42 @@ typedef struct ls_demo_s {
 } ls_demo_t;
 
 static void ls_demo_usage(FILE *fp) {
-        fprintf(fp,
-                "usage: leadscore demo [--model FILE] [--events FILE] "
-                "[--timeout SECONDS]\n"
-                "                      [--linger SECONDS]\n"
-                "\n"
-                "Starts an embedded Kafka test broker and the scoring "
-                "pipeline in this process,\n"
-                "produces the example inputs (JSON, one per line; profiles "
-                "to lead-profiles,\n"
-                "events to lead-events, key = lead id) and prints every "
-                "score update and alert\n"
-                "from lead-scores and lead-alerts as it arrives. Ends when "
-                "all the outputs the\n"
-                "inputs must cause have arrived (computed by scoring them "
-                "offline first), or at\n"
-                "the timeout. The broker address is printed, so more input "
-                "can be produced with\n"
-                "kcat while it runs (use --linger).\n"
-                "\n"
-                "options:\n"
-                "  -m, --model FILE     model file (default: "
-                "examples/model.yaml of the source\n"
-                "                       tree or installation, else "
-                "./examples/model.yaml)\n"
-                "  -e, --events FILE    inputs, JSON lines (default: "
-                "examples/events.jsonl, same\n"
-                "                       search)\n"
-                "  -t, --timeout SECS   give up waiting for outputs after "
-                "this long (default 30)\n"
-                "  -l, --linger SECS    keep running this long after the "
-                "last expected output,\n"
-                "                       printing whatever else arrives "
-                "(default 0)\n"
-                "  -h, --help           print this help and exit\n"
-                "\n"
-                "exit status: 0 all expected outputs arrived, 1 error or "
-                "timeout, 64 usage error\n");
+        fprintf(fp, "usage: leadscore demo [--model FILE] [--events FILE] "
+                    "[--timeout SECONDS]\n"
+                    "                      [--linger SECONDS]\n"
+                    "\n"
+                    "Starts an embedded Kafka test broker and the scoring "
+                    "pipeline in this process,\n"
+                    "produces the example inputs (JSON, one per line; profiles "
+                    "to lead-profiles,\n"
+                    "events to lead-events, key = lead id) and prints every "
+                    "score update and alert\n"
+                    "from lead-scores and lead-alerts as it arrives. Ends when "
+                    "all the outputs the\n"
+                    "inputs must cause have arrived (computed by scoring them "
+                    "offline first), or at\n"
+                    "the timeout. The broker address is printed, so more input "
+                    "can be produced with\n"
+                    "kcat while it runs (use --linger).\n"
+                    "\n"
+                    "options:\n"
+                    "  -m, --model FILE     model file (default: "
+                    "examples/model.yaml of the source\n"
+                    "                       tree or installation, else "
+                    "./examples/model.yaml)\n"
+                    "  -e, --events FILE    inputs, JSON lines (default: "
+                    "examples/events.jsonl, same\n"
+                    "                       search)\n"
+                    "  -t, --timeout SECS   give up waiting for outputs after "
+                    "this long (default 30)\n"
+                    "  -l, --linger SECS    keep running this long after the "
+                    "last expected output,\n"
+                    "                       printing whatever else arrives "
+                    "(default 0)\n"
+                    "  -h, --help           print this help and exit\n"
+                    "\n"
+                    "exit status: 0 all expected outputs arrived, 1 error or "
+                    "timeout, 64 usage error\n");
 }
 
 static void ls_demo_free_inputs(ls_demo_t *demo) {
@@ -140,8 +139,8 @@ static int ls_demo_read_inputs(ls_demo_t *demo, const char *path) {
                 }
                 if (demo->n_inputs == size) {
                         size_t nsize = size ? size * 2 : 64;
-                        ls_demo_input_t *ni = ls_realloc(
-                                demo->inputs, nsize * sizeof(*ni));
+                        ls_demo_input_t *ni =
+                                ls_realloc(demo->inputs, nsize * sizeof(*ni));
                         if (!ni) {
                                 json_decref(root);
                                 goto fail;
@@ -152,10 +151,11 @@ static int ls_demo_read_inputs(ls_demo_t *demo, const char *path) {
                 in = &demo->inputs[demo->n_inputs];
                 v = json_object_get(root, "kind");
                 kind = json_is_string(v) ? json_string_value(v) : NULL;
-                in->profile = kind ? !strcmp(kind, "profile")
-                                   : json_object_get(root, "attributes") != NULL;
-                in->lead_id = ls_strdup(json_string_value(
-                        json_object_get(root, "lead_id")));
+                in->profile =
+                        kind ? !strcmp(kind, "profile")
+                             : json_object_get(root, "attributes") != NULL;
+                in->lead_id = ls_strdup(
+                        json_string_value(json_object_get(root, "lead_id")));
                 in->line = ls_strndup(line, (size_t)n);
                 in->len = (size_t)n;
                 json_decref(root);
@@ -207,12 +207,12 @@ static long ls_demo_expected(ls_demo_t *demo, const ls_config_t *conf,
         shard = ls_shard_new(ms);
         ls_outbuf_init(&ob);
         for (i = 0; shard && i < demo->n_inputs; i++) {
-                const ls_record_t rec = {
-                        .kind = demo->inputs[i].profile ? LS_INPUT_PROFILE
-                                                        : LS_INPUT_EVENT,
-                        .value = demo->inputs[i].line,
-                        .len = demo->inputs[i].len,
-                        .timestamp = -1};
+                const ls_record_t rec = {.kind = demo->inputs[i].profile
+                                                         ? LS_INPUT_PROFILE
+                                                         : LS_INPUT_EVENT,
+                                         .value = demo->inputs[i].line,
+                                         .len = demo->inputs[i].len,
+                                         .timestamp = -1};
                 ls_err_t err;
 
                 ls_outbuf_reset(&ob);
@@ -234,9 +234,9 @@ static long ls_demo_expected(ls_demo_t *demo, const ls_config_t *conf,
 static void *ls_demo_pipeline_thread(void *arg) {
         ls_demo_t *demo = arg;
 
-        demo->run_err = ls_pipeline_run(demo->pl, &ls_demo_stop,
-                                        demo->run_errstr,
-                                        sizeof(demo->run_errstr));
+        demo->run_err =
+                ls_pipeline_run(demo->pl, &ls_demo_stop, demo->run_errstr,
+                                sizeof(demo->run_errstr));
         return NULL;
 }
 
@@ -321,7 +321,8 @@ static int ls_demo_produce(ls_demo_t *demo, rd_kafka_t *producer,
 }
 
 /** Prints one output record (JSON) human-readably. */
-static void ls_demo_print(const ls_demo_t *demo, const rd_kafka_message_t *rkm) {
+static void ls_demo_print(const ls_demo_t *demo,
+                          const rd_kafka_message_t *rkm) {
         json_t *root;
         json_error_t jerr;
         const char *kind, *alert;
@@ -450,8 +451,8 @@ int ls_cmd_demo(int argc, char **argv) {
         conf = ls_config_new_defaults();
         if (!conf)
                 goto out;
-        conf->model_path =
-                model_arg ? ls_strdup(model_arg) : ls_demo_default("model.yaml");
+        conf->model_path = model_arg ? ls_strdup(model_arg)
+                                     : ls_demo_default("model.yaml");
         events_path = events_arg ? ls_strdup(events_arg)
                                  : ls_demo_default("events.jsonl");
         /* conf->schema_dir stays NULL: JSON needs no schema, and the
@@ -485,8 +486,8 @@ int ls_cmd_demo(int argc, char **argv) {
                "model: %s\ninputs: %s (%zu records; expecting %ld outputs, "
                "%ld of them alerts)\n",
                ls_pipeline_bootstrap(demo.pl), ls_pipeline_bootstrap(demo.pl),
-               conf->topic_events, conf->model_path, events_path,
-               demo.n_inputs, expected, expected_alerts);
+               conf->topic_events, conf->model_path, events_path, demo.n_inputs,
+               expected, expected_alerts);
         fflush(stdout);
         if (pthread_create(&thread, NULL, ls_demo_pipeline_thread, &demo)) {
                 fprintf(stderr, "leadscore demo: cannot start a thread\n");
@@ -502,7 +503,8 @@ int ls_cmd_demo(int argc, char **argv) {
         if (!producer || !viewer ||
             ls_demo_produce(&demo, producer, conf, deadline))
                 goto out;
-        parts = rd_kafka_topic_partition_list_new(2 * conf->embedded_partitions);
+        parts = rd_kafka_topic_partition_list_new(2 *
+                                                  conf->embedded_partitions);
         for (p = 0; p < conf->embedded_partitions; p++) {
                 rd_kafka_topic_partition_list_add(parts, conf->topic_scores, p)
                         ->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -519,9 +521,9 @@ int ls_cmd_demo(int argc, char **argv) {
                         if (!rkm->err) {
                                 ls_demo_print(&demo, rkm);
                                 got++;
-                                got_alerts += !strcmp(
-                                        rd_kafka_topic_name(rkm->rkt),
-                                        conf->topic_alerts);
+                                got_alerts +=
+                                        !strcmp(rd_kafka_topic_name(rkm->rkt),
+                                                conf->topic_alerts);
                         }
                         rd_kafka_message_destroy(rkm);
                 }

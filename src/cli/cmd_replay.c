@@ -169,8 +169,7 @@ static void ls_diff_usage(FILE *fp) {
 }
 
 static int ls_rcli_add_input(ls_rcli_t *c, const char *path) {
-        const char **n = ls_realloc(c->inputs,
-                                    (c->n_inputs + 1) * sizeof(*n));
+        const char **n = ls_realloc(c->inputs, (c->n_inputs + 1) * sizeof(*n));
 
         if (!n)
                 return -1;
@@ -274,10 +273,8 @@ int ls_rcli_parse(ls_rcli_t *c, const char *cmd, int diff, int argc,
                 {"snapshot", required_argument, NULL, LS_RO_SNAPSHOT},
                 {"save-state", required_argument, NULL, LS_RO_SAVE_STATE},
                 {"output", required_argument, NULL, LS_RO_OUTPUT},
-                {"output-format", required_argument, NULL,
-                 LS_RO_OUTPUT_FORMAT},
-                {"alerts-output", required_argument, NULL,
-                 LS_RO_ALERTS_OUTPUT},
+                {"output-format", required_argument, NULL, LS_RO_OUTPUT_FORMAT},
+                {"alerts-output", required_argument, NULL, LS_RO_ALERTS_OUTPUT},
                 {"output-topic", required_argument, NULL, LS_RO_OUTPUT_TOPIC},
                 {"alerts-topic", required_argument, NULL, LS_RO_ALERTS_TOPIC},
                 {"final-only", no_argument, NULL, LS_RO_FINAL_ONLY},
@@ -471,13 +468,13 @@ int ls_rcli_parse(ls_rcli_t *c, const char *cmd, int diff, int argc,
             (ls_format_parse(c->output_format_arg, &rc->output_format) ||
              (rc->output_format == LS_FORMAT_REGISTRY && !rc->output_topic)))
                 return ls_cli_usage_error(
-                        cmd, "--output-format: expected json or avro (or "
-                             "registry with --output-topic), got '%s'",
+                        cmd,
+                        "--output-format: expected json or avro (or "
+                        "registry with --output-topic), got '%s'",
                         c->output_format_arg);
         if (c->final_only) {
-                if (rc->output_topic ||
-                    (c->output_format_arg &&
-                     rc->output_format != LS_FORMAT_JSON))
+                if (rc->output_topic || (c->output_format_arg &&
+                                         rc->output_format != LS_FORMAT_JSON))
                         return ls_cli_usage_error(
                                 cmd, "--final-only writes JSON lines to a "
                                      "file or stdout");

@@ -14,8 +14,8 @@
 
 /** Parsed options of replay / diff, and what they loaded. */
 typedef struct ls_rcli_s {
-        const char *cmd;          /* "replay" or "diff" */
-        int diff;                 /* parsing for diff */
+        const char *cmd; /* "replay" or "diff" */
+        int diff;        /* parsing for diff */
         ls_replay_conf_t rc;
         const char *model_path, *model_new_path, *config_path;
         const char *topics_arg, *input_format_arg, *output_format_arg;

@@ -32,11 +32,11 @@ typedef struct ls_score_s {
         const char *input_name;  /* for messages: path or "<stdin>" */
         const char *output_name; /* path or "<stdout>" */
         FILE *in, *out;
-        char *inbuf, *outbuf;    /* stdio buffers, freed after fclose */
-        ls_buf_t buf;            /* encoded outputs of one input */
+        char *inbuf, *outbuf; /* stdio buffers, freed after fclose */
+        ls_buf_t buf;         /* encoded outputs of one input */
         ls_outbuf_t ob;
-        uint64_t lines;          /* non-blank lines */
-        ls_verdicts_t verdicts;  /* per non-blank line */
+        uint64_t lines;         /* non-blank lines */
+        ls_verdicts_t verdicts; /* per non-blank line */
         uint64_t outputs;
         int write_failed;
 } ls_score_t;
@@ -106,8 +106,8 @@ static int ls_score_flush_outputs(ls_score_t *sc) {
                 return 0;
         ls_buf_reset(&sc->buf);
         for (i = 0; i < sc->ob.n_outs; i++) {
-                if (ls_json_encode_output(&sc->ob, &sc->ob.outs[i],
-                                          &sc->buf) != LS_OK ||
+                if (ls_json_encode_output(&sc->ob, &sc->ob.outs[i], &sc->buf) !=
+                            LS_OK ||
                     ls_buf_append(&sc->buf, "\n", 1) != LS_OK) {
                         fprintf(stderr,
                                 "leadscore score: out of memory encoding "
@@ -127,8 +127,7 @@ static int ls_score_flush_outputs(ls_score_t *sc) {
 }
 
 /* Scores every line of sc->in. @returns 0, or -1 on a fatal error. */
-static int ls_score_run(ls_score_t *sc, ls_shard_t *shard,
-                        ls_codec_t *codec) {
+static int ls_score_run(ls_score_t *sc, ls_shard_t *shard, ls_codec_t *codec) {
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
@@ -178,8 +177,8 @@ static double ls_score_now(void) {
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void ls_score_print_stats(const ls_score_t *sc,
-                                 const ls_shard_t *shard, double elapsed) {
+static void ls_score_print_stats(const ls_score_t *sc, const ls_shard_t *shard,
+                                 double elapsed) {
         ls_shard_stats_t st;
 
         ls_shard_stats(shard, &st);
@@ -196,14 +195,13 @@ static void ls_score_print_stats(const ls_score_t *sc,
                 "state bytes:       %zu\n"
                 "elapsed:           %.3f s\n"
                 "events/s:          %.0f\n",
-                (unsigned long long)sc->lines,
-                (unsigned long long)sc->outputs,
+                (unsigned long long)sc->lines, (unsigned long long)sc->outputs,
                 (unsigned long long)ls_verdicts_rejected(&sc->verdicts),
                 (unsigned long long)sc->verdicts.n[LS_V_DUPLICATE],
                 (unsigned long long)sc->verdicts.n[LS_V_LATE],
                 (unsigned long long)sc->verdicts.n[LS_V_STALE],
-                (unsigned long long)st.ignored, st.leads,
-                st.lead_model_bytes, st.state_bytes, elapsed,
+                (unsigned long long)st.ignored, st.leads, st.lead_model_bytes,
+                st.state_bytes, elapsed,
                 elapsed > 0 ? (double)sc->lines / elapsed : 0.0);
 }
 
@@ -227,8 +225,7 @@ int ls_cmd_score(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        const char *model_path = NULL, *input_path = NULL,
-                   *output_path = NULL;
+        const char *model_path = NULL, *input_path = NULL, *output_path = NULL;
         long long until = 0;
         int has_until = 0, stats = 0, c, rc = LS_EXIT_ERROR;
         ls_modelset_t *ms = NULL;
@@ -241,8 +238,8 @@ int ls_cmd_score(int argc, char **argv) {
 
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":m:i:o:u:sh", longopts,
-                                NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":m:i:o:u:sh", longopts, NULL)) !=
+               -1) {
                 switch (c) {
                 case 'm':
                         model_path = optarg;
@@ -324,8 +321,7 @@ int ls_cmd_score(int argc, char **argv) {
         if (ls_score_run(&sc, shard, codec) != 0)
                 goto done;
         if (has_until) {
-                if (ls_shard_advance(shard, (int64_t)until, &sc.ob) !=
-                    LS_OK) {
+                if (ls_shard_advance(shard, (int64_t)until, &sc.ob) != LS_OK) {
                         fprintf(stderr, "leadscore score: --until: out of "
                                         "memory firing decay\n");
                         goto done;

@@ -18,28 +18,27 @@
 #include "leadscore/ls_snapshot.h"
 
 static void ls_snapcmd_usage(FILE *fp) {
-        fprintf(fp,
-                "usage: leadscore snapshot inspect FILE [--model FILE]\n"
-                "\n"
-                "Prints what a shard snapshot written by `leadscore run` "
-                "holds: group, topics,\n"
-                "partition, next input offsets, stream time, model set "
-                "version, lead count,\n"
-                "sizes and creation time, verifies its checksum, and loads "
-                "the shard state\n"
-                "under the model set the snapshot carries, checking every "
-                "value in it. With\n"
-                "--model, the state is loaded under that model set instead "
-                "(which must be the\n"
-                "one it was taken under).\n"
-                "\n"
-                "options:\n"
-                "  -m, --model FILE  load the state with this model file\n"
-                "  -h, --help        print this help and exit\n"
-                "\n"
-                "exit status: 0 valid, 1 invalid or unreadable (the reason "
-                "on stderr),\n"
-                "64 usage error\n");
+        fprintf(fp, "usage: leadscore snapshot inspect FILE [--model FILE]\n"
+                    "\n"
+                    "Prints what a shard snapshot written by `leadscore run` "
+                    "holds: group, topics,\n"
+                    "partition, next input offsets, stream time, model set "
+                    "version, lead count,\n"
+                    "sizes and creation time, verifies its checksum, and loads "
+                    "the shard state\n"
+                    "under the model set the snapshot carries, checking every "
+                    "value in it. With\n"
+                    "--model, the state is loaded under that model set instead "
+                    "(which must be the\n"
+                    "one it was taken under).\n"
+                    "\n"
+                    "options:\n"
+                    "  -m, --model FILE  load the state with this model file\n"
+                    "  -h, --help        print this help and exit\n"
+                    "\n"
+                    "exit status: 0 valid, 1 invalid or unreadable (the reason "
+                    "on stderr),\n"
+                    "64 usage error\n");
 }
 
 static void ls_snapcmd_time(int64_t ms, char *buf, size_t size) {
@@ -55,8 +54,7 @@ static void ls_snapcmd_time(int64_t ms, char *buf, size_t size) {
                 snprintf(buf, size, "%" PRId64, ms);
                 return;
         }
-        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ (%" PRId64
-                            ")",
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ (%" PRId64 ")",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                  tm.tm_min, tm.tm_sec, (int)(ms % 1000 + 1000) % 1000, ms);
 }

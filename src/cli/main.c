@@ -31,8 +31,7 @@ typedef struct ls_cli_command_s {
 } ls_cli_command_t;
 
 static const ls_cli_command_t ls_cli_commands[] = {
-        {"check", "validate a model file and print its summary",
-         ls_cmd_check},
+        {"check", "validate a model file and print its summary", ls_cmd_check},
         {"score", "score newline-delimited JSON inputs offline (file/stdin)",
          ls_cmd_score},
         {"run", "run the scoring pipeline over Kafka (--config FILE)",
@@ -41,24 +40,25 @@ static const ls_cli_command_t ls_cli_commands[] = {
          ls_cmd_broker},
         {"demo", "score the example inputs end to end on an embedded broker",
          ls_cmd_demo},
-        {"snapshot", "inspect and verify a shard snapshot file", ls_cmd_snapshot},
-        {"replay", "re-score topic ranges or files deterministically", ls_cmd_replay},
-        {"diff", "show what a model change does to the same history", ls_cmd_diff},
+        {"snapshot", "inspect and verify a shard snapshot file",
+         ls_cmd_snapshot},
+        {"replay", "re-score topic ranges or files deterministically",
+         ls_cmd_replay},
+        {"diff", "show what a model change does to the same history",
+         ls_cmd_diff},
 };
 
-#define LS_CLI_N_COMMANDS \
-        (sizeof(ls_cli_commands) / sizeof(ls_cli_commands[0]))
+#define LS_CLI_N_COMMANDS (sizeof(ls_cli_commands) / sizeof(ls_cli_commands[0]))
 
 static void ls_cli_usage(FILE *fp) {
         size_t i;
 
-        fprintf(fp,
-                "usage: leadscore <command> [options]\n"
-                "       leadscore --help | --version\n"
-                "\n"
-                "Real-time lead scoring over Kafka.\n"
-                "\n"
-                "commands:\n");
+        fprintf(fp, "usage: leadscore <command> [options]\n"
+                    "       leadscore --help | --version\n"
+                    "\n"
+                    "Real-time lead scoring over Kafka.\n"
+                    "\n"
+                    "commands:\n");
         for (i = 0; i < LS_CLI_N_COMMANDS; i++)
                 fprintf(fp, "  %-10s %s\n", ls_cli_commands[i].name,
                         ls_cli_commands[i].summary);
@@ -101,8 +101,7 @@ int ls_cli_bad_option(const char *cmd, int c, char **argv) {
                 return ls_cli_usage_error(cmd, "option %s needs an argument",
                                           opt);
         if (optopt && optopt != '?')
-                return ls_cli_usage_error(cmd, "unknown option -%c",
-                                          optopt);
+                return ls_cli_usage_error(cmd, "unknown option -%c", optopt);
         return ls_cli_usage_error(cmd, "unknown option %s", opt);
 }
 
@@ -149,8 +148,7 @@ int main(int argc, char **argv) {
         if (argv[1][0] == '-')
                 fprintf(stderr, "leadscore: unknown option %s\n\n", argv[1]);
         else
-                fprintf(stderr, "leadscore: unknown command '%s'\n\n",
-                        argv[1]);
+                fprintf(stderr, "leadscore: unknown command '%s'\n\n", argv[1]);
         ls_cli_usage(stderr);
         return LS_EXIT_USAGE;
 }

@@ -119,7 +119,8 @@ int ls_avro_utf8_check(const uint8_t *s, size_t len, size_t *bad) {
                                 goto fail;
                         cp = (cp << 6) | (s[i + k] & 0x3f);
                 }
-                if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+                if ((n == 2 &&
+                     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
                     (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
                         goto fail;
                 i += n + 1;
@@ -137,10 +138,10 @@ typedef struct ls_avro_rd_s {
         const uint8_t *start;
         const uint8_t *p;
         const uint8_t *end;
-        size_t base;           /* added to offsets in messages */
-        const char *field;     /* what is being read, for messages */
-        long idx;              /* map entry index, or -1 */
-        const char *part;      /* "key" / "value" of a map entry */
+        size_t base;       /* added to offsets in messages */
+        const char *field; /* what is being read, for messages */
+        long idx;          /* map entry index, or -1 */
+        const char *part;  /* "key" / "value" of a map entry */
         char *errstr;
         size_t errstr_size;
 } ls_avro_rd_t;
@@ -165,8 +166,7 @@ static ls_err_t rd_fail(ls_avro_rd_t *rd, const uint8_t *at, const char *fmt,
                                  "%s[%ld].%s: %s at byte %zu", rd->field,
                                  rd->idx, rd->part, what, rd_off(rd, at));
         return ls_seterr(rd->errstr, rd->errstr_size, LS_ERR_INVALID,
-                         "%s: %s at byte %zu", rd->field, what,
-                         rd_off(rd, at));
+                         "%s: %s at byte %zu", rd->field, what, rd_off(rd, at));
 }
 
 /* Reads a zigzag varint of at most 10 bytes. */
@@ -185,13 +185,15 @@ static ls_err_t rd_long(ls_avro_rd_t *rd, int64_t *v) {
                 uint8_t b;
 
                 if (p + i >= rd->end)
-                        return rd_fail(rd, p, "truncated varint (%d of %zu "
-                                       "bytes left)", i,
-                                       (size_t)(rd->end - p));
+                        return rd_fail(rd, p,
+                                       "truncated varint (%d of %zu "
+                                       "bytes left)",
+                                       i, (size_t)(rd->end - p));
                 b = p[i];
                 if (i == 9) {
                         if (b > 1)
-                                return rd_fail(rd, p, "varint longer than "
+                                return rd_fail(rd, p,
+                                               "varint longer than "
                                                "10 bytes or above 64 bits");
                         u |= (uint64_t)b << 63;
                         break;
@@ -216,9 +218,10 @@ static ls_err_t rd_len(ls_avro_rd_t *rd, const char *what, size_t *lenp) {
         if (n < 0)
                 return rd_fail(rd, at, "negative %s %" PRId64, what, n);
         if ((uint64_t)n > (uint64_t)(rd->end - rd->p))
-                return rd_fail(rd, at, "%s %" PRId64 " exceeds the %zu "
-                               "remaining bytes", what, n,
-                               (size_t)(rd->end - rd->p));
+                return rd_fail(rd, at,
+                               "%s %" PRId64 " exceeds the %zu "
+                               "remaining bytes",
+                               what, n, (size_t)(rd->end - rd->p));
         *lenp = (size_t)n;
         return LS_OK;
 }
@@ -235,8 +238,8 @@ static ls_err_t rd_string(ls_avro_rd_t *rd, ls_avro_scratch_t *sc,
                 return err;
         s = rd->p;
         if (!ls_avro_utf8_check(s, n, &bad))
-                return rd_fail(rd, s + bad, s[bad] ? "invalid UTF-8"
-                                                   : "NUL byte in string");
+                return rd_fail(rd, s + bad,
+                               s[bad] ? "invalid UTF-8" : "NUL byte in string");
         /* The arena was sized for the whole record up front. */
         dst = sc->arena + sc->arena_len;
         memcpy(dst, s, n);
@@ -265,18 +268,21 @@ static ls_err_t rd_map(ls_avro_rd_t *rd, ls_avro_scratch_t *sc,
                         break;
                 if (count < 0) {
                         if (count == INT64_MIN)
-                                return rd_fail(rd, at, "block count %" PRId64
-                                               " out of range", count);
+                                return rd_fail(rd, at,
+                                               "block count %" PRId64
+                                               " out of range",
+                                               count);
                         count = -count;
                         if ((err = rd_len(rd, "block size", &size)))
                                 return err;
                 }
                 /* Each entry needs at least 2 bytes (two lengths). */
                 if ((uint64_t)count > (uint64_t)(rd->end - rd->p) / 2)
-                        return rd_fail(rd, at, "block count %" PRId64
+                        return rd_fail(rd, at,
+                                       "block count %" PRId64
                                        " exceeds what the %zu remaining "
-                                       "bytes can hold", count,
-                                       (size_t)(rd->end - rd->p));
+                                       "bytes can hold",
+                                       count, (size_t)(rd->end - rd->p));
                 if ((err = scratch_kv_reserve(sc, n + (size_t)count)))
                         return ls_seterr(rd->errstr, rd->errstr_size, err,
                                          "%s: out of memory", field);
@@ -339,8 +345,10 @@ ls_err_t ls_avro_decode(ls_avro_scratch_t *sc, ls_input_kind_t kind,
                         if ((err = rd_string(&rd, sc, &in->product)))
                                 return err;
                 } else if (branch != 0) {
-                        return rd_fail(&rd, at, "union index %" PRId64
-                                       " out of range [0, 1]", branch);
+                        return rd_fail(&rd, at,
+                                       "union index %" PRId64
+                                       " out of range [0, 1]",
+                                       branch);
                 }
                 if ((err = rd_map(&rd, sc, "properties", &in->n_fields)))
                         return err;
@@ -355,8 +363,8 @@ ls_err_t ls_avro_decode(ls_avro_scratch_t *sc, ls_input_kind_t kind,
         if (rd.p != rd.end)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "%zu trailing bytes after the record at "
-                                 "byte %zu", (size_t)(rd.end - rd.p),
-                                 rd_off(&rd, rd.p));
+                                 "byte %zu",
+                                 (size_t)(rd.end - rd.p), rd_off(&rd, rd.p));
         return LS_OK;
 }
 
@@ -365,9 +373,9 @@ ls_err_t ls_avro_decode(ls_avro_scratch_t *sc, ls_input_kind_t kind,
 
 typedef struct ls_avro_pc_s {
         ls_avro_rd_t rd;
-        char path[256];        /* field path of the value being checked */
+        char path[256]; /* field path of the value being checked */
         size_t path_len;
-        size_t items_left;     /* array/map items the record may still
+        size_t items_left; /* array/map items the record may still
                                 * hold: one per byte of the record, in
                                 * total, so that items of zero bytes
                                 * (null, empty records) cannot make the
@@ -410,7 +418,8 @@ static ls_err_t pc_blocks(ls_avro_pc_t *pc, avro_schema_t items, int is_map,
                         return LS_OK;
                 if (count < 0) {
                         if (count == INT64_MIN)
-                                return rd_fail(&pc->rd, at, "block count "
+                                return rd_fail(&pc->rd, at,
+                                               "block count "
                                                "out of range");
                         count = -count;
                         if ((err = rd_len(&pc->rd, "block size", &size)))
@@ -419,12 +428,13 @@ static ls_err_t pc_blocks(ls_avro_pc_t *pc, avro_schema_t items, int is_map,
                 /* At most one item per remaining byte, so that avro-c's
                  * allocations stay proportional to the input. */
                 if ((uint64_t)count > (uint64_t)(pc->rd.end - pc->rd.p))
-                        return rd_fail(&pc->rd, at, "block count %" PRId64
+                        return rd_fail(&pc->rd, at,
+                                       "block count %" PRId64
                                        " exceeds the %zu remaining bytes",
-                                       count,
-                                       (size_t)(pc->rd.end - pc->rd.p));
+                                       count, (size_t)(pc->rd.end - pc->rd.p));
                 if ((uint64_t)count > pc->items_left)
-                        return rd_fail(&pc->rd, at, "block count %" PRId64
+                        return rd_fail(&pc->rd, at,
+                                       "block count %" PRId64
                                        " exceeds what is left of the record's "
                                        "item budget (%zu: one item per byte "
                                        "of the record)",
@@ -476,16 +486,16 @@ static ls_err_t pc_value(ls_avro_pc_t *pc, avro_schema_t s, int depth) {
                 if (rd->p >= rd->end)
                         return rd_fail(rd, at, "truncated boolean");
                 if (*rd->p > 1)
-                        return rd_fail(rd, at, "boolean byte 0x%02x",
-                                       *rd->p);
+                        return rd_fail(rd, at, "boolean byte 0x%02x", *rd->p);
                 rd->p++;
                 return LS_OK;
         case AVRO_INT32:
                 if ((err = rd_long(rd, &v)))
                         return err;
                 if (v < INT32_MIN || v > INT32_MAX)
-                        return rd_fail(rd, at, "int %" PRId64
-                                       " out of 32-bit range", v);
+                        return rd_fail(rd, at,
+                                       "int %" PRId64 " out of 32-bit range",
+                                       v);
                 return LS_OK;
         case AVRO_INT64:
                 return rd_long(rd, &v);
@@ -506,26 +516,30 @@ static ls_err_t pc_value(ls_avro_pc_t *pc, avro_schema_t s, int depth) {
         case AVRO_FIXED:
                 n = (size_t)avro_schema_fixed_size(s);
                 if ((size_t)(rd->end - rd->p) < n)
-                        return rd_fail(rd, at, "fixed of %zu bytes exceeds "
-                                       "the %zu remaining bytes", n,
-                                       (size_t)(rd->end - rd->p));
+                        return rd_fail(rd, at,
+                                       "fixed of %zu bytes exceeds "
+                                       "the %zu remaining bytes",
+                                       n, (size_t)(rd->end - rd->p));
                 rd->p += n;
                 return LS_OK;
         case AVRO_ENUM:
                 if ((err = rd_long(rd, &v)))
                         return err;
                 if (v < 0 || v >= avro_schema_enum_number_of_symbols(s))
-                        return rd_fail(rd, at, "enum index %" PRId64
-                                       " out of range [0, %d)", v,
-                                       avro_schema_enum_number_of_symbols(s));
+                        return rd_fail(
+                                rd, at,
+                                "enum index %" PRId64 " out of range [0, %d)",
+                                v, avro_schema_enum_number_of_symbols(s));
                 return LS_OK;
         case AVRO_UNION:
                 if ((err = rd_long(rd, &v)))
                         return err;
                 n = avro_schema_union_size(s);
                 if (v < 0 || (uint64_t)v >= n)
-                        return rd_fail(rd, at, "union index %" PRId64
-                                       " out of range [0, %zu]", v, n - 1);
+                        return rd_fail(rd, at,
+                                       "union index %" PRId64
+                                       " out of range [0, %zu]",
+                                       v, n - 1);
                 return pc_value(pc, avro_schema_union_branch(s, (int)v),
                                 depth + 1);
         case AVRO_RECORD:
@@ -553,9 +567,8 @@ static ls_err_t pc_value(ls_avro_pc_t *pc, avro_schema_t s, int depth) {
                        (int)avro_typeof(s));
 }
 
-ls_err_t ls_avro_precheck(avro_schema_t writer, const void *data,
-                          size_t len, size_t base, char *errstr,
-                          size_t errstr_size) {
+ls_err_t ls_avro_precheck(avro_schema_t writer, const void *data, size_t len,
+                          size_t base, char *errstr, size_t errstr_size) {
         ls_avro_pc_t pc;
         ls_err_t err;
 
@@ -573,7 +586,8 @@ ls_err_t ls_avro_precheck(avro_schema_t writer, const void *data,
         if (pc.rd.p != pc.rd.end)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "%zu trailing bytes after the record at "
-                                 "byte %zu", (size_t)(pc.rd.end - pc.rd.p),
+                                 "byte %zu",
+                                 (size_t)(pc.rd.end - pc.rd.p),
                                  rd_off(&pc.rd, pc.rd.p));
         return LS_OK;
 }
@@ -581,9 +595,8 @@ ls_err_t ls_avro_precheck(avro_schema_t writer, const void *data,
 /* ------------------------------------------------------------------ */
 /* avro-c reader value -> ls_input_t                                   */
 
-static ls_err_t val_string(avro_value_t *v, const char *field,
-                           const char **out, char *errstr,
-                           size_t errstr_size) {
+static ls_err_t val_string(avro_value_t *v, const char *field, const char **out,
+                           char *errstr, size_t errstr_size) {
         const char *s;
         size_t size, bad;
 
@@ -595,11 +608,10 @@ static ls_err_t val_string(avro_value_t *v, const char *field,
         if (size > 0)
                 size--;
         if (!ls_avro_utf8_check((const uint8_t *)s, size, &bad))
-                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                 "%s: %s at character %zu", field,
-                                 s[bad] ? "invalid UTF-8"
-                                        : "NUL byte in string",
-                                 bad);
+                return ls_seterr(
+                        errstr, errstr_size, LS_ERR_INVALID,
+                        "%s: %s at character %zu", field,
+                        s[bad] ? "invalid UTF-8" : "NUL byte in string", bad);
         *out = s;
         return LS_OK;
 }
@@ -609,14 +621,13 @@ static ls_err_t val_field(avro_value_t *rec, const char *name,
                           size_t errstr_size) {
         if (avro_value_get_by_name(rec, name, child, NULL))
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                 "%s: missing from the resolved record",
-                                 name);
+                                 "%s: missing from the resolved record", name);
         return LS_OK;
 }
 
 ls_err_t ls_avro_value_to_input(ls_avro_scratch_t *sc, ls_input_kind_t kind,
-                                avro_value_t *v, ls_input_t *in,
-                                char *errstr, size_t errstr_size) {
+                                avro_value_t *v, ls_input_t *in, char *errstr,
+                                size_t errstr_size) {
         avro_value_t f, branch;
         const char *map_name;
         size_t n, i;
@@ -631,14 +642,13 @@ ls_err_t ls_avro_value_to_input(ls_avro_scratch_t *sc, ls_input_kind_t kind,
         if (kind == LS_INPUT_EVENT) {
                 int disc;
 
-                if ((err = val_field(v, "event_id", &f, errstr,
-                                     errstr_size)) ||
+                if ((err = val_field(v, "event_id", &f, errstr, errstr_size)) ||
                     (err = val_string(&f, "event_id", &in->event_id, errstr,
                                       errstr_size)) ||
                     (err = val_field(v, "event_type", &f, errstr,
                                      errstr_size)) ||
-                    (err = val_string(&f, "event_type", &in->event_type,
-                                      errstr, errstr_size)) ||
+                    (err = val_string(&f, "event_type", &in->event_type, errstr,
+                                      errstr_size)) ||
                     (err = val_field(v, "occurred_at", &f, errstr,
                                      errstr_size)))
                         return err;
@@ -653,14 +663,13 @@ ls_err_t ls_avro_value_to_input(ls_avro_scratch_t *sc, ls_input_kind_t kind,
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "product: not a union");
                 if (avro_value_get_type(&branch) == AVRO_STRING &&
-                    (err = val_string(&branch, "product", &in->product,
-                                      errstr, errstr_size)))
+                    (err = val_string(&branch, "product", &in->product, errstr,
+                                      errstr_size)))
                         return err;
         no_product:
                 map_name = "properties";
         } else {
-                if ((err = val_field(v, "updated_at", &f, errstr,
-                                     errstr_size)))
+                if ((err = val_field(v, "updated_at", &f, errstr, errstr_size)))
                         return err;
                 if (avro_value_get_long(&f, &in->time))
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
@@ -674,8 +683,8 @@ ls_err_t ls_avro_value_to_input(ls_avro_scratch_t *sc, ls_input_kind_t kind,
                                  "%s: not a map", map_name);
         if (scratch_kv_reserve(sc, n))
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                                 "%s: out of memory for %zu entries",
-                                 map_name, n);
+                                 "%s: out of memory for %zu entries", map_name,
+                                 n);
         for (i = 0; i < n; i++) {
                 avro_value_t item;
                 const char *key;
@@ -690,10 +699,11 @@ ls_err_t ls_avro_value_to_input(ls_avro_scratch_t *sc, ls_input_kind_t kind,
                                         &bad))
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "%s[%zu].key: invalid UTF-8 at "
-                                         "character %zu", map_name, i, bad);
+                                         "character %zu",
+                                         map_name, i, bad);
                 sc->kv[i].key = key;
-                if ((err = val_string(&item, label, &sc->kv[i].value,
-                                      errstr, errstr_size)))
+                if ((err = val_string(&item, label, &sc->kv[i].value, errstr,
+                                      errstr_size)))
                         return err;
         }
         in->fields = n ? sc->kv : NULL;
@@ -710,9 +720,9 @@ typedef struct ls_avro_expect_s {
 } ls_avro_expect_t;
 
 static const ls_avro_expect_t ls_avro_event_fields[] = {
-        {"lead_id", AVRO_STRING},  {"event_id", AVRO_STRING},
+        {"lead_id", AVRO_STRING},    {"event_id", AVRO_STRING},
         {"event_type", AVRO_STRING}, {"occurred_at", AVRO_INT64},
-        {"product", AVRO_UNION},   {"properties", AVRO_MAP},
+        {"product", AVRO_UNION},     {"properties", AVRO_MAP},
 };
 
 static const ls_avro_expect_t ls_avro_profile_fields[] = {
@@ -721,9 +731,9 @@ static const ls_avro_expect_t ls_avro_profile_fields[] = {
         {"attributes", AVRO_MAP},
 };
 
-ls_err_t ls_avro_check_reader_schema(ls_input_kind_t kind,
-                                     avro_schema_t schema, const char *path,
-                                     char *errstr, size_t errstr_size) {
+ls_err_t ls_avro_check_reader_schema(ls_input_kind_t kind, avro_schema_t schema,
+                                     const char *path, char *errstr,
+                                     size_t errstr_size) {
         const ls_avro_expect_t *ex = kind == LS_INPUT_EVENT
                                              ? ls_avro_event_fields
                                              : ls_avro_profile_fields;
@@ -746,9 +756,9 @@ ls_err_t ls_avro_check_reader_schema(ls_input_kind_t kind,
                 if (strcmp(name, ex[i].name) || avro_typeof(fs) != ex[i].type)
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "%s: field %zu is \"%s\" of type "
-                                         "%s, expected \"%s\"", path, i,
-                                         name, avro_schema_type_name(fs),
-                                         ex[i].name);
+                                         "%s, expected \"%s\"",
+                                         path, i, name,
+                                         avro_schema_type_name(fs), ex[i].name);
                 if (ex[i].type == AVRO_UNION &&
                     (avro_schema_union_size(fs) != 2 ||
                      avro_typeof(avro_schema_union_branch(fs, 0)) !=
@@ -757,13 +767,14 @@ ls_err_t ls_avro_check_reader_schema(ls_input_kind_t kind,
                              AVRO_STRING))
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "%s: field \"%s\" must be "
-                                         "[\"null\", \"string\"]", path,
-                                         name);
+                                         "[\"null\", \"string\"]",
+                                         path, name);
                 if (ex[i].type == AVRO_MAP &&
                     avro_typeof(avro_schema_map_values(fs)) != AVRO_STRING)
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "%s: field \"%s\" must be a map of "
-                                         "strings", path, name);
+                                         "strings",
+                                         path, name);
         }
         return LS_OK;
 }
@@ -892,8 +903,7 @@ ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
         return w.err;
 }
 
-ls_err_t ls_avro_encode_dead_letter(const ls_dead_letter_t *dl,
-                                    ls_buf_t *buf) {
+ls_err_t ls_avro_encode_dead_letter(const ls_dead_letter_t *dl, ls_buf_t *buf) {
         ls_avro_wr_t w = {buf, LS_OK};
 
         wr_str(&w, dl->reason);

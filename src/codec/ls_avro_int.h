@@ -33,10 +33,10 @@
 
 /** Reusable memory of one decoder; owned by one thread. */
 typedef struct ls_avro_scratch_s {
-        char *arena;      /* NUL-terminated copies of the record's strings */
+        char *arena; /* NUL-terminated copies of the record's strings */
         size_t arena_size;
         size_t arena_len;
-        ls_kv_t *kv;      /* map entries of the record */
+        ls_kv_t *kv; /* map entries of the record */
         size_t kv_size;
 } ls_avro_scratch_t;
 
@@ -64,9 +64,8 @@ ls_err_t ls_avro_decode(ls_avro_scratch_t *sc, ls_input_kind_t kind,
  * remaining byte, nesting at most 64 deep.
  * @returns LS_OK or LS_ERR_INVALID naming the field path and byte offset.
  */
-ls_err_t ls_avro_precheck(avro_schema_t writer, const void *data,
-                          size_t len, size_t base, char *errstr,
-                          size_t errstr_size);
+ls_err_t ls_avro_precheck(avro_schema_t writer, const void *data, size_t len,
+                          size_t base, char *errstr, size_t errstr_size);
 
 /**
  * Maps a generic avro-c value of our reader schema for @p kind to *in.
@@ -75,24 +74,23 @@ ls_err_t ls_avro_precheck(avro_schema_t writer, const void *data,
  * string, unexpected shape) / LS_ERR_NOMEM.
  */
 ls_err_t ls_avro_value_to_input(ls_avro_scratch_t *sc, ls_input_kind_t kind,
-                                avro_value_t *v, ls_input_t *in,
-                                char *errstr, size_t errstr_size);
+                                avro_value_t *v, ls_input_t *in, char *errstr,
+                                size_t errstr_size);
 
 /**
  * Checks that @p schema (read from @p path) has exactly the fields, in
  * order and of the types, that ls_avro_decode() expects for @p kind.
  */
-ls_err_t ls_avro_check_reader_schema(ls_input_kind_t kind,
-                                     avro_schema_t schema, const char *path,
-                                     char *errstr, size_t errstr_size);
+ls_err_t ls_avro_check_reader_schema(ls_input_kind_t kind, avro_schema_t schema,
+                                     const char *path, char *errstr,
+                                     size_t errstr_size);
 
 /** Appends the Avro binary ScoreUpdate or Alert (by o->kind) to @p buf. */
 ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
                                ls_buf_t *buf);
 
 /** Appends the Avro binary DeadLetter to @p buf. */
-ls_err_t ls_avro_encode_dead_letter(const ls_dead_letter_t *dl,
-                                    ls_buf_t *buf);
+ls_err_t ls_avro_encode_dead_letter(const ls_dead_letter_t *dl, ls_buf_t *buf);
 
 /** @returns "rule", "fit" or "decay" ("unknown" otherwise). */
 const char *ls_avro_reason_kind2str(ls_reason_kind_t kind);

@@ -38,9 +38,9 @@
 #include "leadscore/ls_registry.h"
 
 #define LS_CODEC_DEFAULT_MAX (1u << 20)
-#define LS_CODEC_LEAD_ID_MAX 256                    /* as ls_json.c */
-#define LS_CODEC_TIME_END INT64_C(253402300800000)  /* 10000-01-01 */
-#define LS_CODEC_MAX_WRITERS 1024  /* writer schemas prepared at once */
+#define LS_CODEC_LEAD_ID_MAX 256                   /* as ls_json.c */
+#define LS_CODEC_TIME_END INT64_C(253402300800000) /* 10000-01-01 */
+#define LS_CODEC_MAX_WRITERS 1024 /* writer schemas prepared at once */
 
 /* Our schemas, by file. */
 typedef enum ls_codec_schema_e {
@@ -61,13 +61,13 @@ static const char *const ls_codec_schema_files[LS_SCHEMA__CNT] = {
 typedef struct ls_codec_writer_s {
         int32_t id;
         ls_input_kind_t kind;
-        int fast;                    /* equal to our reader schema */
-        char *bad;                   /* why it cannot be used, or NULL */
+        int fast;  /* equal to our reader schema */
+        char *bad; /* why it cannot be used, or NULL */
         avro_schema_t schema;
-        avro_schema_t reduced;       /* our reader schema less the optional
+        avro_schema_t reduced;        /* our reader schema less the optional
                                       * fields the writer lacks, or NULL */
-        avro_value_iface_t *resolver;   /* resolved writer iface */
-        avro_value_t resolved;          /* writes into reader_val */
+        avro_value_iface_t *resolver; /* resolved writer iface */
+        avro_value_t resolved;        /* writes into reader_val */
         avro_value_iface_t *reader_iface;
         avro_value_t reader_val;
         int has_values;
@@ -83,7 +83,7 @@ typedef struct ls_codec_topic_s {
 struct ls_codec_s {
         ls_format_t input_format, output_format;
         size_t max_record_bytes;
-        char *text[LS_SCHEMA__CNT];          /* original schema texts */
+        char *text[LS_SCHEMA__CNT]; /* original schema texts */
         avro_schema_t schema[LS_SCHEMA__CNT];
         ls_avro_scratch_t scratch;
         ls_json_dec_t *json;
@@ -124,16 +124,16 @@ const char *ls_format2str(ls_format_t fmt) {
         return "unknown";
 }
 
-static ls_err_t ls_codec_read_file(const char *path, char **textp,
-                                   char *errstr, size_t errstr_size) {
+static ls_err_t ls_codec_read_file(const char *path, char **textp, char *errstr,
+                                   size_t errstr_size) {
         ls_buf_t buf;
         char chunk[4096];
         size_t n;
         FILE *fp = fopen(path, "rb");
 
         if (!fp)
-                return ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: %s",
-                                 path, strerror(errno));
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: %s", path,
+                                 strerror(errno));
         ls_buf_init(&buf);
         while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
                 if (ls_buf_append(&buf, chunk, n) || buf.len > (1u << 20)) {
@@ -159,8 +159,7 @@ static ls_err_t ls_codec_read_file(const char *path, char **textp,
 }
 
 ls_err_t ls_codec_schema_text(const char *schema_dir, const char *file,
-                              char **textp, char *errstr,
-                              size_t errstr_size) {
+                              char **textp, char *errstr, size_t errstr_size) {
         char path[4096];
         size_t i;
 
@@ -256,8 +255,7 @@ ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,
         /* JSON alone needs no schema; a configured directory is checked
          * all the same, so that a bad one is found at start-up. */
         if ((needs_avro || (conf->schema_dir && *conf->schema_dir)) &&
-            ls_codec_load_schemas(codec, conf->schema_dir, errstr,
-                                  errstr_size))
+            ls_codec_load_schemas(codec, conf->schema_dir, errstr, errstr_size))
                 goto fail;
         if (!(codec->json = ls_json_dec_new()) ||
             !(codec->areader = avro_reader_memory("", 0))) {
@@ -273,8 +271,8 @@ ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,
                 else
                         memset(&rconf, 0, sizeof(rconf));
                 rconf.url = conf->registry_url;
-                if (!(codec->reg = ls_registry_new(&rconf, errstr,
-                                                   errstr_size)))
+                if (!(codec->reg =
+                              ls_registry_new(&rconf, errstr, errstr_size)))
                         goto fail;
         }
         return codec;
@@ -332,8 +330,8 @@ void ls_codec_destroy(ls_codec_t *codec) {
  * whatever the format (docs/CONFIG.md, dead letters). */
 static ls_err_t ls_codec_check_input(const ls_input_t *in, char *errstr,
                                      size_t errstr_size) {
-        const char *tname = in->kind == LS_INPUT_EVENT ? "occurred_at"
-                                                       : "updated_at";
+        const char *tname =
+                in->kind == LS_INPUT_EVENT ? "occurred_at" : "updated_at";
         size_t n;
 
         if (!in->lead_id)
@@ -357,8 +355,7 @@ static const char *ls_codec_kind_name(ls_input_kind_t kind) {
 
 /* A reader field that may be absent from a writer: ["null", ...]. */
 static int ls_codec_optional(avro_schema_t s) {
-        return avro_typeof(s) == AVRO_UNION &&
-               avro_schema_union_size(s) > 0 &&
+        return avro_typeof(s) == AVRO_UNION && avro_schema_union_size(s) > 0 &&
                avro_typeof(avro_schema_union_branch(s, 0)) == AVRO_NULL;
 }
 
@@ -381,8 +378,8 @@ static avro_schema_t ls_codec_reduce_reader(avro_schema_t reader,
         if (!red)
                 return NULL;
         for (i = 0; i < n; i++) {
-                const char *name = avro_schema_record_field_name(reader,
-                                                                 (int)i);
+                const char *name =
+                        avro_schema_record_field_name(reader, (int)i);
                 avro_schema_t fs =
                         avro_schema_record_field_get_by_index(reader, (int)i);
 
@@ -406,12 +403,11 @@ static avro_schema_t ls_codec_reduce_reader(avro_schema_t reader,
 }
 
 /* Prepares writer schema @p id for input @p kind into *w. */
-static ls_err_t ls_codec_writer_prepare(ls_codec_t *codec,
-                                        ls_codec_writer_t *w, int32_t id,
-                                        ls_input_kind_t kind, char *errstr,
-                                        size_t errstr_size) {
-        avro_schema_t reader = codec->schema[kind == LS_INPUT_EVENT
-                                                     ? LS_SCHEMA_EVENT
+static ls_err_t ls_codec_writer_prepare(ls_codec_t *codec, ls_codec_writer_t *w,
+                                        int32_t id, ls_input_kind_t kind,
+                                        char *errstr, size_t errstr_size) {
+        avro_schema_t reader =
+                codec->schema[kind == LS_INPUT_EVENT ? LS_SCHEMA_EVENT
                                                      : LS_SCHEMA_PROFILE];
         const char *text;
         char msg[512];
@@ -428,9 +424,9 @@ static ls_err_t ls_codec_writer_prepare(ls_codec_t *codec,
         w->kind = kind;
         if (avro_schema_from_json_length(text, strlen(text), &w->schema)) {
                 w->schema = NULL;
-                snprintf(msg, sizeof(msg), "schema id %" PRId32
-                         ": not a valid Avro schema: %s", id,
-                         avro_strerror());
+                snprintf(msg, sizeof(msg),
+                         "schema id %" PRId32 ": not a valid Avro schema: %s",
+                         id, avro_strerror());
                 goto bad;
         }
         if (avro_schema_equal(w->schema, reader)) {
@@ -443,9 +439,9 @@ static ls_err_t ls_codec_writer_prepare(ls_codec_t *codec,
                 w->resolver = avro_resolved_writer_new(w->schema, reader);
         }
         if (!w->resolver) {
-                snprintf(msg, sizeof(msg), "schema id %" PRId32
-                         ": cannot be resolved to %s: %s", id,
-                         ls_codec_kind_name(kind), avro_strerror());
+                snprintf(msg, sizeof(msg),
+                         "schema id %" PRId32 ": cannot be resolved to %s: %s",
+                         id, ls_codec_kind_name(kind), avro_strerror());
                 goto bad;
         }
         if (!(w->reader_iface = avro_generic_class_from_schema(reader)) ||
@@ -507,8 +503,8 @@ static ls_err_t ls_codec_writer_get(ls_codec_t *codec, int32_t id,
                                            sizeof(*codec->writers));
                 if (!codec->writers)
                         return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                                         "schema id %" PRId32
-                                         ": out of memory", id);
+                                         "schema id %" PRId32 ": out of memory",
+                                         id);
         }
         if (codec->n_writers == LS_CODEC_MAX_WRITERS) {
                 /* Many distinct ids: forget the oldest prepared one. */
@@ -545,35 +541,36 @@ static ls_err_t ls_codec_decode_registry(ls_codec_t *codec,
         if (len < 5)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "registry framing: %zu bytes, need at "
-                                 "least 5 (magic byte and schema id)", len);
+                                 "least 5 (magic byte and schema id)",
+                                 len);
         if (data[0] != 0)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "registry framing: magic byte 0x%02x at "
-                                 "byte 0, expected 0x00", data[0]);
+                                 "byte 0, expected 0x00",
+                                 data[0]);
         id = (int32_t)(((uint32_t)data[1] << 24) | ((uint32_t)data[2] << 16) |
                        ((uint32_t)data[3] << 8) | (uint32_t)data[4]);
         if ((err = ls_codec_writer_get(codec, id, kind, &w, errstr,
                                        errstr_size)))
                 return err;
         if (w->bad)
-                return ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED,
-                                 "%s", w->bad);
+                return ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED, "%s",
+                                 w->bad);
         if (w->fast)
-                return ls_avro_decode(&codec->scratch, kind, data + 5,
-                                      len - 5, 5, in, errstr, errstr_size);
+                return ls_avro_decode(&codec->scratch, kind, data + 5, len - 5,
+                                      5, in, errstr, errstr_size);
         if ((err = ls_avro_precheck(w->schema, data + 5, len - 5, 5, errstr,
                                     errstr_size)))
                 return err;
         avro_value_reset(&w->reader_val);
-        avro_reader_memory_set_source(codec->areader,
-                                      (const char *)data + 5,
+        avro_reader_memory_set_source(codec->areader, (const char *)data + 5,
                                       (int64_t)(len - 5));
         if (avro_value_read(codec->areader, &w->resolved))
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "schema id %" PRId32 ": %s", id,
                                  avro_strerror());
-        return ls_avro_value_to_input(&codec->scratch, kind, &w->reader_val,
-                                      in, errstr, errstr_size);
+        return ls_avro_value_to_input(&codec->scratch, kind, &w->reader_val, in,
+                                      errstr, errstr_size);
 }
 
 size_t ls_codec_max_record_bytes(const ls_codec_t *codec) {
@@ -595,7 +592,8 @@ ls_err_t ls_codec_decode_input(ls_codec_t *codec, ls_input_kind_t kind,
         if (len > codec->max_record_bytes)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "record of %zu bytes exceeds the limit of "
-                                 "%zu bytes", len, codec->max_record_bytes);
+                                 "%zu bytes",
+                                 len, codec->max_record_bytes);
         if (!data && len)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "record: no data");
@@ -732,8 +730,7 @@ static json_t *ls_codec_json_text(const char *s) {
         if (!(copy = ls_strndup(s, len)))
                 return NULL;
         i = bad;
-        while (!ls_avro_utf8_check((const uint8_t *)copy + i, len - i,
-                                   &bad)) {
+        while (!ls_avro_utf8_check((const uint8_t *)copy + i, len - i, &bad)) {
                 copy[i + bad] = '?';
                 i += bad + 1;
         }
@@ -746,8 +743,8 @@ static json_t *ls_codec_json_text(const char *s) {
  * Sets "<name>" and "<name>_encoding" of @p obj: the bytes as a string if
  * they are valid UTF-8 without NUL, else base64; null when absent.
  */
-static int ls_codec_json_bytes(json_t *obj, const char *name,
-                               const void *data, size_t len) {
+static int ls_codec_json_bytes(json_t *obj, const char *name, const void *data,
+                               size_t len) {
         char enc_name[64];
         size_t bad, i, olen = 0;
         unsigned char *b64;
@@ -761,8 +758,7 @@ static int ls_codec_json_bytes(json_t *obj, const char *name,
         if (ls_avro_utf8_check(data, len, &bad)) {
                 return json_object_set_new(obj, name,
                                            json_stringn(data, len)) ||
-                       json_object_set_new(obj, enc_name,
-                                           json_string("utf-8"));
+                       json_object_set_new(obj, enc_name, json_string("utf-8"));
         }
         if (!(b64 = ls_malloc(4 * ((len + 2) / 3) + 1)))
                 return -1;
@@ -802,11 +798,10 @@ static ls_err_t ls_codec_dead_letter_json(const ls_dead_letter_t *dl,
               json_object_set_new(
                       obj, "value_truncated_from",
                       dl->value_truncated_from
-                              ? json_integer((json_int_t)
-                                                     dl->value_truncated_from)
+                              ? json_integer(
+                                        (json_int_t)dl->value_truncated_from)
                               : json_null());
-        text = bad ? NULL
-                   : json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        text = bad ? NULL : json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(obj);
         if (!text)
                 return LS_ERR_NOMEM;
@@ -816,9 +811,8 @@ static ls_err_t ls_codec_dead_letter_json(const ls_dead_letter_t *dl,
 }
 
 ls_err_t ls_codec_encode_dead_letter(ls_codec_t *codec, const char *topic,
-                                     const ls_dead_letter_t *dl,
-                                     ls_buf_t *buf, char *errstr,
-                                     size_t errstr_size) {
+                                     const ls_dead_letter_t *dl, ls_buf_t *buf,
+                                     char *errstr, size_t errstr_size) {
         ls_err_t err;
 
         switch (codec->output_format) {

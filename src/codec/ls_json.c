@@ -34,10 +34,10 @@
 #define LS_JSON_SECONDS_HI INT64_C(100000000000)
 
 struct ls_json_dec_s {
-        json_t *root;     /* tree of the last decoded input */
-        ls_kv_t *fields;  /* properties / attributes of the last input */
+        json_t *root;    /* tree of the last decoded input */
+        ls_kv_t *fields; /* properties / attributes of the last input */
         size_t size_fields;
-        char *scratch;    /* text of converted numbers and booleans */
+        char *scratch; /* text of converted numbers and booleans */
         size_t size_scratch;
 };
 
@@ -163,8 +163,8 @@ static ls_err_t ls_json_get_time(json_t *root, const char *key, int64_t *msp,
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "%s: %" JSON_INTEGER_FORMAT
                                          " looks like seconds since the "
-                                         "epoch; give milliseconds (%"
-                                         JSON_INTEGER_FORMAT
+                                         "epoch; give milliseconds "
+                                         "(%" JSON_INTEGER_FORMAT
                                          "000) or an RFC 3339 string",
                                          key, ms, ms);
                 *msp = (int64_t)ms;
@@ -185,12 +185,13 @@ static ls_err_t ls_json_get_time(json_t *root, const char *key, int64_t *msp,
 }
 
 /* How ls_json_get_str treats a field. */
-#define LS_JSON_OPTIONAL 0  /* absent, null: *sp = NULL; "" is an error */
-#define LS_JSON_REQUIRED 1  /* absent, null: an error; "" is an error */
-#define LS_JSON_PRESENT 2   /* absent, null: an error; "" passes, for the
+#define LS_JSON_OPTIONAL 0 /* absent, null: *sp = NULL; "" is an error */
+#define LS_JSON_REQUIRED 1 /* absent, null: an error; "" is an error */
+#define LS_JSON_PRESENT                                                        \
+        2             /* absent, null: an error; "" passes, for the
                              * engine to judge (an empty lead id or event
                              * type is `invalid`, as from Avro) */
-#define LS_JSON_ANY 3       /* absent, null: *sp = NULL; "" passes */
+#define LS_JSON_ANY 3 /* absent, null: *sp = NULL; "" passes */
 
 /*
  * Reads a string field as @p how says (LS_JSON_*). Present: must be a
@@ -235,8 +236,8 @@ static void ls_json_real_text(double d, char *buf, size_t size) {
  * Maps the object @p obj (named @p name in messages) onto dec->fields.
  */
 static ls_err_t ls_json_get_fields(ls_json_dec_t *dec, json_t *obj,
-                                   const char *name, size_t *np,
-                                   char *errstr, size_t errstr_size) {
+                                   const char *name, size_t *np, char *errstr,
+                                   size_t errstr_size) {
         size_t n = json_object_size(obj), i = 0, used = 0, off;
         const char *key;
         json_t *v;
@@ -304,8 +305,8 @@ static ls_err_t ls_json_get_fields(ls_json_dec_t *dec, json_t *obj,
         return LS_OK;
 }
 
-ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data,
-                              size_t len, ls_input_t *in, char *errstr,
+ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data, size_t len,
+                              ls_input_t *in, char *errstr,
                               size_t errstr_size) {
         json_error_t jerr;
         json_t *root, *v, *obj;
@@ -321,8 +322,8 @@ ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data,
         root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                 "invalid JSON at column %d: %s",
-                                 jerr.column, jerr.text);
+                                 "invalid JSON at column %d: %s", jerr.column,
+                                 jerr.text);
         dec->root = root;
         if (!json_is_object(root))
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
@@ -368,12 +369,11 @@ ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data,
                 if ((err = ls_json_get_str(root, "event_id", LS_JSON_ANY,
                                            &in->event_id, errstr,
                                            errstr_size)) ||
-                    (err = ls_json_get_str(root, "event_type",
-                                           LS_JSON_PRESENT, &in->event_type,
-                                           errstr, errstr_size)) ||
+                    (err = ls_json_get_str(root, "event_type", LS_JSON_PRESENT,
+                                           &in->event_type, errstr,
+                                           errstr_size)) ||
                     (err = ls_json_get_str(root, "product", LS_JSON_OPTIONAL,
-                                           &in->product, errstr,
-                                           errstr_size)))
+                                           &in->product, errstr, errstr_size)))
                         return err;
                 time_key = "occurred_at";
                 obj_key = "properties";
@@ -395,8 +395,8 @@ ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data,
         if (!json_is_object(obj))
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "%s: expected an object", obj_key);
-        if ((err = ls_json_get_fields(dec, obj, obj_key, &in->n_fields,
-                                      errstr, errstr_size)))
+        if ((err = ls_json_get_fields(dec, obj, obj_key, &in->n_fields, errstr,
+                                      errstr_size)))
                 return err;
         in->fields = in->n_fields ? dec->fields : NULL;
         return LS_OK;
@@ -467,14 +467,36 @@ static ls_err_t ls_json_put_str(ls_buf_t *buf, const char *s) {
                 }
                 *w++ = '\\';
                 switch (p[i]) {
-                case '"': *w++ = '"'; i++; continue;
-                case '\\': *w++ = '\\'; i++; continue;
-                case '\n': *w++ = 'n'; i++; continue;
-                case '\r': *w++ = 'r'; i++; continue;
-                case '\t': *w++ = 't'; i++; continue;
-                case '\b': *w++ = 'b'; i++; continue;
-                case '\f': *w++ = 'f'; i++; continue;
-                default: break;
+                case '"':
+                        *w++ = '"';
+                        i++;
+                        continue;
+                case '\\':
+                        *w++ = '\\';
+                        i++;
+                        continue;
+                case '\n':
+                        *w++ = 'n';
+                        i++;
+                        continue;
+                case '\r':
+                        *w++ = 'r';
+                        i++;
+                        continue;
+                case '\t':
+                        *w++ = 't';
+                        i++;
+                        continue;
+                case '\b':
+                        *w++ = 'b';
+                        i++;
+                        continue;
+                case '\f':
+                        *w++ = 'f';
+                        i++;
+                        continue;
+                default:
+                        break;
                 }
                 if (p[i] < 0x20) {
                         memcpy(w, "u00", 3);
@@ -531,9 +553,12 @@ static ls_err_t ls_json_put_uint(ls_buf_t *buf, uint64_t u) {
 
 static const char *ls_json_reason2str(ls_reason_kind_t kind) {
         switch (kind) {
-        case LS_REASON_RULE: return "rule";
-        case LS_REASON_FIT: return "fit";
-        case LS_REASON_DECAY: return "decay";
+        case LS_REASON_RULE:
+                return "rule";
+        case LS_REASON_FIT:
+                return "fit";
+        case LS_REASON_DECAY:
+                return "decay";
         }
         return "unknown";
 }
@@ -611,11 +636,11 @@ ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
         PUT(ls_json_put(buf, ",\"prev_total\":"));
         PUT(ls_json_put_int(buf, o->prev_total));
         PUT(ls_json_put(buf, ",\"grade\":"));
-        PUT(ls_json_put_str(buf, ls_json_level_name(m->grades, m->n_grades,
-                                                    o->grade)));
+        PUT(ls_json_put_str(
+                buf, ls_json_level_name(m->grades, m->n_grades, o->grade)));
         PUT(ls_json_put(buf, ",\"band\":"));
-        PUT(ls_json_put_str(buf, ls_json_level_name(m->bands, m->n_bands,
-                                                    o->band)));
+        PUT(ls_json_put_str(buf,
+                            ls_json_level_name(m->bands, m->n_bands, o->band)));
         PUT(ls_json_put(buf, ",\"cell\":"));
         PUT(ls_json_put_str(buf, o->cell));
         PUT(ls_json_put(buf, o->mql ? ",\"mql\":true" : ",\"mql\":false"));

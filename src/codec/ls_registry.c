@@ -20,8 +20,8 @@
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_buf.h"
 
-#define LS_REGISTRY_MAX_BODY (16u << 20)   /* largest answer accepted */
-#define LS_REGISTRY_MAX_NEGATIVE 4096      /* unknown ids remembered */
+#define LS_REGISTRY_MAX_BODY (16u << 20) /* largest answer accepted */
+#define LS_REGISTRY_MAX_NEGATIVE 4096    /* unknown ids remembered */
 
 typedef struct ls_reg_schema_s {
         int32_t id;
@@ -30,7 +30,7 @@ typedef struct ls_reg_schema_s {
 
 typedef struct ls_reg_negative_s {
         int32_t id;
-        int64_t expires;   /* monotonic ms */
+        int64_t expires; /* monotonic ms */
 } ls_reg_negative_t;
 
 typedef struct ls_reg_subject_s {
@@ -48,18 +48,18 @@ struct ls_registry_s {
         long timeout_ms, connect_timeout_ms;
         int64_t negative_ttl_ms, retry_backoff_ms;
         CURL *curl;
-        ls_buf_t body;              /* last answer */
+        ls_buf_t body; /* last answer */
         uint64_t requests;
-        int64_t down_until;         /* monotonic ms; 0 = not backing off */
-        char down_err[768];         /* the failure being backed off */
+        int64_t down_until; /* monotonic ms; 0 = not backing off */
+        char down_err[768]; /* the failure being backed off */
         /* Token bucket of the lookups of ids in neither cache: rate
          * tokens a second, at most LS_REGISTRY_LOOKUP_BURST_S seconds'
          * worth (the burst) held; in thousandths
          * of a token, so that refills are exact in whole ms. */
-        long lookup_rate;           /* tokens a second; 0 = no limit */
+        long lookup_rate;            /* tokens a second; 0 = no limit */
         int64_t lookup_milli_tokens; /* 0 .. 1000 * burst */
-        int64_t lookup_refilled;    /* monotonic ms of the last refill */
-        uint64_t lookups_skipped;   /* lookups refused for want of one */
+        int64_t lookup_refilled;     /* monotonic ms of the last refill */
+        uint64_t lookups_skipped;    /* lookups refused for want of one */
 
         ls_reg_schema_t *schemas;
         size_t n_schemas, size_schemas;
@@ -143,7 +143,8 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
             strncmp(conf->url, "https://", 8)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "registry url \"%s\": must start with http:// or "
-                          "https://", shown);
+                          "https://",
+                          shown);
                 return NULL;
         }
         if (conf->user_info && *conf->user_info &&
@@ -159,7 +160,8 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
              (conf->key_location && *conf->key_location))) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "registry url \"%s\": TLS files are set but the "
-                          "URL is not https://", shown);
+                          "URL is not https://",
+                          shown);
                 return NULL;
         }
         if (!(reg = ls_calloc(1, sizeof(*reg))) ||
@@ -180,21 +182,22 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
                         ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                   "registry url \"%s\": has credentials "
                                   "and user info is set too; give them "
-                                  "once", shown);
+                                  "once",
+                                  shown);
                         ls_registry_destroy(reg);
                         return NULL;
                 }
                 if (colon && at > colon + 1 &&
-                    !(reg->password = ls_strndup(
-                              colon + 1, (size_t)(at - colon - 1))))
+                    !(reg->password =
+                              ls_strndup(colon + 1, (size_t)(at - colon - 1))))
                         goto nomem;
         }
         if (conf->user_info && *conf->user_info) {
                 const char *colon = strchr(conf->user_info, ':');
 
-                if (!(reg->user = ls_strndup(conf->user_info,
-                                             (size_t)(colon -
-                                                      conf->user_info))) ||
+                if (!(reg->user =
+                              ls_strndup(conf->user_info,
+                                         (size_t)(colon - conf->user_info))) ||
                     !(reg->user_password = ls_strdup(colon + 1)))
                         goto nomem;
         }
@@ -205,13 +208,11 @@ ls_registry_t *ls_registry_new(const ls_registry_conf_t *conf, char *errstr,
                 goto nomem;
         reg->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : 5000;
         reg->connect_timeout_ms =
-                conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms
-                                             : 2000;
+                conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms : 2000;
         reg->negative_ttl_ms =
                 conf->negative_ttl_ms > 0 ? conf->negative_ttl_ms : 60000;
-        reg->retry_backoff_ms = conf->retry_backoff_ms == 0
-                                        ? 1000
-                                        : conf->retry_backoff_ms;
+        reg->retry_backoff_ms =
+                conf->retry_backoff_ms == 0 ? 1000 : conf->retry_backoff_ms;
         if (conf->max_lookups_per_second == 0)
                 reg->lookup_rate = LS_REGISTRY_LOOKUPS_PER_SECOND;
         else if (conf->max_lookups_per_second > 0)
@@ -387,8 +388,7 @@ static ls_err_t ls_registry_http(ls_registry_t *reg, const char *url,
                 if (snprintf(reg->down_err, sizeof(reg->down_err),
                              "schema registry %s %s: %s%s",
                              post_body ? "POST" : "GET", url, tls,
-                             curl_err[0] ? curl_err
-                                         : curl_easy_strerror(rc)) >=
+                             curl_err[0] ? curl_err : curl_easy_strerror(rc)) >=
                     (int)sizeof(reg->down_err))
                         reg->down_err[sizeof(reg->down_err) - 1] = '\0';
                 if (reg->retry_backoff_ms > 0)
@@ -437,8 +437,7 @@ static void ls_registry_negative_add(ls_registry_t *reg, int32_t id,
         reg->n_negative++;
 }
 
-static void ls_registry_snippet(const ls_buf_t *body, char *out,
-                                size_t size) {
+static void ls_registry_snippet(const ls_buf_t *body, char *out, size_t size) {
         size_t i, n = body->len < size - 1 ? body->len : size - 1;
 
         for (i = 0; i < n; i++) {
@@ -459,8 +458,8 @@ static void ls_registry_mask1(const char *secret, char *errstr,
                 return;
         pw_len = strlen(secret);
         while ((hit = strstr(s, secret)) && n < sizeof(out)) {
-                n += (size_t)snprintf(out + n, sizeof(out) - n,
-                                      "%.*s********", (int)(hit - s), s);
+                n += (size_t)snprintf(out + n, sizeof(out) - n, "%.*s********",
+                                      (int)(hit - s), s);
                 s = hit + pw_len;
         }
         if (n < sizeof(out))
@@ -495,8 +494,9 @@ static void ls_registry_auth_hint(const ls_registry_t *reg, long status,
                          status == 401 ? "the registry refused"
                                        : "access denied with");
         else
-                snprintf(out, size, " (no credentials were sent: set "
-                                    "the registry's basic auth user info)");
+                snprintf(out, size,
+                         " (no credentials were sent: set "
+                         "the registry's basic auth user info)");
 }
 
 static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
@@ -507,8 +507,8 @@ static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
 ls_err_t ls_registry_get_schema(ls_registry_t *reg, int32_t id,
                                 const char **textp, char *errstr,
                                 size_t errstr_size) {
-        ls_err_t err = ls_registry_get_schema0(reg, id, textp, errstr,
-                                               errstr_size);
+        ls_err_t err =
+                ls_registry_get_schema0(reg, id, textp, errstr, errstr_size);
         if (err)
                 ls_registry_mask(reg, errstr, errstr_size);
         return err;
@@ -536,7 +536,8 @@ static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
         if (ls_registry_negative_find(reg, id, now))
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
                                  "schema id %" PRId32 " not found in "
-                                 "registry", id);
+                                 "registry",
+                                 id);
         /* A lookup costs a token; none is taken while backing off (the
          * request below is then not made either). An id refused here is
          * not negatively cached: it was never looked up. */
@@ -558,7 +559,8 @@ static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
                 ls_registry_negative_add(reg, id, now);
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
                                  "schema id %" PRId32 " not found in "
-                                 "registry", id);
+                                 "registry",
+                                 id);
         }
         if (status != 200) {
                 char hint[160];
@@ -566,18 +568,18 @@ static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
                 ls_registry_snippet(&reg->body, snippet, sizeof(snippet));
                 ls_registry_auth_hint(reg, status, hint, sizeof(hint));
                 return ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                 "schema registry GET %s: HTTP %ld%s: %s",
-                                 url, status, hint, snippet);
+                                 "schema registry GET %s: HTTP %ld%s: %s", url,
+                                 status, hint, snippet);
         }
-        root = json_loadb(reg->body.data ? reg->body.data : "",
-                          reg->body.len, 0, &jerr);
+        root = json_loadb(reg->body.data ? reg->body.data : "", reg->body.len,
+                          0, &jerr);
         schema = root ? json_object_get(root, "schema") : NULL;
         if (!json_is_string(schema)) {
                 json_decref(root);
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "schema registry GET %s: answer has no "
-                                 "\"schema\" string%s%s", url,
-                                 root ? "" : ": ", root ? "" : jerr.text);
+                                 "\"schema\" string%s%s",
+                                 url, root ? "" : ": ", root ? "" : jerr.text);
         }
         if (reg->n_schemas == reg->size_schemas) {
                 size_t size = reg->size_schemas ? 2 * reg->size_schemas : 8;
@@ -585,8 +587,8 @@ static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
                 if (!s) {
                         json_decref(root);
                         return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                                         "schema id %" PRId32
-                                         ": out of memory", id);
+                                         "schema id %" PRId32 ": out of memory",
+                                         id);
                 }
                 reg->schemas = s;
                 reg->size_schemas = size;
@@ -604,8 +606,7 @@ static ls_err_t ls_registry_get_schema0(ls_registry_t *reg, int32_t id,
         return LS_OK;
 }
 
-static ls_err_t ls_registry_register0(ls_registry_t *reg,
-                                      const char *subject,
+static ls_err_t ls_registry_register0(ls_registry_t *reg, const char *subject,
                                       const char *schema_text, int32_t *idp,
                                       char *errstr, size_t errstr_size);
 
@@ -620,8 +621,7 @@ ls_err_t ls_registry_register(ls_registry_t *reg, const char *subject,
         return err;
 }
 
-static ls_err_t ls_registry_register0(ls_registry_t *reg,
-                                      const char *subject,
+static ls_err_t ls_registry_register0(ls_registry_t *reg, const char *subject,
                                       const char *schema_text, int32_t *idp,
                                       char *errstr, size_t errstr_size) {
         char url[1024], snippet[160];
@@ -663,18 +663,19 @@ static ls_err_t ls_registry_register0(ls_registry_t *reg,
                 ls_registry_snippet(&reg->body, snippet, sizeof(snippet));
                 ls_registry_auth_hint(reg, status, hint, sizeof(hint));
                 return ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                 "schema registry POST %s: HTTP %ld%s: %s",
-                                 url, status, hint, snippet);
+                                 "schema registry POST %s: HTTP %ld%s: %s", url,
+                                 status, hint, snippet);
         }
-        root = json_loadb(reg->body.data ? reg->body.data : "",
-                          reg->body.len, 0, &jerr);
+        root = json_loadb(reg->body.data ? reg->body.data : "", reg->body.len,
+                          0, &jerr);
         jid = root ? json_object_get(root, "id") : NULL;
         if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
             json_integer_value(jid) > INT32_MAX) {
                 json_decref(root);
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "schema registry POST %s: answer has no "
-                                 "integer \"id\"", url);
+                                 "integer \"id\"",
+                                 url);
         }
         id = json_integer_value(jid);
         json_decref(root);
@@ -683,8 +684,7 @@ static ls_err_t ls_registry_register0(ls_registry_t *reg,
                 sub = ls_realloc(reg->subjects, size * sizeof(*sub));
                 if (!sub)
                         return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                                         "subject %s: out of memory",
-                                         subject);
+                                         "subject %s: out of memory", subject);
                 reg->subjects = sub;
                 reg->size_subjects = size;
         }

@@ -7,18 +7,18 @@
 #include <stdio.h>
 
 static const char *const ls_err_names[LS_ERR__CNT] = {
-        [LS_OK]              = "success",
-        [LS_ERR_INVALID]     = "invalid input",
-        [LS_ERR_NOMEM]       = "out of memory",
-        [LS_ERR_IO]          = "I/O error",
-        [LS_ERR_NOT_FOUND]   = "not found",
-        [LS_ERR_LATE]        = "event too late",
-        [LS_ERR_DUPLICATE]   = "duplicate event",
+        [LS_OK] = "success",
+        [LS_ERR_INVALID] = "invalid input",
+        [LS_ERR_NOMEM] = "out of memory",
+        [LS_ERR_IO] = "I/O error",
+        [LS_ERR_NOT_FOUND] = "not found",
+        [LS_ERR_LATE] = "event too late",
+        [LS_ERR_DUPLICATE] = "duplicate event",
         [LS_ERR_UNSUPPORTED] = "unsupported",
-        [LS_ERR_KAFKA]       = "Kafka error",
-        [LS_ERR_STALE]       = "stale profile update",
-        [LS_ERR_FUTURE]      = "input dated in the future",
-        [LS_ERR_CAPACITY]    = "lead cap reached",
+        [LS_ERR_KAFKA] = "Kafka error",
+        [LS_ERR_STALE] = "stale profile update",
+        [LS_ERR_FUTURE] = "input dated in the future",
+        [LS_ERR_CAPACITY] = "lead cap reached",
 };
 
 const char *ls_err2str(ls_err_t err) {

@@ -40,7 +40,7 @@
 #define LS_LM_HOT_ALERTED 0x2 /* hot_last is valid */
 
 typedef struct ls_lead_hdr_s {
-        int64_t clock;     /* latest time applied to this lead */
+        int64_t clock;        /* latest time applied to this lead */
         int64_t profile_time; /* updated_at of the last profile applied;
                                * INT64_MIN none */
         uint8_t dedupe_pos;
@@ -55,10 +55,10 @@ typedef struct ls_lm_s {
         int64_t hot_last;  /* time of the last hot-lead alert */
         uint64_t fit_bits; /* fit rules currently matching */
         int32_t fit;
-        int32_t base;      /* engagement right after the last activity */
+        int32_t base; /* engagement right after the last activity */
         int32_t engagement;
         uint32_t seq;
-        uint32_t decay_n;  /* steps / ticks applied since anchor */
+        uint32_t decay_n; /* steps / ticks applied since anchor */
         uint8_t grade, band, flags, hot_pos;
 } ls_lm_t;
 
@@ -80,14 +80,14 @@ typedef struct ls_timer_s {
  * instead of a binary search and a scan of every model's hot list.
  */
 typedef struct ls_etype_s {
-        const char *name;  /* lowercased, owned by the model set; NULL free */
-        int type_idx;      /* into ms->event_types, -1: no rule scores it */
-        uint64_t hot;      /* bit m: model m lists it in hot.events */
+        const char *name; /* lowercased, owned by the model set; NULL free */
+        int type_idx;     /* into ms->event_types, -1: no rule scores it */
+        uint64_t hot;     /* bit m: model m lists it in hot.events */
 } ls_etype_t;
 
 struct ls_shard_s {
         const ls_modelset_t *ms;
-        ls_etype_t *etypes;  /* power-of-two table */
+        ls_etype_t *etypes; /* power-of-two table */
         size_t etypes_mask;
         /* per model: the rules of event type t, in file order, are
          * by_type[m][by_type_start[m][t] .. by_type_start[m][t + 1]) */
@@ -95,13 +95,13 @@ struct ls_shard_s {
         uint32_t **by_type;
         ls_lead_table_t *leads;
         size_t block_size;
-        size_t *model_off;   /* offset of each model's part in a block */
-        size_t *hot_off;     /* offset of hot ring inside the model part */
+        size_t *model_off; /* offset of each model's part in a block */
+        size_t *hot_off;   /* offset of hot ring inside the model part */
         int64_t stream_time;
         ls_timer_t *heap;
         size_t n_heap, size_heap;
         size_t live_timers;
-        size_t max_leads;    /* 0: no cap (ls_shard_set_max_leads) */
+        size_t max_leads; /* 0: no cap (ls_shard_set_max_leads) */
         ls_shard_stats_t stats;
 };
 
@@ -254,8 +254,8 @@ static int ls_by_type_build(ls_shard_t *sh) {
                 return -1;
         for (m = 0; m < ms->n_models; m++) {
                 const ls_model_t *model = &ms->models[m];
-                uint32_t *start = ls_calloc(ms->n_event_types + 1,
-                                            sizeof(*start));
+                uint32_t *start =
+                        ls_calloc(ms->n_event_types + 1, sizeof(*start));
                 uint32_t *idx = ls_calloc(model->n_rules, sizeof(*idx));
 
                 sh->by_type_start[m] = start;
@@ -301,8 +301,7 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         }
         sh->block_size = off;
         sh->leads = ls_lead_table_new(sh->block_size);
-        if (!sh->leads || ls_etypes_build(sh) != 0 ||
-            ls_by_type_build(sh) != 0)
+        if (!sh->leads || ls_etypes_build(sh) != 0 || ls_by_type_build(sh) != 0)
                 goto fail;
         return sh;
 fail:
@@ -315,9 +314,8 @@ void ls_shard_destroy(ls_shard_t *sh) {
                 return;
         ls_lead_table_destroy(sh->leads);
         ls_free(sh->etypes);
-        for (size_t m = 0; sh->by_type && sh->by_type_start &&
-                           m < sh->ms->n_models;
-             m++) {
+        for (size_t m = 0;
+             sh->by_type && sh->by_type_start && m < sh->ms->n_models; m++) {
                 ls_free(sh->by_type_start[m]);
                 ls_free(sh->by_type[m]);
         }
@@ -403,8 +401,8 @@ static int ls_cap_refuses(const ls_shard_t *sh, const ls_input_t *in) {
             (ls_conds_any(sh->ms, sh->ms->ignore, sh->ms->n_ignore, in) ||
              !ls_etype_slot(sh, in->event_type)->name))
                 return 0; /* creates nothing */
-        return ls_lead_table_get(sh->leads, in->lead_id, strlen(in->lead_id),
-                                 0, NULL) < 0;
+        return ls_lead_table_get(sh->leads, in->lead_id, strlen(in->lead_id), 0,
+                                 NULL) < 0;
 }
 
 int ls_input_future(const ls_modelset_t *ms, const ls_input_t *in) {
@@ -429,7 +427,8 @@ static uint64_t *ls_dedupe_ring(ls_lead_hdr_t *hdr) {
 }
 
 static ls_lm_t *ls_lm(const ls_shard_t *sh, uint32_t lead, size_t m) {
-        return (ls_lm_t *)((unsigned char *)ls_lead_table_block(sh->leads, lead) +
+        return (ls_lm_t *)((unsigned char *)ls_lead_table_block(sh->leads,
+                                                                lead) +
                            sh->model_off[m]);
 }
 
@@ -592,15 +591,16 @@ static int64_t ls_decay_next_due(const ls_model_t *m, const ls_lm_t *lm) {
         {
                 double x = (double)d->half_life_ms / (double)d->tick_ms *
                            log2((double)lm->base / ((double)cur - 0.5));
-                uint64_t guess = x < 0 ? 0 : x > 4e9 ? 4000000000u
-                                                     : (uint64_t)x + 1;
+                uint64_t guess = x < 0     ? 0
+                                 : x > 4e9 ? 4000000000u
+                                           : (uint64_t)x + 1;
 
                 n = guess <= lm->decay_n ? lm->decay_n + 1 : (uint32_t)guess;
                 while (n > lm->decay_n + 1 &&
                        ls_decay_value(m, lm->base, n - 1) != cur)
                         n--;
-                for (int extra = 0;
-                     ls_decay_value(m, lm->base, n) == cur; extra++) {
+                for (int extra = 0; ls_decay_value(m, lm->base, n) == cur;
+                     extra++) {
                         if (extra == 64 || n == UINT32_MAX)
                                 return INT64_MAX; /* cannot move (clamped) */
                         n++;
@@ -711,8 +711,7 @@ static ls_err_t ls_heap_rebuild(ls_shard_t *sh) {
 }
 
 /* Makes sure a wake-up at or before lm->timer_due is in the heap. */
-static ls_err_t ls_arm(ls_shard_t *sh, uint32_t lead, uint32_t m,
-                       ls_lm_t *lm) {
+static ls_err_t ls_arm(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {
         if (lm->timer_due == INT64_MAX || lm->wake_due <= lm->timer_due)
                 return LS_OK;
         lm->wake_due = lm->timer_due;
@@ -795,8 +794,8 @@ static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
  * After fit / engagement moved: recompute grade and band, emit a score
  * update if anything visible changed, then the MQL transitions.
  */
-static ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m,
-                          ls_lm_t *lm, int32_t prev_fit, int32_t prev_eng,
+static ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+                          int32_t prev_fit, int32_t prev_eng,
                           const ls_change_t *ch, ls_outbuf_t *ob) {
         const ls_model_t *model = &sh->ms->models[m];
         int prev_grade = lm->grade, prev_band = lm->band;
@@ -950,8 +949,8 @@ static int ls_conds_any(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
  * counter moves to t's window first). Nothing is recorded: the award is
  * final only after every limit has had its say (ls_cap_commit).
  */
-static int32_t ls_cap_room(const ls_cap_t *cap, ls_cap_slot_t *slot,
-                           int64_t t, int32_t want) {
+static int32_t ls_cap_room(const ls_cap_t *cap, ls_cap_slot_t *slot, int64_t t,
+                           int32_t want) {
         int64_t w = cap->per_ms ? ls_floordiv(t, cap->per_ms) : 0;
         int32_t allowed = want;
 
@@ -1022,9 +1021,9 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                 fired = 1;
                 if (award > 0) {
                         const ls_cap_t *cc =
-                                rule->category >= 0 &&
-                                                model->categories[rule->category]
-                                                        .cap.set
+                                rule->category >= 0 && model->categories
+                                                               [rule->category]
+                                                                       .cap.set
                                         ? &model->categories[rule->category].cap
                                         : NULL;
 
@@ -1037,8 +1036,10 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                                     in->time, award);
                         if (model->has_engagement_max &&
                             eng + award > model->engagement_max)
-                                award = (int32_t)(model->engagement_max - eng >= 0
-                                                          ? model->engagement_max - eng
+                                award = (int32_t)(model->engagement_max - eng >=
+                                                                  0
+                                                          ? model->engagement_max -
+                                                                    eng
                                                           : 0);
                         if (award > 0) { /* only what is awarded counts */
                                 if (rule->cap.set)
@@ -1050,7 +1051,8 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                         gained += award;
                 } else if (eng + award < model->engagement_floor) {
                         award = (int32_t)(model->engagement_floor - eng < 0
-                                                  ? model->engagement_floor - eng
+                                                  ? model->engagement_floor -
+                                                            eng
                                                   : 0);
                 }
                 eng += award;
@@ -1080,8 +1082,8 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                 if (gained > 0 && ls_hot_ring_len(model) > 0) {
                         times[lm->hot_pos] = in->time;
                         pts[lm->hot_pos] = ls_sat32(gained);
-                        lm->hot_pos = (uint8_t)((lm->hot_pos + 1) %
-                                                model->hot.track);
+                        lm->hot_pos =
+                                (uint8_t)((lm->hot_pos + 1) % model->hot.track);
                 }
                 if (hot_listed)
                         hot = 1;
@@ -1112,9 +1114,9 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
 }
 
 /* Applies a profile update to one model: fit rules on named attributes. */
-static ls_err_t ls_apply_profile_model(ls_shard_t *sh, uint32_t lead,
-                                       size_t m, const ls_input_t *in,
-                                       int64_t now, ls_outbuf_t *ob) {
+static ls_err_t ls_apply_profile_model(ls_shard_t *sh, uint32_t lead, size_t m,
+                                       const ls_input_t *in, int64_t now,
+                                       ls_outbuf_t *ob) {
         const ls_model_t *model = &sh->ms->models[m];
         ls_lm_t *lm = ls_lm(sh, lead, m);
         int32_t prev_fit = lm->fit, prev_eng = lm->engagement;
@@ -1226,8 +1228,8 @@ static int ls_dedupe_seen(const ls_shard_t *sh, ls_lead_hdr_t *hdr,
         return 0;
 }
 
-ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
-                        ls_outbuf_t *ob, char *errstr, size_t errstr_size) {
+ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
+                        char *errstr, size_t errstr_size) {
         const ls_modelset_t *ms = sh->ms;
         ls_lead_hdr_t *hdr;
         int64_t idx, now;
@@ -1242,7 +1244,8 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "lead_id: missing or empty");
         }
-        if (in->kind == LS_INPUT_EVENT && (!in->event_type || !*in->event_type)) {
+        if (in->kind == LS_INPUT_EVENT &&
+            (!in->event_type || !*in->event_type)) {
                 sh->stats.invalid++;
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "event_type: missing or empty");
@@ -1318,8 +1321,8 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
                         return LS_OK; /* no model has a use for it */
                 type_idx = et->type_idx;
         }
-        idx = ls_lead_table_get(sh->leads, in->lead_id, strlen(in->lead_id),
-                                1, &created);
+        idx = ls_lead_table_get(sh->leads, in->lead_id, strlen(in->lead_id), 1,
+                                &created);
         if (idx < 0)
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                                  "out of memory for lead %s", in->lead_id);
@@ -1327,7 +1330,8 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
         hdr = ls_hdr(sh, lead);
         if (created)
                 ls_lm_init(sh, lead);
-        if (in->kind == LS_INPUT_EVENT && ls_dedupe_seen(sh, hdr, in->event_id)) {
+        if (in->kind == LS_INPUT_EVENT &&
+            ls_dedupe_seen(sh, hdr, in->event_id)) {
                 sh->stats.duplicates++;
                 return ls_seterr(errstr, errstr_size, LS_ERR_DUPLICATE,
                                  "event_id %s already applied to lead %s",
@@ -1349,7 +1353,8 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in,
         hdr->clock = now;
         for (m = 0; m < ms->n_models; m++) {
                 if (in->kind == LS_INPUT_EVENT) {
-                        if (!ls_model_wants_product(&ms->models[m], in->product))
+                        if (!ls_model_wants_product(&ms->models[m],
+                                                    in->product))
                                 continue;
                         err = ls_apply_event_model(
                                 sh, lead, m, in, type_idx,
@@ -1406,8 +1411,7 @@ static void ls_lead_view_fill(const ls_lm_t *lm, ls_lead_view_t *view) {
 
 void ls_shard_foreach_lead(const ls_shard_t *sh, size_t model_idx,
                            int (*cb)(const char *lead_id,
-                                     const ls_lead_view_t *view,
-                                     void *opaque),
+                                     const ls_lead_view_t *view, void *opaque),
                            void *opaque) {
         size_t i, n = ls_lead_table_count(sh->leads);
         ls_lead_view_t view;
@@ -1473,7 +1477,8 @@ ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
                 if (ls_put32(buf, klen) || ls_buf_append(buf, key, klen))
                         return LS_ERR_NOMEM;
                 at = buf->len;
-                if (ls_buf_append(buf, ls_lead_table_block(sh->leads, (uint32_t)i),
+                if (ls_buf_append(buf,
+                                  ls_lead_table_block(sh->leads, (uint32_t)i),
                                   sh->block_size))
                         return LS_ERR_NOMEM;
                 /* wake-ups are heap bookkeeping, rebuilt by the loader as
@@ -1542,8 +1547,8 @@ static const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
                     lm->fit_bits >> model->n_fit_rules)
                         return "fit rule bits";
                 if (lm->fit != ls_clamp_fit(model, lm->fit) ||
-                    lm->engagement != ls_clamp_engagement(model,
-                                                          lm->engagement) ||
+                    lm->engagement !=
+                            ls_clamp_engagement(model, lm->engagement) ||
                     lm->base != ls_clamp_engagement(model, lm->base))
                         return "fit or engagement";
                 if (!ls_time_ok(lm->anchor, INT64_MIN) ||
@@ -1570,7 +1575,8 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
         size_t n = ls_lead_table_count(sh->leads), i, m;
         const char *bad;
 
-        if (sh->n_heap > sh->size_heap || sh->live_timers > n * sh->ms->n_models)
+        if (sh->n_heap > sh->size_heap ||
+            sh->live_timers > n * sh->ms->n_models)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "timer heap: %zu entries in %zu, %zu live",
                                  sh->n_heap, sh->size_heap, sh->live_timers);
@@ -1591,11 +1597,10 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
         }
         for (i = 0; i < n; i++) {
                 if ((bad = ls_lead_check(sh, (uint32_t)i)) != NULL)
-                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                         "lead %s: %s out of range",
-                                         ls_lead_table_key(sh->leads,
-                                                           (uint32_t)i),
-                                         bad);
+                        return ls_seterr(
+                                errstr, errstr_size, LS_ERR_INVALID,
+                                "lead %s: %s out of range",
+                                ls_lead_table_key(sh->leads, (uint32_t)i), bad);
                 for (m = 0; m < sh->ms->n_models; m++) {
                         const ls_lm_t *lm = ls_lm(sh, (uint32_t)i, m);
                         /* a wake-up at or before a pending timer is in
@@ -1614,8 +1619,8 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
         return LS_OK;
 }
 
-ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
-                          size_t len, char *errstr, size_t errstr_size) {
+ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
+                          char *errstr, size_t errstr_size) {
         ls_reader_t r = {data, len, 0};
         char magic[4], version[LS_MODEL_VERSION_LEN + 1] = {0};
         uint32_t format, n_models, block_size, dedupe;
@@ -1676,8 +1681,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
         }
         if (ls_get(&r, &sh->stats.inputs, 8) ||
             ls_get(&r, &sh->stats.duplicates, 8) ||
-            ls_get(&r, &sh->stats.late, 8) ||
-            ls_get(&r, &sh->stats.stale, 8) ||
+            ls_get(&r, &sh->stats.late, 8) || ls_get(&r, &sh->stats.stale, 8) ||
             ls_get(&r, &sh->stats.future, 8) ||
             ls_get(&r, &sh->stats.invalid, 8) ||
             ls_get(&r, &sh->stats.ignored, 8) ||
@@ -1705,8 +1709,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                 int64_t idx;
                 int created;
 
-                if (ls_get(&r, &klen, 4) || klen == 0 ||
-                    klen > r.len - r.off ||
+                if (ls_get(&r, &klen, 4) || klen == 0 || klen > r.len - r.off ||
                     memchr(r.p + r.off, '\0', klen) != NULL) {
                         ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                   "shard state: bad key of lead %llu at "
@@ -1720,8 +1723,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data,
                         ls_seterr(errstr, errstr_size,
                                   idx < 0 ? LS_ERR_NOMEM : LS_ERR_INVALID,
                                   "shard state: %s lead at offset %zu",
-                                  idx < 0 ? "no memory for" : "duplicate",
-                                  at);
+                                  idx < 0 ? "no memory for" : "duplicate", at);
                         goto fail;
                 }
                 r.off += klen;
@@ -1835,10 +1837,9 @@ static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
         for (i = 0; i < n->n_rules; i++)
                 for (j = 0; j < o->n_rules; j++)
                         if (!strcmp(n->rules[i].id, o->rules[j].id))
-                                ls_migrate_cap(&o->rules[j].cap,
-                                               ls_cap_slots(olm),
-                                               &n->rules[i].cap,
-                                               ls_cap_slots(nlm));
+                                ls_migrate_cap(
+                                        &o->rules[j].cap, ls_cap_slots(olm),
+                                        &n->rules[i].cap, ls_cap_slots(nlm));
         for (i = 0; i < n->n_categories; i++)
                 for (j = 0; j < o->n_categories; j++)
                         if (!strcmp(n->categories[i].name,
@@ -1881,8 +1882,8 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                 ls_lead_hdr_t *oh = ls_hdr(osh, (uint32_t)i), *nh;
                 uint32_t k, keep;
                 int created;
-                int64_t idx = ls_lead_table_get(sh->leads, key, strlen(key),
-                                                1, &created);
+                int64_t idx = ls_lead_table_get(sh->leads, key, strlen(key), 1,
+                                                &created);
 
                 if (idx < 0)
                         goto nomem;
@@ -1893,9 +1894,10 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                 /* the most recent event ids, as many as both remember */
                 keep = oh->dedupe_n < ms->dedupe ? oh->dedupe_n : ms->dedupe;
                 for (k = 0; k < keep; k++)
-                        ls_dedupe_ring(nh)[k] = ls_dedupe_ring(oh)[
-                                (oh->dedupe_pos + osh->ms->dedupe - keep + k) %
-                                osh->ms->dedupe];
+                        ls_dedupe_ring(nh)[k] = ls_dedupe_ring(
+                                oh)[(oh->dedupe_pos + osh->ms->dedupe - keep +
+                                     k) %
+                                    osh->ms->dedupe];
                 nh->dedupe_n = (uint8_t)keep;
                 nh->dedupe_pos = (uint8_t)(ms->dedupe ? keep % ms->dedupe : 0);
                 for (m = 0; m < ms->n_models; m++) {

@@ -19,7 +19,7 @@
 #include "leadscore/ls_pipeline.h"
 
 struct ls_broker_s {
-        rd_kafka_t *rk;                  /* handle the cluster belongs to */
+        rd_kafka_t *rk; /* handle the cluster belongs to */
         rd_kafka_mock_cluster_t *mcluster;
         char *address;
 };
@@ -114,8 +114,8 @@ static int ls_broker_num(const char *s, long min, long max, long *vp) {
         return 0;
 }
 
-ls_err_t ls_broker_control(ls_broker_t *broker, const char *line,
-                           char *errstr, size_t errstr_size) {
+ls_err_t ls_broker_control(ls_broker_t *broker, const char *line, char *errstr,
+                           size_t errstr_size) {
         char copy[512], *argv[8], *save = NULL, *tok;
         int argc = 0;
         long a = 0, b = 0, c = 0;
@@ -138,8 +138,7 @@ ls_err_t ls_broker_control(ls_broker_t *broker, const char *line,
                 long api, dflt;
                 rd_kafka_resp_err_t *codes;
                 if (!strcmp(argv[0], "errors")) {
-                        if (argc < 3 ||
-                            ls_broker_num(argv[i++], 0, 100, &api))
+                        if (argc < 3 || ls_broker_num(argv[i++], 0, 100, &api))
                                 goto usage;
                 } else {
                         api = argv[0][0] == 'p' ? 0 : argv[0][0] == 'f' ? 1 : 8;
@@ -180,8 +179,8 @@ ls_err_t ls_broker_control(ls_broker_t *broker, const char *line,
         } else if (!strcmp(argv[0], "rtt") && argc == 3 &&
                    !ls_broker_num(argv[1], 1, 16, &a) &&
                    !ls_broker_num(argv[2], 0, 600000, &b)) {
-                err = rd_kafka_mock_broker_set_rtt(broker->mcluster,
-                                                   (int32_t)a, (int)b);
+                err = rd_kafka_mock_broker_set_rtt(broker->mcluster, (int32_t)a,
+                                                   (int)b);
         } else if (!strcmp(argv[0], "clear") && argc == 1) {
                 rd_kafka_mock_clear_request_errors(broker->mcluster, 0);
                 rd_kafka_mock_clear_request_errors(broker->mcluster, 1);

@@ -20,10 +20,10 @@ int32_t ls_keys_partition(const void *key, size_t key_len,
                                                 partition_cnt, NULL, NULL);
 }
 
-const char *ls_keys_check(const void *key, size_t key_len,
-                          const char *lead_id, const char *topic,
-                          int32_t partition, int32_t partition_cnt,
-                          char *errstr, size_t errstr_size) {
+const char *ls_keys_check(const void *key, size_t key_len, const char *lead_id,
+                          const char *topic, int32_t partition,
+                          int32_t partition_cnt, char *errstr,
+                          size_t errstr_size) {
         size_t n = strlen(lead_id);
         int32_t want;
 
@@ -49,8 +49,9 @@ const char *ls_keys_check(const void *key, size_t key_len,
         if (want == partition)
                 return NULL;
         snprintf(errstr, errstr_size,
-                 "key '%.128s' belongs to partition %" PRId32 " of %s's %"
-                 PRId32 " under the murmur2 partitioner, not %" PRId32
+                 "key '%.128s' belongs to partition %" PRId32
+                 " of %s's %" PRId32
+                 " under the murmur2 partitioner, not %" PRId32
                  ": its producer must partition with murmur2 "
                  "(docs/CONFIG.md)",
                  lead_id, want, topic, partition_cnt, partition);
@@ -72,8 +73,8 @@ int32_t ls_keys_partition_count(rd_kafka_t *rk, const char *topic,
         }
         kerr = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
         if (kerr)
-                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                          "%s: metadata: %s", topic, rd_kafka_err2str(kerr));
+                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA, "%s: metadata: %s",
+                          topic, rd_kafka_err2str(kerr));
         else if (md->topic_cnt != 1 || md->topics[0].err ||
                  md->topics[0].partition_cnt < 1)
                 ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,

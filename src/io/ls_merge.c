@@ -3,17 +3,16 @@
  */
 #include "leadscore/ls_merge.h"
 
-
 int64_t ls_merge_time(ls_codec_t *codec, const ls_record_t *rec,
                       const ls_modelset_t *ms) {
         char errstr[256];
         ls_input_t in;
         ls_err_t err;
 
-        return ls_merge_key(ms,
-                            ls_scorer_read(codec, rec, &in, &err, errstr,
-                                           sizeof(errstr)),
-                            &in);
+        return ls_merge_key(
+                ms,
+                ls_scorer_read(codec, rec, &in, &err, errstr, sizeof(errstr)),
+                &in);
 }
 
 int64_t ls_merge_key(const ls_modelset_t *ms, ls_verdict_t v,

@@ -53,15 +53,16 @@
 #include "leadscore/ls_snapshot.h"
 #include "leadscore/ls_snapstore.h"
 
-#define LS_PL_BATCH 4096      /* records handled between housekeeping */
-#define LS_PL_TICKETS 1024    /* delivery tickets allocated at a time */
+#define LS_PL_BATCH 4096   /* records handled between housekeeping */
+#define LS_PL_TICKETS 1024 /* delivery tickets allocated at a time */
 #define LS_PL_POLL_MS 100
-#define LS_PL_END_TIMEOUT_MS 2000 /* ListOffsets for the merge (ls_pl_ask_ends) */
+#define LS_PL_END_TIMEOUT_MS                                                   \
+        2000 /* ListOffsets for the merge (ls_pl_ask_ends) */
 #define LS_PL_TOPIC_EVENTS 0
 #define LS_PL_TOPIC_PROFILES 1
-#define LS_PL_PUBLISH_MS 1000  /* gauges (leads, state bytes) refresh */
-#define LS_PL_WATCH_MS 1000    /* model_watch: stat() of the model file */
-#ifndef LEADSCORE_VERSION      /* both set by CMake, as for --version */
+#define LS_PL_PUBLISH_MS 1000 /* gauges (leads, state bytes) refresh */
+#define LS_PL_WATCH_MS 1000   /* model_watch: stat() of the model file */
+#ifndef LEADSCORE_VERSION     /* both set by CMake, as for --version */
 #define LEADSCORE_VERSION "unknown"
 #endif
 #ifndef LEADSCORE_AVRO_VERSION
@@ -76,7 +77,7 @@
 /** One input record whose outputs may still be in flight. */
 typedef struct ls_pending_s {
         int64_t offset;
-        uint32_t remaining;  /* produced records not yet acknowledged */
+        uint32_t remaining; /* produced records not yet acknowledged */
 } ls_pending_t;
 
 /**
@@ -86,9 +87,9 @@ typedef struct ls_pending_s {
  */
 typedef struct ls_pl_read_s {
         ls_verdict_t v;
-        ls_err_t err;      /* of LS_V_ERROR */
-        ls_input_t *in;    /* ls_input_dup() */
-        char *why;         /* errstr of a rejection */
+        ls_err_t err;   /* of LS_V_ERROR */
+        ls_input_t *in; /* ls_input_dup() */
+        char *why;      /* errstr of a rejection */
 } ls_pl_read_t;
 
 static void ls_pl_read_free(ls_pl_read_t *r) {
@@ -100,14 +101,14 @@ static void ls_pl_read_free(ls_pl_read_t *r) {
 
 /** Offset tracking of one assigned input topic-partition. */
 typedef struct ls_tp_s {
-        int topic;               /* LS_PL_TOPIC_* */
+        int topic; /* LS_PL_TOPIC_* */
         int32_t partition;
-        ls_pending_t *ring;      /* FIFO of inputs, oldest at head */
+        ls_pending_t *ring; /* FIFO of inputs, oldest at head */
         size_t cap, head, count;
-        uint64_t base_seq;       /* absolute sequence number of ring[head] */
-        int64_t committable;     /* next offset safe to commit, -1 = none */
-        int64_t committed;       /* last committed, -1 = none */
-        int64_t quiet_until;     /* transactional: the inputs before this
+        uint64_t base_seq;   /* absolute sequence number of ring[head] */
+        int64_t committable; /* next offset safe to commit, -1 = none */
+        int64_t committed;   /* last committed, -1 = none */
+        int64_t quiet_until; /* transactional: the inputs before this
                                   * offset had their outputs committed by an
                                   * earlier transaction; they are applied
                                   * again without producing. -1 = none */
@@ -132,7 +133,7 @@ typedef struct ls_tp_s {
 /** Delivery ticket: which input entry a produced record belongs to.
  *  Tickets come from the pipeline's pool (no allocation per output). */
 typedef struct ls_ticket_s {
-        ls_tp_t *tp;             /* NULL for idle-tick outputs */
+        ls_tp_t *tp; /* NULL for idle-tick outputs */
         uint64_t seq;
         struct ls_ticket_s *next_free;
 } ls_ticket_t;
@@ -145,15 +146,15 @@ typedef struct ls_ticket_block_s {
 
 typedef struct ls_slot_s {
         ls_shard_t *shard;
-        int refs;                /* assigned topic-partitions feeding it */
-        int64_t last_input_ms;   /* monotonic time of the last input */
+        int refs;              /* assigned topic-partitions feeding it */
+        int64_t last_input_ms; /* monotonic time of the last input */
         /* Durability: next[t] is the offset after the last input of topic
          * t applied to the shard (-1 = none yet: the earliest offset);
          * durable[t] what the newest written snapshot covers (-1 none). */
         int64_t next[2];
         int64_t durable[2];
-        int dirty;               /* changed since the last snapshot */
-        int64_t snap_done_ms;    /* metrics: monotonic end of the last
+        int dirty;            /* changed since the last snapshot */
+        int64_t snap_done_ms; /* metrics: monotonic end of the last
                                   * snapshot (0 = none), its duration (ms)
                                   * and size */
         int64_t snap_dur_ms;
@@ -172,16 +173,17 @@ enum {
 };
 
 typedef struct ls_pl_mh_s {
-        ls_metric_t *outputs[4];    /* [alert kind]; [0] = score updates */
+        ls_metric_t *outputs[4]; /* [alert kind]; [0] = score updates */
         ls_metric_t *restores[LS_PL_RESTORE__CNT]; /* by LS_PL_RESTORED.. */
-        ls_metric_t *applied, *duplicates, *stale, *delivered, *delivery_failures;
+        ls_metric_t *applied, *duplicates, *stale, *delivered,
+                *delivery_failures;
         ls_metric_t *commits, *latency;
 } ls_pl_mh_t;
 
 struct ls_pipeline_s {
         const ls_config_t *conf;
         ls_log_t *log;
-        ls_metrics_t *metrics;   /* registry; served when metrics.listen */
+        ls_metrics_t *metrics; /* registry; served when metrics.listen */
         ls_pl_mh_t mh;
         const volatile sig_atomic_t *reloadp; /* SIGHUP counter, or NULL */
         sig_atomic_t reload_seen;
@@ -190,23 +192,23 @@ struct ls_pipeline_s {
         off_t model_size;
         ls_modelset_t *ms;
         ls_codec_t *codec;
-        ls_broker_t *broker;     /* embedded broker, or NULL */
+        ls_broker_t *broker; /* embedded broker, or NULL */
         char *bootstrap;
         rd_kafka_t *consumer;
         rd_kafka_t *producer;
-        size_t dl_limit;         /* dead letter: key + value + headers */
-        rd_kafka_queue_t *cq;    /* the consumer queue (batch consume) */
+        size_t dl_limit;            /* dead letter: key + value + headers */
+        rd_kafka_queue_t *cq;       /* the consumer queue (batch consume) */
         rd_kafka_message_t **batch; /* LS_PL_BATCH slots */
         int consumer_closed;
-        int64_t now_mono;        /* clocks, read once per batch (ms) */
+        int64_t now_mono; /* clocks, read once per batch (ms) */
         int64_t now_wall;
-        ls_ticket_t *tfree;      /* delivery ticket pool */
+        ls_ticket_t *tfree; /* delivery ticket pool */
         ls_ticket_block_t *tblocks;
 
-        ls_slot_t *slots;        /* indexed by partition */
-        ls_tp_t **tps[2];        /* [topic][partition] */
-        int32_t n_parts;         /* size of slots and tps[*] */
-        int32_t topic_parts[2];  /* partitions of each input topic, from
+        ls_slot_t *slots;         /* indexed by partition */
+        ls_tp_t **tps[2];         /* [topic][partition] */
+        int32_t n_parts;          /* size of slots and tps[*] */
+        int32_t topic_parts[2];   /* partitions of each input topic, from
                                   * metadata at the last assignment; 0 =
                                   * unknown (no partition check) */
         int64_t misplaced_warned; /* monotonic ms of the last warning */
@@ -214,22 +216,23 @@ struct ls_pipeline_s {
         size_t lead_budget;       /* max_leads over all partitions; 0 none */
         int64_t cap_warned;       /* as misplaced_warned, for lead_cap */
         uint64_t cap_quiet;
-        int ends_wanted;          /* some ls_tp_t.end_wanted is set */
-        int64_t ends_retry_at;    /* no ListOffsets before (after an error) */
-        uint64_t snap_rejected;   /* snapshot files rejected by the
+        int ends_wanted;        /* some ls_tp_t.end_wanted is set */
+        int64_t ends_retry_at;  /* no ListOffsets before (after an error) */
+        uint64_t snap_rejected; /* snapshot files rejected by the
                                    * restore at hand */
 
         ls_outbuf_t ob;
         ls_buf_t buf;
-        ls_buf_t snapbuf;        /* scratch of snapshot writes */
+        ls_buf_t snapbuf;          /* scratch of snapshot writes */
         ls_snapstore_t *snapstore; /* where snapshots go; NULL: off */
-        int64_t last_snapshot;   /* monotonic ms */
+        int64_t last_snapshot;     /* monotonic ms */
         ls_pipeline_stats_t stats;
-        int fatal;               /* a fatal error happened; stop */
+        int fatal; /* a fatal error happened; stop */
         ls_err_t fatal_err;
         char fatal_str[1024];
         atomic_int stop_req;
-        atomic_uint_least64_t n_consumed; /* stats.consumed, for other threads */
+        atomic_uint_least64_t
+                n_consumed; /* stats.consumed, for other threads */
 };
 
 /* ---------------------------------------------------------------- utils */
@@ -311,9 +314,9 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                         "(snapshot.allow_reset).",
                         labels);
         }
-        pl->mh.applied = ls_metrics_counter(
-                pl->metrics, "leadscore_applied_total",
-                "Inputs the engine accepted.", NULL);
+        pl->mh.applied =
+                ls_metrics_counter(pl->metrics, "leadscore_applied_total",
+                                   "Inputs the engine accepted.", NULL);
         pl->mh.duplicates = ls_metrics_counter(
                 pl->metrics, "leadscore_duplicates_total",
                 "Duplicate events dropped (same event id for a lead).", NULL);
@@ -328,9 +331,9 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
         pl->mh.delivery_failures = ls_metrics_counter(
                 pl->metrics, "leadscore_delivery_failures_total",
                 "Produced records the broker finally refused (fatal).", NULL);
-        pl->mh.commits = ls_metrics_counter(pl->metrics,
-                                            "leadscore_commits_total",
-                                            "Input offset commits.", NULL);
+        pl->mh.commits =
+                ls_metrics_counter(pl->metrics, "leadscore_commits_total",
+                                   "Input offset commits.", NULL);
         pl->mh.latency = ls_metrics_histogram(
                 pl->metrics, "leadscore_processing_latency_seconds",
                 "From an input record's Kafka timestamp to the production of "
@@ -353,8 +356,7 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
              i++) {
                 snprintf(labels, sizeof(labels), "result=\"%s\"",
                          reload_results[i]);
-                ls_metrics_counter(pl->metrics,
-                                   "leadscore_model_reloads_total",
+                ls_metrics_counter(pl->metrics, "leadscore_model_reloads_total",
                                    "Model reload attempts, by result "
                                    "(switched, unchanged, rejected).",
                                    labels);
@@ -371,8 +373,8 @@ static ls_metric_t *ls_pl_consumed_metric(ls_pipeline_t *pl, int topic,
                                           int32_t partition) {
         char labels[512], esc[400];
 
-        snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%" PRId32
-                 "\"",
+        snprintf(labels, sizeof(labels),
+                 "topic=\"%s\",partition=\"%" PRId32 "\"",
                  ls_metrics_label_escape(topic == LS_PL_TOPIC_EVENTS
                                                  ? pl->conf->topic_events
                                                  : pl->conf->topic_profiles,
@@ -396,11 +398,10 @@ static void ls_pl_model_info(ls_pipeline_t *pl, const ls_modelset_t *ms,
                          ls_metrics_label_escape(ms->models[i].id, id,
                                                  sizeof(id)),
                          ms->models[i].version, ms->version);
-                ls_metric_set(ls_metrics_gauge(pl->metrics,
-                                               "leadscore_model_info",
-                                               "1 for the models in use.",
-                                               labels),
-                              on);
+                ls_metric_set(
+                        ls_metrics_gauge(pl->metrics, "leadscore_model_info",
+                                         "1 for the models in use.", labels),
+                        on);
         }
 }
 
@@ -412,8 +413,8 @@ static void ls_pl_model_info(ls_pipeline_t *pl, const ls_modelset_t *ms,
  * error reaches ls_pl_handle), so these lines are dropped here unless
  * they are debug lines (librdkafka's `debug` property).
  */
-static void ls_pl_kafka_log_cb(const rd_kafka_t *rk, int level,
-                               const char *fac, const char *buf) {
+static void ls_pl_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                               const char *buf) {
         ls_pipeline_t *pl = rd_kafka_opaque(rk);
 
         if (level < 7 /* LOG_DEBUG */ &&
@@ -426,8 +427,8 @@ static void ls_pl_kafka_log_cb(const rd_kafka_t *rk, int level,
 }
 
 /** A string property of a client's effective configuration ("" unset). */
-static const char *ls_pl_kafka_prop(rd_kafka_t *rk, const char *name,
-                                    char *buf, size_t size) {
+static const char *ls_pl_kafka_prop(rd_kafka_t *rk, const char *name, char *buf,
+                                    size_t size) {
         if (rd_kafka_conf_get(rd_kafka_conf(rk), name, buf, &size) !=
             RD_KAFKA_CONF_OK)
                 buf[0] = '\0';
@@ -497,8 +498,9 @@ static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                          "user '%s'): %s; check sasl.username and "
                          "sasl.password, and that the broker knows this "
                          "user for this mechanism%s",
-                         mech, ls_pl_kafka_prop(rk, "sasl.username", user,
-                                                sizeof(user)),
+                         mech,
+                         ls_pl_kafka_prop(rk, "sasl.username", user,
+                                          sizeof(user)),
                          reason, hint);
                 ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
         } else if (!pl->fatal && !transient && err == RD_KAFKA_RESP_ERR__SSL) {
@@ -834,9 +836,11 @@ static void ls_pl_commit(ls_pipeline_t *pl,
                                 int ti = ls_pl_topic_index(
                                         pl, offsets->elems[i].topic);
                                 ls_tp_t *tp =
-                                        pl->tps[ti][offsets->elems[i].partition];
+                                        pl->tps[ti]
+                                               [offsets->elems[i].partition];
                                 if (tp)
-                                        tp->committed = offsets->elems[i].offset;
+                                        tp->committed =
+                                                offsets->elems[i].offset;
                         }
                         pl->stats.commits++;
                         ls_metric_add(pl->mh.commits, 1);
@@ -852,9 +856,11 @@ static void ls_pl_commit(ls_pipeline_t *pl,
                                 int ti = ls_pl_topic_index(
                                         pl, offsets->elems[i].topic);
                                 ls_tp_t *tp =
-                                        pl->tps[ti][offsets->elems[i].partition];
+                                        pl->tps[ti]
+                                               [offsets->elems[i].partition];
                                 if (tp && offsets->elems[i].err == 0)
-                                        tp->committed = offsets->elems[i].offset;
+                                        tp->committed =
+                                                offsets->elems[i].offset;
                         }
                         pl->stats.commits++;
                         ls_metric_add(pl->mh.commits, 1);
@@ -897,8 +903,7 @@ static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                                  rd_kafka_topic_name(rkm->rkt), rkm->partition,
                                  rd_kafka_err2str(rkm->err));
                 }
-                if (pl->conf->transactional &&
-                    ls_pl_is_fenced(pl, rkm->err))
+                if (pl->conf->transactional && ls_pl_is_fenced(pl, rkm->err))
                         ls_pl_fenced(pl, msg);
                 else
                         ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
@@ -918,8 +923,7 @@ static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 }
 
 /** @returns a ticket from the pool, or NULL when out of memory. */
-static ls_ticket_t *ls_pl_ticket(ls_pipeline_t *pl, ls_tp_t *tp,
-                                 uint64_t seq) {
+static ls_ticket_t *ls_pl_ticket(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
         ls_ticket_t *t = pl->tfree;
         size_t i;
 
@@ -954,9 +958,8 @@ static void ls_pl_ticket_put(ls_pipeline_t *pl, ls_ticket_t *t) {
  */
 static int ls_pl_output_id(const ls_output_t *o, char *buf, size_t size) {
         const char *parts[2] = {o->lead_id, o->model->id};
-        const char *alert = o->kind == LS_OUT_ALERT
-                                    ? ls_alert_kind2str(o->alert)
-                                    : NULL;
+        const char *alert =
+                o->kind == LS_OUT_ALERT ? ls_alert_kind2str(o->alert) : NULL;
         char digits[24];
         size_t n = 0, len, nd = 0, i;
         unsigned long long seq = (unsigned long long)o->seq;
@@ -1120,10 +1123,10 @@ static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
                 if (o->kind == LS_OUT_ALERT)
                         pl->stats.alerts++;
                 ls_metric_add(pl->mh.outputs[o->kind == LS_OUT_ALERT &&
-                                                     o->alert > 0 &&
-                                                     o->alert < 4
-                                             ? o->alert
-                                             : 0],
+                                                             o->alert > 0 &&
+                                                             o->alert < 4
+                                                     ? o->alert
+                                                     : 0],
                               1);
         }
         return LS_OK;
@@ -1146,10 +1149,8 @@ static rd_kafka_headers_t *ls_pl_dead_letter_headers(const ls_dead_letter_t *dl,
         *bytes = 160 + strlen(dl->reason) + strlen(dl->error) +
                  strlen(dl->source_topic) + strlen(part) + strlen(off);
         if (dl->value_truncated_from) {
-                snprintf(trunc, sizeof(trunc), "%zu",
-                         dl->value_truncated_from);
-                rd_kafka_header_add(hdrs, "leadscore.truncated", -1, trunc,
-                                    -1);
+                snprintf(trunc, sizeof(trunc), "%zu", dl->value_truncated_from);
+                rd_kafka_header_add(hdrs, "leadscore.truncated", -1, trunc, -1);
                 *bytes += 32 + strlen(trunc);
         }
         return hdrs;
@@ -1161,9 +1162,8 @@ static rd_kafka_headers_t *ls_pl_dead_letter_headers(const ls_dead_letter_t *dl,
  * leadscore.truncated) when the dead letter would not fit the producer's
  * message.max.bytes.
  */
-static void ls_pl_dead_letter(ls_pipeline_t *pl,
-                              const rd_kafka_message_t *rkm, ls_tp_t *tp,
-                              uint64_t seq, const char *reason,
+static void ls_pl_dead_letter(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
+                              ls_tp_t *tp, uint64_t seq, const char *reason,
                               const char *error) {
         ls_dead_letter_t dl;
         rd_kafka_headers_t *hdrs;
@@ -1205,10 +1205,9 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
                 size_t total, keep;
 
                 ls_buf_reset(&pl->buf);
-                err = ls_codec_encode_dead_letter(pl->codec,
-                                                  pl->conf->topic_dead_letters,
-                                                  &dl, &pl->buf, errstr,
-                                                  sizeof(errstr));
+                err = ls_codec_encode_dead_letter(
+                        pl->codec, pl->conf->topic_dead_letters, &dl, &pl->buf,
+                        errstr, sizeof(errstr));
                 if (err) {
                         snprintf(msg, sizeof(msg),
                                  "cannot encode dead letter: %s", errstr);
@@ -1238,12 +1237,11 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
                         keep = 0;
                         if (total != SIZE_MAX && attempt < 2 &&
                             total - pl->dl_limit < dl.value_len) {
-                                size_t scaled = (size_t)(
-                                        (double)dl.value_len *
-                                        ((double)pl->dl_limit /
-                                         (double)total) * 0.95);
-                                keep = dl.value_len -
-                                       (total - pl->dl_limit);
+                                size_t scaled = (size_t)((double)dl.value_len *
+                                                         ((double)pl->dl_limit /
+                                                          (double)total) *
+                                                         0.95);
+                                keep = dl.value_len - (total - pl->dl_limit);
                                 if (keep > scaled)
                                         keep = scaled;
                         }
@@ -1268,7 +1266,8 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
                 pl->stats.dead_letters++;
                 snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
                 ls_metric_add(ls_metrics_counter(
-                                      pl->metrics, "leadscore_dead_letters_total",
+                                      pl->metrics,
+                                      "leadscore_dead_letters_total",
                                       "Input records sent to the dead-letter "
                                       "topic, by reason.",
                                       labels),
@@ -1281,15 +1280,13 @@ static void ls_pl_dead_letter(ls_pipeline_t *pl,
 /** ls_pl_fatal for error @p err met while @p what (e.g. "decoding") the
  *  record @p rkm: the message names its topic, partition and offset. */
 static void ls_pl_record_fatal(ls_pipeline_t *pl, ls_err_t err,
-                               const char *what,
-                               const rd_kafka_message_t *rkm,
+                               const char *what, const rd_kafka_message_t *rkm,
                                const char *errstr) {
         char msg[1024];
 
-        snprintf(msg, sizeof(msg),
-                 "%s %s [%" PRId32 "] offset %" PRId64 ": %s", what,
-                 rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset,
-                 errstr);
+        snprintf(msg, sizeof(msg), "%s %s [%" PRId32 "] offset %" PRId64 ": %s",
+                 what, rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                 rkm->offset, errstr);
         ls_pl_fatal(pl, err, msg);
 }
 
@@ -1299,8 +1296,8 @@ static void ls_pl_record(const ls_pipeline_t *pl, int topic,
         rd_kafka_timestamp_type_t tstype;
         int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
 
-        rec->kind = topic == LS_PL_TOPIC_EVENTS ? LS_INPUT_EVENT
-                                                : LS_INPUT_PROFILE;
+        rec->kind =
+                topic == LS_PL_TOPIC_EVENTS ? LS_INPUT_EVENT : LS_INPUT_PROFILE;
         rec->value = rkm->payload;
         rec->len = rkm->len;
         rec->topic = rd_kafka_topic_name(rkm->rkt);
@@ -1368,7 +1365,8 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
         if (rkm->err) {
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                         return;
-                ls_log(pl->log, LS_LOG_WARN, "consumer_error", "consumer: %s%s%s",
+                ls_log(pl->log, LS_LOG_WARN, "consumer_error",
+                       "consumer: %s%s%s",
                        rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
                        rkm->rkt ? ": " : "", rd_kafka_message_errstr(rkm));
                 if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -1440,8 +1438,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
                         ls_pl_warn_misplaced(pl, rkm, errstr);
                 else if (v == LS_V_CAPACITY)
                         ls_pl_warn_cap(pl, rkm, errstr);
-                ls_pl_dead_letter(pl, rkm, tp, seq, ls_verdict_name(v),
-                                  errstr);
+                ls_pl_dead_letter(pl, rkm, tp, seq, ls_verdict_name(v), errstr);
                 break;
         }
 }
@@ -1596,8 +1593,7 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
  * another broker), so only an end offset asked for after it counts;
  * without one, @p tp is marked for ls_pl_ask_ends() and 0 is returned.
  */
-static int ls_pl_partner_done(ls_pipeline_t *pl, ls_tp_t *tp,
-                              int64_t head_at) {
+static int ls_pl_partner_done(ls_pipeline_t *pl, ls_tp_t *tp, int64_t head_at) {
         /* (The fetch's cached high watermark cannot say "more to come"
          * either: a read_committed consumer stops at the last stable
          * offset, below it while a transaction is open.) */
@@ -1639,11 +1635,11 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
                 return 0;
         }
         /* A timestamp of -1 (OFFSET_END) asks for the partition's end. */
-        err = rd_kafka_offsets_for_times(
-                pl->consumer, list,
-                pl->conf->merge_wait_ms < LS_PL_END_TIMEOUT_MS
-                        ? (int)pl->conf->merge_wait_ms
-                        : LS_PL_END_TIMEOUT_MS);
+        err = rd_kafka_offsets_for_times(pl->consumer, list,
+                                         pl->conf->merge_wait_ms <
+                                                         LS_PL_END_TIMEOUT_MS
+                                                 ? (int)pl->conf->merge_wait_ms
+                                                 : LS_PL_END_TIMEOUT_MS);
         for (i = 0; i < list->cnt; i++) {
                 rd_kafka_topic_partition_t *e = &list->elems[i];
                 ls_tp_t *tp;
@@ -1692,7 +1688,8 @@ static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
                         return;
                 if (a && b) {
                         if (pl->conf->merge_wait_ms == 0)
-                                tp = a->held_at[a->hhead] <= b->held_at[b->hhead]
+                                tp = a->held_at[a->hhead] <=
+                                                     b->held_at[b->hhead]
                                              ? a
                                              : b;
                         else
@@ -1758,8 +1755,7 @@ static void ls_pl_snap_report(void *opaque, const char *path, const char *why) {
  * must already be acknowledged (or committed, in transactional mode).
  * A failure is logged and not fatal: offsets then stay uncommitted.
  */
-static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p,
-                               const char *why) {
+static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p, const char *why) {
         ls_slot_t *slot = &pl->slots[p];
         ls_snapshot_meta_t meta;
         char path[4096], errstr[1024];
@@ -1777,9 +1773,8 @@ static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p,
         }
         meta.partition = p;
         slot->snap_dur_ms = ls_pl_now_mono();
-        if (ls_snapstore_write(pl->snapstore, &meta, slot->shard,
-                               &pl->snapbuf, path, sizeof(path), errstr,
-                               sizeof(errstr))) {
+        if (ls_snapstore_write(pl->snapstore, &meta, slot->shard, &pl->snapbuf,
+                               path, sizeof(path), errstr, sizeof(errstr))) {
                 ls_log(pl->log, LS_LOG_ERROR, "snapshot_failed",
                        "snapshot of partition %" PRId32 " failed: %s", p,
                        errstr);
@@ -1844,8 +1839,9 @@ static int ls_pl_snapshot_due(const ls_pipeline_t *pl) {
         if (pl->conf->snapshot_every_events == 0)
                 return 0;
         for (p = 0; p < pl->n_parts; p++)
-                if (pl->slots[p].shard && pl->slots[p].applied_since_snap >=
-                                                  pl->conf->snapshot_every_events)
+                if (pl->slots[p].shard &&
+                    pl->slots[p].applied_since_snap >=
+                            pl->conf->snapshot_every_events)
                         return 1;
         return 0;
 }
@@ -1960,8 +1956,8 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                                "numbers, the new rules apply from offsets "
                                "%s %" PRId64 " %s %" PRId64 " on",
                                p, path, meta.migrated_from, pl->ms->version,
-                               st.leads, topics[0], meta.offsets[0],
-                               topics[1], meta.offsets[1]);
+                               st.leads, topics[0], meta.offsets[0], topics[1],
+                               meta.offsets[1]);
                 } else {
                         result = LS_PL_RESTORED;
                         ls_log(pl->log, LS_LOG_INFO, "restored",
@@ -2006,8 +2002,8 @@ static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
                         return 0;
                 }
                 snprintf(msg, sizeof(msg),
-                         "partition %" PRId32 ": no snapshot in %s, and %s",
-                         p, ls_snapstore_where(pl->snapstore), gone);
+                         "partition %" PRId32 ": no snapshot in %s, and %s", p,
+                         ls_snapstore_where(pl->snapstore), gone);
         } else {
                 snprintf(msg, sizeof(msg),
                          "partition %" PRId32 ": cannot restore: %s", p,
@@ -2165,14 +2161,16 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                 if (t < 0 || p < 0)
                         continue;
                 if (ls_pl_grow(pl, p)) {
-                        ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory on assign");
+                        ls_pl_fatal(pl, LS_ERR_NOMEM,
+                                    "out of memory on assign");
                         return;
                 }
                 if (pl->tps[t][p])
                         continue;
                 pl->tps[t][p] = ls_tp_new(t, p);
                 if (!pl->tps[t][p]) {
-                        ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory on assign");
+                        ls_pl_fatal(pl, LS_ERR_NOMEM,
+                                    "out of memory on assign");
                         return;
                 }
                 pl->tps[t][p]->m_consumed = ls_pl_consumed_metric(pl, t, p);
@@ -2182,9 +2180,8 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                         if (ls_pl_restore(pl, p))
                                 return;
                         if (pl->slots[p].shard)
-                                ls_shard_set_max_leads(
-                                        pl->slots[p].shard,
-                                        ls_pl_partition_cap(pl));
+                                ls_shard_set_max_leads(pl->slots[p].shard,
+                                                       ls_pl_partition_cap(pl));
                         pl->slots[p].last_input_ms = ls_pl_now_mono();
                         if (!pl->slots[p].shard) {
                                 ls_pl_fatal(pl, LS_ERR_NOMEM,
@@ -2283,8 +2280,8 @@ static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
         if (pl->topic_parts[0] > 0 && pl->topic_parts[1] > 0 &&
             pl->topic_parts[0] != pl->topic_parts[1]) {
                 snprintf(msg, sizeof(msg),
-                         "the input topics are not co-partitioned: %s has %"
-                         PRId32 " partitions and %s has %" PRId32
+                         "the input topics are not co-partitioned: %s has "
+                         "%" PRId32 " partitions and %s has %" PRId32
                          "; partition p of both must hold the same leads "
                          "(docs/CONFIG.md)",
                          name[0], pl->topic_parts[0], name[1],
@@ -2297,14 +2294,13 @@ static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
                 int found = 0;
 
                 t = ls_pl_topic_index(pl, parts->elems[i].topic);
-                if (t < 0 || (pl->topic_parts[1 - t] > 0
-                                      ? p >= pl->topic_parts[1 - t]
-                                      : !in_assignment[1 - t]))
+                if (t < 0 ||
+                    (pl->topic_parts[1 - t] > 0 ? p >= pl->topic_parts[1 - t]
+                                                : !in_assignment[1 - t]))
                         continue; /* the other topic has no partition p */
                 for (j = 0; j < parts->cnt && !found; j++)
                         found = parts->elems[j].partition == p &&
-                                ls_pl_topic_index(pl,
-                                                  parts->elems[j].topic) ==
+                                ls_pl_topic_index(pl, parts->elems[j].topic) ==
                                         1 - t;
                 if (!found) {
                         snprintf(msg, sizeof(msg),
@@ -2488,9 +2484,8 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
                 ls_log_kv(pl->log, LS_LOG_INFO, "model_reload",
                           "model reloaded: inputs consumed from now on are "
                           "scored by the new model; lead state carried over",
-                          "result", result, "old_version", old,
-                          "model_version", ms->version, "shards", shards,
-                          NULL);
+                          "result", result, "old_version", old, "model_version",
+                          ms->version, "shards", shards, NULL);
         }
         /* With snapshots: the migrated state under the new model at the switch
          * offsets becomes durable at once, so a restart resumes under the
@@ -2549,8 +2544,7 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
                                                "lead table.",
                                                labels),
                               (double)st.state_bytes);
-                ls_metric_set(ls_metrics_gauge(pl->metrics,
-                                               "leadscore_timers",
+                ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_timers",
                                                "Pending decay timers per "
                                                "shard.",
                                                labels),
@@ -2623,9 +2617,8 @@ typedef enum ls_pl_role_e {
  * `kafka` section, the role's own section, the role's fixed settings.
  * @returns it (the caller's), or NULL with errstr.
  */
-static rd_kafka_conf_t *ls_pl_client_conf(ls_pipeline_t *pl,
-                                          ls_pl_role_t role, char *errstr,
-                                          size_t errstr_size) {
+static rd_kafka_conf_t *ls_pl_client_conf(ls_pipeline_t *pl, ls_pl_role_t role,
+                                          char *errstr, size_t errstr_size) {
         const ls_config_t *conf = pl->conf;
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
         int consumer = role == LS_PL_CONSUMER;
@@ -2650,8 +2643,8 @@ static rd_kafka_conf_t *ls_pl_client_conf(ls_pipeline_t *pl,
                     ls_pl_conf_set(kconf, "consumer",
                                    "partition.assignment.strategy", "range",
                                    errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer", "fetch.wait.max.ms",
-                                   "10", errstr, errstr_size) ||
+                    ls_pl_conf_set(kconf, "consumer", "fetch.wait.max.ms", "10",
+                                   errstr, errstr_size) ||
                     ls_pl_conf_set(kconf, "consumer", "enable.partition.eof",
                                    "true", errstr, errstr_size))
                         goto fail;
@@ -2671,9 +2664,8 @@ static rd_kafka_conf_t *ls_pl_client_conf(ls_pipeline_t *pl,
                               consumer ? &conf->consumer : &conf->producer,
                               errstr, errstr_size)))
                 goto fail;
-        if (pl->broker &&
-            ls_pl_conf_set(kconf, "kafka", "bootstrap.servers", pl->bootstrap,
-                           errstr, errstr_size))
+        if (pl->broker && ls_pl_conf_set(kconf, "kafka", "bootstrap.servers",
+                                         pl->bootstrap, errstr, errstr_size))
                 goto fail;
         if (consumer) {
                 if (ls_pl_conf_set(kconf, "consumer", "group.id", conf->group,
@@ -2702,8 +2694,8 @@ static rd_kafka_conf_t *ls_pl_client_conf(ls_pipeline_t *pl,
                                           "and of %s to different members; "
                                           "leadscore needs 'range' "
                                           "(docs/CONFIG.md)",
-                                          conf->path ? conf->path : "config",
-                                          v, conf->topic_events,
+                                          conf->path ? conf->path : "config", v,
+                                          conf->topic_events,
                                           conf->topic_profiles);
                                 goto fail;
                         }
@@ -2840,24 +2832,24 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                 goto fail;
 
         if (!ls_config_has_bootstrap(conf)) {
-                const char *names[5] = {
-                        conf->topic_events, conf->topic_profiles,
-                        conf->topic_scores, conf->topic_alerts,
-                        conf->topic_dead_letters};
+                const char *names[5] = {conf->topic_events,
+                                        conf->topic_profiles,
+                                        conf->topic_scores, conf->topic_alerts,
+                                        conf->topic_dead_letters};
 
                 if (!conf->embedded) {
                         /* Never a silent test broker in production, e.g.
                          * from an unset ${env:KAFKA_BOOTSTRAP}. */
-                        ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                  "%s: kafka.bootstrap.servers: %s; set it "
-                                  "to the cluster's brokers, or add an "
-                                  "embedded_broker section to run against a "
-                                  "built-in test broker",
-                                  conf->path ? conf->path : "config",
-                                  ls_props_get(&conf->kafka,
-                                               "bootstrap.servers")
-                                          ? "empty"
-                                          : "missing");
+                        ls_seterr(
+                                errstr, errstr_size, LS_ERR_INVALID,
+                                "%s: kafka.bootstrap.servers: %s; set it "
+                                "to the cluster's brokers, or add an "
+                                "embedded_broker section to run against a "
+                                "built-in test broker",
+                                conf->path ? conf->path : "config",
+                                ls_props_get(&conf->kafka, "bootstrap.servers")
+                                        ? "empty"
+                                        : "missing");
                         goto fail;
                 }
                 pl->broker = ls_broker_new(conf->embedded_partitions, names, 5,
@@ -2879,8 +2871,8 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                 goto fail;
         }
 
-        pl->producer = ls_pl_client_new(pl, RD_KAFKA_PRODUCER, errstr,
-                                        errstr_size);
+        pl->producer =
+                ls_pl_client_new(pl, RD_KAFKA_PRODUCER, errstr, errstr_size);
         if (!pl->producer)
                 goto fail;
         {
@@ -2894,13 +2886,13 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                                        ? max - max / 16 - LS_PL_DL_HEADROOM
                                        : LS_PL_DL_HEADROOM;
         }
-        pl->consumer = ls_pl_client_new(pl, RD_KAFKA_CONSUMER, errstr,
-                                        errstr_size);
+        pl->consumer =
+                ls_pl_client_new(pl, RD_KAFKA_CONSUMER, errstr, errstr_size);
         if (!pl->consumer)
                 goto fail;
         if (conf->snapshot_topic) {
-                rd_kafka_conf_t *sconf = ls_pl_client_conf(
-                        pl, LS_PL_SNAPSHOTS, errstr, errstr_size);
+                rd_kafka_conf_t *sconf = ls_pl_client_conf(pl, LS_PL_SNAPSHOTS,
+                                                           errstr, errstr_size);
                 if (!sconf || !(pl->snapstore = ls_snapstore_topic_new(
                                         conf->snapshot_topic, sconf, errstr,
                                         errstr_size)))
@@ -3066,9 +3058,9 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
         ls_pl_publish(pl);
         ls_log(pl->log, LS_LOG_INFO, "stopped",
                "stopped: consumed %" PRIu64 ", applied %" PRIu64
-               ", outputs %" PRIu64 " (alerts %" PRIu64 "), dead letters %" PRIu64
-               ", duplicates %" PRIu64 ", stale profiles %" PRIu64
-               ", delivery failures %" PRIu64,
+               ", outputs %" PRIu64 " (alerts %" PRIu64
+               "), dead letters %" PRIu64 ", duplicates %" PRIu64
+               ", stale profiles %" PRIu64 ", delivery failures %" PRIu64,
                pl->stats.consumed, pl->stats.applied, pl->stats.outputs,
                pl->stats.alerts, pl->stats.dead_letters, pl->stats.duplicates,
                pl->stats.stale, pl->stats.delivery_failures);

@@ -47,20 +47,20 @@
 #include "leadscore/ls_merge.h"
 #include "leadscore/ls_scorer.h"
 
-#define LS_RP_WRITE_AT (4u << 20)    /* head partition writes past this */
-#define LS_RP_BLOCK_AT (256u << 10)  /* Avro block size */
-#define LS_RP_BATCH 10000            /* messages per consume call */
-#define LS_RP_STALL_MS 30000         /* no data for this long: error */
+#define LS_RP_WRITE_AT (4u << 20)   /* head partition writes past this */
+#define LS_RP_BLOCK_AT (256u << 10) /* Avro block size */
+#define LS_RP_BATCH 10000           /* messages per consume call */
+#define LS_RP_STALL_MS 30000        /* no data for this long: error */
 #define LS_RP_MAX_THREADS 64
 
 /** One record read from a topic. */
 typedef struct ls_rp_rec_s {
         int64_t ts;
         int64_t offset;
-        uint64_t val_off;    /* into ls_rp_part_t.data; the key follows */
+        uint64_t val_off; /* into ls_rp_part_t.data; the key follows */
         uint32_t val_len;
-        uint32_t key_len;    /* LS_RP_NO_KEY: the record has none */
-        uint8_t topic;       /* 0 events, 1 profiles */
+        uint32_t key_len; /* LS_RP_NO_KEY: the record has none */
+        uint8_t topic;    /* 0 events, 1 profiles */
 } ls_rp_rec_t;
 
 #define LS_RP_NO_KEY UINT32_MAX
@@ -75,10 +75,10 @@ typedef struct ls_rp_part_s {
         int done[2];              /* topic read up to its end */
         int queued;
         ls_shard_t *shard[2];
-        ls_buf_t out[2];          /* encoded bytes for out file 0 / 1 */
-        ls_buf_t blk[2];          /* Avro: records of the open block */
+        ls_buf_t out[2]; /* encoded bytes for out file 0 / 1 */
+        ls_buf_t blk[2]; /* Avro: records of the open block */
         uint64_t blk_n[2];
-        int finished;             /* scored, outputs complete */
+        int finished; /* scored, outputs complete */
         ls_verdicts_t verdicts;
         uint64_t outputs;
 } ls_rp_part_t;
@@ -96,10 +96,10 @@ typedef struct ls_rp_worker_s {
 
 /** Where a record came from, for messages. */
 typedef struct ls_rp_loc_s {
-        const char *name;    /* topic or file */
-        int32_t partition;   /* -1 for files */
-        int64_t pos;         /* offset, line or record number */
-        const char *unit;    /* "offset", NULL (file:line), "record" */
+        const char *name;  /* topic or file */
+        int32_t partition; /* -1 for files */
+        int64_t pos;       /* offset, line or record number */
+        const char *unit;  /* "offset", NULL (file:line), "record" */
 } ls_rp_loc_t;
 
 struct ls_replay_s {
@@ -108,14 +108,14 @@ struct ls_replay_s {
 
         ls_rp_part_t *parts;
         int32_t n_parts;
-        int32_t topic_parts[2];    /* partitions of each input topic (the
+        int32_t topic_parts[2]; /* partitions of each input topic (the
                                     * key rule, ls_keys.h); 0 = files */
 
         /* outputs */
         FILE *out[2];
         const char *out_name[2];
-        char *alerts_path;         /* derived alerts file name */
-        int out_std;               /* out[0] is a dup of stdout */
+        char *alerts_path; /* derived alerts file name */
+        int out_std;       /* out[0] is a dup of stdout */
         uint8_t sync[2][16];
         rd_kafka_t *producer;
         atomic_uint_least64_t dr_failed;
@@ -136,9 +136,9 @@ struct ls_replay_s {
 
         /* progress */
         atomic_uint_least64_t scored;
-        uint64_t records;         /* read */
-        uint64_t out_of_bounds;   /* fetched, outside a time bound */
-        uint64_t total;           /* records (topics) or bytes (files) */
+        uint64_t records;       /* read */
+        uint64_t out_of_bounds; /* fetched, outside a time bound */
+        uint64_t total;         /* records (topics) or bytes (files) */
         uint64_t done_bytes;
         int total_is_bytes;
         double t0, last_draw, t_read;
@@ -258,8 +258,8 @@ static void ls_rp_progress(ls_replay_t *rp, int force) {
                         "\rreplay: %" PRIu64 " records, %.1f/%.1f MB (%.0f%%) "
                         "%.0f rec/s%s\033[K",
                         (uint64_t)atomic_load(&rp->scored), done / 1e6,
-                        total / 1e6, total ? 100.0 * done / total : 100.0,
-                        rate, eta);
+                        total / 1e6, total ? 100.0 * done / total : 100.0, rate,
+                        eta);
         else
                 fprintf(stderr,
                         "\rreplay: read %" PRIu64 ", scored %" PRIu64
@@ -285,9 +285,8 @@ static int ls_rp_write(ls_replay_t *rp, ls_rp_part_t *part) {
         for (k = 0; k < 2; k++) {
                 if (!part->out[k].len)
                         continue;
-                if (rp->out[k] &&
-                    fwrite(part->out[k].data, 1, part->out[k].len,
-                           rp->out[k]) != part->out[k].len) {
+                if (rp->out[k] && fwrite(part->out[k].data, 1, part->out[k].len,
+                                         rp->out[k]) != part->out[k].len) {
                         rp->failed = 1;
                         rp->fail_err = LS_ERR_IO;
                         snprintf(rp->fail_str, sizeof(rp->fail_str),
@@ -375,8 +374,7 @@ static ls_err_t ls_rp_avro_header(ls_replay_t *rp, int k, const char *file,
         ls_buf_append(&hdr, "null", 4);
         ls_rp_zigzag(&hdr, 0);
         ls_buf_append(&hdr, rp->sync[k], 16);
-        if (!hdr.data ||
-            fwrite(hdr.data, 1, hdr.len, rp->out[k]) != hdr.len)
+        if (!hdr.data || fwrite(hdr.data, 1, hdr.len, rp->out[k]) != hdr.len)
                 err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
                                 "%s: write error: %s", rp->out_name[k],
                                 strerror(errno));
@@ -391,11 +389,10 @@ static void ls_rp_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                         void *opaque) {
         ls_replay_t *rp = opaque;
 
-        if (rkm->err &&
-            atomic_fetch_add(&rp->dr_failed, 1) == 0)
-                snprintf(rp->dr_err, sizeof(rp->dr_err), "%s [%" PRId32
-                         "]: %s", rd_kafka_topic_name(rkm->rkt),
-                         rkm->partition, rd_kafka_err2str(rkm->err));
+        if (rkm->err && atomic_fetch_add(&rp->dr_failed, 1) == 0)
+                snprintf(rp->dr_err, sizeof(rp->dr_err), "%s [%" PRId32 "]: %s",
+                         rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                         rd_kafka_err2str(rkm->err));
 }
 
 /** Applies props to a client configuration. @returns 0 or -1. */
@@ -490,8 +487,7 @@ static void ls_rp_report_bad(const ls_rp_loc_t *loc, const char *errstr) {
 }
 
 /** Writes the outputs of model set 0 in w->ob[0] to the sink. */
-static int ls_rp_emit(ls_replay_t *rp, ls_rp_worker_t *w,
-                      ls_rp_part_t *part) {
+static int ls_rp_emit(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part) {
         const ls_outbuf_t *ob = &w->ob[0];
         char errstr[512], id[600];
         size_t i;
@@ -518,10 +514,9 @@ static int ls_rp_emit(ls_replay_t *rp, ls_rp_worker_t *w,
                                 ls_rp_avro_block(rp, part, k);
                         break;
                 case LS_REPLAY_SINK_TOPIC: {
-                        const char *topic =
-                                k && rp->conf.alerts_topic
-                                        ? rp->conf.alerts_topic
-                                        : rp->conf.output_topic;
+                        const char *topic = k && rp->conf.alerts_topic
+                                                    ? rp->conf.alerts_topic
+                                                    : rp->conf.output_topic;
                         rd_kafka_headers_t *hdrs;
                         rd_kafka_resp_err_t kerr;
 
@@ -535,8 +530,8 @@ static int ls_rp_emit(ls_replay_t *rp, ls_rp_worker_t *w,
                         hdrs = rd_kafka_headers_new(3);
                         rd_kafka_header_add(hdrs, "leadscore.model", -1,
                                             o->model->id, -1);
-                        rd_kafka_header_add(hdrs, "leadscore.model_version",
-                                            -1, o->model->version, -1);
+                        rd_kafka_header_add(hdrs, "leadscore.model_version", -1,
+                                            o->model->version, -1);
                         rd_kafka_header_add(hdrs, "leadscore.id", -1, id, -1);
                         for (;;) {
                                 kerr = rd_kafka_producev(
@@ -590,13 +585,13 @@ static int ls_rp_feed(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part,
 
         for (s = 0; s < rp->conf.n_ms; s++)
                 ls_outbuf_reset(&w->ob[s]);
-        v = ls_scorer_feed(codec, rec, part->shard, w->ob, rp->conf.n_ms,
-                           &err, errstr, sizeof(errstr));
+        v = ls_scorer_feed(codec, rec, part->shard, w->ob, rp->conf.n_ms, &err,
+                           errstr, sizeof(errstr));
         if (v == LS_V_ERROR) {
                 if (loc->partition >= 0)
-                        ls_rp_fail(rp, err, "%s [%" PRId32 "] offset %" PRId64
-                                   ": %s", loc->name, loc->partition,
-                                   loc->pos, errstr);
+                        ls_rp_fail(rp, err,
+                                   "%s [%" PRId32 "] offset %" PRId64 ": %s",
+                                   loc->name, loc->partition, loc->pos, errstr);
                 else
                         ls_rp_fail(rp, err, "%s: %s", loc->name, errstr);
                 return -1;
@@ -643,8 +638,10 @@ static int ls_rp_merge_part(ls_replay_t *rp, ls_rp_worker_t *w,
                 ls_free(time);
                 ls_free(topic);
                 ls_free(order);
-                ls_rp_fail(rp, LS_ERR_NOMEM, "out of memory ordering "
-                           "partition %" PRId32, part->p);
+                ls_rp_fail(rp, LS_ERR_NOMEM,
+                           "out of memory ordering "
+                           "partition %" PRId32,
+                           part->p);
                 return -1;
         }
         for (i = 0; i < part->n_recs; i++) {
@@ -747,15 +744,15 @@ static void ls_rp_worker_free(ls_rp_worker_t *w) {
 
 /* ----------------------------------------------------------- the shards */
 
-static ls_err_t ls_rp_read_file(const char *path, ls_buf_t *buf,
-                                char *errstr, size_t errstr_size) {
+static ls_err_t ls_rp_read_file(const char *path, ls_buf_t *buf, char *errstr,
+                                size_t errstr_size) {
         char chunk[65536];
         size_t n;
         FILE *fp = fopen(path, "rb");
 
         if (!fp)
-                return ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: %s",
-                                 path, strerror(errno));
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: %s", path,
+                                 strerror(errno));
         while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
                 if (ls_buf_append(buf, chunk, n)) {
                         fclose(fp);
@@ -808,8 +805,8 @@ static ls_err_t ls_rp_make_shards(ls_replay_t *rp, char *errstr,
                         int fresh = s > 0 || !snap;
 
                         if (!fresh && is_dir) {
-                                snprintf(path, sizeof(path), "%s/%" PRId32
-                                         ".state", snap, p);
+                                snprintf(path, sizeof(path),
+                                         "%s/%" PRId32 ".state", snap, p);
                                 fresh = access(path, F_OK) != 0;
                         } else if (!fresh) {
                                 snprintf(path, sizeof(path), "%s", snap);
@@ -823,21 +820,18 @@ static ls_err_t ls_rp_make_shards(ls_replay_t *rp, char *errstr,
                                 continue;
                         }
                         ls_buf_init(&buf);
-                        if (ls_rp_read_file(path, &buf, errstr,
-                                            errstr_size)) {
+                        if (ls_rp_read_file(path, &buf, errstr, errstr_size)) {
                                 ls_buf_free(&buf);
                                 return LS_ERR_IO;
                         }
-                        part->shard[s] = ls_shard_load(rp->conf.ms[s],
-                                                       buf.data ? buf.data : "",
-                                                       buf.len, why,
-                                                       sizeof(why));
+                        part->shard[s] = ls_shard_load(
+                                rp->conf.ms[s], buf.data ? buf.data : "",
+                                buf.len, why, sizeof(why));
                         ls_buf_free(&buf);
                         if (!part->shard[s])
-                                return ls_seterr(errstr, errstr_size,
-                                                 LS_ERR_INVALID,
-                                                 "--snapshot %s: %s", path,
-                                                 why);
+                                return ls_seterr(
+                                        errstr, errstr_size, LS_ERR_INVALID,
+                                        "--snapshot %s: %s", path, why);
                 }
         }
         return LS_OK;
@@ -904,8 +898,8 @@ static ls_err_t ls_rp_resolve(ls_replay_t *rp, rd_kafka_t *rk,
         if (kerr) {
                 rd_kafka_topic_partition_list_destroy(l);
                 return ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                                 "%s: offsets for time %" PRId64 ": %s",
-                                 topic, b->value, rd_kafka_err2str(kerr));
+                                 "%s: offsets for time %" PRId64 ": %s", topic,
+                                 b->value, rd_kafka_err2str(kerr));
         }
         for (i = 0; i < l->cnt; i++) {
                 p = l->elems[i].partition;
@@ -920,8 +914,8 @@ static ls_err_t ls_rp_resolve(ls_replay_t *rp, rd_kafka_t *rk,
                  * a time index (the test broker): a start bound then scans
                  * from the beginning; the timestamp filter decides. */
                 offs[p] = l->elems[i].offset >= 0 ? l->elems[i].offset
-                          : b == &rp->conf.from ? lo[p]
-                                                : hi[p];
+                          : b == &rp->conf.from   ? lo[p]
+                                                  : hi[p];
                 if (offs[p] < lo[p])
                         offs[p] = lo[p];
                 if (offs[p] > hi[p])
@@ -932,8 +926,8 @@ static ls_err_t ls_rp_resolve(ls_replay_t *rp, rd_kafka_t *rk,
 }
 
 /** Reads the topic ranges, handing complete partitions to the workers. */
-static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
-                                  char *errstr, size_t errstr_size) {
+static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk, char *errstr,
+                                  size_t errstr_size) {
         const char *names[2] = {rp->conf.topic_events, rp->conf.topic_profiles};
         int n_topics = names[1] ? 2 : 1;
         int32_t counts[2] = {0, 0}, n = 0, p;
@@ -952,8 +946,8 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                                                            : INT64_MAX;
 
         for (t = 0; t < n_topics; t++) {
-                counts[t] = ls_keys_partition_count(rk, names[t], 10000,
-                                                    errstr, errstr_size);
+                counts[t] = ls_keys_partition_count(rk, names[t], 10000, errstr,
+                                                    errstr_size);
                 if (counts[t] < 0)
                         return LS_ERR_KAFKA;
                 if (counts[t] > n)
@@ -987,12 +981,10 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                         kerr = rd_kafka_query_watermark_offsets(
                                 rk, names[t], p, &lo[p], &hi[p], 10000);
                         if (kerr) {
-                                err = ls_seterr(errstr, errstr_size,
-                                                LS_ERR_KAFKA,
-                                                "%s [%" PRId32
-                                                "]: watermarks: %s",
-                                                names[t], p,
-                                                rd_kafka_err2str(kerr));
+                                err = ls_seterr(
+                                        errstr, errstr_size, LS_ERR_KAFKA,
+                                        "%s [%" PRId32 "]: watermarks: %s",
+                                        names[t], p, rd_kafka_err2str(kerr));
                                 goto done;
                         }
                 }
@@ -1021,29 +1013,30 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
         if (left == 0)
                 goto done;
         if ((kerr = rd_kafka_assign(rk, assign))) {
-                err = ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                                "assign: %s", rd_kafka_err2str(kerr));
+                err = ls_seterr(errstr, errstr_size, LS_ERR_KAFKA, "assign: %s",
+                                rd_kafka_err2str(kerr));
                 goto done;
         }
         q = rd_kafka_queue_get_consumer(rk);
         last_data = ls_rp_now();
         while (left > 0 && !ls_rp_failed(rp)) {
-                ssize_t got = rd_kafka_consume_batch_queue(q, 200, msgs,
-                                                           LS_RP_BATCH);
+                ssize_t got =
+                        rd_kafka_consume_batch_queue(q, 200, msgs, LS_RP_BATCH);
                 ssize_t i;
 
                 if (got < 0) {
-                        err = ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                                        "consume: %s",
-                                        rd_kafka_err2str(rd_kafka_last_error()));
+                        err = ls_seterr(
+                                errstr, errstr_size, LS_ERR_KAFKA,
+                                "consume: %s",
+                                rd_kafka_err2str(rd_kafka_last_error()));
                         goto done;
                 }
                 if (got > 0)
                         last_data = ls_rp_now();
                 for (i = 0; i < got; i++) {
                         rd_kafka_message_t *m = msgs[i];
-                        const char *tn = m->rkt ? rd_kafka_topic_name(m->rkt)
-                                                : "";
+                        const char *tn =
+                                m->rkt ? rd_kafka_topic_name(m->rkt) : "";
                         ls_rp_part_t *part;
                         ls_rp_rec_t *r;
                         rd_kafka_timestamp_type_t tstype;
@@ -1057,7 +1050,8 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                         }
                         part = &rp->parts[m->partition];
                         if (m->err) {
-                                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+                                if (m->err !=
+                                            RD_KAFKA_RESP_ERR__PARTITION_EOF &&
                                     err == LS_OK)
                                         err = ls_seterr(
                                                 errstr, errstr_size,
@@ -1093,8 +1087,8 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                                 size_t ns = part->size_recs
                                                     ? part->size_recs * 2
                                                     : 1024;
-                                ls_rp_rec_t *nr = ls_realloc(
-                                        part->recs, ns * sizeof(*nr));
+                                ls_rp_rec_t *nr = ls_realloc(part->recs,
+                                                             ns * sizeof(*nr));
                                 if (!nr) {
                                         rd_kafka_message_destroy(m);
                                         err = ls_seterr(errstr, errstr_size,
@@ -1111,14 +1105,12 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk,
                         r->topic = (uint8_t)t;
                         r->val_off = part->data.len;
                         r->val_len = (uint32_t)m->len;
-                        r->key_len = m->key ? (uint32_t)m->key_len
-                                            : LS_RP_NO_KEY;
+                        r->key_len =
+                                m->key ? (uint32_t)m->key_len : LS_RP_NO_KEY;
                         if ((m->len &&
-                             ls_buf_append(&part->data, m->payload,
-                                           m->len)) ||
+                             ls_buf_append(&part->data, m->payload, m->len)) ||
                             (m->key && m->key_len &&
-                             ls_buf_append(&part->data, m->key,
-                                           m->key_len)))
+                             ls_buf_append(&part->data, m->key, m->key_len)))
                                 err = ls_seterr(errstr, errstr_size,
                                                 LS_ERR_NOMEM, "out of memory");
                         rp->records++;
@@ -1167,7 +1159,8 @@ static ls_err_t ls_rp_run_topics(ls_replay_t *rp, char *errstr,
         if (!(rk = ls_rp_client(rp, RD_KAFKA_CONSUMER, errstr, errstr_size)))
                 return LS_ERR_KAFKA;
         rd_kafka_poll_set_consumer(rk);
-        n = rp->conf.threads > 0 ? rp->conf.threads : (int)(ncpu > 0 ? ncpu : 1);
+        n = rp->conf.threads > 0 ? rp->conf.threads
+                                 : (int)(ncpu > 0 ? ncpu : 1);
         if (n > LS_RP_MAX_THREADS)
                 n = LS_RP_MAX_THREADS;
         rp->workers = ls_calloc((size_t)n, sizeof(*rp->workers));
@@ -1185,8 +1178,8 @@ static ls_err_t ls_rp_run_topics(ls_replay_t *rp, char *errstr,
                 }
         }
         for (i = 0; i < n; i++) {
-                if (pthread_create(&rp->workers[i].tid, NULL,
-                                   ls_rp_worker_main, &rp->workers[i]))
+                if (pthread_create(&rp->workers[i].tid, NULL, ls_rp_worker_main,
+                                   &rp->workers[i]))
                         break;
                 rp->workers[i].started = 1;
         }
@@ -1339,8 +1332,8 @@ static ls_err_t ls_rp_avro_file(ls_replay_t *rp, ls_rp_worker_t *w,
                 size_t size = 0;
                 avro_writer_t aw;
 
-                rc = avro_file_reader_read_value(fr, has_res ? &resolved
-                                                             : &wval);
+                rc = avro_file_reader_read_value(fr,
+                                                 has_res ? &resolved : &wval);
                 if (rc == EOF)
                         break;
                 loc.pos++;
@@ -1445,16 +1438,15 @@ static ls_err_t ls_rp_run_files(ls_replay_t *rp, char *errstr,
                                                      : fdopen(dup(0), "r");
                         char *iobuf;
                         if (!fp)
-                                return ls_seterr(errstr, errstr_size,
-                                                 LS_ERR_IO, "%s: %s", path,
+                                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                                 "%s: %s", path,
                                                  strerror(errno));
                         iobuf = ls_malloc(1 << 20);
                         if (iobuf)
                                 setvbuf(fp, iobuf, _IOFBF, 1 << 20);
-                        err = ls_rp_json_file(rp, w,
-                                              strcmp(path, "-") ? path
-                                                                : "<stdin>",
-                                              fp, errstr, errstr_size);
+                        err = ls_rp_json_file(
+                                rp, w, strcmp(path, "-") ? path : "<stdin>", fp,
+                                errstr, errstr_size);
                         fclose(fp);
                         ls_free(iobuf);
                         if (err)
@@ -1489,13 +1481,12 @@ static int ls_rp_final_cb(const char *lead_id, const ls_lead_view_t *v,
 
         snprintf(cell, sizeof(cell), "%s%d", m->grades[v->grade].name,
                  v->band + 1);
-        j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b}",
-                      "lead_id", lead_id, "model", m->id, "model_version",
-                      m->version, "total", (json_int_t)v->total, "fit",
-                      (json_int_t)v->fit, "engagement",
-                      (json_int_t)v->engagement, "grade",
-                      m->grades[v->grade].name, "band",
-                      m->bands[v->band].name, "cell", cell, "mql", v->mql);
+        j = json_pack(
+                "{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b}", "lead_id",
+                lead_id, "model", m->id, "model_version", m->version, "total",
+                (json_int_t)v->total, "fit", (json_int_t)v->fit, "engagement",
+                (json_int_t)v->engagement, "grade", m->grades[v->grade].name,
+                "band", m->bands[v->band].name, "cell", cell, "mql", v->mql);
         s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(j);
         if (!s || ls_buf_append(f->buf, s, strlen(s)) ||
@@ -1532,15 +1523,13 @@ static ls_err_t ls_rp_write_final(ls_replay_t *rp, char *errstr,
                         else if (buf.len >= LS_RP_WRITE_AT ||
                                  (p == rp->n_parts - 1 &&
                                   m == ms->n_models - 1)) {
-                                if (buf.len &&
-                                    fwrite(buf.data, 1, buf.len,
-                                           rp->out[0]) != buf.len)
-                                        err = ls_seterr(
-                                                errstr, errstr_size,
-                                                LS_ERR_IO,
-                                                "%s: write error: %s",
-                                                rp->out_name[0],
-                                                strerror(errno));
+                                if (buf.len && fwrite(buf.data, 1, buf.len,
+                                                      rp->out[0]) != buf.len)
+                                        err = ls_seterr(errstr, errstr_size,
+                                                        LS_ERR_IO,
+                                                        "%s: write error: %s",
+                                                        rp->out_name[0],
+                                                        strerror(errno));
                                 ls_buf_reset(&buf);
                         }
                 }
@@ -1681,8 +1670,7 @@ ls_replay_t *ls_replay_new(const ls_replay_conf_t *conf, char *errstr,
                 }
                 if (ls_rp_avro_header(rp, 0, "score_update.avsc", errstr,
                                       errstr_size) ||
-                    ls_rp_avro_header(rp, 1, "alert.avsc", errstr,
-                                      errstr_size))
+                    ls_rp_avro_header(rp, 1, "alert.avsc", errstr, errstr_size))
                         goto fail;
                 break;
         case LS_REPLAY_SINK_TOPIC:
@@ -1691,8 +1679,8 @@ ls_replay_t *ls_replay_new(const ls_replay_conf_t *conf, char *errstr,
                                   "--output-topic: not set");
                         goto fail;
                 }
-                if (!(rp->producer = ls_rp_client(rp, RD_KAFKA_PRODUCER,
-                                                  errstr, errstr_size)))
+                if (!(rp->producer = ls_rp_client(rp, RD_KAFKA_PRODUCER, errstr,
+                                                  errstr_size)))
                         goto fail;
                 break;
         default:
@@ -1724,8 +1712,8 @@ ls_err_t ls_replay_run(ls_replay_t *rp, char *errstr, size_t errstr_size) {
         for (k = 0; k < 2; k++)
                 if (rp->out[k] && fflush(rp->out[k]) != 0 && !err)
                         err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                        "%s: write error: %s",
-                                        rp->out_name[k], strerror(errno));
+                                        "%s: write error: %s", rp->out_name[k],
+                                        strerror(errno));
         if (rp->producer) {
                 double until = ls_rp_now() + 60;
                 while (rd_kafka_outq_len(rp->producer) > 0 &&

@@ -32,8 +32,8 @@ static const char *const ls_diff_change_names[LS_DC__CNT] = {
         "grade", "band", "mql", "mql_gained", "mql_lost"};
 
 static const char *const ls_diff_change_labels[LS_DC__CNT] = {
-        "grade changes", "band changes", "MQL status changes",
-        "  become MQL", "  lose MQL"};
+        "grade changes", "band changes", "MQL status changes", "  become MQL",
+        "  lose MQL"};
 
 typedef struct ls_diff_examples_s {
         uint64_t count;
@@ -50,7 +50,7 @@ typedef struct ls_diff_model_s {
         uint64_t hist[2][LS_DIFF_BUCKETS];
         int32_t *totals[2];
         size_t n_totals, size_totals;
-        char **cells;      /* cell names, old grid first */
+        char **cells; /* cell names, old grid first */
         size_t n_cells;
         uint64_t *cell_counts[2];
 } ls_diff_model_t;
@@ -166,9 +166,8 @@ static void ls_diff_count_cell(ls_diff_t *d, ls_diff_model_t *dm, int k,
                 dm->cell_counts[k][dm->n_cells - 1]++;
 }
 
-static void ls_diff_lead(ls_diff_t *d, ls_diff_model_t *dm,
-                         const char *lead_id, const ls_lead_view_t *vo,
-                         const ls_lead_view_t *vn) {
+static void ls_diff_lead(ls_diff_t *d, ls_diff_model_t *dm, const char *lead_id,
+                         const ls_lead_view_t *vo, const ls_lead_view_t *vn) {
         const ls_lead_view_t *v[2] = {vo, vn};
         int k;
 
@@ -181,16 +180,15 @@ static void ls_diff_lead(ls_diff_t *d, ls_diff_model_t *dm,
                 ls_diff_example(d, &dm->ch[LS_DC_BAND], lead_id);
         if (!vo->mql != !vn->mql) {
                 ls_diff_example(d, &dm->ch[LS_DC_MQL], lead_id);
-                ls_diff_example(d,
-                                &dm->ch[vn->mql ? LS_DC_MQL_GAINED
-                                                : LS_DC_MQL_LOST],
-                                lead_id);
+                ls_diff_example(
+                        d, &dm->ch[vn->mql ? LS_DC_MQL_GAINED : LS_DC_MQL_LOST],
+                        lead_id);
         }
         if (dm->n_totals == dm->size_totals) {
                 size_t ns = dm->size_totals ? dm->size_totals * 2 : 1024;
                 for (k = 0; k < 2; k++) {
-                        int32_t *nt = ls_realloc(dm->totals[k],
-                                                 ns * sizeof(*nt));
+                        int32_t *nt =
+                                ls_realloc(dm->totals[k], ns * sizeof(*nt));
                         if (!nt) {
                                 d->nomem = 1;
                                 return;
@@ -240,8 +238,8 @@ static int ls_diff_cmp_i32(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-ls_diff_t *ls_diff_new(const ls_replay_t *rp, size_t n_examples,
-                       char *errstr, size_t errstr_size) {
+ls_diff_t *ls_diff_new(const ls_replay_t *rp, size_t n_examples, char *errstr,
+                       size_t errstr_size) {
         const ls_modelset_t *ms0 = ls_replay_modelset(rp, 0);
         const ls_modelset_t *ms1 = ls_replay_modelset(rp, 1);
         ls_diff_t *d;
@@ -288,13 +286,11 @@ ls_diff_t *ls_diff_new(const ls_replay_t *rp, size_t n_examples,
                         ls_diff_walk_t w = {d, dm, ls_replay_shard(rp, p, 1),
                                             0};
                         ls_shard_foreach_lead(ls_replay_shard(rp, p, 0),
-                                              dm->idx[0], ls_diff_walk_cb,
-                                              &w);
+                                              dm->idx[0], ls_diff_walk_cb, &w);
                         w.other = ls_replay_shard(rp, p, 0);
                         w.pass = 1;
                         ls_shard_foreach_lead(ls_replay_shard(rp, p, 1),
-                                              dm->idx[1], ls_diff_walk_cb,
-                                              &w);
+                                              dm->idx[1], ls_diff_walk_cb, &w);
                 }
                 for (j = 0; j < 2 && dm->totals[j]; j++)
                         qsort(dm->totals[j], dm->n_totals,
@@ -367,8 +363,9 @@ void ls_diff_print_text(const ls_diff_t *d, FILE *fp) {
 
         for (i = 0; i < d->n_models; i++) {
                 const ls_diff_model_t *dm = &d->models[i];
-                fprintf(fp, "model %s: %llu leads (old version %s, new "
-                            "version %s)\n",
+                fprintf(fp,
+                        "model %s: %llu leads (old version %s, new "
+                        "version %s)\n",
                         dm->m[0]->id, (unsigned long long)dm->leads,
                         dm->m[0]->version, dm->m[1]->version);
                 fprintf(fp, "\n  %-22s %8s  %s\n", "changes", "leads",

@@ -11,12 +11,12 @@
 #include "leadscore/ls_keys.h"
 
 static const char *const ls_verdict_names[LS_V__CNT] = {
-        [LS_V_APPLIED] = "applied",     [LS_V_DUPLICATE] = "duplicate",
-        [LS_V_STALE] = "stale",         [LS_V_OVERSIZED] = "oversized",
-        [LS_V_DECODE] = "decode",       [LS_V_SCHEMA] = "schema",
-        [LS_V_KEY] = "key",             [LS_V_PARTITION] = "partition",
-        [LS_V_INVALID] = "invalid",     [LS_V_LATE] = "late",
-        [LS_V_FUTURE] = "future",       [LS_V_CAPACITY] = "capacity",
+        [LS_V_APPLIED] = "applied", [LS_V_DUPLICATE] = "duplicate",
+        [LS_V_STALE] = "stale",     [LS_V_OVERSIZED] = "oversized",
+        [LS_V_DECODE] = "decode",   [LS_V_SCHEMA] = "schema",
+        [LS_V_KEY] = "key",         [LS_V_PARTITION] = "partition",
+        [LS_V_INVALID] = "invalid", [LS_V_LATE] = "late",
+        [LS_V_FUTURE] = "future",   [LS_V_CAPACITY] = "capacity",
         [LS_V_ERROR] = "error",
 };
 
@@ -74,8 +74,8 @@ ls_verdict_t ls_scorer_read(ls_codec_t *codec, const ls_record_t *rec,
                 return LS_V_OVERSIZED;
         }
         err = ls_codec_decode_input(codec, rec->kind,
-                                    rec->value ? rec->value : "", rec->len,
-                                    in, errstr, errstr_size);
+                                    rec->value ? rec->value : "", rec->len, in,
+                                    errstr, errstr_size);
         switch (err) {
         case LS_OK:
                 break;
@@ -88,10 +88,10 @@ ls_verdict_t ls_scorer_read(ls_codec_t *codec, const ls_record_t *rec,
                 return LS_V_ERROR;
         }
         if (rec->topic) {
-                const char *why = ls_keys_check(
-                        rec->key, rec->key ? rec->key_len : 0, in->lead_id,
-                        rec->topic, rec->partition, rec->partition_cnt,
-                        errstr, errstr_size);
+                const char *why =
+                        ls_keys_check(rec->key, rec->key ? rec->key_len : 0,
+                                      in->lead_id, rec->topic, rec->partition,
+                                      rec->partition_cnt, errstr, errstr_size);
                 if (why)
                         return strcmp(why, "key") ? LS_V_PARTITION : LS_V_KEY;
         }

@@ -27,7 +27,7 @@ static const ls_duration_unit_t ls_duration_units[] = {
         {"ms", 1},
 };
 
-#define LS_DURATION_N_UNITS \
+#define LS_DURATION_N_UNITS                                                    \
         (sizeof(ls_duration_units) / sizeof(ls_duration_units[0]))
 
 ls_err_t ls_duration_parse(const char *s, int64_t *msp) {

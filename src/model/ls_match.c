@@ -176,9 +176,9 @@ int ls_cond_match(const ls_modelset_t *ms, const ls_cond_t *cond,
  * Parsing
  */
 
-static const char *const ls_cond_ops[] = {
-        "equals", "in", "prefix", "glob", "regex", "range", "in_list",
-        "exists", NULL};
+static const char *const ls_cond_ops[] = {"equals",  "in",     "prefix",
+                                          "glob",    "regex",  "range",
+                                          "in_list", "exists", NULL};
 
 /*
  * Conditions
@@ -277,8 +277,8 @@ static ls_err_t ls_mload_op(ls_mload_t *ld, const char *op,
 
                         regerror(rc, &cond->regex, msg, sizeof(msg));
                         regfree(&cond->regex);
-                        return ls_mload_err(ld, v, "invalid regex '%s': %s",
-                                            s, msg);
+                        return ls_mload_err(ld, v, "invalid regex '%s': %s", s,
+                                            msg);
                 }
                 cond->op = LS_MATCH_REGEX;
                 return LS_OK;
@@ -317,7 +317,7 @@ static ls_err_t ls_mload_op(ls_mload_t *ld, const char *op,
 static ls_err_t ls_mload_cond_ops(ls_mload_t *ld, const yaml_node_t *map,
                                   const char *const *extra, ls_cond_t *cond) {
         static const char *const ops_not[] = {
-                "equals", "in",     "prefix", "glob", "regex",
+                "equals", "in",      "prefix", "glob", "regex",
                 "range",  "in_list", "exists", "not",  NULL};
         const yaml_node_pair_t *p;
         const char *found = NULL;
@@ -372,8 +372,8 @@ static ls_err_t ls_mload_cond_ops(ls_mload_t *ld, const yaml_node_t *map,
 /** A condition with its field named by @p field_key (`field` in ignore,
  *  `attribute` in fit rules). */
 ls_err_t ls_mload_cond(ls_mload_t *ld, const yaml_node_t *map,
-                       const char *field_key,
-                       const char *const *extra, ls_cond_t *cond) {
+                       const char *field_key, const char *const *extra,
+                       ls_cond_t *cond) {
         yaml_node_t *v;
         const char *s;
         size_t mark;
@@ -395,8 +395,8 @@ ls_err_t ls_mload_cond(ls_mload_t *ld, const yaml_node_t *map,
 
 /** `when` / `unless`: field -> operator mapping, or a bare string for
  *  equals. */
-ls_err_t ls_mload_when(ls_mload_t *ld, const yaml_node_t *node,
-                       ls_cond_t **out, size_t *n_out) {
+ls_err_t ls_mload_when(ls_mload_t *ld, const yaml_node_t *node, ls_cond_t **out,
+                       size_t *n_out) {
         const yaml_node_pair_t *p;
         size_t i = 0, n;
         ls_err_t err;

@@ -65,10 +65,9 @@ static ls_err_t ls_mload_verr(ls_mload_t *ld, ls_err_t err,
                          ld->plen ? ld->path : "(top level)", msg);
 }
 
-
 /** Sets "<file>:<line>: <path>: <message>"; @returns LS_ERR_INVALID. */
-ls_err_t ls_mload_err(ls_mload_t *ld, const yaml_node_t *node,
-                      const char *fmt, ...) {
+ls_err_t ls_mload_err(ls_mload_t *ld, const yaml_node_t *node, const char *fmt,
+                      ...) {
         va_list ap;
         ls_err_t err;
 
@@ -77,7 +76,6 @@ ls_err_t ls_mload_err(ls_mload_t *ld, const yaml_node_t *node,
         va_end(ap);
         return err;
 }
-
 
 /** Like ls_mload_err, with @p key appended to the key path for this
  *  message only (the path is as before on return). */
@@ -107,8 +105,7 @@ ls_err_t ls_mload_ioerr(ls_mload_t *ld, const yaml_node_t *node,
 
 ls_err_t ls_mload_nomem(ls_mload_t *ld) {
         return ls_seterr(ld->errstr, ld->errstr_size, LS_ERR_NOMEM,
-                         "%s: out of memory while loading the model",
-                         ld->name);
+                         "%s: out of memory while loading the model", ld->name);
 }
 
 /*
@@ -234,8 +231,8 @@ ls_err_t ls_mload_check_map(ls_mload_t *ld, const yaml_node_t *node,
  * Scalar parsers: the key path already names the node.
  */
 
-ls_err_t ls_mload_int(ls_mload_t *ld, const yaml_node_t *node,
-                      long long lo, long long hi, long long *out) {
+ls_err_t ls_mload_int(ls_mload_t *ld, const yaml_node_t *node, long long lo,
+                      long long hi, long long *out) {
         const char *s;
         char *end;
         long long v;
@@ -254,8 +251,7 @@ ls_err_t ls_mload_int(ls_mload_t *ld, const yaml_node_t *node,
         return LS_OK;
 }
 
-ls_err_t ls_mload_int32(ls_mload_t *ld, const yaml_node_t *node,
-                        int32_t *out) {
+ls_err_t ls_mload_int32(ls_mload_t *ld, const yaml_node_t *node, int32_t *out) {
         long long v = 0;
         ls_err_t err = ls_mload_int(ld, node, INT32_MIN, INT32_MAX, &v);
 
@@ -274,8 +270,7 @@ ls_err_t ls_mload_duration(ls_mload_t *ld, const yaml_node_t *node,
         return LS_OK;
 }
 
-ls_err_t ls_mload_bool(ls_mload_t *ld, const yaml_node_t *node,
-                       int *out) {
+ls_err_t ls_mload_bool(ls_mload_t *ld, const yaml_node_t *node, int *out) {
         const char *s;
 
         if (node->type != YAML_SCALAR_NODE)
@@ -340,8 +335,8 @@ char *ls_mload_lower(const char *s) {
  */
 
 ls_err_t ls_mload_opt_int(ls_mload_t *ld, const yaml_node_t *map,
-                          const char *key, long long lo, long long hi,
-                          int *has, long long *out) {
+                          const char *key, long long lo, long long hi, int *has,
+                          long long *out) {
         yaml_node_t *v = ls_mload_get(ld, map, key);
         size_t mark;
         ls_err_t err;
@@ -362,8 +357,8 @@ ls_err_t ls_mload_opt_int32(ls_mload_t *ld, const yaml_node_t *map,
                             const char *key, int *has, int32_t *out) {
         long long v;
         int h = 0;
-        ls_err_t err = ls_mload_opt_int(ld, map, key, INT32_MIN, INT32_MAX,
-                                        &h, &v);
+        ls_err_t err =
+                ls_mload_opt_int(ld, map, key, INT32_MIN, INT32_MAX, &h, &v);
 
         if (!err && h)
                 *out = (int32_t)v;
@@ -373,8 +368,7 @@ ls_err_t ls_mload_opt_int32(ls_mload_t *ld, const yaml_node_t *map,
 }
 
 ls_err_t ls_mload_opt_duration(ls_mload_t *ld, const yaml_node_t *map,
-                               const char *key, int *has,
-                               int64_t *out) {
+                               const char *key, int *has, int64_t *out) {
         yaml_node_t *v = ls_mload_get(ld, map, key);
         size_t mark;
         ls_err_t err;
@@ -401,8 +395,7 @@ ls_err_t ls_mload_required(ls_mload_t *ld, const yaml_node_t *map,
 }
 
 ls_err_t ls_mload_req_id(ls_mload_t *ld, const yaml_node_t *map,
-                         const char *key, char **out,
-                         yaml_node_t **nodep) {
+                         const char *key, char **out, yaml_node_t **nodep) {
         yaml_node_t *v;
         const char *s;
         size_t mark;
@@ -482,16 +475,15 @@ static ls_err_t ls_mload_list_items(ls_mload_t *ld, ls_list_t *list,
                         continue;
                 if (list->n_items == cap) {
                         size_t ncap = cap ? cap * 2 : 16;
-                        char **items = ls_realloc(list->items,
-                                                  ncap * sizeof(char *));
+                        char **items =
+                                ls_realloc(list->items, ncap * sizeof(char *));
 
                         if (!items)
                                 return ls_mload_nomem(ld);
                         list->items = items;
                         cap = ncap;
                 }
-                if (!(list->items[list->n_items] =
-                              ls_strndup(line + b, n - b)))
+                if (!(list->items[list->n_items] = ls_strndup(line + b, n - b)))
                         return ls_mload_nomem(ld);
                 for (j = 0; j < n - b; j++)
                         list->items[list->n_items][j] = (char)tolower(
@@ -511,8 +503,7 @@ static ls_err_t ls_mload_list_items(ls_mload_t *ld, ls_list_t *list,
         return LS_OK;
 }
 
-ls_err_t ls_mload_read_file(const char *path, ls_buf_t *buf,
-                            int *errnop) {
+ls_err_t ls_mload_read_file(const char *path, ls_buf_t *buf, int *errnop) {
         FILE *fp = fopen(path, "rb");
         char chunk[8192];
         size_t n;
@@ -629,11 +620,10 @@ ls_err_t ls_mload_lists(ls_mload_t *ld, const yaml_node_t *node) {
                                                  &eno);
                 }
                 if (err == LS_ERR_IO)
-                        err = ls_mload_ioerr(ld, v,
-                                             "cannot read list file '%s': %s%s",
-                                             list->path, strerror(eno),
-                                             eno == EFBIG ? " (over 64 MiB)"
-                                                          : "");
+                        err = ls_mload_ioerr(
+                                ld, v, "cannot read list file '%s': %s%s",
+                                list->path, strerror(eno),
+                                eno == EFBIG ? " (over 64 MiB)" : "");
                 else if (err == LS_ERR_NOMEM)
                         err = ls_mload_nomem(ld);
                 ls_mload_pop(ld, mark);

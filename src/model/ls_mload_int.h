@@ -27,9 +27,9 @@
  *  at hand (for error messages). */
 typedef struct ls_mload_s {
         yaml_document_t *doc;
-        const char *name;      /* file name used in messages */
-        const char *base_dir;  /* lists are resolved against it */
-        const char *text;      /* the whole file */
+        const char *name;     /* file name used in messages */
+        const char *base_dir; /* lists are resolved against it */
+        const char *text;     /* the whole file */
         size_t len;
         char *errstr;
         size_t errstr_size;
@@ -50,9 +50,8 @@ size_t ls_mload_push(ls_mload_t *ld, const char *fmt, ...)
 size_t ls_mload_key(ls_mload_t *ld, const char *key);
 size_t ls_mload_idx(ls_mload_t *ld, size_t i);
 void ls_mload_pop(ls_mload_t *ld, size_t mark);
-ls_err_t ls_mload_err(ls_mload_t *ld, const yaml_node_t *node,
-                      const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+ls_err_t ls_mload_err(ls_mload_t *ld, const yaml_node_t *node, const char *fmt,
+                      ...) __attribute__((format(printf, 3, 4)));
 ls_err_t ls_mload_key_err(ls_mload_t *ld, const yaml_node_t *node,
                           const char *key, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
@@ -66,8 +65,7 @@ yaml_node_t *ls_mload_node(ls_mload_t *ld, int id);
 const char *ls_mload_str(const yaml_node_t *node);
 int ls_mload_is_null(const yaml_node_t *node);
 size_t ls_mload_seq_len(const yaml_node_t *node);
-yaml_node_t *ls_mload_seq_at(ls_mload_t *ld, const yaml_node_t *node,
-                             size_t i);
+yaml_node_t *ls_mload_seq_at(ls_mload_t *ld, const yaml_node_t *node, size_t i);
 size_t ls_mload_map_len(const yaml_node_t *node);
 yaml_node_t *ls_mload_get(ls_mload_t *ld, const yaml_node_t *map,
                           const char *key);
@@ -75,40 +73,34 @@ int ls_mload_in(const char *s, const char *const *set);
 ls_err_t ls_mload_check_map(ls_mload_t *ld, const yaml_node_t *node,
                             const char *const *allowed,
                             const char *const *allowed2);
-ls_err_t ls_mload_int(ls_mload_t *ld, const yaml_node_t *node,
-                      long long lo, long long hi, long long *out);
-ls_err_t ls_mload_int32(ls_mload_t *ld, const yaml_node_t *node,
-                        int32_t *out);
+ls_err_t ls_mload_int(ls_mload_t *ld, const yaml_node_t *node, long long lo,
+                      long long hi, long long *out);
+ls_err_t ls_mload_int32(ls_mload_t *ld, const yaml_node_t *node, int32_t *out);
 ls_err_t ls_mload_duration(ls_mload_t *ld, const yaml_node_t *node,
                            int64_t *out);
-ls_err_t ls_mload_bool(ls_mload_t *ld, const yaml_node_t *node,
-                       int *out);
+ls_err_t ls_mload_bool(ls_mload_t *ld, const yaml_node_t *node, int *out);
 ls_err_t ls_mload_string(ls_mload_t *ld, const yaml_node_t *node,
                          const char **out);
 int ls_mload_valid_id(const char *s);
-ls_err_t ls_mload_id(ls_mload_t *ld, const yaml_node_t *node,
-                     const char **out);
+ls_err_t ls_mload_id(ls_mload_t *ld, const yaml_node_t *node, const char **out);
 char *ls_mload_lower(const char *s);
 ls_err_t ls_mload_opt_int(ls_mload_t *ld, const yaml_node_t *map,
-                          const char *key, long long lo, long long hi,
-                          int *has, long long *out);
+                          const char *key, long long lo, long long hi, int *has,
+                          long long *out);
 ls_err_t ls_mload_opt_int32(ls_mload_t *ld, const yaml_node_t *map,
                             const char *key, int *has, int32_t *out);
 ls_err_t ls_mload_opt_duration(ls_mload_t *ld, const yaml_node_t *map,
-                               const char *key, int *has,
-                               int64_t *out);
+                               const char *key, int *has, int64_t *out);
 ls_err_t ls_mload_required(ls_mload_t *ld, const yaml_node_t *map,
                            const char *key, yaml_node_t **out);
 ls_err_t ls_mload_req_id(ls_mload_t *ld, const yaml_node_t *map,
-                         const char *key, char **out,
-                         yaml_node_t **nodep);
+                         const char *key, char **out, yaml_node_t **nodep);
 ls_err_t ls_mload_str_seq(ls_mload_t *ld, const yaml_node_t *node,
                           int allow_empty, char ***out, size_t *n_out);
 
 /* List files */
 int ls_mload_strcmp(const void *a, const void *b);
-ls_err_t ls_mload_read_file(const char *path, ls_buf_t *buf,
-                            int *errnop);
+ls_err_t ls_mload_read_file(const char *path, ls_buf_t *buf, int *errnop);
 ls_err_t ls_mload_lists(ls_mload_t *ld, const yaml_node_t *node);
 
 /** A parsed ls_modelset_source(): the YAML and the lists by name. */
@@ -116,7 +108,7 @@ typedef struct ls_msrc_s {
         const char *text;
         size_t len;
         size_t n_lists;
-        const char **names;   /* not NUL-terminated: name_lens */
+        const char **names; /* not NUL-terminated: name_lens */
         size_t *name_lens;
         const char **raws;
         size_t *raw_lens;
@@ -124,9 +116,9 @@ typedef struct ls_msrc_s {
 
 /* Conditions (ls_match.c) */
 ls_err_t ls_mload_cond(ls_mload_t *ld, const yaml_node_t *map,
-                       const char *field_key,
-                       const char *const *extra, ls_cond_t *cond);
-ls_err_t ls_mload_when(ls_mload_t *ld, const yaml_node_t *node,
-                       ls_cond_t **out, size_t *n_out);
+                       const char *field_key, const char *const *extra,
+                       ls_cond_t *cond);
+ls_err_t ls_mload_when(ls_mload_t *ld, const yaml_node_t *node, ls_cond_t **out,
+                       size_t *n_out);
 
 #endif /* LS_MLOAD_INT_H */

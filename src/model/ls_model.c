@@ -29,11 +29,11 @@
 #include "model/ls_model_int.h"
 
 #define LS_MODEL_MAX_FIT_RULES 64
-#define LS_MODEL_MAX_LEVELS    8
-#define LS_MODEL_MAX_DEDUPE    64
-#define LS_MODEL_MAX_TRACK     64
-#define LS_MODEL_MAX_DEPTH     64
-#define LS_MODEL_DAY_MS        (24LL * 3600 * 1000)
+#define LS_MODEL_MAX_LEVELS 8
+#define LS_MODEL_MAX_DEDUPE 64
+#define LS_MODEL_MAX_TRACK 64
+#define LS_MODEL_MAX_DEPTH 64
+#define LS_MODEL_DAY_MS (24LL * 3600 * 1000)
 
 /*
  * Models
@@ -119,8 +119,7 @@ static ls_err_t ls_mload_section(ls_mload_t *ld, ls_model_t *m,
 
 static ls_err_t ls_mload_fit_rule(ls_mload_t *ld, ls_model_t *m,
                                   const yaml_node_t *node, ls_fit_rule_t *r) {
-        static const char *const extra[] = {"id", "attribute", "points",
-                                            NULL};
+        static const char *const extra[] = {"id", "attribute", "points", NULL};
         yaml_node_t *v;
         size_t mark;
         ls_err_t err;
@@ -240,7 +239,7 @@ static ls_err_t ls_mload_categories(ls_mload_t *ld, ls_model_t *m,
                         err = ls_mload_cap(ld, capn, &m->categories[i].cap);
                         ls_mload_pop(ld, cmark);
                 }
-next:
+        next:
                 ls_mload_pop(ld, mark);
                 if (err)
                         return err;
@@ -250,8 +249,8 @@ next:
 
 static ls_err_t ls_mload_rule(ls_mload_t *ld, ls_model_t *m,
                               const yaml_node_t *node, ls_rule_t *r) {
-        static const char *const keys[] = {"id",     "event",    "when",
-                                           "unless", "points",   "category",
+        static const char *const keys[] = {"id",     "event",  "when",
+                                           "unless", "points", "category",
                                            "cap",    NULL};
         yaml_node_t *v;
         const char *s;
@@ -341,8 +340,7 @@ static ls_err_t ls_decay_factors(ls_mload_t *ld, ls_decay_t *d) {
 
 static ls_err_t ls_mload_decay(ls_mload_t *ld, ls_model_t *m,
                                const yaml_node_t *node) {
-        static const char *const keys[] = {"steps", "half_life", "tick",
-                                           NULL};
+        static const char *const keys[] = {"steps", "half_life", "tick", NULL};
         static const char *const step_keys[] = {"after", "points", NULL};
         ls_decay_t *d = &m->decay;
         yaml_node_t *steps = NULL, *hl = NULL, *v;
@@ -407,7 +405,7 @@ static ls_err_t ls_mload_decay(ls_mload_t *ld, ls_model_t *m,
                 if (!err && step->points > 0)
                         err = ls_mload_err(ld, v, "must be <= 0");
                 ls_mload_pop(ld, kmark);
-step_out:
+        step_out:
                 ls_mload_pop(ld, imark);
         }
 out:
@@ -441,7 +439,7 @@ static ls_err_t ls_mload_rules(ls_mload_t *ld, ls_model_t *m,
 
 static ls_err_t ls_mload_engagement(ls_mload_t *ld, ls_model_t *m,
                                     const yaml_node_t *node) {
-        static const char *const keys[] = {"floor", "max", "categories",
+        static const char *const keys[] = {"floor", "max",   "categories",
                                            "rules", "decay", NULL};
         ls_err_t err;
 
@@ -458,8 +456,7 @@ static ls_err_t ls_mload_engagement(ls_mload_t *ld, ls_model_t *m,
                                         (int)m->engagement_floor);
         if ((err = ls_mload_section(ld, m, node, "categories", 0,
                                     ls_mload_categories)) ||
-            (err = ls_mload_section(ld, m, node, "rules", 0,
-                                    ls_mload_rules)))
+            (err = ls_mload_section(ld, m, node, "rules", 0, ls_mload_rules)))
                 return err;
         return ls_mload_section(ld, m, node, "decay", 0, ls_mload_decay);
 }
@@ -527,7 +524,7 @@ static ls_err_t ls_mload_levels(ls_mload_t *ld, const yaml_node_t *node,
                                            "band's min (%d)",
                                            (int)(*out)[i - 1].min);
                 ls_mload_pop(ld, kmark);
-next:
+        next:
                 ls_mload_pop(ld, imark);
         }
         return err;
@@ -548,8 +545,8 @@ static int ls_mload_level_idx(const ls_level_t *lv, size_t n,
 static ls_err_t ls_mload_qualify(ls_mload_t *ld, const ls_model_t *m,
                                  const yaml_node_t *node, ls_qualify_t *q,
                                  const ls_qualify_t *enter) {
-        static const char *const keys[] = {"min_total", "min_grade",
-                                           "min_band", NULL};
+        static const char *const keys[] = {"min_total", "min_grade", "min_band",
+                                           NULL};
         static const char *const level_keys[] = {"min_grade", "min_band"};
         yaml_node_t *v;
         size_t mark;
@@ -573,8 +570,8 @@ static ls_err_t ls_mload_qualify(ls_mload_t *ld, const ls_model_t *m,
                 if (!err) {
                         idx = k == 0 ? ls_mload_level_idx(m->grades,
                                                           m->n_grades, s)
-                                     : ls_mload_level_idx(m->bands,
-                                                          m->n_bands, s);
+                                     : ls_mload_level_idx(m->bands, m->n_bands,
+                                                          s);
                         if (idx < 0)
                                 err = ls_mload_err(ld, v, "unknown %s '%s'",
                                                    k == 0 ? "grade" : "band",
@@ -649,8 +646,8 @@ static ls_err_t ls_mload_mql(ls_mload_t *ld, ls_model_t *m,
 
 static ls_err_t ls_mload_hot(ls_mload_t *ld, ls_model_t *m,
                              const yaml_node_t *node) {
-        static const char *const keys[] = {"points", "within", "events",
-                                           "rearm_after", "track", NULL};
+        static const char *const keys[] = {"points",      "within", "events",
+                                           "rearm_after", "track",  NULL};
         ls_hot_t *hot = &m->hot;
         int has_points, has_within, has_rearm, has_track;
         long long v;
@@ -674,8 +671,7 @@ static ls_err_t ls_mload_hot(ls_mload_t *ld, ls_model_t *m,
         hot->track = has_track ? (uint32_t)v : 16;
         if ((ev = ls_mload_get(ld, node, "events"))) {
                 mark = ls_mload_key(ld, "events");
-                err = ls_mload_str_seq(ld, ev, 0, &hot->events,
-                                       &hot->n_events);
+                err = ls_mload_str_seq(ld, ev, 0, &hot->events, &hot->n_events);
                 ls_mload_pop(ld, mark);
                 if (err)
                         return err;
@@ -712,9 +708,9 @@ static ls_err_t ls_mload_bands(ls_mload_t *ld, ls_model_t *m,
 
 static ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
                                ls_model_t *m) {
-        static const char *const keys[] = {"id",     "products", "fit",
-                                           "engagement", "grades", "bands",
-                                           "mql",    "hot",      NULL};
+        static const char *const keys[] = {"id",         "products", "fit",
+                                           "engagement", "grades",   "bands",
+                                           "mql",        "hot",      NULL};
         size_t i;
         uint32_t slot = 0;
         ls_err_t err;
@@ -731,8 +727,7 @@ static ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
                                     ls_mload_engagement)) ||
             (err = ls_mload_section(ld, m, node, "grades", 1,
                                     ls_mload_grades)) ||
-            (err = ls_mload_section(ld, m, node, "bands", 1,
-                                    ls_mload_bands)) ||
+            (err = ls_mload_section(ld, m, node, "bands", 1, ls_mload_bands)) ||
             (err = ls_mload_section(ld, m, node, "mql", 0, ls_mload_mql)) ||
             (err = ls_mload_section(ld, m, node, "hot", 0, ls_mload_hot)))
                 return err;
@@ -826,8 +821,8 @@ static ls_err_t ls_mload_sha256_done(ls_mload_t *ld, EVP_MD_CTX *ctx, int ok,
 static ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
                                        const yaml_node_t *root,
                                        const yaml_node_t *model_node) {
-        static const char *const shared[] = {"lateness", "max_future",
-                                             "dedupe", "ignore", NULL};
+        static const char *const shared[] = {"lateness", "max_future", "dedupe",
+                                             "ignore", NULL};
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         size_t i;
         int ok;
@@ -842,8 +837,8 @@ static ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
                                                  ld->list_raw[i].data,
                                                  ld->list_raw[i].len);
         for (i = 0; ok && shared[i]; i++) {
-                yaml_node_t *v = ls_mload_get((ls_mload_t *)ld, root,
-                                              shared[i]);
+                yaml_node_t *v =
+                        ls_mload_get((ls_mload_t *)ld, root, shared[i]);
 
                 if (v)
                         ok = ls_mload_hash_node(ld, ctx, shared[i], v);
@@ -881,11 +876,12 @@ static ls_err_t ls_mload_event_types(ls_mload_t *ld) {
                 return ls_mload_nomem(ld);
         for (i = 0; i < ms->n_models; i++)
                 for (j = 0; j < ms->models[i].n_rules; j++)
-                        ms->event_types[n++] = ms->models[i].rules[j].event_type;
+                        ms->event_types[n++] =
+                                ms->models[i].rules[j].event_type;
         qsort(ms->event_types, n, sizeof(char *), ls_mload_strcmp);
         for (i = 0, j = 0; i < n; i++)
-                if (j == 0 || strcmp(ms->event_types[i],
-                                     ms->event_types[j - 1]))
+                if (j == 0 ||
+                    strcmp(ms->event_types[i], ms->event_types[j - 1]))
                         ms->event_types[j++] = ms->event_types[i];
         /* Own copies, so the table outlives nothing it points into. */
         ms->n_event_types = 0;
@@ -896,16 +892,16 @@ static ls_err_t ls_mload_event_types(ls_mload_t *ld) {
         }
         for (i = 0; i < ms->n_models; i++)
                 for (j = 0; j < ms->models[i].n_rules; j++)
-                        ms->models[i].rules[j].type_idx = (uint32_t)
-                                ls_modelset_event_type(
+                        ms->models[i].rules[j].type_idx =
+                                (uint32_t)ls_modelset_event_type(
                                         ms, ms->models[i].rules[j].event_type);
         return LS_OK;
 }
 
 static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
-        static const char *const keys[] = {"lateness", "max_future",
-                                           "dedupe", "lists", "ignore",
-                                           "models", NULL};
+        static const char *const keys[] = {"lateness", "max_future", "dedupe",
+                                           "lists",    "ignore",     "models",
+                                           NULL};
         ls_modelset_t *ms = ld->ms;
         yaml_node_t *v, *models;
         long long dedupe;
@@ -935,9 +931,8 @@ static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
                 if (err)
                         return err;
         }
-        if (!ld->ignore_lists &&
-            (!(ld->ignore_lists = ls_calloc(1, 1)) ||
-             !(ld->model_lists = ls_calloc(1, 1))))
+        if (!ld->ignore_lists && (!(ld->ignore_lists = ls_calloc(1, 1)) ||
+                                  !(ld->model_lists = ls_calloc(1, 1))))
                 return ls_mload_nomem(ld);
         if ((v = ls_mload_get(ld, root, "ignore"))) {
                 static const char *const extra[] = {"field", NULL};
@@ -996,10 +991,10 @@ static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
                         if (!strcmp(ms->models[j].id, ms->models[i].id)) {
                                 size_t kmark = ls_mload_key(ld, "id");
 
-                                err = ls_mload_err(
-                                        ld, ls_mload_get(ld, mn, "id"),
-                                        "duplicate model id '%s'",
-                                        ms->models[i].id);
+                                err = ls_mload_err(ld,
+                                                   ls_mload_get(ld, mn, "id"),
+                                                   "duplicate model id '%s'",
+                                                   ms->models[i].id);
                                 ls_mload_pop(ld, kmark);
                         }
                 }
@@ -1015,8 +1010,8 @@ static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
 }
 
 /** Rejects aliases (a node reachable twice) and over-deep nesting. */
-static ls_err_t ls_mload_check_tree(ls_mload_t *ld, unsigned char *seen,
-                                    int id, int depth) {
+static ls_err_t ls_mload_check_tree(ls_mload_t *ld, unsigned char *seen, int id,
+                                    int depth) {
         yaml_node_t *node = ls_mload_node(ld, id);
         size_t idx;
         ls_err_t err;
@@ -1143,17 +1138,16 @@ static ls_err_t ls_mload_run(const char *yaml, size_t len, const char *name,
                              ls_modelset_t **msp, char *errstr,
                              size_t errstr_size);
 
-ls_err_t ls_modelset_load_string(const char *yaml, size_t len,
-                                 const char *name, const char *base_dir,
-                                 ls_modelset_t **msp, char *errstr,
-                                 size_t errstr_size) {
+ls_err_t ls_modelset_load_string(const char *yaml, size_t len, const char *name,
+                                 const char *base_dir, ls_modelset_t **msp,
+                                 char *errstr, size_t errstr_size) {
         return ls_mload_run(yaml, len, name, base_dir, NULL, msp, errstr,
                             errstr_size);
 }
 
-ls_err_t ls_modelset_load_source(const void *data, size_t len,
-                                 const char *name, ls_modelset_t **msp,
-                                 char *errstr, size_t errstr_size) {
+ls_err_t ls_modelset_load_source(const void *data, size_t len, const char *name,
+                                 ls_modelset_t **msp, char *errstr,
+                                 size_t errstr_size) {
         const unsigned char *p = data;
         size_t off = 0, i, n;
         ls_msrc_t src;
@@ -1161,11 +1155,10 @@ ls_err_t ls_modelset_load_source(const void *data, size_t len,
 
         memset(&src, 0, sizeof(src));
         if (ls_msrc_get(p, len, &off, &src.text, &src.len) ||
-            ls_msrc_get(p, len, &off, NULL, &n) ||
-            n > (len - off) / 8)
+            ls_msrc_get(p, len, &off, NULL, &n) || n > (len - off) / 8)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                 "%s: model source truncated at byte %zu",
-                                 name, off);
+                                 "%s: model source truncated at byte %zu", name,
+                                 off);
         src.n_lists = n;
         src.names = ls_calloc(n + 1, sizeof(*src.names));
         src.name_lens = ls_calloc(n + 1, sizeof(*src.name_lens));
@@ -1179,8 +1172,7 @@ ls_err_t ls_modelset_load_source(const void *data, size_t len,
         for (i = 0; i < n; i++) {
                 if (ls_msrc_get(p, len, &off, &src.names[i],
                                 &src.name_lens[i]) ||
-                    ls_msrc_get(p, len, &off, &src.raws[i],
-                                &src.raw_lens[i])) {
+                    ls_msrc_get(p, len, &off, &src.raws[i], &src.raw_lens[i])) {
                         err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                         "%s: model source truncated at byte "
                                         "%zu (list %zu of %zu)",
@@ -1232,8 +1224,7 @@ static ls_err_t ls_mload_run(const char *yaml, size_t len, const char *name,
 
         if (!yaml_parser_initialize(&parser))
                 return ls_mload_nomem(&ld);
-        yaml_parser_set_input_string(&parser, (const unsigned char *)yaml,
-                                     len);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
         if (!yaml_parser_load(&parser, &doc)) {
                 err = ls_mload_yaml_err(&ld, &parser);
                 yaml_parser_delete(&parser);
@@ -1251,12 +1242,11 @@ static ls_err_t ls_mload_run(const char *yaml, size_t len, const char *name,
                 goto out_doc;
         }
         if (yaml_document_get_root_node(&doc2)) {
-                err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                "%s:%zu: only one YAML document is allowed",
-                                ld.name,
-                                yaml_document_get_root_node(&doc2)
-                                                ->start_mark.line +
-                                        1);
+                err = ls_seterr(
+                        errstr, errstr_size, LS_ERR_INVALID,
+                        "%s:%zu: only one YAML document is allowed", ld.name,
+                        yaml_document_get_root_node(&doc2)->start_mark.line +
+                                1);
         }
         yaml_document_delete(&doc2);
         if (err)
@@ -1300,8 +1290,8 @@ out_doc:
         return err;
 }
 
-ls_err_t ls_modelset_load(const char *path, ls_modelset_t **msp,
-                          char *errstr, size_t errstr_size) {
+ls_err_t ls_modelset_load(const char *path, ls_modelset_t **msp, char *errstr,
+                          size_t errstr_size) {
         ls_buf_t buf;
         char *dir;
         const char *slash;
@@ -1317,19 +1307,20 @@ ls_err_t ls_modelset_load(const char *path, ls_modelset_t **msp,
                                          "%s: cannot read model file: %s%s",
                                          path, strerror(eno),
                                          eno == EFBIG ? " (over 64 MiB)" : "");
-                return ls_seterr(errstr, errstr_size, err,
-                                 "%s: out of memory", path);
+                return ls_seterr(errstr, errstr_size, err, "%s: out of memory",
+                                 path);
         }
         slash = strrchr(path, '/');
-        dir = slash ? ls_strndup(path, slash == path ? 1 : (size_t)(slash - path))
+        dir = slash ? ls_strndup(path,
+                                 slash == path ? 1 : (size_t)(slash - path))
                     : ls_strdup(".");
         if (!dir) {
                 ls_buf_free(&buf);
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                                  "%s: out of memory", path);
         }
-        err = ls_modelset_load_string(buf.data, buf.len, path, dir, msp,
-                                      errstr, errstr_size);
+        err = ls_modelset_load_string(buf.data, buf.len, path, dir, msp, errstr,
+                                      errstr_size);
         ls_free(dir);
         ls_buf_free(&buf);
         return err;

@@ -62,8 +62,9 @@ void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
         ls_duration_format(ms->lateness_ms, d1, sizeof(d1));
         ls_duration_format(ms->max_future_ms, d3, sizeof(d3));
         fprintf(fp, "model set %s (version %s)\n", ms->path, ms->version);
-        fprintf(fp, "  lateness %s, max_future %s, dedupe %u, %zu ignore "
-                    "condition%s, %zu event type%s scored\n",
+        fprintf(fp,
+                "  lateness %s, max_future %s, dedupe %u, %zu ignore "
+                "condition%s, %zu event type%s scored\n",
                 d1, d3, (unsigned)ms->dedupe, ms->n_ignore,
                 ms->n_ignore == 1 ? "" : "s", ms->n_event_types,
                 ms->n_event_types == 1 ? "" : "s");
@@ -89,18 +90,18 @@ void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
                 if (m->has_fit_max)
                         fprintf(fp, ", max %d", (int)m->fit_max);
                 fputc('\n', fp);
-                fprintf(fp, "    engagement: %zu rule%s, %zu categor%s, "
-                            "floor %d",
-                        m->n_rules, m->n_rules == 1 ? "" : "s",
-                        m->n_categories, m->n_categories == 1 ? "y" : "ies",
+                fprintf(fp,
+                        "    engagement: %zu rule%s, %zu categor%s, "
+                        "floor %d",
+                        m->n_rules, m->n_rules == 1 ? "" : "s", m->n_categories,
+                        m->n_categories == 1 ? "y" : "ies",
                         (int)m->engagement_floor);
                 if (m->has_engagement_max)
                         fprintf(fp, ", max %d", (int)m->engagement_max);
                 fprintf(fp, ", %u cap slot%s\n", (unsigned)m->n_cap_slots,
                         m->n_cap_slots == 1 ? "" : "s");
                 for (j = 0; j < m->n_categories; j++) {
-                        fprintf(fp, "      category %s",
-                                m->categories[j].name);
+                        fprintf(fp, "      category %s", m->categories[j].name);
                         if (m->categories[j].cap.set)
                                 ls_mload_print_cap(fp, &m->categories[j].cap);
                         fputc('\n', fp);

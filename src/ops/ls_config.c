@@ -35,8 +35,7 @@ const char *ls_props_get(const ls_props_t *props, const char *name) {
         return NULL;
 }
 
-ls_err_t ls_props_set(ls_props_t *props, const char *name,
-                      const char *value) {
+ls_err_t ls_props_set(ls_props_t *props, const char *name, const char *value) {
         char **names, **values;
         char *n, *v;
         size_t i;
@@ -225,8 +224,8 @@ typedef struct ls_cfgp_s {
  * wrong key: a message about it says where it came from, never what it
  * is.
  */
-static void ls_cfgp_hide(const ls_cfgp_t *p, const yaml_node_t *node,
-                         char *why, size_t size) {
+static void ls_cfgp_hide(const ls_cfgp_t *p, const yaml_node_t *node, char *why,
+                         size_t size) {
         const char *v;
         size_t n, h = strlen(LS_CFGP_HIDDEN);
         char *at;
@@ -275,8 +274,8 @@ static ls_err_t ls_cfgp_string(ls_cfgp_t *p, const yaml_node_t *node,
         char *copy;
 
         if (!s || !*s)
-                return ls_cfgp_err(p, node, key, "expected a non-empty string%s",
-                                   NULL);
+                return ls_cfgp_err(p, node, key,
+                                   "expected a non-empty string%s", NULL);
         copy = ls_strdup(s);
         if (!copy)
                 return LS_ERR_NOMEM;
@@ -320,8 +319,8 @@ static ls_err_t ls_cfgp_int(ls_cfgp_t *p, const yaml_node_t *node,
                                    "expected an integer, got \"%s\"", s);
         if (v < min || v > max) {
                 char range[96];
-                snprintf(range, sizeof(range), "%s is out of range [%lld, %lld]",
-                         s, min, max);
+                snprintf(range, sizeof(range),
+                         "%s is out of range [%lld, %lld]", s, min, max);
                 return ls_cfgp_err(p, node, key, "%s", range);
         }
         *vp = v;
@@ -334,10 +333,11 @@ static ls_err_t ls_cfgp_duration(ls_cfgp_t *p, const yaml_node_t *node,
         int64_t ms;
 
         if (!s || ls_duration_parse(s, &ms) != LS_OK || ms <= 0)
-                return ls_cfgp_err(p, node, key,
-                                   "expected a duration > 0 such as 500ms, 30s, "
-                                   "5m, 1h, got \"%s\"",
-                                   s ? s : "(not a scalar)");
+                return ls_cfgp_err(
+                        p, node, key,
+                        "expected a duration > 0 such as 500ms, 30s, "
+                        "5m, 1h, got \"%s\"",
+                        s ? s : "(not a scalar)");
         *msp = ms;
         return LS_OK;
 }
@@ -347,19 +347,20 @@ static ls_err_t ls_cfgp_format(ls_cfgp_t *p, const yaml_node_t *node,
         const char *s = ls_cfgp_scalar(node);
 
         if (!s || ls_format_parse(s, fmtp) != LS_OK)
-                return ls_cfgp_err(p, node, key,
-                                   "expected json, avro or registry, got \"%s\"",
-                                   s ? s : "(not a scalar)");
+                return ls_cfgp_err(
+                        p, node, key,
+                        "expected json, avro or registry, got \"%s\"",
+                        s ? s : "(not a scalar)");
         return LS_OK;
 }
 
 /* Iterates the pairs of a mapping node; the key must be a scalar. */
-#define LS_CFGP_FOREACH(P, MAP, KEY, KNODE, VNODE)                            \
-        for (yaml_node_pair_t *pair_ = (MAP)->data.mapping.pairs.start;      \
-             pair_ < (MAP)->data.mapping.pairs.top &&                         \
-             ((KNODE) = yaml_document_get_node((P)->doc, pair_->key)) &&      \
-             ((VNODE) = yaml_document_get_node((P)->doc, pair_->value)) &&    \
-             (((KEY) = ls_cfgp_scalar(KNODE)) || 1);                          \
+#define LS_CFGP_FOREACH(P, MAP, KEY, KNODE, VNODE)                             \
+        for (yaml_node_pair_t *pair_ = (MAP)->data.mapping.pairs.start;        \
+             pair_ < (MAP)->data.mapping.pairs.top &&                          \
+             ((KNODE) = yaml_document_get_node((P)->doc, pair_->key)) &&       \
+             ((VNODE) = yaml_document_get_node((P)->doc, pair_->value)) &&     \
+             (((KEY) = ls_cfgp_scalar(KNODE)) || 1);                           \
              pair_++)
 
 static ls_err_t ls_cfgp_expect_map(ls_cfgp_t *p, const yaml_node_t *node,
@@ -416,8 +417,7 @@ static ls_err_t ls_cfgp_props_check(ls_cfgp_t *p, yaml_node_t *map,
  * document's strings belong to libyaml, which frees them with free():
  * the new one is allocated with malloc() to match.
  */
-static ls_err_t ls_cfgp_replace(yaml_node_t *node, const char *v,
-                                size_t len) {
+static ls_err_t ls_cfgp_replace(yaml_node_t *node, const char *v, size_t len) {
         yaml_char_t *copy = malloc(len + 1);
 
         if (!copy)
@@ -469,8 +469,8 @@ static ls_err_t ls_cfgp_expand_file(ls_cfgp_t *p, yaml_node_t *node,
                 c.len--;
         if (!err && c.len > LS_CFG_FILE_MAX) {
                 char why[PATH_MAX + 64];
-                snprintf(why, sizeof(why), "%s is larger than %d KiB",
-                         fpath, LS_CFG_FILE_MAX / 1024);
+                snprintf(why, sizeof(why), "%s is larger than %d KiB", fpath,
+                         LS_CFG_FILE_MAX / 1024);
                 err = ls_cfgp_err(p, node, path, "%s", why);
         }
         if (!err && c.len && memchr(c.data, '\0', c.len))
@@ -530,20 +530,18 @@ static ls_err_t ls_cfgp_expand(ls_cfgp_t *p, yaml_node_t *node,
         ls_err_t err;
 
         if (depth > 32)
-                return ls_cfgp_err(p, node, path, "nested too deeply%s",
-                                   NULL);
+                return ls_cfgp_err(p, node, path, "nested too deeply%s", NULL);
         if (node->type == YAML_SCALAR_NODE)
                 return ls_cfgp_expand_scalar(p, node, path);
         if (node->type == YAML_SEQUENCE_NODE) {
                 yaml_node_item_t *it;
                 for (it = node->data.sequence.items.start;
                      it < node->data.sequence.items.top; it++) {
-                        yaml_node_t *item = yaml_document_get_node(p->doc,
-                                                                   *it);
+                        yaml_node_t *item = yaml_document_get_node(p->doc, *it);
                         snprintf(sub, sizeof(sub), "%s[%d]", path,
                                  (int)(it - node->data.sequence.items.start));
-                        if (item && (err = ls_cfgp_expand(p, item, sub,
-                                                          depth + 1)))
+                        if (item &&
+                            (err = ls_cfgp_expand(p, item, sub, depth + 1)))
                                 return err;
                 }
                 return LS_OK;
@@ -552,15 +550,14 @@ static ls_err_t ls_cfgp_expand(ls_cfgp_t *p, yaml_node_t *node,
                 yaml_node_pair_t *pr;
                 for (pr = node->data.mapping.pairs.start;
                      pr < node->data.mapping.pairs.top; pr++) {
-                        yaml_node_t *kn = yaml_document_get_node(p->doc,
-                                                                 pr->key);
-                        yaml_node_t *vn = yaml_document_get_node(p->doc,
-                                                                 pr->value);
+                        yaml_node_t *kn =
+                                yaml_document_get_node(p->doc, pr->key);
+                        yaml_node_t *vn =
+                                yaml_document_get_node(p->doc, pr->value);
                         const char *k = kn ? ls_cfgp_scalar(kn) : NULL;
                         snprintf(sub, sizeof(sub), "%s%s%s", path,
                                  *path ? "." : "", k ? k : "?");
-                        if (vn && (err = ls_cfgp_expand(p, vn, sub,
-                                                        depth + 1)))
+                        if (vn && (err = ls_cfgp_expand(p, vn, sub, depth + 1)))
                                 return err;
                 }
         }
@@ -587,7 +584,8 @@ static ls_err_t ls_cfgp_props(ls_cfgp_t *p, yaml_node_t *map,
                 if (!v)
                         return ls_cfgp_err(p, vn, path,
                                            "expected a scalar value%s", NULL);
-                if (!strcmp(k, "group.id") || !strcmp(k, "enable.auto.commit") ||
+                if (!strcmp(k, "group.id") ||
+                    !strcmp(k, "enable.auto.commit") ||
                     !strcmp(k, "enable.auto.offset.store"))
                         return ls_cfgp_err(
                                 p, kn, path,
@@ -689,8 +687,7 @@ static ls_err_t ls_cfgp_registry_check(ls_cfgp_t *p, yaml_node_t *map,
         const ls_config_t *c = p->conf;
         const char *u = c->registry_url;
         const char *auth = u ? strstr(u, "://") : NULL;
-        int tls = c->registry_ca_location ||
-                  c->registry_certificate_location ||
+        int tls = c->registry_ca_location || c->registry_certificate_location ||
                   c->registry_key_location;
 
         if (!u)
@@ -723,8 +720,7 @@ static ls_err_t ls_cfgp_registry_check(ls_cfgp_t *p, yaml_node_t *map,
                                    "needs registry.certificate_location%s",
                                    NULL);
         if (c->registry_key_password && !c->registry_certificate_location)
-                return ls_cfgp_err(p, at->key_password,
-                                   "registry.key_password",
+                return ls_cfgp_err(p, at->key_password, "registry.key_password",
                                    "needs registry.certificate_location%s",
                                    NULL);
         return LS_OK;
@@ -778,18 +774,16 @@ static ls_err_t ls_cfgp_registry(ls_cfgp_t *p, yaml_node_t *map) {
                         if (!ls_cfgp_scalar(vn) || !*ls_cfgp_scalar(vn))
                                 return ls_cfgp_err(
                                         p, vn, "registry.key_password",
-                                        "expected a non-empty string%s",
-                                        NULL);
+                                        "expected a non-empty string%s", NULL);
                         err = ls_cfgp_string(p, vn, "registry.key_password",
                                              &c->registry_key_password);
                 } else if (k && !strcmp(k, "max_lookups_per_second")) {
                         long long v;
 
                         at.lookups = vn;
-                        err = ls_cfgp_int(p, vn,
-                                          "registry.max_lookups_per_second", 1,
-                                          LS_REGISTRY_LOOKUPS_PER_SECOND_MAX,
-                                          &v);
+                        err = ls_cfgp_int(
+                                p, vn, "registry.max_lookups_per_second", 1,
+                                LS_REGISTRY_LOOKUPS_PER_SECOND_MAX, &v);
                         if (!err)
                                 c->registry_max_lookups_per_second = (long)v;
                 } else
@@ -903,11 +897,10 @@ static ls_err_t ls_cfgp_bool(ls_cfgp_t *p, const yaml_node_t *node,
                              const char *key, int *vp) {
         const char *s = ls_cfgp_scalar(node);
 
-        if (s && (!strcmp(s, "true") || !strcmp(s, "yes") ||
-                  !strcmp(s, "on")))
+        if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")))
                 *vp = 1;
-        else if (s && (!strcmp(s, "false") || !strcmp(s, "no") ||
-                       !strcmp(s, "off")))
+        else if (s &&
+                 (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")))
                 *vp = 0;
         else
                 return ls_cfgp_err(p, node, key,
@@ -922,8 +915,8 @@ static ls_err_t ls_cfgp_bool(ls_cfgp_t *p, const yaml_node_t *node,
  * the one way to run without durable state is `snapshot: off`.
  */
 static int ls_cfgp_offish(const char *s) {
-        static const char *const words[] = {"none", "off",   "no", "false",
-                                            "null", "~",     "0",  "disabled",
+        static const char *const words[] = {"none", "off",    "no", "false",
+                                            "null", "~",      "0",  "disabled",
                                             "n",    "disable"};
         size_t i;
 
@@ -1176,8 +1169,8 @@ static ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
                                 c->max_leads = LS_MAX_LEADS_AUTO;
                         else if (ml && !strcmp(ml, "none"))
                                 c->max_leads = 0;
-                        else if (!ml || !*ml || strspn(ml, "0123456789") !=
-                                                          strlen(ml))
+                        else if (!ml || !*ml ||
+                                 strspn(ml, "0123456789") != strlen(ml))
                                 err = ls_cfgp_err(p, vn, k,
                                                   "expected a number of "
                                                   "leads, auto or none, got "
@@ -1237,10 +1230,9 @@ static ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
         return LS_OK;
 }
 
-ls_err_t ls_config_load_string(const char *yaml, size_t len,
-                               const char *name, const char *base_dir,
-                               ls_config_t **confp, char *errstr,
-                               size_t errstr_size) {
+ls_err_t ls_config_load_string(const char *yaml, size_t len, const char *name,
+                               const char *base_dir, ls_config_t **confp,
+                               char *errstr, size_t errstr_size) {
         yaml_parser_t parser;
         yaml_document_t doc;
         yaml_node_t *root;
@@ -1260,8 +1252,7 @@ ls_err_t ls_config_load_string(const char *yaml, size_t len,
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                                  "%s: out of memory", name);
         }
-        yaml_parser_set_input_string(&parser, (const unsigned char *)yaml,
-                                     len);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
         if (!yaml_parser_load(&parser, &doc)) {
                 err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                 "%s:%lu: YAML error: %s %s", name,
@@ -1381,8 +1372,9 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         fprintf(fp, "config %s:\n", conf->path);
         fprintf(fp, "  model = %s\n",
                 conf->model_path ? conf->model_path : "(none)");
-        fprintf(fp, "  topics = events:%s profiles:%s scores:%s alerts:%s "
-                    "dead_letters:%s\n",
+        fprintf(fp,
+                "  topics = events:%s profiles:%s scores:%s alerts:%s "
+                "dead_letters:%s\n",
                 conf->topic_events, conf->topic_profiles, conf->topic_scores,
                 conf->topic_alerts, conf->topic_dead_letters);
         fprintf(fp, "  group = %s\n", conf->group);
@@ -1430,8 +1422,7 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         else if (conf->max_leads == 0)
                 fprintf(fp, "  max_leads = none\n");
         else
-                fprintf(fp, "  max_leads = %lld\n",
-                        (long long)conf->max_leads);
+                fprintf(fp, "  max_leads = %lld\n", (long long)conf->max_leads);
         if (conf->snapshot_dir || conf->snapshot_topic) {
                 fprintf(fp,
                         "  snapshot = %s:%s interval:%lldms every_events:%llu",

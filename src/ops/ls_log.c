@@ -214,8 +214,8 @@ size_t ls_log_format_line(const ls_log_t *log, ls_log_level_t level,
         clock_gettime(CLOCK_REALTIME, &now);
         gmtime_r(&now.tv_sec, &tm);
         if (snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec,
                      (int)(now.tv_nsec / 1000000)) >= (int)sizeof(ts))
                 ts[sizeof(ts) - 1] = '\0'; /* only for absurd years */
         if (json) {
@@ -240,9 +240,8 @@ size_t ls_log_format_line(const ls_log_t *log, ls_log_level_t level,
         return o.len;
 }
 
-static void ls_log_emit(ls_log_t *log, ls_log_level_t level,
-                        const char *event, const char *msg,
-                        const char *const *kv, size_t n_kv) {
+static void ls_log_emit(ls_log_t *log, ls_log_level_t level, const char *event,
+                        const char *msg, const char *const *kv, size_t n_kv) {
         char line[LS_LOG_LINE_MAX];
         size_t n;
 

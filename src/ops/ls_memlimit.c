@@ -57,8 +57,7 @@ static uint64_t ls_memlimit_meminfo(const char *root) {
  * "0::/PATH" (@p v2) or the v1 line whose controllers include memory,
  * "N:...memory...:/PATH" (@p v1). Empty when absent or at the root.
  */
-static void ls_memlimit_own(const char *root, char *v2, char *v1,
-                            size_t size) {
+static void ls_memlimit_own(const char *root, char *v2, char *v1, size_t size) {
         char full[4096], line[2048], *ctl, *path, *dst;
         FILE *f;
 
@@ -101,8 +100,7 @@ static void ls_memlimit_own(const char *root, char *v2, char *v1,
  */
 static void ls_memlimit_walk(const char *root, const char *base,
                              const char *group, const char *file,
-                             uint64_t *best, char *source,
-                             size_t source_size) {
+                             uint64_t *best, char *source, size_t source_size) {
         char path[2048], rel[1200];
         char *slash;
         uint64_t v;
@@ -122,19 +120,17 @@ static void ls_memlimit_walk(const char *root, const char *base,
         }
 }
 
-uint64_t ls_memory_limit(const char *root, char *source,
-                         size_t source_size) {
+uint64_t ls_memory_limit(const char *root, char *source, size_t source_size) {
         char v2[1024], v1[1024], where[2048] = "";
         uint64_t best = 0, total = ls_memlimit_meminfo(root);
 
         /* the lowest limit of this process's group and its ancestors, v2
          * (a container's namespace root included) and v1 */
         ls_memlimit_own(root, v2, v1, sizeof(v2));
-        ls_memlimit_walk(root, "/sys/fs/cgroup", v2, "memory.max", &best,
-                         where, sizeof(where));
-        ls_memlimit_walk(root, "/sys/fs/cgroup/memory", v1,
-                         "memory.limit_in_bytes", &best, where,
+        ls_memlimit_walk(root, "/sys/fs/cgroup", v2, "memory.max", &best, where,
                          sizeof(where));
+        ls_memlimit_walk(root, "/sys/fs/cgroup/memory", v1,
+                         "memory.limit_in_bytes", &best, where, sizeof(where));
         /* a cgroup limit above the machine's memory is no limit */
         if (best > 0 && (total == 0 || best < total)) {
                 snprintf(source, source_size, "%s", where);

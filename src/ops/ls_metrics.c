@@ -36,13 +36,13 @@ typedef enum ls_mtype_e {
 
 struct ls_metric_s {
         ls_metric_t *next;
-        char *labels;                 /* "" when none */
+        char *labels; /* "" when none */
         ls_mtype_t type;
-        atomic_uint_least64_t value;  /* counter, or double bits (gauge) */
-        size_t n_bounds;              /* histogram */
-        const double *bounds;         /* the family's */
+        atomic_uint_least64_t value;    /* counter, or double bits (gauge) */
+        size_t n_bounds;                /* histogram */
+        const double *bounds;           /* the family's */
         atomic_uint_least64_t *buckets; /* n_bounds + 1, not cumulative */
-        atomic_uint_least64_t sum;    /* double bits */
+        atomic_uint_least64_t sum;      /* double bits */
 };
 
 typedef struct ls_mfamily_s {
@@ -200,8 +200,7 @@ out:
 
 ls_metric_t *ls_metrics_counter(ls_metrics_t *m, const char *name,
                                 const char *help, const char *labels) {
-        return ls_metrics_series(m, name, help, labels, LS_MT_COUNTER, NULL,
-                                 0);
+        return ls_metrics_series(m, name, help, labels, LS_MT_COUNTER, NULL, 0);
 }
 
 ls_metric_t *ls_metrics_gauge(ls_metrics_t *m, const char *name,
@@ -212,8 +211,8 @@ ls_metric_t *ls_metrics_gauge(ls_metrics_t *m, const char *name,
 ls_metric_t *ls_metrics_histogram(ls_metrics_t *m, const char *name,
                                   const char *help, const char *labels,
                                   const double *bounds, size_t n_bounds) {
-        return ls_metrics_series(m, name, help, labels, LS_MT_HISTOGRAM,
-                                 bounds, n_bounds);
+        return ls_metrics_series(m, name, help, labels, LS_MT_HISTOGRAM, bounds,
+                                 n_bounds);
 }
 
 void ls_metric_add(ls_metric_t *c, uint64_t n) {
@@ -228,9 +227,9 @@ void ls_metric_set_total(ls_metric_t *c, uint64_t total) {
                 return;
         old = atomic_load_explicit(&c->value, memory_order_relaxed);
         while (old < total &&
-               !atomic_compare_exchange_weak_explicit(
-                       &c->value, &old, total, memory_order_relaxed,
-                       memory_order_relaxed))
+               !atomic_compare_exchange_weak_explicit(&c->value, &old, total,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed))
                 ;
 }
 
@@ -253,8 +252,7 @@ void ls_metric_observe(ls_metric_t *h, double v) {
         do {
                 nw = ls_dbits(ls_bitsd(old) + v);
         } while (!atomic_compare_exchange_weak_explicit(
-                &h->sum, &old, nw, memory_order_relaxed,
-                memory_order_relaxed));
+                &h->sum, &old, nw, memory_order_relaxed, memory_order_relaxed));
 }
 
 double ls_metric_value(const ls_metric_t *s) {
@@ -364,8 +362,8 @@ static ls_err_t ls_metrics_render_series(const ls_mfamily_t *f,
                                      s->labels[0] ? "{" : "", s->labels,
                                      s->labels[0] ? "}" : "");
         if (!err)
-                err = ls_metrics_num(out, ls_bitsd(atomic_load(
-                                                  &((ls_metric_t *)s)->sum)));
+                err = ls_metrics_num(
+                        out, ls_bitsd(atomic_load(&((ls_metric_t *)s)->sum)));
         if (!err)
                 err = ls_buf_appendf(out, "\n%s_count%s%s%s %llu\n", f->name,
                                      s->labels[0] ? "{" : "", s->labels,
@@ -396,9 +394,8 @@ ls_err_t ls_metrics_render(ls_metrics_t *m, ls_buf_t *out) {
 /* ----------------------------------------------------------------- HTTP */
 
 static enum MHD_Result ls_metrics_reply(struct MHD_Connection *conn,
-                                        unsigned int status,
-                                        const char *ctype, const void *body,
-                                        size_t len) {
+                                        unsigned int status, const char *ctype,
+                                        const void *body, size_t len) {
         struct MHD_Response *r;
         enum MHD_Result ret;
 
@@ -412,21 +409,19 @@ static enum MHD_Result ls_metrics_reply(struct MHD_Connection *conn,
         return ret;
 }
 
-static enum MHD_Result ls_metrics_handler(void *cls,
-                                          struct MHD_Connection *conn,
-                                          const char *url, const char *method,
-                                          const char *version,
-                                          const char *upload_data,
-                                          size_t *upload_data_size,
-                                          void **con_cls) {
+static enum MHD_Result
+ls_metrics_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                   const char *method, const char *version,
+                   const char *upload_data, size_t *upload_data_size,
+                   void **con_cls) {
         ls_metrics_t *m = cls;
         static const char text[] = "text/plain; charset=utf-8";
 
         (void)version;
         (void)upload_data;
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-                return ls_metrics_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                        text, "method not allowed\n", 19);
+                return ls_metrics_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text,
+                                        "method not allowed\n", 19);
         if (*upload_data_size != 0)
                 return MHD_NO;
         (void)con_cls;
@@ -445,9 +440,9 @@ static enum MHD_Result ls_metrics_handler(void *cls,
                 ls_buf_init(&b);
                 if (ls_metrics_render(m, &b)) {
                         ls_buf_free(&b);
-                        return ls_metrics_reply(
-                                conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text,
-                                "out of memory\n", 14);
+                        return ls_metrics_reply(conn,
+                                                MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                                text, "out of memory\n", 14);
                 }
                 ret = ls_metrics_reply(conn, MHD_HTTP_OK,
                                        "text/plain; version=0.0.4; "
@@ -511,8 +506,8 @@ ls_err_t ls_metrics_serve(ls_metrics_t *m, const char *listen, char *errstr,
                 flags |= MHD_USE_IPv6;
         m->daemon = MHD_start_daemon(
                 flags, 0, NULL, NULL, ls_metrics_handler, m,
-                MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LS_METRICS_CONNS,
+                MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                (unsigned int)LS_METRICS_CONNS,
                 MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                 (unsigned int)LS_METRICS_CONNS_PER_IP,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)5,
@@ -566,8 +561,7 @@ static void ls_metrics_kcounter(ls_metrics_t *m, const char *name,
 }
 
 static void ls_metrics_kgauge(ls_metrics_t *m, const char *name,
-                              const char *help, const char *labels,
-                              json_t *v) {
+                              const char *help, const char *labels, json_t *v) {
         if (json_is_number(v))
                 ls_metric_set(ls_metrics_gauge(m, name, help, labels),
                               json_number_value(v));
@@ -611,7 +605,8 @@ ls_err_t ls_metrics_rdkafka_stats(ls_metrics_t *m, const char *client,
                 snprintf(labels, sizeof(labels), "client=\"%s\",broker=\"%s\"",
                          ec, eb);
                 ls_metric_set(ls_metrics_gauge(
-                                      m, "leadscore_kafka_broker_rtt_avg_seconds",
+                                      m,
+                                      "leadscore_kafka_broker_rtt_avg_seconds",
                                       "Average broker round-trip time over "
                                       "the last statistics window.",
                                       labels),
@@ -646,9 +641,8 @@ ls_err_t ls_metrics_rdkafka_stats(ls_metrics_t *m, const char *client,
         return LS_OK;
 }
 
-void ls_metrics_snapshot(ls_metrics_t *m, int32_t partition,
-                         double age_seconds, double duration_seconds,
-                         uint64_t bytes) {
+void ls_metrics_snapshot(ls_metrics_t *m, int32_t partition, double age_seconds,
+                         double duration_seconds, uint64_t bytes) {
         char labels[64];
 
         snprintf(labels, sizeof(labels), "partition=\"%d\"", (int)partition);

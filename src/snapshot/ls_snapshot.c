@@ -313,9 +313,9 @@ static int ls_snap_cmp_desc(const void *a, const void *b) {
         return x < y ? 1 : x > y ? -1 : 0;
 }
 
-ls_err_t ls_snapshot_list(const char *dir, const char *group,
-                          int32_t partition, uint64_t **seqsp, size_t *np,
-                          char *errstr, size_t errstr_size) {
+ls_err_t ls_snapshot_list(const char *dir, const char *group, int32_t partition,
+                          uint64_t **seqsp, size_t *np, char *errstr,
+                          size_t errstr_size) {
         char prefix[LS_SNAPSHOT_NAME_MAX + 32];
         size_t plen, slen = strlen(LS_SNAPSHOT_SUFFIX), n = 0, cap = 0;
         uint64_t *seqs = NULL;
@@ -388,8 +388,8 @@ static ls_err_t ls_snap_mkdirs(const char *dir, char *errstr,
                 tmp[i] = '\0';
                 if (mkdir(tmp, 0700) && errno != EEXIST)
                         return ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                         "%s: cannot create directory: %s",
-                                         tmp, strerror(errno));
+                                         "%s: cannot create directory: %s", tmp,
+                                         strerror(errno));
                 if (i < n)
                         tmp[i] = '/';
         }
@@ -420,9 +420,9 @@ static int ls_snap_fsync_dir(const char *dir) {
 }
 
 ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
-                           const ls_shard_t *shard, int keep,
-                           ls_buf_t *scratch, char *path, size_t path_size,
-                           char *errstr, size_t errstr_size) {
+                           const ls_shard_t *shard, int keep, ls_buf_t *scratch,
+                           char *path, size_t path_size, char *errstr,
+                           size_t errstr_size) {
         char final[4096], tmp[4200];
         const char *base;
         uint64_t *seqs = NULL;
@@ -466,15 +466,15 @@ ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
                 goto out;
         }
         if (ls_snap_write_all(fd, scratch->data, scratch->len) || fsync(fd)) {
-                err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                "%s: write: %s", tmp, strerror(errno));
+                err = ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: write: %s",
+                                tmp, strerror(errno));
                 close(fd);
                 unlink(tmp);
                 goto out;
         }
         if (close(fd)) {
-                err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                "%s: close: %s", tmp, strerror(errno));
+                err = ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: close: %s",
+                                tmp, strerror(errno));
                 unlink(tmp);
                 goto out;
         }
@@ -522,9 +522,8 @@ static void ls_snap_report(ls_snapshot_report_cb *report, void *opaque,
  */
 static ls_err_t ls_snap_load_shard(const char *file, const void *payload,
                                    ls_snapshot_meta_t *meta,
-                                   const ls_modelset_t *ms,
-                                   ls_shard_t **shardp, char *why,
-                                   size_t why_size) {
+                                   const ls_modelset_t *ms, ls_shard_t **shardp,
+                                   char *why, size_t why_size) {
         ls_modelset_t *oms = NULL;
         ls_shard_t *osh;
         char inner[1024];
@@ -571,9 +570,8 @@ static ls_err_t ls_snap_load_shard(const char *file, const void *payload,
         return LS_OK;
 }
 
-ls_err_t ls_snapshot_load_image(const void *data, size_t len,
-                                const char *group, int32_t partition,
-                                const char *const topics[2],
+ls_err_t ls_snapshot_load_image(const void *data, size_t len, const char *group,
+                                int32_t partition, const char *const topics[2],
                                 const ls_modelset_t *ms,
                                 ls_snapshot_meta_t *meta, ls_shard_t **shardp,
                                 char *why, size_t why_size) {
@@ -591,9 +589,9 @@ ls_err_t ls_snapshot_load_image(const void *data, size_t len,
                                  "holds group %s, topics %s / %s partition "
                                  "%" PRId32 ", expected %s, %s / %s "
                                  "partition %" PRId32,
-                                 meta->group, meta->topics[0],
-                                 meta->topics[1], meta->partition, group,
-                                 topics[0], topics[1], partition);
+                                 meta->group, meta->topics[0], meta->topics[1],
+                                 meta->partition, group, topics[0], topics[1],
+                                 partition);
         return ls_snap_load_shard("the snapshot", payload, meta, ms, shardp,
                                   why, why_size);
 }
@@ -630,10 +628,9 @@ ls_err_t ls_snapshot_restore(const char *dir, const char *group,
                         ls_snap_report(report, opaque, file, why);
                         continue;
                 }
-                err = ls_snapshot_load_image(buf.data ? buf.data : "",
-                                             buf.len, group, partition,
-                                             topics, ms, meta, &shard, why,
-                                             sizeof(why));
+                err = ls_snapshot_load_image(buf.data ? buf.data : "", buf.len,
+                                             group, partition, topics, ms, meta,
+                                             &shard, why, sizeof(why));
                 if (err) {
                         ls_snap_report(report, opaque, file, why);
                         continue;

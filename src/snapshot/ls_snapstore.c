@@ -17,9 +17,9 @@
 
 #define LS_SS_MAGIC "LSSC"
 #define LS_SS_VERSION 1u
-#define LS_SS_HDR 24                  /* magic, version, seq, n, index */
-#define LS_SS_CHUNK (512u * 1024)     /* image bytes per record */
-#define LS_SS_TIMEOUT_MS 60000        /* a write or a read of a partition */
+#define LS_SS_HDR 24              /* magic, version, seq, n, index */
+#define LS_SS_CHUNK (512u * 1024) /* image bytes per record */
+#define LS_SS_TIMEOUT_MS 60000    /* a write or a read of a partition */
 #define LS_SS_META_MS 10000
 
 struct ls_snapstore_s {
@@ -30,9 +30,9 @@ struct ls_snapstore_s {
         char *topic;
         rd_kafka_t *producer, *reader;
         int32_t n_parts;
-        uint64_t *last_seq;  /* per shard partition: the newest sequence
+        uint64_t *last_seq; /* per shard partition: the newest sequence
                               * written or seen */
-        uint64_t *kept_seq;  /* per shard partition: the sequence of the
+        uint64_t *kept_seq; /* per shard partition: the sequence of the
                               * complete snapshot that must survive the
                               * next write (restored or last written) */
         size_t n_last;
@@ -66,8 +66,8 @@ static void ls_ss_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         }
 }
 
-static int ls_ss_set(rd_kafka_conf_t *conf, const char *name,
-                     const char *value, char *errstr, size_t errstr_size) {
+static int ls_ss_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                     char *errstr, size_t errstr_size) {
         char kerr[256];
 
         if (rd_kafka_conf_set(conf, name, value, kerr, sizeof(kerr)) ==
@@ -82,8 +82,7 @@ static int ls_ss_set(rd_kafka_conf_t *conf, const char *name,
 static ls_err_t ls_ss_check_compacted(ls_snapstore_t *st, char *errstr,
                                       size_t errstr_size) {
         rd_kafka_ConfigResource_t *res =
-                rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
-                                            st->topic);
+                rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, st->topic);
         rd_kafka_queue_t *q = rd_kafka_queue_new(st->producer);
         rd_kafka_event_t *ev;
         ls_err_t err = LS_OK;
@@ -145,9 +144,8 @@ static ls_err_t ls_ss_check_compacted(ls_snapstore_t *st, char *errstr,
         return err;
 }
 
-ls_snapstore_t *ls_snapstore_topic_new(const char *topic,
-                                       rd_kafka_conf_t *conf, char *errstr,
-                                       size_t errstr_size) {
+ls_snapstore_t *ls_snapstore_topic_new(const char *topic, rd_kafka_conf_t *conf,
+                                       char *errstr, size_t errstr_size) {
         ls_snapstore_t *st = ls_calloc(1, sizeof(*st));
         rd_kafka_conf_t *rconf = NULL;
         char kerr[512], gid[300];
@@ -177,25 +175,23 @@ ls_snapstore_t *ls_snapstore_topic_new(const char *topic,
             ls_ss_set(conf, "linger.ms", "0", errstr, errstr_size))
                 goto fail;
         rd_kafka_conf_set_dr_msg_cb(conf, ls_ss_dr_cb);
-        st->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr,
-                                    sizeof(kerr));
+        st->producer =
+                rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
         if (!st->producer) {
                 ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
                           "snapshot.topic producer: %s", kerr);
                 goto fail;
         }
         conf = NULL;
-        st->reader = rd_kafka_new(RD_KAFKA_CONSUMER, rconf, kerr,
-                                  sizeof(kerr));
+        st->reader = rd_kafka_new(RD_KAFKA_CONSUMER, rconf, kerr, sizeof(kerr));
         if (!st->reader) {
                 ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
                           "snapshot.topic reader: %s", kerr);
                 goto fail;
         }
         rconf = NULL;
-        st->n_parts = ls_keys_partition_count(st->producer, topic,
-                                              LS_SS_META_MS, errstr,
-                                              errstr_size);
+        st->n_parts = ls_keys_partition_count(
+                st->producer, topic, LS_SS_META_MS, errstr, errstr_size);
         if (st->n_parts < 1 ||
             ls_ss_check_compacted(st, errstr, errstr_size) != LS_OK) {
                 size_t n = strlen(errstr);
@@ -261,8 +257,7 @@ static void ls_ss_put32(unsigned char *p, uint32_t v) {
         memcpy(p, &v, 4);
 }
 
-static ls_err_t ls_ss_write_topic(ls_snapstore_t *st,
-                                  ls_snapshot_meta_t *meta,
+static ls_err_t ls_ss_write_topic(ls_snapstore_t *st, ls_snapshot_meta_t *meta,
                                   const ls_shard_t *shard, ls_buf_t *scratch,
                                   char *loc, size_t loc_size, char *errstr,
                                   size_t errstr_size) {
@@ -308,9 +303,8 @@ static ls_err_t ls_ss_write_topic(ls_snapstore_t *st,
                 ls_ss_put32(val + 16, n);
                 ls_ss_put32(val + 20, i);
                 memcpy(val + LS_SS_HDR, scratch->data + off, len);
-                snprintf(key, sizeof(key), "%s/%" PRId32 "/%u/%u",
-                         meta->group, meta->partition,
-                         (unsigned)(meta->seq & 1), i);
+                snprintf(key, sizeof(key), "%s/%" PRId32 "/%u/%u", meta->group,
+                         meta->partition, (unsigned)(meta->seq & 1), i);
                 while ((kerr = rd_kafka_producev(
                                 st->producer, RD_KAFKA_V_TOPIC(st->topic),
                                 RD_KAFKA_V_PARTITION(sp),
@@ -336,8 +330,7 @@ static ls_err_t ls_ss_write_topic(ls_snapstore_t *st,
                                 st->topic, LS_SS_TIMEOUT_MS / 1000);
         if (!err && st->dr_failed)
                 err = ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                                "snapshot.topic %s: %s", st->topic,
-                                st->dr_err);
+                                "snapshot.topic %s: %s", st->topic, st->dr_err);
         if (err)
                 return err;
         *last = meta->seq;
@@ -411,8 +404,8 @@ static ls_err_t ls_ss_take(ls_ss_slot_t slots[2], const char *prefix,
         }
         if (idx >= slots[slot].size) {
                 size_t ns = idx + 8;
-                ls_ss_chunk_t *nc = ls_realloc(slots[slot].chunks,
-                                               ns * sizeof(*nc));
+                ls_ss_chunk_t *nc =
+                        ls_realloc(slots[slot].chunks, ns * sizeof(*nc));
                 if (!nc)
                         return LS_ERR_NOMEM;
                 memset(nc + slots[slot].size, 0,
@@ -478,8 +471,7 @@ static ls_err_t ls_ss_read(ls_snapstore_t *st, int32_t sp, const char *prefix,
                 if (rkm && !rkm->err)
                         t0 = t; /* the deadline counts from progress */
                 if (!rkm) {
-                        if ((t.tv_sec - t0.tv_sec) * 1000 >
-                            LS_SS_TIMEOUT_MS) {
+                        if ((t.tv_sec - t0.tv_sec) * 1000 > LS_SS_TIMEOUT_MS) {
                                 err = ls_seterr(
                                         errstr, errstr_size, LS_ERR_IO,
                                         "snapshot.topic %s [%" PRId32
@@ -493,10 +485,11 @@ static ls_err_t ls_ss_read(ls_snapstore_t *st, int32_t sp, const char *prefix,
                 }
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         done = rkm->offset >= hi;
-                } else if (rkm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-                           rkm->err ==
-                                   RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
-                           rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
+                } else if (
+                        rkm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                        rkm->err ==
+                                RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+                        rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
                         err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
                                         "snapshot.topic %s [%" PRId32 "]: %s",
                                         st->topic, sp,
@@ -519,15 +512,12 @@ static ls_err_t ls_ss_read(ls_snapstore_t *st, int32_t sp, const char *prefix,
         return err;
 }
 
-static ls_err_t ls_ss_restore_topic(ls_snapstore_t *st, const char *group,
-                                    int32_t partition,
-                                    const char *const topics[2],
-                                    const ls_modelset_t *ms,
-                                    ls_snapshot_report_cb *report,
-                                    void *opaque, ls_snapshot_meta_t *meta,
-                                    ls_shard_t **shardp, char *loc,
-                                    size_t loc_size, char *errstr,
-                                    size_t errstr_size) {
+static ls_err_t
+ls_ss_restore_topic(ls_snapstore_t *st, const char *group, int32_t partition,
+                    const char *const topics[2], const ls_modelset_t *ms,
+                    ls_snapshot_report_cb *report, void *opaque,
+                    ls_snapshot_meta_t *meta, ls_shard_t **shardp, char *loc,
+                    size_t loc_size, char *errstr, size_t errstr_size) {
         int32_t sp = partition % st->n_parts;
         ls_ss_slot_t slots[2];
         uint64_t *last = ls_ss_last(st, partition);
@@ -592,13 +582,12 @@ static ls_err_t ls_ss_restore_topic(ls_snapstore_t *st, const char *group,
                         if (ls_buf_append(&img, s->chunks[i].data.data,
                                           s->chunks[i].data.len)) {
                                 err = ls_seterr(errstr, errstr_size,
-                                                LS_ERR_NOMEM,
-                                                "out of memory");
+                                                LS_ERR_NOMEM, "out of memory");
                                 goto out;
                         }
                 snprintf(where, sizeof(where),
-                         "topic %s [%" PRId32 "] sequence %" PRIu64,
-                         st->topic, sp, seqs[order[k]]);
+                         "topic %s [%" PRId32 "] sequence %" PRIu64, st->topic,
+                         sp, seqs[order[k]]);
                 if (ls_snapshot_load_image(img.data ? img.data : "", img.len,
                                            group, partition, topics, ms, meta,
                                            shardp, why, sizeof(why)) == LS_OK) {
@@ -614,8 +603,7 @@ static ls_err_t ls_ss_restore_topic(ls_snapstore_t *st, const char *group,
                         "no usable snapshot of %s-%" PRId32 " in topic %s"
                         "%s",
                         group, partition, st->topic,
-                        incomplete ? " (a first write cut short ignored)"
-                                   : "");
+                        incomplete ? " (a first write cut short ignored)" : "");
 out:
         ls_ss_slot_free(&slots[0]);
         ls_ss_slot_free(&slots[1]);
@@ -633,9 +621,8 @@ ls_err_t ls_snapstore_restore(ls_snapstore_t *st, const char *group,
         if (st->dir)
                 return ls_snapshot_restore(st->dir, group, partition, topics,
                                            ms, report, opaque, meta, shardp,
-                                           loc, loc_size, errstr,
-                                           errstr_size);
+                                           loc, loc_size, errstr, errstr_size);
         return ls_ss_restore_topic(st, group, partition, topics, ms, report,
-                                   opaque, meta, shardp, loc, loc_size,
-                                   errstr, errstr_size);
+                                   opaque, meta, shardp, loc, loc_size, errstr,
+                                   errstr_size);
 }

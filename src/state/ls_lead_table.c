@@ -17,22 +17,22 @@
 #define LS_LT_KEY_CHUNK (256 * 1024) /* bytes per key arena chunk */
 
 typedef struct ls_lt_slot_s {
-        uint32_t hash;  /* upper 32 bits of the key hash */
-        uint32_t idx1;  /* lead index + 1; 0 = empty */
+        uint32_t hash; /* upper 32 bits of the key hash */
+        uint32_t idx1; /* lead index + 1; 0 = empty */
 } ls_lt_slot_t;
 
 struct ls_lead_table_s {
         size_t block_size;
         ls_lt_slot_t *slots;
-        size_t n_slots;         /* power of two */
+        size_t n_slots; /* power of two */
         size_t count;
         unsigned char **chunks; /* block chunks */
         size_t n_chunks, size_chunks;
-        const char **keys;      /* key of each lead */
+        const char **keys; /* key of each lead */
         size_t size_keys;
         char **key_chunks;
         size_t n_key_chunks, size_key_chunks;
-        size_t key_used;        /* bytes used in the last key chunk */
+        size_t key_used; /* bytes used in the last key chunk */
         size_t bytes;
 };
 
@@ -128,8 +128,11 @@ static const char *ls_lt_store_key(ls_lead_table_t *lt, const char *key,
                 char *chunk;
 
                 if (lt->n_key_chunks == lt->size_key_chunks) {
-                        size_t ns = lt->size_key_chunks ? lt->size_key_chunks * 2 : 16;
-                        char **kc = ls_realloc(lt->key_chunks, ns * sizeof(*kc));
+                        size_t ns = lt->size_key_chunks
+                                            ? lt->size_key_chunks * 2
+                                            : 16;
+                        char **kc =
+                                ls_realloc(lt->key_chunks, ns * sizeof(*kc));
 
                         if (!kc)
                                 return NULL;
@@ -162,8 +165,8 @@ static int64_t ls_lt_create(ls_lead_table_t *lt, const char *key,
 
                 if (lt->n_chunks == lt->size_chunks) {
                         size_t ns = lt->size_chunks ? lt->size_chunks * 2 : 16;
-                        unsigned char **c = ls_realloc(lt->chunks,
-                                                       ns * sizeof(*c));
+                        unsigned char **c =
+                                ls_realloc(lt->chunks, ns * sizeof(*c));
 
                         if (!c)
                                 return -1;
@@ -194,8 +197,8 @@ static int64_t ls_lt_create(ls_lead_table_t *lt, const char *key,
         return idx;
 }
 
-int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key,
-                          size_t key_len, int create, int *createdp) {
+int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key, size_t key_len,
+                          int create, int *createdp) {
         uint64_t h = ls_hash64(key, key_len);
         uint32_t h32 = (uint32_t)(h >> 32);
         size_t mask, i;

@@ -23,7 +23,7 @@
 #include "codec/ls_avro_int.h"
 
 typedef struct fz_s {
-        avro_schema_t schema[2];            /* event, profile */
+        avro_schema_t schema[2]; /* event, profile */
         avro_value_iface_t *iface[2];
         avro_value_t value[2];
         avro_reader_t reader;
@@ -32,8 +32,8 @@ typedef struct fz_s {
 } fz_t;
 
 static void die(const char *what, const char *detail) {
-        fprintf(stderr, "fuzz_avro: FAIL: %s%s%s\n", what,
-                detail ? ": " : "", detail ? detail : "");
+        fprintf(stderr, "fuzz_avro: FAIL: %s%s%s\n", what, detail ? ": " : "",
+                detail ? detail : "");
         abort();
 }
 
@@ -162,14 +162,12 @@ static void one(fz_t *fz, int k, const uint8_t *data, size_t len,
         size_t i;
 
         memcpy(copy, data, len);
-        rc = ls_avro_decode(&fz->sc, kind, copy, len, 0, &in, err,
-                            sizeof(err));
+        rc = ls_avro_decode(&fz->sc, kind, copy, len, 0, &in, err, sizeof(err));
         if (rc == LS_OK) {
                 fz->accepted++;
                 if (!in.lead_id || in.kind != kind ||
                     (k == 0 && (!in.event_id || !in.event_type)) ||
-                    (in.n_fields && !in.fields) ||
-                    strlen(in.lead_id) > len)
+                    (in.n_fields && !in.fields) || strlen(in.lead_id) > len)
                         die("accepted an incomplete record", NULL);
                 for (i = 0; i < in.n_fields; i++)
                         if (!in.fields[i].key || !in.fields[i].value)
@@ -184,8 +182,7 @@ static void one(fz_t *fz, int k, const uint8_t *data, size_t len,
                 if (!strstr(err, "at byte "))
                         die("error without an offset", err);
                 /* the bounds check must not crash on it either */
-                ls_avro_precheck(fz->schema[k], copy, len, 0, err,
-                                 sizeof(err));
+                ls_avro_precheck(fz->schema[k], copy, len, 0, err, sizeof(err));
         }
         free(copy);
 }
@@ -235,7 +232,9 @@ static size_t make_seed(fz_t *fz, int k, int variant, uint8_t *out,
 
         avro_generic_value_new(fz->iface[k], &v);
         avro_value_get_by_name(&v, "lead_id", &f, NULL);
-        avro_value_set_string(&f, variant % 3 ? "lead-42" : "l\xc3\xa9" "ad");
+        avro_value_set_string(&f, variant % 3 ? "lead-42"
+                                              : "l\xc3\xa9"
+                                                "ad");
         if (k == 0) {
                 avro_value_get_by_name(&v, "event_id", &f, NULL);
                 avro_value_set_string(&f, variant % 2 ? "" : "ev-1");
@@ -377,8 +376,8 @@ int main(int argc, char **argv) {
                 one(&fz, s % 2, buf, len, 1);
         }
         printf("fuzz_avro: %lu inputs, %lu accepted (%lu compared with "
-               "avro-c), %lu rejected\n", iters + NSEEDS, fz.accepted,
-               fz.compared, fz.rejected);
+               "avro-c), %lu rejected\n",
+               iters + NSEEDS, fz.accepted, fz.compared, fz.rejected);
         fz_free(&fz);
         if (fz.rejected == 0 || fz.accepted <= NSEEDS)
                 die("mutations did not exercise both outcomes", NULL);

@@ -62,9 +62,9 @@ typedef struct fe_s {
 
 typedef struct walk_s {
         const uint8_t *p, *end;
-        int unsafe;      /* rule 1: avro-c must not see it */
-        int rule2;       /* rule 2: ours must refuse, avro-c may take it */
-        int done;        /* the record ended (maybe with trailing bytes) */
+        int unsafe; /* rule 1: avro-c must not see it */
+        int rule2;  /* rule 2: ours must refuse, avro-c may take it */
+        int done;   /* the record ended (maybe with trailing bytes) */
 } walk_t;
 
 /* Independent UTF-8 check: no NUL, no overlong form, no surrogate. */
@@ -302,8 +302,7 @@ static void compare(fe_t *fe, int k, const ls_input_t *in) {
                 if (disc) {
                         avro_value_get_current_branch(&f, &br);
                         avro_value_get_string(&br, &s, &n);
-                        compare_str("product", s, n ? n - 1 : 0,
-                                    in->product);
+                        compare_str("product", s, n ? n - 1 : 0, in->product);
                 }
                 avro_value_get_by_name(v, "properties", &f, NULL);
         } else {
@@ -347,8 +346,8 @@ static int values_ok(fe_t *fe, int k) {
         int64_t t;
 
         get_str(&fe->value[k], "lead_id", &n);
-        avro_value_get_by_name(&fe->value[k],
-                               k ? "updated_at" : "occurred_at", &f, NULL);
+        avro_value_get_by_name(&fe->value[k], k ? "updated_at" : "occurred_at",
+                               &f, NULL);
         avro_value_get_long(&f, &t);
         return n <= LEAD_ID_MAX && t >= 0 && t < TIME_END;
 }
@@ -368,10 +367,9 @@ static void fe_one(void *ctx, const uint8_t *data, size_t len) {
         k = data[0] & 1;
         body = data + 1;
         blen = len - 1;
-        ours_ok = ls_codec_decode_input(fe->codec,
-                                        k ? LS_INPUT_PROFILE : LS_INPUT_EVENT,
-                                        body, blen, &in, err,
-                                        sizeof(err)) == LS_OK;
+        ours_ok = ls_codec_decode_input(
+                          fe->codec, k ? LS_INPUT_PROFILE : LS_INPUT_EVENT,
+                          body, blen, &in, err, sizeof(err)) == LS_OK;
         walk(&w, k, body, blen);
         if (w.unsafe) {
                 fe->unsafe++;
@@ -447,27 +445,26 @@ static void fe_seeds(void *ctx, fz_corpus_t *c) {
 
                         avro_generic_value_new(fe->iface[k], &v);
                         avro_value_get_by_name(&v, "lead_id", &f, NULL);
-                        avro_value_set_string(&f, variant == 7 ? lead
-                                                  : variant % 3
-                                                          ? "lead-42"
-                                                          : "l\xc3\xa9"
-                                                            "ad");
+                        avro_value_set_string(&f, variant == 7  ? lead
+                                                  : variant % 3 ? "lead-42"
+                                                                : "l\xc3\xa9"
+                                                                  "ad");
                         if (k == 0) {
                                 avro_value_get_by_name(&v, "event_id", &f,
                                                        NULL);
-                                avro_value_set_string(&f, variant % 2 ? ""
-                                                                      : "e1");
+                                avro_value_set_string(&f,
+                                                      variant % 2 ? "" : "e1");
                                 avro_value_get_by_name(&v, "event_type", &f,
                                                        NULL);
                                 avro_value_set_string(&f, "page_view");
                                 avro_value_get_by_name(&v, "occurred_at", &f,
                                                        NULL);
                                 avro_value_set_long(
-                                        &f, variant == 6 ? TIME_END
-                                                         : INT64_C(1767225600000) +
-                                                                   variant);
-                                avro_value_get_by_name(&v, "product", &f,
-                                                       NULL);
+                                        &f, variant == 6
+                                                    ? TIME_END
+                                                    : INT64_C(1767225600000) +
+                                                              variant);
+                                avro_value_get_by_name(&v, "product", &f, NULL);
                                 avro_value_set_branch(&f, variant % 2, &br);
                                 if (variant % 2)
                                         avro_value_set_string(&br, "office");
@@ -478,9 +475,8 @@ static void fe_seeds(void *ctx, fz_corpus_t *c) {
                         } else {
                                 avro_value_get_by_name(&v, "updated_at", &f,
                                                        NULL);
-                                avro_value_set_long(&f, variant == 6
-                                                                ? -1
-                                                                : variant);
+                                avro_value_set_long(&f, variant == 6 ? -1
+                                                                     : variant);
                                 avro_value_get_by_name(&v, "attributes", &f,
                                                        NULL);
                         }
@@ -497,8 +493,7 @@ static void fe_seeds(void *ctx, fz_corpus_t *c) {
                         if (avro_value_write(w, &v))
                                 fz_die("avro-c cannot write a seed",
                                        avro_strerror());
-                        fz_corpus_add(c, buf,
-                                      1 + (size_t)avro_writer_tell(w));
+                        fz_corpus_add(c, buf, 1 + (size_t)avro_writer_tell(w));
                         avro_writer_free(w);
                         avro_value_decref(&v);
                 }
@@ -536,7 +531,7 @@ static void fe_done(void *ctx, unsigned long inputs) {
 }
 
 static const fz_target_t fe_target = {
-        "fuzz_avro_equiv", "avro_equiv", 200000, NULL, fe_init, fe_one,
+        "fuzz_avro_equiv", "avro_equiv", 200000,  NULL, fe_init, fe_one,
         fe_seeds,          fe_done,      fe_fini,
 };
 

@@ -44,7 +44,8 @@
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
 #define FZ_SANITIZED 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#if __has_feature(address_sanitizer) ||                                        \
+        __has_feature(undefined_behavior_sanitizer)
 #define FZ_SANITIZED 1
 #endif
 #endif
@@ -66,11 +67,11 @@ typedef struct fz_corpus_s {
 } fz_corpus_t;
 
 typedef struct fz_target_s {
-        const char *name;         /* "fuzz_json": messages, crash file */
-        const char *corpus;       /* tests/fuzz/corpus/<corpus>/ */
-        unsigned long runs;       /* default mutation count */
-        const char *const *dict;  /* tokens mutations insert; NULL-ended */
-        void *(*init)(void);      /* the context (aborts on failure) */
+        const char *name;        /* "fuzz_json": messages, crash file */
+        const char *corpus;      /* tests/fuzz/corpus/<corpus>/ */
+        unsigned long runs;      /* default mutation count */
+        const char *const *dict; /* tokens mutations insert; NULL-ended */
+        void *(*init)(void);     /* the context (aborts on failure) */
         /* One input; aborts (fz_die()) when a check fails. */
         void (*one)(void *ctx, const uint8_t *data, size_t len);
         /* Adds generated seeds (may be NULL). */
@@ -142,8 +143,7 @@ static inline void fz_crash_hooks(const char *name) {
 
 /* ---------------------------------------------------------------- corpus */
 
-static inline void fz_corpus_add(fz_corpus_t *c, const void *data,
-                                 size_t len) {
+static inline void fz_corpus_add(fz_corpus_t *c, const void *data, size_t len) {
         if (len > FZ_MAX_INPUT)
                 len = FZ_MAX_INPUT;
         if (c->n == c->size) {
@@ -263,11 +263,10 @@ static inline size_t fz_splice_in(uint8_t *b, size_t len, size_t cap,
 static inline size_t fz_mutate(uint64_t *rng, uint8_t *b, size_t len,
                                size_t cap, const fz_corpus_t *c,
                                const char *const *dict) {
-        static const uint8_t vals[] = {0x00, 0x01, 0x02, 0x7f, 0x80, 0xff,
-                                       0xfe, 0x7e, 0x03, 0x04, '"',  '\\',
-                                       '{',  '}',  ':',  ',',  '\n', '-',
-                                       '0',  '9',  ' ',  '[',  ']',  '&',
-                                       '*',  '$'};
+        static const uint8_t vals[] = {0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, 0xfe,
+                                       0x7e, 0x03, 0x04, '"',  '\\', '{',  '}',
+                                       ':',  ',',  '\n', '-',  '0',  '9',  ' ',
+                                       '[',  ']',  '&',  '*',  '$'};
         int rounds = 1 + (int)(fz_rng(rng) % 4);
         size_t ndict = 0, pos, n, i;
 
@@ -301,8 +300,7 @@ static inline size_t fz_mutate(uint64_t *rng, uint8_t *b, size_t len,
                 }
                 case 4: /* delete a range */
                         len = fz_splice_in(b, len, cap, pos,
-                                           1 + (size_t)((r >> 8) % 16), "",
-                                           0);
+                                           1 + (size_t)((r >> 8) % 16), "", 0);
                         break;
                 case 5: { /* a varint over one byte: odd lengths */
                         uint8_t vb[10];
@@ -329,8 +327,7 @@ static inline size_t fz_mutate(uint64_t *rng, uint8_t *b, size_t len,
 
                                 n = strlen(t);
                                 len = fz_splice_in(b, len, cap, pos,
-                                                   r % 12 == 8 ? n : 0, t,
-                                                   n);
+                                                   r % 12 == 8 ? n : 0, t, n);
                         }
                         break;
                 case 9: { /* copy a chunk of the input elsewhere */
@@ -372,20 +369,25 @@ static inline size_t fz_mutate(uint64_t *rng, uint8_t *b, size_t len,
                 default: /* a decimal digit run: numbers at their limits */
                         if (pos < len) {
                                 static const char *const nums[] = {
-                                        "0", "-1", "2147483648",
+                                        "0",
+                                        "-1",
+                                        "2147483648",
                                         "9223372036854775807",
                                         "-9223372036854775808",
-                                        "18446744073709551616", "1e308",
-                                        "99999999999999999999", "0.5",
-                                        "253402300800000", "-0"};
+                                        "18446744073709551616",
+                                        "1e308",
+                                        "99999999999999999999",
+                                        "0.5",
+                                        "253402300800000",
+                                        "-0"};
                                 const char *t = nums[(r >> 8) % 11];
                                 size_t end = pos;
 
                                 while (end < len && b[end] >= '0' &&
                                        b[end] <= '9')
                                         end++;
-                                len = fz_splice_in(b, len, cap, pos,
-                                                   end - pos, t, strlen(t));
+                                len = fz_splice_in(b, len, cap, pos, end - pos,
+                                                   t, strlen(t));
                         }
                         break;
                 }
@@ -515,8 +517,7 @@ static inline int fz_main(const fz_target_t *t, int argc, char **argv) {
         free(buf);
         printf("%s: %lu inputs (%zu corpus + %lu mutations) in %.1f s, "
                "slowest %.1f ms\n",
-               t->name, inputs, ncorpus, runs, fz_now() - t0,
-               slowest * 1000);
+               t->name, inputs, ncorpus, runs, fz_now() - t0, slowest * 1000);
         t->done(ctx, inputs);
         fz_corpus_free(&c);
         t->fini(ctx);
@@ -549,8 +550,8 @@ static inline int fz_libfuzzer(const fz_target_t *t, const uint8_t *data,
 /* The entry point of the target @p t: libFuzzer's, or the driver's. */
 #ifdef LS_LIBFUZZER
 #define FZ_ENTRY(t)                                                            \
-        int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);         \
-        int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {        \
+        int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);          \
+        int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {         \
                 return fz_libfuzzer(&(t), data, size);                         \
         }
 #else

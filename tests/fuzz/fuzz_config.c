@@ -197,8 +197,7 @@ static void check_error(const char *err, const uint8_t *in, size_t len) {
                 snprintf(key, sizeof(key), "%.*s", (int)n, p + 2);
         }
         for (i = 0; i < 2; i++) {
-                if (!strstr(err, secrets[i]) ||
-                    in_input(in, len, secrets[i]))
+                if (!strstr(err, secrets[i]) || in_input(in, len, secrets[i]))
                         continue;
                 if (ls_props_is_secret(key) ||
                     (strstr(key, "registry.url") &&
@@ -231,8 +230,7 @@ static void check_props(const char *text, const ls_props_t *props,
         for (i = 0; i < props->n; i++) {
                 if (!ls_props_is_secret(props->names[i]))
                         continue;
-                snprintf(key, sizeof(key), "%s.%s", section,
-                         props->names[i]);
+                snprintf(key, sizeof(key), "%s.%s", section, props->names[i]);
                 if (!has_line(text, key, "********") ||
                     (strcmp(props->values[i], "********") &&
                      has_line(text, key, props->values[i])))
@@ -270,8 +268,8 @@ static void check_print(const ls_config_t *conf) {
                         fz_die("the user info's password printed", NULL);
         }
         if (conf->registry_url &&
-            ls_registry_url_password(conf->registry_url, &off, &len) &&
-            len && has_line(text, "registry.url", conf->registry_url))
+            ls_registry_url_password(conf->registry_url, &off, &len) && len &&
+            has_line(text, "registry.url", conf->registry_url))
                 fz_die("registry.url printed with its password", NULL);
         free(text);
 }
@@ -307,30 +305,97 @@ static void fc_done(void *ctx, unsigned long inputs) {
                 fz_die("mutations did not exercise both outcomes", NULL);
 }
 
-static const char *const fc_dict[] = {
-        "model: ", "topics:", "events: ", "profiles: ", "scores: ",
-        "alerts: ", "dead_letters: ", "group: ", "format:", "input: ",
-        "output: ", "json", "avro", "registry", "schemas: ", "registry:",
-        "url: ", "basic_auth_user_info: ", "ca_location: ",
-        "certificate_location: ", "key_location: ", "key_password: ",
-        "idle_tick: ", "commit_interval: ", "max_record_bytes: ", "kafka:",
-        "consumer:", "producer:", "embedded_broker:", "partitions: ",
-        "snapshot:", "off", "dir: ", "interval: ", "every_events: ",
-        "keep: ", "allow_reset: ", "merge_wait: ", "transactional: ",
-        "metrics:", "listen: ", "log:", "level: ", "logfmt", "debug",
-        "model_watch: ", "true", "false", "${file:password}",
-        "${file:userinfo}", "${file:url}", "${file:badurl}",
-        "${file:empty}", "${file:nul}", "${file:big}", "${file:none}",
-        "${env:LS_FUZZ_SECRET}", "${env:LS_FUZZ_URL}", "${env:LS_FUZZ_EMPTY}",
-        "${env:LS_FUZZ_UNSET}", "${env:}", "${}", "http://", "https://",
-        "u:p@", "@", "sasl.password: ", "ssl.key.password: ",
-        "bootstrap.servers: ", "transactional.id: ", "security.protocol: ",
-        "127.0.0.1:0", "[::1]:9", "1ms", "0", "-1", "64", "268435457", "&a ",
-        "*a", "<<: *a", "!!binary ", "---\n", "{}", "[]", "\n  ", NULL};
+static const char *const fc_dict[] = {"model: ",
+                                      "topics:",
+                                      "events: ",
+                                      "profiles: ",
+                                      "scores: ",
+                                      "alerts: ",
+                                      "dead_letters: ",
+                                      "group: ",
+                                      "format:",
+                                      "input: ",
+                                      "output: ",
+                                      "json",
+                                      "avro",
+                                      "registry",
+                                      "schemas: ",
+                                      "registry:",
+                                      "url: ",
+                                      "basic_auth_user_info: ",
+                                      "ca_location: ",
+                                      "certificate_location: ",
+                                      "key_location: ",
+                                      "key_password: ",
+                                      "idle_tick: ",
+                                      "commit_interval: ",
+                                      "max_record_bytes: ",
+                                      "kafka:",
+                                      "consumer:",
+                                      "producer:",
+                                      "embedded_broker:",
+                                      "partitions: ",
+                                      "snapshot:",
+                                      "off",
+                                      "dir: ",
+                                      "interval: ",
+                                      "every_events: ",
+                                      "keep: ",
+                                      "allow_reset: ",
+                                      "merge_wait: ",
+                                      "transactional: ",
+                                      "metrics:",
+                                      "listen: ",
+                                      "log:",
+                                      "level: ",
+                                      "logfmt",
+                                      "debug",
+                                      "model_watch: ",
+                                      "true",
+                                      "false",
+                                      "${file:password}",
+                                      "${file:userinfo}",
+                                      "${file:url}",
+                                      "${file:badurl}",
+                                      "${file:empty}",
+                                      "${file:nul}",
+                                      "${file:big}",
+                                      "${file:none}",
+                                      "${env:LS_FUZZ_SECRET}",
+                                      "${env:LS_FUZZ_URL}",
+                                      "${env:LS_FUZZ_EMPTY}",
+                                      "${env:LS_FUZZ_UNSET}",
+                                      "${env:}",
+                                      "${}",
+                                      "http://",
+                                      "https://",
+                                      "u:p@",
+                                      "@",
+                                      "sasl.password: ",
+                                      "ssl.key.password: ",
+                                      "bootstrap.servers: ",
+                                      "transactional.id: ",
+                                      "security.protocol: ",
+                                      "127.0.0.1:0",
+                                      "[::1]:9",
+                                      "1ms",
+                                      "0",
+                                      "-1",
+                                      "64",
+                                      "268435457",
+                                      "&a ",
+                                      "*a",
+                                      "<<: *a",
+                                      "!!binary ",
+                                      "---\n",
+                                      "{}",
+                                      "[]",
+                                      "\n  ",
+                                      NULL};
 
 static const fz_target_t fc_target = {
-        "fuzz_config", "config", 50000, fc_dict, fc_init, fc_one, NULL,
-        fc_done,       fc_fini,
+        "fuzz_config", "config", 50000,   fc_dict, fc_init,
+        fc_one,        NULL,     fc_done, fc_fini,
 };
 
 FZ_ENTRY(fc_target)

@@ -33,7 +33,7 @@
 #define TIME_END INT64_C(253402300800000) /* 10000-01-01T00:00:00Z */
 
 typedef struct fj_s {
-        ls_codec_t *codec, *codec2;  /* codec2 decodes the re-encoding */
+        ls_codec_t *codec, *codec2; /* codec2 decodes the re-encoding */
         ls_buf_t buf;
         unsigned long accepted, rejected, roundtrips;
 } fj_t;
@@ -119,10 +119,9 @@ static void roundtrip(fj_t *fj, const ls_input_t *in) {
         if (!obj || !map)
                 fz_die("out of memory", NULL);
         fmt_time(in->time, when, sizeof(when));
-        json_object_set_new(obj, "kind", json_string(in->kind ==
-                                                     LS_INPUT_EVENT
-                                                             ? "event"
-                                                             : "profile"));
+        json_object_set_new(
+                obj, "kind",
+                json_string(in->kind == LS_INPUT_EVENT ? "event" : "profile"));
         json_object_set_new(obj, "lead_id", json_string(in->lead_id));
         if (in->kind == LS_INPUT_EVENT) {
                 if (in->event_id)
@@ -134,15 +133,15 @@ static void roundtrip(fj_t *fj, const ls_input_t *in) {
                         json_object_set_new(obj, "product",
                                             json_string(in->product));
         }
-        json_object_set_new(obj, in->kind == LS_INPUT_EVENT ? "occurred_at"
-                                                            : "updated_at",
-                            json_string(when));
+        json_object_set_new(
+                obj, in->kind == LS_INPUT_EVENT ? "occurred_at" : "updated_at",
+                json_string(when));
         for (i = 0; i < in->n_fields; i++)
                 json_object_set_new(map, in->fields[i].key,
                                     json_string(in->fields[i].value));
-        json_object_set_new(obj, in->kind == LS_INPUT_EVENT ? "properties"
-                                                            : "attributes",
-                            map);
+        json_object_set_new(
+                obj, in->kind == LS_INPUT_EVENT ? "properties" : "attributes",
+                map);
         if (!(text = json_dumps(obj, JSON_COMPACT)))
                 fz_die("cannot write the input back", in->lead_id);
         json_decref(obj);
@@ -264,21 +263,47 @@ static void fj_done(void *ctx, unsigned long inputs) {
                 fz_die("mutations did not exercise both outcomes", NULL);
 }
 
-static const char *const fj_dict[] = {
-        "\"kind\"", "\"event\"", "\"profile\"", "\"lead_id\"",
-        "\"event_id\"", "\"event_type\"", "\"occurred_at\"",
-        "\"updated_at\"", "\"product\"", "\"properties\"", "\"attributes\"",
-        "null", "true", "false", "{}", "[]", "\"\"", "1700000000000",
-        "1700000000", "\"2026-01-12T09:00:00Z\"",
-        "\"9999-12-31T23:59:59.999Z\"", "\"1970-01-01T00:00:00+01:00\"",
-        "\"2024-02-29T23:59:60Z\"", "\"2026-13-01T00:00:00-23:59\"",
-        ".123456789", "\\u0000", "\\ud800", "\\udc00\\ud800", "\\u00e9",
-        "\xc3\xa9", "\xed\xa0\x80", "\xf4\x90\x80\x80", "1e308", "-1e-308",
-        "1.5", "{\"a\":{\"b\":1}}", NULL};
+static const char *const fj_dict[] = {"\"kind\"",
+                                      "\"event\"",
+                                      "\"profile\"",
+                                      "\"lead_id\"",
+                                      "\"event_id\"",
+                                      "\"event_type\"",
+                                      "\"occurred_at\"",
+                                      "\"updated_at\"",
+                                      "\"product\"",
+                                      "\"properties\"",
+                                      "\"attributes\"",
+                                      "null",
+                                      "true",
+                                      "false",
+                                      "{}",
+                                      "[]",
+                                      "\"\"",
+                                      "1700000000000",
+                                      "1700000000",
+                                      "\"2026-01-12T09:00:00Z\"",
+                                      "\"9999-12-31T23:59:59.999Z\"",
+                                      "\"1970-01-01T00:00:00+01:00\"",
+                                      "\"2024-02-29T23:59:60Z\"",
+                                      "\"2026-13-01T00:00:00-23:59\"",
+                                      ".123456789",
+                                      "\\u0000",
+                                      "\\ud800",
+                                      "\\udc00\\ud800",
+                                      "\\u00e9",
+                                      "\xc3\xa9",
+                                      "\xed\xa0\x80",
+                                      "\xf4\x90\x80\x80",
+                                      "1e308",
+                                      "-1e-308",
+                                      "1.5",
+                                      "{\"a\":{\"b\":1}}",
+                                      NULL};
 
 static const fz_target_t fj_target = {
-        "fuzz_json", "json", 100000, fj_dict, fj_init, fj_one, NULL,
-        fj_done,     fj_fini,
+        "fuzz_json", "json", 100000,  fj_dict, fj_init,
+        fj_one,      NULL,   fj_done, fj_fini,
 };
 
 FZ_ENTRY(fj_target)

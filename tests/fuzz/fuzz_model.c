@@ -35,8 +35,8 @@
 #include "leadscore/ls_model.h"
 
 #define EXAMPLES LS_SOURCE_DIR "/examples"
-#define T0 INT64_C(1767225600000)          /* 2026-01-01 */
-#define TIME_END INT64_C(253402300800000)  /* 10000-01-01 */
+#define T0 INT64_C(1767225600000)         /* 2026-01-01 */
+#define TIME_END INT64_C(253402300800000) /* 10000-01-01 */
 #define MAX_FIELDS 32
 
 typedef struct fm_s {
@@ -99,8 +99,7 @@ static int lists_escape(const uint8_t *data, size_t len) {
                 for (p = n->data.mapping.pairs.start;
                      p < n->data.mapping.pairs.top && !bad; p++) {
                         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
-                        yaml_node_t *v = yaml_document_get_node(&doc,
-                                                                p->value);
+                        yaml_node_t *v = yaml_document_get_node(&doc, p->value);
                         yaml_node_pair_t *q;
 
                         if (!scalar_is(k, "lists") || !v ||
@@ -108,8 +107,8 @@ static int lists_escape(const uint8_t *data, size_t len) {
                                 continue;
                         for (q = v->data.mapping.pairs.start;
                              q < v->data.mapping.pairs.top; q++) {
-                                yaml_node_t *f = yaml_document_get_node(
-                                        &doc, q->value);
+                                yaml_node_t *f =
+                                        yaml_document_get_node(&doc, q->value);
                                 const char *s;
 
                                 if (!f || f->type != YAML_SCALAR_NODE)
@@ -132,7 +131,9 @@ static const char *cond_value(const ls_modelset_t *ms, const ls_cond_t *c,
         switch (c->op) {
         case LS_MATCH_RANGE:
                 snprintf(out, size, "%.17g",
-                         c->has_min ? c->min : c->has_max ? c->max : 0.0);
+                         c->has_min   ? c->min
+                         : c->has_max ? c->max
+                                      : 0.0);
                 return out;
         case LS_MATCH_IN_LIST:
                 if (c->list >= 0 && (size_t)c->list < ms->n_lists &&
@@ -229,8 +230,7 @@ static void score(fm_t *fm, const ls_modelset_t *ms) {
         if (!(back = ls_shard_load(ms, fm->save1.data, fm->save1.len, err,
                                    sizeof(err))))
                 fz_die("a saved shard does not load", err);
-        if (ls_shard_save(back, &fm->save2) ||
-            fm->save1.len != fm->save2.len ||
+        if (ls_shard_save(back, &fm->save2) || fm->save1.len != fm->save2.len ||
             memcmp(fm->save1.data, fm->save2.data, fm->save1.len))
                 fz_die("a loaded shard saves differently", NULL);
         ls_shard_destroy(back);
@@ -244,8 +244,8 @@ static void accepted(fm_t *fm, ls_modelset_t *ms) {
         ls_modelset_t *again = NULL;
         char err[1024];
 
-        if (ls_modelset_load_source(src->data, src->len, "source", &again,
-                                    err, sizeof(err)))
+        if (ls_modelset_load_source(src->data, src->len, "source", &again, err,
+                                    sizeof(err)))
                 fz_die("the source of an accepted set does not load", err);
         if (strcmp(again->version, ms->version))
                 fz_die("the source loads to another version", NULL);
@@ -302,8 +302,8 @@ static void fm_seeds(void *ctx, fz_corpus_t *c) {
                 if (c->in[i].len && c->in[i].data[0] == 0)
                         continue;
                 if (ls_modelset_load_string((const char *)c->in[i].data,
-                                            c->in[i].len, "seed", EXAMPLES,
-                                            &ms, err, sizeof(err)))
+                                            c->in[i].len, "seed", EXAMPLES, &ms,
+                                            err, sizeof(err)))
                         continue;
                 src = ls_modelset_source(ms);
                 img = fz_xmalloc(src->len + 1);
@@ -321,31 +321,97 @@ static void fm_done(void *ctx, unsigned long inputs) {
         printf("fuzz_model: YAML %lu accepted, %lu rejected, %lu skipped "
                "(list path outside examples/); source images %lu accepted, "
                "%lu rejected; %lu sets scored\n",
-               fm->yaml_ok, fm->yaml_bad, fm->skipped, fm->src_ok,
-               fm->src_bad, fm->scored);
+               fm->yaml_ok, fm->yaml_bad, fm->skipped, fm->src_ok, fm->src_bad,
+               fm->scored);
         if (!fm->yaml_ok || !fm->yaml_bad || !fm->src_ok || !fm->src_bad)
                 fz_die("mutations did not exercise both outcomes", NULL);
 }
 
-static const char *const fm_dict[] = {
-        "models:", "- id: ", "lateness: ", "max_future: ", "dedupe: ",
-        "lists:", "ignore:", "products: ", "fit:", "rules:", "engagement:",
-        "categories:", "decay:", "grades:", "bands:", "mql:", "hot:",
-        "enter:", "stay:", "min: ", "max: ", "floor: ", "points: ",
-        "count: ", "per: ", "cap: ", "event: ", "when: ", "unless: ",
-        "category: ", "attribute: ", "field: ", "equals: ", "in: ",
-        "prefix: ", "glob: ", "regex: ", "range: ", "in_list: ",
-        "exists: ", "not: ", "steps:", "after: ", "half_life: ", "tick: ",
-        "within: ", "events: ", "rearm_after: ", "track: ", "min_total: ",
-        "min_grade: ", "min_band: ", "name: ", "{}", "[]", "null", "true",
-        "1ms", "7d", "2w", "24h", "0s", "-1", "2147483647", "-2147483648",
-        "4294967296", "9223372036854775807ms", "\"*\"", "\"[\"", "\"(\"",
-        "\"\\\\\"", "&a ", "*a", "!!str ", "---\n", "\n  - ", "\n    ", "#",
-        "lists/freemail.txt", "freemail", NULL};
+static const char *const fm_dict[] = {"models:",
+                                      "- id: ",
+                                      "lateness: ",
+                                      "max_future: ",
+                                      "dedupe: ",
+                                      "lists:",
+                                      "ignore:",
+                                      "products: ",
+                                      "fit:",
+                                      "rules:",
+                                      "engagement:",
+                                      "categories:",
+                                      "decay:",
+                                      "grades:",
+                                      "bands:",
+                                      "mql:",
+                                      "hot:",
+                                      "enter:",
+                                      "stay:",
+                                      "min: ",
+                                      "max: ",
+                                      "floor: ",
+                                      "points: ",
+                                      "count: ",
+                                      "per: ",
+                                      "cap: ",
+                                      "event: ",
+                                      "when: ",
+                                      "unless: ",
+                                      "category: ",
+                                      "attribute: ",
+                                      "field: ",
+                                      "equals: ",
+                                      "in: ",
+                                      "prefix: ",
+                                      "glob: ",
+                                      "regex: ",
+                                      "range: ",
+                                      "in_list: ",
+                                      "exists: ",
+                                      "not: ",
+                                      "steps:",
+                                      "after: ",
+                                      "half_life: ",
+                                      "tick: ",
+                                      "within: ",
+                                      "events: ",
+                                      "rearm_after: ",
+                                      "track: ",
+                                      "min_total: ",
+                                      "min_grade: ",
+                                      "min_band: ",
+                                      "name: ",
+                                      "{}",
+                                      "[]",
+                                      "null",
+                                      "true",
+                                      "1ms",
+                                      "7d",
+                                      "2w",
+                                      "24h",
+                                      "0s",
+                                      "-1",
+                                      "2147483647",
+                                      "-2147483648",
+                                      "4294967296",
+                                      "9223372036854775807ms",
+                                      "\"*\"",
+                                      "\"[\"",
+                                      "\"(\"",
+                                      "\"\\\\\"",
+                                      "&a ",
+                                      "*a",
+                                      "!!str ",
+                                      "---\n",
+                                      "\n  - ",
+                                      "\n    ",
+                                      "#",
+                                      "lists/freemail.txt",
+                                      "freemail",
+                                      NULL};
 
 static const fz_target_t fm_target = {
-        "fuzz_model", "model", 20000, fm_dict, fm_init, fm_one, fm_seeds,
-        fm_done,      fm_fini,
+        "fuzz_model", "model",  20000,   fm_dict, fm_init,
+        fm_one,       fm_seeds, fm_done, fm_fini,
 };
 
 FZ_ENTRY(fm_target)

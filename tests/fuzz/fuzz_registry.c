@@ -108,10 +108,10 @@ static const struct {
         const char *text; /* NULL: a file of schemas/ */
         const char *file;
 } fr_writers[] = {
-        {1, NULL, "lead_event.avsc"},  {2, NULL, "lead_profile.avsc"},
-        {3, OLD_EVENT, NULL},          {4, NEW_EVENT, NULL},
-        {5, NEW_PROFILE, NULL},        {6, BAD_EVENT, NULL},
-        {7, "{not json", NULL},        {8, "\"string\"", NULL},
+        {1, NULL, "lead_event.avsc"}, {2, NULL, "lead_profile.avsc"},
+        {3, OLD_EVENT, NULL},         {4, NEW_EVENT, NULL},
+        {5, NEW_PROFILE, NULL},       {6, BAD_EVENT, NULL},
+        {7, "{not json", NULL},       {8, "\"string\"", NULL},
 };
 
 static const int32_t fr_ids[] = {1, 2, 3, 4, 5, 6, 7, 8, 99};
@@ -211,9 +211,8 @@ static void *fr_init(void) {
                         frame[2] = (uint8_t)(fr_ids[i] >> 16);
                         frame[3] = (uint8_t)(fr_ids[i] >> 8);
                         frame[4] = (uint8_t)fr_ids[i];
-                        if (ls_codec_decode_input(fr->codec,
-                                                  (ls_input_kind_t)k, frame,
-                                                  5, &in, err,
+                        if (ls_codec_decode_input(fr->codec, (ls_input_kind_t)k,
+                                                  frame, 5, &in, err,
                                                   sizeof(err)) == LS_ERR_IO)
                                 fz_die("registry lookup failed", err);
                 }
@@ -304,9 +303,9 @@ static void fr_one(void *ctx, const uint8_t *data, size_t len) {
         if (n >= 5 && msg[0] == 0 &&
             ((id == 1 && kind == LS_INPUT_EVENT) ||
              (id == 2 && kind == LS_INPUT_PROFILE))) {
-                ls_err_t rc2 = ls_codec_decode_input(fr->avro, kind, msg + 5,
-                                                     n - 5, &in2, err2,
-                                                     sizeof(err2));
+                ls_err_t rc2 =
+                        ls_codec_decode_input(fr->avro, kind, msg + 5, n - 5,
+                                              &in2, err2, sizeof(err2));
                 if ((rc == LS_OK) != (rc2 == LS_OK))
                         fz_die("registry and plain Avro disagree",
                                rc ? err : err2);
@@ -334,8 +333,7 @@ static void fill(avro_value_t *v, int variant, int depth) {
                 avro_value_set_int(v, -variant * 1000);
                 break;
         case AVRO_INT64:
-                avro_value_set_long(v, INT64_C(1767225600000) +
-                                               variant * 977);
+                avro_value_set_long(v, INT64_C(1767225600000) + variant * 977);
                 break;
         case AVRO_FLOAT:
                 avro_value_set_float(v, 1.5f);
@@ -395,8 +393,7 @@ static void fr_seeds(void *ctx, fz_corpus_t *c) {
                 avro_value_iface_t *iface;
                 int profile = fr_writers[i].id == 2 || fr_writers[i].id == 5;
 
-                if (avro_schema_from_json_length(text, strlen(text),
-                                                 &schema))
+                if (avro_schema_from_json_length(text, strlen(text), &schema))
                         fz_die("writer schema", avro_strerror());
                 iface = avro_generic_class_from_schema(schema);
                 for (variant = 0; variant < 2; variant++) {
@@ -417,8 +414,7 @@ static void fr_seeds(void *ctx, fz_corpus_t *c) {
                         if (avro_value_write(w, &v))
                                 fz_die("avro-c cannot write a seed",
                                        avro_strerror());
-                        fz_corpus_add(c, buf,
-                                      6 + (size_t)avro_writer_tell(w));
+                        fz_corpus_add(c, buf, 6 + (size_t)avro_writer_tell(w));
                         avro_writer_free(w);
                         avro_value_decref(&v);
                 }
@@ -439,8 +435,8 @@ static void fr_done(void *ctx, unsigned long inputs) {
 }
 
 static const fz_target_t fr_target = {
-        "fuzz_registry", "registry", 200000, NULL, fr_init, fr_one, fr_seeds,
-        fr_done,         fr_fini,
+        "fuzz_registry", "registry", 200000,  NULL,    fr_init,
+        fr_one,          fr_seeds,   fr_done, fr_fini,
 };
 
 FZ_ENTRY(fr_target)

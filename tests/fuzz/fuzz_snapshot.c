@@ -35,9 +35,9 @@
 #include "leadscore/ls_snapshot.h"
 
 #define EXAMPLES LS_SOURCE_DIR "/examples"
-#define T0 INT64_C(1767225600000)          /* 2026-01-01 */
+#define T0 INT64_C(1767225600000) /* 2026-01-01 */
 #define DAY INT64_C(86400000)
-#define TIME_END INT64_C(253402300800000)  /* 10000-01-01 */
+#define TIME_END INT64_C(253402300800000) /* 10000-01-01 */
 
 /* The fixed model set: caps, categories, steps and half-life decay, MQL,
  * hot leads, a list, dedupe. */
@@ -242,11 +242,10 @@ static void exercise(fs_t *fs, ls_shard_t *shard) {
         ls_buf_reset(&fs->save2);
         if (ls_shard_save(shard, &fs->save1))
                 fz_die("ls_shard_save", NULL);
-        if (!(back = ls_shard_load(fs->ms, fs->save1.data, fs->save1.len,
-                                   err, sizeof(err))))
+        if (!(back = ls_shard_load(fs->ms, fs->save1.data, fs->save1.len, err,
+                                   sizeof(err))))
                 fz_die("a saved shard does not load", err);
-        if (ls_shard_save(back, &fs->save2) ||
-            fs->save1.len != fs->save2.len ||
+        if (ls_shard_save(back, &fs->save2) || fs->save1.len != fs->save2.len ||
             memcmp(fs->save1.data, fs->save2.data, fs->save1.len))
                 fz_die("a loaded shard saves differently", NULL);
         ls_shard_destroy(back);
@@ -277,8 +276,8 @@ static void fs_one(void *ctx, const uint8_t *data, size_t len) {
                 memcpy(img, data + 1, n); /* exactly sized, fixable */
                 if (!(data[0] & 2) && n >= 32) {
                         unsigned int hn = 0;
-                        EVP_Digest(img, n - 32, img + n - 32, &hn,
-                                   EVP_sha256(), NULL);
+                        EVP_Digest(img, n - 32, img + n - 32, &hn, EVP_sha256(),
+                                   NULL);
                 }
                 if (ls_snapshot_decode(img, n, &meta, &payload, err,
                                        sizeof(err)) == LS_OK) {
@@ -286,8 +285,8 @@ static void fs_one(void *ctx, const uint8_t *data, size_t len) {
                         topics[1] = meta.topics[1];
                         if (ls_snapshot_load_image(img, n, meta.group,
                                                    meta.partition, topics,
-                                                   fs->ms, &meta2, &shard,
-                                                   err, sizeof(err)) == LS_OK) {
+                                                   fs->ms, &meta2, &shard, err,
+                                                   sizeof(err)) == LS_OK) {
                                 fs->file_ok++;
                                 fs->migrated += meta2.migrated_from[0] != 0;
                         } else {
@@ -395,14 +394,14 @@ static void fs_done(void *ctx, unsigned long inputs) {
                "%lu loaded shards scored\n",
                fs->shard_ok, fs->shard_bad, fs->file_ok, fs->migrated,
                fs->file_bad, fs->exercised);
-        if (!fs->shard_ok || !fs->shard_bad || !fs->file_ok ||
-            !fs->file_bad || !fs->migrated)
+        if (!fs->shard_ok || !fs->shard_bad || !fs->file_ok || !fs->file_bad ||
+            !fs->migrated)
                 fz_die("mutations did not exercise both outcomes", NULL);
 }
 
 static const fz_target_t fs_target = {
-        "fuzz_snapshot", "snapshot", 20000, NULL, fs_init, fs_one, fs_seeds,
-        fs_done,         fs_fini,
+        "fuzz_snapshot", "snapshot", 20000,   NULL,    fs_init,
+        fs_one,          fs_seeds,   fs_done, fs_fini,
 };
 
 FZ_ENTRY(fs_target)

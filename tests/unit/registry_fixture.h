@@ -25,9 +25,9 @@
 
 typedef struct registry_srv_s {
         pid_t pid;
-        int in_fd;      /* its stdin: closing it stops the server */
+        int in_fd; /* its stdin: closing it stops the server */
         int port;
-        char url[64];   /* http://127.0.0.1:<port>, no trailing '/' */
+        char url[64]; /* http://127.0.0.1:<port>, no trailing '/' */
 } registry_srv_t;
 
 /*
@@ -76,8 +76,7 @@ static inline int registry_srv_start_args(registry_srv_t *s,
         pfd.fd = out_pipe[0];
         pfd.events = POLLIN;
         while (len < sizeof(line) - 1 && poll(&pfd, 1, 15000) == 1) {
-                if (read(out_pipe[0], line + len, 1) != 1 ||
-                    line[len] == '\n')
+                if (read(out_pipe[0], line + len, 1) != 1 || line[len] == '\n')
                         break;
                 len++;
         }

@@ -77,8 +77,8 @@ static size_t write_event(avro_schema_t schema, const ev_t *ev, char *out,
         }
         avro_value_get_by_name(&rec, "properties", &f, NULL);
         for (i = 0; i < ev->n_props; i++) {
-                assert_int_equal(avro_value_add(&f, ev->keys[i], &item, NULL,
-                                                NULL), 0);
+                assert_int_equal(
+                        avro_value_add(&f, ev->keys[i], &item, NULL, NULL), 0);
                 avro_value_set_string(&item, ev->vals[i]);
         }
         w = avro_writer_memory(out, (int64_t)size);
@@ -111,12 +111,17 @@ static void expect_event(const ev_t *ev, const ls_input_t *in) {
 }
 
 static void test_decode_event_combinations(void **state) {
-        static const char *products[] = {NULL, "", "office", "t\xc3\xa9l\xc3\xa9phone \xf0\x9f\x93\x9e"};
-        static const int64_t times[] = {0, 1, 63, 64, 1700000000123LL,
-                                        253402300799999LL, -5,
-                                        INT64_MAX, INT64_MIN};
+        static const char *products[] = {
+                NULL, "", "office", "t\xc3\xa9l\xc3\xa9phone \xf0\x9f\x93\x9e"};
+        static const int64_t times[] = {
+                0,  1,         63,       64, 1700000000123LL, 253402300799999LL,
+                -5, INT64_MAX, INT64_MIN};
         static const size_t nprops[] = {0, 1, 5, 64, 300};
-        static const char *ids[] = {"L", "lead-\xe4\xb8\xad\xe6\x96\x87", "a-much-longer-lead-identifier-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789"};
+        static const char *ids[] = {
+                "L", "lead-\xe4\xb8\xad\xe6\x96\x87",
+                "a-much-longer-lead-identifier-0123456789-0123456789-"
+                "0123456789-0123456789-0123456789-0123456789-0123456789-"
+                "0123456789-0123456789-0123456789"};
         avro_schema_t schema = load_schema("lead_event.avsc");
         ls_avro_scratch_t sc;
         static ev_t ev;
@@ -127,31 +132,39 @@ static void test_decode_event_combinations(void **state) {
         (void)state;
         ls_avro_scratch_init(&sc);
         for (p = 0; p < 4; p++)
-        for (t = 0; t < sizeof(times) / sizeof(*times); t++)
-        for (n = 0; n < sizeof(nprops) / sizeof(*nprops); n++)
-        for (k = 0; k < 3; k++) {
-                ls_input_t in;
+                for (t = 0; t < sizeof(times) / sizeof(*times); t++)
+                        for (n = 0; n < sizeof(nprops) / sizeof(*nprops); n++)
+                                for (k = 0; k < 3; k++) {
+                                        ls_input_t in;
 
-                memset(&ev, 0, sizeof(ev));
-                ev.lead_id = ids[k];
-                ev.event_id = (t & 1) ? "" : "e-42";
-                ev.event_type = "page_view";
-                ev.product = products[p];
-                ev.time = times[t];
-                ev.n_props = nprops[n];
-                for (i = 0; i < ev.n_props; i++) {
-                        snprintf(ev.keys[i], sizeof(ev.keys[i]), "k%zu", i);
-                        snprintf(ev.vals[i], sizeof(ev.vals[i]),
-                                 "value %zu %s", i * 7919,
-                                 i % 3 ? "" : "\xc3\xbc");
-                }
-                len = write_event(schema, &ev, buf, sizeof(buf));
-                if (ls_avro_decode(&sc, LS_INPUT_EVENT, buf, len, 0, &in,
-                                   err, sizeof(err)))
-                        fail_msg("case %zu: %s", cases, err);
-                expect_event(&ev, &in);
-                cases++;
-        }
+                                        memset(&ev, 0, sizeof(ev));
+                                        ev.lead_id = ids[k];
+                                        ev.event_id = (t & 1) ? "" : "e-42";
+                                        ev.event_type = "page_view";
+                                        ev.product = products[p];
+                                        ev.time = times[t];
+                                        ev.n_props = nprops[n];
+                                        for (i = 0; i < ev.n_props; i++) {
+                                                snprintf(ev.keys[i],
+                                                         sizeof(ev.keys[i]),
+                                                         "k%zu", i);
+                                                snprintf(ev.vals[i],
+                                                         sizeof(ev.vals[i]),
+                                                         "value %zu %s",
+                                                         i * 7919,
+                                                         i % 3 ? ""
+                                                               : "\xc3\xbc");
+                                        }
+                                        len = write_event(schema, &ev, buf,
+                                                          sizeof(buf));
+                                        if (ls_avro_decode(&sc, LS_INPUT_EVENT,
+                                                           buf, len, 0, &in,
+                                                           err, sizeof(err)))
+                                                fail_msg("case %zu: %s", cases,
+                                                         err);
+                                        expect_event(&ev, &in);
+                                        cases++;
+                                }
         assert_true(cases > 500);
         ls_avro_scratch_free(&sc);
         avro_schema_decref(schema);
@@ -184,8 +197,9 @@ static void test_decode_profile(void **state) {
         avro_writer_free(w);
 
         ls_avro_scratch_init(&sc);
-        assert_int_equal(ls_avro_decode(&sc, LS_INPUT_PROFILE, buf, len, 0,
-                                        &in, err, sizeof(err)), LS_OK);
+        assert_int_equal(ls_avro_decode(&sc, LS_INPUT_PROFILE, buf, len, 0, &in,
+                                        err, sizeof(err)),
+                         LS_OK);
         assert_int_equal(in.kind, LS_INPUT_PROFILE);
         assert_string_equal(in.lead_id, "lead-7");
         assert_null(in.event_type);
@@ -199,7 +213,8 @@ static void test_decode_profile(void **state) {
 
         /* An event read as a profile is an error, not garbage. */
         assert_int_not_equal(ls_avro_decode(&sc, LS_INPUT_EVENT, buf, len, 0,
-                                            &in, err, sizeof(err)), LS_OK);
+                                            &in, err, sizeof(err)),
+                             LS_OK);
         ls_avro_scratch_free(&sc);
         avro_value_decref(&rec);
         avro_value_iface_decref(iface);
@@ -264,8 +279,9 @@ static void test_block_encoded_map(void **state) {
         hb_str(&h, "3");
         hb_long(&h, 0);
         ls_avro_scratch_init(&sc);
-        assert_int_equal(ls_avro_decode(&sc, LS_INPUT_PROFILE, h.b, h.n, 0,
-                                        &in, err, sizeof(err)), LS_OK);
+        assert_int_equal(ls_avro_decode(&sc, LS_INPUT_PROFILE, h.b, h.n, 0, &in,
+                                        err, sizeof(err)),
+                         LS_OK);
         assert_int_equal(in.n_fields, 3);
         assert_string_equal(in.fields[2].key, "c");
         assert_string_equal(in.fields[2].value, "3");
@@ -308,8 +324,9 @@ static void test_truncated_everywhere(void **state) {
         (void)state;
         base_event(&h);
         ls_avro_scratch_init(&sc);
-        assert_int_equal(ls_avro_decode(&sc, LS_INPUT_EVENT, h.b, h.n, 0,
-                                        &in, err, sizeof(err)), LS_OK);
+        assert_int_equal(ls_avro_decode(&sc, LS_INPUT_EVENT, h.b, h.n, 0, &in,
+                                        err, sizeof(err)),
+                         LS_OK);
         for (cut = 0; cut < h.n; cut++) {
                 /* a private copy, so ASan sees any read past the cut */
                 uint8_t *copy = ls_malloc(cut ? cut : 1);
@@ -317,17 +334,15 @@ static void test_truncated_everywhere(void **state) {
                 unsigned long off;
 
                 memcpy(copy, h.b, cut);
-                assert_int_equal(ls_avro_decode(&sc, LS_INPUT_EVENT, copy,
-                                                cut, 0, &in, err,
-                                                sizeof(err)),
+                assert_int_equal(ls_avro_decode(&sc, LS_INPUT_EVENT, copy, cut,
+                                                0, &in, err, sizeof(err)),
                                  LS_ERR_INVALID);
                 at = strstr(err, "at byte ");
                 if (!at)
                         fail_msg("cut %zu: no offset in \"%s\"", cut, err);
                 off = strtoul(at + 8, NULL, 10);
                 assert_true(off <= cut);
-                assert_true(strstr(err, "lead_id") ||
-                            strstr(err, "event_id") ||
+                assert_true(strstr(err, "lead_id") || strstr(err, "event_id") ||
                             strstr(err, "event_type") ||
                             strstr(err, "occurred_at") ||
                             strstr(err, "product") ||
@@ -346,8 +361,10 @@ static void test_corruptions(void **state) {
         h.n = 0;
         hb_long(&h, (int64_t)1 << 40);
         hb_raw(&h, "abc", 3);
-        expect_err(&h, "lead_id: length 1099511627776 exceeds the 3 "
-                       "remaining bytes at byte 0", NULL);
+        expect_err(&h,
+                   "lead_id: length 1099511627776 exceeds the 3 "
+                   "remaining bytes at byte 0",
+                   NULL);
         /* negative length */
         h.n = 0;
         hb_str(&h, "L");
@@ -369,8 +386,7 @@ static void test_corruptions(void **state) {
         for (i = 0; i < 11; i++)
                 h.b[h.n++] = 0x80;
         h.b[h.n++] = 0;
-        expect_err(&h, "occurred_at: varint longer than 10 bytes",
-                   "at byte 6");
+        expect_err(&h, "occurred_at: varint longer than 10 bytes", "at byte 6");
         /* 10th byte above 1 overflows 64 bits */
         h.n = 6;
         for (i = 0; i < 9; i++)
@@ -405,7 +421,10 @@ static void test_corruptions(void **state) {
         /* invalid UTF-8 and NUL */
         h.n = 0;
         hb_long(&h, 3);
-        hb_raw(&h, "a\xff" "b", 3);
+        hb_raw(&h,
+               "a\xff"
+               "b",
+               3);
         expect_err(&h, "lead_id: invalid UTF-8 at byte 2", NULL);
         h.n = 0;
         hb_long(&h, 3);
@@ -425,20 +444,20 @@ static void test_utf8(void **state) {
         size_t bad = 99;
 
         (void)state;
-        assert_true(ls_avro_utf8_check((const uint8_t *)"plain ascii text!",
-                                       17, &bad));
+        assert_true(ls_avro_utf8_check((const uint8_t *)"plain ascii text!", 17,
+                                       &bad));
         assert_true(ls_avro_utf8_check(
                 (const uint8_t *)"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
                 &bad));
-        assert_false(ls_avro_utf8_check((const uint8_t *)"abcdefgh\xc3", 9,
-                                        &bad));
+        assert_false(
+                ls_avro_utf8_check((const uint8_t *)"abcdefgh\xc3", 9, &bad));
         assert_int_equal(bad, 8);
         assert_false(ls_avro_utf8_check((const uint8_t *)"\xc0\xaf", 2,
                                         &bad)); /* overlong */
-        assert_false(ls_avro_utf8_check((const uint8_t *)"\xf4\x90\x80\x80",
-                                        4, &bad)); /* > U+10FFFF */
-        assert_false(ls_avro_utf8_check((const uint8_t *)"abcdefghij\0kl",
-                                        13, &bad));
+        assert_false(ls_avro_utf8_check((const uint8_t *)"\xf4\x90\x80\x80", 4,
+                                        &bad)); /* > U+10FFFF */
+        assert_false(ls_avro_utf8_check((const uint8_t *)"abcdefghij\0kl", 13,
+                                        &bad));
         assert_int_equal(bad, 10);
 }
 
@@ -469,7 +488,8 @@ static void test_precheck(void **state) {
 
         (void)state;
         assert_int_equal(avro_schema_from_json_length(
-                evolved_event, strlen(evolved_event), &w), 0);
+                                 evolved_event, strlen(evolved_event), &w),
+                         0);
         base_event(&g);
         h = g;
         h.n--; /* drop the map's end marker, re-add below */
@@ -485,9 +505,9 @@ static void test_precheck(void **state) {
         assert_int_equal(ls_avro_precheck(w, h.b, h.n, 5, err, sizeof(err)),
                          LS_OK);
         for (cut = 0; cut < h.n; cut++)
-                assert_int_equal(ls_avro_precheck(w, h.b, cut, 5, err,
-                                                  sizeof(err)),
-                                 LS_ERR_INVALID);
+                assert_int_equal(
+                        ls_avro_precheck(w, h.b, cut, 5, err, sizeof(err)),
+                        LS_ERR_INVALID);
         /* enum index out of range names the array element */
         g = h;
         assert_int_equal(g.b[g.n - 15], 2); /* second tag: B */
@@ -512,8 +532,10 @@ static void test_precheck(void **state) {
         /* a huge string length in the new field, offset counts framing */
         g = h;
         g.n -= 11;
-        snprintf(want, sizeof(want), "campaign_source: length 8589934592 "
-                 "exceeds the 0 remaining bytes at byte %zu", g.n + 5);
+        snprintf(want, sizeof(want),
+                 "campaign_source: length 8589934592 "
+                 "exceeds the 0 remaining bytes at byte %zu",
+                 g.n + 5);
         hb_long(&g, INT64_C(1) << 33);
         assert_int_equal(ls_avro_precheck(w, g.b, g.n, 5, err, sizeof(err)),
                          LS_ERR_INVALID);
@@ -532,8 +554,8 @@ static void test_reader_schema_check(void **state) {
         assert_int_equal(ls_avro_check_reader_schema(LS_INPUT_EVENT, ev, "e",
                                                      err, sizeof(err)),
                          LS_OK);
-        assert_int_equal(ls_avro_check_reader_schema(LS_INPUT_PROFILE, pr,
-                                                     "p", err, sizeof(err)),
+        assert_int_equal(ls_avro_check_reader_schema(LS_INPUT_PROFILE, pr, "p",
+                                                     err, sizeof(err)),
                          LS_OK);
         assert_int_equal(ls_avro_check_reader_schema(LS_INPUT_PROFILE, ev,
                                                      "x.avsc", err,
@@ -541,7 +563,8 @@ static void test_reader_schema_check(void **state) {
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "x.avsc"));
         assert_int_equal(avro_schema_from_json_length(
-                evolved_event, strlen(evolved_event), &w), 0);
+                                 evolved_event, strlen(evolved_event), &w),
+                         0);
         assert_int_equal(ls_avro_check_reader_schema(LS_INPUT_EVENT, w, "y",
                                                      err, sizeof(err)),
                          LS_ERR_INVALID);
@@ -687,9 +710,10 @@ static void test_encode_outputs(void **state) {
 }
 
 static void test_encode_dead_letter(void **state) {
-        ls_dead_letter_t dl = {"decode", "lead_id: empty", "events", 7,
-                               INT64_C(9000000000), NULL, 0,
-                               "\x00\xff\x01", 3, 0};
+        ls_dead_letter_t dl = {"decode", "lead_id: empty",    "events",
+                               7,        INT64_C(9000000000), NULL,
+                               0,        "\x00\xff\x01",      3,
+                               0};
         avro_value_iface_t *iface;
         avro_value_t v, f, br;
         const void *p;
@@ -741,8 +765,8 @@ static void test_encode_dead_letter(void **state) {
 
 /* Zig-zag varint, as Avro writes longs. */
 static size_t put_varlong(unsigned char *p, long long v) {
-        unsigned long long u = ((unsigned long long)v << 1) ^
-                               (unsigned long long)(v >> 63);
+        unsigned long long u =
+                ((unsigned long long)v << 1) ^ (unsigned long long)(v >> 63);
         size_t n = 0;
 
         while (u >= 0x80) {

@@ -77,8 +77,7 @@ static void write_tmp(char *path, size_t size, const char *text) {
         snprintf(path, size, "/tmp/ls_codec_XXXXXX");
         fd = mkstemp(path);
         assert_true(fd >= 0);
-        assert_int_equal(write(fd, text, strlen(text)),
-                         (ssize_t)strlen(text));
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
         close(fd);
 }
 
@@ -147,7 +146,8 @@ static size_t make_event(const char *schema_text, const char *lead,
         size_t len;
 
         assert_int_equal(avro_schema_from_json_length(
-                schema_text, strlen(schema_text), &schema), 0);
+                                 schema_text, strlen(schema_text), &schema),
+                         0);
         iface = avro_generic_class_from_schema(schema);
         avro_generic_value_new(iface, &rec);
         avro_value_get_by_name(&rec, "lead_id", &f, NULL);
@@ -192,8 +192,7 @@ static char *read_text(const char *path) {
         return buf;
 }
 
-static size_t frame(int32_t id, const uint8_t *body, size_t len,
-                    uint8_t *out) {
+static size_t frame(int32_t id, const uint8_t *body, size_t len, uint8_t *out) {
         out[0] = 0;
         out[1] = (uint8_t)(id >> 24);
         out[2] = (uint8_t)(id >> 16);
@@ -203,8 +202,7 @@ static size_t frame(int32_t id, const uint8_t *body, size_t len,
         return len + 5;
 }
 
-static void check_event(const ls_input_t *in, const char *lead,
-                        int64_t time) {
+static void check_event(const ls_input_t *in, const char *lead, int64_t time) {
         assert_int_equal(in->kind, LS_INPUT_EVENT);
         assert_string_equal(in->lead_id, lead);
         assert_string_equal(in->event_id, "ev-1");
@@ -240,8 +238,8 @@ static void test_format_parse(void **state) {
 }
 
 static void test_new_errors(void **state) {
-        ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_JSON, NULL, NULL,
-                                0, NULL};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_AVRO, LS_FORMAT_JSON, NULL, NULL, 0, NULL};
         char err[512], dir[] = "/tmp/ls_schemas_XXXXXX", path[600];
         FILE *fp;
 
@@ -284,20 +282,17 @@ static void test_builtin_schemas(void **state) {
         for (i = 0; i < sizeof(schema_files) / sizeof(schema_files[0]); i++) {
                 char *want;
 
-                snprintf(path, sizeof(path), "%s/%s", SCHEMAS,
-                         schema_files[i]);
+                snprintf(path, sizeof(path), "%s/%s", SCHEMAS, schema_files[i]);
                 want = read_text(path);
                 text = NULL;
                 assert_int_equal(ls_codec_schema_text(NULL, schema_files[i],
-                                                      &text, err,
-                                                      sizeof(err)),
+                                                      &text, err, sizeof(err)),
                                  LS_OK);
                 assert_string_equal(text, want);
                 ls_free(text);
                 text = NULL;
                 assert_int_equal(ls_codec_schema_text("", schema_files[i],
-                                                      &text, err,
-                                                      sizeof(err)),
+                                                      &text, err, sizeof(err)),
                                  LS_OK);
                 assert_string_equal(text, want);
                 ls_free(text);
@@ -331,8 +326,8 @@ static void test_builtin_schemas(void **state) {
         assert_null(text);
         assert_non_null(strstr(err, "/alert.avsc"));
         {
-                ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_JSON, dir,
-                                        NULL, 0, NULL};
+                ls_codec_conf_t conf = {
+                        LS_FORMAT_AVRO, LS_FORMAT_JSON, dir, NULL, 0, NULL};
                 assert_null(ls_codec_new(&conf, err, sizeof(err)));
                 assert_non_null(strstr(err, path));
         }
@@ -342,8 +337,8 @@ static void test_builtin_schemas(void **state) {
 
 /* No schema_dir: Avro in and out with the built-in schemas. */
 static void test_avro_builtin(void **state) {
-        ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_AVRO, NULL, NULL,
-                                0, NULL};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_AVRO, LS_FORMAT_AVRO, NULL, NULL, 0, NULL};
         char *reader = read_text(SCHEMAS "/lead_event.avsc");
         uint8_t buf[1024];
         char err[256];
@@ -356,8 +351,8 @@ static void test_avro_builtin(void **state) {
         assert_non_null(codec);
         len = make_event(reader, "lead-1", 1700000000000LL, NULL, buf,
                          sizeof(buf));
-        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf,
-                                               len, &in, err, sizeof(err)),
+        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len,
+                                               &in, err, sizeof(err)),
                          LS_OK);
         check_event(&in, "lead-1", 1700000000000LL);
         ls_codec_destroy(codec);
@@ -365,8 +360,8 @@ static void test_avro_builtin(void **state) {
 }
 
 static void test_avro_input(void **state) {
-        ls_codec_conf_t conf = {LS_FORMAT_AVRO, LS_FORMAT_JSON, SCHEMAS,
-                                NULL, 200, NULL};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_AVRO, LS_FORMAT_JSON, SCHEMAS, NULL, 200, NULL};
         char *reader = read_text(SCHEMAS "/lead_event.avsc");
         uint8_t buf[1024];
         char err[256];
@@ -379,30 +374,30 @@ static void test_avro_input(void **state) {
         assert_non_null(codec);
         len = make_event(reader, "lead-1", 1700000000000LL, NULL, buf,
                          sizeof(buf));
-        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf,
-                                               len, &in, err, sizeof(err)),
+        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len,
+                                               &in, err, sizeof(err)),
                          LS_OK);
         check_event(&in, "lead-1", 1700000000000LL);
 
         /* An empty lead_id decodes; the engine rejects it as invalid. */
         len = make_event(reader, "", 1700000000000LL, NULL, buf, sizeof(buf));
-        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf,
-                                               len, &in, err, sizeof(err)),
+        assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len,
+                                               &in, err, sizeof(err)),
                          LS_OK);
         assert_string_equal(in.lead_id, "");
         len = make_event(reader, "L", 99999999999999999LL, NULL, buf,
                          sizeof(buf));
-        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len,
-                                         &in, err, sizeof(err)),
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len, &in,
+                                         err, sizeof(err)),
                    LS_ERR_INVALID,
                    "occurred_at: 99999999999999999 out of range");
         len = make_event(reader, "L", -1, NULL, buf, sizeof(buf));
-        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len,
-                                         &in, err, sizeof(err)),
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, len, &in,
+                                         err, sizeof(err)),
                    LS_ERR_INVALID, "occurred_at: -1 out of range");
         memset(buf, 'x', 300);
-        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, 300,
-                                         &in, err, sizeof(err)),
+        ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, buf, 300, &in,
+                                         err, sizeof(err)),
                    LS_ERR_INVALID,
                    "record of 300 bytes exceeds the limit of 200 bytes");
         len = make_event(reader, "lead-1", 1700000000000LL, NULL, buf,
@@ -415,8 +410,8 @@ static void test_avro_input(void **state) {
 }
 
 static void test_json_input(void **state) {
-        ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_JSON, NULL, NULL,
-                                0, NULL};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_JSON, LS_FORMAT_JSON, NULL, NULL, 0, NULL};
         const char *ok = "{\"kind\":\"event\",\"lead_id\":\"L9\",\"event_id\":"
                          "\"e\",\"event_type\":\"visit\",\"occurred_at\":"
                          "1700000000000}";
@@ -443,8 +438,8 @@ static void test_json_input(void **state) {
 
 static void test_registry_input(void **state) {
         srv_t s;
-        ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
-                                NULL, 0, NULL};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS, NULL, 0, NULL};
         char *reader = read_text(SCHEMAS "/lead_event.avsc");
         uint8_t body[1024], msg[1100];
         char err[256];
@@ -485,8 +480,8 @@ static void test_registry_input(void **state) {
                 check_event(&in, lead, 1700000000002LL + i);
         }
         /* corrupt evolved records: truncated everywhere, never a crash */
-        len = make_event(evolved_event, "lead-x", 1700000000002LL,
-                         "newsletter", body, sizeof(body));
+        len = make_event(evolved_event, "lead-x", 1700000000002LL, "newsletter",
+                         body, sizeof(body));
         n = frame(2, body, len, msg);
         for (i = 0; i < (int)n; i++) {
                 uint8_t *copy = malloc((size_t)i + 1);
@@ -524,8 +519,8 @@ static void test_registry_input(void **state) {
         /* unknown id: an error, and the registry is asked once */
         n = frame(99, body, len, msg);
         for (i = 0; i < 50; i++)
-                ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg,
-                                                 n, &in, err, sizeof(err)),
+                ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n,
+                                                 &in, err, sizeof(err)),
                            LS_ERR_UNSUPPORTED,
                            "schema id 99 not found in registry");
         assert_int_equal(srv_count(&s, "get", "99"), 1);
@@ -533,8 +528,8 @@ static void test_registry_input(void **state) {
         /* a writer schema that cannot be resolved, cached with why */
         n = frame(4, body, len, msg);
         for (i = 0; i < 3; i++)
-                ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg,
-                                                 n, &in, err, sizeof(err)),
+                ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n,
+                                                 &in, err, sizeof(err)),
                            LS_ERR_UNSUPPORTED,
                            "schema id 4: cannot be resolved to LeadEvent");
         assert_int_equal(srv_count(&s, "get", "4"), 1);
@@ -559,8 +554,8 @@ static void test_registry_input(void **state) {
 }
 
 static void test_registry_down(void **state) {
-        ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
-                                NULL, 0, NULL};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS, NULL, 0, NULL};
         char url[64], err[512];
         uint8_t msg[16] = {0, 0, 0, 0, 1, 2, 'L'};
         ls_codec_t *codec;
@@ -593,8 +588,8 @@ static void test_registry_down(void **state) {
 static void test_registry_many_ids(void **state) {
         registry_srv_t reg;
         ls_registry_conf_t rconf = {0};
-        ls_codec_conf_t conf = {LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS,
-                                NULL, 0, &rconf};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_REGISTRY, LS_FORMAT_JSON, SCHEMAS, NULL, 0, &rconf};
         char spec[160], err[256], evolved[64];
         const char *specs[1] = {spec};
         uint8_t body[1024], msg[1100];
@@ -607,8 +602,8 @@ static void test_registry_many_ids(void **state) {
         rconf.max_lookups_per_second = -1;
         write_tmp(evolved, sizeof(evolved), evolved_event);
         snprintf(spec, sizeof(spec), "1-1025=%s", evolved);
-        assert_int_equal(registry_srv_start_opt(&reg, "--schema-range",
-                                                specs, 1), 0);
+        assert_int_equal(
+                registry_srv_start_opt(&reg, "--schema-range", specs, 1), 0);
         conf.registry_url = reg.url;
         codec = ls_codec_new(&conf, err, sizeof(err));
         assert_non_null(codec);
@@ -624,8 +619,7 @@ static void test_registry_many_ids(void **state) {
         n = frame(5000, body, len, msg);
         ASSERT_ERR(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n, &in,
                                          err, sizeof(err)),
-                   LS_ERR_UNSUPPORTED,
-                   "schema id 5000 not found in registry");
+                   LS_ERR_UNSUPPORTED, "schema id 5000 not found in registry");
         /* the cache still works: the newest id decodes without a fetch */
         n = frame(1025, body, len, msg);
         assert_int_equal(ls_codec_decode_input(codec, LS_INPUT_EVENT, msg, n,
@@ -676,10 +670,10 @@ static void make_output(ls_model_t *m, ls_outbuf_t *ob, ls_output_t *o,
 
 static void test_registry_output(void **state) {
         srv_t s;
-        ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_REGISTRY, SCHEMAS,
-                                NULL, 0, NULL};
-        ls_dead_letter_t dl = {"decode", "lead_id: empty", "events", 1, 42,
-                               "k", 1, "v", 1, 0};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_JSON, LS_FORMAT_REGISTRY, SCHEMAS, NULL, 0, NULL};
+        ls_dead_letter_t dl = {
+                "decode", "lead_id: empty", "events", 1, 42, "k", 1, "v", 1, 0};
         char err[256];
         ls_codec_t *codec;
         ls_model_t m;
@@ -715,8 +709,8 @@ static void test_registry_output(void **state) {
               ((uint32_t)(uint8_t)buf.data[3] << 8) | (uint8_t)buf.data[4];
         /* the registered text is our file's, so id1 serves it back */
         text = read_text(SCHEMAS "/score_update.avsc");
-        assert_int_equal(avro_schema_from_json_length(text, strlen(text),
-                                                      &schema), 0);
+        assert_int_equal(
+                avro_schema_from_json_length(text, strlen(text), &schema), 0);
         iface = avro_generic_class_from_schema(schema);
         avro_generic_value_new(iface, &v);
         r = avro_reader_memory(buf.data + 5, (int64_t)buf.len - 5);
@@ -733,8 +727,8 @@ static void test_registry_output(void **state) {
 
         make_output(&m, &ob, &o, LS_OUT_ALERT);
         ls_buf_reset(&buf);
-        assert_int_equal(ls_codec_encode_output(codec, "alerts", &ob, &o,
-                                                &buf, err, sizeof(err)),
+        assert_int_equal(ls_codec_encode_output(codec, "alerts", &ob, &o, &buf,
+                                                err, sizeof(err)),
                          LS_OK);
         id2 = (uint8_t)buf.data[4];
         ls_buf_reset(&buf);
@@ -751,10 +745,11 @@ static void test_registry_output(void **state) {
 }
 
 static void test_dead_letter_json(void **state) {
-        ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_JSON, NULL, NULL,
-                                0, NULL};
-        ls_dead_letter_t dl = {"decode", "bad \xff byte", "events", 3, 77,
-                               NULL, 0, "\x00\x01\xfe\xff", 4, 0};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_JSON, LS_FORMAT_JSON, NULL, NULL, 0, NULL};
+        ls_dead_letter_t dl = {
+                "decode", "bad \xff byte",    "events", 3, 77, NULL,
+                0,        "\x00\x01\xfe\xff", 4,        0};
         char err[256];
         unsigned char raw[16];
         ls_codec_t *codec = ls_codec_new(&conf, err, sizeof(err));
@@ -771,26 +766,28 @@ static void test_dead_letter_json(void **state) {
                          LS_OK);
         root = json_loads(buf.data, 0, &jerr);
         assert_non_null(root);
-        assert_string_equal(json_string_value(json_object_get(root,
-                                                              "reason")),
+        assert_string_equal(json_string_value(json_object_get(root, "reason")),
                             "decode");
         assert_string_equal(json_string_value(json_object_get(root, "error")),
                             "bad ? byte");
-        assert_int_equal(json_integer_value(json_object_get(
-                                 root, "source_partition")), 3);
-        assert_int_equal(json_integer_value(json_object_get(
-                                 root, "source_offset")), 77);
+        assert_int_equal(
+                json_integer_value(json_object_get(root, "source_partition")),
+                3);
+        assert_int_equal(
+                json_integer_value(json_object_get(root, "source_offset")), 77);
         assert_true(json_is_null(json_object_get(root, "key")));
-        assert_string_equal(json_string_value(json_object_get(
-                                    root, "value_encoding")), "base64");
-        n = EVP_DecodeBlock(raw, (const unsigned char *)json_string_value(
-                                         json_object_get(root, "value")),
-                            (int)json_string_length(
-                                    json_object_get(root, "value")));
+        assert_string_equal(
+                json_string_value(json_object_get(root, "value_encoding")),
+                "base64");
+        n = EVP_DecodeBlock(
+                raw,
+                (const unsigned char *)json_string_value(
+                        json_object_get(root, "value")),
+                (int)json_string_length(json_object_get(root, "value")));
         assert_true(n >= 4);
         assert_memory_equal(raw, "\x00\x01\xfe\xff", 4);
-        assert_true(json_is_null(json_object_get(root,
-                                                 "value_truncated_from")));
+        assert_true(
+                json_is_null(json_object_get(root, "value_truncated_from")));
         json_decref(root);
 
         /* a value cut to its first 4 bytes says how long it was */
@@ -801,8 +798,9 @@ static void test_dead_letter_json(void **state) {
                          LS_OK);
         root = json_loads(buf.data, 0, &jerr);
         assert_non_null(root);
-        assert_int_equal(json_integer_value(json_object_get(
-                                 root, "value_truncated_from")), 5000000);
+        assert_int_equal(json_integer_value(
+                                 json_object_get(root, "value_truncated_from")),
+                         5000000);
         json_decref(root);
         dl.value_truncated_from = 0;
 
@@ -818,8 +816,9 @@ static void test_dead_letter_json(void **state) {
         root = json_loads(buf.data, 0, &jerr);
         assert_string_equal(json_string_value(json_object_get(root, "value")),
                             "{\"lead_id\": \"\"}");
-        assert_string_equal(json_string_value(json_object_get(
-                                    root, "value_encoding")), "utf-8");
+        assert_string_equal(
+                json_string_value(json_object_get(root, "value_encoding")),
+                "utf-8");
         assert_string_equal(json_string_value(json_object_get(root, "key")),
                             "lead-1");
         json_decref(root);
@@ -828,8 +827,8 @@ static void test_dead_letter_json(void **state) {
 }
 
 static void test_avro_output(void **state) {
-        ls_codec_conf_t conf = {LS_FORMAT_JSON, LS_FORMAT_AVRO, SCHEMAS,
-                                NULL, 0, NULL};
+        ls_codec_conf_t conf = {
+                LS_FORMAT_JSON, LS_FORMAT_AVRO, SCHEMAS, NULL, 0, NULL};
         char err[256];
         ls_codec_t *codec = ls_codec_new(&conf, err, sizeof(err));
         ls_model_t m;
@@ -841,12 +840,11 @@ static void test_avro_output(void **state) {
         assert_non_null(codec);
         make_output(&m, &ob, &o, LS_OUT_SCORE_UPDATE);
         ls_buf_init(&buf);
-        assert_int_equal(ls_codec_encode_output(codec, "scores", &ob, &o,
-                                                &buf, err, sizeof(err)),
+        assert_int_equal(ls_codec_encode_output(codec, "scores", &ob, &o, &buf,
+                                                err, sizeof(err)),
                          LS_OK);
         /* plain Avro: no framing; starts with the id string's length */
-        assert_int_equal((uint8_t)buf.data[0],
-                         2 * strlen("lead-1/office/3"));
+        assert_int_equal((uint8_t)buf.data[0], 2 * strlen("lead-1/office/3"));
         ls_buf_free(&buf);
         ls_codec_destroy(codec);
 }

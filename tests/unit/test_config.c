@@ -37,8 +37,8 @@ static void dir_make(cfg_dir_t *d) {
         assert_non_null(mkdtemp(d->path));
 }
 
-static void dir_write(const cfg_dir_t *d, const char *name,
-                      const char *text, size_t len) {
+static void dir_write(const cfg_dir_t *d, const char *name, const char *text,
+                      size_t len) {
         char path[128];
         FILE *fp;
 
@@ -143,13 +143,12 @@ static void test_expand_every_value(void **state) {
         /* A YAML alias reaches the same node again: still expanded once,
          * so a value that looks like ${...} is neither expanded again nor
          * quoted in an error. */
-        assert_int_equal(
-                load(&d,
-                     "group: &g \"${env:LS_CFGT_LITERAL}\"\n"
-                     "kafka:\n"
-                     "  client.id: *g\n",
-                     &c, err, sizeof(err)),
-                LS_OK);
+        assert_int_equal(load(&d,
+                              "group: &g \"${env:LS_CFGT_LITERAL}\"\n"
+                              "kafka:\n"
+                              "  client.id: *g\n",
+                              &c, err, sizeof(err)),
+                         LS_OK);
         assert_string_equal(c->group, "${env:LS_CFGT_TOPIC}");
         assert_string_equal(ls_props_get(&c->kafka, "client.id"),
                             "${env:LS_CFGT_TOPIC}");
@@ -172,14 +171,13 @@ static void test_expand_errors(void **state) {
                                  "variable LS_CFGT_UNSET is not set");
         assert_null(c);
 
-        assert_int_equal(load(&d, "topics:\n  alerts: ${file:nope.txt}\n",
-                              &c, err, sizeof(err)),
+        assert_int_equal(load(&d, "topics:\n  alerts: ${file:nope.txt}\n", &c,
+                              err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:4: topics.alerts: cannot read "));
         assert_non_null(strstr(err, "/nope.txt"));
 
-        assert_int_equal(load(&d, "group: ${vault:x}\n", &c, err,
-                              sizeof(err)),
+        assert_int_equal(load(&d, "group: ${vault:x}\n", &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:3: group: expected ${env:NAME} "
                                     "or ${file:PATH}"));
@@ -188,15 +186,15 @@ static void test_expand_errors(void **state) {
         memset(big, 'a', sizeof(big));
         big[64 * 1024] = '\n';
         dir_write(&d, "fits.txt", big, 64 * 1024 + 1);
-        assert_int_equal(load(&d, "group: ${file:fits.txt}\n", &c, err,
-                              sizeof(err)),
-                         LS_OK);
+        assert_int_equal(
+                load(&d, "group: ${file:fits.txt}\n", &c, err, sizeof(err)),
+                LS_OK);
         assert_int_equal(strlen(c->group), 64 * 1024);
         ls_config_destroy(c);
         dir_write(&d, "big.txt", big, 64 * 1024 + 2);
-        assert_int_equal(load(&d, "group: ${file:big.txt}\n", &c, err,
-                              sizeof(err)),
-                         LS_ERR_INVALID);
+        assert_int_equal(
+                load(&d, "group: ${file:big.txt}\n", &c, err, sizeof(err)),
+                LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:3: group: "));
         assert_non_null(strstr(err, "big.txt is larger than 64 KiB"));
 
@@ -214,8 +212,9 @@ static void test_expand_errors(void **state) {
         assert_null(strstr(err, SECRET));
 
         /* nested keys are named by their whole path */
-        assert_int_equal(load(&d, "consumer:\n  ssl.key.password: "
-                                  "${env:LS_CFGT_UNSET}\n",
+        assert_int_equal(load(&d,
+                              "consumer:\n  ssl.key.password: "
+                              "${env:LS_CFGT_UNSET}\n",
                               &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_string_equal(err, "run.yaml:4: consumer.ssl.key.password: "
@@ -230,8 +229,8 @@ static void test_registry_keys(void **state) {
         ls_registry_conf_t rc;
         ls_log_t *log;
         char err[512], text[4096], line[512], path[128];
-        const char *kv[] = {"error", "GET failed for svc:" SECRET
-                                     " key k3y-" SECRET};
+        const char *kv[] = {"error",
+                            "GET failed for svc:" SECRET " key k3y-" SECRET};
 
         (void)state;
         dir_make(&d);
@@ -241,18 +240,17 @@ static void test_registry_keys(void **state) {
         setenv("LS_CFGT_UI", "svc:" SECRET, 1);
         setenv("LS_CFGT_URL", "https://sr.test:8081", 1);
         dir_write(&d, "keypw", "k3y-" SECRET "\n", strlen(SECRET) + 5);
-        assert_int_equal(
-                load(&d,
-                     "format: {input: registry}\n"
-                     "registry:\n"
-                     "  url: ${env:LS_CFGT_URL}\n"
-                     "  basic_auth_user_info: ${env:LS_CFGT_UI}\n"
-                     "  ca_location: ca.pem\n"
-                     "  certificate_location: client.pem\n"
-                     "  key_location: client.key\n"
-                     "  key_password: ${file:keypw}\n",
-                     &c, err, sizeof(err)),
-                LS_OK);
+        assert_int_equal(load(&d,
+                              "format: {input: registry}\n"
+                              "registry:\n"
+                              "  url: ${env:LS_CFGT_URL}\n"
+                              "  basic_auth_user_info: ${env:LS_CFGT_UI}\n"
+                              "  ca_location: ca.pem\n"
+                              "  certificate_location: client.pem\n"
+                              "  key_location: client.key\n"
+                              "  key_password: ${file:keypw}\n",
+                              &c, err, sizeof(err)),
+                         LS_OK);
         ls_config_registry_conf(c, &rc);
         assert_string_equal(rc.url, "https://sr.test:8081");
         assert_string_equal(rc.user_info, "svc:" SECRET);
@@ -276,18 +274,18 @@ static void test_registry_keys(void **state) {
         log = ls_log_new(LS_LOG_LOGFMT, LS_LOG_INFO, stderr);
         assert_non_null(log);
         assert_int_equal(ls_config_log_secrets(c, log), LS_OK);
-        ls_log_format_line(log, LS_LOG_ERROR, "fatal", "registry", kv, 2,
-                           line, sizeof(line));
+        ls_log_format_line(log, LS_LOG_ERROR, "fatal", "registry", kv, 2, line,
+                           sizeof(line));
         assert_null(strstr(line, SECRET));
         assert_non_null(strstr(line, "svc:********"));
         ls_log_destroy(log);
         ls_config_destroy(c);
 
         /* the URL's password: masked in print and handed to the log */
-        assert_int_equal(load(&d, "registry: {url: \"https://u:" SECRET
-                                  "@sr.test\"}\n",
-                              &c, err, sizeof(err)),
-                         LS_OK);
+        assert_int_equal(
+                load(&d, "registry: {url: \"https://u:" SECRET "@sr.test\"}\n",
+                     &c, err, sizeof(err)),
+                LS_OK);
         print_config(c, text, sizeof(text));
         assert_null(strstr(text, SECRET));
         assert_non_null(strstr(text, "registry.url = https://u:********@"
@@ -301,28 +299,32 @@ static void test_registry_keys(void **state) {
         ls_config_destroy(c);
 
         /* the keys must fit together, each error naming line and key */
-        assert_int_equal(load(&d, "registry:\n  url: \"https://a:b@sr.test\"\n"
-                                  "  basic_auth_user_info: svc:" SECRET "\n",
+        assert_int_equal(load(&d,
+                              "registry:\n  url: \"https://a:b@sr.test\"\n"
+                              "  basic_auth_user_info: svc:" SECRET "\n",
                               &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "registry.basic_auth_user_info: the URL "
                                     "has user:password@ too"));
         assert_null(strstr(err, SECRET));
-        assert_int_equal(load(&d, "registry:\n  url: http://sr.test\n"
-                                  "  ca_location: ca.pem\n",
+        assert_int_equal(load(&d,
+                              "registry:\n  url: http://sr.test\n"
+                              "  ca_location: ca.pem\n",
                               &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:4: registry.url: must be "
                                     "https://"));
-        assert_int_equal(load(&d, "registry:\n  url: https://sr.test\n"
-                                  "  ca_location: missing.pem\n",
+        assert_int_equal(load(&d,
+                              "registry:\n  url: https://sr.test\n"
+                              "  ca_location: missing.pem\n",
                               &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:5: registry.ca_location: "
                                     "cannot read "));
         assert_non_null(strstr(err, "missing.pem: No such file"));
-        assert_int_equal(load(&d, "registry:\n  url: https://sr.test\n"
-                                  "  key_location: client.key\n",
+        assert_int_equal(load(&d,
+                              "registry:\n  url: https://sr.test\n"
+                              "  key_location: client.key\n",
                               &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "registry.key_location: needs "
@@ -331,8 +333,9 @@ static void test_registry_keys(void **state) {
                               &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "registry.url: required"));
-        assert_int_equal(load(&d, "registry:\n  url: https://sr.test\n"
-                                  "  user_info: a:b\n",
+        assert_int_equal(load(&d,
+                              "registry:\n  url: https://sr.test\n"
+                              "  user_info: a:b\n",
                               &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:5: registry: unknown key "
@@ -349,8 +352,9 @@ static void test_registry_lookup_limit(void **state) {
 
         (void)state;
         dir_make(&d);
-        assert_int_equal(load(&d, "registry:\n  url: http://sr.test\n"
-                                  "  max_lookups_per_second: 5\n",
+        assert_int_equal(load(&d,
+                              "registry:\n  url: http://sr.test\n"
+                              "  max_lookups_per_second: 5\n",
                               &c, err, sizeof(err)),
                          LS_OK);
         ls_config_registry_conf(c, &rc);
@@ -360,20 +364,22 @@ static void test_registry_lookup_limit(void **state) {
                                      "5\n"));
         ls_config_destroy(c);
 
-        assert_int_equal(load(&d, "registry:\n  url: http://sr.test\n"
-                                  "  max_lookups_per_second: 0\n",
+        assert_int_equal(load(&d,
+                              "registry:\n  url: http://sr.test\n"
+                              "  max_lookups_per_second: 0\n",
                               &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_string_equal(err, "run.yaml:5: registry.max_lookups_per_second:"
                                  " 0 is out of range [1, 1000000]");
-        assert_int_equal(load(&d, "registry:\n  url: http://sr.test\n"
-                                  "  max_lookups_per_second: fast\n",
+        assert_int_equal(load(&d,
+                              "registry:\n  url: http://sr.test\n"
+                              "  max_lookups_per_second: fast\n",
                               &c, err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_string_equal(err, "run.yaml:5: registry.max_lookups_per_second:"
                                  " expected an integer, got \"fast\"");
-        assert_int_equal(load(&d, "registry: {max_lookups_per_second: 5}\n",
-                              &c, err, sizeof(err)),
+        assert_int_equal(load(&d, "registry: {max_lookups_per_second: 5}\n", &c,
+                              err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "registry.url: required"));
         dir_remove(&d);
@@ -395,8 +401,7 @@ static void test_max_leads(void **state) {
                          LS_OK);
         assert_true(c->max_leads == 0);
         ls_config_destroy(c);
-        assert_int_equal(load(&d, "max_leads: 250000\n", &c, err,
-                              sizeof(err)),
+        assert_int_equal(load(&d, "max_leads: 250000\n", &c, err, sizeof(err)),
                          LS_OK);
         assert_true(c->max_leads == 250000);
         print_config(c, text, sizeof(text));
@@ -482,8 +487,7 @@ static void test_snapshot_default(void **state) {
         setenv("STATE_DIRECTORY", "/var/lib/leadscore/:/var/lib/other", 1);
         assert_int_equal(load(&d, BOOT, &c, err, sizeof(err)), LS_OK);
         assert_string_equal(c->snapshot_dir, "/var/lib/leadscore/snapshots");
-        assert_int_equal(c->snapshot_source,
-                         LS_SNAPSHOT_SRC_STATE_DIRECTORY);
+        assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_STATE_DIRECTORY);
         print_config(c, text, sizeof(text));
         assert_non_null(strstr(text, "  snapshot = dir:/var/lib/leadscore/"
                                      "snapshots interval:30000ms "
@@ -497,9 +501,9 @@ static void test_snapshot_default(void **state) {
         unsetenv("STATE_DIRECTORY");
 
         /* snapshot.dir wins, and `run` leaves making it to the writer */
-        assert_int_equal(load(&d, BOOT "snapshot: {dir: snaps}\n", &c, err,
-                              sizeof(err)),
-                         LS_OK);
+        assert_int_equal(
+                load(&d, BOOT "snapshot: {dir: snaps}\n", &c, err, sizeof(err)),
+                LS_OK);
         snprintf(want, sizeof(want), "%s/snaps", d.path);
         assert_string_equal(c->snapshot_dir, want);
         assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_CONFIG);
@@ -527,34 +531,34 @@ static void test_snapshot_default(void **state) {
         assert_non_null(strstr(err, "set dir or topic, not both"));
 
         /* allow_reset: off unless said, a boolean, shown when on */
-        assert_int_equal(load(&d, BOOT "snapshot: {dir: snaps, allow_reset: "
-                                       "true}\n",
+        assert_int_equal(load(&d,
+                              BOOT "snapshot: {dir: snaps, allow_reset: "
+                                   "true}\n",
                               &c, err, sizeof(err)),
                          LS_OK);
         assert_true(c->snapshot_allow_reset);
         print_config(c, text, sizeof(text));
         assert_non_null(strstr(text, "keep:3 allow_reset (snapshot.dir)\n"));
         ls_config_destroy(c);
-        assert_int_equal(load(&d, BOOT "snapshot: {allow_reset: maybe}\n",
-                              &c, err, sizeof(err)),
+        assert_int_equal(load(&d, BOOT "snapshot: {allow_reset: maybe}\n", &c,
+                              err, sizeof(err)),
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "snapshot.allow_reset"));
 
         /* The embedded test broker's topics end with the process: no
          * default directory, unless bootstrap servers are set too (then
          * the embedded broker is not used). */
-        assert_int_equal(load(&d, "embedded_broker: {}\n", &c, err,
-                              sizeof(err)),
-                         LS_OK);
+        assert_int_equal(
+                load(&d, "embedded_broker: {}\n", &c, err, sizeof(err)), LS_OK);
         assert_null(c->snapshot_dir);
         assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_EMBEDDED);
         print_config(c, text, sizeof(text));
         assert_non_null(strstr(text, "  snapshot = off (default with the "
                                      "embedded test broker"));
         ls_config_destroy(c);
-        assert_int_equal(load(&d, "embedded_broker: {}\n" BOOT, &c, err,
-                              sizeof(err)),
-                         LS_OK);
+        assert_int_equal(
+                load(&d, "embedded_broker: {}\n" BOOT, &c, err, sizeof(err)),
+                LS_OK);
         assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_WORKDIR);
         ls_config_destroy(c);
 
@@ -580,8 +584,7 @@ static void test_snapshot_off(void **state) {
         dir_make(&d);
         assert_non_null(getcwd(oldcwd, sizeof(oldcwd)));
         assert_int_equal(chdir(d.path), 0);
-        assert_int_equal(load(&d, BOOT "snapshot: off\n", &c, err,
-                              sizeof(err)),
+        assert_int_equal(load(&d, BOOT "snapshot: off\n", &c, err, sizeof(err)),
                          LS_OK);
         assert_null(c->snapshot_dir);
         assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_OFF);
@@ -592,9 +595,9 @@ static void test_snapshot_off(void **state) {
         assert_int_not_equal(stat("leadscore-state", &st), 0);
         ls_config_destroy(c);
         /* the same word as YAML writes it otherwise, and quoted */
-        assert_int_equal(load(&d, BOOT "snapshot: \"Off\"\n", &c, err,
-                              sizeof(err)),
-                         LS_OK);
+        assert_int_equal(
+                load(&d, BOOT "snapshot: \"Off\"\n", &c, err, sizeof(err)),
+                LS_OK);
         assert_int_equal(c->snapshot_source, LS_SNAPSHOT_SRC_OFF);
         ls_config_destroy(c);
         /* with the embedded broker too */
@@ -608,10 +611,10 @@ static void test_snapshot_off(void **state) {
 }
 
 static void test_snapshot_ambiguous(void **state) {
-        static const char *const scalars[] = {"false", "no", "none", "~",
-                                              "null", "0", "disabled"};
-        static const char *const dirs[] = {"none", "off", "\"off\"", "no",
-                                           "false", "null", "~", "NONE"};
+        static const char *const scalars[] = {"false", "no", "none",    "~",
+                                              "null",  "0",  "disabled"};
+        static const char *const dirs[] = {"none",  "off",  "\"off\"", "no",
+                                           "false", "null", "~",       "NONE"};
         cfg_dir_t d;
         ls_config_t *c;
         char err[512], yaml[256], want[256];
@@ -621,8 +624,7 @@ static void test_snapshot_ambiguous(void **state) {
         dir_make(&d);
         /* Lines 1 and 2 are model and schemas (load()). */
         for (i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
-                snprintf(yaml, sizeof(yaml), BOOT "snapshot: %s\n",
-                         scalars[i]);
+                snprintf(yaml, sizeof(yaml), BOOT "snapshot: %s\n", scalars[i]);
                 assert_int_equal(load(&d, yaml, &c, err, sizeof(err)),
                                  LS_ERR_INVALID);
                 assert_null(c);
@@ -637,9 +639,9 @@ static void test_snapshot_ambiguous(void **state) {
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:4: snapshot: expected off "));
         assert_non_null(strstr(err, "got an empty value"));
-        assert_int_equal(load(&d, BOOT "snapshot: [off]\n", &c, err,
-                              sizeof(err)),
-                         LS_ERR_INVALID);
+        assert_int_equal(
+                load(&d, BOOT "snapshot: [off]\n", &c, err, sizeof(err)),
+                LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:4: snapshot: expected off "));
         assert_non_null(strstr(err, "got a list"));
 
@@ -658,9 +660,9 @@ static void test_snapshot_ambiguous(void **state) {
                                             "off` to run without durable "
                                             "state"));
         }
-        assert_int_equal(load(&d, BOOT "snapshot: {dir: \"\"}\n", &c, err,
-                              sizeof(err)),
-                         LS_ERR_INVALID);
+        assert_int_equal(
+                load(&d, BOOT "snapshot: {dir: \"\"}\n", &c, err, sizeof(err)),
+                LS_ERR_INVALID);
         assert_non_null(strstr(err, "run.yaml:4: snapshot.dir: expected a "
                                     "path"));
         /* a directory of such a name is still possible, as a path */

@@ -73,8 +73,11 @@ static ls_err_t fx_apply(fx_t *fx, ls_input_t *in, va_list ap) {
 /* Applies an event with NULL-terminated key, value pairs of properties. */
 static ls_err_t fx_event(fx_t *fx, const char *lead, const char *id,
                          const char *type, int64_t t, ...) {
-        ls_input_t in = {.kind = LS_INPUT_EVENT, .lead_id = lead,
-                          .event_id = id, .event_type = type, .time = t};
+        ls_input_t in = {.kind = LS_INPUT_EVENT,
+                         .lead_id = lead,
+                         .event_id = id,
+                         .event_type = type,
+                         .time = t};
         ls_err_t err;
         va_list ap;
 
@@ -87,9 +90,12 @@ static ls_err_t fx_event(fx_t *fx, const char *lead, const char *id,
 static ls_err_t fx_product_event(fx_t *fx, const char *lead, const char *id,
                                  const char *type, const char *product,
                                  int64_t t) {
-        ls_input_t in = {.kind = LS_INPUT_EVENT, .lead_id = lead,
-                          .event_id = id, .event_type = type,
-                          .product = product, .time = t};
+        ls_input_t in = {.kind = LS_INPUT_EVENT,
+                         .lead_id = lead,
+                         .event_id = id,
+                         .event_type = type,
+                         .product = product,
+                         .time = t};
 
         ls_outbuf_reset(&fx->ob);
         return ls_shard_apply(fx->sh, &in, &fx->ob, fx->err, sizeof(fx->err));
@@ -117,8 +123,7 @@ static const ls_output_t *fx_out(fx_t *fx, size_t i) {
         return &fx->ob.outs[i];
 }
 
-static const ls_reason_t *fx_reason(fx_t *fx, const ls_output_t *o,
-                                    size_t i) {
+static const ls_reason_t *fx_reason(fx_t *fx, const ls_output_t *o, size_t i) {
         assert_true(i < o->n_reasons);
         return &ls_output_reasons(&fx->ob, o)[i];
 }
@@ -133,10 +138,10 @@ static size_t fx_count_alerts(fx_t *fx, ls_alert_kind_t kind) {
         return n;
 }
 
-#define GRID                                                                  \
-        "    grades: [{name: A, min: 40}, {name: B, min: 20}, {name: C, "     \
-        "min: 10}, {name: D}]\n"                                              \
-        "    bands: [{name: cold}, {name: warm, min: 20}, {name: hot, min: "  \
+#define GRID                                                                   \
+        "    grades: [{name: A, min: 40}, {name: B, min: 20}, {name: C, "      \
+        "min: 10}, {name: D}]\n"                                               \
+        "    bands: [{name: cold}, {name: warm, min: 20}, {name: hot, min: "   \
         "50}, {name: on_fire, min: 80}]\n"
 
 static const char *basic_model =
@@ -144,8 +149,10 @@ static const char *basic_model =
         "  - id: m\n"
         "    engagement:\n"
         "      rules:\n"
-        "        - {id: pricing, event: page_view, when: {url: {glob: \"*/pricing*\"}}, points: 10}\n"
-        "        - {id: blog, event: page_view, when: {url: {prefix: \"https://x.io/blog\"}}, points: 2,\n"
+        "        - {id: pricing, event: page_view, when: {url: {glob: "
+        "\"*/pricing*\"}}, points: 10}\n"
+        "        - {id: blog, event: page_view, when: {url: {prefix: "
+        "\"https://x.io/blog\"}}, points: 2,\n"
         "           unless: {is_bot: \"true\"}}\n"
         "        - {id: unsub, event: email_unsubscribe, points: -20}\n" GRID;
 
@@ -219,9 +226,9 @@ static void test_negative_points_and_floor(void **state) {
 
         fx_init(&fx, basic_model);
         fx_event(&fx, "L1", "e1", "page_view", T0, "url", "/pricing", NULL);
-        assert_int_equal(fx_event(&fx, "L1", "e2", "email_unsubscribe",
-                                  T0 + 1, NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_event(&fx, "L1", "e2", "email_unsubscribe", T0 + 1, NULL),
+                LS_OK);
         o = fx_out(&fx, 0);
         /* 10 - 20 would be -10: the floor (0) keeps it at 0 */
         assert_int_equal(o->engagement, 0);
@@ -240,8 +247,10 @@ static const char *cap_model =
         "      rules:\n"
         "        - {id: open, event: email_open, points: 1, category: email,\n"
         "           cap: {points: 3, per: 1d}}\n"
-        "        - {id: click, event: email_click, points: 2, category: email}\n"
-        "        - {id: webinar, event: webinar_attend, points: 15, cap: {count: 1}}\n" GRID;
+        "        - {id: click, event: email_click, points: 2, category: "
+        "email}\n"
+        "        - {id: webinar, event: webinar_attend, points: 15, cap: "
+        "{count: 1}}\n" GRID;
 
 static void test_caps(void **state) {
         fx_t fx;
@@ -292,7 +301,8 @@ static void test_total_cap_reason(void **state) {
         fx_event(&fx, "L1", "o1", "email_open", T0 + 1, NULL);  /* 16 */
         fx_event(&fx, "L1", "c1", "email_click", T0 + 2, NULL); /* 18 */
         fx_event(&fx, "L1", "c2", "email_click", T0 + 3, NULL); /* 20 */
-        fx_event(&fx, "L1", "c3", "email_click", T0 + 4, NULL); /* email 6: +1 */
+        fx_event(&fx, "L1", "c3", "email_click", T0 + 4,
+                 NULL); /* email 6: +1 */
         o = fx_out(&fx, 0);
         assert_int_equal(o->engagement, 21);
         assert_int_equal(fx_reason(&fx, o, 0)->points, 1);
@@ -301,7 +311,8 @@ static void test_total_cap_reason(void **state) {
 
         /* engagement max 25 */
         fx_init(&fx, "models:\n  - id: m\n    engagement:\n      max: 25\n"
-                     "      rules: [{id: demo, event: demo_request, points: 20}]\n" GRID);
+                     "      rules: [{id: demo, event: demo_request, points: "
+                     "20}]\n" GRID);
         fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);
         fx_event(&fx, "L1", "d2", "demo_request", T0 + 1, NULL);
         o = fx_out(&fx, 0);
@@ -380,9 +391,10 @@ static void test_half_life_decay(void **state) {
         fx_t fx;
         ls_lead_view_t v;
 
-        fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
-                     "      rules: [{id: demo, event: demo_request, points: 100}]\n"
-                     "      decay: {half_life: 10d, tick: 1d}\n" GRID);
+        fx_init(&fx,
+                "models:\n  - id: m\n    engagement:\n"
+                "      rules: [{id: demo, event: demo_request, points: 100}]\n"
+                "      decay: {half_life: 10d, tick: 1d}\n" GRID);
         fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);
         fx_advance(&fx, T0 + DAY);
         /* round(100 * 0.5^(1/10)) = round(93.30) = 93 */
@@ -406,10 +418,14 @@ static const char *fit_model =
         "    fit:\n"
         "      max: 60\n"
         "      rules:\n"
-        "        - {id: software, attribute: industry, in: [software, saas], points: 25}\n"
-        "        - {id: size, attribute: employees, range: {min: 50, max: 5000}, points: 20}\n"
-        "        - {id: vp, attribute: title, regex: \"^(vp|chief|head)\", points: 20}\n"
-        "        - {id: student, attribute: title, glob: \"*student*\", points: -30}\n"
+        "        - {id: software, attribute: industry, in: [software, saas], "
+        "points: 25}\n"
+        "        - {id: size, attribute: employees, range: {min: 50, max: "
+        "5000}, points: 20}\n"
+        "        - {id: vp, attribute: title, regex: \"^(vp|chief|head)\", "
+        "points: 20}\n"
+        "        - {id: student, attribute: title, glob: \"*student*\", "
+        "points: -30}\n"
         "    engagement:\n"
         "      rules: [{id: demo, event: demo_request, points: 30}]\n" GRID;
 
@@ -467,8 +483,7 @@ static const char *mql_model =
         "        - {id: demo, event: demo_request, points: 30}\n"
         "        - {id: page, event: page_view, points: 5}\n"
         "        - {id: cancel, event: demo_cancelled, points: -10}\n"
-        "      decay: {steps: [{after: 30d, points: -20}]}\n" GRID
-        "    mql:\n"
+        "      decay: {steps: [{after: 30d, points: -20}]}\n" GRID "    mql:\n"
         "      enter: {min_total: 50}\n"
         "      stay: {min_total: 40}\n";
 
@@ -477,13 +492,13 @@ static void test_mql_hysteresis(void **state) {
         const ls_output_t *o;
 
         fx_init(&fx, mql_model);
-        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL);     /* 30 */
+        fx_event(&fx, "L1", "d1", "demo_request", T0, NULL); /* 30 */
         assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 0);
-        fx_event(&fx, "L1", "p1", "page_view", T0 + 1, NULL);    /* 35 */
-        fx_event(&fx, "L1", "p2", "page_view", T0 + 2, NULL);    /* 40 */
-        fx_event(&fx, "L1", "p3", "page_view", T0 + 3, NULL);    /* 45 */
+        fx_event(&fx, "L1", "p1", "page_view", T0 + 1, NULL); /* 35 */
+        fx_event(&fx, "L1", "p2", "page_view", T0 + 2, NULL); /* 40 */
+        fx_event(&fx, "L1", "p3", "page_view", T0 + 3, NULL); /* 45 */
         assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 0);
-        fx_event(&fx, "L1", "p4", "page_view", T0 + 4, NULL);    /* 50 */
+        fx_event(&fx, "L1", "p4", "page_view", T0 + 4, NULL); /* 50 */
         assert_int_equal(fx.ob.n_outs, 2);
         assert_int_equal(fx_out(&fx, 0)->kind, LS_OUT_SCORE_UPDATE);
         assert_true(fx_out(&fx, 0)->mql); /* status after this change */
@@ -499,7 +514,7 @@ static void test_mql_hysteresis(void **state) {
         assert_int_equal(o->n_reasons, 1);
         assert_string_equal(fx_reason(&fx, o, 0)->rule_id, "page");
         /* once only */
-        fx_event(&fx, "L1", "p5", "page_view", T0 + 5, NULL);    /* 55 */
+        fx_event(&fx, "L1", "p5", "page_view", T0 + 5, NULL); /* 55 */
         assert_int_equal(fx_count_alerts(&fx, LS_ALERT_MQL), 0);
         /* falls to 45: inside the hysteresis band, still MQL */
         fx_event(&fx, "L1", "c1", "demo_cancelled", T0 + 6, NULL);
@@ -529,8 +544,10 @@ static void test_mql_grid_condition(void **state) {
         fx_t fx;
 
         fx_init(&fx, "models:\n  - id: m\n"
-                     "    fit:\n      rules: [{id: saas, attribute: industry, equals: saas, points: 25}]\n"
-                     "    engagement:\n      rules: [{id: demo, event: demo_request, points: 50}]\n" GRID
+                     "    fit:\n      rules: [{id: saas, attribute: industry, "
+                     "equals: saas, points: 25}]\n"
+                     "    engagement:\n      rules: [{id: demo, event: "
+                     "demo_request, points: 50}]\n" GRID
                      "    mql: {enter: {min_grade: B, min_band: hot}}\n");
         fx_event(&fx, "L1", "d1", "demo_request", T0, NULL); /* D3 */
         assert_string_equal(fx_out(&fx, 0)->cell, "D3");
@@ -616,12 +633,13 @@ static void test_dedupe_memory_is_bounded(void **state) {
         int i;
 
         fx_init(&fx, "dedupe: 4\nmodels:\n  - id: m\n    engagement:\n"
-                     "      rules: [{id: page, event: page_view, points: 1}]\n" GRID);
+                     "      rules: [{id: page, event: page_view, points: "
+                     "1}]\n" GRID);
         for (i = 0; i < 5; i++) {
                 snprintf(id, sizeof(id), "e%d", i);
-                assert_int_equal(fx_event(&fx, "L1", id, "page_view", T0 + i,
-                                          NULL),
-                                 LS_OK);
+                assert_int_equal(
+                        fx_event(&fx, "L1", id, "page_view", T0 + i, NULL),
+                        LS_OK);
         }
         /* e4..e1 remembered, e0 forgotten */
         assert_int_equal(fx_event(&fx, "L1", "e1", "page_view", T0 + 9, NULL),
@@ -636,24 +654,25 @@ static void test_out_of_order_and_late(void **state) {
         const ls_output_t *o;
 
         fx_init(&fx, "lateness: 2h\nmodels:\n  - id: m\n    engagement:\n"
-                     "      rules: [{id: page, event: page_view, points: 5}]\n" GRID);
+                     "      rules: [{id: page, event: page_view, points: "
+                     "5}]\n" GRID);
         fx_event(&fx, "L1", "e1", "page_view", T0 + 3 * HOUR, NULL);
         /* 1 h behind stream time: applied, output as of the lead's time */
-        assert_int_equal(fx_event(&fx, "L1", "e2", "page_view",
-                                  T0 + 2 * HOUR, NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_event(&fx, "L1", "e2", "page_view", T0 + 2 * HOUR, NULL),
+                LS_OK);
         o = fx_out(&fx, 0);
         assert_int_equal(o->engagement, 10);
         assert_int_equal(o->time, T0 + 3 * HOUR);
         /* exactly at the lateness bound: still applied */
-        assert_int_equal(fx_event(&fx, "L2", "e3", "page_view",
-                                  T0 + 1 * HOUR, NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_event(&fx, "L2", "e3", "page_view", T0 + 1 * HOUR, NULL),
+                LS_OK);
         assert_int_equal(fx_out(&fx, 0)->time, T0 + 1 * HOUR);
         /* beyond: rejected with a reason, nothing changes */
-        assert_int_equal(fx_event(&fx, "L1", "e4", "page_view",
-                                  T0 + HOUR - 1, NULL),
-                         LS_ERR_LATE);
+        assert_int_equal(
+                fx_event(&fx, "L1", "e4", "page_view", T0 + HOUR - 1, NULL),
+                LS_ERR_LATE);
         assert_int_equal(fx.ob.n_outs, 0);
         assert_non_null(strstr(fx.err, "behind stream time"));
         assert_int_equal(ls_shard_stream_time(fx.sh), T0 + 3 * HOUR);
@@ -672,44 +691,44 @@ static void test_profiles_are_facts(void **state) {
         fx_init(&fx, strstr(fit_model, "models:"));
         ls_buf_init(&img);
         /* events first: stream time T0 + 10 days */
-        assert_int_equal(fx_event(&fx, "L1", "d1", "demo_request",
-                                  T0 + 10 * DAY, NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_event(&fx, "L1", "d1", "demo_request", T0 + 10 * DAY, NULL),
+                LS_OK);
         /* a CRM backfill dated 9 days behind (lateness 1h): applied */
-        assert_int_equal(fx_profile(&fx, "L1", T0 + DAY, "industry", "SaaS",
-                                    NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_profile(&fx, "L1", T0 + DAY, "industry", "SaaS", NULL),
+                LS_OK);
         assert_int_equal(fx_out(&fx, 0)->fit, 25);
         /* as of the lead's clock, not the update's own time */
         assert_int_equal(fx_out(&fx, 0)->time, T0 + 10 * DAY);
         /* a profile dated ahead does not move the stream time ... */
-        assert_int_equal(fx_profile(&fx, "L2", T0 + 20 * DAY, "industry",
-                                    "SaaS", NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_profile(&fx, "L2", T0 + 20 * DAY, "industry", "SaaS", NULL),
+                LS_OK);
         assert_int_equal(ls_shard_stream_time(fx.sh), T0 + 10 * DAY);
         /* ... so an event of another lead an hour behind is not late */
         assert_int_equal(fx_event(&fx, "L3", "d2", "demo_request",
                                   T0 + 10 * DAY - HOUR, NULL),
                          LS_OK);
         /* an update older than the applied one: stale, nothing changes */
-        assert_int_equal(fx_profile(&fx, "L1", T0 + DAY - 1, "industry",
-                                    "retail", NULL),
-                         LS_ERR_STALE);
+        assert_int_equal(
+                fx_profile(&fx, "L1", T0 + DAY - 1, "industry", "retail", NULL),
+                LS_ERR_STALE);
         assert_int_equal(fx.ob.n_outs, 0);
         assert_non_null(strstr(fx.err, "older than the profile update"));
         /* an update with the same time applies */
-        assert_int_equal(fx_profile(&fx, "L1", T0 + DAY, "title", "VP Sales",
-                                    NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_profile(&fx, "L1", T0 + DAY, "title", "VP Sales", NULL),
+                LS_OK);
         assert_int_equal(fx_out(&fx, 0)->fit, 45);
         /* the last update's time survives a snapshot */
         assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
-        copy = ls_shard_load(fx.ms, img.data, img.len, fx.err,
-                             sizeof(fx.err));
+        copy = ls_shard_load(fx.ms, img.data, img.len, fx.err, sizeof(fx.err));
         assert_non_null(copy);
         ls_outbuf_reset(&fx.ob);
         {
-                ls_input_t in = {.kind = LS_INPUT_PROFILE, .lead_id = "L1",
+                ls_input_t in = {.kind = LS_INPUT_PROFILE,
+                                 .lead_id = "L1",
                                  .time = T0 + DAY - 1};
                 assert_int_equal(ls_shard_apply(copy, &in, &fx.ob, fx.err,
                                                 sizeof(fx.err)),
@@ -728,34 +747,38 @@ static void test_profiles_are_facts(void **state) {
  * checked. */
 static void test_future_inputs_are_rejected(void **state) {
         fx_t fx;
-        ls_input_t in = {.kind = LS_INPUT_EVENT, .lead_id = "L1",
-                         .event_id = "e1", .event_type = "demo_request"};
+        ls_input_t in = {.kind = LS_INPUT_EVENT,
+                         .lead_id = "L1",
+                         .event_id = "e1",
+                         .event_type = "demo_request"};
         ls_shard_stats_t st;
 
         fx_init(&fx, "max_future: 10m\n"
                      "models:\n  - id: m\n    engagement:\n"
-                     "      rules: [{id: demo, event: demo_request, points: 30}]\n"
-                     GRID);
+                     "      rules: [{id: demo, event: demo_request, points: "
+                     "30}]\n" GRID);
         fx_event(&fx, "L0", "e0", "demo_request", T0, NULL);
         /* the year 3000, written at T0 */
         in.time = 32503680000000LL;
         in.record_time = T0;
         ls_outbuf_reset(&fx.ob);
-        assert_int_equal(ls_shard_apply(fx.sh, &in, &fx.ob, fx.err,
-                                        sizeof(fx.err)),
-                         LS_ERR_FUTURE);
+        assert_int_equal(
+                ls_shard_apply(fx.sh, &in, &fx.ob, fx.err, sizeof(fx.err)),
+                LS_ERR_FUTURE);
         assert_non_null(strstr(fx.err, "past the record's timestamp"));
         assert_int_equal(fx.ob.n_outs, 0);
         assert_int_equal(ls_shard_stream_time(fx.sh), T0);
         /* exactly max_future ahead: applied */
         in.time = T0 + 10 * 60 * 1000;
-        assert_int_equal(ls_shard_apply(fx.sh, &in, &fx.ob, fx.err,
-                                        sizeof(fx.err)),
-                         LS_OK);
+        assert_int_equal(
+                ls_shard_apply(fx.sh, &in, &fx.ob, fx.err, sizeof(fx.err)),
+                LS_OK);
         /* a profile too */
         {
-                ls_input_t pr = {.kind = LS_INPUT_PROFILE, .lead_id = "L1",
-                                 .time = T0 + DAY, .record_time = T0};
+                ls_input_t pr = {.kind = LS_INPUT_PROFILE,
+                                 .lead_id = "L1",
+                                 .time = T0 + DAY,
+                                 .record_time = T0};
                 assert_int_equal(ls_shard_apply(fx.sh, &pr, &fx.ob, fx.err,
                                                 sizeof(fx.err)),
                                  LS_ERR_FUTURE);
@@ -764,9 +787,9 @@ static void test_future_inputs_are_rejected(void **state) {
         in.event_id = "e2";
         in.time = T0 + DAY;
         in.record_time = 0;
-        assert_int_equal(ls_shard_apply(fx.sh, &in, &fx.ob, fx.err,
-                                        sizeof(fx.err)),
-                         LS_OK);
+        assert_int_equal(
+                ls_shard_apply(fx.sh, &in, &fx.ob, fx.err, sizeof(fx.err)),
+                LS_OK);
         ls_shard_stats(fx.sh, &st);
         assert_int_equal(st.future, 2);
         fx_free(&fx);
@@ -779,17 +802,16 @@ static void test_lead_cap(void **state) {
         ls_shard_stats_t st;
 
         fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
-                     "      rules: [{id: demo, event: demo_request, points: 30}]\n"
-                     GRID);
+                     "      rules: [{id: demo, event: demo_request, points: "
+                     "30}]\n" GRID);
         fx_event(&fx, "L0", "e0", "demo_request", T0, NULL);
         ls_shard_set_max_leads(fx.sh, 2);
-        assert_int_equal(fx_event(&fx, "L1", "e1", "demo_request", T0 + 1,
-                                  NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_event(&fx, "L1", "e1", "demo_request", T0 + 1, NULL), LS_OK);
         /* a new lead: refused, and stream time stays */
-        assert_int_equal(fx_event(&fx, "L2", "e2", "demo_request", T0 + DAY,
-                                  NULL),
-                         LS_ERR_CAPACITY);
+        assert_int_equal(
+                fx_event(&fx, "L2", "e2", "demo_request", T0 + DAY, NULL),
+                LS_ERR_CAPACITY);
         assert_non_null(strstr(fx.err, "lead L2 is new"));
         assert_non_null(strstr(fx.err, "cap of 2 leads"));
         assert_non_null(strstr(fx.err, "max_leads"));
@@ -797,16 +819,15 @@ static void test_lead_cap(void **state) {
         assert_int_equal(ls_shard_stream_time(fx.sh), T0 + 1);
         /* a profile of a new lead too */
         {
-                ls_input_t pr = {.kind = LS_INPUT_PROFILE, .lead_id = "L3",
-                                 .time = T0};
+                ls_input_t pr = {
+                        .kind = LS_INPUT_PROFILE, .lead_id = "L3", .time = T0};
                 assert_int_equal(ls_shard_apply(fx.sh, &pr, &fx.ob, fx.err,
                                                 sizeof(fx.err)),
                                  LS_ERR_CAPACITY);
         }
         /* leads it holds go on */
-        assert_int_equal(fx_event(&fx, "L0", "e3", "demo_request", T0 + 2,
-                                  NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_event(&fx, "L0", "e3", "demo_request", T0 + 2, NULL), LS_OK);
         assert_int_equal(fx.ob.n_outs, 1);
         /* an event no model uses creates no lead: not refused */
         assert_int_equal(fx_event(&fx, "L4", "e4", "page_view", T0 + 3, NULL),
@@ -816,18 +837,15 @@ static void test_lead_cap(void **state) {
         assert_int_equal(st.leads, 2);
         /* a lower cap keeps the leads held; a higher one admits L2 */
         ls_shard_set_max_leads(fx.sh, 1);
-        assert_int_equal(fx_event(&fx, "L1", "e5", "demo_request", T0 + 4,
-                                  NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_event(&fx, "L1", "e5", "demo_request", T0 + 4, NULL), LS_OK);
         ls_shard_set_max_leads(fx.sh, 3);
-        assert_int_equal(fx_event(&fx, "L2", "e6", "demo_request", T0 + 5,
-                                  NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_event(&fx, "L2", "e6", "demo_request", T0 + 5, NULL), LS_OK);
         assert_int_equal(fx.ob.outs[fx.ob.n_outs - 1].seq, 1);
         ls_shard_set_max_leads(fx.sh, 0);
-        assert_int_equal(fx_event(&fx, "L5", "e7", "demo_request", T0 + 6,
-                                  NULL),
-                         LS_OK);
+        assert_int_equal(
+                fx_event(&fx, "L5", "e7", "demo_request", T0 + 6, NULL), LS_OK);
         assert_true(ls_lead_bytes_estimate(fx.ms) > 64);
         fx_free(&fx);
 }
@@ -907,7 +925,8 @@ static void test_ignore_filter(void **state) {
 
         fx_init(&fx, "ignore: [{field: user_agent, glob: \"*bot*\"}]\n"
                      "models:\n  - id: m\n    engagement:\n"
-                     "      rules: [{id: click, event: email_click, points: 3}]\n" GRID);
+                     "      rules: [{id: click, event: email_click, points: "
+                     "3}]\n" GRID);
         fx_event(&fx, "L1", "e1", "email_click", T0, "user_agent",
                  "SecurityScanBot/1.0", NULL);
         assert_int_equal(fx.ob.n_outs, 0);
@@ -1089,7 +1108,8 @@ static void test_load_rejects_corruption(void **state) {
         assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
         /* every truncation is an error, never a crash */
         for (cut = 0; cut < img.len; cut++) {
-                sh = ls_shard_load(fx.ms, img.data, cut, fx.err, sizeof(fx.err));
+                sh = ls_shard_load(fx.ms, img.data, cut, fx.err,
+                                   sizeof(fx.err));
                 assert_null(sh);
                 assert_non_null(strstr(fx.err, "offset"));
         }
@@ -1117,12 +1137,11 @@ static void test_load_rejects_corruption(void **state) {
                                          .event_type = "demo_request",
                                          .time = T0 + 400 * DAY};
                         ls_outbuf_reset(&fx.ob);
-                        ls_shard_apply(sh, &in, &fx.ob, fx.err,
-                                       sizeof(fx.err));
+                        ls_shard_apply(sh, &in, &fx.ob, fx.err, sizeof(fx.err));
                         ls_outbuf_reset(&fx.ob);
-                        assert_int_equal(ls_shard_advance(sh, T0 + 800 * DAY,
-                                                          &fx.ob),
-                                         LS_OK);
+                        assert_int_equal(
+                                ls_shard_advance(sh, T0 + 800 * DAY, &fx.ob),
+                                LS_OK);
                 }
                 ls_shard_destroy(sh);
                 img.data[i] ^= 0x40;
@@ -1205,8 +1224,10 @@ static void test_migrate_to_changed_model(void **state) {
                 "models:\n"
                 "  - id: m\n"
                 "    fit:\n"
-                "      rules: [{id: saas, attribute: industry, equals: saas, points: 25},\n"
-                "              {id: big, attribute: employees, range: {min: 100}, points: 10}]\n"
+                "      rules: [{id: saas, attribute: industry, equals: saas, "
+                "points: 25},\n"
+                "              {id: big, attribute: employees, range: {min: "
+                "100}, points: 10}]\n"
                 "    engagement:\n"
                 "      rules: [{id: page, event: page_view, points: 5}]\n" GRID
                 "    mql: {enter: {min_total: 45}}\n";
@@ -1214,7 +1235,8 @@ static void test_migrate_to_changed_model(void **state) {
                 "models:\n"
                 "  - id: m\n"
                 "    fit:\n"
-                "      rules: [{id: saas, attribute: industry, equals: saas, points: 30}]\n"
+                "      rules: [{id: saas, attribute: industry, equals: saas, "
+                "points: 30}]\n"
                 "    engagement:\n"
                 "      rules: [{id: page, event: page_view, points: 8}]\n" GRID
                 "    mql: {enter: {min_total: 45}}\n"
@@ -1361,10 +1383,11 @@ static void test_negative_engagement_has_no_timer(void **state) {
         ls_shard_stats_t st;
         ls_lead_view_t v;
 
-        fx_init(&fx, "models:\n  - id: m\n    engagement:\n"
-                     "      floor: -100\n"
-                     "      rules: [{id: r, event: demo_cancelled, points: -5}]\n"
-                     "      decay: {half_life: 10d}\n" GRID);
+        fx_init(&fx,
+                "models:\n  - id: m\n    engagement:\n"
+                "      floor: -100\n"
+                "      rules: [{id: r, event: demo_cancelled, points: -5}]\n"
+                "      decay: {half_life: 10d}\n" GRID);
         fx_event(&fx, "L1", "e1", "demo_cancelled", T0, NULL);
         ls_shard_stats(fx.sh, &st);
         assert_int_equal(st.timers, 0);
@@ -1385,8 +1408,8 @@ static void test_negated_fit_rule_holds_for_new_leads(void **state) {
                      "        - {id: sw, attribute: industry, equals: software,"
                      " points: 20}\n"
                      "    engagement:\n"
-                     "      rules: [{id: r, event: demo_request, points: 5}]\n"
-                     GRID);
+                     "      rules: [{id: r, event: demo_request, points: "
+                     "5}]\n" GRID);
         fx_event(&fx, "L0", "e1", "demo_request", T0, NULL);
         assert_int_equal(fx_out(&fx, 0)->fit, -3);
         fx_profile(&fx, "L1", T0 + 1, "industry", "software", NULL);
@@ -1451,9 +1474,9 @@ static void test_time_out_of_range_is_invalid(void **state) {
         assert_int_equal(fx_event(&fx, "L1", "e1", "page_view", -1, NULL),
                          LS_ERR_INVALID);
         assert_non_null(strstr(fx.err, "occurred_at"));
-        assert_int_equal(fx_event(&fx, "L1", "e2", "page_view",
-                                  INT64_MIN + 5, NULL),
-                         LS_ERR_INVALID);
+        assert_int_equal(
+                fx_event(&fx, "L1", "e2", "page_view", INT64_MIN + 5, NULL),
+                LS_ERR_INVALID);
         assert_int_equal(fx_profile(&fx, "L1", 253402300800000LL, NULL),
                          LS_ERR_INVALID);
         assert_non_null(strstr(fx.err, "updated_at"));
@@ -1504,9 +1527,11 @@ int main(void) {
                 cmocka_unit_test(test_save_load_continues_identically),
                 cmocka_unit_test(test_load_rejects_corruption),
                 cmocka_unit_test(test_foreach_lead),
-                cmocka_unit_test(test_migrate_to_equal_model_continues_identically),
+                cmocka_unit_test(
+                        test_migrate_to_equal_model_continues_identically),
                 cmocka_unit_test(test_migrate_to_changed_model),
-                cmocka_unit_test(test_migrate_cap_with_other_window_starts_fresh),
+                cmocka_unit_test(
+                        test_migrate_cap_with_other_window_starts_fresh),
                 cmocka_unit_test(test_withheld_award_uses_no_cap),
                 cmocka_unit_test(test_count_cap_with_huge_points),
                 cmocka_unit_test(test_half_life_with_fine_ticks_still_decays),

@@ -227,8 +227,8 @@ static void test_decode_errors(void **state) {
 
         (void)state;
         for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                ls_err_t err = decode(dec, cases[i].json, &in, errstr,
-                                      sizeof(errstr));
+                ls_err_t err =
+                        decode(dec, cases[i].json, &in, errstr, sizeof(errstr));
 
                 if (err != LS_ERR_INVALID ||
                     strncmp(errstr, cases[i].message,
@@ -249,16 +249,14 @@ static void test_decode_lead_id_length(void **state) {
         memset(id, 'x', 256);
         id[256] = '\0';
         snprintf(json, sizeof(json),
-                 "{\"lead_id\":\"%s\",\"updated_at\":1,\"attributes\":{}}",
-                 id);
+                 "{\"lead_id\":\"%s\",\"updated_at\":1,\"attributes\":{}}", id);
         decode_ok(dec, json, &in);
         assert_int_equal(strlen(in.lead_id), 256);
 
         id[256] = 'x';
         id[257] = '\0';
         snprintf(json, sizeof(json),
-                 "{\"lead_id\":\"%s\",\"updated_at\":1,\"attributes\":{}}",
-                 id);
+                 "{\"lead_id\":\"%s\",\"updated_at\":1,\"attributes\":{}}", id);
         assert_int_equal(decode(dec, json, &in, errstr, sizeof(errstr)),
                          LS_ERR_INVALID);
         assert_string_equal(errstr, "lead_id: longer than 256 bytes");
@@ -283,12 +281,20 @@ static void test_parse_time(void **state) {
                 {"9999-12-31T23:59:59Z", 253402300799000LL},
         };
         static const char *const bad[] = {
-                "", "2026-03-01", "2026-03-01T10:00:00", "2026-3-01T10:00:00Z",
-                "2026-03-01T10:00Z", "2025-02-29T00:00:00Z",
-                "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z",
-                "2026-03-01T24:00:00Z", "2026-03-01T10:60:00Z",
-                "2026-03-01T10:00:00.Z", "2026-03-01T10:00:00+0200",
-                "2026-03-01T10:00:00Z ", "1969-12-31T23:59:59Z",
+                "",
+                "2026-03-01",
+                "2026-03-01T10:00:00",
+                "2026-3-01T10:00:00Z",
+                "2026-03-01T10:00Z",
+                "2025-02-29T00:00:00Z",
+                "2026-04-31T00:00:00Z",
+                "2026-13-01T00:00:00Z",
+                "2026-03-01T24:00:00Z",
+                "2026-03-01T10:60:00Z",
+                "2026-03-01T10:00:00.Z",
+                "2026-03-01T10:00:00+0200",
+                "2026-03-01T10:00:00Z ",
+                "1969-12-31T23:59:59Z",
                 "1970-01-01T00:00:00+00:01",
         };
         int64_t ms;
@@ -346,11 +352,14 @@ static void test_value_conversions(void **state) {
  */
 
 static ls_level_t grades[] = {
-        {(char *)"A", 1, 40}, {(char *)"B", 1, 25},
-        {(char *)"C", 1, 10}, {(char *)"D", 0, 0},
+        {(char *)"A", 1, 40},
+        {(char *)"B", 1, 25},
+        {(char *)"C", 1, 10},
+        {(char *)"D", 0, 0},
 };
 static ls_level_t bands[] = {
-        {(char *)"cold", 0, 0}, {(char *)"warm", 1, 20},
+        {(char *)"cold", 0, 0},
+        {(char *)"warm", 1, 20},
         {(char *)"hot", 1, 50},
 };
 
@@ -455,10 +464,9 @@ static void test_encode_score_update(void **state) {
         o.n_reasons = 1;
         ls_buf_reset(&buf);
         assert_int_equal(ls_json_encode_output(&ob, &o, &buf), LS_OK);
-        assert_non_null(strstr(buf.data,
-                               ",\"reasons\":[{\"kind\":\"decay\","
-                               "\"rule\":\"decay\",\"points\":-15,"
-                               "\"capped\":0}]}"));
+        assert_non_null(strstr(buf.data, ",\"reasons\":[{\"kind\":\"decay\","
+                                         "\"rule\":\"decay\",\"points\":-15,"
+                                         "\"capped\":0}]}"));
         ls_buf_free(&buf);
 }
 
@@ -488,14 +496,12 @@ static void test_encode_escaping(void **state) {
         assert_non_null(strstr(buf.data,
                                "\"lead_id\":\"q\\\"b\\\\s/\\n\\t\\u0001 "
                                "\xc3\xa9\","));
-        assert_non_null(strstr(buf.data,
-                               "\"id\":\"q\\\"b\\\\s/\\n\\t\\u0001 "
-                               "\xc3\xa9/office/1\","));
+        assert_non_null(strstr(buf.data, "\"id\":\"q\\\"b\\\\s/\\n\\t\\u0001 "
+                                         "\xc3\xa9/office/1\","));
         /* The result is valid JSON that gives the lead id back. */
         root = json_loads(buf.data, 0, &jerr);
         assert_non_null(root);
-        assert_string_equal(json_string_value(json_object_get(root,
-                                                              "lead_id")),
+        assert_string_equal(json_string_value(json_object_get(root, "lead_id")),
                             want_lead);
         json_decref(root);
 
@@ -504,8 +510,8 @@ static void test_encode_escaping(void **state) {
         o.lead_id = "a\x80z\xe2\x82";
         ls_buf_reset(&buf);
         assert_int_equal(ls_json_encode_output(&ob, &o, &buf), LS_OK);
-        assert_non_null(strstr(buf.data,
-                               "\"lead_id\":\"a\\ufffdz\\ufffd\\ufffd\","));
+        assert_non_null(
+                strstr(buf.data, "\"lead_id\":\"a\\ufffdz\\ufffd\\ufffd\","));
         root = json_loads(buf.data, 0, &jerr);
         assert_non_null(root);
         json_decref(root);

@@ -29,8 +29,7 @@ static void test_java_compatible(void **state) {
                 {"foobar", -790332482},
                 {"a-little-bit-long-string", -985981536},
                 {"a-little-bit-longer-string", -1486304829},
-                {"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
-                 -58897971},
+                {"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
                 {"abc", 479470107},
         };
         static const int32_t counts[] = {1, 2, 3, 7, 64, 1000};
@@ -54,8 +53,8 @@ static void test_check(void **state) {
         assert_null(ls_keys_check("foobar", 6, "foobar", "ev", p, 8, err,
                                   sizeof(err)));
         /* unknown partition count: only the key is checked */
-        assert_null(ls_keys_check("foobar", 6, "foobar", "ev", (p + 1) % 8,
-                                  0, err, sizeof(err)));
+        assert_null(ls_keys_check("foobar", 6, "foobar", "ev", (p + 1) % 8, 0,
+                                  err, sizeof(err)));
 
         assert_string_equal(ls_keys_check("foobar", 6, "foobar", "ev",
                                           (p + 1) % 8, 8, err, sizeof(err)),
@@ -63,13 +62,13 @@ static void test_check(void **state) {
         assert_non_null(strstr(err, "belongs to partition"));
         assert_non_null(strstr(err, "of ev's 8"));
 
-        assert_string_equal(ls_keys_check(NULL, 0, "foobar", "ev", p, 8,
-                                          err, sizeof(err)),
-                            "key");
+        assert_string_equal(
+                ls_keys_check(NULL, 0, "foobar", "ev", p, 8, err, sizeof(err)),
+                "key");
         assert_string_equal(err, "record has no key; the key must be the "
                                  "lead id 'foobar'");
-        assert_string_equal(ls_keys_check("fooba", 5, "foobar", "ev", p, 8,
-                                          err, sizeof(err)),
+        assert_string_equal(ls_keys_check("fooba", 5, "foobar", "ev", p, 8, err,
+                                          sizeof(err)),
                             "key");
         assert_string_equal(err, "record key 'fooba' differs from lead_id "
                                  "'foobar'");

@@ -49,7 +49,8 @@ static void test_glob_plain_equals_fnmatch(void **state) {
 
                 if (want != got)
                         fail_msg("pattern '%s' text '%s': fnmatch %d, "
-                                 "fast path %d", pat, text, want, got);
+                                 "fast path %d",
+                                 pat, text, want, got);
                 matches += got;
         }
         /* the generator must produce both outcomes */

@@ -18,24 +18,24 @@
 
 #include "leadscore/ls_model.h"
 
-#define DAY  (24LL * 3600 * 1000)
+#define DAY (24LL * 3600 * 1000)
 #define HOUR (3600LL * 1000)
 
 #define EXAMPLES LS_SOURCE_DIR "/examples"
 
 /* The smallest valid model, used as a tail by many cases. */
-#define MIN_MODEL                                                            \
-        "models:\n"                                                          \
-        "  - id: m\n"                                                        \
-        "    grades: [{name: A}]\n"                                          \
+#define MIN_MODEL                                                              \
+        "models:\n"                                                            \
+        "  - id: m\n"                                                          \
+        "    grades: [{name: A}]\n"                                            \
         "    bands: [{name: cold}]\n"
 
 static ls_modelset_t *load_ok(const char *yaml, const char *base_dir) {
         ls_modelset_t *ms = NULL;
         char err[512] = "";
 
-        if (ls_modelset_load_string(yaml, strlen(yaml), "t.yaml", base_dir,
-                                    &ms, err, sizeof(err)) != LS_OK)
+        if (ls_modelset_load_string(yaml, strlen(yaml), "t.yaml", base_dir, &ms,
+                                    err, sizeof(err)) != LS_OK)
                 fail_msg("unexpected error: %s", err);
         assert_non_null(ms);
         return ms;
@@ -89,8 +89,7 @@ static void test_example(void **state) {
 
         assert_int_equal(ms->n_lists, 3);
         assert_string_equal(ms->lists[0].name, "freemail");
-        assert_string_equal(ms->lists[0].path,
-                            EXAMPLES "/lists/freemail.txt");
+        assert_string_equal(ms->lists[0].path, EXAMPLES "/lists/freemail.txt");
         assert_true(ms->lists[0].n_items > 10);
         for (i = 1; i < ms->lists[0].n_items; i++)
                 assert_true(strcmp(ms->lists[0].items[i - 1],
@@ -225,12 +224,11 @@ static void test_example(void **state) {
         /* event types: sorted, distinct, indexed by the rules */
         assert_true(ms->n_event_types >= 10);
         for (i = 1; i < ms->n_event_types; i++)
-                assert_true(strcmp(ms->event_types[i - 1],
-                                   ms->event_types[i]) < 0);
+                assert_true(strcmp(ms->event_types[i - 1], ms->event_types[i]) <
+                            0);
         for (i = 0; i < office->n_rules; i++)
-                assert_string_equal(
-                        ms->event_types[office->rules[i].type_idx],
-                        office->rules[i].event_type);
+                assert_string_equal(ms->event_types[office->rules[i].type_idx],
+                                    office->rules[i].event_type);
         assert_true(ls_modelset_event_type(ms, "PAGE_VIEW") >= 0);
         assert_int_equal(ls_modelset_event_type(ms, "phone_call"), -1);
 
@@ -256,7 +254,8 @@ static void test_summary(void **state) {
         assert_non_null(strstr(buf, "fit: 15 rules, min -50, max 100"));
         assert_non_null(strstr(buf, "decay: steps 30d -15, 60d -15, 90d -20"));
         assert_non_null(strstr(buf, "grades: A>=40 B>=25 C>=10 D"));
-        assert_non_null(strstr(buf, "bands: cold warm>=20 hot>=50 on_fire>=80"));
+        assert_non_null(
+                strstr(buf, "bands: cold warm>=20 hot>=50 on_fire>=80"));
         assert_non_null(strstr(buf, "mql: enter grade>=B and band>=hot; "
                                     "stay grade>=C and band>=warm"));
         assert_non_null(strstr(buf, "mql: enter total>=60; stay total>=45"));
@@ -272,19 +271,19 @@ static void test_summary(void **state) {
 static const char *match_yaml =
         "lists: {freemail: lists/freemail.txt}\n"
         "ignore:\n"
-        "  - {field: a, equals: Hello}\n"                     /* 0 */
-        "  - {field: a, in: [Red, green]}\n"                  /* 1 */
-        "  - {field: a, prefix: \"https://Example.com/\"}\n"  /* 2 */
-        "  - {field: a, glob: \"*/Pricing*\"}\n"              /* 3 */
-        "  - {field: a, regex: \"^(vp|chief) \"}\n"           /* 4 */
-        "  - {field: a, range: {min: 50, max: 1000}}\n"       /* 5 */
-        "  - {field: a, range: {min: -1.5}}\n"                /* 6 */
-        "  - {field: a, in_list: freemail}\n"                 /* 7 */
-        "  - {field: a, exists: true}\n"                      /* 8 */
-        "  - {field: a, equals: x, not: true}\n"              /* 9 */
-        "  - {field: a, exists: false}\n"                     /* 10 */
-        "  - {field: a, in_list: freemail, not: true}\n"      /* 11 */
-        "  - {field: a, regex: \"[A-Z]+[0-9]\"}\n"            /* 12 */
+        "  - {field: a, equals: Hello}\n"                    /* 0 */
+        "  - {field: a, in: [Red, green]}\n"                 /* 1 */
+        "  - {field: a, prefix: \"https://Example.com/\"}\n" /* 2 */
+        "  - {field: a, glob: \"*/Pricing*\"}\n"             /* 3 */
+        "  - {field: a, regex: \"^(vp|chief) \"}\n"          /* 4 */
+        "  - {field: a, range: {min: 50, max: 1000}}\n"      /* 5 */
+        "  - {field: a, range: {min: -1.5}}\n"               /* 6 */
+        "  - {field: a, in_list: freemail}\n"                /* 7 */
+        "  - {field: a, exists: true}\n"                     /* 8 */
+        "  - {field: a, equals: x, not: true}\n"             /* 9 */
+        "  - {field: a, exists: false}\n"                    /* 10 */
+        "  - {field: a, in_list: freemail, not: true}\n"     /* 11 */
+        "  - {field: a, regex: \"[A-Z]+[0-9]\"}\n"           /* 12 */
         MIN_MODEL;
 
 static void test_match_ops(void **state) {
@@ -419,17 +418,33 @@ static void test_duration(void **state) {
                 const char *s;
                 int64_t ms;
         } good[] = {
-                {"500ms", 500},       {"30s", 30000},
-                {"15m", 900000},      {"24h", 86400000},
-                {"7d", 7 * DAY},      {"2w", 14 * DAY},
-                {"1500", 1500},       {"1", 1},
+                {"500ms", 500},
+                {"30s", 30000},
+                {"15m", 900000},
+                {"24h", 86400000},
+                {"7d", 7 * DAY},
+                {"2w", 14 * DAY},
+                {"1500", 1500},
+                {"1", 1},
                 {"9223372036854775807", INT64_MAX},
                 {"15250284452w", 15250284452LL * 7 * DAY},
         };
         static const char *const bad[] = {
-                "",     "0",      "0s",   "-5s",   "+5s",    "5x",
-                "5 s",  " 5s",    "s",    "1.5h",  "5S",     "5sec",
-                "5ms ", "15250284453w",   "9223372036854775808",
+                "",
+                "0",
+                "0s",
+                "-5s",
+                "+5s",
+                "5x",
+                "5 s",
+                " 5s",
+                "s",
+                "1.5h",
+                "5S",
+                "5sec",
+                "5ms ",
+                "15250284453w",
+                "9223372036854775808",
                 "99999999999999999999999d",
         };
         size_t i;
@@ -456,23 +471,23 @@ static void test_duration(void **state) {
  */
 
 static void test_defaults(void **state) {
-        ls_modelset_t *ms = load_ok(
-                "models:\n"
-                "  - id: m\n"
-                "    fit: {rules: [{id: f, attribute: x, equals: y, "
-                "points: 0}]}\n"
-                "    engagement:\n"
-                "      rules: [{id: r, event: e, points: 1}]\n"
-                "      decay: {half_life: 30d}\n"
-                "    grades: [{name: A}]\n"
-                "    bands: [{name: cold}]\n"
-                "    mql: {enter: {min_total: 10}}\n"
-                "    hot: {points: 30, within: 2h}\n"
-                "  - id: n\n"
-                "    grades: [{name: A}]\n"
-                "    bands: [{name: cold}]\n"
-                "    hot: {events: [Demo_Request]}\n",
-                NULL);
+        ls_modelset_t *ms =
+                load_ok("models:\n"
+                        "  - id: m\n"
+                        "    fit: {rules: [{id: f, attribute: x, equals: y, "
+                        "points: 0}]}\n"
+                        "    engagement:\n"
+                        "      rules: [{id: r, event: e, points: 1}]\n"
+                        "      decay: {half_life: 30d}\n"
+                        "    grades: [{name: A}]\n"
+                        "    bands: [{name: cold}]\n"
+                        "    mql: {enter: {min_total: 10}}\n"
+                        "    hot: {points: 30, within: 2h}\n"
+                        "  - id: n\n"
+                        "    grades: [{name: A}]\n"
+                        "    bands: [{name: cold}]\n"
+                        "    hot: {events: [Demo_Request]}\n",
+                        NULL);
         const ls_model_t *m = &ms->models[0], *n = &ms->models[1];
 
         (void)state;
@@ -565,23 +580,23 @@ static void test_cap_slots(void **state) {
 }
 
 static void test_event_types(void **state) {
-        ls_modelset_t *ms = load_ok(
-                "models:\n"
-                "  - id: a\n"
-                "    engagement:\n"
-                "      rules:\n"
-                "        - {id: r0, event: Page_View, points: 1}\n"
-                "        - {id: r1, event: email_open, points: 1}\n"
-                "    grades: [{name: A}]\n"
-                "    bands: [{name: cold}]\n"
-                "  - id: b\n"
-                "    engagement:\n"
-                "      rules:\n"
-                "        - {id: r0, event: page_view, points: 2}\n"
-                "        - {id: r1, event: DEMO, points: 3}\n"
-                "    grades: [{name: A}]\n"
-                "    bands: [{name: cold}]\n",
-                NULL);
+        ls_modelset_t *ms =
+                load_ok("models:\n"
+                        "  - id: a\n"
+                        "    engagement:\n"
+                        "      rules:\n"
+                        "        - {id: r0, event: Page_View, points: 1}\n"
+                        "        - {id: r1, event: email_open, points: 1}\n"
+                        "    grades: [{name: A}]\n"
+                        "    bands: [{name: cold}]\n"
+                        "  - id: b\n"
+                        "    engagement:\n"
+                        "      rules:\n"
+                        "        - {id: r0, event: page_view, points: 2}\n"
+                        "        - {id: r1, event: DEMO, points: 3}\n"
+                        "    grades: [{name: A}]\n"
+                        "    bands: [{name: cold}]\n",
+                        NULL);
 
         (void)state;
         assert_int_equal(ms->n_event_types, 3);
@@ -715,8 +730,7 @@ typedef struct bad_case_s {
 } bad_case_t;
 
 #define GB "    grades: [{name: A}]\n    bands: [{name: cold}]\n"
-#define RULES(r)                                                             \
-        "models:\n  - id: m\n    engagement:\n      rules:\n" r GB
+#define RULES(r) "models:\n  - id: m\n    engagement:\n      rules:\n" r GB
 
 static const bad_case_t bad_cases[] = {
         {"modelz: []\n" MIN_MODEL, LS_ERR_INVALID,
@@ -1004,8 +1018,7 @@ static const bad_case_t bad_cases[] = {
         {"lists:\n  freemail: no/such/file.txt\n" MIN_MODEL, LS_ERR_IO,
          "t.yaml:2: lists.freemail: cannot read list file "
          "'" EXAMPLES "/no/such/file.txt': No such file or directory"},
-        {"lists:\n  free mail: lists/freemail.txt\n" MIN_MODEL,
-         LS_ERR_INVALID,
+        {"lists:\n  free mail: lists/freemail.txt\n" MIN_MODEL, LS_ERR_INVALID,
          "t.yaml:2: lists.free mail: 'free mail' is not a valid id "
          "([A-Za-z0-9_.-]+)"},
 };
@@ -1054,11 +1067,10 @@ static void test_too_many_fit_rules(void **state) {
                         assert_int_equal(ms->models[0].n_fit_rules, 64);
                         ls_modelset_destroy(ms);
                 } else {
-                        assert_int_equal(
-                                ls_modelset_load_string(yaml, strlen(yaml),
-                                                        "t.yaml", NULL, &ms,
-                                                        err, sizeof(err)),
-                                LS_ERR_INVALID);
+                        assert_int_equal(ls_modelset_load_string(
+                                                 yaml, strlen(yaml), "t.yaml",
+                                                 NULL, &ms, err, sizeof(err)),
+                                         LS_ERR_INVALID);
                         assert_string_equal(err,
                                             "t.yaml:5: models[0].fit.rules: "
                                             "at most 64 fit rules are "
@@ -1128,11 +1140,10 @@ static void test_list_file_parsing(void **state) {
                 assert_true(ls_cond_match(back, &back->ignore[0],
                                           "x@Zeta.Example"));
                 ls_modelset_destroy(back);
-                assert_int_equal(ls_modelset_load_source(src->data,
-                                                         src->len - 1, "snap",
-                                                         &back, err,
-                                                         sizeof(err)),
-                                 LS_ERR_INVALID);
+                assert_int_equal(
+                        ls_modelset_load_source(src->data, src->len - 1, "snap",
+                                                &back, err, sizeof(err)),
+                        LS_ERR_INVALID);
                 assert_non_null(strstr(err, "snap: model source truncated"));
         }
         ls_modelset_destroy(ms);
@@ -1149,9 +1160,9 @@ static void test_reads_are_bounded(void **state) {
                          LS_ERR_IO);
         assert_non_null(strstr(err, "/dev/zero: cannot read model file"));
         assert_non_null(strstr(err, "(over 64 MiB)"));
-        static const char yaml[] = "lists: {z: /dev/zero}\n"
-                                   "ignore: [{field: email, in_list: z}]\n"
-                                   MIN_MODEL;
+        static const char yaml[] =
+                "lists: {z: /dev/zero}\n"
+                "ignore: [{field: email, in_list: z}]\n" MIN_MODEL;
         assert_int_equal(ls_modelset_load_string(yaml, strlen(yaml), "t.yaml",
                                                  NULL, &ms, err, sizeof(err)),
                          LS_ERR_IO);
@@ -1170,7 +1181,8 @@ static void test_version_pieces_are_framed(void **state) {
                 "    fit:\n"
                 "      rules:\n"
                 "        - {id: fa, attribute: email, in_list: a, points: 10}\n"
-                "        - {id: fb, attribute: email, in_list: b, points: -50}\n"
+                "        - {id: fb, attribute: email, in_list: b, points: "
+                "-50}\n"
                 "    engagement:\n"
                 "      rules: [{id: r, event: x, points: 1}]\n"
                 "    grades: [{name: A, min: 1}, {name: B}]\n"

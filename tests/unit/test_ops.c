@@ -39,7 +39,8 @@ static void test_log_logfmt_and_mask(void **state) {
                            sizeof(line));
         assert_null(strstr(line, "hunter2"));
         assert_non_null(strstr(line, " level=warn event=dead_letter "
-                                     "msg=\"token ****************" " seen\""));
+                                     "msg=\"token ****************"
+                                     " seen\""));
         assert_non_null(strstr(line, " reason=late "));
         assert_non_null(strstr(line, "error=\"bad \\\"x\\\"=1 pw=******** "
                                      "end\"\n"));
@@ -59,8 +60,8 @@ static void test_log_json(void **state) {
 
         (void)state;
         assert_int_equal(ls_log_add_secret(log, "s3cr3t"), LS_OK);
-        ls_log_format_line(log, LS_LOG_ERROR, "model_reload", "rejected", kv,
-                           2, line, sizeof(line));
+        ls_log_format_line(log, LS_LOG_ERROR, "model_reload", "rejected", kv, 2,
+                           line, sizeof(line));
         assert_int_equal(line[strlen(line) - 1], '\n');
         j = json_loads(line, 0, &jerr);
         assert_non_null(j);
@@ -116,19 +117,18 @@ static void test_metrics_render(void **state) {
         assert_int_equal(ls_metrics_render(m, &b), LS_OK);
         assert_non_null(b.data);
         assert_string_equal(
-                b.data,
-                "# HELP t_total A counter.\n# TYPE t_total counter\n"
-                "t_total{k=\"a\"} 5\n"
-                "# HELP t_gauge A gauge.\n# TYPE t_gauge gauge\n"
-                "t_gauge 0.5\n"
-                "# HELP t_lat A histogram.\n# TYPE t_lat histogram\n"
-                "t_lat_bucket{le=\"0.1\"} 1\nt_lat_bucket{le=\"1\"} 2\n"
-                "t_lat_bucket{le=\"+Inf\"} 3\nt_lat_sum 5.55\n"
-                "t_lat_count 3\n");
+                b.data, "# HELP t_total A counter.\n# TYPE t_total counter\n"
+                        "t_total{k=\"a\"} 5\n"
+                        "# HELP t_gauge A gauge.\n# TYPE t_gauge gauge\n"
+                        "t_gauge 0.5\n"
+                        "# HELP t_lat A histogram.\n# TYPE t_lat histogram\n"
+                        "t_lat_bucket{le=\"0.1\"} 1\nt_lat_bucket{le=\"1\"} 2\n"
+                        "t_lat_bucket{le=\"+Inf\"} 3\nt_lat_sum 5.55\n"
+                        "t_lat_count 3\n");
         ls_buf_free(&b);
-        assert_string_equal(ls_metrics_label_escape("a\"b\\c\nd", esc,
-                                                    sizeof(esc)),
-                            "a\\\"b\\\\c\\nd");
+        assert_string_equal(
+                ls_metrics_label_escape("a\"b\\c\nd", esc, sizeof(esc)),
+                "a\\\"b\\\\c\\nd");
         assert_int_equal(ls_metrics_ready(m), 0);
         ls_metrics_set_ready(m, 1);
         assert_int_equal(ls_metrics_ready(m), 1);
@@ -150,9 +150,9 @@ static void test_metrics_rdkafka_stats(void **state) {
         ls_buf_t b;
 
         (void)state;
-        assert_int_equal(ls_metrics_rdkafka_stats(m, "consumer", stats,
-                                                  strlen(stats)),
-                         LS_OK);
+        assert_int_equal(
+                ls_metrics_rdkafka_stats(m, "consumer", stats, strlen(stats)),
+                LS_OK);
         assert_int_equal(ls_metrics_rdkafka_stats(m, "consumer", "{x", 2),
                          LS_ERR_INVALID);
         ls_buf_init(&b);
@@ -252,13 +252,13 @@ static void test_memory_limit(void **state) {
         put_file(root, "/sys/fs/cgroup/memory/pod/x/memory.limit_in_bytes",
                  "3000000000\n");
         assert_true(ls_memory_limit(root, src, sizeof(src)) == 3000000000ULL);
-        assert_string_equal(src,
-                            "/sys/fs/cgroup/memory/pod/x/memory.limit_in_bytes");
+        assert_string_equal(
+                src, "/sys/fs/cgroup/memory/pod/x/memory.limit_in_bytes");
         put_file(root, "/sys/fs/cgroup/system.slice/ls.service/memory.max",
                  "2000000000\n");
         assert_true(ls_memory_limit(root, src, sizeof(src)) == 2000000000ULL);
-        assert_string_equal(src,
-                            "/sys/fs/cgroup/system.slice/ls.service/memory.max");
+        assert_string_equal(
+                src, "/sys/fs/cgroup/system.slice/ls.service/memory.max");
         /* above the machine's memory: no limit */
         put_file(root, "/sys/fs/cgroup/system.slice/ls.service/memory.max",
                  "99000000000\n");
@@ -269,8 +269,7 @@ static void test_memory_limit(void **state) {
         assert_true(ls_memory_limit(root, src, sizeof(src)) == 1000000000ULL);
         assert_string_equal(src, "/sys/fs/cgroup/system.slice/memory.max");
         /* co-mounted v1 controllers, and a v2 group at the root */
-        put_file(root, "/proc/self/cgroup",
-                 "4:cpu,memory:/pod/x\n0::/\n");
+        put_file(root, "/proc/self/cgroup", "4:cpu,memory:/pod/x\n0::/\n");
         assert_true(ls_memory_limit(root, src, sizeof(src)) == 3000000000ULL);
         snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
         assert_int_equal(system(cmd), 0);

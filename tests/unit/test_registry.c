@@ -126,12 +126,13 @@ static void test_basic_auth_and_tls(void **state) {
         conf.retry_backoff_ms = -1;
         reg = ls_registry_new(&conf, err, sizeof(err));
         assert_non_null(reg);
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_OK);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)), LS_OK);
         assert_non_null(strstr(text, "LeadProfile"));
         assert_int_equal(ls_registry_register(reg, "scores-value",
-                                              "{\"type\":\"string\"}", &id,
-                                              err, sizeof(err)), LS_OK);
+                                              "{\"type\":\"string\"}", &id, err,
+                                              sizeof(err)),
+                         LS_OK);
         ls_registry_destroy(reg);
 
         /* the password in the URL keeps working */
@@ -141,17 +142,18 @@ static void test_basic_auth_and_tls(void **state) {
         conf.user_info = NULL;
         reg = ls_registry_new(&conf, err, sizeof(err));
         assert_non_null(reg);
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_OK);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)), LS_OK);
         ls_registry_destroy(reg);
 
         /* a wrong password: HTTP 401 naming the URL and the user, never
          * a password */
-        snprintf(url, sizeof(url), "https://svc:wr0ng-%s@127.0.0.1:%d",
-                 AUTH_PW, s.port);
+        snprintf(url, sizeof(url), "https://svc:wr0ng-%s@127.0.0.1:%d", AUTH_PW,
+                 s.port);
         reg = ls_registry_new(&conf, err, sizeof(err));
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_non_null(strstr(err, "HTTP 401"));
         assert_non_null(strstr(err, "https://svc:********@127.0.0.1:"));
         assert_non_null(strstr(err, "refused the credentials of the URL"));
@@ -161,8 +163,9 @@ static void test_basic_auth_and_tls(void **state) {
         conf.user_info = "svc:wr0ng-" AUTH_PW;
         reg = ls_registry_new(&conf, err, sizeof(err));
         assert_int_equal(ls_registry_register(reg, "scores-value",
-                                              "{\"type\":\"long\"}", &id,
-                                              err, sizeof(err)), LS_ERR_IO);
+                                              "{\"type\":\"long\"}", &id, err,
+                                              sizeof(err)),
+                         LS_ERR_IO);
         assert_non_null(strstr(err, "HTTP 401"));
         assert_non_null(strstr(err, s.url));
         assert_non_null(strstr(err, "user 'svc'"));
@@ -172,8 +175,9 @@ static void test_basic_auth_and_tls(void **state) {
         /* no credentials at all */
         conf.user_info = NULL;
         reg = ls_registry_new(&conf, err, sizeof(err));
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_non_null(strstr(err, "no credentials were sent"));
         ls_registry_destroy(reg);
 
@@ -181,8 +185,9 @@ static void test_basic_auth_and_tls(void **state) {
         conf.user_info = "svc:" AUTH_PW;
         conf.ca_location = other_ca;
         reg = ls_registry_new(&conf, err, sizeof(err));
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_non_null(strstr(err, "TLS handshake failed"));
         assert_non_null(strstr(err, other_ca));
         assert_non_null(strstr(err, s.url));
@@ -193,8 +198,9 @@ static void test_basic_auth_and_tls(void **state) {
         conf.ca_location = ca;
         conf.key_password = "n0t-the-key-pa55";
         reg = ls_registry_new(&conf, err, sizeof(err));
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_non_null(strstr(err, "TLS handshake failed"));
         assert_null(strstr(err, "n0t-the-key-pa55"));
         ls_registry_destroy(reg);
@@ -204,8 +210,9 @@ static void test_basic_auth_and_tls(void **state) {
         conf.key_location = NULL;
         conf.key_password = NULL;
         reg = ls_registry_new(&conf, err, sizeof(err));
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_non_null(strstr(err, s.url));
         ls_registry_destroy(reg);
 
@@ -234,50 +241,55 @@ static void test_get_and_caches(void **state) {
         reg = ls_registry_new(&conf, err, sizeof(err));
         assert_non_null(reg);
 
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_OK);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)), LS_OK);
         fp = fopen(SCHEMAS "/lead_profile.avsc", "rb");
         n = fread(file, 1, sizeof(file) - 1, fp);
         fclose(fp);
         file[n] = '\0';
         assert_string_equal(text, file);
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text2, err,
-                                                sizeof(err)), LS_OK);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text2, err, sizeof(err)),
+                LS_OK);
         assert_ptr_equal(text, text2);
         assert_int_equal(ls_registry_requests(reg), 1);
 
         /* negative cache, then expiry */
-        assert_int_equal(ls_registry_get_schema(reg, 8, &text, err,
-                                                sizeof(err)),
-                         LS_ERR_NOT_FOUND);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 8, &text, err, sizeof(err)),
+                LS_ERR_NOT_FOUND);
         assert_string_equal(err, "schema id 8 not found in registry");
-        assert_int_equal(ls_registry_get_schema(reg, 8, &text, err,
-                                                sizeof(err)),
-                         LS_ERR_NOT_FOUND);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 8, &text, err, sizeof(err)),
+                LS_ERR_NOT_FOUND);
         assert_int_equal(ls_registry_requests(reg), 2);
         usleep(400000);
-        assert_int_equal(ls_registry_get_schema(reg, 8, &text, err,
-                                                sizeof(err)),
-                         LS_ERR_NOT_FOUND);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 8, &text, err, sizeof(err)),
+                LS_ERR_NOT_FOUND);
         assert_int_equal(ls_registry_requests(reg), 3);
 
         /* registration: once per subject and text */
         assert_int_equal(ls_registry_register(reg, "scores-value",
                                               "{\"type\":\"string\"}", &id1,
-                                              err, sizeof(err)), LS_OK);
+                                              err, sizeof(err)),
+                         LS_OK);
         assert_int_equal(ls_registry_register(reg, "scores-value",
                                               "{\"type\":\"string\"}", &id2,
-                                              err, sizeof(err)), LS_OK);
+                                              err, sizeof(err)),
+                         LS_OK);
         assert_int_equal(id1, id2);
         assert_int_equal(ls_registry_requests(reg), 4);
         assert_int_equal(ls_registry_register(reg, "alerts-value",
-                                              "{\"type\":\"long\"}", &id3,
-                                              err, sizeof(err)), LS_OK);
+                                              "{\"type\":\"long\"}", &id3, err,
+                                              sizeof(err)),
+                         LS_OK);
         assert_int_not_equal(id3, id1);
         assert_int_equal(ls_registry_requests(reg), 5);
         /* the registered schema is then served by id */
-        assert_int_equal(ls_registry_get_schema(reg, id3, &text, err,
-                                                sizeof(err)), LS_OK);
+        assert_int_equal(
+                ls_registry_get_schema(reg, id3, &text, err, sizeof(err)),
+                LS_OK);
         assert_string_equal(text, "{\"type\":\"long\"}");
         /* the server refuses an invalid schema: an HTTP error */
         assert_int_equal(ls_registry_register(reg, "bad-value", "not json",
@@ -300,26 +312,31 @@ static void test_down_backoff(void **state) {
         conf.retry_backoff_ms = 300;
         reg = ls_registry_new(&conf, err, sizeof(err));
         assert_non_null(reg);
-        assert_int_equal(ls_registry_get_schema(reg, 1, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 1, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_non_null(strstr(err, url));
-        assert_int_equal(ls_registry_get_schema(reg, 1, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 1, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_non_null(strstr(err, "not retried for"));
         assert_int_equal(ls_registry_requests(reg), 1);
         usleep(350000);
-        assert_int_equal(ls_registry_get_schema(reg, 1, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 1, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_int_equal(ls_registry_requests(reg), 2);
         ls_registry_destroy(reg);
 
         /* without back-off every call asks */
         conf.retry_backoff_ms = -1;
         reg = ls_registry_new(&conf, err, sizeof(err));
-        assert_int_equal(ls_registry_get_schema(reg, 1, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
-        assert_int_equal(ls_registry_get_schema(reg, 1, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 1, &text, err, sizeof(err)),
+                LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 1, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_int_equal(ls_registry_requests(reg), 2);
         ls_registry_destroy(reg);
 }
@@ -357,8 +374,8 @@ static void test_lookup_limit(void **state) {
         start = mono_s();
         reg = ls_registry_new(&conf, err, sizeof(err));
         assert_non_null(reg);
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_OK);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)), LS_OK);
         for (id = 1000; id < 1200; id++) {
                 assert_int_equal(ls_registry_get_schema(reg, id, &text, err,
                                                         sizeof(err)),
@@ -370,7 +387,8 @@ static void test_lookup_limit(void **state) {
                 snprintf(want, sizeof(want),
                          "schema id %d not looked up in registry: more "
                          "than 5 unknown schema ids per second arrived "
-                         "(registry.max_lookups_per_second)", (int)id);
+                         "(registry.max_lookups_per_second)",
+                         (int)id);
                 assert_string_equal(err, want);
                 last_skipped = id;
                 skipped++;
@@ -385,8 +403,8 @@ static void test_lookup_limit(void **state) {
         assert_int_equal(ls_registry_lookups_skipped(reg), skipped);
 
         /* the budget is spent: a cached id still costs nothing */
-        assert_int_equal(ls_registry_get_schema(reg, 7, &text, err,
-                                                sizeof(err)), LS_OK);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 7, &text, err, sizeof(err)), LS_OK);
         assert_non_null(strstr(text, "LeadProfile"));
         assert_int_equal(ls_registry_requests(reg), 1 + found);
 
@@ -394,13 +412,13 @@ static void test_lookup_limit(void **state) {
          * then negatively cached as usual */
         usleep(250000);
         assert_int_equal(ls_registry_lookups_skipped(reg), skipped);
-        assert_int_equal(ls_registry_get_schema(reg, last_skipped, &text,
-                                                err, sizeof(err)),
+        assert_int_equal(ls_registry_get_schema(reg, last_skipped, &text, err,
+                                                sizeof(err)),
                          LS_ERR_NOT_FOUND);
         assert_non_null(strstr(err, "not found in registry"));
         assert_int_equal(ls_registry_requests(reg), 2 + found);
-        assert_int_equal(ls_registry_get_schema(reg, last_skipped, &text,
-                                                err, sizeof(err)),
+        assert_int_equal(ls_registry_get_schema(reg, last_skipped, &text, err,
+                                                sizeof(err)),
                          LS_ERR_NOT_FOUND);
         assert_non_null(strstr(err, "not found in registry"));
         assert_int_equal(ls_registry_requests(reg), 2 + found);
@@ -412,8 +430,7 @@ static void test_lookup_limit(void **state) {
         assert_non_null(reg);
         want[0] = '\0';
         for (id = 2000; id < 2130; id++)
-                if (ls_registry_get_schema(reg, id, &text, err,
-                                           sizeof(err)) &&
+                if (ls_registry_get_schema(reg, id, &text, err, sizeof(err)) &&
                     strstr(err, "not looked up"))
                         snprintf(want, sizeof(want), "%s", err);
         assert_non_null(strstr(want, "more than 10 unknown schema ids"));
@@ -455,19 +472,23 @@ static void test_lookup_limit_backoff(void **state) {
         conf.max_lookups_per_second = 2;
         reg = ls_registry_new(&conf, err, sizeof(err));
         assert_non_null(reg);
-        assert_int_equal(ls_registry_get_schema(reg, 1, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
-        assert_int_equal(ls_registry_get_schema(reg, 2, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 1, &text, err, sizeof(err)),
+                LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 2, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_non_null(strstr(err, "not retried for"));
-        assert_int_equal(ls_registry_get_schema(reg, 3, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 3, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_non_null(strstr(err, "not retried for"));
         assert_int_equal(ls_registry_requests(reg), 1);
         assert_int_equal(ls_registry_lookups_skipped(reg), 0);
         usleep(650000);
-        assert_int_equal(ls_registry_get_schema(reg, 4, &text, err,
-                                                sizeof(err)), LS_ERR_IO);
+        assert_int_equal(
+                ls_registry_get_schema(reg, 4, &text, err, sizeof(err)),
+                LS_ERR_IO);
         assert_null(strstr(err, "not retried for"));
         assert_int_equal(ls_registry_requests(reg), 2);
         ls_registry_destroy(reg);

@@ -71,8 +71,8 @@ static void fx_init(fx_t *fx) {
         cc.input_format = LS_FORMAT_JSON;
         cc.output_format = LS_FORMAT_JSON;
         cc.max_record_bytes = 512;
-        assert_non_null(fx->codec = ls_codec_new(&cc, fx->err,
-                                                 sizeof(fx->err)));
+        assert_non_null(fx->codec =
+                                ls_codec_new(&cc, fx->err, sizeof(fx->err)));
         ls_outbuf_init(&fx->ob);
 }
 
@@ -102,7 +102,8 @@ static void test_verdicts(void **state) {
         fx_init(&fx);
         snprintf(ev, sizeof(ev),
                  "{\"lead_id\":\"L1\",\"event_id\":\"e1\",\"event_type\":"
-                 "\"demo_request\",\"occurred_at\":%lld}", T0);
+                 "\"demo_request\",\"occurred_at\":%lld}",
+                 T0);
         /* from a file: no key rule */
         assert_int_equal(fx_feed(&fx, &rec, ev), LS_V_APPLIED);
         assert_int_equal(fx.ob.n_outs, 1);
@@ -128,39 +129,42 @@ static void test_verdicts(void **state) {
         rec.timestamp = T0 - 2 * 3600000LL;
         snprintf(ev, sizeof(ev),
                  "{\"lead_id\":\"L1\",\"event_id\":\"e2\",\"event_type\":"
-                 "\"demo_request\",\"occurred_at\":%lld}", T0 + 3600000LL);
+                 "\"demo_request\",\"occurred_at\":%lld}",
+                 T0 + 3600000LL);
         assert_int_equal(fx_feed(&fx, &rec, ev), LS_V_FUTURE);
         assert_int_equal(ls_shard_stream_time(fx.sh), T0);
         /* its merge key says so too: it has no place in time */
         rec.value = ev;
         rec.len = strlen(ev);
-        assert_true(ls_merge_time(fx.codec, &rec, fx.ms) ==
-                    LS_MERGE_NO_TIME);
+        assert_true(ls_merge_time(fx.codec, &rec, fx.ms) == LS_MERGE_NO_TIME);
         rec.timestamp = T0 + 3600000LL;
-        assert_true(ls_merge_time(fx.codec, &rec, fx.ms) ==
-                    T0 + 3600000LL);
+        assert_true(ls_merge_time(fx.codec, &rec, fx.ms) == T0 + 3600000LL);
         /* late, behind stream time by more than lateness */
         rec.timestamp = -1;
         assert_int_equal(fx_feed(&fx, &rec, ev), LS_V_APPLIED);
         snprintf(ev, sizeof(ev),
                  "{\"lead_id\":\"L1\",\"event_id\":\"e3\",\"event_type\":"
-                 "\"demo_request\",\"occurred_at\":%lld}", T0 - 3600001LL);
+                 "\"demo_request\",\"occurred_at\":%lld}",
+                 T0 - 3600001LL);
         assert_int_equal(fx_feed(&fx, &rec, ev), LS_V_LATE);
         /* profiles: never late; an older one is stale */
         rec.kind = LS_INPUT_PROFILE;
         snprintf(ev, sizeof(ev),
                  "{\"lead_id\":\"L1\",\"updated_at\":%lld,\"attributes\":"
-                 "{\"title\":\"VP\"}}", T0 - 86400000LL);
+                 "{\"title\":\"VP\"}}",
+                 T0 - 86400000LL);
         assert_int_equal(fx_feed(&fx, &rec, ev), LS_V_APPLIED);
         snprintf(ev, sizeof(ev),
                  "{\"lead_id\":\"L1\",\"updated_at\":%lld,\"attributes\":"
-                 "{\"title\":\"CEO\"}}", T0 - 86400001LL);
+                 "{\"title\":\"CEO\"}}",
+                 T0 - 86400001LL);
         assert_int_equal(fx_feed(&fx, &rec, ev), LS_V_STALE);
         /* the engine's own rejection */
-        assert_int_equal(fx_feed(&fx, &rec,
-                                 "{\"lead_id\":\"\",\"updated_at\":1767225600000,"
-                                 "\"attributes\":{}}"),
-                         LS_V_INVALID);
+        assert_int_equal(
+                fx_feed(&fx, &rec,
+                        "{\"lead_id\":\"\",\"updated_at\":1767225600000,"
+                        "\"attributes\":{}}"),
+                LS_V_INVALID);
         fx_free(&fx);
 }
 
@@ -178,10 +182,12 @@ static void test_read_once_apply_later(void **state) {
         fx_init(&ref);
         snprintf(p1, sizeof(p1),
                  "{\"lead_id\":\"L1\",\"updated_at\":%lld,\"attributes\":"
-                 "{\"title\":\"CEO\",\"industry\":\"saas\"}}", T0);
+                 "{\"title\":\"CEO\",\"industry\":\"saas\"}}",
+                 T0);
         snprintf(p2, sizeof(p2),
                  "{\"lead_id\":\"L2xxxxxxxx\",\"updated_at\":%lld,"
-                 "\"attributes\":{\"title\":\"intern\"}}", T0 + 1);
+                 "\"attributes\":{\"title\":\"intern\"}}",
+                 T0 + 1);
         rec.value = p1;
         rec.len = strlen(p1);
         assert_int_equal(ls_scorer_read(fx.codec, &rec, &in, &err, fx.err,
@@ -204,10 +210,11 @@ static void test_read_once_apply_later(void **state) {
         assert_null(kept->event_id);
         snprintf(e1, sizeof(e1),
                  "{\"lead_id\":\"L1\",\"event_id\":\"e1\",\"event_type\":"
-                 "\"demo_request\",\"occurred_at\":%lld}", T0);
+                 "\"demo_request\",\"occurred_at\":%lld}",
+                 T0);
         ls_outbuf_reset(&fx.ob);
-        assert_int_equal(ls_scorer_apply(kept, &fx.sh, &fx.ob, 1, &err,
-                                         fx.err, sizeof(fx.err)),
+        assert_int_equal(ls_scorer_apply(kept, &fx.sh, &fx.ob, 1, &err, fx.err,
+                                         sizeof(fx.err)),
                          LS_V_APPLIED);
         rec.value = p1;
         rec.len = strlen(p1);

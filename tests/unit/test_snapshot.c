@@ -149,8 +149,8 @@ static void report_cb(void *opaque, const char *path, const char *why) {
                          "%s: %s", path, why);
 }
 
-static void fill_meta(const fx_t *fx, ls_snapshot_meta_t *meta,
-                      int64_t off_ev, int64_t off_pr) {
+static void fill_meta(const fx_t *fx, ls_snapshot_meta_t *meta, int64_t off_ev,
+                      int64_t off_pr) {
         memset(meta, 0, sizeof(*meta));
         snprintf(meta->model_version, sizeof(meta->model_version), "%s",
                  fx->ms->version);
@@ -185,8 +185,8 @@ static void encode(fx_t *fx, ls_buf_t *buf) {
 static ls_err_t restore_grp3(fx_t *fx, const ls_modelset_t *ms,
                              ls_snapshot_meta_t *meta, ls_shard_t **sh,
                              char *got, size_t got_size) {
-        return ls_snapshot_restore(fx->dir, "grp", 3, TOPICS, ms, report_cb,
-                                   fx, meta, sh, got, got_size, fx->err,
+        return ls_snapshot_restore(fx->dir, "grp", 3, TOPICS, ms, report_cb, fx,
+                                   meta, sh, got, got_size, fx->err,
                                    sizeof(fx->err));
 }
 
@@ -200,8 +200,7 @@ static void test_round_trip(void **state) {
 
         write_snap(fx, 123, 3, path, sizeof(path));
         assert_non_null(strstr(path, "/grp-3-000000000001.lssnap"));
-        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got,
-                                      sizeof(got)),
+        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got, sizeof(got)),
                          LS_OK);
         assert_string_equal(got, path);
         assert_int_equal(fx->n_reports, 0);
@@ -345,19 +344,18 @@ static void test_fallback_to_older(void **state) {
 
         /* Newest (p3): truncated; p2: one bit flipped. */
         ls_buf_init(&buf);
-        assert_int_equal(ls_snapshot_read_file(p3, &buf, fx->err,
-                                               sizeof(fx->err)),
-                         LS_OK);
+        assert_int_equal(
+                ls_snapshot_read_file(p3, &buf, fx->err, sizeof(fx->err)),
+                LS_OK);
         write_file(p3, buf.data, buf.len / 2);
         ls_buf_reset(&buf);
-        assert_int_equal(ls_snapshot_read_file(p2, &buf, fx->err,
-                                               sizeof(fx->err)),
-                         LS_OK);
+        assert_int_equal(
+                ls_snapshot_read_file(p2, &buf, fx->err, sizeof(fx->err)),
+                LS_OK);
         buf.data[buf.len / 2] ^= 1;
         write_file(p2, buf.data, buf.len);
 
-        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got,
-                                      sizeof(got)),
+        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got, sizeof(got)),
                          LS_OK);
         assert_string_equal(got, p1);
         assert_int_equal(meta.offsets[0], 100);
@@ -428,8 +426,7 @@ static void test_fallback_to_older(void **state) {
                 write_file(p4, img.data, img.len);
         }
         fx->n_reports = 0;
-        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got,
-                                      sizeof(got)),
+        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got, sizeof(got)),
                          LS_OK);
         assert_string_equal(got, p1);
         assert_non_null(strstr(fx->reports[0], p4));
@@ -467,8 +464,8 @@ static void test_keep_pruning(void **state) {
                 apply_events(fx->sh, 50 + i, 51 + i, 7);
                 write_snap(fx, 100 + i, 2, path, sizeof(path));
         }
-        assert_int_equal(ls_snapshot_list(fx->dir, "grp", 3, &seqs, &n,
-                                          fx->err, sizeof(fx->err)),
+        assert_int_equal(ls_snapshot_list(fx->dir, "grp", 3, &seqs, &n, fx->err,
+                                          sizeof(fx->err)),
                          LS_OK);
         assert_int_equal(n, 2);
         assert_int_equal(seqs[0], 6);
@@ -535,8 +532,7 @@ static void test_temp_file_ignored(void **state) {
         snprintf(tmp, sizeof(tmp), "%s/.grp-3-000000000009.lssnap.tmp",
                  fx->dir);
         write_file(tmp, buf.data, buf.len);
-        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got,
-                                      sizeof(got)),
+        assert_int_equal(restore_grp3(fx, fx->ms, &meta, &sh, got, sizeof(got)),
                          LS_OK);
         assert_string_equal(got, p1);
         assert_int_equal(fx->n_reports, 0);
@@ -571,9 +567,8 @@ static void test_write_error_names_file(void **state) {
         /* A regular file where the directory should be. */
         snprintf(path, sizeof(path), "%s/afile", fx->dir);
         write_file(path, "x", 1);
-        assert_int_equal(ls_snapshot_write(path, &meta, fx->sh, 3,
-                                           &fx->scratch, NULL, 0, fx->err,
-                                           sizeof(fx->err)),
+        assert_int_equal(ls_snapshot_write(path, &meta, fx->sh, 3, &fx->scratch,
+                                           NULL, 0, fx->err, sizeof(fx->err)),
                          LS_ERR_IO);
         assert_non_null(strstr(fx->err, path));
 }
@@ -592,8 +587,8 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_keep_pruning, setup,
                                                 teardown),
-                cmocka_unit_test_setup_teardown(test_temp_file_is_private, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(test_temp_file_is_private,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_temp_file_ignored, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_write_error_names_file,
