@@ -80,6 +80,12 @@ typedef struct ls_pending_s {
         uint32_t remaining; /* produced records not yet acknowledged */
 } ls_pending_t;
 
+/** A rate-limited warning (ls_pl_warn_input()). */
+typedef struct ls_pl_limited_s {
+        int64_t warned; /* monotonic ms of the last one; 0 = never */
+        uint64_t quiet; /* held back since */
+} ls_pl_limited_t;
+
 /**
  * A held record as ls_scorer_read() found it when it arrived (for its
  * merge key), kept so that it is decoded once: the input (verdict
@@ -205,18 +211,16 @@ struct ls_pipeline_s {
         ls_ticket_t *tfree; /* delivery ticket pool */
         ls_ticket_block_t *tblocks;
 
-        ls_slot_t *slots;         /* indexed by partition */
-        ls_tp_t **tps[2];         /* [topic][partition] */
-        int32_t n_parts;          /* size of slots and tps[*] */
-        int32_t topic_parts[2];   /* partitions of each input topic, from
+        ls_slot_t *slots;            /* indexed by partition */
+        ls_tp_t **tps[2];            /* [topic][partition] */
+        int32_t n_parts;             /* size of slots and tps[*] */
+        int32_t topic_parts[2];      /* partitions of each input topic, from
                                   * metadata at the last assignment; 0 =
                                   * unknown (no partition check) */
-        int64_t misplaced_warned; /* monotonic ms of the last warning */
-        uint64_t misplaced_quiet; /* misplaced inputs since it */
-        size_t lead_budget;       /* max_leads over all partitions; 0 none */
-        int64_t cap_warned;       /* as misplaced_warned, for lead_cap */
-        uint64_t cap_quiet;
-        int ends_wanted;        /* some ls_tp_t.end_wanted is set */
+        ls_pl_limited_t misplaced;   /* misplaced_input warnings */
+        size_t lead_budget;          /* max_leads over all partitions; 0 none */
+        ls_pl_limited_t cap_reached; /* lead_cap_reached warnings */
+        int ends_wanted;             /* some ls_tp_t.end_wanted is set */
         int64_t ends_retry_at;  /* no ListOffsets before (after an error) */
         uint64_t snap_rejected; /* snapshot files rejected by the
                                    * restore at hand */
@@ -1308,42 +1312,26 @@ static void ls_pl_record(const ls_pipeline_t *pl, int topic,
         rec->timestamp = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
 }
 
-/** A rate-limited `misplaced_input` warning for a record that the key
- *  rule put in another partition (@p why says which). */
-static void ls_pl_warn_misplaced(ls_pipeline_t *pl,
-                                 const rd_kafka_message_t *rkm,
-                                 const char *why) {
-        if (pl->misplaced_warned == 0 ||
-            pl->now_mono - pl->misplaced_warned >= LS_PL_MISPLACED_WARN_MS) {
-                ls_log(pl->log, LS_LOG_WARN, "misplaced_input",
-                       "%s [%" PRId32 "] offset %" PRId64 ": %s (%" PRIu64
-                       " more misplaced inputs since the last warning)",
-                       rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                       rkm->offset, why, pl->misplaced_quiet);
-                pl->misplaced_warned = pl->now_mono ? pl->now_mono : 1;
-                pl->misplaced_quiet = 0;
-        } else {
-                pl->misplaced_quiet++;
+/**
+ * A warning about an input record, given at most once every
+ * LS_PL_MISPLACED_WARN_MS with the count of those held back since the
+ * last one (@p more names them): `misplaced_input`, `lead_cap_reached`.
+ */
+static void ls_pl_warn_input(ls_pipeline_t *pl, ls_pl_limited_t *w,
+                             const char *event, const rd_kafka_message_t *rkm,
+                             const char *why, const char *more) {
+        if (w->warned != 0 &&
+            pl->now_mono - w->warned < LS_PL_MISPLACED_WARN_MS) {
+                w->quiet++;
+                return;
         }
-}
-
-/** Logs lead_cap_reached, at most once every LS_PL_MISPLACED_WARN_MS. */
-static void ls_pl_warn_cap(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
-                           const char *why) {
-        if (pl->cap_warned == 0 ||
-            pl->now_mono - pl->cap_warned >= LS_PL_MISPLACED_WARN_MS) {
-                ls_log(pl->log, LS_LOG_WARN, "lead_cap_reached",
-                       "%s [%" PRId32 "] offset %" PRId64 ": %s; its inputs "
-                       "go to the dead-letter topic (reason capacity) until "
-                       "max_leads is raised (%" PRIu64 " more refused since "
-                       "the last warning)",
-                       rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                       rkm->offset, why, pl->cap_quiet);
-                pl->cap_warned = pl->now_mono ? pl->now_mono : 1;
-                pl->cap_quiet = 0;
-        } else {
-                pl->cap_quiet++;
-        }
+        ls_log(pl->log, LS_LOG_WARN, event,
+               "%s [%" PRId32 "] offset %" PRId64 ": %s (%" PRIu64
+               " more %s since the last warning)",
+               rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, why,
+               w->quiet, more);
+        w->warned = pl->now_mono ? pl->now_mono : 1;
+        w->quiet = 0;
 }
 
 /**
@@ -1435,9 +1423,12 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
                 break;
         default:
                 if (v == LS_V_PARTITION)
-                        ls_pl_warn_misplaced(pl, rkm, errstr);
+                        ls_pl_warn_input(pl, &pl->misplaced, "misplaced_input",
+                                         rkm, errstr, "misplaced inputs");
                 else if (v == LS_V_CAPACITY)
-                        ls_pl_warn_cap(pl, rkm, errstr);
+                        ls_pl_warn_input(pl, &pl->cap_reached,
+                                         "lead_cap_reached", rkm, errstr,
+                                         "inputs of new leads refused");
                 ls_pl_dead_letter(pl, rkm, tp, seq, ls_verdict_name(v), errstr);
                 break;
         }
