@@ -209,7 +209,8 @@ ls_err_t ls_shard_apply(ls_shard_t *shard, const ls_input_t *in,
 ls_err_t ls_shard_advance(ls_shard_t *shard, int64_t time, ls_outbuf_t *ob);
 
 /**
- * Checks the shard's invariants: the timer heap is a heap of in-range entries; every lead's state is in
+ * Checks the shard's invariants: the lead table's index finds every
+ * lead under its own number; the timer heap is a heap of in-range entries; every lead's state is in
  * range (as a loaded snapshot must be) and every pending decay timer has
  * a wake-up at or before it. O(leads): debug builds run it after each
  * batch (LS_ASSERT), and the tests after each input.

@@ -1596,6 +1596,15 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
                                          i);
         }
         for (i = 0; i < n; i++) {
+                const char *key = ls_lead_table_key(sh->leads, (uint32_t)i);
+
+                /* the index finds every lead under its own number */
+                if (ls_lead_table_get(sh->leads, key, strlen(key), 0, NULL) !=
+                    (int64_t)i)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "lead table: key %s does not find "
+                                         "lead %zu",
+                                         key, i);
                 if ((bad = ls_lead_check(sh, (uint32_t)i)) != NULL)
                         return ls_seterr(
                                 errstr, errstr_size, LS_ERR_INVALID,
