@@ -49,6 +49,7 @@
 #include "leadscore/ls_scorer.h"
 #include "leadscore/ls_log.h"
 #include "leadscore/ls_metrics.h"
+#include "leadscore/ls_offsets.h"
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_snapshot.h"
 #include "leadscore/ls_snapstore.h"
@@ -73,12 +74,6 @@
 #define LS_PL_DL_HEADROOM 4096
 /* At most one misplaced_input warning per this many ms. */
 #define LS_PL_MISPLACED_WARN_MS 10000
-
-/** One input record whose outputs may still be in flight. */
-typedef struct ls_pending_s {
-        int64_t offset;
-        uint32_t remaining; /* produced records not yet acknowledged */
-} ls_pending_t;
 
 /** A rate-limited warning (ls_pl_warn_input()). */
 typedef struct ls_pl_limited_s {
@@ -109,10 +104,7 @@ static void ls_pl_read_free(ls_pl_read_t *r) {
 typedef struct ls_tp_s {
         int topic; /* LS_PL_TOPIC_* */
         int32_t partition;
-        ls_pending_t *ring; /* FIFO of inputs, oldest at head */
-        size_t cap, head, count;
-        uint64_t base_seq;   /* absolute sequence number of ring[head] */
-        int64_t committable; /* next offset safe to commit, -1 = none */
+        ls_offsets_t off;    /* the commit rule (ls_offsets.h) */
         int64_t committed;   /* last committed, -1 = none */
         int64_t quiet_until; /* transactional: the inputs before this
                                   * offset had their outputs committed by an
@@ -556,7 +548,7 @@ static ls_tp_t *ls_tp_new(int topic, int32_t partition) {
                 return NULL;
         tp->topic = topic;
         tp->partition = partition;
-        tp->committable = -1;
+        ls_offsets_init(&tp->off);
         tp->committed = -1;
         tp->quiet_until = -1;
         tp->consumed_next = -1;
@@ -576,45 +568,8 @@ static void ls_tp_destroy(ls_tp_t *tp) {
         ls_free(tp->held_read);
         ls_free(tp->held_at);
         ls_free(tp->held_time);
-        ls_free(tp->ring);
+        ls_offsets_free(&tp->off);
         ls_free(tp);
-}
-
-/** Appends an entry for input @p offset. @returns its sequence or -1. */
-static int ls_tp_push(ls_tp_t *tp, int64_t offset, uint64_t *seqp) {
-        if (tp->count == tp->cap) {
-                size_t ncap = tp->cap ? tp->cap * 2 : 64, i;
-                ls_pending_t *nring = ls_malloc(ncap * sizeof(*nring));
-                if (!nring)
-                        return -1;
-                for (i = 0; i < tp->count; i++)
-                        nring[i] = tp->ring[(tp->head + i) % tp->cap];
-                ls_free(tp->ring);
-                tp->ring = nring;
-                tp->cap = ncap;
-                tp->head = 0;
-        }
-        tp->ring[(tp->head + tp->count) % tp->cap] =
-                (ls_pending_t){.offset = offset, .remaining = 0};
-        *seqp = tp->base_seq + tp->count;
-        tp->count++;
-        return 0;
-}
-
-static ls_pending_t *ls_tp_entry(ls_tp_t *tp, uint64_t seq) {
-        if (seq < tp->base_seq || seq - tp->base_seq >= tp->count)
-                return NULL;
-        return &tp->ring[(tp->head + (seq - tp->base_seq)) % tp->cap];
-}
-
-/** Moves committable past every fully acknowledged input at the head. */
-static void ls_tp_advance(ls_tp_t *tp) {
-        while (tp->count > 0 && tp->ring[tp->head].remaining == 0) {
-                tp->committable = tp->ring[tp->head].offset + 1;
-                tp->head = (tp->head + 1) % tp->cap;
-                tp->base_seq++;
-                tp->count--;
-        }
 }
 
 static const char *ls_pl_topic_name(const ls_pipeline_t *pl, int topic) {
@@ -638,7 +593,7 @@ static int ls_pl_topic_index(const ls_pipeline_t *pl, const char *name) {
  * durable snapshot of its shard covers. -1 = nothing.
  */
 static int64_t ls_pl_committable(const ls_pipeline_t *pl, const ls_tp_t *tp) {
-        int64_t off = tp->committable, dur;
+        int64_t off = tp->off.committable, dur;
 
         if (!pl->snapstore || off < 0)
                 return off;
@@ -818,7 +773,7 @@ static void ls_pl_commit(ls_pipeline_t *pl,
                         int wanted = !only || pl->conf->transactional;
                         if (!tp)
                                 continue;
-                        ls_tp_advance(tp);
+                        ls_offsets_advance(&tp->off);
                         for (i = 0; only && i < only->cnt; i++)
                                 if (only->elems[i].partition == p &&
                                     !strcmp(only->elems[i].topic,
@@ -892,7 +847,6 @@ static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                 pl->stats.delivery_failures++;
                 ls_metric_add(pl->mh.delivery_failures, 1);
                 if (ticket && ticket->tp) {
-                        ls_pending_t *e = ls_tp_entry(ticket->tp, ticket->seq);
                         snprintf(msg, sizeof(msg),
                                  "delivery to %s [%" PRId32 "] failed: %s; "
                                  "input %s [%" PRId32 "] offset %" PRId64
@@ -900,7 +854,9 @@ static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                                  rd_kafka_topic_name(rkm->rkt), rkm->partition,
                                  rd_kafka_err2str(rkm->err),
                                  ls_pl_topic_name(pl, ticket->tp->topic),
-                                 ticket->tp->partition, e ? e->offset : -1);
+                                 ticket->tp->partition,
+                                 ls_offsets_offset(&ticket->tp->off,
+                                                   ticket->seq));
                 } else {
                         snprintf(msg, sizeof(msg),
                                  "delivery to %s [%" PRId32 "] failed: %s",
@@ -914,11 +870,8 @@ static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         } else {
                 pl->stats.delivered++;
                 ls_metric_add(pl->mh.delivered, 1);
-                if (ticket && ticket->tp) {
-                        ls_pending_t *e = ls_tp_entry(ticket->tp, ticket->seq);
-                        if (e && e->remaining > 0)
-                                e->remaining--;
-                }
+                if (ticket && ticket->tp)
+                        ls_offsets_acked(&ticket->tp->off, ticket->seq);
         }
         if (ticket) {
                 ticket->next_free = pl->tfree;
@@ -1011,7 +964,6 @@ static ls_err_t ls_pl_produce(ls_pipeline_t *pl, const char *topic,
                               const char *id, size_t id_len, ls_tp_t *tp,
                               uint64_t seq, int size_soft) {
         ls_ticket_t *ticket;
-        ls_pending_t *e = tp ? ls_tp_entry(tp, seq) : NULL;
         rd_kafka_resp_err_t err;
         char msg[512];
 
@@ -1024,8 +976,8 @@ static ls_err_t ls_pl_produce(ls_pipeline_t *pl, const char *topic,
         }
         /* Counted before producing; never uncounted if producing fails, so
          * the input stays uncommitted. */
-        if (e)
-                e->remaining++;
+        if (tp)
+                ls_offsets_produced(&tp->off, seq);
         for (;;) {
                 if (o)
                         err = rd_kafka_producev(
@@ -1057,8 +1009,8 @@ static ls_err_t ls_pl_produce(ls_pipeline_t *pl, const char *topic,
                         rd_kafka_headers_destroy(hdrs);
                 ls_pl_ticket_put(pl, ticket);
                 if (size_soft && err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-                        if (e && e->remaining > 0)
-                                e->remaining--;
+                        if (tp)
+                                ls_offsets_acked(&tp->off, seq);
                         return LS_ERR_UNSUPPORTED;
                 }
                 snprintf(msg, sizeof(msg), "cannot produce to %s: %s", topic,
@@ -1081,11 +1033,11 @@ static int ls_pl_quiet(const ls_tp_t *tp, int64_t offset) {
 /** Encodes and produces every output in pl->ob. */
 static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
         char errstr[512], id[512], msg[1024];
-        const ls_pending_t *e = tp ? ls_tp_entry(tp, seq) : NULL;
+        int64_t offset = tp ? ls_offsets_offset(&tp->off, seq) : -1;
         size_t i;
         ls_err_t err;
 
-        if (e && ls_pl_quiet(tp, e->offset))
+        if (offset >= 0 && ls_pl_quiet(tp, offset))
                 return LS_OK;
         for (i = 0; i < pl->ob.n_outs; i++) {
                 const ls_output_t *o = &pl->ob.outs[i];
@@ -1375,7 +1327,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
         slot->next[topic] = rkm->offset + 1;
         slot->dirty = 1;
         slot->applied_since_snap++;
-        if (ls_tp_push(tp, rkm->offset, &seq)) {
+        if (ls_offsets_push(&tp->off, rkm->offset, &seq)) {
                 ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory tracking offsets");
                 return;
         }
@@ -2191,7 +2143,7 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                          * even if nothing new arrives (a commit may have
                          * failed during the rebalance). */
                         if (next >= 0)
-                                pl->tps[t][p]->committable = next;
+                                pl->tps[t][p]->off.committable = next;
                 }
         }
         if (pl->conf->transactional && !pl->fatal)
