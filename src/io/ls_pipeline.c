@@ -43,6 +43,7 @@
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
+#include "leadscore/ls_holdq.h"
 #include "leadscore/ls_keys.h"
 #include "leadscore/ls_memlimit.h"
 #include "leadscore/ls_merge.h"
@@ -81,25 +82,6 @@ typedef struct ls_pl_limited_s {
         uint64_t quiet; /* held back since */
 } ls_pl_limited_t;
 
-/**
- * A held record as ls_scorer_read() found it when it arrived (for its
- * merge key), kept so that it is decoded once: the input (verdict
- * LS_V_APPLIED) or why it is rejected. Both NULL: not read yet.
- */
-typedef struct ls_pl_read_s {
-        ls_verdict_t v;
-        ls_err_t err;   /* of LS_V_ERROR */
-        ls_input_t *in; /* ls_input_dup() */
-        char *why;      /* errstr of a rejection */
-} ls_pl_read_t;
-
-static void ls_pl_read_free(ls_pl_read_t *r) {
-        ls_free(r->in);
-        ls_free(r->why);
-        r->in = NULL;
-        r->why = NULL;
-}
-
 /** Offset tracking of one assigned input topic-partition. */
 typedef struct ls_tp_s {
         int topic; /* LS_PL_TOPIC_* */
@@ -112,12 +94,7 @@ typedef struct ls_tp_s {
                                   * again without producing. -1 = none */
         /* Merge of the two input topics of a shard (docs/DURABILITY.md):
          * records consumed but not yet applied, in offset order. */
-        rd_kafka_message_t **held;
-        ls_pl_read_t *held_read; /* each one read (merge_wait > 0) */
-        int64_t *held_at;        /* monotonic arrival time of each */
-        int64_t *held_time;      /* merge key: the payload's event time,
-                                  * LS_MERGE_NO_TIME when it does not decode */
-        size_t hcap, hhead, hcount;
+        ls_holdq_t held;         /* of rd_kafka_message_t (ls_holdq.h) */
         int64_t consumed_next;   /* offset after the last consumed, or the
                                   * assigned start offset; -1 = unknown */
         int64_t end_asked_at;    /* monotonic time a ListOffsets for the
@@ -555,19 +532,14 @@ static ls_tp_t *ls_tp_new(int topic, int32_t partition) {
         return tp;
 }
 
+static void ls_pl_message_destroy(void *rkm) {
+        rd_kafka_message_destroy(rkm);
+}
+
 static void ls_tp_destroy(ls_tp_t *tp) {
         if (!tp)
                 return;
-        while (tp->hcount > 0) {
-                rd_kafka_message_destroy(tp->held[tp->hhead]);
-                ls_pl_read_free(&tp->held_read[tp->hhead]);
-                tp->hhead = (tp->hhead + 1) % tp->hcap;
-                tp->hcount--;
-        }
-        ls_free(tp->held);
-        ls_free(tp->held_read);
-        ls_free(tp->held_at);
-        ls_free(tp->held_time);
+        ls_holdq_free(&tp->held, ls_pl_message_destroy);
         ls_offsets_free(&tp->off);
         ls_free(tp);
 }
@@ -1292,7 +1264,7 @@ static void ls_pl_warn_input(ls_pipeline_t *pl, ls_pl_limited_t *w,
  * nothing in it: read it now).
  */
 static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
-                         const ls_pl_read_t *pre) {
+                         const ls_held_t *pre) {
         ls_record_t rec;
         ls_verdict_t v;
         ls_tp_t *tp;
@@ -1439,7 +1411,7 @@ static void ls_pl_idle_tick(ls_pipeline_t *pl) {
 static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                          int64_t now) {
         ls_tp_t *tp;
-        size_t at;
+        ls_held_t h;
         int topic;
 
         if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && rkm->rkt) {
@@ -1463,67 +1435,36 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
         tp = pl->tps[topic][rkm->partition];
         if (!tp || !pl->slots[rkm->partition].shard)
                 return 0;
-        if (tp->hcount == tp->hcap) {
-                size_t ncap = tp->hcap ? tp->hcap * 2 : 256, i;
-                rd_kafka_message_t **nh = ls_malloc(ncap * sizeof(*nh));
-                ls_pl_read_t *nrd = ls_malloc(ncap * sizeof(*nrd));
-                int64_t *nat = ls_malloc(ncap * sizeof(*nat));
-                int64_t *ntm = ls_malloc(ncap * sizeof(*ntm));
-                if (!nh || !nrd || !nat || !ntm) {
-                        ls_free(nh);
-                        ls_free(nrd);
-                        ls_free(nat);
-                        ls_free(ntm);
-                        ls_pl_fatal(pl, LS_ERR_NOMEM,
-                                    "out of memory holding input records");
-                        return 0;
-                }
-                for (i = 0; i < tp->hcount; i++) {
-                        nh[i] = tp->held[(tp->hhead + i) % tp->hcap];
-                        nrd[i] = tp->held_read[(tp->hhead + i) % tp->hcap];
-                        nat[i] = tp->held_at[(tp->hhead + i) % tp->hcap];
-                        ntm[i] = tp->held_time[(tp->hhead + i) % tp->hcap];
-                }
-                ls_free(tp->held);
-                ls_free(tp->held_read);
-                ls_free(tp->held_at);
-                ls_free(tp->held_time);
-                tp->held = nh;
-                tp->held_read = nrd;
-                tp->held_at = nat;
-                tp->held_time = ntm;
-                tp->hcap = ncap;
-                tp->hhead = 0;
-        }
-        at = (tp->hhead + tp->hcount) % tp->hcap;
-        tp->held[at] = rkm;
-        tp->held_at[at] = now;
-        memset(&tp->held_read[at], 0, sizeof(tp->held_read[at]));
+        memset(&h, 0, sizeof(h));
+        h.rec = rkm;
+        h.at = now;
         /* merge_wait 0 releases in arrival order: no key needed. The
          * record is read here for its key, and kept as read. */
         if (pl->conf->merge_wait_ms > 0) {
-                ls_pl_read_t *r = &tp->held_read[at];
                 ls_record_t rec;
                 ls_input_t in;
                 char errstr[512];
 
                 ls_pl_record(pl, topic, rkm, &rec);
-                r->v = ls_scorer_read(pl->codec, &rec, &in, &r->err, errstr,
-                                      sizeof(errstr));
-                tp->held_time[at] = ls_merge_key(pl->ms, r->v, &in);
+                h.v = ls_scorer_read(pl->codec, &rec, &in, &h.err, errstr,
+                                     sizeof(errstr));
+                h.time = ls_merge_key(pl->ms, h.v, &in);
                 /* not the record's fault (a registry that cannot be
                  * reached): kept unread, to be read again when applied */
-                if (r->v != LS_V_ERROR &&
-                    (r->v == LS_V_APPLIED ? !(r->in = ls_input_dup(&in))
-                                          : !(r->why = ls_strdup(errstr)))) {
+                if (h.v != LS_V_ERROR &&
+                    (h.v == LS_V_APPLIED ? !(h.in = ls_input_dup(&in))
+                                         : !(h.why = ls_strdup(errstr)))) {
                         ls_pl_fatal(pl, LS_ERR_NOMEM,
                                     "out of memory holding input records");
                         return 0;
                 }
-        } else {
-                tp->held_time[at] = 0;
         }
-        tp->hcount++;
+        if (ls_holdq_push(&tp->held, &h)) {
+                ls_held_release(&h);
+                ls_pl_fatal(pl, LS_ERR_NOMEM,
+                            "out of memory holding input records");
+                return 0;
+        }
         tp->consumed_next = rkm->offset + 1;
         return 1;
 }
@@ -1618,47 +1559,36 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
 static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
         for (;;) {
                 ls_tp_t *a = pl->tps[0][p], *b = pl->tps[1][p], *tp, *other;
-                rd_kafka_message_t *rkm;
-                ls_pl_read_t read;
+                const ls_held_t *ha, *hb, *head;
+                ls_held_t h;
 
                 if (pl->fatal || !pl->slots[p].shard)
                         return;
-                if (a && a->hcount == 0)
-                        a = NULL;
-                if (b && b->hcount == 0)
-                        b = NULL;
-                if (!a && !b)
+                ha = a ? ls_holdq_head(&a->held) : NULL;
+                hb = b ? ls_holdq_head(&b->held) : NULL;
+                if (!ha && !hb)
                         return;
-                if (a && b) {
+                if (ha && hb) {
                         if (pl->conf->merge_wait_ms == 0)
-                                tp = a->held_at[a->hhead] <=
-                                                     b->held_at[b->hhead]
-                                             ? a
-                                             : b;
+                                tp = ha->at <= hb->at ? a : b;
                         else
-                                tp = ls_merge_profile_first(
-                                             a->held_time[a->hhead],
-                                             b->held_time[b->hhead])
+                                tp = ls_merge_profile_first(ha->time, hb->time)
                                              ? b
                                              : a;
                 } else {
-                        tp = a ? a : b;
+                        tp = ha ? a : b;
+                        head = ha ? ha : hb;
                         other = pl->tps[1 - tp->topic][p];
                         if (pl->conf->merge_wait_ms > 0 && other &&
-                            tp->held_time[tp->hhead] != LS_MERGE_NO_TIME &&
-                            now - tp->held_at[tp->hhead] <
-                                    pl->conf->merge_wait_ms &&
-                            !ls_pl_partner_done(pl, other,
-                                                tp->held_at[tp->hhead]))
+                            head->time != LS_MERGE_NO_TIME &&
+                            now - head->at < pl->conf->merge_wait_ms &&
+                            !ls_pl_partner_done(pl, other, head->at))
                                 return; /* wait for the other partition */
                 }
-                rkm = tp->held[tp->hhead];
-                read = tp->held_read[tp->hhead];
-                tp->hhead = (tp->hhead + 1) % tp->hcap;
-                tp->hcount--;
-                ls_pl_handle(pl, rkm, &read);
-                ls_pl_read_free(&read);
-                rd_kafka_message_destroy(rkm);
+                ls_holdq_pop(&tp->held, &h);
+                ls_pl_handle(pl, h.rec, &h);
+                ls_held_release(&h);
+                rd_kafka_message_destroy(h.rec);
         }
 }
 
