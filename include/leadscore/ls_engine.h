@@ -294,6 +294,10 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
 ls_shard_t *ls_shard_migrate(const ls_shard_t *shard, const ls_modelset_t *ms,
                              char *errstr, size_t errstr_size);
 
+/** The leads of the shard with at least one output under model
+ *  @p model_idx (kept as outputs happen: O(1)). */
+uint64_t ls_shard_scored_leads(const ls_shard_t *shard, size_t model_idx);
+
 /**
  * Calls @p cb for every lead of the shard in creation order with its
  * view under model @p model_idx. Stops early when cb returns non-zero.

@@ -23,6 +23,7 @@
  */
 #include "leadscore/ls_engine.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -102,6 +103,7 @@ struct ls_shard_s {
         size_t n_heap, size_heap;
         size_t live_timers;
         size_t max_leads; /* 0: no cap (ls_shard_set_max_leads) */
+        uint64_t *scored; /* per model: leads with an output (seq > 0) */
         ls_shard_stats_t stats;
 };
 
@@ -291,8 +293,10 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         sh->ms = ms;
         sh->stream_time = INT64_MIN;
         sh->model_off = ls_calloc(ms->n_models, sizeof(*sh->model_off));
+        sh->scored =
+                ls_calloc(ms->n_models ? ms->n_models : 1, sizeof(*sh->scored));
         sh->hot_off = ls_calloc(ms->n_models, sizeof(*sh->hot_off));
-        if (!sh->model_off || !sh->hot_off)
+        if (!sh->model_off || !sh->hot_off || !sh->scored)
                 goto fail;
         off = ls_align8(sizeof(ls_lead_hdr_t) + ms->dedupe * sizeof(uint64_t));
         for (m = 0; m < ms->n_models; m++) {
@@ -322,6 +326,7 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh->by_type_start);
         ls_free(sh->by_type);
         ls_free(sh->model_off);
+        ls_free(sh->scored);
         ls_free(sh->hot_off);
         ls_free(sh->heap);
         ls_free(sh);
@@ -692,10 +697,13 @@ static ls_err_t ls_heap_rebuild(ls_shard_t *sh) {
 
         sh->n_heap = 0;
         sh->live_timers = 0;
+        memset(sh->scored, 0, sh->ms->n_models * sizeof(*sh->scored));
         for (i = 0; i < n; i++) {
                 for (m = 0; m < sh->ms->n_models; m++) {
                         ls_lm_t *lm = ls_lm(sh, (uint32_t)i, m);
 
+                        if (lm->seq > 0)
+                                sh->scored[m]++;
                         lm->wake_due = INT64_MAX;
                         if (lm->timer_due == INT64_MAX)
                                 continue;
@@ -771,6 +779,8 @@ static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         o->alert = alert;
         o->lead_id = ls_lead_table_key(sh->leads, lead);
         o->model = model;
+        if (lm->seq == 0)
+                sh->scored[m]++;
         o->seq = ++lm->seq;
         o->time = ch->time;
         o->cause = ch->cause;
@@ -1409,6 +1419,10 @@ static void ls_lead_view_fill(const ls_lm_t *lm, ls_lead_view_t *view) {
         view->last_activity = lm->anchor;
 }
 
+uint64_t ls_shard_scored_leads(const ls_shard_t *sh, size_t model_idx) {
+        return model_idx < sh->ms->n_models ? sh->scored[model_idx] : 0;
+}
+
 void ls_shard_foreach_lead(const ls_shard_t *sh, size_t model_idx,
                            int (*cb)(const char *lead_id,
                                      const ls_lead_view_t *view, void *opaque),
@@ -1594,6 +1608,17 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
                                          "timer heap: entry %zu is due "
                                          "before its parent",
                                          i);
+        }
+        for (m = 0; m < sh->ms->n_models; m++) {
+                uint64_t scored = 0;
+
+                for (i = 0; i < n; i++)
+                        scored += ls_lm(sh, (uint32_t)i, m)->seq > 0;
+                if (scored != sh->scored[m])
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "model %zu: %" PRIu64 " leads with "
+                                         "an output, counted %" PRIu64,
+                                         m, scored, sh->scored[m]);
         }
         for (i = 0; i < n; i++) {
                 const char *key = ls_lead_table_key(sh->leads, (uint32_t)i);

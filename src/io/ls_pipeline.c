@@ -2375,14 +2375,6 @@ count:
 }
 
 /* Counts the leads a model has scored (seq > 0). */
-static int ls_pl_count_scored(const char *lead_id, const ls_lead_view_t *v,
-                              void *opaque) {
-        (void)lead_id;
-        if (v->seq > 0)
-                (*(uint64_t *)opaque)++;
-        return 0;
-}
-
 /** Refreshes the gauges that describe state: leads and bytes per shard,
  * leads per model, ready; and the registry's skipped lookups. */
 static void ls_pl_publish(ls_pipeline_t *pl) {
@@ -2400,9 +2392,8 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
                 if (pl->slots[p].shard) {
                         ls_shard_stats(pl->slots[p].shard, &st);
                         for (i = 0; per_model && i < pl->ms->n_models; i++)
-                                ls_shard_foreach_lead(pl->slots[p].shard, i,
-                                                      ls_pl_count_scored,
-                                                      &per_model[i]);
+                                per_model[i] += ls_shard_scored_leads(
+                                        pl->slots[p].shard, i);
                 }
                 snprintf(labels, sizeof(labels), "partition=\"%" PRId32 "\"",
                          p);

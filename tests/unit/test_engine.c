@@ -847,6 +847,9 @@ static void test_lead_cap(void **state) {
         assert_int_equal(
                 fx_event(&fx, "L5", "e7", "demo_request", T0 + 6, NULL), LS_OK);
         assert_true(ls_lead_bytes_estimate(fx.ms) > 64);
+        /* leads with an output, counted as they happen */
+        assert_int_equal(ls_shard_scored_leads(fx.sh, 0), 4);
+        assert_int_equal(ls_shard_scored_leads(fx.sh, 1), 0);
         fx_free(&fx);
 }
 
