@@ -210,10 +210,12 @@ ls_err_t ls_shard_advance(ls_shard_t *shard, int64_t time, ls_outbuf_t *ob);
 
 /**
  * Checks the shard's invariants: the lead table's index finds every
- * lead under its own number; the timer heap is a heap of in-range entries; every lead's state is in
- * range (as a loaded snapshot must be) and every pending decay timer has
- * a wake-up at or before it. O(leads): debug builds run it after each
- * batch (LS_ASSERT), and the tests after each input.
+ * lead under its own number; each model's count of leads with an output
+ * is right; the timer heap is a heap of in-range entries; every lead's
+ * state is in range (as a loaded snapshot must be) and every pending
+ * decay timer has a wake-up at or before it. O(leads): debug builds of
+ * `run` run it after each batch on the shards that changed (LS_ASSERT),
+ * and the tests after each input.
  * @returns LS_OK, or LS_ERR_INVALID with errstr naming the first broken
  *          one.
  */

@@ -48,6 +48,11 @@ void ls_offsets_produced(ls_offsets_t *o, uint64_t seq);
  *  all (no-op if untracked or nothing in flight). */
 void ls_offsets_acked(ls_offsets_t *o, uint64_t seq);
 
+/** Sets the committable offset to @p offset, e.g. the next offset of a
+ *  restored snapshot, whose outputs were all delivered before it was
+ *  written. */
+void ls_offsets_set_committable(ls_offsets_t *o, int64_t offset);
+
 /**
  * Retires every input at the head with nothing in flight.
  * @returns the committable offset after them (-1 = none yet).

@@ -66,6 +66,10 @@ void ls_offsets_acked(ls_offsets_t *o, uint64_t seq) {
                 e->remaining--;
 }
 
+void ls_offsets_set_committable(ls_offsets_t *o, int64_t offset) {
+        o->committable = offset;
+}
+
 int64_t ls_offsets_advance(ls_offsets_t *o) {
         while (o->count > 0 && o->ring[o->head].remaining == 0) {
                 o->committable = o->ring[o->head].offset + 1;

@@ -123,6 +123,7 @@ typedef struct ls_slot_s {
         ls_shard_t *shard;
         int refs;              /* assigned topic-partitions feeding it */
         int64_t last_input_ms; /* monotonic time of the last input */
+        uint64_t checked;      /* debug: shard stamp at the last check */
         /* Durability: next[t] is the offset after the last input of topic
          * t applied to the shard (-1 = none yet: the earliest offset);
          * durable[t] what the newest written snapshot covers (-1 none). */
@@ -1352,26 +1353,39 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
                 else if (v == LS_V_CAPACITY)
                         ls_pl_warn_input(pl, &pl->cap_reached,
                                          "lead_cap_reached", rkm, errstr,
-                                         "inputs of new leads refused");
+                                         "inputs of new leads dead-lettered "
+                                         "as capacity");
                 ls_pl_dead_letter(pl, rkm, tp, seq, ls_verdict_name(v), errstr);
                 break;
         }
 }
 
 /**
- * Debug builds: after each batch, every shard's invariants
- * (ls_shard_check()).
+ * Debug builds: after each batch, the invariants (ls_shard_check()) of
+ * every shard that changed in it.
  */
-static void ls_pl_check(const ls_pipeline_t *pl) {
+static void ls_pl_check(ls_pipeline_t *pl) {
 #ifndef NDEBUG
+        ls_shard_stats_t st;
         char errstr[512];
+        uint64_t stamp;
         int32_t p;
 
-        for (p = 0; p < pl->n_parts; p++)
-                if (pl->slots[p].shard)
-                        LS_ASSERT(ls_shard_check(pl->slots[p].shard, errstr,
-                                                 sizeof(errstr)) == LS_OK,
-                                  "partition %d: %s", (int)p, errstr);
+        for (p = 0; p < pl->n_parts; p++) {
+                if (!pl->slots[p].shard)
+                        continue;
+                /* only a shard that took an input or gave an output since
+                 * its last check (the check is O(leads)) */
+                ls_shard_stats(pl->slots[p].shard, &st);
+                stamp = st.inputs + st.duplicates + st.late + st.future +
+                        st.stale + st.invalid + st.refused + st.outputs;
+                if (stamp == pl->slots[p].checked)
+                        continue;
+                pl->slots[p].checked = stamp;
+                LS_ASSERT(ls_shard_check(pl->slots[p].shard, errstr,
+                                         sizeof(errstr)) == LS_OK,
+                          "partition %d: %s", (int)p, errstr);
+        }
 #else
         (void)pl;
 #endif
@@ -1762,21 +1776,14 @@ static int ls_pl_history_gone(ls_pipeline_t *pl, int32_t p,
 }
 
 /**
- * Creates shard @p p from its newest usable snapshot (migrated when it
- * was taken under another model set). Never silently empty: when
- * snapshots were there but none is usable, or the input records the
- * state needs are gone from the log, the run stops, unless
- * snapshot.allow_reset says to start the partition over. An error
- * reading the snapshot directory stops the run too.
- * @returns 0, or -1 after ls_pl_fatal().
- */
-/**
  * The cap of one partition's shard: the lead budget over the input
- * topics' partition count (known from the assignment's co-partitioning
- * check, else the partitions seen), at least 1; 0 without a budget. It
- * depends on the configuration and the topic alone, not on which
- * partitions this process holds, so a partition refuses the same inputs
- * wherever it is scored.
+ * topics' partition count, at least 1; 0 without a budget. It depends on
+ * the configuration and the topic alone, not on which partitions this
+ * process holds, so a partition refuses the same inputs wherever it is
+ * scored. When the count is unknown (no metadata at the assignment:
+ * copartition_unknown), the highest partition held + 1 stands in: a
+ * lower bound, so the caps of the partitions held never add up to more
+ * than the budget.
  */
 static size_t ls_pl_partition_cap(const ls_pipeline_t *pl) {
         int32_t parts = pl->topic_parts[0] > 0   ? pl->topic_parts[0]
@@ -1790,6 +1797,15 @@ static size_t ls_pl_partition_cap(const ls_pipeline_t *pl) {
         return cap > 0 ? cap : 1;
 }
 
+/**
+ * Creates shard @p p from its newest usable snapshot (migrated when it
+ * was taken under another model set). Never silently empty: when
+ * snapshots were there but none is usable, or the input records the
+ * state needs are gone from the log, the run stops, unless
+ * snapshot.allow_reset says to start the partition over. An error
+ * reading the snapshot directory stops the run too.
+ * @returns 0, or -1 after ls_pl_fatal().
+ */
 static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
         ls_slot_t *slot = &pl->slots[p];
         const char *topics[2] = {pl->conf->topic_events,
@@ -2026,6 +2042,7 @@ static void ls_pl_txn_resume(ls_pipeline_t *pl,
 
 static void ls_pl_assign(ls_pipeline_t *pl,
                          rd_kafka_topic_partition_list_t *parts) {
+        int32_t q;
         int i;
 
         for (i = 0; i < parts->cnt; i++) {
@@ -2052,9 +2069,6 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                          * when that loses nothing (ls_pl_restore). */
                         if (ls_pl_restore(pl, p))
                                 return;
-                        if (pl->slots[p].shard)
-                                ls_shard_set_max_leads(pl->slots[p].shard,
-                                                       ls_pl_partition_cap(pl));
                         pl->slots[p].last_input_ms = ls_pl_now_mono();
                         if (!pl->slots[p].shard) {
                                 ls_pl_fatal(pl, LS_ERR_NOMEM,
@@ -2073,9 +2087,16 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                          * even if nothing new arrives (a commit may have
                          * failed during the rebalance). */
                         if (next >= 0)
-                                pl->tps[t][p]->off.committable = next;
+                                ls_offsets_set_committable(&pl->tps[t][p]->off,
+                                                           next);
                 }
         }
+        /* Every shard held, the new ones and (incremental assignments)
+         * the old ones: the partition count may have become known. */
+        for (q = 0; q < pl->n_parts && !pl->fatal; q++)
+                if (pl->slots[q].shard)
+                        ls_shard_set_max_leads(pl->slots[q].shard,
+                                               ls_pl_partition_cap(pl));
         if (pl->conf->transactional && !pl->fatal)
                 ls_pl_txn_resume(pl, parts);
 }
@@ -2374,7 +2395,6 @@ count:
                       1);
 }
 
-/* Counts the leads a model has scored (seq > 0). */
 /** Refreshes the gauges that describe state: leads and bytes per shard,
  * leads per model, ready; and the registry's skipped lookups. */
 static void ls_pl_publish(ls_pipeline_t *pl) {
@@ -2871,7 +2891,8 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                         if (!ls_pl_enqueue(pl, pl->batch[i], pl->now_mono))
                                 rd_kafka_message_destroy(pl->batch[i]);
                 ls_pl_drain(pl);
-                ls_pl_check(pl);
+                if (!pl->fatal) /* (an error may leave a lead half done) */
+                        ls_pl_check(pl);
                 rd_kafka_poll(pl->producer, 0);
                 if (ls_pl_snapshot_due(pl))
                         ls_pl_make_durable(pl, NULL, NULL);

@@ -55,13 +55,16 @@ static uint64_t ls_memlimit_meminfo(const char *root) {
 /**
  * Finds this process's group in @p root/proc/self/cgroup: the v2 line
  * "0::/PATH" (@p v2) or the v1 line whose controllers include memory,
- * "N:...memory...:/PATH" (@p v1). Empty when absent or at the root.
+ * "N:...memory...:/PATH" (@p v1, its controllers in @p v1_ctl, e.g.
+ * "cpu,memory", the name of their mount). Empty when absent or at the
+ * root.
  */
-static void ls_memlimit_own(const char *root, char *v2, char *v1, size_t size) {
+static void ls_memlimit_own(const char *root, char *v2, char *v1, char *v1_ctl,
+                            size_t size) {
         char full[4096], line[2048], *ctl, *path, *dst;
         FILE *f;
 
-        v2[0] = v1[0] = '\0';
+        v2[0] = v1[0] = v1_ctl[0] = '\0';
         snprintf(full, sizeof(full), "%s/proc/self/cgroup", root);
         if (!(f = fopen(full, "r")))
                 return;
@@ -77,14 +80,16 @@ static void ls_memlimit_own(const char *root, char *v2, char *v1, size_t size) {
                         dst = v2;
                 } else {
                         /* the controllers: a comma-separated list */
-                        char *tok, *save = NULL;
+                        char list[256], *tok, *save = NULL;
                         int memory = 0;
 
-                        for (tok = strtok_r(ctl, ",", &save); tok;
+                        snprintf(list, sizeof(list), "%s", ctl);
+                        for (tok = strtok_r(list, ",", &save); tok;
                              tok = strtok_r(NULL, ",", &save))
                                 memory |= !strcmp(tok, "memory");
-                        if (!memory)
+                        if (!memory || strlen(ctl) >= size)
                                 continue;
+                        memcpy(v1_ctl, ctl, strlen(ctl) + 1);
                         dst = v1;
                 }
                 if (*path == '/' && strcmp(path, "/") && strlen(path) < size)
@@ -121,16 +126,23 @@ static void ls_memlimit_walk(const char *root, const char *base,
 }
 
 uint64_t ls_memory_limit(const char *root, char *source, size_t source_size) {
-        char v2[1024], v1[1024], where[2048] = "";
+        char v2[1024], v1[1024], ctl[1024], base[1100], where[2048] = "";
         uint64_t best = 0, total = ls_memlimit_meminfo(root);
 
         /* the lowest limit of this process's group and its ancestors, v2
          * (a container's namespace root included) and v1 */
-        ls_memlimit_own(root, v2, v1, sizeof(v2));
+        ls_memlimit_own(root, v2, v1, ctl, sizeof(v2));
         ls_memlimit_walk(root, "/sys/fs/cgroup", v2, "memory.max", &best, where,
                          sizeof(where));
         ls_memlimit_walk(root, "/sys/fs/cgroup/memory", v1,
                          "memory.limit_in_bytes", &best, where, sizeof(where));
+        /* co-mounted controllers: mounted as e.g. /sys/fs/cgroup/cpu,memory
+         * (where no "memory" link points to it) */
+        if (ctl[0] && strcmp(ctl, "memory")) {
+                snprintf(base, sizeof(base), "/sys/fs/cgroup/%s", ctl);
+                ls_memlimit_walk(root, base, v1, "memory.limit_in_bytes", &best,
+                                 where, sizeof(where));
+        }
         /* a cgroup limit above the machine's memory is no limit */
         if (best > 0 && (total == 0 || best < total)) {
                 snprintf(source, source_size, "%s", where);

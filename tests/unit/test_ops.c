@@ -271,6 +271,13 @@ static void test_memory_limit(void **state) {
         /* co-mounted v1 controllers, and a v2 group at the root */
         put_file(root, "/proc/self/cgroup", "4:cpu,memory:/pod/x\n0::/\n");
         assert_true(ls_memory_limit(root, src, sizeof(src)) == 3000000000ULL);
+        /* ... mounted under their own name, without a "memory" link */
+        put_file(root, "/proc/self/cgroup", "4:cpu,memory:/pod/y\n0::/\n");
+        put_file(root, "/sys/fs/cgroup/cpu,memory/pod/y/memory.limit_in_bytes",
+                 "2500000000\n");
+        assert_true(ls_memory_limit(root, src, sizeof(src)) == 2500000000ULL);
+        assert_string_equal(
+                src, "/sys/fs/cgroup/cpu,memory/pod/y/memory.limit_in_bytes");
         snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
         assert_int_equal(system(cmd), 0);
 }
