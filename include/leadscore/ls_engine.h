@@ -142,6 +142,8 @@ int ls_output_id(const ls_output_t *o, char *buf, size_t size);
 const char *ls_output_kind2str(ls_output_kind_t kind);
 /** @returns "mql", "mql_lost", "hot_lead" or "none". */
 const char *ls_alert_kind2str(ls_alert_kind_t kind);
+/** @returns "rule", "fit" or "decay" (the kind of a reason). */
+const char *ls_reason_kind2str(ls_reason_kind_t kind);
 /** @returns "event", "profile" or "decay". */
 const char *ls_cause2str(ls_cause_t cause);
 

@@ -833,18 +833,6 @@ static void wr_opt_bytes(ls_avro_wr_t *w, const void *data, size_t len) {
         wr_bytes(w, data, len);
 }
 
-const char *ls_avro_reason_kind2str(ls_reason_kind_t kind) {
-        switch (kind) {
-        case LS_REASON_RULE:
-                return "rule";
-        case LS_REASON_FIT:
-                return "fit";
-        case LS_REASON_DECAY:
-                return "decay";
-        }
-        return "unknown";
-}
-
 static const char *level_name(const ls_level_t *levels, size_t n, int idx) {
         if (idx < 0 || (size_t)idx >= n || !levels[idx].name)
                 return "";
@@ -893,7 +881,7 @@ ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
         if (o->n_reasons) {
                 wr_long(&w, o->n_reasons);
                 for (i = 0; i < o->n_reasons; i++) {
-                        wr_str(&w, ls_avro_reason_kind2str(r[i].kind));
+                        wr_str(&w, ls_reason_kind2str(r[i].kind));
                         wr_str(&w, r[i].rule_id);
                         wr_long(&w, r[i].points);
                         wr_long(&w, r[i].capped);

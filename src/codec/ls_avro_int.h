@@ -93,7 +93,6 @@ ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
 ls_err_t ls_avro_encode_dead_letter(const ls_dead_letter_t *dl, ls_buf_t *buf);
 
 /** @returns "rule", "fit" or "decay" ("unknown" otherwise). */
-const char *ls_avro_reason_kind2str(ls_reason_kind_t kind);
 
 /**
  * @returns 1 if s[0..len) is valid UTF-8 without NUL bytes, else 0 with

@@ -551,18 +551,6 @@ static ls_err_t ls_json_put_uint(ls_buf_t *buf, uint64_t u) {
         return ls_buf_append(buf, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
-static const char *ls_json_reason2str(ls_reason_kind_t kind) {
-        switch (kind) {
-        case LS_REASON_RULE:
-                return "rule";
-        case LS_REASON_FIT:
-                return "fit";
-        case LS_REASON_DECAY:
-                return "decay";
-        }
-        return "unknown";
-}
-
 static const char *ls_json_level_name(const ls_level_t *levels, size_t n,
                                       int idx) {
         if (idx < 0 || (size_t)idx >= n)
@@ -647,7 +635,7 @@ ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
         PUT(ls_json_put(buf, ",\"reasons\":["));
         for (i = 0; i < o->n_reasons; i++) {
                 PUT(ls_json_put(buf, i ? ",{\"kind\":" : "{\"kind\":"));
-                PUT(ls_json_put_str(buf, ls_json_reason2str(r[i].kind)));
+                PUT(ls_json_put_str(buf, ls_reason_kind2str(r[i].kind)));
                 PUT(ls_json_put(buf, ",\"rule\":"));
                 PUT(ls_json_put_str(buf, r[i].rule_id ? r[i].rule_id : ""));
                 PUT(ls_json_put(buf, ",\"points\":"));

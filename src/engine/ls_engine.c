@@ -179,6 +179,18 @@ const char *ls_alert_kind2str(ls_alert_kind_t kind) {
         }
 }
 
+const char *ls_reason_kind2str(ls_reason_kind_t kind) {
+        switch (kind) {
+        case LS_REASON_RULE:
+                return "rule";
+        case LS_REASON_FIT:
+                return "fit";
+        case LS_REASON_DECAY:
+                return "decay";
+        }
+        return "unknown";
+}
+
 const char *ls_cause2str(ls_cause_t cause) {
         switch (cause) {
         case LS_CAUSE_PROFILE:
