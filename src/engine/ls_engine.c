@@ -403,21 +403,14 @@ size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
         return 2 * (block + 64 + 16 + ms->n_models * sizeof(ls_timer_t));
 }
 
-static int ls_conds_any(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
-                        const ls_input_t *in);
-
 /**
- * 1 when @p in would create a lead (it is not ignored, some model uses
- * its type) that @p sh does not hold while its lead cap is full.
+ * 1 when @p sh's lead cap is full and it does not hold @p in's lead (an
+ * input that creates a lead, ls_shard_apply() decides).
  */
 static int ls_cap_refuses(const ls_shard_t *sh, const ls_input_t *in) {
         if (sh->max_leads == 0 ||
             ls_lead_table_count(sh->leads) < sh->max_leads)
                 return 0;
-        if (in->kind == LS_INPUT_EVENT &&
-            (ls_conds_any(sh->ms, sh->ms->ignore, sh->ms->n_ignore, in) ||
-             !ls_etype_slot(sh, in->event_type)->name))
-                return 0; /* creates nothing */
         return ls_lead_table_get(sh->leads, in->lead_id, strlen(in->lead_id), 0,
                                  NULL) < 0;
 }
@@ -1255,7 +1248,7 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
         const ls_modelset_t *ms = sh->ms;
         ls_lead_hdr_t *hdr;
         int64_t idx, now;
-        int type_idx = -1, created;
+        int type_idx = -1, created, ignored = 0;
         const ls_etype_t *et = NULL;
         uint32_t lead;
         ls_err_t err;
@@ -1317,8 +1310,14 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                                 (long long)ms->lateness_ms);
                 }
         }
+        /* An event the model set ignores, or of a type no model uses,
+         * creates no lead (it still moves stream time, below). */
+        if (in->kind == LS_INPUT_EVENT) {
+                ignored = ls_conds_any(ms, ms->ignore, ms->n_ignore, in);
+                et = ls_etype_slot(sh, in->event_type);
+        }
         /* before the event moves stream time: a refusal changes nothing */
-        if (ls_cap_refuses(sh, in)) {
+        if (!ignored && (!et || et->name) && ls_cap_refuses(sh, in)) {
                 sh->stats.refused++;
                 return ls_seterr(errstr, errstr_size, LS_ERR_CAPACITY,
                                  "lead %s is new and the partition's cap "
@@ -1334,11 +1333,10 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
         sh->stats.inputs++;
 
         if (in->kind == LS_INPUT_EVENT) {
-                if (ls_conds_any(ms, ms->ignore, ms->n_ignore, in)) {
+                if (ignored) {
                         sh->stats.ignored++;
                         return LS_OK;
                 }
-                et = ls_etype_slot(sh, in->event_type);
                 if (!et->name)
                         return LS_OK; /* no model has a use for it */
                 type_idx = et->type_idx;

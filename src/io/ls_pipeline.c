@@ -1797,6 +1797,16 @@ static size_t ls_pl_partition_cap(const ls_pipeline_t *pl) {
         return cap > 0 ? cap : 1;
 }
 
+/** Gives every shard held its partition's cap (ls_pl_partition_cap()). */
+static void ls_pl_set_caps(ls_pipeline_t *pl) {
+        size_t cap = ls_pl_partition_cap(pl);
+        int32_t p;
+
+        for (p = 0; p < pl->n_parts; p++)
+                if (pl->slots[p].shard)
+                        ls_shard_set_max_leads(pl->slots[p].shard, cap);
+}
+
 /**
  * Creates shard @p p from its newest usable snapshot (migrated when it
  * was taken under another model set). Never silently empty: when
@@ -2042,7 +2052,6 @@ static void ls_pl_txn_resume(ls_pipeline_t *pl,
 
 static void ls_pl_assign(ls_pipeline_t *pl,
                          rd_kafka_topic_partition_list_t *parts) {
-        int32_t q;
         int i;
 
         for (i = 0; i < parts->cnt; i++) {
@@ -2093,10 +2102,8 @@ static void ls_pl_assign(ls_pipeline_t *pl,
         }
         /* Every shard held, the new ones and (incremental assignments)
          * the old ones: the partition count may have become known. */
-        for (q = 0; q < pl->n_parts && !pl->fatal; q++)
-                if (pl->slots[q].shard)
-                        ls_shard_set_max_leads(pl->slots[q].shard,
-                                               ls_pl_partition_cap(pl));
+        if (!pl->fatal)
+                ls_pl_set_caps(pl);
         if (pl->conf->transactional && !pl->fatal)
                 ls_pl_txn_resume(pl, parts);
 }
@@ -2361,11 +2368,11 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
                         continue;
                 ls_shard_destroy(pl->slots[p].shard);
                 pl->slots[p].shard = fresh[p];
-                ls_shard_set_max_leads(fresh[p], ls_pl_partition_cap(pl));
                 pl->slots[p].dirty = 1;
                 n++;
         }
         ls_free(fresh);
+        ls_pl_set_caps(pl);
         ls_pl_model_info(pl, pl->ms, 0);
         ls_pl_model_info(pl, ms, 1);
         {
