@@ -8,9 +8,11 @@
  *               topic; built into the program, see ls_codec_schema_text())
  *   registry  - Confluent Schema Registry framing: magic byte 0, 4-byte
  *               big-endian schema id, Avro binary. On input the writer
- *               schema is fetched from the registry (cached) and resolved
- *               to our reader schema; on output our schema is registered
- *               once under "<topic>-value" and its id used.
+ *               schema is asked of the resolver (ls_resolver.h; cached
+ *               here) and resolved to our reader schema; on output our
+ *               schema is registered once under "<topic>-value" and its
+ *               id used. The codec knows no transport: io provides the
+ *               registry client behind the resolver (ls_registry.h).
  * Input decoding never trusts the bytes: every length is checked against
  * the remaining buffer and a bad record is an error, never a crash.
  *
@@ -25,7 +27,7 @@
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_err.h"
-#include "leadscore/ls_registry.h"
+#include "leadscore/ls_resolver.h"
 
 typedef enum ls_format_e {
         LS_FORMAT_JSON = 1,
@@ -40,13 +42,14 @@ const char *ls_format2str(ls_format_t fmt);
 typedef struct ls_codec_conf_s {
         ls_format_t input_format;
         ls_format_t output_format;
-        const char *schema_dir;   /* directory with the *.avsc files to
+        const char *schema_dir;  /* directory with the *.avsc files to
                                     * use instead of the built-in ones;
                                     * NULL or "" = built in */
-        const char *registry_url; /* needed for LS_FORMAT_REGISTRY */
-        size_t max_record_bytes;  /* larger inputs are rejected (0 = 1 MiB) */
-        const ls_registry_conf_t *registry; /* its basic auth and TLS
-                                             * (url ignored); NULL = none */
+        size_t max_record_bytes; /* larger inputs are rejected (0 = 1 MiB) */
+        /* Needed for LS_FORMAT_REGISTRY, else NULL. ls_codec_new() takes
+         * it whether it succeeds or fails: the codec destroys it (and on
+         * failure it is destroyed before the return). */
+        const ls_resolver_t *resolver;
 } ls_codec_conf_t;
 
 typedef struct ls_codec_s ls_codec_t;
@@ -77,12 +80,6 @@ void ls_codec_destroy(ls_codec_t *codec);
 
 /** The largest input record decoded, in bytes (max_record_bytes). */
 size_t ls_codec_max_record_bytes(const ls_codec_t *codec);
-
-/**
- * @returns the codec's Schema Registry client (owned by the codec, for
- *          its counters), or NULL when no format is registry.
- */
-const ls_registry_t *ls_codec_registry(const ls_codec_t *codec);
 
 /**
  * Decodes one input record (value bytes of an events or profiles topic

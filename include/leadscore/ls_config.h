@@ -16,6 +16,7 @@
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_err.h"
 #include "leadscore/ls_log.h"
+#include "leadscore/ls_registry.h"
 
 /** An ordered list of client properties (name = value), e.g. librdkafka's. */
 typedef struct ls_props_s {

@@ -1,6 +1,7 @@
 /*
  * ls_registry.h - a small Confluent Schema Registry client (libcurl +
- * jansson).
+ * jansson), and the resolver (ls_resolver.h) through which the codec
+ * uses it: the codec itself knows no transport.
  *
  * Fetches writer schemas by id (GET {url}/schemas/ids/{id}) and registers
  * our output schemas (POST {url}/subjects/{subject}/versions). Both are
@@ -30,7 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "leadscore/ls_codec.h"
 #include "leadscore/ls_err.h"
+#include "leadscore/ls_resolver.h"
 
 /** Lookups of uncached schema ids a second when the conf says 0, and
  *  the most that is honoured. */
@@ -117,5 +120,30 @@ uint64_t ls_registry_requests(const ls_registry_t *reg);
  * spent (for metrics: leadscore_registry_lookups_skipped_total).
  */
 uint64_t ls_registry_lookups_skipped(const ls_registry_t *reg);
+
+/**
+ * A new client of @p conf behind the resolver *res: get_schema and
+ * register_schema are ls_registry_get_schema() and ls_registry_register(),
+ * and destroy is ls_registry_destroy(), so the codec that takes *res owns
+ * the client.
+ * @returns the client (for its counters), or NULL with errstr as
+ *          ls_registry_new() (*res is then untouched).
+ */
+ls_registry_t *ls_registry_resolver(const ls_registry_conf_t *conf,
+                                    ls_resolver_t *res, char *errstr,
+                                    size_t errstr_size);
+
+/**
+ * ls_codec_new() of @p cc (its resolver ignored) with, when its input or
+ * output format is registry, a new client of @p rconf behind the codec's
+ * resolver. @p rconf may be NULL when no format is registry.
+ * @returns the codec, or NULL with errstr (no registry.url for the
+ *          registry format, a client or codec error). *regp (when not
+ *          NULL) is the client, owned by the codec, or NULL without one.
+ */
+ls_codec_t *ls_registry_codec_new(const ls_codec_conf_t *cc,
+                                  const ls_registry_conf_t *rconf,
+                                  const ls_registry_t **regp, char *errstr,
+                                  size_t errstr_size);
 
 #endif /* LS_REGISTRY_H */

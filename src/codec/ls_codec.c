@@ -4,8 +4,9 @@
  *
  * Input decoding: JSON goes to ls_json.c; Avro of our own reader schema
  * goes to the specialised, bounds-checked decoder of ls_avro.c; Registry
- * framing looks the writer schema up by id (ls_registry.c, cached here per
- * id and input kind as a prepared decoder): a writer schema equal to ours
+ * framing asks the resolver for the writer schema by id (ls_resolver.h;
+ * io puts the Schema Registry client behind it), and keeps it prepared
+ * per id and input kind: a writer schema equal to ours
  * uses the fast decoder, any other is bounds-checked by ls_avro_precheck()
  * and then resolved to our reader schema by avro-c. Every path ends in the
  * same value checks (lead id, time range), so all formats accept and
@@ -35,7 +36,7 @@
 #include "codec/ls_codec_schemas_int.h"
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_json.h"
-#include "leadscore/ls_registry.h"
+#include "leadscore/ls_resolver.h"
 
 #define LS_CODEC_DEFAULT_MAX (1u << 20)
 #define LS_CODEC_LEAD_ID_MAX 256                   /* as ls_json.c */
@@ -87,7 +88,7 @@ struct ls_codec_s {
         avro_schema_t schema[LS_SCHEMA__CNT];
         ls_avro_scratch_t scratch;
         ls_json_dec_t *json;
-        ls_registry_t *reg;
+        ls_resolver_t res; /* .get_schema NULL: no registry format */
         avro_reader_t areader;
         ls_codec_writer_t *writers;
         size_t n_writers;
@@ -230,22 +231,26 @@ ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,
             ls_format2str(conf->output_format)[0] == 'u') {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "codec: unknown input or output format");
-                return NULL;
+                goto fail_resolver;
         }
         needs_avro = conf->input_format != LS_FORMAT_JSON ||
                      conf->output_format != LS_FORMAT_JSON;
         needs_reg = conf->input_format == LS_FORMAT_REGISTRY ||
                     conf->output_format == LS_FORMAT_REGISTRY;
-        if (needs_reg && (!conf->registry_url || !*conf->registry_url)) {
+        if (needs_reg && !(conf->resolver && conf->resolver->get_schema &&
+                           conf->resolver->register_schema)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                          "registry_url: required for the registry format");
-                return NULL;
+                          "registry format: no schema registry "
+                          "(registry.url) to resolve schema ids");
+                goto fail_resolver;
         }
         if (!(codec = ls_calloc(1, sizeof(*codec)))) {
                 ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                           "codec: out of memory");
-                return NULL;
+                goto fail_resolver;
         }
+        if (conf->resolver)
+                codec->res = *conf->resolver; /* the codec owns it now */
         codec->input_format = conf->input_format;
         codec->output_format = conf->output_format;
         codec->max_record_bytes = conf->max_record_bytes
@@ -263,21 +268,13 @@ ls_codec_t *ls_codec_new(const ls_codec_conf_t *conf, char *errstr,
                           "codec: out of memory");
                 goto fail;
         }
-        if (needs_reg) {
-                ls_registry_conf_t rconf;
-
-                if (conf->registry)
-                        rconf = *conf->registry;
-                else
-                        memset(&rconf, 0, sizeof(rconf));
-                rconf.url = conf->registry_url;
-                if (!(codec->reg =
-                              ls_registry_new(&rconf, errstr, errstr_size)))
-                        goto fail;
-        }
         return codec;
 fail:
         ls_codec_destroy(codec);
+        return NULL;
+fail_resolver:
+        if (conf->resolver && conf->resolver->destroy)
+                conf->resolver->destroy(conf->resolver->opaque);
         return NULL;
 }
 
@@ -316,7 +313,8 @@ void ls_codec_destroy(ls_codec_t *codec) {
         }
         if (codec->areader)
                 avro_reader_free(codec->areader);
-        ls_registry_destroy(codec->reg);
+        if (codec->res.destroy)
+                codec->res.destroy(codec->res.opaque);
         ls_json_dec_destroy(codec->json);
         ls_avro_scratch_free(&codec->scratch);
         ls_free(codec);
@@ -413,8 +411,8 @@ static ls_err_t ls_codec_writer_prepare(ls_codec_t *codec, ls_codec_writer_t *w,
         char msg[512];
         ls_err_t err;
 
-        err = ls_registry_get_schema(codec->reg, id, &text, errstr,
-                                     errstr_size);
+        err = codec->res.get_schema(codec->res.opaque, id, &text, errstr,
+                                    errstr_size);
         if (err == LS_ERR_NOT_FOUND)
                 return LS_ERR_UNSUPPORTED; /* errstr says which id */
         if (err)
@@ -577,10 +575,6 @@ size_t ls_codec_max_record_bytes(const ls_codec_t *codec) {
         return codec->max_record_bytes;
 }
 
-const ls_registry_t *ls_codec_registry(const ls_codec_t *codec) {
-        return codec->reg;
-}
-
 ls_err_t ls_codec_decode_input(ls_codec_t *codec, ls_input_kind_t kind,
                                const void *data, size_t len, ls_input_t *in,
                                char *errstr, size_t errstr_size) {
@@ -641,9 +635,9 @@ static ls_err_t ls_codec_topic_id(ls_codec_t *codec, const char *topic,
                 }
         }
         snprintf(subject, sizeof(subject), "%s-value", topic);
-        if ((err = ls_registry_register(codec->reg, subject,
-                                        codec->text[schema], &id, errstr,
-                                        errstr_size)))
+        if ((err = codec->res.register_schema(codec->res.opaque, subject,
+                                              codec->text[schema], &id, errstr,
+                                              errstr_size)))
                 return err;
         t = ls_realloc(codec->topics,
                        (codec->n_topics + 1) * sizeof(*codec->topics));

@@ -51,6 +51,7 @@
 #include "leadscore/ls_log.h"
 #include "leadscore/ls_metrics.h"
 #include "leadscore/ls_offsets.h"
+#include "leadscore/ls_registry.h"
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_snapshot.h"
 #include "leadscore/ls_snapstore.h"
@@ -168,7 +169,8 @@ struct ls_pipeline_s {
         off_t model_size;
         ls_modelset_t *ms;
         ls_codec_t *codec;
-        ls_broker_t *broker; /* embedded broker, or NULL */
+        const ls_registry_t *registry; /* the codec's client, or NULL */
+        ls_broker_t *broker;           /* embedded broker, or NULL */
         char *bootstrap;
         rd_kafka_t *consumer;
         rd_kafka_t *producer;
@@ -2406,7 +2408,6 @@ count:
  * leads per model, ready; and the registry's skipped lookups. */
 static void ls_pl_publish(ls_pipeline_t *pl) {
         char labels[512], id[256];
-        const ls_registry_t *reg;
         uint64_t *per_model;
         size_t i;
         int32_t p;
@@ -2456,7 +2457,7 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
         ls_free(per_model);
         for (p = 0; p < pl->n_parts; p++)
                 ls_pl_publish_snapshot(pl, p);
-        if ((reg = ls_codec_registry(pl->codec)))
+        if (pl->registry)
                 ls_metric_set_total(
                         ls_metrics_counter(
                                 pl->metrics,
@@ -2464,7 +2465,7 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
                                 "Schema ids not looked up in the registry: "
                                 "over registry.max_lookups_per_second.",
                                 NULL),
-                        ls_registry_lookups_skipped(reg));
+                        ls_registry_lookups_skipped(pl->registry));
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -2714,11 +2715,10 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         cc.input_format = conf->input_format;
         cc.output_format = conf->output_format;
         cc.schema_dir = conf->schema_dir;
-        cc.registry_url = conf->registry_url;
         cc.max_record_bytes = conf->max_record_bytes;
-        ls_config_registry_conf(conf, &rconf); /* the codec copies it */
-        cc.registry = &rconf;
-        pl->codec = ls_codec_new(&cc, errstr, errstr_size);
+        ls_config_registry_conf(conf, &rconf); /* the client copies it */
+        pl->codec = ls_registry_codec_new(&cc, &rconf, &pl->registry, errstr,
+                                          errstr_size);
         if (!pl->codec)
                 goto fail;
 

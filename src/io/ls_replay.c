@@ -45,6 +45,7 @@
 #include "leadscore/ls_json.h"
 #include "leadscore/ls_keys.h"
 #include "leadscore/ls_merge.h"
+#include "leadscore/ls_registry.h"
 #include "leadscore/ls_scorer.h"
 
 #define LS_RP_WRITE_AT (4u << 20)   /* head partition writes past this */
@@ -713,6 +714,7 @@ static void *ls_rp_worker_main(void *arg) {
 static ls_err_t ls_rp_worker_init(ls_replay_t *rp, ls_rp_worker_t *w,
                                   char *errstr, size_t errstr_size) {
         ls_codec_conf_t cc;
+        ls_registry_conf_t rconf;
 
         memset(w, 0, sizeof(*w));
         w->rp = rp;
@@ -723,13 +725,18 @@ static ls_err_t ls_rp_worker_init(ls_replay_t *rp, ls_rp_worker_t *w,
         cc.input_format = rp->conf.input_format;
         cc.output_format = rp->conf.output_format;
         cc.schema_dir = rp->conf.schema_dir;
-        cc.registry_url = rp->conf.registry_url;
-        cc.registry = rp->conf.registry;
         cc.max_record_bytes = rp->conf.max_record_bytes;
-        if (!(w->codec = ls_codec_new(&cc, errstr, errstr_size)))
+        if (rp->conf.registry)
+                rconf = *rp->conf.registry;
+        else
+                memset(&rconf, 0, sizeof(rconf));
+        rconf.url = rp->conf.registry_url;
+        if (!(w->codec = ls_registry_codec_new(&cc, &rconf, NULL, errstr,
+                                               errstr_size)))
                 return LS_ERR_INVALID;
         cc.input_format = LS_FORMAT_JSON;
-        if (!(w->jcodec = ls_codec_new(&cc, errstr, errstr_size)))
+        if (!(w->jcodec = ls_registry_codec_new(&cc, &rconf, NULL, errstr,
+                                                errstr_size)))
                 return LS_ERR_INVALID;
         return LS_OK;
 }

@@ -5,18 +5,17 @@
  * decoder for writers equal to ours, and ls_avro_precheck() + avro-c
  * resolution for the others.
  *
- * The registry is tests/integration/registry_server.py, started once at
- * start (tests/unit/registry_fixture.h) with these writer schemas:
+ * The codec's resolver (ls_resolver.h) is a table in memory with these
+ * writer schemas:
  *   1 lead_event.avsc           2 lead_profile.avsc
  *   3 an older LeadEvent (no product: the reduced reader)
  *   4 a newer LeadEvent with extra fields of every Avro type (skipped)
  *   5 a newer LeadProfile       6 lead_id a long (cannot be resolved)
  *   7 not JSON                  8 "string" (not a record)
- * and 99 unknown. Every (id, kind) is looked up once, then the server is
- * stopped: so no input makes a network call, and one that tried would
- * fail with LS_ERR_IO, which is a failed check. An input whose schema id
- * is none of these has it replaced by one of them (ids[id % 9]): the
- * unknown-id path is the negatively cached id 99.
+ * and 99 unknown. The codec asks the resolver for an id only once it has
+ * neither a prepared writer nor a cached verdict for it, and the table
+ * answers without I/O. An input whose schema id is none of these has it
+ * replaced by one of them (ids[id % 9]).
  *
  * The first byte of an input picks the kind (bit 0: event / profile); the
  * rest is the Kafka message value.
@@ -39,7 +38,7 @@
 
 #include "fuzz_common.h"
 #include "leadscore/ls_codec.h"
-#include "../unit/registry_fixture.h"
+#include "leadscore/ls_resolver.h"
 
 #define SCHEMAS LS_SOURCE_DIR "/schemas"
 #define TIME_END INT64_C(253402300800000)
@@ -118,7 +117,7 @@ static const int32_t fr_ids[] = {1, 2, 3, 4, 5, 6, 7, 8, 99};
 #define FR_NIDS (sizeof(fr_ids) / sizeof(fr_ids[0]))
 
 typedef struct fr_s {
-        char dir[64];
+        char *text[9];            /* writer schema texts by id (1 .. 8) */
         ls_codec_t *codec, *avro; /* registry and plain Avro inputs */
         unsigned long accepted, rejected, unsupported;
 } fr_t;
@@ -145,12 +144,25 @@ static char *writer_text(size_t i) {
         return read_text(path);
 }
 
-static ls_codec_t *codec_new(ls_format_t fmt, const char *url) {
-        static const ls_registry_conf_t rconf = {
-                .negative_ttl_ms = INT64_C(30) * 86400000,
-                .retry_backoff_ms = -1,
-                .max_lookups_per_second = -1, /* every id at start */
-        };
+static ls_err_t fr_get_schema(void *opaque, int32_t id, const char **textp,
+                              char *errstr, size_t errstr_size) {
+        fr_t *fr = opaque;
+
+        if (id < 1 || id > 8)
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOT_FOUND,
+                                 "schema id %d not found in registry", (int)id);
+        *textp = fr->text[id];
+        return LS_OK;
+}
+
+static ls_err_t fr_register(void *opaque, const char *subject,
+                            const char *schema_text, int32_t *idp, char *errstr,
+                            size_t errstr_size) {
+        return ls_seterr(errstr, errstr_size, LS_ERR_IO, "not registering");
+}
+
+static ls_codec_t *codec_new(ls_format_t fmt, fr_t *fr) {
+        ls_resolver_t res = {fr, fr_get_schema, fr_register, NULL};
         ls_codec_conf_t conf;
         char err[512];
         ls_codec_t *codec;
@@ -159,8 +171,7 @@ static ls_codec_t *codec_new(ls_format_t fmt, const char *url) {
         conf.input_format = fmt;
         conf.output_format = LS_FORMAT_JSON;
         conf.schema_dir = SCHEMAS;
-        conf.registry_url = url;
-        conf.registry = &rconf;
+        conf.resolver = fmt == LS_FORMAT_REGISTRY ? &res : NULL;
         if (!(codec = ls_codec_new(&conf, err, sizeof(err))))
                 fz_die("ls_codec_new", err);
         return codec;
@@ -168,70 +179,26 @@ static ls_codec_t *codec_new(ls_format_t fmt, const char *url) {
 
 static void *fr_init(void) {
         fr_t *fr = calloc(1, sizeof(*fr));
-        char path[256], a1[512], a2[512];
-        const char *args[6];
-        registry_srv_t srv;
-        size_t i, k;
+        size_t i;
 
         if (!fr)
                 fz_die("out of memory", NULL);
-        snprintf(fr->dir, sizeof(fr->dir), "/tmp/ls_fuzz_registry_XXXXXX");
-        if (!mkdtemp(fr->dir))
-                fz_die("mkdtemp", strerror(errno));
-        for (i = 2; i < sizeof(fr_writers) / sizeof(fr_writers[0]); i++) {
-                FILE *fp;
-
-                snprintf(path, sizeof(path), "%s/%d.avsc", fr->dir,
-                         (int)fr_writers[i].id);
-                if (!(fp = fopen(path, "w")) ||
-                    fputs(fr_writers[i].text, fp) < 0 || fclose(fp))
-                        fz_die("cannot write", path);
-        }
-        snprintf(a1, sizeof(a1), "1=%s/lead_event.avsc", SCHEMAS);
-        snprintf(a2, sizeof(a2), "2=%s/lead_profile.avsc", SCHEMAS);
-        args[0] = "--schema";
-        args[1] = a1;
-        args[2] = "--schema";
-        args[3] = a2;
-        args[4] = "--dir";
-        args[5] = fr->dir;
-        if (registry_srv_start_args(&srv, args, 6))
-                fz_die("cannot start tests/integration/registry_server.py",
-                       NULL);
-        fr->codec = codec_new(LS_FORMAT_REGISTRY, srv.url);
-        fr->avro = codec_new(LS_FORMAT_AVRO, NULL);
-        /* Every (id, kind) once: prepared writers, or cached verdicts. */
-        for (i = 0; i < FR_NIDS; i++) {
-                for (k = 1; k <= 2; k++) {
-                        uint8_t frame[5] = {0};
-                        char err[512];
-                        ls_input_t in;
-
-                        frame[1] = (uint8_t)(fr_ids[i] >> 24);
-                        frame[2] = (uint8_t)(fr_ids[i] >> 16);
-                        frame[3] = (uint8_t)(fr_ids[i] >> 8);
-                        frame[4] = (uint8_t)fr_ids[i];
-                        if (ls_codec_decode_input(fr->codec, (ls_input_kind_t)k,
-                                                  frame, 5, &in, err,
-                                                  sizeof(err)) == LS_ERR_IO)
-                                fz_die("registry lookup failed", err);
-                }
-        }
-        registry_srv_stop(&srv);
-        for (i = 2; i < sizeof(fr_writers) / sizeof(fr_writers[0]); i++) {
-                snprintf(path, sizeof(path), "%s/%d.avsc", fr->dir,
-                         (int)fr_writers[i].id);
-                unlink(path);
-        }
-        rmdir(fr->dir);
+        for (i = 0; i < sizeof(fr_writers) / sizeof(fr_writers[0]); i++)
+                fr->text[fr_writers[i].id] = writer_text(i);
+        fr->codec = codec_new(LS_FORMAT_REGISTRY, fr);
+        fr->avro = codec_new(LS_FORMAT_AVRO, fr);
         return fr;
 }
 
 static void fr_fini(void *ctx) {
         fr_t *fr = ctx;
 
+        size_t i;
+
         ls_codec_destroy(fr->codec);
         ls_codec_destroy(fr->avro);
+        for (i = 0; i < sizeof(fr->text) / sizeof(fr->text[0]); i++)
+                free(fr->text[i]);
         free(fr);
 }
 
@@ -277,7 +244,7 @@ static void fr_one(void *ctx, const uint8_t *data, size_t len) {
         rc = ls_codec_decode_input(fr->codec, kind, msg, n, &in, err,
                                    sizeof(err));
         if (rc == LS_ERR_IO)
-                fz_die("a registry request for one input", err);
+                fz_die("the resolver failed", err);
         if (rc == LS_OK) {
                 fr->accepted++;
                 if (!usable(id, kind) || in.kind != kind || !in.lead_id ||

@@ -6,6 +6,11 @@
  * alive. Basic auth and TLS (CA, client certificate) are libcurl options
  * set on every request; every error message goes through
  * ls_registry_mask() so that no password leaves. See ls_registry.h.
+ *
+ * This is the transport behind the codec's resolver (ls_resolver.h):
+ * ls_registry_resolver() wraps a client in one, and
+ * ls_registry_codec_new() makes a codec with it, so that every command
+ * that reads or writes the registry format builds its codec the same way.
  */
 #include "leadscore/ls_registry.h"
 
@@ -701,4 +706,70 @@ static ls_err_t ls_registry_register0(ls_registry_t *reg, const char *subject,
         reg->n_subjects++;
         *idp = (int32_t)id;
         return LS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The codec's resolver                                                */
+
+static ls_err_t ls_registry_res_get(void *opaque, int32_t id,
+                                    const char **textp, char *errstr,
+                                    size_t errstr_size) {
+        return ls_registry_get_schema(opaque, id, textp, errstr, errstr_size);
+}
+
+static ls_err_t ls_registry_res_register(void *opaque, const char *subject,
+                                         const char *schema_text, int32_t *idp,
+                                         char *errstr, size_t errstr_size) {
+        return ls_registry_register(opaque, subject, schema_text, idp, errstr,
+                                    errstr_size);
+}
+
+static void ls_registry_res_destroy(void *opaque) {
+        ls_registry_destroy(opaque);
+}
+
+ls_registry_t *ls_registry_resolver(const ls_registry_conf_t *conf,
+                                    ls_resolver_t *res, char *errstr,
+                                    size_t errstr_size) {
+        ls_registry_t *reg = ls_registry_new(conf, errstr, errstr_size);
+
+        if (!reg)
+                return NULL;
+        res->opaque = reg;
+        res->get_schema = ls_registry_res_get;
+        res->register_schema = ls_registry_res_register;
+        res->destroy = ls_registry_res_destroy;
+        return reg;
+}
+
+ls_codec_t *ls_registry_codec_new(const ls_codec_conf_t *cc,
+                                  const ls_registry_conf_t *rconf,
+                                  const ls_registry_t **regp, char *errstr,
+                                  size_t errstr_size) {
+        ls_codec_conf_t c = *cc;
+        ls_resolver_t res;
+        ls_registry_t *reg = NULL;
+        ls_codec_t *codec;
+
+        if (regp)
+                *regp = NULL;
+        c.resolver = NULL;
+        if (c.input_format == LS_FORMAT_REGISTRY ||
+            c.output_format == LS_FORMAT_REGISTRY) {
+                if (!rconf || !rconf->url || !*rconf->url) {
+                        ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                  "registry.url: required for the registry "
+                                  "format");
+                        return NULL;
+                }
+                if (!(reg = ls_registry_resolver(rconf, &res, errstr,
+                                                 errstr_size)))
+                        return NULL;
+                c.resolver = &res;
+        }
+        if (!(codec = ls_codec_new(&c, errstr, errstr_size)))
+                return NULL; /* it destroyed the client */
+        if (regp)
+                *regp = reg;
+        return codec;
 }
