@@ -64,13 +64,6 @@ typedef struct ls_registry_conf_s {
         const char *key_password;         /* of the private key */
 } ls_registry_conf_t;
 
-/**
- * Finds the password of a user:password@ part of @p url's authority.
- * @returns 1 with url[*off .. *off + *len) the password (maybe empty), or
- *          0 when the URL has none. For masking it wherever the URL shows.
- */
-int ls_registry_url_password(const char *url, size_t *off, size_t *len);
-
 typedef struct ls_registry_s ls_registry_t;
 
 /**

@@ -24,6 +24,7 @@
 
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_buf.h"
+#include "leadscore/ls_url.h"
 
 #define LS_REGISTRY_MAX_BODY (16u << 20) /* largest answer accepted */
 #define LS_REGISTRY_MAX_NEGATIVE 4096    /* unknown ids remembered */
@@ -93,22 +94,6 @@ static size_t ls_registry_write_cb(char *ptr, size_t size, size_t nmemb,
         return n;
 }
 
-int ls_registry_url_password(const char *url, size_t *off, size_t *len) {
-        const char *auth = strstr(url, "://");
-        const char *at, *colon;
-        size_t end;
-
-        auth = auth ? auth + 3 : url;
-        end = strcspn(auth, "/?#");
-        at = memchr(auth, '@', end);
-        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (!colon)
-                return 0;
-        *off = (size_t)(colon + 1 - url);
-        *len = (size_t)(at - colon - 1);
-        return 1;
-}
-
 /*
  * Writes @p url to @p out with the password of a user:password@ part
  * replaced by "********" (the URL as it may be shown).
@@ -116,7 +101,7 @@ int ls_registry_url_password(const char *url, size_t *off, size_t *len) {
 static void ls_registry_url_masked(const char *url, char *out, size_t size) {
         size_t off, len;
 
-        if (ls_registry_url_password(url, &off, &len))
+        if (ls_url_password(url, &off, &len))
                 snprintf(out, size, "%.*s********%s", (int)off, url,
                          url + off + len);
         else

@@ -23,6 +23,7 @@
 
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_model.h"
+#include "leadscore/ls_url.h"
 
 /* ---------------------------------------------------------------- props */
 
@@ -1388,7 +1389,7 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
                 const char *u = conf->registry_url;
                 size_t off, len;
 
-                if (ls_registry_url_password(u, &off, &len))
+                if (ls_url_password(u, &off, &len))
                         fprintf(fp, "  registry.url = %.*s********%s\n",
                                 (int)off, u, u + off + len);
                 else
@@ -1477,7 +1478,7 @@ ls_err_t ls_config_log_secrets(const ls_config_t *conf, ls_log_t *log) {
                         if (ls_props_is_secret(sets[i]->names[j]) &&
                             ls_log_add_secret(log, sets[i]->values[j]))
                                 return LS_ERR_NOMEM;
-        if (u && ls_registry_url_password(u, &off, &len) && len > 0) {
+        if (u && ls_url_password(u, &off, &len) && len > 0) {
                 /* user:password@ in the URL */
                 char *pw = ls_strndup(u + off, len);
                 ls_err_t err = pw ? ls_log_add_secret(log, pw) : LS_ERR_NOMEM;

@@ -43,6 +43,7 @@
 
 #include "fuzz_common.h"
 #include "leadscore/ls_config.h"
+#include "leadscore/ls_url.h"
 
 #define FILE_SECRET "Fx-secret-7c"
 #define ENV_SECRET "Ex-secret-3d"
@@ -268,7 +269,7 @@ static void check_print(const ls_config_t *conf) {
                         fz_die("the user info's password printed", NULL);
         }
         if (conf->registry_url &&
-            ls_registry_url_password(conf->registry_url, &off, &len) && len &&
+            ls_url_password(conf->registry_url, &off, &len) && len &&
             has_line(text, "registry.url", conf->registry_url))
                 fz_die("registry.url printed with its password", NULL);
         free(text);
