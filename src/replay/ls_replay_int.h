@@ -171,8 +171,11 @@ void ls_rp_worker_free(ls_rp_worker_t *w);
 
 /**
  * The one place that makes the replay's Kafka clients: the consumer that
- * reads the topic ranges or the producer of the topic sink.
- * @returns the client, or NULL with errstr.
+ * reads the topic ranges or the producer of the topic sink (its delivery
+ * reports go to ls_rp_dr_cb). Settings, later ones winning: replay's
+ * defaults, rp->conf.kafka, what a replay consumer must have (no commits,
+ * partition EOF), --brokers.
+ * @returns the client (the caller destroys it), or NULL with errstr.
  */
 rd_kafka_t *ls_rp_client(ls_replay_t *rp, rd_kafka_type_t type, char *errstr,
                          size_t errstr_size);
