@@ -11,11 +11,13 @@
  * the final state of every lead. With two model sets it keeps two shards
  * per partition and the final states feed a diff report.
  *
- * Order: per partition, the records of both topics are sorted by (Kafka
- * message timestamp, topic name, offset) before scoring; files are read
- * in the order given. Outputs are written in partition order, so the
- * output bytes depend only on the input and the model, never on thread
- * scheduling. See docs/REPLAY.md.
+ * Order: per partition, the records of both topics are applied in the
+ * order `leadscore run` applies them, computed by the merge module
+ * (ls_merge.h: each topic in offset order, the two merged by event time;
+ * the Kafka message timestamp plays no part); files are read in the order
+ * given. Outputs are written in partition order, so the output bytes
+ * depend only on the input and the model, never on thread scheduling. See
+ * docs/REPLAY.md.
  *
  * Threading: a replay is driven by the thread that calls
  * ls_replay_run(); it starts its own worker threads, each owning whole

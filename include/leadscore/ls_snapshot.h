@@ -136,6 +136,21 @@ ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
                            size_t errstr_size);
 
 /**
+ * Writes a snapshot of @p shard to exactly @p path (not a name of the
+ * directory scheme above; replay's --save-state), atomically as
+ * ls_snapshot_write() does: a new temp file beside it, write, fsync,
+ * rename over @p path, fsync of the directory. The directory must exist.
+ * @p meta as for ls_snapshot_encode(); created_ms is set by this call,
+ * seq is written as given. @p scratch is a reusable buffer.
+ * @returns LS_OK once the file and its directory entry are on disk;
+ *          LS_ERR_IO (a file already at @p path is left as it was) or
+ *          LS_ERR_NOMEM, with errstr naming the file and the cause.
+ */
+ls_err_t ls_snapshot_write_file(const char *path, ls_snapshot_meta_t *meta,
+                                const ls_shard_t *shard, ls_buf_t *scratch,
+                                char *errstr, size_t errstr_size);
+
+/**
  * Loads one snapshot image (a file's bytes) of (@p group, @p partition,
  * @p topics) under @p ms: decoded and verified, the shard loaded with
  * every value checked, or migrated when it was taken under another model

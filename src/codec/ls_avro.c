@@ -787,20 +787,26 @@ typedef struct ls_avro_wr_s {
         ls_err_t err;
 } ls_avro_wr_t;
 
-static void wr_long(ls_avro_wr_t *w, int64_t v) {
+ls_err_t ls_avro_put_long(ls_buf_t *buf, int64_t v) {
         uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
         uint8_t *p;
 
-        if (w->err || (w->err = ls_buf_reserve(w->buf, 10)))
-                return;
-        p = (uint8_t *)w->buf->data + w->buf->len;
+        if (ls_buf_reserve(buf, 10))
+                return LS_ERR_NOMEM;
+        p = (uint8_t *)buf->data + buf->len;
         while (u >= 0x80) {
                 *p++ = (uint8_t)(u | 0x80);
                 u >>= 7;
         }
         *p++ = (uint8_t)u;
-        w->buf->len = (size_t)(p - (uint8_t *)w->buf->data);
-        w->buf->data[w->buf->len] = '\0';
+        buf->len = (size_t)(p - (uint8_t *)buf->data);
+        buf->data[buf->len] = '\0';
+        return LS_OK;
+}
+
+static void wr_long(ls_avro_wr_t *w, int64_t v) {
+        if (!w->err)
+                w->err = ls_avro_put_long(w->buf, v);
 }
 
 static void wr_bytes(ls_avro_wr_t *w, const void *data, size_t len) {

@@ -85,6 +85,13 @@ ls_err_t ls_avro_check_reader_schema(ls_input_kind_t kind, avro_schema_t schema,
                                      const char *path, char *errstr,
                                      size_t errstr_size);
 
+/**
+ * Appends @p v as an Avro long (zigzag varint, at most 10 bytes): the one
+ * varint writer of the codec, used by the encoders below and the
+ * container file writer (ls_container.h). @returns LS_OK or LS_ERR_NOMEM.
+ */
+ls_err_t ls_avro_put_long(ls_buf_t *buf, int64_t v);
+
 /** Appends the Avro binary ScoreUpdate or Alert (by o->kind) to @p buf. */
 ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
                                ls_buf_t *buf);

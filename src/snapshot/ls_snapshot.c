@@ -419,17 +419,65 @@ static int ls_snap_fsync_dir(const char *dir) {
         return rc;
 }
 
+/**
+ * Puts @p data at @p final atomically: a new temp file in @p dir (the
+ * directory of @p final), write, fsync, rename over @p final, fsync of
+ * @p dir. On failure nothing is visible under @p final (an older file
+ * there stays as it was) and the temp file is gone.
+ */
+static ls_err_t ls_snap_write_atomic(const char *dir, const char *final,
+                                     const ls_buf_t *data, char *errstr,
+                                     size_t errstr_size) {
+        char tmp[4200];
+        const char *base = strrchr(final, '/');
+        int fd;
+
+        base = base ? base + 1 : final;
+        /* Private (0600: lead data), never through a link planted under
+         * the name, never into another writer's file, even one on a
+         * shared volume whose pid is the same: mkstemps() makes a new
+         * file under a random name (O_CREAT | O_EXCL, mode 0600). */
+        snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX.tmp", dir, base);
+        fd = mkstemps(tmp, 4);
+        if (fd < 0)
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                 "%s: cannot create: %s", tmp, strerror(errno));
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        if (ls_snap_write_all(fd, data->data, data->len) || fsync(fd)) {
+                ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: write: %s", tmp,
+                          strerror(errno));
+                close(fd);
+                unlink(tmp);
+                return LS_ERR_IO;
+        }
+        if (close(fd)) {
+                ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: close: %s", tmp,
+                          strerror(errno));
+                unlink(tmp);
+                return LS_ERR_IO;
+        }
+        if (rename(tmp, final)) {
+                ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                          "%s: rename to %s: %s", tmp, final, strerror(errno));
+                unlink(tmp);
+                return LS_ERR_IO;
+        }
+        if (ls_snap_fsync_dir(dir))
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                 "%s: fsync of the directory: %s", dir,
+                                 strerror(errno));
+        return LS_OK;
+}
+
 ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
                            const ls_shard_t *shard, int keep, ls_buf_t *scratch,
                            char *path, size_t path_size, char *errstr,
                            size_t errstr_size) {
-        char final[4096], tmp[4200];
-        const char *base;
+        char final[4096];
         uint64_t *seqs = NULL;
         size_t n = 0, i;
         struct timespec ts;
         ls_err_t err;
-        int fd;
 
         if ((err = ls_snap_mkdirs(dir, errstr, errstr_size)))
                 return err;
@@ -451,46 +499,9 @@ ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
 
         ls_snapshot_path(dir, meta->group, meta->partition, meta->seq, final,
                          sizeof(final));
-        base = strrchr(final, '/') + 1;
-        /* Private (0600: lead data), never through a link planted under
-         * the name, never into another writer's file, even one on a
-         * shared volume whose pid is the same: mkstemps() makes a new
-         * file under a random name (O_CREAT | O_EXCL, mode 0600). */
-        snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX.tmp", dir, base);
-        fd = mkstemps(tmp, 4);
-        if (fd >= 0)
-                fcntl(fd, F_SETFD, FD_CLOEXEC);
-        if (fd < 0) {
-                err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                "%s: cannot create: %s", tmp, strerror(errno));
+        if ((err = ls_snap_write_atomic(dir, final, scratch, errstr,
+                                        errstr_size)))
                 goto out;
-        }
-        if (ls_snap_write_all(fd, scratch->data, scratch->len) || fsync(fd)) {
-                err = ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: write: %s",
-                                tmp, strerror(errno));
-                close(fd);
-                unlink(tmp);
-                goto out;
-        }
-        if (close(fd)) {
-                err = ls_seterr(errstr, errstr_size, LS_ERR_IO, "%s: close: %s",
-                                tmp, strerror(errno));
-                unlink(tmp);
-                goto out;
-        }
-        if (rename(tmp, final)) {
-                err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                "%s: rename to %s: %s", tmp, final,
-                                strerror(errno));
-                unlink(tmp);
-                goto out;
-        }
-        if (ls_snap_fsync_dir(dir)) {
-                err = ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                "%s: fsync of the directory: %s", dir,
-                                strerror(errno));
-                goto out;
-        }
         if (path)
                 snprintf(path, path_size, "%s", final);
         /* Keep the newest `keep`: the new file plus keep - 1 older ones. */
@@ -506,6 +517,36 @@ ls_err_t ls_snapshot_write(const char *dir, ls_snapshot_meta_t *meta,
 out:
         ls_free(seqs);
         return err;
+}
+
+ls_err_t ls_snapshot_write_file(const char *path, ls_snapshot_meta_t *meta,
+                                const ls_shard_t *shard, ls_buf_t *scratch,
+                                char *errstr, size_t errstr_size) {
+        char dir[4096];
+        const char *slash = strrchr(path, '/');
+        struct timespec ts;
+
+        /* The temp file goes beside the final one, so that the rename
+         * stays within one file system. */
+        if (!*path || (slash && !slash[1]))
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                 "'%s' does not name a file", path);
+        if (!slash)
+                snprintf(dir, sizeof(dir), ".");
+        else if (slash == path)
+                snprintf(dir, sizeof(dir), "/");
+        else if ((size_t)(slash - path) >= sizeof(dir))
+                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                                 "%s: path too long", path);
+        else
+                snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        meta->created_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        ls_buf_reset(scratch);
+        if (ls_snapshot_encode(meta, shard, scratch))
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "%s: out of memory", path);
+        return ls_snap_write_atomic(dir, path, scratch, errstr, errstr_size);
 }
 
 /* -------------------------------------------------------------- restore */

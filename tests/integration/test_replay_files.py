@@ -1,8 +1,8 @@
 """`leadscore replay` and `leadscore diff` on files: determinism, equality
 with `leadscore score`, Avro input and output (read back with Python
 avro) with the schemas built into the program or those of a --schemas
-directory, --final-only values and a diff whose changes are computed by
-hand. Replays run in a temporary directory: nothing depends on where the
+directory, --final-only values, saved state (and a corrupt one refused)
+and a diff whose changes are computed by hand. Replays run in a temporary directory: nothing depends on where the
 build directory is."""
 import io
 import json
@@ -290,6 +290,68 @@ def test_diff_hand_computed():
     assert b"diff: 16 records" in t.stderr, t.stderr
 
 
+def test_saved_state():
+    """--save-state then --snapshot continues where the first replay ended;
+    the state file is a checksummed snapshot: a cut-short or corrupted one,
+    or one saved under another model set, is refused with the file named,
+    and a failed save leaves the previous file as it was."""
+    d, old, new, _inp = setup()
+    recs = [json.dumps(r) + "\n" for r in history()]
+    first = write(d, "first.jsonl", "".join(recs[:8]))
+    rest = write(d, "rest.jsonl", "".join(recs[8:]))
+    whole = write(d, "whole.jsonl", "".join(recs))
+    state = os.path.join(d, "state.lssnap")
+    p = run(["replay", "--model", old, first, "--quiet", "--output",
+             os.devnull, "--save-state", state])
+    assert p.returncode == 0, p.stderr
+    with open(state, "rb") as f:
+        good = f.read()
+    assert good.startswith(b"LSSNAP\r\n"), good[:16]
+    assert not [n for n in os.listdir(d) if n.endswith(".tmp")], os.listdir(d)
+    p = run(["snapshot", "inspect", state, "--model", old])
+    assert p.returncode == 0 and b"checksum: ok" in p.stdout, p.stdout
+    a = run(["replay", "--model", old, rest, "--snapshot", state,
+             "--final-only", "--quiet"])
+    b = run(["replay", "--model", old, whole, "--final-only", "--quiet"])
+    assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
+    assert a.stdout == b.stdout, (a.stdout, b.stdout)
+
+    def refused(path, why):
+        p = run(["replay", "--model", old, rest, "--snapshot", path,
+                 "--quiet", "--output", os.devnull])
+        assert p.returncode == 1, (path, p.returncode, p.stderr)
+        assert ("--snapshot %s: " % path).encode() in p.stderr, p.stderr
+        assert why in p.stderr, (why, p.stderr)
+        return p
+
+    cut = write(d, "cut.lssnap", "")
+    with open(cut, "wb") as f:
+        f.write(good[:len(good) // 2])
+    refused(cut, b"truncated")
+    bad = os.path.join(d, "bad.lssnap")
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x40
+    with open(bad, "wb") as f:
+        f.write(bytes(flipped))
+    refused(bad, b"checksum mismatch")
+    raw = write(d, "raw.state", "not a snapshot")
+    refused(raw, b"not a leadscore snapshot")
+    p = run(["replay", "--model", new, rest, "--snapshot", state,
+             "--quiet", "--output", os.devnull])
+    assert p.returncode == 1 and b"model set version" in p.stderr, p.stderr
+    assert state.encode() in p.stderr, p.stderr
+
+    # A save that cannot finish (its directory is gone) names the file and
+    # never leaves a partial one behind.
+    gone = os.path.join(d, "no-such-dir", "s.lssnap")
+    p = run(["replay", "--model", old, first, "--quiet", "--output",
+             os.devnull, "--save-state", gone])
+    assert p.returncode == 1, p.stderr
+    assert b"--save-state " in p.stderr and b"no-such-dir" in p.stderr, \
+        p.stderr
+    assert not os.path.exists(gone)
+
+
 def test_usage_errors():
     _d, old, _new, inp = setup()
     p = run(["replay", "--input", inp])
@@ -309,5 +371,5 @@ def test_usage_errors():
 if __name__ == "__main__":
     h.main([test_deterministic_and_equal_to_score, test_final_only_hand_checked,
             test_avro_input_and_output, test_schemas_dir_overrides,
-            test_diff_hand_computed,
+            test_diff_hand_computed, test_saved_state,
             test_usage_errors])

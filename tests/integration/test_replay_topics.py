@@ -1,7 +1,8 @@
 """`leadscore replay` on topics of `leadscore broker` (4 partitions),
 produced with confluent_kafka: earliest..latest, offset and time bounds
-(counted by cause_id), the (timestamp, topic, offset) merge of events and
-profiles, --output-topic, and equality with a live `leadscore run`."""
+(counted by cause_id), saved state across partitions, the merge of events
+and profiles by event time (ls_merge.h), --output-topic, and equality with
+a live `leadscore run`."""
 import datetime
 import json
 import re
@@ -111,6 +112,28 @@ def test_bounds():
         assert rc == 64, err
         rc, out, err = replay(common + ["--from", "1000"])
         assert rc == 0 and out == b"", (rc, out, err)
+
+        # Saved state of several partitions: a directory of
+        # <partition>.state snapshot files; a second replay continues from
+        # it as if the range had been replayed at once, and a corrupt file
+        # is refused by name.
+        state = os.path.join(d, "state")
+        rc, _out, err = replay(common + ["--to", "5", "--save-state", state,
+                                         "--output", os.devnull])
+        assert rc == 0, err
+        assert sorted(os.listdir(state)) == ["%d.state" % p
+                                             for p in range(PARTS)], \
+            os.listdir(state)
+        rc, split, err = replay(common + ["--from", "5", "--snapshot", state,
+                                          "--final-only"])
+        assert rc == 0, err
+        rc, whole, err = replay(common + ["--final-only"])
+        assert rc == 0 and split == whole and whole, (split, whole, err)
+        bad = os.path.join(state, "1.state")
+        with open(bad, "r+b") as f:
+            f.truncate(os.path.getsize(bad) - 1)
+        rc, _out, err = replay(common + ["--from", "5", "--snapshot", state])
+        assert rc == 1 and ("--snapshot %s: truncated" % bad) in err, (rc, err)
 
         # A bad record is reported with topic, partition and offset.
         prod = h.producer(broker.address)

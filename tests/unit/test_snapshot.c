@@ -573,6 +573,67 @@ static void test_write_error_names_file(void **state) {
         assert_non_null(strstr(fx->err, path));
 }
 
+/* ls_snapshot_write_file: one named file (replay's saved state), written
+ * atomically, read back and verified; a failed write names the file and
+ * leaves nothing under its name. */
+static void test_write_file(void **state) {
+        fx_t *fx = *state;
+        ls_snapshot_meta_t meta, back;
+        const void *payload;
+        ls_shard_t *sh;
+        ls_buf_t buf;
+        char path[600], missing[700], why[512];
+        struct stat st;
+
+        ls_buf_init(&buf);
+        snprintf(path, sizeof(path), "%s/state", fx->dir);
+        fill_meta(fx, &meta, LS_SNAPSHOT_EARLIEST, LS_SNAPSHOT_EARLIEST);
+        assert_int_equal(ls_snapshot_write_file(path, &meta, fx->sh,
+                                                &fx->scratch, fx->err,
+                                                sizeof(fx->err)),
+                         LS_OK);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        /* written again over the first: replaced, no temp file left */
+        apply_events(fx->sh, 50, 60, 7);
+        assert_int_equal(ls_snapshot_write_file(path, &meta, fx->sh,
+                                                &fx->scratch, fx->err,
+                                                sizeof(fx->err)),
+                         LS_OK);
+        assert_int_equal(count_files(fx->dir, ".tmp"), 0);
+        assert_int_equal(ls_snapshot_read_file(path, &buf, why, sizeof(why)),
+                         LS_OK);
+        assert_int_equal(ls_snapshot_decode(buf.data, buf.len, &back, &payload,
+                                            why, sizeof(why)),
+                         LS_OK);
+        assert_string_equal(back.group, "grp");
+        assert_int_equal(back.partition, 3);
+        assert_int_equal(back.offsets[0], LS_SNAPSHOT_EARLIEST);
+        assert_int_equal(back.leads, meta.leads);
+        sh = ls_shard_load(fx->ms, payload, (size_t)back.payload_len, why,
+                           sizeof(why));
+        assert_non_null(sh);
+        assert_int_equal(ls_shard_stream_time(sh),
+                         ls_shard_stream_time(fx->sh));
+        ls_shard_destroy(sh);
+        /* a directory that does not exist: nothing is created */
+        snprintf(missing, sizeof(missing), "%s/none/state", fx->dir);
+        assert_int_equal(ls_snapshot_write_file(missing, &meta, fx->sh,
+                                                &fx->scratch, fx->err,
+                                                sizeof(fx->err)),
+                         LS_ERR_IO);
+        assert_non_null(strstr(fx->err, "/none/"));
+        assert_int_not_equal(stat(missing, &st), 0);
+        /* a name that is a directory's */
+        snprintf(missing, sizeof(missing), "%s/", fx->dir);
+        assert_int_equal(ls_snapshot_write_file(missing, &meta, fx->sh,
+                                                &fx->scratch, fx->err,
+                                                sizeof(fx->err)),
+                         LS_ERR_IO);
+        assert_non_null(strstr(fx->err, missing));
+        ls_buf_free(&buf);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_round_trip, setup,
@@ -593,6 +654,8 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_write_error_names_file,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_file, setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
