@@ -1,8 +1,9 @@
 /*
  * ls_shard_migrate.c - a model reload's state move: ls_shard_migrate()
  * builds a shard for the new model set from an old one, lead by lead,
- * keeping what the new models share with the old (by model, rule and
- * category id) and starting the rest as a new lead would.
+ * keeping what the new models share with the old (models and rules
+ * matched by id, categories by name) and starting the rest as a new lead
+ * would.
  */
 #include "leadscore/ls_engine.h"
 
