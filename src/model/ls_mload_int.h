@@ -121,4 +121,16 @@ ls_err_t ls_mload_cond(ls_mload_t *ld, const yaml_node_t *map,
 ls_err_t ls_mload_when(ls_mload_t *ld, const yaml_node_t *node, ls_cond_t **out,
                        size_t *n_out);
 
+/* One model (ls_mload_model.c): reads and validates model @p node into
+ * zeroed @p m, the key path naming the model. */
+ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node, ls_model_t *m);
+
+/* Versions (ls_model_version.c): model @p m's from its node @p model_node
+ * and the set-wide keys of @p root (lists it uses flagged in
+ * ld->model_lists); the set's from the whole file and every list. */
+ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
+                                const yaml_node_t *root,
+                                const yaml_node_t *model_node);
+ls_err_t ls_mload_set_version(ls_mload_t *ld);
+
 #endif /* LS_MLOAD_INT_H */

@@ -1,0 +1,240 @@
+/*
+ * ls_engine_int.h - the engine's internals shared by the files of
+ * src/engine: the lead block layout, the shard structure, the small
+ * accessors and arithmetic every file needs (static inline, so the hot
+ * path in ls_engine.c inlines them as before), and the few functions of
+ * ls_engine.c that the colder files call. Not part of the public API.
+ *
+ * Per lead, one state block in the shard's lead table:
+ *   ls_lead_hdr_t                 lead clock, dedupe ring
+ *   uint64_t dedupe[ms->dedupe]   hashes of recent event ids
+ *   per model, at model_off[m]:
+ *     ls_lm_t                     scores, decay anchor, alert flags
+ *     ls_cap_slot_t caps[n_cap_slots]
+ *     int64_t hot_time[track]; int32_t hot_points[track]
+ */
+#ifndef LS_ENGINE_INT_H
+#define LS_ENGINE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <strings.h>
+
+#include "leadscore/ls_engine.h"
+#include "leadscore/ls_hash.h"
+#include "leadscore/ls_lead_table.h"
+
+/* 9999-12-31T23:59:59.999Z: times past it are invalid input */
+#define LS_TIME_MAX 253402300799999LL
+
+#define LS_LM_MQL 0x1
+#define LS_LM_HOT_ALERTED 0x2 /* hot_last is valid */
+
+typedef struct ls_lead_hdr_s {
+        int64_t clock;        /* latest time applied to this lead */
+        int64_t profile_time; /* updated_at of the last profile applied;
+                               * INT64_MIN none */
+        uint8_t dedupe_pos;
+        uint8_t dedupe_n;
+        uint8_t pad[6];
+} ls_lead_hdr_t;
+
+typedef struct ls_lm_s {
+        int64_t anchor;    /* time of the last activity; INT64_MIN none */
+        int64_t timer_due; /* next decay step; INT64_MAX none */
+        int64_t wake_due;  /* earliest heap wake-up; INT64_MAX none */
+        int64_t hot_last;  /* time of the last hot-lead alert */
+        uint64_t fit_bits; /* fit rules currently matching */
+        int32_t fit;
+        int32_t base; /* engagement right after the last activity */
+        int32_t engagement;
+        uint32_t seq;
+        uint32_t decay_n; /* steps / ticks applied since anchor */
+        uint8_t grade, band, flags, hot_pos;
+} ls_lm_t;
+
+typedef struct ls_cap_slot_s {
+        int64_t window;
+        int32_t points;
+        uint32_t count;
+} ls_cap_slot_t;
+
+typedef struct ls_timer_s {
+        int64_t due;
+        uint32_t lead;
+        uint32_t model;
+} ls_timer_t;
+
+/*
+ * Event types the model set knows (rule types and hot-lead types), in a
+ * case-insensitive hash table built once per shard: one lookup per event
+ * instead of a binary search and a scan of every model's hot list.
+ */
+typedef struct ls_etype_s {
+        const char *name; /* lowercased, owned by the model set; NULL free */
+        int type_idx;     /* into ms->event_types, -1: no rule scores it */
+        uint64_t hot;     /* bit m: model m lists it in hot.events */
+} ls_etype_t;
+
+struct ls_shard_s {
+        const ls_modelset_t *ms;
+        ls_etype_t *etypes; /* power-of-two table */
+        size_t etypes_mask;
+        /* per model: the rules of event type t, in file order, are
+         * by_type[m][by_type_start[m][t] .. by_type_start[m][t + 1]) */
+        uint32_t **by_type_start;
+        uint32_t **by_type;
+        ls_lead_table_t *leads;
+        size_t block_size;
+        size_t *model_off; /* offset of each model's part in a block */
+        size_t *hot_off;   /* offset of hot ring inside the model part */
+        int64_t stream_time;
+        ls_timer_t *heap;
+        size_t n_heap, size_heap;
+        size_t live_timers;
+        size_t max_leads; /* 0: no cap (ls_shard_set_max_leads) */
+        uint64_t *scored; /* per model: leads with an output (seq > 0) */
+        ls_shard_stats_t stats;
+};
+
+/*
+ * Block layout
+ */
+
+/* The hot ring is needed only for the points-within-window condition. */
+static inline uint32_t ls_hot_ring_len(const ls_model_t *m) {
+        return m->hot.enabled && m->hot.points > 0 ? m->hot.track : 0;
+}
+
+/* @returns the slot of `name` in the table, or of the free slot for it. */
+static inline ls_etype_t *ls_etype_slot(const ls_shard_t *sh,
+                                        const char *name) {
+        size_t i = (size_t)ls_hash64_ci(name) & sh->etypes_mask;
+
+        while (sh->etypes[i].name && strcasecmp(sh->etypes[i].name, name))
+                i = (i + 1) & sh->etypes_mask;
+        return &sh->etypes[i];
+}
+
+static inline ls_lead_hdr_t *ls_hdr(const ls_shard_t *sh, uint32_t lead) {
+        return ls_lead_table_block(sh->leads, lead);
+}
+
+static inline uint64_t *ls_dedupe_ring(ls_lead_hdr_t *hdr) {
+        return (uint64_t *)(hdr + 1);
+}
+
+static inline ls_lm_t *ls_lm(const ls_shard_t *sh, uint32_t lead, size_t m) {
+        return (ls_lm_t *)((unsigned char *)ls_lead_table_block(sh->leads,
+                                                                lead) +
+                           sh->model_off[m]);
+}
+
+static inline ls_cap_slot_t *ls_cap_slots(ls_lm_t *lm) {
+        return (ls_cap_slot_t *)(lm + 1);
+}
+
+static inline int64_t *ls_hot_times(const ls_shard_t *sh, ls_lm_t *lm,
+                                    size_t m) {
+        return (int64_t *)((unsigned char *)lm + sh->hot_off[m]);
+}
+
+static inline int32_t *ls_hot_points(const ls_shard_t *sh, ls_lm_t *lm,
+                                     size_t m) {
+        return (int32_t *)(ls_hot_times(sh, lm, m) +
+                           ls_hot_ring_len(&sh->ms->models[m]));
+}
+/*
+ * Arithmetic and order
+ */
+
+static inline int32_t ls_sat32(int64_t v) {
+        if (v > INT32_MAX)
+                return INT32_MAX;
+        if (v < INT32_MIN)
+                return INT32_MIN;
+        return (int32_t)v;
+}
+
+static inline int32_t ls_clamp_engagement(const ls_model_t *m, int64_t v) {
+        if (m->has_engagement_max && v > m->engagement_max)
+                v = m->engagement_max;
+        if (v < m->engagement_floor)
+                v = m->engagement_floor;
+        return ls_sat32(v);
+}
+
+static inline int32_t ls_clamp_fit(const ls_model_t *m, int64_t v) {
+        if (m->has_fit_max && v > m->fit_max)
+                v = m->fit_max;
+        if (m->has_fit_min && v < m->fit_min)
+                v = m->fit_min;
+        return ls_sat32(v);
+}
+
+static inline int ls_grade_of(const ls_model_t *m, int32_t fit) {
+        size_t i;
+
+        for (i = 0; i < m->n_grades; i++)
+                if (!m->grades[i].has_min || fit >= m->grades[i].min)
+                        return (int)i;
+        return (int)m->n_grades - 1;
+}
+
+static inline int ls_band_of(const ls_model_t *m, int32_t engagement) {
+        size_t i;
+
+        for (i = m->n_bands; i-- > 0;)
+                if (!m->bands[i].has_min || engagement >= m->bands[i].min)
+                        return (int)i;
+        return 0;
+}
+
+static inline int ls_timer_less(const ls_timer_t *a, const ls_timer_t *b) {
+        if (a->due != b->due)
+                return a->due < b->due;
+        if (a->lead != b->lead)
+                return a->lead < b->lead;
+        return a->model < b->model;
+}
+
+/* 1 when @p t is @p none or a time within 0 .. LS_TIME_MAX. */
+static inline int ls_time_ok(int64_t t, int64_t none) {
+        return t == none || (t >= 0 && t <= LS_TIME_MAX);
+}
+
+/*
+ * Shared from ls_engine.c
+ */
+
+/**
+ * @returns the time of the next decay step of @p lm that changes its
+ *          engagement under @p m, or INT64_MAX when none will.
+ */
+int64_t ls_decay_next_due(const ls_model_t *m, const ls_lm_t *lm);
+
+/**
+ * Rebuilds @p sh's timer heap (one wake-up per pending timer) and its
+ * scored-lead counts from the lead blocks. @returns LS_OK or
+ * LS_ERR_NOMEM.
+ */
+ls_err_t ls_heap_rebuild(ls_shard_t *sh);
+
+/** Sets @p lm to a new lead's state under @p model. */
+void ls_lm_init_model(const ls_modelset_t *ms, const ls_model_t *model,
+                      ls_lm_t *lm);
+
+/** Sets every model part and the header of new lead @p lead. */
+void ls_lm_init(const ls_shard_t *sh, uint32_t lead);
+
+/*
+ * Shared from ls_shard_check.c
+ */
+
+/**
+ * @returns the name of the first field of lead @p lead's state that is out
+ *          of range, or NULL when every one is in range.
+ */
+const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead);
+
+#endif /* LS_ENGINE_INT_H */

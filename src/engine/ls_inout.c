@@ -1,0 +1,128 @@
+/*
+ * ls_inout.c - the values that cross the engine's door: the deep copy of
+ * an input (ls_input_dup), the output buffer's life, output ids and the
+ * names of output, alert and reason kinds and causes. The buffer grows
+ * in ls_engine.c, where outputs are appended on the hot path.
+ */
+#include "leadscore/ls_engine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "leadscore/ls_alloc.h"
+
+/*
+ * Output buffer and naming helpers
+ */
+
+void ls_outbuf_init(ls_outbuf_t *ob) {
+        memset(ob, 0, sizeof(*ob));
+}
+
+void ls_outbuf_reset(ls_outbuf_t *ob) {
+        ob->n_outs = 0;
+        ob->n_reasons = 0;
+}
+
+void ls_outbuf_free(ls_outbuf_t *ob) {
+        ls_free(ob->outs);
+        ls_free(ob->reasons);
+        ls_outbuf_init(ob);
+}
+int ls_output_id(const ls_output_t *o, char *buf, size_t size) {
+        if (o->kind == LS_OUT_ALERT)
+                return snprintf(buf, size, "%s/%s/%llu/%s", o->lead_id,
+                                o->model->id, (unsigned long long)o->seq,
+                                ls_alert_kind2str(o->alert));
+        return snprintf(buf, size, "%s/%s/%llu", o->lead_id, o->model->id,
+                        (unsigned long long)o->seq);
+}
+
+const char *ls_output_kind2str(ls_output_kind_t kind) {
+        return kind == LS_OUT_ALERT ? "alert" : "score_update";
+}
+
+const char *ls_alert_kind2str(ls_alert_kind_t kind) {
+        switch (kind) {
+        case LS_ALERT_MQL:
+                return "mql";
+        case LS_ALERT_MQL_LOST:
+                return "mql_lost";
+        case LS_ALERT_HOT_LEAD:
+                return "hot_lead";
+        default:
+                return "none";
+        }
+}
+
+const char *ls_reason_kind2str(ls_reason_kind_t kind) {
+        switch (kind) {
+        case LS_REASON_RULE:
+                return "rule";
+        case LS_REASON_FIT:
+                return "fit";
+        case LS_REASON_DECAY:
+                return "decay";
+        }
+        return "unknown";
+}
+
+const char *ls_cause2str(ls_cause_t cause) {
+        switch (cause) {
+        case LS_CAUSE_PROFILE:
+                return "profile";
+        case LS_CAUSE_DECAY:
+                return "decay";
+        default:
+                return "event";
+        }
+}
+
+/*
+ * Input copies
+ */
+
+/** Copies string @p src (NULL stays NULL) to *@p at, moving it on. */
+static const char *ls_dup_str(const char *src, char **at) {
+        size_t n;
+        char *dst = *at;
+
+        if (!src)
+                return NULL;
+        n = strlen(src) + 1;
+        memcpy(dst, src, n);
+        *at += n;
+        return dst;
+}
+
+static size_t ls_dup_len(const char *s) {
+        return s ? strlen(s) + 1 : 0;
+}
+
+ls_input_t *ls_input_dup(const ls_input_t *in) {
+        size_t size = sizeof(*in) + in->n_fields * sizeof(ls_kv_t), i;
+        ls_input_t *out;
+        ls_kv_t *kv;
+        char *at;
+
+        size += ls_dup_len(in->lead_id) + ls_dup_len(in->event_id) +
+                ls_dup_len(in->event_type) + ls_dup_len(in->product);
+        for (i = 0; i < in->n_fields; i++)
+                size += ls_dup_len(in->fields[i].key) +
+                        ls_dup_len(in->fields[i].value);
+        if (!(out = ls_malloc(size)))
+                return NULL;
+        *out = *in;
+        kv = (ls_kv_t *)(out + 1);
+        at = (char *)(kv + in->n_fields);
+        out->lead_id = ls_dup_str(in->lead_id, &at);
+        out->event_id = ls_dup_str(in->event_id, &at);
+        out->event_type = ls_dup_str(in->event_type, &at);
+        out->product = ls_dup_str(in->product, &at);
+        for (i = 0; i < in->n_fields; i++) {
+                kv[i].key = ls_dup_str(in->fields[i].key, &at);
+                kv[i].value = ls_dup_str(in->fields[i].value, &at);
+        }
+        out->fields = in->n_fields ? kv : NULL;
+        return out;
+}

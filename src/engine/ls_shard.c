@@ -1,0 +1,224 @@
+/*
+ * ls_shard.c - a shard's life and read-only views: the lead block layout
+ * for a model set (ls_engine_int.h), the event-type table and the
+ * per-type rule index built once per shard, new / destroy, the lead cap
+ * setting, and the views of leads and counters that `score --stats`,
+ * replays and tests read. Nothing here changes a lead's scores.
+ */
+#include "leadscore/ls_engine.h"
+
+#include <string.h>
+
+#include "leadscore/ls_alloc.h"
+#include "engine/ls_engine_int.h"
+
+/*
+ * Shard layout
+ */
+
+static size_t ls_align8(size_t n) {
+        return (n + 7) & ~(size_t)7;
+}
+
+static int ls_etypes_build(ls_shard_t *sh) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t n = ms->n_event_types, size = 16, i, m;
+
+        for (m = 0; m < ms->n_models; m++)
+                n += ms->models[m].hot.n_events;
+        while (size < 2 * n)
+                size *= 2;
+        sh->etypes = ls_calloc(size, sizeof(*sh->etypes));
+        if (!sh->etypes)
+                return -1;
+        sh->etypes_mask = size - 1;
+        for (i = 0; i < ms->n_event_types; i++) {
+                ls_etype_t *e = ls_etype_slot(sh, ms->event_types[i]);
+
+                e->name = ms->event_types[i];
+                e->type_idx = (int)i;
+        }
+        for (m = 0; m < ms->n_models; m++) {
+                for (i = 0; i < ms->models[m].hot.n_events; i++) {
+                        const char *name = ms->models[m].hot.events[i];
+                        ls_etype_t *e = ls_etype_slot(sh, name);
+
+                        if (!e->name) {
+                                e->name = name;
+                                e->type_idx = -1;
+                        }
+                        if (m < 64)
+                                e->hot |= (uint64_t)1 << m;
+                }
+        }
+        return 0;
+}
+
+static int ls_by_type_build(ls_shard_t *sh) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t m, t, i, k;
+
+        sh->by_type_start = ls_calloc(ms->n_models, sizeof(uint32_t *));
+        sh->by_type = ls_calloc(ms->n_models, sizeof(uint32_t *));
+        if (!sh->by_type_start || !sh->by_type)
+                return -1;
+        for (m = 0; m < ms->n_models; m++) {
+                const ls_model_t *model = &ms->models[m];
+                uint32_t *start =
+                        ls_calloc(ms->n_event_types + 1, sizeof(*start));
+                uint32_t *idx = ls_calloc(model->n_rules, sizeof(*idx));
+
+                sh->by_type_start[m] = start;
+                sh->by_type[m] = idx;
+                if (!start || !idx)
+                        return -1;
+                for (t = 0, k = 0; t < ms->n_event_types; t++) {
+                        start[t] = (uint32_t)k;
+                        for (i = 0; i < model->n_rules; i++)
+                                if (model->rules[i].type_idx == t)
+                                        idx[k++] = (uint32_t)i;
+                }
+                start[ms->n_event_types] = (uint32_t)k;
+        }
+        return 0;
+}
+
+static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp) {
+        size_t size = sizeof(ls_lm_t) + m->n_cap_slots * sizeof(ls_cap_slot_t);
+        size_t track = ls_hot_ring_len(m);
+
+        *hot_offp = size;
+        size += track * sizeof(int64_t) + track * sizeof(int32_t);
+        return ls_align8(size);
+}
+
+ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
+        ls_shard_t *sh = ls_calloc(1, sizeof(*sh));
+        size_t off, m;
+
+        if (!sh)
+                return NULL;
+        sh->ms = ms;
+        sh->stream_time = INT64_MIN;
+        sh->model_off = ls_calloc(ms->n_models, sizeof(*sh->model_off));
+        sh->scored =
+                ls_calloc(ms->n_models ? ms->n_models : 1, sizeof(*sh->scored));
+        sh->hot_off = ls_calloc(ms->n_models, sizeof(*sh->hot_off));
+        if (!sh->model_off || !sh->hot_off || !sh->scored)
+                goto fail;
+        off = ls_align8(sizeof(ls_lead_hdr_t) + ms->dedupe * sizeof(uint64_t));
+        for (m = 0; m < ms->n_models; m++) {
+                sh->model_off[m] = off;
+                off += ls_model_part_size(&ms->models[m], &sh->hot_off[m]);
+        }
+        sh->block_size = off;
+        sh->leads = ls_lead_table_new(sh->block_size);
+        if (!sh->leads || ls_etypes_build(sh) != 0 || ls_by_type_build(sh) != 0)
+                goto fail;
+        return sh;
+fail:
+        ls_shard_destroy(sh);
+        return NULL;
+}
+
+void ls_shard_destroy(ls_shard_t *sh) {
+        if (!sh)
+                return;
+        ls_lead_table_destroy(sh->leads);
+        ls_free(sh->etypes);
+        for (size_t m = 0;
+             sh->by_type && sh->by_type_start && m < sh->ms->n_models; m++) {
+                ls_free(sh->by_type_start[m]);
+                ls_free(sh->by_type[m]);
+        }
+        ls_free(sh->by_type_start);
+        ls_free(sh->by_type);
+        ls_free(sh->model_off);
+        ls_free(sh->scored);
+        ls_free(sh->hot_off);
+        ls_free(sh->heap);
+        ls_free(sh);
+}
+
+void ls_shard_set_max_leads(ls_shard_t *sh, size_t max) {
+        sh->max_leads = max;
+}
+
+size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
+        ls_shard_t *sh = ls_shard_new(ms);
+        size_t block = sh ? sh->block_size : 1024;
+
+        ls_shard_destroy(sh);
+        /* the block, a 64-byte key, an index entry and a decay timer per
+         * model, doubled for the table's and the allocator's slack */
+        return 2 * (block + 64 + 16 + ms->n_models * sizeof(ls_timer_t));
+}
+
+/*
+ * Views
+ */
+
+const ls_modelset_t *ls_shard_modelset(const ls_shard_t *sh) {
+        return sh->ms;
+}
+
+int64_t ls_shard_stream_time(const ls_shard_t *sh) {
+        return sh->stream_time;
+}
+static void ls_lead_view_fill(const ls_lm_t *lm, ls_lead_view_t *view);
+
+ls_err_t ls_shard_lead(const ls_shard_t *sh, const char *lead_id,
+                       size_t model_idx, ls_lead_view_t *view) {
+        int64_t idx;
+
+        if (model_idx >= sh->ms->n_models)
+                return LS_ERR_NOT_FOUND;
+        idx = ls_lead_table_get(sh->leads, lead_id, strlen(lead_id), 0, NULL);
+        if (idx < 0)
+                return LS_ERR_NOT_FOUND;
+        ls_lead_view_fill(ls_lm(sh, (uint32_t)idx, model_idx), view);
+        return LS_OK;
+}
+
+void ls_shard_stats(const ls_shard_t *sh, ls_shard_stats_t *stats) {
+        *stats = sh->stats;
+        stats->leads = ls_lead_table_count(sh->leads);
+        stats->state_bytes = ls_lead_table_bytes(sh->leads) +
+                             sh->size_heap * sizeof(ls_timer_t);
+        stats->lead_model_bytes =
+                sh->ms->n_models ? sh->block_size / sh->ms->n_models : 0;
+        stats->timers = sh->live_timers;
+}
+
+static void ls_lead_view_fill(const ls_lm_t *lm, ls_lead_view_t *view) {
+        view->fit = lm->fit;
+        view->engagement = lm->engagement;
+        view->total = ls_sat32((int64_t)lm->fit + lm->engagement);
+        view->grade = lm->grade;
+        view->band = lm->band;
+        view->mql = !!(lm->flags & LS_LM_MQL);
+        view->hot = !!(lm->flags & LS_LM_HOT_ALERTED);
+        view->seq = lm->seq;
+        view->last_activity = lm->anchor;
+}
+
+uint64_t ls_shard_scored_leads(const ls_shard_t *sh, size_t model_idx) {
+        return model_idx < sh->ms->n_models ? sh->scored[model_idx] : 0;
+}
+
+void ls_shard_foreach_lead(const ls_shard_t *sh, size_t model_idx,
+                           int (*cb)(const char *lead_id,
+                                     const ls_lead_view_t *view, void *opaque),
+                           void *opaque) {
+        size_t i, n = ls_lead_table_count(sh->leads);
+        ls_lead_view_t view;
+
+        if (model_idx >= sh->ms->n_models)
+                return;
+        for (i = 0; i < n; i++) {
+                ls_lead_view_fill(ls_lm(sh, (uint32_t)i, model_idx), &view);
+                if (cb(ls_lead_table_key(sh->leads, (uint32_t)i), &view,
+                       opaque))
+                        return;
+        }
+}

@@ -1,0 +1,138 @@
+/*
+ * ls_shard_check.c - the shard's invariants, checked: each lead's fields
+ * are within what the engine computes with (ls_lead_check(), also run on
+ * every loaded lead), and ls_shard_check() walks the lead table, the timer
+ * heap and the scored counts, as debug builds and tests do after a batch.
+ */
+#include "leadscore/ls_engine.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "engine/ls_engine_int.h"
+
+/*
+ * The first field of lead @p lead's loaded state that the engine could
+ * not compute with (a time past the year 9999, a grade past the model's,
+ * a sum beyond the model's clamps, a timer that does not follow from the
+ * decay state), or NULL when every one is in range: a snapshot with a
+ * valid checksum may still have been written by something else.
+ */
+const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
+        const ls_modelset_t *ms = sh->ms;
+        const ls_lead_hdr_t *hdr = ls_hdr(sh, lead);
+        size_t m, i;
+
+        if (!ls_time_ok(hdr->clock, INT64_MIN))
+                return "lead clock";
+        if (!ls_time_ok(hdr->profile_time, INT64_MIN))
+                return "profile time";
+        if (hdr->dedupe_pos >= (ms->dedupe ? ms->dedupe : 1) ||
+            hdr->dedupe_n > ms->dedupe)
+                return "dedupe ring";
+        for (m = 0; m < ms->n_models; m++) {
+                const ls_model_t *model = &ms->models[m];
+                ls_lm_t *lm = ls_lm(sh, lead, m);
+                const ls_cap_slot_t *slots = ls_cap_slots(lm);
+                const int64_t *hot = ls_hot_times(sh, lm, m);
+                uint32_t track = ls_hot_ring_len(model);
+
+                if (lm->grade >= model->n_grades || lm->band >= model->n_bands)
+                        return "grade or band";
+                if (track && lm->hot_pos >= track)
+                        return "hot-lead ring position";
+                if (model->n_fit_rules < 64 &&
+                    lm->fit_bits >> model->n_fit_rules)
+                        return "fit rule bits";
+                if (lm->fit != ls_clamp_fit(model, lm->fit) ||
+                    lm->engagement !=
+                            ls_clamp_engagement(model, lm->engagement) ||
+                    lm->base != ls_clamp_engagement(model, lm->base))
+                        return "fit or engagement";
+                if (!ls_time_ok(lm->anchor, INT64_MIN) ||
+                    !ls_time_ok(lm->hot_last, INT64_MIN))
+                        return "activity time";
+                if (model->decay.kind == LS_DECAY_STEPS &&
+                    lm->decay_n > model->decay.n_steps)
+                        return "decay steps";
+                if (lm->timer_due != ls_decay_next_due(model, lm))
+                        return "decay timer";
+                for (i = 0; i < model->n_cap_slots; i++)
+                        if (slots[i].window < 0 ||
+                            slots[i].window > LS_TIME_MAX)
+                                return "cap window";
+                for (i = 0; i < track; i++)
+                        if (!ls_time_ok(hot[i], INT64_MIN))
+                                return "hot-lead ring time";
+        }
+        return NULL;
+}
+
+ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
+                        size_t errstr_size) {
+        size_t n = ls_lead_table_count(sh->leads), i, m;
+        const char *bad;
+
+        if (sh->n_heap > sh->size_heap ||
+            sh->live_timers > n * sh->ms->n_models)
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "timer heap: %zu entries in %zu, %zu live",
+                                 sh->n_heap, sh->size_heap, sh->live_timers);
+        for (i = 0; i < sh->n_heap; i++) {
+                if (sh->heap[i].lead >= n ||
+                    sh->heap[i].model >= sh->ms->n_models)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "timer heap entry %zu: lead %u "
+                                         "model %u out of range",
+                                         i, (unsigned)sh->heap[i].lead,
+                                         (unsigned)sh->heap[i].model);
+                if (i > 0 &&
+                    ls_timer_less(&sh->heap[i], &sh->heap[(i - 1) / 2]))
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "timer heap: entry %zu is due "
+                                         "before its parent",
+                                         i);
+        }
+        for (m = 0; m < sh->ms->n_models; m++) {
+                uint64_t scored = 0;
+
+                for (i = 0; i < n; i++)
+                        scored += ls_lm(sh, (uint32_t)i, m)->seq > 0;
+                if (scored != sh->scored[m])
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "model %zu: %" PRIu64 " leads with "
+                                         "an output, counted %" PRIu64,
+                                         m, scored, sh->scored[m]);
+        }
+        for (i = 0; i < n; i++) {
+                const char *key = ls_lead_table_key(sh->leads, (uint32_t)i);
+
+                /* the index finds every lead under its own number */
+                if (ls_lead_table_get(sh->leads, key, strlen(key), 0, NULL) !=
+                    (int64_t)i)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "lead table: key %s does not find "
+                                         "lead %zu",
+                                         key, i);
+                if ((bad = ls_lead_check(sh, (uint32_t)i)) != NULL)
+                        return ls_seterr(
+                                errstr, errstr_size, LS_ERR_INVALID,
+                                "lead %s: %s out of range",
+                                ls_lead_table_key(sh->leads, (uint32_t)i), bad);
+                for (m = 0; m < sh->ms->n_models; m++) {
+                        const ls_lm_t *lm = ls_lm(sh, (uint32_t)i, m);
+                        /* a wake-up at or before a pending timer is in
+                         * the heap (ls_arm) */
+                        if (lm->timer_due != INT64_MAX &&
+                            lm->wake_due > lm->timer_due)
+                                return ls_seterr(
+                                        errstr, errstr_size, LS_ERR_INVALID,
+                                        "lead %s model %zu: timer due %lld "
+                                        "has no wake-up before it",
+                                        ls_lead_table_key(sh->leads,
+                                                          (uint32_t)i),
+                                        m, (long long)lm->timer_due);
+                }
+        }
+        return LS_OK;
+}

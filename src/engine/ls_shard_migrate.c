@@ -1,0 +1,172 @@
+/*
+ * ls_shard_migrate.c - a model reload's state move: ls_shard_migrate()
+ * builds a shard for the new model set from an old one, lead by lead,
+ * keeping what the new models share with the old (models and rules
+ * matched by id, categories by name) and starting the rest as a new lead
+ * would.
+ */
+#include "leadscore/ls_engine.h"
+
+#include <string.h>
+
+#include "engine/ls_engine_int.h"
+
+/*
+ * Model migration: carry a shard's state over to a new model set.
+ */
+
+static int ls_decay_same(const ls_decay_t *a, const ls_decay_t *b) {
+        size_t i;
+
+        if (a->kind != b->kind || a->n_steps != b->n_steps ||
+            a->half_life_ms != b->half_life_ms || a->tick_ms != b->tick_ms)
+                return 0;
+        for (i = 0; i < a->n_steps; i++)
+                if (a->steps[i].after_ms != b->steps[i].after_ms ||
+                    a->steps[i].points != b->steps[i].points)
+                        return 0;
+        return 1;
+}
+
+/* Copies the counter of an old cap into the new cap's slot, if both. */
+static void ls_migrate_cap(const ls_cap_t *ocap, ls_cap_slot_t *oslots,
+                           const ls_cap_t *ncap, ls_cap_slot_t *nslots) {
+        /* a counter is only meaningful in windows of the same length */
+        if (ocap->set && ncap->set && ocap->per_ms == ncap->per_ms)
+                nslots[ncap->slot] = oslots[ocap->slot];
+}
+
+/* One lead, one model present in both sets (same id). */
+static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
+                          const ls_shard_t *nsh, size_t nm, ls_lm_t *nlm,
+                          int64_t clock) {
+        const ls_model_t *o = &osh->ms->models[om], *n = &nsh->ms->models[nm];
+        size_t i, j;
+        int64_t fit = 0;
+
+        ls_lm_init_model(nsh->ms, n, nlm);
+        nlm->seq = olm->seq;
+        nlm->flags = olm->flags;
+        if (!n->mql.enabled)
+                nlm->flags &= (uint8_t)~LS_LM_MQL;
+        if (!n->hot.enabled)
+                nlm->flags &= (uint8_t)~LS_LM_HOT_ALERTED;
+        nlm->hot_last = olm->hot_last;
+        /* fit: the match bits of fit rules kept (by id), with their new
+         * points; a rule new to the model keeps its as-if-absent result */
+        for (i = 0; i < n->n_fit_rules; i++) {
+                for (j = 0; j < o->n_fit_rules; j++) {
+                        if (!strcmp(n->fit_rules[i].id, o->fit_rules[j].id)) {
+                                if (olm->fit_bits >> j & 1)
+                                        nlm->fit_bits |= (uint64_t)1 << i;
+                                else
+                                        nlm->fit_bits &= ~((uint64_t)1 << i);
+                                break;
+                        }
+                }
+                if (nlm->fit_bits >> i & 1)
+                        fit += n->fit_rules[i].points;
+        }
+        nlm->fit = ls_clamp_fit(n, fit);
+        /* engagement: kept (history is not re-scored), clamped anew */
+        nlm->engagement = ls_clamp_engagement(n, olm->engagement);
+        nlm->anchor = olm->anchor;
+        if (ls_decay_same(&o->decay, &n->decay)) {
+                nlm->base = ls_clamp_engagement(n, olm->base);
+                nlm->decay_n = olm->decay_n;
+        } else if (olm->anchor != INT64_MIN) {
+                /* another decay: its clock starts at the switch */
+                nlm->base = nlm->engagement;
+                nlm->anchor = clock;
+                nlm->decay_n = 0;
+        }
+        nlm->grade = (uint8_t)ls_grade_of(n, nlm->fit);
+        nlm->band = (uint8_t)ls_band_of(n, nlm->engagement);
+        /* caps, by rule id and category name */
+        for (i = 0; i < n->n_rules; i++)
+                for (j = 0; j < o->n_rules; j++)
+                        if (!strcmp(n->rules[i].id, o->rules[j].id))
+                                ls_migrate_cap(
+                                        &o->rules[j].cap, ls_cap_slots(olm),
+                                        &n->rules[i].cap, ls_cap_slots(nlm));
+        for (i = 0; i < n->n_categories; i++)
+                for (j = 0; j < o->n_categories; j++)
+                        if (!strcmp(n->categories[i].name,
+                                    o->categories[j].name))
+                                ls_migrate_cap(&o->categories[j].cap,
+                                               ls_cap_slots(olm),
+                                               &n->categories[i].cap,
+                                               ls_cap_slots(nlm));
+        /* the hot-lead window, as far as both rings reach */
+        if (ls_hot_ring_len(o) && ls_hot_ring_len(n)) {
+                uint32_t ol = ls_hot_ring_len(o), nl = ls_hot_ring_len(n);
+                uint32_t k, cnt = ol < nl ? ol : nl;
+
+                for (k = 0; k < cnt; k++) {
+                        /* newest first: walk the old ring backwards */
+                        uint32_t from = (olm->hot_pos + ol - 1 - k) % ol;
+                        uint32_t to = cnt - 1 - k;
+
+                        ls_hot_times(nsh, nlm, nm)[to] =
+                                ls_hot_times(osh, olm, om)[from];
+                        ls_hot_points(nsh, nlm, nm)[to] =
+                                ls_hot_points(osh, olm, om)[from];
+                }
+                nlm->hot_pos = (uint8_t)(cnt % nl);
+        }
+        nlm->timer_due = ls_decay_next_due(n, nlm);
+}
+
+ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
+                             char *errstr, size_t errstr_size) {
+        size_t i, n = ls_lead_table_count(osh->leads), m, om;
+        ls_shard_t *sh = ls_shard_new(ms);
+
+        if (!sh)
+                goto nomem;
+        sh->stream_time = osh->stream_time;
+        sh->stats = osh->stats;
+        for (i = 0; i < n; i++) {
+                const char *key = ls_lead_table_key(osh->leads, (uint32_t)i);
+                ls_lead_hdr_t *oh = ls_hdr(osh, (uint32_t)i), *nh;
+                uint32_t k, keep;
+                int created;
+                int64_t idx = ls_lead_table_get(sh->leads, key, strlen(key), 1,
+                                                &created);
+
+                if (idx < 0)
+                        goto nomem;
+                ls_lm_init(sh, (uint32_t)idx);
+                nh = ls_hdr(sh, (uint32_t)idx);
+                nh->clock = oh->clock;
+                nh->profile_time = oh->profile_time;
+                /* the most recent event ids, as many as both remember */
+                keep = oh->dedupe_n < ms->dedupe ? oh->dedupe_n : ms->dedupe;
+                for (k = 0; k < keep; k++)
+                        ls_dedupe_ring(nh)[k] = ls_dedupe_ring(
+                                oh)[(oh->dedupe_pos + osh->ms->dedupe - keep +
+                                     k) %
+                                    osh->ms->dedupe];
+                nh->dedupe_n = (uint8_t)keep;
+                nh->dedupe_pos = (uint8_t)(ms->dedupe ? keep % ms->dedupe : 0);
+                for (m = 0; m < ms->n_models; m++) {
+                        for (om = 0; om < osh->ms->n_models; om++)
+                                if (!strcmp(ms->models[m].id,
+                                            osh->ms->models[om].id))
+                                        break;
+                        if (om == osh->ms->n_models)
+                                continue; /* a new model: a fresh lead */
+                        ls_migrate_lm(osh, om, ls_lm(osh, (uint32_t)i, om), sh,
+                                      m, ls_lm(sh, (uint32_t)idx, m),
+                                      oh->clock);
+                }
+        }
+        if (ls_heap_rebuild(sh) != LS_OK)
+                goto nomem;
+        return sh;
+nomem:
+        ls_shard_destroy(sh);
+        ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                  "out of memory migrating %zu leads", n);
+        return NULL;
+}
