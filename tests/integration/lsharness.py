@@ -72,9 +72,10 @@ class Proc:
     `leadscore run --config FILE` runs in FILE's directory unless cwd is
     given: a config without snapshot.dir keeps its state in
     leadscore-state of the working directory, which must be the test's
-    own temporary directory, not ctest's (shared by every test)."""
+    own temporary directory, not ctest's (shared by every test).
+    env: the environment of the process, by default this one's."""
 
-    def __init__(self, args, name, cwd=None):
+    def __init__(self, args, name, cwd=None, env=None):
         args = list(args)
         if cwd is None and args[1:2] == ["run"] and "--config" in args:
             i = args.index("--config") + 1
@@ -88,7 +89,7 @@ class Proc:
         self.p = subprocess.Popen(
             kafka_cluster_module().die_with_parent(args),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            cwd=cwd)
+            cwd=cwd, env=env)
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
 
@@ -278,10 +279,11 @@ consumer:
     return path
 
 
-def start_run(config, name="run", cwd=None):
+def start_run(config, name="run", cwd=None, env=None):
     """`leadscore run` in cwd, by default the config file's directory
-    (see Proc)."""
-    return Proc([LEADSCORE, "run", "--config", config], name, cwd=cwd)
+    (see Proc), with env as its environment (by default this one's)."""
+    return Proc([LEADSCORE, "run", "--config", config], name, cwd=cwd,
+                env=env)
 
 
 def producer(bootstrap, **extra):

@@ -4,9 +4,21 @@ ships (and then the one of deploy/compose), keep the exactly-once contract
 while one of them is stopped and started again with events flowing, and
 every assignment holds partition p of both input topics together.
 
+Both configs keep lead state in a compacted snapshot topic
+(snapshot.topic), and every instance runs in an empty working directory
+of its own, as a pod without a volume does: no disk is shared, so a
+partition that moves to another instance (B's to A and C when B stops,
+some of theirs to B's successor B2, a new process in a new directory)
+is restored from the topic. The test asserts that B2 restores from the
+topic, that no restore reads anything else, and that every working
+directory is still empty at the end (nothing kept locally).
+
 The cluster: one KRaft node of Kafka kafka_cluster.SCRAM_VERSION (3.9.2)
-with a SASL_SSL listener, every topic with the 8 partitions that
-deploy/compose's `topics` job creates. The k8s config authenticates with
+with a SASL_SSL listener, the topics as deploy/compose's `topics` job
+creates them (test_ops_deploy.compose_topics): 8 partitions each, and the
+snapshot topic with the job's cleanup.policy=compact, segment.ms and
+min.cleanable.dirty.ratio (the settings docs/DEPLOY.md gives for the k8s
+one too). The k8s config authenticates with
 SCRAM-SHA-512 over TLS, and Debian 12's librdkafka 2.0.2 (the one of the
 debian:12 image deploy/docker builds) cannot do SCRAM with Kafka 4.x
 (docs/CONFIG.md), so the cluster is the newest 3.x; a SCRAM-SHA-512
@@ -27,8 +39,6 @@ compared with the shipped file and must be equal):
     and examples/model.yaml;
   - registry.url: a registry of the test (registry_server.py) instead of
     http://schema-registry:8081;
-  - snapshot.dir: one temporary directory shared by the three instances,
-    as the shared ReadWriteMany volume of deploy/k8s/pvc.yaml is;
   - metrics.listen: port 0 (three instances on one host; the shipped 9464
     would collide, and with other tests);
   - secrets: ${env:LEADSCORE_SASL_USERNAME} / ${env:LEADSCORE_SASL_PASSWORD}
@@ -36,7 +46,10 @@ compared with the shipped file and must be equal):
     and its random password, as the Secret does in a pod;
   - compose only: topics get a "compose-" prefix, since both configs run
     on one cluster and their input formats differ (the k8s one reads
-    registry-framed Avro, the compose one JSON).
+    registry-framed Avro, the compose one JSON); so does snapshot.topic,
+    since both configs use group "leadscore", and a snapshot's key
+    (GROUP/p/...) would otherwise let the compose run find the k8s
+    run's state.
 
 The shipped models score the inputs of durability_common.make_inputs
 (records 10 minutes apart, events only while the runs consume), encoded
@@ -47,9 +60,11 @@ fired" is not asserted (the k8s model has no decay), and "every event
 scored exactly once" only for the k8s model, where every event changes the
 one model's score: examples/model.yaml (compose) scores an event in two
 models, or in none when it changes nothing. The reference is one
-uninterrupted instance with the same config (its own group, output topics
-and snapshot directory, and snapshots every second so that its commits
-show promptly that it is done; outputs do not depend on snapshot times).
+uninterrupted instance with the same config (its own group and output
+topics, its own empty working directory, the same snapshot topic, where
+its group keys its snapshots apart, and snapshots every second so that
+its commits show promptly that it is done; outputs do not depend on
+snapshot times).
 The three instances keep the shipped snapshot.interval (30s), so the
 group's commits, which follow snapshots, lag up to 30 s.
 """
@@ -60,7 +75,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 
 import yaml
@@ -68,6 +82,7 @@ import yaml
 import durability_common as d
 import lsharness as h
 import test_kafka_cluster as kcl
+import test_ops_deploy as ops
 
 BROKERS = "kafka"
 TIMEOUT = 900
@@ -99,13 +114,21 @@ def shipped_compose():
         return yaml.safe_load(f)
 
 
-def compose_partitions():
-    """The partition count deploy/compose's topics job creates."""
-    with open(os.path.join(DEPLOY, "compose", "compose.yaml")) as f:
-        doc = yaml.safe_load(f)
-    m = re.search(r"--partitions (\d+)",
-                  " ".join(doc["services"]["topics"]["command"]))
-    return int(m.group(1))
+def snapshot_topics():
+    """{snapshot topic of the test: its topic config}: the k8s config's
+    snapshot.topic, and the compose one's with the "compose-" prefix,
+    each with the config deploy/compose's topics job creates the shipped
+    compose one with. Both configs name the same topic, so the k8s one
+    gets that config too (docs/DEPLOY.md gives the same command)."""
+    k8s = shipped_k8s()[0]["snapshot"]["topic"]
+    compose = shipped_compose()["snapshot"]["topic"]
+    assert k8s == compose, (k8s, compose)
+    job = ops.compose_topics()
+    assert job[compose]["partitions"] == job["lead-events"]["partitions"] \
+        == PARTS, job
+    cfg = job[compose]["config"]
+    assert cfg.get("cleanup.policy") == "compact", cfg
+    return {k8s: cfg, "compose-" + compose: cfg}
 
 
 def diff(a, b, path=""):
@@ -131,10 +154,10 @@ def write(tmp, name, cfg, allowed, shipped):
 
 
 K8S_CHANGED = {"kafka.bootstrap.servers", "kafka.ssl.ca.location", "model",
-               "schemas", "registry.url", "snapshot.dir", "metrics.listen"}
+               "schemas", "registry.url", "metrics.listen"}
 
 
-def k8s_config(tmp, name, snapdir, registry_url, group=None, outputs=None):
+def k8s_config(tmp, name, registry_url, group=None, outputs=None):
     shipped, model = shipped_k8s()
     cfg = copy.deepcopy(shipped)
     sec = cluster().cluster.secure
@@ -149,7 +172,6 @@ def k8s_config(tmp, name, snapdir, registry_url, group=None, outputs=None):
     cfg["model"] = os.path.join(tmp, "model.yaml")
     cfg["schemas"] = h.SCHEMAS
     cfg["registry"]["url"] = registry_url
-    cfg["snapshot"]["dir"] = snapdir
     host, _, port = cfg["metrics"]["listen"].rpartition(":")
     cfg["metrics"]["listen"] = host + ":0"
     allowed = set(K8S_CHANGED)
@@ -161,19 +183,19 @@ def k8s_config(tmp, name, snapdir, registry_url, group=None, outputs=None):
     return write(tmp, name, cfg, allowed, shipped)
 
 
-def compose_config(tmp, name, snapdir, registry_url, group=None, outs=None):
+def compose_config(tmp, name, registry_url, group=None, outs=None):
     shipped = shipped_compose()
     cfg = copy.deepcopy(shipped)
     cfg["kafka"]["bootstrap.servers"] = cluster().address
     cfg["model"] = os.path.join(h.SOURCE_DIR, "examples", "model.yaml")
     cfg["schemas"] = h.SCHEMAS
     cfg["registry"]["url"] = registry_url
-    cfg["snapshot"]["dir"] = snapdir
+    cfg["snapshot"]["topic"] = "compose-" + cfg["snapshot"]["topic"]
     host, _, port = cfg["metrics"]["listen"].rpartition(":")
     cfg["metrics"]["listen"] = host + ":0"
     cfg["topics"] = dict(COMPOSE_TOPICS)
     allowed = {"kafka.bootstrap.servers", "model", "schemas", "registry.url",
-               "snapshot.dir", "metrics.listen", "topics"}
+               "snapshot.topic", "metrics.listen", "topics"}
     if group:   # the reference run
         cfg["group"] = group
         cfg["topics"].update(outs)
@@ -190,18 +212,12 @@ def sasl_env():
     return env
 
 
-class Run(h.Proc):
-    """`leadscore run` with the SASL secrets in its environment."""
-
-    def __init__(self, config, name, env=None):
-        self.name = name
-        self.lines = []
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen([h.LEADSCORE, "run", "--config", config],
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
+def Run(config, name, workdir, env=None):
+    """`leadscore run` in workdir, a new empty directory (a pod's
+    filesystem without a volume), with env (the SASL secrets) as its
+    environment."""
+    os.makedirs(workdir)
+    return h.start_run(config, name, cwd=workdir, env=env)
 
 
 # -- the cluster and the registry ---------------------------------------
@@ -229,6 +245,9 @@ def cluster():
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             timeout=120)
         assert r.returncode == 0, r.stdout
+        # the snapshot topics, compacted, as deploy/compose creates its own
+        for topic, cfg in snapshot_topics().items():
+            _cluster.cluster.create_topics([topic], PARTS, config=cfg)
         h.log("kafka %s: up at %s (SASL_SSL %s) in %.1fs" % (
             _kc.SCRAM_VERSION, _cluster.address, sec["bootstrap"],
             time.monotonic() - start))
@@ -429,22 +448,32 @@ def check_exactly_once(bootstrap, ev_ids, mine, ref, per_event):
 
 # -- the scenario --------------------------------------------------------
 
+def restores(proc):
+    """[(partition, where)] of every `restored partition` line of a run
+    (logfmt or JSON): where is "topic NAME" or a directory's file."""
+    return [(int(p), w) for p, w in re.findall(
+        r"restored partition (\d+) from (topic \S+|\S+)", proc.stderr_text())]
+
+
 def three_instances(what, make_config, inputs, outputs, avro, per_event,
                     env, seed):
-    """Backlog, three instances A B C in group GROUP sharing a snapshot
-    directory, events flowing; B stopped (SIGTERM) and started again;
-    then the checks against a reference run."""
+    """Backlog, three instances A B C in group GROUP, each in an empty
+    working directory of its own, their state in the snapshot topic,
+    events flowing; B stopped (SIGTERM) and started again (as B2, in a
+    new empty directory); then the checks against a reference run."""
     kb = cluster()
     addr = kb.address
     admin = kb.cluster.admin()
     tmp = h.tmpdir()
-    snap = os.path.join(tmp, "snaps")
+    work = os.path.join(tmp, "work")   # work/NAME: each instance's own
     reg = Registry()
     procs, refs = [], []
     feeder = None
     topics = dict(h.TOPICS, events=inputs[0], profiles=inputs[1])
     try:
-        cfg = make_config(tmp, "config.yaml", snap, reg.url)
+        cfg = make_config(tmp, "config.yaml", reg.url)
+        with open(cfg) as f:
+            snap_topic = yaml.safe_load(f)["snapshot"]["topic"]
         seqs = collections.Counter()
         recs = d.make_inputs(300, seed, seqs=seqs)
         produce_backlog(addr, recs, topics, avro)
@@ -462,7 +491,7 @@ def three_instances(what, make_config, inputs, outputs, avro, per_event,
                   % (what, why, n, time.monotonic() - start))
 
         for name in "ABC":
-            procs.append(Run(cfg, name, env))
+            procs.append(Run(cfg, name, os.path.join(work, name), env))
         for p in procs:
             p.wait_line("assigned", 90)
         settled(3, "A, B, C started")
@@ -475,23 +504,23 @@ def three_instances(what, make_config, inputs, outputs, avro, per_event,
         assert rc == 0, "B: exit %s:\n%s" % (rc, b.stderr_text())
         settled(2, "B stopped")
         phase(feeder, addr, outputs[0], running(), what + ": B stopped")
-        procs.append(Run(cfg, "B2", env))
+        procs.append(Run(cfg, "B2", os.path.join(work, "B2"), env))
         procs[-1].wait_line("assigned", 90)
         settled(3, "B started again")
         phase(feeder, addr, outputs[0], running(), what + ": B started again")
         feeder.finish()
         ends = input_ends(addr, inputs)
 
-        # the reference: one instance, same config, its own group, output
-        # topics and snapshots, catching up meanwhile; snapshots every
-        # second only so that its commits (the sign it is done) follow
-        # fast (its outputs do not depend on when it snapshots)
+        # the reference: one instance, same config, its own group and
+        # output topics (its snapshots, keyed by its group, share the
+        # topic), catching up meanwhile; snapshots every second only so
+        # that its commits (the sign it is done) follow fast (its outputs
+        # do not depend on when it snapshots)
         ref_out = (outputs[0].replace("lead-", "ref-"),
                    outputs[1].replace("lead-", "ref-"))
-        rcfg = make_config(tmp, "ref.yaml", os.path.join(tmp, "ref-snaps"),
-                           reg.url, group=what + "-ref",
+        rcfg = make_config(tmp, "ref.yaml", reg.url, group=what + "-ref",
                            outs={"scores": ref_out[0], "alerts": ref_out[1]})
-        r = Run(rcfg, "reference", env)
+        r = Run(rcfg, "reference", os.path.join(work, "reference"), env)
         refs.append(r)
         # the group commits what snapshots cover: with the shipped
         # snapshot.interval (30s) up to 30 s after processing
@@ -510,17 +539,31 @@ def three_instances(what, make_config, inputs, outputs, avro, per_event,
         per_life = {p.name: kcl.consumed(p) for p in procs}
         assert all(per_life[n] > 0 for n in "AC"), per_life
         assert per_life["B2"] > 0, per_life
-        assert any("restored partition" in p.stderr_text() for p in procs)
+        # State followed the partitions through the topic: B2, a new
+        # process in a new empty directory, restored what others wrote
+        # there, and no restore read anything else.
+        restored = {p.name: restores(p) for p in procs}
+        assert restored["B2"], "B2 restored nothing:\n%s" % (
+            procs[-1].stderr_text()[-3000:])
+        where = {w for rs in restored.values() for _, w in rs}
+        assert where == {"topic " + snap_topic}, where
 
         wait_processed(addr, what + "-ref", ends, 120, [r],
                        what + ": reference")
         rc = r.stop(timeout=60)
         assert rc == 0, "reference: exit %s:\n%s" % (rc, r.stderr_text())
+        # nothing was kept on the instances' disks
+        left = {n: os.listdir(os.path.join(work, n))
+                for n in os.listdir(work)}
+        assert not any(left.values()), left
         repeats = check_exactly_once(addr, d.event_ids(recs), outputs,
                                      ref_out, per_event)
         h.log("%s: %d inputs, consumed %s, %d assignments each holding "
-              "partition p of both inputs, %d repeated outputs dropped"
-              % (what, len(recs), per_life, n_assigned, repeats))
+              "partition p of both inputs, restored from %s: %s, %d "
+              "repeated outputs dropped"
+              % (what, len(recs), per_life, n_assigned, snap_topic,
+                 {n: sorted(p for p, _ in rs) for n, rs in restored.items()},
+                 repeats))
     finally:
         if feeder is not None:
             feeder.halt.set()
@@ -530,10 +573,8 @@ def three_instances(what, make_config, inputs, outputs, avro, per_event,
 
 
 def test_k8s_config():
-    assert compose_partitions() == PARTS
-
-    def make(tmp, name, snap, url, group=None, outs=None):
-        return k8s_config(tmp, name, snap, url, group, outs)
+    def make(tmp, name, url, group=None, outs=None):
+        return k8s_config(tmp, name, url, group, outs)
 
     three_instances("k8s", make, (h.TOPICS["events"], h.TOPICS["profiles"]),
                     (h.TOPICS["scores"], h.TOPICS["alerts"]), True, True,
@@ -541,8 +582,8 @@ def test_k8s_config():
 
 
 def test_compose_config():
-    def make(tmp, name, snap, url, group=None, outs=None):
-        return compose_config(tmp, name, snap, url, group, outs)
+    def make(tmp, name, url, group=None, outs=None):
+        return compose_config(tmp, name, url, group, outs)
 
     shipped = shipped_compose()
     assert shipped["format"] == {"input": "json", "output": "registry"}

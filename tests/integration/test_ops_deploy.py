@@ -1,9 +1,10 @@
 """Static validation of deploy/ with what runs here (no network, no
 container runtime, no cluster): every manifest and the compose file parse
 as YAML with the structure that matters (KRaft Kafka, schema registry,
-StatefulSet probes on /healthz and /readyz, a shared ReadWriteMany
-snapshot volume, a
-PodDisruptionBudget, a headless metrics service, the Secret wiring), the
+a topics job that creates the compacted snapshot topic the compose config
+names, StatefulSet probes on /healthz and /readyz, lead state in a
+snapshot topic and no volume for it, a PodDisruptionBudget, a headless
+metrics service, the Secret wiring), the
 Dockerfile is multi-stage with a non-root runtime user and no -dev
 packages at run time, every leadscore config shipped in deploy/ loads with
 the real config loader (`leadscore run --print-config`), and the systemd
@@ -77,6 +78,38 @@ def test_compose():
     assert "lead-events" in cmd and "lead-profiles" in cmd, cmd
     assert svc["topics"]["depends_on"]["kafka"]["condition"] == \
         "service_healthy"
+    # Lead state in the topic the job creates compacted, with as many
+    # partitions as the inputs; no volume for it (docs/DEPLOY.md).
+    snap = yaml.safe_load(text)["snapshot"]
+    assert "dir" not in snap, snap
+    assert "snapshot = topic:%s " % snap["topic"] in out, out
+    created = compose_topics()
+    assert created[snap["topic"]]["config"].get("cleanup.policy") == \
+        "compact", created
+    assert created[snap["topic"]]["partitions"] == \
+        created["lead-events"]["partitions"], created
+    assert all(":/var/lib/leadscore" not in m for m in ls["volumes"]), ls
+    assert "volumes" not in doc, doc
+
+
+def compose_topics():
+    """{topic: {"partitions": N, "config": {key: value}}} of every
+    kafka-topics.sh --create in the script of deploy/compose's `topics`
+    job (the topics of its `for t in ...` loop expanded).
+    it.kafka.test_kafka_deploy creates its topics from it."""
+    (doc,) = load_all(os.path.join(DEPLOY, "compose", "compose.yaml"))
+    script = " ".join(doc["services"]["topics"]["command"])
+    script = script.replace("\\\n", " ")
+    loop = re.search(r"for t in ([^;]*);", script)
+    names = loop.group(1).split() if loop else []
+    out = {}
+    for call in re.split(r"(?=kafka-topics\.sh)", script)[1:]:
+        m = re.search(r"--topic (\S+)", call)
+        cfg = dict(re.findall(r"--config (\S+?)=(\S+)", call))
+        parts = int(re.search(r"--partitions (\d+)", call).group(1))
+        for t in (names if m.group(1) == '"$$t"' else [m.group(1)]):
+            out[t] = {"partitions": parts, "config": cfg}
+    return out
 
 
 def k8s_docs():
@@ -104,17 +137,14 @@ def test_kubernetes():
         get = c[probe]["httpGet"]
         assert get["path"] == path, (probe, get)
         assert get["port"] in ports or get["port"] in ports.values(), get
-    # Snapshots on one ReadWriteMany claim mounted by every pod, so that a
-    # partition's snapshot follows it to another pod (docs/DEPLOY.md).
-    assert not spec.get("volumeClaimTemplates"), \
-        "a volume per pod: snapshots would not follow a moved partition"
-    mounted = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
-    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
-              for v in pod["volumes"] if "persistentVolumeClaim" in v}
-    pvcs = {p["metadata"]["name"]: p for p in docs["PersistentVolumeClaim"]}
-    snap = [n for n in claims if n in mounted]
-    assert snap, (claims, mounted)
-    assert pvcs[claims[snap[0]]]["spec"]["accessModes"] == ["ReadWriteMany"]
+    # Lead state in a snapshot topic, so that a partition's snapshot
+    # follows it to another pod; no volume (docs/DEPLOY.md): the config
+    # names a topic, not a directory, and no pod mounts a claim.
+    assert not spec.get("volumeClaimTemplates"), spec
+    assert "PersistentVolumeClaim" not in docs, docs["PersistentVolumeClaim"]
+    assert not [v for v in pod["volumes"] if "configMap" not in v], \
+        pod["volumes"]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["terminationGracePeriodSeconds"] >= 30
 
@@ -144,6 +174,22 @@ def test_kubernetes():
     out = print_config(cm["data"]["config.yaml"], env)
     assert "kafka.sasl.password = ********" in out, out
     assert "model_watch = true" in out, out
+    snap = yaml.safe_load(cm["data"]["config.yaml"])["snapshot"]
+    assert "dir" not in snap, snap
+    assert "snapshot = topic:%s " % snap["topic"] in out, out
+    # docs/DEPLOY.md's command creates that topic with the settings the
+    # compose topics job gives its own (it.kafka.test_kafka_deploy creates
+    # it so)
+    with open(os.path.join(h.SOURCE_DIR, "docs", "DEPLOY.md")) as f:
+        text = f.read().replace("\\\n", " ")
+    cmds = [c for c in re.findall(r"kafka-topics\.sh[^\n]*", text)
+            if "--topic %s " % snap["topic"] in c]
+    assert cmds, "docs/DEPLOY.md: no kafka-topics.sh for " + snap["topic"]
+    job = compose_topics()
+    assert snap["topic"] in job, job
+    for cmd in cmds:
+        assert dict(re.findall(r"--config (\S+?)=(\S+)", cmd)) == \
+            job[snap["topic"]]["config"], cmd
     # The model in the ConfigMap is valid.
     d = tempfile.mkdtemp(prefix="lsdeploy-")
     model = os.path.join(d, "model.yaml")
