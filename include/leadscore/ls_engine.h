@@ -29,6 +29,10 @@ typedef struct ls_kv_s {
 typedef enum ls_input_kind_e {
         LS_INPUT_EVENT = 1,
         LS_INPUT_PROFILE = 2,
+        LS_INPUT_TICK = 3, /* a clock tick of the log: no lead, only a
+                            * time that stream time moves to
+                            * (ls_shard_advance); the scorer applies it,
+                            * ls_shard_apply() refuses it */
 } ls_input_kind_t;
 
 /**

@@ -20,6 +20,7 @@ typedef enum ls_verdict_e {
         LS_V_APPLIED = 0, /* applied (it may have produced no output) */
         LS_V_DUPLICATE,   /* event id already applied to the lead */
         LS_V_STALE,       /* profile update older than the one applied */
+        LS_V_TICK,        /* a clock tick: stream time moved to it */
         LS_V_OVERSIZED,   /* value longer than max_record_bytes */
         LS_V_DECODE,      /* the value does not decode */
         LS_V_SCHEMA,      /* unknown schema id (registry framing) */
@@ -35,7 +36,7 @@ typedef enum ls_verdict_e {
 } ls_verdict_t;
 
 /**
- * The verdict's name: "applied", "duplicate", "stale", and for rejected
+ * The verdict's name: "applied", "duplicate", "stale", "tick", and for rejected
  * records the dead-letter reason ("oversized", "decode", "schema", "key",
  * "partition", "invalid", "late", "future", "capacity").
  */
@@ -57,7 +58,23 @@ typedef struct ls_record_s {
         int32_t partition;
         int32_t partition_cnt; /* of the topic; <= 0: unknown */
         int64_t timestamp;     /* the record's timestamp, ms; <= 0: none */
+        int64_t tick;          /* != 0: the record is a clock tick at this time
+                       * (ms): a record without a value whose
+                       * LS_TICK_HEADER says the time (ls_tick_parse) */
 } ls_record_t;
+
+/** The header that makes a record without a value a clock tick: its
+ *  value is the tick's time, decimal milliseconds since the epoch
+ *  (docs/SEMANTICS.md, "Clock ticks"). */
+#define LS_TICK_HEADER "leadscore.tick"
+
+/**
+ * The time of a tick header's value (@p len bytes, not NUL-terminated).
+ * @returns the time (> 0), or 0 when it is not 1 to 19 decimal digits
+ *          naming a time from 1 ms to the end of the year 9999: such a record
+ *          is no tick.
+ */
+int64_t ls_tick_parse(const void *value, size_t len);
 
 /** Counts of verdicts, indexed by ls_verdict_t. */
 typedef struct ls_verdicts_s {
@@ -71,8 +88,10 @@ uint64_t ls_verdicts_rejected(const ls_verdicts_t *vs);
  * The steps before the engine: checks @p rec's size, decodes it with
  * @p codec into @p in (pointers valid until the codec's next decode) and
  * checks the key rule (records from a topic); in->record_time is the
- * record's timestamp. @returns LS_V_APPLIED when the record goes on to
- * the engine, else its verdict (LS_V_ERROR: *errp), errstr saying why.
+ * record's timestamp. A tick (rec->tick) is no record to decode: *in is
+ * an LS_INPUT_TICK at its time. @returns LS_V_APPLIED when the record
+ * goes on to the engine, else its verdict (LS_V_ERROR: *errp), errstr
+ * saying why.
  */
 ls_verdict_t ls_scorer_read(ls_codec_t *codec, const ls_record_t *rec,
                             ls_input_t *in, ls_err_t *errp, char *errstr,
@@ -93,7 +112,10 @@ ls_verdict_t ls_scorer_apply(const ls_input_t *in, ls_shard_t *const *shards,
  * Scores @p rec: checks its size, decodes it with @p codec, checks the
  * key rule (records from a topic), then applies it to each of the
  * @p n_shards shards (one per model set; all see the same input), their
- * outputs appended to @p obs[i] (reset by the caller). Outputs appended
+ * outputs appended to @p obs[i] (reset by the caller). A tick moves each
+ * shard's stream time to its time, firing the decay that comes due
+ * (LS_V_TICK), unless it is dated past max_future from its record's
+ * timestamp (LS_V_FUTURE), like an event. Outputs appended
  * before a rejection (decay that came due) are the caller's to emit. The
  * verdict is the first shard's.
  * @returns the verdict; for LS_V_ERROR *errp holds the error code. errstr

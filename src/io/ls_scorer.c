@@ -10,14 +10,16 @@
 
 #include "leadscore/ls_keys.h"
 
+#define LS_TICK_MAX INT64_C(253402300799999) /* 9999-12-31T23:59:59.999Z */
+
 static const char *const ls_verdict_names[LS_V__CNT] = {
-        [LS_V_APPLIED] = "applied", [LS_V_DUPLICATE] = "duplicate",
-        [LS_V_STALE] = "stale",     [LS_V_OVERSIZED] = "oversized",
-        [LS_V_DECODE] = "decode",   [LS_V_SCHEMA] = "schema",
-        [LS_V_KEY] = "key",         [LS_V_PARTITION] = "partition",
-        [LS_V_INVALID] = "invalid", [LS_V_LATE] = "late",
-        [LS_V_FUTURE] = "future",   [LS_V_CAPACITY] = "capacity",
-        [LS_V_ERROR] = "error",
+        [LS_V_APPLIED] = "applied",     [LS_V_DUPLICATE] = "duplicate",
+        [LS_V_STALE] = "stale",         [LS_V_TICK] = "tick",
+        [LS_V_OVERSIZED] = "oversized", [LS_V_DECODE] = "decode",
+        [LS_V_SCHEMA] = "schema",       [LS_V_KEY] = "key",
+        [LS_V_PARTITION] = "partition", [LS_V_INVALID] = "invalid",
+        [LS_V_LATE] = "late",           [LS_V_FUTURE] = "future",
+        [LS_V_CAPACITY] = "capacity",   [LS_V_ERROR] = "error",
 };
 
 const char *ls_verdict_name(ls_verdict_t v) {
@@ -67,6 +69,13 @@ ls_verdict_t ls_scorer_read(ls_codec_t *codec, const ls_record_t *rec,
         *errp = LS_OK;
         if (errstr_size)
                 errstr[0] = '\0';
+        if (rec->tick) {
+                memset(in, 0, sizeof(*in));
+                in->kind = LS_INPUT_TICK;
+                in->time = rec->tick;
+                in->record_time = rec->timestamp;
+                return LS_V_APPLIED;
+        }
         if (rec->len > ls_codec_max_record_bytes(codec)) {
                 snprintf(errstr, errstr_size,
                          "record of %zu bytes exceeds max_record_bytes %zu",
@@ -113,6 +122,54 @@ ls_verdict_t ls_scorer_feed(ls_codec_t *codec, const ls_record_t *rec,
                                errstr_size);
 }
 
+int64_t ls_tick_parse(const void *value, size_t len) {
+        const unsigned char *c = value;
+        int64_t t = 0;
+        size_t i;
+
+        if (!value || len == 0 || len > 19)
+                return 0;
+        for (i = 0; i < len; i++) {
+                if (c[i] < '0' || c[i] > '9' || t > (LS_TICK_MAX - 9) / 10)
+                        return 0;
+                t = t * 10 + (c[i] - '0');
+        }
+        return t > 0 && t <= LS_TICK_MAX ? t : 0;
+}
+
+/* A tick: every shard's stream time moves to its time, as an event's
+ * would (the same max_future bound), without a lead. */
+static ls_verdict_t ls_scorer_tick(const ls_input_t *in,
+                                   ls_shard_t *const *shards, ls_outbuf_t *obs,
+                                   size_t n_shards, ls_err_t *errp,
+                                   char *errstr, size_t errstr_size) {
+        size_t s;
+
+        for (s = 0; s < n_shards; s++) {
+                const ls_modelset_t *ms = ls_shard_modelset(shards[s]);
+
+                if (ls_input_future(ms, in)) {
+                        snprintf(errstr, errstr_size,
+                                 "tick %lld is %lld ms past the record's "
+                                 "timestamp %lld (max_future %lld ms)",
+                                 (long long)in->time,
+                                 (long long)(in->time - in->record_time),
+                                 (long long)in->record_time,
+                                 (long long)ms->max_future_ms);
+                        return LS_V_FUTURE;
+                }
+        }
+        for (s = 0; s < n_shards; s++) {
+                if (ls_shard_advance(shards[s], in->time, &obs[s])) {
+                        *errp = LS_ERR_NOMEM;
+                        snprintf(errstr, errstr_size,
+                                 "out of memory advancing stream time");
+                        return LS_V_ERROR;
+                }
+        }
+        return LS_V_TICK;
+}
+
 ls_verdict_t ls_scorer_apply(const ls_input_t *in, ls_shard_t *const *shards,
                              ls_outbuf_t *obs, size_t n_shards, ls_err_t *errp,
                              char *errstr, size_t errstr_size) {
@@ -121,6 +178,9 @@ ls_verdict_t ls_scorer_apply(const ls_input_t *in, ls_shard_t *const *shards,
         size_t s;
 
         *errp = LS_OK;
+        if (in->kind == LS_INPUT_TICK)
+                return ls_scorer_tick(in, shards, obs, n_shards, errp, errstr,
+                                      errstr_size);
         err = LS_OK;
         for (s = 0; s < n_shards; s++) {
                 e = ls_shard_apply(shards[s], in, &obs[s],

@@ -47,6 +47,7 @@ typedef struct ls_rp_rec_s {
         uint32_t val_len;
         uint32_t key_len; /* LS_RP_NO_KEY: the record has none */
         uint8_t topic;    /* 0 events, 1 profiles */
+        int64_t tick;     /* != 0: a clock tick (ls_keys_tick()) */
 } ls_rp_rec_t;
 
 #define LS_RP_NO_KEY UINT32_MAX

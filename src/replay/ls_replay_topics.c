@@ -117,6 +117,7 @@ static void ls_rp_record(const ls_replay_t *rp, const ls_rp_part_t *part,
         rec->partition = part->p;
         rec->partition_cnt = rp->topic_parts[r->topic];
         rec->timestamp = r->ts;
+        rec->tick = r->tick;
 }
 
 /**
@@ -454,6 +455,7 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk, char *errstr,
                         r->topic = (uint8_t)t;
                         r->val_off = part->data.len;
                         r->val_len = (uint32_t)m->len;
+                        r->tick = ls_keys_tick(m);
                         r->key_len =
                                 m->key ? (uint32_t)m->key_len : LS_RP_NO_KEY;
                         if ((m->len &&

@@ -252,6 +252,89 @@ static void test_verdict_names(void **state) {
         assert_false(ls_verdict_rejected(LS_V_ERROR));
 }
 
+/*
+ * Clock ticks (LS_TICK_HEADER): a tick moves stream time, so decay fires
+ * without another event; it has no lead, no key rule, and the max_future
+ * bound of an event; its merge key is its time.
+ */
+static void test_ticks(void **state) {
+        static const char model[] =
+                "lateness: 1h\nmax_future: 1h\nmodels:\n  - id: m\n"
+                "    engagement:\n"
+                "      rules: [{id: demo, event: demo_request, points: 30}]\n"
+                "      decay: {steps: [{after: 1d, points: -10}]}\n"
+                "    grades: [{name: A}]\n"
+                "    bands: [{name: cold}]\n";
+        char ev[256], errstr[256];
+        ls_record_t rec = {.kind = LS_INPUT_EVENT, .timestamp = -1};
+        ls_input_t in;
+        ls_err_t err;
+        fx_t fx;
+
+        (void)state;
+        assert_int_equal(ls_tick_parse("1767225600000", 13), T0);
+        assert_int_equal(ls_tick_parse("", 0), 0);
+        assert_int_equal(ls_tick_parse("0", 1), 0);
+        assert_int_equal(ls_tick_parse("-5", 2), 0);
+        assert_int_equal(ls_tick_parse("12a", 3), 0);
+        assert_int_equal(ls_tick_parse("99999999999999999999", 20), 0);
+        assert_int_equal(ls_tick_parse("9999999999999999999", 19), 0);
+        assert_int_equal(ls_tick_parse("253402300799999", 15),
+                         253402300799999LL);
+        assert_int_equal(ls_tick_parse("253402300800000", 15), 0);
+
+        fx_init(&fx);
+        ls_shard_destroy(fx.sh);
+        ls_modelset_destroy(fx.ms);
+        if (ls_modelset_load_string(model, strlen(model), "t.yaml", NULL,
+                                    &fx.ms, fx.err, sizeof(fx.err)))
+                fail_msg("model: %s", fx.err);
+        assert_non_null(fx.sh = ls_shard_new(fx.ms));
+        snprintf(ev, sizeof(ev),
+                 "{\"lead_id\":\"L1\",\"event_id\":\"e1\",\"event_type\":"
+                 "\"demo_request\",\"occurred_at\":%lld}",
+                 T0);
+        assert_int_equal(fx_feed(&fx, &rec, ev), LS_V_APPLIED);
+        assert_int_equal(ls_shard_stream_time(fx.sh), T0);
+
+        /* a tick from a topic: no value, no key, and still no key rule */
+        rec.topic = "events";
+        rec.partition = 3;
+        rec.partition_cnt = 4;
+        rec.timestamp = T0 + 86400000;
+        rec.tick = T0 + 86400000;
+        assert_int_equal(fx_feed(&fx, &rec, ""), LS_V_TICK);
+        assert_int_equal(ls_shard_stream_time(fx.sh), T0 + 86400000);
+        assert_int_equal(fx.ob.n_outs, 1); /* the decay step */
+        assert_int_equal(fx.ob.outs[0].cause, LS_CAUSE_DECAY);
+        assert_int_equal(fx.ob.outs[0].total, 20);
+        /* an older tick changes nothing */
+        rec.tick = T0;
+        assert_int_equal(fx_feed(&fx, &rec, ""), LS_V_TICK);
+        assert_int_equal(fx.ob.n_outs, 0);
+        assert_int_equal(ls_shard_stream_time(fx.sh), T0 + 86400000);
+        /* past max_future from its record: future, nothing moves */
+        rec.tick = rec.timestamp + 3600001;
+        assert_int_equal(fx_feed(&fx, &rec, ""), LS_V_FUTURE);
+        assert_non_null(strstr(fx.err, "tick"));
+        assert_true(ls_verdict_rejected(LS_V_FUTURE));
+        assert_false(ls_verdict_rejected(LS_V_TICK));
+        assert_string_equal(ls_verdict_name(LS_V_TICK), "tick");
+        assert_int_equal(ls_shard_stream_time(fx.sh), T0 + 86400000);
+
+        /* the merge key of a tick is its time, or none past max_future */
+        rec.tick = T0 + 5;
+        assert_int_equal(ls_merge_time(fx.codec, &rec, fx.ms), T0 + 5);
+        assert_int_equal(ls_scorer_read(fx.codec, &rec, &in, &err, errstr,
+                                        sizeof(errstr)),
+                         LS_V_APPLIED);
+        assert_int_equal(in.kind, LS_INPUT_TICK);
+        rec.tick = rec.timestamp + 3600001;
+        assert_int_equal(ls_merge_time(fx.codec, &rec, fx.ms),
+                         LS_MERGE_NO_TIME);
+        fx_free(&fx);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_merge_order),
@@ -259,6 +342,7 @@ int main(void) {
                 cmocka_unit_test(test_verdicts),
                 cmocka_unit_test(test_verdict_names),
                 cmocka_unit_test(test_read_once_apply_later),
+                cmocka_unit_test(test_ticks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
