@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential cmake pkg-config git librdkafka-dev libavro-dev \
 libcmocka-dev libjansson-dev libyaml-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libssl-dev kcat python3 python3-confluent-kafka \
-python3-avro python3-yaml systemd openjdk-17-jdk-headless maven openssl \
+python3-avro python3-yaml liblinear-dev systemd openjdk-17-jdk-headless maven openssl \
 clang-format"
 missing=""
 for p in $PKGS; do
