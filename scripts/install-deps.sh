@@ -3,7 +3,8 @@
 # Skips apt when everything is already installed; uses sudo when not root.
 # Java 17 (the JDK: a test runs a one-file Java client from source) and
 # Maven are for the tests and benchmarks only: they fetch and run real
-# Apache Kafka (scripts/kafka_cluster.py); leadscore is C.
+# Apache Kafka (scripts/kafka_cluster.py); leadscore is C. liblinear fits
+# `leadscore calibrate`'s logistic regression.
 set -eu
 PKGS="build-essential cmake pkg-config git librdkafka-dev libavro-dev \
 libcmocka-dev libjansson-dev libyaml-dev libmicrohttpd-dev \
