@@ -194,9 +194,10 @@ typedef struct ls_calib_report_s {
  * Computes the report. Every outcome's lead must be in the history.
  * @returns LS_OK and *reportp (free with ls_calib_report_destroy(), before
  *          ls_calib_destroy(): it borrows from the calibration), or
- *          LS_ERR_INVALID with errstr (an outcome for a lead the history
- *          never names, as "name:line: lead_id: ..."; a part of the split
- *          with only won or only lost leads), LS_ERR_NOMEM.
+ *          LS_ERR_INVALID with errstr (no outcomes; an outcome for a
+ *          lead the history never names, as "name:line: lead_id: ..."),
+ *          LS_ERR_UNSUPPORTED (nothing to fit: no training lead, or only
+ *          won or only lost ones), LS_ERR_NOMEM.
  */
 ls_err_t ls_calib_finish(ls_calib_t *cal, ls_calib_report_t **reportp,
                          char *errstr, size_t errstr_size);
@@ -245,8 +246,8 @@ void ls_calib_threshold_eval(const double *score, const uint8_t *y, size_t n,
  * @p x (row-major) and labels @p y (1 = won, 0 = lost). Features are
  * used as given (standardize them first). @p coef receives d + 1 values:
  * the weights of P(won), then the intercept.
- * @returns LS_OK, or LS_ERR_INVALID when a class is missing (errstr),
- *          LS_ERR_NOMEM.
+ * @returns LS_OK, or LS_ERR_UNSUPPORTED when a class is missing
+ *          (errstr: nothing to fit), LS_ERR_NOMEM.
  */
 ls_err_t ls_calib_logreg(const double *x, size_t n, size_t d, const uint8_t *y,
                          double c, double *coef, char *errstr,

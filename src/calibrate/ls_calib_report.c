@@ -31,6 +31,13 @@ static void ls_calib_pct(FILE *fp, double v) {
                 fprintf(fp, "%5.1f%%", 100 * v);
 }
 
+static void ls_calib_auc_print(FILE *fp, double v) {
+        if (isnan(v))
+                fprintf(fp, "n/a");
+        else
+                fprintf(fp, "%.4f", v);
+}
+
 static void ls_calib_print_rate(FILE *fp, const ls_calib_rate_t *r) {
         fprintf(fp, "%6llu %6llu ", (unsigned long long)r->n,
                 (unsigned long long)r->won);
@@ -156,10 +163,13 @@ void ls_calib_report_print(const ls_calib_report_t *r, FILE *fp) {
 
         fprintf(fp, "\nheld-out evaluation (%llu leads)\n",
                 (unsigned long long)r->test.n);
-        fprintf(fp,
-                "  AUC fitted model %.4f, AUC model total %.4f, AUC "
-                "training %.4f\n",
-                r->auc_test, r->auc_test_points, r->auc_train);
+        fprintf(fp, "  AUC fitted model ");
+        ls_calib_auc_print(fp, r->auc_test);
+        fprintf(fp, ", AUC model total ");
+        ls_calib_auc_print(fp, r->auc_test_points);
+        fprintf(fp, ", AUC training ");
+        ls_calib_auc_print(fp, r->auc_train);
+        fprintf(fp, "\n");
         if (r->n_deciles) {
                 fprintf(fp, "  %-6s %6s %6s %10s %10s %6s %8s  %s\n", "decile",
                         "leads", "won", "predicted", "observed", "lift",

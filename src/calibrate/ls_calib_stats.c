@@ -180,7 +180,7 @@ ls_err_t ls_calib_logreg(const double *x, size_t n, size_t d, const uint8_t *y,
         for (i = 0; i < n; i++)
                 pos += y[i] ? 1 : 0;
         if (pos == 0 || pos == n)
-                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                return ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED,
                                  "the training part has only %s leads (%zu): "
                                  "nothing to fit",
                                  pos ? "won" : "lost", n);

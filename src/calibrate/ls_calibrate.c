@@ -760,6 +760,13 @@ ls_err_t ls_calib_finish(ls_calib_t *cal, ls_calib_report_t **reportp,
                         won_train += rows[i].l->won;
                 }
         }
+        if (n_train == 0) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED,
+                                "no outcome before the split (%lld ms): "
+                                "nothing to train on",
+                                (long long)r->split_time);
+                goto fail;
+        }
         ls_calib_rate(won, n, &r->base);
         ls_calib_rate(won_train, n_train, &r->train);
         ls_calib_rate(won - won_train, n - n_train, &r->test);

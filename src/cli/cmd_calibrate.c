@@ -93,7 +93,8 @@ static void ls_calibrate_usage(FILE *fp) {
                 "\n"
                 "exit status:\n"
                 "  0   the report was printed\n"
-                "  1   model, I/O or fitting error\n"
+                "  1   model, I/O or fitting error (e.g. no lead closed "
+                "before the split)\n"
                 "  2   bad data: an outcome line is bad or names a lead the "
                 "history lacks (no\n"
                 "      report), or some history lines were rejected (report "
@@ -408,11 +409,11 @@ int ls_cmd_calibrate(int argc, char **argv) {
         switch (ls_calib_finish(cal, &report, errstr, sizeof(errstr))) {
         case LS_OK:
                 break;
-        case LS_ERR_INVALID:
+        case LS_ERR_INVALID: /* an outcome's lead is not in the history */
                 fprintf(stderr, "%s\n", errstr);
                 rc = LS_EXIT_BADDATA;
                 goto done;
-        default:
+        default: /* nothing to fit, out of memory */
                 fprintf(stderr, "leadscore calibrate: %s\n", errstr);
                 goto done;
         }
