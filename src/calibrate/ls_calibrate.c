@@ -51,6 +51,9 @@ struct ls_calib_s {
         const char **attrs; /* distinct attributes of the fit rules */
         size_t n_attrs;
         ls_lead_table_t **values; /* per attribute: value -> id */
+        uint64_t fit_init;        /* fit rules that hold for a new lead (they
+                            * match an absent attribute): the engine sets
+                            * them without a reason */
         int64_t last_outcome;
         uint64_t n_outcomes;
 };
@@ -110,15 +113,21 @@ ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
                 if (j == cal->n_attrs)
                         cal->attrs[cal->n_attrs++] = a;
         }
+        for (i = 0; i < cal->model->n_fit_rules; i++)
+                if (ls_cond_match(ms, &cal->model->fit_rules[i].cond, NULL))
+                        cal->fit_init |= (uint64_t)1 << i;
         cal->values = ls_calloc(cal->n_attrs + 1, sizeof(*cal->values));
         if (!cal->values)
                 goto nomem;
         for (i = 0; i < cal->n_attrs; i++)
                 if (!(cal->values[i] = ls_lead_table_new(sizeof(uint32_t))))
                         goto nomem;
+        /* blocks follow each other in the table: keep them 8-aligned */
         cal->block_size =
-                sizeof(ls_calib_lead_t) +
-                (2 * cal->model->n_rules + cal->n_attrs) * sizeof(uint32_t);
+                (sizeof(ls_calib_lead_t) +
+                 (2 * cal->model->n_rules + cal->n_attrs) * sizeof(uint32_t) +
+                 7) &
+                ~(size_t)7;
         if (!(cal->leads = ls_lead_table_new(cal->block_size)))
                 goto nomem;
         return cal;
@@ -159,6 +168,7 @@ static ls_calib_lead_t *ls_calib_lead(ls_calib_t *cal, const char *id,
         if (created) {
                 l->cutoff = INT64_MAX;
                 l->last_activity = INT64_MIN;
+                l->fit_bits = cal->fit_init;
         }
         return l;
 }
@@ -364,9 +374,13 @@ ls_err_t ls_calib_observe_outputs(ls_calib_t *cal, const ls_outbuf_t *ob) {
                                 r = ls_calib_rule_idx(m, 1, re->rule_id);
                                 if (r < 0)
                                         continue;
-                                /* started matching: the rule's own sign */
-                                if ((re->points > 0) ==
-                                    (m->fit_rules[r].points > 0))
+                                /* started matching: the rule's own sign
+                                 * (a rule of 0 points: every reason is a
+                                 * change) */
+                                if (m->fit_rules[r].points == 0)
+                                        l->fit_bits ^= (uint64_t)1 << r;
+                                else if ((re->points > 0) ==
+                                         (m->fit_rules[r].points > 0))
                                         l->fit_bits |= (uint64_t)1 << r;
                                 else
                                         l->fit_bits &= ~((uint64_t)1 << r);

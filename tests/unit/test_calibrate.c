@@ -441,6 +441,94 @@ static void test_history(void **state) {
         fx_free(&fx);
 }
 
+/* A fit rule on an absent attribute holds for a new lead without a
+ * reason (the engine sets it at creation) and stops with one. */
+static void test_fit_absent(void **state) {
+        static const char yaml[] =
+                "models:\n"
+                "  - id: m\n"
+                "    fit:\n"
+                "      rules:\n"
+                "        - {id: no_phone, attribute: phone, exists: true, "
+                "not: true, points: -3}\n"
+                "    engagement:\n"
+                "      rules: [{id: p, event: page_view, points: 10}]\n"
+                "    grades: [{name: A, min: 10}, {name: B}]\n"
+                "    bands: [{name: cold}, {name: hot, min: 20}]\n";
+        ls_calib_report_t *r = NULL;
+        ls_calib_conf_t conf;
+        fx_t fx;
+
+        memset(&conf, 0, sizeof(conf));
+        fx_init(&fx, &conf);
+        ls_calib_destroy(fx.cal);
+        ls_shard_destroy(fx.sh);
+        ls_modelset_destroy(fx.ms);
+        assert_int_equal(ls_modelset_load_string(yaml, sizeof(yaml) - 1, "m",
+                                                 NULL, &fx.ms, fx.err,
+                                                 sizeof(fx.err)),
+                         LS_OK);
+        fx.cal = ls_calib_new(fx.ms, &conf, fx.err, sizeof(fx.err));
+        assert_non_null(fx.cal);
+        fx.sh = ls_shard_new(fx.ms);
+        assert_non_null(fx.sh);
+        /* a: no phone, won on day 1; b: a phone before its outcome, lost */
+        assert_int_equal(fx_outcome(&fx, 1,
+                                    "{\"lead_id\":\"a\",\"time\":"
+                                    "1767312000000,\"won\":true}"),
+                         LS_OK);
+        assert_int_equal(fx_outcome(&fx, 2,
+                                    "{\"lead_id\":\"b\",\"time\":"
+                                    "1767312000000,\"won\":false}"),
+                         LS_OK);
+        fx_feed(&fx, "{\"lead_id\":\"a\",\"event_id\":\"1\","
+                     "\"event_type\":\"page_view\",\"occurred_at\":"
+                     "1767225600000}");
+        fx_feed(&fx, "{\"lead_id\":\"b\",\"event_id\":\"2\","
+                     "\"event_type\":\"page_view\",\"occurred_at\":"
+                     "1767225600000}");
+        fx_feed(&fx, "{\"kind\":\"profile\",\"lead_id\":\"b\","
+                     "\"updated_at\":1767225600001,\"attributes\":{"
+                     "\"phone\":\"123\"}}");
+        /* one class in training: no fit, but the counts are kept */
+        assert_int_equal(ls_calib_finish(fx.cal, &r, fx.err, sizeof(fx.err)),
+                         LS_ERR_UNSUPPORTED);
+        ls_calib_destroy(fx.cal);
+        conf.has_split = 1;
+        conf.split_time = 1767312000001LL; /* both train */
+        fx.cal = ls_calib_new(fx.ms, &conf, fx.err, sizeof(fx.err));
+        ls_shard_destroy(fx.sh);
+        fx.sh = ls_shard_new(fx.ms);
+        assert_int_equal(fx_outcome(&fx, 1,
+                                    "{\"lead_id\":\"a\",\"time\":"
+                                    "1767312000000,\"won\":true}"),
+                         LS_OK);
+        assert_int_equal(fx_outcome(&fx, 2,
+                                    "{\"lead_id\":\"b\",\"time\":"
+                                    "1767312000000,\"won\":false}"),
+                         LS_OK);
+        fx_feed(&fx, "{\"lead_id\":\"a\",\"event_id\":\"1\","
+                     "\"event_type\":\"page_view\",\"occurred_at\":"
+                     "1767225600000}");
+        fx_feed(&fx, "{\"lead_id\":\"b\",\"event_id\":\"2\","
+                     "\"event_type\":\"page_view\",\"occurred_at\":"
+                     "1767225600000}");
+        fx_feed(&fx, "{\"kind\":\"profile\",\"lead_id\":\"b\","
+                     "\"updated_at\":1767225600001,\"attributes\":{"
+                     "\"phone\":\"123\"}}");
+        assert_int_equal(ls_calib_finish(fx.cal, &r, fx.err, sizeof(fx.err)),
+                         LS_OK);
+        assert_string_equal(r->rules[0].rule_id, "no_phone");
+        assert_int_equal(r->rules[0].with.n, 1); /* a only */
+        assert_int_equal(r->rules[0].with.won, 1);
+        assert_int_equal(r->rules[0].without.n, 1);
+        assert_int_equal(r->test.n, 0);
+        assert_int_equal(r->n_deciles, 0);
+        assert_true(isnan(r->auc_test));
+        ls_calib_report_destroy(r);
+        fx_free(&fx);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_wilson),
@@ -451,6 +539,7 @@ int main(void) {
                 cmocka_unit_test(test_outcome_errors),
                 cmocka_unit_test(test_unknown_lead),
                 cmocka_unit_test(test_history),
+                cmocka_unit_test(test_fit_absent),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
