@@ -117,9 +117,10 @@ typedef struct ls_calib_rule_s {
         int fit;             /* 1: fit rule, 0: engagement rule */
         int32_t points;      /* the model's points */
         ls_calib_rate_t with, without;
-        double lift;       /* with.rate / the base rate */
+        double lift;       /* with.rate / the base rate; NaN: no lead
+                            * with */
         double log_odds;   /* log odds ratio with vs without, 0.5
-                            * added to each cell */
+                            * added to each cell; NaN: a side empty */
         int has_suggested; /* 0: too few leads on a side (min_leads) */
         int32_t suggested; /* points proportional to log_odds */
 } ls_calib_rule_t;

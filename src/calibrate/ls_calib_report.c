@@ -31,6 +31,14 @@ static void ls_calib_pct(FILE *fp, double v) {
                 fprintf(fp, "%5.1f%%", 100 * v);
 }
 
+/* @p fmt for a number, or "-" right-aligned in @p width when undefined */
+static void ls_calib_num_print(FILE *fp, const char *fmt, int width, double v) {
+        if (isnan(v))
+                fprintf(fp, "%*s", width, "-");
+        else
+                fprintf(fp, fmt, v);
+}
+
 static void ls_calib_auc_print(FILE *fp, double v) {
         if (isnan(v))
                 fprintf(fp, "n/a");
@@ -108,7 +116,11 @@ void ls_calib_report_print(const ls_calib_report_t *r, FILE *fp) {
                 ls_calib_pct(fp, ru->without.lo);
                 fprintf(fp, ",");
                 ls_calib_pct(fp, ru->without.hi);
-                fprintf(fp, "]   %5.2f %6.2f ", ru->lift, ru->log_odds);
+                fprintf(fp, "]   ");
+                ls_calib_num_print(fp, "%5.2f", 5, ru->lift);
+                fprintf(fp, " ");
+                ls_calib_num_print(fp, "%6.2f", 6, ru->log_odds);
+                fprintf(fp, " ");
                 if (ru->has_suggested)
                         fprintf(fp, "%9d\n", (int)ru->suggested);
                 else

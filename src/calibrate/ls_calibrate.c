@@ -436,18 +436,20 @@ static void ls_calib_features(const ls_calib_t *cal, ls_calib_lead_t *l,
 }
 
 /* Suggested points of the rules of one axis: log odds scaled so that the
- * strongest eligible rule gets the axis's largest absolute points. */
+ * strongest eligible rule (min_leads on each side) gets the largest
+ * absolute points of the eligible rules. */
 static void ls_calib_suggest(ls_calib_rule_t *rules, size_t n,
                              uint32_t min_leads) {
         double max_lor = 0, max_pts = 0, s;
         size_t i;
 
         for (i = 0; i < n; i++) {
+                if (rules[i].with.n < min_leads ||
+                    rules[i].without.n < min_leads)
+                        continue;
                 if (fabs((double)rules[i].points) > max_pts)
                         max_pts = fabs((double)rules[i].points);
-                if (rules[i].with.n >= min_leads &&
-                    rules[i].without.n >= min_leads &&
-                    fabs(rules[i].log_odds) > max_lor)
+                if (fabs(rules[i].log_odds) > max_lor)
                         max_lor = fabs(rules[i].log_odds);
         }
         for (i = 0; i < n; i++) {
@@ -470,8 +472,9 @@ static void ls_calib_rule_stat(ls_calib_rule_t *r, uint64_t with_n,
 
         ls_calib_rate(with_won, with_n, &r->with);
         ls_calib_rate(won - with_won, n - with_n, &r->without);
-        r->lift = base > 0 ? r->with.rate / base : 0;
-        r->log_odds = log((a * d) / (b * c));
+        /* undefined without leads on a side (the 0.5s would invent one) */
+        r->lift = base > 0 && with_n > 0 ? r->with.rate / base : NAN;
+        r->log_odds = with_n > 0 && with_n < n ? log((a * d) / (b * c)) : NAN;
 }
 
 typedef struct ls_calib_vc_s {
