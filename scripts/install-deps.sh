@@ -3,12 +3,13 @@
 # Skips apt when everything is already installed; uses sudo when not root.
 # Java 17 (the JDK: a test runs a one-file Java client from source) and
 # Maven are for the tests and benchmarks only: they fetch and run real
-# Apache Kafka (scripts/kafka_cluster.py); leadscore is C.
+# Apache Kafka (scripts/kafka_cluster.py); leadscore is C. liblinear fits
+# `leadscore calibrate`'s logistic regression.
 set -eu
 PKGS="build-essential cmake pkg-config git librdkafka-dev libavro-dev \
 libcmocka-dev libjansson-dev libyaml-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libssl-dev kcat python3 python3-confluent-kafka \
-python3-avro python3-yaml systemd openjdk-17-jdk-headless maven openssl \
+python3-avro python3-yaml liblinear-dev systemd openjdk-17-jdk-headless maven openssl \
 clang-format"
 missing=""
 for p in $PKGS; do

@@ -21,6 +21,7 @@ int ls_cmd_demo(int argc, char **argv);
 int ls_cmd_snapshot(int argc, char **argv);
 int ls_cmd_replay(int argc, char **argv);
 int ls_cmd_diff(int argc, char **argv);
+int ls_cmd_calibrate(int argc, char **argv);
 
 /**
  * Reports a usage error for command @p cmd on stderr (message plus a hint

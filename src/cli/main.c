@@ -46,6 +46,8 @@ static const ls_cli_command_t ls_cli_commands[] = {
          ls_cmd_replay},
         {"diff", "show what a model change does to the same history",
          ls_cmd_diff},
+        {"calibrate", "calibrate a model from history and outcomes",
+         ls_cmd_calibrate},
 };
 
 #define LS_CLI_N_COMMANDS (sizeof(ls_cli_commands) / sizeof(ls_cli_commands[0]))

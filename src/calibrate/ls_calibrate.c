@@ -1,0 +1,868 @@
+/*
+ * ls_calibrate.c - a calibration's lead table and its report.
+ *
+ * One block per lead (ls_lead_table.h): the outcome (time, won, the line
+ * it came from), and the lead's features as of that time, kept up to date
+ * as the scorer's inputs and the engine's outputs go by: fit-rule match
+ * bits, occurrences per engagement rule (ever, and within the window that
+ * ends at the outcome), last activity, total, and one value id per fit
+ * attribute. Outcomes are loaded first, so the cut-off is known while the
+ * history streams and nothing after it is kept. Attribute values are
+ * interned per attribute in a table of their own (lowercased).
+ *
+ * ls_calib_finish() turns the blocks into the report: close rates, the
+ * suggested points (log odds ratio scaled to the model's largest points),
+ * the threshold search on totals, the standardized features, the fit
+ * (ls_calib_logreg()) and the held-out evaluation.
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "leadscore/ls_alloc.h"
+#include "leadscore/ls_calibrate.h"
+#include "leadscore/ls_json.h"
+#include "leadscore/ls_lead_table.h"
+
+#define LS_CALIB_DAY 86400000LL
+#define LS_CALIB_MAX_TIME 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+
+/* The fixed part of a lead's block; then uint32_t ever[n_rules],
+ * uint32_t in_window[n_rules], uint32_t value[n_attrs] (0: none, else
+ * the value id + 1). */
+typedef struct ls_calib_lead_s {
+        int64_t cutoff;        /* outcome time; INT64_MAX while open */
+        int64_t last_activity; /* INT64_MIN: none before the cutoff */
+        uint64_t line;         /* of the outcome; 0: no outcome */
+        uint64_t fit_bits;
+        int32_t total;
+        uint8_t won, seen;
+} ls_calib_lead_t;
+
+struct ls_calib_s {
+        const ls_modelset_t *ms;
+        const ls_model_t *model;
+        ls_calib_conf_t conf;
+        char *outcomes_name;
+        ls_lead_table_t *leads;
+        size_t block_size;
+        const char **attrs; /* distinct attributes of the fit rules */
+        size_t n_attrs;
+        ls_lead_table_t **values; /* per attribute: value -> id */
+        uint64_t fit_init;        /* fit rules that hold for a new lead (they
+                            * match an absent attribute): the engine sets
+                            * them without a reason */
+        int64_t last_outcome;
+        uint64_t n_outcomes;
+};
+
+static uint32_t *ls_calib_ever(const ls_calib_t *cal, ls_calib_lead_t *l) {
+        (void)cal;
+        return (uint32_t *)(l + 1);
+}
+
+static uint32_t *ls_calib_window(const ls_calib_t *cal, ls_calib_lead_t *l) {
+        return (uint32_t *)(l + 1) + cal->model->n_rules;
+}
+
+static uint32_t *ls_calib_value(const ls_calib_t *cal, ls_calib_lead_t *l) {
+        return (uint32_t *)(l + 1) + 2 * cal->model->n_rules;
+}
+
+static int64_t ls_calib_default_window(const ls_model_t *m) {
+        if (m->decay.kind == LS_DECAY_STEPS && m->decay.n_steps > 0)
+                return m->decay.steps[m->decay.n_steps - 1].after_ms;
+        if (m->decay.kind == LS_DECAY_HALF_LIFE)
+                return 4 * m->decay.half_life_ms;
+        return 90 * LS_CALIB_DAY;
+}
+
+ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
+                         char *errstr, size_t errstr_size) {
+        ls_calib_t *cal;
+        size_t i, j;
+
+        if (conf->model_idx >= ms->n_models) {
+                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                          "model index %zu out of range (%zu models)",
+                          conf->model_idx, ms->n_models);
+                return NULL;
+        }
+        if (!(cal = ls_calloc(1, sizeof(*cal))))
+                goto nomem;
+        cal->ms = ms;
+        cal->model = &ms->models[conf->model_idx];
+        cal->conf = *conf;
+        if (cal->conf.window_ms <= 0)
+                cal->conf.window_ms = ls_calib_default_window(cal->model);
+        if (cal->conf.min_leads == 0)
+                cal->conf.min_leads = 30;
+        cal->last_outcome = INT64_MIN;
+        cal->attrs =
+                ls_calloc(cal->model->n_fit_rules + 1, sizeof(*cal->attrs));
+        if (!cal->attrs)
+                goto nomem;
+        for (i = 0; i < cal->model->n_fit_rules; i++) {
+                const char *a = cal->model->fit_rules[i].cond.field;
+
+                for (j = 0; j < cal->n_attrs; j++)
+                        if (!strcmp(cal->attrs[j], a))
+                                break;
+                if (j == cal->n_attrs)
+                        cal->attrs[cal->n_attrs++] = a;
+        }
+        for (i = 0; i < cal->model->n_fit_rules; i++)
+                if (ls_cond_match(ms, &cal->model->fit_rules[i].cond, NULL))
+                        cal->fit_init |= (uint64_t)1 << i;
+        cal->values = ls_calloc(cal->n_attrs + 1, sizeof(*cal->values));
+        if (!cal->values)
+                goto nomem;
+        for (i = 0; i < cal->n_attrs; i++)
+                if (!(cal->values[i] = ls_lead_table_new(sizeof(uint32_t))))
+                        goto nomem;
+        /* blocks follow each other in the table: keep them 8-aligned */
+        cal->block_size =
+                (sizeof(ls_calib_lead_t) +
+                 (2 * cal->model->n_rules + cal->n_attrs) * sizeof(uint32_t) +
+                 7) &
+                ~(size_t)7;
+        if (!(cal->leads = ls_lead_table_new(cal->block_size)))
+                goto nomem;
+        return cal;
+nomem:
+        ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
+        ls_calib_destroy(cal);
+        return NULL;
+}
+
+void ls_calib_destroy(ls_calib_t *cal) {
+        size_t i;
+
+        if (!cal)
+                return;
+        if (cal->leads)
+                ls_lead_table_destroy(cal->leads);
+        for (i = 0; cal->values && i < cal->n_attrs; i++)
+                if (cal->values[i])
+                        ls_lead_table_destroy(cal->values[i]);
+        ls_free(cal->values);
+        ls_free(cal->attrs);
+        ls_free(cal->outcomes_name);
+        ls_free(cal);
+}
+
+/* The lead's block, created (as an open lead) when @p create is set.
+ * NULL: absent, or out of memory when creating. */
+static ls_calib_lead_t *ls_calib_lead(ls_calib_t *cal, const char *id,
+                                      int create) {
+        ls_calib_lead_t *l;
+        int created = 0;
+        int64_t idx;
+
+        idx = ls_lead_table_get(cal->leads, id, strlen(id), create, &created);
+        if (idx < 0)
+                return NULL;
+        l = ls_lead_table_block(cal->leads, (uint32_t)idx);
+        if (created) {
+                l->cutoff = INT64_MAX;
+                l->last_activity = INT64_MIN;
+                l->fit_bits = cal->fit_init;
+        }
+        return l;
+}
+
+ls_err_t ls_calib_outcome_line(ls_calib_t *cal, const char *name,
+                               uint64_t lineno, const char *line, size_t len,
+                               char *errstr, size_t errstr_size) {
+        json_error_t jerr;
+        json_t *root, *v;
+        const char *id;
+        ls_calib_lead_t *l;
+        int64_t time;
+        int won;
+        ls_err_t err = LS_ERR_INVALID;
+
+        if (ls_json_blank(line, len))
+                return LS_OK;
+        if (!cal->outcomes_name && !(cal->outcomes_name = ls_strdup(name)))
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "out of memory");
+        if (!(root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)))
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "%s:%llu: invalid JSON: %s", name,
+                                 (unsigned long long)lineno, jerr.text);
+        if (!json_is_object(root)) {
+                ls_seterr(errstr, errstr_size, err,
+                          "%s:%llu: expected a JSON object", name,
+                          (unsigned long long)lineno);
+                goto done;
+        }
+        v = json_object_get(root, "lead_id");
+        if (!json_is_string(v) || !*(id = json_string_value(v))) {
+                ls_seterr(errstr, errstr_size, err, "%s:%llu: lead_id: %s",
+                          name, (unsigned long long)lineno,
+                          v ? "expected a non-empty string" : "missing");
+                goto done;
+        }
+        v = json_object_get(root, "time");
+        if (json_is_integer(v)) {
+                time = (int64_t)json_integer_value(v);
+                if (time < 0 || time > LS_CALIB_MAX_TIME) {
+                        ls_seterr(errstr, errstr_size, err,
+                                  "%s:%llu: time: %lld out of range "
+                                  "(milliseconds from 1970 to 9999)",
+                                  name, (unsigned long long)lineno,
+                                  (long long)time);
+                        goto done;
+                }
+                if (time >= 1000000000LL && time < 100000000000LL) {
+                        ls_seterr(errstr, errstr_size, err,
+                                  "%s:%llu: time: %lld looks like seconds "
+                                  "since the epoch; give milliseconds "
+                                  "(%lld000) or an RFC 3339 string",
+                                  name, (unsigned long long)lineno,
+                                  (long long)time, (long long)time);
+                        goto done;
+                }
+        } else if (json_is_string(v)) {
+                if (ls_json_parse_time(json_string_value(v), &time) != LS_OK) {
+                        ls_seterr(errstr, errstr_size, err,
+                                  "%s:%llu: time: \"%.64s\" is not an RFC "
+                                  "3339 time between 1970 and 9999",
+                                  name, (unsigned long long)lineno,
+                                  json_string_value(v));
+                        goto done;
+                }
+        } else {
+                ls_seterr(errstr, errstr_size, err, "%s:%llu: time: %s", name,
+                          (unsigned long long)lineno,
+                          v ? "expected integer milliseconds or an RFC "
+                              "3339 string"
+                            : "missing");
+                goto done;
+        }
+        v = json_object_get(root, "won");
+        if (!json_is_boolean(v)) {
+                char *text = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+                ls_seterr(errstr, errstr_size, err, "%s:%llu: won: %s%.64s",
+                          name, (unsigned long long)lineno,
+                          v ? "expected true or false, got " : "missing",
+                          text ? text : "");
+                free(text); /* jansson's */
+                goto done;
+        }
+        won = json_is_true(v);
+        if (!(l = ls_calib_lead(cal, id, 1))) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                "out of memory");
+                goto done;
+        }
+        if (l->line) {
+                ls_seterr(errstr, errstr_size, err,
+                          "%s:%llu: lead_id: '%.256s' already has an "
+                          "outcome (line %llu)",
+                          name, (unsigned long long)lineno, id,
+                          (unsigned long long)l->line);
+                goto done;
+        }
+        l->line = lineno;
+        l->cutoff = time;
+        l->won = (uint8_t)won;
+        cal->n_outcomes++;
+        if (time > cal->last_outcome)
+                cal->last_outcome = time;
+        err = LS_OK;
+done:
+        json_decref(root);
+        return err;
+}
+
+int64_t ls_calib_last_outcome(const ls_calib_t *cal) {
+        return cal->last_outcome;
+}
+
+/* Interns @p value (lowercased) for attribute @p a. @returns id + 1, 0
+ * when empty (cleared), or -1 when memory is short. */
+static int64_t ls_calib_intern(ls_calib_t *cal, size_t a, const char *value) {
+        char buf[256];
+        size_t i, n = strlen(value);
+        int64_t idx;
+
+        if (n == 0)
+                return 0;
+        if (n >= sizeof(buf))
+                n = sizeof(buf) - 1; /* long values are told apart by
+                                      * their first 255 bytes */
+        for (i = 0; i < n; i++)
+                buf[i] = (char)tolower((unsigned char)value[i]);
+        buf[n] = '\0';
+        idx = ls_lead_table_get(cal->values[a], buf, n, 1, NULL);
+        return idx < 0 ? -1 : idx + 1;
+}
+
+ls_err_t ls_calib_observe_input(ls_calib_t *cal, const ls_input_t *in) {
+        ls_calib_lead_t *l;
+        uint32_t *vals;
+        size_t a, k;
+        int64_t id;
+
+        if (!in->lead_id || !*in->lead_id)
+                return LS_OK;
+        if (!(l = ls_calib_lead(cal, in->lead_id, 1)))
+                return LS_ERR_NOMEM;
+        l->seen = 1;
+        if (in->kind != LS_INPUT_PROFILE || in->time > l->cutoff)
+                return LS_OK;
+        vals = ls_calib_value(cal, l);
+        for (a = 0; a < cal->n_attrs; a++) {
+                /* the last occurrence of a key wins, as in the engine */
+                for (k = in->n_fields; k-- > 0;) {
+                        if (!in->fields[k].key ||
+                            strcmp(in->fields[k].key, cal->attrs[a]) != 0)
+                                continue;
+                        id = ls_calib_intern(
+                                cal, a,
+                                in->fields[k].value ? in->fields[k].value : "");
+                        if (id < 0)
+                                return LS_ERR_NOMEM;
+                        vals[a] = (uint32_t)id;
+                        break;
+                }
+        }
+        return LS_OK;
+}
+
+/* The index of @p id among @p n rule ids (pointers first: the engine's
+ * reasons point at the model's own strings). -1 when absent. */
+static int ls_calib_rule_idx(const ls_model_t *m, int fit, const char *id) {
+        size_t i, n = fit ? m->n_fit_rules : m->n_rules;
+
+        for (i = 0; i < n; i++)
+                if ((fit ? m->fit_rules[i].id : m->rules[i].id) == id)
+                        return (int)i;
+        for (i = 0; i < n; i++)
+                if (!strcmp(fit ? m->fit_rules[i].id : m->rules[i].id, id))
+                        return (int)i;
+        return -1;
+}
+
+ls_err_t ls_calib_observe_outputs(ls_calib_t *cal, const ls_outbuf_t *ob) {
+        const ls_model_t *m = cal->model;
+        size_t i, k;
+
+        for (i = 0; i < ob->n_outs; i++) {
+                const ls_output_t *o = &ob->outs[i];
+                const ls_reason_t *rs = ls_output_reasons(ob, o);
+                ls_calib_lead_t *l;
+                int active = 0, r;
+
+                if (o->model != m || o->kind != LS_OUT_SCORE_UPDATE)
+                        continue;
+                if (!(l = ls_calib_lead(cal, o->lead_id, 1)))
+                        return LS_ERR_NOMEM;
+                l->seen = 1;
+                if (o->time > l->cutoff)
+                        continue; /* after the outcome: not a feature */
+                l->total = o->total;
+                for (k = 0; k < o->n_reasons; k++) {
+                        const ls_reason_t *re = &rs[k];
+
+                        if (re->kind == LS_REASON_FIT) {
+                                r = ls_calib_rule_idx(m, 1, re->rule_id);
+                                if (r < 0)
+                                        continue;
+                                /* started matching: the rule's own sign
+                                 * (a rule of 0 points: every reason is a
+                                 * change) */
+                                if (m->fit_rules[r].points == 0)
+                                        l->fit_bits ^= (uint64_t)1 << r;
+                                else if ((re->points > 0) ==
+                                         (m->fit_rules[r].points > 0))
+                                        l->fit_bits |= (uint64_t)1 << r;
+                                else
+                                        l->fit_bits &= ~((uint64_t)1 << r);
+                        } else if (re->kind == LS_REASON_RULE) {
+                                r = ls_calib_rule_idx(m, 0, re->rule_id);
+                                if (r < 0)
+                                        continue;
+                                ls_calib_ever(cal, l)[r]++;
+                                if (o->time >= l->cutoff - cal->conf.window_ms)
+                                        ls_calib_window(cal, l)[r]++;
+                                active |= m->rules[r].points != 0;
+                        }
+                }
+                if (active && o->cause == LS_CAUSE_EVENT)
+                        l->last_activity = o->time;
+        }
+        return LS_OK;
+}
+
+/* ---- the report ---- */
+
+typedef struct ls_calib_row_s {
+        ls_calib_lead_t *l;
+        uint32_t lead; /* table index */
+        uint8_t test;
+} ls_calib_row_t;
+
+static int ls_calib_row_by_time(const void *a, const void *b) {
+        const ls_calib_row_t *x = a, *y = b;
+
+        if (x->l->cutoff != y->l->cutoff)
+                return x->l->cutoff < y->l->cutoff ? -1 : 1;
+        return x->lead < y->lead ? -1 : x->lead > y->lead;
+}
+
+/* The feature vector of a lead (ls_calibrate.h, "coefs" order). */
+static void ls_calib_features(const ls_calib_t *cal, ls_calib_lead_t *l,
+                              double *x) {
+        const ls_model_t *m = cal->model;
+        size_t j, d = 0;
+        double days, wdays = (double)cal->conf.window_ms / LS_CALIB_DAY;
+
+        for (j = 0; j < m->n_fit_rules; j++)
+                x[d++] = (l->fit_bits >> j) & 1 ? 1.0 : 0.0;
+        for (j = 0; j < m->n_rules; j++)
+                x[d++] = log1p((double)ls_calib_window(cal, l)[j]);
+        if (l->last_activity == INT64_MIN ||
+            l->last_activity < l->cutoff - cal->conf.window_ms)
+                days = wdays;
+        else
+                days = (double)(l->cutoff - l->last_activity) / LS_CALIB_DAY;
+        x[d] = days < wdays ? days : wdays;
+}
+
+/* Suggested points of the rules of one axis: log odds scaled so that the
+ * strongest eligible rule (min_leads on each side) gets the largest
+ * absolute points of the eligible rules. */
+static void ls_calib_suggest(ls_calib_rule_t *rules, size_t n,
+                             uint32_t min_leads) {
+        double max_lor = 0, max_pts = 0, s;
+        size_t i;
+
+        for (i = 0; i < n; i++) {
+                if (rules[i].with.n < min_leads ||
+                    rules[i].without.n < min_leads)
+                        continue;
+                if (fabs((double)rules[i].points) > max_pts)
+                        max_pts = fabs((double)rules[i].points);
+                if (fabs(rules[i].log_odds) > max_lor)
+                        max_lor = fabs(rules[i].log_odds);
+        }
+        for (i = 0; i < n; i++) {
+                if (rules[i].with.n < min_leads ||
+                    rules[i].without.n < min_leads || max_lor == 0)
+                        continue;
+                s = rules[i].log_odds * max_pts / max_lor;
+                rules[i].has_suggested = 1;
+                rules[i].suggested = (int32_t)lround(s);
+        }
+}
+
+static void ls_calib_rule_stat(ls_calib_rule_t *r, uint64_t with_n,
+                               uint64_t with_won, uint64_t n, uint64_t won,
+                               double base) {
+        double a = (double)with_won + 0.5,
+               b = (double)(with_n - with_won) + 0.5;
+        double c = (double)(won - with_won) + 0.5;
+        double d = (double)((n - with_n) - (won - with_won)) + 0.5;
+
+        ls_calib_rate(with_won, with_n, &r->with);
+        ls_calib_rate(won - with_won, n - with_n, &r->without);
+        /* undefined without leads on a side (the 0.5s would invent one) */
+        r->lift = base > 0 && with_n > 0 ? r->with.rate / base : NAN;
+        r->log_odds = with_n > 0 && with_n < n ? log((a * d) / (b * c)) : NAN;
+}
+
+typedef struct ls_calib_vc_s {
+        uint32_t id; /* value id + 1; 0: none */
+        uint64_t n, won;
+} ls_calib_vc_t;
+
+static int ls_calib_vc_cmp(const void *a, const void *b) {
+        const ls_calib_vc_t *x = a, *y = b;
+
+        if (x->n != y->n)
+                return x->n > y->n ? -1 : 1;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Per attribute: the values with the most leads, "(other)", "(none)". */
+static ls_err_t ls_calib_values(ls_calib_t *cal, ls_calib_row_t *rows, size_t n,
+                                ls_calib_report_t *r) {
+        size_t a, i, nv, cap = 0, keep;
+        ls_calib_vc_t *vc;
+
+        for (a = 0; a < cal->n_attrs; a++)
+                cap += LS_CALIB_MAX_VALUES + 2;
+        if (!(r->values = ls_calloc(cap + 1, sizeof(*r->values))))
+                return LS_ERR_NOMEM;
+        for (a = 0; a < cal->n_attrs; a++) {
+                uint64_t other_n = 0, other_won = 0;
+
+                nv = ls_lead_table_count(cal->values[a]) + 1;
+                if (!(vc = ls_calloc(nv, sizeof(*vc))))
+                        return LS_ERR_NOMEM;
+                for (i = 0; i < nv; i++)
+                        vc[i].id = (uint32_t)i;
+                for (i = 0; i < n; i++) {
+                        uint32_t v = ls_calib_value(cal, rows[i].l)[a];
+
+                        vc[v].n++;
+                        vc[v].won += rows[i].l->won;
+                }
+                qsort(vc, nv, sizeof(*vc), ls_calib_vc_cmp);
+                keep = 0;
+                for (i = 0; i < nv; i++) {
+                        ls_calib_value_t *val;
+
+                        if (vc[i].n == 0)
+                                continue;
+                        if (vc[i].id != 0 && (keep >= LS_CALIB_MAX_VALUES ||
+                                              vc[i].n < cal->conf.min_leads)) {
+                                other_n += vc[i].n;
+                                other_won += vc[i].won;
+                                continue;
+                        }
+                        val = &r->values[r->n_values++];
+                        val->attribute = cal->attrs[a];
+                        val->value = vc[i].id
+                                             ? ls_lead_table_key(cal->values[a],
+                                                                 vc[i].id - 1)
+                                             : "(none)";
+                        ls_calib_rate(vc[i].won, vc[i].n, &val->r);
+                        keep += vc[i].id != 0;
+                }
+                if (other_n) {
+                        ls_calib_value_t *val = &r->values[r->n_values++];
+
+                        val->attribute = cal->attrs[a];
+                        val->value = "(other)";
+                        ls_calib_rate(other_won, other_n, &val->r);
+                }
+                ls_free(vc);
+        }
+        return LS_OK;
+}
+
+typedef struct ls_calib_pk_s {
+        double p;
+        size_t i;
+} ls_calib_pk_t;
+
+static int ls_calib_pk_desc(const void *a, const void *b) {
+        const ls_calib_pk_t *x = a, *y = b;
+
+        if (x->p != y->p)
+                return x->p > y->p ? -1 : 1;
+        return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Deciles of the held-out leads by predicted probability, best first. */
+static ls_err_t ls_calib_deciles(const double *p, const uint8_t *y, size_t n,
+                                 ls_calib_report_t *r) {
+        ls_calib_pk_t *pk;
+        uint64_t won_all = 0, cum = 0;
+        double base;
+        size_t i, k, lo, hi;
+
+        if (n == 0)
+                return LS_OK;
+        if (!(pk = ls_malloc(n * sizeof(*pk))))
+                return LS_ERR_NOMEM;
+        for (i = 0; i < n; i++) {
+                pk[i].p = p[i];
+                pk[i].i = i;
+                won_all += y[i];
+        }
+        qsort(pk, n, sizeof(*pk), ls_calib_pk_desc);
+        base = (double)won_all / (double)n;
+        for (k = 0; k < LS_CALIB_DECILES; k++) {
+                ls_calib_decile_t *d = &r->deciles[k];
+                double sum = 0;
+
+                lo = k * n / LS_CALIB_DECILES;
+                hi = (k + 1) * n / LS_CALIB_DECILES;
+                memset(d, 0, sizeof(*d));
+                for (i = lo; i < hi; i++) {
+                        sum += pk[i].p;
+                        d->won += y[pk[i].i];
+                }
+                d->n = hi - lo;
+                cum += d->won;
+                if (d->n) {
+                        d->p_max = pk[lo].p;
+                        d->p_min = pk[hi - 1].p;
+                        d->predicted = sum / (double)d->n;
+                        d->observed = (double)d->won / (double)d->n;
+                }
+                d->lift = base > 0 ? d->observed / base : 0;
+                d->capture = won_all ? (double)cum / (double)won_all : 0;
+        }
+        r->n_deciles = LS_CALIB_DECILES;
+        ls_free(pk);
+        return LS_OK;
+}
+
+static double ls_calib_sigmoid(double z) {
+        return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+}
+
+/* Standardizes, fits on the training rows, evaluates on the test rows. */
+static ls_err_t ls_calib_fit(ls_calib_t *cal, ls_calib_row_t *rows, size_t n,
+                             size_t n_train, ls_calib_report_t *r, char *errstr,
+                             size_t errstr_size) {
+        const ls_model_t *m = cal->model;
+        size_t d = m->n_fit_rules + m->n_rules + 1, i, j;
+        double *x = NULL, *z = NULL, *coef = NULL, *p = NULL, *pts = NULL;
+        uint8_t *y = NULL;
+        ls_err_t err = LS_ERR_NOMEM;
+        char name[300];
+
+        x = ls_malloc((n ? n : 1) * d * sizeof(*x));
+        z = ls_malloc((n ? n : 1) * d * sizeof(*z));
+        coef = ls_calloc(d + 1, sizeof(*coef));
+        p = ls_malloc((n ? n : 1) * sizeof(*p));
+        pts = ls_malloc((n ? n : 1) * sizeof(*pts));
+        y = ls_malloc(n ? n : 1);
+        r->coefs = ls_calloc(d, sizeof(*r->coefs));
+        if (!x || !z || !coef || !p || !pts || !y || !r->coefs)
+                goto done;
+        r->n_coefs = d;
+        for (j = 0; j < d; j++) {
+                if (j < m->n_fit_rules)
+                        snprintf(name, sizeof(name), "fit:%s",
+                                 m->fit_rules[j].id);
+                else if (j < m->n_fit_rules + m->n_rules)
+                        snprintf(name, sizeof(name), "rule:%s",
+                                 m->rules[j - m->n_fit_rules].id);
+                else
+                        snprintf(name, sizeof(name), "recency_days");
+                if (!(r->coefs[j].feature = ls_strdup(name)))
+                        goto done;
+        }
+        for (i = 0; i < n; i++) {
+                ls_calib_features(cal, rows[i].l, &x[i * d]);
+                y[i] = rows[i].l->won;
+                pts[i] = rows[i].l->total;
+        }
+        /* means and sample standard deviations of the training part */
+        for (j = 0; j < d; j++) {
+                double s = 0, ss = 0, mean;
+
+                for (i = 0; i < n_train; i++)
+                        s += x[i * d + j];
+                mean = n_train ? s / (double)n_train : 0;
+                for (i = 0; i < n_train; i++)
+                        ss += (x[i * d + j] - mean) * (x[i * d + j] - mean);
+                r->coefs[j].mean = mean;
+                r->coefs[j].sd =
+                        n_train > 1 ? sqrt(ss / (double)(n_train - 1)) : 0;
+                r->coefs[j].constant = !(r->coefs[j].sd > 1e-12);
+        }
+        for (i = 0; i < n; i++)
+                for (j = 0; j < d; j++)
+                        z[i * d + j] =
+                                r->coefs[j].constant
+                                        ? 0
+                                        : (x[i * d + j] - r->coefs[j].mean) /
+                                                  r->coefs[j].sd;
+        err = ls_calib_logreg(z, n_train, d, y, cal->conf.c, coef, errstr,
+                              errstr_size);
+        if (err)
+                goto done;
+        r->intercept_std = coef[d];
+        r->intercept = coef[d];
+        for (j = 0; j < d; j++) {
+                if (r->coefs[j].constant)
+                        continue;
+                r->coefs[j].std_coef = coef[j];
+                r->coefs[j].coef = coef[j] / r->coefs[j].sd;
+                r->intercept -= r->coefs[j].coef * r->coefs[j].mean;
+        }
+        for (i = 0; i < n; i++) {
+                double s = coef[d];
+
+                for (j = 0; j < d; j++)
+                        s += coef[j] * z[i * d + j];
+                p[i] = ls_calib_sigmoid(s);
+        }
+        r->auc_train = ls_calib_auc(p, y, n_train);
+        r->auc_test = ls_calib_auc(p + n_train, y + n_train, n - n_train);
+        r->auc_test_points =
+                ls_calib_auc(pts + n_train, y + n_train, n - n_train);
+
+        /* the MQL threshold on totals: chosen on training, then held out */
+        err = ls_calib_threshold(pts, y, n_train, cal->conf.target_precision,
+                                 cal->conf.target_recall, &r->thr_train);
+        if (err)
+                goto done;
+        if (r->thr_train.found)
+                ls_calib_threshold_eval(pts + n_train, y + n_train, n - n_train,
+                                        r->thr_train.threshold, &r->thr_test);
+        err = ls_calib_deciles(p + n_train, y + n_train, n - n_train, r);
+done:
+        if (err == LS_ERR_NOMEM)
+                ls_seterr(errstr, errstr_size, err, "out of memory");
+        ls_free(x);
+        ls_free(z);
+        ls_free(coef);
+        ls_free(p);
+        ls_free(pts);
+        ls_free(y);
+        return err;
+}
+
+ls_err_t ls_calib_finish(ls_calib_t *cal, ls_calib_report_t **reportp,
+                         char *errstr, size_t errstr_size) {
+        const ls_model_t *m = cal->model;
+        size_t n_leads = ls_lead_table_count(cal->leads), n = 0, i, j;
+        size_t n_train = 0;
+        uint64_t won = 0, won_train = 0, *with_n = NULL, *with_won = NULL;
+        ls_calib_row_t *rows = NULL;
+        ls_calib_report_t *r;
+        ls_err_t err = LS_ERR_NOMEM;
+
+        if (!(r = ls_calloc(1, sizeof(*r))))
+                return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                 "out of memory");
+        r->model_id = m->id;
+        r->model_version = m->version;
+        r->window_ms = cal->conf.window_ms;
+        r->auc_train = r->auc_test = r->auc_test_points = NAN;
+        rows = ls_malloc((n_leads ? n_leads : 1) * sizeof(*rows));
+        if (!rows)
+                goto fail;
+        for (i = 0; i < n_leads; i++) {
+                ls_calib_lead_t *l =
+                        ls_lead_table_block(cal->leads, (uint32_t)i);
+
+                if (l->seen)
+                        r->leads++;
+                if (!l->line) {
+                        r->open += l->seen;
+                        continue;
+                }
+                if (!l->seen) {
+                        err = ls_seterr(
+                                errstr, errstr_size, LS_ERR_INVALID,
+                                "%s:%llu: lead_id: '%.256s' appears "
+                                "nowhere in the history",
+                                cal->outcomes_name, (unsigned long long)l->line,
+                                ls_lead_table_key(cal->leads, (uint32_t)i));
+                        goto fail;
+                }
+                rows[n].l = l;
+                rows[n].lead = (uint32_t)i;
+                n++;
+                won += l->won;
+        }
+        if (n == 0) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                "no outcomes: nothing to calibrate");
+                goto fail;
+        }
+        qsort(rows, n, sizeof(*rows), ls_calib_row_by_time);
+        r->split_time = cal->conf.has_split
+                                ? cal->conf.split_time
+                                : rows[(n * 8) / 10 < n ? (n * 8) / 10 : n - 1]
+                                          .l->cutoff;
+        for (i = 0; i < n; i++) {
+                rows[i].test = rows[i].l->cutoff >= r->split_time;
+                if (!rows[i].test) {
+                        n_train++;
+                        won_train += rows[i].l->won;
+                }
+        }
+        if (n_train == 0) {
+                err = ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED,
+                                "no outcome before the split (%lld ms): "
+                                "nothing to train on",
+                                (long long)r->split_time);
+                goto fail;
+        }
+        ls_calib_rate(won, n, &r->base);
+        ls_calib_rate(won_train, n_train, &r->train);
+        ls_calib_rate(won - won_train, n - n_train, &r->test);
+
+        /* close rates per rule, on every lead with an outcome */
+        r->n_rules = m->n_fit_rules + m->n_rules;
+        r->rules = ls_calloc(r->n_rules + 1, sizeof(*r->rules));
+        with_n = ls_calloc(r->n_rules + 1, sizeof(*with_n));
+        with_won = ls_calloc(r->n_rules + 1, sizeof(*with_won));
+        if (!r->rules || !with_n || !with_won)
+                goto fail;
+        for (i = 0; i < n; i++) {
+                ls_calib_lead_t *l = rows[i].l;
+
+                for (j = 0; j < m->n_fit_rules; j++)
+                        if ((l->fit_bits >> j) & 1) {
+                                with_n[j]++;
+                                with_won[j] += l->won;
+                        }
+                for (j = 0; j < m->n_rules; j++)
+                        if (ls_calib_ever(cal, l)[j]) {
+                                with_n[m->n_fit_rules + j]++;
+                                with_won[m->n_fit_rules + j] += l->won;
+                        }
+        }
+        for (j = 0; j < r->n_rules; j++) {
+                ls_calib_rule_t *ru = &r->rules[j];
+                int fit = j < m->n_fit_rules;
+
+                ru->fit = fit;
+                ru->rule_id = fit ? m->fit_rules[j].id
+                                  : m->rules[j - m->n_fit_rules].id;
+                ru->points = fit ? m->fit_rules[j].points
+                                 : m->rules[j - m->n_fit_rules].points;
+                ls_calib_rule_stat(ru, with_n[j], with_won[j], n, won,
+                                   r->base.rate);
+        }
+        ls_calib_suggest(r->rules, m->n_fit_rules, cal->conf.min_leads);
+        ls_calib_suggest(r->rules + m->n_fit_rules, m->n_rules,
+                         cal->conf.min_leads);
+        if ((err = ls_calib_values(cal, rows, n, r)) != LS_OK) {
+                ls_seterr(errstr, errstr_size, err, "out of memory");
+                goto fail;
+        }
+
+        r->target = cal->conf.target_precision > 0 ? "precision"
+                    : cal->conf.target_recall > 0  ? "recall"
+                                                   : "f1";
+        r->target_value = cal->conf.target_precision > 0
+                                  ? cal->conf.target_precision
+                                  : cal->conf.target_recall;
+        /* training rows first: the time order puts them there */
+        if ((err = ls_calib_fit(cal, rows, n, n_train, r, errstr,
+                                errstr_size)) != LS_OK)
+                goto fail;
+        ls_free(rows);
+        ls_free(with_n);
+        ls_free(with_won);
+        *reportp = r;
+        return LS_OK;
+fail:
+        if (err == LS_ERR_NOMEM)
+                ls_seterr(errstr, errstr_size, err, "out of memory");
+        ls_free(rows);
+        ls_free(with_n);
+        ls_free(with_won);
+        ls_calib_report_destroy(r);
+        return err;
+}
+
+void ls_calib_report_destroy(ls_calib_report_t *r) {
+        size_t j;
+
+        if (!r)
+                return;
+        for (j = 0; r->coefs && j < r->n_coefs; j++)
+                ls_free(r->coefs[j].feature);
+        ls_free(r->coefs);
+        ls_free(r->rules);
+        ls_free(r->values);
+        ls_free(r);
+}
