@@ -1237,6 +1237,7 @@ static void ls_pl_record(const ls_pipeline_t *pl, int topic,
         rec->partition = rkm->partition;
         rec->partition_cnt = pl->topic_parts[topic];
         rec->timestamp = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
+        rec->tick = ls_keys_tick(rkm);
 }
 
 /**
@@ -1344,6 +1345,8 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
         case LS_V_STALE:
                 pl->stats.stale++;
                 ls_metric_add(pl->mh.stale, 1);
+                break;
+        case LS_V_TICK:
                 break;
         case LS_V_ERROR:
                 ls_pl_record_fatal(pl, err, "scoring", rkm, errstr);
