@@ -249,6 +249,47 @@ def test_dockerfile():
     with open(os.path.join(DEPLOY, "docker", "config.yaml")) as f:
         out = print_config(f.read())
     assert "metrics.listen = 0.0.0.0:9464" in out, out
+    # The runtime stage installs the package of every shared library the
+    # program links directly (a library added to the build, e.g.
+    # liblinear, must follow it into the image).
+    installed = set()
+    for w, r in run["cmds"]:
+        if w == "RUN" and "apt-get install" in r:
+            installed |= set(re.findall(r"\b(lib[\w.+-]+|ca-certificates)\b",
+                                        r))
+    for pkg in needed_packages(h.LEADSCORE):
+        assert pkg in installed, "the runtime stage lacks %s (installs %s)" \
+            % (pkg, sorted(installed))
+
+
+def needed_packages(binary):
+    """The Debian packages of the libraries @binary links directly
+    (its NEEDED entries), libc6's own and the sanitizers' runtimes (of a
+    test build) aside."""
+    needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(
+        ["objdump", "-p", binary], capture_output=True, text=True,
+        check=True).stdout)
+    paths = {}
+    for line in subprocess.run(["ldd", binary], capture_output=True,
+                               text=True, check=True).stdout.splitlines():
+        m = re.match(r"\s*(\S+) => (\S+)", line)
+        if m:
+            paths[m.group(1)] = m.group(2)
+    pkgs = set()
+    for lib in needed:
+        if lib not in paths:
+            continue
+        out = subprocess.run(["dpkg", "-S", os.path.realpath(paths[lib])],
+                             capture_output=True, text=True)
+        if out.returncode:
+            out = subprocess.run(["dpkg", "-S", paths[lib]],
+                                 capture_output=True, text=True)
+        assert out.returncode == 0, "no package owns " + paths[lib]
+        pkg = out.stdout.split(":")[0]
+        if pkg != "libc6" and not re.match(r"lib(a|t|l|ub)san\d", pkg):
+            pkgs.add(pkg)
+    assert "librdkafka1" in pkgs, pkgs
+    return sorted(pkgs)
 
 
 def test_systemd_unit():
