@@ -19,6 +19,9 @@
 #include "leadscore/ls_registry.h"
 
 /** An ordered list of client properties (name = value), e.g. librdkafka's. */
+/** idle_tick when the config says nothing (docs/CONFIG.md). */
+#define LS_IDLE_TICK_DEFAULT_MS (5 * 60 * 1000)
+
 typedef struct ls_props_s {
         char **names;
         char **values;
@@ -93,7 +96,8 @@ typedef struct ls_config_s {
         /* Lookups of schema ids in neither cache, default
          * LS_REGISTRY_LOOKUPS_PER_SECOND (ls_registry.h). */
         long registry_max_lookups_per_second;
-        int64_t idle_tick_ms; /* 0 = off (stream time = event time only) */
+        int64_t idle_tick_ms;       /* a partition quiet this long gets a clock
+                               * tick (ls_tick.h); 0 = off */
         int64_t commit_interval_ms; /* default 1000 */
         size_t max_record_bytes;    /* default 1 MiB */
         int64_t max_leads;          /* cap on leads held by `run`:

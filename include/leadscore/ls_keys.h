@@ -44,12 +44,4 @@ int32_t ls_keys_partition_count(rd_kafka_t *rk, const char *topic,
                                 int timeout_ms, char *errstr,
                                 size_t errstr_size);
 
-/**
- * The tick time of a consumed record (ls_scorer.h, LS_TICK_HEADER): a
- * record without a value whose last LS_TICK_HEADER header holds a time.
- * @returns the time, or 0 for every other record (a record with a value
- *          is never a tick, so its headers are not parsed).
- */
-int64_t ls_keys_tick(const rd_kafka_message_t *rkm);
-
 #endif /* LS_KEYS_H */

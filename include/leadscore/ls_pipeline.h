@@ -80,7 +80,9 @@ typedef struct ls_pipeline_stats_s {
         uint64_t stale;        /* stale profile updates (skipped) */
         uint64_t delivered;    /* records acknowledged by the broker */
         uint64_t delivery_failures;
-        uint64_t commits; /* offset commits issued */
+        uint64_t commits;        /* offset commits issued */
+        uint64_t ticks;          /* clock ticks consumed (stream time moved) */
+        uint64_t ticks_produced; /* ticks written for idle partitions */
 } ls_pipeline_stats_t;
 
 typedef struct ls_pipeline_s ls_pipeline_t;

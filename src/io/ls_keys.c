@@ -12,7 +12,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include "leadscore/ls_err.h"
-#include "leadscore/ls_scorer.h"
 
 int32_t ls_keys_partition(const void *key, size_t key_len,
                           int32_t partition_cnt) {
@@ -88,18 +87,4 @@ int32_t ls_keys_partition_count(rd_kafka_t *rk, const char *topic,
                 rd_kafka_metadata_destroy(md);
         rd_kafka_topic_destroy(rkt);
         return n;
-}
-
-int64_t ls_keys_tick(const rd_kafka_message_t *rkm) {
-        rd_kafka_headers_t *hdrs;
-        const void *val;
-        size_t len;
-
-        if (rkm->len != 0 ||
-            rd_kafka_message_headers(rkm, &hdrs) !=
-                    RD_KAFKA_RESP_ERR_NO_ERROR ||
-            rd_kafka_header_get_last(hdrs, LS_TICK_HEADER, &val, &len) !=
-                    RD_KAFKA_RESP_ERR_NO_ERROR)
-                return 0;
-        return ls_tick_parse(val, len);
 }

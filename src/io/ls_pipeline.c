@@ -45,6 +45,7 @@
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_holdq.h"
 #include "leadscore/ls_keys.h"
+#include "leadscore/ls_tick.h"
 #include "leadscore/ls_memlimit.h"
 #include "leadscore/ls_merge.h"
 #include "leadscore/ls_scorer.h"
@@ -1237,7 +1238,7 @@ static void ls_pl_record(const ls_pipeline_t *pl, int topic,
         rec->partition = rkm->partition;
         rec->partition_cnt = pl->topic_parts[topic];
         rec->timestamp = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
-        rec->tick = ls_keys_tick(rkm);
+        rec->tick = ls_tick_read(rkm);
 }
 
 /**
@@ -1347,6 +1348,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
                 ls_metric_add(pl->mh.stale, 1);
                 break;
         case LS_V_TICK:
+                pl->stats.ticks++;
                 break;
         case LS_V_ERROR:
                 ls_pl_record_fatal(pl, err, "scoring", rkm, errstr);
@@ -1396,9 +1398,15 @@ static void ls_pl_check(ls_pipeline_t *pl) {
 #endif
 }
 
-/** Lets idle shards' stream time follow the wall clock (idle_tick). */
+/**
+ * Writes the clock into the log (ls_tick.h): a held partition whose
+ * inputs have been quiet for idle_tick gets a tick at the wall-clock time
+ * in its events partition. Nothing is applied here: the tick moves stream
+ * time when it is consumed, in the merge order, as a replay will meet it.
+ */
 static void ls_pl_idle_tick(ls_pipeline_t *pl) {
         int64_t now = ls_pl_now_mono();
+        char errstr[512];
         int32_t p;
 
         for (p = 0; p < pl->n_parts && !pl->fatal; p++) {
@@ -1406,16 +1414,14 @@ static void ls_pl_idle_tick(ls_pipeline_t *pl) {
                 if (!slot->shard ||
                     now - slot->last_input_ms < pl->conf->idle_tick_ms)
                         continue;
-                slot->last_input_ms = now;
-                ls_outbuf_reset(&pl->ob);
-                if (ls_shard_advance(slot->shard, ls_pl_now_wall(), &pl->ob)) {
-                        ls_pl_fatal(pl, LS_ERR_NOMEM,
-                                    "out of memory advancing an idle shard");
-                        return;
+                slot->last_input_ms = now; /* next tick: idle_tick later */
+                if (ls_tick_produce(pl->producer, pl->conf->topic_events, p,
+                                    ls_pl_now_wall(), errstr, sizeof(errstr))) {
+                        ls_log(pl->log, LS_LOG_WARN, "tick_failed", "%s",
+                               errstr);
+                        continue;
                 }
-                if (pl->ob.n_outs > 0)
-                        slot->dirty = 1;
-                ls_pl_emit(pl, NULL, 0);
+                pl->stats.ticks_produced++;
         }
 }
 
@@ -2955,10 +2961,12 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                "stopped: consumed %" PRIu64 ", applied %" PRIu64
                ", outputs %" PRIu64 " (alerts %" PRIu64
                "), dead letters %" PRIu64 ", duplicates %" PRIu64
-               ", stale profiles %" PRIu64 ", delivery failures %" PRIu64,
+               ", stale profiles %" PRIu64 ", delivery failures %" PRIu64
+               ", ticks %" PRIu64 " (produced %" PRIu64 ")",
                pl->stats.consumed, pl->stats.applied, pl->stats.outputs,
                pl->stats.alerts, pl->stats.dead_letters, pl->stats.duplicates,
-               pl->stats.stale, pl->stats.delivery_failures);
+               pl->stats.stale, pl->stats.delivery_failures, pl->stats.ticks,
+               pl->stats.ticks_produced);
         if (pl->fatal) {
                 /* Printed by the caller, not the log: mask secrets too. */
                 char masked[sizeof(pl->fatal_str)];

@@ -153,6 +153,7 @@ ls_config_t *ls_config_new_defaults(void) {
         conf->input_format = LS_FORMAT_JSON;
         conf->output_format = LS_FORMAT_JSON;
         conf->commit_interval_ms = 1000;
+        conf->idle_tick_ms = LS_IDLE_TICK_DEFAULT_MS;
         conf->max_record_bytes = 1024 * 1024;
         conf->max_leads = LS_MAX_LEADS_AUTO;
         conf->embedded_partitions = 4;

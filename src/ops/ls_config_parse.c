@@ -678,9 +678,14 @@ ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
                         err = ls_cfgp_path(p, vn, k, &c->schema_dir);
                 else if (!strcmp(k, "registry"))
                         err = ls_cfgp_registry(p, vn);
-                else if (!strcmp(k, "idle_tick"))
-                        err = ls_cfgp_duration(p, vn, k, &c->idle_tick_ms);
-                else if (!strcmp(k, "commit_interval"))
+                else if (!strcmp(k, "idle_tick")) {
+                        const char *tick = ls_cfgp_scalar(vn);
+                        if (tick && !strcasecmp(tick, "off"))
+                                c->idle_tick_ms = 0;
+                        else
+                                err = ls_cfgp_duration(p, vn, k,
+                                                       &c->idle_tick_ms);
+                } else if (!strcmp(k, "commit_interval"))
                         err = ls_cfgp_duration(p, vn, k,
                                                &c->commit_interval_ms);
                 else if (!strcmp(k, "max_record_bytes")) {

@@ -22,6 +22,7 @@
 
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_keys.h"
+#include "leadscore/ls_tick.h"
 #include "leadscore/ls_merge.h"
 
 /* --------------------------------------------------------------- client */
@@ -455,7 +456,7 @@ static ls_err_t ls_rp_read_topics(ls_replay_t *rp, rd_kafka_t *rk, char *errstr,
                         r->topic = (uint8_t)t;
                         r->val_off = part->data.len;
                         r->val_len = (uint32_t)m->len;
-                        r->tick = ls_keys_tick(m);
+                        r->tick = ls_tick_read(m);
                         r->key_len =
                                 m->key ? (uint32_t)m->key_len : LS_RP_NO_KEY;
                         if ((m->len &&

@@ -418,6 +418,36 @@ static void test_max_leads(void **state) {
         dir_remove(&d);
 }
 
+/* idle_tick: 5m by default (ticks on), a duration, or off. */
+static void test_idle_tick(void **state) {
+        cfg_dir_t d;
+        ls_config_t *c;
+        char err[512], text[4096];
+
+        (void)state;
+        dir_make(&d);
+        assert_int_equal(load(&d, "", &c, err, sizeof(err)), LS_OK);
+        assert_int_equal(c->idle_tick_ms, 300000);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "idle_tick = 300000ms\n"));
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "idle_tick: 2s\n", &c, err, sizeof(err)),
+                         LS_OK);
+        assert_int_equal(c->idle_tick_ms, 2000);
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "idle_tick: OFF\n", &c, err, sizeof(err)),
+                         LS_OK);
+        assert_int_equal(c->idle_tick_ms, 0);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "idle_tick = 0ms (off)\n"));
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "idle_tick: 0s\n", &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "run.yaml:3: idle_tick: expected a "
+                                    "duration > 0"));
+        dir_remove(&d);
+}
+
 /* A config with bootstrap servers, so that the embedded broker is not
  * what decides the snapshot default. */
 #define BOOT "kafka: {bootstrap.servers: \"k1:9092\"}\n"
@@ -694,6 +724,7 @@ int main(void) {
                 cmocka_unit_test(test_registry_keys),
                 cmocka_unit_test(test_registry_lookup_limit),
                 cmocka_unit_test(test_max_leads),
+                cmocka_unit_test(test_idle_tick),
                 cmocka_unit_test(test_snapshot_default),
                 cmocka_unit_test(test_snapshot_off),
                 cmocka_unit_test(test_snapshot_ambiguous),
