@@ -71,15 +71,20 @@ typedef enum ls_alert_kind_e {
 } ls_alert_kind_t;
 
 typedef enum ls_cause_e {
-        LS_CAUSE_EVENT = 1, /* an event (cause_id = its event id) */
-        LS_CAUSE_PROFILE,   /* a profile update */
-        LS_CAUSE_DECAY,     /* a decay timer */
+        LS_CAUSE_EVENT = 1,  /* an event (cause_id = its event id) */
+        LS_CAUSE_PROFILE,    /* a profile update */
+        LS_CAUSE_DECAY,      /* a decay timer */
+        LS_CAUSE_SUPPRESSED, /* a burst took back the points of its earlier
+                              * events (cause_id = the event id that
+                              * completed the burst) */
 } ls_cause_t;
 
 typedef enum ls_reason_kind_e {
-        LS_REASON_RULE = 1, /* engagement rule fired */
-        LS_REASON_FIT,      /* fit rule started (+) or stopped (-) matching */
-        LS_REASON_DECAY,    /* decay took points */
+        LS_REASON_RULE = 1,   /* engagement rule fired */
+        LS_REASON_FIT,        /* fit rule started (+) or stopped (-) matching */
+        LS_REASON_DECAY,      /* decay took points */
+        LS_REASON_SUPPRESSED, /* a suppression rule (rule_id) took back the
+                               * points of suppressed events */
 } ls_reason_kind_t;
 
 /**
@@ -142,9 +147,9 @@ int ls_output_id(const ls_output_t *o, char *buf, size_t size);
 const char *ls_output_kind2str(ls_output_kind_t kind);
 /** @returns "mql", "mql_lost", "hot_lead" or "none". */
 const char *ls_alert_kind2str(ls_alert_kind_t kind);
-/** @returns "rule", "fit" or "decay" (the kind of a reason). */
+/** @returns "rule", "fit", "decay" or "suppressed" (a reason's kind). */
 const char *ls_reason_kind2str(ls_reason_kind_t kind);
-/** @returns "event", "profile" or "decay". */
+/** @returns "event", "profile", "decay" or "suppressed". */
 const char *ls_cause2str(ls_cause_t cause);
 
 typedef struct ls_shard_s ls_shard_t;
@@ -244,16 +249,23 @@ ls_err_t ls_shard_lead(const ls_shard_t *shard, const char *lead_id,
                        size_t model_idx, ls_lead_view_t *view);
 
 typedef struct ls_shard_stats_s {
-        uint64_t inputs;         /* inputs applied */
-        uint64_t duplicates;     /* dropped as duplicates */
-        uint64_t late;           /* events rejected as late */
-        uint64_t future;         /* inputs dated more than max_future past
+        uint64_t inputs;     /* inputs applied */
+        uint64_t duplicates; /* dropped as duplicates */
+        uint64_t late;       /* events rejected as late */
+        uint64_t future;     /* inputs dated more than max_future past
                                  * their record's timestamp: rejected */
-        uint64_t stale;          /* profile updates older than the last
+        uint64_t stale;      /* profile updates older than the last
                                  * one applied to their lead: skipped */
-        uint64_t invalid;        /* rejected as invalid */
-        uint64_t ignored;        /* dropped by the model set's ignore filters */
-        uint64_t refused;        /* inputs of new leads refused at the cap */
+        uint64_t invalid;    /* rejected as invalid */
+        uint64_t ignored;    /* dropped by the model set's ignore filters */
+        uint64_t refused;    /* inputs of new leads refused at the cap */
+        uint64_t suppressed_burst; /* events suppressed (scored nothing),
+                                       * by the kind of the first rule that
+                                       * suppressed them */
+        uint64_t suppressed_unopened;
+        uint64_t suppressed_match;
+        uint64_t reversed;       /* scored events whose points a burst
+                                  * recognised later took back */
         uint64_t outputs;        /* outputs emitted */
         size_t leads;            /* leads in the table */
         size_t state_bytes;      /* memory held by the lead table */

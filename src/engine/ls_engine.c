@@ -570,6 +570,16 @@ static void ls_cap_commit(ls_cap_slot_t *slot, int32_t points) {
         slot->points = ls_sat32((int64_t)slot->points + points);
 }
 
+/* Notes in @p u that the event committed @p points to cap counter @p i
+ * (now in slot->window). */
+static void ls_undo_cap(ls_undo_t *u, const ls_cap_slot_t *slot, uint32_t i,
+                        int32_t points) {
+        ls_cap_slot_t *c = (ls_cap_slot_t *)(u + 1) + i;
+
+        c->window = slot->window;
+        ls_cap_commit(c, points);
+}
+
 static int ls_hot_event(const ls_model_t *model, const char *event_type) {
         size_t i;
 
@@ -583,11 +593,12 @@ static int ls_hot_event(const ls_model_t *model, const char *event_type) {
 static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                      const ls_input_t *in, int type_idx,
                                      int hot_listed, int64_t now,
-                                     ls_outbuf_t *ob) {
+                                     ls_burst_ent_t *ent, ls_outbuf_t *ob) {
         const ls_modelset_t *ms = sh->ms;
         const ls_model_t *model = &ms->models[m];
         ls_lm_t *lm = ls_lm(sh, lead, m);
         ls_cap_slot_t *slots = ls_cap_slots(lm);
+        ls_undo_t *u = ent ? ls_undo(sh, ent, m) : NULL;
         int32_t prev_eng = lm->engagement;
         int64_t eng, gained = 0;
         int fired = 0, hot = 0;
@@ -600,6 +611,12 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
         if (err)
                 return err;
         eng = lm->engagement;
+        if (u) { /* a burst may take this event back: note its effect */
+                u->prev_anchor = lm->anchor;
+                u->prev_base = lm->base;
+                u->prev_decay_n = lm->decay_n;
+                u->eng_before = lm->engagement;
+        }
         for (i = type_idx >= 0 ? sh->by_type_start[m][type_idx] : 0;
              type_idx >= 0 && i < sh->by_type_start[m][type_idx + 1]; i++) {
                 const ls_rule_t *rule = &model->rules[sh->by_type[m][i]];
@@ -638,6 +655,12 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                                       award);
                                 if (cc)
                                         ls_cap_commit(&slots[cc->slot], award);
+                                if (u && rule->cap.set)
+                                        ls_undo_cap(u, &slots[rule->cap.slot],
+                                                    rule->cap.slot, award);
+                                if (u && cc)
+                                        ls_undo_cap(u, &slots[cc->slot],
+                                                    cc->slot, award);
                         }
                         gained += award;
                 } else if (eng + award < model->engagement_floor) {
@@ -660,6 +683,10 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                 lm->base = lm->engagement;
                 lm->anchor = now;
                 lm->decay_n = 0;
+                if (u) {
+                        u->fired = 1;
+                        u->delta = lm->engagement - u->eng_before;
+                }
         }
         err = ls_settle(sh, lead, m, lm, lm->fit, prev_eng, &ch, ob);
         if (err)
@@ -671,6 +698,10 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                 int32_t *pts = ls_hot_points(sh, lm, m);
 
                 if (gained > 0 && ls_hot_ring_len(model) > 0) {
+                        if (u) {
+                                u->hot_set = 1;
+                                u->hot_slot = lm->hot_pos;
+                        }
                         times[lm->hot_pos] = in->time;
                         pts[lm->hot_pos] = ls_sat32(gained);
                         lm->hot_pos =
@@ -819,6 +850,240 @@ static int ls_dedupe_seen(const ls_shard_t *sh, ls_lead_hdr_t *hdr,
         return 0;
 }
 
+/*
+ * Suppression (docs/SEMANTICS.md, "Suppression"). Only inputs of a set
+ * with a `suppress` section come here.
+ */
+
+static int ls_type_in(char *const *types, size_t n, const char *type) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (!strcasecmp(types[i], type))
+                        return 1;
+        return 0;
+}
+
+/* 1 when message hash @p h is in the unopened ring. */
+static int ls_unopened_has(ls_supp_ring_t *ring, uint64_t h) {
+        const uint64_t *ids = ls_unopened_ids(ring);
+        uint32_t i;
+
+        for (i = 0; i < ring->n; i++)
+                if (ids[i] == h)
+                        return 1;
+        return 0;
+}
+
+/*
+ * Takes back, under one model, the points of the burst entries @p ents
+ * (newest first), as of @p now: one corrective update with cause
+ * `suppressed` if anything visible changed.
+ */
+static ls_err_t ls_burst_undo_model(ls_shard_t *sh, uint32_t lead, size_t m,
+                                    const ls_suppress_t *s,
+                                    ls_burst_ent_t *const *ents, uint32_t n,
+                                    const ls_input_t *in, int64_t now,
+                                    ls_outbuf_t *ob) {
+        const ls_model_t *model = &sh->ms->models[m];
+        ls_lm_t *lm = ls_lm(sh, lead, m);
+        ls_cap_slot_t *slots = ls_cap_slots(lm);
+        int32_t prev_eng = lm->engagement, before;
+        ls_change_t ch = {LS_CAUSE_SUPPRESSED, in->event_id, now,
+                          (uint32_t)ob->n_reasons};
+        uint32_t k, i, fired = 0, dn;
+        ls_reason_t *r;
+        ls_err_t err;
+
+        for (k = 0; k < n; k++)
+                fired |= ls_undo(sh, ents[k], m)->fired;
+        if (!fired)
+                return LS_OK;
+        err = ls_catch_up_decay(model, lm, now, ob);
+        if (err)
+                return err;
+        before = lm->engagement;
+        for (k = 0; k < n; k++) {
+                ls_burst_ent_t *e = ents[k];
+                ls_undo_t *u = ls_undo(sh, e, m);
+                const ls_cap_slot_t *c = (const ls_cap_slot_t *)(u + 1);
+
+                if (!u->fired)
+                        continue;
+                for (i = 0; i < model->n_cap_slots; i++) {
+                        if (c[i].count == 0 || slots[i].window != c[i].window)
+                                continue;
+                        slots[i].points =
+                                slots[i].points > c[i].points
+                                        ? slots[i].points - c[i].points
+                                        : 0;
+                        slots[i].count = slots[i].count > c[i].count
+                                                 ? slots[i].count - c[i].count
+                                                 : 0;
+                }
+                if (u->hot_set && ls_hot_ring_len(model) > u->hot_slot &&
+                    ls_hot_times(sh, lm, m)[u->hot_slot] == e->time)
+                        ls_hot_points(sh, lm, m)[u->hot_slot] = 0;
+                if (lm->anchor == e->now) {
+                        /* it was the last activity: back to the decay
+                         * state before it */
+                        lm->anchor = u->prev_anchor;
+                        lm->base = u->prev_base;
+                        lm->decay_n = u->prev_decay_n;
+                        lm->engagement = u->eng_before;
+                } else {
+                        /* later activity holds the clock: only its points */
+                        lm->engagement = ls_clamp_engagement(
+                                model, (int64_t)lm->engagement - u->delta);
+                        lm->base = ls_clamp_engagement(
+                                model, (int64_t)lm->base - u->delta);
+                }
+        }
+        /* the decay clock may have moved back: bring it up to now */
+        dn = ls_decay_due_n(model, lm->anchor, now);
+        if (dn > lm->decay_n) {
+                lm->decay_n = dn;
+                lm->engagement = ls_decay_value(model, lm->base, dn);
+        }
+        r = ls_outbuf_add_reason(ob);
+        if (!r)
+                return LS_ERR_NOMEM;
+        r->kind = LS_REASON_SUPPRESSED;
+        r->rule_id = s->id;
+        r->points = lm->engagement - before;
+        r->capped = 0;
+        err = ls_settle(sh, lead, m, lm, lm->fit, prev_eng, &ch, ob);
+        if (!err)
+                err = ls_schedule(sh, lead, (uint32_t)m, lm);
+        return err;
+}
+
+/*
+ * Burst rule @p r is recognised at @p in: takes back every scored entry
+ * of its ring within its window.
+ */
+static ls_err_t ls_burst_reverse(ls_shard_t *sh, uint32_t lead, size_t r,
+                                 ls_supp_ring_t *ring, const ls_input_t *in,
+                                 int64_t now, ls_outbuf_t *ob) {
+        const ls_suppress_t *s = &sh->ms->suppress[r];
+        ls_burst_ent_t *ents[LS_SUPPRESS_MAX_COUNT];
+        uint32_t cap = s->count - 1, n = 0, j;
+        ls_err_t err;
+        size_t m;
+
+        for (j = 0; j < ring->n; j++) { /* newest first */
+                ls_burst_ent_t *e =
+                        ls_burst_ent(sh, ring, (ring->pos + cap - 1 - j) % cap);
+
+                if ((e->flags & LS_BURST_REVERSIBLE) &&
+                    e->time > in->time - s->within_ms)
+                        ents[n++] = e;
+        }
+        if (n == 0)
+                return LS_OK;
+        for (m = 0; m < sh->ms->n_models; m++) {
+                err = ls_burst_undo_model(sh, lead, m, s, ents, n, in, now, ob);
+                if (err)
+                        return err;
+        }
+        for (j = 0; j < n; j++)
+                ents[j]->flags &= ~(uint32_t)LS_BURST_REVERSIBLE;
+        sh->stats.reversed += n;
+        return LS_OK;
+}
+
+/*
+ * Runs the set's suppression rules on event @p in of lead @p lead: a
+ * burst recognised here takes back its earlier events' points (outputs
+ * appended), the event is counted by the burst rule of its type (*entp:
+ * its entry, to be filled if it is scored) and, if not suppressed,
+ * remembered as an open of its message.
+ * @returns the index of the first rule that suppresses the event in
+ *          *rulep, or -1.
+ */
+static ls_err_t ls_suppress_event(ls_shard_t *sh, uint32_t lead,
+                                  const ls_input_t *in, int64_t now,
+                                  ls_outbuf_t *ob, int *rulep,
+                                  ls_burst_ent_t **entp) {
+        const ls_modelset_t *ms = sh->ms;
+        int rule = -1;
+        size_t r;
+        ls_err_t err;
+
+        *entp = NULL;
+        for (r = 0; r < ms->n_suppress; r++) {
+                const ls_suppress_t *s = &ms->suppress[r];
+                ls_supp_ring_t *ring;
+                const char *v;
+
+                if (s->kind == LS_SUPPRESS_MATCH) {
+                        if (rule < 0 &&
+                            ls_conds_all(ms, s->when, s->n_when, in))
+                                rule = (int)r;
+                } else if (s->kind == LS_SUPPRESS_UNOPENED) {
+                        if (rule >= 0 || strcasecmp(in->event_type, s->event))
+                                continue;
+                        v = ls_field(in, s->message_field);
+                        ring = ls_supp_ring(sh, lead, r);
+                        if (!v || !*v ||
+                            !ls_unopened_has(ring, ls_hash64(v, strlen(v))))
+                                rule = (int)r;
+                } else if (ls_type_in(s->events, s->n_events, in->event_type)) {
+                        uint32_t cap = s->count - 1, count = 1, j;
+                        ls_burst_ent_t *e;
+
+                        ring = ls_supp_ring(sh, lead, r);
+                        for (j = 0; j < ring->n; j++)
+                                count += ls_burst_ent(sh, ring, j)->time >
+                                         in->time - s->within_ms;
+                        if (count >= s->count) {
+                                if (rule < 0)
+                                        rule = (int)r;
+                                err = ls_burst_reverse(sh, lead, r, ring, in,
+                                                       now, ob);
+                                if (err)
+                                        return err;
+                        }
+                        e = ls_burst_ent(sh, ring, ring->pos);
+                        memset(e, 0, sh->burst_ent_size);
+                        e->time = in->time;
+                        e->now = now;
+                        ring->pos = (uint8_t)((ring->pos + 1) % cap);
+                        if (ring->n < cap)
+                                ring->n++;
+                        *entp = e;
+                }
+        }
+        if (rule >= 0) {
+                *entp = NULL;
+        } else {
+                /* a real open (or delivery) of its message */
+                for (r = 0; r < ms->n_suppress; r++) {
+                        const ls_suppress_t *s = &ms->suppress[r];
+                        ls_supp_ring_t *ring;
+                        const char *v;
+                        uint64_t h;
+
+                        if (s->kind != LS_SUPPRESS_UNOPENED ||
+                            !ls_type_in(s->events, s->n_events, in->event_type))
+                                continue;
+                        v = ls_field(in, s->message_field);
+                        if (!v || !*v)
+                                continue;
+                        ring = ls_supp_ring(sh, lead, r);
+                        h = ls_hash64(v, strlen(v));
+                        if (ls_unopened_has(ring, h))
+                                continue;
+                        ls_unopened_ids(ring)[ring->pos] = h;
+                        ring->pos = (uint8_t)((ring->pos + 1) % s->remember);
+                        if (ring->n < s->remember)
+                                ring->n++;
+                }
+        }
+        *rulep = rule;
+        return LS_OK;
+}
+
 ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                         char *errstr, size_t errstr_size) {
         const ls_modelset_t *ms = sh->ms;
@@ -826,6 +1091,7 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
         int64_t idx, now;
         int type_idx = -1, created, ignored = 0;
         const ls_etype_t *et = NULL;
+        ls_burst_ent_t *ent = NULL;
         uint32_t lead;
         ls_err_t err;
         size_t m;
@@ -947,6 +1213,29 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
         }
         now = hdr->clock > in->time ? hdr->clock : in->time;
         hdr->clock = now;
+        if (ms->n_suppress && in->kind == LS_INPUT_EVENT) {
+                int rule;
+
+                err = ls_suppress_event(sh, lead, in, now, ob, &rule, &ent);
+                if (err)
+                        return ls_seterr(errstr, errstr_size, err,
+                                         "out of memory");
+                if (rule >= 0) {
+                        switch (ms->suppress[rule].kind) {
+                        case LS_SUPPRESS_BURST:
+                                sh->stats.suppressed_burst++;
+                                break;
+                        case LS_SUPPRESS_UNOPENED:
+                                sh->stats.suppressed_unopened++;
+                                break;
+                        default:
+                                sh->stats.suppressed_match++;
+                        }
+                        return LS_OK;
+                }
+                if (et->supp_only)
+                        return LS_OK;
+        }
         for (m = 0; m < ms->n_models; m++) {
                 if (in->kind == LS_INPUT_EVENT) {
                         if (!ls_model_wants_product(&ms->models[m],
@@ -957,13 +1246,15 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                                 m < 64 ? (int)(et->hot >> m & 1)
                                        : ls_hot_event(&ms->models[m],
                                                       in->event_type),
-                                now, ob);
+                                now, ent, ob);
                 } else {
                         err = ls_apply_profile_model(sh, lead, m, in, now, ob);
                 }
                 if (err)
                         return ls_seterr(errstr, errstr_size, err,
                                          "out of memory");
+                if (ent && ls_undo(sh, ent, m)->fired)
+                        ent->flags |= LS_BURST_REVERSIBLE;
         }
         return LS_OK;
 }

@@ -8,6 +8,13 @@
  * Per lead, one state block in the shard's lead table:
  *   ls_lead_hdr_t                 lead clock, dedupe ring
  *   uint64_t dedupe[ms->dedupe]   hashes of recent event ids
+ *   suppression state, at supp_off (only when the set has `suppress`),
+ *   per rule at supp_rule_off[r]:
+ *     burst:    ls_supp_ring_t, then count - 1 entries of burst_ent_size:
+ *               ls_burst_ent_t, then per model at undo_off[m] an ls_undo_t
+ *               and the ls_cap_slot_t commits[n_cap_slots] of the event
+ *     unopened: ls_supp_ring_t, then uint64_t message id hashes[remember]
+ *     match:    nothing
  *   per model, at model_off[m]:
  *     ls_lm_t                     scores, decay anchor, alert flags
  *     ls_cap_slot_t caps[n_cap_slots]
@@ -53,6 +60,42 @@ typedef struct ls_lm_s {
         uint8_t grade, band, flags, hot_pos;
 } ls_lm_t;
 
+/* A ring's position and fill (burst entries, unopened message ids). */
+typedef struct ls_supp_ring_s {
+        uint8_t pos, n;
+        uint8_t pad[6];
+} ls_supp_ring_t;
+
+#define LS_BURST_REVERSIBLE 0x1 /* scored, and not taken back yet */
+
+/* One event counted by a burst rule. */
+typedef struct ls_burst_ent_s {
+        int64_t time; /* the event's occurred_at */
+        int64_t now;  /* the time it was applied as of (its decay anchor) */
+        uint32_t flags;
+        uint32_t pad;
+} ls_burst_ent_t;
+
+/*
+ * What one scored event did to one model's state, so that a burst
+ * recognised later can take it back exactly (docs/SEMANTICS.md): the
+ * decay state and engagement before its rules, what its rules added, its
+ * hot-lead ring slot, and (after this struct) what it committed to each
+ * cap counter (window, points, count).
+ */
+typedef struct ls_undo_s {
+        int64_t prev_anchor;
+        int32_t prev_base;
+        uint32_t prev_decay_n;
+        int32_t eng_before; /* engagement before its rules (decay caught
+                             * up to its time) */
+        int32_t delta;      /* engagement after its rules - eng_before */
+        uint8_t fired;      /* it fired a rule of this model */
+        uint8_t hot_set;    /* it wrote hot ring slot hot_slot */
+        uint8_t hot_slot;
+        uint8_t pad[5];
+} ls_undo_t;
+
 typedef struct ls_cap_slot_s {
         int64_t window;
         int32_t points;
@@ -74,6 +117,8 @@ typedef struct ls_etype_s {
         const char *name; /* lowercased, owned by the model set; NULL free */
         int type_idx;     /* into ms->event_types, -1: no rule scores it */
         uint64_t hot;     /* bit m: model m lists it in hot.events */
+        int supp_only;    /* only suppression rules name it: it feeds their
+                           * state, no model scores it */
 } ls_etype_t;
 
 struct ls_shard_s {
@@ -88,6 +133,10 @@ struct ls_shard_s {
         size_t block_size;
         size_t *model_off; /* offset of each model's part in a block */
         size_t *hot_off;   /* offset of hot ring inside the model part */
+        size_t supp_off;   /* suppression state in a block (n_suppress) */
+        size_t supp_rule_off[LS_SUPPRESS_MAX_RULES];
+        size_t burst_ent_size; /* one burst entry with its undo parts */
+        size_t *undo_off;      /* per model: its ls_undo_t in an entry */
         int64_t stream_time;
         ls_timer_t *heap;
         size_t n_heap, size_heap;
@@ -128,6 +177,28 @@ static inline ls_lm_t *ls_lm(const ls_shard_t *sh, uint32_t lead, size_t m) {
         return (ls_lm_t *)((unsigned char *)ls_lead_table_block(sh->leads,
                                                                 lead) +
                            sh->model_off[m]);
+}
+
+static inline ls_supp_ring_t *ls_supp_ring(const ls_shard_t *sh, uint32_t lead,
+                                           size_t r) {
+        return (ls_supp_ring_t *)((unsigned char *)ls_lead_table_block(
+                                          sh->leads, lead) +
+                                  sh->supp_rule_off[r]);
+}
+
+static inline ls_burst_ent_t *ls_burst_ent(const ls_shard_t *sh,
+                                           ls_supp_ring_t *ring, uint32_t k) {
+        return (ls_burst_ent_t *)((unsigned char *)(ring + 1) +
+                                  k * sh->burst_ent_size);
+}
+
+static inline ls_undo_t *ls_undo(const ls_shard_t *sh, ls_burst_ent_t *ent,
+                                 size_t m) {
+        return (ls_undo_t *)((unsigned char *)ent + sh->undo_off[m]);
+}
+
+static inline uint64_t *ls_unopened_ids(ls_supp_ring_t *ring) {
+        return (uint64_t *)(ring + 1);
 }
 
 static inline ls_cap_slot_t *ls_cap_slots(ls_lm_t *lm) {

@@ -26,6 +26,8 @@ static int ls_etypes_build(ls_shard_t *sh) {
 
         for (m = 0; m < ms->n_models; m++)
                 n += ms->models[m].hot.n_events;
+        for (m = 0; m < ms->n_suppress; m++)
+                n += ms->suppress[m].n_events + 1;
         while (size < 2 * n)
                 size *= 2;
         sh->etypes = ls_calloc(size, sizeof(*sh->etypes));
@@ -49,6 +51,26 @@ static int ls_etypes_build(ls_shard_t *sh) {
                         }
                         if (m < 64)
                                 e->hot |= (uint64_t)1 << m;
+                }
+        }
+        /* types only suppression names (opens that no rule scores):
+         * they must reach the lead to feed its suppression state */
+        for (m = 0; m < ms->n_suppress; m++) {
+                const ls_suppress_t *s = &ms->suppress[m];
+
+                for (i = 0; i <= s->n_events; i++) {
+                        const char *name =
+                                i < s->n_events ? s->events[i] : s->event;
+                        ls_etype_t *e;
+
+                        if (!name)
+                                continue;
+                        e = ls_etype_slot(sh, name);
+                        if (!e->name) {
+                                e->name = name;
+                                e->type_idx = -1;
+                                e->supp_only = 1;
+                        }
                 }
         }
         return 0;
@@ -92,6 +114,32 @@ static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp) {
         return ls_align8(size);
 }
 
+/* Lays out the suppression state of a block from @p off; @returns the
+ * offset after it. */
+static size_t ls_supp_layout(ls_shard_t *sh, size_t off) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t ent = sizeof(ls_burst_ent_t), r, m;
+
+        for (m = 0; m < ms->n_models; m++) {
+                sh->undo_off[m] = ent;
+                ent += sizeof(ls_undo_t) +
+                       ms->models[m].n_cap_slots * sizeof(ls_cap_slot_t);
+        }
+        sh->burst_ent_size = ent;
+        sh->supp_off = off;
+        for (r = 0; r < ms->n_suppress; r++) {
+                const ls_suppress_t *s = &ms->suppress[r];
+
+                sh->supp_rule_off[r] = off;
+                if (s->kind == LS_SUPPRESS_BURST)
+                        off += sizeof(ls_supp_ring_t) + (s->count - 1) * ent;
+                else if (s->kind == LS_SUPPRESS_UNOPENED)
+                        off += sizeof(ls_supp_ring_t) +
+                               s->remember * sizeof(uint64_t);
+        }
+        return off;
+}
+
 ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         ls_shard_t *sh = ls_calloc(1, sizeof(*sh));
         size_t off, m;
@@ -104,9 +152,13 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         sh->scored =
                 ls_calloc(ms->n_models ? ms->n_models : 1, sizeof(*sh->scored));
         sh->hot_off = ls_calloc(ms->n_models, sizeof(*sh->hot_off));
-        if (!sh->model_off || !sh->hot_off || !sh->scored)
+        sh->undo_off = ls_calloc(ms->n_models ? ms->n_models : 1,
+                                 sizeof(*sh->undo_off));
+        if (!sh->model_off || !sh->hot_off || !sh->scored || !sh->undo_off)
                 goto fail;
         off = ls_align8(sizeof(ls_lead_hdr_t) + ms->dedupe * sizeof(uint64_t));
+        if (ms->n_suppress)
+                off = ls_align8(ls_supp_layout(sh, off));
         for (m = 0; m < ms->n_models; m++) {
                 sh->model_off[m] = off;
                 off += ls_model_part_size(&ms->models[m], &sh->hot_off[m]);
@@ -136,6 +188,7 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh->model_off);
         ls_free(sh->scored);
         ls_free(sh->hot_off);
+        ls_free(sh->undo_off);
         ls_free(sh->heap);
         ls_free(sh);
 }

@@ -735,7 +735,7 @@ typedef struct bad_case_s {
 static const bad_case_t bad_cases[] = {
         {"modelz: []\n" MIN_MODEL, LS_ERR_INVALID,
          "t.yaml:1: modelz: unknown key (expected one of: lateness, "
-         "max_future, dedupe, lists, ignore, models)"},
+         "max_future, dedupe, lists, ignore, suppress, models)"},
         {"lateness: 1h\n", LS_ERR_INVALID, "t.yaml:1: models: required"},
         {"", LS_ERR_INVALID, "t.yaml:1: models: required (the file is empty)"},
         {"models: []\n", LS_ERR_INVALID,
@@ -836,7 +836,7 @@ static const bad_case_t bad_cases[] = {
          LS_ERR_INVALID,
          "t.yaml:8: models[0].engagement.rules[0].when.url: needs one "
          "operator (equals, in, prefix, glob, regex, range, in_list, "
-         "exists)"},
+         "exists, contains_list, cidr, cidr_list)"},
         {RULES("        - id: r\n"
                "          event: e\n"
                "          unless:\n"
@@ -894,7 +894,8 @@ static const bad_case_t bad_cases[] = {
         {"ignore:\n  - {field: ua, glob: \"*bot*\", attribute: x}\n" MIN_MODEL,
          LS_ERR_INVALID,
          "t.yaml:2: ignore[0].attribute: unknown key (expected one of: "
-         "equals, in, prefix, glob, regex, range, in_list, exists, not, "
+         "equals, in, prefix, glob, regex, range, in_list, exists, "
+         "contains_list, cidr, cidr_list, not, "
          "field)"},
         /* fit */
         {"models:\n  - id: m\n    fit:\n      min: 10\n      max: 5\n" GB,
@@ -903,7 +904,8 @@ static const bad_case_t bad_cases[] = {
          "        - {id: f, field: a, equals: b, points: 1}\n" GB,
          LS_ERR_INVALID,
          "t.yaml:5: models[0].fit.rules[0].field: unknown key (expected one "
-         "of: equals, in, prefix, glob, regex, range, in_list, exists, not, "
+         "of: equals, in, prefix, glob, regex, range, in_list, exists, "
+         "contains_list, cidr, cidr_list, not, "
          "id, attribute, points)"},
         /* categories */
         {"models:\n  - id: m\n    engagement:\n      categories:\n"
