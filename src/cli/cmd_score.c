@@ -190,9 +190,8 @@ static void ls_score_print_stats(const ls_score_t *sc, const ls_shard_t *shard,
                 "late:              %llu\n"
                 "stale profiles:    %llu\n"
                 "ignored:           %llu\n"
-                "suppressed burst:  %llu\n"
-                "suppressed unopened: %llu\n"
-                "suppressed match:  %llu\n"
+                "suppressed:        %llu (burst %llu, unopened %llu, "
+                "match %llu)\n"
                 "reversed by burst: %llu\n"
                 "leads:             %zu\n"
                 "bytes/lead/model:  %zu\n"
@@ -205,6 +204,9 @@ static void ls_score_print_stats(const ls_score_t *sc, const ls_shard_t *shard,
                 (unsigned long long)sc->verdicts.n[LS_V_LATE],
                 (unsigned long long)sc->verdicts.n[LS_V_STALE],
                 (unsigned long long)st.ignored,
+                (unsigned long long)(st.suppressed_burst +
+                                     st.suppressed_unopened +
+                                     st.suppressed_match),
                 (unsigned long long)st.suppressed_burst,
                 (unsigned long long)st.suppressed_unopened,
                 (unsigned long long)st.suppressed_match,
