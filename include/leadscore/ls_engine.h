@@ -264,8 +264,13 @@ typedef struct ls_shard_stats_s {
                                        * suppressed them */
         uint64_t suppressed_unopened;
         uint64_t suppressed_match;
-        uint64_t reversed;       /* scored events whose points a burst
+        uint64_t reversed; /* scored events whose points a burst
                                   * recognised later took back */
+        /* The four suppression counters are printed by `score --stats`
+         * and summed in replay's summary; the pipeline does not export
+         * them as metrics yet (to be wired in ls_pipeline.c as
+         * leadscore_suppressed_total{reason="burst|unopened|match"} and
+         * leadscore_reversed_total, read from ls_shard_stats()). */
         uint64_t outputs;        /* outputs emitted */
         size_t leads;            /* leads in the table */
         size_t state_bytes;      /* memory held by the lead table */

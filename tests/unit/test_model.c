@@ -87,7 +87,15 @@ static void test_example(void **state) {
         assert_int_equal(ms->ignore[2].op, LS_MATCH_EQUALS);
         assert_string_equal(ms->ignore[2].values[0], "true");
 
-        assert_int_equal(ms->n_lists, 3);
+        assert_int_equal(ms->n_lists, 5);
+        /* the scanner lists: substrings and ranges, every range parsed */
+        assert_string_equal(ms->lists[4].name, "scanner_ips");
+        assert_int_equal(ms->lists[4].n_cidrs, ms->lists[4].n_items);
+        assert_int_equal(ms->n_suppress, 3);
+        assert_string_equal(ms->suppress[0].id, "click_burst");
+        assert_int_equal(ms->suppress[0].kind, LS_SUPPRESS_BURST);
+        assert_int_equal(ms->suppress[1].when[0].op, LS_MATCH_CONTAINS_LIST);
+        assert_int_equal(ms->suppress[2].when[0].op, LS_MATCH_CIDR_LIST);
         assert_string_equal(ms->lists[0].name, "freemail");
         assert_string_equal(ms->lists[0].path, EXAMPLES "/lists/freemail.txt");
         assert_true(ms->lists[0].n_items > 10);
