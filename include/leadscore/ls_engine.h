@@ -219,7 +219,8 @@ ls_err_t ls_shard_advance(ls_shard_t *shard, int64_t time, ls_outbuf_t *ob);
  * Checks the shard's invariants: the lead table's index finds every
  * lead under its own number; each model's count of leads with an output
  * is right; the timer heap is a heap of in-range entries; every lead's
- * state is in range (as a loaded snapshot must be) and every pending
+ * state, its suppression memories included, is in range (as a loaded
+ * snapshot must be) and every pending
  * decay timer has a wake-up at or before it. O(leads): debug builds of
  * `run` run it after each batch on the shards that changed (LS_ASSERT),
  * and the tests after each input.
@@ -309,7 +310,10 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
  * when the decay settings are equal, else restarted at the lead's clock),
  * the fit-rule matches of fit rules kept by id (fit recomputed with the
  * new points), cap counters of rules and categories kept by id, and the
- * hot-lead window. Models new to @p ms start fresh. @p shard is untouched.
+ * hot-lead window. Models new to @p ms start fresh. Per suppression rule
+ * kept by id and kind: an unopened rule's message ids and a burst rule's
+ * event times (not what those events scored: a burst recognised after
+ * the move takes back nothing scored before it). @p shard is untouched.
  * @returns the new shard, or NULL (errstr says why).
  */
 ls_shard_t *ls_shard_migrate(const ls_shard_t *shard, const ls_modelset_t *ms,

@@ -571,13 +571,20 @@ static void ls_cap_commit(ls_cap_slot_t *slot, int32_t points) {
 }
 
 /* Notes in @p u that the event committed @p points to cap counter @p i
- * (now in slot->window). */
-static void ls_undo_cap(ls_undo_t *u, const ls_cap_slot_t *slot, uint32_t i,
-                        int32_t points) {
-        ls_cap_slot_t *c = (ls_cap_slot_t *)(u + 1) + i;
+ * (now in slot->window); @p lay lists the counters an undo part holds. */
+static void ls_undo_cap(ls_undo_t *u, const ls_undo_layout_t *lay,
+                        const ls_cap_slot_t *slot, uint32_t i, int32_t points) {
+        uint32_t k;
 
-        c->window = slot->window;
-        ls_cap_commit(c, points);
+        for (k = 0; k < lay->n_slots; k++) {
+                if (lay->slots[k] == i) {
+                        ls_cap_slot_t *c = (ls_cap_slot_t *)(u + 1) + k;
+
+                        c->window = slot->window;
+                        ls_cap_commit(c, points);
+                        return;
+                }
+        }
 }
 
 static int ls_hot_event(const ls_model_t *model, const char *event_type) {
@@ -593,12 +600,15 @@ static int ls_hot_event(const ls_model_t *model, const char *event_type) {
 static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                      const ls_input_t *in, int type_idx,
                                      int hot_listed, int64_t now,
-                                     ls_burst_ent_t *ent, ls_outbuf_t *ob) {
+                                     ls_burst_ent_t *ent, size_t ent_rule,
+                                     ls_outbuf_t *ob) {
         const ls_modelset_t *ms = sh->ms;
         const ls_model_t *model = &ms->models[m];
         ls_lm_t *lm = ls_lm(sh, lead, m);
         ls_cap_slot_t *slots = ls_cap_slots(lm);
-        ls_undo_t *u = ent ? ls_undo(sh, ent, m) : NULL;
+        const ls_undo_layout_t *lay =
+                ent ? ls_undo_layout(sh, ent_rule, m) : NULL;
+        ls_undo_t *u = ent ? ls_undo(sh, ent, ent_rule, m) : NULL;
         int32_t prev_eng = lm->engagement;
         int64_t eng, gained = 0;
         int fired = 0, hot = 0;
@@ -656,10 +666,11 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                 if (cc)
                                         ls_cap_commit(&slots[cc->slot], award);
                                 if (u && rule->cap.set)
-                                        ls_undo_cap(u, &slots[rule->cap.slot],
+                                        ls_undo_cap(u, lay,
+                                                    &slots[rule->cap.slot],
                                                     rule->cap.slot, award);
                                 if (u && cc)
-                                        ls_undo_cap(u, &slots[cc->slot],
+                                        ls_undo_cap(u, lay, &slots[cc->slot],
                                                     cc->slot, award);
                         }
                         gained += award;
@@ -881,11 +892,12 @@ static int ls_unopened_has(ls_supp_ring_t *ring, uint64_t h) {
  * `suppressed` if anything visible changed.
  */
 static ls_err_t ls_burst_undo_model(ls_shard_t *sh, uint32_t lead, size_t m,
-                                    const ls_suppress_t *s,
-                                    ls_burst_ent_t *const *ents, uint32_t n,
-                                    const ls_input_t *in, int64_t now,
-                                    ls_outbuf_t *ob) {
+                                    size_t sr, ls_burst_ent_t *const *ents,
+                                    uint32_t n, const ls_input_t *in,
+                                    int64_t now, ls_outbuf_t *ob) {
         const ls_model_t *model = &sh->ms->models[m];
+        const ls_suppress_t *s = &sh->ms->suppress[sr];
+        const ls_undo_layout_t *lay = ls_undo_layout(sh, sr, m);
         ls_lm_t *lm = ls_lm(sh, lead, m);
         ls_cap_slot_t *slots = ls_cap_slots(lm);
         int32_t prev_eng = lm->engagement, before;
@@ -896,7 +908,7 @@ static ls_err_t ls_burst_undo_model(ls_shard_t *sh, uint32_t lead, size_t m,
         ls_err_t err;
 
         for (k = 0; k < n; k++)
-                fired |= ls_undo(sh, ents[k], m)->fired;
+                fired |= ls_undo(sh, ents[k], sr, m)->fired;
         if (!fired)
                 return LS_OK;
         err = ls_catch_up_decay(model, lm, now, ob);
@@ -905,21 +917,22 @@ static ls_err_t ls_burst_undo_model(ls_shard_t *sh, uint32_t lead, size_t m,
         before = lm->engagement;
         for (k = 0; k < n; k++) {
                 ls_burst_ent_t *e = ents[k];
-                ls_undo_t *u = ls_undo(sh, e, m);
+                ls_undo_t *u = ls_undo(sh, e, sr, m);
                 const ls_cap_slot_t *c = (const ls_cap_slot_t *)(u + 1);
 
                 if (!u->fired)
                         continue;
-                for (i = 0; i < model->n_cap_slots; i++) {
-                        if (c[i].count == 0 || slots[i].window != c[i].window)
+                for (i = 0; i < lay->n_slots; i++) {
+                        ls_cap_slot_t *sl = &slots[lay->slots[i]];
+
+                        if (c[i].count == 0 || sl->window != c[i].window)
                                 continue;
-                        slots[i].points =
-                                slots[i].points > c[i].points
-                                        ? slots[i].points - c[i].points
-                                        : 0;
-                        slots[i].count = slots[i].count > c[i].count
-                                                 ? slots[i].count - c[i].count
-                                                 : 0;
+                        sl->points = sl->points > c[i].points
+                                             ? sl->points - c[i].points
+                                             : 0;
+                        sl->count = sl->count > c[i].count
+                                            ? sl->count - c[i].count
+                                            : 0;
                 }
                 if (u->hot_set && ls_hot_ring_len(model) > u->hot_slot &&
                     ls_hot_times(sh, lm, m)[u->hot_slot] == e->time)
@@ -972,8 +985,8 @@ static ls_err_t ls_burst_reverse(ls_shard_t *sh, uint32_t lead, size_t r,
         size_t m;
 
         for (j = 0; j < ring->n; j++) { /* newest first */
-                ls_burst_ent_t *e =
-                        ls_burst_ent(sh, ring, (ring->pos + cap - 1 - j) % cap);
+                ls_burst_ent_t *e = ls_burst_ent(
+                        sh, ring, r, (ring->pos + cap - 1 - j) % cap);
 
                 if ((e->flags & LS_BURST_REVERSIBLE) &&
                     e->time > in->time - s->within_ms)
@@ -982,7 +995,7 @@ static ls_err_t ls_burst_reverse(ls_shard_t *sh, uint32_t lead, size_t r,
         if (n == 0)
                 return LS_OK;
         for (m = 0; m < sh->ms->n_models; m++) {
-                err = ls_burst_undo_model(sh, lead, m, s, ents, n, in, now, ob);
+                err = ls_burst_undo_model(sh, lead, m, r, ents, n, in, now, ob);
                 if (err)
                         return err;
         }
@@ -1004,7 +1017,7 @@ static ls_err_t ls_burst_reverse(ls_shard_t *sh, uint32_t lead, size_t r,
 static ls_err_t ls_suppress_event(ls_shard_t *sh, uint32_t lead,
                                   const ls_input_t *in, int64_t now,
                                   ls_outbuf_t *ob, int *rulep,
-                                  ls_burst_ent_t **entp) {
+                                  ls_burst_ent_t **entp, size_t *ent_rulep) {
         const ls_modelset_t *ms = sh->ms;
         int rule = -1;
         size_t r;
@@ -1034,7 +1047,7 @@ static ls_err_t ls_suppress_event(ls_shard_t *sh, uint32_t lead,
 
                         ring = ls_supp_ring(sh, lead, r);
                         for (j = 0; j < ring->n; j++)
-                                count += ls_burst_ent(sh, ring, j)->time >
+                                count += ls_burst_ent(sh, ring, r, j)->time >
                                          in->time - s->within_ms;
                         if (count >= s->count) {
                                 if (rule < 0)
@@ -1044,14 +1057,15 @@ static ls_err_t ls_suppress_event(ls_shard_t *sh, uint32_t lead,
                                 if (err)
                                         return err;
                         }
-                        e = ls_burst_ent(sh, ring, ring->pos);
-                        memset(e, 0, sh->burst_ent_size);
+                        e = ls_burst_ent(sh, ring, r, ring->pos);
+                        memset(e, 0, sh->burst_ent_size[r]);
                         e->time = in->time;
                         e->now = now;
                         ring->pos = (uint8_t)((ring->pos + 1) % cap);
                         if (ring->n < cap)
                                 ring->n++;
                         *entp = e;
+                        *ent_rulep = r;
                 }
         }
         if (rule >= 0) {
@@ -1092,6 +1106,7 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
         int type_idx = -1, created, ignored = 0;
         const ls_etype_t *et = NULL;
         ls_burst_ent_t *ent = NULL;
+        size_t ent_rule = 0;
         uint32_t lead;
         ls_err_t err;
         size_t m;
@@ -1216,7 +1231,8 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
         if (ms->n_suppress && in->kind == LS_INPUT_EVENT) {
                 int rule;
 
-                err = ls_suppress_event(sh, lead, in, now, ob, &rule, &ent);
+                err = ls_suppress_event(sh, lead, in, now, ob, &rule, &ent,
+                                        &ent_rule);
                 if (err)
                         return ls_seterr(errstr, errstr_size, err,
                                          "out of memory");
@@ -1246,14 +1262,14 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                                 m < 64 ? (int)(et->hot >> m & 1)
                                        : ls_hot_event(&ms->models[m],
                                                       in->event_type),
-                                now, ent, ob);
+                                now, ent, ent_rule, ob);
                 } else {
                         err = ls_apply_profile_model(sh, lead, m, in, now, ob);
                 }
                 if (err)
                         return ls_seterr(errstr, errstr_size, err,
                                          "out of memory");
-                if (ent && ls_undo(sh, ent, m)->fired)
+                if (ent && ls_undo(sh, ent, ent_rule, m)->fired)
                         ent->flags |= LS_BURST_REVERSIBLE;
         }
         return LS_OK;

@@ -10,9 +10,11 @@
  *   uint64_t dedupe[ms->dedupe]   hashes of recent event ids
  *   suppression state, at supp_off (only when the set has `suppress`),
  *   per rule at supp_rule_off[r]:
- *     burst:    ls_supp_ring_t, then count - 1 entries of burst_ent_size:
- *               ls_burst_ent_t, then per model at undo_off[m] an ls_undo_t
- *               and the ls_cap_slot_t commits[n_cap_slots] of the event
+ *     burst:    ls_supp_ring_t, then count - 1 entries of
+ *               burst_ent_size[r]: ls_burst_ent_t, then per model at
+ *               ls_undo_layout(r, m)->off an ls_undo_t and the event's
+ *               ls_cap_slot_t commits to the cap counters its types can
+ *               touch (layout->slots[0 .. n_slots))
  *     unopened: ls_supp_ring_t, then uint64_t message id hashes[remember]
  *     match:    nothing
  *   per model, at model_off[m]:
@@ -59,6 +61,17 @@ typedef struct ls_lm_s {
         uint32_t decay_n; /* steps / ticks applied since anchor */
         uint8_t grade, band, flags, hot_pos;
 } ls_lm_t;
+
+/*
+ * Where model m's undo part sits in an entry of burst rule r, and which
+ * cap counters (slot numbers) the rules of r's event types can commit to:
+ * only those are noted, in this order.
+ */
+typedef struct ls_undo_layout_s {
+        size_t off;
+        uint32_t *slots;
+        uint32_t n_slots;
+} ls_undo_layout_t;
 
 /* A ring's position and fill (burst entries, unopened message ids). */
 typedef struct ls_supp_ring_s {
@@ -135,8 +148,9 @@ struct ls_shard_s {
         size_t *hot_off;   /* offset of hot ring inside the model part */
         size_t supp_off;   /* suppression state in a block (n_suppress) */
         size_t supp_rule_off[LS_SUPPRESS_MAX_RULES];
-        size_t burst_ent_size; /* one burst entry with its undo parts */
-        size_t *undo_off;      /* per model: its ls_undo_t in an entry */
+        size_t burst_ent_size[LS_SUPPRESS_MAX_RULES]; /* one entry with
+                                                       * its undo parts */
+        struct ls_undo_layout_s *undo;                /* [r * n_models + m] */
         int64_t stream_time;
         ls_timer_t *heap;
         size_t n_heap, size_heap;
@@ -186,15 +200,21 @@ static inline ls_supp_ring_t *ls_supp_ring(const ls_shard_t *sh, uint32_t lead,
                                   sh->supp_rule_off[r]);
 }
 
-static inline ls_burst_ent_t *ls_burst_ent(const ls_shard_t *sh,
-                                           ls_supp_ring_t *ring, uint32_t k) {
+static inline ls_burst_ent_t *
+ls_burst_ent(const ls_shard_t *sh, ls_supp_ring_t *ring, size_t r, uint32_t k) {
         return (ls_burst_ent_t *)((unsigned char *)(ring + 1) +
-                                  k * sh->burst_ent_size);
+                                  k * sh->burst_ent_size[r]);
+}
+
+static inline const ls_undo_layout_t *ls_undo_layout(const ls_shard_t *sh,
+                                                     size_t r, size_t m) {
+        return &sh->undo[r * sh->ms->n_models + m];
 }
 
 static inline ls_undo_t *ls_undo(const ls_shard_t *sh, ls_burst_ent_t *ent,
-                                 size_t m) {
-        return (ls_undo_t *)((unsigned char *)ent + sh->undo_off[m]);
+                                 size_t r, size_t m) {
+        return (ls_undo_t *)((unsigned char *)ent +
+                             ls_undo_layout(sh, r, m)->off);
 }
 
 static inline uint64_t *ls_unopened_ids(ls_supp_ring_t *ring) {

@@ -19,7 +19,8 @@
  * valid checksum may still have been written by something else.
  */
 /* The first field of burst entry @p e that is out of range, or NULL. */
-static const char *ls_burst_ent_check(const ls_shard_t *sh, ls_burst_ent_t *e) {
+static const char *ls_burst_ent_check(const ls_shard_t *sh, size_t r,
+                                      ls_burst_ent_t *e) {
         const ls_modelset_t *ms = sh->ms;
         size_t m, i;
 
@@ -29,7 +30,7 @@ static const char *ls_burst_ent_check(const ls_shard_t *sh, ls_burst_ent_t *e) {
                 return "burst event flags";
         for (m = 0; m < ms->n_models; m++) {
                 const ls_model_t *model = &ms->models[m];
-                const ls_undo_t *u = ls_undo(sh, e, m);
+                const ls_undo_t *u = ls_undo(sh, e, r, m);
                 const ls_cap_slot_t *c = (const ls_cap_slot_t *)(u + 1);
 
                 if (u->fired > 1 || u->hot_set > 1 ||
@@ -44,7 +45,7 @@ static const char *ls_burst_ent_check(const ls_shard_t *sh, ls_burst_ent_t *e) {
                      u->eng_before !=
                              ls_clamp_engagement(model, u->eng_before)))
                         return "burst event engagement";
-                for (i = 0; i < model->n_cap_slots; i++)
+                for (i = 0; i < ls_undo_layout(sh, r, m)->n_slots; i++)
                         if (c[i].window < 0 || c[i].window > LS_TIME_MAX ||
                             c[i].points < 0)
                                 return "burst event cap commit";
@@ -74,7 +75,7 @@ static const char *ls_supp_check(const ls_shard_t *sh, uint32_t lead) {
                         return "burst ring";
                 for (k = 0; k < s->count - 1; k++)
                         if ((bad = ls_burst_ent_check(
-                                     sh, ls_burst_ent(sh, ring, k))))
+                                     sh, r, ls_burst_ent(sh, ring, r, k))))
                                 return bad;
         }
         return NULL;

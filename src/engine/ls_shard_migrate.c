@@ -155,9 +155,11 @@ static void ls_migrate_supp(const ls_shard_t *osh, uint32_t olead,
                                 ls_unopened_ids(nr)[k] =
                                         ls_unopened_ids(orr)[from];
                         } else {
-                                ls_burst_ent_t *ne = ls_burst_ent(nsh, nr, k);
-                                const ls_burst_ent_t *oe =
-                                        ls_burst_ent(osh, orr, from);
+                                ls_burst_ent_t *ne =
+                                        ls_burst_ent(nsh, nr, r, k);
+                                const ls_burst_ent_t *oe = ls_burst_ent(
+                                        osh, orr,
+                                        (size_t)(os - osh->ms->suppress), from);
 
                                 ne->time = oe->time;
                                 ne->now = oe->now;
