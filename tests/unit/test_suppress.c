@@ -321,43 +321,43 @@ static void test_burst_restores_caps_decay_and_hot(void **state) {
                                    "{after: 60d, points: -1}]\n"
                                    "    hot: {points: 5, within: 1h}\n" GRID;
         fx_t a, b;
-        ls_lead_view_t va, vb;
         int64_t t;
         size_t i, hot = 0;
 
         (void)state;
-        fx_init(&a, model); /* page view, a scanner burst, a real click */
-        fx_init(&b, plain); /* page view, the real click */
+        fx_init(&a, model); /* page view, a scanner burst, real clicks */
+        fx_init(&b, plain); /* page view, the real clicks */
         fx_event(&a, "L1", "p", "page_view", T0, NULL);
         fx_event(&b, "L1", "p", "page_view", T0, NULL);
         t = T0 + 10 * DAY;
         fx_event(&a, "L1", "s1", "email_click", t, NULL);
         fx_event(&a, "L1", "s2", "email_click", t + 100, NULL);
-        /* the hot window held 3 + 2 + 2 > 5 at s2 if it was in an hour;
-         * it is not (10 days after p), so no alert; now the burst */
+        assert_int_equal(fx_engagement(&a, "L1"), 7); /* the cap is full */
         fx_event(&a, "L1", "s3", "email_click", t + 200, NULL);
         assert_int_equal(a.ob.n_outs, 1);
         assert_int_equal(a.ob.outs[0].engagement, 3);
-        /* the decay clock is back at the page view: the first step is due
-         * at T0 + 30d in both */
+        /* the same UTC day: the scanner used none of the cap (4 a day),
+         * two real clicks get 2 + 2, a third nothing, as without it */
+        for (i = 1; i <= 3; i++) {
+                char id[8];
+
+                snprintf(id, sizeof(id), "r%zu", i);
+                fx_event(&a, "L1", id, "email_click",
+                         t + HOUR + (int64_t)i * 5000, NULL);
+                fx_event(&b, "L1", id, "email_click",
+                         t + HOUR + (int64_t)i * 5000, NULL);
+                assert_int_equal(fx_engagement(&a, "L1"),
+                                 fx_engagement(&b, "L1"));
+        }
+        assert_int_equal(fx_engagement(&a, "L1"), 7);
+        /* and decay runs the same from there on */
         ls_outbuf_reset(&a.ob);
         ls_outbuf_reset(&b.ob);
-        assert_int_equal(ls_shard_advance(a.sh, T0 + 30 * DAY, &a.ob), LS_OK);
-        assert_int_equal(ls_shard_advance(b.sh, T0 + 30 * DAY, &b.ob), LS_OK);
-        assert_int_equal(a.ob.n_outs, 1);
-        assert_int_equal(b.ob.n_outs, 1);
-        assert_int_equal(a.ob.outs[0].engagement, 2);
-        /* the cap is not used up by the scanner: two real clicks a day
-         * later get their full 2 + 2 (cap 4 per day), a third nothing;
-         * the hot-lead window holds the real points only */
-        t = T0 + 31 * DAY;
-        fx_event(&a, "L1", "r1", "email_click", t, NULL);
-        fx_event(&b, "L1", "r1", "email_click", t, NULL);
-        fx_event(&a, "L1", "r2", "email_click", t + 5000, NULL);
-        fx_event(&b, "L1", "r2", "email_click", t + 5000, NULL);
-        assert_int_equal(fx_engagement(&a, "L1"), 6);
-        assert_int_equal(fx_engagement(&b, "L1"), 6);
-        /* at the same day as the scanner: its points are out of the ring */
+        assert_int_equal(ls_shard_advance(a.sh, T0 + 400 * DAY, &a.ob), LS_OK);
+        assert_int_equal(ls_shard_advance(b.sh, T0 + 400 * DAY, &b.ob), LS_OK);
+        assert_int_equal(a.ob.n_outs, b.ob.n_outs);
+        assert_int_equal(fx_engagement(&a, "L1"), 5);
+        assert_int_equal(fx_engagement(&b, "L1"), 5);
         fx_free(&a);
         fx_free(&b);
 
@@ -372,9 +372,68 @@ static void test_burst_restores_caps_decay_and_hot(void **state) {
                 hot += a.ob.outs[i].alert == LS_ALERT_HOT_LEAD;
         assert_int_equal(hot, 0);
         assert_int_equal(fx_engagement(&a, "L1"), 3);
-        assert_int_equal(ls_shard_lead(a.sh, "L1", 0, &va), LS_OK);
         fx_free(&a);
-        (void)vb;
+}
+
+/* Activity between the burst's events is kept, with its own decay clock:
+ * click, page view, click, click is the page view alone. */
+static void test_burst_around_other_activity(void **state) {
+        static const char *model =
+                "suppress:\n"
+                "  - id: click_burst\n"
+                "    burst: {events: [email_click], count: 3, within: 2s}\n"
+                "models:\n"
+                "  - id: m\n"
+                "    engagement:\n"
+                "      rules:\n"
+                "        - {id: click, event: email_click, points: 2}\n"
+                "        - {id: page, event: page_view, points: 3}\n"
+                "      decay: {steps: [{after: 30d, points: -1}]}\n" GRID;
+        fx_t fx;
+        ls_lead_view_t v;
+
+        (void)state;
+        fx_init(&fx, model);
+        fx_event(&fx, "L1", "c1", "email_click", T0, NULL);
+        fx_event(&fx, "L1", "p", "page_view", T0 + 300, NULL);
+        fx_event(&fx, "L1", "c2", "email_click", T0 + 600, NULL);
+        assert_int_equal(fx_engagement(&fx, "L1"), 7);
+        fx_event(&fx, "L1", "c3", "email_click", T0 + 900, NULL);
+        assert_int_equal(fx.ob.n_outs, 1);
+        assert_int_equal(fx.ob.outs[0].engagement, 3);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.last_activity, T0 + 300); /* the page view's */
+        /* its decay step is due 30 days after the page view */
+        ls_outbuf_reset(&fx.ob);
+        assert_int_equal(
+                ls_shard_advance(fx.sh, T0 + 300 + 30 * DAY - 1, &fx.ob),
+                LS_OK);
+        assert_int_equal(fx.ob.n_outs, 0);
+        assert_int_equal(ls_shard_advance(fx.sh, T0 + 300 + 30 * DAY, &fx.ob),
+                         LS_OK);
+        assert_int_equal(fx.ob.n_outs, 1);
+        assert_int_equal(fx.ob.outs[0].engagement, 2);
+        fx_check(&fx);
+        fx_free(&fx);
+
+        /* a burst recognised after decay ran: the clock goes back to the
+         * activity before the burst, and decay is recomputed from it */
+        fx_init(&fx, model);
+        fx_event(&fx, "L1", "p", "page_view", T0, NULL);
+        fx_event(&fx, "L1", "c1", "email_click", T0 + 29 * DAY, NULL);
+        fx_event(&fx, "L1", "c2", "email_click", T0 + 29 * DAY + 10, NULL);
+        assert_int_equal(fx_engagement(&fx, "L1"), 7);
+        fx_event(&fx, "L1", "c3", "email_click", T0 + 29 * DAY + 20, NULL);
+        assert_int_equal(fx_engagement(&fx, "L1"), 3);
+        assert_int_equal(ls_shard_lead(fx.sh, "L1", 0, &v), LS_OK);
+        assert_int_equal(v.last_activity, T0);
+        ls_outbuf_reset(&fx.ob);
+        assert_int_equal(ls_shard_advance(fx.sh, T0 + 30 * DAY, &fx.ob), LS_OK);
+        assert_int_equal(fx.ob.n_outs, 1);
+        assert_int_equal(fx.ob.outs[0].time, T0 + 30 * DAY);
+        assert_int_equal(fx.ob.outs[0].engagement, 2);
+        fx_check(&fx);
+        fx_free(&fx);
 }
 
 static void test_burst_takes_back_an_mql(void **state) {
@@ -945,6 +1004,7 @@ int main(void) {
                 cmocka_unit_test(test_burst_recognised_late_is_reversed),
                 cmocka_unit_test(test_burst_window),
                 cmocka_unit_test(test_burst_restores_caps_decay_and_hot),
+                cmocka_unit_test(test_burst_around_other_activity),
                 cmocka_unit_test(test_burst_takes_back_an_mql),
                 cmocka_unit_test(test_unopened_clicks),
                 cmocka_unit_test(test_scanner_agents_and_ranges),
