@@ -10,7 +10,8 @@ docs/SEMANTICS.md "Suppression") through the real binary ($LEADSCORE):
 - A click after an open of the same message is scored; one without is
   not; scanner user agents and IP ranges are suppressed.
 - `--stats` counts every suppressed event by kind; `replay` of the same
-  file says how many were suppressed and gives the same bytes.
+  file says how many were suppressed and gives the same bytes; in Avro
+  the corrective update reads back with the shipped schemas.
 - The same input twice gives byte-identical output.
 - An error in the section names the file, line and key.
 """
@@ -233,6 +234,29 @@ def test_bursts(tmp, inp):
                   is not None, "replay's summary counts them: %s" % err3)
 
 
+def test_avro(tmp, inp):
+    """The corrective update in Avro: cause and reason kind are strings,
+    so the shipped schemas carry `suppressed` unchanged."""
+    import avro.datafile
+    import avro.io
+    model = os.path.join(tmp, "burst3.yaml")
+    out = os.path.join(tmp, "scores.avro")
+    rc, _, err = run(["replay", "--model", model, "--input", inp,
+                      "--output-format", "avro", "--output", out,
+                      "--alerts-output", os.path.join(tmp, "alerts.avro"),
+                      "--quiet"])
+    check(rc == 0, "replay to Avro exits 0 (%d, %s)" % (rc, err))
+    if rc != 0:
+        return
+    with open(out, "rb") as f:
+        recs = list(avro.datafile.DataFileReader(f, avro.io.DatumReader()))
+    fix = [r for r in recs if r["cause"] == "suppressed"]
+    check(len(fix) == 1 and fix[0]["cause_id"] == "L2-c2" and
+          fix[0]["reasons"] == [{"kind": "suppressed", "rule": "click_burst",
+                                 "points": -4, "capped": 0}],
+          "the corrective update in Avro: %s" % fix)
+
+
 def test_errors(tmp):
     bad = write(tmp, "bad.yaml", MODEL.replace(
         "message_field: message_id", "message_field: message_id\n"
@@ -258,6 +282,7 @@ def main():
         write(tmp, "ips.txt", IPS)
         inp = write(tmp, "in.jsonl", "\n".join(INPUT) + "\n")
         test_bursts(tmp, inp)
+        test_avro(tmp, inp)
         test_errors(tmp)
     if FAILURES:
         print("%d check(s) failed" % len(FAILURES), file=sys.stderr)
