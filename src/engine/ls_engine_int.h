@@ -298,6 +298,49 @@ static inline int ls_time_ok(int64_t t, int64_t none) {
  * Shared from ls_engine.c
  */
 
+/* One change of a lead under a model: what caused it, as of when, and
+ * where its reasons start in the output buffer. */
+typedef struct ls_change_s {
+        ls_cause_t cause;
+        const char *cause_id;
+        int64_t time;
+        uint32_t reasons_off; /* first reason of this change in ob */
+} ls_change_t;
+
+/** Appends a reason to @p ob; @returns it, or NULL when memory is short. */
+ls_reason_t *ls_outbuf_add_reason(ls_outbuf_t *ob);
+
+/** @returns the engagement after @p n decay steps/ticks from @p base. */
+int32_t ls_decay_value(const ls_model_t *m, int32_t base, uint32_t n);
+
+/** @returns how many decay steps/ticks are due at @p now since @p anchor. */
+uint32_t ls_decay_due_n(const ls_model_t *m, int64_t anchor, int64_t now);
+
+/** Brings @p lm's decay up to @p now; appends a decay reason if it took
+ *  points. */
+ls_err_t ls_catch_up_decay(const ls_model_t *model, ls_lm_t *lm, int64_t now,
+                           ls_outbuf_t *ob);
+
+/**
+ * After fit / engagement of lead @p lead under model @p m moved from
+ * (@p prev_fit, @p prev_eng): recomputes grade and band, emits a score
+ * update if anything visible changed, then the MQL transitions.
+ */
+ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+                   int32_t prev_fit, int32_t prev_eng, const ls_change_t *ch,
+                   ls_outbuf_t *ob);
+
+/** Sets @p lm's next decay timer and makes sure the heap wakes for it. */
+ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm);
+
+/** @returns the value of event field @p name (properties, then event_type
+ *  and product), or NULL. */
+const char *ls_field(const ls_input_t *in, const char *name);
+
+/** 1 when every one of the @p n conditions @p c matches @p in. */
+int ls_conds_all(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
+                 const ls_input_t *in);
+
 /**
  * @returns the time of the next decay step of @p lm that changes its
  *          engagement under @p m, or INT64_MAX when none will.
@@ -317,6 +360,25 @@ void ls_lm_init_model(const ls_modelset_t *ms, const ls_model_t *model,
 
 /** Sets every model part and the header of new lead @p lead. */
 void ls_lm_init(const ls_shard_t *sh, uint32_t lead);
+
+/*
+ * Shared from ls_suppress.c
+ */
+
+/**
+ * Runs the set's suppression rules on event @p in of lead @p lead (its
+ * clock already at @p now): a burst recognised here takes back its
+ * earlier events' points (corrective updates appended to @p ob); the
+ * event is counted by the burst rule of its type (*entp, *ent_rulep: its
+ * entry, which the apply path fills if the event is scored; NULL when it
+ * is suppressed or no burst rule counts it) and, if not suppressed,
+ * remembered as an open of its message.
+ * @returns LS_OK with the first rule that suppresses the event in *rulep
+ *          (-1: none), or LS_ERR_NOMEM.
+ */
+ls_err_t ls_suppress_event(ls_shard_t *sh, uint32_t lead, const ls_input_t *in,
+                           int64_t now, ls_outbuf_t *ob, int *rulep,
+                           ls_burst_ent_t **entp, size_t *ent_rulep);
 
 /*
  * Shared from ls_shard_check.c
