@@ -4,7 +4,9 @@
  * MQL / hot-lead alert state machine, decay timers and the outputs they
  * emit. The shard's life and views are in ls_shard.c, its image in
  * ls_shard_image.c, its checks in ls_shard_check.c, model reloads in
- * ls_shard_migrate.c; the lead block layout is in ls_engine_int.h.
+ * ls_shard_migrate.c, the `suppress` rules in ls_suppress.c (this file
+ * notes what each scored event did, so that a burst can undo it); the
+ * lead block layout is in ls_engine_int.h.
  *
  * Invariants: engagement is always in [floor, max]; `engagement` is the
  * value last reported, `base` the value right after the last activity
