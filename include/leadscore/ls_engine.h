@@ -75,15 +75,20 @@ typedef enum ls_alert_kind_e {
 } ls_alert_kind_t;
 
 typedef enum ls_cause_e {
-        LS_CAUSE_EVENT = 1, /* an event (cause_id = its event id) */
-        LS_CAUSE_PROFILE,   /* a profile update */
-        LS_CAUSE_DECAY,     /* a decay timer */
+        LS_CAUSE_EVENT = 1,  /* an event (cause_id = its event id) */
+        LS_CAUSE_PROFILE,    /* a profile update */
+        LS_CAUSE_DECAY,      /* a decay timer */
+        LS_CAUSE_SUPPRESSED, /* a burst took back the points of its earlier
+                              * events (cause_id = the event id that
+                              * completed the burst) */
 } ls_cause_t;
 
 typedef enum ls_reason_kind_e {
-        LS_REASON_RULE = 1, /* engagement rule fired */
-        LS_REASON_FIT,      /* fit rule started (+) or stopped (-) matching */
-        LS_REASON_DECAY,    /* decay took points */
+        LS_REASON_RULE = 1,   /* engagement rule fired */
+        LS_REASON_FIT,        /* fit rule started (+) or stopped (-) matching */
+        LS_REASON_DECAY,      /* decay took points */
+        LS_REASON_SUPPRESSED, /* a suppression rule (rule_id) took back the
+                               * points of suppressed events */
 } ls_reason_kind_t;
 
 /**
@@ -146,9 +151,9 @@ int ls_output_id(const ls_output_t *o, char *buf, size_t size);
 const char *ls_output_kind2str(ls_output_kind_t kind);
 /** @returns "mql", "mql_lost", "hot_lead" or "none". */
 const char *ls_alert_kind2str(ls_alert_kind_t kind);
-/** @returns "rule", "fit" or "decay" (the kind of a reason). */
+/** @returns "rule", "fit", "decay" or "suppressed" (a reason's kind). */
 const char *ls_reason_kind2str(ls_reason_kind_t kind);
-/** @returns "event", "profile" or "decay". */
+/** @returns "event", "profile", "decay" or "suppressed". */
 const char *ls_cause2str(ls_cause_t cause);
 
 typedef struct ls_shard_s ls_shard_t;
@@ -218,7 +223,8 @@ ls_err_t ls_shard_advance(ls_shard_t *shard, int64_t time, ls_outbuf_t *ob);
  * Checks the shard's invariants: the lead table's index finds every
  * lead under its own number; each model's count of leads with an output
  * is right; the timer heap is a heap of in-range entries; every lead's
- * state is in range (as a loaded snapshot must be) and every pending
+ * state, its suppression memories included, is in range (as a loaded
+ * snapshot must be) and every pending
  * decay timer has a wake-up at or before it. O(leads): debug builds of
  * `run` run it after each batch on the shards that changed (LS_ASSERT),
  * and the tests after each input.
@@ -248,16 +254,28 @@ ls_err_t ls_shard_lead(const ls_shard_t *shard, const char *lead_id,
                        size_t model_idx, ls_lead_view_t *view);
 
 typedef struct ls_shard_stats_s {
-        uint64_t inputs;         /* inputs applied */
-        uint64_t duplicates;     /* dropped as duplicates */
-        uint64_t late;           /* events rejected as late */
-        uint64_t future;         /* inputs dated more than max_future past
+        uint64_t inputs;     /* inputs applied */
+        uint64_t duplicates; /* dropped as duplicates */
+        uint64_t late;       /* events rejected as late */
+        uint64_t future;     /* inputs dated more than max_future past
                                  * their record's timestamp: rejected */
-        uint64_t stale;          /* profile updates older than the last
+        uint64_t stale;      /* profile updates older than the last
                                  * one applied to their lead: skipped */
-        uint64_t invalid;        /* rejected as invalid */
-        uint64_t ignored;        /* dropped by the model set's ignore filters */
-        uint64_t refused;        /* inputs of new leads refused at the cap */
+        uint64_t invalid;    /* rejected as invalid */
+        uint64_t ignored;    /* dropped by the model set's ignore filters */
+        uint64_t refused;    /* inputs of new leads refused at the cap */
+        uint64_t suppressed_burst; /* events suppressed (scored nothing),
+                                       * by the kind of the first rule that
+                                       * suppressed them */
+        uint64_t suppressed_unopened;
+        uint64_t suppressed_match;
+        uint64_t reversed; /* scored events whose points a burst
+                                  * recognised later took back */
+        /* The four suppression counters are printed by `score --stats`
+         * and summed in replay's summary; the pipeline does not export
+         * them as metrics yet (to be wired in ls_pipeline.c as
+         * leadscore_suppressed_total{reason="burst|unopened|match"} and
+         * leadscore_reversed_total, read from ls_shard_stats()). */
         uint64_t outputs;        /* outputs emitted */
         size_t leads;            /* leads in the table */
         size_t state_bytes;      /* memory held by the lead table */
@@ -296,7 +314,10 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
  * when the decay settings are equal, else restarted at the lead's clock),
  * the fit-rule matches of fit rules kept by id (fit recomputed with the
  * new points), cap counters of rules and categories kept by id, and the
- * hot-lead window. Models new to @p ms start fresh. @p shard is untouched.
+ * hot-lead window. Models new to @p ms start fresh. Per suppression rule
+ * kept by id and kind: an unopened rule's message ids and a burst rule's
+ * event times (not what those events scored: a burst recognised after
+ * the move takes back nothing scored before it). @p shard is untouched.
  * @returns the new shard, or NULL (errstr says why).
  */
 ls_shard_t *ls_shard_migrate(const ls_shard_t *shard, const ls_modelset_t *ms,

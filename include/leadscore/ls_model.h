@@ -24,12 +24,26 @@
 
 #define LS_MODEL_VERSION_LEN 16 /* hex chars of the content hash */
 
+/**
+ * An IP address range: family 4 or 6, `bits` leading bits of `addr`
+ * (network byte order; IPv4 in the first 4 bytes). IPv4-mapped IPv6
+ * addresses (::ffff:a.b.c.d) are matched as IPv4.
+ */
+typedef struct ls_cidr_s {
+        uint8_t family;
+        uint8_t bits;
+        uint8_t addr[16];
+} ls_cidr_t;
+
 /** A named list of lowercase strings (e.g. free-mail domains), sorted. */
 typedef struct ls_list_s {
         char *name;   /* key under `lists:` */
         char *path;   /* resolved path of the file it was read from */
         char **items; /* sorted, lowercased, unique */
         size_t n_items;
+        ls_cidr_t *cidrs; /* the items as ranges, when a `cidr_list`
+                           * condition names the list (all must parse) */
+        size_t n_cidrs;
 } ls_list_t;
 
 typedef enum ls_match_op_e {
@@ -41,6 +55,10 @@ typedef enum ls_match_op_e {
         LS_MATCH_RANGE,      /* value parses as a number in [min, max] */
         LS_MATCH_IN_LIST,    /* value (or its e-mail domain) in lists[list] */
         LS_MATCH_EXISTS,     /* field is present and non-empty */
+        LS_MATCH_CONTAINS_LIST, /* value contains an item of lists[list] */
+        LS_MATCH_CIDR,          /* value is an IP address in cidrs[] */
+        LS_MATCH_CIDR_LIST,     /* value is an IP address in a range of
+                                 * lists[list] (list cidrs[]) */
 } ls_match_op_t;
 
 /**
@@ -59,9 +77,11 @@ typedef struct ls_cond_s {
         regex_t regex;   /* valid when op == LS_MATCH_REGEX */
         double min, max; /* RANGE bounds, inclusive */
         int has_min, has_max;
-        int list;       /* IN_LIST: index into ls_modelset_t.lists */
-        int glob_plain; /* GLOB: the pattern's only special character
+        int list;         /* IN_LIST: index into ls_modelset_t.lists */
+        int glob_plain;   /* GLOB: the pattern's only special character
                               * is '*' (matched without fnmatch) */
+        ls_cidr_t *cidrs; /* CIDR: the ranges */
+        size_t n_cidrs;
 } ls_cond_t;
 
 /**
@@ -197,6 +217,38 @@ typedef struct ls_model_s {
         uint32_t n_cap_slots; /* capped rules + capped categories */
 } ls_model_t;
 
+typedef enum ls_suppress_kind_e {
+        LS_SUPPRESS_BURST = 1, /* count or more events of `events` for one
+                                * lead within `within_ms` */
+        LS_SUPPRESS_UNOPENED,  /* an `event` whose message has no earlier
+                                * `needs` event for the lead */
+        LS_SUPPRESS_MATCH,     /* the event matches every `when` condition */
+} ls_suppress_kind_t;
+
+#define LS_SUPPRESS_MAX_RULES 16
+#define LS_SUPPRESS_MAX_COUNT 16    /* burst count */
+#define LS_SUPPRESS_MAX_REMEMBER 64 /* unopened message ids per lead */
+
+/**
+ * A suppression rule of the set (docs/MODEL.md, `suppress`). A suppressed
+ * event scores nothing; a burst also takes back the points of its earlier
+ * events (docs/SEMANTICS.md).
+ */
+typedef struct ls_suppress_s {
+        char *id;
+        ls_suppress_kind_t kind;
+        char **events; /* BURST: the event types counted (lowercased);
+                        * UNOPENED: the types that open a message (needs) */
+        size_t n_events;
+        uint32_t count;      /* BURST: 2 .. LS_SUPPRESS_MAX_COUNT */
+        int64_t within_ms;   /* BURST */
+        char *event;         /* UNOPENED: the event type judged */
+        char *message_field; /* UNOPENED: the property naming the message */
+        uint32_t remember;   /* UNOPENED: message ids kept per lead */
+        ls_cond_t *when;     /* MATCH: all must match */
+        size_t n_when;
+} ls_suppress_t;
+
 typedef struct ls_modelset_s {
         char *path; /* file it was loaded from, or a label */
         char version[LS_MODEL_VERSION_LEN + 1]; /* hash of the whole set */
@@ -205,6 +257,8 @@ typedef struct ls_modelset_s {
         uint32_t dedupe;   /* event ids remembered per lead, default 8 */
         ls_cond_t *ignore; /* an event matching any is dropped (bots) */
         size_t n_ignore;
+        ls_suppress_t *suppress; /* behavioural suppression, in file order */
+        size_t n_suppress;
         ls_list_t *lists;
         size_t n_lists;
         char **event_types; /* sorted, lowercased, distinct rule types */

@@ -125,6 +125,9 @@ typedef struct ls_replay_stats_s {
         ls_verdicts_t verdicts; /* every verdict of the first model set */
         uint64_t outputs;       /* outputs written (first model set) */
         uint64_t leads;         /* leads in the final state */
+        uint64_t suppressed;    /* events suppressed (ls_shard_stats_t:
+                                 * the three suppressed_* summed) */
+        uint64_t reversed;      /* scored events a burst took back */
         int32_t partitions;     /* shards */
         double read_seconds;    /* time spent until the last record was read */
         double seconds;         /* whole run */

@@ -516,7 +516,7 @@ int ls_cmd_replay(int argc, char **argv) {
         ls_replay_t *rp;
         ls_replay_stats_t st;
         char errstr[1024];
-        char oob[64] = "";
+        char oob[160] = "";
         int rc;
         ls_err_t err;
 
@@ -536,6 +536,14 @@ int ls_cmd_replay(int argc, char **argv) {
                 snprintf(oob, sizeof(oob),
                          "; %llu fetched outside the time bounds",
                          (unsigned long long)st.out_of_bounds);
+        if (st.suppressed || st.reversed) {
+                size_t n = strlen(oob);
+
+                snprintf(oob + n, sizeof(oob) - n,
+                         "; %llu suppressed, %llu reversed by a burst",
+                         (unsigned long long)st.suppressed,
+                         (unsigned long long)st.reversed);
+        }
         if (err)
                 fprintf(stderr, "leadscore replay: %s\n", errstr);
         else if (!c.quiet)

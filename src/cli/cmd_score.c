@@ -190,6 +190,9 @@ static void ls_score_print_stats(const ls_score_t *sc, const ls_shard_t *shard,
                 "late:              %llu\n"
                 "stale profiles:    %llu\n"
                 "ignored:           %llu\n"
+                "suppressed:        %llu (burst %llu, unopened %llu, "
+                "match %llu)\n"
+                "reversed by burst: %llu\n"
                 "leads:             %zu\n"
                 "bytes/lead/model:  %zu\n"
                 "state bytes:       %zu\n"
@@ -200,7 +203,14 @@ static void ls_score_print_stats(const ls_score_t *sc, const ls_shard_t *shard,
                 (unsigned long long)sc->verdicts.n[LS_V_DUPLICATE],
                 (unsigned long long)sc->verdicts.n[LS_V_LATE],
                 (unsigned long long)sc->verdicts.n[LS_V_STALE],
-                (unsigned long long)st.ignored, st.leads, st.lead_model_bytes,
+                (unsigned long long)st.ignored,
+                (unsigned long long)(st.suppressed_burst +
+                                     st.suppressed_unopened +
+                                     st.suppressed_match),
+                (unsigned long long)st.suppressed_burst,
+                (unsigned long long)st.suppressed_unopened,
+                (unsigned long long)st.suppressed_match,
+                (unsigned long long)st.reversed, st.leads, st.lead_model_bytes,
                 st.state_bytes, elapsed,
                 elapsed > 0 ? (double)sc->lines / elapsed : 0.0);
 }

@@ -4,7 +4,9 @@
  * MQL / hot-lead alert state machine, decay timers and the outputs they
  * emit. The shard's life and views are in ls_shard.c, its image in
  * ls_shard_image.c, its checks in ls_shard_check.c, model reloads in
- * ls_shard_migrate.c; the lead block layout is in ls_engine_int.h.
+ * ls_shard_migrate.c, the `suppress` rules in ls_suppress.c (this file
+ * notes what each scored event did, so that a burst can undo it); the
+ * lead block layout is in ls_engine_int.h.
  *
  * Invariants: engagement is always in [floor, max]; `engagement` is the
  * value last reported, `base` the value right after the last activity
@@ -51,7 +53,7 @@ static ls_output_t *ls_outbuf_add(ls_outbuf_t *ob) {
         return &ob->outs[ob->n_outs++];
 }
 
-static ls_reason_t *ls_outbuf_add_reason(ls_outbuf_t *ob) {
+ls_reason_t *ls_outbuf_add_reason(ls_outbuf_t *ob) {
         if (ob->n_reasons == ob->size_reasons) {
                 size_t n = ob->size_reasons ? ob->size_reasons * 2 : 32;
                 ls_reason_t *r = ls_realloc(ob->reasons, n * sizeof(*r));
@@ -109,7 +111,7 @@ static int ls_qualifies(const ls_qualify_t *q, int32_t total, int grade,
  */
 
 /* @returns the engagement after n decay steps/ticks from base. */
-static int32_t ls_decay_value(const ls_model_t *m, int32_t base, uint32_t n) {
+int32_t ls_decay_value(const ls_model_t *m, int32_t base, uint32_t n) {
         const ls_decay_t *d = &m->decay;
         int64_t v = base;
 
@@ -134,8 +136,7 @@ static int32_t ls_decay_value(const ls_model_t *m, int32_t base, uint32_t n) {
 }
 
 /* @returns how many decay steps/ticks are due at time now. */
-static uint32_t ls_decay_due_n(const ls_model_t *m, int64_t anchor,
-                               int64_t now) {
+uint32_t ls_decay_due_n(const ls_model_t *m, int64_t anchor, int64_t now) {
         const ls_decay_t *d = &m->decay;
         int64_t elapsed;
         uint32_t n = 0;
@@ -307,8 +308,7 @@ static ls_err_t ls_arm(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {
         return ls_heap_push(sh, lm->timer_due, lead, m);
 }
 
-static ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m,
-                            ls_lm_t *lm) {
+ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {
         int64_t due = ls_decay_next_due(&sh->ms->models[m], lm);
 
         if (due == lm->timer_due)
@@ -327,13 +327,6 @@ static ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m,
 /*
  * Emitting outputs
  */
-
-typedef struct ls_change_s {
-        ls_cause_t cause;
-        const char *cause_id;
-        int64_t time;
-        uint32_t reasons_off; /* first reason of this change in ob */
-} ls_change_t;
 
 /* Writes grade name + band number (1..8); cut to fit, never overflows. */
 static void ls_cell_format(char *cell, size_t size, const char *grade,
@@ -385,9 +378,9 @@ static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
  * After fit / engagement moved: recompute grade and band, emit a score
  * update if anything visible changed, then the MQL transitions.
  */
-static ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
-                          int32_t prev_fit, int32_t prev_eng,
-                          const ls_change_t *ch, ls_outbuf_t *ob) {
+ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+                   int32_t prev_fit, int32_t prev_eng, const ls_change_t *ch,
+                   ls_outbuf_t *ob) {
         const ls_model_t *model = &sh->ms->models[m];
         int prev_grade = lm->grade, prev_band = lm->band;
         int32_t prev_total = ls_sat32((int64_t)prev_fit + prev_eng);
@@ -426,8 +419,8 @@ static ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
 }
 
 /* Brings decay up to `now`; appends a decay reason if points were taken. */
-static ls_err_t ls_catch_up_decay(const ls_model_t *model, ls_lm_t *lm,
-                                  int64_t now, ls_outbuf_t *ob) {
+ls_err_t ls_catch_up_decay(const ls_model_t *model, ls_lm_t *lm, int64_t now,
+                           ls_outbuf_t *ob) {
         uint32_t n = ls_decay_due_n(model, lm->anchor, now);
         int32_t v;
         ls_reason_t *r;
@@ -498,7 +491,7 @@ ls_err_t ls_shard_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
  * Inputs
  */
 
-static const char *ls_field(const ls_input_t *in, const char *name) {
+const char *ls_field(const ls_input_t *in, const char *name) {
         size_t i;
 
         for (i = in->n_fields; i-- > 0;) /* last one wins */
@@ -511,8 +504,8 @@ static const char *ls_field(const ls_input_t *in, const char *name) {
         return NULL;
 }
 
-static int ls_conds_all(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
-                        const ls_input_t *in) {
+int ls_conds_all(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
+                 const ls_input_t *in) {
         size_t i;
 
         for (i = 0; i < n; i++)
@@ -570,6 +563,23 @@ static void ls_cap_commit(ls_cap_slot_t *slot, int32_t points) {
         slot->points = ls_sat32((int64_t)slot->points + points);
 }
 
+/* Notes in @p u that the event committed @p points to cap counter @p i
+ * (now in slot->window); @p lay lists the counters an undo part holds. */
+static void ls_undo_cap(ls_undo_t *u, const ls_undo_layout_t *lay,
+                        const ls_cap_slot_t *slot, uint32_t i, int32_t points) {
+        uint32_t k;
+
+        for (k = 0; k < lay->n_slots; k++) {
+                if (lay->slots[k] == i) {
+                        ls_cap_slot_t *c = (ls_cap_slot_t *)(u + 1) + k;
+
+                        c->window = slot->window;
+                        ls_cap_commit(c, points);
+                        return;
+                }
+        }
+}
+
 static int ls_hot_event(const ls_model_t *model, const char *event_type) {
         size_t i;
 
@@ -583,11 +593,15 @@ static int ls_hot_event(const ls_model_t *model, const char *event_type) {
 static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                      const ls_input_t *in, int type_idx,
                                      int hot_listed, int64_t now,
+                                     ls_burst_ent_t *ent, size_t ent_rule,
                                      ls_outbuf_t *ob) {
         const ls_modelset_t *ms = sh->ms;
         const ls_model_t *model = &ms->models[m];
         ls_lm_t *lm = ls_lm(sh, lead, m);
         ls_cap_slot_t *slots = ls_cap_slots(lm);
+        const ls_undo_layout_t *lay =
+                ent ? ls_undo_layout(sh, ent_rule, m) : NULL;
+        ls_undo_t *u = ent ? ls_undo(sh, ent, ent_rule, m) : NULL;
         int32_t prev_eng = lm->engagement;
         int64_t eng, gained = 0;
         int fired = 0, hot = 0;
@@ -600,6 +614,12 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
         if (err)
                 return err;
         eng = lm->engagement;
+        if (u) { /* a burst may take this event back: note its effect */
+                u->prev_anchor = lm->anchor;
+                u->prev_base = lm->base;
+                u->prev_decay_n = lm->decay_n;
+                u->eng_before = lm->engagement;
+        }
         for (i = type_idx >= 0 ? sh->by_type_start[m][type_idx] : 0;
              type_idx >= 0 && i < sh->by_type_start[m][type_idx + 1]; i++) {
                 const ls_rule_t *rule = &model->rules[sh->by_type[m][i]];
@@ -638,6 +658,13 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                                       award);
                                 if (cc)
                                         ls_cap_commit(&slots[cc->slot], award);
+                                if (u && rule->cap.set)
+                                        ls_undo_cap(u, lay,
+                                                    &slots[rule->cap.slot],
+                                                    rule->cap.slot, award);
+                                if (u && cc)
+                                        ls_undo_cap(u, lay, &slots[cc->slot],
+                                                    cc->slot, award);
                         }
                         gained += award;
                 } else if (eng + award < model->engagement_floor) {
@@ -660,6 +687,10 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                 lm->base = lm->engagement;
                 lm->anchor = now;
                 lm->decay_n = 0;
+                if (u) {
+                        u->fired = 1;
+                        u->delta = lm->engagement - u->eng_before;
+                }
         }
         err = ls_settle(sh, lead, m, lm, lm->fit, prev_eng, &ch, ob);
         if (err)
@@ -671,6 +702,10 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                 int32_t *pts = ls_hot_points(sh, lm, m);
 
                 if (gained > 0 && ls_hot_ring_len(model) > 0) {
+                        if (u) {
+                                u->hot_set = 1;
+                                u->hot_slot = lm->hot_pos;
+                        }
                         times[lm->hot_pos] = in->time;
                         pts[lm->hot_pos] = ls_sat32(gained);
                         lm->hot_pos =
@@ -826,6 +861,8 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
         int64_t idx, now;
         int type_idx = -1, created, ignored = 0;
         const ls_etype_t *et = NULL;
+        ls_burst_ent_t *ent = NULL;
+        size_t ent_rule = 0;
         uint32_t lead;
         ls_err_t err;
         size_t m;
@@ -947,6 +984,30 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
         }
         now = hdr->clock > in->time ? hdr->clock : in->time;
         hdr->clock = now;
+        if (ms->n_suppress && in->kind == LS_INPUT_EVENT) {
+                int rule;
+
+                err = ls_suppress_event(sh, lead, in, now, ob, &rule, &ent,
+                                        &ent_rule);
+                if (err)
+                        return ls_seterr(errstr, errstr_size, err,
+                                         "out of memory");
+                if (rule >= 0) {
+                        switch (ms->suppress[rule].kind) {
+                        case LS_SUPPRESS_BURST:
+                                sh->stats.suppressed_burst++;
+                                break;
+                        case LS_SUPPRESS_UNOPENED:
+                                sh->stats.suppressed_unopened++;
+                                break;
+                        default:
+                                sh->stats.suppressed_match++;
+                        }
+                        return LS_OK;
+                }
+                if (et->supp_only)
+                        return LS_OK;
+        }
         for (m = 0; m < ms->n_models; m++) {
                 if (in->kind == LS_INPUT_EVENT) {
                         if (!ls_model_wants_product(&ms->models[m],
@@ -957,13 +1018,15 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                                 m < 64 ? (int)(et->hot >> m & 1)
                                        : ls_hot_event(&ms->models[m],
                                                       in->event_type),
-                                now, ob);
+                                now, ent, ent_rule, ob);
                 } else {
                         err = ls_apply_profile_model(sh, lead, m, in, now, ob);
                 }
                 if (err)
                         return ls_seterr(errstr, errstr_size, err,
                                          "out of memory");
+                if (ent && ls_undo(sh, ent, ent_rule, m)->fired)
+                        ent->flags |= LS_BURST_REVERSIBLE;
         }
         return LS_OK;
 }

@@ -8,6 +8,15 @@
  * Per lead, one state block in the shard's lead table:
  *   ls_lead_hdr_t                 lead clock, dedupe ring
  *   uint64_t dedupe[ms->dedupe]   hashes of recent event ids
+ *   suppression state, at supp_off (only when the set has `suppress`),
+ *   per rule at supp_rule_off[r]:
+ *     burst:    ls_supp_ring_t, then count - 1 entries of
+ *               burst_ent_size[r]: ls_burst_ent_t, then per model at
+ *               ls_undo_layout(r, m)->off an ls_undo_t and the event's
+ *               ls_cap_slot_t commits to the cap counters its types can
+ *               touch (layout->slots[0 .. n_slots))
+ *     unopened: ls_supp_ring_t, then uint64_t message id hashes[remember]
+ *     match:    nothing
  *   per model, at model_off[m]:
  *     ls_lm_t                     scores, decay anchor, alert flags
  *     ls_cap_slot_t caps[n_cap_slots]
@@ -53,6 +62,53 @@ typedef struct ls_lm_s {
         uint8_t grade, band, flags, hot_pos;
 } ls_lm_t;
 
+/*
+ * Where model m's undo part sits in an entry of burst rule r, and which
+ * cap counters (slot numbers) the rules of r's event types can commit to:
+ * only those are noted, in this order.
+ */
+typedef struct ls_undo_layout_s {
+        size_t off;
+        uint32_t *slots;
+        uint32_t n_slots;
+} ls_undo_layout_t;
+
+/* A ring's position and fill (burst entries, unopened message ids). */
+typedef struct ls_supp_ring_s {
+        uint8_t pos, n;
+        uint8_t pad[6];
+} ls_supp_ring_t;
+
+#define LS_BURST_REVERSIBLE 0x1 /* scored, and not taken back yet */
+
+/* One event counted by a burst rule. */
+typedef struct ls_burst_ent_s {
+        int64_t time; /* the event's occurred_at */
+        int64_t now;  /* the time it was applied as of (its decay anchor) */
+        uint32_t flags;
+        uint32_t pad;
+} ls_burst_ent_t;
+
+/*
+ * What one scored event did to one model's state, so that a burst
+ * recognised later can take it back exactly (docs/SEMANTICS.md): the
+ * decay state and engagement before its rules, what its rules added, its
+ * hot-lead ring slot, and (after this struct) what it committed to each
+ * cap counter (window, points, count).
+ */
+typedef struct ls_undo_s {
+        int64_t prev_anchor;
+        int32_t prev_base;
+        uint32_t prev_decay_n;
+        int32_t eng_before; /* engagement before its rules (decay caught
+                             * up to its time) */
+        int32_t delta;      /* engagement after its rules - eng_before */
+        uint8_t fired;      /* it fired a rule of this model */
+        uint8_t hot_set;    /* it wrote hot ring slot hot_slot */
+        uint8_t hot_slot;
+        uint8_t pad[5];
+} ls_undo_t;
+
 typedef struct ls_cap_slot_s {
         int64_t window;
         int32_t points;
@@ -74,6 +130,8 @@ typedef struct ls_etype_s {
         const char *name; /* lowercased, owned by the model set; NULL free */
         int type_idx;     /* into ms->event_types, -1: no rule scores it */
         uint64_t hot;     /* bit m: model m lists it in hot.events */
+        int supp_only;    /* only suppression rules name it: it feeds their
+                           * state, no model scores it */
 } ls_etype_t;
 
 struct ls_shard_s {
@@ -88,6 +146,11 @@ struct ls_shard_s {
         size_t block_size;
         size_t *model_off; /* offset of each model's part in a block */
         size_t *hot_off;   /* offset of hot ring inside the model part */
+        size_t supp_off;   /* suppression state in a block (n_suppress) */
+        size_t supp_rule_off[LS_SUPPRESS_MAX_RULES];
+        size_t burst_ent_size[LS_SUPPRESS_MAX_RULES]; /* one entry with
+                                                       * its undo parts */
+        struct ls_undo_layout_s *undo;                /* [r * n_models + m] */
         int64_t stream_time;
         ls_timer_t *heap;
         size_t n_heap, size_heap;
@@ -128,6 +191,34 @@ static inline ls_lm_t *ls_lm(const ls_shard_t *sh, uint32_t lead, size_t m) {
         return (ls_lm_t *)((unsigned char *)ls_lead_table_block(sh->leads,
                                                                 lead) +
                            sh->model_off[m]);
+}
+
+static inline ls_supp_ring_t *ls_supp_ring(const ls_shard_t *sh, uint32_t lead,
+                                           size_t r) {
+        return (ls_supp_ring_t *)((unsigned char *)ls_lead_table_block(
+                                          sh->leads, lead) +
+                                  sh->supp_rule_off[r]);
+}
+
+static inline ls_burst_ent_t *
+ls_burst_ent(const ls_shard_t *sh, ls_supp_ring_t *ring, size_t r, uint32_t k) {
+        return (ls_burst_ent_t *)((unsigned char *)(ring + 1) +
+                                  k * sh->burst_ent_size[r]);
+}
+
+static inline const ls_undo_layout_t *ls_undo_layout(const ls_shard_t *sh,
+                                                     size_t r, size_t m) {
+        return &sh->undo[r * sh->ms->n_models + m];
+}
+
+static inline ls_undo_t *ls_undo(const ls_shard_t *sh, ls_burst_ent_t *ent,
+                                 size_t r, size_t m) {
+        return (ls_undo_t *)((unsigned char *)ent +
+                             ls_undo_layout(sh, r, m)->off);
+}
+
+static inline uint64_t *ls_unopened_ids(ls_supp_ring_t *ring) {
+        return (uint64_t *)(ring + 1);
 }
 
 static inline ls_cap_slot_t *ls_cap_slots(ls_lm_t *lm) {
@@ -207,6 +298,49 @@ static inline int ls_time_ok(int64_t t, int64_t none) {
  * Shared from ls_engine.c
  */
 
+/* One change of a lead under a model: what caused it, as of when, and
+ * where its reasons start in the output buffer. */
+typedef struct ls_change_s {
+        ls_cause_t cause;
+        const char *cause_id;
+        int64_t time;
+        uint32_t reasons_off; /* first reason of this change in ob */
+} ls_change_t;
+
+/** Appends a reason to @p ob; @returns it, or NULL when memory is short. */
+ls_reason_t *ls_outbuf_add_reason(ls_outbuf_t *ob);
+
+/** @returns the engagement after @p n decay steps/ticks from @p base. */
+int32_t ls_decay_value(const ls_model_t *m, int32_t base, uint32_t n);
+
+/** @returns how many decay steps/ticks are due at @p now since @p anchor. */
+uint32_t ls_decay_due_n(const ls_model_t *m, int64_t anchor, int64_t now);
+
+/** Brings @p lm's decay up to @p now; appends a decay reason if it took
+ *  points. */
+ls_err_t ls_catch_up_decay(const ls_model_t *model, ls_lm_t *lm, int64_t now,
+                           ls_outbuf_t *ob);
+
+/**
+ * After fit / engagement of lead @p lead under model @p m moved from
+ * (@p prev_fit, @p prev_eng): recomputes grade and band, emits a score
+ * update if anything visible changed, then the MQL transitions.
+ */
+ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+                   int32_t prev_fit, int32_t prev_eng, const ls_change_t *ch,
+                   ls_outbuf_t *ob);
+
+/** Sets @p lm's next decay timer and makes sure the heap wakes for it. */
+ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm);
+
+/** @returns the value of event field @p name (properties, then event_type
+ *  and product), or NULL. */
+const char *ls_field(const ls_input_t *in, const char *name);
+
+/** 1 when every one of the @p n conditions @p c matches @p in. */
+int ls_conds_all(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
+                 const ls_input_t *in);
+
 /**
  * @returns the time of the next decay step of @p lm that changes its
  *          engagement under @p m, or INT64_MAX when none will.
@@ -226,6 +360,25 @@ void ls_lm_init_model(const ls_modelset_t *ms, const ls_model_t *model,
 
 /** Sets every model part and the header of new lead @p lead. */
 void ls_lm_init(const ls_shard_t *sh, uint32_t lead);
+
+/*
+ * Shared from ls_suppress.c
+ */
+
+/**
+ * Runs the set's suppression rules on event @p in of lead @p lead (its
+ * clock already at @p now): a burst recognised here takes back its
+ * earlier events' points (corrective updates appended to @p ob); the
+ * event is counted by the burst rule of its type (*entp, *ent_rulep: its
+ * entry, which the apply path fills if the event is scored; NULL when it
+ * is suppressed or no burst rule counts it) and, if not suppressed,
+ * remembered as an open of its message.
+ * @returns LS_OK with the first rule that suppresses the event in *rulep
+ *          (-1: none), or LS_ERR_NOMEM.
+ */
+ls_err_t ls_suppress_event(ls_shard_t *sh, uint32_t lead, const ls_input_t *in,
+                           int64_t now, ls_outbuf_t *ob, int *rulep,
+                           ls_burst_ent_t **entp, size_t *ent_rulep);
 
 /*
  * Shared from ls_shard_check.c

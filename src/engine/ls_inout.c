@@ -63,6 +63,8 @@ const char *ls_reason_kind2str(ls_reason_kind_t kind) {
                 return "fit";
         case LS_REASON_DECAY:
                 return "decay";
+        case LS_REASON_SUPPRESSED:
+                return "suppressed";
         }
         return "unknown";
 }
@@ -73,6 +75,8 @@ const char *ls_cause2str(ls_cause_t cause) {
                 return "profile";
         case LS_CAUSE_DECAY:
                 return "decay";
+        case LS_CAUSE_SUPPRESSED:
+                return "suppressed";
         default:
                 return "event";
         }

@@ -8,6 +8,7 @@
 #include "leadscore/ls_engine.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "leadscore/ls_alloc.h"
 #include "engine/ls_engine_int.h"
@@ -26,6 +27,8 @@ static int ls_etypes_build(ls_shard_t *sh) {
 
         for (m = 0; m < ms->n_models; m++)
                 n += ms->models[m].hot.n_events;
+        for (m = 0; m < ms->n_suppress; m++)
+                n += ms->suppress[m].n_events + 1;
         while (size < 2 * n)
                 size *= 2;
         sh->etypes = ls_calloc(size, sizeof(*sh->etypes));
@@ -49,6 +52,26 @@ static int ls_etypes_build(ls_shard_t *sh) {
                         }
                         if (m < 64)
                                 e->hot |= (uint64_t)1 << m;
+                }
+        }
+        /* types only suppression names (opens that no rule scores):
+         * they must reach the lead to feed its suppression state */
+        for (m = 0; m < ms->n_suppress; m++) {
+                const ls_suppress_t *s = &ms->suppress[m];
+
+                for (i = 0; i <= s->n_events; i++) {
+                        const char *name =
+                                i < s->n_events ? s->events[i] : s->event;
+                        ls_etype_t *e;
+
+                        if (!name)
+                                continue;
+                        e = ls_etype_slot(sh, name);
+                        if (!e->name) {
+                                e->name = name;
+                                e->type_idx = -1;
+                                e->supp_only = 1;
+                        }
                 }
         }
         return 0;
@@ -92,6 +115,78 @@ static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp) {
         return ls_align8(size);
 }
 
+/* The cap counters the rules of burst rule @p s's types can commit to
+ * under @p model, each once, into @p lay. @returns 0 or -1 (memory). */
+static int ls_undo_slots(const ls_suppress_t *s, const ls_model_t *model,
+                         ls_undo_layout_t *lay) {
+        size_t i, e;
+
+        lay->slots = ls_calloc(2 * model->n_rules + 1, sizeof(uint32_t));
+        if (!lay->slots)
+                return -1;
+        for (i = 0; i < model->n_rules; i++) {
+                const ls_rule_t *rule = &model->rules[i];
+                const ls_cap_t *caps[2] = {
+                        &rule->cap,
+                        rule->category >= 0
+                                ? &model->categories[rule->category].cap
+                                : NULL};
+
+                for (e = 0; e < s->n_events; e++)
+                        if (!strcasecmp(s->events[e], rule->event_type))
+                                break;
+                if (e == s->n_events)
+                        continue;
+                for (e = 0; e < 2; e++) {
+                        uint32_t k;
+
+                        if (!caps[e] || !caps[e]->set)
+                                continue;
+                        for (k = 0; k < lay->n_slots; k++)
+                                if (lay->slots[k] == caps[e]->slot)
+                                        break;
+                        if (k == lay->n_slots)
+                                lay->slots[lay->n_slots++] = caps[e]->slot;
+                }
+        }
+        return 0;
+}
+
+/* Lays out the suppression state of a block from @p off; @returns the
+ * offset after it, or 0 when memory is short. */
+static size_t ls_supp_layout(ls_shard_t *sh, size_t off) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t r, m;
+
+        sh->undo = ls_calloc(ms->n_suppress * ms->n_models, sizeof(*sh->undo));
+        if (!sh->undo)
+                return 0;
+        sh->supp_off = off;
+        for (r = 0; r < ms->n_suppress; r++) {
+                const ls_suppress_t *s = &ms->suppress[r];
+                size_t ent = sizeof(ls_burst_ent_t);
+
+                sh->supp_rule_off[r] = off;
+                if (s->kind == LS_SUPPRESS_UNOPENED)
+                        off += sizeof(ls_supp_ring_t) +
+                               s->remember * sizeof(uint64_t);
+                if (s->kind != LS_SUPPRESS_BURST)
+                        continue;
+                for (m = 0; m < ms->n_models; m++) {
+                        ls_undo_layout_t *lay = &sh->undo[r * ms->n_models + m];
+
+                        if (ls_undo_slots(s, &ms->models[m], lay) != 0)
+                                return 0;
+                        lay->off = ent;
+                        ent += sizeof(ls_undo_t) +
+                               lay->n_slots * sizeof(ls_cap_slot_t);
+                }
+                sh->burst_ent_size[r] = ent;
+                off += sizeof(ls_supp_ring_t) + (s->count - 1) * ent;
+        }
+        return off;
+}
+
 ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         ls_shard_t *sh = ls_calloc(1, sizeof(*sh));
         size_t off, m;
@@ -107,6 +202,8 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         if (!sh->model_off || !sh->hot_off || !sh->scored)
                 goto fail;
         off = ls_align8(sizeof(ls_lead_hdr_t) + ms->dedupe * sizeof(uint64_t));
+        if (ms->n_suppress && (off = ls_align8(ls_supp_layout(sh, off))) == 0)
+                goto fail;
         for (m = 0; m < ms->n_models; m++) {
                 sh->model_off[m] = off;
                 off += ls_model_part_size(&ms->models[m], &sh->hot_off[m]);
@@ -136,6 +233,10 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh->model_off);
         ls_free(sh->scored);
         ls_free(sh->hot_off);
+        for (size_t k = 0;
+             sh->undo && k < sh->ms->n_suppress * sh->ms->n_models; k++)
+                ls_free(sh->undo[k].slots);
+        ls_free(sh->undo);
         ls_free(sh->heap);
         ls_free(sh);
 }

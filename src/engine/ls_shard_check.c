@@ -1,7 +1,7 @@
 /*
  * ls_shard_check.c - the shard's invariants, checked: each lead's fields
- * are within what the engine computes with (ls_lead_check(), also run on
- * every loaded lead), and ls_shard_check() walks the lead table, the timer
+ * (its suppression state included) are within what the engine computes
+ * with (ls_lead_check(), also run on every loaded lead), and ls_shard_check() walks the lead table, the timer
  * heap and the scored counts, as debug builds and tests do after a batch.
  */
 #include "leadscore/ls_engine.h"
@@ -18,6 +18,69 @@
  * decay state), or NULL when every one is in range: a snapshot with a
  * valid checksum may still have been written by something else.
  */
+/* The first field of burst entry @p e that is out of range, or NULL. */
+static const char *ls_burst_ent_check(const ls_shard_t *sh, size_t r,
+                                      ls_burst_ent_t *e) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t m, i;
+
+        if (!ls_time_ok(e->time, INT64_MIN) || !ls_time_ok(e->now, INT64_MIN))
+                return "burst event time";
+        if (e->flags & ~(uint32_t)LS_BURST_REVERSIBLE)
+                return "burst event flags";
+        for (m = 0; m < ms->n_models; m++) {
+                const ls_model_t *model = &ms->models[m];
+                const ls_undo_t *u = ls_undo(sh, e, r, m);
+                const ls_cap_slot_t *c = (const ls_cap_slot_t *)(u + 1);
+
+                if (u->fired > 1 || u->hot_set > 1 ||
+                    (u->hot_set && u->hot_slot >= ls_hot_ring_len(model)))
+                        return "burst event flags";
+                if (!ls_time_ok(u->prev_anchor, INT64_MIN) ||
+                    (model->decay.kind == LS_DECAY_STEPS &&
+                     u->prev_decay_n > model->decay.n_steps))
+                        return "burst event decay state";
+                if (u->fired &&
+                    (u->prev_base != ls_clamp_engagement(model, u->prev_base) ||
+                     u->eng_before !=
+                             ls_clamp_engagement(model, u->eng_before)))
+                        return "burst event engagement";
+                for (i = 0; i < ls_undo_layout(sh, r, m)->n_slots; i++)
+                        if (c[i].window < 0 || c[i].window > LS_TIME_MAX ||
+                            c[i].points < 0)
+                                return "burst event cap commit";
+        }
+        return NULL;
+}
+
+/* The first field of lead @p lead's suppression state out of range. */
+static const char *ls_supp_check(const ls_shard_t *sh, uint32_t lead) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t r;
+        uint32_t k;
+
+        for (r = 0; r < ms->n_suppress; r++) {
+                const ls_suppress_t *s = &ms->suppress[r];
+                ls_supp_ring_t *ring = ls_supp_ring(sh, lead, r);
+                const char *bad;
+
+                if (s->kind == LS_SUPPRESS_MATCH)
+                        continue;
+                if (s->kind == LS_SUPPRESS_UNOPENED) {
+                        if (ring->pos >= s->remember || ring->n > s->remember)
+                                return "unopened ring";
+                        continue;
+                }
+                if (ring->pos >= s->count - 1 || ring->n > s->count - 1)
+                        return "burst ring";
+                for (k = 0; k < s->count - 1; k++)
+                        if ((bad = ls_burst_ent_check(
+                                     sh, r, ls_burst_ent(sh, ring, r, k))))
+                                return bad;
+        }
+        return NULL;
+}
+
 const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
         const ls_modelset_t *ms = sh->ms;
         const ls_lead_hdr_t *hdr = ls_hdr(sh, lead);
@@ -30,6 +93,12 @@ const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
         if (hdr->dedupe_pos >= (ms->dedupe ? ms->dedupe : 1) ||
             hdr->dedupe_n > ms->dedupe)
                 return "dedupe ring";
+        if (ms->n_suppress) {
+                const char *bad = ls_supp_check(sh, lead);
+
+                if (bad)
+                        return bad;
+        }
         for (m = 0; m < ms->n_models; m++) {
                 const ls_model_t *model = &ms->models[m];
                 ls_lm_t *lm = ls_lm(sh, lead, m);

@@ -14,13 +14,20 @@
 
 /*
  * Shard images: "LSSH", u32 format, set version (16 bytes), u32 models,
- * u32 block size, u32 dedupe, i64 stream time, 8 x u64 counters,
- * u64 leads, then per lead: u32 key length, key bytes, block bytes.
- * Little endian (the byte order of every platform leadscore targets; the
- * blocks are copied as they are in memory).
+ * u32 block size, u32 dedupe, i64 stream time, 8 x u64 counters (format
+ * 4: 12, the suppression counters added), u64 leads, then per lead: u32
+ * key length, key bytes, block bytes. Little endian (the byte order of
+ * every platform leadscore targets; the blocks are copied as they are in
+ * memory).
+ *
+ * Format 3 images (before `suppress`) still load: their sets have no
+ * suppression rules (the model file could not hold them), so their lead
+ * blocks are laid out as format 4's without suppression state; only the
+ * four counters are missing, and start at 0.
  */
 #define LS_SHARD_MAGIC "LSSH"
-#define LS_SHARD_FORMAT 3u
+#define LS_SHARD_FORMAT 4u
+#define LS_SHARD_FORMAT_OLDEST 3u
 
 static ls_err_t ls_put32(ls_buf_t *b, uint32_t v) {
         return ls_buf_append(b, &v, sizeof(v));
@@ -49,6 +56,10 @@ ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
         err |= ls_put64(buf, sh->stats.invalid);
         err |= ls_put64(buf, sh->stats.ignored);
         err |= ls_put64(buf, sh->stats.outputs);
+        err |= ls_put64(buf, sh->stats.suppressed_burst);
+        err |= ls_put64(buf, sh->stats.suppressed_unopened);
+        err |= ls_put64(buf, sh->stats.suppressed_match);
+        err |= ls_put64(buf, sh->stats.reversed);
         err |= ls_put64(buf, (uint64_t)n);
         if (err)
                 return LS_ERR_NOMEM;
@@ -112,11 +123,11 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                           "shard state: truncated header at offset %zu", r.off);
                 return NULL;
         }
-        if (format != LS_SHARD_FORMAT) {
+        if (format < LS_SHARD_FORMAT_OLDEST || format > LS_SHARD_FORMAT) {
                 ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED,
                           "shard state: format %u at offset 4 not supported "
-                          "(expected %u)",
-                          format, LS_SHARD_FORMAT);
+                          "(expected %u .. %u)",
+                          format, LS_SHARD_FORMAT_OLDEST, LS_SHARD_FORMAT);
                 return NULL;
         }
         if (ls_get(&r, version, LS_MODEL_VERSION_LEN) ||
@@ -139,7 +150,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 return NULL;
         }
         if (n_models != ms->n_models || block_size != sh->block_size ||
-            dedupe != ms->dedupe) {
+            dedupe != ms->dedupe || (format < 4 && ms->n_suppress)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED,
                           "shard state layout differs (models %u, block %u "
                           "bytes; expected %zu, %zu)",
@@ -160,7 +171,12 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
             ls_get(&r, &sh->stats.future, 8) ||
             ls_get(&r, &sh->stats.invalid, 8) ||
             ls_get(&r, &sh->stats.ignored, 8) ||
-            ls_get(&r, &sh->stats.outputs, 8) || ls_get(&r, &n, 8)) {
+            ls_get(&r, &sh->stats.outputs, 8) ||
+            (format >= 4 && (ls_get(&r, &sh->stats.suppressed_burst, 8) ||
+                             ls_get(&r, &sh->stats.suppressed_unopened, 8) ||
+                             ls_get(&r, &sh->stats.suppressed_match, 8) ||
+                             ls_get(&r, &sh->stats.reversed, 8))) ||
+            ls_get(&r, &n, 8)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "shard state: truncated header at offset %zu", r.off);
                 goto fail;

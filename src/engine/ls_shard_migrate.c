@@ -117,6 +117,59 @@ static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
         nlm->timer_due = ls_decay_next_due(n, nlm);
 }
 
+/*
+ * Suppression state of one lead, by rule id (and kind): the message ids an
+ * unopened rule remembers, and the times of the events a burst rule
+ * counts, newest first, as many as both keep. Burst entries lose their
+ * undo parts (they describe the old models' state): points scored before
+ * the reload are not taken back by a burst recognised after it.
+ */
+static void ls_migrate_supp(const ls_shard_t *osh, uint32_t olead,
+                            const ls_shard_t *nsh, uint32_t nlead) {
+        size_t r, o;
+
+        for (r = 0; r < nsh->ms->n_suppress; r++) {
+                const ls_suppress_t *ns = &nsh->ms->suppress[r], *os = NULL;
+                ls_supp_ring_t *nr, *orr;
+                uint32_t ocap, ncap, keep, k;
+
+                for (o = 0; o < osh->ms->n_suppress; o++)
+                        if (!strcmp(osh->ms->suppress[o].id, ns->id) &&
+                            osh->ms->suppress[o].kind == ns->kind)
+                                os = &osh->ms->suppress[o];
+                if (!os || ns->kind == LS_SUPPRESS_MATCH)
+                        continue;
+                nr = ls_supp_ring(nsh, nlead, r);
+                orr = ls_supp_ring(osh, olead,
+                                   (size_t)(os - osh->ms->suppress));
+                ocap = ns->kind == LS_SUPPRESS_BURST ? os->count - 1
+                                                     : os->remember;
+                ncap = ns->kind == LS_SUPPRESS_BURST ? ns->count - 1
+                                                     : ns->remember;
+                keep = orr->n < ncap ? orr->n : ncap;
+                for (k = 0; k < keep; k++) {
+                        /* oldest kept first, so the newest ends last */
+                        uint32_t from = (orr->pos + ocap - keep + k) % ocap;
+
+                        if (ns->kind == LS_SUPPRESS_UNOPENED) {
+                                ls_unopened_ids(nr)[k] =
+                                        ls_unopened_ids(orr)[from];
+                        } else {
+                                ls_burst_ent_t *ne =
+                                        ls_burst_ent(nsh, nr, r, k);
+                                const ls_burst_ent_t *oe = ls_burst_ent(
+                                        osh, orr,
+                                        (size_t)(os - osh->ms->suppress), from);
+
+                                ne->time = oe->time;
+                                ne->now = oe->now;
+                        }
+                }
+                nr->n = (uint8_t)keep;
+                nr->pos = (uint8_t)(keep % ncap);
+        }
+}
+
 ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                              char *errstr, size_t errstr_size) {
         size_t i, n = ls_lead_table_count(osh->leads), m, om;
@@ -149,6 +202,8 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                                     osh->ms->dedupe];
                 nh->dedupe_n = (uint8_t)keep;
                 nh->dedupe_pos = (uint8_t)(ms->dedupe ? keep % ms->dedupe : 0);
+                if (ms->n_suppress)
+                        ls_migrate_supp(osh, (uint32_t)i, sh, (uint32_t)idx);
                 for (m = 0; m < ms->n_models; m++) {
                         for (om = 0; om < osh->ms->n_models; om++)
                                 if (!strcmp(ms->models[m].id,

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE /* FNM_CASEFOLD */
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
@@ -32,6 +33,7 @@ void ls_cond_clear(ls_cond_t *cond) {
         for (i = 0; i < cond->n_values; i++)
                 ls_free(cond->values ? cond->values[i] : NULL);
         ls_free(cond->values);
+        ls_free(cond->cidrs);
         ls_free(cond->field);
         memset(cond, 0, sizeof(*cond));
         cond->list = -1;
@@ -122,6 +124,94 @@ static int ls_match_glob_plain(const char *p, const char *text) {
         }
 }
 
+/* 1 when lowercased @p value contains one of the list's items. */
+static int ls_match_contains_list(const ls_list_t *list, const char *value) {
+        char buf[1024];
+        size_t n = strlen(value), i;
+
+        if (n >= sizeof(buf))
+                n = sizeof(buf) - 1; /* a longer value: its first 1023 bytes */
+        for (i = 0; i < n; i++)
+                buf[i] = (char)tolower((unsigned char)value[i]);
+        buf[n] = '\0';
+        for (i = 0; i < list->n_items; i++)
+                if (memmem(buf, n, list->items[i], strlen(list->items[i])))
+                        return 1;
+        return 0;
+}
+
+/*
+ * Parses an IP address, or a range "addr/bits" when @p range (a bare
+ * address is then a range of all its bits). IPv4-mapped IPv6 addresses
+ * become IPv4. Host bits set in a range are an error.
+ * @returns 0 and *out, or -1.
+ */
+static int ls_cidr_parse(const char *s, int range, ls_cidr_t *out) {
+        char buf[64];
+        const char *slash = strchr(s, '/');
+        size_t n = slash ? (size_t)(slash - s) : strlen(s);
+        long bits = -1;
+        unsigned i;
+
+        if (n == 0 || n >= sizeof(buf) || (slash && !range))
+                return -1;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        memset(out, 0, sizeof(*out));
+        if (inet_pton(AF_INET, buf, out->addr) == 1) {
+                out->family = 4;
+        } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+                static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+                                                   0, 0, 0, 0, 0xff, 0xff};
+
+                out->family = 6;
+                if (!memcmp(out->addr, mapped, 12) && !slash) {
+                        memmove(out->addr, out->addr + 12, 4);
+                        memset(out->addr + 4, 0, 12);
+                        out->family = 4;
+                }
+        } else {
+                return -1;
+        }
+        if (slash) {
+                char *end;
+
+                if (!isdigit((unsigned char)slash[1]))
+                        return -1;
+                bits = strtol(slash + 1, &end, 10);
+                if (*end || bits < 0 || bits > (out->family == 4 ? 32 : 128))
+                        return -1;
+        } else {
+                bits = out->family == 4 ? 32 : 128;
+        }
+        out->bits = (uint8_t)bits;
+        for (i = (unsigned)bits; i < 128; i++)
+                if (out->addr[i / 8] >> (7 - i % 8) & 1)
+                        return -1; /* host bits set: a typo, not a range */
+        return 0;
+}
+
+static int ls_cidr_contains(const ls_cidr_t *r, const ls_cidr_t *a) {
+        unsigned full = r->bits / 8u, rest = r->bits % 8u;
+
+        if (r->family != a->family || memcmp(r->addr, a->addr, full) != 0)
+                return 0;
+        return rest == 0 || ((r->addr[full] ^ a->addr[full]) &
+                             (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+static int ls_match_cidrs(const ls_cidr_t *r, size_t n, const char *value) {
+        ls_cidr_t a;
+        size_t i;
+
+        if (ls_cidr_parse(value, 0, &a) != 0)
+                return 0;
+        for (i = 0; i < n; i++)
+                if (ls_cidr_contains(&r[i], &a))
+                        return 1;
+        return 0;
+}
+
 static int ls_match_value(const ls_modelset_t *ms, const ls_cond_t *cond,
                           const char *value) {
         const char *at;
@@ -161,6 +251,17 @@ static int ls_match_value(const ls_modelset_t *ms, const ls_cond_t *cond,
                                         at ? at + 1 : value);
         case LS_MATCH_EXISTS:
                 return *value != '\0';
+        case LS_MATCH_CONTAINS_LIST:
+                if (!ms || cond->list < 0 || (size_t)cond->list >= ms->n_lists)
+                        return 0;
+                return ls_match_contains_list(&ms->lists[cond->list], value);
+        case LS_MATCH_CIDR:
+                return ls_match_cidrs(cond->cidrs, cond->n_cidrs, value);
+        case LS_MATCH_CIDR_LIST:
+                if (!ms || cond->list < 0 || (size_t)cond->list >= ms->n_lists)
+                        return 0;
+                return ls_match_cidrs(ms->lists[cond->list].cidrs,
+                                      ms->lists[cond->list].n_cidrs, value);
         }
         return 0;
 }
@@ -176,9 +277,9 @@ int ls_cond_match(const ls_modelset_t *ms, const ls_cond_t *cond,
  * Parsing
  */
 
-static const char *const ls_cond_ops[] = {"equals",  "in",     "prefix",
-                                          "glob",    "regex",  "range",
-                                          "in_list", "exists", NULL};
+static const char *const ls_cond_ops[] = {
+        "equals",  "in",     "prefix",        "glob", "regex",     "range",
+        "in_list", "exists", "contains_list", "cidr", "cidr_list", NULL};
 
 /*
  * Conditions
@@ -235,6 +336,68 @@ static ls_err_t ls_mload_range(ls_mload_t *ld, const yaml_node_t *node,
         return LS_OK;
 }
 
+/* `cidr: [range, ...]` (or one range as a string). */
+static ls_err_t ls_mload_cidrs(ls_mload_t *ld, const yaml_node_t *v,
+                               ls_cond_t *cond) {
+        size_t i, n = v->type == YAML_SEQUENCE_NODE ? ls_mload_seq_len(v) : 1;
+
+        cond->op = LS_MATCH_CIDR;
+        if (v->type != YAML_SEQUENCE_NODE && v->type != YAML_SCALAR_NODE)
+                return ls_mload_err(ld, v, "expected a list of IP ranges");
+        if (n == 0)
+                return ls_mload_err(ld, v, "must not be empty");
+        if (!(cond->cidrs = ls_calloc(n, sizeof(*cond->cidrs))))
+                return ls_mload_nomem(ld);
+        cond->n_cidrs = n;
+        for (i = 0; i < n; i++) {
+                const yaml_node_t *it = v->type == YAML_SEQUENCE_NODE
+                                                ? ls_mload_seq_at(ld, v, i)
+                                                : v;
+                size_t mark = v->type == YAML_SEQUENCE_NODE
+                                      ? ls_mload_idx(ld, i)
+                                      : ld->plen;
+                ls_err_t err = LS_OK;
+
+                if (it->type != YAML_SCALAR_NODE ||
+                    ls_cidr_parse(ls_mload_str(it), 1, &cond->cidrs[i]) != 0)
+                        err = ls_mload_err(
+                                ld, it,
+                                "'%s' is not an IP range (e.g. 192.0.2.0/24, "
+                                "2001:db8::/32)",
+                                it->type == YAML_SCALAR_NODE ? ls_mload_str(it)
+                                                             : "");
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        return LS_OK;
+}
+
+/* The ranges of list @p list, parsed once for every `cidr_list` naming
+ * it; an item that is no range is an error at @p v. */
+static ls_err_t ls_mload_list_cidrs(ls_mload_t *ld, const yaml_node_t *v,
+                                    ls_list_t *list) {
+        size_t i;
+
+        if (list->cidrs || list->n_items == 0)
+                return LS_OK;
+        if (!(list->cidrs = ls_calloc(list->n_items, sizeof(*list->cidrs))))
+                return ls_mload_nomem(ld);
+        for (i = 0; i < list->n_items; i++) {
+                if (ls_cidr_parse(list->items[i], 1, &list->cidrs[i]) != 0) {
+                        ls_free(list->cidrs);
+                        list->cidrs = NULL;
+                        return ls_mload_err(ld, v,
+                                            "list '%s' (%s): item '%s' is not "
+                                            "an IP range",
+                                            list->name, list->path,
+                                            list->items[i]);
+                }
+        }
+        list->n_cidrs = list->n_items;
+        return LS_OK;
+}
+
 /** Parses the operator @p op with value @p v into @p cond (path names
  *  the operator key). */
 static ls_err_t ls_mload_op(ls_mload_t *ld, const char *op,
@@ -253,6 +416,8 @@ static ls_err_t ls_mload_op(ls_mload_t *ld, const char *op,
                 cond->op = LS_MATCH_RANGE;
                 return ls_mload_range(ld, v, cond);
         }
+        if (!strcmp(op, "cidr"))
+                return ls_mload_cidrs(ld, v, cond);
         if (!strcmp(op, "exists")) {
                 if ((err = ls_mload_bool(ld, v, &b)))
                         return err;
@@ -292,8 +457,11 @@ static ls_err_t ls_mload_op(ls_mload_t *ld, const char *op,
         } else if (!strcmp(op, "glob")) {
                 cond->op = LS_MATCH_GLOB;
                 cond->glob_plain = !strpbrk(cond->values[0], "?[\\");
-        } else { /* in_list */
-                cond->op = LS_MATCH_IN_LIST;
+        } else { /* in_list, contains_list, cidr_list */
+                cond->op = !strcmp(op, "in_list") ? LS_MATCH_IN_LIST
+                           : !strcmp(op, "contains_list")
+                                   ? LS_MATCH_CONTAINS_LIST
+                                   : LS_MATCH_CIDR_LIST;
                 for (i = 0; i < ld->ms->n_lists; i++)
                         if (!strcmp(ld->ms->lists[i].name, s))
                                 break;
@@ -305,6 +473,8 @@ static ls_err_t ls_mload_op(ls_mload_t *ld, const char *op,
                 cond->list = (int)i;
                 if (ld->used_lists)
                         ld->used_lists[i] = 1;
+                if (cond->op == LS_MATCH_CIDR_LIST)
+                        return ls_mload_list_cidrs(ld, v, &ld->ms->lists[i]);
         }
         return LS_OK;
 }
@@ -317,8 +487,9 @@ static ls_err_t ls_mload_op(ls_mload_t *ld, const char *op,
 static ls_err_t ls_mload_cond_ops(ls_mload_t *ld, const yaml_node_t *map,
                                   const char *const *extra, ls_cond_t *cond) {
         static const char *const ops_not[] = {
-                "equals", "in",      "prefix", "glob", "regex",
-                "range",  "in_list", "exists", "not",  NULL};
+                "equals",    "in",      "prefix", "glob",          "regex",
+                "range",     "in_list", "exists", "contains_list", "cidr",
+                "cidr_list", "not",     NULL};
         const yaml_node_pair_t *p;
         const char *found = NULL;
         yaml_node_t *v;
@@ -354,7 +525,8 @@ static ls_err_t ls_mload_cond_ops(ls_mload_t *ld, const yaml_node_t *map,
         if (!found)
                 return ls_mload_err(ld, map,
                                     "needs one operator (equals, in, prefix, "
-                                    "glob, regex, range, in_list, exists)");
+                                    "glob, regex, range, in_list, exists, "
+                                    "contains_list, cidr, cidr_list)");
         if ((v = ls_mload_get(ld, map, "not"))) {
                 int b;
 

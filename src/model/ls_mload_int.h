@@ -39,7 +39,8 @@ typedef struct ls_mload_s {
         ls_buf_t *list_raw;          /* raw bytes of each list file */
         const struct ls_msrc_s *src; /* lists from a source, not files */
         size_t n_raw;
-        unsigned char *ignore_lists; /* lists referenced by `ignore` */
+        unsigned char *ignore_lists; /* lists referenced by `ignore` and
+                                      * `suppress` (set-wide) */
         unsigned char *model_lists;  /* lists referenced by the model */
         unsigned char *used_lists;   /* where in_list records its list */
 } ls_mload_t;
@@ -120,6 +121,10 @@ ls_err_t ls_mload_cond(ls_mload_t *ld, const yaml_node_t *map,
                        ls_cond_t *cond);
 ls_err_t ls_mload_when(ls_mload_t *ld, const yaml_node_t *node, ls_cond_t **out,
                        size_t *n_out);
+
+/* The set's `suppress` section (ls_mload_suppress.c), the key path
+ * naming it; lists it uses are flagged in ld->used_lists. */
+ls_err_t ls_mload_suppress(ls_mload_t *ld, const yaml_node_t *node);
 
 /* One model (ls_mload_model.c): reads and validates model @p node into
  * zeroed @p m, the key path naming the model. */

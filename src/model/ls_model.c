@@ -66,8 +66,8 @@ static ls_err_t ls_mload_event_types(ls_mload_t *ld) {
 
 static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
         static const char *const keys[] = {"lateness", "max_future", "dedupe",
-                                           "lists",    "ignore",     "models",
-                                           NULL};
+                                           "lists",    "ignore",     "suppress",
+                                           "models",   NULL};
         ls_modelset_t *ms = ld->ms;
         yaml_node_t *v, *models;
         long long dedupe;
@@ -126,6 +126,14 @@ static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
                                             "field", extra, &ms->ignore[i]);
                         ls_mload_pop(ld, imark);
                 }
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
+        if ((v = ls_mload_get(ld, root, "suppress"))) {
+                mark = ls_mload_key(ld, "suppress");
+                ld->used_lists = ld->ignore_lists;
+                err = ls_mload_suppress(ld, v);
                 ls_mload_pop(ld, mark);
                 if (err)
                         return err;
@@ -552,9 +560,13 @@ void ls_modelset_destroy(ls_modelset_t *ms) {
         for (i = 0; ms->ignore && i < ms->n_ignore; i++)
                 ls_cond_clear(&ms->ignore[i]);
         ls_free(ms->ignore);
+        for (i = 0; ms->suppress && i < ms->n_suppress; i++)
+                ls_suppress_clear(&ms->suppress[i]);
+        ls_free(ms->suppress);
         for (i = 0; ms->lists && i < ms->n_lists; i++) {
                 ls_free(ms->lists[i].name);
                 ls_free(ms->lists[i].path);
+                ls_free(ms->lists[i].cidrs);
                 ls_mload_free_strv(ms->lists[i].items, ms->lists[i].n_items);
         }
         ls_free(ms->lists);

@@ -17,6 +17,9 @@
  */
 void ls_cond_clear(ls_cond_t *cond);
 
+/** Releases what suppression rule @p s owns. */
+void ls_suppress_clear(ls_suppress_t *s);
+
 /**
  * @returns 1 if @p key is in @p list, compared case-insensitively
  *          (list items are lowercase and sorted), 0 otherwise.

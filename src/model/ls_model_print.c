@@ -73,6 +73,26 @@ void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
                         ms->lists[i].name, ms->lists[i].n_items,
                         ms->lists[i].n_items == 1 ? "" : "s",
                         ms->lists[i].path);
+        for (i = 0; i < ms->n_suppress; i++) {
+                const ls_suppress_t *s = &ms->suppress[i];
+
+                fprintf(fp, "  suppress %s: ", s->id);
+                if (s->kind == LS_SUPPRESS_BURST) {
+                        ls_duration_format(s->within_ms, d1, sizeof(d1));
+                        fprintf(fp, "burst of %u within %s of", s->count, d1);
+                } else if (s->kind == LS_SUPPRESS_UNOPENED) {
+                        fprintf(fp,
+                                "unopened %s (message in %s, %u remembered) "
+                                "needs",
+                                s->event, s->message_field, s->remember);
+                } else {
+                        fprintf(fp, "match of %zu condition%s", s->n_when,
+                                s->n_when == 1 ? "" : "s");
+                }
+                for (j = 0; j < s->n_events; j++)
+                        fprintf(fp, "%s%s", j ? ", " : " ", s->events[j]);
+                fputc('\n', fp);
+        }
         for (i = 0; i < ms->n_models; i++) {
                 const ls_model_t *m = &ms->models[i];
 

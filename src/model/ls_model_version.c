@@ -94,7 +94,7 @@ ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
                                 const yaml_node_t *root,
                                 const yaml_node_t *model_node) {
         static const char *const shared[] = {"lateness", "max_future", "dedupe",
-                                             "ignore", NULL};
+                                             "ignore",   "suppress",   NULL};
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         size_t i;
         int ok;

@@ -397,6 +397,10 @@ ls_err_t ls_replay_run(ls_replay_t *rp, char *errstr, size_t errstr_size) {
                 if (part->shard[0]) {
                         ls_shard_stats(part->shard[0], &st);
                         rp->stats.leads += st.leads;
+                        rp->stats.suppressed += st.suppressed_burst +
+                                                st.suppressed_unopened +
+                                                st.suppressed_match;
+                        rp->stats.reversed += st.reversed;
                 }
         }
         rp->stats.bad = ls_verdicts_rejected(&rp->stats.verdicts);

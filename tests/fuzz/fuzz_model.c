@@ -218,6 +218,37 @@ static void score(fm_t *fm, const ls_modelset_t *ms) {
                 apply(fm, shard, &in);
                 apply(fm, shard, &in); /* a duplicate */
         }
+        /* suppression: a burst of each burst rule's first type, an
+         * open and a click of one message, the match rules' values */
+        for (r = 0; r < ms->n_suppress && r < 4; r++) {
+                const ls_suppress_t *s = &ms->suppress[r];
+                ls_kv_t kv[2] = {{"message_id", "msg-1"}, {"ip", "10.0.0.1"}};
+                uint32_t k;
+
+                n = 0;
+                for (c = 0; c < s->n_when && c < 8; c++)
+                        add_field(fields, &n, vals, ms, &s->when[c]);
+                if (s->message_field)
+                        kv[0].key = s->message_field;
+                for (k = 0; k <= s->count + 1; k++) {
+                        snprintf(id, sizeof(id), "sp-%zu-%u", r, k);
+                        memset(&in, 0, sizeof(in));
+                        in.kind = LS_INPUT_EVENT;
+                        in.lead_id = "fz-lead";
+                        in.event_id = id;
+                        in.event_type =
+                                s->kind == LS_SUPPRESS_UNOPENED && k == 1
+                                        ? s->event
+                                : s->n_events ? s->events[0]
+                                              : "page_view";
+                        in.time = T0 + INT64_C(30) * 86400000 + k * 7;
+                        in.fields = s->kind == LS_SUPPRESS_MATCH ? fields : kv;
+                        in.n_fields = s->kind == LS_SUPPRESS_MATCH ? n : 2;
+                        apply(fm, shard, &in);
+                }
+        }
+        if (ls_shard_check(shard, err, sizeof(err)) != LS_OK)
+                fz_die("invariants after scoring", err);
         ls_outbuf_reset(&fm->ob);
         ls_shard_advance(shard, T0 + INT64_C(400) * 86400000, &fm->ob);
         ls_outbuf_reset(&fm->ob);

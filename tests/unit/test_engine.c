@@ -1153,7 +1153,7 @@ static void test_load_rejects_corruption(void **state) {
         {
                 const int64_t absurd = 32503680000000000LL; /* > 9999 AD */
                 size_t st_at = 4 + 4 + LS_MODEL_VERSION_LEN + 3 * 4;
-                size_t lead_at = st_at + 8 + 8 * 8 + 8;
+                size_t lead_at = st_at + 8 + 12 * 8 + 8; /* 12 counters */
                 uint32_t klen;
                 int64_t keep;
 

@@ -87,7 +87,15 @@ static void test_example(void **state) {
         assert_int_equal(ms->ignore[2].op, LS_MATCH_EQUALS);
         assert_string_equal(ms->ignore[2].values[0], "true");
 
-        assert_int_equal(ms->n_lists, 3);
+        assert_int_equal(ms->n_lists, 5);
+        /* the scanner lists: substrings and ranges, every range parsed */
+        assert_string_equal(ms->lists[4].name, "scanner_ips");
+        assert_int_equal(ms->lists[4].n_cidrs, ms->lists[4].n_items);
+        assert_int_equal(ms->n_suppress, 3);
+        assert_string_equal(ms->suppress[0].id, "click_burst");
+        assert_int_equal(ms->suppress[0].kind, LS_SUPPRESS_BURST);
+        assert_int_equal(ms->suppress[1].when[0].op, LS_MATCH_CONTAINS_LIST);
+        assert_int_equal(ms->suppress[2].when[0].op, LS_MATCH_CIDR_LIST);
         assert_string_equal(ms->lists[0].name, "freemail");
         assert_string_equal(ms->lists[0].path, EXAMPLES "/lists/freemail.txt");
         assert_true(ms->lists[0].n_items > 10);
@@ -618,6 +626,145 @@ static void test_event_types(void **state) {
 }
 
 /*
+ * Suppression
+ */
+
+static void write_file(const char *dir, const char *name, const char *text);
+
+static const char *suppress_yaml =
+        "lists: {freemail: lists/freemail.txt}\n"
+        "suppress:\n"
+        "  - id: click_burst\n"
+        "    burst: {events: [Email_Click, link_click], count: 3, within: 2s}\n"
+        "  - id: unopened_click\n"
+        "    unopened:\n"
+        "      event: email_click\n"
+        "      needs: [email_open, email_delivered]\n"
+        "      message_field: msg\n"
+        "      remember: 4\n"
+        "  - id: unopened_default\n"
+        "    unopened: {event: link_click, needs: [email_open]}\n"
+        "  - id: scanner\n"
+        "    match:\n"
+        "      user_agent: {contains_list: freemail}\n"
+        "      ip: {cidr: [10.0.0.0/8, \"2001:DB8::/32\", "
+        "192.0.2.1]}\n" MIN_MODEL;
+
+static void test_suppress_section(void **state) {
+        ls_modelset_t *ms = load_ok(suppress_yaml, EXAMPLES);
+        const ls_suppress_t *s = ms->suppress;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *fp;
+
+        (void)state;
+        assert_int_equal(ms->n_suppress, 4);
+        assert_string_equal(s[0].id, "click_burst");
+        assert_int_equal(s[0].kind, LS_SUPPRESS_BURST);
+        assert_int_equal(s[0].n_events, 2);
+        assert_string_equal(s[0].events[0], "email_click");
+        assert_int_equal(s[0].count, 3);
+        assert_int_equal(s[0].within_ms, 2000);
+        assert_int_equal(s[1].kind, LS_SUPPRESS_UNOPENED);
+        assert_string_equal(s[1].event, "email_click");
+        assert_string_equal(s[1].events[1], "email_delivered");
+        assert_string_equal(s[1].message_field, "msg");
+        assert_int_equal(s[1].remember, 4);
+        /* defaults */
+        assert_string_equal(s[2].message_field, "message_id");
+        assert_int_equal(s[2].remember, 16);
+        assert_int_equal(s[3].kind, LS_SUPPRESS_MATCH);
+        assert_int_equal(s[3].n_when, 2);
+        assert_int_equal(s[3].when[0].op, LS_MATCH_CONTAINS_LIST);
+        assert_int_equal(s[3].when[1].op, LS_MATCH_CIDR);
+        assert_int_equal(s[3].when[1].n_cidrs, 3);
+        /* contains_list: a substring of the value, any case */
+        assert_true(ls_cond_match(ms, &s[3].when[0], "x GMAIL.COM y"));
+        assert_false(ls_cond_match(ms, &s[3].when[0], "gmail.co"));
+        /* cidr: v4, v6, single addresses, mapped v4 */
+        assert_true(ls_cond_match(ms, &s[3].when[1], "10.255.0.1"));
+        assert_false(ls_cond_match(ms, &s[3].when[1], "11.0.0.1"));
+        assert_true(ls_cond_match(ms, &s[3].when[1], "2001:db8:ffff::9"));
+        assert_false(ls_cond_match(ms, &s[3].when[1], "2001:db9::"));
+        assert_true(ls_cond_match(ms, &s[3].when[1], "192.0.2.1"));
+        assert_false(ls_cond_match(ms, &s[3].when[1], "192.0.2.2"));
+        assert_true(ls_cond_match(ms, &s[3].when[1], "::ffff:10.0.0.1"));
+        assert_false(ls_cond_match(ms, &s[3].when[1], "10.0.0.1/32"));
+        assert_false(ls_cond_match(ms, &s[3].when[1], "10.0.0"));
+        assert_false(ls_cond_match(ms, &s[3].when[1], NULL));
+        /* the summary names each rule */
+        fp = open_memstream(&buf, &len);
+        ls_modelset_print_summary(ms, fp);
+        fclose(fp);
+        assert_non_null(strstr(buf, "suppress click_burst: burst of 3 within "
+                                    "2s of email_click, link_click"));
+        assert_non_null(strstr(buf, "suppress unopened_click: unopened "
+                                    "email_click (message in msg, 4 "
+                                    "remembered) needs email_open, "
+                                    "email_delivered"));
+        assert_non_null(strstr(buf, "suppress scanner: match of 2 conditions"));
+        free(buf);
+        ls_modelset_destroy(ms);
+}
+
+/* Every model's version covers `suppress` and the lists it names, as it
+ * covers `ignore`. */
+static void test_suppress_version(void **state) {
+        static const char *tmpl =
+                "lists: {l: l.txt, k: k.txt}\n"
+                "%s"
+                "models:\n"
+                "  - id: a\n"
+                "    engagement: {rules: [{id: r, event: e, points: 1}]}\n"
+                "    grades: [{name: A}]\n"
+                "    bands: [{name: cold}]\n";
+        char dir[] = "/tmp/ls_test_suppress_XXXXXX";
+        char yaml[1024], v[4][LS_MODEL_VERSION_LEN + 1];
+        const char *sup[4] = {
+                "",
+                "suppress: [{id: b, burst: {events: [e], count: 3, within: "
+                "2s}}]\n",
+                "suppress: [{id: b, burst: {events: [e], count: 4, within: "
+                "2s}}]\n",
+                "suppress: [{id: s, match: {ua: {contains_list: k}}}]\n"};
+        ls_modelset_t *ms;
+        int i;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        write_file(dir, "l.txt", "x\n");
+        write_file(dir, "k.txt", "bot\n");
+        for (i = 0; i < 4; i++) {
+                snprintf(yaml, sizeof(yaml), tmpl, sup[i]);
+                ms = load_ok(yaml, dir);
+                memcpy(v[i], ms->models[0].version, sizeof(v[i]));
+                ls_modelset_destroy(ms);
+        }
+        assert_string_not_equal(v[0], v[1]);
+        assert_string_not_equal(v[1], v[2]);
+        assert_string_not_equal(v[2], v[3]);
+        /* a list only `suppress` names changes the versions */
+        write_file(dir, "k.txt", "bot\nscanner\n");
+        snprintf(yaml, sizeof(yaml), tmpl, sup[3]);
+        ms = load_ok(yaml, dir);
+        assert_string_not_equal(ms->models[0].version, v[3]);
+        ls_modelset_destroy(ms);
+        snprintf(yaml, sizeof(yaml), tmpl, sup[0]);
+        ms = load_ok(yaml, dir);
+        assert_string_equal(ms->models[0].version, v[0]);
+        ls_modelset_destroy(ms);
+        {
+                char path[600];
+
+                snprintf(path, sizeof(path), "%s/l.txt", dir);
+                unlink(path);
+                snprintf(path, sizeof(path), "%s/k.txt", dir);
+                unlink(path);
+                rmdir(dir);
+        }
+}
+
+/*
  * Versions
  */
 
@@ -735,7 +882,7 @@ typedef struct bad_case_s {
 static const bad_case_t bad_cases[] = {
         {"modelz: []\n" MIN_MODEL, LS_ERR_INVALID,
          "t.yaml:1: modelz: unknown key (expected one of: lateness, "
-         "max_future, dedupe, lists, ignore, models)"},
+         "max_future, dedupe, lists, ignore, suppress, models)"},
         {"lateness: 1h\n", LS_ERR_INVALID, "t.yaml:1: models: required"},
         {"", LS_ERR_INVALID, "t.yaml:1: models: required (the file is empty)"},
         {"models: []\n", LS_ERR_INVALID,
@@ -836,7 +983,7 @@ static const bad_case_t bad_cases[] = {
          LS_ERR_INVALID,
          "t.yaml:8: models[0].engagement.rules[0].when.url: needs one "
          "operator (equals, in, prefix, glob, regex, range, in_list, "
-         "exists)"},
+         "exists, contains_list, cidr, cidr_list)"},
         {RULES("        - id: r\n"
                "          event: e\n"
                "          unless:\n"
@@ -894,7 +1041,8 @@ static const bad_case_t bad_cases[] = {
         {"ignore:\n  - {field: ua, glob: \"*bot*\", attribute: x}\n" MIN_MODEL,
          LS_ERR_INVALID,
          "t.yaml:2: ignore[0].attribute: unknown key (expected one of: "
-         "equals, in, prefix, glob, regex, range, in_list, exists, not, "
+         "equals, in, prefix, glob, regex, range, in_list, exists, "
+         "contains_list, cidr, cidr_list, not, "
          "field)"},
         /* fit */
         {"models:\n  - id: m\n    fit:\n      min: 10\n      max: 5\n" GB,
@@ -903,7 +1051,8 @@ static const bad_case_t bad_cases[] = {
          "        - {id: f, field: a, equals: b, points: 1}\n" GB,
          LS_ERR_INVALID,
          "t.yaml:5: models[0].fit.rules[0].field: unknown key (expected one "
-         "of: equals, in, prefix, glob, regex, range, in_list, exists, not, "
+         "of: equals, in, prefix, glob, regex, range, in_list, exists, "
+         "contains_list, cidr, cidr_list, not, "
          "id, attribute, points)"},
         /* categories */
         {"models:\n  - id: m\n    engagement:\n      categories:\n"
@@ -1235,6 +1384,8 @@ int main(void) {
                 cmocka_unit_test(test_event_types),
                 cmocka_unit_test(test_version_pieces_are_framed),
                 cmocka_unit_test(test_versions),
+                cmocka_unit_test(test_suppress_section),
+                cmocka_unit_test(test_suppress_version),
                 cmocka_unit_test(test_bad_models),
                 cmocka_unit_test(test_too_many_fit_rules),
                 cmocka_unit_test(test_load_file_errors),
