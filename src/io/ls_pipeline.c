@@ -27,7 +27,6 @@
  */
 #include "leadscore/ls_pipeline.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -44,6 +43,7 @@
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_holdq.h"
+#include "leadscore/ls_kafka.h"
 #include "leadscore/ls_keys.h"
 #include "leadscore/ls_memlimit.h"
 #include "leadscore/ls_merge.h"
@@ -168,6 +168,7 @@ struct ls_pipeline_s {
         off_t model_size;
         ls_modelset_t *ms;
         ls_codec_t *codec;
+        ls_kafka_env_t kenv; /* the clients' opaque (ls_kafka.h) */
         ls_broker_t *broker; /* embedded broker, or NULL */
         char *bootstrap;
         rd_kafka_t *consumer;
@@ -236,6 +237,15 @@ static void ls_pl_fatal(ls_pipeline_t *pl, ls_err_t err, const char *msg) {
                 memcpy(pl->fatal_str, msg, n);
                 pl->fatal_str[n] = '\0';
         }
+}
+
+/* The clients' fatal hook (ls_kafka_env_t). */
+static void ls_pl_env_fatal(void *owner, ls_err_t err, const char *msg) {
+        ls_pl_fatal(owner, err, msg);
+}
+
+static int ls_pl_env_failed(void *owner) {
+        return ((ls_pipeline_t *)owner)->fatal;
 }
 
 /* ----------------------------------------------------------- operations */
@@ -379,132 +389,6 @@ static void ls_pl_model_info(ls_pipeline_t *pl, const ls_modelset_t *ms,
         }
 }
 
-/**
- * librdkafka's log lines, through the structured (masking) logger.
- * librdkafka reports each broker failure (FAIL) and fatal error (FATAL)
- * twice: as a log line and as an error event. The error event is the one
- * logged (ls_pl_kafka_error_cb, with the error's name; a fatal consumer
- * error reaches ls_pl_handle), so these lines are dropped here unless
- * they are debug lines (librdkafka's `debug` property).
- */
-static void ls_pl_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                               const char *buf) {
-        ls_pipeline_t *pl = rd_kafka_opaque(rk);
-
-        if (level < 7 /* LOG_DEBUG */ &&
-            (!strcmp(fac, "FAIL") || !strcmp(fac, "FATAL")))
-                return;
-        if (pl)
-                ls_log_kv(pl->log, ls_log_level_from_syslog(level), "kafka",
-                          buf, "client", rd_kafka_name(rk), "facility", fac,
-                          NULL);
-}
-
-/** A string property of a client's effective configuration ("" unset). */
-static const char *ls_pl_kafka_prop(rd_kafka_t *rk, const char *name, char *buf,
-                                    size_t size) {
-        if (rd_kafka_conf_get(rd_kafka_conf(rk), name, buf, &size) !=
-            RD_KAFKA_CONF_OK)
-                buf[0] = '\0';
-        return buf;
-}
-
-/**
- * Whether an authentication or TLS error's reason is the connection's
- * fault rather than the broker's answer: librdkafka reports a handshake
- * cut by a disconnect or a timeout with the same error codes as a refusal
- * (e.g. "SASL SCRAM-SHA-256 mechanism handshake failed: Local: Broker
- * transport failure"). Those are retried, like any broker restart.
- */
-static int ls_pl_kafka_transient(const char *reason) {
-        static const char *const words[] = {"transport", "timed out",
-                                            "disconnect", "connection reset",
-                                            "connection refused"};
-        char low[512];
-        size_t i;
-
-        for (i = 0; i + 1 < sizeof(low) && reason[i]; i++)
-                low[i] = (char)tolower((unsigned char)reason[i]);
-        low[i] = '\0';
-        for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-                if (strstr(low, words[i]))
-                        return 1;
-        return 0;
-}
-
-/**
- * librdkafka's errors (its error callback, on the thread that polls).
- * A broker that refuses our SASL credentials, or a TLS handshake that
- * fails (e.g. the broker's certificate does not verify against
- * ssl.ca.location), stops the run: librdkafka would retry forever with
- * the credentials and trust it read at start, so only a restart with a
- * corrected secret or CA can succeed. OAUTHBEARER is the exception: its
- * token refresh may fail for a while and is retried, and so is a
- * handshake cut by the connection (ls_pl_kafka_transient). Other errors are
- * logged, once each (event=kafka facility=ERROR error=NAME); librdkafka
- * retries them. So are authentication and TLS errors once the stop has
- * begun.
- */
-static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
-                                 void *opaque) {
-        ls_pipeline_t *pl = opaque;
-        char mech[64], user[256], ca[512], hint[320] = "", msg[1024];
-        int transient = ls_pl_kafka_transient(reason);
-
-        ls_pl_kafka_prop(rk, "sasl.mechanisms", mech, sizeof(mech));
-        if (!pl->fatal && !transient &&
-            err == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
-            strcmp(mech, "OAUTHBEARER")) {
-                /* librdkafka before 2.6.1 repeats the client nonce in its
-                 * SCRAM client-final-message; Kafka 4 checks it strictly. */
-                if (!strncmp(mech, "SCRAM-", 6) &&
-                    rd_kafka_version() < 0x020601ff)
-                        snprintf(hint, sizeof(hint),
-                                 "; if they are right, the cause is "
-                                 "librdkafka %s: before 2.6.1 its SCRAM is "
-                                 "refused by Apache Kafka 4.0 and later "
-                                 "even with the right password (run with "
-                                 "librdkafka 2.6.1 or later, or use PLAIN "
-                                 "over TLS)",
-                                 rd_kafka_version_str());
-                snprintf(msg, sizeof(msg),
-                         "Kafka authentication failed (SASL mechanism %s, "
-                         "user '%s'): %s; check sasl.username and "
-                         "sasl.password, and that the broker knows this "
-                         "user for this mechanism%s",
-                         mech,
-                         ls_pl_kafka_prop(rk, "sasl.username", user,
-                                          sizeof(user)),
-                         reason, hint);
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else if (!pl->fatal && !transient && err == RD_KAFKA_RESP_ERR__SSL) {
-                ls_pl_kafka_prop(rk, "ssl.ca.location", ca, sizeof(ca));
-                snprintf(msg, sizeof(msg),
-                         "Kafka TLS handshake failed (ssl.ca.location %s): %s",
-                         ca[0] ? ca : "not set: the system's CA certificates",
-                         reason);
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else {
-                ls_log_kv(pl->log, LS_LOG_ERROR, "kafka", reason, "client",
-                          rd_kafka_name(rk), "facility", "ERROR", "error",
-                          rd_kafka_err2name((rd_kafka_resp_err_t)err), NULL);
-        }
-}
-
-static int ls_pl_stats_cb(rd_kafka_t *rk, char *json, size_t json_len,
-                          void *opaque) {
-        ls_pipeline_t *pl = opaque;
-
-        if (ls_metrics_rdkafka_stats(pl->metrics,
-                                     rd_kafka_type(rk) == RD_KAFKA_CONSUMER
-                                             ? "consumer"
-                                             : "producer",
-                                     json, json_len))
-                ls_log(pl->log, LS_LOG_WARN, "kafka_stats",
-                       "cannot parse the Kafka client's statistics");
-        return 0; /* librdkafka frees json */
-}
-
 static void ls_pl_model_stat(const ls_pipeline_t *pl, struct timespec *mtime,
                              off_t *size) {
         struct stat st;
@@ -611,7 +495,7 @@ static int ls_pl_is_fenced(ls_pipeline_t *pl, rd_kafka_resp_err_t err) {
 static void ls_pl_fenced(ls_pipeline_t *pl, const char *detail) {
         char id[256], msg[768];
 
-        ls_pl_kafka_prop(pl->producer, "transactional.id", id, sizeof(id));
+        ls_kafka_prop(pl->producer, "transactional.id", id, sizeof(id));
         snprintf(msg, sizeof(msg),
                  "fenced: another instance took over transactional.id "
                  "'%s' (%s); this instance stops and commits nothing more "
@@ -812,7 +696,7 @@ static void ls_pl_flush(ls_pipeline_t *pl) {
 
 static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                         void *opaque) {
-        ls_pipeline_t *pl = opaque;
+        ls_pipeline_t *pl = ((ls_kafka_env_t *)opaque)->owner;
         ls_ticket_t *ticket = rkm->_private;
 
         if (rkm->err) {
@@ -2221,7 +2105,7 @@ static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
 static void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t *parts,
                                void *opaque) {
-        ls_pipeline_t *pl = opaque;
+        ls_pipeline_t *pl = ((ls_kafka_env_t *)opaque)->owner;
         const char *protocol = rd_kafka_rebalance_protocol(rk);
         int cooperative = protocol && !strcmp(protocol, "COOPERATIVE");
         rd_kafka_error_t *error = NULL;
@@ -2469,160 +2353,6 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
 
 /* ------------------------------------------------------------ lifecycle */
 
-static int ls_pl_conf_set(rd_kafka_conf_t *kconf, const char *section,
-                          const char *name, const char *value, char *errstr,
-                          size_t errstr_size) {
-        char kerr[512];
-
-        if (rd_kafka_conf_set(kconf, name, value, kerr, sizeof(kerr)) !=
-            RD_KAFKA_CONF_OK) {
-                ls_seterr(errstr, errstr_size, LS_ERR_INVALID, "%s.%s: %s",
-                          section, name, kerr);
-                return -1;
-        }
-        return 0;
-}
-
-static int ls_pl_conf_props(rd_kafka_conf_t *kconf, const char *section,
-                            const ls_props_t *props, char *errstr,
-                            size_t errstr_size) {
-        size_t i;
-
-        for (i = 0; i < props->n; i++)
-                if (ls_pl_conf_set(kconf, section, props->names[i],
-                                   props->values[i], errstr, errstr_size))
-                        return -1;
-        return 0;
-}
-
-/* Which client a configuration is for. */
-typedef enum ls_pl_role_e {
-        LS_PL_CONSUMER,
-        LS_PL_PRODUCER,
-        LS_PL_SNAPSHOTS, /* the snapshot topic's clients (ls_snapstore.h):
-                          * the shared `kafka` section only */
-} ls_pl_role_t;
-
-/**
- * The configuration of one of the pipeline's clients: its defaults, the
- * `kafka` section, the role's own section, the role's fixed settings.
- * @returns it (the caller's), or NULL with errstr.
- */
-static rd_kafka_conf_t *ls_pl_client_conf(ls_pipeline_t *pl, ls_pl_role_t role,
-                                          char *errstr, size_t errstr_size) {
-        const ls_config_t *conf = pl->conf;
-        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-        int consumer = role == LS_PL_CONSUMER;
-
-        rd_kafka_conf_set_opaque(kconf, pl);
-        rd_kafka_conf_set_log_cb(kconf, ls_pl_kafka_log_cb);
-        rd_kafka_conf_set_error_cb(kconf, ls_pl_kafka_error_cb);
-        if (conf->metrics_listen && role != LS_PL_SNAPSHOTS) {
-                /* Lag, rtt and queue gauges; the user may override. */
-                if (ls_pl_conf_set(kconf, "kafka", "statistics.interval.ms",
-                                   "5000", errstr, errstr_size))
-                        goto fail;
-                rd_kafka_conf_set_stats_cb(kconf, ls_pl_stats_cb);
-        }
-        if (consumer) {
-                /* Latency defaults (docs/CONFIG.md): a fetch returns
-                 * within 10 ms when there is nothing new, and a partition
-                 * reports its end, which releases the other topic's held
-                 * records at once (docs/DURABILITY.md). */
-                if (ls_pl_conf_set(kconf, "consumer", "auto.offset.reset",
-                                   "earliest", errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer",
-                                   "partition.assignment.strategy", "range",
-                                   errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer", "fetch.wait.max.ms", "10",
-                                   errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer", "enable.partition.eof",
-                                   "true", errstr, errstr_size))
-                        goto fail;
-        } else if (role == LS_PL_PRODUCER) {
-                /* Keys land where the Java client, Kafka Streams, Flink
-                 * and kafkajs put them (the user may override). */
-                if (ls_pl_conf_set(kconf, "producer", "linger.ms", "5", errstr,
-                                   errstr_size) ||
-                    ls_pl_conf_set(kconf, "producer", "partitioner",
-                                   "murmur2_random", errstr, errstr_size))
-                        goto fail;
-        }
-        if (ls_pl_conf_props(kconf, "kafka", &conf->kafka, errstr,
-                             errstr_size) ||
-            (role != LS_PL_SNAPSHOTS &&
-             ls_pl_conf_props(kconf, consumer ? "consumer" : "producer",
-                              consumer ? &conf->consumer : &conf->producer,
-                              errstr, errstr_size)))
-                goto fail;
-        if (pl->broker && ls_pl_conf_set(kconf, "kafka", "bootstrap.servers",
-                                         pl->bootstrap, errstr, errstr_size))
-                goto fail;
-        if (consumer) {
-                if (ls_pl_conf_set(kconf, "consumer", "group.id", conf->group,
-                                   errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer", "enable.auto.commit",
-                                   "false", errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer",
-                                   "enable.auto.offset.store", "false", errstr,
-                                   errstr_size))
-                        goto fail;
-                rd_kafka_conf_set_rebalance_cb(kconf, ls_pl_rebalance_cb);
-                {
-                        /* Only range keeps partition p of both topics on
-                         * one member: roundrobin and cooperative-sticky
-                         * can split a lead's inputs. */
-                        char v[128];
-                        size_t vsize = sizeof(v);
-                        if (rd_kafka_conf_get(kconf,
-                                              "partition.assignment.strategy",
-                                              v, &vsize) == RD_KAFKA_CONF_OK &&
-                            strcmp(v, "range") != 0) {
-                                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                          "%s: consumer: "
-                                          "partition.assignment.strategy "
-                                          "'%s' can assign partition p of %s "
-                                          "and of %s to different members; "
-                                          "leadscore needs 'range' "
-                                          "(docs/CONFIG.md)",
-                                          conf->path ? conf->path : "config", v,
-                                          conf->topic_events,
-                                          conf->topic_profiles);
-                                goto fail;
-                        }
-                }
-        } else if (role == LS_PL_PRODUCER) {
-                if (ls_pl_conf_set(kconf, "producer", "enable.idempotence",
-                                   "true", errstr, errstr_size))
-                        goto fail;
-                rd_kafka_conf_set_dr_msg_cb(kconf, ls_pl_dr_cb);
-        }
-        return kconf;
-fail:
-        rd_kafka_conf_destroy(kconf);
-        return NULL;
-}
-
-static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
-                                    char *errstr, size_t errstr_size) {
-        int consumer = type == RD_KAFKA_CONSUMER;
-        rd_kafka_conf_t *kconf = ls_pl_client_conf(
-                pl, consumer ? LS_PL_CONSUMER : LS_PL_PRODUCER, errstr,
-                errstr_size);
-        rd_kafka_t *rk;
-        char kerr[512];
-
-        if (!kconf)
-                return NULL;
-        rk = rd_kafka_new(type, kconf, kerr, sizeof(kerr));
-        if (!rk) {
-                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA, "%s: %s",
-                          consumer ? "consumer" : "producer", kerr);
-                rd_kafka_conf_destroy(kconf);
-        }
-        return rk;
-}
-
 /**
  * Sizes the lead budget (max_leads): as configured, or with `auto` so
  * that the leads' estimated state fills at most half of the process's
@@ -2679,6 +2409,7 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         ls_pipeline_t *pl;
         ls_codec_conf_t cc;
         ls_registry_conf_t rconf;
+        ls_kafka_opts_t ko;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t kerr;
         char sub[512];
@@ -2694,6 +2425,11 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         atomic_init(&pl->reload_req, 0);
         if (ls_pl_ops_new(pl, errstr, errstr_size))
                 goto fail;
+        pl->kenv.log = pl->log;
+        pl->kenv.metrics = pl->metrics;
+        pl->kenv.fatal = ls_pl_env_fatal;
+        pl->kenv.failed = ls_pl_env_failed;
+        pl->kenv.owner = pl;
         ls_outbuf_init(&pl->ob);
         ls_buf_init(&pl->snapbuf);
         pl->last_snapshot = ls_pl_now_mono();
@@ -2762,31 +2498,36 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                 goto fail;
         }
 
-        pl->producer =
-                ls_pl_client_new(pl, RD_KAFKA_PRODUCER, errstr, errstr_size);
+        memset(&ko, 0, sizeof(ko));
+        ko.conf = conf;
+        ko.bootstrap = pl->broker ? pl->bootstrap : NULL;
+        ko.env = &pl->kenv;
+        ko.role = LS_KAFKA_PRODUCER;
+        ko.dr_msg_cb = ls_pl_dr_cb;
+        pl->producer = ls_kafka_client_new(&ko, errstr, errstr_size);
         if (!pl->producer)
                 goto fail;
         {
                 char v[32];
                 unsigned long max = 1000000; /* librdkafka's default */
 
-                if (*ls_pl_kafka_prop(pl->producer, "message.max.bytes", v,
-                                      sizeof(v)))
+                if (*ls_kafka_prop(pl->producer, "message.max.bytes", v,
+                                   sizeof(v)))
                         max = strtoul(v, NULL, 10);
                 pl->dl_limit = max - max / 16 > 2 * LS_PL_DL_HEADROOM
                                        ? max - max / 16 - LS_PL_DL_HEADROOM
                                        : LS_PL_DL_HEADROOM;
         }
-        pl->consumer =
-                ls_pl_client_new(pl, RD_KAFKA_CONSUMER, errstr, errstr_size);
+        ko.role = LS_KAFKA_CONSUMER;
+        ko.dr_msg_cb = NULL;
+        ko.rebalance_cb = ls_pl_rebalance_cb;
+        pl->consumer = ls_kafka_client_new(&ko, errstr, errstr_size);
         if (!pl->consumer)
                 goto fail;
+        ko.rebalance_cb = NULL;
         if (conf->snapshot_topic) {
-                rd_kafka_conf_t *sconf = ls_pl_client_conf(pl, LS_PL_SNAPSHOTS,
-                                                           errstr, errstr_size);
-                if (!sconf || !(pl->snapstore = ls_snapstore_topic_new(
-                                        conf->snapshot_topic, sconf, errstr,
-                                        errstr_size)))
+                if (!(pl->snapstore = ls_snapstore_topic_new(
+                              conf->snapshot_topic, &ko, errstr, errstr_size)))
                         goto fail;
         } else if (conf->snapshot_dir &&
                    !(pl->snapstore = ls_snapstore_dir_new(
