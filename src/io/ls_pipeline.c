@@ -51,12 +51,12 @@
 #include "leadscore/ls_log.h"
 #include "leadscore/ls_metrics.h"
 #include "leadscore/ls_offsets.h"
+#include "leadscore/ls_producer.h"
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_snapshot.h"
 #include "leadscore/ls_snapstore.h"
 
-#define LS_PL_BATCH 4096   /* records handled between housekeeping */
-#define LS_PL_TICKETS 1024 /* delivery tickets allocated at a time */
+#define LS_PL_BATCH 4096 /* records handled between housekeeping */
 #define LS_PL_POLL_MS 100
 #define LS_PL_END_TIMEOUT_MS                                                   \
         2000 /* ListOffsets for the merge (ls_pl_ask_ends) */
@@ -70,9 +70,6 @@
 #ifndef LEADSCORE_AVRO_VERSION
 #define LEADSCORE_AVRO_VERSION "unknown"
 #endif
-/* A dead letter is cut to fit the producer's message.max.bytes, less
- * 1/16 of it and this much for the batch and record framing. */
-#define LS_PL_DL_HEADROOM 4096
 /* At most one misplaced_input warning per this many ms. */
 #define LS_PL_MISPLACED_WARN_MS 10000
 
@@ -104,20 +101,6 @@ typedef struct ls_tp_s {
                                   * for a fresher answer */
         ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
 } ls_tp_t;
-
-/** Delivery ticket: which input entry a produced record belongs to.
- *  Tickets come from the pipeline's pool (no allocation per output). */
-typedef struct ls_ticket_s {
-        ls_tp_t *tp; /* NULL for idle-tick outputs */
-        uint64_t seq;
-        struct ls_ticket_s *next_free;
-} ls_ticket_t;
-
-/** A block of LS_PL_TICKETS tickets; blocks are freed at destroy. */
-typedef struct ls_ticket_block_s {
-        struct ls_ticket_block_s *next;
-        ls_ticket_t t[LS_PL_TICKETS];
-} ls_ticket_block_t;
 
 typedef struct ls_slot_s {
         ls_shard_t *shard;
@@ -172,15 +155,12 @@ struct ls_pipeline_s {
         ls_broker_t *broker; /* embedded broker, or NULL */
         char *bootstrap;
         rd_kafka_t *consumer;
-        rd_kafka_t *producer;
-        size_t dl_limit;            /* dead letter: key + value + headers */
+        ls_producer_t *producer;
         rd_kafka_queue_t *cq;       /* the consumer queue (batch consume) */
         rd_kafka_message_t **batch; /* LS_PL_BATCH slots */
         int consumer_closed;
         int64_t now_mono; /* clocks, read once per batch (ms) */
         int64_t now_wall;
-        ls_ticket_t *tfree; /* delivery ticket pool */
-        ls_ticket_block_t *tblocks;
 
         ls_slot_t *slots;            /* indexed by partition */
         ls_tp_t **tps[2];            /* [topic][partition] */
@@ -197,7 +177,6 @@ struct ls_pipeline_s {
                                    * restore at hand */
 
         ls_outbuf_t ob;
-        ls_buf_t buf;
         ls_buf_t snapbuf;          /* scratch of snapshot writes */
         ls_snapstore_t *snapstore; /* where snapshots go; NULL: off */
         int64_t last_snapshot;     /* monotonic ms */
@@ -472,137 +451,6 @@ static int64_t ls_pl_txn_offset(const ls_pipeline_t *pl, const ls_tp_t *tp) {
         return next > tp->committed ? next : -1;
 }
 
-/** 1 when @p err, or the producer's fatal error, says that another
- *  producer with our transactional.id fenced this one. */
-static int ls_pl_is_fenced(ls_pipeline_t *pl, rd_kafka_resp_err_t err) {
-        char buf[256];
-
-        if (err == RD_KAFKA_RESP_ERR__FENCED ||
-            err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-            err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)
-                return 1;
-        return pl->conf->transactional &&
-               rd_kafka_fatal_error(pl->producer, buf, sizeof(buf)) ==
-                       RD_KAFKA_RESP_ERR__FENCED;
-}
-
-/**
- * Stops the process because another instance took over our
- * transactional.id (it bumped the producer epoch, which aborted our open
- * transaction). Nothing is committed after this: ls_pl_commit() does
- * nothing once pl->fatal is set, and no snapshot is written.
- */
-static void ls_pl_fenced(ls_pipeline_t *pl, const char *detail) {
-        char id[256], msg[768];
-
-        ls_kafka_prop(pl->producer, "transactional.id", id, sizeof(id));
-        snprintf(msg, sizeof(msg),
-                 "fenced: another instance took over transactional.id "
-                 "'%s' (%s); this instance stops and commits nothing more "
-                 "(its open transaction is aborted; every transactional.id "
-                 "must be used by one instance only)",
-                 id, detail);
-        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-}
-
-/**
- * Aborts the open transaction (@p why says why) and opens the next one.
- * A failure stops the process.
- */
-static void ls_pl_txn_abort(ls_pipeline_t *pl, const char *why) {
-        rd_kafka_error_t *error;
-        char msg[768];
-
-        error = rd_kafka_abort_transaction(pl->producer, 60000);
-        if (!error && !pl->fatal)
-                error = rd_kafka_begin_transaction(pl->producer);
-        if (!error) {
-                ls_log(pl->log, LS_LOG_WARN, "txn_aborted",
-                       "transaction aborted (%s): its outputs never become "
-                       "visible to read_committed consumers",
-                       why);
-                return;
-        }
-        if (ls_pl_is_fenced(pl, rd_kafka_error_code(error))) {
-                ls_pl_fenced(pl, rd_kafka_error_string(error));
-        } else {
-                snprintf(msg, sizeof(msg),
-                         "cannot abort the transaction (%s): %s", why,
-                         rd_kafka_error_string(error));
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        }
-        rd_kafka_error_destroy(error);
-}
-
-/**
- * Transactional mode: sends @p offsets to the open transaction, commits
- * it (outputs and offsets together) and opens the next one. An abortable
- * error aborts the transaction and stops the process: a restart restores
- * the shards from their snapshots and produces the aborted outputs again.
- * Being fenced stops the process too (ls_pl_fenced).
- * @returns 0 when committed.
- */
-static int ls_pl_txn_commit(ls_pipeline_t *pl,
-                            const rd_kafka_topic_partition_list_t *offsets) {
-        rd_kafka_consumer_group_metadata_t *cgmd;
-        rd_kafka_error_t *error;
-        int offsets_sent = offsets->cnt == 0, attempt;
-        char msg[768];
-
-        /* A retriable error leaves the transaction open: retry the same
-         * call (librdkafka's contract). If it still fails, stop: no
-         * snapshot may cover outputs whose transaction did not commit
-         * (ls_pl_make_durable snapshots nothing once pl->fatal is set),
-         * and a restart aborts it and replays from the snapshots. */
-        for (attempt = 1;; attempt++) {
-                error = NULL;
-                if (!offsets_sent) {
-                        cgmd = rd_kafka_consumer_group_metadata(pl->consumer);
-                        error = rd_kafka_send_offsets_to_transaction(
-                                pl->producer, offsets, cgmd, 30000);
-                        rd_kafka_consumer_group_metadata_destroy(cgmd);
-                        offsets_sent = !error;
-                }
-                if (!error)
-                        error = rd_kafka_commit_transaction(pl->producer,
-                                                            60000);
-                if (!error) {
-                        error = rd_kafka_begin_transaction(pl->producer);
-                        if (!error)
-                                return 0;
-                }
-                if (rd_kafka_error_txn_requires_abort(error) ||
-                    !rd_kafka_error_is_retriable(error) || attempt == 3)
-                        break;
-                ls_log(pl->log, LS_LOG_WARN, "txn_commit_failed",
-                       "transaction commit failed: %s (retry %d of 2)",
-                       rd_kafka_error_string(error), attempt);
-                rd_kafka_error_destroy(error);
-        }
-        if (ls_pl_is_fenced(pl, rd_kafka_error_code(error))) {
-                ls_pl_fenced(pl, rd_kafka_error_string(error));
-        } else if (rd_kafka_error_txn_requires_abort(error)) {
-                rd_kafka_error_t *aerr;
-                snprintf(msg, sizeof(msg),
-                         "transaction aborted: %s; its outputs and offsets "
-                         "are discarded and a restart replays them from the "
-                         "snapshots",
-                         rd_kafka_error_string(error));
-                aerr = rd_kafka_abort_transaction(pl->producer, 60000);
-                if (aerr)
-                        rd_kafka_error_destroy(aerr);
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else {
-                snprintf(msg, sizeof(msg),
-                         "transaction: %s; a restart aborts it and replays "
-                         "from the snapshots",
-                         rd_kafka_error_string(error));
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        }
-        rd_kafka_error_destroy(error);
-        return -1;
-}
-
 /**
  * Commits, synchronously, the committable offsets of the tracked
  * partitions (of @p only_topic/@p only_parts when given) that moved.
@@ -647,7 +495,8 @@ static void ls_pl_commit(ls_pipeline_t *pl,
                 }
         }
         if (pl->conf->transactional) {
-                if (ls_pl_txn_commit(pl, offsets) == 0) {
+                if (ls_producer_txn_commit(pl->producer, offsets,
+                                           pl->consumer) == 0) {
                         for (i = 0; i < offsets->cnt; i++) {
                                 int ti = ls_pl_topic_index(
                                         pl, offsets->elems[i].topic);
@@ -685,407 +534,46 @@ static void ls_pl_commit(ls_pipeline_t *pl,
         rd_kafka_topic_partition_list_destroy(offsets);
 }
 
-/** Waits until every produced record has a delivery report. */
-static void ls_pl_flush(ls_pipeline_t *pl) {
-        while (rd_kafka_outq_len(pl->producer) > 0)
-                rd_kafka_flush(pl->producer, 1000);
-        rd_kafka_poll(pl->producer, 0);
-}
-
-/* ------------------------------------------------------------ producing */
-
-static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
-                        void *opaque) {
-        ls_pipeline_t *pl = ((ls_kafka_env_t *)opaque)->owner;
-        ls_ticket_t *ticket = rkm->_private;
-
-        if (rkm->err) {
-                char msg[512];
-                pl->stats.delivery_failures++;
-                ls_metric_add(pl->mh.delivery_failures, 1);
-                if (ticket && ticket->tp) {
-                        snprintf(msg, sizeof(msg),
-                                 "delivery to %s [%" PRId32 "] failed: %s; "
-                                 "input %s [%" PRId32 "] offset %" PRId64
-                                 " and later are not committed",
-                                 rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                                 rd_kafka_err2str(rkm->err),
-                                 ls_pl_topic_name(pl, ticket->tp->topic),
-                                 ticket->tp->partition,
-                                 ls_offsets_offset(&ticket->tp->off,
-                                                   ticket->seq));
-                } else {
-                        snprintf(msg, sizeof(msg),
-                                 "delivery to %s [%" PRId32 "] failed: %s",
-                                 rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                                 rd_kafka_err2str(rkm->err));
-                }
-                if (pl->conf->transactional && ls_pl_is_fenced(pl, rkm->err))
-                        ls_pl_fenced(pl, msg);
-                else
-                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else {
-                pl->stats.delivered++;
-                ls_metric_add(pl->mh.delivered, 1);
-                if (ticket && ticket->tp)
-                        ls_offsets_acked(&ticket->tp->off, ticket->seq);
-        }
-        if (ticket) {
-                ticket->next_free = pl->tfree;
-                pl->tfree = ticket;
-        }
-}
-
-/** @returns a ticket from the pool, or NULL when out of memory. */
-static ls_ticket_t *ls_pl_ticket(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
-        ls_ticket_t *t = pl->tfree;
-        size_t i;
-
-        if (!t) {
-                ls_ticket_block_t *b = ls_malloc(sizeof(*b));
-                if (!b)
-                        return NULL;
-                b->next = pl->tblocks;
-                pl->tblocks = b;
-                for (i = 0; i + 1 < LS_PL_TICKETS; i++)
-                        b->t[i].next_free = &b->t[i + 1];
-                b->t[LS_PL_TICKETS - 1].next_free = NULL;
-                t = &b->t[0];
-        }
-        pl->tfree = t->next_free;
-        t->tp = tp;
-        t->seq = seq;
-        t->next_free = NULL;
-        return t;
-}
-
-/** Returns an unused ticket to the pool. */
-static void ls_pl_ticket_put(ls_pipeline_t *pl, ls_ticket_t *t) {
-        t->next_free = pl->tfree;
-        pl->tfree = t;
-}
-
-/**
- * Writes the output id of @p o (the format of ls_output_id():
- * "lead/model/seq[/alert]") into @p buf of @p size bytes without
- * formatting. @returns its length, or -1 when it does not fit.
- */
-static int ls_pl_output_id(const ls_output_t *o, char *buf, size_t size) {
-        const char *parts[2] = {o->lead_id, o->model->id};
-        const char *alert =
-                o->kind == LS_OUT_ALERT ? ls_alert_kind2str(o->alert) : NULL;
-        char digits[24];
-        size_t n = 0, len, nd = 0, i;
-        unsigned long long seq = (unsigned long long)o->seq;
-
-        do {
-                digits[nd++] = (char)('0' + seq % 10);
-                seq /= 10;
-        } while (seq);
-        for (i = 0; i < 2; i++) {
-                len = strlen(parts[i]);
-                if (n + len + 1 >= size)
-                        return -1;
-                memcpy(buf + n, parts[i], len);
-                n += len;
-                buf[n++] = '/';
-        }
-        if (n + nd >= size)
-                return -1;
-        while (nd)
-                buf[n++] = digits[--nd];
-        if (alert) {
-                len = strlen(alert);
-                if (n + len + 1 >= size)
-                        return -1;
-                buf[n++] = '/';
-                memcpy(buf + n, alert, len);
-                n += len;
-        }
-        buf[n] = '\0';
-        return (int)n;
-}
-
-/**
- * Produces one record. Its headers are @p hdrs (owned by this call in all
- * cases) or, when @p o is given, the three headers of output @p o with
- * id @p id. The record counts against input entry @p seq of @p tp (when
- * not NULL). With @p size_soft, a record the producer refuses as larger
- * than message.max.bytes is not a fatal error: it is not counted and
- * LS_ERR_UNSUPPORTED is returned, so that the caller can send less.
- */
-static ls_err_t ls_pl_produce(ls_pipeline_t *pl, const char *topic,
-                              const void *key, size_t key_len,
-                              const void *value, size_t len,
-                              rd_kafka_headers_t *hdrs, const ls_output_t *o,
-                              const char *id, size_t id_len, ls_tp_t *tp,
-                              uint64_t seq, int size_soft) {
-        ls_ticket_t *ticket;
-        rd_kafka_resp_err_t err;
-        char msg[512];
-
-        ticket = ls_pl_ticket(pl, tp, seq);
-        if (!ticket) {
-                if (hdrs)
-                        rd_kafka_headers_destroy(hdrs);
-                ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory producing");
-                return LS_ERR_NOMEM;
-        }
-        /* Counted before producing; never uncounted if producing fails, so
-         * the input stays uncommitted. */
-        if (tp)
-                ls_offsets_produced(&tp->off, seq);
-        for (;;) {
-                if (o)
-                        err = rd_kafka_producev(
-                                pl->producer, RD_KAFKA_V_TOPIC(topic),
-                                RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADER("leadscore.model",
-                                                  o->model->id, -1),
-                                RD_KAFKA_V_HEADER("leadscore.model_version",
-                                                  o->model->version, -1),
-                                RD_KAFKA_V_HEADER("leadscore.id", id,
-                                                  (ssize_t)id_len),
-                                RD_KAFKA_V_OPAQUE(ticket), RD_KAFKA_V_END);
-                else
-                        err = rd_kafka_producev(
-                                pl->producer, RD_KAFKA_V_TOPIC(topic),
-                                RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADERS(hdrs),
-                                RD_KAFKA_V_OPAQUE(ticket), RD_KAFKA_V_END);
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        break;
-                rd_kafka_poll(pl->producer, 100);
-        }
-        if (err) {
-                if (hdrs)
-                        rd_kafka_headers_destroy(hdrs);
-                ls_pl_ticket_put(pl, ticket);
-                if (size_soft && err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-                        if (tp)
-                                ls_offsets_acked(&tp->off, seq);
-                        return LS_ERR_UNSUPPORTED;
-                }
-                snprintf(msg, sizeof(msg), "cannot produce to %s: %s", topic,
-                         rd_kafka_err2str(err));
-                if (pl->conf->transactional && ls_pl_is_fenced(pl, err))
-                        ls_pl_fenced(pl, msg);
-                else
-                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-                return LS_ERR_KAFKA;
-        }
-        return LS_OK;
-}
-
 /** 1 when input @p offset of @p tp is replayed without producing: its
  *  outputs were committed by an earlier transaction (tp->quiet_until). */
 static int ls_pl_quiet(const ls_tp_t *tp, int64_t offset) {
         return tp && offset < tp->quiet_until;
 }
 
-/** Encodes and produces every output in pl->ob. */
+/** The input @p seq of @p tp, as the producer counts it. */
+static ls_producer_input_t ls_pl_input(const ls_pipeline_t *pl, ls_tp_t *tp,
+                                       uint64_t seq) {
+        ls_producer_input_t in = {
+                &tp->off, seq, ls_pl_topic_name(pl, tp->topic), tp->partition};
+
+        return in;
+}
+
+/** Produces every output in pl->ob, counted against input @p seq of
+ *  @p tp (NULL: none), unless the input is quiet (ls_pl_quiet()). */
 static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
-        char errstr[512], id[512], msg[1024];
         int64_t offset = tp ? ls_offsets_offset(&tp->off, seq) : -1;
-        size_t i;
-        ls_err_t err;
+        ls_producer_input_t in;
 
         if (offset >= 0 && ls_pl_quiet(tp, offset))
                 return LS_OK;
-        for (i = 0; i < pl->ob.n_outs; i++) {
-                const ls_output_t *o = &pl->ob.outs[i];
-                const char *topic = o->kind == LS_OUT_ALERT
-                                            ? pl->conf->topic_alerts
-                                            : pl->conf->topic_scores;
-                int id_len;
-
-                ls_buf_reset(&pl->buf);
-                err = ls_codec_encode_output(pl->codec, topic, &pl->ob, o,
-                                             &pl->buf, errstr, sizeof(errstr));
-                if (err) {
-                        snprintf(msg, sizeof(msg),
-                                 "cannot encode output for lead %s: %s",
-                                 o->lead_id, errstr);
-                        ls_pl_fatal(pl, err, msg);
-                        return err;
-                }
-                id_len = ls_pl_output_id(o, id, sizeof(id));
-                if (id_len < 0) /* never cut an id short */
-                        id_len = ls_output_id(o, id, sizeof(id)) <
-                                                 (int)sizeof(id)
-                                         ? (int)strlen(id)
-                                         : -1;
-                if (id_len < 0) {
-                        snprintf(msg, sizeof(msg),
-                                 "output id of lead %.256s is longer than %zu "
-                                 "bytes",
-                                 o->lead_id, sizeof(id) - 1);
-                        ls_pl_fatal(pl, LS_ERR_INVALID, msg);
-                        return LS_ERR_INVALID;
-                }
-                if ((err = ls_pl_produce(pl, topic, o->lead_id,
-                                         strlen(o->lead_id), pl->buf.data,
-                                         pl->buf.len, NULL, o, id,
-                                         (size_t)id_len, tp, seq, 0)))
-                        return err;
-                pl->stats.outputs++;
-                if (o->kind == LS_OUT_ALERT)
-                        pl->stats.alerts++;
-                ls_metric_add(pl->mh.outputs[o->kind == LS_OUT_ALERT &&
-                                                             o->alert > 0 &&
-                                                             o->alert < 4
-                                                     ? o->alert
-                                                     : 0],
-                              1);
-        }
-        return LS_OK;
+        if (!tp)
+                return ls_producer_emit(pl->producer, &pl->ob, NULL);
+        in = ls_pl_input(pl, tp, seq);
+        return ls_producer_emit(pl->producer, &pl->ob, &in);
 }
 
-/** @returns the headers of dead letter @p dl; *@p bytes their size. */
-static rd_kafka_headers_t *ls_pl_dead_letter_headers(const ls_dead_letter_t *dl,
-                                                     size_t *bytes) {
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(6);
-        char part[16], off[32], trunc[32];
-
-        snprintf(part, sizeof(part), "%" PRId32, dl->source_partition);
-        snprintf(off, sizeof(off), "%" PRId64, dl->source_offset);
-        rd_kafka_header_add(hdrs, "leadscore.reason", -1, dl->reason, -1);
-        rd_kafka_header_add(hdrs, "leadscore.error", -1, dl->error, -1);
-        rd_kafka_header_add(hdrs, "leadscore.source.topic", -1,
-                            dl->source_topic, -1);
-        rd_kafka_header_add(hdrs, "leadscore.source.partition", -1, part, -1);
-        rd_kafka_header_add(hdrs, "leadscore.source.offset", -1, off, -1);
-        *bytes = 160 + strlen(dl->reason) + strlen(dl->error) +
-                 strlen(dl->source_topic) + strlen(part) + strlen(off);
-        if (dl->value_truncated_from) {
-                snprintf(trunc, sizeof(trunc), "%zu", dl->value_truncated_from);
-                rd_kafka_header_add(hdrs, "leadscore.truncated", -1, trunc, -1);
-                *bytes += 32 + strlen(trunc);
-        }
-        return hdrs;
-}
-
-/**
- * Sends the input record @p rkm to the dead-letter topic. The original
- * value is cut (and marked: value_truncated_from, header
- * leadscore.truncated) when the dead letter would not fit the producer's
- * message.max.bytes.
- */
+/** Sends the input record @p rkm to the dead-letter topic, unless it is
+ *  quiet (sent by the run that committed it). */
 static void ls_pl_dead_letter(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
                               ls_tp_t *tp, uint64_t seq, const char *reason,
                               const char *error) {
-        ls_dead_letter_t dl;
-        rd_kafka_headers_t *hdrs;
-        char errstr[512], msg[1024];
-        size_t hdr_bytes;
-        ls_err_t err;
-        int attempt;
+        ls_producer_input_t in;
 
         if (ls_pl_quiet(tp, rkm->offset))
-                return; /* sent by the run that committed it */
-        memset(&dl, 0, sizeof(dl));
-        dl.reason = reason;
-        dl.error = error;
-        dl.source_topic = rd_kafka_topic_name(rkm->rkt);
-        dl.source_partition = rkm->partition;
-        dl.source_offset = rkm->offset;
-        dl.key = rkm->key;
-        dl.key_len = rkm->key_len;
-        dl.value = rkm->payload;
-        dl.value_len = rkm->len;
-
-        if (ls_log_enabled(pl->log, LS_LOG_WARN)) {
-                char part[16], off[32];
-                snprintf(msg, sizeof(msg),
-                         "dead letter: reason=%s source=%s [%" PRId32
-                         "] offset %" PRId64 ": %s",
-                         reason, dl.source_topic, rkm->partition, rkm->offset,
-                         error);
-                snprintf(part, sizeof(part), "%" PRId32, rkm->partition);
-                snprintf(off, sizeof(off), "%" PRId64, rkm->offset);
-                ls_log_kv(pl->log, LS_LOG_WARN, "dead_letter", msg, "reason",
-                          reason, "topic", dl.source_topic, "partition", part,
-                          "offset", off, NULL);
-        }
-
-        /* Fit the producer's limit: cut the embedded value (its encoding
-         * may be larger than the bytes), then drop it, then the key. */
-        for (attempt = 0;; attempt++) {
-                size_t total, keep;
-
-                ls_buf_reset(&pl->buf);
-                err = ls_codec_encode_dead_letter(
-                        pl->codec, pl->conf->topic_dead_letters, &dl, &pl->buf,
-                        errstr, sizeof(errstr));
-                if (err) {
-                        snprintf(msg, sizeof(msg),
-                                 "cannot encode dead letter: %s", errstr);
-                        ls_pl_fatal(pl, err, msg);
-                        return;
-                }
-                hdrs = ls_pl_dead_letter_headers(&dl, &hdr_bytes);
-                total = pl->buf.len + dl.key_len + hdr_bytes;
-                if (total <= pl->dl_limit || (!dl.value_len && !dl.key_len) ||
-                    attempt == 4) {
-                        err = ls_pl_produce(pl, pl->conf->topic_dead_letters,
-                                            dl.key, dl.key_len, pl->buf.data,
-                                            pl->buf.len, hdrs, NULL, NULL, 0,
-                                            tp, seq, 1);
-                        if (err != LS_ERR_UNSUPPORTED)
-                                break;
-                        /* refused as too large: retry with less */
-                        total = SIZE_MAX;
-                } else {
-                        rd_kafka_headers_destroy(hdrs);
-                }
-                if (dl.value_len) {
-                        /* Each byte cut shrinks the encoding by at least
-                         * one byte; base64 or escapes by more. After two
-                         * cuts, or when the producer refused it anyway,
-                         * the value goes. */
-                        keep = 0;
-                        if (total != SIZE_MAX && attempt < 2 &&
-                            total - pl->dl_limit < dl.value_len) {
-                                size_t scaled = (size_t)((double)dl.value_len *
-                                                         ((double)pl->dl_limit /
-                                                          (double)total) *
-                                                         0.95);
-                                keep = dl.value_len - (total - pl->dl_limit);
-                                if (keep > scaled)
-                                        keep = scaled;
-                        }
-                        dl.value_truncated_from = rkm->len;
-                        dl.value_len = keep;
-                        if (!keep)
-                                dl.value = NULL;
-                } else if (dl.key_len) {
-                        dl.key = NULL;
-                        dl.key_len = 0;
-                } else {
-                        snprintf(msg, sizeof(msg),
-                                 "cannot produce to %s: a dead letter without "
-                                 "key and value exceeds message.max.bytes",
-                                 pl->conf->topic_dead_letters);
-                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-                        return;
-                }
-        }
-        if (err == LS_OK) {
-                char labels[64];
-                pl->stats.dead_letters++;
-                snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
-                ls_metric_add(ls_metrics_counter(
-                                      pl->metrics,
-                                      "leadscore_dead_letters_total",
-                                      "Input records sent to the dead-letter "
-                                      "topic, by reason.",
-                                      labels),
-                              1);
-        }
+                return;
+        in = ls_pl_input(pl, tp, seq);
+        ls_producer_dead_letter(pl->producer, rkm, &in, reason, error);
 }
 
 /* ------------------------------------------------------------ consuming */
@@ -1584,7 +1072,7 @@ static void ls_pl_make_durable(ls_pipeline_t *pl,
         if (pl->conf->transactional)
                 ls_pl_commit(pl, NULL);
         else
-                ls_pl_flush(pl);
+                ls_producer_flush(pl->producer);
         pl->last_snapshot = ls_pl_now_mono();
         for (p = 0; p < pl->n_parts && !pl->fatal; p++) {
                 int wanted = !only;
@@ -2001,16 +1489,16 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
                 /* Everything produced for these partitions must be
                  * acknowledged, and their shards snapshotted, before
                  * their offsets are committed. */
-                ls_pl_flush(pl);
+                ls_producer_flush(pl->producer);
                 ls_pl_make_durable(pl, parts, "revoke");
                 ls_pl_commit(pl, parts);
         } else if (pl->conf->transactional && !pl->fatal) {
                 /* The group moved on without us: the open transaction
                  * holds outputs of these partitions that their new owner
                  * produces again, so it must never commit. */
-                ls_pl_flush(pl);
+                ls_producer_flush(pl->producer);
                 if (!pl->fatal) /* e.g. fenced: the broker aborted it */
-                        ls_pl_txn_abort(pl, "assignment lost");
+                        ls_producer_txn_abort(pl->producer, "assignment lost");
         }
         for (i = 0; i < parts->cnt; i++) {
                 int t = ls_pl_topic_index(pl, parts->elems[i].topic);
@@ -2018,7 +1506,7 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
                 if (t < 0 || p < 0 || p >= pl->n_parts || !pl->tps[t][p])
                         continue;
                 if (lost) /* in-flight tickets must not outlive the tp */
-                        ls_pl_flush(pl);
+                        ls_producer_flush(pl->producer);
                 ls_tp_destroy(pl->tps[t][p]);
                 pl->tps[t][p] = NULL;
                 if (--pl->slots[p].refs == 0) {
@@ -2244,7 +1732,7 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
         }
         /* Everything scored under the old model is delivered and
          * committed before the first input meets the new one. */
-        ls_pl_flush(pl);
+        ls_producer_flush(pl->producer);
         ls_pl_commit(pl, NULL);
         ls_outbuf_reset(&pl->ob);
         for (p = 0; p < pl->n_parts; p++) {
@@ -2410,6 +1898,7 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         ls_codec_conf_t cc;
         ls_registry_conf_t rconf;
         ls_kafka_opts_t ko;
+        ls_producer_conf_t pc;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t kerr;
         char sub[512];
@@ -2433,7 +1922,6 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         ls_outbuf_init(&pl->ob);
         ls_buf_init(&pl->snapbuf);
         pl->last_snapshot = ls_pl_now_mono();
-        ls_buf_init(&pl->buf);
 
         if (!conf->model_path) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
@@ -2502,24 +1990,18 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         ko.conf = conf;
         ko.bootstrap = pl->broker ? pl->bootstrap : NULL;
         ko.env = &pl->kenv;
-        ko.role = LS_KAFKA_PRODUCER;
-        ko.dr_msg_cb = ls_pl_dr_cb;
-        pl->producer = ls_kafka_client_new(&ko, errstr, errstr_size);
+        memset(&pc, 0, sizeof(pc));
+        pc.conf = conf;
+        pc.bootstrap = ko.bootstrap;
+        pc.codec = pl->codec;
+        pc.env = &pl->kenv;
+        memcpy(pc.metrics.outputs, pl->mh.outputs, sizeof(pc.metrics.outputs));
+        pc.metrics.delivered = pl->mh.delivered;
+        pc.metrics.delivery_failures = pl->mh.delivery_failures;
+        pl->producer = ls_producer_new(&pc, errstr, errstr_size);
         if (!pl->producer)
                 goto fail;
-        {
-                char v[32];
-                unsigned long max = 1000000; /* librdkafka's default */
-
-                if (*ls_kafka_prop(pl->producer, "message.max.bytes", v,
-                                   sizeof(v)))
-                        max = strtoul(v, NULL, 10);
-                pl->dl_limit = max - max / 16 > 2 * LS_PL_DL_HEADROOM
-                                       ? max - max / 16 - LS_PL_DL_HEADROOM
-                                       : LS_PL_DL_HEADROOM;
-        }
         ko.role = LS_KAFKA_CONSUMER;
-        ko.dr_msg_cb = NULL;
         ko.rebalance_cb = ls_pl_rebalance_cb;
         pl->consumer = ls_kafka_client_new(&ko, errstr, errstr_size);
         if (!pl->consumer)
@@ -2542,19 +2024,9 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                 ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
                 goto fail;
         }
-        if (conf->transactional) {
-                rd_kafka_error_t *terr =
-                        rd_kafka_init_transactions(pl->producer, 60000);
-                if (!terr)
-                        terr = rd_kafka_begin_transaction(pl->producer);
-                if (terr) {
-                        ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                                  "transactional producer: %s",
-                                  rd_kafka_error_string(terr));
-                        rd_kafka_error_destroy(terr);
-                        goto fail;
-                }
-        }
+        if (conf->transactional &&
+            ls_producer_txn_begin(pl->producer, errstr, errstr_size))
+                goto fail;
 
         topics = rd_kafka_topic_partition_list_new(2);
         rd_kafka_topic_partition_list_add(topics, conf->topic_events,
@@ -2612,6 +2084,7 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                          char *errstr, size_t errstr_size) {
         int64_t last_commit = ls_pl_now_mono(), last_idle = last_commit;
         int64_t last_publish = 0, last_watch = last_commit;
+        ls_pipeline_stats_t st;
 
         while (!ls_pl_stopping(pl, stopp)) {
                 ssize_t n, i;
@@ -2641,7 +2114,7 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                 ls_pl_drain(pl);
                 if (!pl->fatal) /* (an error may leave a lead half done) */
                         ls_pl_check(pl);
-                rd_kafka_poll(pl->producer, 0);
+                ls_producer_poll(pl->producer);
                 if (ls_pl_snapshot_due(pl))
                         ls_pl_make_durable(pl, NULL, NULL);
                 if (pl->conf->idle_tick_ms > 0 &&
@@ -2673,30 +2146,27 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
          * the group (the revoke callback commits once more). */
         ls_log(pl->log, pl->fatal ? LS_LOG_ERROR : LS_LOG_INFO, "stopping",
                "stopping%s", pl->fatal ? " after a fatal error" : "");
-        ls_pl_flush(pl);
+        ls_producer_flush(pl->producer);
         if (!pl->fatal) {
                 ls_pl_make_durable(pl, NULL, "stop");
         } else if (pl->conf->transactional) {
                 /* Nothing of the open transaction may commit; abort it
                  * now rather than at transaction.timeout.ms (fails
                  * harmlessly when fenced or already aborted). */
-                rd_kafka_error_t *aerr =
-                        rd_kafka_abort_transaction(pl->producer, 30000);
-                if (aerr)
-                        rd_kafka_error_destroy(aerr);
+                ls_producer_txn_discard(pl->producer);
         }
         ls_pl_commit(pl, NULL);
         ls_pl_close(pl);
-        ls_pl_flush(pl);
+        ls_producer_flush(pl->producer);
         ls_pl_publish(pl);
+        ls_pipeline_stats(pl, &st);
         ls_log(pl->log, LS_LOG_INFO, "stopped",
                "stopped: consumed %" PRIu64 ", applied %" PRIu64
                ", outputs %" PRIu64 " (alerts %" PRIu64
                "), dead letters %" PRIu64 ", duplicates %" PRIu64
                ", stale profiles %" PRIu64 ", delivery failures %" PRIu64,
-               pl->stats.consumed, pl->stats.applied, pl->stats.outputs,
-               pl->stats.alerts, pl->stats.dead_letters, pl->stats.duplicates,
-               pl->stats.stale, pl->stats.delivery_failures);
+               st.consumed, st.applied, st.outputs, st.alerts, st.dead_letters,
+               st.duplicates, st.stale, st.delivery_failures);
         if (pl->fatal) {
                 /* Printed by the caller, not the log: mask secrets too. */
                 char masked[sizeof(pl->fatal_str)];
@@ -2739,7 +2209,17 @@ uint64_t ls_pipeline_consumed(const ls_pipeline_t *pl) {
 }
 
 void ls_pipeline_stats(const ls_pipeline_t *pl, ls_pipeline_stats_t *stats) {
+        ls_producer_stats_t ps;
+
         *stats = pl->stats;
+        if (!pl->producer)
+                return;
+        ls_producer_stats(pl->producer, &ps);
+        stats->outputs = ps.outputs;
+        stats->alerts = ps.alerts;
+        stats->dead_letters = ps.dead_letters;
+        stats->delivered = ps.delivered;
+        stats->delivery_failures = ps.delivery_failures;
 }
 
 void ls_pipeline_destroy(ls_pipeline_t *pl) {
@@ -2754,16 +2234,8 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
                         rd_kafka_queue_destroy(pl->cq);
                 rd_kafka_destroy(pl->consumer);
         }
-        if (pl->producer) {
-                ls_pl_flush(pl);
-                rd_kafka_destroy(pl->producer);
-        }
+        ls_producer_destroy(pl->producer);
         ls_snapstore_destroy(pl->snapstore);
-        while (pl->tblocks) { /* no delivery report is pending any more */
-                ls_ticket_block_t *b = pl->tblocks;
-                pl->tblocks = b->next;
-                ls_free(b);
-        }
         ls_free(pl->batch);
         for (t = 0; t < 2; t++) {
                 for (p = 0; p < pl->n_parts; p++)
@@ -2779,7 +2251,6 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
         if (pl->ms)
                 ls_modelset_destroy(pl->ms);
         ls_outbuf_free(&pl->ob);
-        ls_buf_free(&pl->buf);
         ls_buf_free(&pl->snapbuf);
         /* Stops the HTTP thread before anything it reads goes away. */
         ls_metrics_destroy(pl->metrics);
