@@ -41,6 +41,7 @@
 #include "leadscore/ls_assert.h"
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_codec.h"
+#include "leadscore/ls_durable.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_holdq.h"
 #include "leadscore/ls_kafka.h"
@@ -53,8 +54,6 @@
 #include "leadscore/ls_offsets.h"
 #include "leadscore/ls_producer.h"
 #include "leadscore/ls_model.h"
-#include "leadscore/ls_snapshot.h"
-#include "leadscore/ls_snapstore.h"
 
 #define LS_PL_BATCH 4096 /* records handled between housekeeping */
 #define LS_PL_POLL_MS 100
@@ -107,33 +106,13 @@ typedef struct ls_slot_s {
         int refs;              /* assigned topic-partitions feeding it */
         int64_t last_input_ms; /* monotonic time of the last input */
         uint64_t checked;      /* debug: shard stamp at the last check */
-        /* Durability: next[t] is the offset after the last input of topic
-         * t applied to the shard (-1 = none yet: the earliest offset);
-         * durable[t] what the newest written snapshot covers (-1 none). */
-        int64_t next[2];
-        int64_t durable[2];
-        int dirty;            /* changed since the last snapshot */
-        int64_t snap_done_ms; /* metrics: monotonic end of the last
-                                  * snapshot (0 = none), its duration (ms)
-                                  * and size */
-        int64_t snap_dur_ms;
-        uint64_t snap_bytes;
-        uint64_t applied_since_snap;
+        ls_durable_part_t dur; /* applied and durable offsets */
 } ls_slot_t;
 
 /** Metric handles updated on the hot path (see docs/OPERATIONS.md). */
-/* How a partition's shard was created (leadscore_restores_total). */
-enum {
-        LS_PL_RESTORED,
-        LS_PL_MIGRATED,
-        LS_PL_EMPTY,
-        LS_PL_RESET,
-        LS_PL_RESTORE__CNT
-};
-
 typedef struct ls_pl_mh_s {
         ls_metric_t *outputs[4]; /* [alert kind]; [0] = score updates */
-        ls_metric_t *restores[LS_PL_RESTORE__CNT]; /* by LS_PL_RESTORED.. */
+        ls_metric_t *restores[LS_DURABLE_RESTORE__CNT]; /* by result */
         ls_metric_t *applied, *duplicates, *stale, *delivered,
                 *delivery_failures;
         ls_metric_t *commits, *latency;
@@ -172,14 +151,10 @@ struct ls_pipeline_s {
         size_t lead_budget;          /* max_leads over all partitions; 0 none */
         ls_pl_limited_t cap_reached; /* lead_cap_reached warnings */
         int ends_wanted;             /* some ls_tp_t.end_wanted is set */
-        int64_t ends_retry_at;  /* no ListOffsets before (after an error) */
-        uint64_t snap_rejected; /* snapshot files rejected by the
-                                   * restore at hand */
+        int64_t ends_retry_at; /* no ListOffsets before (after an error) */
 
         ls_outbuf_t ob;
-        ls_buf_t snapbuf;          /* scratch of snapshot writes */
-        ls_snapstore_t *snapstore; /* where snapshots go; NULL: off */
-        int64_t last_snapshot;     /* monotonic ms */
+        ls_durable_t *dur; /* snapshots (ls_durable.h) */
         ls_pipeline_stats_t stats;
         int fatal; /* a fatal error happened; stop */
         ls_err_t fatal_err;
@@ -229,10 +204,6 @@ static int ls_pl_env_failed(void *owner) {
 
 /* ----------------------------------------------------------- operations */
 
-/* The labels of leadscore_restores_total, by LS_PL_RESTORED.. */
-static const char *const ls_pl_restore_results[LS_PL_RESTORE__CNT] = {
-        "restored", "migrated", "empty", "reset"};
-
 /** Creates the logger (secrets registered) and the metric registry. */
 static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                               size_t errstr_size) {
@@ -265,9 +236,9 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                         "alert kind.",
                         labels);
         }
-        for (i = 0; i < LS_PL_RESTORE__CNT; i++) {
+        for (i = 0; i < LS_DURABLE_RESTORE__CNT; i++) {
                 snprintf(labels, sizeof(labels), "result=\"%s\"",
-                         ls_pl_restore_results[i]);
+                         ls_durable_restore2str((ls_durable_restore_t)i));
                 pl->mh.restores[i] = ls_metrics_counter(
                         pl->metrics, "leadscore_restores_total",
                         "Partitions taken on, by how their state was "
@@ -423,32 +394,17 @@ static int ls_pl_topic_index(const ls_pipeline_t *pl, const char *name) {
 
 /* -------------------------------------------------------------- commits */
 
-/**
- * The offset that may be committed for @p tp: past inputs whose outputs
- * are all acknowledged and, with snapshots, no further than the newest
- * durable snapshot of its shard covers. -1 = nothing.
- */
+/** The offset that may be committed for @p tp (ls_durable_committable()). */
 static int64_t ls_pl_committable(const ls_pipeline_t *pl, const ls_tp_t *tp) {
-        int64_t off = tp->off.committable, dur;
-
-        if (!pl->snapstore || off < 0)
-                return off;
-        dur = pl->slots[tp->partition].durable[tp->topic];
-        return dur < off ? dur : off;
+        return ls_durable_committable(pl->dur, &pl->slots[tp->partition].dur,
+                                      tp->topic, tp->off.committable);
 }
 
-/**
- * Transactional mode: the offset to send with the open transaction for
- * @p tp, the offset after the last input applied to its shard (every
- * output of the inputs before it was produced in this transaction or an
- * earlier committed one), or -1 when it is not past the committed offset
- * (a replay from a snapshot older than the commit starts behind it: the
- * committed offset never moves back).
- */
+/** Transactional mode: the offset to send for @p tp
+ *  (ls_durable_txn_offset()). */
 static int64_t ls_pl_txn_offset(const ls_pipeline_t *pl, const ls_tp_t *tp) {
-        int64_t next = pl->slots[tp->partition].next[tp->topic];
-
-        return next > tp->committed ? next : -1;
+        return ls_durable_txn_offset(&pl->slots[tp->partition].dur, tp->topic,
+                                     tp->committed);
 }
 
 /**
@@ -669,9 +625,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
         slot = &pl->slots[rkm->partition];
         if (!tp || !slot->shard)
                 return; /* not (or no longer) ours */
-        slot->next[topic] = rkm->offset + 1;
-        slot->dirty = 1;
-        slot->applied_since_snap++;
+        ls_durable_applied(&slot->dur, topic, rkm->offset);
         if (ls_offsets_push(&tp->off, rkm->offset, &seq)) {
                 ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory tracking offsets");
                 return;
@@ -781,7 +735,7 @@ static void ls_pl_idle_tick(ls_pipeline_t *pl) {
                         return;
                 }
                 if (pl->ob.n_outs > 0)
-                        slot->dirty = 1;
+                        slot->dur.dirty = 1;
                 ls_pl_emit(pl, NULL, 0);
         }
 }
@@ -990,72 +944,6 @@ static void ls_pl_drain(ls_pipeline_t *pl) {
 
 /* ------------------------------------------------------------ snapshots */
 
-/** Publishes partition @p p's last snapshot (age, duration, size). */
-static void ls_pl_publish_snapshot(ls_pipeline_t *pl, int32_t p) {
-        const ls_slot_t *slot = &pl->slots[p];
-
-        if (slot->shard && slot->snap_done_ms > 0)
-                ls_metrics_snapshot(
-                        pl->metrics, p,
-                        (double)(ls_pl_now_mono() - slot->snap_done_ms) / 1e3,
-                        (double)slot->snap_dur_ms / 1e3, slot->snap_bytes);
-}
-
-static void ls_pl_snap_report(void *opaque, const char *path, const char *why) {
-        ls_pipeline_t *pl = opaque;
-
-        pl->snap_rejected++;
-        ls_log(pl->log, LS_LOG_WARN, "snapshot_rejected",
-               "snapshot %s rejected: %s", path, why);
-}
-
-/**
- * Writes a snapshot of shard @p p. Every output of the inputs it covers
- * must already be acknowledged (or committed, in transactional mode).
- * A failure is logged and not fatal: offsets then stay uncommitted.
- */
-static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p, const char *why) {
-        ls_slot_t *slot = &pl->slots[p];
-        ls_snapshot_meta_t meta;
-        char path[4096], errstr[1024];
-        int t;
-
-        memset(&meta, 0, sizeof(meta));
-        snprintf(meta.model_version, sizeof(meta.model_version), "%s",
-                 pl->ms->version);
-        snprintf(meta.group, sizeof(meta.group), "%s", pl->conf->group);
-        for (t = 0; t < 2; t++) {
-                snprintf(meta.topics[t], sizeof(meta.topics[t]), "%s",
-                         ls_pl_topic_name(pl, t));
-                meta.offsets[t] = slot->next[t] >= 0 ? slot->next[t]
-                                                     : LS_SNAPSHOT_EARLIEST;
-        }
-        meta.partition = p;
-        slot->snap_dur_ms = ls_pl_now_mono();
-        if (ls_snapstore_write(pl->snapstore, &meta, slot->shard, &pl->snapbuf,
-                               path, sizeof(path), errstr, sizeof(errstr))) {
-                ls_log(pl->log, LS_LOG_ERROR, "snapshot_failed",
-                       "snapshot of partition %" PRId32 " failed: %s", p,
-                       errstr);
-                return -1;
-        }
-        slot->snap_done_ms = ls_pl_now_mono();
-        slot->snap_dur_ms = slot->snap_done_ms - slot->snap_dur_ms;
-        slot->snap_bytes = meta.payload_len;
-        ls_pl_publish_snapshot(pl, p);
-        for (t = 0; t < 2; t++)
-                slot->durable[t] = slot->next[t];
-        slot->dirty = 0;
-        slot->applied_since_snap = 0;
-        ls_log(pl->log, why ? LS_LOG_INFO : LS_LOG_DEBUG, "snapshot",
-               "snapshot (%s) of partition %" PRId32 ": %s, %" PRIu64
-               " bytes, next offsets %s %" PRId64 " %s %" PRId64,
-               why ? why : "schedule", p, path, meta.payload_len,
-               pl->conf->topic_events, meta.offsets[0],
-               pl->conf->topic_profiles, meta.offsets[1]);
-        return 0;
-}
-
 /**
  * Makes the shards' state durable: first every output produced so far is
  * acknowledged (or, transactional, committed), then each changed shard
@@ -1067,22 +955,24 @@ static void ls_pl_make_durable(ls_pipeline_t *pl,
         int32_t p;
         int i;
 
-        if (!pl->snapstore)
+        if (!ls_durable_on(pl->dur))
                 return;
         if (pl->conf->transactional)
                 ls_pl_commit(pl, NULL);
         else
                 ls_producer_flush(pl->producer);
-        pl->last_snapshot = ls_pl_now_mono();
+        ls_durable_scheduled(pl->dur);
         for (p = 0; p < pl->n_parts && !pl->fatal; p++) {
+                ls_slot_t *slot = &pl->slots[p];
                 int wanted = !only;
-                if (!pl->slots[p].shard || !pl->slots[p].dirty)
+                if (!slot->shard || !slot->dur.dirty)
                         continue;
                 for (i = 0; only && i < only->cnt; i++)
                         if (only->elems[i].partition == p)
                                 wanted = 1;
                 if (wanted)
-                        ls_pl_snapshot_slot(pl, p, why);
+                        ls_durable_snapshot(pl->dur, &slot->dur, p, slot->shard,
+                                            pl->ms, why);
         }
 }
 
@@ -1090,61 +980,13 @@ static void ls_pl_make_durable(ls_pipeline_t *pl,
 static int ls_pl_snapshot_due(const ls_pipeline_t *pl) {
         int32_t p;
 
-        if (!pl->snapstore)
-                return 0;
-        if (ls_pl_now_mono() - pl->last_snapshot >=
-            pl->conf->snapshot_interval_ms)
+        if (ls_durable_interval_due(pl->dur))
                 return 1;
-        if (pl->conf->snapshot_every_events == 0)
-                return 0;
         for (p = 0; p < pl->n_parts; p++)
                 if (pl->slots[p].shard &&
-                    pl->slots[p].applied_since_snap >=
-                            pl->conf->snapshot_every_events)
+                    ls_durable_events_due(pl->dur, &pl->slots[p].dur))
                         return 1;
         return 0;
-}
-
-/**
- * The first of partition @p p's input topics whose records before
- * @p from[t] (LS_SNAPSHOT_EARLIEST: offset 0) are gone from the log
- * (retention, deletion): writes "TOPIC [p] begins at offset N" to @p what.
- * @returns 1 when one is, 0 when none is, -1 when where a log begins
- *          could not be read (logged as `history_unknown`; @p what says
- *          which).
- */
-static int ls_pl_history_gone(ls_pipeline_t *pl, int32_t p,
-                              const int64_t from[2], char *what,
-                              size_t what_size) {
-        int t, unknown = 0;
-
-        for (t = 0; t < 2; t++) {
-                const char *topic = ls_pl_topic_name(pl, t);
-                int64_t lo = -1, hi = -1, need = from[t] >= 0 ? from[t] : 0;
-                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-                        pl->consumer, topic, p, &lo, &hi, 10000);
-
-                if (err) {
-                        ls_log(pl->log, LS_LOG_WARN, "history_unknown",
-                               "%s [%" PRId32 "]: cannot read where its log "
-                               "begins (%s)",
-                               topic, p, rd_kafka_err2str(err));
-                        snprintf(what, what_size,
-                                 "where %s [%" PRId32 "] begins cannot be "
-                                 "read (%s)",
-                                 topic, p, rd_kafka_err2str(err));
-                        unknown = 1;
-                        continue;
-                }
-                if (lo > need) {
-                        snprintf(what, what_size,
-                                 "%s [%" PRId32 "] begins at offset %" PRId64
-                                 ", the state needs it from %" PRId64,
-                                 topic, p, lo, need);
-                        return 1;
-                }
-        }
-        return unknown ? -1 : 0;
 }
 
 /**
@@ -1177,134 +1019,6 @@ static void ls_pl_set_caps(ls_pipeline_t *pl) {
         for (p = 0; p < pl->n_parts; p++)
                 if (pl->slots[p].shard)
                         ls_shard_set_max_leads(pl->slots[p].shard, cap);
-}
-
-/**
- * Creates shard @p p from its newest usable snapshot (migrated when it
- * was taken under another model set). Never silently empty: when
- * snapshots were there but none is usable, or the input records the
- * state needs are gone from the log, the run stops, unless
- * snapshot.allow_reset says to start the partition over. An error
- * reading the snapshot directory stops the run too.
- * @returns 0, or -1 after ls_pl_fatal().
- */
-static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
-        ls_slot_t *slot = &pl->slots[p];
-        const char *topics[2] = {pl->conf->topic_events,
-                                 pl->conf->topic_profiles};
-        ls_snapshot_meta_t meta;
-        ls_shard_stats_t st;
-        char path[4096], errstr[1024], gone[512], msg[6144];
-        int result;
-        ls_err_t err;
-        int t;
-
-        slot->dirty = 0;
-        slot->applied_since_snap = 0;
-        for (t = 0; t < 2; t++)
-                slot->next[t] = slot->durable[t] = -1;
-        if (!pl->snapstore) {
-                /* `snapshot: off`: warned about at start */
-                slot->shard = ls_shard_new(pl->ms);
-                return 0;
-        }
-        pl->snap_rejected = 0;
-        err = ls_snapstore_restore(pl->snapstore, pl->conf->group, p, topics,
-                                   pl->ms, ls_pl_snap_report, pl, &meta,
-                                   &slot->shard, path, sizeof(path), errstr,
-                                   sizeof(errstr));
-        if (err == LS_OK) {
-                for (t = 0; t < 2; t++)
-                        slot->next[t] = slot->durable[t] =
-                                meta.offsets[t] >= 0 ? meta.offsets[t] : -1;
-                ls_shard_stats(slot->shard, &st);
-                if (meta.migrated_from[0]) {
-                        result = LS_PL_MIGRATED;
-                        ls_log(pl->log, LS_LOG_WARN, "restore_migrated",
-                               "restored partition %" PRId32 " from %s, "
-                               "taken under model set %s and migrated to %s: "
-                               "%zu leads keep their scores and sequence "
-                               "numbers, the new rules apply from offsets "
-                               "%s %" PRId64 " %s %" PRId64 " on",
-                               p, path, meta.migrated_from, pl->ms->version,
-                               st.leads, topics[0], meta.offsets[0], topics[1],
-                               meta.offsets[1]);
-                } else {
-                        result = LS_PL_RESTORED;
-                        ls_log(pl->log, LS_LOG_INFO, "restored",
-                               "restored partition %" PRId32
-                               " from %s: %zu leads, next offsets %s %" PRId64
-                               " %s %" PRId64 ", stream time %" PRId64,
-                               p, path, st.leads, topics[0], meta.offsets[0],
-                               topics[1], meta.offsets[1], meta.stream_time);
-                }
-                /* (whether the log still starts early enough may be
-                 * unknown: the state is there, the run goes on) */
-                if (ls_pl_history_gone(pl, p, meta.offsets, gone,
-                                       sizeof(gone)) <= 0) {
-                        ls_metric_add(pl->mh.restores[result], 1);
-                        return 0;
-                }
-                snprintf(msg, sizeof(msg),
-                         "partition %" PRId32 ": the snapshot %s needs "
-                         "input records that are gone: %s",
-                         p, path, gone);
-                ls_shard_destroy(slot->shard);
-                slot->shard = NULL;
-        } else if (err == LS_ERR_NOT_FOUND && pl->snap_rejected > 0) {
-                snprintf(msg, sizeof(msg),
-                         "partition %" PRId32 ": %" PRIu64 " snapshot%s in "
-                         "%s, none usable (see snapshot_rejected)",
-                         p, pl->snap_rejected,
-                         pl->snap_rejected == 1 ? "" : "s",
-                         ls_snapstore_where(pl->snapstore));
-        } else if (err == LS_ERR_NOT_FOUND) {
-                const int64_t from[2] = {LS_SNAPSHOT_EARLIEST,
-                                         LS_SNAPSHOT_EARLIEST};
-
-                if (!ls_pl_history_gone(pl, p, from, gone, sizeof(gone))) {
-                        ls_log(pl->log, LS_LOG_INFO, "restore_empty",
-                               "partition %" PRId32 ": no snapshot in %s "
-                               "yet; starting empty from the earliest "
-                               "offsets",
-                               p, ls_snapstore_where(pl->snapstore));
-                        ls_metric_add(pl->mh.restores[LS_PL_EMPTY], 1);
-                        slot->shard = ls_shard_new(pl->ms);
-                        return 0;
-                }
-                snprintf(msg, sizeof(msg),
-                         "partition %" PRId32 ": no snapshot in %s, and %s", p,
-                         ls_snapstore_where(pl->snapstore), gone);
-        } else {
-                snprintf(msg, sizeof(msg),
-                         "partition %" PRId32 ": cannot restore: %s", p,
-                         errstr);
-                ls_pl_fatal(pl, err, msg);
-                return -1;
-        }
-        /* Starting over: allowed only when asked for. */
-        if (!pl->conf->snapshot_allow_reset) {
-                size_t n = strlen(msg);
-
-                snprintf(msg + n, sizeof(msg) - n,
-                         ". Starting it empty would score without that "
-                         "history and re-emit output ids with other "
-                         "content; fix or restore the snapshots, or set "
-                         "snapshot.allow_reset: true to start it over "
-                         "(docs/DURABILITY.md)");
-                ls_log(pl->log, LS_LOG_ERROR, "restore_refused", "%s", msg);
-                ls_pl_fatal(pl, LS_ERR_INVALID, msg);
-                return -1;
-        }
-        ls_log(pl->log, LS_LOG_WARN, "restore_reset",
-               "%s; starting it empty from the earliest offsets "
-               "(snapshot.allow_reset)",
-               msg);
-        ls_metric_add(pl->mh.restores[LS_PL_RESET], 1);
-        for (t = 0; t < 2; t++)
-                slot->next[t] = slot->durable[t] = -1;
-        slot->shard = ls_shard_new(pl->ms);
-        return 0;
 }
 
 /* ------------------------------------------------------------ rebalance */
@@ -1409,8 +1123,8 @@ static void ls_pl_txn_resume(ls_pipeline_t *pl,
                         continue;
                 tp->committed = c;
                 tp->quiet_until = c;
-                start = pl->slots[p].next[t]; /* -1: the earliest */
-                if (pl->snapstore && start < c)
+                start = pl->slots[p].dur.next[t]; /* -1: the earliest */
+                if (ls_durable_on(pl->dur) && start < c)
                         ls_log(pl->log, LS_LOG_INFO, "txn_resume",
                                "%s [%" PRId32 "]: committed offset %" PRId64
                                " is past the snapshot's %" PRId64
@@ -1447,8 +1161,10 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                 pl->tps[t][p]->m_consumed = ls_pl_consumed_metric(pl, t, p);
                 if (pl->slots[p].refs++ == 0) {
                         /* From the newest usable snapshot, else empty
-                         * when that loses nothing (ls_pl_restore). */
-                        if (ls_pl_restore(pl, p))
+                         * when that loses nothing (ls_durable_restore). */
+                        if (ls_durable_restore(pl->dur, &pl->slots[p].dur, p,
+                                               pl->ms, pl->consumer,
+                                               &pl->slots[p].shard))
                                 return;
                         pl->slots[p].last_input_ms = ls_pl_now_mono();
                         if (!pl->slots[p].shard) {
@@ -1457,9 +1173,9 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                                 return;
                         }
                 }
-                if (pl->snapstore) {
+                if (ls_durable_on(pl->dur)) {
                         /* Resume where the shard's state ends. */
-                        int64_t next = pl->slots[p].next[t];
+                        int64_t next = pl->slots[p].dur.next[t];
                         parts->elems[i].offset =
                                 next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
                         pl->tps[t][p]->consumed_next = next;
@@ -1740,7 +1456,7 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
                         continue;
                 ls_shard_destroy(pl->slots[p].shard);
                 pl->slots[p].shard = fresh[p];
-                pl->slots[p].dirty = 1;
+                pl->slots[p].dur.dirty = 1;
                 n++;
         }
         ls_free(fresh);
@@ -1827,7 +1543,8 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
         }
         ls_free(per_model);
         for (p = 0; p < pl->n_parts; p++)
-                ls_pl_publish_snapshot(pl, p);
+                if (pl->slots[p].shard)
+                        ls_durable_publish(pl->dur, &pl->slots[p].dur, p);
         if ((reg = ls_codec_registry(pl->codec)))
                 ls_metric_set_total(
                         ls_metrics_counter(
@@ -1899,6 +1616,7 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         ls_registry_conf_t rconf;
         ls_kafka_opts_t ko;
         ls_producer_conf_t pc;
+        ls_durable_conf_t dc;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t kerr;
         char sub[512];
@@ -1920,8 +1638,6 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         pl->kenv.failed = ls_pl_env_failed;
         pl->kenv.owner = pl;
         ls_outbuf_init(&pl->ob);
-        ls_buf_init(&pl->snapbuf);
-        pl->last_snapshot = ls_pl_now_mono();
 
         if (!conf->model_path) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
@@ -2007,16 +1723,13 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         if (!pl->consumer)
                 goto fail;
         ko.rebalance_cb = NULL;
-        if (conf->snapshot_topic) {
-                if (!(pl->snapstore = ls_snapstore_topic_new(
-                              conf->snapshot_topic, &ko, errstr, errstr_size)))
-                        goto fail;
-        } else if (conf->snapshot_dir &&
-                   !(pl->snapstore = ls_snapstore_dir_new(
-                             conf->snapshot_dir, conf->snapshot_keep))) {
-                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
+        memset(&dc, 0, sizeof(dc));
+        dc.conf = conf;
+        dc.kafka = &ko;
+        dc.env = &pl->kenv;
+        memcpy(dc.restores, pl->mh.restores, sizeof(dc.restores));
+        if (!(pl->dur = ls_durable_new(&dc, errstr, errstr_size)))
                 goto fail;
-        }
         rd_kafka_poll_set_consumer(pl->consumer);
         pl->cq = rd_kafka_queue_get_consumer(pl->consumer);
         pl->batch = ls_malloc(LS_PL_BATCH * sizeof(*pl->batch));
@@ -2235,7 +1948,7 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
                 rd_kafka_destroy(pl->consumer);
         }
         ls_producer_destroy(pl->producer);
-        ls_snapstore_destroy(pl->snapstore);
+        ls_durable_destroy(pl->dur);
         ls_free(pl->batch);
         for (t = 0; t < 2; t++) {
                 for (p = 0; p < pl->n_parts; p++)
@@ -2251,7 +1964,6 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
         if (pl->ms)
                 ls_modelset_destroy(pl->ms);
         ls_outbuf_free(&pl->ob);
-        ls_buf_free(&pl->snapbuf);
         /* Stops the HTTP thread before anything it reads goes away. */
         ls_metrics_destroy(pl->metrics);
         ls_log_destroy(pl->log);
