@@ -53,6 +53,7 @@
 #include "leadscore/ls_metrics.h"
 #include "leadscore/ls_offsets.h"
 #include "leadscore/ls_producer.h"
+#include "leadscore/ls_runmetrics.h"
 #include "leadscore/ls_model.h"
 
 #define LS_PL_BATCH 4096 /* records handled between housekeeping */
@@ -109,20 +110,11 @@ typedef struct ls_slot_s {
         ls_durable_part_t dur; /* applied and durable offsets */
 } ls_slot_t;
 
-/** Metric handles updated on the hot path (see docs/OPERATIONS.md). */
-typedef struct ls_pl_mh_s {
-        ls_metric_t *outputs[4]; /* [alert kind]; [0] = score updates */
-        ls_metric_t *restores[LS_DURABLE_RESTORE__CNT]; /* by result */
-        ls_metric_t *applied, *duplicates, *stale, *delivered,
-                *delivery_failures;
-        ls_metric_t *commits, *latency;
-} ls_pl_mh_t;
-
 struct ls_pipeline_s {
         const ls_config_t *conf;
         ls_log_t *log;
         ls_metrics_t *metrics; /* registry; served when metrics.listen */
-        ls_pl_mh_t mh;
+        ls_runmetrics_t mh;    /* the series of `run` */
         const volatile sig_atomic_t *reloadp; /* SIGHUP counter, or NULL */
         sig_atomic_t reload_seen;
         atomic_int reload_req;
@@ -207,14 +199,7 @@ static int ls_pl_env_failed(void *owner) {
 /** Creates the logger (secrets registered) and the metric registry. */
 static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                               size_t errstr_size) {
-        static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                        0.05,  0.1,    0.25,  0.5,  1,
-                                        2.5,   5,      10,    30,   60};
-        static const char *const reload_results[] = {"switched", "unchanged",
-                                                     "rejected"};
         const ls_config_t *conf = pl->conf;
-        size_t i;
-        char labels[96];
 
         pl->log = ls_log_new(conf->log_format, conf->log_level, stderr);
         pl->metrics = ls_metrics_new();
@@ -226,117 +211,11 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
         if (ls_config_log_secrets(conf, pl->log))
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                                  "out of memory");
-        for (i = 0; i < 4; i++) {
-                snprintf(labels, sizeof(labels), "kind=\"%s\",alert=\"%s\"",
-                         i ? "alert" : "score_update",
-                         ls_alert_kind2str((ls_alert_kind_t)i));
-                pl->mh.outputs[i] = ls_metrics_counter(
-                        pl->metrics, "leadscore_outputs_total",
-                        "Outputs produced, by kind (score_update, alert) and "
-                        "alert kind.",
-                        labels);
-        }
-        for (i = 0; i < LS_DURABLE_RESTORE__CNT; i++) {
-                snprintf(labels, sizeof(labels), "result=\"%s\"",
-                         ls_durable_restore2str((ls_durable_restore_t)i));
-                pl->mh.restores[i] = ls_metrics_counter(
-                        pl->metrics, "leadscore_restores_total",
-                        "Partitions taken on, by how their state was "
-                        "created: restored from a snapshot, migrated from "
-                        "another model set's snapshot, empty (no snapshot "
-                        "and the whole history in the log), reset "
-                        "(snapshot.allow_reset).",
-                        labels);
-        }
-        pl->mh.applied =
-                ls_metrics_counter(pl->metrics, "leadscore_applied_total",
-                                   "Inputs the engine accepted.", NULL);
-        pl->mh.duplicates = ls_metrics_counter(
-                pl->metrics, "leadscore_duplicates_total",
-                "Duplicate events dropped (same event id for a lead).", NULL);
-        pl->mh.stale = ls_metrics_counter(
-                pl->metrics, "leadscore_stale_profiles_total",
-                "Profile updates skipped: older (by updated_at) than the one "
-                "already applied to their lead.",
-                NULL);
-        pl->mh.delivered = ls_metrics_counter(
-                pl->metrics, "leadscore_delivered_total",
-                "Produced records acknowledged by the broker.", NULL);
-        pl->mh.delivery_failures = ls_metrics_counter(
-                pl->metrics, "leadscore_delivery_failures_total",
-                "Produced records the broker finally refused (fatal).", NULL);
-        pl->mh.commits =
-                ls_metrics_counter(pl->metrics, "leadscore_commits_total",
-                                   "Input offset commits.", NULL);
-        pl->mh.latency = ls_metrics_histogram(
-                pl->metrics, "leadscore_processing_latency_seconds",
-                "From an input record's Kafka timestamp to the production of "
-                "its outputs.",
-                NULL, bounds, sizeof(bounds) / sizeof(bounds[0]));
-        /* Every known label value of a labelled counter exists from the
-         * start, at 0, so that rate() and alerts see the first increment
-         * (docs/OPERATIONS.md lists them; keep the two in step). */
-        for (i = 0; i < LS_V__CNT; i++) {
-                if (!ls_verdict_rejected((ls_verdict_t)i))
-                        continue;
-                snprintf(labels, sizeof(labels), "reason=\"%s\"",
-                         ls_verdict_name((ls_verdict_t)i));
-                ls_metrics_counter(pl->metrics, "leadscore_dead_letters_total",
-                                   "Input records sent to the dead-letter "
-                                   "topic, by reason.",
-                                   labels);
-        }
-        for (i = 0; i < sizeof(reload_results) / sizeof(reload_results[0]);
-             i++) {
-                snprintf(labels, sizeof(labels), "result=\"%s\"",
-                         reload_results[i]);
-                ls_metrics_counter(pl->metrics, "leadscore_model_reloads_total",
-                                   "Model reload attempts, by result "
-                                   "(switched, unchanged, rejected).",
-                                   labels);
-        }
-        if (ls_metrics_build_info(pl->metrics, LEADSCORE_VERSION,
-                                  rd_kafka_version_str(),
-                                  LEADSCORE_AVRO_VERSION))
+        if (ls_runmetrics_init(&pl->mh, pl->metrics, LEADSCORE_VERSION,
+                               LEADSCORE_AVRO_VERSION))
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                                  "out of memory");
         return LS_OK;
-}
-
-static ls_metric_t *ls_pl_consumed_metric(ls_pipeline_t *pl, int topic,
-                                          int32_t partition) {
-        char labels[512], esc[400];
-
-        snprintf(labels, sizeof(labels),
-                 "topic=\"%s\",partition=\"%" PRId32 "\"",
-                 ls_metrics_label_escape(topic == LS_PL_TOPIC_EVENTS
-                                                 ? pl->conf->topic_events
-                                                 : pl->conf->topic_profiles,
-                                         esc, sizeof(esc)),
-                 partition);
-        return ls_metrics_counter(pl->metrics, "leadscore_consumed_total",
-                                  "Input records consumed, by topic and "
-                                  "partition.",
-                                  labels);
-}
-
-/** Sets leadscore_model_info{model,version} of every model of @p ms. */
-static void ls_pl_model_info(ls_pipeline_t *pl, const ls_modelset_t *ms,
-                             int on) {
-        char labels[512], id[256];
-        size_t i;
-
-        for (i = 0; i < ms->n_models; i++) {
-                snprintf(labels, sizeof(labels),
-                         "model=\"%s\",version=\"%s\",set_version=\"%s\"",
-                         ls_metrics_label_escape(ms->models[i].id, id,
-                                                 sizeof(id)),
-                         ms->models[i].version, ms->version);
-                ls_metric_set(
-                        ls_metrics_gauge(pl->metrics, "leadscore_model_info",
-                                         "1 for the models in use.", labels),
-                        on);
-        }
 }
 
 static void ls_pl_model_stat(const ls_pipeline_t *pl, struct timespec *mtime,
@@ -1158,7 +1037,8 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                                     "out of memory on assign");
                         return;
                 }
-                pl->tps[t][p]->m_consumed = ls_pl_consumed_metric(pl, t, p);
+                pl->tps[t][p]->m_consumed = ls_runmetrics_consumed(
+                        &pl->mh, ls_pl_topic_name(pl, t), p);
                 if (pl->slots[p].refs++ == 0) {
                         /* From the newest usable snapshot, else empty
                          * when that loses nothing (ls_durable_restore). */
@@ -1401,7 +1281,7 @@ static int ls_pl_reload_wanted(ls_pipeline_t *pl) {
 static void ls_pl_reload_model(ls_pipeline_t *pl) {
         ls_modelset_t *ms = NULL;
         ls_shard_t **fresh;
-        char errstr[1024], labels[64];
+        char errstr[1024];
         const char *result;
         int32_t p, n = 0;
 
@@ -1461,8 +1341,8 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
         }
         ls_free(fresh);
         ls_pl_set_caps(pl);
-        ls_pl_model_info(pl, pl->ms, 0);
-        ls_pl_model_info(pl, ms, 1);
+        ls_runmetrics_model_info(&pl->mh, pl->ms, 0);
+        ls_runmetrics_model_info(&pl->mh, ms, 1);
         {
                 char old[sizeof(pl->ms->version)], shards[16];
                 memcpy(old, pl->ms->version, sizeof(old));
@@ -1481,19 +1361,12 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
          * new model from the switch point. */
         ls_pl_make_durable(pl, NULL, "model reload");
 count:
-        snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-        ls_metric_add(ls_metrics_counter(pl->metrics,
-                                         "leadscore_model_reloads_total",
-                                         "Model reload attempts, by result "
-                                         "(switched, unchanged, rejected).",
-                                         labels),
-                      1);
+        ls_runmetrics_reload(&pl->mh, result);
 }
 
 /** Refreshes the gauges that describe state: leads and bytes per shard,
- * leads per model, ready; and the registry's skipped lookups. */
+ * leads per model, snapshots; and the registry's skipped lookups. */
 static void ls_pl_publish(ls_pipeline_t *pl) {
-        char labels[512], id[256];
         const ls_registry_t *reg;
         uint64_t *per_model;
         size_t i;
@@ -1502,58 +1375,21 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
         per_model = ls_calloc(pl->ms->n_models ? pl->ms->n_models : 1,
                               sizeof(*per_model));
         for (p = 0; p < pl->n_parts; p++) {
-                ls_shard_stats_t st;
-                memset(&st, 0, sizeof(st));
-                if (pl->slots[p].shard) {
-                        ls_shard_stats(pl->slots[p].shard, &st);
-                        for (i = 0; per_model && i < pl->ms->n_models; i++)
-                                per_model[i] += ls_shard_scored_leads(
-                                        pl->slots[p].shard, i);
-                }
-                snprintf(labels, sizeof(labels), "partition=\"%" PRId32 "\"",
-                         p);
-                ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_leads",
-                                               "Leads held by the shard of "
-                                               "each assigned partition.",
-                                               labels),
-                              (double)st.leads);
-                ls_metric_set(ls_metrics_gauge(pl->metrics,
-                                               "leadscore_state_bytes",
-                                               "Memory held by each shard's "
-                                               "lead table.",
-                                               labels),
-                              (double)st.state_bytes);
-                ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_timers",
-                                               "Pending decay timers per "
-                                               "shard.",
-                                               labels),
-                              (double)st.timers);
+                ls_runmetrics_shard(&pl->mh, p, pl->slots[p].shard);
+                for (i = 0;
+                     per_model && pl->slots[p].shard && i < pl->ms->n_models;
+                     i++)
+                        per_model[i] +=
+                                ls_shard_scored_leads(pl->slots[p].shard, i);
         }
-        for (i = 0; per_model && i < pl->ms->n_models; i++) {
-                snprintf(labels, sizeof(labels), "model=\"%s\"",
-                         ls_metrics_label_escape(pl->ms->models[i].id, id,
-                                                 sizeof(id)));
-                ls_metric_set(ls_metrics_gauge(pl->metrics,
-                                               "leadscore_model_leads",
-                                               "Leads with at least one "
-                                               "output under the model, over "
-                                               "the assigned shards.",
-                                               labels),
-                              (double)per_model[i]);
-        }
+        if (per_model)
+                ls_runmetrics_model_leads(&pl->mh, pl->ms, per_model);
         ls_free(per_model);
         for (p = 0; p < pl->n_parts; p++)
                 if (pl->slots[p].shard)
                         ls_durable_publish(pl->dur, &pl->slots[p].dur, p);
         if ((reg = ls_codec_registry(pl->codec)))
-                ls_metric_set_total(
-                        ls_metrics_counter(
-                                pl->metrics,
-                                "leadscore_registry_lookups_skipped_total",
-                                "Schema ids not looked up in the registry: "
-                                "over registry.max_lookups_per_second.",
-                                NULL),
-                        ls_registry_lookups_skipped(reg));
+                ls_runmetrics_registry(&pl->mh, reg);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -1601,12 +1437,7 @@ static void ls_pl_lead_cap_init(ls_pipeline_t *pl) {
                                "limit found (no cgroup limit, no "
                                "/proc/meminfo); set max_leads");
         }
-        ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_lead_cap",
-                                       "Leads this process holds at most "
-                                       "if it holds every partition "
-                                       "(max_leads; 0: no cap).",
-                                       NULL),
-                      (double)pl->lead_budget);
+        ls_runmetrics_lead_cap(&pl->mh, pl->lead_budget);
 }
 
 ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
@@ -1647,7 +1478,7 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         if (ls_modelset_load(conf->model_path, &pl->ms, errstr, errstr_size))
                 goto fail;
         ls_pl_model_stat(pl, &pl->model_mtime, &pl->model_size);
-        ls_pl_model_info(pl, pl->ms, 1);
+        ls_runmetrics_model_info(&pl->mh, pl->ms, 1);
         ls_pl_lead_cap_init(pl);
 
         memset(&cc, 0, sizeof(cc));
