@@ -90,15 +90,8 @@ typedef struct ls_tp_s {
                                   * earlier transaction; they are applied
                                   * again without producing. -1 = none */
         /* Merge of the two input topics of a shard (docs/DURABILITY.md):
-         * records consumed but not yet applied, in offset order. */
-        ls_holdq_t held;         /* of rd_kafka_message_t (ls_holdq.h) */
-        int64_t consumed_next;   /* offset after the last consumed, or the
-                                  * assigned start offset; -1 = unknown */
-        int64_t end_asked_at;    /* monotonic time a ListOffsets for the
-                                  * partition's end was sent; 0 = never */
-        int64_t end_offset;      /* what it answered */
-        int end_wanted;          /* a held record of the other topic waits
-                                  * for a fresher answer */
+         * records consumed but not yet applied, of rd_kafka_message_t. */
+        ls_merge_side_t m;
         ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
 } ls_tp_t;
 
@@ -142,7 +135,7 @@ struct ls_pipeline_s {
         ls_pl_limited_t misplaced;   /* misplaced_input warnings */
         size_t lead_budget;          /* max_leads over all partitions; 0 none */
         ls_pl_limited_t cap_reached; /* lead_cap_reached warnings */
-        int ends_wanted;             /* some ls_tp_t.end_wanted is set */
+        int ends_wanted;             /* some ls_tp_t.m.end_wanted is set */
         int64_t ends_retry_at; /* no ListOffsets before (after an error) */
 
         ls_outbuf_t ob;
@@ -242,7 +235,7 @@ static ls_tp_t *ls_tp_new(int topic, int32_t partition) {
         ls_offsets_init(&tp->off);
         tp->committed = -1;
         tp->quiet_until = -1;
-        tp->consumed_next = -1;
+        ls_merge_side_init(&tp->m);
         return tp;
 }
 
@@ -253,7 +246,7 @@ static void ls_pl_message_destroy(void *rkm) {
 static void ls_tp_destroy(ls_tp_t *tp) {
         if (!tp)
                 return;
-        ls_holdq_free(&tp->held, ls_pl_message_destroy);
+        ls_holdq_free(&tp->m.held, ls_pl_message_destroy);
         ls_offsets_free(&tp->off);
         ls_free(tp);
 }
@@ -640,8 +633,8 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                 if (topic >= 0 && rkm->partition >= 0 &&
                     rkm->partition < pl->n_parts &&
                     (tp = pl->tps[topic][rkm->partition]) &&
-                    rkm->offset > tp->consumed_next)
-                        tp->consumed_next = rkm->offset;
+                    rkm->offset > tp->m.consumed_next)
+                        tp->m.consumed_next = rkm->offset;
                 return 0;
         }
         if (rkm->err) {
@@ -678,40 +671,19 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                         return 0;
                 }
         }
-        if (ls_holdq_push(&tp->held, &h)) {
+        if (ls_holdq_push(&tp->m.held, &h)) {
                 ls_held_release(&h);
                 ls_pl_fatal(pl, LS_ERR_NOMEM,
                             "out of memory holding input records");
                 return 0;
         }
-        tp->consumed_next = rkm->offset + 1;
+        tp->m.consumed_next = rkm->offset + 1;
         return 1;
 }
 
 /**
- * 1 when every record that @p tp's partition held when a record of the
- * other topic arrived (at @p head_at) has been consumed: then nothing of
- * this partition can still come before that record. The last fetch
- * response's high watermark may predate that arrival (another fetch,
- * another broker), so only an end offset asked for after it counts;
- * without one, @p tp is marked for ls_pl_ask_ends() and 0 is returned.
- */
-static int ls_pl_partner_done(ls_pipeline_t *pl, ls_tp_t *tp, int64_t head_at) {
-        /* (The fetch's cached high watermark cannot say "more to come"
-         * either: a read_committed consumer stops at the last stable
-         * offset, below it while a transaction is open.) */
-        if (tp->end_asked_at > head_at)
-                return tp->consumed_next >= 0
-                               ? tp->consumed_next >= tp->end_offset
-                               : tp->end_offset == 0;
-        tp->end_wanted = 1;
-        pl->ends_wanted = 1;
-        return 0;
-}
-
-/**
  * Asks the brokers for the end offset of every partition marked by
- * ls_pl_partner_done(), in one ListOffsets round trip per leader.
+ * ls_merge_next(), in one ListOffsets round trip per leader.
  * @returns 1 when answers arrived (the held records may go now).
  */
 static int ls_pl_ask_ends(ls_pipeline_t *pl) {
@@ -728,7 +700,7 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
         for (p = 0; p < pl->n_parts; p++)
                 for (t = 0; t < 2; t++) {
                         ls_tp_t *tp = pl->tps[t][p];
-                        if (tp && tp->end_wanted)
+                        if (tp && tp->m.end_wanted)
                                 rd_kafka_topic_partition_list_add(
                                         list, ls_pl_topic_name(pl, t), p)
                                         ->offset = RD_KAFKA_OFFSET_END;
@@ -751,7 +723,7 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
                 if (t < 0 || e->partition >= pl->n_parts ||
                     !(tp = pl->tps[t][e->partition]))
                         continue;
-                tp->end_wanted = 0;
+                tp->m.end_wanted = 0;
                 if (err || e->err || e->offset < 0) {
                         /* the record waits (merge_wait at most); no
                          * ask again for a while, from now: the failed one
@@ -759,8 +731,8 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
                         pl->ends_retry_at = ls_pl_now_mono() + LS_PL_POLL_MS;
                         continue;
                 }
-                tp->end_asked_at = asked;
-                tp->end_offset = e->offset;
+                tp->m.end_asked_at = asked;
+                tp->m.end_offset = e->offset;
                 got = 1;
         }
         rd_kafka_topic_partition_list_destroy(list);
@@ -776,35 +748,18 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
  * released as soon as it is at the head of its partition.
  */
 static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
-        for (;;) {
-                ls_tp_t *a = pl->tps[0][p], *b = pl->tps[1][p], *tp, *other;
-                const ls_held_t *ha, *hb, *head;
-                ls_held_t h;
+        ls_merge_side_t *side[2];
+        ls_held_t h;
+        int t;
 
-                if (pl->fatal || !pl->slots[p].shard)
+        while (!pl->fatal && pl->slots[p].shard) {
+                for (t = 0; t < 2; t++)
+                        side[t] = pl->tps[t][p] ? &pl->tps[t][p]->m : NULL;
+                t = ls_merge_next(side, pl->conf->merge_wait_ms, now,
+                                  &pl->ends_wanted);
+                if (t < 0)
                         return;
-                ha = a ? ls_holdq_head(&a->held) : NULL;
-                hb = b ? ls_holdq_head(&b->held) : NULL;
-                if (!ha && !hb)
-                        return;
-                if (ha && hb) {
-                        if (pl->conf->merge_wait_ms == 0)
-                                tp = ha->at <= hb->at ? a : b;
-                        else
-                                tp = ls_merge_profile_first(ha->time, hb->time)
-                                             ? b
-                                             : a;
-                } else {
-                        tp = ha ? a : b;
-                        head = ha ? ha : hb;
-                        other = pl->tps[1 - tp->topic][p];
-                        if (pl->conf->merge_wait_ms > 0 && other &&
-                            head->time != LS_MERGE_NO_TIME &&
-                            now - head->at < pl->conf->merge_wait_ms &&
-                            !ls_pl_partner_done(pl, other, head->at))
-                                return; /* wait for the other partition */
-                }
-                ls_holdq_pop(&tp->held, &h);
+                ls_holdq_pop(&side[t]->held, &h);
                 ls_pl_handle(pl, h.rec, &h);
                 ls_held_release(&h);
                 rd_kafka_message_destroy(h.rec);
@@ -1058,7 +1013,7 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                         int64_t next = pl->slots[p].dur.next[t];
                         parts->elems[i].offset =
                                 next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
-                        pl->tps[t][p]->consumed_next = next;
+                        pl->tps[t][p]->m.consumed_next = next;
                         /* The snapshot's offset is durable and its outputs
                          * were delivered before it was written: commit it
                          * even if nothing new arrives (a commit may have
