@@ -1081,14 +1081,11 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
  */
 static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
                              const rd_kafka_topic_partition_list_t *parts) {
-        const char *name[2] = {pl->conf->topic_events,
-                               pl->conf->topic_profiles};
+        const char *const name[2] = {pl->conf->topic_events,
+                                     pl->conf->topic_profiles};
         char msg[1024];
-        int i, j, t, in_assignment[2] = {0, 0};
+        int t;
 
-        for (i = 0; i < parts->cnt; i++)
-                if ((t = ls_pl_topic_index(pl, parts->elems[i].topic)) >= 0)
-                        in_assignment[t] = 1;
         for (t = 0; t < 2; t++) { /* 0 = unknown (e.g. not created yet) */
                 char err[256];
                 int32_t n = ls_keys_partition_count(rk, name[t], 5000, err,
@@ -1101,42 +1098,10 @@ static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
                                "its partition count against %s",
                                err, name[1 - t]);
         }
-        if (pl->topic_parts[0] > 0 && pl->topic_parts[1] > 0 &&
-            pl->topic_parts[0] != pl->topic_parts[1]) {
-                snprintf(msg, sizeof(msg),
-                         "the input topics are not co-partitioned: %s has "
-                         "%" PRId32 " partitions and %s has %" PRId32
-                         "; partition p of both must hold the same leads "
-                         "(docs/CONFIG.md)",
-                         name[0], pl->topic_parts[0], name[1],
-                         pl->topic_parts[1]);
+        if (ls_keys_copartition(name, pl->topic_parts, parts, msg,
+                                sizeof(msg))) {
                 ls_pl_fatal(pl, LS_ERR_INVALID, msg);
                 return -1;
-        }
-        for (i = 0; i < parts->cnt; i++) {
-                int32_t p = parts->elems[i].partition;
-                int found = 0;
-
-                t = ls_pl_topic_index(pl, parts->elems[i].topic);
-                if (t < 0 ||
-                    (pl->topic_parts[1 - t] > 0 ? p >= pl->topic_parts[1 - t]
-                                                : !in_assignment[1 - t]))
-                        continue; /* the other topic has no partition p */
-                for (j = 0; j < parts->cnt && !found; j++)
-                        found = parts->elems[j].partition == p &&
-                                ls_pl_topic_index(pl, parts->elems[j].topic) ==
-                                        1 - t;
-                if (!found) {
-                        snprintf(msg, sizeof(msg),
-                                 "the group assigned %s [%" PRId32
-                                 "] to this member but %s [%" PRId32
-                                 "] to another: partition p of both input "
-                                 "topics must go to one member (use the "
-                                 "range assignor, docs/CONFIG.md)",
-                                 name[t], p, name[1 - t], p);
-                        ls_pl_fatal(pl, LS_ERR_INVALID, msg);
-                        return -1;
-                }
         }
         return 0;
 }
