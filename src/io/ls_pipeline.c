@@ -837,12 +837,8 @@ static size_t ls_pl_partition_cap(const ls_pipeline_t *pl) {
         int32_t parts = pl->topic_parts[0] > 0   ? pl->topic_parts[0]
                         : pl->topic_parts[1] > 0 ? pl->topic_parts[1]
                                                  : pl->n_parts;
-        size_t cap;
 
-        if (pl->lead_budget == 0)
-                return 0;
-        cap = pl->lead_budget / (size_t)(parts > 0 ? parts : 1);
-        return cap > 0 ? cap : 1;
+        return ls_lead_partition_cap(pl->lead_budget, parts);
 }
 
 /** Gives every shard held its partition's cap (ls_pl_partition_cap()). */
@@ -1314,52 +1310,6 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
 
 /* ------------------------------------------------------------ lifecycle */
 
-/**
- * Sizes the lead budget (max_leads): as configured, or with `auto` so
- * that the leads' estimated state fills at most half of the process's
- * memory limit (ls_memlimit.h), leaving the rest to buffers, snapshot
- * images and the model set. Logs it and publishes it as
- * leadscore_lead_cap. Each partition gets its share
- * (ls_pl_partition_cap()).
- */
-static void ls_pl_lead_cap_init(ls_pipeline_t *pl) {
-        char source[1400];
-        uint64_t limit, per_lead;
-
-        if (pl->conf->max_leads != LS_MAX_LEADS_AUTO) {
-                pl->lead_budget = (size_t)pl->conf->max_leads;
-                if (pl->lead_budget)
-                        ls_log(pl->log, LS_LOG_INFO, "lead_cap",
-                               "at most %zu leads over all partitions, "
-                               "each partition its share (max_leads)",
-                               pl->lead_budget);
-                else
-                        ls_log(pl->log, LS_LOG_WARN, "lead_cap",
-                               "no lead cap (max_leads: none): a flood of "
-                               "new lead ids can exhaust memory");
-        } else {
-                limit = ls_memory_limit("", source, sizeof(source));
-                per_lead = ls_lead_bytes_estimate(pl->ms);
-                pl->lead_budget = (size_t)(limit / 2 / per_lead);
-                if (limit && pl->lead_budget == 0)
-                        pl->lead_budget = 1;
-                if (limit)
-                        ls_log(pl->log, LS_LOG_INFO, "lead_cap",
-                               "at most %zu leads over all partitions, "
-                               "each partition its share (max_leads: "
-                               "auto): half of the memory limit of %" PRIu64
-                               " bytes (%s) at about %" PRIu64
-                               " bytes per lead",
-                               pl->lead_budget, limit, source, per_lead);
-                else
-                        ls_log(pl->log, LS_LOG_WARN, "lead_cap",
-                               "no lead cap (max_leads: auto): no memory "
-                               "limit found (no cgroup limit, no "
-                               "/proc/meminfo); set max_leads");
-        }
-        ls_runmetrics_lead_cap(&pl->mh, pl->lead_budget);
-}
-
 ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                                size_t errstr_size) {
         ls_pipeline_t *pl;
@@ -1399,7 +1349,11 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                 goto fail;
         ls_pl_model_stat(pl, &pl->model_mtime, &pl->model_size);
         ls_runmetrics_model_info(&pl->mh, pl->ms, 1);
-        ls_pl_lead_cap_init(pl);
+        /* max_leads; auto: half of the memory limit. Each partition gets
+         * its share (ls_pl_partition_cap()). */
+        pl->lead_budget = ls_lead_budget(
+                conf->max_leads, ls_lead_bytes_estimate(pl->ms), "", pl->log);
+        ls_runmetrics_lead_cap(&pl->mh, pl->lead_budget);
 
         memset(&cc, 0, sizeof(cc));
         cc.input_format = conf->input_format;
