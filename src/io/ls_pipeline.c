@@ -4,26 +4,36 @@
  * One consumer (group member) subscribes to the events and profiles
  * topics. The rebalance callback keeps one shard per assigned partition
  * number (partition p of both topics feeds shard p) and one offset
- * tracker per assigned topic-partition.
+ * tracker per assigned topic-partition. What is its own: wiring the
+ * parts, the rebalance, when to commit and snapshot, the model reload,
+ * and the loop. The parts it wires:
+ *   ls_kafka.h       every Kafka client (consumer, producer, snapshots)
+ *   ls_merge.h       the order of partition p's records of both topics
+ *   ls_scorer.h      a record's bytes to a verdict and outputs
+ *   ls_producer.h    outputs and dead letters, with delivery tickets
+ *   ls_offsets.h     the commit rule of one input topic-partition
+ *   ls_durable.h     snapshots, restores, and what they let it commit
+ *   ls_runmetrics.h  the metric series of `run`
  *
- * Offset rule: every input record gets an entry (offset, outputs still in
- * flight) in its partition's FIFO. Each produced record (score, alert,
- * dead letter) carries a ticket naming that entry; its delivery report
- * decrements the count. The committable offset is the offset after the
- * longest prefix of entries whose count is zero. A failed delivery never
- * decrements, so nothing past it is ever committed, and it stops the
+ * Offset rule: every input record gets an entry in its topic-partition's
+ * tracker; each record produced for it counts there until its delivery
+ * report. The committable offset is the offset after the longest prefix
+ * of inputs with nothing in flight, and with snapshots no further than
+ * the newest snapshot of the shard covers. A failed delivery is never
+ * acknowledged, so nothing past it is ever committed, and it stops the
  * process with an error.
  *
  * Co-partitioning (docs/CONFIG.md): the consumer uses the range assignor
  * (any other is refused at start), every assignment must hold partition p
  * of both input topics or of neither, both topics must have the same
- * number of partitions, and every input's key must be its lead id and
- * belong to its partition under the murmur2 partitioner of the Java
- * client (Kafka's default). The producer partitions with murmur2 too.
+ * number of partitions (ls_keys_copartition()), and every input's key
+ * must be its lead id and belong to its partition under the murmur2
+ * partitioner of the Java client (Kafka's default). The producer
+ * partitions with murmur2 too.
  *
  * All of this runs on the thread that calls ls_pipeline_run(): consumer
  * callbacks are served by rd_kafka_consumer_poll(), delivery reports by
- * rd_kafka_poll()/rd_kafka_flush() on the producer.
+ * ls_producer_poll()/ls_producer_flush().
  */
 #include "leadscore/ls_pipeline.h"
 
