@@ -21,6 +21,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "leadscore/ls_broker.h"
 #include "leadscore/ls_config.h"
 #include "leadscore/ls_err.h"
 #include "leadscore/ls_log.h"
@@ -110,6 +111,21 @@ typedef struct ls_kafka_opts_s {
  */
 rd_kafka_t *ls_kafka_client_new(const ls_kafka_opts_t *opts, char *errstr,
                                 size_t errstr_size);
+
+/**
+ * The cluster @p conf's clients connect to: its bootstrap servers
+ * (kafka.bootstrap.servers, else kafka.metadata.broker.list, else
+ * consumer.bootstrap.servers) or, when it names none and asks for the
+ * embedded test broker (conf->embedded), a test broker started now with
+ * the config's five topics of conf->embedded_partitions partitions each:
+ * *@p brokerp, the caller's to destroy after its clients (else NULL).
+ * Never a silent test broker otherwise (e.g. from an unset
+ * ${env:KAFKA_BOOTSTRAP}).
+ * @returns the address (the caller's: ls_free() it), or NULL with errstr
+ *          saying why.
+ */
+char *ls_kafka_bootstrap(const ls_config_t *conf, ls_broker_t **brokerp,
+                         char *errstr, size_t errstr_size);
 
 /**
  * A string property of client @p rk's effective configuration, in

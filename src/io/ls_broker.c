@@ -7,6 +7,8 @@
  * It is a test broker: it keeps at most 5 MiB or 100,000 batches per
  * partition and its transactions are stubs (see docs/CONFIG.md).
  */
+#include "leadscore/ls_broker.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,6 @@
 
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_kafka.h"
-#include "leadscore/ls_pipeline.h"
 
 struct ls_broker_s {
         rd_kafka_t *rk; /* handle the cluster belongs to */

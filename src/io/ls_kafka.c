@@ -18,6 +18,8 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "leadscore/ls_alloc.h"
+
 /* What a role is. */
 typedef struct ls_kafka_role_def_s {
         rd_kafka_type_t type;
@@ -359,4 +361,47 @@ rd_kafka_t *ls_kafka_client_new(const ls_kafka_opts_t *opts, char *errstr,
                                   kerr);
         }
         return rk;
+}
+
+char *ls_kafka_bootstrap(const ls_config_t *conf, ls_broker_t **brokerp,
+                         char *errstr, size_t errstr_size) {
+        const char *names[5] = {conf->topic_events, conf->topic_profiles,
+                                conf->topic_scores, conf->topic_alerts,
+                                conf->topic_dead_letters};
+        const char *b;
+        char *address;
+
+        *brokerp = NULL;
+        if (ls_config_has_bootstrap(conf)) {
+                b = ls_props_get(&conf->kafka, "bootstrap.servers");
+                if (!b)
+                        b = ls_props_get(&conf->kafka, "metadata.broker.list");
+                if (!b)
+                        b = ls_props_get(&conf->consumer, "bootstrap.servers");
+                if (!(address = ls_strdup(b)))
+                        ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                  "out of memory");
+                return address;
+        }
+        if (!conf->embedded) {
+                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                          "%s: kafka.bootstrap.servers: %s; set it to the "
+                          "cluster's brokers, or add an embedded_broker "
+                          "section to run against a built-in test broker",
+                          conf->path ? conf->path : "config",
+                          ls_props_get(&conf->kafka, "bootstrap.servers")
+                                  ? "empty"
+                                  : "missing");
+                return NULL;
+        }
+        *brokerp = ls_broker_new(conf->embedded_partitions, names, 5, errstr,
+                                 errstr_size);
+        if (!*brokerp)
+                return NULL;
+        if (!(address = ls_strdup(ls_broker_address(*brokerp)))) {
+                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
+                ls_broker_destroy(*brokerp);
+                *brokerp = NULL;
+        }
+        return address;
 }

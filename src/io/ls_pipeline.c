@@ -1377,45 +1377,12 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         if (!pl->codec)
                 goto fail;
 
-        if (!ls_config_has_bootstrap(conf)) {
-                const char *names[5] = {conf->topic_events,
-                                        conf->topic_profiles,
-                                        conf->topic_scores, conf->topic_alerts,
-                                        conf->topic_dead_letters};
-
-                if (!conf->embedded) {
-                        /* Never a silent test broker in production, e.g.
-                         * from an unset ${env:KAFKA_BOOTSTRAP}. */
-                        ls_seterr(
-                                errstr, errstr_size, LS_ERR_INVALID,
-                                "%s: kafka.bootstrap.servers: %s; set it "
-                                "to the cluster's brokers, or add an "
-                                "embedded_broker section to run against a "
-                                "built-in test broker",
-                                conf->path ? conf->path : "config",
-                                ls_props_get(&conf->kafka, "bootstrap.servers")
-                                        ? "empty"
-                                        : "missing");
-                        goto fail;
-                }
-                pl->broker = ls_broker_new(conf->embedded_partitions, names, 5,
-                                           errstr, errstr_size);
-                if (!pl->broker)
-                        goto fail;
-                pl->bootstrap = ls_strdup(ls_broker_address(pl->broker));
-                fprintf(stderr, "broker: %s\n", pl->bootstrap);
-        } else {
-                const char *b = ls_props_get(&conf->kafka, "bootstrap.servers");
-                if (!b)
-                        b = ls_props_get(&conf->kafka, "metadata.broker.list");
-                if (!b)
-                        b = ls_props_get(&conf->consumer, "bootstrap.servers");
-                pl->bootstrap = ls_strdup(b);
-        }
-        if (!pl->bootstrap) {
-                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
+        pl->bootstrap =
+                ls_kafka_bootstrap(conf, &pl->broker, errstr, errstr_size);
+        if (!pl->bootstrap)
                 goto fail;
-        }
+        if (pl->broker)
+                fprintf(stderr, "broker: %s\n", pl->bootstrap);
 
         memset(&ko, 0, sizeof(ko));
         ko.conf = conf;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "leadscore/ls_alloc.h"
 #include "leadscore/ls_config.h"
 #include "leadscore/ls_kafka.h"
 
@@ -310,6 +311,50 @@ static void test_mock_cluster_delivery(void **state) {
         ls_config_destroy(conf);
 }
 
+/* Where the clients connect: the config's servers, or the embedded test
+ * broker only when asked for. */
+static void test_bootstrap(void **state) {
+        ls_config_t *conf = conf_new();
+        ls_broker_t *broker = (ls_broker_t *)&broker;
+        char errstr[512], *b;
+
+        (void)state;
+        conf->embedded = 0;
+        assert_null(ls_kafka_bootstrap(conf, &broker, errstr, sizeof(errstr)));
+        assert_null(broker);
+        assert_non_null(strstr(errstr, "kafka.bootstrap.servers: missing"));
+        prop(&conf->kafka, "bootstrap.servers", "");
+        assert_null(ls_kafka_bootstrap(conf, &broker, errstr, sizeof(errstr)));
+        assert_non_null(strstr(errstr, "kafka.bootstrap.servers: empty"));
+        ls_props_clear(&conf->kafka);
+        prop(&conf->consumer, "bootstrap.servers", "c:3");
+        b = ls_kafka_bootstrap(conf, &broker, errstr, sizeof(errstr));
+        assert_string_equal(b, "c:3");
+        ls_free(b);
+        prop(&conf->kafka, "metadata.broker.list", "m:2");
+        b = ls_kafka_bootstrap(conf, &broker, errstr, sizeof(errstr));
+        assert_string_equal(b, "m:2");
+        ls_free(b);
+        prop(&conf->kafka, "bootstrap.servers", "k:1");
+        b = ls_kafka_bootstrap(conf, &broker, errstr, sizeof(errstr));
+        assert_string_equal(b, "k:1");
+        assert_null(broker);
+        ls_free(b);
+        ls_props_clear(&conf->kafka);
+        ls_props_clear(&conf->consumer);
+
+        conf->embedded = 1;
+        conf->embedded_partitions = 2;
+        b = ls_kafka_bootstrap(conf, &broker, errstr, sizeof(errstr));
+        assert_non_null(b);
+        assert_non_null(broker);
+        assert_string_equal(b, ls_broker_address(broker));
+        assert_int_equal(strncmp(b, "127.0.0.1:", 10), 0);
+        ls_free(b);
+        ls_broker_destroy(broker);
+        ls_config_destroy(conf);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_consumer_role),
@@ -320,6 +365,7 @@ int main(void) {
                 cmocka_unit_test(test_consumer_needs_range),
                 cmocka_unit_test(test_creation_refused),
                 cmocka_unit_test(test_mock_cluster_delivery),
+                cmocka_unit_test(test_bootstrap),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
