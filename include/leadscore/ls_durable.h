@@ -22,6 +22,7 @@
 #ifndef LS_DURABLE_H
 #define LS_DURABLE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,7 @@
 #include "leadscore/ls_kafka.h"
 #include "leadscore/ls_metrics.h"
 #include "leadscore/ls_model.h"
+#include "leadscore/ls_producer.h"
 
 /* How a partition's shard was created (leadscore_restores_total). */
 typedef enum ls_durable_restore_e {
@@ -149,6 +151,33 @@ int64_t ls_durable_committable(const ls_durable_t *d,
  */
 int64_t ls_durable_txn_offset(const ls_durable_part_t *dp, int topic,
                               int64_t committed);
+
+/**
+ * Commits @p offsets for @p consumer's group: with conf->transactional in
+ * @p producer's open transaction, which commits with them (even when
+ * @p offsets is empty: its outputs), else synchronously (nothing to do
+ * when empty). Blocking.
+ * @returns 1 when committed (each element whose err is 0 is), 0 when
+ *          there was nothing to commit, -1 when the commit failed (logged
+ *          as commit_failed, for a later one to retry; a transaction's
+ *          failure calls the fatal hook).
+ */
+int ls_durable_commit(ls_durable_t *d, rd_kafka_t *consumer,
+                      ls_producer_t *producer,
+                      rd_kafka_topic_partition_list_t *offsets);
+
+/**
+ * Reads @p consumer's group's committed offsets of @p parts into
+ * *@p comp (a copy of @p parts, the caller's to destroy), retrying an
+ * error up to 5 times with growing pauses (0.5 s to 5 s) unless *@p stop
+ * becomes non-zero. Blocking.
+ * @returns 0, or -1 after the fatal hook (without them, replayed outputs
+ *          cannot be told apart from committed ones).
+ */
+int ls_durable_committed(ls_durable_t *d, rd_kafka_t *consumer,
+                         const rd_kafka_topic_partition_list_t *parts,
+                         const atomic_int *stop,
+                         rd_kafka_topic_partition_list_t **comp);
 
 /** Publishes partition @p p's last snapshot (age, duration, size). */
 void ls_durable_publish(ls_durable_t *d, const ls_durable_part_t *dp,

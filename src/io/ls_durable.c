@@ -196,6 +196,72 @@ int64_t ls_durable_txn_offset(const ls_durable_part_t *dp, int topic,
         return next > committed ? next : -1;
 }
 
+int ls_durable_commit(ls_durable_t *d, rd_kafka_t *consumer,
+                      ls_producer_t *producer,
+                      rd_kafka_topic_partition_list_t *offsets) {
+        rd_kafka_resp_err_t err;
+
+        if (d->conf->transactional)
+                return ls_producer_txn_commit(producer, offsets, consumer) == 0
+                               ? 1
+                               : -1;
+        if (offsets->cnt == 0)
+                return 0;
+        err = rd_kafka_commit(consumer, offsets, 0);
+        if (err) {
+                ls_log(d->env->log, LS_LOG_WARN, "commit_failed",
+                       "offset commit failed: %s (will retry)",
+                       rd_kafka_err2str(err));
+                return -1;
+        }
+        return 1;
+}
+
+int ls_durable_committed(ls_durable_t *d, rd_kafka_t *consumer,
+                         const rd_kafka_topic_partition_list_t *parts,
+                         const atomic_int *stop,
+                         rd_kafka_topic_partition_list_t **comp) {
+        rd_kafka_topic_partition_list_t *com;
+        rd_kafka_resp_err_t err;
+        char msg[768];
+        int i, attempt;
+        long pause_ms = 500;
+
+        com = rd_kafka_topic_partition_list_copy(parts);
+        for (attempt = 1;; attempt++) {
+                err = rd_kafka_committed(consumer, com, 10000);
+                for (i = 0; !err && i < com->cnt; i++)
+                        err = com->elems[i].err;
+                if (!err || attempt == 6 || atomic_load(stop))
+                        break;
+                ls_log(d->env->log, LS_LOG_WARN, "committed_failed",
+                       "reading the committed offsets: %s (retry %d of 5 "
+                       "in %ld ms)",
+                       rd_kafka_err2str(err), attempt, pause_ms);
+                /* An error answered at once (e.g. the coordinator is
+                 * loading after a failover) needs time, not a loop. */
+                {
+                        struct timespec ts = {pause_ms / 1000,
+                                              (pause_ms % 1000) * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+                pause_ms = pause_ms * 2 > 5000 ? 5000 : pause_ms * 2;
+        }
+        if (err) {
+                snprintf(msg, sizeof(msg),
+                         "cannot read the group's committed offsets: %s; "
+                         "without them replayed outputs cannot be told "
+                         "apart from committed ones",
+                         rd_kafka_err2str(err));
+                ls_durable_fatal(d, LS_ERR_KAFKA, msg);
+                rd_kafka_topic_partition_list_destroy(com);
+                *comp = NULL;
+                return -1;
+        }
+        *comp = com;
+        return 0;
+}
+
 /* ------------------------------------------------------------- restores */
 
 static void ls_durable_snap_report(void *opaque, const char *path,

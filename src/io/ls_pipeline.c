@@ -296,7 +296,6 @@ static int64_t ls_pl_txn_offset(const ls_pipeline_t *pl, const ls_tp_t *tp) {
 static void ls_pl_commit(ls_pipeline_t *pl,
                          const rd_kafka_topic_partition_list_t *only) {
         rd_kafka_topic_partition_list_t *offsets;
-        rd_kafka_resp_err_t err;
         int t, i;
         int32_t p;
 
@@ -332,42 +331,16 @@ static void ls_pl_commit(ls_pipeline_t *pl,
                                 ->offset = off;
                 }
         }
-        if (pl->conf->transactional) {
-                if (ls_producer_txn_commit(pl->producer, offsets,
-                                           pl->consumer) == 0) {
-                        for (i = 0; i < offsets->cnt; i++) {
-                                int ti = ls_pl_topic_index(
-                                        pl, offsets->elems[i].topic);
-                                ls_tp_t *tp =
-                                        pl->tps[ti]
-                                               [offsets->elems[i].partition];
-                                if (tp)
-                                        tp->committed =
-                                                offsets->elems[i].offset;
-                        }
-                        pl->stats.commits++;
-                        ls_metric_add(pl->mh.commits, 1);
+        if (ls_durable_commit(pl->dur, pl->consumer, pl->producer, offsets) >
+            0) {
+                for (i = 0; i < offsets->cnt; i++) {
+                        int ti = ls_pl_topic_index(pl, offsets->elems[i].topic);
+                        ls_tp_t *tp = pl->tps[ti][offsets->elems[i].partition];
+                        if (tp && offsets->elems[i].err == 0)
+                                tp->committed = offsets->elems[i].offset;
                 }
-        } else if (offsets->cnt > 0) {
-                err = rd_kafka_commit(pl->consumer, offsets, 0);
-                if (err) {
-                        ls_log(pl->log, LS_LOG_WARN, "commit_failed",
-                               "offset commit failed: %s (will retry)",
-                               rd_kafka_err2str(err));
-                } else {
-                        for (i = 0; i < offsets->cnt; i++) {
-                                int ti = ls_pl_topic_index(
-                                        pl, offsets->elems[i].topic);
-                                ls_tp_t *tp =
-                                        pl->tps[ti]
-                                               [offsets->elems[i].partition];
-                                if (tp && offsets->elems[i].err == 0)
-                                        tp->committed =
-                                                offsets->elems[i].offset;
-                        }
-                        pl->stats.commits++;
-                        ls_metric_add(pl->mh.commits, 1);
-                }
+                pl->stats.commits++;
+                ls_metric_add(pl->mh.commits, 1);
         }
         rd_kafka_topic_partition_list_destroy(offsets);
 }
@@ -917,41 +890,11 @@ static void ls_pl_log_parts(ls_pipeline_t *pl, const char *what,
 static void ls_pl_txn_resume(ls_pipeline_t *pl,
                              const rd_kafka_topic_partition_list_t *parts) {
         rd_kafka_topic_partition_list_t *com;
-        rd_kafka_resp_err_t err;
-        char msg[768];
-        int i, attempt;
-        long pause_ms = 500;
+        int i;
 
-        com = rd_kafka_topic_partition_list_copy(parts);
-        for (attempt = 1;; attempt++) {
-                err = rd_kafka_committed(pl->consumer, com, 10000);
-                for (i = 0; !err && i < com->cnt; i++)
-                        err = com->elems[i].err;
-                if (!err || attempt == 6 || atomic_load(&pl->stop_req))
-                        break;
-                ls_log(pl->log, LS_LOG_WARN, "committed_failed",
-                       "reading the committed offsets: %s (retry %d of 5 "
-                       "in %ld ms)",
-                       rd_kafka_err2str(err), attempt, pause_ms);
-                /* An error answered at once (e.g. the coordinator is
-                 * loading after a failover) needs time, not a loop. */
-                {
-                        struct timespec ts = {pause_ms / 1000,
-                                              (pause_ms % 1000) * 1000000L};
-                        nanosleep(&ts, NULL);
-                }
-                pause_ms = pause_ms * 2 > 5000 ? 5000 : pause_ms * 2;
-        }
-        if (err) {
-                snprintf(msg, sizeof(msg),
-                         "cannot read the group's committed offsets: %s; "
-                         "without them replayed outputs cannot be told "
-                         "apart from committed ones",
-                         rd_kafka_err2str(err));
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-                rd_kafka_topic_partition_list_destroy(com);
+        if (ls_durable_committed(pl->dur, pl->consumer, parts, &pl->stop_req,
+                                 &com))
                 return;
-        }
         for (i = 0; i < com->cnt; i++) {
                 int t = ls_pl_topic_index(pl, com->elems[i].topic);
                 int32_t p = com->elems[i].partition;

@@ -3,7 +3,8 @@
  * directory and a consumer of librdkafka's mock cluster (where each input
  * log begins): a partition with no snapshot starts empty, a snapshot
  * makes its offsets committable and restores them, an unusable snapshot
- * stops the run unless snapshot.allow_reset, and the commit rules.
+ * stops the run unless snapshot.allow_reset, the commit rules, and the
+ * group's offsets committed and read back.
  */
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
@@ -350,12 +351,46 @@ static void test_rules(void **state) {
         fx_free(&fx);
 }
 
+/* The group's offsets: committed, then read back; nothing to commit is
+ * no commit. */
+static void test_commit_and_read_back(void **state) {
+        rd_kafka_topic_partition_list_t *offsets, *com = NULL;
+        atomic_int stop;
+        ls_durable_t *d;
+        fx_t fx;
+
+        (void)state;
+        fx_init(&fx);
+        atomic_init(&stop, 0);
+        d = fx_durable(&fx);
+        offsets = rd_kafka_topic_partition_list_new(2);
+        assert_int_equal(ls_durable_commit(d, fx.consumer, NULL, offsets), 0);
+        rd_kafka_topic_partition_list_add(offsets, fx.conf->topic_events, 1)
+                ->offset = 42;
+        rd_kafka_topic_partition_list_add(offsets, fx.conf->topic_profiles, 1)
+                ->offset = 8;
+        assert_int_equal(ls_durable_commit(d, fx.consumer, NULL, offsets), 1);
+        assert_int_equal(offsets->elems[0].err, 0);
+        assert_int_equal(
+                ls_durable_committed(d, fx.consumer, offsets, &stop, &com), 0);
+        assert_non_null(com);
+        assert_int_equal(com->cnt, 2);
+        assert_int_equal(com->elems[0].offset, 42);
+        assert_int_equal(com->elems[1].offset, 8);
+        rd_kafka_topic_partition_list_destroy(com);
+        rd_kafka_topic_partition_list_destroy(offsets);
+        assert_int_equal(fx.fatals, 0);
+        ls_durable_destroy(d);
+        fx_free(&fx);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_no_snapshot_starts_empty),
                 cmocka_unit_test(test_snapshot_commit_restore),
                 cmocka_unit_test(test_unusable_snapshot),
                 cmocka_unit_test(test_rules),
+                cmocka_unit_test(test_commit_and_read_back),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
