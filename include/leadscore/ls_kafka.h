@@ -69,6 +69,14 @@ typedef struct ls_kafka_env_s {
         void *owner;
 } ls_kafka_env_t;
 
+/** Reports @p msg (error @p err) through @p env's fatal hook; without
+ *  one, logs it as FATAL. */
+void ls_kafka_env_fatal(const ls_kafka_env_t *env, ls_err_t err,
+                        const char *msg);
+
+/** @returns 1 once @p env's owner has failed (its failed hook). */
+int ls_kafka_env_failed(const ls_kafka_env_t *env);
+
 /** One fixed property: name, value. */
 typedef struct ls_kafka_prop_s {
         const char *name;

@@ -43,13 +43,6 @@ static int64_t ls_durable_now(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void ls_durable_fatal(ls_durable_t *d, ls_err_t err, const char *msg) {
-        if (d->env->fatal)
-                d->env->fatal(d->env->owner, err, msg);
-        else
-                ls_log(d->env->log, LS_LOG_ERROR, "fatal", "FATAL: %s", msg);
-}
-
 static const char *ls_durable_topic(const ls_durable_t *d, int t) {
         return t == 0 ? d->conf->topic_events : d->conf->topic_profiles;
 }
@@ -253,7 +246,7 @@ int ls_durable_committed(ls_durable_t *d, rd_kafka_t *consumer,
                          "without them replayed outputs cannot be told "
                          "apart from committed ones",
                          rd_kafka_err2str(err));
-                ls_durable_fatal(d, LS_ERR_KAFKA, msg);
+                ls_kafka_env_fatal(d->env, LS_ERR_KAFKA, msg);
                 rd_kafka_topic_partition_list_destroy(com);
                 *comp = NULL;
                 return -1;
@@ -407,7 +400,7 @@ int ls_durable_restore(ls_durable_t *d, ls_durable_part_t *dp, int32_t p,
                 snprintf(msg, sizeof(msg),
                          "partition %" PRId32 ": cannot restore: %s", p,
                          errstr);
-                ls_durable_fatal(d, err, msg);
+                ls_kafka_env_fatal(d->env, err, msg);
                 return -1;
         }
         /* Starting over: allowed only when asked for. */
@@ -421,7 +414,7 @@ int ls_durable_restore(ls_durable_t *d, ls_durable_part_t *dp, int32_t p,
                          "snapshot.allow_reset: true to start it over "
                          "(docs/DURABILITY.md)");
                 ls_log(d->env->log, LS_LOG_ERROR, "restore_refused", "%s", msg);
-                ls_durable_fatal(d, LS_ERR_INVALID, msg);
+                ls_kafka_env_fatal(d->env, LS_ERR_INVALID, msg);
                 return -1;
         }
         ls_log(d->env->log, LS_LOG_WARN, "restore_reset",

@@ -50,8 +50,16 @@ const char *ls_kafka_prop(rd_kafka_t *rk, const char *name, char *buf,
 
 /* ------------------------------------------------------------ callbacks */
 
-static int ls_kafka_failed(const ls_kafka_env_t *env) {
+int ls_kafka_env_failed(const ls_kafka_env_t *env) {
         return env->failed && env->failed(env->owner);
+}
+
+void ls_kafka_env_fatal(const ls_kafka_env_t *env, ls_err_t err,
+                        const char *msg) {
+        if (env->fatal)
+                env->fatal(env->owner, err, msg);
+        else
+                ls_log(env->log, LS_LOG_ERROR, "fatal", "FATAL: %s", msg);
 }
 
 /**
@@ -98,13 +106,6 @@ static int ls_kafka_transient(const char *reason) {
         return 0;
 }
 
-static void ls_kafka_fatal(ls_kafka_env_t *env, const char *msg) {
-        if (env->fatal)
-                env->fatal(env->owner, LS_ERR_KAFKA, msg);
-        else
-                ls_log(env->log, LS_LOG_ERROR, "fatal", "FATAL: %s", msg);
-}
-
 /**
  * librdkafka's errors (its error callback, on the thread that polls).
  * A broker that refuses our SASL credentials, or a TLS handshake that
@@ -125,7 +126,7 @@ static void ls_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
         int transient = ls_kafka_transient(reason);
 
         ls_kafka_prop(rk, "sasl.mechanisms", mech, sizeof(mech));
-        if (!ls_kafka_failed(env) && !transient &&
+        if (!ls_kafka_env_failed(env) && !transient &&
             err == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
             strcmp(mech, "OAUTHBEARER")) {
                 /* librdkafka before 2.6.1 repeats the client nonce in its
@@ -148,15 +149,15 @@ static void ls_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                          mech,
                          ls_kafka_prop(rk, "sasl.username", user, sizeof(user)),
                          reason, hint);
-                ls_kafka_fatal(env, msg);
-        } else if (!ls_kafka_failed(env) && !transient &&
+                ls_kafka_env_fatal(env, LS_ERR_KAFKA, msg);
+        } else if (!ls_kafka_env_failed(env) && !transient &&
                    err == RD_KAFKA_RESP_ERR__SSL) {
                 ls_kafka_prop(rk, "ssl.ca.location", ca, sizeof(ca));
                 snprintf(msg, sizeof(msg),
                          "Kafka TLS handshake failed (ssl.ca.location %s): %s",
                          ca[0] ? ca : "not set: the system's CA certificates",
                          reason);
-                ls_kafka_fatal(env, msg);
+                ls_kafka_env_fatal(env, LS_ERR_KAFKA, msg);
         } else {
                 ls_log_kv(env->log, LS_LOG_ERROR, "kafka", reason, "client",
                           rd_kafka_name(rk), "facility", "ERROR", "error",

@@ -55,15 +55,11 @@ struct ls_producer_s {
 /* ----------------------------------------------------------- reporting */
 
 static void ls_prod_fatal(ls_producer_t *prod, ls_err_t err, const char *msg) {
-        if (prod->owner->fatal)
-                prod->owner->fatal(prod->owner->owner, err, msg);
-        else
-                ls_log(prod->owner->log, LS_LOG_ERROR, "fatal", "FATAL: %s",
-                       msg);
+        ls_kafka_env_fatal(prod->owner, err, msg);
 }
 
 static int ls_prod_failed(const ls_producer_t *prod) {
-        return prod->owner->failed && prod->owner->failed(prod->owner->owner);
+        return ls_kafka_env_failed(prod->owner);
 }
 
 static void ls_prod_env_fatal(void *owner, ls_err_t err, const char *msg) {
