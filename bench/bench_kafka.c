@@ -41,6 +41,7 @@
 
 #include "bench_gen.h"
 #include "bench_util.h"
+#include "leadscore/ls_kafka.h"
 
 #define BENCH_MAX_X 32
 
@@ -141,23 +142,38 @@ static void bench_kparse(int argc, char **argv, bench_kopts_t *o) {
         }
 }
 
-static void bench_set(rd_kafka_conf_t *c, const char *n, const char *v) {
-        char err[512];
+/* One client's settings, deliberately raw (no config file): the
+ * caller's, then bench_client()'s; ls_kafka_client_new() sets them in
+ * order (LS_KAFKA_RAW_*). A delivery callback gets env as its opaque,
+ * and env.owner is the caller's. */
+typedef struct bench_props_s {
+        ls_kafka_prop_t p[BENCH_MAX_X + 16];
+        size_t n;
+        void (*dr)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+        ls_kafka_env_t env;
+} bench_props_t;
 
-        if (rd_kafka_conf_set(c, n, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-                fprintf(stderr, "bench: %s=%s: %s\n", n, v, err);
+static void bench_set(bench_props_t *c, const char *n, const char *v) {
+        if (c->n == sizeof(c->p) / sizeof(c->p[0])) {
+                fprintf(stderr, "bench: too many properties\n");
                 exit(1);
         }
+        c->p[c->n++] = (ls_kafka_prop_t){n, v};
 }
 
+/* @p c: the caller's settings (NULL: none); must outlive the client. */
 static rd_kafka_t *bench_client(const bench_kopts_t *o, rd_kafka_type_t type,
-                                rd_kafka_conf_t *c) {
-        char err[512];
+                                bench_props_t *c) {
+        bench_props_t none;
+        ls_kafka_opts_t ko;
+        char err[1024];
         rd_kafka_t *rk;
         int i;
 
-        if (!c)
-                c = rd_kafka_conf_new();
+        if (!c) {
+                memset(&none, 0, sizeof(none));
+                c = &none;
+        }
         bench_set(c, "bootstrap.servers", o->brokers);
         bench_set(c, "log_level", "3");
         if (type == RD_KAFKA_CONSUMER) {
@@ -167,7 +183,15 @@ static rd_kafka_t *bench_client(const bench_kopts_t *o, rd_kafka_type_t type,
                 for (i = 0; i < o->nx; i++)
                         bench_set(c, o->xn[i], o->xv[i]);
         }
-        rk = rd_kafka_new(type, c, err, sizeof(err));
+        memset(&ko, 0, sizeof(ko));
+        ko.role = type == RD_KAFKA_CONSUMER ? LS_KAFKA_RAW_CONSUMER
+                                            : LS_KAFKA_RAW_PRODUCER;
+        ko.props = c->p;
+        ko.props_cnt = c->n;
+        ko.name = "";
+        ko.env = c->env.owner ? &c->env : NULL;
+        ko.dr_msg_cb = c->dr;
+        rk = ls_kafka_client_new(&ko, err, sizeof(err));
         if (!rk) {
                 fprintf(stderr, "bench: %s\n", err);
                 exit(1);
@@ -212,7 +236,7 @@ static char *bench_kextra(const bench_kopts_t *o, char *buf, size_t size) {
 
 static void bench_dr_count(rd_kafka_t *rk, const rd_kafka_message_t *m,
                            void *opaque) {
-        atomic_size_t *n = opaque;
+        atomic_size_t *n = ((ls_kafka_env_t *)opaque)->owner;
 
         (void)rk;
         if (m->err) {
@@ -257,7 +281,7 @@ static void bench_produce_one(rd_kafka_t *rk, const char *topic, int32_t p,
 
 static int bench_cmd_produce(const void *arg) {
         const bench_kopts_t *o = arg;
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        bench_props_t c = {.n = 0};
         atomic_size_t delivered;
         bench_gen_conf_t gc = bench_gen_conf_standard(o->events, o->leads,
                                                       o->seed, o->partitions);
@@ -272,14 +296,14 @@ static int bench_cmd_produce(const void *arg) {
         atomic_init(&delivered, 0);
         if (!g)
                 return 1;
-        bench_set(c, "linger.ms", "20");
+        bench_set(&c, "linger.ms", "20");
         /* keys where leadscore requires them: murmur2, as Java */
-        bench_set(c, "partitioner", "murmur2_random");
-        bench_set(c, "batch.num.messages", "10000");
-        bench_set(c, "queue.buffering.max.messages", "1000000");
-        rd_kafka_conf_set_dr_msg_cb(c, bench_dr_count);
-        rd_kafka_conf_set_opaque(c, &delivered);
-        rd_kafka_t *rk = bench_client(o, RD_KAFKA_PRODUCER, c);
+        bench_set(&c, "partitioner", "murmur2_random");
+        bench_set(&c, "batch.num.messages", "10000");
+        bench_set(&c, "queue.buffering.max.messages", "1000000");
+        c.dr = bench_dr_count;
+        c.env.owner = &delivered;
+        rd_kafka_t *rk = bench_client(o, RD_KAFKA_PRODUCER, &c);
         t0 = bench_now();
         for (i = 0; i < o->events; i++) {
                 if (bench_gen_one(g, &gc, &rng, i, -1, have_last ? &last : NULL,
@@ -380,7 +404,7 @@ static int bench_cmd_consume(const void *arg) {
 static int bench_cmd_passthrough(const void *arg) {
         const bench_kopts_t *o = arg;
         double t0 = bench_now(), t_first = 0, t_end, last_commit = t0;
-        rd_kafka_conf_t *pc = rd_kafka_conf_new();
+        bench_props_t pc = {.n = 0};
         atomic_size_t delivered;
         rd_kafka_t *prod, *cons;
         size_t n = 0;
@@ -388,13 +412,13 @@ static int bench_cmd_passthrough(const void *arg) {
 
         atomic_init(&delivered, 0);
         /* the producer settings leadscore run uses */
-        bench_set(pc, "linger.ms", "5");
+        bench_set(&pc, "linger.ms", "5");
         /* keys where leadscore requires them: murmur2, as Java */
-        bench_set(pc, "partitioner", "murmur2_random");
-        bench_set(pc, "enable.idempotence", "true");
-        rd_kafka_conf_set_dr_msg_cb(pc, bench_dr_count);
-        rd_kafka_conf_set_opaque(pc, &delivered);
-        prod = bench_client(o, RD_KAFKA_PRODUCER, pc);
+        bench_set(&pc, "partitioner", "murmur2_random");
+        bench_set(&pc, "enable.idempotence", "true");
+        pc.dr = bench_dr_count;
+        pc.env.owner = &delivered;
+        prod = bench_client(o, RD_KAFKA_PRODUCER, &pc);
         cons = bench_subscribed(o);
         while (atomic_load(&delivered) < o->expect) {
                 rd_kafka_message_t *m;
@@ -525,7 +549,7 @@ typedef struct bench_lat_s {
 
 static void bench_lat_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
                          void *opaque) {
-        bench_lat_t *lt = opaque;
+        bench_lat_t *lt = ((ls_kafka_env_t *)opaque)->owner;
         int64_t t = (int64_t)(intptr_t)m->_private; /* produce time, ms */
 
         (void)rk;
@@ -541,7 +565,7 @@ static void bench_lat_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
 static void *bench_lat_producer(void *arg) {
         bench_lat_t *lt = arg;
         const bench_kopts_t *o = lt->o;
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        bench_props_t c = {.n = 0};
         bench_gen_conf_t gc = {.events = 1000000000,
                                .leads = o->leads,
                                .seed = o->seed,
@@ -554,12 +578,12 @@ static void *bench_lat_producer(void *arg) {
         double t0, per_tick = o->rate / 1000.0, owed = 0;
         size_t i = 0;
 
-        bench_set(c, "linger.ms", "1");
+        bench_set(&c, "linger.ms", "1");
         /* keys where leadscore requires them: murmur2, as Java */
-        bench_set(c, "partitioner", "murmur2_random");
-        rd_kafka_conf_set_dr_msg_cb(c, bench_lat_dr);
-        rd_kafka_conf_set_opaque(c, lt);
-        rk = bench_client(o, RD_KAFKA_PRODUCER, c);
+        bench_set(&c, "partitioner", "murmur2_random");
+        c.dr = bench_lat_dr;
+        c.env.owner = lt;
+        rk = bench_client(o, RD_KAFKA_PRODUCER, &c);
         t0 = bench_now();
         while (bench_now() - t0 < o->seconds) {
                 struct timespec ts = {0, 1000 * 1000};
@@ -619,7 +643,7 @@ static int bench_cmd_latency(const void *arg) {
         const bench_kopts_t *o = arg;
         bench_lat_t lt;
         pthread_t th;
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        bench_props_t c = {.n = 0};
         rd_kafka_t *rk;
         rd_kafka_topic_partition_list_t *parts;
         int64_t *sv = NULL, *av = NULL, *iv = NULL, *ov = NULL;
@@ -631,8 +655,8 @@ static int bench_cmd_latency(const void *arg) {
 
         memset(&lt, 0, sizeof(lt));
         lt.o = o;
-        bench_set(c, "fetch.wait.max.ms", "5");
-        rk = bench_client(o, RD_KAFKA_CONSUMER, c);
+        bench_set(&c, "fetch.wait.max.ms", "5");
+        rk = bench_client(o, RD_KAFKA_CONSUMER, &c);
         rd_kafka_poll_set_consumer(rk);
         parts = rd_kafka_topic_partition_list_new(2 * o->partitions);
         for (p = 0; p < o->partitions; p++) {

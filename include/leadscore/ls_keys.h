@@ -4,7 +4,9 @@
  * partition is the one the Java client's murmur2 partitioner gives it.
  * `leadscore run` and `replay` apply it to every decoded input, so that
  * the two agree on which records are scored; both read the input topics'
- * partition counts through ls_keys_partition_count().
+ * partition counts through ls_keys_partition_count(). `run` checks that
+ * each assignment keeps the two topics co-partitioned
+ * (ls_keys_copartition()).
  */
 #ifndef LS_KEYS_H
 #define LS_KEYS_H
@@ -13,6 +15,8 @@
 #include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "leadscore/ls_err.h"
 
 /**
  * Checks one record: @p key of @p key_len bytes (NULL = none), its decoded
@@ -43,5 +47,21 @@ int32_t ls_keys_partition(const void *key, size_t key_len,
 int32_t ls_keys_partition_count(rd_kafka_t *rk, const char *topic,
                                 int timeout_ms, char *errstr,
                                 size_t errstr_size);
+
+/**
+ * Co-partitioning of an (eager, whole) assignment @p parts of the input
+ * topics @p topics[0] (events) and @p topics[1] (profiles), of
+ * @p counts[0] and @p counts[1] partitions (0 = unknown: not compared):
+ * both have the same number of partitions, and partition p of one is
+ * assigned exactly when partition p of the other is (when the other has
+ * a partition p: by its count, or, unknown, when it is in the
+ * assignment at all). Partitions of other topics are ignored.
+ * @returns LS_OK, or LS_ERR_INVALID with errstr saying what is wrong and
+ *          what to do. Thread-safe; allocates nothing.
+ */
+ls_err_t ls_keys_copartition(const char *const topics[2],
+                             const int32_t counts[2],
+                             const rd_kafka_topic_partition_list_t *parts,
+                             char *errstr, size_t errstr_size);
 
 #endif /* LS_KEYS_H */

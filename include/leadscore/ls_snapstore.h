@@ -22,9 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include "leadscore/ls_buf.h"
+#include "leadscore/ls_kafka.h"
 #include "leadscore/ls_snapshot.h"
 
 typedef struct ls_snapstore_s ls_snapstore_t;
@@ -33,12 +32,16 @@ typedef struct ls_snapstore_s ls_snapstore_t;
 ls_snapstore_t *ls_snapstore_dir_new(const char *dir, int keep);
 
 /**
- * A store in compacted topic @p topic. @p conf (taken, also on failure)
- * holds the client properties (bootstrap, security, callbacks); the store
- * makes a producer (acks=all, one request in flight) and a consumer that only reads
- * by assignment from it. @returns the store, or NULL with errstr.
+ * A store in compacted topic @p topic. @p base (borrowed for this call;
+ * its env must outlive the store) says where the clients' properties come
+ * from (config, bootstrap) and where they report; its role, properties
+ * and callbacks are the store's own. The store makes a producer
+ * (LS_KAFKA_SNAPSHOT_WRITER: acks=all, one request in flight) and a
+ * consumer that only reads by assignment (LS_KAFKA_SNAPSHOT_READER).
+ * @returns the store, or NULL with errstr (nothing left behind).
  */
-ls_snapstore_t *ls_snapstore_topic_new(const char *topic, rd_kafka_conf_t *conf,
+ls_snapstore_t *ls_snapstore_topic_new(const char *topic,
+                                       const ls_kafka_opts_t *base,
                                        char *errstr, size_t errstr_size);
 
 void ls_snapstore_destroy(ls_snapstore_t *st);

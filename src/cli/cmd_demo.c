@@ -27,6 +27,7 @@
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_config.h"
 #include "leadscore/ls_engine.h"
+#include "leadscore/ls_kafka.h"
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_pipeline.h"
 #include "leadscore/ls_scorer.h"
@@ -241,26 +242,22 @@ static void *ls_demo_pipeline_thread(void *arg) {
 }
 
 static rd_kafka_t *ls_demo_client(rd_kafka_type_t type, const char *bootstrap) {
-        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-        char kerr[512];
-        rd_kafka_t *rk;
+        const ls_kafka_prop_t props[] = {
+                {"bootstrap.servers", bootstrap},
+                {"group.id", "leadscore-demo-viewer"},
+                {"enable.auto.commit", "false"},
+        };
+        int consumer = type == RD_KAFKA_CONSUMER;
+        const ls_kafka_opts_t o = {.role = consumer ? LS_KAFKA_RAW_CONSUMER
+                                                    : LS_KAFKA_RAW_PRODUCER,
+                                   .props = props,
+                                   .props_cnt = consumer ? 3 : 1,
+                                   .name = ""};
+        char errstr[600];
+        rd_kafka_t *rk = ls_kafka_client_new(&o, errstr, sizeof(errstr));
 
-        if (rd_kafka_conf_set(kconf, "bootstrap.servers", bootstrap, kerr,
-                              sizeof(kerr)) ||
-            (type == RD_KAFKA_CONSUMER &&
-             (rd_kafka_conf_set(kconf, "group.id", "leadscore-demo-viewer",
-                                kerr, sizeof(kerr)) ||
-              rd_kafka_conf_set(kconf, "enable.auto.commit", "false", kerr,
-                                sizeof(kerr))))) {
-                fprintf(stderr, "leadscore demo: %s\n", kerr);
-                rd_kafka_conf_destroy(kconf);
-                return NULL;
-        }
-        rk = rd_kafka_new(type, kconf, kerr, sizeof(kerr));
-        if (!rk) {
-                fprintf(stderr, "leadscore demo: %s\n", kerr);
-                rd_kafka_conf_destroy(kconf);
-        }
+        if (!rk)
+                fprintf(stderr, "leadscore demo: %s\n", errstr);
         return rk;
 }
 

@@ -7,6 +7,8 @@
  * It is a test broker: it keeps at most 5 MiB or 100,000 batches per
  * partition and its transactions are stubs (see docs/CONFIG.md).
  */
+#include "leadscore/ls_broker.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "leadscore/ls_alloc.h"
-#include "leadscore/ls_pipeline.h"
+#include "leadscore/ls_kafka.h"
 
 struct ls_broker_s {
         rd_kafka_t *rk; /* handle the cluster belongs to */
@@ -33,9 +35,14 @@ ls_broker_t *ls_broker_new(int partitions, const char *const *topics,
 ls_broker_t *ls_broker_new_cluster(int brokers, int partitions,
                                    const char *const *topics, size_t n_topics,
                                    char *errstr, size_t errstr_size) {
+        /* The cluster's host: a producer that never produces. */
+        static const ls_kafka_prop_t hprops[] = {{"log_level", "3"}};
+        const ls_kafka_opts_t hopts = {.role = LS_KAFKA_RAW_PRODUCER,
+                                       .props = hprops,
+                                       .props_cnt = 1,
+                                       .props_where = "embedded broker: ",
+                                       .name = "embedded broker"};
         ls_broker_t *broker;
-        rd_kafka_conf_t *kconf;
-        char kerr[512];
         size_t i;
 
         if (brokers < 1 || brokers > 16) {
@@ -57,16 +64,8 @@ ls_broker_t *ls_broker_new_cluster(int brokers, int partitions,
                           "embedded broker: out of memory");
                 return NULL;
         }
-        kconf = rd_kafka_conf_new();
-        if (rd_kafka_conf_set(kconf, "log_level", "3", kerr, sizeof(kerr)) !=
-            RD_KAFKA_CONF_OK) {
-                /* not fatal: keep the default log level */
-        }
-        broker->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, kerr, sizeof(kerr));
+        broker->rk = ls_kafka_client_new(&hopts, errstr, errstr_size);
         if (!broker->rk) {
-                rd_kafka_conf_destroy(kconf);
-                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                          "embedded broker: %s", kerr);
                 ls_free(broker);
                 return NULL;
         }

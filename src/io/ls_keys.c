@@ -88,3 +88,53 @@ int32_t ls_keys_partition_count(rd_kafka_t *rk, const char *topic,
         rd_kafka_topic_destroy(rkt);
         return n;
 }
+
+/* 0 or 1: which of @p topics @p name is; -1 neither. */
+static int ls_keys_topic(const char *const topics[2], const char *name) {
+        if (!strcmp(name, topics[0]))
+                return 0;
+        if (!strcmp(name, topics[1]))
+                return 1;
+        return -1;
+}
+
+ls_err_t ls_keys_copartition(const char *const topics[2],
+                             const int32_t counts[2],
+                             const rd_kafka_topic_partition_list_t *parts,
+                             char *errstr, size_t errstr_size) {
+        int i, j, t, in_assignment[2] = {0, 0};
+
+        for (i = 0; i < parts->cnt; i++)
+                if ((t = ls_keys_topic(topics, parts->elems[i].topic)) >= 0)
+                        in_assignment[t] = 1;
+        if (counts[0] > 0 && counts[1] > 0 && counts[0] != counts[1])
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "the input topics are not co-partitioned: "
+                                 "%s has %" PRId32 " partitions and %s has "
+                                 "%" PRId32 "; partition p of both must hold "
+                                 "the same leads (docs/CONFIG.md)",
+                                 topics[0], counts[0], topics[1], counts[1]);
+        for (i = 0; i < parts->cnt; i++) {
+                int32_t p = parts->elems[i].partition;
+                int found = 0;
+
+                t = ls_keys_topic(topics, parts->elems[i].topic);
+                if (t < 0 || (counts[1 - t] > 0 ? p >= counts[1 - t]
+                                                : !in_assignment[1 - t]))
+                        continue; /* the other topic has no partition p */
+                for (j = 0; j < parts->cnt && !found; j++)
+                        found = parts->elems[j].partition == p &&
+                                ls_keys_topic(topics, parts->elems[j].topic) ==
+                                        1 - t;
+                if (!found)
+                        return ls_seterr(
+                                errstr, errstr_size, LS_ERR_INVALID,
+                                "the group assigned %s [%" PRId32
+                                "] to this member but %s [%" PRId32
+                                "] to another: partition p of both input "
+                                "topics must go to one member (use the "
+                                "range assignor, docs/CONFIG.md)",
+                                topics[t], p, topics[1 - t], p);
+        }
+        return LS_OK;
+}

@@ -4,30 +4,39 @@
  * One consumer (group member) subscribes to the events and profiles
  * topics. The rebalance callback keeps one shard per assigned partition
  * number (partition p of both topics feeds shard p) and one offset
- * tracker per assigned topic-partition.
+ * tracker per assigned topic-partition. What is its own: wiring the
+ * parts, the rebalance, when to commit and snapshot, the model reload,
+ * and the loop. The parts it wires:
+ *   ls_kafka.h       every Kafka client (consumer, producer, snapshots)
+ *   ls_merge.h       the order of partition p's records of both topics
+ *   ls_scorer.h      a record's bytes to a verdict and outputs
+ *   ls_producer.h    outputs and dead letters, with delivery tickets
+ *   ls_offsets.h     the commit rule of one input topic-partition
+ *   ls_durable.h     snapshots, restores, and what they let it commit
+ *   ls_runmetrics.h  the metric series of `run`
  *
- * Offset rule: every input record gets an entry (offset, outputs still in
- * flight) in its partition's FIFO. Each produced record (score, alert,
- * dead letter) carries a ticket naming that entry; its delivery report
- * decrements the count. The committable offset is the offset after the
- * longest prefix of entries whose count is zero. A failed delivery never
- * decrements, so nothing past it is ever committed, and it stops the
+ * Offset rule: every input record gets an entry in its topic-partition's
+ * tracker; each record produced for it counts there until its delivery
+ * report. The committable offset is the offset after the longest prefix
+ * of inputs with nothing in flight, and with snapshots no further than
+ * the newest snapshot of the shard covers. A failed delivery is never
+ * acknowledged, so nothing past it is ever committed, and it stops the
  * process with an error.
  *
  * Co-partitioning (docs/CONFIG.md): the consumer uses the range assignor
  * (any other is refused at start), every assignment must hold partition p
  * of both input topics or of neither, both topics must have the same
- * number of partitions, and every input's key must be its lead id and
- * belong to its partition under the murmur2 partitioner of the Java
- * client (Kafka's default). The producer partitions with murmur2 too.
+ * number of partitions (ls_keys_copartition()), and every input's key
+ * must be its lead id and belong to its partition under the murmur2
+ * partitioner of the Java client (Kafka's default). The producer
+ * partitions with murmur2 too.
  *
  * All of this runs on the thread that calls ls_pipeline_run(): consumer
  * callbacks are served by rd_kafka_consumer_poll(), delivery reports by
- * rd_kafka_poll()/rd_kafka_flush() on the producer.
+ * ls_producer_poll()/ls_producer_flush().
  */
 #include "leadscore/ls_pipeline.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,8 +51,10 @@
 #include "leadscore/ls_assert.h"
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_codec.h"
+#include "leadscore/ls_durable.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_holdq.h"
+#include "leadscore/ls_kafka.h"
 #include "leadscore/ls_keys.h"
 #include "leadscore/ls_tick.h"
 #include "leadscore/ls_memlimit.h"
@@ -52,13 +63,12 @@
 #include "leadscore/ls_log.h"
 #include "leadscore/ls_metrics.h"
 #include "leadscore/ls_offsets.h"
+#include "leadscore/ls_producer.h"
 #include "leadscore/ls_registry.h"
+#include "leadscore/ls_runmetrics.h"
 #include "leadscore/ls_model.h"
-#include "leadscore/ls_snapshot.h"
-#include "leadscore/ls_snapstore.h"
 
-#define LS_PL_BATCH 4096   /* records handled between housekeeping */
-#define LS_PL_TICKETS 1024 /* delivery tickets allocated at a time */
+#define LS_PL_BATCH 4096 /* records handled between housekeeping */
 #define LS_PL_POLL_MS 100
 #define LS_PL_END_TIMEOUT_MS                                                   \
         2000 /* ListOffsets for the merge (ls_pl_ask_ends) */
@@ -72,9 +82,6 @@
 #ifndef LEADSCORE_AVRO_VERSION
 #define LEADSCORE_AVRO_VERSION "unknown"
 #endif
-/* A dead letter is cut to fit the producer's message.max.bytes, less
- * 1/16 of it and this much for the batch and record framing. */
-#define LS_PL_DL_HEADROOM 4096
 /* At most one misplaced_input warning per this many ms. */
 #define LS_PL_MISPLACED_WARN_MS 10000
 
@@ -95,74 +102,24 @@ typedef struct ls_tp_s {
                                   * earlier transaction; they are applied
                                   * again without producing. -1 = none */
         /* Merge of the two input topics of a shard (docs/DURABILITY.md):
-         * records consumed but not yet applied, in offset order. */
-        ls_holdq_t held;         /* of rd_kafka_message_t (ls_holdq.h) */
-        int64_t consumed_next;   /* offset after the last consumed, or the
-                                  * assigned start offset; -1 = unknown */
-        int64_t end_asked_at;    /* monotonic time a ListOffsets for the
-                                  * partition's end was sent; 0 = never */
-        int64_t end_offset;      /* what it answered */
-        int end_wanted;          /* a held record of the other topic waits
-                                  * for a fresher answer */
+         * records consumed but not yet applied, of rd_kafka_message_t. */
+        ls_merge_side_t m;
         ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
 } ls_tp_t;
-
-/** Delivery ticket: which input entry a produced record belongs to.
- *  Tickets come from the pipeline's pool (no allocation per output). */
-typedef struct ls_ticket_s {
-        ls_tp_t *tp; /* NULL for idle-tick outputs */
-        uint64_t seq;
-        struct ls_ticket_s *next_free;
-} ls_ticket_t;
-
-/** A block of LS_PL_TICKETS tickets; blocks are freed at destroy. */
-typedef struct ls_ticket_block_s {
-        struct ls_ticket_block_s *next;
-        ls_ticket_t t[LS_PL_TICKETS];
-} ls_ticket_block_t;
 
 typedef struct ls_slot_s {
         ls_shard_t *shard;
         int refs;              /* assigned topic-partitions feeding it */
         int64_t last_input_ms; /* monotonic time of the last input */
         uint64_t checked;      /* debug: shard stamp at the last check */
-        /* Durability: next[t] is the offset after the last input of topic
-         * t applied to the shard (-1 = none yet: the earliest offset);
-         * durable[t] what the newest written snapshot covers (-1 none). */
-        int64_t next[2];
-        int64_t durable[2];
-        int dirty;            /* changed since the last snapshot */
-        int64_t snap_done_ms; /* metrics: monotonic end of the last
-                                  * snapshot (0 = none), its duration (ms)
-                                  * and size */
-        int64_t snap_dur_ms;
-        uint64_t snap_bytes;
-        uint64_t applied_since_snap;
+        ls_durable_part_t dur; /* applied and durable offsets */
 } ls_slot_t;
-
-/** Metric handles updated on the hot path (see docs/OPERATIONS.md). */
-/* How a partition's shard was created (leadscore_restores_total). */
-enum {
-        LS_PL_RESTORED,
-        LS_PL_MIGRATED,
-        LS_PL_EMPTY,
-        LS_PL_RESET,
-        LS_PL_RESTORE__CNT
-};
-
-typedef struct ls_pl_mh_s {
-        ls_metric_t *outputs[4]; /* [alert kind]; [0] = score updates */
-        ls_metric_t *restores[LS_PL_RESTORE__CNT]; /* by LS_PL_RESTORED.. */
-        ls_metric_t *applied, *duplicates, *stale, *delivered,
-                *delivery_failures;
-        ls_metric_t *commits, *latency;
-} ls_pl_mh_t;
 
 struct ls_pipeline_s {
         const ls_config_t *conf;
         ls_log_t *log;
         ls_metrics_t *metrics; /* registry; served when metrics.listen */
-        ls_pl_mh_t mh;
+        ls_runmetrics_t mh;    /* the series of `run` */
         const volatile sig_atomic_t *reloadp; /* SIGHUP counter, or NULL */
         sig_atomic_t reload_seen;
         atomic_int reload_req;
@@ -170,19 +127,17 @@ struct ls_pipeline_s {
         off_t model_size;
         ls_modelset_t *ms;
         ls_codec_t *codec;
+        ls_kafka_env_t kenv; /* the clients' opaque (ls_kafka.h) */
         const ls_registry_t *registry; /* the codec's client, or NULL */
-        ls_broker_t *broker;           /* embedded broker, or NULL */
+        ls_broker_t *broker; /* embedded broker, or NULL */
         char *bootstrap;
         rd_kafka_t *consumer;
-        rd_kafka_t *producer;
-        size_t dl_limit;            /* dead letter: key + value + headers */
+        ls_producer_t *producer;
         rd_kafka_queue_t *cq;       /* the consumer queue (batch consume) */
         rd_kafka_message_t **batch; /* LS_PL_BATCH slots */
         int consumer_closed;
         int64_t now_mono; /* clocks, read once per batch (ms) */
         int64_t now_wall;
-        ls_ticket_t *tfree; /* delivery ticket pool */
-        ls_ticket_block_t *tblocks;
 
         ls_slot_t *slots;            /* indexed by partition */
         ls_tp_t **tps[2];            /* [topic][partition] */
@@ -193,16 +148,11 @@ struct ls_pipeline_s {
         ls_pl_limited_t misplaced;   /* misplaced_input warnings */
         size_t lead_budget;          /* max_leads over all partitions; 0 none */
         ls_pl_limited_t cap_reached; /* lead_cap_reached warnings */
-        int ends_wanted;             /* some ls_tp_t.end_wanted is set */
-        int64_t ends_retry_at;  /* no ListOffsets before (after an error) */
-        uint64_t snap_rejected; /* snapshot files rejected by the
-                                   * restore at hand */
+        int ends_wanted;             /* some ls_tp_t.m.end_wanted is set */
+        int64_t ends_retry_at; /* no ListOffsets before (after an error) */
 
         ls_outbuf_t ob;
-        ls_buf_t buf;
-        ls_buf_t snapbuf;          /* scratch of snapshot writes */
-        ls_snapstore_t *snapstore; /* where snapshots go; NULL: off */
-        int64_t last_snapshot;     /* monotonic ms */
+        ls_durable_t *dur; /* snapshots (ls_durable.h) */
         ls_pipeline_stats_t stats;
         int fatal; /* a fatal error happened; stop */
         ls_err_t fatal_err;
@@ -241,23 +191,21 @@ static void ls_pl_fatal(ls_pipeline_t *pl, ls_err_t err, const char *msg) {
         }
 }
 
-/* ----------------------------------------------------------- operations */
+/* The clients' fatal hook (ls_kafka_env_t). */
+static void ls_pl_env_fatal(void *owner, ls_err_t err, const char *msg) {
+        ls_pl_fatal(owner, err, msg);
+}
 
-/* The labels of leadscore_restores_total, by LS_PL_RESTORED.. */
-static const char *const ls_pl_restore_results[LS_PL_RESTORE__CNT] = {
-        "restored", "migrated", "empty", "reset"};
+static int ls_pl_env_failed(void *owner) {
+        return ((ls_pipeline_t *)owner)->fatal;
+}
+
+/* ----------------------------------------------------------- operations */
 
 /** Creates the logger (secrets registered) and the metric registry. */
 static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
                               size_t errstr_size) {
-        static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                        0.05,  0.1,    0.25,  0.5,  1,
-                                        2.5,   5,      10,    30,   60};
-        static const char *const reload_results[] = {"switched", "unchanged",
-                                                     "rejected"};
         const ls_config_t *conf = pl->conf;
-        size_t i;
-        char labels[96];
 
         pl->log = ls_log_new(conf->log_format, conf->log_level, stderr);
         pl->metrics = ls_metrics_new();
@@ -269,243 +217,11 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
         if (ls_config_log_secrets(conf, pl->log))
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                                  "out of memory");
-        for (i = 0; i < 4; i++) {
-                snprintf(labels, sizeof(labels), "kind=\"%s\",alert=\"%s\"",
-                         i ? "alert" : "score_update",
-                         ls_alert_kind2str((ls_alert_kind_t)i));
-                pl->mh.outputs[i] = ls_metrics_counter(
-                        pl->metrics, "leadscore_outputs_total",
-                        "Outputs produced, by kind (score_update, alert) and "
-                        "alert kind.",
-                        labels);
-        }
-        for (i = 0; i < LS_PL_RESTORE__CNT; i++) {
-                snprintf(labels, sizeof(labels), "result=\"%s\"",
-                         ls_pl_restore_results[i]);
-                pl->mh.restores[i] = ls_metrics_counter(
-                        pl->metrics, "leadscore_restores_total",
-                        "Partitions taken on, by how their state was "
-                        "created: restored from a snapshot, migrated from "
-                        "another model set's snapshot, empty (no snapshot "
-                        "and the whole history in the log), reset "
-                        "(snapshot.allow_reset).",
-                        labels);
-        }
-        pl->mh.applied =
-                ls_metrics_counter(pl->metrics, "leadscore_applied_total",
-                                   "Inputs the engine accepted.", NULL);
-        pl->mh.duplicates = ls_metrics_counter(
-                pl->metrics, "leadscore_duplicates_total",
-                "Duplicate events dropped (same event id for a lead).", NULL);
-        pl->mh.stale = ls_metrics_counter(
-                pl->metrics, "leadscore_stale_profiles_total",
-                "Profile updates skipped: older (by updated_at) than the one "
-                "already applied to their lead.",
-                NULL);
-        pl->mh.delivered = ls_metrics_counter(
-                pl->metrics, "leadscore_delivered_total",
-                "Produced records acknowledged by the broker.", NULL);
-        pl->mh.delivery_failures = ls_metrics_counter(
-                pl->metrics, "leadscore_delivery_failures_total",
-                "Produced records the broker finally refused (fatal).", NULL);
-        pl->mh.commits =
-                ls_metrics_counter(pl->metrics, "leadscore_commits_total",
-                                   "Input offset commits.", NULL);
-        pl->mh.latency = ls_metrics_histogram(
-                pl->metrics, "leadscore_processing_latency_seconds",
-                "From an input record's Kafka timestamp to the production of "
-                "its outputs.",
-                NULL, bounds, sizeof(bounds) / sizeof(bounds[0]));
-        /* Every known label value of a labelled counter exists from the
-         * start, at 0, so that rate() and alerts see the first increment
-         * (docs/OPERATIONS.md lists them; keep the two in step). */
-        for (i = 0; i < LS_V__CNT; i++) {
-                if (!ls_verdict_rejected((ls_verdict_t)i))
-                        continue;
-                snprintf(labels, sizeof(labels), "reason=\"%s\"",
-                         ls_verdict_name((ls_verdict_t)i));
-                ls_metrics_counter(pl->metrics, "leadscore_dead_letters_total",
-                                   "Input records sent to the dead-letter "
-                                   "topic, by reason.",
-                                   labels);
-        }
-        for (i = 0; i < sizeof(reload_results) / sizeof(reload_results[0]);
-             i++) {
-                snprintf(labels, sizeof(labels), "result=\"%s\"",
-                         reload_results[i]);
-                ls_metrics_counter(pl->metrics, "leadscore_model_reloads_total",
-                                   "Model reload attempts, by result "
-                                   "(switched, unchanged, rejected).",
-                                   labels);
-        }
-        if (ls_metrics_build_info(pl->metrics, LEADSCORE_VERSION,
-                                  rd_kafka_version_str(),
-                                  LEADSCORE_AVRO_VERSION))
+        if (ls_runmetrics_init(&pl->mh, pl->metrics, LEADSCORE_VERSION,
+                               LEADSCORE_AVRO_VERSION))
                 return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
                                  "out of memory");
         return LS_OK;
-}
-
-static ls_metric_t *ls_pl_consumed_metric(ls_pipeline_t *pl, int topic,
-                                          int32_t partition) {
-        char labels[512], esc[400];
-
-        snprintf(labels, sizeof(labels),
-                 "topic=\"%s\",partition=\"%" PRId32 "\"",
-                 ls_metrics_label_escape(topic == LS_PL_TOPIC_EVENTS
-                                                 ? pl->conf->topic_events
-                                                 : pl->conf->topic_profiles,
-                                         esc, sizeof(esc)),
-                 partition);
-        return ls_metrics_counter(pl->metrics, "leadscore_consumed_total",
-                                  "Input records consumed, by topic and "
-                                  "partition.",
-                                  labels);
-}
-
-/** Sets leadscore_model_info{model,version} of every model of @p ms. */
-static void ls_pl_model_info(ls_pipeline_t *pl, const ls_modelset_t *ms,
-                             int on) {
-        char labels[512], id[256];
-        size_t i;
-
-        for (i = 0; i < ms->n_models; i++) {
-                snprintf(labels, sizeof(labels),
-                         "model=\"%s\",version=\"%s\",set_version=\"%s\"",
-                         ls_metrics_label_escape(ms->models[i].id, id,
-                                                 sizeof(id)),
-                         ms->models[i].version, ms->version);
-                ls_metric_set(
-                        ls_metrics_gauge(pl->metrics, "leadscore_model_info",
-                                         "1 for the models in use.", labels),
-                        on);
-        }
-}
-
-/**
- * librdkafka's log lines, through the structured (masking) logger.
- * librdkafka reports each broker failure (FAIL) and fatal error (FATAL)
- * twice: as a log line and as an error event. The error event is the one
- * logged (ls_pl_kafka_error_cb, with the error's name; a fatal consumer
- * error reaches ls_pl_handle), so these lines are dropped here unless
- * they are debug lines (librdkafka's `debug` property).
- */
-static void ls_pl_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                               const char *buf) {
-        ls_pipeline_t *pl = rd_kafka_opaque(rk);
-
-        if (level < 7 /* LOG_DEBUG */ &&
-            (!strcmp(fac, "FAIL") || !strcmp(fac, "FATAL")))
-                return;
-        if (pl)
-                ls_log_kv(pl->log, ls_log_level_from_syslog(level), "kafka",
-                          buf, "client", rd_kafka_name(rk), "facility", fac,
-                          NULL);
-}
-
-/** A string property of a client's effective configuration ("" unset). */
-static const char *ls_pl_kafka_prop(rd_kafka_t *rk, const char *name, char *buf,
-                                    size_t size) {
-        if (rd_kafka_conf_get(rd_kafka_conf(rk), name, buf, &size) !=
-            RD_KAFKA_CONF_OK)
-                buf[0] = '\0';
-        return buf;
-}
-
-/**
- * Whether an authentication or TLS error's reason is the connection's
- * fault rather than the broker's answer: librdkafka reports a handshake
- * cut by a disconnect or a timeout with the same error codes as a refusal
- * (e.g. "SASL SCRAM-SHA-256 mechanism handshake failed: Local: Broker
- * transport failure"). Those are retried, like any broker restart.
- */
-static int ls_pl_kafka_transient(const char *reason) {
-        static const char *const words[] = {"transport", "timed out",
-                                            "disconnect", "connection reset",
-                                            "connection refused"};
-        char low[512];
-        size_t i;
-
-        for (i = 0; i + 1 < sizeof(low) && reason[i]; i++)
-                low[i] = (char)tolower((unsigned char)reason[i]);
-        low[i] = '\0';
-        for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-                if (strstr(low, words[i]))
-                        return 1;
-        return 0;
-}
-
-/**
- * librdkafka's errors (its error callback, on the thread that polls).
- * A broker that refuses our SASL credentials, or a TLS handshake that
- * fails (e.g. the broker's certificate does not verify against
- * ssl.ca.location), stops the run: librdkafka would retry forever with
- * the credentials and trust it read at start, so only a restart with a
- * corrected secret or CA can succeed. OAUTHBEARER is the exception: its
- * token refresh may fail for a while and is retried, and so is a
- * handshake cut by the connection (ls_pl_kafka_transient). Other errors are
- * logged, once each (event=kafka facility=ERROR error=NAME); librdkafka
- * retries them. So are authentication and TLS errors once the stop has
- * begun.
- */
-static void ls_pl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
-                                 void *opaque) {
-        ls_pipeline_t *pl = opaque;
-        char mech[64], user[256], ca[512], hint[320] = "", msg[1024];
-        int transient = ls_pl_kafka_transient(reason);
-
-        ls_pl_kafka_prop(rk, "sasl.mechanisms", mech, sizeof(mech));
-        if (!pl->fatal && !transient &&
-            err == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
-            strcmp(mech, "OAUTHBEARER")) {
-                /* librdkafka before 2.6.1 repeats the client nonce in its
-                 * SCRAM client-final-message; Kafka 4 checks it strictly. */
-                if (!strncmp(mech, "SCRAM-", 6) &&
-                    rd_kafka_version() < 0x020601ff)
-                        snprintf(hint, sizeof(hint),
-                                 "; if they are right, the cause is "
-                                 "librdkafka %s: before 2.6.1 its SCRAM is "
-                                 "refused by Apache Kafka 4.0 and later "
-                                 "even with the right password (run with "
-                                 "librdkafka 2.6.1 or later, or use PLAIN "
-                                 "over TLS)",
-                                 rd_kafka_version_str());
-                snprintf(msg, sizeof(msg),
-                         "Kafka authentication failed (SASL mechanism %s, "
-                         "user '%s'): %s; check sasl.username and "
-                         "sasl.password, and that the broker knows this "
-                         "user for this mechanism%s",
-                         mech,
-                         ls_pl_kafka_prop(rk, "sasl.username", user,
-                                          sizeof(user)),
-                         reason, hint);
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else if (!pl->fatal && !transient && err == RD_KAFKA_RESP_ERR__SSL) {
-                ls_pl_kafka_prop(rk, "ssl.ca.location", ca, sizeof(ca));
-                snprintf(msg, sizeof(msg),
-                         "Kafka TLS handshake failed (ssl.ca.location %s): %s",
-                         ca[0] ? ca : "not set: the system's CA certificates",
-                         reason);
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else {
-                ls_log_kv(pl->log, LS_LOG_ERROR, "kafka", reason, "client",
-                          rd_kafka_name(rk), "facility", "ERROR", "error",
-                          rd_kafka_err2name((rd_kafka_resp_err_t)err), NULL);
-        }
-}
-
-static int ls_pl_stats_cb(rd_kafka_t *rk, char *json, size_t json_len,
-                          void *opaque) {
-        ls_pipeline_t *pl = opaque;
-
-        if (ls_metrics_rdkafka_stats(pl->metrics,
-                                     rd_kafka_type(rk) == RD_KAFKA_CONSUMER
-                                             ? "consumer"
-                                             : "producer",
-                                     json, json_len))
-                ls_log(pl->log, LS_LOG_WARN, "kafka_stats",
-                       "cannot parse the Kafka client's statistics");
-        return 0; /* librdkafka frees json */
 }
 
 static void ls_pl_model_stat(const ls_pipeline_t *pl, struct timespec *mtime,
@@ -532,7 +248,7 @@ static ls_tp_t *ls_tp_new(int topic, int32_t partition) {
         ls_offsets_init(&tp->off);
         tp->committed = -1;
         tp->quiet_until = -1;
-        tp->consumed_next = -1;
+        ls_merge_side_init(&tp->m);
         return tp;
 }
 
@@ -543,7 +259,7 @@ static void ls_pl_message_destroy(void *rkm) {
 static void ls_tp_destroy(ls_tp_t *tp) {
         if (!tp)
                 return;
-        ls_holdq_free(&tp->held, ls_pl_message_destroy);
+        ls_holdq_free(&tp->m.held, ls_pl_message_destroy);
         ls_offsets_free(&tp->off);
         ls_free(tp);
 }
@@ -563,163 +279,17 @@ static int ls_pl_topic_index(const ls_pipeline_t *pl, const char *name) {
 
 /* -------------------------------------------------------------- commits */
 
-/**
- * The offset that may be committed for @p tp: past inputs whose outputs
- * are all acknowledged and, with snapshots, no further than the newest
- * durable snapshot of its shard covers. -1 = nothing.
- */
+/** The offset that may be committed for @p tp (ls_durable_committable()). */
 static int64_t ls_pl_committable(const ls_pipeline_t *pl, const ls_tp_t *tp) {
-        int64_t off = tp->off.committable, dur;
-
-        if (!pl->snapstore || off < 0)
-                return off;
-        dur = pl->slots[tp->partition].durable[tp->topic];
-        return dur < off ? dur : off;
+        return ls_durable_committable(pl->dur, &pl->slots[tp->partition].dur,
+                                      tp->topic, tp->off.committable);
 }
 
-/**
- * Transactional mode: the offset to send with the open transaction for
- * @p tp, the offset after the last input applied to its shard (every
- * output of the inputs before it was produced in this transaction or an
- * earlier committed one), or -1 when it is not past the committed offset
- * (a replay from a snapshot older than the commit starts behind it: the
- * committed offset never moves back).
- */
+/** Transactional mode: the offset to send for @p tp
+ *  (ls_durable_txn_offset()). */
 static int64_t ls_pl_txn_offset(const ls_pipeline_t *pl, const ls_tp_t *tp) {
-        int64_t next = pl->slots[tp->partition].next[tp->topic];
-
-        return next > tp->committed ? next : -1;
-}
-
-/** 1 when @p err, or the producer's fatal error, says that another
- *  producer with our transactional.id fenced this one. */
-static int ls_pl_is_fenced(ls_pipeline_t *pl, rd_kafka_resp_err_t err) {
-        char buf[256];
-
-        if (err == RD_KAFKA_RESP_ERR__FENCED ||
-            err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-            err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)
-                return 1;
-        return pl->conf->transactional &&
-               rd_kafka_fatal_error(pl->producer, buf, sizeof(buf)) ==
-                       RD_KAFKA_RESP_ERR__FENCED;
-}
-
-/**
- * Stops the process because another instance took over our
- * transactional.id (it bumped the producer epoch, which aborted our open
- * transaction). Nothing is committed after this: ls_pl_commit() does
- * nothing once pl->fatal is set, and no snapshot is written.
- */
-static void ls_pl_fenced(ls_pipeline_t *pl, const char *detail) {
-        char id[256], msg[768];
-
-        ls_pl_kafka_prop(pl->producer, "transactional.id", id, sizeof(id));
-        snprintf(msg, sizeof(msg),
-                 "fenced: another instance took over transactional.id "
-                 "'%s' (%s); this instance stops and commits nothing more "
-                 "(its open transaction is aborted; every transactional.id "
-                 "must be used by one instance only)",
-                 id, detail);
-        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-}
-
-/**
- * Aborts the open transaction (@p why says why) and opens the next one.
- * A failure stops the process.
- */
-static void ls_pl_txn_abort(ls_pipeline_t *pl, const char *why) {
-        rd_kafka_error_t *error;
-        char msg[768];
-
-        error = rd_kafka_abort_transaction(pl->producer, 60000);
-        if (!error && !pl->fatal)
-                error = rd_kafka_begin_transaction(pl->producer);
-        if (!error) {
-                ls_log(pl->log, LS_LOG_WARN, "txn_aborted",
-                       "transaction aborted (%s): its outputs never become "
-                       "visible to read_committed consumers",
-                       why);
-                return;
-        }
-        if (ls_pl_is_fenced(pl, rd_kafka_error_code(error))) {
-                ls_pl_fenced(pl, rd_kafka_error_string(error));
-        } else {
-                snprintf(msg, sizeof(msg),
-                         "cannot abort the transaction (%s): %s", why,
-                         rd_kafka_error_string(error));
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        }
-        rd_kafka_error_destroy(error);
-}
-
-/**
- * Transactional mode: sends @p offsets to the open transaction, commits
- * it (outputs and offsets together) and opens the next one. An abortable
- * error aborts the transaction and stops the process: a restart restores
- * the shards from their snapshots and produces the aborted outputs again.
- * Being fenced stops the process too (ls_pl_fenced).
- * @returns 0 when committed.
- */
-static int ls_pl_txn_commit(ls_pipeline_t *pl,
-                            const rd_kafka_topic_partition_list_t *offsets) {
-        rd_kafka_consumer_group_metadata_t *cgmd;
-        rd_kafka_error_t *error;
-        int offsets_sent = offsets->cnt == 0, attempt;
-        char msg[768];
-
-        /* A retriable error leaves the transaction open: retry the same
-         * call (librdkafka's contract). If it still fails, stop: no
-         * snapshot may cover outputs whose transaction did not commit
-         * (ls_pl_make_durable snapshots nothing once pl->fatal is set),
-         * and a restart aborts it and replays from the snapshots. */
-        for (attempt = 1;; attempt++) {
-                error = NULL;
-                if (!offsets_sent) {
-                        cgmd = rd_kafka_consumer_group_metadata(pl->consumer);
-                        error = rd_kafka_send_offsets_to_transaction(
-                                pl->producer, offsets, cgmd, 30000);
-                        rd_kafka_consumer_group_metadata_destroy(cgmd);
-                        offsets_sent = !error;
-                }
-                if (!error)
-                        error = rd_kafka_commit_transaction(pl->producer,
-                                                            60000);
-                if (!error) {
-                        error = rd_kafka_begin_transaction(pl->producer);
-                        if (!error)
-                                return 0;
-                }
-                if (rd_kafka_error_txn_requires_abort(error) ||
-                    !rd_kafka_error_is_retriable(error) || attempt == 3)
-                        break;
-                ls_log(pl->log, LS_LOG_WARN, "txn_commit_failed",
-                       "transaction commit failed: %s (retry %d of 2)",
-                       rd_kafka_error_string(error), attempt);
-                rd_kafka_error_destroy(error);
-        }
-        if (ls_pl_is_fenced(pl, rd_kafka_error_code(error))) {
-                ls_pl_fenced(pl, rd_kafka_error_string(error));
-        } else if (rd_kafka_error_txn_requires_abort(error)) {
-                rd_kafka_error_t *aerr;
-                snprintf(msg, sizeof(msg),
-                         "transaction aborted: %s; its outputs and offsets "
-                         "are discarded and a restart replays them from the "
-                         "snapshots",
-                         rd_kafka_error_string(error));
-                aerr = rd_kafka_abort_transaction(pl->producer, 60000);
-                if (aerr)
-                        rd_kafka_error_destroy(aerr);
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else {
-                snprintf(msg, sizeof(msg),
-                         "transaction: %s; a restart aborts it and replays "
-                         "from the snapshots",
-                         rd_kafka_error_string(error));
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        }
-        rd_kafka_error_destroy(error);
-        return -1;
+        return ls_durable_txn_offset(&pl->slots[tp->partition].dur, tp->topic,
+                                     tp->committed);
 }
 
 /**
@@ -729,7 +299,6 @@ static int ls_pl_txn_commit(ls_pipeline_t *pl,
 static void ls_pl_commit(ls_pipeline_t *pl,
                          const rd_kafka_topic_partition_list_t *only) {
         rd_kafka_topic_partition_list_t *offsets;
-        rd_kafka_resp_err_t err;
         int t, i;
         int32_t p;
 
@@ -765,239 +334,18 @@ static void ls_pl_commit(ls_pipeline_t *pl,
                                 ->offset = off;
                 }
         }
-        if (pl->conf->transactional) {
-                if (ls_pl_txn_commit(pl, offsets) == 0) {
-                        for (i = 0; i < offsets->cnt; i++) {
-                                int ti = ls_pl_topic_index(
-                                        pl, offsets->elems[i].topic);
-                                ls_tp_t *tp =
-                                        pl->tps[ti]
-                                               [offsets->elems[i].partition];
-                                if (tp)
-                                        tp->committed =
-                                                offsets->elems[i].offset;
-                        }
-                        pl->stats.commits++;
-                        ls_metric_add(pl->mh.commits, 1);
+        if (ls_durable_commit(pl->dur, pl->consumer, pl->producer, offsets) >
+            0) {
+                for (i = 0; i < offsets->cnt; i++) {
+                        int ti = ls_pl_topic_index(pl, offsets->elems[i].topic);
+                        ls_tp_t *tp = pl->tps[ti][offsets->elems[i].partition];
+                        if (tp && offsets->elems[i].err == 0)
+                                tp->committed = offsets->elems[i].offset;
                 }
-        } else if (offsets->cnt > 0) {
-                err = rd_kafka_commit(pl->consumer, offsets, 0);
-                if (err) {
-                        ls_log(pl->log, LS_LOG_WARN, "commit_failed",
-                               "offset commit failed: %s (will retry)",
-                               rd_kafka_err2str(err));
-                } else {
-                        for (i = 0; i < offsets->cnt; i++) {
-                                int ti = ls_pl_topic_index(
-                                        pl, offsets->elems[i].topic);
-                                ls_tp_t *tp =
-                                        pl->tps[ti]
-                                               [offsets->elems[i].partition];
-                                if (tp && offsets->elems[i].err == 0)
-                                        tp->committed =
-                                                offsets->elems[i].offset;
-                        }
-                        pl->stats.commits++;
-                        ls_metric_add(pl->mh.commits, 1);
-                }
+                pl->stats.commits++;
+                ls_metric_add(pl->mh.commits, 1);
         }
         rd_kafka_topic_partition_list_destroy(offsets);
-}
-
-/** Waits until every produced record has a delivery report. */
-static void ls_pl_flush(ls_pipeline_t *pl) {
-        while (rd_kafka_outq_len(pl->producer) > 0)
-                rd_kafka_flush(pl->producer, 1000);
-        rd_kafka_poll(pl->producer, 0);
-}
-
-/* ------------------------------------------------------------ producing */
-
-static void ls_pl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
-                        void *opaque) {
-        ls_pipeline_t *pl = opaque;
-        ls_ticket_t *ticket = rkm->_private;
-
-        if (rkm->err) {
-                char msg[512];
-                pl->stats.delivery_failures++;
-                ls_metric_add(pl->mh.delivery_failures, 1);
-                if (ticket && ticket->tp) {
-                        snprintf(msg, sizeof(msg),
-                                 "delivery to %s [%" PRId32 "] failed: %s; "
-                                 "input %s [%" PRId32 "] offset %" PRId64
-                                 " and later are not committed",
-                                 rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                                 rd_kafka_err2str(rkm->err),
-                                 ls_pl_topic_name(pl, ticket->tp->topic),
-                                 ticket->tp->partition,
-                                 ls_offsets_offset(&ticket->tp->off,
-                                                   ticket->seq));
-                } else {
-                        snprintf(msg, sizeof(msg),
-                                 "delivery to %s [%" PRId32 "] failed: %s",
-                                 rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                                 rd_kafka_err2str(rkm->err));
-                }
-                if (pl->conf->transactional && ls_pl_is_fenced(pl, rkm->err))
-                        ls_pl_fenced(pl, msg);
-                else
-                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-        } else {
-                pl->stats.delivered++;
-                ls_metric_add(pl->mh.delivered, 1);
-                if (ticket && ticket->tp)
-                        ls_offsets_acked(&ticket->tp->off, ticket->seq);
-        }
-        if (ticket) {
-                ticket->next_free = pl->tfree;
-                pl->tfree = ticket;
-        }
-}
-
-/** @returns a ticket from the pool, or NULL when out of memory. */
-static ls_ticket_t *ls_pl_ticket(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
-        ls_ticket_t *t = pl->tfree;
-        size_t i;
-
-        if (!t) {
-                ls_ticket_block_t *b = ls_malloc(sizeof(*b));
-                if (!b)
-                        return NULL;
-                b->next = pl->tblocks;
-                pl->tblocks = b;
-                for (i = 0; i + 1 < LS_PL_TICKETS; i++)
-                        b->t[i].next_free = &b->t[i + 1];
-                b->t[LS_PL_TICKETS - 1].next_free = NULL;
-                t = &b->t[0];
-        }
-        pl->tfree = t->next_free;
-        t->tp = tp;
-        t->seq = seq;
-        t->next_free = NULL;
-        return t;
-}
-
-/** Returns an unused ticket to the pool. */
-static void ls_pl_ticket_put(ls_pipeline_t *pl, ls_ticket_t *t) {
-        t->next_free = pl->tfree;
-        pl->tfree = t;
-}
-
-/**
- * Writes the output id of @p o (the format of ls_output_id():
- * "lead/model/seq[/alert]") into @p buf of @p size bytes without
- * formatting. @returns its length, or -1 when it does not fit.
- */
-static int ls_pl_output_id(const ls_output_t *o, char *buf, size_t size) {
-        const char *parts[2] = {o->lead_id, o->model->id};
-        const char *alert =
-                o->kind == LS_OUT_ALERT ? ls_alert_kind2str(o->alert) : NULL;
-        char digits[24];
-        size_t n = 0, len, nd = 0, i;
-        unsigned long long seq = (unsigned long long)o->seq;
-
-        do {
-                digits[nd++] = (char)('0' + seq % 10);
-                seq /= 10;
-        } while (seq);
-        for (i = 0; i < 2; i++) {
-                len = strlen(parts[i]);
-                if (n + len + 1 >= size)
-                        return -1;
-                memcpy(buf + n, parts[i], len);
-                n += len;
-                buf[n++] = '/';
-        }
-        if (n + nd >= size)
-                return -1;
-        while (nd)
-                buf[n++] = digits[--nd];
-        if (alert) {
-                len = strlen(alert);
-                if (n + len + 1 >= size)
-                        return -1;
-                buf[n++] = '/';
-                memcpy(buf + n, alert, len);
-                n += len;
-        }
-        buf[n] = '\0';
-        return (int)n;
-}
-
-/**
- * Produces one record. Its headers are @p hdrs (owned by this call in all
- * cases) or, when @p o is given, the three headers of output @p o with
- * id @p id. The record counts against input entry @p seq of @p tp (when
- * not NULL). With @p size_soft, a record the producer refuses as larger
- * than message.max.bytes is not a fatal error: it is not counted and
- * LS_ERR_UNSUPPORTED is returned, so that the caller can send less.
- */
-static ls_err_t ls_pl_produce(ls_pipeline_t *pl, const char *topic,
-                              const void *key, size_t key_len,
-                              const void *value, size_t len,
-                              rd_kafka_headers_t *hdrs, const ls_output_t *o,
-                              const char *id, size_t id_len, ls_tp_t *tp,
-                              uint64_t seq, int size_soft) {
-        ls_ticket_t *ticket;
-        rd_kafka_resp_err_t err;
-        char msg[512];
-
-        ticket = ls_pl_ticket(pl, tp, seq);
-        if (!ticket) {
-                if (hdrs)
-                        rd_kafka_headers_destroy(hdrs);
-                ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory producing");
-                return LS_ERR_NOMEM;
-        }
-        /* Counted before producing; never uncounted if producing fails, so
-         * the input stays uncommitted. */
-        if (tp)
-                ls_offsets_produced(&tp->off, seq);
-        for (;;) {
-                if (o)
-                        err = rd_kafka_producev(
-                                pl->producer, RD_KAFKA_V_TOPIC(topic),
-                                RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADER("leadscore.model",
-                                                  o->model->id, -1),
-                                RD_KAFKA_V_HEADER("leadscore.model_version",
-                                                  o->model->version, -1),
-                                RD_KAFKA_V_HEADER("leadscore.id", id,
-                                                  (ssize_t)id_len),
-                                RD_KAFKA_V_OPAQUE(ticket), RD_KAFKA_V_END);
-                else
-                        err = rd_kafka_producev(
-                                pl->producer, RD_KAFKA_V_TOPIC(topic),
-                                RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADERS(hdrs),
-                                RD_KAFKA_V_OPAQUE(ticket), RD_KAFKA_V_END);
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        break;
-                rd_kafka_poll(pl->producer, 100);
-        }
-        if (err) {
-                if (hdrs)
-                        rd_kafka_headers_destroy(hdrs);
-                ls_pl_ticket_put(pl, ticket);
-                if (size_soft && err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-                        if (tp)
-                                ls_offsets_acked(&tp->off, seq);
-                        return LS_ERR_UNSUPPORTED;
-                }
-                snprintf(msg, sizeof(msg), "cannot produce to %s: %s", topic,
-                         rd_kafka_err2str(err));
-                if (pl->conf->transactional && ls_pl_is_fenced(pl, err))
-                        ls_pl_fenced(pl, msg);
-                else
-                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-                return LS_ERR_KAFKA;
-        }
-        return LS_OK;
 }
 
 /** 1 when input @p offset of @p tp is replayed without producing: its
@@ -1006,205 +354,40 @@ static int ls_pl_quiet(const ls_tp_t *tp, int64_t offset) {
         return tp && offset < tp->quiet_until;
 }
 
-/** Encodes and produces every output in pl->ob. */
+/** The input @p seq of @p tp, as the producer counts it. */
+static ls_producer_input_t ls_pl_input(const ls_pipeline_t *pl, ls_tp_t *tp,
+                                       uint64_t seq) {
+        ls_producer_input_t in = {
+                &tp->off, seq, ls_pl_topic_name(pl, tp->topic), tp->partition};
+
+        return in;
+}
+
+/** Produces every output in pl->ob, counted against input @p seq of
+ *  @p tp (NULL: none), unless the input is quiet (ls_pl_quiet()). */
 static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
-        char errstr[512], id[512], msg[1024];
         int64_t offset = tp ? ls_offsets_offset(&tp->off, seq) : -1;
-        size_t i;
-        ls_err_t err;
+        ls_producer_input_t in;
 
         if (offset >= 0 && ls_pl_quiet(tp, offset))
                 return LS_OK;
-        for (i = 0; i < pl->ob.n_outs; i++) {
-                const ls_output_t *o = &pl->ob.outs[i];
-                const char *topic = o->kind == LS_OUT_ALERT
-                                            ? pl->conf->topic_alerts
-                                            : pl->conf->topic_scores;
-                int id_len;
-
-                ls_buf_reset(&pl->buf);
-                err = ls_codec_encode_output(pl->codec, topic, &pl->ob, o,
-                                             &pl->buf, errstr, sizeof(errstr));
-                if (err) {
-                        snprintf(msg, sizeof(msg),
-                                 "cannot encode output for lead %s: %s",
-                                 o->lead_id, errstr);
-                        ls_pl_fatal(pl, err, msg);
-                        return err;
-                }
-                id_len = ls_pl_output_id(o, id, sizeof(id));
-                if (id_len < 0) /* never cut an id short */
-                        id_len = ls_output_id(o, id, sizeof(id)) <
-                                                 (int)sizeof(id)
-                                         ? (int)strlen(id)
-                                         : -1;
-                if (id_len < 0) {
-                        snprintf(msg, sizeof(msg),
-                                 "output id of lead %.256s is longer than %zu "
-                                 "bytes",
-                                 o->lead_id, sizeof(id) - 1);
-                        ls_pl_fatal(pl, LS_ERR_INVALID, msg);
-                        return LS_ERR_INVALID;
-                }
-                if ((err = ls_pl_produce(pl, topic, o->lead_id,
-                                         strlen(o->lead_id), pl->buf.data,
-                                         pl->buf.len, NULL, o, id,
-                                         (size_t)id_len, tp, seq, 0)))
-                        return err;
-                pl->stats.outputs++;
-                if (o->kind == LS_OUT_ALERT)
-                        pl->stats.alerts++;
-                ls_metric_add(pl->mh.outputs[o->kind == LS_OUT_ALERT &&
-                                                             o->alert > 0 &&
-                                                             o->alert < 4
-                                                     ? o->alert
-                                                     : 0],
-                              1);
-        }
-        return LS_OK;
+        if (!tp)
+                return ls_producer_emit(pl->producer, &pl->ob, NULL);
+        in = ls_pl_input(pl, tp, seq);
+        return ls_producer_emit(pl->producer, &pl->ob, &in);
 }
 
-/** @returns the headers of dead letter @p dl; *@p bytes their size. */
-static rd_kafka_headers_t *ls_pl_dead_letter_headers(const ls_dead_letter_t *dl,
-                                                     size_t *bytes) {
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(6);
-        char part[16], off[32], trunc[32];
-
-        snprintf(part, sizeof(part), "%" PRId32, dl->source_partition);
-        snprintf(off, sizeof(off), "%" PRId64, dl->source_offset);
-        rd_kafka_header_add(hdrs, "leadscore.reason", -1, dl->reason, -1);
-        rd_kafka_header_add(hdrs, "leadscore.error", -1, dl->error, -1);
-        rd_kafka_header_add(hdrs, "leadscore.source.topic", -1,
-                            dl->source_topic, -1);
-        rd_kafka_header_add(hdrs, "leadscore.source.partition", -1, part, -1);
-        rd_kafka_header_add(hdrs, "leadscore.source.offset", -1, off, -1);
-        *bytes = 160 + strlen(dl->reason) + strlen(dl->error) +
-                 strlen(dl->source_topic) + strlen(part) + strlen(off);
-        if (dl->value_truncated_from) {
-                snprintf(trunc, sizeof(trunc), "%zu", dl->value_truncated_from);
-                rd_kafka_header_add(hdrs, "leadscore.truncated", -1, trunc, -1);
-                *bytes += 32 + strlen(trunc);
-        }
-        return hdrs;
-}
-
-/**
- * Sends the input record @p rkm to the dead-letter topic. The original
- * value is cut (and marked: value_truncated_from, header
- * leadscore.truncated) when the dead letter would not fit the producer's
- * message.max.bytes.
- */
+/** Sends the input record @p rkm to the dead-letter topic, unless it is
+ *  quiet (sent by the run that committed it). */
 static void ls_pl_dead_letter(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
                               ls_tp_t *tp, uint64_t seq, const char *reason,
                               const char *error) {
-        ls_dead_letter_t dl;
-        rd_kafka_headers_t *hdrs;
-        char errstr[512], msg[1024];
-        size_t hdr_bytes;
-        ls_err_t err;
-        int attempt;
+        ls_producer_input_t in;
 
         if (ls_pl_quiet(tp, rkm->offset))
-                return; /* sent by the run that committed it */
-        memset(&dl, 0, sizeof(dl));
-        dl.reason = reason;
-        dl.error = error;
-        dl.source_topic = rd_kafka_topic_name(rkm->rkt);
-        dl.source_partition = rkm->partition;
-        dl.source_offset = rkm->offset;
-        dl.key = rkm->key;
-        dl.key_len = rkm->key_len;
-        dl.value = rkm->payload;
-        dl.value_len = rkm->len;
-
-        if (ls_log_enabled(pl->log, LS_LOG_WARN)) {
-                char part[16], off[32];
-                snprintf(msg, sizeof(msg),
-                         "dead letter: reason=%s source=%s [%" PRId32
-                         "] offset %" PRId64 ": %s",
-                         reason, dl.source_topic, rkm->partition, rkm->offset,
-                         error);
-                snprintf(part, sizeof(part), "%" PRId32, rkm->partition);
-                snprintf(off, sizeof(off), "%" PRId64, rkm->offset);
-                ls_log_kv(pl->log, LS_LOG_WARN, "dead_letter", msg, "reason",
-                          reason, "topic", dl.source_topic, "partition", part,
-                          "offset", off, NULL);
-        }
-
-        /* Fit the producer's limit: cut the embedded value (its encoding
-         * may be larger than the bytes), then drop it, then the key. */
-        for (attempt = 0;; attempt++) {
-                size_t total, keep;
-
-                ls_buf_reset(&pl->buf);
-                err = ls_codec_encode_dead_letter(
-                        pl->codec, pl->conf->topic_dead_letters, &dl, &pl->buf,
-                        errstr, sizeof(errstr));
-                if (err) {
-                        snprintf(msg, sizeof(msg),
-                                 "cannot encode dead letter: %s", errstr);
-                        ls_pl_fatal(pl, err, msg);
-                        return;
-                }
-                hdrs = ls_pl_dead_letter_headers(&dl, &hdr_bytes);
-                total = pl->buf.len + dl.key_len + hdr_bytes;
-                if (total <= pl->dl_limit || (!dl.value_len && !dl.key_len) ||
-                    attempt == 4) {
-                        err = ls_pl_produce(pl, pl->conf->topic_dead_letters,
-                                            dl.key, dl.key_len, pl->buf.data,
-                                            pl->buf.len, hdrs, NULL, NULL, 0,
-                                            tp, seq, 1);
-                        if (err != LS_ERR_UNSUPPORTED)
-                                break;
-                        /* refused as too large: retry with less */
-                        total = SIZE_MAX;
-                } else {
-                        rd_kafka_headers_destroy(hdrs);
-                }
-                if (dl.value_len) {
-                        /* Each byte cut shrinks the encoding by at least
-                         * one byte; base64 or escapes by more. After two
-                         * cuts, or when the producer refused it anyway,
-                         * the value goes. */
-                        keep = 0;
-                        if (total != SIZE_MAX && attempt < 2 &&
-                            total - pl->dl_limit < dl.value_len) {
-                                size_t scaled = (size_t)((double)dl.value_len *
-                                                         ((double)pl->dl_limit /
-                                                          (double)total) *
-                                                         0.95);
-                                keep = dl.value_len - (total - pl->dl_limit);
-                                if (keep > scaled)
-                                        keep = scaled;
-                        }
-                        dl.value_truncated_from = rkm->len;
-                        dl.value_len = keep;
-                        if (!keep)
-                                dl.value = NULL;
-                } else if (dl.key_len) {
-                        dl.key = NULL;
-                        dl.key_len = 0;
-                } else {
-                        snprintf(msg, sizeof(msg),
-                                 "cannot produce to %s: a dead letter without "
-                                 "key and value exceeds message.max.bytes",
-                                 pl->conf->topic_dead_letters);
-                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-                        return;
-                }
-        }
-        if (err == LS_OK) {
-                char labels[64];
-                pl->stats.dead_letters++;
-                snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
-                ls_metric_add(ls_metrics_counter(
-                                      pl->metrics,
-                                      "leadscore_dead_letters_total",
-                                      "Input records sent to the dead-letter "
-                                      "topic, by reason.",
-                                      labels),
-                              1);
-        }
+                return;
+        in = ls_pl_input(pl, tp, seq);
+        ls_producer_dead_letter(pl->producer, rkm, &in, reason, error);
 }
 
 /* ------------------------------------------------------------ consuming */
@@ -1301,9 +484,7 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
         slot = &pl->slots[rkm->partition];
         if (!tp || !slot->shard)
                 return; /* not (or no longer) ours */
-        slot->next[topic] = rkm->offset + 1;
-        slot->dirty = 1;
-        slot->applied_since_snap++;
+        ls_durable_applied(&slot->dur, topic, rkm->offset);
         if (ls_offsets_push(&tp->off, rkm->offset, &seq)) {
                 ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory tracking offsets");
                 return;
@@ -1415,7 +596,7 @@ static void ls_pl_idle_tick(ls_pipeline_t *pl) {
                     now - slot->last_input_ms < pl->conf->idle_tick_ms)
                         continue;
                 slot->last_input_ms = now; /* next tick: idle_tick later */
-                if (ls_tick_produce(pl->producer, pl->conf->topic_events, p,
+                if (ls_tick_produce(ls_producer_rk(pl->producer), pl->conf->topic_events, p,
                                     ls_pl_now_wall(), errstr, sizeof(errstr))) {
                         ls_log(pl->log, LS_LOG_WARN, "tick_failed", "%s",
                                errstr);
@@ -1446,8 +627,8 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                 if (topic >= 0 && rkm->partition >= 0 &&
                     rkm->partition < pl->n_parts &&
                     (tp = pl->tps[topic][rkm->partition]) &&
-                    rkm->offset > tp->consumed_next)
-                        tp->consumed_next = rkm->offset;
+                    rkm->offset > tp->m.consumed_next)
+                        tp->m.consumed_next = rkm->offset;
                 return 0;
         }
         if (rkm->err) {
@@ -1484,40 +665,19 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                         return 0;
                 }
         }
-        if (ls_holdq_push(&tp->held, &h)) {
+        if (ls_holdq_push(&tp->m.held, &h)) {
                 ls_held_release(&h);
                 ls_pl_fatal(pl, LS_ERR_NOMEM,
                             "out of memory holding input records");
                 return 0;
         }
-        tp->consumed_next = rkm->offset + 1;
+        tp->m.consumed_next = rkm->offset + 1;
         return 1;
 }
 
 /**
- * 1 when every record that @p tp's partition held when a record of the
- * other topic arrived (at @p head_at) has been consumed: then nothing of
- * this partition can still come before that record. The last fetch
- * response's high watermark may predate that arrival (another fetch,
- * another broker), so only an end offset asked for after it counts;
- * without one, @p tp is marked for ls_pl_ask_ends() and 0 is returned.
- */
-static int ls_pl_partner_done(ls_pipeline_t *pl, ls_tp_t *tp, int64_t head_at) {
-        /* (The fetch's cached high watermark cannot say "more to come"
-         * either: a read_committed consumer stops at the last stable
-         * offset, below it while a transaction is open.) */
-        if (tp->end_asked_at > head_at)
-                return tp->consumed_next >= 0
-                               ? tp->consumed_next >= tp->end_offset
-                               : tp->end_offset == 0;
-        tp->end_wanted = 1;
-        pl->ends_wanted = 1;
-        return 0;
-}
-
-/**
  * Asks the brokers for the end offset of every partition marked by
- * ls_pl_partner_done(), in one ListOffsets round trip per leader.
+ * ls_merge_next(), in one ListOffsets round trip per leader.
  * @returns 1 when answers arrived (the held records may go now).
  */
 static int ls_pl_ask_ends(ls_pipeline_t *pl) {
@@ -1534,7 +694,7 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
         for (p = 0; p < pl->n_parts; p++)
                 for (t = 0; t < 2; t++) {
                         ls_tp_t *tp = pl->tps[t][p];
-                        if (tp && tp->end_wanted)
+                        if (tp && tp->m.end_wanted)
                                 rd_kafka_topic_partition_list_add(
                                         list, ls_pl_topic_name(pl, t), p)
                                         ->offset = RD_KAFKA_OFFSET_END;
@@ -1557,7 +717,7 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
                 if (t < 0 || e->partition >= pl->n_parts ||
                     !(tp = pl->tps[t][e->partition]))
                         continue;
-                tp->end_wanted = 0;
+                tp->m.end_wanted = 0;
                 if (err || e->err || e->offset < 0) {
                         /* the record waits (merge_wait at most); no
                          * ask again for a while, from now: the failed one
@@ -1565,8 +725,8 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
                         pl->ends_retry_at = ls_pl_now_mono() + LS_PL_POLL_MS;
                         continue;
                 }
-                tp->end_asked_at = asked;
-                tp->end_offset = e->offset;
+                tp->m.end_asked_at = asked;
+                tp->m.end_offset = e->offset;
                 got = 1;
         }
         rd_kafka_topic_partition_list_destroy(list);
@@ -1582,35 +742,18 @@ static int ls_pl_ask_ends(ls_pipeline_t *pl) {
  * released as soon as it is at the head of its partition.
  */
 static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
-        for (;;) {
-                ls_tp_t *a = pl->tps[0][p], *b = pl->tps[1][p], *tp, *other;
-                const ls_held_t *ha, *hb, *head;
-                ls_held_t h;
+        ls_merge_side_t *side[2];
+        ls_held_t h;
+        int t;
 
-                if (pl->fatal || !pl->slots[p].shard)
+        while (!pl->fatal && pl->slots[p].shard) {
+                for (t = 0; t < 2; t++)
+                        side[t] = pl->tps[t][p] ? &pl->tps[t][p]->m : NULL;
+                t = ls_merge_next(side, pl->conf->merge_wait_ms, now,
+                                  &pl->ends_wanted);
+                if (t < 0)
                         return;
-                ha = a ? ls_holdq_head(&a->held) : NULL;
-                hb = b ? ls_holdq_head(&b->held) : NULL;
-                if (!ha && !hb)
-                        return;
-                if (ha && hb) {
-                        if (pl->conf->merge_wait_ms == 0)
-                                tp = ha->at <= hb->at ? a : b;
-                        else
-                                tp = ls_merge_profile_first(ha->time, hb->time)
-                                             ? b
-                                             : a;
-                } else {
-                        tp = ha ? a : b;
-                        head = ha ? ha : hb;
-                        other = pl->tps[1 - tp->topic][p];
-                        if (pl->conf->merge_wait_ms > 0 && other &&
-                            head->time != LS_MERGE_NO_TIME &&
-                            now - head->at < pl->conf->merge_wait_ms &&
-                            !ls_pl_partner_done(pl, other, head->at))
-                                return; /* wait for the other partition */
-                }
-                ls_holdq_pop(&tp->held, &h);
+                ls_holdq_pop(&side[t]->held, &h);
                 ls_pl_handle(pl, h.rec, &h);
                 ls_held_release(&h);
                 rd_kafka_message_destroy(h.rec);
@@ -1629,72 +772,6 @@ static void ls_pl_drain(ls_pipeline_t *pl) {
 
 /* ------------------------------------------------------------ snapshots */
 
-/** Publishes partition @p p's last snapshot (age, duration, size). */
-static void ls_pl_publish_snapshot(ls_pipeline_t *pl, int32_t p) {
-        const ls_slot_t *slot = &pl->slots[p];
-
-        if (slot->shard && slot->snap_done_ms > 0)
-                ls_metrics_snapshot(
-                        pl->metrics, p,
-                        (double)(ls_pl_now_mono() - slot->snap_done_ms) / 1e3,
-                        (double)slot->snap_dur_ms / 1e3, slot->snap_bytes);
-}
-
-static void ls_pl_snap_report(void *opaque, const char *path, const char *why) {
-        ls_pipeline_t *pl = opaque;
-
-        pl->snap_rejected++;
-        ls_log(pl->log, LS_LOG_WARN, "snapshot_rejected",
-               "snapshot %s rejected: %s", path, why);
-}
-
-/**
- * Writes a snapshot of shard @p p. Every output of the inputs it covers
- * must already be acknowledged (or committed, in transactional mode).
- * A failure is logged and not fatal: offsets then stay uncommitted.
- */
-static int ls_pl_snapshot_slot(ls_pipeline_t *pl, int32_t p, const char *why) {
-        ls_slot_t *slot = &pl->slots[p];
-        ls_snapshot_meta_t meta;
-        char path[4096], errstr[1024];
-        int t;
-
-        memset(&meta, 0, sizeof(meta));
-        snprintf(meta.model_version, sizeof(meta.model_version), "%s",
-                 pl->ms->version);
-        snprintf(meta.group, sizeof(meta.group), "%s", pl->conf->group);
-        for (t = 0; t < 2; t++) {
-                snprintf(meta.topics[t], sizeof(meta.topics[t]), "%s",
-                         ls_pl_topic_name(pl, t));
-                meta.offsets[t] = slot->next[t] >= 0 ? slot->next[t]
-                                                     : LS_SNAPSHOT_EARLIEST;
-        }
-        meta.partition = p;
-        slot->snap_dur_ms = ls_pl_now_mono();
-        if (ls_snapstore_write(pl->snapstore, &meta, slot->shard, &pl->snapbuf,
-                               path, sizeof(path), errstr, sizeof(errstr))) {
-                ls_log(pl->log, LS_LOG_ERROR, "snapshot_failed",
-                       "snapshot of partition %" PRId32 " failed: %s", p,
-                       errstr);
-                return -1;
-        }
-        slot->snap_done_ms = ls_pl_now_mono();
-        slot->snap_dur_ms = slot->snap_done_ms - slot->snap_dur_ms;
-        slot->snap_bytes = meta.payload_len;
-        ls_pl_publish_snapshot(pl, p);
-        for (t = 0; t < 2; t++)
-                slot->durable[t] = slot->next[t];
-        slot->dirty = 0;
-        slot->applied_since_snap = 0;
-        ls_log(pl->log, why ? LS_LOG_INFO : LS_LOG_DEBUG, "snapshot",
-               "snapshot (%s) of partition %" PRId32 ": %s, %" PRIu64
-               " bytes, next offsets %s %" PRId64 " %s %" PRId64,
-               why ? why : "schedule", p, path, meta.payload_len,
-               pl->conf->topic_events, meta.offsets[0],
-               pl->conf->topic_profiles, meta.offsets[1]);
-        return 0;
-}
-
 /**
  * Makes the shards' state durable: first every output produced so far is
  * acknowledged (or, transactional, committed), then each changed shard
@@ -1706,22 +783,24 @@ static void ls_pl_make_durable(ls_pipeline_t *pl,
         int32_t p;
         int i;
 
-        if (!pl->snapstore)
+        if (!ls_durable_on(pl->dur))
                 return;
         if (pl->conf->transactional)
                 ls_pl_commit(pl, NULL);
         else
-                ls_pl_flush(pl);
-        pl->last_snapshot = ls_pl_now_mono();
+                ls_producer_flush(pl->producer);
+        ls_durable_scheduled(pl->dur);
         for (p = 0; p < pl->n_parts && !pl->fatal; p++) {
+                ls_slot_t *slot = &pl->slots[p];
                 int wanted = !only;
-                if (!pl->slots[p].shard || !pl->slots[p].dirty)
+                if (!slot->shard || !slot->dur.dirty)
                         continue;
                 for (i = 0; only && i < only->cnt; i++)
                         if (only->elems[i].partition == p)
                                 wanted = 1;
                 if (wanted)
-                        ls_pl_snapshot_slot(pl, p, why);
+                        ls_durable_snapshot(pl->dur, &slot->dur, p, slot->shard,
+                                            pl->ms, why);
         }
 }
 
@@ -1729,61 +808,13 @@ static void ls_pl_make_durable(ls_pipeline_t *pl,
 static int ls_pl_snapshot_due(const ls_pipeline_t *pl) {
         int32_t p;
 
-        if (!pl->snapstore)
-                return 0;
-        if (ls_pl_now_mono() - pl->last_snapshot >=
-            pl->conf->snapshot_interval_ms)
+        if (ls_durable_interval_due(pl->dur))
                 return 1;
-        if (pl->conf->snapshot_every_events == 0)
-                return 0;
         for (p = 0; p < pl->n_parts; p++)
                 if (pl->slots[p].shard &&
-                    pl->slots[p].applied_since_snap >=
-                            pl->conf->snapshot_every_events)
+                    ls_durable_events_due(pl->dur, &pl->slots[p].dur))
                         return 1;
         return 0;
-}
-
-/**
- * The first of partition @p p's input topics whose records before
- * @p from[t] (LS_SNAPSHOT_EARLIEST: offset 0) are gone from the log
- * (retention, deletion): writes "TOPIC [p] begins at offset N" to @p what.
- * @returns 1 when one is, 0 when none is, -1 when where a log begins
- *          could not be read (logged as `history_unknown`; @p what says
- *          which).
- */
-static int ls_pl_history_gone(ls_pipeline_t *pl, int32_t p,
-                              const int64_t from[2], char *what,
-                              size_t what_size) {
-        int t, unknown = 0;
-
-        for (t = 0; t < 2; t++) {
-                const char *topic = ls_pl_topic_name(pl, t);
-                int64_t lo = -1, hi = -1, need = from[t] >= 0 ? from[t] : 0;
-                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-                        pl->consumer, topic, p, &lo, &hi, 10000);
-
-                if (err) {
-                        ls_log(pl->log, LS_LOG_WARN, "history_unknown",
-                               "%s [%" PRId32 "]: cannot read where its log "
-                               "begins (%s)",
-                               topic, p, rd_kafka_err2str(err));
-                        snprintf(what, what_size,
-                                 "where %s [%" PRId32 "] begins cannot be "
-                                 "read (%s)",
-                                 topic, p, rd_kafka_err2str(err));
-                        unknown = 1;
-                        continue;
-                }
-                if (lo > need) {
-                        snprintf(what, what_size,
-                                 "%s [%" PRId32 "] begins at offset %" PRId64
-                                 ", the state needs it from %" PRId64,
-                                 topic, p, lo, need);
-                        return 1;
-                }
-        }
-        return unknown ? -1 : 0;
 }
 
 /**
@@ -1800,12 +831,8 @@ static size_t ls_pl_partition_cap(const ls_pipeline_t *pl) {
         int32_t parts = pl->topic_parts[0] > 0   ? pl->topic_parts[0]
                         : pl->topic_parts[1] > 0 ? pl->topic_parts[1]
                                                  : pl->n_parts;
-        size_t cap;
 
-        if (pl->lead_budget == 0)
-                return 0;
-        cap = pl->lead_budget / (size_t)(parts > 0 ? parts : 1);
-        return cap > 0 ? cap : 1;
+        return ls_lead_partition_cap(pl->lead_budget, parts);
 }
 
 /** Gives every shard held its partition's cap (ls_pl_partition_cap()). */
@@ -1816,134 +843,6 @@ static void ls_pl_set_caps(ls_pipeline_t *pl) {
         for (p = 0; p < pl->n_parts; p++)
                 if (pl->slots[p].shard)
                         ls_shard_set_max_leads(pl->slots[p].shard, cap);
-}
-
-/**
- * Creates shard @p p from its newest usable snapshot (migrated when it
- * was taken under another model set). Never silently empty: when
- * snapshots were there but none is usable, or the input records the
- * state needs are gone from the log, the run stops, unless
- * snapshot.allow_reset says to start the partition over. An error
- * reading the snapshot directory stops the run too.
- * @returns 0, or -1 after ls_pl_fatal().
- */
-static int ls_pl_restore(ls_pipeline_t *pl, int32_t p) {
-        ls_slot_t *slot = &pl->slots[p];
-        const char *topics[2] = {pl->conf->topic_events,
-                                 pl->conf->topic_profiles};
-        ls_snapshot_meta_t meta;
-        ls_shard_stats_t st;
-        char path[4096], errstr[1024], gone[512], msg[6144];
-        int result;
-        ls_err_t err;
-        int t;
-
-        slot->dirty = 0;
-        slot->applied_since_snap = 0;
-        for (t = 0; t < 2; t++)
-                slot->next[t] = slot->durable[t] = -1;
-        if (!pl->snapstore) {
-                /* `snapshot: off`: warned about at start */
-                slot->shard = ls_shard_new(pl->ms);
-                return 0;
-        }
-        pl->snap_rejected = 0;
-        err = ls_snapstore_restore(pl->snapstore, pl->conf->group, p, topics,
-                                   pl->ms, ls_pl_snap_report, pl, &meta,
-                                   &slot->shard, path, sizeof(path), errstr,
-                                   sizeof(errstr));
-        if (err == LS_OK) {
-                for (t = 0; t < 2; t++)
-                        slot->next[t] = slot->durable[t] =
-                                meta.offsets[t] >= 0 ? meta.offsets[t] : -1;
-                ls_shard_stats(slot->shard, &st);
-                if (meta.migrated_from[0]) {
-                        result = LS_PL_MIGRATED;
-                        ls_log(pl->log, LS_LOG_WARN, "restore_migrated",
-                               "restored partition %" PRId32 " from %s, "
-                               "taken under model set %s and migrated to %s: "
-                               "%zu leads keep their scores and sequence "
-                               "numbers, the new rules apply from offsets "
-                               "%s %" PRId64 " %s %" PRId64 " on",
-                               p, path, meta.migrated_from, pl->ms->version,
-                               st.leads, topics[0], meta.offsets[0], topics[1],
-                               meta.offsets[1]);
-                } else {
-                        result = LS_PL_RESTORED;
-                        ls_log(pl->log, LS_LOG_INFO, "restored",
-                               "restored partition %" PRId32
-                               " from %s: %zu leads, next offsets %s %" PRId64
-                               " %s %" PRId64 ", stream time %" PRId64,
-                               p, path, st.leads, topics[0], meta.offsets[0],
-                               topics[1], meta.offsets[1], meta.stream_time);
-                }
-                /* (whether the log still starts early enough may be
-                 * unknown: the state is there, the run goes on) */
-                if (ls_pl_history_gone(pl, p, meta.offsets, gone,
-                                       sizeof(gone)) <= 0) {
-                        ls_metric_add(pl->mh.restores[result], 1);
-                        return 0;
-                }
-                snprintf(msg, sizeof(msg),
-                         "partition %" PRId32 ": the snapshot %s needs "
-                         "input records that are gone: %s",
-                         p, path, gone);
-                ls_shard_destroy(slot->shard);
-                slot->shard = NULL;
-        } else if (err == LS_ERR_NOT_FOUND && pl->snap_rejected > 0) {
-                snprintf(msg, sizeof(msg),
-                         "partition %" PRId32 ": %" PRIu64 " snapshot%s in "
-                         "%s, none usable (see snapshot_rejected)",
-                         p, pl->snap_rejected,
-                         pl->snap_rejected == 1 ? "" : "s",
-                         ls_snapstore_where(pl->snapstore));
-        } else if (err == LS_ERR_NOT_FOUND) {
-                const int64_t from[2] = {LS_SNAPSHOT_EARLIEST,
-                                         LS_SNAPSHOT_EARLIEST};
-
-                if (!ls_pl_history_gone(pl, p, from, gone, sizeof(gone))) {
-                        ls_log(pl->log, LS_LOG_INFO, "restore_empty",
-                               "partition %" PRId32 ": no snapshot in %s "
-                               "yet; starting empty from the earliest "
-                               "offsets",
-                               p, ls_snapstore_where(pl->snapstore));
-                        ls_metric_add(pl->mh.restores[LS_PL_EMPTY], 1);
-                        slot->shard = ls_shard_new(pl->ms);
-                        return 0;
-                }
-                snprintf(msg, sizeof(msg),
-                         "partition %" PRId32 ": no snapshot in %s, and %s", p,
-                         ls_snapstore_where(pl->snapstore), gone);
-        } else {
-                snprintf(msg, sizeof(msg),
-                         "partition %" PRId32 ": cannot restore: %s", p,
-                         errstr);
-                ls_pl_fatal(pl, err, msg);
-                return -1;
-        }
-        /* Starting over: allowed only when asked for. */
-        if (!pl->conf->snapshot_allow_reset) {
-                size_t n = strlen(msg);
-
-                snprintf(msg + n, sizeof(msg) - n,
-                         ". Starting it empty would score without that "
-                         "history and re-emit output ids with other "
-                         "content; fix or restore the snapshots, or set "
-                         "snapshot.allow_reset: true to start it over "
-                         "(docs/DURABILITY.md)");
-                ls_log(pl->log, LS_LOG_ERROR, "restore_refused", "%s", msg);
-                ls_pl_fatal(pl, LS_ERR_INVALID, msg);
-                return -1;
-        }
-        ls_log(pl->log, LS_LOG_WARN, "restore_reset",
-               "%s; starting it empty from the earliest offsets "
-               "(snapshot.allow_reset)",
-               msg);
-        ls_metric_add(pl->mh.restores[LS_PL_RESET], 1);
-        for (t = 0; t < 2; t++)
-                slot->next[t] = slot->durable[t] = -1;
-        slot->shard = ls_shard_new(pl->ms);
-        return 0;
 }
 
 /* ------------------------------------------------------------ rebalance */
@@ -2002,41 +901,11 @@ static void ls_pl_log_parts(ls_pipeline_t *pl, const char *what,
 static void ls_pl_txn_resume(ls_pipeline_t *pl,
                              const rd_kafka_topic_partition_list_t *parts) {
         rd_kafka_topic_partition_list_t *com;
-        rd_kafka_resp_err_t err;
-        char msg[768];
-        int i, attempt;
-        long pause_ms = 500;
+        int i;
 
-        com = rd_kafka_topic_partition_list_copy(parts);
-        for (attempt = 1;; attempt++) {
-                err = rd_kafka_committed(pl->consumer, com, 10000);
-                for (i = 0; !err && i < com->cnt; i++)
-                        err = com->elems[i].err;
-                if (!err || attempt == 6 || atomic_load(&pl->stop_req))
-                        break;
-                ls_log(pl->log, LS_LOG_WARN, "committed_failed",
-                       "reading the committed offsets: %s (retry %d of 5 "
-                       "in %ld ms)",
-                       rd_kafka_err2str(err), attempt, pause_ms);
-                /* An error answered at once (e.g. the coordinator is
-                 * loading after a failover) needs time, not a loop. */
-                {
-                        struct timespec ts = {pause_ms / 1000,
-                                              (pause_ms % 1000) * 1000000L};
-                        nanosleep(&ts, NULL);
-                }
-                pause_ms = pause_ms * 2 > 5000 ? 5000 : pause_ms * 2;
-        }
-        if (err) {
-                snprintf(msg, sizeof(msg),
-                         "cannot read the group's committed offsets: %s; "
-                         "without them replayed outputs cannot be told "
-                         "apart from committed ones",
-                         rd_kafka_err2str(err));
-                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-                rd_kafka_topic_partition_list_destroy(com);
+        if (ls_durable_committed(pl->dur, pl->consumer, parts, &pl->stop_req,
+                                 &com))
                 return;
-        }
         for (i = 0; i < com->cnt; i++) {
                 int t = ls_pl_topic_index(pl, com->elems[i].topic);
                 int32_t p = com->elems[i].partition;
@@ -2048,8 +917,8 @@ static void ls_pl_txn_resume(ls_pipeline_t *pl,
                         continue;
                 tp->committed = c;
                 tp->quiet_until = c;
-                start = pl->slots[p].next[t]; /* -1: the earliest */
-                if (pl->snapstore && start < c)
+                start = pl->slots[p].dur.next[t]; /* -1: the earliest */
+                if (ls_durable_on(pl->dur) && start < c)
                         ls_log(pl->log, LS_LOG_INFO, "txn_resume",
                                "%s [%" PRId32 "]: committed offset %" PRId64
                                " is past the snapshot's %" PRId64
@@ -2083,11 +952,14 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                                     "out of memory on assign");
                         return;
                 }
-                pl->tps[t][p]->m_consumed = ls_pl_consumed_metric(pl, t, p);
+                pl->tps[t][p]->m_consumed = ls_runmetrics_consumed(
+                        &pl->mh, ls_pl_topic_name(pl, t), p);
                 if (pl->slots[p].refs++ == 0) {
                         /* From the newest usable snapshot, else empty
-                         * when that loses nothing (ls_pl_restore). */
-                        if (ls_pl_restore(pl, p))
+                         * when that loses nothing (ls_durable_restore). */
+                        if (ls_durable_restore(pl->dur, &pl->slots[p].dur, p,
+                                               pl->ms, pl->consumer,
+                                               &pl->slots[p].shard))
                                 return;
                         pl->slots[p].last_input_ms = ls_pl_now_mono();
                         if (!pl->slots[p].shard) {
@@ -2096,12 +968,12 @@ static void ls_pl_assign(ls_pipeline_t *pl,
                                 return;
                         }
                 }
-                if (pl->snapstore) {
+                if (ls_durable_on(pl->dur)) {
                         /* Resume where the shard's state ends. */
-                        int64_t next = pl->slots[p].next[t];
+                        int64_t next = pl->slots[p].dur.next[t];
                         parts->elems[i].offset =
                                 next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
-                        pl->tps[t][p]->consumed_next = next;
+                        pl->tps[t][p]->m.consumed_next = next;
                         /* The snapshot's offset is durable and its outputs
                          * were delivered before it was written: commit it
                          * even if nothing new arrives (a commit may have
@@ -2128,16 +1000,16 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
                 /* Everything produced for these partitions must be
                  * acknowledged, and their shards snapshotted, before
                  * their offsets are committed. */
-                ls_pl_flush(pl);
+                ls_producer_flush(pl->producer);
                 ls_pl_make_durable(pl, parts, "revoke");
                 ls_pl_commit(pl, parts);
         } else if (pl->conf->transactional && !pl->fatal) {
                 /* The group moved on without us: the open transaction
                  * holds outputs of these partitions that their new owner
                  * produces again, so it must never commit. */
-                ls_pl_flush(pl);
+                ls_producer_flush(pl->producer);
                 if (!pl->fatal) /* e.g. fenced: the broker aborted it */
-                        ls_pl_txn_abort(pl, "assignment lost");
+                        ls_producer_txn_abort(pl->producer, "assignment lost");
         }
         for (i = 0; i < parts->cnt; i++) {
                 int t = ls_pl_topic_index(pl, parts->elems[i].topic);
@@ -2145,7 +1017,7 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
                 if (t < 0 || p < 0 || p >= pl->n_parts || !pl->tps[t][p])
                         continue;
                 if (lost) /* in-flight tickets must not outlive the tp */
-                        ls_pl_flush(pl);
+                        ls_producer_flush(pl->producer);
                 ls_tp_destroy(pl->tps[t][p]);
                 pl->tps[t][p] = NULL;
                 if (--pl->slots[p].refs == 0) {
@@ -2169,14 +1041,11 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
  */
 static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
                              const rd_kafka_topic_partition_list_t *parts) {
-        const char *name[2] = {pl->conf->topic_events,
-                               pl->conf->topic_profiles};
+        const char *const name[2] = {pl->conf->topic_events,
+                                     pl->conf->topic_profiles};
         char msg[1024];
-        int i, j, t, in_assignment[2] = {0, 0};
+        int t;
 
-        for (i = 0; i < parts->cnt; i++)
-                if ((t = ls_pl_topic_index(pl, parts->elems[i].topic)) >= 0)
-                        in_assignment[t] = 1;
         for (t = 0; t < 2; t++) { /* 0 = unknown (e.g. not created yet) */
                 char err[256];
                 int32_t n = ls_keys_partition_count(rk, name[t], 5000, err,
@@ -2189,42 +1058,10 @@ static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
                                "its partition count against %s",
                                err, name[1 - t]);
         }
-        if (pl->topic_parts[0] > 0 && pl->topic_parts[1] > 0 &&
-            pl->topic_parts[0] != pl->topic_parts[1]) {
-                snprintf(msg, sizeof(msg),
-                         "the input topics are not co-partitioned: %s has "
-                         "%" PRId32 " partitions and %s has %" PRId32
-                         "; partition p of both must hold the same leads "
-                         "(docs/CONFIG.md)",
-                         name[0], pl->topic_parts[0], name[1],
-                         pl->topic_parts[1]);
+        if (ls_keys_copartition(name, pl->topic_parts, parts, msg,
+                                sizeof(msg))) {
                 ls_pl_fatal(pl, LS_ERR_INVALID, msg);
                 return -1;
-        }
-        for (i = 0; i < parts->cnt; i++) {
-                int32_t p = parts->elems[i].partition;
-                int found = 0;
-
-                t = ls_pl_topic_index(pl, parts->elems[i].topic);
-                if (t < 0 ||
-                    (pl->topic_parts[1 - t] > 0 ? p >= pl->topic_parts[1 - t]
-                                                : !in_assignment[1 - t]))
-                        continue; /* the other topic has no partition p */
-                for (j = 0; j < parts->cnt && !found; j++)
-                        found = parts->elems[j].partition == p &&
-                                ls_pl_topic_index(pl, parts->elems[j].topic) ==
-                                        1 - t;
-                if (!found) {
-                        snprintf(msg, sizeof(msg),
-                                 "the group assigned %s [%" PRId32
-                                 "] to this member but %s [%" PRId32
-                                 "] to another: partition p of both input "
-                                 "topics must go to one member (use the "
-                                 "range assignor, docs/CONFIG.md)",
-                                 name[t], p, name[1 - t], p);
-                        ls_pl_fatal(pl, LS_ERR_INVALID, msg);
-                        return -1;
-                }
         }
         return 0;
 }
@@ -2232,7 +1069,7 @@ static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
 static void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t *parts,
                                void *opaque) {
-        ls_pipeline_t *pl = opaque;
+        ls_pipeline_t *pl = ((ls_kafka_env_t *)opaque)->owner;
         const char *protocol = rd_kafka_rebalance_protocol(rk);
         int cooperative = protocol && !strcmp(protocol, "COOPERATIVE");
         rd_kafka_error_t *error = NULL;
@@ -2324,7 +1161,7 @@ static int ls_pl_reload_wanted(ls_pipeline_t *pl) {
 static void ls_pl_reload_model(ls_pipeline_t *pl) {
         ls_modelset_t *ms = NULL;
         ls_shard_t **fresh;
-        char errstr[1024], labels[64];
+        char errstr[1024];
         const char *result;
         int32_t p, n = 0;
 
@@ -2371,7 +1208,7 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
         }
         /* Everything scored under the old model is delivered and
          * committed before the first input meets the new one. */
-        ls_pl_flush(pl);
+        ls_producer_flush(pl->producer);
         ls_pl_commit(pl, NULL);
         ls_outbuf_reset(&pl->ob);
         for (p = 0; p < pl->n_parts; p++) {
@@ -2379,13 +1216,13 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
                         continue;
                 ls_shard_destroy(pl->slots[p].shard);
                 pl->slots[p].shard = fresh[p];
-                pl->slots[p].dirty = 1;
+                pl->slots[p].dur.dirty = 1;
                 n++;
         }
         ls_free(fresh);
         ls_pl_set_caps(pl);
-        ls_pl_model_info(pl, pl->ms, 0);
-        ls_pl_model_info(pl, ms, 1);
+        ls_runmetrics_model_info(&pl->mh, pl->ms, 0);
+        ls_runmetrics_model_info(&pl->mh, ms, 1);
         {
                 char old[sizeof(pl->ms->version)], shards[16];
                 memcpy(old, pl->ms->version, sizeof(old));
@@ -2404,19 +1241,12 @@ static void ls_pl_reload_model(ls_pipeline_t *pl) {
          * new model from the switch point. */
         ls_pl_make_durable(pl, NULL, "model reload");
 count:
-        snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-        ls_metric_add(ls_metrics_counter(pl->metrics,
-                                         "leadscore_model_reloads_total",
-                                         "Model reload attempts, by result "
-                                         "(switched, unchanged, rejected).",
-                                         labels),
-                      1);
+        ls_runmetrics_reload(&pl->mh, result);
 }
 
 /** Refreshes the gauges that describe state: leads and bytes per shard,
- * leads per model, ready; and the registry's skipped lookups. */
+ * leads per model, snapshots; and the registry's skipped lookups. */
 static void ls_pl_publish(ls_pipeline_t *pl) {
-        char labels[512], id[256];
         uint64_t *per_model;
         size_t i;
         int32_t p;
@@ -2424,271 +1254,33 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
         per_model = ls_calloc(pl->ms->n_models ? pl->ms->n_models : 1,
                               sizeof(*per_model));
         for (p = 0; p < pl->n_parts; p++) {
-                ls_shard_stats_t st;
-                memset(&st, 0, sizeof(st));
-                if (pl->slots[p].shard) {
-                        ls_shard_stats(pl->slots[p].shard, &st);
-                        for (i = 0; per_model && i < pl->ms->n_models; i++)
-                                per_model[i] += ls_shard_scored_leads(
-                                        pl->slots[p].shard, i);
-                }
-                snprintf(labels, sizeof(labels), "partition=\"%" PRId32 "\"",
-                         p);
-                ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_leads",
-                                               "Leads held by the shard of "
-                                               "each assigned partition.",
-                                               labels),
-                              (double)st.leads);
-                ls_metric_set(ls_metrics_gauge(pl->metrics,
-                                               "leadscore_state_bytes",
-                                               "Memory held by each shard's "
-                                               "lead table.",
-                                               labels),
-                              (double)st.state_bytes);
-                ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_timers",
-                                               "Pending decay timers per "
-                                               "shard.",
-                                               labels),
-                              (double)st.timers);
+                ls_runmetrics_shard(&pl->mh, p, pl->slots[p].shard);
+                for (i = 0;
+                     per_model && pl->slots[p].shard && i < pl->ms->n_models;
+                     i++)
+                        per_model[i] +=
+                                ls_shard_scored_leads(pl->slots[p].shard, i);
         }
-        for (i = 0; per_model && i < pl->ms->n_models; i++) {
-                snprintf(labels, sizeof(labels), "model=\"%s\"",
-                         ls_metrics_label_escape(pl->ms->models[i].id, id,
-                                                 sizeof(id)));
-                ls_metric_set(ls_metrics_gauge(pl->metrics,
-                                               "leadscore_model_leads",
-                                               "Leads with at least one "
-                                               "output under the model, over "
-                                               "the assigned shards.",
-                                               labels),
-                              (double)per_model[i]);
-        }
+        if (per_model)
+                ls_runmetrics_model_leads(&pl->mh, pl->ms, per_model);
         ls_free(per_model);
         for (p = 0; p < pl->n_parts; p++)
-                ls_pl_publish_snapshot(pl, p);
+                if (pl->slots[p].shard)
+                        ls_durable_publish(pl->dur, &pl->slots[p].dur, p);
         if (pl->registry)
-                ls_metric_set_total(
-                        ls_metrics_counter(
-                                pl->metrics,
-                                "leadscore_registry_lookups_skipped_total",
-                                "Schema ids not looked up in the registry: "
-                                "over registry.max_lookups_per_second.",
-                                NULL),
-                        ls_registry_lookups_skipped(pl->registry));
+                ls_runmetrics_registry(&pl->mh, pl->registry);
 }
 
 /* ------------------------------------------------------------ lifecycle */
-
-static int ls_pl_conf_set(rd_kafka_conf_t *kconf, const char *section,
-                          const char *name, const char *value, char *errstr,
-                          size_t errstr_size) {
-        char kerr[512];
-
-        if (rd_kafka_conf_set(kconf, name, value, kerr, sizeof(kerr)) !=
-            RD_KAFKA_CONF_OK) {
-                ls_seterr(errstr, errstr_size, LS_ERR_INVALID, "%s.%s: %s",
-                          section, name, kerr);
-                return -1;
-        }
-        return 0;
-}
-
-static int ls_pl_conf_props(rd_kafka_conf_t *kconf, const char *section,
-                            const ls_props_t *props, char *errstr,
-                            size_t errstr_size) {
-        size_t i;
-
-        for (i = 0; i < props->n; i++)
-                if (ls_pl_conf_set(kconf, section, props->names[i],
-                                   props->values[i], errstr, errstr_size))
-                        return -1;
-        return 0;
-}
-
-/* Which client a configuration is for. */
-typedef enum ls_pl_role_e {
-        LS_PL_CONSUMER,
-        LS_PL_PRODUCER,
-        LS_PL_SNAPSHOTS, /* the snapshot topic's clients (ls_snapstore.h):
-                          * the shared `kafka` section only */
-} ls_pl_role_t;
-
-/**
- * The configuration of one of the pipeline's clients: its defaults, the
- * `kafka` section, the role's own section, the role's fixed settings.
- * @returns it (the caller's), or NULL with errstr.
- */
-static rd_kafka_conf_t *ls_pl_client_conf(ls_pipeline_t *pl, ls_pl_role_t role,
-                                          char *errstr, size_t errstr_size) {
-        const ls_config_t *conf = pl->conf;
-        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-        int consumer = role == LS_PL_CONSUMER;
-
-        rd_kafka_conf_set_opaque(kconf, pl);
-        rd_kafka_conf_set_log_cb(kconf, ls_pl_kafka_log_cb);
-        rd_kafka_conf_set_error_cb(kconf, ls_pl_kafka_error_cb);
-        if (conf->metrics_listen && role != LS_PL_SNAPSHOTS) {
-                /* Lag, rtt and queue gauges; the user may override. */
-                if (ls_pl_conf_set(kconf, "kafka", "statistics.interval.ms",
-                                   "5000", errstr, errstr_size))
-                        goto fail;
-                rd_kafka_conf_set_stats_cb(kconf, ls_pl_stats_cb);
-        }
-        if (consumer) {
-                /* Latency defaults (docs/CONFIG.md): a fetch returns
-                 * within 10 ms when there is nothing new, and a partition
-                 * reports its end, which releases the other topic's held
-                 * records at once (docs/DURABILITY.md). */
-                if (ls_pl_conf_set(kconf, "consumer", "auto.offset.reset",
-                                   "earliest", errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer",
-                                   "partition.assignment.strategy", "range",
-                                   errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer", "fetch.wait.max.ms", "10",
-                                   errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer", "enable.partition.eof",
-                                   "true", errstr, errstr_size))
-                        goto fail;
-        } else if (role == LS_PL_PRODUCER) {
-                /* Keys land where the Java client, Kafka Streams, Flink
-                 * and kafkajs put them (the user may override). */
-                if (ls_pl_conf_set(kconf, "producer", "linger.ms", "5", errstr,
-                                   errstr_size) ||
-                    ls_pl_conf_set(kconf, "producer", "partitioner",
-                                   "murmur2_random", errstr, errstr_size))
-                        goto fail;
-        }
-        if (ls_pl_conf_props(kconf, "kafka", &conf->kafka, errstr,
-                             errstr_size) ||
-            (role != LS_PL_SNAPSHOTS &&
-             ls_pl_conf_props(kconf, consumer ? "consumer" : "producer",
-                              consumer ? &conf->consumer : &conf->producer,
-                              errstr, errstr_size)))
-                goto fail;
-        if (pl->broker && ls_pl_conf_set(kconf, "kafka", "bootstrap.servers",
-                                         pl->bootstrap, errstr, errstr_size))
-                goto fail;
-        if (consumer) {
-                if (ls_pl_conf_set(kconf, "consumer", "group.id", conf->group,
-                                   errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer", "enable.auto.commit",
-                                   "false", errstr, errstr_size) ||
-                    ls_pl_conf_set(kconf, "consumer",
-                                   "enable.auto.offset.store", "false", errstr,
-                                   errstr_size))
-                        goto fail;
-                rd_kafka_conf_set_rebalance_cb(kconf, ls_pl_rebalance_cb);
-                {
-                        /* Only range keeps partition p of both topics on
-                         * one member: roundrobin and cooperative-sticky
-                         * can split a lead's inputs. */
-                        char v[128];
-                        size_t vsize = sizeof(v);
-                        if (rd_kafka_conf_get(kconf,
-                                              "partition.assignment.strategy",
-                                              v, &vsize) == RD_KAFKA_CONF_OK &&
-                            strcmp(v, "range") != 0) {
-                                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                          "%s: consumer: "
-                                          "partition.assignment.strategy "
-                                          "'%s' can assign partition p of %s "
-                                          "and of %s to different members; "
-                                          "leadscore needs 'range' "
-                                          "(docs/CONFIG.md)",
-                                          conf->path ? conf->path : "config", v,
-                                          conf->topic_events,
-                                          conf->topic_profiles);
-                                goto fail;
-                        }
-                }
-        } else if (role == LS_PL_PRODUCER) {
-                if (ls_pl_conf_set(kconf, "producer", "enable.idempotence",
-                                   "true", errstr, errstr_size))
-                        goto fail;
-                rd_kafka_conf_set_dr_msg_cb(kconf, ls_pl_dr_cb);
-        }
-        return kconf;
-fail:
-        rd_kafka_conf_destroy(kconf);
-        return NULL;
-}
-
-static rd_kafka_t *ls_pl_client_new(ls_pipeline_t *pl, rd_kafka_type_t type,
-                                    char *errstr, size_t errstr_size) {
-        int consumer = type == RD_KAFKA_CONSUMER;
-        rd_kafka_conf_t *kconf = ls_pl_client_conf(
-                pl, consumer ? LS_PL_CONSUMER : LS_PL_PRODUCER, errstr,
-                errstr_size);
-        rd_kafka_t *rk;
-        char kerr[512];
-
-        if (!kconf)
-                return NULL;
-        rk = rd_kafka_new(type, kconf, kerr, sizeof(kerr));
-        if (!rk) {
-                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA, "%s: %s",
-                          consumer ? "consumer" : "producer", kerr);
-                rd_kafka_conf_destroy(kconf);
-        }
-        return rk;
-}
-
-/**
- * Sizes the lead budget (max_leads): as configured, or with `auto` so
- * that the leads' estimated state fills at most half of the process's
- * memory limit (ls_memlimit.h), leaving the rest to buffers, snapshot
- * images and the model set. Logs it and publishes it as
- * leadscore_lead_cap. Each partition gets its share
- * (ls_pl_partition_cap()).
- */
-static void ls_pl_lead_cap_init(ls_pipeline_t *pl) {
-        char source[1400];
-        uint64_t limit, per_lead;
-
-        if (pl->conf->max_leads != LS_MAX_LEADS_AUTO) {
-                pl->lead_budget = (size_t)pl->conf->max_leads;
-                if (pl->lead_budget)
-                        ls_log(pl->log, LS_LOG_INFO, "lead_cap",
-                               "at most %zu leads over all partitions, "
-                               "each partition its share (max_leads)",
-                               pl->lead_budget);
-                else
-                        ls_log(pl->log, LS_LOG_WARN, "lead_cap",
-                               "no lead cap (max_leads: none): a flood of "
-                               "new lead ids can exhaust memory");
-        } else {
-                limit = ls_memory_limit("", source, sizeof(source));
-                per_lead = ls_lead_bytes_estimate(pl->ms);
-                pl->lead_budget = (size_t)(limit / 2 / per_lead);
-                if (limit && pl->lead_budget == 0)
-                        pl->lead_budget = 1;
-                if (limit)
-                        ls_log(pl->log, LS_LOG_INFO, "lead_cap",
-                               "at most %zu leads over all partitions, "
-                               "each partition its share (max_leads: "
-                               "auto): half of the memory limit of %" PRIu64
-                               " bytes (%s) at about %" PRIu64
-                               " bytes per lead",
-                               pl->lead_budget, limit, source, per_lead);
-                else
-                        ls_log(pl->log, LS_LOG_WARN, "lead_cap",
-                               "no lead cap (max_leads: auto): no memory "
-                               "limit found (no cgroup limit, no "
-                               "/proc/meminfo); set max_leads");
-        }
-        ls_metric_set(ls_metrics_gauge(pl->metrics, "leadscore_lead_cap",
-                                       "Leads this process holds at most "
-                                       "if it holds every partition "
-                                       "(max_leads; 0: no cap).",
-                                       NULL),
-                      (double)pl->lead_budget);
-}
 
 ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                                size_t errstr_size) {
         ls_pipeline_t *pl;
         ls_codec_conf_t cc;
         ls_registry_conf_t rconf;
+        ls_kafka_opts_t ko;
+        ls_producer_conf_t pc;
+        ls_durable_conf_t dc;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t kerr;
         char sub[512];
@@ -2704,10 +1296,12 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         atomic_init(&pl->reload_req, 0);
         if (ls_pl_ops_new(pl, errstr, errstr_size))
                 goto fail;
+        pl->kenv.log = pl->log;
+        pl->kenv.metrics = pl->metrics;
+        pl->kenv.fatal = ls_pl_env_fatal;
+        pl->kenv.failed = ls_pl_env_failed;
+        pl->kenv.owner = pl;
         ls_outbuf_init(&pl->ob);
-        ls_buf_init(&pl->snapbuf);
-        pl->last_snapshot = ls_pl_now_mono();
-        ls_buf_init(&pl->buf);
 
         if (!conf->model_path) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
@@ -2717,8 +1311,12 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         if (ls_modelset_load(conf->model_path, &pl->ms, errstr, errstr_size))
                 goto fail;
         ls_pl_model_stat(pl, &pl->model_mtime, &pl->model_size);
-        ls_pl_model_info(pl, pl->ms, 1);
-        ls_pl_lead_cap_init(pl);
+        ls_runmetrics_model_info(&pl->mh, pl->ms, 1);
+        /* max_leads; auto: half of the memory limit. Each partition gets
+         * its share (ls_pl_partition_cap()). */
+        pl->lead_budget = ls_lead_budget(
+                conf->max_leads, ls_lead_bytes_estimate(pl->ms), "", pl->log);
+        ls_runmetrics_lead_cap(&pl->mh, pl->lead_budget);
 
         memset(&cc, 0, sizeof(cc));
         cc.input_format = conf->input_format;
@@ -2731,78 +1329,41 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         if (!pl->codec)
                 goto fail;
 
-        if (!ls_config_has_bootstrap(conf)) {
-                const char *names[5] = {conf->topic_events,
-                                        conf->topic_profiles,
-                                        conf->topic_scores, conf->topic_alerts,
-                                        conf->topic_dead_letters};
-
-                if (!conf->embedded) {
-                        /* Never a silent test broker in production, e.g.
-                         * from an unset ${env:KAFKA_BOOTSTRAP}. */
-                        ls_seterr(
-                                errstr, errstr_size, LS_ERR_INVALID,
-                                "%s: kafka.bootstrap.servers: %s; set it "
-                                "to the cluster's brokers, or add an "
-                                "embedded_broker section to run against a "
-                                "built-in test broker",
-                                conf->path ? conf->path : "config",
-                                ls_props_get(&conf->kafka, "bootstrap.servers")
-                                        ? "empty"
-                                        : "missing");
-                        goto fail;
-                }
-                pl->broker = ls_broker_new(conf->embedded_partitions, names, 5,
-                                           errstr, errstr_size);
-                if (!pl->broker)
-                        goto fail;
-                pl->bootstrap = ls_strdup(ls_broker_address(pl->broker));
-                fprintf(stderr, "broker: %s\n", pl->bootstrap);
-        } else {
-                const char *b = ls_props_get(&conf->kafka, "bootstrap.servers");
-                if (!b)
-                        b = ls_props_get(&conf->kafka, "metadata.broker.list");
-                if (!b)
-                        b = ls_props_get(&conf->consumer, "bootstrap.servers");
-                pl->bootstrap = ls_strdup(b);
-        }
-        if (!pl->bootstrap) {
-                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
+        pl->bootstrap =
+                ls_kafka_bootstrap(conf, &pl->broker, errstr, errstr_size);
+        if (!pl->bootstrap)
                 goto fail;
-        }
+        if (pl->broker)
+                fprintf(stderr, "broker: %s\n", pl->bootstrap);
 
-        pl->producer =
-                ls_pl_client_new(pl, RD_KAFKA_PRODUCER, errstr, errstr_size);
+        memset(&ko, 0, sizeof(ko));
+        ko.conf = conf;
+        ko.bootstrap = pl->broker ? pl->bootstrap : NULL;
+        ko.env = &pl->kenv;
+        memset(&pc, 0, sizeof(pc));
+        pc.conf = conf;
+        pc.bootstrap = ko.bootstrap;
+        pc.codec = pl->codec;
+        pc.env = &pl->kenv;
+        memcpy(pc.metrics.outputs, pl->mh.outputs, sizeof(pc.metrics.outputs));
+        pc.metrics.delivered = pl->mh.delivered;
+        pc.metrics.delivery_failures = pl->mh.delivery_failures;
+        pl->producer = ls_producer_new(&pc, errstr, errstr_size);
         if (!pl->producer)
                 goto fail;
-        {
-                char v[32];
-                unsigned long max = 1000000; /* librdkafka's default */
-
-                if (*ls_pl_kafka_prop(pl->producer, "message.max.bytes", v,
-                                      sizeof(v)))
-                        max = strtoul(v, NULL, 10);
-                pl->dl_limit = max - max / 16 > 2 * LS_PL_DL_HEADROOM
-                                       ? max - max / 16 - LS_PL_DL_HEADROOM
-                                       : LS_PL_DL_HEADROOM;
-        }
-        pl->consumer =
-                ls_pl_client_new(pl, RD_KAFKA_CONSUMER, errstr, errstr_size);
+        ko.role = LS_KAFKA_CONSUMER;
+        ko.rebalance_cb = ls_pl_rebalance_cb;
+        pl->consumer = ls_kafka_client_new(&ko, errstr, errstr_size);
         if (!pl->consumer)
                 goto fail;
-        if (conf->snapshot_topic) {
-                rd_kafka_conf_t *sconf = ls_pl_client_conf(pl, LS_PL_SNAPSHOTS,
-                                                           errstr, errstr_size);
-                if (!sconf || !(pl->snapstore = ls_snapstore_topic_new(
-                                        conf->snapshot_topic, sconf, errstr,
-                                        errstr_size)))
-                        goto fail;
-        } else if (conf->snapshot_dir &&
-                   !(pl->snapstore = ls_snapstore_dir_new(
-                             conf->snapshot_dir, conf->snapshot_keep))) {
-                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
+        ko.rebalance_cb = NULL;
+        memset(&dc, 0, sizeof(dc));
+        dc.conf = conf;
+        dc.kafka = &ko;
+        dc.env = &pl->kenv;
+        memcpy(dc.restores, pl->mh.restores, sizeof(dc.restores));
+        if (!(pl->dur = ls_durable_new(&dc, errstr, errstr_size)))
                 goto fail;
-        }
         rd_kafka_poll_set_consumer(pl->consumer);
         pl->cq = rd_kafka_queue_get_consumer(pl->consumer);
         pl->batch = ls_malloc(LS_PL_BATCH * sizeof(*pl->batch));
@@ -2810,19 +1371,9 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
                 ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
                 goto fail;
         }
-        if (conf->transactional) {
-                rd_kafka_error_t *terr =
-                        rd_kafka_init_transactions(pl->producer, 60000);
-                if (!terr)
-                        terr = rd_kafka_begin_transaction(pl->producer);
-                if (terr) {
-                        ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                                  "transactional producer: %s",
-                                  rd_kafka_error_string(terr));
-                        rd_kafka_error_destroy(terr);
-                        goto fail;
-                }
-        }
+        if (conf->transactional &&
+            ls_producer_txn_begin(pl->producer, errstr, errstr_size))
+                goto fail;
 
         topics = rd_kafka_topic_partition_list_new(2);
         rd_kafka_topic_partition_list_add(topics, conf->topic_events,
@@ -2880,6 +1431,7 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                          char *errstr, size_t errstr_size) {
         int64_t last_commit = ls_pl_now_mono(), last_idle = last_commit;
         int64_t last_publish = 0, last_watch = last_commit;
+        ls_pipeline_stats_t st;
 
         while (!ls_pl_stopping(pl, stopp)) {
                 ssize_t n, i;
@@ -2909,7 +1461,7 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                 ls_pl_drain(pl);
                 if (!pl->fatal) /* (an error may leave a lead half done) */
                         ls_pl_check(pl);
-                rd_kafka_poll(pl->producer, 0);
+                ls_producer_poll(pl->producer);
                 if (ls_pl_snapshot_due(pl))
                         ls_pl_make_durable(pl, NULL, NULL);
                 if (pl->conf->idle_tick_ms > 0 &&
@@ -2941,32 +1493,29 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
          * the group (the revoke callback commits once more). */
         ls_log(pl->log, pl->fatal ? LS_LOG_ERROR : LS_LOG_INFO, "stopping",
                "stopping%s", pl->fatal ? " after a fatal error" : "");
-        ls_pl_flush(pl);
+        ls_producer_flush(pl->producer);
         if (!pl->fatal) {
                 ls_pl_make_durable(pl, NULL, "stop");
         } else if (pl->conf->transactional) {
                 /* Nothing of the open transaction may commit; abort it
                  * now rather than at transaction.timeout.ms (fails
                  * harmlessly when fenced or already aborted). */
-                rd_kafka_error_t *aerr =
-                        rd_kafka_abort_transaction(pl->producer, 30000);
-                if (aerr)
-                        rd_kafka_error_destroy(aerr);
+                ls_producer_txn_discard(pl->producer);
         }
         ls_pl_commit(pl, NULL);
         ls_pl_close(pl);
-        ls_pl_flush(pl);
+        ls_producer_flush(pl->producer);
         ls_pl_publish(pl);
+        ls_pipeline_stats(pl, &st);
         ls_log(pl->log, LS_LOG_INFO, "stopped",
                "stopped: consumed %" PRIu64 ", applied %" PRIu64
                ", outputs %" PRIu64 " (alerts %" PRIu64
                "), dead letters %" PRIu64 ", duplicates %" PRIu64
                ", stale profiles %" PRIu64 ", delivery failures %" PRIu64
                ", ticks %" PRIu64 " (produced %" PRIu64 ")",
-               pl->stats.consumed, pl->stats.applied, pl->stats.outputs,
-               pl->stats.alerts, pl->stats.dead_letters, pl->stats.duplicates,
-               pl->stats.stale, pl->stats.delivery_failures, pl->stats.ticks,
-               pl->stats.ticks_produced);
+               st.consumed, st.applied, st.outputs, st.alerts, st.dead_letters,
+               st.duplicates, st.stale, st.delivery_failures, st.ticks,
+               st.ticks_produced);
         if (pl->fatal) {
                 /* Printed by the caller, not the log: mask secrets too. */
                 char masked[sizeof(pl->fatal_str)];
@@ -3009,7 +1558,17 @@ uint64_t ls_pipeline_consumed(const ls_pipeline_t *pl) {
 }
 
 void ls_pipeline_stats(const ls_pipeline_t *pl, ls_pipeline_stats_t *stats) {
+        ls_producer_stats_t ps;
+
         *stats = pl->stats;
+        if (!pl->producer)
+                return;
+        ls_producer_stats(pl->producer, &ps);
+        stats->outputs = ps.outputs;
+        stats->alerts = ps.alerts;
+        stats->dead_letters = ps.dead_letters;
+        stats->delivered = ps.delivered;
+        stats->delivery_failures = ps.delivery_failures;
 }
 
 void ls_pipeline_destroy(ls_pipeline_t *pl) {
@@ -3024,16 +1583,8 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
                         rd_kafka_queue_destroy(pl->cq);
                 rd_kafka_destroy(pl->consumer);
         }
-        if (pl->producer) {
-                ls_pl_flush(pl);
-                rd_kafka_destroy(pl->producer);
-        }
-        ls_snapstore_destroy(pl->snapstore);
-        while (pl->tblocks) { /* no delivery report is pending any more */
-                ls_ticket_block_t *b = pl->tblocks;
-                pl->tblocks = b->next;
-                ls_free(b);
-        }
+        ls_producer_destroy(pl->producer);
+        ls_durable_destroy(pl->dur);
         ls_free(pl->batch);
         for (t = 0; t < 2; t++) {
                 for (p = 0; p < pl->n_parts; p++)
@@ -3049,8 +1600,6 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
         if (pl->ms)
                 ls_modelset_destroy(pl->ms);
         ls_outbuf_free(&pl->ob);
-        ls_buf_free(&pl->buf);
-        ls_buf_free(&pl->snapbuf);
         /* Stops the HTTP thread before anything it reads goes away. */
         ls_metrics_destroy(pl->metrics);
         ls_log_destroy(pl->log);

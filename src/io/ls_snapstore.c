@@ -66,18 +66,6 @@ static void ls_ss_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         }
 }
 
-static int ls_ss_set(rd_kafka_conf_t *conf, const char *name, const char *value,
-                     char *errstr, size_t errstr_size) {
-        char kerr[256];
-
-        if (rd_kafka_conf_set(conf, name, value, kerr, sizeof(kerr)) ==
-            RD_KAFKA_CONF_OK)
-                return 0;
-        ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                  "snapshot.topic client: %s: %s", name, kerr);
-        return -1;
-}
-
 /* The topic's cleanup.policy must keep the newest record per key. */
 static ls_err_t ls_ss_check_compacted(ls_snapstore_t *st, char *errstr,
                                       size_t errstr_size) {
@@ -144,52 +132,50 @@ static ls_err_t ls_ss_check_compacted(ls_snapstore_t *st, char *errstr,
         return err;
 }
 
-ls_snapstore_t *ls_snapstore_topic_new(const char *topic, rd_kafka_conf_t *conf,
+ls_snapstore_t *ls_snapstore_topic_new(const char *topic,
+                                       const ls_kafka_opts_t *base,
                                        char *errstr, size_t errstr_size) {
+        /* One request in flight keeps chunks in order; a retried chunk
+         * written twice is harmless (same key, same bytes), so no
+         * producer id is needed. */
+        static const ls_kafka_prop_t wprops[] = {
+                {"enable.idempotence", "false"},
+                {"max.in.flight.requests.per.connection", "1"},
+                {"acks", "all"},
+                {"linger.ms", "0"},
+        };
         ls_snapstore_t *st = ls_calloc(1, sizeof(*st));
-        rd_kafka_conf_t *rconf = NULL;
-        char kerr[512], gid[300];
+        ls_kafka_opts_t o;
+        ls_kafka_prop_t rprops[3];
+        char gid[300];
 
         if (!st || !(st->topic = ls_strdup(topic))) {
                 ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
                 goto fail;
         }
         snprintf(st->where, sizeof(st->where), "topic %s", topic);
+        o = *base;
+        o.props_where = "snapshot.topic client: ";
+        o.name = NULL;
+        o.rebalance_cb = NULL;
+        o.role = LS_KAFKA_SNAPSHOT_WRITER;
+        o.props = wprops;
+        o.props_cnt = sizeof(wprops) / sizeof(wprops[0]);
+        o.dr_msg_cb = ls_ss_dr_cb;
+        if (!(st->producer = ls_kafka_client_new(&o, errstr, errstr_size)))
+                goto fail;
         /* The reader never joins a group (assign only, no commits); the
          * id only lets it poll. */
         snprintf(gid, sizeof(gid), "leadscore-snapshot-reader-%s", topic);
-        if (!(rconf = rd_kafka_conf_dup(conf)) ||
-            ls_ss_set(rconf, "group.id", gid, errstr, errstr_size) ||
-            ls_ss_set(rconf, "enable.auto.commit", "false", errstr,
-                      errstr_size) ||
-            ls_ss_set(rconf, "enable.partition.eof", "true", errstr,
-                      errstr_size) ||
-            /* One request in flight keeps chunks in order; a retried
-             * chunk written twice is harmless (same key, same bytes), so
-             * no producer id is needed. */
-            ls_ss_set(conf, "enable.idempotence", "false", errstr,
-                      errstr_size) ||
-            ls_ss_set(conf, "max.in.flight.requests.per.connection", "1",
-                      errstr, errstr_size) ||
-            ls_ss_set(conf, "acks", "all", errstr, errstr_size) ||
-            ls_ss_set(conf, "linger.ms", "0", errstr, errstr_size))
+        rprops[0] = (ls_kafka_prop_t){"group.id", gid};
+        rprops[1] = (ls_kafka_prop_t){"enable.auto.commit", "false"};
+        rprops[2] = (ls_kafka_prop_t){"enable.partition.eof", "true"};
+        o.role = LS_KAFKA_SNAPSHOT_READER;
+        o.props = rprops;
+        o.props_cnt = sizeof(rprops) / sizeof(rprops[0]);
+        o.dr_msg_cb = NULL;
+        if (!(st->reader = ls_kafka_client_new(&o, errstr, errstr_size)))
                 goto fail;
-        rd_kafka_conf_set_dr_msg_cb(conf, ls_ss_dr_cb);
-        st->producer =
-                rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
-        if (!st->producer) {
-                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                          "snapshot.topic producer: %s", kerr);
-                goto fail;
-        }
-        conf = NULL;
-        st->reader = rd_kafka_new(RD_KAFKA_CONSUMER, rconf, kerr, sizeof(kerr));
-        if (!st->reader) {
-                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
-                          "snapshot.topic reader: %s", kerr);
-                goto fail;
-        }
-        rconf = NULL;
         st->n_parts = ls_keys_partition_count(
                 st->producer, topic, LS_SS_META_MS, errstr, errstr_size);
         if (st->n_parts < 1 ||
@@ -203,10 +189,6 @@ ls_snapstore_t *ls_snapstore_topic_new(const char *topic, rd_kafka_conf_t *conf,
         }
         return st;
 fail:
-        if (conf)
-                rd_kafka_conf_destroy(conf);
-        if (rconf)
-                rd_kafka_conf_destroy(rconf);
         ls_snapstore_destroy(st);
         return NULL;
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "leadscore/ls_config.h"
+
 /* A v1 cgroup without a limit reports a number near 2^63. */
 #define LS_MEMLIMIT_NONE (UINT64_C(1) << 60)
 
@@ -151,4 +153,51 @@ uint64_t ls_memory_limit(const char *root, char *source, size_t source_size) {
         snprintf(source, source_size, "%s",
                  total ? "/proc/meminfo MemTotal" : "none");
         return total;
+}
+
+size_t ls_lead_budget(int64_t max_leads, uint64_t per_lead, const char *root,
+                      ls_log_t *log) {
+        char source[1400];
+        uint64_t limit;
+        size_t budget;
+
+        if (max_leads != LS_MAX_LEADS_AUTO) {
+                budget = (size_t)max_leads;
+                if (budget)
+                        ls_log(log, LS_LOG_INFO, "lead_cap",
+                               "at most %zu leads over all partitions, "
+                               "each partition its share (max_leads)",
+                               budget);
+                else
+                        ls_log(log, LS_LOG_WARN, "lead_cap",
+                               "no lead cap (max_leads: none): a flood of "
+                               "new lead ids can exhaust memory");
+                return budget;
+        }
+        limit = ls_memory_limit(root, source, sizeof(source));
+        budget = (size_t)(limit / 2 / (per_lead ? per_lead : 1));
+        if (limit && budget == 0)
+                budget = 1;
+        if (limit)
+                ls_log(log, LS_LOG_INFO, "lead_cap",
+                       "at most %zu leads over all partitions, "
+                       "each partition its share (max_leads: "
+                       "auto): half of the memory limit of %" PRIu64
+                       " bytes (%s) at about %" PRIu64 " bytes per lead",
+                       budget, limit, source, per_lead);
+        else
+                ls_log(log, LS_LOG_WARN, "lead_cap",
+                       "no lead cap (max_leads: auto): no memory "
+                       "limit found (no cgroup limit, no "
+                       "/proc/meminfo); set max_leads");
+        return budget;
+}
+
+size_t ls_lead_partition_cap(size_t budget, int32_t partitions) {
+        size_t cap;
+
+        if (budget == 0)
+                return 0;
+        cap = budget / (size_t)(partitions > 0 ? partitions : 1);
+        return cap > 0 ? cap : 1;
 }

@@ -77,8 +77,77 @@ static void test_check(void **state) {
                             "key");
 }
 
+/* An assignment of @p n topic-partitions ("e" events, "p" profiles). */
+static rd_kafka_topic_partition_list_t *assignment(const char *const *topic,
+                                                   const int32_t *part, int n) {
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+        int i;
+
+        for (i = 0; i < n; i++)
+                rd_kafka_topic_partition_list_add(l, topic[i], part[i]);
+        return l;
+}
+
+static void test_copartition(void **state) {
+        static const char *const topics[2] = {"e", "p"};
+        static const char *const both[] = {"e", "p", "e", "p", "x"};
+        static const int32_t both_p[] = {0, 0, 3, 3, 1};
+        static const char *const split[] = {"e", "p", "e"};
+        static const int32_t split_p[] = {0, 0, 1};
+        const int32_t four[2] = {4, 4}, uneven[2] = {4, 6}, unknown[2] = {4, 0};
+        rd_kafka_topic_partition_list_t *l;
+        char err[512];
+
+        (void)state;
+        l = assignment(both, both_p, 5);
+        assert_int_equal(ls_keys_copartition(topics, four, l, err, sizeof(err)),
+                         LS_OK);
+        /* unknown counts are not compared */
+        assert_int_equal(
+                ls_keys_copartition(topics, unknown, l, err, sizeof(err)),
+                LS_OK);
+        assert_int_equal(
+                ls_keys_copartition(topics, uneven, l, err, sizeof(err)),
+                LS_ERR_INVALID);
+        assert_non_null(strstr(err, "not co-partitioned: e has 4 partitions "
+                                    "and p has 6"));
+        rd_kafka_topic_partition_list_destroy(l);
+
+        /* e [1] here, p [1] elsewhere */
+        l = assignment(split, split_p, 3);
+        assert_int_equal(ls_keys_copartition(topics, four, l, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "assigned e [1] to this member but p [1] "
+                                    "to another"));
+        assert_int_equal(
+                ls_keys_copartition(topics, unknown, l, err, sizeof(err)),
+                LS_ERR_INVALID);
+        /* p has no partition 1 (counts differ only when both are known:
+         * here p's count says so) */
+        {
+                const int32_t one[2] = {0, 1};
+                assert_int_equal(
+                        ls_keys_copartition(topics, one, l, err, sizeof(err)),
+                        LS_OK);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+
+        /* only one topic assigned, the other's count unknown: nothing to
+         * pair with */
+        l = assignment(split + 2, split_p + 2, 1);
+        {
+                const int32_t none[2] = {0, 0};
+                assert_int_equal(
+                        ls_keys_copartition(topics, none, l, err, sizeof(err)),
+                        LS_OK);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_copartition),
                 cmocka_unit_test(test_java_compatible),
                 cmocka_unit_test(test_check),
         };

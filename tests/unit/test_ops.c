@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "leadscore/ls_buf.h"
+#include "leadscore/ls_config.h"
 #include "leadscore/ls_log.h"
 #include "leadscore/ls_memlimit.h"
 #include "leadscore/ls_metrics.h"
@@ -282,6 +283,34 @@ static void test_memory_limit(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* The lead budget (max_leads, or auto: half the memory limit) and each
+ * partition's share. */
+static void test_lead_budget(void **state) {
+        char root[] = "/tmp/ls-leadcap-XXXXXX", cmd[300];
+        ls_log_t *log = ls_log_new(LS_LOG_LOGFMT, LS_LOG_ERROR, stderr);
+
+        (void)state;
+        assert_non_null(log);
+        assert_non_null(mkdtemp(root));
+        assert_int_equal(ls_lead_budget(5000, 100, root, log), 5000);
+        assert_int_equal(ls_lead_budget(0, 100, root, log), 0);
+        /* auto without any limit: no cap */
+        assert_int_equal(ls_lead_budget(LS_MAX_LEADS_AUTO, 100, root, log), 0);
+        put_file(root, "/proc/meminfo", "MemTotal:        1000 kB\n");
+        assert_int_equal(ls_lead_budget(LS_MAX_LEADS_AUTO, 100, root, log),
+                         1000 * 1024 / 2 / 100);
+        /* a lead larger than half the memory: still one */
+        assert_int_equal(ls_lead_budget(LS_MAX_LEADS_AUTO, 10000000, root, log),
+                         1);
+        assert_int_equal(ls_lead_partition_cap(0, 4), 0);
+        assert_int_equal(ls_lead_partition_cap(1000, 4), 250);
+        assert_int_equal(ls_lead_partition_cap(3, 4), 1);
+        assert_int_equal(ls_lead_partition_cap(1000, 0), 1000);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+        assert_int_equal(system(cmd), 0);
+        ls_log_destroy(log);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_log_logfmt_and_mask),
@@ -291,6 +320,7 @@ int main(void) {
                 cmocka_unit_test(test_metrics_rdkafka_stats),
                 cmocka_unit_test(test_metrics_set_total_and_build_info),
                 cmocka_unit_test(test_memory_limit),
+                cmocka_unit_test(test_lead_budget),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
