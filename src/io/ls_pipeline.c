@@ -127,9 +127,9 @@ struct ls_pipeline_s {
         off_t model_size;
         ls_modelset_t *ms;
         ls_codec_t *codec;
-        ls_kafka_env_t kenv; /* the clients' opaque (ls_kafka.h) */
+        ls_kafka_env_t kenv;           /* the clients' opaque (ls_kafka.h) */
         const ls_registry_t *registry; /* the codec's client, or NULL */
-        ls_broker_t *broker; /* embedded broker, or NULL */
+        ls_broker_t *broker;           /* embedded broker, or NULL */
         char *bootstrap;
         rd_kafka_t *consumer;
         ls_producer_t *producer;
@@ -596,8 +596,9 @@ static void ls_pl_idle_tick(ls_pipeline_t *pl) {
                     now - slot->last_input_ms < pl->conf->idle_tick_ms)
                         continue;
                 slot->last_input_ms = now; /* next tick: idle_tick later */
-                if (ls_tick_produce(ls_producer_rk(pl->producer), pl->conf->topic_events, p,
-                                    ls_pl_now_wall(), errstr, sizeof(errstr))) {
+                if (ls_tick_produce(ls_producer_rk(pl->producer),
+                                    pl->conf->topic_events, p, ls_pl_now_wall(),
+                                    errstr, sizeof(errstr))) {
                         ls_log(pl->log, LS_LOG_WARN, "tick_failed", "%s",
                                errstr);
                         continue;
