@@ -2,8 +2,9 @@
  * ls_kafka.h - the one factory of Kafka clients.
  *
  * Every client leadscore makes (`run`'s consumer and producer, the
- * snapshot topic's writer and reader, the embedded broker's host, the
- * demo's clients, the benchmarks') is made by ls_kafka_client_new(): its
+ * snapshot topic's writer and reader, `replay`'s, the embedded broker's
+ * host, the demo's clients, the benchmarks') is made by
+ * ls_kafka_client_new(): its
  * configuration is built from the role's defaults, the config's `kafka`
  * section, the role's own section, the bootstrap servers and the caller's
  * fixed properties, in that order; the log, error and statistics
@@ -44,6 +45,11 @@ typedef enum ls_kafka_role_e {
          * broker's host, benchmarks with deliberately raw settings) */
         LS_KAFKA_RAW_PRODUCER,
         LS_KAFKA_RAW_CONSUMER,
+        /* `replay`'s clients (ls_replay.h): throughput defaults, then
+         * opts->kafka (replay has no config sections), bootstrap; its
+         * consumer reads by assignment (no commits, ends reported) */
+        LS_KAFKA_REPLAY_CONSUMER,
+        LS_KAFKA_REPLAY_PRODUCER,
 } ls_kafka_role_t;
 
 /**
@@ -88,6 +94,9 @@ typedef struct ls_kafka_opts_s {
         /* the `kafka` and role sections, the group and topics (borrowed);
          * NULL with the RAW roles */
         const ls_config_t *conf;
+        /* the REPLAY roles: the client properties in place of the
+         * config's `kafka` section (borrowed; NULL: none) */
+        const ls_props_t *kafka;
         /* bootstrap.servers, set after the sections (e.g. the embedded
          * broker's address); NULL: as the sections say */
         const char *bootstrap;

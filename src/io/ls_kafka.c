@@ -38,6 +38,34 @@ static const ls_kafka_role_def_t ls_kafka_roles[] = {
                                       "snapshot.topic reader"},
         [LS_KAFKA_RAW_PRODUCER] = {RD_KAFKA_PRODUCER, NULL, 0, 0, "producer"},
         [LS_KAFKA_RAW_CONSUMER] = {RD_KAFKA_CONSUMER, NULL, 0, 0, "consumer"},
+        [LS_KAFKA_REPLAY_CONSUMER] = {RD_KAFKA_CONSUMER, NULL, 0, 0,
+                                      "consumer"},
+        [LS_KAFKA_REPLAY_PRODUCER] = {RD_KAFKA_PRODUCER, NULL, 0, 0,
+                                      "producer"},
+};
+
+/* `replay`'s defaults: large fetches and queues for throughput (the user
+ * may override), and its fixed consumer settings (by assignment, nothing
+ * committed, partition ends reported). */
+static const ls_kafka_prop_t ls_kafka_replay_cdefs[] = {
+        {"group.id", "leadscore-replay"},
+        {"queued.min.messages", "10000000"},
+        {"queued.max.messages.kbytes", "2097151"},
+        {"fetch.message.max.bytes", "16777216"},
+        {"fetch.max.bytes", "104857600"},
+        {"fetch.wait.max.ms", "100"},
+};
+static const ls_kafka_prop_t ls_kafka_replay_pdefs[] = {
+        {"linger.ms", "20"},
+        {"batch.num.messages", "10000"},
+        {"queue.buffering.max.messages", "2000000"},
+        {"queue.buffering.max.kbytes", "2097151"},
+        {"enable.idempotence", "true"},
+};
+static const ls_kafka_prop_t ls_kafka_replay_cfixed[] = {
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "true"},
 };
 
 const char *ls_kafka_prop(rd_kafka_t *rk, const char *name, char *buf,
@@ -197,6 +225,19 @@ static int ls_kafka_set(rd_kafka_conf_t *kconf, const char *where,
         return 0;
 }
 
+/** Sets the @p n properties @p props, each named as @p where NAME. */
+static int ls_kafka_props(rd_kafka_conf_t *kconf, const char *where,
+                          const ls_kafka_prop_t *props, size_t n, char *errstr,
+                          size_t errstr_size) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (ls_kafka_set(kconf, where, props[i].name, props[i].value,
+                                 errstr, errstr_size))
+                        return -1;
+        return 0;
+}
+
 /** Sets every property of config section @p section. */
 static int ls_kafka_section(rd_kafka_conf_t *kconf, const char *section,
                             const ls_props_t *props, char *errstr,
@@ -244,7 +285,6 @@ static rd_kafka_conf_t *ls_kafka_conf_build(const ls_kafka_opts_t *o,
         const ls_config_t *conf = o->conf;
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
         const char *where = o->props_where ? o->props_where : "";
-        size_t i;
 
         if (!kconf) {
                 ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
@@ -280,6 +320,18 @@ static rd_kafka_conf_t *ls_kafka_conf_build(const ls_kafka_opts_t *o,
                     ls_kafka_set(kconf, "consumer.", "enable.partition.eof",
                                  "true", errstr, errstr_size))
                         goto fail;
+        } else if (o->role == LS_KAFKA_REPLAY_CONSUMER) {
+                if (ls_kafka_props(kconf, "kafka ", ls_kafka_replay_cdefs,
+                                   sizeof(ls_kafka_replay_cdefs) /
+                                           sizeof(ls_kafka_replay_cdefs[0]),
+                                   errstr, errstr_size))
+                        goto fail;
+        } else if (o->role == LS_KAFKA_REPLAY_PRODUCER) {
+                if (ls_kafka_props(kconf, "kafka ", ls_kafka_replay_pdefs,
+                                   sizeof(ls_kafka_replay_pdefs) /
+                                           sizeof(ls_kafka_replay_pdefs[0]),
+                                   errstr, errstr_size))
+                        goto fail;
         } else if (o->role == LS_KAFKA_PRODUCER) {
                 /* Keys land where the Java client, Kafka Streams, Flink
                  * and kafkajs put them (the user may override). */
@@ -291,6 +343,9 @@ static rd_kafka_conf_t *ls_kafka_conf_build(const ls_kafka_opts_t *o,
         }
         if (conf && def->kafka &&
             ls_kafka_section(kconf, "kafka", &conf->kafka, errstr, errstr_size))
+                goto fail;
+        if (o->kafka &&
+            ls_kafka_section(kconf, "kafka", o->kafka, errstr, errstr_size))
                 goto fail;
         if (conf && def->section &&
             ls_kafka_section(kconf, def->section,
@@ -314,11 +369,16 @@ static rd_kafka_conf_t *ls_kafka_conf_build(const ls_kafka_opts_t *o,
                 if (ls_kafka_set(kconf, "producer.", "enable.idempotence",
                                  "true", errstr, errstr_size))
                         goto fail;
-        }
-        for (i = 0; i < o->props_cnt; i++)
-                if (ls_kafka_set(kconf, where, o->props[i].name,
-                                 o->props[i].value, errstr, errstr_size))
+        } else if (o->role == LS_KAFKA_REPLAY_CONSUMER) {
+                if (ls_kafka_props(kconf, "kafka ", ls_kafka_replay_cfixed,
+                                   sizeof(ls_kafka_replay_cfixed) /
+                                           sizeof(ls_kafka_replay_cfixed[0]),
+                                   errstr, errstr_size))
                         goto fail;
+        }
+        if (ls_kafka_props(kconf, where, o->props, o->props_cnt, errstr,
+                           errstr_size))
+                goto fail;
         if (o->rebalance_cb)
                 rd_kafka_conf_set_rebalance_cb(kconf, o->rebalance_cb);
         if (o->dr_msg_cb)

@@ -28,6 +28,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "leadscore/ls_kafka.h"
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_container.h"
 #include "leadscore/ls_replay.h"
@@ -91,6 +92,7 @@ typedef struct ls_rp_loc_s {
 
 struct ls_replay_s {
         ls_replay_conf_t conf;
+        ls_kafka_env_t kenv; /* the clients' opaque: owner = this */
         char errbuf[512];
 
         ls_rp_part_t *parts;

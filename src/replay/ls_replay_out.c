@@ -120,7 +120,7 @@ ls_err_t ls_rp_avro_header(ls_replay_t *rp, int k, const char *file,
 /* ---------------------------------------------------------------- sinks */
 
 void ls_rp_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
-        ls_replay_t *rp = opaque;
+        ls_replay_t *rp = ((ls_kafka_env_t *)opaque)->owner;
 
         if (rkm->err && atomic_fetch_add(&rp->dr_failed, 1) == 0)
                 snprintf(rp->dr_err, sizeof(rp->dr_err), "%s [%" PRId32 "]: %s",

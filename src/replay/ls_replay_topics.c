@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "leadscore/ls_alloc.h"
+#include "leadscore/ls_kafka.h"
 #include "leadscore/ls_keys.h"
 #include "leadscore/ls_tick.h"
 #include "leadscore/ls_merge.h"
@@ -29,77 +30,18 @@
 
 rd_kafka_t *ls_rp_client(ls_replay_t *rp, rd_kafka_type_t type, char *errstr,
                          size_t errstr_size) {
-        /* Applied in this order, so a later setting wins: our defaults,
-         * the configured properties, what a replay consumer must have,
-         * --brokers. */
-        static const char *const cdefs[][2] = {
-                {"group.id", "leadscore-replay"},
-                {"queued.min.messages", "10000000"},
-                {"queued.max.messages.kbytes", "2097151"},
-                {"fetch.message.max.bytes", "16777216"},
-                {"fetch.max.bytes", "104857600"},
-                {"fetch.wait.max.ms", "100"},
-        };
-        static const char *const cforced[][2] = {
-                {"enable.auto.commit", "false"},
-                {"enable.auto.offset.store", "false"},
-                {"enable.partition.eof", "true"},
-        };
-        static const char *const pdefs[][2] = {
-                {"linger.ms", "20"},
-                {"batch.num.messages", "10000"},
-                {"queue.buffering.max.messages", "2000000"},
-                {"queue.buffering.max.kbytes", "2097151"},
-                {"enable.idempotence", "true"},
-        };
-        int consumer = type == RD_KAFKA_CONSUMER;
-        const ls_props_t *props = rp->conf.kafka;
-        size_t n_defs = consumer ? sizeof(cdefs) / sizeof(cdefs[0])
-                                 : sizeof(pdefs) / sizeof(pdefs[0]);
-        size_t n_props = props ? props->n : 0;
-        size_t n_forced = consumer ? sizeof(cforced) / sizeof(cforced[0]) : 0;
-        size_t i, n = n_defs + n_props + n_forced + 1;
-        rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        rd_kafka_t *rk;
-        char kerr[512];
+        ls_kafka_opts_t ko;
 
-        rd_kafka_conf_set_opaque(kc, rp);
-        for (i = 0; i < n; i++) {
-                const char *name, *value;
-                size_t j = i;
-
-                if (j < n_defs) {
-                        name = consumer ? cdefs[j][0] : pdefs[j][0];
-                        value = consumer ? cdefs[j][1] : pdefs[j][1];
-                } else if ((j -= n_defs) < n_props) {
-                        name = props->names[j];
-                        value = props->values[j];
-                } else if ((j -= n_props) < n_forced) {
-                        name = cforced[j][0];
-                        value = cforced[j][1];
-                } else if (rp->conf.brokers) {
-                        name = "bootstrap.servers";
-                        value = rp->conf.brokers;
-                } else {
-                        break;
-                }
-                if (rd_kafka_conf_set(kc, name, value, kerr, sizeof(kerr)) !=
-                    RD_KAFKA_CONF_OK) {
-                        ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                  "kafka %s: %s", name, kerr);
-                        rd_kafka_conf_destroy(kc);
-                        return NULL;
-                }
-        }
-        if (!consumer)
-                rd_kafka_conf_set_dr_msg_cb(kc, ls_rp_dr_cb);
-        if (!(rk = rd_kafka_new(type, kc, kerr, sizeof(kerr)))) {
-                ls_seterr(errstr, errstr_size, LS_ERR_KAFKA, "%s: %s",
-                          consumer ? "consumer" : "producer", kerr);
-                rd_kafka_conf_destroy(kc);
-                return NULL;
-        }
-        return rk;
+        memset(&ko, 0, sizeof(ko));
+        ko.role = type == RD_KAFKA_CONSUMER ? LS_KAFKA_REPLAY_CONSUMER
+                                            : LS_KAFKA_REPLAY_PRODUCER;
+        ko.kafka = rp->conf.kafka;
+        ko.bootstrap = rp->conf.brokers;
+        rp->kenv.owner = rp; /* no log: librdkafka's own, on stderr */
+        ko.env = &rp->kenv;
+        if (type == RD_KAFKA_PRODUCER)
+                ko.dr_msg_cb = ls_rp_dr_cb;
+        return ls_kafka_client_new(&ko, errstr, errstr_size);
 }
 
 /* ------------------------------------------------------- topic scoring */

@@ -155,6 +155,48 @@ static void test_raw_roles(void **state) {
 /* Each error names where the property came from; nothing is left behind
  * (the leak check would see a configuration never destroyed, ASan one
  * destroyed twice). */
+/* replay's roles: its throughput defaults, the given properties over
+ * them, bootstrap, and its fixed consumer settings last; no config. */
+static void test_replay_roles(void **state) {
+        ls_config_t *conf = conf_new();
+        ls_kafka_env_t env = {.owner = conf};
+        ls_kafka_opts_t o = {.role = LS_KAFKA_REPLAY_CONSUMER,
+                             .kafka = &conf->kafka,
+                             .bootstrap = "127.0.0.1:1",
+                             .env = &env};
+        char errstr[512];
+        rd_kafka_t *rk;
+
+        (void)state;
+        prop(&conf->kafka, "fetch.wait.max.ms", "250");
+        prop(&conf->kafka, "enable.partition.eof", "false"); /* fixed */
+        rk = ls_kafka_client_new(&o, errstr, sizeof(errstr));
+        assert_non_null(rk);
+        assert_int_equal(rd_kafka_type(rk), RD_KAFKA_CONSUMER);
+        assert_prop(rk, "fetch.wait.max.ms", "250");
+        assert_prop(rk, "fetch.max.bytes", "104857600");
+        assert_prop(rk, "group.id", "leadscore-replay");
+        assert_prop(rk, "enable.partition.eof", "true");
+        assert_prop(rk, "enable.auto.commit", "false");
+        assert_prop(rk, "bootstrap.servers", "127.0.0.1:1");
+        assert_ptr_equal(rd_kafka_opaque(rk), &env);
+        rd_kafka_destroy(rk);
+
+        o.role = LS_KAFKA_REPLAY_PRODUCER;
+        rk = ls_kafka_client_new(&o, errstr, sizeof(errstr));
+        assert_non_null(rk);
+        assert_int_equal(rd_kafka_type(rk), RD_KAFKA_PRODUCER);
+        assert_prop(rk, "linger.ms", "20");
+        assert_prop(rk, "enable.idempotence", "true");
+        rd_kafka_destroy(rk);
+
+        /* a bad property is named as the kafka section's */
+        prop(&conf->kafka, "no.such.property", "1");
+        assert_null(ls_kafka_client_new(&o, errstr, sizeof(errstr)));
+        assert_non_null(strstr(errstr, "kafka.no.such.property"));
+        ls_config_destroy(conf);
+}
+
 static void test_errors_name_the_property(void **state) {
         static const ls_kafka_prop_t bad[] = {{"client.id", "ok"},
                                               {"no.such.thing", "1"}};
@@ -361,6 +403,7 @@ int main(void) {
                 cmocka_unit_test(test_producer_role),
                 cmocka_unit_test(test_snapshot_roles),
                 cmocka_unit_test(test_raw_roles),
+                cmocka_unit_test(test_replay_roles),
                 cmocka_unit_test(test_errors_name_the_property),
                 cmocka_unit_test(test_consumer_needs_range),
                 cmocka_unit_test(test_creation_refused),
