@@ -5,14 +5,16 @@
  * topics. The rebalance callback keeps one shard per assigned partition
  * number (partition p of both topics feeds shard p) and one offset
  * tracker per assigned topic-partition. What is its own: wiring the
- * parts, the rebalance, when to commit and snapshot, the model reload,
- * and the loop. The parts it wires:
+ * parts, the rebalance (ls_pipeline_rebalance.c), when to commit and
+ * snapshot, the model reload (ls_pipeline_reload.c), and the loop; the
+ * state they share is in ls_pipeline_int.h. The parts it wires:
  *   ls_kafka.h       every Kafka client (consumer, producer, snapshots)
  *   ls_merge.h       the order of partition p's records of both topics
  *   ls_scorer.h      a record's bytes to a verdict and outputs
  *   ls_producer.h    outputs and dead letters, with delivery tickets
  *   ls_offsets.h     the commit rule of one input topic-partition
  *   ls_durable.h     snapshots, restores, and what they let it commit
+ *   ls_tick.h        clock ticks for quiet partitions
  *   ls_runmetrics.h  the metric series of `run`
  *
  * Offset rule: every input record gets an entry in its topic-partition's
@@ -37,134 +39,11 @@
  */
 #include "leadscore/ls_pipeline.h"
 
-#include <inttypes.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include <librdkafka/rdkafka.h>
-
-#include "leadscore/ls_alloc.h"
-#include "leadscore/ls_assert.h"
-#include "leadscore/ls_buf.h"
-#include "leadscore/ls_codec.h"
-#include "leadscore/ls_durable.h"
-#include "leadscore/ls_engine.h"
-#include "leadscore/ls_holdq.h"
-#include "leadscore/ls_kafka.h"
-#include "leadscore/ls_keys.h"
-#include "leadscore/ls_tick.h"
-#include "leadscore/ls_memlimit.h"
-#include "leadscore/ls_merge.h"
-#include "leadscore/ls_scorer.h"
-#include "leadscore/ls_log.h"
-#include "leadscore/ls_metrics.h"
-#include "leadscore/ls_offsets.h"
-#include "leadscore/ls_producer.h"
-#include "leadscore/ls_registry.h"
-#include "leadscore/ls_runmetrics.h"
-#include "leadscore/ls_model.h"
-
-#define LS_PL_BATCH 4096 /* records handled between housekeeping */
-#define LS_PL_POLL_MS 100
-#define LS_PL_END_TIMEOUT_MS                                                   \
-        2000 /* ListOffsets for the merge (ls_pl_ask_ends) */
-#define LS_PL_TOPIC_EVENTS 0
-#define LS_PL_TOPIC_PROFILES 1
-#define LS_PL_PUBLISH_MS 1000 /* gauges (leads, state bytes) refresh */
-#define LS_PL_WATCH_MS 1000   /* model_watch: stat() of the model file */
-#ifndef LEADSCORE_VERSION     /* both set by CMake, as for --version */
-#define LEADSCORE_VERSION "unknown"
-#endif
-#ifndef LEADSCORE_AVRO_VERSION
-#define LEADSCORE_AVRO_VERSION "unknown"
-#endif
-/* At most one misplaced_input warning per this many ms. */
-#define LS_PL_MISPLACED_WARN_MS 10000
-
-/** A rate-limited warning (ls_pl_warn_input()). */
-typedef struct ls_pl_limited_s {
-        int64_t warned; /* monotonic ms of the last one; 0 = never */
-        uint64_t quiet; /* held back since */
-} ls_pl_limited_t;
-
-/** Offset tracking of one assigned input topic-partition. */
-typedef struct ls_tp_s {
-        int topic; /* LS_PL_TOPIC_* */
-        int32_t partition;
-        ls_offsets_t off;    /* the commit rule (ls_offsets.h) */
-        int64_t committed;   /* last committed, -1 = none */
-        int64_t quiet_until; /* transactional: the inputs before this
-                                  * offset had their outputs committed by an
-                                  * earlier transaction; they are applied
-                                  * again without producing. -1 = none */
-        /* Merge of the two input topics of a shard (docs/DURABILITY.md):
-         * records consumed but not yet applied, of rd_kafka_message_t. */
-        ls_merge_side_t m;
-        ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
-} ls_tp_t;
-
-typedef struct ls_slot_s {
-        ls_shard_t *shard;
-        int refs;              /* assigned topic-partitions feeding it */
-        int64_t last_input_ms; /* monotonic time of the last input */
-        uint64_t checked;      /* debug: shard stamp at the last check */
-        ls_durable_part_t dur; /* applied and durable offsets */
-} ls_slot_t;
-
-struct ls_pipeline_s {
-        const ls_config_t *conf;
-        ls_log_t *log;
-        ls_metrics_t *metrics; /* registry; served when metrics.listen */
-        ls_runmetrics_t mh;    /* the series of `run` */
-        const volatile sig_atomic_t *reloadp; /* SIGHUP counter, or NULL */
-        sig_atomic_t reload_seen;
-        atomic_int reload_req;
-        struct timespec model_mtime; /* model_watch: last seen */
-        off_t model_size;
-        ls_modelset_t *ms;
-        ls_codec_t *codec;
-        ls_kafka_env_t kenv;           /* the clients' opaque (ls_kafka.h) */
-        const ls_registry_t *registry; /* the codec's client, or NULL */
-        ls_broker_t *broker;           /* embedded broker, or NULL */
-        char *bootstrap;
-        rd_kafka_t *consumer;
-        ls_producer_t *producer;
-        rd_kafka_queue_t *cq;       /* the consumer queue (batch consume) */
-        rd_kafka_message_t **batch; /* LS_PL_BATCH slots */
-        int consumer_closed;
-        int64_t now_mono; /* clocks, read once per batch (ms) */
-        int64_t now_wall;
-
-        ls_slot_t *slots;            /* indexed by partition */
-        ls_tp_t **tps[2];            /* [topic][partition] */
-        int32_t n_parts;             /* size of slots and tps[*] */
-        int32_t topic_parts[2];      /* partitions of each input topic, from
-                                  * metadata at the last assignment; 0 =
-                                  * unknown (no partition check) */
-        ls_pl_limited_t misplaced;   /* misplaced_input warnings */
-        size_t lead_budget;          /* max_leads over all partitions; 0 none */
-        ls_pl_limited_t cap_reached; /* lead_cap_reached warnings */
-        int ends_wanted;             /* some ls_tp_t.m.end_wanted is set */
-        int64_t ends_retry_at; /* no ListOffsets before (after an error) */
-
-        ls_outbuf_t ob;
-        ls_durable_t *dur; /* snapshots (ls_durable.h) */
-        ls_pipeline_stats_t stats;
-        int fatal; /* a fatal error happened; stop */
-        ls_err_t fatal_err;
-        char fatal_str[1024];
-        atomic_int stop_req;
-        atomic_uint_least64_t
-                n_consumed; /* stats.consumed, for other threads */
-};
+#include "io/ls_pipeline_int.h"
 
 /* ---------------------------------------------------------------- utils */
 
-static int64_t ls_pl_now_mono(void) {
+int64_t ls_pl_now_mono(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -178,7 +57,7 @@ static int64_t ls_pl_now_wall(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void ls_pl_fatal(ls_pipeline_t *pl, ls_err_t err, const char *msg) {
+void ls_pl_fatal(ls_pipeline_t *pl, ls_err_t err, const char *msg) {
         ls_log(pl->log, LS_LOG_ERROR, "fatal", "FATAL: %s", msg);
         if (!pl->fatal) {
                 pl->fatal = 1;
@@ -224,8 +103,8 @@ static ls_err_t ls_pl_ops_new(ls_pipeline_t *pl, char *errstr,
         return LS_OK;
 }
 
-static void ls_pl_model_stat(const ls_pipeline_t *pl, struct timespec *mtime,
-                             off_t *size) {
+void ls_pl_model_stat(const ls_pipeline_t *pl, struct timespec *mtime,
+                      off_t *size) {
         struct stat st;
 
         memset(mtime, 0, sizeof(*mtime));
@@ -238,7 +117,7 @@ static void ls_pl_model_stat(const ls_pipeline_t *pl, struct timespec *mtime,
 
 /* ------------------------------------------------------- offset tracker */
 
-static ls_tp_t *ls_tp_new(int topic, int32_t partition) {
+ls_tp_t *ls_tp_new(int topic, int32_t partition) {
         ls_tp_t *tp = ls_calloc(1, sizeof(*tp));
 
         if (!tp)
@@ -256,7 +135,7 @@ static void ls_pl_message_destroy(void *rkm) {
         rd_kafka_message_destroy(rkm);
 }
 
-static void ls_tp_destroy(ls_tp_t *tp) {
+void ls_tp_destroy(ls_tp_t *tp) {
         if (!tp)
                 return;
         ls_holdq_free(&tp->m.held, ls_pl_message_destroy);
@@ -264,12 +143,12 @@ static void ls_tp_destroy(ls_tp_t *tp) {
         ls_free(tp);
 }
 
-static const char *ls_pl_topic_name(const ls_pipeline_t *pl, int topic) {
+const char *ls_pl_topic_name(const ls_pipeline_t *pl, int topic) {
         return topic == LS_PL_TOPIC_EVENTS ? pl->conf->topic_events
                                            : pl->conf->topic_profiles;
 }
 
-static int ls_pl_topic_index(const ls_pipeline_t *pl, const char *name) {
+int ls_pl_topic_index(const ls_pipeline_t *pl, const char *name) {
         if (!strcmp(name, pl->conf->topic_events))
                 return LS_PL_TOPIC_EVENTS;
         if (!strcmp(name, pl->conf->topic_profiles))
@@ -296,8 +175,8 @@ static int64_t ls_pl_txn_offset(const ls_pipeline_t *pl, const ls_tp_t *tp) {
  * Commits, synchronously, the committable offsets of the tracked
  * partitions (of @p only_topic/@p only_parts when given) that moved.
  */
-static void ls_pl_commit(ls_pipeline_t *pl,
-                         const rd_kafka_topic_partition_list_t *only) {
+void ls_pl_commit(ls_pipeline_t *pl,
+                  const rd_kafka_topic_partition_list_t *only) {
         rd_kafka_topic_partition_list_t *offsets;
         int t, i;
         int32_t p;
@@ -778,9 +657,9 @@ static void ls_pl_drain(ls_pipeline_t *pl) {
  * acknowledged (or, transactional, committed), then each changed shard
  * (of the partitions in @p only, or all) gets a snapshot.
  */
-static void ls_pl_make_durable(ls_pipeline_t *pl,
-                               const rd_kafka_topic_partition_list_t *only,
-                               const char *why) {
+void ls_pl_make_durable(ls_pipeline_t *pl,
+                        const rd_kafka_topic_partition_list_t *only,
+                        const char *why) {
         int32_t p;
         int i;
 
@@ -816,433 +695,6 @@ static int ls_pl_snapshot_due(const ls_pipeline_t *pl) {
                     ls_durable_events_due(pl->dur, &pl->slots[p].dur))
                         return 1;
         return 0;
-}
-
-/**
- * The cap of one partition's shard: the lead budget over the input
- * topics' partition count, at least 1; 0 without a budget. It depends on
- * the configuration and the topic alone, not on which partitions this
- * process holds, so a partition refuses the same inputs wherever it is
- * scored. When the count is unknown (no metadata at the assignment:
- * copartition_unknown), the highest partition held + 1 stands in: a
- * lower bound, so the caps of the partitions held never add up to more
- * than the budget.
- */
-static size_t ls_pl_partition_cap(const ls_pipeline_t *pl) {
-        int32_t parts = pl->topic_parts[0] > 0   ? pl->topic_parts[0]
-                        : pl->topic_parts[1] > 0 ? pl->topic_parts[1]
-                                                 : pl->n_parts;
-
-        return ls_lead_partition_cap(pl->lead_budget, parts);
-}
-
-/** Gives every shard held its partition's cap (ls_pl_partition_cap()). */
-static void ls_pl_set_caps(ls_pipeline_t *pl) {
-        size_t cap = ls_pl_partition_cap(pl);
-        int32_t p;
-
-        for (p = 0; p < pl->n_parts; p++)
-                if (pl->slots[p].shard)
-                        ls_shard_set_max_leads(pl->slots[p].shard, cap);
-}
-
-/* ------------------------------------------------------------ rebalance */
-
-static int ls_pl_grow(ls_pipeline_t *pl, int32_t partition) {
-        int32_t n = pl->n_parts, nn, t;
-        ls_slot_t *slots;
-        ls_tp_t **tps;
-
-        if (partition < n)
-                return 0;
-        nn = partition + 1 > n * 2 ? partition + 1 : n * 2;
-        slots = ls_realloc(pl->slots, (size_t)nn * sizeof(*slots));
-        if (!slots)
-                return -1;
-        memset(slots + n, 0, (size_t)(nn - n) * sizeof(*slots));
-        pl->slots = slots;
-        for (t = 0; t < 2; t++) {
-                tps = ls_realloc(pl->tps[t], (size_t)nn * sizeof(*tps));
-                if (!tps)
-                        return -1; /* n_parts unchanged: sizes stay safe */
-                memset(tps + n, 0, (size_t)(nn - n) * sizeof(*tps));
-                pl->tps[t] = tps;
-        }
-        pl->n_parts = nn;
-        return 0;
-}
-
-static void ls_pl_log_parts(ls_pipeline_t *pl, const char *what,
-                            const rd_kafka_topic_partition_list_t *parts,
-                            const char *protocol) {
-        ls_buf_t b;
-        int i;
-
-        ls_buf_init(&b);
-        for (i = 0; i < parts->cnt; i++)
-                ls_buf_appendf(&b, "%s%s[%" PRId32 "]", i ? " " : "",
-                               parts->elems[i].topic,
-                               parts->elems[i].partition);
-        ls_log_kv(pl->log, LS_LOG_INFO, what, what, "protocol", protocol,
-                  "partitions", b.data ? b.data : "(none)", NULL);
-        ls_buf_free(&b);
-}
-
-/**
- * Transactional mode, on assignment of @p parts (their start offsets
- * set): reads the group's committed offsets. Each was committed in the
- * same transaction as the outputs of every input before it, so the
- * inputs from the start (an older snapshot) up to it are applied again
- * without producing (tp->quiet_until), and it never moves back
- * (tp->committed). The read is stable (isolation.level read_committed,
- * the default: an offset commit still in flight is waited for). When the
- * offsets cannot be read the process stops: outputs could not be told
- * apart from ones already committed.
- */
-static void ls_pl_txn_resume(ls_pipeline_t *pl,
-                             const rd_kafka_topic_partition_list_t *parts) {
-        rd_kafka_topic_partition_list_t *com;
-        int i;
-
-        if (ls_durable_committed(pl->dur, pl->consumer, parts, &pl->stop_req,
-                                 &com))
-                return;
-        for (i = 0; i < com->cnt; i++) {
-                int t = ls_pl_topic_index(pl, com->elems[i].topic);
-                int32_t p = com->elems[i].partition;
-                int64_t c = com->elems[i].offset, start;
-                ls_tp_t *tp;
-
-                if (t < 0 || p < 0 || p >= pl->n_parts ||
-                    !(tp = pl->tps[t][p]) || c < 0)
-                        continue;
-                tp->committed = c;
-                tp->quiet_until = c;
-                start = pl->slots[p].dur.next[t]; /* -1: the earliest */
-                if (ls_durable_on(pl->dur) && start < c)
-                        ls_log(pl->log, LS_LOG_INFO, "txn_resume",
-                               "%s [%" PRId32 "]: committed offset %" PRId64
-                               " is past the snapshot's %" PRId64
-                               "; the inputs in between are applied without "
-                               "producing (their outputs were committed "
-                               "with that offset)",
-                               com->elems[i].topic, p, c, start);
-        }
-        rd_kafka_topic_partition_list_destroy(com);
-}
-
-static void ls_pl_assign(ls_pipeline_t *pl,
-                         rd_kafka_topic_partition_list_t *parts) {
-        int i;
-
-        for (i = 0; i < parts->cnt; i++) {
-                int t = ls_pl_topic_index(pl, parts->elems[i].topic);
-                int32_t p = parts->elems[i].partition;
-                if (t < 0 || p < 0)
-                        continue;
-                if (ls_pl_grow(pl, p)) {
-                        ls_pl_fatal(pl, LS_ERR_NOMEM,
-                                    "out of memory on assign");
-                        return;
-                }
-                if (pl->tps[t][p])
-                        continue;
-                pl->tps[t][p] = ls_tp_new(t, p);
-                if (!pl->tps[t][p]) {
-                        ls_pl_fatal(pl, LS_ERR_NOMEM,
-                                    "out of memory on assign");
-                        return;
-                }
-                pl->tps[t][p]->m_consumed = ls_runmetrics_consumed(
-                        &pl->mh, ls_pl_topic_name(pl, t), p);
-                if (pl->slots[p].refs++ == 0) {
-                        /* From the newest usable snapshot, else empty
-                         * when that loses nothing (ls_durable_restore). */
-                        if (ls_durable_restore(pl->dur, &pl->slots[p].dur, p,
-                                               pl->ms, pl->consumer,
-                                               &pl->slots[p].shard))
-                                return;
-                        pl->slots[p].last_input_ms = ls_pl_now_mono();
-                        if (!pl->slots[p].shard) {
-                                ls_pl_fatal(pl, LS_ERR_NOMEM,
-                                            "out of memory creating a shard");
-                                return;
-                        }
-                }
-                if (ls_durable_on(pl->dur)) {
-                        /* Resume where the shard's state ends. */
-                        int64_t next = pl->slots[p].dur.next[t];
-                        parts->elems[i].offset =
-                                next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
-                        pl->tps[t][p]->m.consumed_next = next;
-                        /* The snapshot's offset is durable and its outputs
-                         * were delivered before it was written: commit it
-                         * even if nothing new arrives (a commit may have
-                         * failed during the rebalance). */
-                        if (next >= 0)
-                                ls_offsets_set_committable(&pl->tps[t][p]->off,
-                                                           next);
-                }
-        }
-        /* Every shard held, the new ones and (incremental assignments)
-         * the old ones: the partition count may have become known. */
-        if (!pl->fatal)
-                ls_pl_set_caps(pl);
-        if (pl->conf->transactional && !pl->fatal)
-                ls_pl_txn_resume(pl, parts);
-}
-
-static void ls_pl_revoke(ls_pipeline_t *pl,
-                         const rd_kafka_topic_partition_list_t *parts,
-                         int lost) {
-        int i;
-
-        if (!lost) {
-                /* Everything produced for these partitions must be
-                 * acknowledged, and their shards snapshotted, before
-                 * their offsets are committed. */
-                ls_producer_flush(pl->producer);
-                ls_pl_make_durable(pl, parts, "revoke");
-                ls_pl_commit(pl, parts);
-        } else if (pl->conf->transactional && !pl->fatal) {
-                /* The group moved on without us: the open transaction
-                 * holds outputs of these partitions that their new owner
-                 * produces again, so it must never commit. */
-                ls_producer_flush(pl->producer);
-                if (!pl->fatal) /* e.g. fenced: the broker aborted it */
-                        ls_producer_txn_abort(pl->producer, "assignment lost");
-        }
-        for (i = 0; i < parts->cnt; i++) {
-                int t = ls_pl_topic_index(pl, parts->elems[i].topic);
-                int32_t p = parts->elems[i].partition;
-                if (t < 0 || p < 0 || p >= pl->n_parts || !pl->tps[t][p])
-                        continue;
-                if (lost) /* in-flight tickets must not outlive the tp */
-                        ls_producer_flush(pl->producer);
-                ls_tp_destroy(pl->tps[t][p]);
-                pl->tps[t][p] = NULL;
-                if (--pl->slots[p].refs == 0) {
-                        ls_shard_destroy(pl->slots[p].shard);
-                        pl->slots[p].shard = NULL;
-                }
-        }
-        /* A shard kept after the abort is past its aborted outputs. */
-        for (i = 0; lost && pl->conf->transactional && i < pl->n_parts; i++)
-                if (pl->slots[i].shard && !pl->fatal)
-                        ls_pl_fatal(pl, LS_ERR_KAFKA,
-                                    "transaction aborted on a lost assignment "
-                                    "while other partitions stay assigned");
-}
-
-/**
- * Co-partitioning of an (eager, whole) assignment: both input topics have
- * the same number of partitions, and partition p of one is assigned here
- * exactly when partition p of the other is. Records the partition counts
- * for the key check. @returns 0, or -1 after a fatal error saying why.
- */
-static int ls_pl_copartition(ls_pipeline_t *pl, rd_kafka_t *rk,
-                             const rd_kafka_topic_partition_list_t *parts) {
-        const char *const name[2] = {pl->conf->topic_events,
-                                     pl->conf->topic_profiles};
-        char msg[1024];
-        int t;
-
-        for (t = 0; t < 2; t++) { /* 0 = unknown (e.g. not created yet) */
-                char err[256];
-                int32_t n = ls_keys_partition_count(rk, name[t], 5000, err,
-                                                    sizeof(err));
-                pl->topic_parts[t] = n > 0 ? n : 0;
-                if (n <= 0)
-                        ls_log(pl->log, LS_LOG_WARN, "copartition_unknown",
-                               "%s; until the next assignment its inputs' "
-                               "partitions are not checked, and neither is "
-                               "its partition count against %s",
-                               err, name[1 - t]);
-        }
-        if (ls_keys_copartition(name, pl->topic_parts, parts, msg,
-                                sizeof(msg))) {
-                ls_pl_fatal(pl, LS_ERR_INVALID, msg);
-                return -1;
-        }
-        return 0;
-}
-
-static void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                               rd_kafka_topic_partition_list_t *parts,
-                               void *opaque) {
-        ls_pipeline_t *pl = ((ls_kafka_env_t *)opaque)->owner;
-        const char *protocol = rd_kafka_rebalance_protocol(rk);
-        int cooperative = protocol && !strcmp(protocol, "COOPERATIVE");
-        rd_kafka_error_t *error = NULL;
-        rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-
-        switch (err) {
-        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-                ls_pl_log_parts(pl, "assigned", parts,
-                                cooperative ? "cooperative" : "eager");
-                if (ls_pl_copartition(pl, rk, parts) == 0)
-                        ls_pl_assign(pl, parts);
-                if (cooperative)
-                        error = rd_kafka_incremental_assign(rk, parts);
-                else
-                        aerr = rd_kafka_assign(rk, parts);
-                /* Ready once the assigned partitions are set up. */
-                ls_metrics_set_ready(pl->metrics, !pl->fatal);
-                break;
-        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS: {
-                int lost = rd_kafka_assignment_lost(rk);
-                ls_pl_log_parts(pl, lost ? "lost" : "revoked", parts,
-                                cooperative ? "cooperative" : "eager");
-                /* Eager: nothing is consumed until the next assignment. */
-                if (!cooperative)
-                        ls_metrics_set_ready(pl->metrics, 0);
-                ls_pl_revoke(pl, parts, lost);
-                if (cooperative)
-                        error = rd_kafka_incremental_unassign(rk, parts);
-                else
-                        aerr = rd_kafka_assign(rk, NULL);
-                break;
-        }
-        default:
-                ls_log(pl->log, LS_LOG_ERROR, "rebalance_error",
-                       "rebalance error: %s", rd_kafka_err2str(err));
-                ls_metrics_set_ready(pl->metrics, 0);
-                ls_pl_revoke(pl, parts, 1);
-                aerr = rd_kafka_assign(rk, NULL);
-                break;
-        }
-        if (error) {
-                ls_log(pl->log, LS_LOG_ERROR, "rebalance_error",
-                       "rebalance: %s", rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-        }
-        if (aerr)
-                ls_log(pl->log, LS_LOG_ERROR, "rebalance_error",
-                       "rebalance: %s", rd_kafka_err2str(aerr));
-}
-
-/* ---------------------------------------------------------- model reload */
-
-/** model_watch: asks for a reload when the model file's mtime or size
- * changed since the last look. */
-static void ls_pl_model_watch(ls_pipeline_t *pl) {
-        struct timespec mt;
-        off_t size;
-
-        ls_pl_model_stat(pl, &mt, &size);
-        if (size < 0)
-                return; /* being replaced; look again later */
-        if (mt.tv_sec != pl->model_mtime.tv_sec ||
-            mt.tv_nsec != pl->model_mtime.tv_nsec || size != pl->model_size) {
-                pl->model_mtime = mt;
-                pl->model_size = size;
-                atomic_store(&pl->reload_req, 1);
-        }
-}
-
-static int ls_pl_reload_wanted(ls_pipeline_t *pl) {
-        int want = atomic_exchange(&pl->reload_req, 0);
-
-        if (pl->reloadp && *pl->reloadp != pl->reload_seen) {
-                pl->reload_seen = *pl->reloadp;
-                want = 1;
-        }
-        return want && !pl->fatal;
-}
-
-/**
- * Loads the model file again and, when it is valid and differs, switches
- * every shard to it. The switch point is between two batches: every
- * input consumed before it was scored (and its outputs acknowledged and
- * committed) under the old model; every input consumed after it is scored
- * under the new one, each shard's lead state carried over by
- * ls_shard_migrate(). An invalid model is rejected and the old one keeps
- * serving.
- */
-static void ls_pl_reload_model(ls_pipeline_t *pl) {
-        ls_modelset_t *ms = NULL;
-        ls_shard_t **fresh;
-        char errstr[1024];
-        const char *result;
-        int32_t p, n = 0;
-
-        if (!pl->conf->model_watch)
-                ls_pl_model_stat(pl, &pl->model_mtime, &pl->model_size);
-        if (ls_modelset_load(pl->conf->model_path, &ms, errstr,
-                             sizeof(errstr))) {
-                result = "rejected";
-                ls_log_kv(pl->log, LS_LOG_ERROR, "model_reload",
-                          "model reload rejected; the current model keeps "
-                          "serving",
-                          "result", result, "model_version", pl->ms->version,
-                          "error", errstr, NULL);
-                goto count;
-        }
-        if (!strcmp(ms->version, pl->ms->version)) {
-                result = "unchanged";
-                ls_log_kv(pl->log, LS_LOG_INFO, "model_reload",
-                          "model reload: unchanged, nothing to do", "result",
-                          result, "model_version", ms->version, NULL);
-                ls_modelset_destroy(ms);
-                goto count;
-        }
-        fresh = ls_calloc(pl->n_parts ? (size_t)pl->n_parts : 1,
-                          sizeof(*fresh));
-        for (p = 0; fresh && p < pl->n_parts; p++) {
-                if (!pl->slots[p].shard)
-                        continue;
-                fresh[p] = ls_shard_migrate(pl->slots[p].shard, ms, errstr,
-                                            sizeof(errstr));
-                if (!fresh[p])
-                        break;
-        }
-        if (!fresh || p < pl->n_parts) {
-                for (p = 0; fresh && p < pl->n_parts; p++)
-                        ls_shard_destroy(fresh[p]);
-                ls_free(fresh);
-                ls_modelset_destroy(ms);
-                result = "rejected";
-                ls_log_kv(pl->log, LS_LOG_ERROR, "model_reload",
-                          "model reload rejected: out of memory", "result",
-                          result, NULL);
-                goto count;
-        }
-        /* Everything scored under the old model is delivered and
-         * committed before the first input meets the new one. */
-        ls_producer_flush(pl->producer);
-        ls_pl_commit(pl, NULL);
-        ls_outbuf_reset(&pl->ob);
-        for (p = 0; p < pl->n_parts; p++) {
-                if (!fresh[p])
-                        continue;
-                ls_shard_destroy(pl->slots[p].shard);
-                pl->slots[p].shard = fresh[p];
-                pl->slots[p].dur.dirty = 1;
-                n++;
-        }
-        ls_free(fresh);
-        ls_pl_set_caps(pl);
-        ls_runmetrics_model_info(&pl->mh, pl->ms, 0);
-        ls_runmetrics_model_info(&pl->mh, ms, 1);
-        {
-                char old[sizeof(pl->ms->version)], shards[16];
-                memcpy(old, pl->ms->version, sizeof(old));
-                ls_modelset_destroy(pl->ms);
-                pl->ms = ms;
-                snprintf(shards, sizeof(shards), "%" PRId32, n);
-                result = "switched";
-                ls_log_kv(pl->log, LS_LOG_INFO, "model_reload",
-                          "model reloaded: inputs consumed from now on are "
-                          "scored by the new model; lead state carried over",
-                          "result", result, "old_version", old, "model_version",
-                          ms->version, "shards", shards, NULL);
-        }
-        /* With snapshots: the migrated state under the new model at the switch
-         * offsets becomes durable at once, so a restart resumes under the
-         * new model from the switch point. */
-        ls_pl_make_durable(pl, NULL, "model reload");
-count:
-        ls_runmetrics_reload(&pl->mh, result);
 }
 
 /** Refreshes the gauges that describe state: leads and bytes per shard,
