@@ -271,11 +271,10 @@ typedef struct ls_shard_stats_s {
         uint64_t suppressed_match;
         uint64_t reversed; /* scored events whose points a burst
                                   * recognised later took back */
-        /* The four suppression counters are printed by `score --stats`
-         * and summed in replay's summary; the pipeline does not export
-         * them as metrics yet (to be wired in ls_pipeline.c as
-         * leadscore_suppressed_total{reason="burst|unopened|match"} and
-         * leadscore_reversed_total, read from ls_shard_stats()). */
+        /* The four suppression counters are printed by `score --stats`,
+         * summed in replay's summary, and exported by `run` as
+         * leadscore_suppressed_total{partition,reason} and
+         * leadscore_reversed_total{partition}. */
         uint64_t outputs;        /* outputs emitted */
         size_t leads;            /* leads in the table */
         size_t state_bytes;      /* memory held by the lead table */

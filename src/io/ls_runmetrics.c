@@ -142,6 +142,24 @@ void ls_runmetrics_reload(ls_runmetrics_t *rm, const char *result) {
                       1);
 }
 
+/* One series of leadscore_suppressed_total: the shard's count, which
+ * its snapshots keep, so it continues across restarts. */
+static void ls_runmetrics_suppressed(ls_runmetrics_t *rm, int32_t p,
+                                     const char *reason, uint64_t n) {
+        char labels[96];
+
+        snprintf(labels, sizeof(labels),
+                 "partition=\"%" PRId32 "\",reason=\"%s\"", p, reason);
+        ls_metric_set_total(
+                ls_metrics_counter(rm->reg, "leadscore_suppressed_total",
+                                   "Events the model's suppress rules "
+                                   "suppressed (scored nothing), per "
+                                   "partition, by the kind of the first rule "
+                                   "that caught them.",
+                                   labels),
+                n);
+}
+
 void ls_runmetrics_shard(ls_runmetrics_t *rm, int32_t p,
                          const ls_shard_t *shard) {
         ls_shard_stats_t st;
@@ -165,6 +183,18 @@ void ls_runmetrics_shard(ls_runmetrics_t *rm, int32_t p,
                                        "Pending decay timers per shard.",
                                        labels),
                       (double)st.timers);
+        if (!shard)
+                return; /* a revoked partition keeps its last counts */
+        ls_runmetrics_suppressed(rm, p, "burst", st.suppressed_burst);
+        ls_runmetrics_suppressed(rm, p, "unopened", st.suppressed_unopened);
+        ls_runmetrics_suppressed(rm, p, "match", st.suppressed_match);
+        ls_metric_set_total(
+                ls_metrics_counter(rm->reg, "leadscore_reversed_total",
+                                   "Scored events whose points a burst "
+                                   "recognised later took back, per "
+                                   "partition.",
+                                   labels),
+                st.reversed);
 }
 
 void ls_runmetrics_model_leads(ls_runmetrics_t *rm, const ls_modelset_t *ms,
