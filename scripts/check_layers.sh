@@ -11,18 +11,32 @@
 #   FORBIDDEN  prefixes of foreign symbols it must not use, comma-separated
 #              (e.g. rd_kafka_,curl_: the engine knows no transport)
 # Run by the build after the libraries are linked; exits 1 naming each
-# symbol that crosses a layer the wrong way.
+# symbol that crosses a layer the wrong way, and 2 when it cannot check
+# (no nm, an unreadable library, one that defines nothing).
 set -eu
-nm=$1
+export LC_ALL=C
+nm=${1:-}
+[ $# -ge 2 ] || { echo "check_layers.sh: usage: NM SPEC..." >&2; exit 2; }
 shift
+command -v "$nm" >/dev/null 2>&1 ||
+        { echo "check_layers.sh: no nm tool '$nm'" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for spec in "$@"; do
         mod=${spec%%=*}
         rest=${spec#*=}
         lib=${rest%%:*}
-        "$nm" -g --defined-only "$lib" 2>/dev/null |
-                awk 'NF == 3 { print $3 }' | sort -u >"$tmp/$mod.def"
+        [ -r "$lib" ] || { echo "check_layers.sh: $mod: cannot read $lib" >&2; exit 2; }
+        # nm's output to files first, so that its failure is seen (no
+        # pipefail in sh), and a library that defines nothing is an error:
+        # a check over nothing would pass
+        "$nm" -g --defined-only "$lib" >"$tmp/$mod.nm" ||
+                { echo "check_layers.sh: $nm failed on $lib" >&2; exit 2; }
+        "$nm" -u "$lib" >"$tmp/$mod.nmu" ||
+                { echo "check_layers.sh: $nm -u failed on $lib" >&2; exit 2; }
+        awk 'NF == 3 { print $3 }' "$tmp/$mod.nm" | sort -u >"$tmp/$mod.def"
+        [ -s "$tmp/$mod.def" ] ||
+                { echo "check_layers.sh: $lib defines no symbol" >&2; exit 2; }
 done
 status=0
 for spec in "$@"; do
@@ -32,7 +46,7 @@ for spec in "$@"; do
         rest=${rest#*:}
         allowed=${rest%%:*}
         forbidden=${rest#*:}
-        "$nm" -u "$lib" 2>/dev/null | awk '{ print $NF }' | sort -u |
+        awk 'NF { print $NF }' "$tmp/$mod.nmu" | sort -u |
                 comm -23 - "$tmp/$mod.def" >"$tmp/$mod.undef"
         # ours: defined by some module
         for other in "$@"; do

@@ -40,6 +40,7 @@ typedef struct ls_pipeline_stats_s {
         uint64_t commits;        /* offset commits issued */
         uint64_t ticks;          /* clock ticks consumed (stream time moved) */
         uint64_t ticks_produced; /* ticks written for idle partitions */
+        uint64_t ticks_failed;   /* of which the broker refused */
 } ls_pipeline_stats_t;
 
 typedef struct ls_pipeline_s ls_pipeline_t;

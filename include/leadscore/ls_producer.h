@@ -67,6 +67,7 @@ typedef struct ls_producer_stats_s {
         uint64_t dead_letters; /* dead letters produced */
         uint64_t delivered;    /* records acknowledged by the broker */
         uint64_t delivery_failures;
+        uint64_t ticks_failed; /* ticks the broker refused (not fatal) */
 } ls_producer_stats_t;
 
 /**
@@ -106,6 +107,18 @@ void ls_producer_stats(const ls_producer_t *prod, ls_producer_stats_t *st);
  */
 ls_err_t ls_producer_emit(ls_producer_t *prod, const ls_outbuf_t *ob,
                           const ls_producer_input_t *in);
+
+/**
+ * Produces a clock tick at @p time to @p partition of @p topic
+ * (ls_tick.h). A tick is no output: nothing waits for it, and a tick the
+ * broker refuses (no Write on the topic, a partition without a leader
+ * past message.timeout.ms) is logged as tick_failed and counted, never
+ * fatal; the next one is produced idle_tick later.
+ * @returns LS_OK, or an error with errstr (logged by the caller).
+ */
+ls_err_t ls_producer_tick(ls_producer_t *prod, const char *topic,
+                          int32_t partition, int64_t time, char *errstr,
+                          size_t errstr_size);
 
 /**
  * Sends input record @p rkm to the dead-letter topic with @p reason and

@@ -46,6 +46,20 @@ ls_err_t ls_runmetrics_init(ls_runmetrics_t *rm, ls_metrics_t *reg,
 ls_metric_t *ls_runmetrics_consumed(ls_runmetrics_t *rm, const char *topic,
                                     int32_t partition);
 
+/** The suppression counts of a shard's stats, in this order:
+ *  suppressed_burst, suppressed_unopened, suppressed_match, reversed. */
+#define LS_RUNMETRICS_SUPPRESS_N 4
+
+/**
+ * Adds @p add to leadscore_suppressed_total{partition,reason} (burst,
+ * unopened, match) and leadscore_reversed_total{partition} of partition
+ * @p p: what this process saw happen since the last call (the caller
+ * keeps the shard's last counts; a shard restored from a snapshot starts
+ * from its restored counts, so they are not counted again).
+ */
+void ls_runmetrics_suppressed(ls_runmetrics_t *rm, int32_t p,
+                              const uint64_t add[LS_RUNMETRICS_SUPPRESS_N]);
+
 /** Sets leadscore_model_info{model,version,set_version} of every model of
  *  @p ms to @p on (1 in use, 0 replaced). */
 void ls_runmetrics_model_info(ls_runmetrics_t *rm, const ls_modelset_t *ms,

@@ -35,13 +35,14 @@ int64_t ls_tick_read(const rd_kafka_message_t *rkm);
 /**
  * Produces a tick at @p time (ms) to @p partition of @p topic with
  * @p rk: no key, no value, the header LS_TICK_HEADER, the record's
- * timestamp @p time. Nothing tracks its delivery: a lost tick only
- * delays stream time to the next one. With a transactional producer it
- * goes into the open transaction.
+ * timestamp @p time, and @p msg_opaque as the message's opaque (for the
+ * delivery report: ls_producer_tick() tells its ticks from outputs by
+ * it). With a transactional producer it goes into the open transaction.
  * @returns LS_OK, or LS_ERR_KAFKA with errstr naming the topic, the
  *          partition and why.
  */
 ls_err_t ls_tick_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
-                         int64_t time, char *errstr, size_t errstr_size);
+                         int64_t time, void *msg_opaque, char *errstr,
+                         size_t errstr_size);
 
 #endif /* LS_TICK_H */

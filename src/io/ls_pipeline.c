@@ -371,7 +371,8 @@ static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
         pl->stats.consumed++;
         atomic_store(&pl->n_consumed, pl->stats.consumed);
         ls_metric_add(tp->m_consumed, 1);
-        slot->last_input_ms = pl->now_mono;
+        if (topic == LS_PL_TOPIC_EVENTS) /* what moves stream time */
+                slot->last_input_ms = pl->now_mono;
 
         ls_pl_record(pl, topic, rkm, &rec);
         ls_outbuf_reset(&pl->ob);
@@ -460,9 +461,13 @@ static void ls_pl_check(ls_pipeline_t *pl) {
 
 /**
  * Writes the clock into the log (ls_tick.h): a held partition whose
- * inputs have been quiet for idle_tick gets a tick at the wall-clock time
- * in its events partition. Nothing is applied here: the tick moves stream
- * time when it is consumed, in the merge order, as a replay will meet it.
+ * events topic has been quiet for idle_tick gets a tick in its events
+ * partition, dated idle_tick before the wall clock, so that a record
+ * written up to idle_tick after its own time still comes before the tick
+ * in the merge (DURABILITY.md, condition (a)). Nothing is applied here:
+ * the tick moves stream time when it is consumed, in the merge order, as
+ * a replay will meet it. Profiles do not count as activity: they do not
+ * move stream time, so a partition with profiles alone still ticks.
  */
 static void ls_pl_idle_tick(ls_pipeline_t *pl) {
         int64_t now = ls_pl_now_mono();
@@ -475,9 +480,9 @@ static void ls_pl_idle_tick(ls_pipeline_t *pl) {
                     now - slot->last_input_ms < pl->conf->idle_tick_ms)
                         continue;
                 slot->last_input_ms = now; /* next tick: idle_tick later */
-                if (ls_tick_produce(ls_producer_rk(pl->producer),
-                                    pl->conf->topic_events, p, ls_pl_now_wall(),
-                                    errstr, sizeof(errstr))) {
+                if (ls_producer_tick(pl->producer, pl->conf->topic_events, p,
+                                     ls_pl_now_wall() - pl->conf->idle_tick_ms,
+                                     errstr, sizeof(errstr))) {
                         ls_log(pl->log, LS_LOG_WARN, "tick_failed", "%s",
                                errstr);
                         continue;
@@ -697,6 +702,36 @@ static int ls_pl_snapshot_due(const ls_pipeline_t *pl) {
         return 0;
 }
 
+/** Adds the suppression counts partition @p p's shard made since the last
+ * publish to run's counters: a new shard (assigned, restored, migrated)
+ * first sets the baseline, so counts restored from a snapshot are not
+ * counted again by this process. */
+static void ls_pl_publish_suppressed(ls_pipeline_t *pl, int32_t p) {
+        ls_slot_t *slot = &pl->slots[p];
+        uint64_t cur[LS_RUNMETRICS_SUPPRESS_N], add[LS_RUNMETRICS_SUPPRESS_N];
+        ls_shard_stats_t st;
+        int k;
+
+        if (!slot->shard) {
+                slot->supp_of = NULL;
+                return;
+        }
+        ls_shard_stats(slot->shard, &st);
+        cur[0] = st.suppressed_burst;
+        cur[1] = st.suppressed_unopened;
+        cur[2] = st.suppressed_match;
+        cur[3] = st.reversed;
+        for (k = 0; k < LS_RUNMETRICS_SUPPRESS_N; k++) {
+                add[k] = slot->supp_of == slot->shard &&
+                                         cur[k] > slot->supp_seen[k]
+                                 ? cur[k] - slot->supp_seen[k]
+                                 : 0;
+                slot->supp_seen[k] = cur[k];
+        }
+        slot->supp_of = slot->shard;
+        ls_runmetrics_suppressed(&pl->mh, p, add);
+}
+
 /** Refreshes the gauges that describe state: leads and bytes per shard,
  * leads per model, snapshots; and the registry's skipped lookups. */
 static void ls_pl_publish(ls_pipeline_t *pl) {
@@ -708,6 +743,7 @@ static void ls_pl_publish(ls_pipeline_t *pl) {
                               sizeof(*per_model));
         for (p = 0; p < pl->n_parts; p++) {
                 ls_runmetrics_shard(&pl->mh, p, pl->slots[p].shard);
+                ls_pl_publish_suppressed(pl, p);
                 for (i = 0;
                      per_model && pl->slots[p].shard && i < pl->ms->n_models;
                      i++)
@@ -965,10 +1001,11 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                ", outputs %" PRIu64 " (alerts %" PRIu64
                "), dead letters %" PRIu64 ", duplicates %" PRIu64
                ", stale profiles %" PRIu64 ", delivery failures %" PRIu64
-               ", ticks %" PRIu64 " (produced %" PRIu64 ")",
+               ", ticks %" PRIu64 " (produced %" PRIu64 ", refused %" PRIu64
+               ")",
                st.consumed, st.applied, st.outputs, st.alerts, st.dead_letters,
                st.duplicates, st.stale, st.delivery_failures, st.ticks,
-               st.ticks_produced);
+               st.ticks_produced, st.ticks_failed);
         if (pl->fatal) {
                 /* Printed by the caller, not the log: mask secrets too. */
                 char masked[sizeof(pl->fatal_str)];
@@ -1022,6 +1059,7 @@ void ls_pipeline_stats(const ls_pipeline_t *pl, ls_pipeline_stats_t *stats) {
         stats->dead_letters = ps.dead_letters;
         stats->delivered = ps.delivered;
         stats->delivery_failures = ps.delivery_failures;
+        stats->ticks_failed = ps.ticks_failed;
 }
 
 void ls_pipeline_destroy(ls_pipeline_t *pl) {

@@ -90,6 +90,10 @@ typedef struct ls_slot_s {
         int64_t last_input_ms; /* monotonic time of the last input */
         uint64_t checked;      /* debug: shard stamp at the last check */
         ls_durable_part_t dur; /* applied and durable offsets */
+        /* the shard whose suppression counts were last published (NULL:
+         * none yet, or released), and those counts */
+        const ls_shard_t *supp_of;
+        uint64_t supp_seen[LS_RUNMETRICS_SUPPRESS_N];
 } ls_slot_t;
 
 struct ls_pipeline_s {

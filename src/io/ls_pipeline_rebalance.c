@@ -221,6 +221,7 @@ static void ls_pl_revoke(ls_pipeline_t *pl,
                 if (--pl->slots[p].refs == 0) {
                         ls_shard_destroy(pl->slots[p].shard);
                         pl->slots[p].shard = NULL;
+                        pl->slots[p].supp_of = NULL;
                 }
         }
         /* A shard kept after the abort is past its aborted outputs. */

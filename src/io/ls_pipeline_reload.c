@@ -109,6 +109,7 @@ void ls_pl_reload_model(ls_pipeline_t *pl) {
                         continue;
                 ls_shard_destroy(pl->slots[p].shard);
                 pl->slots[p].shard = fresh[p];
+                pl->slots[p].supp_of = NULL;
                 pl->slots[p].dur.dirty = 1;
                 n++;
         }

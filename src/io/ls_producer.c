@@ -20,6 +20,7 @@
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_log.h"
+#include "leadscore/ls_tick.h"
 
 #define LS_PROD_TICKETS 1024 /* delivery tickets allocated at a time */
 /* A dead letter is cut to fit the producer's message.max.bytes, less
@@ -114,12 +115,26 @@ static void ls_prod_fail(ls_producer_t *prod, rd_kafka_resp_err_t err,
 
 /* -------------------------------------------------------------- tickets */
 
+/* The message opaque of a tick (ls_producer_tick): not a ticket. */
+static char ls_prod_tick_marker;
+
 static void ls_prod_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                           void *opaque) {
         ls_producer_t *prod = ((ls_kafka_env_t *)opaque)->owner;
         ls_ticket_t *ticket = rkm->_private;
 
         (void)rk;
+        if (rkm->_private == &ls_prod_tick_marker) {
+                if (rkm->err) {
+                        prod->stats.ticks_failed++;
+                        ls_log(prod->owner->log, LS_LOG_WARN, "tick_failed",
+                               "tick to %s [%" PRId32 "] not delivered: %s; "
+                               "the next one follows idle_tick later",
+                               rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                               rd_kafka_err2str(rkm->err));
+                }
+                return;
+        }
         if (rkm->err) {
                 char msg[512];
                 prod->stats.delivery_failures++;
@@ -455,6 +470,13 @@ ls_prod_dead_letter_headers(const ls_dead_letter_t *dl, size_t *bytes) {
                 *bytes += 32 + strlen(trunc);
         }
         return hdrs;
+}
+
+ls_err_t ls_producer_tick(ls_producer_t *prod, const char *topic,
+                          int32_t partition, int64_t time, char *errstr,
+                          size_t errstr_size) {
+        return ls_tick_produce(prod->rk, topic, partition, time,
+                               &ls_prod_tick_marker, errstr, errstr_size);
 }
 
 void ls_producer_dead_letter(ls_producer_t *prod, const rd_kafka_message_t *rkm,

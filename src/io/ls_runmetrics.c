@@ -142,22 +142,32 @@ void ls_runmetrics_reload(ls_runmetrics_t *rm, const char *result) {
                       1);
 }
 
-/* One series of leadscore_suppressed_total: the shard's count, which
- * its snapshots keep, so it continues across restarts. */
-static void ls_runmetrics_suppressed(ls_runmetrics_t *rm, int32_t p,
-                                     const char *reason, uint64_t n) {
+void ls_runmetrics_suppressed(ls_runmetrics_t *rm, int32_t p,
+                              const uint64_t add[LS_RUNMETRICS_SUPPRESS_N]) {
+        static const char *const reasons[3] = {"burst", "unopened", "match"};
         char labels[96];
+        int k;
 
-        snprintf(labels, sizeof(labels),
-                 "partition=\"%" PRId32 "\",reason=\"%s\"", p, reason);
-        ls_metric_set_total(
-                ls_metrics_counter(rm->reg, "leadscore_suppressed_total",
-                                   "Events the model's suppress rules "
-                                   "suppressed (scored nothing), per "
-                                   "partition, by the kind of the first rule "
-                                   "that caught them.",
-                                   labels),
-                n);
+        for (k = 0; k < 3; k++) {
+                snprintf(labels, sizeof(labels),
+                         "partition=\"%" PRId32 "\",reason=\"%s\"", p,
+                         reasons[k]);
+                ls_metric_add(ls_metrics_counter(
+                                      rm->reg, "leadscore_suppressed_total",
+                                      "Events the model's suppress rules "
+                                      "suppressed (scored nothing), per "
+                                      "partition, by the kind of the first "
+                                      "rule that caught them.",
+                                      labels),
+                              add[k]);
+        }
+        snprintf(labels, sizeof(labels), "partition=\"%" PRId32 "\"", p);
+        ls_metric_add(ls_metrics_counter(rm->reg, "leadscore_reversed_total",
+                                         "Scored events whose points a burst "
+                                         "recognised later took back, per "
+                                         "partition.",
+                                         labels),
+                      add[3]);
 }
 
 void ls_runmetrics_shard(ls_runmetrics_t *rm, int32_t p,
@@ -183,18 +193,6 @@ void ls_runmetrics_shard(ls_runmetrics_t *rm, int32_t p,
                                        "Pending decay timers per shard.",
                                        labels),
                       (double)st.timers);
-        if (!shard)
-                return; /* a revoked partition keeps its last counts */
-        ls_runmetrics_suppressed(rm, p, "burst", st.suppressed_burst);
-        ls_runmetrics_suppressed(rm, p, "unopened", st.suppressed_unopened);
-        ls_runmetrics_suppressed(rm, p, "match", st.suppressed_match);
-        ls_metric_set_total(
-                ls_metrics_counter(rm->reg, "leadscore_reversed_total",
-                                   "Scored events whose points a burst "
-                                   "recognised later took back, per "
-                                   "partition.",
-                                   labels),
-                st.reversed);
 }
 
 void ls_runmetrics_model_leads(ls_runmetrics_t *rm, const ls_modelset_t *ms,

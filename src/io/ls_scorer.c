@@ -138,28 +138,33 @@ int64_t ls_tick_parse(const void *value, size_t len) {
 }
 
 /* A tick: every shard's stream time moves to its time, as an event's
- * would (the same max_future bound), without a lead. */
+ * would, without a lead. Each shard judges max_future by its own model
+ * set, as it does an event; the verdict is the first shard's. */
 static ls_verdict_t ls_scorer_tick(const ls_input_t *in,
                                    ls_shard_t *const *shards, ls_outbuf_t *obs,
                                    size_t n_shards, ls_err_t *errp,
                                    char *errstr, size_t errstr_size) {
+        ls_verdict_t v = LS_V_TICK;
         size_t s;
 
         for (s = 0; s < n_shards; s++) {
                 const ls_modelset_t *ms = ls_shard_modelset(shards[s]);
 
                 if (ls_input_future(ms, in)) {
-                        snprintf(errstr, errstr_size,
-                                 "tick %lld is %lld ms past the record's "
-                                 "timestamp %lld (max_future %lld ms)",
-                                 (long long)in->time,
-                                 (long long)(in->time - in->record_time),
-                                 (long long)in->record_time,
-                                 (long long)ms->max_future_ms);
-                        return LS_V_FUTURE;
+                        if (s == 0) {
+                                snprintf(
+                                        errstr, errstr_size,
+                                        "tick %lld is %lld ms past the "
+                                        "record's timestamp %lld "
+                                        "(max_future %lld ms)",
+                                        (long long)in->time,
+                                        (long long)(in->time - in->record_time),
+                                        (long long)in->record_time,
+                                        (long long)ms->max_future_ms);
+                                v = LS_V_FUTURE;
+                        }
+                        continue;
                 }
-        }
-        for (s = 0; s < n_shards; s++) {
                 if (ls_shard_advance(shards[s], in->time, &obs[s])) {
                         *errp = LS_ERR_NOMEM;
                         snprintf(errstr, errstr_size,
@@ -167,7 +172,7 @@ static ls_verdict_t ls_scorer_tick(const ls_input_t *in,
                         return LS_V_ERROR;
                 }
         }
-        return LS_V_TICK;
+        return v;
 }
 
 ls_verdict_t ls_scorer_apply(const ls_input_t *in, ls_shard_t *const *shards,

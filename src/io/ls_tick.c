@@ -25,7 +25,8 @@ int64_t ls_tick_read(const rd_kafka_message_t *rkm) {
 }
 
 ls_err_t ls_tick_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
-                         int64_t time, char *errstr, size_t errstr_size) {
+                         int64_t time, void *msg_opaque, char *errstr,
+                         size_t errstr_size) {
         char value[24];
         rd_kafka_resp_err_t err;
         int n = snprintf(value, sizeof(value), "%" PRId64, time);

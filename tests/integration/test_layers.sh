@@ -34,3 +34,12 @@ grep -q '^layering: module codec uses avro_[a-z_0-9]*, but it must not use avro_
         { cat /tmp/ls-layers.$$ >&2; echo "FAIL: no codec -> avro_ use named" >&2; exit 1; }
 rm -f /tmp/ls-layers.$$
 echo "PASS: tightened rules fail, naming the symbols that cross them"
+
+# A check that cannot look is an error, not a pass.
+if sh "$check" /nonexistent/nm "${specs[@]}" 2>/dev/null; then
+        echo "FAIL: passed without an nm tool" >&2; exit 1
+fi
+if sh "$check" "$nm" "common=/nonexistent/libls_common.a::" 2>/dev/null; then
+        echo "FAIL: passed on a library that does not exist" >&2; exit 1
+fi
+echo "PASS: no nm tool, or no library, fails the check"

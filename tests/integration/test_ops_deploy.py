@@ -257,9 +257,25 @@ def test_dockerfile():
         if w == "RUN" and "apt-get install" in r:
             installed |= set(re.findall(r"\b(lib[\w.+-]+|ca-certificates)\b",
                                         r))
+    if not host_is_image_base():
+        h.log("skip: the host is not Debian 12, so its package names "
+              "need not be the image's")
+        return
     for pkg in needed_packages(h.LEADSCORE):
         assert pkg in installed, "the runtime stage lacks %s (installs %s)" \
             % (pkg, sorted(installed))
+
+
+def host_is_image_base():
+    """1 when this host is Debian 12, the image's base (debian:12), so
+    that the packages owning its libraries are the image's."""
+    try:
+        with open("/etc/os-release") as f:
+            rel = dict(l.rstrip("\n").split("=", 1) for l in f if "=" in l)
+    except OSError:
+        return False
+    return rel.get("ID") == "debian" and \
+        rel.get("VERSION_ID", "").strip('"') == "12"
 
 
 def needed_packages(binary):
@@ -286,7 +302,9 @@ def needed_packages(binary):
                                  capture_output=True, text=True)
         assert out.returncode == 0, "no package owns " + paths[lib]
         pkg = out.stdout.split(":")[0]
-        if pkg != "libc6" and not re.match(r"lib(a|t|l|ub)san\d", pkg):
+        # libc6 and libgcc-s1 are in every debian:12 image
+        if pkg not in ("libc6", "libgcc-s1") and \
+                not re.match(r"lib(a|t|l|ub)san\d", pkg):
             pkgs.add(pkg)
     assert "librdkafka1" in pkgs, pkgs
     return sorted(pkgs)

@@ -103,65 +103,30 @@ static void test_state_gauges(void **state) {
         ls_metrics_destroy(reg);
 }
 
-/* The suppression counters of a shard's stats are run's counters, per
- * partition and reason. */
+/* The suppression counters add what they are given, per partition and
+ * reason; a partition's series start at 0. */
 static void test_suppression_counters(void **state) {
-        static const char model[] =
-                "suppress:\n"
-                "  - id: click_burst\n"
-                "    burst: {events: [email_click], count: 3, within: 2s}\n"
-                "models:\n  - id: m\n"
-                "    engagement:\n"
-                "      rules: [{id: click, event: email_click, points: 2}]\n"
-                "    grades: [{name: A}]\n"
-                "    bands: [{name: cold}]\n";
         ls_metrics_t *reg = ls_metrics_new();
-        ls_shard_stats_t st;
-        ls_modelset_t *ms;
-        ls_shard_t *sh;
+        const uint64_t zero[LS_RUNMETRICS_SUPPRESS_N] = {0, 0, 0, 0};
+        const uint64_t add[LS_RUNMETRICS_SUPPRESS_N] = {3, 1, 2, 4};
         ls_runmetrics_t rm;
-        ls_outbuf_t ob;
-        ls_input_t in;
-        char err[512], line[512], id[16];
-        int i;
 
         (void)state;
         assert_non_null(reg);
         assert_int_equal(ls_runmetrics_init(&rm, reg, "9.9.9", "1.2.3"), LS_OK);
-        if (ls_modelset_load_string(model, strlen(model), "t.yaml", NULL, &ms,
-                                    err, sizeof(err)))
-                fail_msg("model: %s", err);
-        assert_non_null(sh = ls_shard_new(ms));
-        ls_outbuf_init(&ob);
-        for (i = 0; i < 8; i++) {
-                memset(&in, 0, sizeof(in));
-                snprintf(id, sizeof(id), "c%d", i);
-                in.kind = LS_INPUT_EVENT;
-                in.lead_id = "L";
-                in.event_id = id;
-                in.event_type = "email_click";
-                in.time = 1700000000000LL + i * 100;
-                ls_outbuf_reset(&ob);
-                assert_int_equal(ls_shard_apply(sh, &in, &ob, err, sizeof(err)),
-                                 LS_OK);
-        }
-        ls_shard_stats(sh, &st);
-        assert_true(st.suppressed_burst > 0 && st.reversed > 0);
-        ls_runmetrics_shard(&rm, 1, sh);
-        snprintf(line, sizeof(line),
-                 "leadscore_suppressed_total{partition=\"1\","
-                 "reason=\"burst\"} %llu",
-                 (unsigned long long)st.suppressed_burst);
-        assert_line(reg, line);
+        ls_runmetrics_suppressed(&rm, 1, zero);
         assert_line(reg, "leadscore_suppressed_total{partition=\"1\","
-                         "reason=\"match\"} 0");
-        snprintf(line, sizeof(line),
-                 "leadscore_reversed_total{partition=\"1\"} %llu",
-                 (unsigned long long)st.reversed);
-        assert_line(reg, line);
-        ls_outbuf_free(&ob);
-        ls_shard_destroy(sh);
-        ls_modelset_destroy(ms);
+                         "reason=\"burst\"} 0");
+        assert_line(reg, "leadscore_reversed_total{partition=\"1\"} 0");
+        ls_runmetrics_suppressed(&rm, 1, add);
+        ls_runmetrics_suppressed(&rm, 1, add);
+        assert_line(reg, "leadscore_suppressed_total{partition=\"1\","
+                         "reason=\"burst\"} 6");
+        assert_line(reg, "leadscore_suppressed_total{partition=\"1\","
+                         "reason=\"unopened\"} 2");
+        assert_line(reg, "leadscore_suppressed_total{partition=\"1\","
+                         "reason=\"match\"} 4");
+        assert_line(reg, "leadscore_reversed_total{partition=\"1\"} 8");
         ls_metrics_destroy(reg);
 }
 
