@@ -340,10 +340,154 @@ static void ls_cell_format(char *cell, size_t size, const char *grade,
         cell[n + 1] = '\0';
 }
 
+/* Appends an alert item (its text, @p len bytes of @p text, copied);
+ * @returns it, or NULL when memory is short. */
+static ls_alert_item_t *ls_outbuf_add_item(ls_outbuf_t *ob, const char *name,
+                                           const char *text, size_t len) {
+        ls_alert_item_t *it;
+
+        if (ob->n_items == ob->size_items) {
+                size_t n = ob->size_items ? ob->size_items * 2 : 32;
+                ls_alert_item_t *a = ls_realloc(ob->items, n * sizeof(*a));
+
+                if (!a)
+                        return NULL;
+                ob->items = a;
+                ob->size_items = n;
+        }
+        if (len && ob->size_text - ob->n_text < len + 1) {
+                size_t n = ob->size_text ? ob->size_text : 256;
+                char *t;
+
+                while (n - ob->n_text < len + 1)
+                        n *= 2;
+                if (!(t = ls_realloc(ob->text, n)))
+                        return NULL;
+                ob->text = t;
+                ob->size_text = n;
+        }
+        it = &ob->items[ob->n_items++];
+        memset(it, 0, sizeof(*it));
+        it->name = name;
+        if (len) {
+                it->text_off = (uint32_t)ob->n_text;
+                it->text_len = (uint32_t)len;
+                memcpy(ob->text + ob->n_text, text, len);
+                ob->text[ob->n_text + len] = '\0';
+                ob->n_text += len + 1;
+        }
+        return it;
+}
+
+/*
+ * What an alert carries beyond a score update (docs/SEMANTICS.md
+ * "Alerts"): the fit rules matching, the largest contributions over the
+ * lead's history, the hot-lead window's events, the alert attributes and
+ * the backfill marker. Run for alerts only.
+ */
+static ls_err_t ls_alert_fill(ls_shard_t *sh, uint32_t lead, size_t m,
+                              ls_lm_t *lm, ls_output_t *o, ls_outbuf_t *ob,
+                              const char *hot_event) {
+        const ls_modelset_t *ms = sh->ms;
+        const ls_model_t *model = &ms->models[m];
+        const int32_t *contrib = ls_contrib(sh, lead, m);
+        size_t nc = ls_contrib_len(ms, model), i, k;
+        uint32_t pick[LS_ALERT_TOP];
+
+        o->fit_bits = lm->fit_bits;
+        o->record_time = sh->record_time > 0 ? sh->record_time : 0;
+        o->backfill = ms->backfill_after_ms > 0 && o->record_time > 0 &&
+                      o->record_time - o->time > ms->backfill_after_ms;
+        o->items_off = (uint32_t)ob->n_items;
+        /* top contributions: largest points first, then file order (rules,
+         * then suppression rules); zero never listed */
+        for (i = 0; contrib && i < nc; i++) {
+                if (contrib[i] == 0)
+                        continue;
+                for (k = o->n_top; k > 0 && contrib[pick[k - 1]] < contrib[i];
+                     k--)
+                        if (k < LS_ALERT_TOP)
+                                pick[k] = pick[k - 1];
+                if (k < LS_ALERT_TOP) {
+                        pick[k] = (uint32_t)i;
+                        if (o->n_top < LS_ALERT_TOP)
+                                o->n_top++;
+                }
+        }
+        for (k = 0; k < o->n_top; k++) {
+                ls_alert_item_t *it = ls_outbuf_add_item(
+                        ob,
+                        pick[k] < model->n_rules
+                                ? model->rules[pick[k]].id
+                                : ms->suppress[pick[k] - model->n_rules].id,
+                        NULL, 0);
+
+                if (!it)
+                        return LS_ERR_NOMEM;
+                it->points = contrib[pick[k]];
+        }
+        if (o->alert == LS_ALERT_HOT_LEAD) {
+                uint32_t len = ls_hot_ring_len(model), n = 0, j;
+                int64_t *times = len ? ls_hot_times(sh, lm, m) : NULL;
+                int32_t *pts = len ? ls_hot_points(sh, lm, m) : NULL;
+                const ls_hot_ev_t *ev = ls_hot_evs(sh, lead, m);
+                int64_t sum = 0;
+
+                o->hot_event = hot_event;
+                /* the window's events, oldest first (ring order from the
+                 * oldest slot); the newest LS_ALERT_HOT_EVENTS listed */
+                for (j = 0; j < len; j++) {
+                        uint32_t s = (lm->hot_pos + j) % len;
+
+                        if (pts[s] > 0 &&
+                            times[s] > o->time - model->hot.within_ms) {
+                                n++;
+                                sum += pts[s];
+                        }
+                }
+                o->hot_sum = ls_sat32(sum);
+                o->hot_more =
+                        n > LS_ALERT_HOT_EVENTS ? n - LS_ALERT_HOT_EVENTS : 0;
+                for (j = 0, k = 0; j < len; j++) {
+                        uint32_t s = (lm->hot_pos + j) % len;
+                        ls_alert_item_t *it;
+                        const char *id;
+
+                        if (!(pts[s] > 0 &&
+                              times[s] > o->time - model->hot.within_ms) ||
+                            k++ < o->hot_more)
+                                continue;
+                        id = ev ? ev[s].id : "";
+                        it = ls_outbuf_add_item(
+                                ob,
+                                ev && ev[s].type
+                                        ? ms->event_types[ev[s].type - 1]
+                                        : "",
+                                id, strnlen(id, LS_HOT_ID_BYTES));
+                        if (!it)
+                                return LS_ERR_NOMEM;
+                        it->points = pts[s];
+                        it->time = times[s];
+                        o->n_hot++;
+                }
+        }
+        for (k = 0; k < model->n_alert_attributes; k++) {
+                const char *v = ls_attr_val(sh, lead, model->alert_attr_idx[k]);
+
+                if (!*v)
+                        continue;
+                if (!ls_outbuf_add_item(ob, model->alert_attributes[k], v,
+                                        strlen(v)))
+                        return LS_ERR_NOMEM;
+                o->n_attrs++;
+        }
+        return LS_OK;
+}
+
 static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
                         const ls_change_t *ch, ls_outbuf_t *ob,
                         ls_output_kind_t kind, ls_alert_kind_t alert,
-                        int32_t prev_total) {
+                        int32_t prev_total, const char *hot_event) {
         const ls_model_t *model = &sh->ms->models[m];
         ls_output_t *o = ls_outbuf_add(ob);
 
@@ -371,6 +515,8 @@ static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         o->reasons_off = ch->reasons_off;
         o->n_reasons = (uint32_t)(ob->n_reasons - ch->reasons_off);
         sh->stats.outputs++;
+        if (kind == LS_OUT_ALERT)
+                return ls_alert_fill(sh, lead, m, lm, o, ob, hot_event);
         return LS_OK;
 }
 
@@ -408,13 +554,13 @@ ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         if (lm->fit != prev_fit || lm->engagement != prev_eng ||
             lm->grade != prev_grade || lm->band != prev_band) {
                 err = ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_SCORE_UPDATE,
-                              LS_ALERT_NONE, prev_total);
+                              LS_ALERT_NONE, prev_total, NULL);
                 if (err)
                         return err;
         }
         if (alert != LS_ALERT_NONE)
                 return ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_ALERT, alert,
-                               prev_total);
+                               prev_total, NULL);
         return LS_OK;
 }
 
@@ -442,6 +588,8 @@ ls_err_t ls_catch_up_decay(const ls_model_t *model, ls_lm_t *lm, int64_t now,
         return LS_OK;
 }
 
+static ls_err_t ls_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob);
+
 /* Fires one due timer. */
 static ls_err_t ls_fire_timer(ls_shard_t *sh, const ls_timer_t *t,
                               ls_outbuf_t *ob) {
@@ -467,6 +615,11 @@ static ls_err_t ls_fire_timer(ls_shard_t *sh, const ls_timer_t *t,
 }
 
 ls_err_t ls_shard_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
+        sh->record_time = 0; /* a tick: no record timestamp (no backfill) */
+        return ls_advance(sh, time, ob);
+}
+
+static ls_err_t ls_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
         ls_err_t err;
 
         if (time > sh->stream_time)
@@ -589,6 +742,16 @@ static int ls_hot_event(const ls_model_t *model, const char *event_type) {
         return 0;
 }
 
+/* @returns the index of a listed hot event type (0 if, oddly, none). */
+static size_t ls_hot_index(const ls_model_t *model, const char *event_type) {
+        size_t i;
+
+        for (i = 0; i < model->hot.n_events; i++)
+                if (strcasecmp(model->hot.events[i], event_type) == 0)
+                        return i;
+        return 0;
+}
+
 /* Scores one event under one model. */
 static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                      const ls_input_t *in, int type_idx,
@@ -599,6 +762,7 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
         const ls_model_t *model = &ms->models[m];
         ls_lm_t *lm = ls_lm(sh, lead, m);
         ls_cap_slot_t *slots = ls_cap_slots(lm);
+        int32_t *contrib = ls_contrib(sh, lead, m);
         const ls_undo_layout_t *lay =
                 ent ? ls_undo_layout(sh, ent_rule, m) : NULL;
         ls_undo_t *u = ent ? ls_undo(sh, ent, ent_rule, m) : NULL;
@@ -674,6 +838,9 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                                   : 0);
                 }
                 eng += award;
+                if (contrib && award)
+                        contrib[sh->by_type[m][i]] = ls_sat32(
+                                (int64_t)contrib[sh->by_type[m][i]] + award);
                 r = ls_outbuf_add_reason(ob);
                 if (!r)
                         return LS_ERR_NOMEM;
@@ -706,8 +873,15 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                 u->hot_set = 1;
                                 u->hot_slot = lm->hot_pos;
                         }
+                        ls_hot_ev_t *ev = ls_hot_evs(sh, lead, m);
+
                         times[lm->hot_pos] = in->time;
                         pts[lm->hot_pos] = ls_sat32(gained);
+                        if (ev) {
+                                ev[lm->hot_pos].type = (uint32_t)type_idx + 1;
+                                ls_hot_id_store(ev[lm->hot_pos].id,
+                                                in->event_id);
+                        }
                         lm->hot_pos =
                                 (uint8_t)((lm->hot_pos + 1) % model->hot.track);
                 }
@@ -731,7 +905,11 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                         lm->hot_last = now;
                         err = ls_emit(sh, lead, m, lm, &ch, ob, LS_OUT_ALERT,
                                       LS_ALERT_HOT_LEAD,
-                                      ls_sat32((int64_t)lm->fit + prev_eng));
+                                      ls_sat32((int64_t)lm->fit + prev_eng),
+                                      hot_listed
+                                              ? model->hot.events[ls_hot_index(
+                                                        model, in->event_type)]
+                                              : NULL);
                         if (err)
                                 return err;
                 }
@@ -854,6 +1032,25 @@ static int ls_dedupe_seen(const ls_shard_t *sh, ls_lead_hdr_t *hdr,
         return 0;
 }
 
+/* Keeps the latest values of the set's alert attributes that profile
+ * update @p in sets (the last field of a name wins; "" clears). */
+static void ls_attrs_update(const ls_shard_t *sh, uint32_t lead,
+                            const ls_input_t *in) {
+        size_t k, i;
+
+        for (k = 0; k < sh->ms->n_alert_attrs; k++) {
+                for (i = in->n_fields; i-- > 0;) {
+                        if (in->fields[i].key &&
+                            !strcmp(in->fields[i].key,
+                                    sh->ms->alert_attrs[k])) {
+                                ls_attr_store(ls_attr_val(sh, lead, k),
+                                              in->fields[i].value);
+                                break;
+                        }
+                }
+        }
+}
+
 ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                         char *errstr, size_t errstr_size) {
         const ls_modelset_t *ms = sh->ms;
@@ -937,8 +1134,9 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                                  "of %zu leads is reached (max_leads)",
                                  in->lead_id, sh->max_leads);
         }
+        sh->record_time = in->record_time;
         if (in->kind == LS_INPUT_EVENT) {
-                err = ls_shard_advance(sh, in->time, ob);
+                err = ls_advance(sh, in->time, ob);
                 if (err)
                         return ls_seterr(errstr, errstr_size, err,
                                          "out of memory");
@@ -981,6 +1179,8 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                                          (long long)hdr->profile_time);
                 }
                 hdr->profile_time = in->time;
+                if (ms->n_alert_attrs)
+                        ls_attrs_update(sh, lead, in);
         }
         now = hdr->clock > in->time ? hdr->clock : in->time;
         hdr->clock = now;
