@@ -421,6 +421,20 @@ void ls_lm_init_model(const ls_modelset_t *ms, const ls_model_t *model,
 void ls_lm_init(const ls_shard_t *sh, uint32_t lead);
 
 /*
+ * Shared from ls_alert.c
+ */
+
+/**
+ * Fills what alert @p o (just emitted for lead @p lead under model @p m)
+ * carries: fit bits, record time and backfill, and its items appended to
+ * @p ob (top contributions, for hot_lead the window's events, the
+ * attributes). @p hot_event: the hot.events type that fired a hot_lead,
+ * NULL for the points. @returns LS_OK or LS_ERR_NOMEM.
+ */
+ls_err_t ls_alert_fill(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+                       ls_output_t *o, ls_outbuf_t *ob, const char *hot_event);
+
+/*
  * Shared from ls_suppress.c
  */
 
