@@ -102,6 +102,20 @@ typedef struct ls_reason_s {
         int32_t capped;
 } ls_reason_t;
 
+/**
+ * One entry of what an alert carries (docs/SEMANTICS.md "Alerts"): a
+ * contribution (name = rule id, points accumulated over the lead's
+ * history), a hot-lead window event (name = event type, "" unknown;
+ * points, time, text = its event id) or a profile attribute (name =
+ * attribute name, text = its value). Names are owned by the model set.
+ */
+typedef struct ls_alert_item_s {
+        const char *name;
+        int32_t points;
+        int64_t time;
+        uint32_t text_off, text_len; /* into ls_outbuf_t.text */
+} ls_alert_item_t;
+
 /** One output: a score update or an alert. */
 typedef struct ls_output_s {
         ls_output_kind_t kind;
@@ -119,6 +133,19 @@ typedef struct ls_output_s {
         int mql;              /* lead is MQL after this output */
         uint32_t reasons_off; /* into ls_outbuf_t.reasons */
         uint32_t n_reasons;
+        /* Alerts only (0 for score updates). */
+        uint64_t fit_bits;     /* the fit rules matching (bit i: rule i) */
+        int64_t record_time;   /* timestamp of the record of the input that
+                              * was applied; 0: none */
+        int backfill;          /* record_time - time > backfill_after */
+        const char *hot_event; /* hot_lead fired by this listed event
+                                * type; NULL: by points within the window */
+        int32_t hot_sum;       /* hot_lead: points within the window */
+        uint32_t hot_more;     /* window events not listed */
+        uint32_t items_off;    /* into ls_outbuf_t.items: n_top
+                                * contributions, n_hot window events,
+                                * n_attrs attributes, in that order */
+        uint32_t n_top, n_hot, n_attrs;
 } ls_output_t;
 
 /**
@@ -130,6 +157,10 @@ typedef struct ls_outbuf_s {
         size_t n_outs, size_outs;
         ls_reason_t *reasons;
         size_t n_reasons, size_reasons;
+        ls_alert_item_t *items; /* what alerts carry */
+        size_t n_items, size_items;
+        char *text; /* event ids and attribute values of items */
+        size_t n_text, size_text;
 } ls_outbuf_t;
 
 void ls_outbuf_init(ls_outbuf_t *ob);
@@ -140,6 +171,23 @@ static inline const ls_reason_t *ls_output_reasons(const ls_outbuf_t *ob,
                                                    const ls_output_t *o) {
         return ob->reasons + o->reasons_off;
 }
+
+static inline const ls_alert_item_t *ls_output_items(const ls_outbuf_t *ob,
+                                                     const ls_output_t *o) {
+        return ob->items + o->items_off;
+}
+
+/** @returns the text of @p it (an event id or a value; may be ""). */
+static inline const char *ls_alert_item_text(const ls_outbuf_t *ob,
+                                             const ls_alert_item_t *it) {
+        return it->text_len ? ob->text + it->text_off : "";
+}
+
+/**
+ * 1 when (@p total, @p grade, @p band) meets every part of @p q that is
+ * set (the MQL enter / stay test).
+ */
+int ls_qualify_holds(const ls_qualify_t *q, int32_t total, int grade, int band);
 
 /**
  * Writes the deterministic output id "<lead_id>/<model_id>/<seq>" (plus

@@ -185,6 +185,23 @@ typedef struct ls_hot_s {
                               * window sum (default 16) */
 } ls_hot_t;
 
+/*
+ * Alerts (docs/MODEL.md `alert_attributes`, docs/SEMANTICS.md "Alerts"):
+ * the bounds of what an alert carries and what a lead's state keeps for
+ * it.
+ */
+#define LS_ALERT_MAX_ATTRS 8      /* alert_attributes per model */
+#define LS_ALERT_SET_MAX_ATTRS 16 /* distinct names across the set */
+#define LS_ALERT_ATTR_BYTES                                                    \
+        64                     /* kept per value, NUL included: a longer
+                                   * value is cut to 63 bytes at a UTF-8
+                                   * character boundary */
+#define LS_ALERT_TOP 5         /* contributions an alert lists */
+#define LS_ALERT_HOT_EVENTS 16 /* hot-lead window events it lists */
+#define LS_HOT_ID_BYTES                                                        \
+        40 /* event id kept per hot-ring slot (a
+                                   * longer one is cut) */
+
 typedef struct ls_model_s {
         char *id;                               /* [A-Za-z0-9_.-]+ */
         char version[LS_MODEL_VERSION_LEN + 1]; /* content hash, hex */
@@ -213,6 +230,9 @@ typedef struct ls_model_s {
 
         ls_mql_t mql;
         ls_hot_t hot;
+        char **alert_attributes;   /* profile attributes alerts copy in */
+        size_t n_alert_attributes; /* at most LS_ALERT_MAX_ATTRS */
+        uint32_t *alert_attr_idx;  /* each one's index in ms->alert_attrs */
 
         uint32_t n_cap_slots; /* capped rules + capped categories */
 } ls_model_t;
@@ -254,7 +274,14 @@ typedef struct ls_modelset_s {
         char version[LS_MODEL_VERSION_LEN + 1]; /* hash of the whole set */
         int64_t lateness_ms;                    /* default 1 hour */
         int64_t max_future_ms;                  /* default 1 hour */
-        uint32_t dedupe;   /* event ids remembered per lead, default 8 */
+        uint32_t dedupe; /* event ids remembered per lead, default 8 */
+        int64_t backfill_after_ms; /* an alert whose time is older than
+                                    * this against its input record's
+                                    * timestamp is marked backfill; 0 off */
+        char **alert_attrs; /* distinct alert_attributes of all models, in
+                             * first-use order (a lead keeps their latest
+                             * values) */
+        size_t n_alert_attrs;
         ls_cond_t *ignore; /* an event matching any is dropped (bots) */
         size_t n_ignore;
         ls_suppress_t *suppress; /* behavioural suppression, in file order */

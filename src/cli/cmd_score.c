@@ -39,13 +39,15 @@ typedef struct ls_score_s {
         ls_verdicts_t verdicts; /* per non-blank line */
         uint64_t outputs;
         int write_failed;
+        int64_t record_time; /* --record-time, else -1 (none) */
 } ls_score_t;
 
 static void ls_score_usage(FILE *fp) {
         fprintf(fp,
                 "usage: leadscore score --model FILE [--input FILE] "
                 "[--output FILE]\n"
-                "                       [--until TIME] [--stats]\n"
+                "                       [--until TIME] [--record-time TIME] "
+                "[--stats]\n"
                 "\n"
                 "Scores newline-delimited JSON inputs (one event or profile "
                 "object per line)\n"
@@ -67,6 +69,13 @@ static void ls_score_usage(FILE *fp) {
                 "                     since the epoch or RFC 3339, e.g. "
                 "2026-06-01T00:00:00Z)\n"
                 "                     so that pending decay fires\n"
+                "  -r, --record-time TIME\n"
+                "                     score each line as if read from a Kafka "
+                "record with this\n"
+                "                     timestamp (same forms as --until): "
+                "backfill marks on\n"
+                "                     alerts and max_future are measured "
+                "against it\n"
                 "  -s, --stats        print counts, state size and "
                 "throughput to stderr\n"
                 "  -h, --help         print this help and exit\n"
@@ -132,7 +141,8 @@ static int ls_score_run(ls_score_t *sc, ls_shard_t *shard, ls_codec_t *codec) {
         size_t cap = 0;
         ssize_t n;
         uint64_t lineno = 0;
-        ls_record_t rec = {.kind = LS_INPUT_EVENT, .timestamp = -1};
+        ls_record_t rec = {.kind = LS_INPUT_EVENT,
+                           .timestamp = sc->record_time};
         char errstr[512];
         ls_verdict_t v;
         ls_err_t err;
@@ -231,12 +241,13 @@ int ls_cmd_score(int argc, char **argv) {
                 {"input", required_argument, NULL, 'i'},
                 {"output", required_argument, NULL, 'o'},
                 {"until", required_argument, NULL, 'u'},
+                {"record-time", required_argument, NULL, 'r'},
                 {"stats", no_argument, NULL, 's'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         const char *model_path = NULL, *input_path = NULL, *output_path = NULL;
-        long long until = 0;
+        long long until = 0, record_time = -1;
         int has_until = 0, stats = 0, c, rc = LS_EXIT_ERROR;
         ls_modelset_t *ms = NULL;
         ls_shard_t *shard = NULL;
@@ -248,7 +259,7 @@ int ls_cmd_score(int argc, char **argv) {
 
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":m:i:o:u:sh", longopts, NULL)) !=
+        while ((c = getopt_long(argc, argv, ":m:i:o:u:r:sh", longopts, NULL)) !=
                -1) {
                 switch (c) {
                 case 'm':
@@ -269,6 +280,16 @@ int ls_cmd_score(int argc, char **argv) {
                                         optarg);
                         has_until = 1;
                         break;
+                case 'r':
+                        if (ls_cli_parse_time(optarg, &record_time) != 0 ||
+                            record_time <= 0)
+                                return ls_cli_usage_error(
+                                        "score",
+                                        "--record-time: '%s' is neither "
+                                        "positive integer milliseconds nor "
+                                        "an RFC 3339 time",
+                                        optarg);
+                        break;
                 case 's':
                         stats = 1;
                         break;
@@ -286,6 +307,7 @@ int ls_cmd_score(int argc, char **argv) {
                 return ls_cli_usage_error("score", "--model FILE is required");
 
         memset(&sc, 0, sizeof(sc));
+        sc.record_time = record_time;
         ls_buf_init(&sc.buf);
         ls_outbuf_init(&sc.ob);
 

@@ -845,6 +845,117 @@ static const char *level_name(const ls_level_t *levels, size_t n, int idx) {
         return levels[idx].name;
 }
 
+static void wr_bool(ls_avro_wr_t *w, int v) {
+        if (!w->err)
+                w->err = ls_buf_append(w->buf, v ? "\1" : "\0", 1);
+}
+
+/* One Qualify: the model's MQL condition @p q, and whether the alert's
+ * values meet it. */
+static void wr_qualify(ls_avro_wr_t *w, const ls_model_t *m,
+                       const ls_qualify_t *q, const ls_output_t *o) {
+        wr_long(w, 1); /* the union's record branch */
+        if (q->has_min_total) {
+                wr_long(w, 1);
+                wr_long(w, q->min_total);
+        } else {
+                wr_long(w, 0);
+        }
+        wr_opt_str(w, q->min_grade >= 0
+                              ? level_name(m->grades, m->n_grades, q->min_grade)
+                              : NULL);
+        wr_opt_str(w, q->min_band >= 0
+                              ? level_name(m->bands, m->n_bands, q->min_band)
+                              : NULL);
+        wr_bool(w, ls_qualify_holds(q, o->total, o->grade, o->band));
+}
+
+/* The alert fields after `reasons` (schemas/alert.avsc, in order). */
+static void wr_alert(ls_avro_wr_t *w, const ls_outbuf_t *ob,
+                     const ls_output_t *o) {
+        const ls_model_t *m = o->model;
+        const ls_alert_item_t *it = ls_output_items(ob, o);
+        uint32_t i, n;
+
+        /* condition */
+        if (!m) {
+                wr_long(w, 0);
+        } else if (o->alert == LS_ALERT_HOT_LEAD) {
+                wr_long(w, 1);
+                wr_long(w, 0); /* enter */
+                wr_long(w, 0); /* stay */
+                wr_long(w, 1); /* window */
+                wr_long(w, m->hot.points > 0 ? m->hot.within_ms : 0);
+                if (m->hot.points > 0) {
+                        wr_long(w, 1);
+                        wr_long(w, m->hot.points);
+                } else {
+                        wr_long(w, 0);
+                }
+                wr_long(w, o->hot_sum);
+                wr_opt_str(w, o->hot_event);
+                if (o->n_hot) {
+                        wr_long(w, o->n_hot);
+                        for (i = 0; i < o->n_hot; i++) {
+                                const ls_alert_item_t *e = &it[o->n_top + i];
+
+                                wr_str(w, e->name);
+                                wr_str(w, ls_alert_item_text(ob, e));
+                                wr_long(w, e->time);
+                                wr_long(w, e->points);
+                        }
+                }
+                wr_long(w, 0);
+                wr_long(w, o->hot_more);
+        } else {
+                wr_long(w, 1);
+                wr_qualify(w, m, &m->mql.enter, o);
+                wr_qualify(w, m, &m->mql.stay, o);
+                wr_long(w, 0); /* window */
+        }
+        /* contributions */
+        if (o->n_top) {
+                wr_long(w, o->n_top);
+                for (i = 0; i < o->n_top; i++) {
+                        wr_str(w, it[i].name);
+                        wr_long(w, it[i].points);
+                }
+        }
+        wr_long(w, 0);
+        /* fit_rules */
+        for (i = 0, n = 0; m && i < m->n_fit_rules && i < 64; i++)
+                n += (uint32_t)(o->fit_bits >> i & 1);
+        if (n) {
+                wr_long(w, n);
+                for (i = 0; i < m->n_fit_rules && i < 64; i++) {
+                        if (!(o->fit_bits >> i & 1))
+                                continue;
+                        wr_str(w, m->fit_rules[i].id);
+                        wr_long(w, m->fit_rules[i].points);
+                }
+        }
+        wr_long(w, 0);
+        /* attributes */
+        if (o->n_attrs) {
+                wr_long(w, o->n_attrs);
+                for (i = 0; i < o->n_attrs; i++) {
+                        const ls_alert_item_t *a = &it[o->n_top + o->n_hot + i];
+
+                        wr_str(w, a->name);
+                        wr_str(w, ls_alert_item_text(ob, a));
+                }
+        }
+        wr_long(w, 0);
+        /* record_time, backfill */
+        if (o->record_time > 0) {
+                wr_long(w, 1);
+                wr_long(w, o->record_time);
+        } else {
+                wr_long(w, 0);
+        }
+        wr_bool(w, o->backfill);
+}
+
 ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
                                ls_buf_t *buf) {
         ls_avro_wr_t w = {buf, LS_OK};
@@ -894,6 +1005,8 @@ ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
                 }
         }
         wr_long(&w, 0);
+        if (o->kind == LS_OUT_ALERT)
+                wr_alert(&w, ob, o);
         return w.err;
 }
 

@@ -577,18 +577,132 @@ static ls_err_t ls_json_put_id(ls_buf_t *buf, const ls_output_t *o) {
         return err;
 }
 
+#define PUT(expr)                                                              \
+        do {                                                                   \
+                if ((err = (expr)) != LS_OK)                                   \
+                        return err;                                            \
+        } while (0)
+
+static ls_err_t ls_json_put_opt_int(ls_buf_t *buf, int has, int64_t v) {
+        return has ? ls_json_put_int(buf, v) : ls_json_put(buf, "null");
+}
+
+static ls_err_t ls_json_put_opt_str(ls_buf_t *buf, const char *s) {
+        return s ? ls_json_put_str(buf, s) : ls_json_put(buf, "null");
+}
+
+/* One MQL condition (enter / stay) and whether the alert's values meet
+ * it (schemas/alert.avsc Qualify). */
+static ls_err_t ls_json_put_qualify(ls_buf_t *buf, const ls_model_t *m,
+                                    const ls_qualify_t *q,
+                                    const ls_output_t *o) {
+        ls_err_t err;
+
+        if ((err = ls_json_put(buf, "{\"min_total\":")) ||
+            (err = ls_json_put_opt_int(buf, q->has_min_total, q->min_total)) ||
+            (err = ls_json_put(buf, ",\"min_grade\":")) ||
+            (err = ls_json_put_opt_str(
+                     buf, q->min_grade >= 0
+                                  ? ls_json_level_name(m->grades, m->n_grades,
+                                                       q->min_grade)
+                                  : NULL)) ||
+            (err = ls_json_put(buf, ",\"min_band\":")) ||
+            (err = ls_json_put_opt_str(
+                     buf, q->min_band >= 0
+                                  ? ls_json_level_name(m->bands, m->n_bands,
+                                                       q->min_band)
+                                  : NULL)))
+                return err;
+        return ls_json_put(buf, ls_qualify_holds(q, o->total, o->grade, o->band)
+                                        ? ",\"holds\":true}"
+                                        : ",\"holds\":false}");
+}
+
+/* The alert fields after `reasons` (docs/SCHEMAS.md, the same as the
+ * Avro schema's). */
+static ls_err_t ls_json_put_alert(ls_buf_t *buf, const ls_outbuf_t *ob,
+                                  const ls_output_t *o) {
+        const ls_model_t *m = o->model;
+        const ls_alert_item_t *it = ls_output_items(ob, o);
+        ls_err_t err = LS_OK;
+        uint32_t i, n;
+
+        PUT(ls_json_put(buf, ",\"condition\":"));
+        if (o->alert == LS_ALERT_HOT_LEAD) {
+                PUT(ls_json_put(buf, "{\"enter\":null,\"stay\":null,"
+                                     "\"window\":{\"within_ms\":"));
+                PUT(ls_json_put_int(buf,
+                                    m->hot.points > 0 ? m->hot.within_ms : 0));
+                PUT(ls_json_put(buf, ",\"min_points\":"));
+                PUT(ls_json_put_opt_int(buf, m->hot.points > 0, m->hot.points));
+                PUT(ls_json_put(buf, ",\"sum\":"));
+                PUT(ls_json_put_int(buf, o->hot_sum));
+                PUT(ls_json_put(buf, ",\"event_type\":"));
+                PUT(ls_json_put_opt_str(buf, o->hot_event));
+                PUT(ls_json_put(buf, ",\"events\":["));
+                for (i = 0; i < o->n_hot; i++) {
+                        const ls_alert_item_t *e = &it[o->n_top + i];
+
+                        PUT(ls_json_put(buf, i ? ",{\"type\":" : "{\"type\":"));
+                        PUT(ls_json_put_str(buf, e->name));
+                        PUT(ls_json_put(buf, ",\"id\":"));
+                        PUT(ls_json_put_str(buf, ls_alert_item_text(ob, e)));
+                        PUT(ls_json_put(buf, ",\"time\":"));
+                        PUT(ls_json_put_int(buf, e->time));
+                        PUT(ls_json_put(buf, ",\"points\":"));
+                        PUT(ls_json_put_int(buf, e->points));
+                        PUT(ls_json_put(buf, "}"));
+                }
+                PUT(ls_json_put(buf, "],\"more\":"));
+                PUT(ls_json_put_int(buf, o->hot_more));
+                PUT(ls_json_put(buf, "}}"));
+        } else {
+                PUT(ls_json_put(buf, "{\"enter\":"));
+                PUT(ls_json_put_qualify(buf, m, &m->mql.enter, o));
+                PUT(ls_json_put(buf, ",\"stay\":"));
+                PUT(ls_json_put_qualify(buf, m, &m->mql.stay, o));
+                PUT(ls_json_put(buf, ",\"window\":null}"));
+        }
+        PUT(ls_json_put(buf, ",\"contributions\":["));
+        for (i = 0; i < o->n_top; i++) {
+                PUT(ls_json_put(buf, i ? ",{\"rule\":" : "{\"rule\":"));
+                PUT(ls_json_put_str(buf, it[i].name));
+                PUT(ls_json_put(buf, ",\"points\":"));
+                PUT(ls_json_put_int(buf, it[i].points));
+                PUT(ls_json_put(buf, "}"));
+        }
+        PUT(ls_json_put(buf, "],\"fit_rules\":["));
+        for (i = 0, n = 0; i < m->n_fit_rules && i < 64; i++) {
+                if (!(o->fit_bits >> i & 1))
+                        continue;
+                PUT(ls_json_put(buf, n++ ? ",{\"rule\":" : "{\"rule\":"));
+                PUT(ls_json_put_str(buf, m->fit_rules[i].id));
+                PUT(ls_json_put(buf, ",\"points\":"));
+                PUT(ls_json_put_int(buf, m->fit_rules[i].points));
+                PUT(ls_json_put(buf, "}"));
+        }
+        PUT(ls_json_put(buf, "],\"attributes\":{"));
+        for (i = 0; i < o->n_attrs; i++) {
+                const ls_alert_item_t *a = &it[o->n_top + o->n_hot + i];
+
+                if (i)
+                        PUT(ls_json_put(buf, ","));
+                PUT(ls_json_put_str(buf, a->name));
+                PUT(ls_json_put(buf, ":"));
+                PUT(ls_json_put_str(buf, ls_alert_item_text(ob, a)));
+        }
+        PUT(ls_json_put(buf, "},\"record_time\":"));
+        PUT(ls_json_put_opt_int(buf, o->record_time > 0, o->record_time));
+        return ls_json_put(buf, o->backfill ? ",\"backfill\":true"
+                                            : ",\"backfill\":false");
+}
+
 ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
                                ls_buf_t *buf) {
         const ls_model_t *m = o->model;
         const ls_reason_t *r = ls_output_reasons(ob, o);
         ls_err_t err = LS_OK;
         uint32_t i;
-
-#define PUT(expr)                                                              \
-        do {                                                                   \
-                if ((err = (expr)) != LS_OK)                                   \
-                        return err;                                            \
-        } while (0)
 
         PUT(ls_json_put(buf, "{\"kind\":"));
         PUT(ls_json_put_str(buf, ls_output_kind2str(o->kind)));
@@ -644,10 +758,13 @@ ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
                 PUT(ls_json_put_int(buf, r[i].capped));
                 PUT(ls_json_put(buf, "}"));
         }
-        PUT(ls_json_put(buf, "]}"));
-#undef PUT
+        PUT(ls_json_put(buf, "]"));
+        if (o->kind == LS_OUT_ALERT && m)
+                PUT(ls_json_put_alert(buf, ob, o));
+        PUT(ls_json_put(buf, "}"));
         return LS_OK;
 }
+#undef PUT
 
 int ls_json_blank(const char *data, size_t len) {
         size_t i;

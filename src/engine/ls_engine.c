@@ -5,8 +5,9 @@
  * emit. The shard's life and views are in ls_shard.c, its image in
  * ls_shard_image.c, its checks in ls_shard_check.c, model reloads in
  * ls_shard_migrate.c, the `suppress` rules in ls_suppress.c (this file
- * notes what each scored event did, so that a burst can undo it); the
- * lead block layout is in ls_engine_int.h.
+ * notes what each scored event did, so that a burst can undo it), what
+ * an alert carries in ls_alert.c; the lead block layout is in
+ * ls_engine_int.h.
  *
  * Invariants: engagement is always in [floor, max]; `engagement` is the
  * value last reported, `base` the value right after the last activity
@@ -343,7 +344,7 @@ static void ls_cell_format(char *cell, size_t size, const char *grade,
 static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
                         const ls_change_t *ch, ls_outbuf_t *ob,
                         ls_output_kind_t kind, ls_alert_kind_t alert,
-                        int32_t prev_total) {
+                        int32_t prev_total, const char *hot_event) {
         const ls_model_t *model = &sh->ms->models[m];
         ls_output_t *o = ls_outbuf_add(ob);
 
@@ -371,6 +372,8 @@ static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         o->reasons_off = ch->reasons_off;
         o->n_reasons = (uint32_t)(ob->n_reasons - ch->reasons_off);
         sh->stats.outputs++;
+        if (kind == LS_OUT_ALERT)
+                return ls_alert_fill(sh, lead, m, lm, o, ob, hot_event);
         return LS_OK;
 }
 
@@ -408,13 +411,13 @@ ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         if (lm->fit != prev_fit || lm->engagement != prev_eng ||
             lm->grade != prev_grade || lm->band != prev_band) {
                 err = ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_SCORE_UPDATE,
-                              LS_ALERT_NONE, prev_total);
+                              LS_ALERT_NONE, prev_total, NULL);
                 if (err)
                         return err;
         }
         if (alert != LS_ALERT_NONE)
                 return ls_emit(sh, lead, m, lm, ch, ob, LS_OUT_ALERT, alert,
-                               prev_total);
+                               prev_total, NULL);
         return LS_OK;
 }
 
@@ -442,6 +445,8 @@ ls_err_t ls_catch_up_decay(const ls_model_t *model, ls_lm_t *lm, int64_t now,
         return LS_OK;
 }
 
+static ls_err_t ls_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob);
+
 /* Fires one due timer. */
 static ls_err_t ls_fire_timer(ls_shard_t *sh, const ls_timer_t *t,
                               ls_outbuf_t *ob) {
@@ -467,6 +472,11 @@ static ls_err_t ls_fire_timer(ls_shard_t *sh, const ls_timer_t *t,
 }
 
 ls_err_t ls_shard_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
+        sh->record_time = 0; /* a tick: no record timestamp (no backfill) */
+        return ls_advance(sh, time, ob);
+}
+
+static ls_err_t ls_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
         ls_err_t err;
 
         if (time > sh->stream_time)
@@ -589,6 +599,16 @@ static int ls_hot_event(const ls_model_t *model, const char *event_type) {
         return 0;
 }
 
+/* @returns the index of a listed hot event type (0 if, oddly, none). */
+static size_t ls_hot_index(const ls_model_t *model, const char *event_type) {
+        size_t i;
+
+        for (i = 0; i < model->hot.n_events; i++)
+                if (strcasecmp(model->hot.events[i], event_type) == 0)
+                        return i;
+        return 0;
+}
+
 /* Scores one event under one model. */
 static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                      const ls_input_t *in, int type_idx,
@@ -599,6 +619,7 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
         const ls_model_t *model = &ms->models[m];
         ls_lm_t *lm = ls_lm(sh, lead, m);
         ls_cap_slot_t *slots = ls_cap_slots(lm);
+        int32_t *contrib = ls_contrib(sh, lead, m);
         const ls_undo_layout_t *lay =
                 ent ? ls_undo_layout(sh, ent_rule, m) : NULL;
         ls_undo_t *u = ent ? ls_undo(sh, ent, ent_rule, m) : NULL;
@@ -674,6 +695,9 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                                   : 0);
                 }
                 eng += award;
+                if (contrib && award)
+                        contrib[sh->by_type[m][i]] = ls_sat32(
+                                (int64_t)contrib[sh->by_type[m][i]] + award);
                 r = ls_outbuf_add_reason(ob);
                 if (!r)
                         return LS_ERR_NOMEM;
@@ -706,8 +730,15 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                 u->hot_set = 1;
                                 u->hot_slot = lm->hot_pos;
                         }
+                        ls_hot_ev_t *ev = ls_hot_evs(sh, lead, m);
+
                         times[lm->hot_pos] = in->time;
                         pts[lm->hot_pos] = ls_sat32(gained);
+                        if (ev) {
+                                ev[lm->hot_pos].type = (uint32_t)type_idx + 1;
+                                ls_hot_id_store(ev[lm->hot_pos].id,
+                                                in->event_id);
+                        }
                         lm->hot_pos =
                                 (uint8_t)((lm->hot_pos + 1) % model->hot.track);
                 }
@@ -731,7 +762,11 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                         lm->hot_last = now;
                         err = ls_emit(sh, lead, m, lm, &ch, ob, LS_OUT_ALERT,
                                       LS_ALERT_HOT_LEAD,
-                                      ls_sat32((int64_t)lm->fit + prev_eng));
+                                      ls_sat32((int64_t)lm->fit + prev_eng),
+                                      hot_listed
+                                              ? model->hot.events[ls_hot_index(
+                                                        model, in->event_type)]
+                                              : NULL);
                         if (err)
                                 return err;
                 }
@@ -854,6 +889,25 @@ static int ls_dedupe_seen(const ls_shard_t *sh, ls_lead_hdr_t *hdr,
         return 0;
 }
 
+/* Keeps the latest values of the set's alert attributes that profile
+ * update @p in sets (the last field of a name wins; "" clears). */
+static void ls_attrs_update(const ls_shard_t *sh, uint32_t lead,
+                            const ls_input_t *in) {
+        size_t k, i;
+
+        for (k = 0; k < sh->ms->n_alert_attrs; k++) {
+                for (i = in->n_fields; i-- > 0;) {
+                        if (in->fields[i].key &&
+                            !strcmp(in->fields[i].key,
+                                    sh->ms->alert_attrs[k])) {
+                                ls_attr_store(ls_attr_val(sh, lead, k),
+                                              in->fields[i].value);
+                                break;
+                        }
+                }
+        }
+}
+
 ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                         char *errstr, size_t errstr_size) {
         const ls_modelset_t *ms = sh->ms;
@@ -937,8 +991,9 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                                  "of %zu leads is reached (max_leads)",
                                  in->lead_id, sh->max_leads);
         }
+        sh->record_time = in->record_time;
         if (in->kind == LS_INPUT_EVENT) {
-                err = ls_shard_advance(sh, in->time, ob);
+                err = ls_advance(sh, in->time, ob);
                 if (err)
                         return ls_seterr(errstr, errstr_size, err,
                                          "out of memory");
@@ -981,6 +1036,8 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                                          (long long)hdr->profile_time);
                 }
                 hdr->profile_time = in->time;
+                if (ms->n_alert_attrs)
+                        ls_attrs_update(sh, lead, in);
         }
         now = hdr->clock > in->time ? hdr->clock : in->time;
         hdr->clock = now;

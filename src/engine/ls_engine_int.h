@@ -21,6 +21,15 @@
  *     ls_lm_t                     scores, decay anchor, alert flags
  *     ls_cap_slot_t caps[n_cap_slots]
  *     int64_t hot_time[track]; int32_t hot_points[track]
+ *   alert state, at alert_off (format 5; the block of a format 3 / 4
+ *   image is the part before it, so an older image loads as a prefix):
+ *     char attrs[ms->n_alert_attrs][LS_ALERT_ATTR_BYTES]  latest profile
+ *                                 values, NUL-padded ("" = not set)
+ *     per model with alerts (mql or hot), at contrib_off[m]:
+ *       int32_t contrib[n_rules + n_suppress]  points each rule added,
+ *                                 and each burst rule took back, over the
+ *                                 lead's history
+ *       ls_hot_ev_t hot_ev[track] type and id of each hot-ring slot
  */
 #ifndef LS_ENGINE_INT_H
 #define LS_ENGINE_INT_H
@@ -109,6 +118,13 @@ typedef struct ls_undo_s {
         uint8_t pad[5];
 } ls_undo_t;
 
+/* The event of a hot-ring slot (same position as hot_time / points). */
+typedef struct ls_hot_ev_s {
+        uint32_t type;            /* 1 + index into ms->event_types;
+                                     * 0: unknown (an older image) */
+        char id[LS_HOT_ID_BYTES]; /* event id, NUL-padded, cut to fit */
+} ls_hot_ev_t;
+
 typedef struct ls_cap_slot_s {
         int64_t window;
         int32_t points;
@@ -151,6 +167,12 @@ struct ls_shard_s {
         size_t burst_ent_size[LS_SUPPRESS_MAX_RULES]; /* one entry with
                                                        * its undo parts */
         struct ls_undo_layout_s *undo;                /* [r * n_models + m] */
+        size_t alert_off;    /* alert state in a block (block size of a
+                              * format 3 / 4 image) */
+        size_t *contrib_off; /* per model: contributions, 0 none */
+        size_t *hot_ev_off;  /* per model: hot-ring events, 0 none */
+        int64_t record_time; /* the timestamp of the record of the input
+                              * being applied; 0: none (backfill) */
         int64_t stream_time;
         ls_timer_t *heap;
         size_t n_heap, size_heap;
@@ -223,6 +245,36 @@ static inline uint64_t *ls_unopened_ids(ls_supp_ring_t *ring) {
 
 static inline ls_cap_slot_t *ls_cap_slots(ls_lm_t *lm) {
         return (ls_cap_slot_t *)(lm + 1);
+}
+
+static inline size_t ls_contrib_len(const ls_modelset_t *ms,
+                                    const ls_model_t *m) {
+        return m->mql.enabled || m->hot.enabled ? m->n_rules + ms->n_suppress
+                                                : 0;
+}
+
+static inline char *ls_attr_val(const ls_shard_t *sh, uint32_t lead, size_t k) {
+        return (char *)ls_lead_table_block(sh->leads, lead) + sh->alert_off +
+               k * LS_ALERT_ATTR_BYTES;
+}
+
+/* @returns model m's contributions of @p lead, or NULL (no alerts). */
+static inline int32_t *ls_contrib(const ls_shard_t *sh, uint32_t lead,
+                                  size_t m) {
+        return sh->contrib_off[m]
+                       ? (int32_t *)((unsigned char *)ls_lead_table_block(
+                                             sh->leads, lead) +
+                                     sh->contrib_off[m])
+                       : NULL;
+}
+
+static inline ls_hot_ev_t *ls_hot_evs(const ls_shard_t *sh, uint32_t lead,
+                                      size_t m) {
+        return sh->hot_ev_off[m]
+                       ? (ls_hot_ev_t *)((unsigned char *)ls_lead_table_block(
+                                                 sh->leads, lead) +
+                                         sh->hot_ev_off[m])
+                       : NULL;
 }
 
 static inline int64_t *ls_hot_times(const ls_shard_t *sh, ls_lm_t *lm,
@@ -354,12 +406,33 @@ int64_t ls_decay_next_due(const ls_model_t *m, const ls_lm_t *lm);
  */
 ls_err_t ls_heap_rebuild(ls_shard_t *sh);
 
+/** Copies @p v (NULL or "" clears) into the LS_ALERT_ATTR_BYTES slot
+ *  @p dst, cut at a UTF-8 character boundary, NUL-padded. */
+void ls_attr_store(char *dst, const char *v);
+
+/** Copies event id @p id (may be NULL) into a hot-ring slot's id. */
+void ls_hot_id_store(char *dst, const char *id);
+
 /** Sets @p lm to a new lead's state under @p model. */
 void ls_lm_init_model(const ls_modelset_t *ms, const ls_model_t *model,
                       ls_lm_t *lm);
 
 /** Sets every model part and the header of new lead @p lead. */
 void ls_lm_init(const ls_shard_t *sh, uint32_t lead);
+
+/*
+ * Shared from ls_alert.c
+ */
+
+/**
+ * Fills what alert @p o (just emitted for lead @p lead under model @p m)
+ * carries: fit bits, record time and backfill, and its items appended to
+ * @p ob (top contributions, for hot_lead the window's events, the
+ * attributes). @p hot_event: the hot.events type that fired a hot_lead,
+ * NULL for the points. @returns LS_OK or LS_ERR_NOMEM.
+ */
+ls_err_t ls_alert_fill(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+                       ls_output_t *o, ls_outbuf_t *ob, const char *hot_event);
 
 /*
  * Shared from ls_suppress.c

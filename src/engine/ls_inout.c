@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "leadscore/ls_alloc.h"
+#include "engine/ls_engine_int.h"
 
 /*
  * Output buffer and naming helpers
@@ -22,13 +23,57 @@ void ls_outbuf_init(ls_outbuf_t *ob) {
 void ls_outbuf_reset(ls_outbuf_t *ob) {
         ob->n_outs = 0;
         ob->n_reasons = 0;
+        ob->n_items = 0;
+        ob->n_text = 0;
 }
 
 void ls_outbuf_free(ls_outbuf_t *ob) {
         ls_free(ob->outs);
         ls_free(ob->reasons);
+        ls_free(ob->items);
+        ls_free(ob->text);
         ls_outbuf_init(ob);
 }
+int ls_qualify_holds(const ls_qualify_t *q, int32_t total, int grade,
+                     int band) {
+        if (q->has_min_total && total < q->min_total)
+                return 0;
+        if (q->min_grade >= 0 && grade > q->min_grade)
+                return 0;
+        if (q->min_band >= 0 && band < q->min_band)
+                return 0;
+        return 1;
+}
+
+/* Cuts @p v to at most @p max bytes without splitting a UTF-8
+ * character; @returns the length kept. */
+static size_t ls_utf8_cut(const char *v, size_t max) {
+        size_t n = strlen(v);
+
+        if (n <= max)
+                return n;
+        n = max;
+        while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+                n--;
+        return n;
+}
+
+void ls_attr_store(char *dst, const char *v) {
+        size_t n = v ? ls_utf8_cut(v, LS_ALERT_ATTR_BYTES - 1) : 0;
+
+        memset(dst, 0, LS_ALERT_ATTR_BYTES);
+        if (n)
+                memcpy(dst, v, n);
+}
+
+void ls_hot_id_store(char *dst, const char *id) {
+        size_t n = id ? ls_utf8_cut(id, LS_HOT_ID_BYTES) : 0;
+
+        memset(dst, 0, LS_HOT_ID_BYTES);
+        if (n)
+                memcpy(dst, id, n);
+}
+
 int ls_output_id(const ls_output_t *o, char *buf, size_t size) {
         if (o->kind == LS_OUT_ALERT)
                 return snprintf(buf, size, "%s/%s/%llu/%s", o->lead_id,

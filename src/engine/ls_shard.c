@@ -199,7 +199,12 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         sh->scored =
                 ls_calloc(ms->n_models ? ms->n_models : 1, sizeof(*sh->scored));
         sh->hot_off = ls_calloc(ms->n_models, sizeof(*sh->hot_off));
-        if (!sh->model_off || !sh->hot_off || !sh->scored)
+        sh->contrib_off = ls_calloc(ms->n_models ? ms->n_models : 1,
+                                    sizeof(*sh->contrib_off));
+        sh->hot_ev_off = ls_calloc(ms->n_models ? ms->n_models : 1,
+                                   sizeof(*sh->hot_ev_off));
+        if (!sh->model_off || !sh->hot_off || !sh->scored || !sh->contrib_off ||
+            !sh->hot_ev_off)
                 goto fail;
         off = ls_align8(sizeof(ls_lead_hdr_t) + ms->dedupe * sizeof(uint64_t));
         if (ms->n_suppress && (off = ls_align8(ls_supp_layout(sh, off))) == 0)
@@ -207,6 +212,22 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         for (m = 0; m < ms->n_models; m++) {
                 sh->model_off[m] = off;
                 off += ls_model_part_size(&ms->models[m], &sh->hot_off[m]);
+        }
+        sh->alert_off = off;
+        off = ls_align8(off + ms->n_alert_attrs * LS_ALERT_ATTR_BYTES);
+        for (m = 0; m < ms->n_models; m++) {
+                const ls_model_t *model = &ms->models[m];
+                size_t nc = ls_contrib_len(ms, model);
+
+                if (!nc)
+                        continue;
+                sh->contrib_off[m] = off;
+                off += nc * sizeof(int32_t);
+                if (ls_hot_ring_len(model)) {
+                        sh->hot_ev_off[m] = off;
+                        off += ls_hot_ring_len(model) * sizeof(ls_hot_ev_t);
+                }
+                off = ls_align8(off);
         }
         sh->block_size = off;
         sh->leads = ls_lead_table_new(sh->block_size);
@@ -233,6 +254,8 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh->model_off);
         ls_free(sh->scored);
         ls_free(sh->hot_off);
+        ls_free(sh->contrib_off);
+        ls_free(sh->hot_ev_off);
         for (size_t k = 0;
              sh->undo && k < sh->ms->n_suppress * sh->ms->n_models; k++)
                 ls_free(sh->undo[k].slots);

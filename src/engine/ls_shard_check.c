@@ -81,6 +81,43 @@ static const char *ls_supp_check(const ls_shard_t *sh, uint32_t lead) {
         return NULL;
 }
 
+/* 1 when @p n bytes at @p p are a string padded with NUL bytes (every
+ * byte after the first NUL is NUL; the string may fill all n). */
+static int ls_padded_ok(const char *p, size_t n) {
+        const char *z = memchr(p, '\0', n);
+
+        if (!z)
+                return 1;
+        for (; z < p + n; z++)
+                if (*z)
+                        return 0;
+        return 1;
+}
+
+/* The alert state: attribute values and hot-ring events. */
+static const char *ls_alert_check(const ls_shard_t *sh, uint32_t lead) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t k, m;
+
+        for (k = 0; k < ms->n_alert_attrs; k++) {
+                const char *v = ls_attr_val(sh, lead, k);
+
+                if (v[LS_ALERT_ATTR_BYTES - 1] != '\0' ||
+                    !ls_padded_ok(v, LS_ALERT_ATTR_BYTES))
+                        return "alert attribute";
+        }
+        for (m = 0; m < ms->n_models; m++) {
+                const ls_hot_ev_t *ev = ls_hot_evs(sh, lead, m);
+                uint32_t i, track = ls_hot_ring_len(&ms->models[m]);
+
+                for (i = 0; ev && i < track; i++)
+                        if (ev[i].type > ms->n_event_types ||
+                            !ls_padded_ok(ev[i].id, LS_HOT_ID_BYTES))
+                                return "hot-lead ring event";
+        }
+        return NULL;
+}
+
 const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
         const ls_modelset_t *ms = sh->ms;
         const ls_lead_hdr_t *hdr = ls_hdr(sh, lead);
@@ -95,6 +132,12 @@ const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
                 return "dedupe ring";
         if (ms->n_suppress) {
                 const char *bad = ls_supp_check(sh, lead);
+
+                if (bad)
+                        return bad;
+        }
+        if (sh->block_size > sh->alert_off) {
+                const char *bad = ls_alert_check(sh, lead);
 
                 if (bad)
                         return bad;

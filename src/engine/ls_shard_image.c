@@ -24,9 +24,15 @@
  * suppression rules (the model file could not hold them), so their lead
  * blocks are laid out as format 4's without suppression state; only the
  * four counters are missing, and start at 0.
+ *
+ * Format 5 adds the alert state at the end of each block (alert_off,
+ * ls_engine_int.h). A format 3 / 4 block is the part before it: it loads
+ * as that prefix, and the alert state starts empty (no attribute values
+ * until the next profile update, contributions counted from the load on,
+ * the hot-ring slots' event types and ids unknown).
  */
 #define LS_SHARD_MAGIC "LSSH"
-#define LS_SHARD_FORMAT 4u
+#define LS_SHARD_FORMAT 5u
 #define LS_SHARD_FORMAT_OLDEST 3u
 
 static ls_err_t ls_put32(ls_buf_t *b, uint32_t v) {
@@ -149,12 +155,14 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
                 return NULL;
         }
-        if (n_models != ms->n_models || block_size != sh->block_size ||
+        if (n_models != ms->n_models ||
+            block_size != (format >= 5 ? sh->block_size : sh->alert_off) ||
             dedupe != ms->dedupe || (format < 4 && ms->n_suppress)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED,
                           "shard state layout differs (models %u, block %u "
                           "bytes; expected %zu, %zu)",
-                          n_models, block_size, ms->n_models, sh->block_size);
+                          n_models, block_size, ms->n_models,
+                          format >= 5 ? sh->block_size : sh->alert_off);
                 goto fail;
         }
         sh->stream_time = (int64_t)stream_time;
@@ -218,6 +226,8 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                         goto fail;
                 }
                 r.off += klen;
+                memset(ls_lead_table_block(sh->leads, (uint32_t)idx), 0,
+                       sh->block_size);
                 if (ls_get(&r, ls_lead_table_block(sh->leads, (uint32_t)idx),
                            block_size)) {
                         ls_seterr(errstr, errstr_size, LS_ERR_INVALID,

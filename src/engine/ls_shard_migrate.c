@@ -118,6 +118,51 @@ static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
 }
 
 /*
+ * The alert state of one lead under one model present in both sets:
+ * contributions by rule id (engagement and suppression rules), and the
+ * hot-ring slots' events as the ring itself moves (ls_migrate_lm).
+ */
+static void ls_migrate_alert(const ls_shard_t *osh, uint32_t olead, size_t om,
+                             const ls_shard_t *nsh, uint32_t nlead, size_t nm) {
+        const ls_model_t *o = &osh->ms->models[om], *n = &nsh->ms->models[nm];
+        const int32_t *oc = ls_contrib(osh, olead, om);
+        int32_t *nc = ls_contrib(nsh, nlead, nm);
+        const ls_hot_ev_t *oev = ls_hot_evs(osh, olead, om);
+        ls_hot_ev_t *nev = ls_hot_evs(nsh, nlead, nm);
+        size_t i, j;
+
+        for (i = 0; oc && nc && i < n->n_rules; i++)
+                for (j = 0; j < o->n_rules; j++)
+                        if (!strcmp(n->rules[i].id, o->rules[j].id))
+                                nc[i] = oc[j];
+        for (i = 0; oc && nc && i < nsh->ms->n_suppress; i++)
+                for (j = 0; j < osh->ms->n_suppress; j++)
+                        if (!strcmp(nsh->ms->suppress[i].id,
+                                    osh->ms->suppress[j].id))
+                                nc[n->n_rules + i] = oc[o->n_rules + j];
+        if (oev && nev) {
+                const ls_lm_t *olm = ls_lm(osh, olead, om);
+                uint32_t ol = ls_hot_ring_len(o), nl = ls_hot_ring_len(n);
+                uint32_t k, cnt = ol < nl ? ol : nl;
+
+                for (k = 0; k < cnt; k++) {
+                        uint32_t from = (olm->hot_pos + ol - 1 - k) % ol;
+                        uint32_t to = cnt - 1 - k;
+                        const char *type =
+                                oev[from].type
+                                        ? osh->ms->event_types[oev[from].type -
+                                                               1]
+                                        : NULL;
+                        int t = type ? ls_modelset_event_type(nsh->ms, type)
+                                     : -1;
+
+                        nev[to].type = t >= 0 ? (uint32_t)t + 1 : 0;
+                        memcpy(nev[to].id, oev[from].id, LS_HOT_ID_BYTES);
+                }
+        }
+}
+
+/*
  * Suppression state of one lead, by rule id (and kind): the message ids an
  * unopened rule remembers, and the times of the events a burst rule
  * counts, newest first, as many as both keep. Burst entries lose their
@@ -204,6 +249,16 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                 nh->dedupe_pos = (uint8_t)(ms->dedupe ? keep % ms->dedupe : 0);
                 if (ms->n_suppress)
                         ls_migrate_supp(osh, (uint32_t)i, sh, (uint32_t)idx);
+                /* alert attribute values, by name */
+                for (k = 0; k < ms->n_alert_attrs; k++)
+                        for (om = 0; om < osh->ms->n_alert_attrs; om++)
+                                if (!strcmp(ms->alert_attrs[k],
+                                            osh->ms->alert_attrs[om]))
+                                        memcpy(ls_attr_val(sh, (uint32_t)idx,
+                                                           k),
+                                               ls_attr_val(osh, (uint32_t)i,
+                                                           om),
+                                               LS_ALERT_ATTR_BYTES);
                 for (m = 0; m < ms->n_models; m++) {
                         for (om = 0; om < osh->ms->n_models; om++)
                                 if (!strcmp(ms->models[m].id,
@@ -214,6 +269,8 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                         ls_migrate_lm(osh, om, ls_lm(osh, (uint32_t)i, om), sh,
                                       m, ls_lm(sh, (uint32_t)idx, m),
                                       oh->clock);
+                        ls_migrate_alert(osh, (uint32_t)i, om, sh,
+                                         (uint32_t)idx, m);
                 }
         }
         if (ls_heap_rebuild(sh) != LS_OK)

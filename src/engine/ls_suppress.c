@@ -116,6 +116,10 @@ static ls_err_t ls_burst_undo_model(ls_shard_t *sh, uint32_t lead, size_t m,
         r->rule_id = s->id;
         r->points = lm->engagement - before;
         r->capped = 0;
+        if (ls_contrib(sh, lead, m)) /* what the rule took, as its reason */
+                ls_contrib(sh, lead, m)[model->n_rules + sr] = ls_sat32(
+                        (int64_t)ls_contrib(sh, lead, m)[model->n_rules + sr] +
+                        r->points);
         err = ls_settle(sh, lead, m, lm, lm->fit, prev_eng, &ch, ob);
         if (!err)
                 err = ls_schedule(sh, lead, (uint32_t)m, lm);

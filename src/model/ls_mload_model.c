@@ -683,6 +683,43 @@ static ls_err_t ls_mload_products(ls_mload_t *ld, ls_model_t *m,
         return ls_mload_str_seq(ld, node, 1, &m->products, &m->n_products);
 }
 
+/* alert_attributes: profile attribute names, as written (attribute names
+ * are case-sensitive), distinct, at most LS_ALERT_MAX_ATTRS. */
+static ls_err_t ls_mload_alert_attributes(ls_mload_t *ld, ls_model_t *m,
+                                          const yaml_node_t *node) {
+        size_t i, j, n;
+        ls_err_t err;
+
+        if (node->type != YAML_SEQUENCE_NODE)
+                return ls_mload_err(ld, node, "expected a list of names");
+        n = ls_mload_seq_len(node);
+        if (n > LS_ALERT_MAX_ATTRS)
+                return ls_mload_err(ld, node, "at most %d names",
+                                    LS_ALERT_MAX_ATTRS);
+        if (n && !(m->alert_attributes = ls_calloc(n, sizeof(char *))))
+                return ls_mload_nomem(ld);
+        for (i = 0; i < n; i++) {
+                yaml_node_t *it = ls_mload_seq_at(ld, node, i);
+                const char *s = NULL;
+                size_t mark = ls_mload_idx(ld, i);
+
+                err = ls_mload_string(ld, it, &s);
+                if (!err && !*s)
+                        err = ls_mload_err(ld, it, "must not be empty");
+                for (j = 0; !err && j < i; j++)
+                        if (!strcmp(m->alert_attributes[j], s))
+                                err = ls_mload_err(ld, it,
+                                                   "duplicate name '%s'", s);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+                if (!(m->alert_attributes[i] = ls_strdup(s)))
+                        return ls_mload_nomem(ld);
+                m->n_alert_attributes = i + 1;
+        }
+        return LS_OK;
+}
+
 static ls_err_t ls_mload_grades(ls_mload_t *ld, ls_model_t *m,
                                 const yaml_node_t *node) {
         return ls_mload_levels(ld, node, 1, &m->grades, &m->n_grades);
@@ -695,9 +732,9 @@ static ls_err_t ls_mload_bands(ls_mload_t *ld, ls_model_t *m,
 
 ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
                         ls_model_t *m) {
-        static const char *const keys[] = {"id",         "products", "fit",
-                                           "engagement", "grades",   "bands",
-                                           "mql",        "hot",      NULL};
+        static const char *const keys[] = {
+                "id",    "products", "fit", "engagement",       "grades",
+                "bands", "mql",      "hot", "alert_attributes", NULL};
         size_t i;
         uint32_t slot = 0;
         ls_err_t err;
@@ -716,7 +753,9 @@ ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
                                     ls_mload_grades)) ||
             (err = ls_mload_section(ld, m, node, "bands", 1, ls_mload_bands)) ||
             (err = ls_mload_section(ld, m, node, "mql", 0, ls_mload_mql)) ||
-            (err = ls_mload_section(ld, m, node, "hot", 0, ls_mload_hot)))
+            (err = ls_mload_section(ld, m, node, "hot", 0, ls_mload_hot)) ||
+            (err = ls_mload_section(ld, m, node, "alert_attributes", 0,
+                                    ls_mload_alert_attributes)))
                 return err;
         /* Cap slots: capped rules in rule order, then capped categories. */
         for (i = 0; i < m->n_rules; i++)

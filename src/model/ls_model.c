@@ -64,10 +64,52 @@ static ls_err_t ls_mload_event_types(ls_mload_t *ld) {
         return LS_OK;
 }
 
+/* Gathers the models' alert_attributes into the set's distinct list (a
+ * lead keeps one value per name, whichever models name it). */
+static ls_err_t ls_mload_alert_attrs(ls_mload_t *ld,
+                                     const yaml_node_t *models) {
+        ls_modelset_t *ms = ld->ms;
+        size_t i, j, k;
+
+        for (i = 0; i < ms->n_models; i++) {
+                ls_model_t *m = &ms->models[i];
+
+                if (!m->n_alert_attributes)
+                        continue;
+                if (!(m->alert_attr_idx = ls_calloc(m->n_alert_attributes,
+                                                    sizeof(uint32_t))))
+                        return ls_mload_nomem(ld);
+                for (j = 0; j < m->n_alert_attributes; j++) {
+                        for (k = 0; k < ms->n_alert_attrs; k++)
+                                if (!strcmp(ms->alert_attrs[k],
+                                            m->alert_attributes[j]))
+                                        break;
+                        if (k == ms->n_alert_attrs) {
+                                if (k == LS_ALERT_SET_MAX_ATTRS)
+                                        return ls_mload_err(
+                                                ld, models,
+                                                "alert_attributes: more than "
+                                                "%d distinct names across "
+                                                "the models",
+                                                LS_ALERT_SET_MAX_ATTRS);
+                                if (!ms->alert_attrs &&
+                                    !(ms->alert_attrs =
+                                              ls_calloc(LS_ALERT_SET_MAX_ATTRS,
+                                                        sizeof(char *))))
+                                        return ls_mload_nomem(ld);
+                                ms->alert_attrs[k] = m->alert_attributes[j];
+                                ms->n_alert_attrs++;
+                        }
+                        m->alert_attr_idx[j] = (uint32_t)k;
+                }
+        }
+        return LS_OK;
+}
+
 static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
-        static const char *const keys[] = {"lateness", "max_future", "dedupe",
-                                           "lists",    "ignore",     "suppress",
-                                           "models",   NULL};
+        static const char *const keys[] = {
+                "lateness", "max_future", "dedupe",         "lists", "ignore",
+                "suppress", "models",     "backfill_after", NULL};
         ls_modelset_t *ms = ld->ms;
         yaml_node_t *v, *models;
         long long dedupe;
@@ -86,6 +128,8 @@ static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
                                          &ms->lateness_ms)) ||
             (err = ls_mload_opt_duration(ld, root, "max_future", NULL,
                                          &ms->max_future_ms)) ||
+            (err = ls_mload_opt_duration(ld, root, "backfill_after", NULL,
+                                         &ms->backfill_after_ms)) ||
             (err = ls_mload_opt_int(ld, root, "dedupe", 0, LS_MODEL_MAX_DEDUPE,
                                     &has, &dedupe)))
                 return err;
@@ -178,7 +222,8 @@ static ls_err_t ls_mload_top(ls_mload_t *ld, const yaml_node_t *root) {
                 ls_mload_pop(ld, imark);
         }
         ls_mload_pop(ld, mark);
-        if (err || (err = ls_mload_event_types(ld)))
+        if (err || (err = ls_mload_event_types(ld)) ||
+            (err = ls_mload_alert_attrs(ld, models)))
                 return err;
         return ls_mload_set_version(ld);
 }
@@ -547,6 +592,8 @@ static void ls_model_clear(ls_model_t *m) {
                 ls_free(m->bands[i].name);
         ls_free(m->bands);
         ls_mload_free_strv(m->hot.events, m->hot.n_events);
+        ls_mload_free_strv(m->alert_attributes, m->n_alert_attributes);
+        ls_free(m->alert_attr_idx);
 }
 
 void ls_modelset_destroy(ls_modelset_t *ms) {
@@ -557,6 +604,7 @@ void ls_modelset_destroy(ls_modelset_t *ms) {
         for (i = 0; ms->models && i < ms->n_models; i++)
                 ls_model_clear(&ms->models[i]);
         ls_free(ms->models);
+        ls_free(ms->alert_attrs); /* names owned by the models */
         for (i = 0; ms->ignore && i < ms->n_ignore; i++)
                 ls_cond_clear(&ms->ignore[i]);
         ls_free(ms->ignore);

@@ -68,6 +68,13 @@ void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
                 d1, d3, (unsigned)ms->dedupe, ms->n_ignore,
                 ms->n_ignore == 1 ? "" : "s", ms->n_event_types,
                 ms->n_event_types == 1 ? "" : "s");
+        if (ms->backfill_after_ms > 0) {
+                ls_duration_format(ms->backfill_after_ms, d2, sizeof(d2));
+                fprintf(fp,
+                        "  alerts from records more than %s after them "
+                        "are marked backfill\n",
+                        d2);
+        }
         for (i = 0; i < ms->n_lists; i++)
                 fprintf(fp, "  list %s: %zu item%s from %s\n",
                         ms->lists[i].name, ms->lists[i].n_items,
@@ -180,5 +187,12 @@ void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
                         fputs("off", fp);
                 }
                 fputc('\n', fp);
+                if (m->n_alert_attributes) {
+                        fputs("    alert attributes:", fp);
+                        for (j = 0; j < m->n_alert_attributes; j++)
+                                fprintf(fp, "%s%s", j ? ", " : " ",
+                                        m->alert_attributes[j]);
+                        fputc('\n', fp);
+                }
         }
 }

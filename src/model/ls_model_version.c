@@ -93,8 +93,9 @@ static ls_err_t ls_mload_sha256_done(ls_mload_t *ld, EVP_MD_CTX *ctx, int ok,
 ls_err_t ls_mload_model_version(ls_mload_t *ld, ls_model_t *m,
                                 const yaml_node_t *root,
                                 const yaml_node_t *model_node) {
-        static const char *const shared[] = {"lateness", "max_future", "dedupe",
-                                             "ignore",   "suppress",   NULL};
+        static const char *const shared[] = {
+                "lateness", "max_future",     "dedupe", "ignore",
+                "suppress", "backfill_after", NULL};
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         size_t i;
         int ok;

@@ -150,7 +150,9 @@ def test_tiny_model(tmp):
             "grade", "band", "cell", "mql", "reasons"]
     for r in recs:
         want = keys if r["kind"] == "score_update" else \
-            keys[:1] + ["alert"] + keys[1:]
+            keys[:1] + ["alert"] + keys[1:] + [
+                "condition", "contributions", "fit_rules", "attributes",
+                "record_time", "backfill"]
         check(list(r.keys()) == want, "key order of %s" % r)
         check(re.fullmatch(r"[0-9a-f]{16}", r["model_version"]) is not None,
               "model_version is 16 hex digits")

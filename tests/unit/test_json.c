@@ -453,7 +453,12 @@ static void test_encode_score_update(void **state) {
                 "\"cause_id\":null,\"total\":-5,\"fit\":-5,"
                 "\"engagement\":0,\"prev_total\":15,\"grade\":\"D\","
                 "\"band\":\"hot\",\"cell\":\"D3\",\"mql\":true,"
-                "\"reasons\":[]}");
+                "\"reasons\":[],\"condition\":{\"enter\":{\"min_total\":null,"
+                "\"min_grade\":\"A\",\"min_band\":\"cold\",\"holds\":false},"
+                "\"stay\":{\"min_total\":null,\"min_grade\":\"A\","
+                "\"min_band\":\"cold\",\"holds\":false},\"window\":null},"
+                "\"contributions\":[],\"fit_rules\":[],\"attributes\":{},"
+                "\"record_time\":null,\"backfill\":false}");
 
         /* One reason of each kind, read through reasons_off. */
         reasons[1].kind = LS_REASON_DECAY;
@@ -466,7 +471,7 @@ static void test_encode_score_update(void **state) {
         assert_int_equal(ls_json_encode_output(&ob, &o, &buf), LS_OK);
         assert_non_null(strstr(buf.data, ",\"reasons\":[{\"kind\":\"decay\","
                                          "\"rule\":\"decay\",\"points\":-15,"
-                                         "\"capped\":0}]}"));
+                                         "\"capped\":0}],"));
         ls_buf_free(&buf);
 }
 

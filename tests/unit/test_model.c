@@ -882,7 +882,8 @@ typedef struct bad_case_s {
 static const bad_case_t bad_cases[] = {
         {"modelz: []\n" MIN_MODEL, LS_ERR_INVALID,
          "t.yaml:1: modelz: unknown key (expected one of: lateness, "
-         "max_future, dedupe, lists, ignore, suppress, models)"},
+         "max_future, dedupe, lists, ignore, suppress, models, "
+         "backfill_after)"},
         {"lateness: 1h\n", LS_ERR_INVALID, "t.yaml:1: models: required"},
         {"", LS_ERR_INVALID, "t.yaml:1: models: required (the file is empty)"},
         {"models: []\n", LS_ERR_INVALID,
@@ -919,7 +920,8 @@ static const bad_case_t bad_cases[] = {
          "t.yaml:2: models[0].bands: required"},
         {"models:\n  - id: m\n    prodcts: [x]\n" GB, LS_ERR_INVALID,
          "t.yaml:3: models[0].prodcts: unknown key (expected one of: id, "
-         "products, fit, engagement, grades, bands, mql, hot)"},
+         "products, fit, engagement, grades, bands, mql, hot, "
+         "alert_attributes)"},
         /* engagement rules */
         {RULES("        - {id: r, event: e, points: ten}\n"), LS_ERR_INVALID,
          "t.yaml:5: models[0].engagement.rules[0].points: expected an "
