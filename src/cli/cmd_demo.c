@@ -317,6 +317,109 @@ static int ls_demo_produce(ls_demo_t *demo, rd_kafka_t *producer,
         return 0;
 }
 
+/* Appends to @p b "name +points" of up to @p max entries of the array
+ * @p arr (objects with @p key and "points"), comma-separated. */
+static void ls_demo_points(ls_buf_t *b, const json_t *arr, const char *key,
+                           size_t max) {
+        char item[160];
+        size_t i;
+
+        for (i = 0; i < json_array_size(arr) && i < max; i++) {
+                const json_t *e = json_array_get(arr, i);
+                snprintf(item, sizeof(item), "%s%s %+lld", i ? ", " : "",
+                         json_string_value(json_object_get(e, key)),
+                         (long long)json_integer_value(
+                                 json_object_get(e, "points")));
+                ls_buf_append(b, item, strlen(item));
+        }
+}
+
+/* The line under an alert that says why it fired, who the lead is and
+ * whether its input is old: the alert's condition, its largest
+ * contributions, its fit rules, its attributes and backfill. */
+static void ls_demo_why(const json_t *root, const char *lead) {
+        const json_t *cond = json_object_get(root, "condition");
+        const json_t *win = json_object_get(cond, "window");
+        const json_t *enter = json_object_get(cond, "enter");
+        const json_t *attrs = json_object_get(root, "attributes");
+        const char *k;
+        json_t *v;
+        char part[256];
+        ls_buf_t b;
+
+        ls_buf_init(&b);
+        if (json_is_object(win)) {
+                const json_t *type = json_object_get(win, "event_type");
+                const json_t *minp = json_object_get(win, "min_points");
+
+                if (json_is_integer(minp)) {
+                        snprintf(part, sizeof(part),
+                                 "%lld points within %lldh (needs %lld)",
+                                 (long long)json_integer_value(
+                                         json_object_get(win, "sum")),
+                                 (long long)json_integer_value(
+                                         json_object_get(win, "within_ms")) /
+                                         3600000,
+                                 (long long)json_integer_value(minp));
+                        ls_buf_append(&b, part, strlen(part));
+                }
+                if (json_is_string(type)) {
+                        snprintf(part, sizeof(part), "%sa %s event",
+                                 json_is_integer(minp) ? ", fired by " : "",
+                                 json_string_value(type));
+                        ls_buf_append(&b, part, strlen(part));
+                }
+                if (json_array_size(json_object_get(win, "events"))) {
+                        ls_buf_append(&b, ": ", 2);
+                        ls_demo_points(&b, json_object_get(win, "events"), "id",
+                                       4);
+                }
+        } else if (json_is_object(enter)) {
+                const json_t *t = json_object_get(enter, "min_total");
+                const json_t *g = json_object_get(enter, "min_grade");
+                const json_t *bd = json_object_get(enter, "min_band");
+
+                ls_buf_append(&b, "enter", 5);
+                if (json_is_integer(t)) {
+                        snprintf(part, sizeof(part), " total>=%lld",
+                                 (long long)json_integer_value(t));
+                        ls_buf_append(&b, part, strlen(part));
+                }
+                if (json_is_string(g)) {
+                        snprintf(part, sizeof(part), " grade>=%s",
+                                 json_string_value(g));
+                        ls_buf_append(&b, part, strlen(part));
+                }
+                if (json_is_string(bd)) {
+                        snprintf(part, sizeof(part), " band>=%s",
+                                 json_string_value(bd));
+                        ls_buf_append(&b, part, strlen(part));
+                }
+                snprintf(part, sizeof(part), " (%s)",
+                         json_is_true(json_object_get(enter, "holds"))
+                                 ? "holds"
+                                 : "no longer holds");
+                ls_buf_append(&b, part, strlen(part));
+        }
+        ls_buf_append(&b, "; top ", 6);
+        ls_demo_points(&b, json_object_get(root, "contributions"), "rule", 3);
+        if (json_array_size(json_object_get(root, "fit_rules"))) {
+                ls_buf_append(&b, "; fit ", 6);
+                ls_demo_points(&b, json_object_get(root, "fit_rules"), "rule",
+                               3);
+        }
+        json_object_foreach((json_t *)attrs, k, v) {
+                snprintf(part, sizeof(part), "; %s %s", k,
+                         json_string_value(v));
+                ls_buf_append(&b, part, strlen(part));
+        }
+        if (json_is_true(json_object_get(root, "backfill")))
+                ls_buf_append(&b, "; BACKFILL (old input)", 22);
+        printf("    why           lead %-12s %.*s\n", lead, (int)b.len,
+               b.data ? (const char *)b.data : "");
+        ls_buf_free(&b);
+}
+
 /** Prints one output record (JSON) human-readably. */
 static void ls_demo_print(const ls_demo_t *demo,
                           const rd_kafka_message_t *rkm) {
@@ -344,6 +447,8 @@ static void ls_demo_print(const ls_demo_t *demo,
                        json_string_value(json_object_get(root, "grade")),
                        json_string_value(json_object_get(root, "band")),
                        demo->color ? "\033[0m" : "");
+                ls_demo_why(root, json_string_value(
+                                          json_object_get(root, "lead_id")));
         } else {
                 const char *cause_id =
                         json_string_value(json_object_get(root, "cause_id"));

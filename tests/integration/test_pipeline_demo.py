@@ -29,6 +29,10 @@ def test_demo_prints_mql_alert():
     assert m and m.group(1) == m.group(2) and int(m.group(2)) > 0, out.stdout
     scores = len(re.findall(r"^\s+score\s+lead ", out.stdout, re.M))
     alerts = len(re.findall(r"ALERT ", out.stdout))
+    # every alert is followed by what it carries: why, and who
+    whys = re.findall(r">>> ALERT .*\n    why\s+lead (\S+)\s+(.*)", out.stdout)
+    assert len(whys) == alerts, out.stdout
+    assert any("email ada@analytical.example" in w for _l, w in whys), whys
     assert scores + alerts == int(m.group(2)), (scores, alerts)
     assert took < 40, took
 
@@ -50,7 +54,7 @@ def readme_example():
     value = re.search(r"^echo '(\{.*lead-zoe.*\})' \\$", text, re.M).group(1)
     printed = re.search(r"and the demo prints\n\n```\n(.*?)```", text,
                         re.S).group(1).splitlines()
-    assert len(printed) == 2, printed
+    assert len(printed) == 3, printed
     return value, printed
 
 
@@ -85,13 +89,14 @@ def test_readme_kcat_example():
                            capture_output=True, timeout=30)
         assert k.returncode == 0, (k, demo.stderr_text())
         got = []
-        while len(got) < 2:
+        while len(got) < len(printed):
             line = demo.p.stdout.readline()
             assert line, "demo ended (%s):\n%s" % (demo.p.wait(),
                                                     demo.stderr_text())
             if "lead-zoe" in line:
                 got.append(line.rstrip("\n"))
-        # the alert and the score update come from two topics: any order
+        # the alert (and its why line) and the score update come from two
+        # topics: any order
         assert sorted(got) == sorted(printed), (got, printed)
     finally:
         demo.kill()
