@@ -11,10 +11,13 @@ of /proc/PID/stat: every thread of the process, JIT and GC threads of a
 JVM included) is written to FILE before the signal is passed on; at the
 child's exit its whole CPU time (shutdown included) is added. FILE holds
 one JSON object: cpu_s_at_stop, wall_s_at_stop (from the child's start),
-cpu_s_at_exit, exit. Exits with the child's status.
+threads (CPU seconds at the stop per live thread name, digits as #; a
+thread that ended before, such as those of a JVM's warm-up instance, is in
+cpu_s_at_stop only), cpu_s_at_exit, exit. Exits with the child's status.
 """
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -24,10 +27,23 @@ import time
 HZ = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
+def cpu_ticks(pid, task=None):
+    path = "/proc/%d/stat" % pid if task is None else "/proc/%d/task/%s/stat" % (pid, task)
+    with open(path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+
+
+def threads(pid):
+    out = {}
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                name = re.sub(r"[0-9]", "#", f.read().strip())
+            out[name] = out.get(name, 0) + cpu_ticks(pid, t) / HZ
+        except OSError:
+            pass
+    return out
 
 
 def main():
@@ -41,6 +57,7 @@ def main():
         if "cpu_s_at_stop" not in rec:
             try:
                 rec["cpu_s_at_stop"] = cpu_ticks(child.pid) / HZ
+                rec["threads"] = threads(child.pid)
             except OSError:
                 pass
             rec["wall_s_at_stop"] = time.monotonic() - t0

@@ -170,6 +170,8 @@ class Bench:
         path = os.path.join(self.work, app + ".properties")
         props = {
             "application.id": app,
+            # short thread names, so that /proc tells the threads apart
+            "client.id": "p",
             "bootstrap.servers": self.brokers,
             "processing.guarantee": guarantee,
             # leadscore run's commit_interval in bench/run.sh
@@ -242,6 +244,7 @@ class Bench:
             with open(mark) as f:
                 cpu_s -= int(f.read().strip()) / HZ
         rec.update(cpu_s=cpu_s, cpu_s_at_exit=c["cpu_s_at_exit"], wall_s_at_stop=c["wall_s_at_stop"],
+                   threads=c.get("threads"),
                    per_cpu_s=expect / cpu_s, inputs=expect)
         self.result(rec)
         log("   %.0f inputs/s, %.2f CPU-s, %.0f inputs per CPU-second, broker %.2f cores"
@@ -421,7 +424,7 @@ def summarise(runs, guarantees):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=200000, help="inputs per run (200000)")
+    ap.add_argument("--events", type=int, default=1000000, help="inputs per run (1000000)")
     ap.add_argument("--leads", type=int, default=100000, help="leads of the generated inputs (100000)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds (3)")
     ap.add_argument("--check-events", type=int, default=20000,
