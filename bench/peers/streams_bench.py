@@ -20,8 +20,12 @@ produce`, and then:
    exactly_once_v2), back to back on the same topics, each with a fresh
    consumer group (and so fresh state): the peer in a fresh JVM ("cold":
    JVM start, JIT compilation and the group join included), the peer after
-   a warm-up round over the same inputs in the same JVM ("warm"), and
-   `leadscore run` (its transactional mode for exactly_once_v2).
+   a warm-up round over the same inputs in the same JVM ("warm"),
+   `leadscore run` as bench/run.sh configures it (snapshot: off; its
+   transactional mode for exactly_once_v2), and `leadscore run` with
+   durable state like the peer's changelog: snapshots to a compacted topic
+   every --snapshot-interval (then committed offsets, and so "done", wait
+   for a snapshot that covers the inputs; --no-durable leaves it out).
 
 Every run is timed by `bench_kafka e2e`, the measurement of bench/run.sh:
 done when the group's committed offsets cover every input, and inputs/s
@@ -36,7 +40,7 @@ build-bench/streams-run/.
 import argparse
 import json
 import os
-import shlex
+import re
 import shutil
 import statistics
 import subprocess
@@ -52,6 +56,9 @@ import kafka_cluster  # noqa: E402
 PARTS = 64
 TOPICS = ["lead-events", "lead-profiles", "lead-scores", "lead-alerts",
           "lead-dead-letters", "bench-streams-scores", "bench-streams-alerts"]
+# leadscore's durable state in the variant that keeps it (compacted, as
+# docs/DURABILITY.md asks)
+SNAPSHOT_TOPIC = "leadscore-snapshots"
 # The consumer settings of every benchmark of bench/run.sh; the Java
 # consumer has no queued.min.messages (a librdkafka setting)
 CONSUMER_PROPS = {"queued.min.messages": "10000000", "session.timeout.ms": "6000"}
@@ -74,8 +81,8 @@ def build(build_dir, peer_dir):
     sh(["cmake", "--build", build_dir, "--target", "bench_kafka", "leadscore", "-j2"],
        stdout=subprocess.DEVNULL)
     log("building the Kafka Streams peer with Maven in %s" % peer_dir)
-    sh(["mvn", "-B", "-q", "-f", os.path.join(HERE, "streams", "pom.xml"),
-        "-Dpeer.build=" + peer_dir, "package"])
+    sh(["mvn", "-B", "-q", "-Dstyle.color=never", "-f", os.path.join(HERE, "streams", "pom.xml"),
+        "-Dpeer.build=" + peer_dir, "package"], stdout=sys.stderr)
 
 
 def ticks(pid):
@@ -123,6 +130,10 @@ class Bench:
         self.cluster = kafka_cluster.Cluster(os.path.join(self.work, "kafka"), nodes=1,
                                              partitions=PARTS, topics=TOPICS, heap="1g")
         self.brokers = self.cluster.start()
+        if self.a.durable:
+            self.cluster.create_topics([SNAPSHOT_TOPIC], PARTS, config={
+                "cleanup.policy": "compact", "segment.ms": "3600000",
+                "min.cleanable.dirty.ratio": "0.1"})
         with open(os.path.join(self.cluster.node_dir(0), "pid")) as f:
             self.broker_pid = int(f.read().strip())
         log("Apache Kafka at %s, started in %.0f s" % (self.brokers, time.monotonic() - t0))
@@ -196,12 +207,16 @@ class Bench:
                 f.write("%s=%s\n" % (k, v))
         return path
 
-    def ls_config(self, group, transactional):
+    def ls_config(self, group, transactional, durable=False):
         path = os.path.join(self.work, group + ".yaml")
         with open(path, "w") as f:
             f.write("model: %s\ngroup: %s\nformat: {input: avro, output: avro}\n"
-                    "schemas: %s/schemas\ncommit_interval: 100ms\nsnapshot: off\n"
+                    "schemas: %s/schemas\ncommit_interval: 100ms\n"
                     % (self.model, group, SRC))
+            if durable:
+                f.write("snapshot: {topic: %s, interval: %s}\n" % (SNAPSHOT_TOPIC, self.a.snapshot_interval))
+            else:
+                f.write("snapshot: off\n")
             if transactional:
                 f.write("transactional: true\n")
             f.write("kafka:\n  bootstrap.servers: \"%s\"\nconsumer:\n" % self.brokers)
@@ -237,6 +252,12 @@ class Bench:
             if line.startswith("{"):
                 r = json.loads(line)
                 rec[r["metric"].replace("leadscore_", "")] = r["value"]
+        with open(os.path.join(self.work, group + ".log")) as f:
+            text = f.read()
+        m = (re.search(r"stopped after \d+ records, (\d+) outputs", text)
+             or re.search(r"stopped: consumed \d+, .*?outputs (\d+)", text))
+        if m:
+            rec["outputs_per_input"] = int(m.group(1)) / expect
         with open(cpu) as f:
             c = json.load(f)
         cpu_s = c["cpu_s_at_stop"]
@@ -256,19 +277,21 @@ class Bench:
         cfg = self.peer_config(group, guarantee, prefix, out_prefix, warmup=expect if warm else 0,
                                mark=mark)
         try:
-            return self.e2e("Kafka Streams peer, %s, %s: %d inputs" % (guarantee, "warm" if warm else "cold",
-                                                                       expect),
+            variant = "warm" if warm else "cold"
+            return self.e2e("Kafka Streams peer, %s, %s: %d inputs" % (guarantee, variant, expect),
                             group, self.java, cfg, expect, prefix,
-                            {"peer": "streams", "guarantee": guarantee, "warm": warm}, mark)
+                            {"peer": "streams", "guarantee": guarantee, "variant": variant}, mark)
         finally:
             # the internal topics (changelog) of the run and its warm-up
             self.delete_topics(lambda t: t.startswith(group + "-"))
             shutil.rmtree(os.path.join(self.work, "state"), ignore_errors=True)
 
-    def leadscore(self, guarantee, group, expect):
-        cfg = self.ls_config(group, guarantee != "at_least_once")
-        return self.e2e("leadscore run, %s: %d inputs" % (guarantee, expect), group, self.ls, cfg, expect,
-                        extra={"peer": "leadscore", "guarantee": guarantee, "warm": False})
+    def leadscore(self, guarantee, group, expect, durable=False):
+        cfg = self.ls_config(group, guarantee != "at_least_once", durable)
+        variant = "snapshots" if durable else "off"
+        return self.e2e("leadscore run, %s, snapshot: %s: %d inputs" % (guarantee, variant, expect), group,
+                        self.ls, cfg, expect, extra={"peer": "leadscore", "guarantee": guarantee,
+                                                     "variant": variant})
 
     # ------------------------------------------------------ correctness
     def read_all(self, topics):
@@ -361,9 +384,12 @@ class Bench:
         for r in range(1, self.a.rounds + 1):
             for g in self.a.guarantees:
                 tag = "%s-r%d" % ("alos" if g == "at_least_once" else "eos", r)
-                for rec in (self.streams(g, "streams-cold-" + tag, n, False),
-                            self.streams(g, "streams-warm-" + tag, n, True),
-                            self.leadscore(g, "leadscore-" + tag, n)):
+                recs = [self.streams(g, "streams-cold-" + tag, n, False),
+                        self.streams(g, "streams-warm-" + tag, n, True),
+                        self.leadscore(g, "leadscore-" + tag, n)]
+                if self.a.durable:
+                    recs.append(self.leadscore(g, "leadscore-snap-" + tag, n, True))
+                for rec in recs:
                     rec["round"] = r
                     runs.append(rec)
         return runs
@@ -387,39 +413,51 @@ def cell(s, ratio=False):
     return "%s (%s - %s)" % (fmt(s["median"], ratio), fmt(s["min"], ratio), fmt(s["max"], ratio))
 
 
+LABELS = {("streams", "cold"): "Kafka Streams peer, fresh JVM",
+          ("streams", "warm"): "Kafka Streams peer, after a warm-up round",
+          ("leadscore", "off"): "`leadscore run` (snapshot: off, as bench/run.sh)",
+          ("leadscore", "snapshots"): "`leadscore run` (snapshots to a compacted topic)"}
+
+
 def summarise(runs, guarantees):
-    table, out = [], {}
+    rows, ratios, out = [], [], {}
     for g in guarantees:
         rs = [x for x in runs if x["guarantee"] == g]
-        ls = {x["round"]: x for x in rs if x["peer"] == "leadscore"}
+        by = {}
+        for x in rs:
+            by.setdefault((x["peer"], x["variant"]), {})[x["round"]] = x
         o = {}
-        for name, sel in (("streams_cold", lambda x: x["peer"] == "streams" and not x["warm"]),
-                          ("streams_warm", lambda x: x["peer"] == "streams" and x["warm"]),
-                          ("leadscore", lambda x: x["peer"] == "leadscore")):
-            xs = [x for x in rs if sel(x)]
-            o[name] = {"inputs_per_s": med([x["msgs_per_s"] for x in xs]),
-                       "inputs_per_cpu_s": med([x["per_cpu_s"] for x in xs]),
-                       "cpu_s": med([x["cpu_s"] for x in xs]),
-                       "broker_cores": med([x["broker_cores"] for x in xs])}
-            if name != "leadscore":
-                o[name]["ratio_inputs_per_s"] = med([ls[x["round"]]["msgs_per_s"] / x["msgs_per_s"]
-                                                     for x in xs])
-                o[name]["ratio_per_cpu_s"] = med([ls[x["round"]]["per_cpu_s"] / x["per_cpu_s"]
-                                                  for x in xs])
+        for key, xs in by.items():
+            xs = list(xs.values())
+            name = "%s_%s" % key
+            o[name] = {k: med([x[k] for x in xs if k in x]) for k in
+                       ("msgs_per_s", "per_cpu_s", "cpu_s", "broker_cores", "outputs_per_input", "join_s")
+                       if any(k in x for x in xs)}
+            rows.append("| %s | %s | %s | %s | %.2f | %.2f |" % (
+                g, LABELS[key] + (" (transactional)" if key[0] == "leadscore" and g != "at_least_once" else ""),
+                cell(o[name]["msgs_per_s"]), cell(o[name]["per_cpu_s"]),
+                o[name].get("outputs_per_input", {"median": float("nan")})["median"],
+                o[name]["broker_cores"]["median"]))
+        for peer in (("streams", "cold"), ("streams", "warm")):
+            if peer not in by:
+                continue
+            line = "| %s | %s |" % (g, LABELS[peer])
+            for ls in (("leadscore", "off"), ("leadscore", "snapshots")):
+                if ls not in by:
+                    continue
+                rounds = [r for r in by[peer] if r in by[ls]]
+                q = {"inputs_per_s": med([by[ls][r]["msgs_per_s"] / by[peer][r]["msgs_per_s"] for r in rounds]),
+                     "per_cpu_s": med([by[ls][r]["per_cpu_s"] / by[peer][r]["per_cpu_s"] for r in rounds])}
+                o["ratio_%s_%s_over_%s_%s" % (ls + peer)] = q
+                line += " %s | %s |" % (cell(q["inputs_per_s"], True), cell(q["per_cpu_s"], True))
+            ratios.append(line)
         out[g] = o
-        for name, label in (("streams_cold", "Kafka Streams peer, fresh JVM"),
-                            ("streams_warm", "Kafka Streams peer, after a warm-up round"),
-                            ("leadscore", "`leadscore run`" + (" (transactional)" if g != "at_least_once"
-                                                               else ""))):
-            s = o[name]
-            table.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                g, label, cell(s["inputs_per_s"]), cell(s["inputs_per_cpu_s"]),
-                "%.2f" % s["broker_cores"]["median"],
-                cell(s["ratio_inputs_per_s"], True) if "ratio_inputs_per_s" in s else "",
-                cell(s["ratio_per_cpu_s"], True) if "ratio_per_cpu_s" in s else ""))
-    head = ["| guarantee | | inputs/s | inputs per CPU-second | broker cores | leadscore / peer, inputs/s "
-            "| leadscore / peer, per CPU-second |", "|---|---|---|---|---|---|---|"]
-    return out, "\n".join(head + table)
+    t1 = ["| guarantee | | inputs/s | inputs per CPU-second | outputs per input | broker cores |",
+          "|---|---|---|---|---|---|"] + rows
+    t2 = ["| guarantee | peer | leadscore (snapshot: off) / peer, inputs/s | ... per CPU-second "
+          "| leadscore (snapshots) / peer, inputs/s | ... per CPU-second |",
+          "|---|---|---|---|---|---|"] + ratios
+    return out, "\n".join(t1) + "\n\n" + "\n".join(t2)
 
 
 def main():
@@ -435,6 +473,10 @@ def main():
     ap.add_argument("--jvm-opts", default="-Xms256m -Xmx1g -XX:+UseSerialGC",
                     help="the peer's JVM options (those of the Kafka node)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per run (900)")
+    ap.add_argument("--no-durable", dest="durable", action="store_false",
+                    help="leave out the leadscore runs with durable state (snapshots to a compacted topic)")
+    ap.add_argument("--snapshot-interval", default="1s",
+                    help="snapshot.interval of those runs (1s: several snapshots within a run)")
     ap.add_argument("--no-build", action="store_true", help="use the builds in build-bench/ as they are")
     ap.add_argument("--out", default=os.path.join(SRC, "bench", "results", "latest-streams.json"))
     a = ap.parse_args()
@@ -463,7 +505,8 @@ def main():
     dirty = subprocess.run(["git", "-C", SRC, "diff", "--quiet", "HEAD"]).returncode != 0
     doc = {"commit": commit + ("+uncommitted" if dirty else ""),
            "broker": "Apache Kafka 4.4.0 (KRaft), 1 node, heap 1g, loopback, %d partitions" % PARTS,
-           "sizes": {"events": a.events, "leads": a.leads, "rounds": a.rounds,
+           "sizes": {"events": a.events, "leads": a.leads, "rounds": a.rounds, "durable": a.durable,
+                     "snapshot_interval": a.snapshot_interval,
                      "check_events": a.check_events, "threads": a.threads, "jvm_opts": a.jvm_opts},
            "load_start": la_start, "load_end": la_end,
            "load_max_1m": max(x[1][0] for x in b.loads), "check": check,

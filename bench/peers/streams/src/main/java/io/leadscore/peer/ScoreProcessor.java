@@ -25,17 +25,18 @@ final class ScoreProcessor implements Processor<String, byte[], String, byte[]> 
     private final Model model;
     private final Path schemas;
     private final String eventsTopic;
-    private final AtomicLong processed;
+    private final AtomicLong processed, outputs;
     private Codec codec;
     private ProcessorContext<String, byte[]> ctx;
     private KeyValueStore<String, byte[]> store;
     private final List<Model.Output> outs = new ArrayList<>();
 
-    ScoreProcessor(Model model, Path schemas, String eventsTopic, AtomicLong processed) {
+    ScoreProcessor(Model model, Path schemas, String eventsTopic, AtomicLong processed, AtomicLong outputs) {
         this.model = model;
         this.schemas = schemas;
         this.eventsTopic = eventsTopic;
         this.processed = processed;
+        this.outputs = outputs;
     }
 
     @Override
@@ -70,8 +71,11 @@ final class ScoreProcessor implements Processor<String, byte[], String, byte[]> 
         }
         for (Model.Output o : outs) {
             ctx.forward(new Record<>(o.leadId, codec.score(o), rec.timestamp()), "scores");
-            if (o.alert != null)
+            outputs.incrementAndGet();
+            if (o.alert != null) {
                 ctx.forward(new Record<>(o.leadId, codec.alert(o), rec.timestamp()), "alerts");
+                outputs.incrementAndGet();
+            }
         }
         processed.incrementAndGet();
     }

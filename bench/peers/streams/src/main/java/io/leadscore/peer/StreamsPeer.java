@@ -51,14 +51,14 @@ public final class StreamsPeer {
     private StreamsPeer() {
     }
 
-    static Topology topology(Model model, Path schemas, Properties peer, AtomicLong processed) {
+    static Topology topology(Model model, Path schemas, Properties peer, AtomicLong processed, AtomicLong outputs) {
         String events = peer.getProperty("peer.topic.events", "lead-events");
         String profiles = peer.getProperty("peer.topic.profiles", "lead-profiles");
         Topology t = new Topology();
         // one source over both topics: their partitions p go to the same task
         t.addSource("inputs", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), events,
                 profiles);
-        t.addProcessor("score", () -> new ScoreProcessor(model, schemas, events, processed), "inputs");
+        t.addProcessor("score", () -> new ScoreProcessor(model, schemas, events, processed, outputs), "inputs");
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ScoreProcessor.STORE),
                 Serdes.String(), Serdes.ByteArray()).withCachingEnabled().withLoggingEnabled(java.util.Map.of()),
                 "score");
@@ -113,7 +113,7 @@ public final class StreamsPeer {
             Properties w = new Properties();
             w.putAll(streams);
             w.setProperty(StreamsConfig.APPLICATION_ID_CONFIG, appId + "-warmup");
-            KafkaStreams ks = start(topology(model, schemas, peer, n), w, failed);
+            KafkaStreams ks = start(topology(model, schemas, peer, n, new AtomicLong()), w, failed);
             while (n.get() < warmup) {
                 if (failed.getCount() == 0) System.exit(1);
                 Thread.sleep(20);
@@ -127,12 +127,12 @@ public final class StreamsPeer {
         if (mark != null)
             Files.writeString(Path.of(mark), cpuTicks() + "\n");
 
-        AtomicLong n = new AtomicLong();
-        KafkaStreams ks = start(topology(model, schemas, peer, n), streams, failed);
+        AtomicLong n = new AtomicLong(), outs = new AtomicLong();
+        KafkaStreams ks = start(topology(model, schemas, peer, n, outs), streams, failed);
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             ks.close(Duration.ofSeconds(30));
-            System.err.printf("streams-peer: stopped after %d records%n", n.get());
+            System.err.printf("streams-peer: stopped after %d records, %d outputs%n", n.get(), outs.get());
             stop.countDown();
         }));
         System.err.printf("streams-peer: running, application.id %s, %s%n", appId,
