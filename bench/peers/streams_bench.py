@@ -486,9 +486,11 @@ def summarise(runs, guarantees):
         out[g] = o
     t1 = ["| guarantee | | inputs/s | inputs per CPU-second | outputs per input | broker cores |",
           "|---|---|---|---|---|---|"] + rows
-    t2 = ["| guarantee | peer | leadscore (snapshot: off) / peer, inputs/s | ... per CPU-second "
-          "| leadscore (snapshots) / peer, inputs/s | ... per CPU-second |",
-          "|---|---|---|---|---|---|"] + ratios
+    cols = [ls for ls in (("leadscore", "off"), ("leadscore", "snapshots"))
+            if any(x["peer"] == ls[0] and x["variant"] == ls[1] for x in runs)]
+    t2 = ["| guarantee | peer |" + "".join(" leadscore (%s) / peer, inputs/s | ... per CPU-second |"
+                                           % ("snapshot: off" if v == "off" else "snapshots") for _, v in cols),
+          "|---|---|" + "---|---|" * len(cols)] + ratios
     return out, "\n".join(t1) + "\n\n" + "\n".join(t2)
 
 
