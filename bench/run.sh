@@ -58,7 +58,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 if [ $STREAMS = 1 ]; then
         # its own Kafka node, builds and summary (bench/results/latest-streams.json)
         if [ $QUICK = 1 ]; then
-                set -- --events "${BENCH_KEVENTS:-20000}" --rounds "${BENCH_KREPS:-1}" --check-events 5000
+                set -- --events "${BENCH_KEVENTS:-200000}" --rounds "${BENCH_KREPS:-1}" --check-events 5000
         else
                 set -- --events "${BENCH_KEVENTS:-1000000}" --rounds "${BENCH_KREPS:-3}"
         fi

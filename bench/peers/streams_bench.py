@@ -496,7 +496,9 @@ def summarise(runs, guarantees):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=1000000, help="inputs per run (1000000)")
+    ap.add_argument("--events", type=int, default=1000000,
+                    help="inputs per run (1000000; with fewer than ~200000 `leadscore run`'s first commit can "
+                    "cover them all, and its inputs/s, counted from the first commit, means nothing)")
     ap.add_argument("--leads", type=int, default=100000, help="leads of the generated inputs (100000)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds (3)")
     ap.add_argument("--check-events", type=int, default=20000,
