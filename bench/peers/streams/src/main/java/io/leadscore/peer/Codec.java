@@ -36,6 +36,7 @@ final class Codec {
     private BinaryDecoder dec;
     private BinaryEncoder enc;
     private GenericRecord evReuse, prReuse;
+    private final Object[][] scoreDefaults, alertDefaults;
     private final ByteArrayOutputStream out = new ByteArrayOutputStream(256);
     private final ByteArrayOutputStream stateBytes = new ByteArrayOutputStream(256);
     private final DataOutputStream stateOut = new DataOutputStream(stateBytes);
@@ -60,6 +61,25 @@ final class Codec {
         rProfile = new GenericDatumReader<>(profile);
         wScore = new GenericDatumWriter<>(score);
         wAlert = new GenericDatumWriter<>(alert);
+        scoreDefaults = defaults(score);
+        alertDefaults = defaults(alert);
+    }
+
+    private static final java.util.Set<String> FILLED = java.util.Set.of("id", "alert", "lead_id", "model",
+            "model_version", "seq", "time", "cause", "cause_id", "total", "fit", "engagement", "prev_total",
+            "grade", "band", "cell", "mql", "reasons");
+
+    /**
+     * The default values of the fields this peer does not fill (a newer
+     * schema's additions, such as what leadscore's alerts carry), as
+     * (position, value) pairs: a generic record does not apply defaults.
+     */
+    private static Object[][] defaults(Schema s) {
+        List<Object[]> d = new ArrayList<>();
+        for (Schema.Field f : s.getFields())
+            if (!FILLED.contains(f.name()) && f.hasDefaultValue())
+                d.add(new Object[] {f.pos(), GenericData.get().getDefaultValue(f)});
+        return d.toArray(new Object[0][]);
     }
 
     GenericRecord event(byte[] b) throws IOException {
@@ -101,7 +121,9 @@ final class Codec {
         }
     }
 
-    private GenericRecord fill(GenericRecord r, Model.Output o) {
+    private GenericRecord fill(GenericRecord r, Model.Output o, Object[][] defaults) {
+        for (Object[] d : defaults)
+            r.put((Integer) d[0], d[1]);
         r.put("lead_id", o.leadId);
         r.put("model", o.model);
         r.put("model_version", MODEL_VERSION);
@@ -132,14 +154,14 @@ final class Codec {
 
     /** A ScoreUpdate: id lead_id/model/seq. */
     byte[] score(Model.Output o) {
-        GenericRecord r = fill(new GenericData.Record(score), o);
+        GenericRecord r = fill(new GenericData.Record(score), o, scoreDefaults);
         r.put("id", o.leadId + "/" + o.model + "/" + o.seq);
         return write(wScore, r);
     }
 
     /** An Alert (mql or mql_lost): id lead_id/model/seq/alert. */
     byte[] alert(Model.Output o) {
-        GenericRecord r = fill(new GenericData.Record(alert), o);
+        GenericRecord r = fill(new GenericData.Record(alert), o, alertDefaults);
         r.put("id", o.leadId + "/" + o.model + "/" + o.seq + "/" + o.alert);
         r.put("alert", o.alert);
         return write(wAlert, r);
