@@ -12,6 +12,9 @@
 # --broker kafka: Apache Kafka 4.4.0 (KRaft, 1 node, heap 1g, loopback),
 #   started with scripts/kafka_cluster.py wherever the mock one would be.
 # --kafka-section: only the benchmarks that use a broker (sections 3, 4, 7).
+# --streams-peer: instead of the suite, leadscore against the Kafka Streams
+#   peer on Apache Kafka (bench/peers/streams_bench.py; with --quick, small
+#   sizes; BENCH_KEVENTS and BENCH_KREPS set its inputs and rounds).
 # The sizes can be overridden from the environment (BENCH_KEVENTS,
 # BENCH_KREPS, BENCH_PY_EXPECT, BENCH_PY_REPS, BENCH_LAT_REPS,
 # BENCH_LAT_SECONDS), e.g. for a run between --quick and the full sizes;
@@ -25,8 +28,10 @@ set -eu
 QUICK=0
 BROKER=mock
 KAFKA_ONLY=0
+STREAMS=0
 usage() {
         echo "usage: bench/run.sh [--quick] [--broker mock|kafka] [--kafka-section]" >&2
+        echo "       bench/run.sh [--quick] --streams-peer" >&2
         echo "  (--broker defaults to mock, librdkafka's test broker)" >&2
         exit 64
 }
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
                 shift ;;
         --broker=*) BROKER=${1#--broker=} ;;
         --kafka-section) KAFKA_ONLY=1 ;;
+        --streams-peer) STREAMS=1 ;;
         *) usage ;;
         esac
         shift
@@ -49,6 +55,15 @@ mock|kafka) ;;
 esac
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+if [ $STREAMS = 1 ]; then
+        # its own Kafka node, builds and summary (bench/results/latest-streams.json)
+        if [ $QUICK = 1 ]; then
+                set -- --events "${BENCH_KEVENTS:-200000}" --rounds "${BENCH_KREPS:-1}" --check-events 5000
+        else
+                set -- --events "${BENCH_KEVENTS:-1000000}" --rounds "${BENCH_KREPS:-3}"
+        fi
+        exec /usr/bin/python3 "$SRC/bench/peers/streams_bench.py" "$@"
+fi
 BUILD=$SRC/build-bench
 WORK=$BUILD/bench-run-$BROKER
 PY=/usr/bin/python3
