@@ -416,6 +416,39 @@ static ls_err_t ls_ss_take(ls_ss_slot_t slots[2], const char *prefix,
         return LS_OK;
 }
 
+/* 1 for the errors a partition's leader gives while it moves or is
+ * elected (a topic just created, a broker restarting): worth asking
+ * again. */
+static int ls_ss_transient(rd_kafka_resp_err_t kerr) {
+        return kerr == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+               kerr == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+               kerr == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+               kerr == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+               kerr == RD_KAFKA_RESP_ERR__TRANSPORT ||
+               kerr == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+               kerr == RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH ||
+               kerr == RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH;
+}
+
+/* The watermarks of snapshot partition @p sp, asked again while the
+ * answer is transient (ls_ss_transient), for up to LS_SS_TIMEOUT_MS. */
+static rd_kafka_resp_err_t ls_ss_watermarks(ls_snapstore_t *st, int32_t sp,
+                                            int64_t *lo, int64_t *hi) {
+        struct timespec t0, t;
+        rd_kafka_resp_err_t kerr;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+                kerr = rd_kafka_query_watermark_offsets(
+                        st->reader, st->topic, sp, lo, hi, LS_SS_META_MS);
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if (!ls_ss_transient(kerr) ||
+                    (t.tv_sec - t0.tv_sec) * 1000 > LS_SS_TIMEOUT_MS)
+                        return kerr;
+                nanosleep(&(struct timespec){0, 200 * 1000000L}, NULL);
+        }
+}
+
 /* Reads snapshot partition @p sp from its start to its end. */
 static ls_err_t ls_ss_read(ls_snapstore_t *st, int32_t sp, const char *prefix,
                            ls_ss_slot_t slots[2], char *errstr,
@@ -426,8 +459,7 @@ static ls_err_t ls_ss_read(ls_snapstore_t *st, int32_t sp, const char *prefix,
         struct timespec t0, t;
         ls_err_t err = LS_OK;
 
-        kerr = rd_kafka_query_watermark_offsets(st->reader, st->topic, sp, &lo,
-                                                &hi, LS_SS_META_MS);
+        kerr = ls_ss_watermarks(st, sp, &lo, &hi);
         if (kerr)
                 return ls_seterr(errstr, errstr_size, LS_ERR_IO,
                                  "snapshot.topic %s [%" PRId32 "]: cannot "
