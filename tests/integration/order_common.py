@@ -10,6 +10,7 @@ times (occurred_at / updated_at), never by the Kafka record timestamp.
 """
 import collections
 import json
+import re
 import os
 import random
 import subprocess
@@ -557,6 +558,17 @@ def merged(recs, parts):
     for p in res:
         res[p].sort(key=lambda r: (r.time, r.kind != "event"))
     return res
+
+
+def as_offline(outs):
+    """outs as `leadscore score` would give them from a file: an alert
+    read from a topic names its input record's Kafka timestamp
+    (record_time, and backfill measured from it), which a line of a file
+    does not have; those two fields are set as for a file, byte for byte
+    (JSON values)."""
+    return [o._replace(value=re.sub(
+        rb'"record_time":-?\d+,"backfill":(?:true|false)',
+        b'"record_time":null,"backfill":false', o.value)) for o in outs]
 
 
 def offline_outputs(recs, parts):

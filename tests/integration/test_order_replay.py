@@ -95,8 +95,8 @@ def live_then_replay(case, fmt, live, order=None):
             # The live order is the documented one: each partition's
             # inputs by (event time, events first), scored offline.
             want = oc.offline_outputs(recs, PARTS)
-            diffs = [oc.diff_outputs(want[w], live_out[w], "expected",
-                                     "live", w, headers=False)
+            diffs = [oc.diff_outputs(want[w], oc.as_offline(live_out[w]),
+                                     "expected", "live", w, headers=False)
                      for w in ("scores", "alerts")]
             if any(diffs):
                 problems.append(

@@ -86,6 +86,11 @@ def by_lead(outs):
                 % (o["id"], seen[o["id"]], o))
             continue
         seen[o["id"]] = o
+        # An alert from a topic names its input record's Kafka timestamp
+        # (record_time, and backfill from it); `leadscore score` reads a
+        # file, whose lines have none: compared without them.
+        o = {k: v for k, v in o.items()
+             if k not in ("record_time", "backfill")}
         got.setdefault((o["lead_id"], o["kind"]), []).append(o)
     return got
 
