@@ -26,6 +26,10 @@ typedef struct ls_kv_s {
         const char *value;
 } ls_kv_t;
 
+/** The latest time an input may have, 9999-12-31T23:59:59.999Z (ms since
+ *  the epoch): later ones are invalid, in every format and the engine. */
+#define LS_TIME_MAX INT64_C(253402300799999)
+
 typedef enum ls_input_kind_e {
         LS_INPUT_EVENT = 1,
         LS_INPUT_PROFILE = 2,
@@ -185,9 +189,19 @@ static inline const char *ls_alert_item_text(const ls_outbuf_t *ob,
 
 /**
  * 1 when (@p total, @p grade, @p band) meets every part of @p q that is
- * set (the MQL enter / stay test).
+ * set (the MQL enter / stay test). Inline: the engine runs it for every
+ * output, and the encoders report it in alerts.
  */
-int ls_qualify_holds(const ls_qualify_t *q, int32_t total, int grade, int band);
+static inline int ls_qualify_holds(const ls_qualify_t *q, int32_t total,
+                                   int grade, int band) {
+        if (q->has_min_total && total < q->min_total)
+                return 0;
+        if (q->min_grade >= 0 && grade > q->min_grade)
+                return 0;
+        if (q->min_band >= 0 && band < q->min_band)
+                return 0;
+        return 1;
+}
 
 /**
  * Writes the deterministic output id "<lead_id>/<model_id>/<seq>" (plus

@@ -39,8 +39,7 @@
 #include "leadscore/ls_resolver.h"
 
 #define LS_CODEC_DEFAULT_MAX (1u << 20)
-#define LS_CODEC_LEAD_ID_MAX 256                   /* as ls_json.c */
-#define LS_CODEC_TIME_END INT64_C(253402300800000) /* 10000-01-01 */
+#define LS_CODEC_LEAD_ID_MAX 256  /* as ls_json.c */
 #define LS_CODEC_MAX_WRITERS 1024 /* writer schemas prepared at once */
 
 /* Our schemas, by file. */
@@ -339,7 +338,7 @@ static ls_err_t ls_codec_check_input(const ls_input_t *in, char *errstr,
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "lead_id: %zu bytes, longer than %d", n,
                                  LS_CODEC_LEAD_ID_MAX);
-        if (in->time < 0 || in->time >= LS_CODEC_TIME_END)
+        if (in->time < 0 || in->time > LS_TIME_MAX)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "%s: %" PRId64 " out of range (0 to "
                                  "9999-12-31T23:59:59.999Z)",

@@ -26,7 +26,6 @@
 /* Text of a converted number or boolean never exceeds this. */
 #define LS_JSON_SCALAR_MAX 40
 /* 9999-12-31T23:59:59.999Z + 1 ms */
-#define LS_JSON_TIME_END INT64_C(253402300800000)
 /* Integer times in [LS_JSON_SECONDS_LO, LS_JSON_SECONDS_HI) are refused:
  * as milliseconds they fall between 1970-01-12 and 1973-03-03, as seconds
  * between 2001 and 5138 - epoch seconds given where milliseconds belong. */
@@ -137,7 +136,7 @@ ls_err_t ls_json_parse_time(const char *s, int64_t *msp) {
             sec;
         t -= (int64_t)sign * (oh * 3600 + om * 60);
         t = t * 1000 + ms;
-        if (t < 0 || t >= LS_JSON_TIME_END)
+        if (t < 0 || t > LS_TIME_MAX)
                 return LS_ERR_INVALID;
         *msp = t;
         return LS_OK;
@@ -154,7 +153,7 @@ static ls_err_t ls_json_get_time(json_t *root, const char *key, int64_t *msp,
                                  "%s: missing", key);
         if (json_is_integer(v)) {
                 ms = json_integer_value(v);
-                if (ms < 0 || ms >= LS_JSON_TIME_END)
+                if (ms < 0 || ms > LS_TIME_MAX)
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "%s: %" JSON_INTEGER_FORMAT
                                          " is out of range (1970 to 9999)",

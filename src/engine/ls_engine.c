@@ -96,17 +96,6 @@ static int64_t ls_floordiv(int64_t a, int64_t b) {
         return q;
 }
 
-static int ls_qualifies(const ls_qualify_t *q, int32_t total, int grade,
-                        int band) {
-        if (q->has_min_total && total < q->min_total)
-                return 0;
-        if (q->min_grade >= 0 && grade > q->min_grade)
-                return 0;
-        if (q->min_band >= 0 && band < q->min_band)
-                return 0;
-        return 1;
-}
-
 /*
  * Decay: engagement as a function of (base, anchor, n applied steps).
  */
@@ -397,13 +386,13 @@ ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         /* the MQL transition first, so the update carries the new status */
         if (model->mql.enabled) {
                 if (!(lm->flags & LS_LM_MQL) &&
-                    ls_qualifies(&model->mql.enter, total, lm->grade,
-                                 lm->band)) {
+                    ls_qualify_holds(&model->mql.enter, total, lm->grade,
+                                     lm->band)) {
                         lm->flags |= LS_LM_MQL;
                         alert = LS_ALERT_MQL;
                 } else if ((lm->flags & LS_LM_MQL) &&
-                           !ls_qualifies(&model->mql.stay, total, lm->grade,
-                                         lm->band)) {
+                           !ls_qualify_holds(&model->mql.stay, total, lm->grade,
+                                             lm->band)) {
                         lm->flags &= (uint8_t)~LS_LM_MQL;
                         alert = LS_ALERT_MQL_LOST;
                 }

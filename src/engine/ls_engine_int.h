@@ -42,9 +42,6 @@
 #include "leadscore/ls_hash.h"
 #include "leadscore/ls_lead_table.h"
 
-/* 9999-12-31T23:59:59.999Z: times past it are invalid input */
-#define LS_TIME_MAX 253402300799999LL
-
 #define LS_LM_MQL 0x1
 #define LS_LM_HOT_ALERTED 0x2 /* hot_last is valid */
 
@@ -258,23 +255,23 @@ static inline char *ls_attr_val(const ls_shard_t *sh, uint32_t lead, size_t k) {
                k * LS_ALERT_ATTR_BYTES;
 }
 
+/* @returns the part at offset @p off of @p lead's block, or NULL when
+ * the layout has no such part (@p off 0). */
+static inline void *ls_lead_part(const ls_shard_t *sh, uint32_t lead,
+                                 size_t off) {
+        return off ? (unsigned char *)ls_lead_table_block(sh->leads, lead) + off
+                   : NULL;
+}
+
 /* @returns model m's contributions of @p lead, or NULL (no alerts). */
 static inline int32_t *ls_contrib(const ls_shard_t *sh, uint32_t lead,
                                   size_t m) {
-        return sh->contrib_off[m]
-                       ? (int32_t *)((unsigned char *)ls_lead_table_block(
-                                             sh->leads, lead) +
-                                     sh->contrib_off[m])
-                       : NULL;
+        return ls_lead_part(sh, lead, sh->contrib_off[m]);
 }
 
 static inline ls_hot_ev_t *ls_hot_evs(const ls_shard_t *sh, uint32_t lead,
                                       size_t m) {
-        return sh->hot_ev_off[m]
-                       ? (ls_hot_ev_t *)((unsigned char *)ls_lead_table_block(
-                                                 sh->leads, lead) +
-                                         sh->hot_ev_off[m])
-                       : NULL;
+        return ls_lead_part(sh, lead, sh->hot_ev_off[m]);
 }
 
 static inline int64_t *ls_hot_times(const ls_shard_t *sh, ls_lm_t *lm,

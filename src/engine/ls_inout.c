@@ -34,16 +34,6 @@ void ls_outbuf_free(ls_outbuf_t *ob) {
         ls_free(ob->text);
         ls_outbuf_init(ob);
 }
-int ls_qualify_holds(const ls_qualify_t *q, int32_t total, int grade,
-                     int band) {
-        if (q->has_min_total && total < q->min_total)
-                return 0;
-        if (q->min_grade >= 0 && grade > q->min_grade)
-                return 0;
-        if (q->min_band >= 0 && band < q->min_band)
-                return 0;
-        return 1;
-}
 
 /* Cuts @p v to at most @p max bytes without splitting a UTF-8
  * character; @returns the length kept. */

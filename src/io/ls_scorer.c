@@ -10,8 +10,6 @@
 
 #include "leadscore/ls_keys.h"
 
-#define LS_TICK_MAX INT64_C(253402300799999) /* 9999-12-31T23:59:59.999Z */
-
 static const char *const ls_verdict_names[LS_V__CNT] = {
         [LS_V_APPLIED] = "applied",     [LS_V_DUPLICATE] = "duplicate",
         [LS_V_STALE] = "stale",         [LS_V_TICK] = "tick",
@@ -130,11 +128,11 @@ int64_t ls_tick_parse(const void *value, size_t len) {
         if (!value || len == 0 || len > 19)
                 return 0;
         for (i = 0; i < len; i++) {
-                if (c[i] < '0' || c[i] > '9' || t > (LS_TICK_MAX - 9) / 10)
+                if (c[i] < '0' || c[i] > '9' || t > (LS_TIME_MAX - 9) / 10)
                         return 0;
                 t = t * 10 + (c[i] - '0');
         }
-        return t > 0 && t <= LS_TICK_MAX ? t : 0;
+        return t > 0 && t <= LS_TIME_MAX ? t : 0;
 }
 
 /* A tick: every shard's stream time moves to its time, as an event's
