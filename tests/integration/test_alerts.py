@@ -14,21 +14,10 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from datetime import datetime, timezone
 
-LEADSCORE = os.environ.get("LEADSCORE", "leadscore")
-SRC = os.environ.get("LS_SOURCE_DIR",
-                     os.path.join(os.path.dirname(__file__), "..", ".."))
-
-FAILURES = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what, file=sys.stderr)
+from clitest import (LEADSCORE, SRC, check, ev, finish, profile)
 
 
 MODEL = """\
@@ -60,19 +49,6 @@ models:
       points: 30
       within: 24h
 """
-
-
-def ev(lead, eid, etype, at, **props):
-    d = {"kind": "event", "lead_id": lead, "event_id": eid,
-         "event_type": etype, "occurred_at": at}
-    if props:
-        d["properties"] = props
-    return json.dumps(d)
-
-
-def profile(lead, at, **attrs):
-    return json.dumps({"kind": "profile", "lead_id": lead, "updated_at": at,
-                       "attributes": attrs})
 
 
 INPUT = [
@@ -215,10 +191,7 @@ def main():
         test_mql_alone(tmp)
         test_backfill(tmp)
     test_old_writer_new_reader()
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES), file=sys.stderr)
-        sys.exit(1)
-    print("ok")
+    finish()
 
 
 if __name__ == "__main__":

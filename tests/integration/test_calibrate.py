@@ -21,30 +21,19 @@ import subprocess
 import sys
 import tempfile
 
+from clitest import (SRC, check, finish)
+from clitest import run as cli_run
+
 TIMEOUT = 120
 
-LEADSCORE = os.environ.get("LEADSCORE", "leadscore")
-SRC = os.environ.get("LS_SOURCE_DIR",
-                     os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL = os.path.join(SRC, "bench", "history_model.yaml")
 SEED = 7
 LEADS = 8000
 AUC_MARGIN = 0.03
 SPEARMAN_MIN = 0.8
 
-FAILURES = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what, file=sys.stderr)
-
-
 def run(args):
-    p = subprocess.run([LEADSCORE, "calibrate"] + args, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=TIMEOUT)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+    return cli_run(["calibrate"] + args, timeout=TIMEOUT)
 
 
 def auc(scores, labels):
@@ -223,10 +212,7 @@ def main():
         rc, out, err = run(args)
         check(rc == 64, "usage error for %s (%d)" % (what, rc))
 
-    if FAILURES:
-        print("%d failure(s)" % len(FAILURES), file=sys.stderr)
-        sys.exit(1)
-    print("ok")
+    finish()
 
 
 if __name__ == "__main__":

@@ -7,29 +7,10 @@ bad input, and on the examples/ files.
 import json
 import os
 import re
-import subprocess
-import sys
 import tempfile
 from datetime import datetime, timezone
 
-LEADSCORE = os.environ.get("LEADSCORE", "leadscore")
-SRC = os.environ.get("LS_SOURCE_DIR",
-                     os.path.join(os.path.dirname(__file__), "..", ".."))
-
-FAILURES = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what, file=sys.stderr)
-
-
-def run(args, stdin=None):
-    p = subprocess.run([LEADSCORE] + args, input=stdin,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=120)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+from clitest import (SRC, check, ev, finish, profile, run)
 
 
 def ms(text):
@@ -89,19 +70,6 @@ models:
     hot:
       events: [demo_request]
 """
-
-
-def ev(lead, eid, etype, at, **props):
-    d = {"kind": "event", "lead_id": lead, "event_id": eid,
-         "event_type": etype, "occurred_at": at}
-    if props:
-        d["properties"] = props
-    return json.dumps(d)
-
-
-def profile(lead, at, **attrs):
-    return json.dumps({"kind": "profile", "lead_id": lead, "updated_at": at,
-                       "attributes": attrs})
 
 
 L1_INPUT = [
@@ -396,10 +364,7 @@ def main():
         test_bad_lines(tmp, model)
         test_check_and_usage(tmp, model)
         test_examples(tmp)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES), file=sys.stderr)
-        sys.exit(1)
-    print("ok")
+    finish()
 
 
 if __name__ == "__main__":

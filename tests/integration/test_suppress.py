@@ -18,26 +18,9 @@ docs/SEMANTICS.md "Suppression") through the real binary ($LEADSCORE):
 import json
 import os
 import re
-import subprocess
-import sys
 import tempfile
 
-LEADSCORE = os.environ.get("LEADSCORE", "leadscore")
-
-FAILURES = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what, file=sys.stderr)
-
-
-def run(args, stdin=None):
-    p = subprocess.run([LEADSCORE] + args, input=stdin,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=120)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+from clitest import (check, ev, finish, run)
 
 
 MODEL = """\
@@ -82,14 +65,6 @@ IPS = """\
 10.0.0.0/8
 2001:db8::/32
 """
-
-
-def ev(lead, eid, etype, at, **props):
-    d = {"kind": "event", "lead_id": lead, "event_id": eid,
-         "event_type": etype, "occurred_at": at}
-    if props:
-        d["properties"] = props
-    return json.dumps(d)
 
 
 def clicks(lead, first, n=8, step_ms=120, message="m1"):
@@ -284,10 +259,7 @@ def main():
         test_bursts(tmp, inp)
         test_avro(tmp, inp)
         test_errors(tmp)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES), file=sys.stderr)
-        sys.exit(1)
-    print("ok")
+    finish()
 
 
 if __name__ == "__main__":
