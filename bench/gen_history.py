@@ -23,7 +23,8 @@ features that calibrate reads from bench/history_model.yaml:
 
   fit:<rule>    1 when the profile matches the fit rule, else 0
   rule:<rule>   log(1 + number of the lead's actions that fire the rule)
-  recency_days  days from the last action to the outcome (90 without any)
+  freshness_days  90 less the days from the last action to the outcome (0
+                without any, or when it was 90 days or more before)
 
     bench/gen_history.py --leads 8000 --seed 7 --out /tmp/hist
     leadscore calibrate --model bench/history_model.yaml \\
@@ -76,7 +77,7 @@ ACTIONS = [
 ]
 
 # The true model. Rule features enter as log(1 + count).
-INTERCEPT = -3.5
+INTERCEPT = -8.9  # -3.5 - 0.06 x 90: a lead without actions is as likely as before
 COEF = {
     "fit:industry_software": 0.45,
     "fit:industry_finance": 0.2,
@@ -97,7 +98,7 @@ COEF = {
     "rule:webinar_register": 0.25,
     "rule:webinar_attend": 0.45,
     "rule:demo_request": 2.8,
-    "recency_days": -0.06,
+    "freshness_days": 0.06,
 }
 
 
@@ -201,7 +202,7 @@ def main():
         x = {k: (1.0 if v else 0.0) for k, v in fit.items()}
         for rule, *_ in ACTIONS:
             x["rule:" + rule] = math.log1p(counts[rule])
-        x["recency_days"] = min((close - last) / DAY, WINDOW_DAYS) if last else WINDOW_DAYS
+        x["freshness_days"] = WINDOW_DAYS - (min((close - last) / DAY, WINDOW_DAYS) if last else WINDOW_DAYS)
         p = sigmoid(INTERCEPT + sum(COEF[k] * v for k, v in x.items()))
         won = rng.random() < p
         if rng.random() < args.open:
@@ -233,7 +234,7 @@ def main():
         "seed": args.seed, "leads": args.leads, "closed": n,
         "won": sum(1 for _, _, w in outcomes if w),
         "window_days": WINDOW_DAYS,
-        "features": "fit:<rule> 0/1, rule:<rule> log(1 + count), recency_days",
+        "features": "fit:<rule> 0/1, rule:<rule> log(1 + count), freshness_days",
         "intercept": INTERCEPT, "coefficients": COEF, "standardized": std,
         "ranked": ranked, "p_true": probs,
     }

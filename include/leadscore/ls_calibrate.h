@@ -6,8 +6,9 @@
  * scored through the one door (ls_scorer.h): the caller loads the
  * outcomes (ls_calib_outcome_line()), then, for every input the scorer
  * reads and applies, hands over the input (ls_calib_observe_input(): the
- * profile attributes) and the engine's outputs (ls_calib_observe_outputs():
- * fit-rule matches, rule occurrences, totals, from the reasons). Every
+ * profile attributes), the engine's outputs (ls_calib_observe_outputs():
+ * fit-rule matches and totals, from the reasons) and every rule match
+ * (ls_calib_attach(): the shard's match observer). Every
  * feature of a lead is taken as of its outcome time, so nothing that
  * happened after the outcome leaks into it. ls_calib_finish() then
  * computes the report: close rates with Wilson intervals, suggested
@@ -55,6 +56,9 @@ typedef struct ls_calib_conf_s {
                                   * recall reaches it; neither: best F1 */
         double c;                /* liblinear's C (inverse L2 strength) on
                                   * standardized features; 0: 1.0 */
+        uint32_t buckets;        /* the window's time buckets (ls_logit.h);
+                                  * 0: 8. The window is rounded up to whole
+                                  * buckets of whole milliseconds */
         uint32_t min_leads;      /* leads needed on each side of a rule
                                   * for a suggestion, and per attribute
                                   * value listed; 0: 30 */
@@ -82,6 +86,13 @@ void ls_calib_destroy(ls_calib_t *cal);
 ls_err_t ls_calib_outcome_line(ls_calib_t *cal, const char *name,
                                uint64_t lineno, const char *line, size_t len,
                                char *errstr, size_t errstr_size);
+
+/**
+ * Counts the calibrated model's rule occurrences from @p shard (the shard
+ * the history is scored with): every match up to a lead's outcome, as a
+ * logistic model counts its features (ls_logit.h), capped or not.
+ */
+void ls_calib_attach(ls_calib_t *cal, ls_shard_t *shard);
 
 /** @returns the latest outcome time recorded (INT64_MIN: none), for
  *  ls_shard_advance() so that decay due before it fires. */
@@ -165,6 +176,7 @@ typedef struct ls_calib_thresh_s {
 typedef struct ls_calib_report_s {
         const char *model_id, *model_version; /* borrowed from the model */
         int64_t window_ms, split_time;
+        uint32_t buckets;
         uint64_t leads;              /* leads in the history */
         uint64_t open;               /* in the history, without an outcome */
         ls_calib_rate_t base;        /* every lead with an outcome */
@@ -189,6 +201,16 @@ typedef struct ls_calib_report_s {
         double auc_test_points; /* the model's total, held out */
         ls_calib_decile_t deciles[LS_CALIB_DECILES];
         size_t n_deciles; /* 0 when the held-out part is empty */
+
+        /* The logistic model of the fit (ls_calib_write_model()): per-unit
+         * coefficients in the model's rule order (0 for a feature constant
+         * on the training part), grades and bands splitting the training
+         * leads into equal shares (grade_min[i] for grade i, band_min[i]
+         * for band i; the catch-all's unused), and the MQL threshold on
+         * its total (0-100), chosen on training and held out. */
+        double *w_fit, *w_rule, w_fresh;
+        int32_t *grade_min, *band_min;
+        ls_calib_thresh_t logit_thr_train, logit_thr_test;
 } ls_calib_report_t;
 
 /**
@@ -203,6 +225,17 @@ typedef struct ls_calib_report_s {
 ls_err_t ls_calib_finish(ls_calib_t *cal, ls_calib_report_t **reportp,
                          char *errstr, size_t errstr_size);
 void ls_calib_report_destroy(ls_calib_report_t *r);
+
+/**
+ * Writes the model file of report @p r's fit to @p fp: the set's settings
+ * and a logistic copy of the calibrated model with the fitted
+ * coefficients, the window and buckets the features were counted in, and
+ * the report's grades, bands and MQL threshold
+ * (ls_modelset_write_logistic(), docs/CALIBRATE.md "The model file").
+ * @returns LS_OK, or an error with errstr.
+ */
+ls_err_t ls_calib_write_model(const ls_calib_t *cal, const ls_calib_report_t *r,
+                              FILE *fp, char *errstr, size_t errstr_size);
 
 /** Writes the report for people (docs/CALIBRATE.md, "Output"). */
 void ls_calib_report_print(const ls_calib_report_t *r, FILE *fp);

@@ -120,6 +120,18 @@ typedef struct ls_alert_item_s {
         uint32_t text_off, text_len; /* into ls_outbuf_t.text */
 } ls_alert_item_t;
 
+/**
+ * One feature of a logistic model's output (docs/SEMANTICS.md "Logistic
+ * models"): its value and what it adds to the log-odds (coefficient x
+ * value). The intercept is listed as a feature of value 1. Names are
+ * owned by the model set.
+ */
+typedef struct ls_feature_s {
+        const char *name;
+        double value;
+        double contribution;
+} ls_feature_t;
+
 /** One output: a score update or an alert. */
 typedef struct ls_output_s {
         ls_output_kind_t kind;
@@ -150,6 +162,11 @@ typedef struct ls_output_s {
                                 * contributions, n_hot window events,
                                 * n_attrs attributes, in that order */
         uint32_t n_top, n_hot, n_attrs;
+        /* Logistic models only (model->kind == LS_MODEL_LOGISTIC). */
+        double probability;    /* of conversion; total = round(100 x it) */
+        uint32_t features_off; /* into ls_outbuf_t.features: the intercept,
+                                * then each feature whose value is not 0 */
+        uint32_t n_features;
 } ls_output_t;
 
 /**
@@ -165,6 +182,8 @@ typedef struct ls_outbuf_s {
         size_t n_items, size_items;
         char *text; /* event ids and attribute values of items */
         size_t n_text, size_text;
+        ls_feature_t *features; /* what logistic models' outputs carry */
+        size_t n_features, size_features;
 } ls_outbuf_t;
 
 void ls_outbuf_init(ls_outbuf_t *ob);
@@ -174,6 +193,11 @@ void ls_outbuf_free(ls_outbuf_t *ob);
 static inline const ls_reason_t *ls_output_reasons(const ls_outbuf_t *ob,
                                                    const ls_output_t *o) {
         return ob->reasons + o->reasons_off;
+}
+
+static inline const ls_feature_t *ls_output_features(const ls_outbuf_t *ob,
+                                                     const ls_output_t *o) {
+        return ob->features + o->features_off;
 }
 
 static inline const ls_alert_item_t *ls_output_items(const ls_outbuf_t *ob,
@@ -230,6 +254,19 @@ typedef struct ls_shard_s ls_shard_t;
  * inputs under the same cap refuses the same ones.
  */
 void ls_shard_set_max_leads(ls_shard_t *shard, size_t max);
+
+/**
+ * Called for every engagement rule an event matches, under every model
+ * (before caps, whether or not the score moves; suppressed and ignored
+ * events match nothing): the lead, the model's and the rule's index, the
+ * event's time. `leadscore calibrate` counts a model's features from it,
+ * exactly as a logistic model counts them (ls_logit.h).
+ */
+typedef void (*ls_match_fn)(void *ctx, const char *lead_id, size_t model,
+                            size_t rule, int64_t time);
+
+/** Sets @p shard's match observer (NULL: none, the default). */
+void ls_shard_set_observer(ls_shard_t *shard, ls_match_fn fn, void *ctx);
 
 /**
  * A generous estimate of the bytes one lead takes under @p ms (its state

@@ -202,8 +202,39 @@ typedef struct ls_hot_s {
         40 /* event id kept per hot-ring slot (a
                                    * longer one is cut) */
 
+typedef enum ls_model_kind_e {
+        LS_MODEL_POINTS = 0, /* rules add points (the default) */
+        LS_MODEL_LOGISTIC,   /* fitted coefficients over the rules'
+                              * features give a probability */
+} ls_model_kind_t;
+
+#define LS_LOGIT_MAX_BUCKETS 64
+
+/**
+ * A logistic model's coefficients (docs/MODEL.md "Logistic models",
+ * docs/SEMANTICS.md): features are each fit rule's match (0/1), each
+ * engagement rule's log1p(occurrences within the window), and the window's
+ * freshness in days. Occurrences are counted in `buckets` tumbling time
+ * buckets of bucket_ms aligned to the Unix epoch: the window at time t is
+ * t's bucket and the buckets - 1 before it.
+ */
+typedef struct ls_logit_s {
+        double intercept;
+        double *w_fit;     /* per fit rule */
+        double *w_rule;    /* per engagement rule */
+        double w_fresh;    /* per day of freshness */
+        int64_t window_ms; /* buckets * bucket_ms */
+        int64_t bucket_ms;
+        uint32_t buckets; /* 1 .. LS_LOGIT_MAX_BUCKETS */
+} ls_logit_t;
+
+#define LS_LOGIT_FRESHNESS "freshness_days" /* the time feature's name */
+#define LS_LOGIT_INTERCEPT "intercept"
+
 typedef struct ls_model_s {
-        char *id;                               /* [A-Za-z0-9_.-]+ */
+        char *id; /* [A-Za-z0-9_.-]+ */
+        ls_model_kind_t kind;
+        ls_logit_t logit;                       /* LS_MODEL_LOGISTIC only */
         char version[LS_MODEL_VERSION_LEN + 1]; /* content hash, hex */
         char **products; /* events whose product is listed (or that have
                             * no product); empty = every event */
@@ -350,6 +381,34 @@ int ls_model_wants_product(const ls_model_t *model, const char *product);
  */
 int ls_cond_match(const ls_modelset_t *ms, const ls_cond_t *cond,
                   const char *value);
+
+/**
+ * What a logistic copy of a model has instead of its points: the
+ * coefficients (logit.w_fit / w_rule in the model's rule order), the
+ * window as written (`window`, e.g. "90d") with logit.buckets, the
+ * grades' and bands' minimums (index i for level i; the catch-all level's
+ * entry unused), and the MQL threshold on the total if any.
+ */
+typedef struct ls_logistic_spec_s {
+        ls_logit_t logit;
+        const char *window;
+        const int32_t *grade_min; /* [n_grades] */
+        const int32_t *band_min;  /* [n_bands] */
+        int has_mql;
+        int32_t mql_min_total;
+} ls_logistic_spec_t;
+
+/**
+ * Writes to @p fp a model file holding the set's settings (lists by
+ * absolute path) and a logistic copy of model @p model_idx: the same id,
+ * products, rules (without points, caps, categories), alert attributes,
+ * and @p spec's coefficients, grades, bands and MQL; no decay, no hot
+ * alerts. It loads with ls_modelset_load() (docs/CALIBRATE.md).
+ * @returns LS_OK, or LS_ERR_INVALID / LS_ERR_IO with errstr.
+ */
+ls_err_t ls_modelset_write_logistic(const ls_modelset_t *ms, size_t model_idx,
+                                    const ls_logistic_spec_t *spec, FILE *fp,
+                                    char *errstr, size_t errstr_size);
 
 /** Writes a human readable summary of the set (for `leadscore check`). */
 void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp);

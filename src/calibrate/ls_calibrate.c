@@ -25,17 +25,17 @@
 #include "leadscore/ls_calibrate.h"
 #include "leadscore/ls_json.h"
 #include "leadscore/ls_lead_table.h"
+#include "leadscore/ls_logit.h"
 
 #define LS_CALIB_DAY 86400000LL
 #define LS_CALIB_MAX_TIME 253402300799999LL /* 9999-12-31T23:59:59.999Z */
 
 /* The fixed part of a lead's block; then uint32_t ever[n_rules],
- * uint32_t in_window[n_rules], uint32_t value[n_attrs] (0: none, else
- * the value id + 1). */
+ * uint32_t value[n_attrs] (0: none, else the value id + 1), then at
+ * logit_off the lead's feature state (ls_logit.h). */
 typedef struct ls_calib_lead_s {
-        int64_t cutoff;        /* outcome time; INT64_MAX while open */
-        int64_t last_activity; /* INT64_MIN: none before the cutoff */
-        uint64_t line;         /* of the outcome; 0: no outcome */
+        int64_t cutoff; /* outcome time; INT64_MAX while open */
+        uint64_t line;  /* of the outcome; 0: no outcome */
         uint64_t fit_bits;
         int32_t total;
         uint8_t won, seen;
@@ -45,6 +45,10 @@ struct ls_calib_s {
         const ls_modelset_t *ms;
         const ls_model_t *model;
         ls_calib_conf_t conf;
+        ls_model_t probe; /* the model with the window's buckets: what
+                           * ls_logit.h counts features with */
+        size_t logit_off; /* of the feature state in a lead's block */
+        int nomem;        /* the match observer ran out of memory */
         char *outcomes_name;
         ls_lead_table_t *leads;
         size_t block_size;
@@ -63,12 +67,12 @@ static uint32_t *ls_calib_ever(const ls_calib_t *cal, ls_calib_lead_t *l) {
         return (uint32_t *)(l + 1);
 }
 
-static uint32_t *ls_calib_window(const ls_calib_t *cal, ls_calib_lead_t *l) {
+static uint32_t *ls_calib_value(const ls_calib_t *cal, ls_calib_lead_t *l) {
         return (uint32_t *)(l + 1) + cal->model->n_rules;
 }
 
-static uint32_t *ls_calib_value(const ls_calib_t *cal, ls_calib_lead_t *l) {
-        return (uint32_t *)(l + 1) + 2 * cal->model->n_rules;
+static void *ls_calib_logit(const ls_calib_t *cal, ls_calib_lead_t *l) {
+        return (unsigned char *)l + cal->logit_off;
 }
 
 static int64_t ls_calib_default_window(const ls_model_t *m) {
@@ -97,6 +101,22 @@ ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
         cal->conf = *conf;
         if (cal->conf.window_ms <= 0)
                 cal->conf.window_ms = ls_calib_default_window(cal->model);
+        if (cal->conf.buckets == 0)
+                cal->conf.buckets = 8;
+        if (cal->conf.buckets > LS_LOGIT_MAX_BUCKETS) {
+                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                          "buckets: %u is more than %d", cal->conf.buckets,
+                          LS_LOGIT_MAX_BUCKETS);
+                ls_free(cal);
+                return NULL;
+        }
+        /* whole buckets of whole milliseconds */
+        cal->conf.window_ms += (int64_t)cal->conf.buckets - 1 -
+                               (cal->conf.window_ms - 1) % cal->conf.buckets;
+        cal->probe = *cal->model;
+        cal->probe.logit.window_ms = cal->conf.window_ms;
+        cal->probe.logit.buckets = cal->conf.buckets;
+        cal->probe.logit.bucket_ms = cal->conf.window_ms / cal->conf.buckets;
         if (cal->conf.min_leads == 0)
                 cal->conf.min_leads = 30;
         cal->last_outcome = INT64_MIN;
@@ -123,11 +143,11 @@ ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
                 if (!(cal->values[i] = ls_lead_table_new(sizeof(uint32_t))))
                         goto nomem;
         /* blocks follow each other in the table: keep them 8-aligned */
-        cal->block_size =
+        cal->logit_off =
                 (sizeof(ls_calib_lead_t) +
-                 (2 * cal->model->n_rules + cal->n_attrs) * sizeof(uint32_t) +
-                 7) &
+                 (cal->model->n_rules + cal->n_attrs) * sizeof(uint32_t) + 7) &
                 ~(size_t)7;
+        cal->block_size = cal->logit_off + ls_logit_size(&cal->probe);
         if (!(cal->leads = ls_lead_table_new(cal->block_size)))
                 goto nomem;
         return cal;
@@ -167,10 +187,33 @@ static ls_calib_lead_t *ls_calib_lead(ls_calib_t *cal, const char *id,
         l = ls_lead_table_block(cal->leads, (uint32_t)idx);
         if (created) {
                 l->cutoff = INT64_MAX;
-                l->last_activity = INT64_MIN;
                 l->fit_bits = cal->fit_init;
+                ls_logit_init(&cal->probe, ls_calib_logit(cal, l));
         }
         return l;
+}
+
+/* Every rule occurrence of the calibrated model up to the lead's outcome
+ * is counted as a logistic model of its rules counts it. */
+static void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
+                              size_t rule, int64_t time) {
+        ls_calib_t *cal = ctx;
+        ls_calib_lead_t *l;
+
+        if (model != cal->conf.model_idx)
+                return;
+        if (!(l = ls_calib_lead(cal, lead_id, 1))) {
+                cal->nomem = 1;
+                return;
+        }
+        if (time > l->cutoff)
+                return; /* after the outcome: not a feature */
+        ls_calib_ever(cal, l)[rule]++;
+        ls_logit_note(&cal->probe, ls_calib_logit(cal, l), rule, time);
+}
+
+void ls_calib_attach(ls_calib_t *cal, ls_shard_t *shard) {
+        ls_shard_set_observer(shard, ls_calib_on_match, cal);
 }
 
 ls_err_t ls_calib_outcome_line(ls_calib_t *cal, const char *name,
@@ -357,7 +400,7 @@ ls_err_t ls_calib_observe_outputs(ls_calib_t *cal, const ls_outbuf_t *ob) {
                 const ls_output_t *o = &ob->outs[i];
                 const ls_reason_t *rs = ls_output_reasons(ob, o);
                 ls_calib_lead_t *l;
-                int active = 0, r;
+                int r;
 
                 if (o->model != m || o->kind != LS_OUT_SCORE_UPDATE)
                         continue;
@@ -384,20 +427,10 @@ ls_err_t ls_calib_observe_outputs(ls_calib_t *cal, const ls_outbuf_t *ob) {
                                         l->fit_bits |= (uint64_t)1 << r;
                                 else
                                         l->fit_bits &= ~((uint64_t)1 << r);
-                        } else if (re->kind == LS_REASON_RULE) {
-                                r = ls_calib_rule_idx(m, 0, re->rule_id);
-                                if (r < 0)
-                                        continue;
-                                ls_calib_ever(cal, l)[r]++;
-                                if (o->time >= l->cutoff - cal->conf.window_ms)
-                                        ls_calib_window(cal, l)[r]++;
-                                active |= m->rules[r].points != 0;
                         }
                 }
-                if (active && o->cause == LS_CAUSE_EVENT)
-                        l->last_activity = o->time;
         }
-        return LS_OK;
+        return cal->nomem ? LS_ERR_NOMEM : LS_OK;
 }
 
 /* ---- the report ---- */
@@ -419,20 +452,98 @@ static int ls_calib_row_by_time(const void *a, const void *b) {
 /* The feature vector of a lead (ls_calibrate.h, "coefs" order). */
 static void ls_calib_features(const ls_calib_t *cal, ls_calib_lead_t *l,
                               double *x) {
-        const ls_model_t *m = cal->model;
-        size_t j, d = 0;
-        double days, wdays = (double)cal->conf.window_ms / LS_CALIB_DAY;
+        ls_logit_features(&cal->probe, ls_calib_logit(cal, l), l->fit_bits,
+                          l->cutoff, x);
+}
 
-        for (j = 0; j < m->n_fit_rules; j++)
-                x[d++] = (l->fit_bits >> j) & 1 ? 1.0 : 0.0;
-        for (j = 0; j < m->n_rules; j++)
-                x[d++] = log1p((double)ls_calib_window(cal, l)[j]);
-        if (l->last_activity == INT64_MIN ||
-            l->last_activity < l->cutoff - cal->conf.window_ms)
-                days = wdays;
-        else
-                days = (double)(l->cutoff - l->last_activity) / LS_CALIB_DAY;
-        x[d] = days < wdays ? days : wdays;
+static int ls_calib_cmp_i32(const void *a, const void *b) {
+        int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/*
+ * The logistic model written from the fit (`--write-model`): its
+ * coefficients per unit, scored with the engine's own ls_logit_score() on
+ * every lead's features, so that its grades split the training leads'
+ * fit scores into equal shares, its bands their engagement, and its MQL
+ * threshold on the total meets the target on them (held out after).
+ */
+static ls_err_t ls_calib_logistic(const ls_calib_t *cal, ls_calib_report_t *r,
+                                  const double *x, const uint8_t *y, size_t n,
+                                  size_t n_train) {
+        const ls_model_t *m = cal->model;
+        size_t d = ls_logit_n_features(m), i, j, ng = m->n_grades;
+        size_t nb = m->n_bands;
+        int32_t *fit = NULL, *eng = NULL;
+        double *tot = NULL;
+        ls_model_t fitted = cal->probe;
+        ls_logit_score_t sc;
+        ls_err_t err = LS_ERR_NOMEM;
+
+        r->w_fit = ls_calloc(m->n_fit_rules + 1, sizeof(double));
+        r->w_rule = ls_calloc(m->n_rules + 1, sizeof(double));
+        r->grade_min = ls_calloc(ng, sizeof(int32_t));
+        r->band_min = ls_calloc(nb, sizeof(int32_t));
+        fit = ls_malloc((n ? n : 1) * sizeof(*fit));
+        eng = ls_malloc((n ? n : 1) * sizeof(*eng));
+        tot = ls_malloc((n ? n : 1) * sizeof(*tot));
+        if (!r->w_fit || !r->w_rule || !r->grade_min || !r->band_min || !fit ||
+            !eng || !tot)
+                goto done;
+        for (j = 0; j < d; j++) {
+                double w = r->coefs[j].constant ? 0 : r->coefs[j].coef;
+
+                if (j < m->n_fit_rules)
+                        r->w_fit[j] = w;
+                else if (j < m->n_fit_rules + m->n_rules)
+                        r->w_rule[j - m->n_fit_rules] = w;
+                else
+                        r->w_fresh = w;
+        }
+        fitted.logit.intercept = r->intercept;
+        fitted.logit.w_fit = r->w_fit;
+        fitted.logit.w_rule = r->w_rule;
+        fitted.logit.w_fresh = r->w_fresh;
+        for (i = 0; i < n; i++) {
+                ls_logit_score(&fitted, &x[i * d], &sc);
+                fit[i] = sc.fit;
+                eng[i] = sc.total - sc.fit;
+                tot[i] = sc.total;
+        }
+        err = ls_calib_threshold(tot, y, n_train, cal->conf.target_precision,
+                                 cal->conf.target_recall, &r->logit_thr_train);
+        if (err)
+                goto done;
+        if (r->logit_thr_train.found)
+                ls_calib_threshold_eval(tot + n_train, y + n_train, n - n_train,
+                                        r->logit_thr_train.threshold,
+                                        &r->logit_thr_test);
+        /* equal shares of the training leads, levels strictly ordered */
+        qsort(fit, n_train, sizeof(*fit), ls_calib_cmp_i32);
+        qsort(eng, n_train, sizeof(*eng), ls_calib_cmp_i32);
+        for (i = 0; i + 1 < ng; i++) {
+                size_t k = n_train * (ng - 1 - i) / ng;
+
+                r->grade_min[i] = n_train ? fit[k < n_train ? k : n_train - 1]
+                                          : (int32_t)(100 - 10 * (i + 1));
+                if (i > 0 && r->grade_min[i] >= r->grade_min[i - 1])
+                        r->grade_min[i] = r->grade_min[i - 1] - 1;
+        }
+        for (i = 1; i < nb; i++) {
+                size_t k = n_train * i / nb;
+
+                r->band_min[i] = n_train ? eng[k < n_train ? k : n_train - 1]
+                                         : (int32_t)(10 * i);
+                if (i > 1 && r->band_min[i] <= r->band_min[i - 1])
+                        r->band_min[i] = r->band_min[i - 1] + 1;
+        }
+        err = LS_OK;
+done:
+        ls_free(fit);
+        ls_free(eng);
+        ls_free(tot);
+        return err;
 }
 
 /* Suggested points of the rules of one axis: log odds scaled so that the
@@ -640,7 +751,7 @@ static ls_err_t ls_calib_fit(ls_calib_t *cal, ls_calib_row_t *rows, size_t n,
                         snprintf(name, sizeof(name), "rule:%s",
                                  m->rules[j - m->n_fit_rules].id);
                 else
-                        snprintf(name, sizeof(name), "recency_days");
+                        snprintf(name, sizeof(name), LS_LOGIT_FRESHNESS);
                 if (!(r->coefs[j].feature = ls_strdup(name)))
                         goto done;
         }
@@ -704,6 +815,8 @@ static ls_err_t ls_calib_fit(ls_calib_t *cal, ls_calib_row_t *rows, size_t n,
                 ls_calib_threshold_eval(pts + n_train, y + n_train, n - n_train,
                                         r->thr_train.threshold, &r->thr_test);
         err = ls_calib_deciles(p + n_train, y + n_train, n - n_train, r);
+        if (!err)
+                err = ls_calib_logistic(cal, r, x, y, n, n_train);
 done:
         if (err == LS_ERR_NOMEM)
                 ls_seterr(errstr, errstr_size, err, "out of memory");
@@ -732,6 +845,7 @@ ls_err_t ls_calib_finish(ls_calib_t *cal, ls_calib_report_t **reportp,
         r->model_id = m->id;
         r->model_version = m->version;
         r->window_ms = cal->conf.window_ms;
+        r->buckets = cal->conf.buckets;
         r->auc_train = r->auc_test = r->auc_test_points = NAN;
         rows = ls_malloc((n_leads ? n_leads : 1) * sizeof(*rows));
         if (!rows)
@@ -854,6 +968,42 @@ fail:
         return err;
 }
 
+ls_err_t ls_calib_write_model(const ls_calib_t *cal, const ls_calib_report_t *r,
+                              FILE *fp, char *errstr, size_t errstr_size) {
+        static const struct {
+                int64_t ms;
+                const char *unit;
+        } units[] = {{LS_CALIB_DAY, "d"},
+                     {3600000, "h"},
+                     {60000, "m"},
+                     {1000, "s"},
+                     {1, "ms"}};
+        ls_logistic_spec_t spec;
+        char window[32];
+        size_t i;
+
+        if (!r->w_fit || !r->grade_min)
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "no fitted model to write");
+        for (i = 0; r->window_ms % units[i].ms; i++)
+                ;
+        snprintf(window, sizeof(window), "%lld%s",
+                 (long long)(r->window_ms / units[i].ms), units[i].unit);
+        memset(&spec, 0, sizeof(spec));
+        spec.logit = cal->probe.logit;
+        spec.logit.intercept = r->intercept;
+        spec.logit.w_fit = r->w_fit;
+        spec.logit.w_rule = r->w_rule;
+        spec.logit.w_fresh = r->w_fresh;
+        spec.window = window;
+        spec.grade_min = r->grade_min;
+        spec.band_min = r->band_min;
+        spec.has_mql = r->logit_thr_train.found;
+        spec.mql_min_total = (int32_t)ceil(r->logit_thr_train.threshold);
+        return ls_modelset_write_logistic(cal->ms, cal->conf.model_idx, &spec,
+                                          fp, errstr, errstr_size);
+}
+
 void ls_calib_report_destroy(ls_calib_report_t *r) {
         size_t j;
 
@@ -861,6 +1011,10 @@ void ls_calib_report_destroy(ls_calib_report_t *r) {
                 return;
         for (j = 0; r->coefs && j < r->n_coefs; j++)
                 ls_free(r->coefs[j].feature);
+        ls_free(r->w_fit);
+        ls_free(r->w_rule);
+        ls_free(r->grade_min);
+        ls_free(r->band_min);
         ls_free(r->coefs);
         ls_free(r->rules);
         ls_free(r->values);

@@ -25,6 +25,7 @@
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_json.h"
+#include "leadscore/ls_logit.h"
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_scorer.h"
 
@@ -39,6 +40,8 @@ static void ls_calibrate_usage(FILE *fp) {
                 "                           [--target-precision P | "
                 "--target-recall R]\n"
                 "                           [--c C] [--min-leads N] "
+                "[--buckets N]\n"
+                "                           [--write-model FILE] "
                 "[--json]\n"
                 "\n"
                 "Scores a history of events and profiles (newline-delimited "
@@ -87,6 +90,11 @@ static void ls_calibrate_usage(FILE *fp) {
                 "  -n, --min-leads N         leads needed on each side of "
                 "a rule to suggest\n"
                 "                            points (default 30)\n"
+                "  -b, --buckets N           count occurrences in N time "
+                "buckets of the window\n"
+                "                            (1 .. 64, default 8)\n"
+                "  -W, --write-model FILE    write the fitted logistic "
+                "model as a model file\n"
                 "  -j, --json                print the report as one JSON "
                 "object\n"
                 "  -h, --help                print this help and exit\n"
@@ -223,6 +231,39 @@ static int ls_calibrate_history(ls_calib_t *cal, FILE *in, const char *name,
         return rc;
 }
 
+/* Writes the fitted logistic model to @p path (atomically: a temporary
+ * file renamed over it). @returns 0, or -1 after saying why. */
+static int ls_calibrate_write(const ls_calib_t *cal,
+                              const ls_calib_report_t *report,
+                              const char *path) {
+        char tmp[4096], errstr[1024];
+        FILE *fp;
+        int ok;
+
+        errno = 0;
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp) ||
+            !(fp = fopen(tmp, "w"))) {
+                fprintf(stderr, "leadscore calibrate: %s: %s\n", path,
+                        strerror(errno ? errno : ENAMETOOLONG));
+                return -1;
+        }
+        fprintf(fp, "# A logistic model fitted by `leadscore calibrate` "
+                    "(docs/CALIBRATE.md).\n");
+        ok = ls_calib_write_model(cal, report, fp, errstr, sizeof(errstr)) ==
+             LS_OK;
+        if (fflush(fp) != 0 || ferror(fp))
+                ok = 0;
+        if (fclose(fp) != 0)
+                ok = 0;
+        if (!ok || rename(tmp, path) != 0) {
+                fprintf(stderr, "leadscore calibrate: %s: %s\n", path,
+                        ok ? strerror(errno) : errstr);
+                remove(tmp);
+                return -1;
+        }
+        return 0;
+}
+
 int ls_cmd_calibrate(int argc, char **argv) {
         static const struct option longopts[] = {
                 {"model", required_argument, NULL, 'm'},
@@ -235,12 +276,15 @@ int ls_cmd_calibrate(int argc, char **argv) {
                 {"target-recall", required_argument, NULL, 'r'},
                 {"c", required_argument, NULL, 'c'},
                 {"min-leads", required_argument, NULL, 'n'},
+                {"buckets", required_argument, NULL, 'b'},
+                {"write-model", required_argument, NULL, 'W'},
                 {"json", no_argument, NULL, 'j'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         const char *model_path = NULL, *model_id = NULL, *input_path = NULL;
         const char *outcomes_path = NULL, *in_name = NULL;
+        const char *write_path = NULL;
         ls_calib_conf_t conf;
         ls_modelset_t *ms = NULL;
         ls_calib_t *cal = NULL;
@@ -260,8 +304,8 @@ int ls_cmd_calibrate(int argc, char **argv) {
         ls_buf_init(&buf);
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":m:M:i:O:s:w:p:r:c:n:jh", longopts,
-                                NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":m:M:i:O:s:w:p:r:c:n:b:W:jh",
+                                longopts, NULL)) != -1) {
                 switch (c) {
                 case 'm':
                         model_path = optarg;
@@ -333,6 +377,21 @@ int ls_cmd_calibrate(int argc, char **argv) {
                                         optarg);
                         conf.min_leads = (uint32_t)t;
                         break;
+                case 'b':
+                        errno = 0;
+                        t = strtoll(optarg, &end, 10);
+                        if (errno || end == optarg || *end || t < 1 ||
+                            t > LS_LOGIT_MAX_BUCKETS)
+                                return ls_cli_usage_error(
+                                        "calibrate",
+                                        "--buckets: '%s' is not an integer "
+                                        "in 1 .. %d",
+                                        optarg, LS_LOGIT_MAX_BUCKETS);
+                        conf.buckets = (uint32_t)t;
+                        break;
+                case 'W':
+                        write_path = optarg;
+                        break;
                 case 'j':
                         json = 1;
                         break;
@@ -402,6 +461,7 @@ int ls_cmd_calibrate(int argc, char **argv) {
                 fprintf(stderr, "leadscore calibrate: out of memory\n");
                 goto done;
         }
+        ls_calib_attach(cal, shard);
         if (ls_calibrate_history(cal, in, in_name, shard, codec, &rejected) !=
             0)
                 goto done;
@@ -433,6 +493,8 @@ int ls_cmd_calibrate(int argc, char **argv) {
                         strerror(errno));
                 goto done;
         }
+        if (write_path && ls_calibrate_write(cal, report, write_path) != 0)
+                goto done;
         if (rejected)
                 fprintf(stderr,
                         "leadscore calibrate: %s: %llu line%s rejected\n",

@@ -956,6 +956,43 @@ static void wr_alert(ls_avro_wr_t *w, const ls_outbuf_t *ob,
         wr_bool(w, o->backfill);
 }
 
+static void wr_double(ls_avro_wr_t *w, double d) {
+        unsigned char b[8];
+        uint64_t u;
+        int i;
+
+        memcpy(&u, &d, sizeof(u));
+        for (i = 0; i < 8; i++)
+                b[i] = (unsigned char)(u >> (8 * i)); /* little-endian */
+        if (!w->err)
+                w->err = ls_buf_append(w->buf, b, sizeof(b));
+}
+
+/* probability and features, the last fields of both output schemas: null
+ * and none for a points model. */
+static void wr_logit(ls_avro_wr_t *w, const ls_outbuf_t *ob,
+                     const ls_output_t *o) {
+        const ls_feature_t *f = ls_output_features(ob, o);
+        uint32_t i;
+
+        if (!o->model || o->model->kind != LS_MODEL_LOGISTIC) {
+                wr_long(w, 0);
+                wr_long(w, 0);
+                return;
+        }
+        wr_long(w, 1);
+        wr_double(w, o->probability);
+        if (o->n_features) {
+                wr_long(w, o->n_features);
+                for (i = 0; i < o->n_features; i++) {
+                        wr_str(w, f[i].name);
+                        wr_double(w, f[i].value);
+                        wr_double(w, f[i].contribution);
+                }
+        }
+        wr_long(w, 0);
+}
+
 ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
                                ls_buf_t *buf) {
         ls_avro_wr_t w = {buf, LS_OK};
@@ -1007,6 +1044,7 @@ ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
         wr_long(&w, 0);
         if (o->kind == LS_OUT_ALERT)
                 wr_alert(&w, ob, o);
+        wr_logit(&w, ob, o);
         return w.err;
 }
 

@@ -696,6 +696,36 @@ static ls_err_t ls_json_put_alert(ls_buf_t *buf, const ls_outbuf_t *ob,
                                             : ",\"backfill\":false");
 }
 
+static ls_err_t ls_json_put_real(ls_buf_t *buf, double d) {
+        char text[40];
+
+        ls_json_real_text(d, text, sizeof(text));
+        return ls_json_put(buf, text);
+}
+
+/* A logistic model's probability and features (only its outputs have
+ * them in JSON). */
+static ls_err_t ls_json_put_logit(ls_buf_t *buf, const ls_outbuf_t *ob,
+                                  const ls_output_t *o) {
+        const ls_feature_t *f = ls_output_features(ob, o);
+        ls_err_t err;
+        uint32_t i;
+
+        PUT(ls_json_put(buf, ",\"probability\":"));
+        PUT(ls_json_put_real(buf, o->probability));
+        PUT(ls_json_put(buf, ",\"features\":["));
+        for (i = 0; i < o->n_features; i++) {
+                PUT(ls_json_put(buf, i ? ",{\"name\":" : "{\"name\":"));
+                PUT(ls_json_put_str(buf, f[i].name));
+                PUT(ls_json_put(buf, ",\"value\":"));
+                PUT(ls_json_put_real(buf, f[i].value));
+                PUT(ls_json_put(buf, ",\"contribution\":"));
+                PUT(ls_json_put_real(buf, f[i].contribution));
+                PUT(ls_json_put(buf, "}"));
+        }
+        return ls_json_put(buf, "]");
+}
+
 ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
                                ls_buf_t *buf) {
         const ls_model_t *m = o->model;
@@ -760,6 +790,8 @@ ls_err_t ls_json_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
         PUT(ls_json_put(buf, "]"));
         if (o->kind == LS_OUT_ALERT && m)
                 PUT(ls_json_put_alert(buf, ob, o));
+        if (m && m->kind == LS_MODEL_LOGISTIC)
+                PUT(ls_json_put_logit(buf, ob, o));
         PUT(ls_json_put(buf, "}"));
         return LS_OK;
 }

@@ -34,6 +34,7 @@
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_hash.h"
 #include "leadscore/ls_lead_table.h"
+#include "leadscore/ls_logit.h"
 #include "engine/ls_engine_int.h"
 
 /*
@@ -196,6 +197,18 @@ int64_t ls_decay_next_due(const ls_model_t *m, const ls_lm_t *lm) {
         }
 }
 
+int64_t ls_next_due(const ls_shard_t *sh, size_t m, ls_lm_t *lm) {
+        const ls_model_t *model = &sh->ms->models[m];
+
+        if (model->kind == LS_MODEL_LOGISTIC)
+                return lm->anchor == INT64_MIN
+                               ? INT64_MAX
+                               : ls_logit_next_change(model,
+                                                      ls_logit_state(sh, lm, m),
+                                                      lm->anchor);
+        return ls_decay_next_due(model, lm);
+}
+
 /*
  * Timer heap, ordered by (due, lead, model): deterministic firing order.
  */
@@ -299,7 +312,7 @@ static ls_err_t ls_arm(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {
 }
 
 ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {
-        int64_t due = ls_decay_next_due(&sh->ms->models[m], lm);
+        int64_t due = ls_next_due(sh, m, lm);
 
         if (due == lm->timer_due)
                 return LS_OK;
@@ -328,6 +341,71 @@ static void ls_cell_format(char *cell, size_t size, const char *grade,
         memcpy(cell, grade, n);
         cell[n] = (char)('0' + band);
         cell[n + 1] = '\0';
+}
+
+/*
+ * Logistic models
+ */
+
+static ls_feature_t *ls_outbuf_add_feature(ls_outbuf_t *ob) {
+        if (ob->n_features == ob->size_features) {
+                size_t n = ob->size_features ? ob->size_features * 2 : 32;
+                ls_feature_t *f = ls_realloc(ob->features, n * sizeof(*f));
+
+                if (!f)
+                        return NULL;
+                ob->features = f;
+                ob->size_features = n;
+        }
+        return &ob->features[ob->n_features++];
+}
+
+/* What output @p o of logistic model @p m carries: the probability and
+ * the features as of the lead part's time (lm->anchor), the intercept
+ * first, then every feature whose value is not 0, in model order. */
+static ls_err_t ls_logit_outputs(ls_shard_t *sh, size_t m, ls_lm_t *lm,
+                                 ls_output_t *o, ls_outbuf_t *ob) {
+        const ls_model_t *model = &sh->ms->models[m];
+        size_t i, n = ls_logit_n_features(model);
+        double *x = sh->logit_x;
+        ls_logit_score_t sc;
+        ls_feature_t *f;
+
+        ls_logit_features(model, ls_logit_state(sh, lm, m), lm->fit_bits,
+                          lm->anchor == INT64_MIN ? 0 : lm->anchor, x);
+        ls_logit_score(model, x, &sc);
+        o->probability = sc.probability;
+        o->features_off = (uint32_t)ob->n_features;
+        if (!(f = ls_outbuf_add_feature(ob)))
+                return LS_ERR_NOMEM;
+        f->name = LS_LOGIT_INTERCEPT;
+        f->value = 1.0;
+        f->contribution = model->logit.intercept;
+        for (i = 0; i < n; i++) {
+                if (x[i] == 0.0)
+                        continue;
+                if (!(f = ls_outbuf_add_feature(ob)))
+                        return LS_ERR_NOMEM;
+                f->name = ls_logit_feature_name(model, i);
+                f->value = x[i];
+                f->contribution = ls_logit_coef(model, i) * x[i];
+        }
+        o->n_features = (uint32_t)(ob->n_features - o->features_off);
+        return LS_OK;
+}
+
+/* Sets a logistic model's scores from its features as of @p now. */
+static void ls_logit_rescore(const ls_shard_t *sh, size_t m, ls_lm_t *lm,
+                             int64_t now) {
+        const ls_model_t *model = &sh->ms->models[m];
+        ls_logit_score_t sc;
+
+        lm->anchor = now;
+        ls_logit_features(model, ls_logit_state(sh, lm, m), lm->fit_bits, now,
+                          sh->logit_x);
+        ls_logit_score(model, sh->logit_x, &sc);
+        lm->fit = sc.fit;
+        lm->engagement = sc.total - sc.fit;
 }
 
 static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
@@ -360,6 +438,12 @@ static ls_err_t ls_emit(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         o->mql = !!(lm->flags & LS_LM_MQL);
         o->reasons_off = ch->reasons_off;
         o->n_reasons = (uint32_t)(ob->n_reasons - ch->reasons_off);
+        if (model->kind == LS_MODEL_LOGISTIC) {
+                ls_err_t err = ls_logit_outputs(sh, m, lm, o, ob);
+
+                if (err)
+                        return err;
+        }
         sh->stats.outputs++;
         if (kind == LS_OUT_ALERT)
                 return ls_alert_fill(sh, lead, m, lm, o, ob, hot_event);
@@ -451,7 +535,20 @@ static ls_err_t ls_fire_timer(ls_shard_t *sh, const ls_timer_t *t,
         sh->live_timers--;
         if (hdr->clock < t->due)
                 hdr->clock = t->due;
-        err = ls_catch_up_decay(model, lm, t->due, ob);
+        if (model->kind == LS_MODEL_LOGISTIC) {
+                ls_reason_t *r = ls_outbuf_add_reason(ob);
+
+                if (!r)
+                        return LS_ERR_NOMEM;
+                r->kind = LS_REASON_DECAY; /* the window moved on */
+                r->rule_id = "window";
+                r->points = 0;
+                r->capped = 0;
+                ls_logit_rescore(sh, t->model, lm, t->due);
+                err = LS_OK;
+        } else {
+                err = ls_catch_up_decay(model, lm, t->due, ob);
+        }
         if (!err)
                 err = ls_settle(sh, t->lead, t->model, lm, lm->fit, prev_eng,
                                 &ch, ob);
@@ -598,6 +695,124 @@ static size_t ls_hot_index(const ls_model_t *model, const char *event_type) {
         return 0;
 }
 
+/*
+ * Hot lead after event @p in raised lead @p lead's engagement under model
+ * @p m by @p gained (from @p prev_eng): a listed event, or enough points
+ * within the window. @p u: the event's undo record, or NULL.
+ */
+static ls_err_t ls_hot_check(ls_shard_t *sh, uint32_t lead, size_t m,
+                             ls_lm_t *lm, const ls_input_t *in, int type_idx,
+                             int hot_listed, int64_t now, int64_t gained,
+                             int32_t prev_eng, ls_undo_t *u,
+                             const ls_change_t *chp, ls_outbuf_t *ob) {
+        const ls_model_t *model = &sh->ms->models[m];
+        int hot = 0;
+        ls_err_t err;
+
+        if (model->hot.enabled) {
+                int64_t *times = ls_hot_times(sh, lm, m);
+                int32_t *pts = ls_hot_points(sh, lm, m);
+
+                if (gained > 0 && ls_hot_ring_len(model) > 0) {
+                        if (u) {
+                                u->hot_set = 1;
+                                u->hot_slot = lm->hot_pos;
+                        }
+                        ls_hot_ev_t *ev = ls_hot_evs(sh, lead, m);
+
+                        times[lm->hot_pos] = in->time;
+                        pts[lm->hot_pos] = ls_sat32(gained);
+                        if (ev) {
+                                ev[lm->hot_pos].type = (uint32_t)type_idx + 1;
+                                ls_hot_id_store(ev[lm->hot_pos].id,
+                                                in->event_id);
+                        }
+                        lm->hot_pos =
+                                (uint8_t)((lm->hot_pos + 1) % model->hot.track);
+                }
+                if (hot_listed)
+                        hot = 1;
+                if (!hot && model->hot.points > 0 && gained > 0) {
+                        int64_t sum = 0;
+                        uint32_t k;
+
+                        for (k = 0; k < model->hot.track; k++)
+                                if (pts[k] > 0 &&
+                                    times[k] > now - model->hot.within_ms)
+                                        sum += pts[k];
+                        hot = sum >= model->hot.points;
+                }
+                if (hot && (lm->flags & LS_LM_HOT_ALERTED) &&
+                    now - lm->hot_last < model->hot.rearm_ms)
+                        hot = 0;
+                if (hot) {
+                        lm->flags |= LS_LM_HOT_ALERTED;
+                        lm->hot_last = now;
+                        err = ls_emit(sh, lead, m, lm, chp, ob, LS_OUT_ALERT,
+                                      LS_ALERT_HOT_LEAD,
+                                      ls_sat32((int64_t)lm->fit + prev_eng),
+                                      hot_listed
+                                              ? model->hot.events[ls_hot_index(
+                                                        model, in->event_type)]
+                                              : NULL);
+                        if (err)
+                                return err;
+                }
+        }
+        return LS_OK;
+}
+
+/*
+ * Scores one event under logistic model @p m: every rule it matches is an
+ * occurrence (a reason of 0 points), and the scores follow from the
+ * features as of @p now. A burst recognised later does not take it back
+ * (docs/SEMANTICS.md "Logistic models").
+ */
+static ls_err_t ls_apply_event_logit(ls_shard_t *sh, uint32_t lead, size_t m,
+                                     const ls_input_t *in, int type_idx,
+                                     int hot_listed, int64_t now,
+                                     ls_outbuf_t *ob) {
+        const ls_modelset_t *ms = sh->ms;
+        const ls_model_t *model = &ms->models[m];
+        ls_lm_t *lm = ls_lm(sh, lead, m);
+        int32_t prev_eng = lm->engagement;
+        ls_change_t ch = {LS_CAUSE_EVENT, in->event_id, now,
+                          (uint32_t)ob->n_reasons};
+        ls_err_t err;
+        size_t i;
+
+        for (i = type_idx >= 0 ? sh->by_type_start[m][type_idx] : 0;
+             type_idx >= 0 && i < sh->by_type_start[m][type_idx + 1]; i++) {
+                const ls_rule_t *rule = &model->rules[sh->by_type[m][i]];
+                ls_reason_t *r;
+
+                if (!ls_conds_all(ms, rule->when, rule->n_when, in) ||
+                    ls_conds_any(ms, rule->unless, rule->n_unless, in))
+                        continue;
+                if (sh->observe)
+                        sh->observe(sh->observe_ctx,
+                                    ls_lead_table_key(sh->leads, lead), m,
+                                    sh->by_type[m][i], in->time);
+                ls_logit_note(model, ls_logit_state(sh, lm, m),
+                              sh->by_type[m][i], in->time);
+                if (!(r = ls_outbuf_add_reason(ob)))
+                        return LS_ERR_NOMEM;
+                r->kind = LS_REASON_RULE;
+                r->rule_id = rule->id;
+                r->points = 0;
+                r->capped = 0;
+        }
+        ls_logit_rescore(sh, m, lm, now);
+        err = ls_settle(sh, lead, m, lm, lm->fit, prev_eng, &ch, ob);
+        if (!err)
+                err = ls_hot_check(sh, lead, m, lm, in, type_idx, hot_listed,
+                                   now, (int64_t)lm->engagement - prev_eng,
+                                   prev_eng, NULL, &ch, ob);
+        if (!err)
+                err = ls_schedule(sh, lead, (uint32_t)m, lm);
+        return err;
+}
+
 /* Scores one event under one model. */
 static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                      const ls_input_t *in, int type_idx,
@@ -614,7 +829,7 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
         ls_undo_t *u = ent ? ls_undo(sh, ent, ent_rule, m) : NULL;
         int32_t prev_eng = lm->engagement;
         int64_t eng, gained = 0;
-        int fired = 0, hot = 0;
+        int fired = 0;
         ls_change_t ch = {LS_CAUSE_EVENT, in->event_id, now,
                           (uint32_t)ob->n_reasons};
         ls_err_t err;
@@ -640,6 +855,10 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                     ls_conds_any(ms, rule->unless, rule->n_unless, in))
                         continue;
                 fired = 1;
+                if (sh->observe)
+                        sh->observe(sh->observe_ctx,
+                                    ls_lead_table_key(sh->leads, lead), m,
+                                    sh->by_type[m][i], in->time);
                 if (award > 0) {
                         const ls_cap_t *cc =
                                 rule->category >= 0 && model->categories
@@ -709,57 +928,10 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
         if (err)
                 return err;
 
-        /* hot lead: a listed event, or enough points within the window */
-        if (model->hot.enabled) {
-                int64_t *times = ls_hot_times(sh, lm, m);
-                int32_t *pts = ls_hot_points(sh, lm, m);
-
-                if (gained > 0 && ls_hot_ring_len(model) > 0) {
-                        if (u) {
-                                u->hot_set = 1;
-                                u->hot_slot = lm->hot_pos;
-                        }
-                        ls_hot_ev_t *ev = ls_hot_evs(sh, lead, m);
-
-                        times[lm->hot_pos] = in->time;
-                        pts[lm->hot_pos] = ls_sat32(gained);
-                        if (ev) {
-                                ev[lm->hot_pos].type = (uint32_t)type_idx + 1;
-                                ls_hot_id_store(ev[lm->hot_pos].id,
-                                                in->event_id);
-                        }
-                        lm->hot_pos =
-                                (uint8_t)((lm->hot_pos + 1) % model->hot.track);
-                }
-                if (hot_listed)
-                        hot = 1;
-                if (!hot && model->hot.points > 0 && gained > 0) {
-                        int64_t sum = 0;
-                        uint32_t k;
-
-                        for (k = 0; k < model->hot.track; k++)
-                                if (pts[k] > 0 &&
-                                    times[k] > now - model->hot.within_ms)
-                                        sum += pts[k];
-                        hot = sum >= model->hot.points;
-                }
-                if (hot && (lm->flags & LS_LM_HOT_ALERTED) &&
-                    now - lm->hot_last < model->hot.rearm_ms)
-                        hot = 0;
-                if (hot) {
-                        lm->flags |= LS_LM_HOT_ALERTED;
-                        lm->hot_last = now;
-                        err = ls_emit(sh, lead, m, lm, &ch, ob, LS_OUT_ALERT,
-                                      LS_ALERT_HOT_LEAD,
-                                      ls_sat32((int64_t)lm->fit + prev_eng),
-                                      hot_listed
-                                              ? model->hot.events[ls_hot_index(
-                                                        model, in->event_type)]
-                                              : NULL);
-                        if (err)
-                                return err;
-                }
-        }
+        err = ls_hot_check(sh, lead, m, lm, in, type_idx, hot_listed, now,
+                           gained, prev_eng, u, &ch, ob);
+        if (err)
+                return err;
         return ls_schedule(sh, lead, (uint32_t)m, lm);
 }
 
@@ -806,6 +978,7 @@ static ls_err_t ls_apply_profile_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                         return LS_ERR_NOMEM;
                                 r->kind = LS_REASON_FIT;
                                 r->rule_id = fr->id;
+                                /* logistic: 0, its rules have no points */
                                 r->points = match ? fr->points : -fr->points;
                                 r->capped = 0;
                                 bits = match ? bits | bit : bits & ~bit;
@@ -815,7 +988,10 @@ static ls_err_t ls_apply_profile_model(ls_shard_t *sh, uint32_t lead, size_t m,
                         sum += fr->points;
         }
         lm->fit_bits = bits;
-        lm->fit = ls_clamp_fit(model, sum);
+        if (model->kind == LS_MODEL_LOGISTIC)
+                ls_logit_rescore(sh, m, lm, now);
+        else
+                lm->fit = ls_clamp_fit(model, sum);
         err = ls_settle(sh, lead, m, lm, prev_fit, prev_eng, &ch, ob);
         if (!err)
                 err = ls_schedule(sh, lead, (uint32_t)m, lm);
@@ -826,8 +1002,9 @@ static ls_err_t ls_apply_profile_model(ls_shard_t *sh, uint32_t lead, size_t m,
  * A new lead has no attributes: fit rules that match an absent attribute
  * (`not: true`, `exists: false`) hold from the start.
  */
-void ls_lm_init_model(const ls_modelset_t *ms, const ls_model_t *model,
-                      ls_lm_t *lm) {
+void ls_lm_init_model(const ls_shard_t *sh, size_t m, ls_lm_t *lm) {
+        const ls_modelset_t *ms = sh->ms;
+        const ls_model_t *model = &ms->models[m];
         int64_t fit = 0;
         size_t i;
 
@@ -844,6 +1021,12 @@ void ls_lm_init_model(const ls_modelset_t *ms, const ls_model_t *model,
         lm->fit = ls_clamp_fit(model, fit);
         lm->engagement = ls_clamp_engagement(model, 0);
         lm->base = lm->engagement;
+        if (model->kind == LS_MODEL_LOGISTIC) {
+                /* its scores before any input; the part's time stays unset */
+                ls_logit_init(model, ls_logit_state(sh, lm, m));
+                ls_logit_rescore(sh, m, lm, 0);
+                lm->anchor = INT64_MIN;
+        }
         lm->grade = (uint8_t)ls_grade_of(model, lm->fit);
         lm->band = (uint8_t)ls_band_of(model, lm->engagement);
 }
@@ -852,8 +1035,7 @@ void ls_lm_init(const ls_shard_t *sh, uint32_t lead) {
         size_t m;
 
         for (m = 0; m < sh->ms->n_models; m++)
-                ls_lm_init_model(sh->ms, &sh->ms->models[m],
-                                 ls_lm(sh, lead, m));
+                ls_lm_init_model(sh, m, ls_lm(sh, lead, m));
         ls_hdr(sh, lead)->clock = INT64_MIN;
         ls_hdr(sh, lead)->profile_time = INT64_MIN;
 }
@@ -1059,12 +1241,18 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                         if (!ls_model_wants_product(&ms->models[m],
                                                     in->product))
                                 continue;
-                        err = ls_apply_event_model(
-                                sh, lead, m, in, type_idx,
-                                m < 64 ? (int)(et->hot >> m & 1)
-                                       : ls_hot_event(&ms->models[m],
-                                                      in->event_type),
-                                now, ent, ent_rule, ob);
+                        int hot_listed = m < 64 ? (int)(et->hot >> m & 1)
+                                                : ls_hot_event(&ms->models[m],
+                                                               in->event_type);
+
+                        if (ms->models[m].kind == LS_MODEL_LOGISTIC)
+                                err = ls_apply_event_logit(sh, lead, m, in,
+                                                           type_idx, hot_listed,
+                                                           now, ob);
+                        else
+                                err = ls_apply_event_model(
+                                        sh, lead, m, in, type_idx, hot_listed,
+                                        now, ent, ent_rule, ob);
                 } else {
                         err = ls_apply_profile_model(sh, lead, m, in, now, ob);
                 }

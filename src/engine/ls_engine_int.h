@@ -21,6 +21,7 @@
  *     ls_lm_t                     scores, decay anchor, alert flags
  *     ls_cap_slot_t caps[n_cap_slots]
  *     int64_t hot_time[track]; int32_t hot_points[track]
+ *     logistic models: their feature state (ls_logit.h), at logit_off[m]
  *   alert state, at alert_off (format 5; the block of a format 3 / 4
  *   image is the part before it, so an older image loads as a prefix):
  *     char attrs[ms->n_alert_attrs][LS_ALERT_ATTR_BYTES]  latest profile
@@ -174,8 +175,13 @@ struct ls_shard_s {
         ls_timer_t *heap;
         size_t n_heap, size_heap;
         size_t live_timers;
-        size_t max_leads; /* 0: no cap (ls_shard_set_max_leads) */
-        uint64_t *scored; /* per model: leads with an output (seq > 0) */
+        size_t max_leads;    /* 0: no cap (ls_shard_set_max_leads) */
+        uint64_t *scored;    /* per model: leads with an output (seq > 0) */
+        size_t *logit_off;   /* per logistic model: its feature state,
+                              * from its ls_lm_t (ls_logit.h) */
+        double *logit_x;     /* feature values, the most of any model */
+        ls_match_fn observe; /* ls_shard_set_observer() */
+        void *observe_ctx;
         ls_shard_stats_t stats;
 };
 
@@ -277,6 +283,11 @@ static inline ls_hot_ev_t *ls_hot_evs(const ls_shard_t *sh, uint32_t lead,
 static inline int64_t *ls_hot_times(const ls_shard_t *sh, ls_lm_t *lm,
                                     size_t m) {
         return (int64_t *)((unsigned char *)lm + sh->hot_off[m]);
+}
+
+static inline void *ls_logit_state(const ls_shard_t *sh, ls_lm_t *lm,
+                                   size_t m) {
+        return (unsigned char *)lm + sh->logit_off[m];
 }
 
 static inline int32_t *ls_hot_points(const ls_shard_t *sh, ls_lm_t *lm,
@@ -397,6 +408,13 @@ int ls_conds_all(const ls_modelset_t *ms, const ls_cond_t *c, size_t n,
 int64_t ls_decay_next_due(const ls_model_t *m, const ls_lm_t *lm);
 
 /**
+ * @returns when lead part @p lm of model @p m next changes with no input:
+ *          its next decay step, or for a logistic model the next bucket
+ *          boundary that moves its features; INT64_MAX when never.
+ */
+int64_t ls_next_due(const ls_shard_t *sh, size_t m, ls_lm_t *lm);
+
+/**
  * Rebuilds @p sh's timer heap (one wake-up per pending timer) and its
  * scored-lead counts from the lead blocks. @returns LS_OK or
  * LS_ERR_NOMEM.
@@ -410,9 +428,8 @@ void ls_attr_store(char *dst, const char *v);
 /** Copies event id @p id (may be NULL) into a hot-ring slot's id. */
 void ls_hot_id_store(char *dst, const char *id);
 
-/** Sets @p lm to a new lead's state under @p model. */
-void ls_lm_init_model(const ls_modelset_t *ms, const ls_model_t *model,
-                      ls_lm_t *lm);
+/** Sets @p lm to a new lead's state under model @p m of @p sh's set. */
+void ls_lm_init_model(const ls_shard_t *sh, size_t m, ls_lm_t *lm);
 
 /** Sets every model part and the header of new lead @p lead. */
 void ls_lm_init(const ls_shard_t *sh, uint32_t lead);

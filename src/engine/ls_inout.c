@@ -25,6 +25,7 @@ void ls_outbuf_reset(ls_outbuf_t *ob) {
         ob->n_reasons = 0;
         ob->n_items = 0;
         ob->n_text = 0;
+        ob->n_features = 0;
 }
 
 void ls_outbuf_free(ls_outbuf_t *ob) {
@@ -32,6 +33,7 @@ void ls_outbuf_free(ls_outbuf_t *ob) {
         ls_free(ob->reasons);
         ls_free(ob->items);
         ls_free(ob->text);
+        ls_free(ob->features);
         ls_outbuf_init(ob);
 }
 

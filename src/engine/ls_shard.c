@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "leadscore/ls_alloc.h"
+#include "leadscore/ls_logit.h"
 #include "engine/ls_engine_int.h"
 
 /*
@@ -106,13 +107,18 @@ static int ls_by_type_build(ls_shard_t *sh) {
         return 0;
 }
 
-static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp) {
+static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp,
+                                 size_t *logit_offp) {
         size_t size = sizeof(ls_lm_t) + m->n_cap_slots * sizeof(ls_cap_slot_t);
         size_t track = ls_hot_ring_len(m);
 
         *hot_offp = size;
-        size += track * sizeof(int64_t) + track * sizeof(int32_t);
-        return ls_align8(size);
+        size = ls_align8(size + track * sizeof(int64_t) +
+                         track * sizeof(int32_t));
+        *logit_offp = size;
+        if (m->kind == LS_MODEL_LOGISTIC)
+                size += ls_logit_size(m);
+        return size;
 }
 
 /* The cap counters the rules of burst rule @p s's types can commit to
@@ -189,7 +195,7 @@ static size_t ls_supp_layout(ls_shard_t *sh, size_t off) {
 
 ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         ls_shard_t *sh = ls_calloc(1, sizeof(*sh));
-        size_t off, m;
+        size_t off, m, n_x = 1;
 
         if (!sh)
                 return NULL;
@@ -203,15 +209,22 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                                     sizeof(*sh->contrib_off));
         sh->hot_ev_off = ls_calloc(ms->n_models ? ms->n_models : 1,
                                    sizeof(*sh->hot_ev_off));
+        sh->logit_off = ls_calloc(ms->n_models ? ms->n_models : 1,
+                                  sizeof(*sh->logit_off));
+        for (m = 0; m < ms->n_models; m++)
+                if (ls_logit_n_features(&ms->models[m]) > n_x)
+                        n_x = ls_logit_n_features(&ms->models[m]);
+        sh->logit_x = ls_calloc(n_x, sizeof(double));
         if (!sh->model_off || !sh->hot_off || !sh->scored || !sh->contrib_off ||
-            !sh->hot_ev_off)
+            !sh->hot_ev_off || !sh->logit_off || !sh->logit_x)
                 goto fail;
         off = ls_align8(sizeof(ls_lead_hdr_t) + ms->dedupe * sizeof(uint64_t));
         if (ms->n_suppress && (off = ls_align8(ls_supp_layout(sh, off))) == 0)
                 goto fail;
         for (m = 0; m < ms->n_models; m++) {
                 sh->model_off[m] = off;
-                off += ls_model_part_size(&ms->models[m], &sh->hot_off[m]);
+                off += ls_model_part_size(&ms->models[m], &sh->hot_off[m],
+                                          &sh->logit_off[m]);
         }
         sh->alert_off = off;
         off = ls_align8(off + ms->n_alert_attrs * LS_ALERT_ATTR_BYTES);
@@ -256,6 +269,8 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh->hot_off);
         ls_free(sh->contrib_off);
         ls_free(sh->hot_ev_off);
+        ls_free(sh->logit_off);
+        ls_free(sh->logit_x);
         for (size_t k = 0;
              sh->undo && k < sh->ms->n_suppress * sh->ms->n_models; k++)
                 ls_free(sh->undo[k].slots);
@@ -266,6 +281,11 @@ void ls_shard_destroy(ls_shard_t *sh) {
 
 void ls_shard_set_max_leads(ls_shard_t *sh, size_t max) {
         sh->max_leads = max;
+}
+
+void ls_shard_set_observer(ls_shard_t *sh, ls_match_fn fn, void *ctx) {
+        sh->observe = fn;
+        sh->observe_ctx = ctx;
 }
 
 size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {

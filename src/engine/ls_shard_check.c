@@ -167,7 +167,7 @@ const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
                 if (model->decay.kind == LS_DECAY_STEPS &&
                     lm->decay_n > model->decay.n_steps)
                         return "decay steps";
-                if (lm->timer_due != ls_decay_next_due(model, lm))
+                if (lm->timer_due != ls_next_due(sh, m, lm))
                         return "decay timer";
                 for (i = 0; i < model->n_cap_slots; i++)
                         if (slots[i].window < 0 ||

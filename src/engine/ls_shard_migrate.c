@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "leadscore/ls_logit.h"
 #include "engine/ls_engine_int.h"
 
 /*
@@ -36,6 +37,48 @@ static void ls_migrate_cap(const ls_cap_t *ocap, ls_cap_slot_t *oslots,
                 nslots[ncap->slot] = oslots[ocap->slot];
 }
 
+/*
+ * A logistic model's part: the occurrences of the rules kept (by id) when
+ * the old model was logistic with the same buckets, else none; the
+ * scores then follow from the features as of the lead's clock, as the
+ * new coefficients give them.
+ */
+static void ls_migrate_logit(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
+                             const ls_shard_t *nsh, size_t nm, ls_lm_t *nlm,
+                             int64_t clock) {
+        const ls_model_t *o = &osh->ms->models[om], *n = &nsh->ms->models[nm];
+        ls_logit_score_t sc;
+        size_t i, j;
+
+        if (o->kind == LS_MODEL_LOGISTIC &&
+            o->logit.bucket_ms == n->logit.bucket_ms &&
+            o->logit.buckets == n->logit.buckets) {
+                const ls_logit_hdr_t *oh = ls_logit_state(osh, olm, om);
+                ls_logit_hdr_t *nh = ls_logit_state(nsh, nlm, nm);
+                const uint8_t *oc = (const uint8_t *)(oh + 1);
+                uint8_t *nc = (uint8_t *)(nh + 1);
+                size_t nb = n->logit.buckets;
+
+                *nh = *oh;
+                for (i = 0; i < n->n_rules; i++)
+                        for (j = 0; j < o->n_rules; j++)
+                                if (!strcmp(n->rules[i].id, o->rules[j].id))
+                                        memcpy(nc + i * nb, oc + j * nb, nb);
+        }
+        nlm->anchor = clock == INT64_MIN ? 0 : clock;
+        ls_logit_features(n, ls_logit_state(nsh, nlm, nm), nlm->fit_bits,
+                          nlm->anchor, nsh->logit_x);
+        ls_logit_score(n, nsh->logit_x, &sc);
+        nlm->fit = sc.fit;
+        nlm->engagement = sc.total - sc.fit;
+        nlm->base = 0;
+        nlm->decay_n = 0;
+        nlm->grade = (uint8_t)ls_grade_of(n, nlm->fit);
+        nlm->band = (uint8_t)ls_band_of(n, nlm->engagement);
+        if (clock == INT64_MIN)
+                nlm->anchor = INT64_MIN;
+}
+
 /* One lead, one model present in both sets (same id). */
 static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
                           const ls_shard_t *nsh, size_t nm, ls_lm_t *nlm,
@@ -44,7 +87,7 @@ static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
         size_t i, j;
         int64_t fit = 0;
 
-        ls_lm_init_model(nsh->ms, n, nlm);
+        ls_lm_init_model(nsh, nm, nlm);
         nlm->seq = olm->seq;
         nlm->flags = olm->flags;
         if (!n->mql.enabled)
@@ -114,7 +157,9 @@ static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
                 }
                 nlm->hot_pos = (uint8_t)(cnt % nl);
         }
-        nlm->timer_due = ls_decay_next_due(n, nlm);
+        if (n->kind == LS_MODEL_LOGISTIC)
+                ls_migrate_logit(osh, om, olm, nsh, nm, nlm, clock);
+        nlm->timer_due = ls_next_due(nsh, nm, nlm);
 }
 
 /*

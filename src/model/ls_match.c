@@ -305,19 +305,12 @@ static ls_err_t ls_mload_range(ls_mload_t *ld, const yaml_node_t *node,
         for (i = 0; (k = keys[i]); i++) {
                 yaml_node_t *v = ls_mload_get(ld, node, k);
                 double d = 0;
-                char *end;
                 size_t mark;
 
                 if (!v)
                         continue;
                 mark = ls_mload_key(ld, k);
-                if (v->type != YAML_SCALAR_NODE || ls_mload_is_null(v)) {
-                        err = ls_mload_err(ld, v, "expected a number");
-                } else {
-                        d = strtod(ls_mload_str(v), &end);
-                        if (end == ls_mload_str(v) || *end || !isfinite(d))
-                                err = ls_mload_err(ld, v, "expected a number");
-                }
+                err = ls_mload_number(ld, v, &d);
                 ls_mload_pop(ld, mark);
                 if (err)
                         return err;

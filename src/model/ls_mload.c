@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +259,17 @@ ls_err_t ls_mload_int32(ls_mload_t *ld, const yaml_node_t *node, int32_t *out) {
         if (!err)
                 *out = (int32_t)v;
         return err;
+}
+
+ls_err_t ls_mload_number(ls_mload_t *ld, const yaml_node_t *node, double *out) {
+        char *end;
+
+        if (node->type != YAML_SCALAR_NODE || ls_mload_is_null(node))
+                return ls_mload_err(ld, node, "expected a number");
+        *out = strtod(ls_mload_str(node), &end);
+        if (end == ls_mload_str(node) || *end || !isfinite(*out))
+                return ls_mload_err(ld, node, "expected a number");
+        return LS_OK;
 }
 
 ls_err_t ls_mload_duration(ls_mload_t *ld, const yaml_node_t *node,

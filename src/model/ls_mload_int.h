@@ -77,6 +77,8 @@ ls_err_t ls_mload_check_map(ls_mload_t *ld, const yaml_node_t *node,
 ls_err_t ls_mload_int(ls_mload_t *ld, const yaml_node_t *node, long long lo,
                       long long hi, long long *out);
 ls_err_t ls_mload_int32(ls_mload_t *ld, const yaml_node_t *node, int32_t *out);
+/* A finite number (a YAML integer or float). */
+ls_err_t ls_mload_number(ls_mload_t *ld, const yaml_node_t *node, double *out);
 ls_err_t ls_mload_duration(ls_mload_t *ld, const yaml_node_t *node,
                            int64_t *out);
 ls_err_t ls_mload_bool(ls_mload_t *ld, const yaml_node_t *node, int *out);

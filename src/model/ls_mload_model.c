@@ -104,6 +104,19 @@ static ls_err_t ls_mload_section(ls_mload_t *ld, ls_model_t *m,
         return err;
 }
 
+/* A key a logistic model does not have: its rules take coefficients
+ * (`logistic.coefficients`), and time enters through the window. */
+static ls_err_t ls_mload_points_only(ls_mload_t *ld, const yaml_node_t *map,
+                                     const char *key) {
+        yaml_node_t *v = ls_mload_get(ld, map, key);
+
+        if (!v)
+                return LS_OK;
+        return ls_mload_key_err(ld, v, key,
+                                "not in a logistic model (its rules take "
+                                "coefficients under logistic.coefficients)");
+}
+
 static ls_err_t ls_mload_fit_rule(ls_mload_t *ld, ls_model_t *m,
                                   const yaml_node_t *node, ls_fit_rule_t *r) {
         static const char *const extra[] = {"id", "attribute", "points", NULL};
@@ -117,6 +130,8 @@ static ls_err_t ls_mload_fit_rule(ls_mload_t *ld, ls_model_t *m,
                 return err;
         if ((err = ls_mload_cond(ld, node, "attribute", extra, &r->cond)))
                 return err;
+        if (m->kind == LS_MODEL_LOGISTIC)
+                return ls_mload_points_only(ld, node, "points");
         if ((err = ls_mload_required(ld, node, "points", &v)))
                 return err;
         mark = ls_mload_key(ld, "points");
@@ -133,6 +148,10 @@ static ls_err_t ls_mload_fit(ls_mload_t *ld, ls_model_t *m,
         ls_err_t err;
 
         if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        if (m->kind == LS_MODEL_LOGISTIC &&
+            ((err = ls_mload_points_only(ld, node, "min")) ||
+             (err = ls_mload_points_only(ld, node, "max"))))
                 return err;
         if ((err = ls_mload_opt_int32(ld, node, "min", &m->has_fit_min,
                                       &m->fit_min)) ||
@@ -273,6 +292,13 @@ static ls_err_t ls_mload_rule(ls_mload_t *ld, ls_model_t *m,
                         return err;
         }
 
+        r->category = -1;
+        if (m->kind == LS_MODEL_LOGISTIC) {
+                if ((err = ls_mload_points_only(ld, node, "points")) ||
+                    (err = ls_mload_points_only(ld, node, "category")))
+                        return err;
+                return ls_mload_points_only(ld, node, "cap");
+        }
         if ((err = ls_mload_required(ld, node, "points", &v)))
                 return err;
         mark = ls_mload_key(ld, "points");
@@ -283,7 +309,6 @@ static ls_err_t ls_mload_rule(ls_mload_t *ld, ls_model_t *m,
         if (err)
                 return err;
 
-        r->category = -1;
         if ((v = ls_mload_get(ld, node, "category"))) {
                 mark = ls_mload_key(ld, "category");
                 err = ls_mload_string(ld, v, &s);
@@ -431,6 +456,12 @@ static ls_err_t ls_mload_engagement(ls_mload_t *ld, ls_model_t *m,
         ls_err_t err;
 
         if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        if (m->kind == LS_MODEL_LOGISTIC &&
+            ((err = ls_mload_points_only(ld, node, "floor")) ||
+             (err = ls_mload_points_only(ld, node, "max")) ||
+             (err = ls_mload_points_only(ld, node, "categories")) ||
+             (err = ls_mload_points_only(ld, node, "decay"))))
                 return err;
         if ((err = ls_mload_opt_int32(ld, node, "floor", NULL,
                                       &m->engagement_floor)) ||
@@ -730,11 +761,157 @@ static ls_err_t ls_mload_bands(ls_mload_t *ld, ls_model_t *m,
         return ls_mload_levels(ld, node, 0, &m->bands, &m->n_bands);
 }
 
+/* `kind`: points (the default) or logistic. */
+static ls_err_t ls_mload_kind(ls_mload_t *ld, const yaml_node_t *map,
+                              ls_model_t *m) {
+        yaml_node_t *v = ls_mload_get(ld, map, "kind");
+        const char *s;
+        size_t mark;
+        ls_err_t err;
+
+        m->kind = LS_MODEL_POINTS;
+        if (!v)
+                return LS_OK;
+        mark = ls_mload_key(ld, "kind");
+        err = ls_mload_string(ld, v, &s);
+        if (!err && !strcmp(s, "logistic"))
+                m->kind = LS_MODEL_LOGISTIC;
+        else if (!err && strcmp(s, "points"))
+                err = ls_mload_err(ld, v,
+                                   "unknown kind '%s' (points or logistic)", s);
+        ls_mload_pop(ld, mark);
+        return err;
+}
+
+/* One coefficient name of `logistic.coefficients`: @returns its weight
+ * slot, or NULL when no feature has that name. */
+static double *ls_mload_coef_slot(ls_model_t *m, const char *name,
+                                  uint8_t **seenp, uint8_t *seen) {
+        size_t i;
+
+        for (i = 0; i < m->n_fit_rules; i++)
+                if (!strcmp(m->fit_rules[i].id, name)) {
+                        *seenp = &seen[i];
+                        return &m->logit.w_fit[i];
+                }
+        for (i = 0; i < m->n_rules; i++)
+                if (!strcmp(m->rules[i].id, name)) {
+                        *seenp = &seen[m->n_fit_rules + i];
+                        return &m->logit.w_rule[i];
+                }
+        if (!strcmp(name, LS_LOGIT_FRESHNESS)) {
+                *seenp = &seen[m->n_fit_rules + m->n_rules];
+                return &m->logit.w_fresh;
+        }
+        return NULL;
+}
+
+static ls_err_t ls_mload_coefs(ls_mload_t *ld, ls_model_t *m,
+                               const yaml_node_t *node) {
+        size_t nf = m->n_fit_rules + m->n_rules + 1, i;
+        const yaml_node_pair_t *p;
+        uint8_t *seen, *seenp = NULL;
+        ls_err_t err = LS_OK;
+
+        if (node->type != YAML_MAPPING_NODE)
+                return ls_mload_err(ld, node,
+                                    "expected a mapping of feature: "
+                                    "coefficient");
+        if (!(seen = ls_calloc(nf, 1)))
+                return ls_mload_nomem(ld);
+        for (p = node->data.mapping.pairs.start;
+             !err && p < node->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = ls_mload_node(ld, p->key);
+                yaml_node_t *v = ls_mload_node(ld, p->value);
+                const char *name = ls_mload_str(k);
+                double *w = k->type == YAML_SCALAR_NODE
+                                    ? ls_mload_coef_slot(m, name, &seenp, seen)
+                                    : NULL;
+                size_t mark;
+
+                if (!w) {
+                        err = ls_mload_err(ld, k,
+                                           "'%s' is not a feature of the "
+                                           "model (a fit or engagement rule "
+                                           "id, or " LS_LOGIT_FRESHNESS ")",
+                                           k->type == YAML_SCALAR_NODE ? name
+                                                                       : "?");
+                        break;
+                }
+                mark = ls_mload_key(ld, name);
+                if (*seenp)
+                        err = ls_mload_err(ld, k, "duplicate key");
+                else
+                        err = ls_mload_number(ld, v, w);
+                *seenp = 1;
+                ls_mload_pop(ld, mark);
+        }
+        for (i = 0; !err && i < nf - 1; i++)
+                if (!seen[i])
+                        err = ls_mload_err(
+                                ld, node, "no coefficient for rule '%s'",
+                                i < m->n_fit_rules
+                                        ? m->fit_rules[i].id
+                                        : m->rules[i - m->n_fit_rules].id);
+        ls_free(seen);
+        return err;
+}
+
+/* `logistic`: intercept, window, buckets, coefficients. */
+static ls_err_t ls_mload_logistic(ls_mload_t *ld, ls_model_t *m,
+                                  const yaml_node_t *node) {
+        static const char *const keys[] = {"intercept", "window", "buckets",
+                                           "coefficients", NULL};
+        ls_logit_t *lg = &m->logit;
+        yaml_node_t *v;
+        long long b = 8;
+        int has;
+        size_t mark;
+        ls_err_t err;
+
+        if ((err = ls_mload_check_map(ld, node, keys, NULL)))
+                return err;
+        if ((err = ls_mload_required(ld, node, "intercept", &v)))
+                return err;
+        mark = ls_mload_key(ld, "intercept");
+        err = ls_mload_number(ld, v, &lg->intercept);
+        ls_mload_pop(ld, mark);
+        if (err)
+                return err;
+        if ((err = ls_mload_required(ld, node, "window", &v)))
+                return err;
+        mark = ls_mload_key(ld, "window");
+        err = ls_mload_duration(ld, v, &lg->window_ms);
+        ls_mload_pop(ld, mark);
+        if (err || (err = ls_mload_opt_int(ld, node, "buckets", 1,
+                                           LS_LOGIT_MAX_BUCKETS, &has, &b)))
+                return err;
+        lg->buckets = (uint32_t)b;
+        if (lg->window_ms % lg->buckets)
+                return ls_mload_key_err(
+                        ld, ls_mload_get(ld, node, "window"), "window",
+                        "%lld ms does not divide into %u buckets",
+                        (long long)lg->window_ms, lg->buckets);
+        lg->bucket_ms = lg->window_ms / lg->buckets;
+        lg->w_fit =
+                ls_calloc(m->n_fit_rules ? m->n_fit_rules : 1, sizeof(double));
+        lg->w_rule = ls_calloc(m->n_rules ? m->n_rules : 1, sizeof(double));
+        if (!lg->w_fit || !lg->w_rule)
+                return ls_mload_nomem(ld);
+        if ((err = ls_mload_required(ld, node, "coefficients", &v)))
+                return err;
+        mark = ls_mload_key(ld, "coefficients");
+        err = ls_mload_coefs(ld, m, v);
+        ls_mload_pop(ld, mark);
+        return err;
+}
+
 ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
                         ls_model_t *m) {
         static const char *const keys[] = {
-                "id",    "products", "fit", "engagement",       "grades",
-                "bands", "mql",      "hot", "alert_attributes", NULL};
+                "id",       "kind",  "products", "fit", "engagement",
+                "grades",   "bands", "mql",      "hot", "alert_attributes",
+                "logistic", NULL};
         size_t i;
         uint32_t slot = 0;
         ls_err_t err;
@@ -744,6 +921,7 @@ ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
         m->mql.stay.min_grade = m->mql.stay.min_band = -1;
         if ((err = ls_mload_check_map(ld, node, keys, NULL)) ||
             (err = ls_mload_req_id(ld, node, "id", &m->id, NULL)) ||
+            (err = ls_mload_kind(ld, node, m)) ||
             (err = ls_mload_section(ld, m, node, "products", 0,
                                     ls_mload_products)) ||
             (err = ls_mload_section(ld, m, node, "fit", 0, ls_mload_fit)) ||
@@ -757,6 +935,15 @@ ls_err_t ls_mload_model(ls_mload_t *ld, const yaml_node_t *node,
             (err = ls_mload_section(ld, m, node, "alert_attributes", 0,
                                     ls_mload_alert_attributes)))
                 return err;
+        if (m->kind == LS_MODEL_LOGISTIC) {
+                if ((err = ls_mload_section(ld, m, node, "logistic", 1,
+                                            ls_mload_logistic)))
+                        return err;
+        } else if (ls_mload_get(ld, node, "logistic")) {
+                return ls_mload_key_err(ld, ls_mload_get(ld, node, "logistic"),
+                                        "logistic",
+                                        "only in a model of kind: logistic");
+        }
         /* Cap slots: capped rules in rule order, then capped categories. */
         for (i = 0; i < m->n_rules; i++)
                 if (m->rules[i].cap.set)

@@ -585,6 +585,8 @@ static void ls_model_clear(ls_model_t *m) {
         ls_free(m->categories);
         ls_free(m->decay.steps);
         ls_free(m->decay.factors);
+        ls_free(m->logit.w_fit);
+        ls_free(m->logit.w_rule);
         for (i = 0; m->grades && i < m->n_grades; i++)
                 ls_free(m->grades[i].name);
         ls_free(m->grades);
