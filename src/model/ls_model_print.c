@@ -104,6 +104,15 @@ void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
                 const ls_model_t *m = &ms->models[i];
 
                 fprintf(fp, "  model %s (version %s)\n", m->id, m->version);
+                if (m->kind == LS_MODEL_LOGISTIC) {
+                        ls_duration_format(m->logit.window_ms, d1, sizeof(d1));
+                        ls_duration_format(m->logit.bucket_ms, d2, sizeof(d2));
+                        fprintf(fp,
+                                "    kind: logistic, intercept %g, window %s "
+                                "in %u buckets of %s, %zu features\n",
+                                m->logit.intercept, d1, m->logit.buckets, d2,
+                                m->n_fit_rules + m->n_rules + 1);
+                }
                 fputs("    products:", fp);
                 if (!m->n_products)
                         fputs(" all", fp);

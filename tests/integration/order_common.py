@@ -571,14 +571,14 @@ def as_offline(outs):
         b'"record_time":null,"backfill":false', o.value)) for o in outs]
 
 
-def offline_outputs(recs, parts):
+def offline_outputs(recs, parts, model=EXAMPLE_MODEL):
     """What a run over recs must produce (JSON output): `leadscore score`
     (the same engine, no Kafka) on every partition's inputs in merge
     order, one shard each. {"scores": [Out], "alerts": [Out]} with the
     leadscore.id header only."""
     res = {"scores": [], "alerts": []}
     for p, prec in sorted(merged(recs, parts).items()):
-        for n, value in enumerate(score_inputs(prec)):
+        for n, value in enumerate(score_inputs(prec, model)):
             o = json.loads(value)
             res["scores" if o["kind"] == "score_update" else "alerts"].append(
                 Out(p, n, o["lead_id"].encode(), value,

@@ -216,6 +216,7 @@ static void fx_init(fx_t *fx, const ls_calib_conf_t *conf) {
         assert_non_null(fx->codec);
         fx->sh = ls_shard_new(fx->ms);
         assert_non_null(fx->sh);
+        ls_calib_attach(fx->cal, fx->sh);
         ls_outbuf_init(&fx->ob);
 }
 
@@ -417,11 +418,11 @@ static void test_history(void **state) {
                     abs(r->rules[1].suggested) == 20);
         assert_true(abs(r->rules[2].suggested) == 10 ||
                     abs(r->rules[3].suggested) == 10);
-        /* features: 2 fit, 2 rules, recency */
+        /* features: 2 fit, 2 rules, freshness */
         assert_int_equal(r->n_coefs, 5);
         assert_string_equal(r->coefs[0].feature, "fit:exec");
         assert_string_equal(r->coefs[2].feature, "rule:pricing");
-        assert_string_equal(r->coefs[4].feature, "recency_days");
+        assert_string_equal(r->coefs[4].feature, "freshness_days");
         assert_true(r->coefs[0].std_coef > 0);
         assert_int_equal(r->n_deciles, LS_CALIB_DECILES);
         assert_false(isnan(r->auc_test));
@@ -472,6 +473,7 @@ static void test_fit_absent(void **state) {
         assert_non_null(fx.cal);
         fx.sh = ls_shard_new(fx.ms);
         assert_non_null(fx.sh);
+        ls_calib_attach(fx.cal, fx.sh);
         /* a: no phone, won on day 1; b: a phone before its outcome, lost */
         assert_int_equal(fx_outcome(&fx, 1,
                                     "{\"lead_id\":\"a\",\"time\":"
@@ -499,6 +501,7 @@ static void test_fit_absent(void **state) {
         fx.cal = ls_calib_new(fx.ms, &conf, fx.err, sizeof(fx.err));
         ls_shard_destroy(fx.sh);
         fx.sh = ls_shard_new(fx.ms);
+        ls_calib_attach(fx.cal, fx.sh);
         assert_int_equal(fx_outcome(&fx, 1,
                                     "{\"lead_id\":\"a\",\"time\":"
                                     "1767312000000,\"won\":true}"),

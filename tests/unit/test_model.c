@@ -920,8 +920,8 @@ static const bad_case_t bad_cases[] = {
          "t.yaml:2: models[0].bands: required"},
         {"models:\n  - id: m\n    prodcts: [x]\n" GB, LS_ERR_INVALID,
          "t.yaml:3: models[0].prodcts: unknown key (expected one of: id, "
-         "products, fit, engagement, grades, bands, mql, hot, "
-         "alert_attributes)"},
+         "kind, products, fit, engagement, grades, bands, mql, hot, "
+         "alert_attributes, logistic)"},
         /* engagement rules */
         {RULES("        - {id: r, event: e, points: ten}\n"), LS_ERR_INVALID,
          "t.yaml:5: models[0].engagement.rules[0].points: expected an "

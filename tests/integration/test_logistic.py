@@ -1,0 +1,164 @@
+"""A fitted logistic model, from history to live scores (issue 13): the
+generator's history (bench/gen_history.py) goes through `leadscore
+calibrate --write-model`; the model file it writes
+
+  - is accepted by `leadscore check`, and holds the report's per-unit
+    coefficients and intercept;
+  - scores a file with `leadscore score`: every update carries the
+    probability, a total of round(100 x probability), and features whose
+    contributions add up to its log-odds; the same input gives the same
+    bytes twice;
+  - scores the same inputs live with `leadscore run` (4 partitions, keyed
+    by lead id): the score and alert topics hold exactly what `score`
+    gives on each partition's inputs in merge order (docs/DURABILITY.md),
+    read back with confluent-kafka, and nothing goes to the dead-letter
+    topic.
+
+A calibration on a history whose window features the model cannot see
+(--window 1d) gives a different model: the coefficients come from the
+data."""
+import json
+import math
+import os
+import subprocess
+
+import lsharness as h
+import order_common as oc
+
+BROKERS = "mock kafka"
+TIMEOUT = 400
+
+PARTS = 4
+LEADS = 2500
+LIVE_LEADS = 40  # leads whose inputs go through `run`
+BROKER = None
+
+
+def cli(*args, check=True):
+    p = subprocess.run([h.LEADSCORE] + list(args), capture_output=True,
+                       timeout=300)
+    if check:
+        assert p.returncode == 0, "%s: exit %d: %s" % (
+            args[0], p.returncode, p.stderr.decode()[-2000:])
+    return p
+
+
+def history(d):
+    subprocess.run(["/usr/bin/python3",
+                    os.path.join(h.SOURCE_DIR, "bench", "gen_history.py"),
+                    "--leads", str(LEADS), "--seed", "5", "--out", d],
+                   check=True, capture_output=True, timeout=120)
+    recs = []
+    with open(os.path.join(d, "history.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            if r["kind"] == "event":
+                recs.append(oc.Rec("event", r["lead_id"], r["occurred_at"], {
+                    "event_id": r["event_id"], "event_type": r["event_type"],
+                    "product": r.get("product"),
+                    "properties": r.get("properties", {})}))
+            else:
+                recs.append(oc.Rec("profile", r["lead_id"], r["updated_at"],
+                                   r["attributes"]))
+    return recs
+
+
+def calibrate(d, *extra):
+    model = os.path.join(d, "fitted%d.yaml" % len(extra))
+    p = cli("calibrate", "--model",
+            os.path.join(h.SOURCE_DIR, "bench", "history_model.yaml"),
+            "--input", os.path.join(d, "history.jsonl"),
+            "--outcomes", os.path.join(d, "outcomes.jsonl"),
+            "--write-model", model, "--json", *extra)
+    return model, json.loads(p.stdout)
+
+
+def test_calibrate_check_score():
+    d = h.tmpdir()
+    recs = history(d)
+    model, rep = calibrate(d)
+    p = cli("check", "--model", model)
+    assert b"kind: logistic" in p.stdout or b"logistic" in p.stdout, \
+        p.stdout.decode()
+    text = open(model).read()
+    assert "kind: logistic" in text and "points" not in text, text[:2000]
+    import yaml
+    m = yaml.safe_load(text)["models"][0]
+    coefs = m["logistic"]["coefficients"]
+    for c in rep["logistic"]["features"]:
+        name = c["feature"].split(":", 1)[-1]
+        want = 0.0 if c["constant"] else c["coef"]
+        assert abs(coefs[name] - want) <= 1e-9 * (1 + abs(want)), (name,
+                                                                  coefs[name],
+                                                                  want)
+    assert abs(m["logistic"]["intercept"] -
+               rep["logistic"]["intercept"]) < 1e-9
+    # another window: another model, fitted from the data
+    model1, rep1 = calibrate(d, "--window", "1d", "--buckets", "4")
+    m1 = yaml.safe_load(open(model1).read())["models"][0]
+    assert m1["logistic"]["window"] == "1d" and m1["logistic"]["buckets"] == 4
+    assert m1["logistic"]["coefficients"] != coefs
+
+    # score: probability, total and features agree
+    lines = "".join(json.dumps(oc.to_json(r)) + "\n" for r in recs[:6000])
+    out1 = subprocess.run([h.LEADSCORE, "score", "--model", model],
+                          input=lines.encode(), capture_output=True,
+                          timeout=120)
+    assert out1.returncode == 0, out1.stderr.decode()[-2000:]
+    out2 = subprocess.run([h.LEADSCORE, "score", "--model", model],
+                          input=lines.encode(), capture_output=True,
+                          timeout=120)
+    assert out1.stdout == out2.stdout, "score is not deterministic"
+    n = 0
+    for line in out1.stdout.splitlines():
+        o = json.loads(line)
+        z = sum(f["contribution"] for f in o["features"])
+        assert o["features"][0]["name"] == "intercept"
+        assert abs(o["probability"] - 1 / (1 + math.exp(-z))) < 1e-9, o
+        assert o["total"] == round(100 * o["probability"]), o
+        assert o["fit"] + o["engagement"] == o["total"], o
+        for f in o["features"][1:]:
+            assert f["value"] != 0
+            assert abs(f["contribution"] -
+                       coefs[f["name"]] * f["value"]) < 1e-9, f
+        n += 1
+    assert n > 1000, n
+
+
+def test_run_matches_score():
+    bootstrap = BROKER.address
+    d = h.tmpdir()
+    recs = history(d)
+    model, _ = calibrate(d)
+    live = sorted({r.lead for r in recs})[:LIVE_LEADS]
+    recs = [r for r in recs if r.lead in set(live)]
+    expected = oc.offline_outputs(recs, PARTS, model)
+    assert expected["scores"], "no score updates"
+    topics = oc.topic_set("lg")
+    oc.produce(bootstrap, recs, topics, oc.Encoder("json"), pace="batch")
+    cfg = oc.write_config(d, bootstrap, "g-lg", topics, model=model)
+    run = oc.start_run(cfg, "run-lg")
+    try:
+        run.wait_line("event=assigned", 60)
+        oc.wait_caught_up(bootstrap, "g-lg", topics, PARTS, 120, [run])
+        oc.stop_run(run)
+    finally:
+        run.kill()
+    outs = oc.run_outputs(bootstrap, topics, PARTS)
+    assert not outs["dead_letters"], oc.dead_letter_summary(
+        outs["dead_letters"])
+    for what in ("scores", "alerts"):
+        diff = oc.diff_outputs(expected[what], oc.as_offline(outs[what]),
+                               "score", "run", what, headers=False)
+        assert not diff, diff
+    h.log("run: %d score updates, %d alerts, as `score` gives them" % (
+        len(outs["scores"]), len(outs["alerts"])))
+
+
+if __name__ == "__main__":
+    BROKER = h.Broker(partitions=PARTS,
+                      topics=list(oc.topic_set("lg").values()))
+    try:
+        h.main([test_calibrate_check_score, test_run_matches_score])
+    finally:
+        BROKER.stop()
