@@ -14,7 +14,8 @@
  * attribute value and grid cell), suggested points, an MQL threshold on
  * the total and one on the grid (grade x band), a logistic regression
  * fitted with liblinear, and its evaluation on a time-based held-out
- * split. The report is printed as text or JSON.
+ * split. The report is printed as text, JSON or an HTML page with charts
+ * (ls_calib_html.c, drawn with cairo).
  *
  * The statistics (Wilson interval, AUC, threshold search, the fit) are
  * exposed for the unit tests and for reuse.
@@ -253,6 +254,25 @@ void ls_calib_report_print(const ls_calib_report_t *r, FILE *fp);
 /** Appends the report as one JSON object (docs/CALIBRATE.md); NaN is
  *  written as null. @returns LS_OK or LS_ERR_NOMEM. */
 ls_err_t ls_calib_report_json(const ls_calib_report_t *r, ls_buf_t *buf);
+
+/**
+ * Appends the report as one self-contained HTML page (docs/CALIBRATE.md,
+ * "The HTML report"): the headline numbers as a table and four charts
+ * drawn with cairo as inline SVG (totals by outcome, conversion by grid
+ * cell, lift and calibration by decile). Every string from the model is
+ * escaped. @returns LS_OK, or LS_ERR_NOMEM / LS_ERR_IO (cairo could not
+ * draw) with errstr.
+ */
+ls_err_t ls_calib_report_html(const ls_calib_report_t *r, ls_buf_t *buf,
+                              char *errstr, size_t errstr_size);
+
+/**
+ * Writes ls_calib_report_html() into the file @p path (created or
+ * truncated). @returns LS_OK, or an error with errstr naming the file
+ * ("PATH: why"); a partial file may remain.
+ */
+ls_err_t ls_calib_report_html_file(const ls_calib_report_t *r, const char *path,
+                                   char *errstr, size_t errstr_size);
 
 /**
  * Formats a grid qualification as the YAML of a model file's MQL:

@@ -4,7 +4,7 @@
  * worked by hand, the grid search over grades x bands on a grid worked
  * by hand, liblinear's fit on a separable and on a known model),
  * outcome lines and their errors, and a small history scored through the
- * scorer into a report.
+ * scorer into a report, printed as JSON and as an HTML page.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -404,6 +404,25 @@ static void test_unknown_lead(void **state) {
         fx_free(&fx);
 }
 
+/* 1 when the id at @p id (after id=") is a chart's own (its prefix) or
+ * one of the headline table's. */
+static int ls_html_id_ok(const char *id) {
+        static const char *const ids[] = {
+                "headline", "model",     "leads",      "base-rate",
+                "split",    "auc-test",  "auc-points", "auc-train",
+                "target",   "threshold", "grid",       "grid-yaml"};
+        size_t i, n;
+
+        if (!strncmp(id, "chart-", 6))
+                return 1;
+        for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+                n = strlen(ids[i]);
+                if (!strncmp(id, ids[i], n) && id[n] == '"')
+                        return 1;
+        }
+        return 0;
+}
+
 /*
  * 40 leads: lead i is an exec when i % 2, a student when i % 5 == 0,
  * views pricing i % 4 times, careers once when i % 3 == 0; won when it
@@ -568,6 +587,50 @@ static void test_history(void **state) {
         assert_non_null(
                 strstr((const char *)buf.data, "\"rule\": \"pricing\""));
         ls_buf_free(&buf);
+
+        /* the HTML page: four charts, inline SVG whose ids are each
+         * chart's own, and the model's strings escaped */
+        {
+                const char *model_id = r->model_id, *p, *page;
+                int figures = 0, svgs = 0;
+
+                r->model_id = "<m&\"x'>";
+                ls_buf_init(&buf);
+                assert_int_equal(
+                        ls_calib_report_html(r, &buf, fx.err, sizeof(fx.err)),
+                        LS_OK);
+                page = buf.data;
+                assert_true(!strncmp(page, "<!DOCTYPE html>", 15));
+                assert_non_null(strstr(page, "&lt;m&amp;&quot;x&#39;&gt;"));
+                assert_null(strstr(page, "<m&"));
+                assert_null(strstr(page, "<?xml"));
+                for (p = page; (p = strstr(p, "<figure id=\"chart-")); p++)
+                        figures++;
+                for (p = page; (p = strstr(p, "<svg")); p++)
+                        svgs++;
+                assert_int_equal(figures, 4);
+                assert_int_equal(svgs, 4);
+                /* every id is a chart's or a row's of the table */
+                for (p = page; (p = strstr(p, " id=\"")); p++)
+                        assert_true(ls_html_id_ok(p + 5));
+                assert_non_null(strstr(page, "href=\"#chart-cells-"));
+                assert_null(strstr(page, "href=\"#glyph"));
+                assert_non_null(strstr(page, "enter: {min_grade: A, "
+                                             "min_band: cold}"));
+                /* nothing from elsewhere */
+                assert_null(strstr(page, "<script"));
+                assert_null(strstr(page, "<link"));
+                assert_null(strstr(page, " src="));
+                r->model_id = model_id;
+                ls_buf_free(&buf);
+                /* a file that cannot be written is named */
+                assert_int_equal(
+                        ls_calib_report_html_file(r, "/nonexistent/dir/r.html",
+                                                  fx.err, sizeof(fx.err)),
+                        LS_ERR_IO);
+                assert_string_equal(fx.err, "/nonexistent/dir/r.html: No "
+                                            "such file or directory");
+        }
         ls_calib_report_destroy(r);
         fx_free(&fx);
 }
