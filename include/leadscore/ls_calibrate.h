@@ -260,8 +260,11 @@ ls_err_t ls_calib_report_json(const ls_calib_report_t *r, ls_buf_t *buf);
  * "The HTML report"): the headline numbers as a table and four charts
  * drawn with cairo as inline SVG (totals by outcome, conversion by grid
  * cell, lift and calibration by decile). Every string from the model is
- * escaped. @returns LS_OK, or LS_ERR_NOMEM / LS_ERR_IO (cairo could not
- * draw) with errstr.
+ * escaped. When done it releases the font caches cairo and fontconfig
+ * keep for the process (cairo_debug_reset_static_data(), FcFini()): call
+ * it while the process holds no other cairo or fontconfig object.
+ * @returns LS_OK, or LS_ERR_NOMEM / LS_ERR_IO (cairo could not draw) with
+ * errstr.
  */
 ls_err_t ls_calib_report_html(const ls_calib_report_t *r, ls_buf_t *buf,
                               char *errstr, size_t errstr_size);

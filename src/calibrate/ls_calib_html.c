@@ -758,8 +758,9 @@ static ls_err_t ls_html_table(ls_buf_t *buf, const ls_calib_report_t *r) {
 
         if (ls_buf_appendf(buf, "<table id=\"headline\">\n") ||
             ls_html_row(buf, "model", "model") ||
-            ls_html_escf(buf, "%s (version %s)", r->model_id,
-                         r->model_version) ||
+            ls_html_esc(buf, r->model_id) ||
+            ls_buf_appendf(buf, " (version ") ||
+            ls_html_esc(buf, r->model_version) || ls_buf_appendf(buf, ")") ||
             ls_buf_appendf(buf, "</td></tr>\n") ||
             ls_html_row(buf, "leads", "leads in the history") ||
             ls_buf_appendf(buf,
