@@ -11,9 +11,12 @@
  * (ls_calib_attach(): the shard's match observer). Every
  * feature of a lead is taken as of its outcome time, so nothing that
  * happened after the outcome leaks into it. ls_calib_finish() then
- * computes the report: close rates with Wilson intervals, suggested
- * points, an MQL threshold, a logistic regression fitted with liblinear,
- * and its evaluation on a time-based held-out split.
+ * computes the report: close rates with Wilson intervals (per rule,
+ * attribute value and grid cell), suggested points, an MQL threshold on
+ * the total and one on the grid (grade x band), a logistic regression
+ * fitted with liblinear, and its evaluation on a time-based held-out
+ * split. The report is printed as text, JSON or an HTML page with charts
+ * (ls_calib_html.c, drawn with cairo).
  *
  * The statistics (Wilson interval, AUC, threshold search, the fit) are
  * exposed for the unit tests and for reuse.
@@ -38,6 +41,11 @@
 /* Values listed per attribute (those with min_leads or more); the rest
  * are pooled as "(other)". */
 #define LS_CALIB_MAX_VALUES 12
+/* Grades and bands of a model: at most 8 of each (docs/MODEL.md). */
+#define LS_CALIB_MAX_LEVELS 8
+#define LS_CALIB_MAX_CELLS (LS_CALIB_MAX_LEVELS * LS_CALIB_MAX_LEVELS)
+/* Bins of the histogram of totals by outcome. */
+#define LS_CALIB_MAX_BINS 40
 
 /** Settings of a calibration; zero means the default. */
 typedef struct ls_calib_conf_s {
@@ -173,6 +181,34 @@ typedef struct ls_calib_thresh_s {
         double precision, recall;
 } ls_calib_thresh_t;
 
+/** The close rate of one grid cell: the leads whose grade and band at
+ *  their outcome were these. */
+typedef struct ls_calib_cell_s {
+        char cell[40];   /* grade name (its first 22 bytes, as the
+                          * engine cuts it) + band number from 1: "A1" */
+        int grade, band; /* indices: grade 0 is the best, band 0 the
+                          * coldest */
+        const char *grade_name, *band_name; /* borrowed from the model */
+        ls_calib_rate_t r;
+} ls_calib_cell_t;
+
+/** The result of a search over grid qualifications (grade index <=
+ *  min_grade and band index >= min_band), or of one evaluated. */
+typedef struct ls_calib_grid_s {
+        int found; /* 0: no pair meets the target */
+        int min_grade, min_band;
+        uint64_t flagged, tp;
+        double precision, recall;
+} ls_calib_grid_t;
+
+/** The totals at the cut-off of every lead with an outcome, by outcome:
+ *  bin i counts the totals in [lo + i * width, lo + (i + 1) * width). */
+typedef struct ls_calib_hist_s {
+        double lo, width;
+        size_t n_bins; /* 0 when no lead has an outcome */
+        uint64_t won[LS_CALIB_MAX_BINS], lost[LS_CALIB_MAX_BINS];
+} ls_calib_hist_t;
+
 typedef struct ls_calib_report_s {
         const char *model_id, *model_version; /* borrowed from the model */
         int64_t window_ms, split_time;
@@ -191,6 +227,14 @@ typedef struct ls_calib_report_s {
         double target_value;
         ls_calib_thresh_t thr_train; /* chosen on the training part */
         ls_calib_thresh_t thr_test;  /* the same threshold, held out */
+
+        /* grid cells of every lead with an outcome: grades (best first)
+         * times bands (coldest first), row by row */
+        ls_calib_cell_t cells[LS_CALIB_MAX_CELLS];
+        size_t n_grades, n_bands, n_cells;
+        ls_calib_grid_t grid_train; /* chosen on the training part */
+        ls_calib_grid_t grid_test;  /* the same pair, held out */
+        ls_calib_hist_t hist;       /* totals by outcome */
 
         ls_calib_coef_t *coefs; /* in feature order */
         size_t n_coefs;
@@ -237,12 +281,43 @@ void ls_calib_report_destroy(ls_calib_report_t *r);
 ls_err_t ls_calib_write_model(const ls_calib_t *cal, const ls_calib_report_t *r,
                               FILE *fp, char *errstr, size_t errstr_size);
 
-/** Writes the report for people (docs/CALIBRATE.md, "Output"). */
+/** Writes the report for people (docs/CALIBRATE.md, "The report"). */
 void ls_calib_report_print(const ls_calib_report_t *r, FILE *fp);
 
 /** Appends the report as one JSON object (docs/CALIBRATE.md); NaN is
  *  written as null. @returns LS_OK or LS_ERR_NOMEM. */
 ls_err_t ls_calib_report_json(const ls_calib_report_t *r, ls_buf_t *buf);
+
+/**
+ * Appends the report as one self-contained HTML page (docs/CALIBRATE.md,
+ * "The HTML report"): the headline numbers as a table and four charts
+ * drawn with cairo as inline SVG (totals by outcome, conversion by grid
+ * cell, lift and calibration by decile). Every string from the model is
+ * escaped. When done it releases the font caches cairo and fontconfig
+ * keep for the process (cairo_debug_reset_static_data(), FcFini()): call
+ * it while the process holds no other cairo or fontconfig object.
+ * @returns LS_OK, or LS_ERR_NOMEM / LS_ERR_IO (cairo could not draw) with
+ * errstr.
+ */
+ls_err_t ls_calib_report_html(const ls_calib_report_t *r, ls_buf_t *buf,
+                              char *errstr, size_t errstr_size);
+
+/**
+ * Writes ls_calib_report_html() into the file @p path (created or
+ * truncated). @returns LS_OK, or an error with errstr naming the file
+ * ("PATH: why"); a partial file may remain.
+ */
+ls_err_t ls_calib_report_html_file(const ls_calib_report_t *r, const char *path,
+                                   char *errstr, size_t errstr_size);
+
+/**
+ * Formats a grid qualification as the YAML of a model file's MQL:
+ * "mql:\n  enter: {min_grade: G, min_band: B}\n" with the names of
+ * grade @p min_grade and band @p min_band of @p r (quoted when they are
+ * not plain). Truncated to @p size. @returns @p buf.
+ */
+char *ls_calib_grid_yaml(const ls_calib_report_t *r, int min_grade,
+                         int min_band, char *buf, size_t size);
 
 /* ---- statistics ---- */
 
@@ -273,6 +348,31 @@ ls_err_t ls_calib_threshold(const double *score, const uint8_t *y, size_t n,
 /** Precision and recall of the fixed @p threshold (out->found = 1). */
 void ls_calib_threshold_eval(const double *score, const uint8_t *y, size_t n,
                              double threshold, ls_calib_thresh_t *out);
+
+/**
+ * Searches grid qualifications: a lead qualifies under the pair (g, b)
+ * when grade[i] <= g (0 = the best grade) and band[i] >= b (0 = the
+ * coldest band), as `mql.enter: {min_grade, min_band}`. Every pair of
+ * @p n_grades x @p n_bands (each at most LS_CALIB_MAX_LEVELS) is a
+ * candidate, with the rules of ls_calib_threshold(): @p target_precision
+ * > 0: the best recall with precision >= it (on a tie the higher
+ * precision); else @p target_recall > 0: the best precision with recall
+ * >= it (on a tie the higher recall); else the best F1. Remaining ties go
+ * to the strictest pair (the lowest g, then the highest b). Leads whose
+ * grade or band is out of range are never flagged.
+ * @p out->found = 0 when no pair meets the target (or n_grades or
+ * n_bands is 0 or too large).
+ */
+void ls_calib_grid_search(const uint8_t *grade, const uint8_t *band,
+                          const uint8_t *y, size_t n, size_t n_grades,
+                          size_t n_bands, double target_precision,
+                          double target_recall, ls_calib_grid_t *out);
+
+/** Precision and recall of the fixed pair (@p min_grade, @p min_band)
+ *  on other leads (out->found = 1). */
+void ls_calib_grid_eval(const uint8_t *grade, const uint8_t *band,
+                        const uint8_t *y, size_t n, int min_grade, int min_band,
+                        ls_calib_grid_t *out);
 
 /**
  * Fits an L2-regularised logistic regression with liblinear (solver

@@ -3,10 +3,12 @@
  * JSON object for machines (jansson, keys in a fixed order). The fields
  * are explained in docs/CALIBRATE.md; both forms carry the same numbers.
  */
+#include <ctype.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "leadscore/ls_calibrate.h"
@@ -65,6 +67,107 @@ static void ls_calib_print_thresh(FILE *fp, const char *what,
         fprintf(fp, ", recall ");
         ls_calib_pct(fp, t->recall);
         fprintf(fp, "\n");
+}
+
+/* Appends @p name to @p buf (of @p size, holding @p *len bytes) as a YAML
+ * scalar: plain when it is a word that YAML reads as a string, else
+ * double-quoted. */
+static void ls_calib_yaml_scalar(char *buf, size_t size, size_t *len,
+                                 const char *name) {
+        static const char *const words[] = {"true", "false", "yes", "no", "on",
+                                            "off",  "null",  "y",   "n",  "~"};
+        const char *p;
+        int plain = *name && *name != '-';
+        size_t i, n;
+
+        for (p = name; *p && plain; p++)
+                plain = isalnum((unsigned char)*p) || *p == '_' || *p == '-';
+        for (i = 0; plain && i < sizeof(words) / sizeof(words[0]); i++)
+                plain = strcasecmp(name, words[i]) != 0;
+        if (plain) {
+                n = (size_t)snprintf(buf + *len, size - *len, "%s", name);
+        } else {
+                n = (size_t)snprintf(buf + *len, size - *len, "\"");
+                for (p = name; *p && *len + n < size; p++) {
+                        size_t at = *len + n;
+
+                        if (*p == '"' || *p == '\\')
+                                n += (size_t)snprintf(buf + at, size - at,
+                                                      "\\%c", *p);
+                        else if ((unsigned char)*p < 0x20)
+                                n += (size_t)snprintf(buf + at, size - at,
+                                                      "\\x%02x",
+                                                      (unsigned char)*p);
+                        else
+                                n += (size_t)snprintf(buf + at, size - at, "%c",
+                                                      *p);
+                }
+                if (*len + n < size)
+                        n += (size_t)snprintf(buf + *len + n, size - *len - n,
+                                              "\"");
+        }
+        *len += n;
+        if (*len >= size)
+                *len = size - 1;
+}
+
+char *ls_calib_grid_yaml(const ls_calib_report_t *r, int min_grade,
+                         int min_band, char *buf, size_t size) {
+        size_t len = 0;
+
+        if (size == 0)
+                return buf;
+        buf[0] = '\0';
+        if (min_grade < 0 || (size_t)min_grade >= r->n_grades || min_band < 0 ||
+            (size_t)min_band >= r->n_bands)
+                return buf;
+        len = (size_t)snprintf(buf, size, "mql:\n  enter: {min_grade: ");
+        if (len >= size)
+                return buf;
+        ls_calib_yaml_scalar(
+                buf, size, &len,
+                r->cells[(size_t)min_grade * r->n_bands].grade_name);
+        len += (size_t)snprintf(buf + len, size - len, ", min_band: ");
+        if (len >= size)
+                return buf;
+        ls_calib_yaml_scalar(buf, size, &len, r->cells[min_band].band_name);
+        snprintf(buf + len, size - len, "}\n");
+        return buf;
+}
+
+/* The cells a grid qualification flags, "A3 A4 B3 B4", into @p buf. */
+static char *ls_calib_grid_cells(const ls_calib_report_t *r,
+                                 const ls_calib_grid_t *g, char *buf,
+                                 size_t size) {
+        size_t i, len = 0;
+
+        buf[0] = '\0';
+        for (i = 0; i < r->n_cells && len < size; i++) {
+                const ls_calib_cell_t *c = &r->cells[i];
+
+                if (c->grade > g->min_grade || c->band < g->min_band)
+                        continue;
+                len += (size_t)snprintf(buf + len, size - len, "%s%s",
+                                        len ? " " : "", c->cell);
+        }
+        return buf;
+}
+
+static void ls_calib_print_grid(FILE *fp, const char *what,
+                                const ls_calib_grid_t *g) {
+        fprintf(fp, "  %-9s flagged %llu, precision ", what,
+                (unsigned long long)g->flagged);
+        ls_calib_pct(fp, g->precision);
+        fprintf(fp, ", recall ");
+        ls_calib_pct(fp, g->recall);
+        fprintf(fp, "\n");
+}
+
+static void ls_calib_print_target(FILE *fp, const ls_calib_report_t *r) {
+        if (!strcmp(r->target, "f1"))
+                fprintf(fp, "best F1)\n");
+        else
+                fprintf(fp, "%s >= %.3g)\n", r->target, r->target_value);
 }
 
 void ls_calib_report_print(const ls_calib_report_t *r, FILE *fp) {
@@ -142,10 +245,7 @@ void ls_calib_report_print(const ls_calib_report_t *r, FILE *fp) {
         }
 
         fprintf(fp, "\nMQL threshold on the total (target: ");
-        if (!strcmp(r->target, "f1"))
-                fprintf(fp, "best F1)\n");
-        else
-                fprintf(fp, "%s >= %.3g)\n", r->target, r->target_value);
+        ls_calib_print_target(fp, r);
         if (!r->thr_train.found) {
                 fprintf(fp, "  no threshold meets the target on the training "
                             "part\n");
@@ -153,6 +253,45 @@ void ls_calib_report_print(const ls_calib_report_t *r, FILE *fp) {
                 fprintf(fp, "  total >= %g\n", r->thr_train.threshold);
                 ls_calib_print_thresh(fp, "training", &r->thr_train);
                 ls_calib_print_thresh(fp, "held out", &r->thr_test);
+        }
+
+        fprintf(fp, "\nclose rate per grid cell (grade and band at the "
+                    "outcome)\n");
+        fprintf(fp, "  %-6s %-12s %-12s %6s %6s   rate  [95%% Wilson]\n",
+                "cell", "grade", "band", "leads", "won");
+        for (i = 0; i < r->n_cells; i++) {
+                const ls_calib_cell_t *c = &r->cells[i];
+
+                fprintf(fp, "  %-6.6s %-12.12s %-12.12s ", c->cell,
+                        c->grade_name, c->band_name);
+                ls_calib_print_rate(fp, &c->r);
+                fprintf(fp, "\n");
+        }
+        fprintf(fp, "\nMQL on the grid: grade at least min_grade and band "
+                    "at least min_band (target: ");
+        ls_calib_print_target(fp, r);
+        if (!r->grid_train.found) {
+                fprintf(fp, "  no grade and band meet the target on the "
+                            "training part\n");
+        } else {
+                const ls_calib_grid_t *g = &r->grid_train;
+                char yaml[256], cells[LS_CALIB_MAX_CELLS * 41];
+                const char *line, *nl;
+
+                fprintf(fp, "  min_grade %s, min_band %s: cells %s\n",
+                        r->cells[(size_t)g->min_grade * r->n_bands].grade_name,
+                        r->cells[g->min_band].band_name,
+                        ls_calib_grid_cells(r, g, cells, sizeof(cells)));
+                ls_calib_print_grid(fp, "training", &r->grid_train);
+                ls_calib_print_grid(fp, "held out", &r->grid_test);
+                fprintf(fp, "  in the model file:\n");
+                ls_calib_grid_yaml(r, g->min_grade, g->min_band, yaml,
+                                   sizeof(yaml));
+                for (line = yaml; *line; line = nl + (*nl != '\0')) {
+                        if (!(nl = strchr(line, '\n')))
+                                nl = line + strlen(line);
+                        fprintf(fp, "    %.*s\n", (int)(nl - line), line);
+                }
         }
 
         fprintf(fp, "\nlogistic regression (liblinear, L2, standardized "
@@ -222,6 +361,100 @@ static json_t *ls_calib_jthresh(const ls_calib_thresh_t *t) {
 
 static int ls_calib_jadd(json_t *arr, json_t *v) {
         return v ? json_array_append_new(arr, v) : -1;
+}
+
+static json_t *ls_calib_jgrid_part(const ls_calib_grid_t *g) {
+        return json_pack("{sI sI so so}", "flagged", (json_int_t)g->flagged,
+                         "won", (json_int_t)g->tp, "precision",
+                         ls_calib_num(g->precision), "recall",
+                         ls_calib_num(g->recall));
+}
+
+/* "cells": the close rate per grid cell. */
+static json_t *ls_calib_jcells(const ls_calib_report_t *r) {
+        json_t *cells = json_array();
+        size_t i;
+        int bad = !cells;
+
+        for (i = 0; cells && i < r->n_cells; i++) {
+                const ls_calib_cell_t *c = &r->cells[i];
+
+                bad |= ls_calib_jadd(cells,
+                                     json_pack("{ss ss ss so}", "cell", c->cell,
+                                               "grade", c->grade_name, "band",
+                                               c->band_name, "close",
+                                               ls_calib_jrate(&c->r)));
+        }
+        if (bad) {
+                json_decref(cells);
+                return NULL;
+        }
+        return cells;
+}
+
+/* "grid": the grid qualification chosen on training, and held out. */
+static json_t *ls_calib_jgrid(const ls_calib_report_t *r) {
+        const ls_calib_grid_t *g = &r->grid_train;
+        json_t *target = strcmp(r->target, "f1") ? ls_calib_num(r->target_value)
+                                                 : json_null();
+        json_t *cells;
+        char yaml[256];
+        size_t i;
+        int bad = 0;
+
+        if (!g->found)
+                return json_pack("{ss so sn sn sn sn sn sn sn}", "target",
+                                 r->target, "target_value", target, "min_grade",
+                                 "min_band", "grade_index", "band_index",
+                                 "cells", "train", "test");
+        if (!(cells = json_array())) {
+                json_decref(target);
+                return NULL;
+        }
+        for (i = 0; i < r->n_cells; i++)
+                if (r->cells[i].grade <= g->min_grade &&
+                    r->cells[i].band >= g->min_band)
+                        bad |= ls_calib_jadd(cells,
+                                             json_string(r->cells[i].cell));
+        if (bad) {
+                json_decref(target);
+                json_decref(cells);
+                return NULL;
+        }
+        return json_pack("{ss so ss ss si si so so so ss}", "target", r->target,
+                         "target_value", target, "min_grade",
+                         r->cells[(size_t)g->min_grade * r->n_bands].grade_name,
+                         "min_band", r->cells[g->min_band].band_name,
+                         "grade_index", g->min_grade, "band_index", g->min_band,
+                         "cells", cells, "train",
+                         ls_calib_jgrid_part(&r->grid_train), "test",
+                         ls_calib_jgrid_part(&r->grid_test), "yaml",
+                         ls_calib_grid_yaml(r, g->min_grade, g->min_band, yaml,
+                                            sizeof(yaml)));
+}
+
+/* "score_histogram": totals by outcome. */
+static json_t *ls_calib_jhist(const ls_calib_hist_t *h) {
+        json_t *bins = json_array();
+        size_t i;
+        int bad = !bins;
+
+        for (i = 0; bins && i < h->n_bins; i++)
+                bad |= ls_calib_jadd(
+                        bins,
+                        json_pack("{so so sI sI}", "from",
+                                  ls_calib_num(h->lo + (double)i * h->width),
+                                  "to",
+                                  ls_calib_num(h->lo +
+                                               (double)(i + 1) * h->width),
+                                  "won", (json_int_t)h->won[i], "lost",
+                                  (json_int_t)h->lost[i]));
+        if (bad) {
+                json_decref(bins);
+                return NULL;
+        }
+        return json_pack("{so so}", "bin_width", ls_calib_num(h->width), "bins",
+                         bins);
 }
 
 ls_err_t ls_calib_report_json(const ls_calib_report_t *r, ls_buf_t *buf) {
@@ -305,7 +538,7 @@ ls_err_t ls_calib_report_json(const ls_calib_report_t *r, ls_buf_t *buf) {
                                                 : json_null(),
                         "threshold");
         root = json_pack(
-                "{ss ss sI sI sI so sI ss so so so so so so so "
+                "{ss ss sI sI sI so sI ss so so so so so so so so so so "
                 "s{so so so so so} s{so so so so}}",
                 "model", r->model_id, "model_version", r->model_version,
                 "leads", (json_int_t)r->leads, "open", (json_int_t)r->open,
@@ -315,8 +548,10 @@ ls_err_t ls_calib_report_json(const ls_calib_report_t *r, ls_buf_t *buf) {
                 ls_calib_iso(r->split_time, t1, sizeof(t1)), "base",
                 ls_calib_jrate(&r->base), "train", ls_calib_jrate(&r->train),
                 "test", ls_calib_jrate(&r->test), "rules", rules, "values",
-                values, "threshold", thr, "deciles", deciles, "logistic",
-                "solver", json_string("liblinear L2R_LR"), "features", coefs,
+                values, "threshold", thr, "cells", ls_calib_jcells(r), "grid",
+                ls_calib_jgrid(r), "score_histogram", ls_calib_jhist(&r->hist),
+                "deciles", deciles, "logistic", "solver",
+                json_string("liblinear L2R_LR"), "features", coefs,
                 "intercept_std", ls_calib_num(r->intercept_std), "intercept",
                 ls_calib_num(r->intercept), "auc_train",
                 ls_calib_num(r->auc_train), "evaluation", "leads",

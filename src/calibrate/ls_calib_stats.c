@@ -1,6 +1,7 @@
 /*
  * ls_calib_stats.c - the statistics of a calibration: Wilson intervals,
- * the AUC, the threshold search and the logistic regression, whose
+ * the AUC, the threshold searches (on the total, and on the grid of
+ * grades x bands) and the logistic regression, whose
  * optimiser is liblinear's (L2R_LR, a trust-region Newton method), not
  * ours. Pure functions of their arguments; see ls_calibrate.h.
  */
@@ -159,6 +160,102 @@ void ls_calib_threshold_eval(const double *score, const uint8_t *y, size_t n,
                 }
         }
         ls_calib_thresh_fill(out, threshold, flagged, tp, pos);
+}
+
+static void ls_calib_grid_fill(ls_calib_grid_t *g, int min_grade, int min_band,
+                               uint64_t flagged, uint64_t tp,
+                               uint64_t positives) {
+        g->found = 1;
+        g->min_grade = min_grade;
+        g->min_band = min_band;
+        g->flagged = flagged;
+        g->tp = tp;
+        g->precision = flagged ? (double)tp / (double)flagged : 0;
+        g->recall = positives ? (double)tp / (double)positives : 0;
+}
+
+static double ls_calib_f1(double precision, double recall) {
+        return precision + recall > 0
+                       ? 2 * precision * recall / (precision + recall)
+                       : 0;
+}
+
+void ls_calib_grid_search(const uint8_t *grade, const uint8_t *band,
+                          const uint8_t *y, size_t n, size_t n_grades,
+                          size_t n_bands, double target_precision,
+                          double target_recall, ls_calib_grid_t *out) {
+        uint64_t cn[LS_CALIB_MAX_LEVELS][LS_CALIB_MAX_LEVELS];
+        uint64_t cw[LS_CALIB_MAX_LEVELS][LS_CALIB_MAX_LEVELS];
+        uint64_t pos = 0, flagged, tp;
+        ls_calib_grid_t cur;
+        size_t i, g, b, gg, bb;
+        int better;
+
+        memset(out, 0, sizeof(*out));
+        if (n_grades == 0 || n_bands == 0 || n_grades > LS_CALIB_MAX_LEVELS ||
+            n_bands > LS_CALIB_MAX_LEVELS)
+                return;
+        memset(cn, 0, sizeof(cn));
+        memset(cw, 0, sizeof(cw));
+        for (i = 0; i < n; i++) {
+                pos += y[i] ? 1 : 0;
+                if (grade[i] >= n_grades || band[i] >= n_bands)
+                        continue;
+                cn[grade[i]][band[i]]++;
+                cw[grade[i]][band[i]] += y[i] ? 1 : 0;
+        }
+        /* the strictest pairs first, so that a tie keeps the strictest */
+        for (g = 0; g < n_grades; g++) {
+                for (b = n_bands; b-- > 0;) {
+                        flagged = tp = 0;
+                        for (gg = 0; gg <= g; gg++)
+                                for (bb = b; bb < n_bands; bb++) {
+                                        flagged += cn[gg][bb];
+                                        tp += cw[gg][bb];
+                                }
+                        ls_calib_grid_fill(&cur, (int)g, (int)b, flagged, tp,
+                                           pos);
+                        if (target_precision > 0) {
+                                if (cur.precision < target_precision)
+                                        continue;
+                                better = !out->found ||
+                                         cur.recall > out->recall ||
+                                         (cur.recall == out->recall &&
+                                          cur.precision > out->precision);
+                        } else if (target_recall > 0) {
+                                if (cur.recall < target_recall)
+                                        continue;
+                                better = !out->found ||
+                                         cur.precision > out->precision ||
+                                         (cur.precision == out->precision &&
+                                          cur.recall > out->recall);
+                        } else {
+                                better =
+                                        !out->found ||
+                                        ls_calib_f1(cur.precision, cur.recall) >
+                                                ls_calib_f1(out->precision,
+                                                            out->recall);
+                        }
+                        if (better)
+                                *out = cur;
+                }
+        }
+}
+
+void ls_calib_grid_eval(const uint8_t *grade, const uint8_t *band,
+                        const uint8_t *y, size_t n, int min_grade, int min_band,
+                        ls_calib_grid_t *out) {
+        uint64_t pos = 0, flagged = 0, tp = 0;
+        size_t i;
+
+        for (i = 0; i < n; i++) {
+                pos += y[i] ? 1 : 0;
+                if ((int)grade[i] <= min_grade && (int)band[i] >= min_band) {
+                        flagged++;
+                        tp += y[i] ? 1 : 0;
+                }
+        }
+        ls_calib_grid_fill(out, min_grade, min_band, flagged, tp, pos);
 }
 
 static void ls_calib_liblinear_quiet(const char *s) {

@@ -5,15 +5,16 @@
  * it came from), and the lead's features as of that time, kept up to date
  * as the scorer's inputs and the engine's outputs go by: fit-rule match
  * bits, occurrences per engagement rule (ever, and within the window that
- * ends at the outcome), last activity, total, and one value id per fit
- * attribute. Outcomes are loaded first, so the cut-off is known while the
+ * ends at the outcome), last activity, total, grade and band, and one
+ * value id per fit attribute. Outcomes are loaded first, so the cut-off is known while the
  * history streams and nothing after it is kept. Attribute values are
  * interned per attribute in a table of their own (lowercased).
  *
  * ls_calib_finish() turns the blocks into the report: close rates, the
  * suggested points (log odds ratio scaled to the model's largest points),
- * the threshold search on totals, the standardized features, the fit
- * (ls_calib_logreg()) and the held-out evaluation.
+ * the threshold search on totals, the grid cells and the search over
+ * grid qualifications, the histogram of totals, the standardized
+ * features, the fit (ls_calib_logreg()) and the held-out evaluation.
  */
 #include <ctype.h>
 #include <jansson.h>
@@ -38,6 +39,8 @@ typedef struct ls_calib_lead_s {
         uint64_t line;  /* of the outcome; 0: no outcome */
         uint64_t fit_bits;
         int32_t total;
+        uint8_t grade, band; /* of the last score update before the cutoff
+                              * (indices into the model's levels) */
         uint8_t won, seen;
 } ls_calib_lead_t;
 
@@ -60,6 +63,8 @@ struct ls_calib_s {
                             * them without a reason */
         int64_t last_outcome;
         uint64_t n_outcomes;
+        uint8_t grade0, band0; /* of a lead without a score update: fit and
+                                * engagement 0 */
 };
 
 static uint32_t *ls_calib_ever(const ls_calib_t *cal, ls_calib_lead_t *l) {
@@ -81,6 +86,26 @@ static int64_t ls_calib_default_window(const ls_model_t *m) {
         if (m->decay.kind == LS_DECAY_HALF_LIFE)
                 return 4 * m->decay.half_life_ms;
         return 90 * LS_CALIB_DAY;
+}
+
+/* The grade of @p fit: the first whose min it reaches (docs/MODEL.md). */
+static uint8_t ls_calib_grade_of(const ls_model_t *m, int32_t fit) {
+        size_t i;
+
+        for (i = 0; i + 1 < m->n_grades; i++)
+                if (!m->grades[i].has_min || fit >= m->grades[i].min)
+                        break;
+        return (uint8_t)i;
+}
+
+/* The band of @p eng: the last whose min it reaches. */
+static uint8_t ls_calib_band_of(const ls_model_t *m, int32_t eng) {
+        size_t i;
+
+        for (i = m->n_bands; i-- > 1;)
+                if (!m->bands[i].has_min || eng >= m->bands[i].min)
+                        break;
+        return (uint8_t)(m->n_bands ? i : 0);
 }
 
 ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
@@ -120,6 +145,8 @@ ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
         if (cal->conf.min_leads == 0)
                 cal->conf.min_leads = 30;
         cal->last_outcome = INT64_MIN;
+        cal->grade0 = ls_calib_grade_of(cal->model, 0);
+        cal->band0 = ls_calib_band_of(cal->model, 0);
         cal->attrs =
                 ls_calloc(cal->model->n_fit_rules + 1, sizeof(*cal->attrs));
         if (!cal->attrs)
@@ -188,6 +215,8 @@ static ls_calib_lead_t *ls_calib_lead(ls_calib_t *cal, const char *id,
         if (created) {
                 l->cutoff = INT64_MAX;
                 l->fit_bits = cal->fit_init;
+                l->grade = cal->grade0;
+                l->band = cal->band0;
                 ls_logit_init(&cal->probe, ls_calib_logit(cal, l));
         }
         return l;
@@ -410,6 +439,8 @@ ls_err_t ls_calib_observe_outputs(ls_calib_t *cal, const ls_outbuf_t *ob) {
                 if (o->time > l->cutoff)
                         continue; /* after the outcome: not a feature */
                 l->total = o->total;
+                l->grade = (uint8_t)o->grade;
+                l->band = (uint8_t)o->band;
                 for (k = 0; k < o->n_reasons; k++) {
                         const ls_reason_t *re = &rs[k];
 
@@ -718,6 +749,108 @@ static ls_err_t ls_calib_deciles(const double *p, const uint8_t *y, size_t n,
         return LS_OK;
 }
 
+/* Grid cells of every lead with an outcome, and the grid qualification
+ * chosen on the training rows (first @p n_train of @p rows) then held
+ * out. */
+static ls_err_t ls_calib_grid(ls_calib_t *cal, ls_calib_row_t *rows, size_t n,
+                              size_t n_train, ls_calib_report_t *r) {
+        const ls_model_t *m = cal->model;
+        uint64_t cn[LS_CALIB_MAX_CELLS], cw[LS_CALIB_MAX_CELLS];
+        uint8_t *gr, *bd, *y;
+        size_t i, g, b;
+
+        r->n_grades = m->n_grades < LS_CALIB_MAX_LEVELS ? m->n_grades
+                                                        : LS_CALIB_MAX_LEVELS;
+        r->n_bands = m->n_bands < LS_CALIB_MAX_LEVELS ? m->n_bands
+                                                      : LS_CALIB_MAX_LEVELS;
+        r->n_cells = r->n_grades * r->n_bands;
+        gr = ls_malloc(n ? n : 1);
+        bd = ls_malloc(n ? n : 1);
+        y = ls_malloc(n ? n : 1);
+        if (!gr || !bd || !y) {
+                ls_free(gr);
+                ls_free(bd);
+                ls_free(y);
+                return LS_ERR_NOMEM;
+        }
+        memset(cn, 0, sizeof(cn));
+        memset(cw, 0, sizeof(cw));
+        for (i = 0; i < n; i++) {
+                gr[i] = rows[i].l->grade;
+                bd[i] = rows[i].l->band;
+                y[i] = rows[i].l->won;
+                if (gr[i] < r->n_grades && bd[i] < r->n_bands) {
+                        cn[gr[i] * r->n_bands + bd[i]]++;
+                        cw[gr[i] * r->n_bands + bd[i]] += y[i];
+                }
+        }
+        for (g = 0; g < r->n_grades; g++)
+                for (b = 0; b < r->n_bands; b++) {
+                        ls_calib_cell_t *c = &r->cells[g * r->n_bands + b];
+
+                        c->grade = (int)g;
+                        c->band = (int)b;
+                        c->grade_name = m->grades[g].name;
+                        c->band_name = m->bands[b].name;
+                        snprintf(c->cell, sizeof(c->cell), "%.22s%d",
+                                 c->grade_name, (int)b + 1);
+                        ls_calib_rate(cw[g * r->n_bands + b],
+                                      cn[g * r->n_bands + b], &c->r);
+                }
+        ls_calib_grid_search(gr, bd, y, n_train, r->n_grades, r->n_bands,
+                             cal->conf.target_precision,
+                             cal->conf.target_recall, &r->grid_train);
+        if (r->grid_train.found)
+                ls_calib_grid_eval(gr + n_train, bd + n_train, y + n_train,
+                                   n - n_train, r->grid_train.min_grade,
+                                   r->grid_train.min_band, &r->grid_test);
+        ls_free(gr);
+        ls_free(bd);
+        ls_free(y);
+        return LS_OK;
+}
+
+/* The histogram of the totals of @p rows by outcome: bins of a round
+ * width (1, 2 or 5 times a power of ten) so that at most 30 cover the
+ * range. */
+static void ls_calib_hist(const ls_calib_row_t *rows, size_t n,
+                          ls_calib_hist_t *h) {
+        static const double steps[] = {1, 2, 5};
+        int32_t lo = INT32_MAX, hi = INT32_MIN;
+        double width = 1, scale = 1, start;
+        size_t i, k, bin;
+
+        memset(h, 0, sizeof(*h));
+        if (n == 0)
+                return;
+        for (i = 0; i < n; i++) {
+                if (rows[i].l->total < lo)
+                        lo = rows[i].l->total;
+                if (rows[i].l->total > hi)
+                        hi = rows[i].l->total;
+        }
+        for (k = 0;; k++) {
+                width = steps[k % 3] * scale;
+                if (k % 3 == 2)
+                        scale *= 10;
+                start = floor((double)lo / width) * width;
+                if (((double)hi - start) / width < 30)
+                        break;
+        }
+        h->lo = start;
+        h->width = width;
+        h->n_bins = (size_t)(((double)hi - start) / width) + 1;
+        for (i = 0; i < n; i++) {
+                bin = (size_t)(((double)rows[i].l->total - start) / width);
+                if (bin >= h->n_bins)
+                        bin = h->n_bins - 1;
+                if (rows[i].l->won)
+                        h->won[bin]++;
+                else
+                        h->lost[bin]++;
+        }
+}
+
 static double ls_calib_sigmoid(double z) {
         return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
 }
@@ -949,7 +1082,10 @@ ls_err_t ls_calib_finish(ls_calib_t *cal, ls_calib_report_t **reportp,
         r->target_value = cal->conf.target_precision > 0
                                   ? cal->conf.target_precision
                                   : cal->conf.target_recall;
+        ls_calib_hist(rows, n, &r->hist);
         /* training rows first: the time order puts them there */
+        if ((err = ls_calib_grid(cal, rows, n, n_train, r)) != LS_OK)
+                goto fail;
         if ((err = ls_calib_fit(cal, rows, n, n_train, r, errstr,
                                 errstr_size)) != LS_OK)
                 goto fail;

@@ -5,7 +5,8 @@
  * two steps, so that the decoded profile attributes can be observed
  * without a second decode), hands each applied input and the engine's
  * outputs to a calibration (ls_calibrate.h), and prints its report as
- * text or JSON. docs/CALIBRATE.md explains every field.
+ * text or JSON (and, with --html, writes it as a page with charts).
+ * docs/CALIBRATE.md explains every field.
  *
  * Bad history lines are reported as `<input>:<line>: <message>` and
  * skipped, as `score` does; a bad outcome line stops the command before
@@ -42,7 +43,7 @@ static void ls_calibrate_usage(FILE *fp) {
                 "                           [--c C] [--min-leads N] "
                 "[--buckets N]\n"
                 "                           [--write-model FILE] "
-                "[--json]\n"
+                "[--json] [--html FILE]\n"
                 "\n"
                 "Scores a history of events and profiles (newline-delimited "
                 "JSON, as `score`\n"
@@ -97,6 +98,12 @@ static void ls_calibrate_usage(FILE *fp) {
                 "model as a model file\n"
                 "  -j, --json                print the report as one JSON "
                 "object\n"
+                "  -H, --html FILE           also write the report as one "
+                "self-contained HTML page\n"
+                "                            with charts (totals by "
+                "outcome, close rate per grid\n"
+                "                            cell, lift and calibration "
+                "by decile)\n"
                 "  -h, --help                print this help and exit\n"
                 "\n"
                 "exit status:\n"
@@ -279,11 +286,12 @@ int ls_cmd_calibrate(int argc, char **argv) {
                 {"buckets", required_argument, NULL, 'b'},
                 {"write-model", required_argument, NULL, 'W'},
                 {"json", no_argument, NULL, 'j'},
+                {"html", required_argument, NULL, 'H'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         const char *model_path = NULL, *model_id = NULL, *input_path = NULL;
-        const char *outcomes_path = NULL, *in_name = NULL;
+        const char *outcomes_path = NULL, *in_name = NULL, *html_path = NULL;
         const char *write_path = NULL;
         ls_calib_conf_t conf;
         ls_modelset_t *ms = NULL;
@@ -304,7 +312,7 @@ int ls_cmd_calibrate(int argc, char **argv) {
         ls_buf_init(&buf);
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":m:M:i:O:s:w:p:r:c:n:b:W:jh",
+        while ((c = getopt_long(argc, argv, ":m:M:i:O:s:w:p:r:c:n:b:W:jH:h",
                                 longopts, NULL)) != -1) {
                 switch (c) {
                 case 'm':
@@ -394,6 +402,9 @@ int ls_cmd_calibrate(int argc, char **argv) {
                         break;
                 case 'j':
                         json = 1;
+                        break;
+                case 'H':
+                        html_path = optarg;
                         break;
                 case 'h':
                         ls_calibrate_usage(stdout);
@@ -495,6 +506,11 @@ int ls_cmd_calibrate(int argc, char **argv) {
         }
         if (write_path && ls_calibrate_write(cal, report, write_path) != 0)
                 goto done;
+        if (html_path && ls_calib_report_html_file(report, html_path, errstr,
+                                                   sizeof(errstr)) != LS_OK) {
+                fprintf(stderr, "leadscore calibrate: %s\n", errstr);
+                goto done;
+        }
         if (rejected)
                 fprintf(stderr,
                         "leadscore calibrate: %s: %llu line%s rejected\n",

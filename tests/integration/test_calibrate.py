@@ -11,7 +11,9 @@ the truth:
 - the fitted model's held-out AUC is within AUC_MARGIN of the AUC of the
   generator's true probabilities on the same held-out leads.
 
-Then: the threshold meets its target, --split is honoured, the run is
+Then: the threshold and the grid qualification meet their target, the
+grid cells and the histogram of totals cover every closed lead, --split
+is honoured, the run is
 deterministic, --help names every option, and bad outcomes, unknown leads,
 bad history lines and usage errors give their exit status and messages.
 """
@@ -148,9 +150,37 @@ def main():
     t = json.loads(out)["threshold"]
     check(rc == 0 and t["target"] == "precision" and t["train"]["precision"] >= 0.7,
           "--target-precision 0.7 is met on training: %s" % t)
+    g = json.loads(out)["grid"]
+    check(g["target"] == "precision" and g["train"]["precision"] >= 0.7,
+          "--target-precision 0.7 is met on training by the grid: %s" % g)
     rc, out, err = run(base + ["--json", "--target-recall", "0.9"])
     t = json.loads(out)["threshold"]
     check(rc == 0 and t["train"]["recall"] >= 0.9, "--target-recall 0.9 is met: %s" % t)
+    g = json.loads(out)["grid"]
+    check(g["train"]["recall"] >= 0.9, "--target-recall 0.9 is met by the grid: %s" % g)
+
+    # grid cells: 4 grades x 4 bands of history_model.yaml, every closed
+    # lead in one; the grid qualification flags its cells' leads
+    cells = rep["cells"]
+    check([c["cell"] for c in cells] == [g + str(b) for g in "ABCD" for b in range(1, 5)],
+          "cells A1..D4 in order: %s" % [c["cell"] for c in cells])
+    check(sum(c["close"]["leads"] for c in cells) == rep["base"]["leads"]
+          and sum(c["close"]["won"] for c in cells) == rep["base"]["won"],
+          "the cells cover every closed lead")
+    g = rep["grid"]
+    check(g["min_grade"] in "ABCD" and g["min_band"] in ("cold", "warm", "hot", "on_fire"),
+          "the grid qualification names a grade and a band: %s" % g)
+    flagged = [c for c in cells if c["cell"] in g["cells"]]
+    check(len(flagged) == (g["grade_index"] + 1) * (4 - g["band_index"]),
+          "the qualification flags a rectangle of cells: %s" % g["cells"])
+    check(g["train"]["flagged"] + g["test"]["flagged"] == sum(c["close"]["leads"] for c in flagged),
+          "training and held-out flagged leads are the leads of its cells")
+    check(g["yaml"] == "mql:\n  enter: {min_grade: %s, min_band: %s}\n" % (g["min_grade"], g["min_band"]),
+          "the grid qualification as YAML: %r" % g["yaml"])
+    histo = rep["score_histogram"]
+    check(sum(b["won"] + b["lost"] for b in histo["bins"]) == rep["base"]["leads"]
+          and sum(b["won"] for b in histo["bins"]) == rep["base"]["won"],
+          "the histogram of totals covers every closed lead")
 
     # --split; determinism
     rc, out, err = run(base + ["--json", "--split", "2026-07-01T00:00:00Z"])
@@ -166,7 +196,9 @@ def main():
     rc, out, err = run(base)
     check(rc == 0, "text report exits 0")
     for s in ("lead-to-customer rate", "close rate per rule", "close rate per attribute value",
-              "MQL threshold", "logistic regression", "held-out evaluation", "decile"):
+              "MQL threshold", "close rate per grid cell", "MQL on the grid",
+              "enter: {min_grade: %s, min_band: %s}" % (g["min_grade"], g["min_band"]),
+              "logistic regression", "held-out evaluation", "decile"):
         check(s in out, "text report has '%s'" % s)
     print("\n".join(out.splitlines()[:12]))
 

@@ -1,9 +1,10 @@
 /*
  * test_calibrate.c - the statistics of a calibration (Wilson intervals
  * against published values, the AUC and the threshold search on cases
- * worked by hand, liblinear's fit on a separable and on a known model),
+ * worked by hand, the grid search over grades x bands on a grid worked
+ * by hand, liblinear's fit on a separable and on a known model),
  * outcome lines and their errors, and a small history scored through the
- * scorer into a report.
+ * scorer into a report, printed as JSON and as an HTML page.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -103,6 +104,89 @@ static void test_threshold(void **state) {
         ls_calib_threshold_eval(s, y, 6, 45, &t);
         assert_int_equal(t.flagged, 2);
         assert_true(t.precision == 1 && fabs(t.recall - 2.0 / 3) < 1e-12);
+}
+
+/*
+ * Two grades (A = 0, B = 1) x three bands (0 cold, 1 warm, 2 hot); leads
+ * per cell (won of n):
+ *
+ *            cold   warm   hot
+ *      A     0/2    1/2    2/2
+ *      B     0/4    1/2    1/2        5 won of 14
+ *
+ * Pairs (min_grade, min_band): flagged, won, precision, recall, F1
+ *   (A, hot)   2 2  1     0.4  0.571
+ *   (A, warm)  4 3  0.75  0.6  0.667
+ *   (A, cold)  6 3  0.5   0.6  0.545
+ *   (B, hot)   4 3  0.75  0.6  0.667   the same counts as (A, warm)
+ *   (B, warm)  8 5  0.625 1    0.769   the best F1
+ *   (B, cold) 14 5  0.357 1    0.526
+ */
+static void test_grid_search(void **state) {
+        static const uint8_t cells[6][3] = {{0, 0, 2}, {0, 1, 2}, {0, 2, 2},
+                                            {1, 0, 4}, {1, 1, 2}, {1, 2, 2}};
+        static const uint8_t cell_won[6] = {0, 1, 2, 0, 1, 1};
+        uint8_t grade[16], band[16], y[16];
+        size_t n = 0, c, k;
+        ls_calib_grid_t g;
+
+        for (c = 0; c < 6; c++)
+                for (k = 0; k < cells[c][2]; k++) {
+                        grade[n] = cells[c][0];
+                        band[n] = cells[c][1];
+                        y[n++] = k < cell_won[c];
+                }
+        assert_int_equal(n, 14);
+        /* best F1: (B, warm) */
+        ls_calib_grid_search(grade, band, y, n, 2, 3, 0, 0, &g);
+        assert_true(g.found && g.min_grade == 1 && g.min_band == 1);
+        assert_int_equal(g.flagged, 8);
+        assert_int_equal(g.tp, 5);
+        assert_true(g.precision == 0.625 && g.recall == 1);
+        /* precision >= 0.7: recall 0.6 at precision 0.75 twice; the
+         * strictest pair, (A, warm), wins the tie */
+        ls_calib_grid_search(grade, band, y, n, 2, 3, 0.7, 0, &g);
+        assert_true(g.found && g.min_grade == 0 && g.min_band == 1);
+        assert_int_equal(g.flagged, 4);
+        assert_int_equal(g.tp, 3);
+        /* precision >= 0.8: only (A, hot) */
+        ls_calib_grid_search(grade, band, y, n, 2, 3, 0.8, 0, &g);
+        assert_true(g.found && g.min_grade == 0 && g.min_band == 2);
+        assert_true(g.precision == 1 && fabs(g.recall - 0.4) < 1e-12);
+        /* recall 1: (B, warm) is more precise than (B, cold) */
+        ls_calib_grid_search(grade, band, y, n, 2, 3, 0, 1.0, &g);
+        assert_true(g.found && g.min_grade == 1 && g.min_band == 1);
+        /* recall >= 0.5: precision 0.75 at (A, warm) and (B, hot), both
+         * recall 0.6: the strictest */
+        ls_calib_grid_search(grade, band, y, n, 2, 3, 0, 0.5, &g);
+        assert_true(g.found && g.min_grade == 0 && g.min_band == 1);
+        assert_true(g.precision == 0.75 && fabs(g.recall - 0.6) < 1e-12);
+        /* a won lead outside the grid counts in the recall only */
+        grade[n] = 7;
+        band[n] = 0;
+        y[n] = 1;
+        ls_calib_grid_search(grade, band, y, n + 1, 2, 3, 0, 1.0, &g);
+        assert_false(g.found);
+        ls_calib_grid_search(grade, band, y, n + 1, 2, 3, 0, 0, &g);
+        assert_true(g.found && g.min_grade == 1 && g.min_band == 1);
+        assert_true(fabs(g.recall - 5.0 / 6) < 1e-12);
+        /* unreachable precision; no grid */
+        ls_calib_grid_search(grade, band, y, n, 2, 3, 1.0, 0, &g);
+        assert_true(g.found && g.min_band == 2); /* (A, hot): 2 of 2 */
+        y[4] = 0;                                /* (A, hot) now 1 of 2 */
+        ls_calib_grid_search(grade, band, y, n, 2, 3, 0.9, 0, &g);
+        assert_false(g.found);
+        ls_calib_grid_search(grade, band, y, n, 0, 3, 0, 0, &g);
+        assert_false(g.found);
+        ls_calib_grid_search(grade, band, y, n, 9, 3, 0, 0, &g);
+        assert_false(g.found);
+        /* a fixed pair on other leads */
+        y[4] = 1;
+        ls_calib_grid_eval(grade, band, y, n, 1, 2, &g);
+        assert_true(g.found && g.min_grade == 1 && g.min_band == 2);
+        assert_int_equal(g.flagged, 4);
+        assert_int_equal(g.tp, 3);
+        assert_true(g.precision == 0.75 && fabs(g.recall - 0.6) < 1e-12);
 }
 
 static void test_logreg_separable(void **state) {
@@ -321,6 +405,25 @@ static void test_unknown_lead(void **state) {
         fx_free(&fx);
 }
 
+/* 1 when the id at @p id (after id=") is a chart's own (its prefix) or
+ * one of the headline table's. */
+static int ls_html_id_ok(const char *id) {
+        static const char *const ids[] = {
+                "headline", "model",     "leads",      "base-rate",
+                "split",    "auc-test",  "auc-points", "auc-train",
+                "target",   "threshold", "grid",       "grid-yaml"};
+        size_t i, n;
+
+        if (!strncmp(id, "chart-", 6))
+                return 1;
+        for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+                n = strlen(ids[i]);
+                if (!strncmp(id, ids[i], n) && id[n] == '"')
+                        return 1;
+        }
+        return 0;
+}
+
 /*
  * 40 leads: lead i is an exec when i % 2, a student when i % 5 == 0,
  * views pricing i % 4 times, careers once when i % 3 == 0; won when it
@@ -431,6 +534,53 @@ static void test_history(void **state) {
         assert_string_equal(r->values[0].value, "staff");
         assert_int_equal(r->values[0].r.n, 20);
         assert_string_equal(r->values[1].value, "vp");
+        /* grid cells: A (fit >= 10) are the execs (odd i), hot
+         * (engagement >= 20) the leads with 3 pricing views (i % 4 == 3,
+         * every odd hot lead) or 2 and no careers (i % 4 == 2, i % 3 !=
+         * 0: 7 leads); every exec won, 3 others did (i % 7 == 0) */
+        assert_int_equal(r->n_grades, 2);
+        assert_int_equal(r->n_bands, 2);
+        assert_int_equal(r->n_cells, 4);
+        assert_string_equal(r->cells[0].cell, "A1");
+        assert_string_equal(r->cells[1].cell, "A2");
+        assert_string_equal(r->cells[1].band_name, "hot");
+        assert_string_equal(r->cells[2].cell, "B1");
+        assert_string_equal(r->cells[3].grade_name, "B");
+        assert_int_equal(r->cells[0].r.n, 10);
+        assert_int_equal(r->cells[0].r.won, 10);
+        assert_int_equal(r->cells[1].r.n, 10);
+        assert_int_equal(r->cells[1].r.won, 10);
+        assert_int_equal(r->cells[2].r.n, 13); /* won: 0, 28 */
+        assert_int_equal(r->cells[2].r.won, 2);
+        assert_int_equal(r->cells[3].r.n, 7); /* won: 14 */
+        assert_int_equal(r->cells[3].r.won, 1);
+        /* training (0..29): A is 15 of 15 won, and 18 won in all: (A,
+         * cold) has the best F1 (0.909; (B, cold) 0.75) */
+        assert_true(r->grid_train.found);
+        assert_int_equal(r->grid_train.min_grade, 0);
+        assert_int_equal(r->grid_train.min_band, 0);
+        assert_int_equal(r->grid_train.flagged, 15);
+        assert_int_equal(r->grid_train.tp, 15);
+        /* held out (30..39): the 5 execs, the only wins */
+        assert_int_equal(r->grid_test.flagged, 5);
+        assert_int_equal(r->grid_test.tp, 5);
+        assert_true(r->grid_test.recall == 1);
+        assert_string_equal(ls_calib_grid_yaml(r, 0, 0, line, sizeof(line)),
+                            "mql:\n  enter: {min_grade: A, min_band: cold}\n");
+        assert_string_equal(ls_calib_grid_yaml(r, 1, 1, line, 20),
+                            "mql:\n  enter: {min_");
+        /* the histogram of totals covers every lead */
+        {
+                uint64_t won_h = 0, all_h = 0;
+
+                assert_true(r->hist.n_bins > 0);
+                for (k = 0; k < (int)r->hist.n_bins; k++) {
+                        won_h += r->hist.won[k];
+                        all_h += r->hist.won[k] + r->hist.lost[k];
+                }
+                assert_int_equal(all_h, 40);
+                assert_int_equal(won_h, r->base.won);
+        }
 
         ls_buf_init(&buf);
         assert_int_equal(ls_calib_report_json(r, &buf), LS_OK);
@@ -438,6 +588,50 @@ static void test_history(void **state) {
         assert_non_null(
                 strstr((const char *)buf.data, "\"rule\": \"pricing\""));
         ls_buf_free(&buf);
+
+        /* the HTML page: four charts, inline SVG whose ids are each
+         * chart's own, and the model's strings escaped */
+        {
+                const char *model_id = r->model_id, *p, *page;
+                int figures = 0, svgs = 0;
+
+                r->model_id = "<m&\"x'>";
+                ls_buf_init(&buf);
+                assert_int_equal(
+                        ls_calib_report_html(r, &buf, fx.err, sizeof(fx.err)),
+                        LS_OK);
+                page = buf.data;
+                assert_true(!strncmp(page, "<!DOCTYPE html>", 15));
+                assert_non_null(strstr(page, "&lt;m&amp;&quot;x&#39;&gt;"));
+                assert_null(strstr(page, "<m&"));
+                assert_null(strstr(page, "<?xml"));
+                for (p = page; (p = strstr(p, "<figure id=\"chart-")); p++)
+                        figures++;
+                for (p = page; (p = strstr(p, "<svg")); p++)
+                        svgs++;
+                assert_int_equal(figures, 4);
+                assert_int_equal(svgs, 4);
+                /* every id is a chart's or a row's of the table */
+                for (p = page; (p = strstr(p, " id=\"")); p++)
+                        assert_true(ls_html_id_ok(p + 5));
+                assert_non_null(strstr(page, "href=\"#chart-cells-"));
+                assert_null(strstr(page, "href=\"#glyph"));
+                assert_non_null(strstr(page, "enter: {min_grade: A, "
+                                             "min_band: cold}"));
+                /* nothing from elsewhere */
+                assert_null(strstr(page, "<script"));
+                assert_null(strstr(page, "<link"));
+                assert_null(strstr(page, " src="));
+                r->model_id = model_id;
+                ls_buf_free(&buf);
+                /* a file that cannot be written is named */
+                assert_int_equal(
+                        ls_calib_report_html_file(r, "/nonexistent/dir/r.html",
+                                                  fx.err, sizeof(fx.err)),
+                        LS_ERR_IO);
+                assert_string_equal(fx.err, "/nonexistent/dir/r.html: No "
+                                            "such file or directory");
+        }
         ls_calib_report_destroy(r);
         fx_free(&fx);
 }
@@ -537,6 +731,7 @@ int main(void) {
                 cmocka_unit_test(test_wilson),
                 cmocka_unit_test(test_auc),
                 cmocka_unit_test(test_threshold),
+                cmocka_unit_test(test_grid_search),
                 cmocka_unit_test(test_logreg_separable),
                 cmocka_unit_test(test_logreg_known),
                 cmocka_unit_test(test_outcome_errors),
