@@ -4,7 +4,9 @@
  * loader refuses, and the engine scoring one live: the probability, the
  * 0-100 total, the per-feature contributions, the window moving on with
  * no input, MQL on the total, a snapshot that resumes identically, and
- * the JSON and Avro encoders.
+ * the JSON and Avro encoders (the Avro read back with avro-c against
+ * schemas/score_update.avsc); hot leads on the total; and a model set
+ * reload that turns a points model logistic, or changes its coefficients.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <avro.h>
+
+#include "codec/ls_avro_int.h"
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_json.h"
@@ -332,11 +337,244 @@ static void test_engine(void **state) {
         fx_free(&fx);
 }
 
+static avro_schema_t load_schema(const char *file) {
+        char path[1024], *text;
+        avro_schema_t sch;
+        FILE *fp;
+        long n;
+
+        snprintf(path, sizeof(path), "%s/schemas/%s", LS_SOURCE_DIR, file);
+        fp = fopen(path, "rb");
+        assert_non_null(fp);
+        fseek(fp, 0, SEEK_END);
+        n = ftell(fp);
+        fseek(fp, 0, SEEK_SET);
+        text = malloc((size_t)n + 1);
+        assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+        text[n] = '\0';
+        fclose(fp);
+        if (avro_schema_from_json_length(text, (size_t)n, &sch))
+                fail_msg("%s: %s", path, avro_strerror());
+        free(text);
+        return sch;
+}
+
+/* The Avro of a logistic update, read with avro-c: probability and
+ * features as the engine gave them; a points model's are null and []. */
+static void test_avro(void **state) {
+        avro_schema_t sch = load_schema("score_update.avsc");
+        avro_value_iface_t *iface = avro_generic_class_from_schema(sch);
+        avro_value_t v, f, br, item, x;
+        const ls_output_t *o;
+        const ls_feature_t *feat;
+        avro_reader_t r;
+        ls_buf_t buf;
+        size_t n, i;
+        double dv;
+        int disc;
+        fx_t fx;
+
+        (void)state;
+        fx_init(&fx);
+        fx_event(&fx, "ada", "e1", "demo_request", T0 + HOUR);
+        o = fx_update(&fx);
+        feat = ls_output_features(&fx.ob, o);
+        ls_buf_init(&buf);
+        assert_int_equal(ls_avro_encode_output(&fx.ob, o, &buf), LS_OK);
+        avro_generic_value_new(iface, &v);
+        r = avro_reader_memory(buf.data, (int64_t)buf.len);
+        if (avro_value_read(r, &v))
+                fail_msg("read: %s", avro_strerror());
+        avro_reader_free(r);
+        { /* avro-c writes it back as the same bytes: nothing more */
+                static char bytes[8192];
+                avro_writer_t wr = avro_writer_memory(bytes, sizeof(bytes));
+
+                assert_int_equal(avro_value_write(wr, &v), 0);
+                assert_int_equal(avro_writer_tell(wr), (int64_t)buf.len);
+                assert_memory_equal(bytes, buf.data, buf.len);
+                avro_writer_free(wr);
+        }
+        assert_int_equal(avro_value_get_by_name(&v, "probability", &f, NULL),
+                         0);
+        avro_value_get_discriminant(&f, &disc);
+        assert_int_equal(disc, 1);
+        avro_value_get_current_branch(&f, &br);
+        avro_value_get_double(&br, &dv);
+        assert_true(dv == o->probability);
+        assert_int_equal(avro_value_get_by_name(&v, "features", &f, NULL), 0);
+        avro_value_get_size(&f, &n);
+        assert_int_equal(n, o->n_features);
+        for (i = 0; i < n; i++) {
+                const char *name;
+                size_t len;
+
+                avro_value_get_by_index(&f, i, &item, NULL);
+                avro_value_get_by_name(&item, "name", &x, NULL);
+                avro_value_get_string(&x, &name, &len);
+                assert_string_equal(name, feat[i].name);
+                avro_value_get_by_name(&item, "value", &x, NULL);
+                avro_value_get_double(&x, &dv);
+                assert_true(dv == feat[i].value);
+                avro_value_get_by_name(&item, "contribution", &x, NULL);
+                avro_value_get_double(&x, &dv);
+                assert_true(dv == feat[i].contribution);
+        }
+        avro_value_decref(&v);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(sch);
+        ls_buf_free(&buf);
+        fx_free(&fx);
+}
+
+/* Hot lead on a logistic model: points within the window are what the
+ * events added to the total. */
+static void test_hot(void **state) {
+        static const char *const yaml =
+                "models:\n"
+                "  - id: p\n"
+                "    kind: logistic\n"
+                "    engagement:\n"
+                "      rules:\n"
+                "        - {id: visit, event: page_view}\n"
+                "    grades: [{name: A}]\n"
+                "    bands: [{name: cold}]\n"
+                "    hot: {points: 30, within: 1h}\n"
+                "    logistic:\n"
+                "      intercept: -3\n"
+                "      window: 1d\n"
+                "      coefficients: {visit: 1.5}\n";
+        ls_modelset_t *ms;
+        ls_shard_t *sh;
+        ls_outbuf_t ob;
+        char err[512], id[16];
+        int i, hot_at = 0;
+
+        (void)state;
+        assert_int_equal(ls_modelset_load_string(yaml, strlen(yaml), "t.yaml",
+                                                 NULL, &ms, err, sizeof(err)),
+                         LS_OK);
+        sh = ls_shard_new(ms);
+        ls_outbuf_init(&ob);
+        /* totals 5, 12, 21, 28, 36: +7, +9, +7, +8, 31 points by the
+         * fourth visit */
+        for (i = 1; i <= 5 && !hot_at; i++) {
+                ls_input_t in = {.kind = LS_INPUT_EVENT,
+                                 .lead_id = "ada",
+                                 .event_id = id,
+                                 .event_type = "page_view",
+                                 .time = T0 + i * 60000};
+                size_t k;
+
+                snprintf(id, sizeof(id), "v%d", i);
+                ls_outbuf_reset(&ob);
+                assert_int_equal(ls_shard_apply(sh, &in, &ob, err, sizeof(err)),
+                                 LS_OK);
+                for (k = 0; k < ob.n_outs; k++)
+                        if (ob.outs[k].alert == LS_ALERT_HOT_LEAD)
+                                hot_at = i;
+        }
+        assert_int_equal(hot_at, 4);
+        ls_outbuf_free(&ob);
+        ls_shard_destroy(sh);
+        ls_modelset_destroy(ms);
+}
+
+/* A reload: points to logistic keeps the seq and fit matches, and starts
+ * the window empty; logistic to logistic with the same buckets keeps the
+ * occurrences and rescored them with the new coefficients. */
+static void test_migrate(void **state) {
+        static const char *const points =
+                "models:\n"
+                "  - id: p\n"
+                "    fit:\n"
+                "      rules:\n"
+                "        - {id: big, attribute: employees, range: {min: "
+                "100}, points: 10}\n"
+                "    engagement:\n"
+                "      rules:\n"
+                "        - {id: demo, event: demo_request, points: 30}\n"
+                "        - {id: visit, event: page_view, points: 1}\n"
+                "    grades: [{name: A}]\n"
+                "    bands: [{name: cold}]\n";
+        const ls_kv_t big[] = {{"employees", "500"}};
+        ls_input_t prof = {.kind = LS_INPUT_PROFILE,
+                           .lead_id = "ada",
+                           .time = T0,
+                           .fields = big,
+                           .n_fields = 1};
+        ls_modelset_t *pms, *l2;
+        ls_shard_t *psh, *lsh, *l2sh;
+        ls_lead_view_t view;
+        char yaml[4096];
+        fx_t fx;
+
+        (void)state;
+        assert_int_equal(ls_modelset_load_string(points, strlen(points),
+                                                 "p.yaml", NULL, &pms, fx.err,
+                                                 sizeof(fx.err)),
+                         LS_OK);
+        psh = ls_shard_new(pms);
+        ls_outbuf_init(&fx.ob);
+        assert_int_equal(
+                ls_shard_apply(psh, &prof, &fx.ob, fx.err, sizeof(fx.err)),
+                LS_OK);
+        {
+                ls_input_t in = {.kind = LS_INPUT_EVENT,
+                                 .lead_id = "ada",
+                                 .event_id = "d1",
+                                 .event_type = "demo_request",
+                                 .time = T0 + HOUR};
+
+                assert_int_equal(ls_shard_apply(psh, &in, &fx.ob, fx.err,
+                                                sizeof(fx.err)),
+                                 LS_OK);
+        }
+        ls_outbuf_free(&fx.ob);
+        fx_init(&fx);
+        lsh = ls_shard_migrate(psh, fx.ms, fx.err, sizeof(fx.err));
+        assert_non_null(lsh);
+        assert_int_equal(ls_shard_lead(lsh, "ada", 0, &view), LS_OK);
+        assert_int_equal(view.seq, 2);
+        /* fit kept (big), the demo is not in the window */
+        assert_int_equal(view.fit, (int)lround(100 * sigmoid(-0.5)));
+        assert_int_equal(view.engagement, 0);
+
+        /* the same set with the demo weighing 4: occurrences kept */
+        snprintf(yaml, sizeof(yaml), "%s", MODEL);
+        {
+                char *w = strstr(yaml, "demo: 2.0");
+
+                assert_non_null(w);
+                memcpy(w, "demo: 4.0", 9);
+        }
+        assert_int_equal(ls_modelset_load_string(yaml, strlen(yaml), "t2.yaml",
+                                                 NULL, &l2, fx.err,
+                                                 sizeof(fx.err)),
+                         LS_OK);
+        fx_event(&fx, "bob", "b1", "demo_request", T0 + HOUR);
+        l2sh = ls_shard_migrate(fx.sh, l2, fx.err, sizeof(fx.err));
+        assert_non_null(l2sh);
+        assert_int_equal(ls_shard_lead(l2sh, "bob", 0, &view), LS_OK);
+        assert_int_equal(
+                view.fit + view.engagement,
+                (int)lround(100 * sigmoid(-2 + 4.0 * log1p(1.0) + 0.25 * 4)));
+        ls_shard_destroy(l2sh);
+        ls_modelset_destroy(l2);
+        ls_shard_destroy(lsh);
+        ls_shard_destroy(psh);
+        ls_modelset_destroy(pms);
+        fx_free(&fx);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_window_buckets),
                 cmocka_unit_test(test_loader),
                 cmocka_unit_test(test_engine),
+                cmocka_unit_test(test_avro),
+                cmocka_unit_test(test_hot),
+                cmocka_unit_test(test_migrate),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
