@@ -311,6 +311,14 @@ void ls_calib_report_print(const ls_calib_report_t *r, FILE *fp) {
         }
         fprintf(fp, "  %-28s %10.4f %10.4f\n", "(intercept)", r->intercept_std,
                 r->intercept);
+        if (r->logit_thr_train.found) {
+                fprintf(fp,
+                        "  as a logistic model (--write-model): MQL at "
+                        "total >= %.0f of 100\n",
+                        ceil(r->logit_thr_train.threshold));
+                ls_calib_print_thresh(fp, "training", &r->logit_thr_train);
+                ls_calib_print_thresh(fp, "held out", &r->logit_thr_test);
+        }
 
         fprintf(fp, "\nheld-out evaluation (%llu leads)\n",
                 (unsigned long long)r->test.n);
@@ -561,6 +569,15 @@ ls_err_t ls_calib_report_json(const ls_calib_report_t *r, ls_buf_t *buf) {
                 ls_calib_num(r->test.rate));
         rules = values = coefs = deciles = NULL; /* root owns them */
         if (!root)
+                goto done;
+        if (r->logit_thr_train.found &&
+            json_object_set_new(
+                    json_object_get(root, "logistic"), "threshold",
+                    json_pack("{so so so}", "min_total",
+                              json_integer((json_int_t)ceil(
+                                      r->logit_thr_train.threshold)),
+                              "train", ls_calib_jthresh(&r->logit_thr_train),
+                              "test", ls_calib_jthresh(&r->logit_thr_test))))
                 goto done;
         if (!(text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER |
                                               JSON_REAL_PRECISION(10))))
