@@ -12,7 +12,10 @@ calibrate --write-model`; the model file it writes
     by lead id): the score and alert topics hold exactly what `score`
     gives on each partition's inputs in merge order (docs/DURABILITY.md),
     read back with confluent-kafka, and nothing goes to the dead-letter
-    topic.
+    topic; `leadscore replay` of the topics produces the very same
+    records; and with Avro output, a live run's and a replay's records
+    are again the same bytes, and decode against schemas/score_update.avsc
+    to the probability and features of the JSON run.
 
 A calibration on a history whose window features the model cannot see
 (--window 1d) gives a different model: the coefficients come from the
@@ -151,13 +154,64 @@ def test_run_matches_score():
         diff = oc.diff_outputs(expected[what], oc.as_offline(outs[what]),
                                "score", "run", what, headers=False)
         assert not diff, diff
+    assert outs["alerts"], "no alerts"
     h.log("run: %d score updates, %d alerts, as `score` gives them" % (
         len(outs["scores"]), len(outs["alerts"])))
+    replay(cfg, "lg", outs, None)
+
+    # Avro output: live and replayed alike, and decoded by an independent
+    # reader to what the JSON run said
+    atopics = dict(oc.topic_set("la"), events=topics["events"],
+                   profiles=topics["profiles"])
+    acfg = oc.write_config(d, bootstrap, "g-la", atopics, fmt_out="avro",
+                           model=model)
+    run = oc.start_run(acfg, "run-la")
+    try:
+        run.wait_line("event=assigned", 60)
+        oc.wait_caught_up(bootstrap, "g-la", atopics, PARTS, 120, [run])
+        oc.stop_run(run)
+    finally:
+        run.kill()
+    aouts = oc.run_outputs(bootstrap, atopics, PARTS)
+    assert not aouts["dead_letters"]
+    dec = oc.avro_decoder("scores")
+    by_id = {oc.header(o, "leadscore.id"): json.loads(o.value)
+             for o in outs["scores"]}
+    assert len(aouts["scores"]) == len(outs["scores"])
+    for o in aouts["scores"]:
+        a = dec(o.value)
+        j = by_id[oc.header(o, "leadscore.id")]
+        assert a["probability"] == j["probability"], (a, j)
+        assert [(f["name"], f["value"], f["contribution"])
+                for f in a["features"]] == [
+                    (f["name"], f["value"], f["contribution"])
+                    for f in j["features"]], (a, j)
+    replay(acfg, "la", aouts, oc.avro_decoder)
+
+
+def replay(cfg, case, live_out, decoder):
+    """`leadscore replay --config` of the run's topics to two other
+    topics: the same records as the live run."""
+    p = subprocess.run([h.LEADSCORE, "replay", "--config", cfg,
+                        "--output-topic", case + "-rscores",
+                        "--alerts-topic", case + "-ralerts", "--quiet"],
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, "replay: exit %d: %s" % (
+        p.returncode, p.stderr.decode()[-2000:])
+    for what, topic in (("scores", case + "-rscores"),
+                        ("alerts", case + "-ralerts")):
+        got = oc.read_topic(BROKER.address, topic, PARTS)
+        diff = oc.diff_outputs(live_out[what], got, "live", "replay", what,
+                               decoder(what) if decoder else None)
+        assert not diff, diff
+    h.log("%s: replay identical to the live run" % case)
 
 
 if __name__ == "__main__":
-    BROKER = h.Broker(partitions=PARTS,
-                      topics=list(oc.topic_set("lg").values()))
+    BROKER = h.Broker(partitions=PARTS, topics=[
+        t for c in ("lg", "la")
+        for t in list(oc.topic_set(c).values()) + [c + "-rscores",
+                                                   c + "-ralerts"]])
     try:
         h.main([test_calibrate_check_score, test_run_matches_score])
     finally:
