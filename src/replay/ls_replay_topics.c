@@ -9,7 +9,9 @@
  * partition once all its topics reached their end bound. A worker puts the
  * partition's records in the order `leadscore run` applies them, computed
  * by the merge module (ls_merge.h: each topic in offset order, the two
- * merged by event time), and scores them in that order.
+ * merged by event time), and scores them in that order. With an observer
+ * there is one worker and partitions are queued in number order, so the
+ * observer sees one order whatever the timing.
  */
 #include "replay/ls_replay_int.h"
 
@@ -121,7 +123,7 @@ static void ls_rp_score_part(ls_replay_t *rp, ls_rp_worker_t *w,
                 atomic_fetch_add(&rp->scored, 1);
         }
         ls_free(order);
-        if (i < part->n_recs)
+        if (i < part->n_recs || ls_rp_feed_end(rp, w, part))
                 return;
         ls_free(part->recs);
         part->recs = NULL;
@@ -153,14 +155,27 @@ static void *ls_rp_worker_main(void *arg) {
 
 /* -------------------------------------------------------- topic reading */
 
+/** Queues @p part once all its topics are read; with an observer, the
+ *  partitions go in number order instead (the next one, as long as it is
+ *  read), so that the one worker scores them in that order. The driving
+ *  thread (the only one that moves q_tail). */
 static void ls_rp_enqueue_ready(ls_replay_t *rp, ls_rp_part_t *part) {
-        if (part->queued || !part->done[0] || !part->done[1])
-                return;
-        part->queued = 1;
-        pthread_mutex_lock(&rp->mu);
-        rp->queue[rp->q_tail++] = part->p;
-        pthread_cond_broadcast(&rp->cond);
-        pthread_mutex_unlock(&rp->mu);
+        for (;;) {
+                if (rp->conf.observe) {
+                        if (rp->q_tail >= rp->n_parts)
+                                return;
+                        part = &rp->parts[rp->q_tail];
+                }
+                if (part->queued || !part->done[0] || !part->done[1])
+                        return;
+                part->queued = 1;
+                pthread_mutex_lock(&rp->mu);
+                rp->queue[rp->q_tail++] = part->p;
+                pthread_cond_broadcast(&rp->cond);
+                pthread_mutex_unlock(&rp->mu);
+                if (!rp->conf.observe)
+                        return;
+        }
 }
 
 /** Resolves a bound of every partition of @p topic into offs[]. */
@@ -454,6 +469,8 @@ ls_err_t ls_rp_run_topics(ls_replay_t *rp, char *errstr, size_t errstr_size) {
         rd_kafka_poll_set_consumer(rk);
         n = rp->conf.threads > 0 ? rp->conf.threads
                                  : (int)(ncpu > 0 ? ncpu : 1);
+        if (rp->conf.observe) /* one thread, partitions in order */
+                n = 1;
         if (n > LS_RP_MAX_THREADS)
                 n = LS_RP_MAX_THREADS;
         rp->workers = ls_calloc((size_t)n, sizeof(*rp->workers));
