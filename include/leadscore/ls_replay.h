@@ -20,7 +20,9 @@
  * docs/REPLAY.md.
  *
  * An observer (conf.observe, for `calibrate`) sees every record scored,
- * its decoded input and its outputs, in one fixed order.
+ * its decoded input and its outputs, in one fixed order; and
+ * ls_replay_topic_each() reads a topic that is not scored (calibrate's
+ * outcomes) with the same client and bounds.
  *
  * Threading: a replay is driven by the thread that calls
  * ls_replay_run(); it starts its own worker threads, each owning whole
@@ -191,6 +193,25 @@ const ls_shard_t *ls_replay_shard(const ls_replay_t *rp, int32_t p, size_t set);
 const ls_modelset_t *ls_replay_modelset(const ls_replay_t *rp, size_t set);
 
 void ls_replay_destroy(ls_replay_t *rp);
+
+/**
+ * Calls @p cb for every record of @p topic that is not scored (e.g.
+ * calibrate's outcomes): partition after partition (by number), each from
+ * its low watermark to its high watermark taken at start, in offset
+ * order. The client is made as the replay's consumer is (conf->kafka,
+ * conf->brokers; no group, no commits). @p cb gets the record's value
+ * (NULL with len 0 for a record without one) and returns LS_OK or an
+ * error that stops the read.
+ * @returns LS_OK; LS_ERR_KAFKA with errstr naming the topic (and the
+ *          partition) when the topic does not exist, no broker answers or
+ *          a partition errs or stalls; or what @p cb returned (errstr
+ *          untouched).
+ */
+ls_err_t ls_replay_topic_each(const ls_replay_conf_t *conf, const char *topic,
+                              ls_err_t (*cb)(void *opaque, const char *topic,
+                                             int32_t partition, int64_t offset,
+                                             const void *value, size_t len),
+                              void *opaque, char *errstr, size_t errstr_size);
 
 /* ------------------------------------------------------------------ diff */
 
