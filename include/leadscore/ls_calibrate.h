@@ -102,6 +102,12 @@ ls_err_t ls_calib_outcome_line(ls_calib_t *cal, const char *name,
  */
 void ls_calib_attach(ls_calib_t *cal, ls_shard_t *shard);
 
+/** The match observer ls_calib_attach() sets (@p ctx: the calibration),
+ *  for a caller that sets it on shards it does not hold
+ *  (ls_replay_conf_t.match). */
+void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
+                       size_t rule, int64_t time);
+
 /** @returns the latest outcome time recorded (INT64_MIN: none), for
  *  ls_shard_advance() so that decay due before it fires. */
 int64_t ls_calib_last_outcome(const ls_calib_t *cal);

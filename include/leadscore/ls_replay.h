@@ -19,6 +19,11 @@
  * depend only on the input and the model, never on thread scheduling. See
  * docs/REPLAY.md.
  *
+ * An observer (conf.observe, for `calibrate`) sees every record scored,
+ * its decoded input and its outputs, in one fixed order; and
+ * ls_replay_topic_each() reads a topic that is not scored (calibrate's
+ * outcomes) with the same client and bounds.
+ *
  * Threading: a replay is driven by the thread that calls
  * ls_replay_run(); it starts its own worker threads, each owning whole
  * partitions, and joins them before returning.
@@ -71,6 +76,18 @@ typedef enum ls_replay_sink_e {
         LS_REPLAY_SINK_NONE,     /* nothing written (diff) */
 } ls_replay_sink_t;
 
+/**
+ * Sees a record of a replay scored (ls_replay_conf_t.observe): its
+ * verdict @p v, the decoded input when @p v is LS_V_APPLIED (else NULL;
+ * valid during the call only) and the outputs of model set 0 it produced
+ * (decay that came due comes before a rejection too). After a partition's
+ * last record, the move to conf.advance_to is seen as LS_V_TICK without
+ * an input. @returns LS_OK, or an error that stops the replay.
+ */
+typedef ls_err_t (*ls_replay_observe_t)(void *opaque, ls_verdict_t v,
+                                        const ls_input_t *in,
+                                        const ls_outbuf_t *ob);
+
 /** What to replay and where to. Every pointer is borrowed. */
 typedef struct ls_replay_conf_s {
         /* Models: one set, or two (old, new) for a diff. */
@@ -111,6 +128,21 @@ typedef struct ls_replay_conf_s {
 
         int threads;  /* worker threads, 0 = automatic */
         int progress; /* draw a progress line on stderr */
+
+        /* Observation (`calibrate`): every record scored goes to observe,
+         * called by one thread at a time, in one fixed order: partition
+         * after partition (by number), each in merge order (files: in
+         * order); threads is then 1. NULL: none. */
+        ls_replay_observe_t observe;
+        void *observe_opaque;
+        /* The shards' match observer (ls_shard_set_observer()), called
+         * with observe_opaque: every rule match, as observe sees every
+         * record. NULL: none. */
+        ls_match_fn match;
+        /* > 0: after a partition's last record, its shards' stream time
+         * moves to this time (ms), firing the decay due by then; the
+         * outputs are written and observed like a record's. */
+        int64_t advance_to;
 } ls_replay_conf_t;
 
 typedef struct ls_replay_stats_s {
@@ -165,6 +197,25 @@ const ls_shard_t *ls_replay_shard(const ls_replay_t *rp, int32_t p, size_t set);
 const ls_modelset_t *ls_replay_modelset(const ls_replay_t *rp, size_t set);
 
 void ls_replay_destroy(ls_replay_t *rp);
+
+/**
+ * Calls @p cb for every record of @p topic that is not scored (e.g.
+ * calibrate's outcomes): partition after partition (by number), each from
+ * its low watermark to its high watermark taken at start, in offset
+ * order. The client is made as the replay's consumer is (conf->kafka,
+ * conf->brokers; no group, no commits). @p cb gets the record's value
+ * (NULL with len 0 for a record without one) and returns LS_OK or an
+ * error that stops the read.
+ * @returns LS_OK; LS_ERR_KAFKA with errstr naming the topic (and the
+ *          partition) when the topic does not exist, no broker answers or
+ *          a partition errs or stalls; or what @p cb returned (errstr
+ *          untouched).
+ */
+ls_err_t ls_replay_topic_each(const ls_replay_conf_t *conf, const char *topic,
+                              ls_err_t (*cb)(void *opaque, const char *topic,
+                                             int32_t partition, int64_t offset,
+                                             const void *value, size_t len),
+                              void *opaque, char *errstr, size_t errstr_size);
 
 /* ------------------------------------------------------------------ diff */
 

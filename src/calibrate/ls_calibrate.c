@@ -224,8 +224,8 @@ static ls_calib_lead_t *ls_calib_lead(ls_calib_t *cal, const char *id,
 
 /* Every rule occurrence of the calibrated model up to the lead's outcome
  * is counted as a logistic model of its rules counts it. */
-static void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
-                              size_t rule, int64_t time) {
+void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
+                       size_t rule, int64_t time) {
         ls_calib_t *cal = ctx;
         ls_calib_lead_t *l;
 

@@ -189,12 +189,26 @@ static int ls_rcli_bound(ls_rcli_t *c, const char *opt, const char *arg,
         return -1;
 }
 
-/* Loads what the options name. @returns -1 or an exit status. */
-static int ls_rcli_load(ls_rcli_t *c) {
+int ls_rcli_topics(ls_rcli_t *c) {
+        ls_replay_conf_t *rc = &c->rc;
+        char *tok, *save = NULL;
+
+        if (!c->topics_arg)
+                return -1;
+        if (!(c->topics_copy = ls_strdup(c->topics_arg)))
+                return LS_EXIT_ERROR;
+        tok = strtok_r(c->topics_copy, ",", &save);
+        rc->topic_events = tok;
+        rc->topic_profiles = tok ? strtok_r(NULL, ",", &save) : NULL;
+        if (!tok || strtok_r(NULL, ",", &save))
+                return ls_cli_usage_error(c->cmd, "--topics: expected "
+                                                  "EVENTS[,PROFILES]");
+        return -1;
+}
+
+int ls_rcli_config(ls_rcli_t *c) {
         ls_replay_conf_t *rc = &c->rc;
         char errstr[1024];
-        const char *model = c->model_path;
-        size_t i;
 
         if (c->config_path) {
                 if (ls_config_load(c->config_path, &c->config, errstr,
@@ -225,15 +239,28 @@ static int ls_rcli_load(ls_rcli_t *c) {
                 }
                 rc->registry = &c->registry;
                 rc->max_record_bytes = c->config->max_record_bytes;
-                if (!model)
-                        model = c->config->model_path;
         }
-        if (!model)
-                return ls_cli_usage_error(c->cmd, "--model FILE is required");
         if (!rc->schema_dir) {
                 c->schema_dir_alloc = ls_config_default_dir("schemas");
                 rc->schema_dir = c->schema_dir_alloc;
         }
+        return -1;
+}
+
+/* Loads what the options name. @returns -1 or an exit status. */
+static int ls_rcli_load(ls_rcli_t *c) {
+        ls_replay_conf_t *rc = &c->rc;
+        char errstr[1024];
+        const char *model = c->model_path;
+        int rcode;
+        size_t i;
+
+        if ((rcode = ls_rcli_config(c)) >= 0)
+                return rcode;
+        if (!model && c->config)
+                model = c->config->model_path;
+        if (!model)
+                return ls_cli_usage_error(c->cmd, "--model FILE is required");
         if (ls_modelset_load(model, &c->ms[0], errstr, sizeof(errstr))) {
                 fprintf(stderr, "leadscore %s: %s\n", c->cmd, errstr);
                 return LS_EXIT_ERROR;
@@ -291,7 +318,7 @@ int ls_rcli_parse(ls_rcli_t *c, const char *cmd, int diff, int argc,
         };
         ls_replay_conf_t *rc = &c->rc;
         int opt, rcode;
-        char *end, *tok, *save = NULL;
+        char *end;
 
         memset(c, 0, sizeof(*c));
         c->cmd = cmd;
@@ -425,17 +452,8 @@ int ls_rcli_parse(ls_rcli_t *c, const char *cmd, int diff, int argc,
         if (c->n_inputs && c->topics_arg)
                 return ls_cli_usage_error(cmd, "give either --input files or "
                                                "--topics, not both");
-        if (c->topics_arg) {
-                c->topics_copy = ls_strdup(c->topics_arg);
-                if (!c->topics_copy)
-                        return LS_EXIT_ERROR;
-                tok = strtok_r(c->topics_copy, ",", &save);
-                rc->topic_events = tok;
-                rc->topic_profiles = tok ? strtok_r(NULL, ",", &save) : NULL;
-                if (!tok || strtok_r(NULL, ",", &save))
-                        return ls_cli_usage_error(
-                                cmd, "--topics: expected EVENTS[,PROFILES]");
-        }
+        if ((rcode = ls_rcli_topics(c)) >= 0)
+                return rcode;
         if (!c->n_inputs && !c->topics_arg && !c->config_path)
                 return ls_cli_usage_error(cmd, "no input: give --input FILE, "
                                                "--brokers and --topics, or "

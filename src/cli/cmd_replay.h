@@ -42,4 +42,23 @@ int ls_rcli_parse(ls_rcli_t *c, const char *cmd, int diff, int argc,
 
 void ls_rcli_free(ls_rcli_t *c);
 
+/* The input half, for another command that reads history as replay does
+ * (`calibrate`): set c->cmd, c->topics_arg, c->config_path and the
+ * rc fields the options name (brokers, input_format, schema_dir,
+ * registry_url), then call these. */
+
+/** Splits c->topics_arg (EVENTS[,PROFILES]) into the rc topics.
+ *  @returns -1, or the exit status of a usage error. */
+int ls_rcli_topics(ls_rcli_t *c);
+
+/**
+ * Loads c->config_path, if set, into c->config and takes from it what the
+ * options left unset: the kafka properties, the topics (unless
+ * c->topics_arg or input files), the formats (unless
+ * c->input_format_arg / output_format_arg), schemas, registry and record
+ * size limit; the schemas default to the shipped ones.
+ * @returns -1, or the exit status of an error (printed).
+ */
+int ls_rcli_config(ls_rcli_t *c);
+
 #endif /* LS_CMD_REPLAY_H */

@@ -164,14 +164,19 @@ int ls_rp_feed(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part,
                ls_codec_t *codec, const ls_record_t *rec,
                const ls_rp_loc_t *loc) {
         char errstr[512];
+        ls_input_t in;
         ls_verdict_t v;
         ls_err_t err;
         size_t s;
 
         for (s = 0; s < rp->conf.n_ms; s++)
                 ls_outbuf_reset(&w->ob[s]);
-        v = ls_scorer_feed(codec, rec, part->shard, w->ob, rp->conf.n_ms, &err,
-                           errstr, sizeof(errstr));
+        /* ls_scorer_feed() in its two halves, so that an observer sees the
+         * decoded input */
+        v = ls_scorer_read(codec, rec, &in, &err, errstr, sizeof(errstr));
+        if (v == LS_V_APPLIED)
+                v = ls_scorer_apply(&in, part->shard, w->ob, rp->conf.n_ms,
+                                    &err, errstr, sizeof(errstr));
         if (v == LS_V_ERROR) {
                 if (loc->partition >= 0)
                         ls_rp_fail(rp, err,
@@ -183,9 +188,53 @@ int ls_rp_feed(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part,
         }
         if (ls_rp_emit(rp, w, part))
                 return -1;
+        if (rp->conf.observe &&
+            (err = rp->conf.observe(rp->conf.observe_opaque, v,
+                                    v == LS_V_APPLIED ? &in : NULL,
+                                    &w->ob[0])) != LS_OK) {
+                if (loc->partition >= 0)
+                        ls_rp_fail(rp, err,
+                                   "%s [%" PRId32 "] offset %" PRId64 ": %s",
+                                   loc->name, loc->partition, loc->pos,
+                                   ls_err2str(err));
+                else
+                        ls_rp_fail(rp, err, "%s: %s", loc->name,
+                                   ls_err2str(err));
+                return -1;
+        }
         part->verdicts.n[v]++;
         if (ls_verdict_rejected(v))
                 ls_rp_report_bad(loc, errstr);
+        return 0;
+}
+
+int ls_rp_feed_end(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part) {
+        ls_err_t err = LS_OK;
+        size_t s;
+
+        if (rp->conf.advance_to <= 0)
+                return 0;
+        for (s = 0; s < rp->conf.n_ms && !err; s++) {
+                ls_outbuf_reset(&w->ob[s]);
+                err = ls_shard_advance(part->shard[s], rp->conf.advance_to,
+                                       &w->ob[s]);
+        }
+        if (err) {
+                ls_rp_fail(rp, err,
+                           "partition %" PRId32 ": advancing to %" PRId64
+                           ": %s",
+                           part->p, rp->conf.advance_to, ls_err2str(err));
+                return -1;
+        }
+        if (ls_rp_emit(rp, w, part))
+                return -1;
+        if (rp->conf.observe &&
+            (err = rp->conf.observe(rp->conf.observe_opaque, LS_V_TICK, NULL,
+                                    &w->ob[0])) != LS_OK) {
+                ls_rp_fail(rp, err, "partition %" PRId32 ": %s", part->p,
+                           ls_err2str(err));
+                return -1;
+        }
         return 0;
 }
 

@@ -256,7 +256,7 @@ ls_err_t ls_rp_run_files(ls_replay_t *rp, char *errstr, size_t errstr_size) {
                 }
         }
         rp->t_read = ls_rp_now();
-        if (!ls_rp_failed(rp)) {
+        if (!ls_rp_failed(rp) && !ls_rp_feed_end(rp, w, &rp->parts[0])) {
                 ls_rp_avro_block(rp, &rp->parts[0], 0);
                 ls_rp_avro_block(rp, &rp->parts[0], 1);
                 ls_rp_writer(rp, &rp->parts[0], 1);

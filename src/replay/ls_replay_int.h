@@ -164,6 +164,13 @@ int ls_rp_feed(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part,
                ls_codec_t *codec, const ls_record_t *rec,
                const ls_rp_loc_t *loc);
 
+/**
+ * Ends a partition's records: moves its shards' stream time to
+ * conf.advance_to (when set), then emits and observes the decay outputs.
+ * @returns 0, or -1 after ls_rp_fail().
+ */
+int ls_rp_feed_end(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part);
+
 /** Makes a worker's codecs and buffers. @returns LS_OK or an error with
  *  errstr; ls_rp_worker_free() cleans up either way. */
 ls_err_t ls_rp_worker_init(ls_replay_t *rp, ls_rp_worker_t *w, char *errstr,

@@ -9,7 +9,12 @@
  * partition once all its topics reached their end bound. A worker puts the
  * partition's records in the order `leadscore run` applies them, computed
  * by the merge module (ls_merge.h: each topic in offset order, the two
- * merged by event time), and scores them in that order.
+ * merged by event time), and scores them in that order. With an observer
+ * there is one worker and partitions are queued in number order, so the
+ * observer sees one order whatever the timing.
+ *
+ * ls_replay_topic_each() reads a topic that is not scored (calibrate's
+ * outcomes) partition after partition with the same consumer.
  */
 #include "replay/ls_replay_int.h"
 
@@ -121,7 +126,7 @@ static void ls_rp_score_part(ls_replay_t *rp, ls_rp_worker_t *w,
                 atomic_fetch_add(&rp->scored, 1);
         }
         ls_free(order);
-        if (i < part->n_recs)
+        if (i < part->n_recs || ls_rp_feed_end(rp, w, part))
                 return;
         ls_free(part->recs);
         part->recs = NULL;
@@ -153,14 +158,27 @@ static void *ls_rp_worker_main(void *arg) {
 
 /* -------------------------------------------------------- topic reading */
 
+/** Queues @p part once all its topics are read; with an observer, the
+ *  partitions go in number order instead (the next one, as long as it is
+ *  read), so that the one worker scores them in that order. The driving
+ *  thread (the only one that moves q_tail). */
 static void ls_rp_enqueue_ready(ls_replay_t *rp, ls_rp_part_t *part) {
-        if (part->queued || !part->done[0] || !part->done[1])
-                return;
-        part->queued = 1;
-        pthread_mutex_lock(&rp->mu);
-        rp->queue[rp->q_tail++] = part->p;
-        pthread_cond_broadcast(&rp->cond);
-        pthread_mutex_unlock(&rp->mu);
+        for (;;) {
+                if (rp->conf.observe) {
+                        if (rp->q_tail >= rp->n_parts)
+                                return;
+                        part = &rp->parts[rp->q_tail];
+                }
+                if (part->queued || !part->done[0] || !part->done[1])
+                        return;
+                part->queued = 1;
+                pthread_mutex_lock(&rp->mu);
+                rp->queue[rp->q_tail++] = part->p;
+                pthread_cond_broadcast(&rp->cond);
+                pthread_mutex_unlock(&rp->mu);
+                if (!rp->conf.observe)
+                        return;
+        }
 }
 
 /** Resolves a bound of every partition of @p topic into offs[]. */
@@ -454,6 +472,8 @@ ls_err_t ls_rp_run_topics(ls_replay_t *rp, char *errstr, size_t errstr_size) {
         rd_kafka_poll_set_consumer(rk);
         n = rp->conf.threads > 0 ? rp->conf.threads
                                  : (int)(ncpu > 0 ? ncpu : 1);
+        if (rp->conf.observe) /* one thread, partitions in order */
+                n = 1;
         if (n > LS_RP_MAX_THREADS)
                 n = LS_RP_MAX_THREADS;
         rp->workers = ls_calloc((size_t)n, sizeof(*rp->workers));
@@ -506,4 +526,101 @@ ls_err_t ls_rp_run_topics(ls_replay_t *rp, char *errstr, size_t errstr_size) {
                 if (rp->workers[i].started)
                         pthread_join(rp->workers[i].tid, NULL);
         return LS_OK;
+}
+
+/* ------------------------------------------------- a topic read whole */
+
+/** Reads partition @p p of @p topic, low to high watermark, into @p cb. */
+static ls_err_t ls_rp_each_part(
+        rd_kafka_t *rk, rd_kafka_queue_t *q, const char *topic, int32_t p,
+        ls_err_t (*cb)(void *opaque, const char *topic, int32_t partition,
+                       int64_t offset, const void *value, size_t len),
+        void *opaque, char *errstr, size_t errstr_size) {
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_resp_err_t kerr;
+        rd_kafka_message_t *m;
+        int64_t lo, hi, next;
+        ls_err_t err = LS_OK;
+        double last_data;
+
+        kerr = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        if (kerr)
+                return ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
+                                 "%s [%" PRId32 "]: watermarks: %s", topic, p,
+                                 rd_kafka_err2str(kerr));
+        if (lo >= hi)
+                return LS_OK;
+        l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = lo;
+        kerr = rd_kafka_assign(rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (kerr)
+                return ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
+                                 "%s [%" PRId32 "]: assign: %s", topic, p,
+                                 rd_kafka_err2str(kerr));
+        next = lo;
+        last_data = ls_rp_now();
+        while (next < hi && !err) {
+                if (!(m = rd_kafka_consume_queue(q, 200))) {
+                        if (ls_rp_now() - last_data > LS_RP_STALL_MS / 1000.0)
+                                err = ls_seterr(
+                                        errstr, errstr_size, LS_ERR_KAFKA,
+                                        "%s [%" PRId32 "]: no data for %d s "
+                                        "at offset %" PRId64
+                                        ", short of its end %" PRId64,
+                                        topic, p, LS_RP_STALL_MS / 1000, next,
+                                        hi);
+                        continue;
+                }
+                last_data = ls_rp_now();
+                if (m->partition != p ||
+                    (m->rkt && strcmp(rd_kafka_topic_name(m->rkt), topic))) {
+                        /* a leftover of another assignment */
+                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        if (m->offset >= hi) /* past a control record */
+                                next = hi;
+                } else if (m->err) {
+                        err = ls_seterr(errstr, errstr_size, LS_ERR_KAFKA,
+                                        "%s [%" PRId32 "]: %s", topic, p,
+                                        rd_kafka_message_errstr(m));
+                } else if (m->offset >= next && m->offset < hi) {
+                        err = cb(opaque, topic, p, m->offset, m->payload,
+                                 m->payload ? m->len : 0);
+                        next = m->offset + 1;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_assign(rk, NULL);
+        return err;
+}
+
+ls_err_t ls_replay_topic_each(const ls_replay_conf_t *conf, const char *topic,
+                              ls_err_t (*cb)(void *opaque, const char *topic,
+                                             int32_t partition, int64_t offset,
+                                             const void *value, size_t len),
+                              void *opaque, char *errstr, size_t errstr_size) {
+        ls_kafka_opts_t ko;
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *q;
+        ls_err_t err = LS_OK;
+        int32_t n, p;
+
+        memset(&ko, 0, sizeof(ko));
+        ko.role = LS_KAFKA_REPLAY_CONSUMER;
+        ko.kafka = conf->kafka;
+        ko.bootstrap = conf->brokers;
+        if (!(rk = ls_kafka_client_new(&ko, errstr, errstr_size)))
+                return LS_ERR_KAFKA;
+        rd_kafka_poll_set_consumer(rk);
+        n = ls_keys_partition_count(rk, topic, 10000, errstr, errstr_size);
+        if (n < 0)
+                err = LS_ERR_KAFKA;
+        q = rd_kafka_queue_get_consumer(rk);
+        for (p = 0; p < n && !err; p++)
+                err = ls_rp_each_part(rk, q, topic, p, cb, opaque, errstr,
+                                      errstr_size);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return err;
 }
