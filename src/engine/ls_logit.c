@@ -136,7 +136,8 @@ int64_t ls_logit_next_change(const ls_model_t *m, const void *state,
         int64_t k = ls_logit_floordiv(now, m->logit.bucket_ms);
 
         if (h->active == INT64_MIN ||
-            k - h->active >= (int64_t)m->logit.buckets)
+            k - h->active >= (int64_t)m->logit.buckets ||
+            k >= INT64_MAX / m->logit.bucket_ms - 1)
                 return INT64_MAX;
         return (k + 1) * m->logit.bucket_ms;
 }

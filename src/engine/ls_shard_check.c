@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "leadscore/ls_logit.h"
 #include "engine/ls_engine_int.h"
 
 /*
@@ -118,6 +119,24 @@ static const char *ls_alert_check(const ls_shard_t *sh, uint32_t lead) {
         return NULL;
 }
 
+/* A logistic model's part: scores in range and the feature state sane
+ * (buckets within the ring, at most the lead's clock). */
+static const char *ls_logit_check(const ls_shard_t *sh, size_t m, ls_lm_t *lm) {
+        const ls_model_t *model = &sh->ms->models[m];
+        const ls_logit_hdr_t *h = ls_logit_state(sh, lm, m);
+        int64_t total = (int64_t)lm->fit + lm->engagement;
+        int64_t max_k = LS_TIME_MAX / model->logit.bucket_ms;
+
+        if (lm->fit < 0 || lm->fit > 100 || total < 0 || total > 100)
+                return "fit or engagement";
+        if ((h->head == INT64_MIN) != (h->active == INT64_MIN) ||
+            (h->head != INT64_MIN &&
+             (h->head < 0 || h->head > max_k || h->active < h->head ||
+              h->active > max_k)))
+                return "logistic window";
+        return NULL;
+}
+
 const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
         const ls_modelset_t *ms = sh->ms;
         const ls_lead_hdr_t *hdr = ls_hdr(sh, lead);
@@ -156,10 +175,17 @@ const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
                 if (model->n_fit_rules < 64 &&
                     lm->fit_bits >> model->n_fit_rules)
                         return "fit rule bits";
-                if (lm->fit != ls_clamp_fit(model, lm->fit) ||
-                    lm->engagement !=
-                            ls_clamp_engagement(model, lm->engagement) ||
-                    lm->base != ls_clamp_engagement(model, lm->base))
+                if (model->kind == LS_MODEL_LOGISTIC) {
+                        /* fit and total are percentages, engagement their
+                         * difference */
+                        const char *bad = ls_logit_check(sh, m, lm);
+
+                        if (bad)
+                                return bad;
+                } else if (lm->fit != ls_clamp_fit(model, lm->fit) ||
+                           lm->engagement !=
+                                   ls_clamp_engagement(model, lm->engagement) ||
+                           lm->base != ls_clamp_engagement(model, lm->base))
                         return "fit or engagement";
                 if (!ls_time_ok(lm->anchor, INT64_MIN) ||
                     !ls_time_ok(lm->hot_last, INT64_MIN))
