@@ -325,6 +325,10 @@ ls_err_t ls_calib_report_html_file(const ls_calib_report_t *r, const char *path,
 char *ls_calib_grid_yaml(const ls_calib_report_t *r, int min_grade,
                          int min_band, char *buf, size_t size);
 
+/** @returns @p buf holding @p ms since the epoch in RFC 3339, UTC (the
+ *  number itself when out of range), as the reports write times. */
+const char *ls_calib_iso(int64_t ms, char *buf, size_t size);
+
 /* ---- statistics ---- */
 
 /** Fills @p r: rate and Wilson score interval (z = 1.96) of @p won of

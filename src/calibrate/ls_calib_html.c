@@ -108,16 +108,6 @@ static ls_err_t ls_html_escf(ls_buf_t *buf, const char *fmt, ...) {
         return ls_html_esc(buf, text);
 }
 
-static const char *ls_html_iso(int64_t ms, char *buf, size_t size) {
-        time_t s = (time_t)(ms / 1000);
-        struct tm tm;
-
-        if (!gmtime_r(&s, &tm) ||
-            !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
-                snprintf(buf, size, "%lld", (long long)ms);
-        return buf;
-}
-
 /* ---- drawing ---- */
 
 /* A chart being drawn: the cairo SVG surface writes into svg. */
@@ -778,7 +768,7 @@ static ls_err_t ls_html_table(ls_buf_t *buf, const ls_calib_report_t *r) {
                          "%llu leads closed before %s / %llu from then on "
                          "(held-out rate %.1f%%)",
                          (unsigned long long)r->train.n,
-                         ls_html_iso(r->split_time, t1, sizeof(t1)),
+                         ls_calib_iso(r->split_time, t1, sizeof(t1)),
                          (unsigned long long)r->test.n, 100 * r->test.rate) ||
             ls_buf_appendf(buf, "</td></tr>\n") ||
             ls_html_row(buf, "auc-test", "AUC held out, fitted model") ||

@@ -15,8 +15,7 @@
 
 #define LS_CALIB_DAY 86400000LL
 
-/* RFC 3339 of ms since the epoch, in UTC. */
-static const char *ls_calib_iso(int64_t ms, char *buf, size_t size) {
+const char *ls_calib_iso(int64_t ms, char *buf, size_t size) {
         time_t s = (time_t)(ms / 1000);
         struct tm tm;
 

@@ -19,17 +19,13 @@
  * @returns it, or NULL when memory is short. */
 static ls_alert_item_t *ls_outbuf_add_item(ls_outbuf_t *ob, const char *name,
                                            const char *text, size_t len) {
+        void *a = ls_outbuf_grow(ob->items, &ob->size_items, ob->n_items,
+                                 sizeof(*ob->items), 32);
         ls_alert_item_t *it;
 
-        if (ob->n_items == ob->size_items) {
-                size_t n = ob->size_items ? ob->size_items * 2 : 32;
-                ls_alert_item_t *a = ls_realloc(ob->items, n * sizeof(*a));
-
-                if (!a)
-                        return NULL;
-                ob->items = a;
-                ob->size_items = n;
-        }
+        if (!a)
+                return NULL;
+        ob->items = a;
         if (len && ob->size_text - ob->n_text < len + 1) {
                 size_t n = ob->size_text ? ob->size_text : 256;
                 char *t;

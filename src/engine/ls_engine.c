@@ -42,29 +42,23 @@
  */
 
 static ls_output_t *ls_outbuf_add(ls_outbuf_t *ob) {
-        if (ob->n_outs == ob->size_outs) {
-                size_t n = ob->size_outs ? ob->size_outs * 2 : 16;
-                ls_output_t *o = ls_realloc(ob->outs, n * sizeof(*o));
+        void *a = ls_outbuf_grow(ob->outs, &ob->size_outs, ob->n_outs,
+                                 sizeof(*ob->outs), 16);
 
-                if (!o)
-                        return NULL;
-                ob->outs = o;
-                ob->size_outs = n;
-        }
+        if (!a)
+                return NULL;
+        ob->outs = a;
         memset(&ob->outs[ob->n_outs], 0, sizeof(ob->outs[0]));
         return &ob->outs[ob->n_outs++];
 }
 
 ls_reason_t *ls_outbuf_add_reason(ls_outbuf_t *ob) {
-        if (ob->n_reasons == ob->size_reasons) {
-                size_t n = ob->size_reasons ? ob->size_reasons * 2 : 32;
-                ls_reason_t *r = ls_realloc(ob->reasons, n * sizeof(*r));
+        void *a = ls_outbuf_grow(ob->reasons, &ob->size_reasons, ob->n_reasons,
+                                 sizeof(*ob->reasons), 32);
 
-                if (!r)
-                        return NULL;
-                ob->reasons = r;
-                ob->size_reasons = n;
-        }
+        if (!a)
+                return NULL;
+        ob->reasons = a;
         return &ob->reasons[ob->n_reasons++];
 }
 
@@ -348,15 +342,12 @@ static void ls_cell_format(char *cell, size_t size, const char *grade,
  */
 
 static ls_feature_t *ls_outbuf_add_feature(ls_outbuf_t *ob) {
-        if (ob->n_features == ob->size_features) {
-                size_t n = ob->size_features ? ob->size_features * 2 : 32;
-                ls_feature_t *f = ls_realloc(ob->features, n * sizeof(*f));
+        void *a = ls_outbuf_grow(ob->features, &ob->size_features,
+                                 ob->n_features, sizeof(*ob->features), 32);
 
-                if (!f)
-                        return NULL;
-                ob->features = f;
-                ob->size_features = n;
-        }
+        if (!a)
+                return NULL;
+        ob->features = a;
         return &ob->features[ob->n_features++];
 }
 

@@ -421,6 +421,15 @@ int64_t ls_next_due(const ls_shard_t *sh, size_t m, ls_lm_t *lm);
  */
 ls_err_t ls_heap_rebuild(ls_shard_t *sh);
 
+/**
+ * Makes room for one more element in the array @p arr of @p *sizep
+ * elements of @p elem bytes, @p n used (doubling, @p first at first).
+ * @returns the array (moved or not), or NULL when memory is short (@p arr
+ *          is then unchanged).
+ */
+void *ls_outbuf_grow(void *arr, size_t *sizep, size_t n, size_t elem,
+                     size_t first);
+
 /** Copies @p v (NULL or "" clears) into the LS_ALERT_ATTR_BYTES slot
  *  @p dst, cut at a UTF-8 character boundary, NUL-padded. */
 void ls_attr_store(char *dst, const char *v);

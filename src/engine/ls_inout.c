@@ -16,6 +16,19 @@
  * Output buffer and naming helpers
  */
 
+void *ls_outbuf_grow(void *arr, size_t *sizep, size_t n, size_t elem,
+                     size_t first) {
+        size_t size = *sizep ? *sizep * 2 : first;
+        void *a;
+
+        if (n < *sizep)
+                return arr;
+        if (!(a = ls_realloc(arr, size * elem)))
+                return NULL;
+        *sizep = size;
+        return a;
+}
+
 void ls_outbuf_init(ls_outbuf_t *ob) {
         memset(ob, 0, sizeof(*ob));
 }

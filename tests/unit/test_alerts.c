@@ -24,6 +24,8 @@
 #include "leadscore/ls_json.h"
 #include "leadscore/ls_model.h"
 
+#include "avro_fixture.h"
+
 #define MIN (60LL * 1000)
 #define HOUR (60 * MIN)
 #define DAY (24 * HOUR)
@@ -637,28 +639,6 @@ static void test_migrate_keeps_alert_state(void **state) {
 
 /* Avro: the alert read back with avro-c against schemas/alert.avsc. */
 
-static avro_schema_t load_schema(const char *dir, const char *file) {
-        char path[1024], *text;
-        avro_schema_t s;
-        FILE *fp;
-        long n;
-
-        snprintf(path, sizeof(path), "%s/%s/%s", LS_SOURCE_DIR, dir, file);
-        fp = fopen(path, "rb");
-        assert_non_null(fp);
-        fseek(fp, 0, SEEK_END);
-        n = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        text = malloc((size_t)n + 1);
-        assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
-        text[n] = '\0';
-        fclose(fp);
-        if (avro_schema_from_json_length(text, (size_t)n, &s))
-                fail_msg("%s: %s", path, avro_strerror());
-        free(text);
-        return s;
-}
-
 static void field(avro_value_t *rec, const char *name, avro_value_t *f) {
         if (avro_value_get_by_name(rec, name, f, NULL))
                 fail_msg("no field %s", name);
@@ -717,7 +697,7 @@ static void same_as_avro_c(avro_value_t *v, const ls_buf_t *buf) {
 }
 
 static void test_avro_alert_fields(void **state) {
-        avro_schema_t s = load_schema("schemas", "alert.avsc");
+        avro_schema_t s = fx_load_schema("schemas", "alert.avsc");
         avro_value_iface_t *iface = avro_generic_class_from_schema(s);
         avro_value_t v, f, c, w, item, br;
         avro_reader_t r;
@@ -818,8 +798,8 @@ static void test_avro_alert_fields(void **state) {
  * (tests/unit/alert_v1.avsc): a reader with the old schema resolves an
  * alert written with this one. */
 static void test_avro_alert_compat(void **state) {
-        avro_schema_t now = load_schema("schemas", "alert.avsc");
-        avro_schema_t old = load_schema("tests/unit", "alert_v1.avsc");
+        avro_schema_t now = fx_load_schema("schemas", "alert.avsc");
+        avro_schema_t old = fx_load_schema("tests/unit", "alert_v1.avsc");
         avro_value_iface_t *wiface, *riface;
         avro_value_t wv, rv;
         avro_reader_t r;

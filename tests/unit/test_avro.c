@@ -18,27 +18,7 @@
 #include "codec/ls_avro_int.h"
 #include "leadscore/ls_alloc.h"
 
-static avro_schema_t load_schema(const char *file) {
-        char path[1024], *text;
-        avro_schema_t s;
-        FILE *fp;
-        long n;
-
-        snprintf(path, sizeof(path), "%s/schemas/%s", LS_SOURCE_DIR, file);
-        fp = fopen(path, "rb");
-        assert_non_null(fp);
-        fseek(fp, 0, SEEK_END);
-        n = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        text = malloc((size_t)n + 1);
-        assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
-        text[n] = '\0';
-        fclose(fp);
-        if (avro_schema_from_json_length(text, (size_t)n, &s))
-                fail_msg("%s: %s", path, avro_strerror());
-        free(text);
-        return s;
-}
+#include "avro_fixture.h"
 
 /* An event to write with avro-c and the ls_input_t expected back. */
 typedef struct ev_s {
@@ -122,7 +102,7 @@ static void test_decode_event_combinations(void **state) {
                 "a-much-longer-lead-identifier-0123456789-0123456789-"
                 "0123456789-0123456789-0123456789-0123456789-0123456789-"
                 "0123456789-0123456789-0123456789"};
-        avro_schema_t schema = load_schema("lead_event.avsc");
+        avro_schema_t schema = fx_load_schema("schemas", "lead_event.avsc");
         ls_avro_scratch_t sc;
         static ev_t ev;
         static char buf[65536];
@@ -171,7 +151,7 @@ static void test_decode_event_combinations(void **state) {
 }
 
 static void test_decode_profile(void **state) {
-        avro_schema_t schema = load_schema("lead_profile.avsc");
+        avro_schema_t schema = fx_load_schema("schemas", "lead_profile.avsc");
         avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
         avro_value_t rec, f, item;
         ls_avro_scratch_t sc;
@@ -545,8 +525,8 @@ static void test_precheck(void **state) {
 }
 
 static void test_reader_schema_check(void **state) {
-        avro_schema_t ev = load_schema("lead_event.avsc");
-        avro_schema_t pr = load_schema("lead_profile.avsc");
+        avro_schema_t ev = fx_load_schema("schemas", "lead_event.avsc");
+        avro_schema_t pr = fx_load_schema("schemas", "lead_profile.avsc");
         avro_schema_t w;
         char err[256];
 
@@ -606,7 +586,7 @@ static int64_t get_num(avro_value_t *rec, const char *name) {
 
 static void read_back(const char *file, const ls_buf_t *buf,
                       avro_value_iface_t **ifacep, avro_value_t *v) {
-        avro_schema_t s = load_schema(file);
+        avro_schema_t s = fx_load_schema("schemas", file);
         avro_reader_t r;
 
         *ifacep = avro_generic_class_from_schema(s);

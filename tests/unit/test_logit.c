@@ -29,6 +29,8 @@
 #include "leadscore/ls_logit.h"
 #include "leadscore/ls_model.h"
 
+#include "avro_fixture.h"
+
 #define HOUR (3600LL * 1000)
 #define DAY (24 * HOUR)
 #define T0 (1767225600000LL) /* 2026-01-01T00:00:00Z, a day boundary */
@@ -337,32 +339,10 @@ static void test_engine(void **state) {
         fx_free(&fx);
 }
 
-static avro_schema_t load_schema(const char *file) {
-        char path[1024], *text;
-        avro_schema_t sch;
-        FILE *fp;
-        long n;
-
-        snprintf(path, sizeof(path), "%s/schemas/%s", LS_SOURCE_DIR, file);
-        fp = fopen(path, "rb");
-        assert_non_null(fp);
-        fseek(fp, 0, SEEK_END);
-        n = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        text = malloc((size_t)n + 1);
-        assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
-        text[n] = '\0';
-        fclose(fp);
-        if (avro_schema_from_json_length(text, (size_t)n, &sch))
-                fail_msg("%s: %s", path, avro_strerror());
-        free(text);
-        return sch;
-}
-
 /* The Avro of a logistic update, read with avro-c: probability and
  * features as the engine gave them; a points model's are null and []. */
 static void test_avro(void **state) {
-        avro_schema_t sch = load_schema("score_update.avsc");
+        avro_schema_t sch = fx_load_schema("schemas", "score_update.avsc");
         avro_value_iface_t *iface = avro_generic_class_from_schema(sch);
         avro_value_t v, f, br, item, x;
         const ls_output_t *o;

@@ -1,0 +1,37 @@
+/*
+ * avro_fixture.h - what the unit tests that read Avro back with avro-c
+ * share: a schema file of the source tree, parsed.
+ */
+#ifndef LS_TEST_AVRO_FIXTURE_H
+#define LS_TEST_AVRO_FIXTURE_H
+
+#include <avro.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* @returns the schema of @p file under @p dir of the source tree (e.g.
+ * "schemas", "alert.avsc"); fails the test when it does not parse. */
+static avro_schema_t fx_load_schema(const char *dir, const char *file) {
+        char path[1024], *text;
+        avro_schema_t s;
+        FILE *fp;
+        long n;
+
+        snprintf(path, sizeof(path), "%s/%s/%s", LS_SOURCE_DIR, dir, file);
+        fp = fopen(path, "rb");
+        assert_non_null(fp);
+        fseek(fp, 0, SEEK_END);
+        n = ftell(fp);
+        fseek(fp, 0, SEEK_SET);
+        text = malloc((size_t)n + 1);
+        assert_non_null(text);
+        assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+        text[n] = '\0';
+        fclose(fp);
+        if (avro_schema_from_json_length(text, (size_t)n, &s))
+                fail_msg("%s: %s", path, avro_strerror());
+        free(text);
+        return s;
+}
+
+#endif /* LS_TEST_AVRO_FIXTURE_H */
