@@ -646,7 +646,7 @@ static ls_err_t ls_html_inline_svg(ls_buf_t *buf, const ls_buf_t *svg,
                                    const char *prefix) {
         static const char *const marks[] = {"id=\"", "href=\"#", "url(#"};
         const char *s = (const char *)svg->data, *end = s + svg->len, *p;
-        size_t k, n;
+        size_t k = 0, n;
         ls_err_t err;
 
         if ((p = memchr(s, '<', (size_t)(end - s))) && end - p > 5 &&
