@@ -259,6 +259,8 @@ typedef struct ls_calib_report_s {
          * for band i; the catch-all's unused), and the MQL threshold on
          * its total (0-100), chosen on training and held out. */
         double *w_fit, *w_rule, w_fresh;
+        double fit_offset; /* the training leads' mean log-odds from
+                            * engagement: fit is the chance at it */
         int32_t *grade_min, *band_min;
         ls_calib_thresh_t logit_thr_train, logit_thr_test;
 } ls_calib_report_t;

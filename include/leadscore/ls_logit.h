@@ -67,8 +67,8 @@ typedef struct ls_logit_score_s {
         double z;           /* intercept + every coefficient x value */
         double probability; /* 1 / (1 + exp(-z)) */
         int32_t total;      /* round(100 x probability) */
-        int32_t fit;        /* round(100 x the probability of the intercept
-                             * and the fit rules alone) */
+        int32_t fit;        /* round(100 x the probability of the intercept,
+                             * fit_offset and the fit rules alone) */
 } ls_logit_score_t;
 
 void ls_logit_score(const ls_model_t *m, const double *x, ls_logit_score_t *s);

@@ -220,6 +220,8 @@ typedef enum ls_model_kind_e {
  */
 typedef struct ls_logit_s {
         double intercept;
+        double fit_offset; /* log-odds added to the fit score's (the
+                            * engagement the profile-only chance assumes) */
         double *w_fit;     /* per fit rule */
         double *w_rule;    /* per engagement rule */
         double w_fresh;    /* per day of freshness */

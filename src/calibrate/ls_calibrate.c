@@ -536,6 +536,17 @@ static ls_err_t ls_calib_logistic(const ls_calib_t *cal, ls_calib_report_t *r,
         fitted.logit.w_fit = r->w_fit;
         fitted.logit.w_rule = r->w_rule;
         fitted.logit.w_fresh = r->w_fresh;
+        /* fit: a lead's chance from its profile at the training leads'
+         * mean engagement (the log-odds of everything but the profile) */
+        for (i = 0; i < n_train; i++) {
+                double e = 0;
+
+                for (j = m->n_fit_rules; j < d; j++)
+                        e += ls_logit_coef(&fitted, j) * x[i * d + j];
+                r->fit_offset += e;
+        }
+        r->fit_offset = n_train ? r->fit_offset / (double)n_train : 0;
+        fitted.logit.fit_offset = r->fit_offset;
         for (i = 0; i < n; i++) {
                 ls_logit_score(&fitted, &x[i * d], &sc);
                 fit[i] = sc.fit;
@@ -1128,6 +1139,7 @@ ls_err_t ls_calib_write_model(const ls_calib_t *cal, const ls_calib_report_t *r,
         memset(&spec, 0, sizeof(spec));
         spec.logit = cal->probe.logit;
         spec.logit.intercept = r->intercept;
+        spec.logit.fit_offset = r->fit_offset;
         spec.logit.w_fit = r->w_fit;
         spec.logit.w_rule = r->w_rule;
         spec.logit.w_fresh = r->w_fresh;

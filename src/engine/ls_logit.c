@@ -121,7 +121,7 @@ void ls_logit_score(const ls_model_t *m, const double *x, ls_logit_score_t *s) {
 
         for (i = 0; i < m->n_fit_rules; i++)
                 z += m->logit.w_fit[i] * x[i];
-        zf = z;
+        zf = z + m->logit.fit_offset;
         for (; i < n; i++)
                 z += ls_logit_coef(m, i) * x[i];
         s->z = z;

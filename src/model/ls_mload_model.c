@@ -860,7 +860,8 @@ static ls_err_t ls_mload_coefs(ls_mload_t *ld, ls_model_t *m,
 /* `logistic`: intercept, window, buckets, coefficients. */
 static ls_err_t ls_mload_logistic(ls_mload_t *ld, ls_model_t *m,
                                   const yaml_node_t *node) {
-        static const char *const keys[] = {"intercept", "window", "buckets",
+        static const char *const keys[] = {"intercept",    "fit_offset",
+                                           "window",       "buckets",
                                            "coefficients", NULL};
         ls_logit_t *lg = &m->logit;
         yaml_node_t *v;
@@ -878,6 +879,13 @@ static ls_err_t ls_mload_logistic(ls_mload_t *ld, ls_model_t *m,
         ls_mload_pop(ld, mark);
         if (err)
                 return err;
+        if ((v = ls_mload_get(ld, node, "fit_offset"))) {
+                mark = ls_mload_key(ld, "fit_offset");
+                err = ls_mload_number(ld, v, &lg->fit_offset);
+                ls_mload_pop(ld, mark);
+                if (err)
+                        return err;
+        }
         if ((err = ls_mload_required(ld, node, "window", &v)))
                 return err;
         mark = ls_mload_key(ld, "window");

@@ -247,6 +247,8 @@ static void ls_mw_model(ls_mw_t *w, const ls_model_t *m, yaml_node_t *mn,
         ls_mw_map_start(w, 0);
         ls_mw_scalar(w, "intercept");
         ls_mw_num(w, spec->logit.intercept);
+        ls_mw_scalar(w, "fit_offset");
+        ls_mw_num(w, spec->logit.fit_offset);
         ls_mw_scalar(w, "window");
         ls_mw_scalar(w, spec->window);
         ls_mw_scalar(w, "buckets");

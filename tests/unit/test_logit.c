@@ -422,6 +422,7 @@ static void test_hot(void **state) {
                 "    hot: {points: 30, within: 1h}\n"
                 "    logistic:\n"
                 "      intercept: -3\n"
+                "      fit_offset: 1\n"
                 "      window: 1d\n"
                 "      coefficients: {visit: 1.5}\n";
         ls_modelset_t *ms;
@@ -450,9 +451,13 @@ static void test_hot(void **state) {
                 ls_outbuf_reset(&ob);
                 assert_int_equal(ls_shard_apply(sh, &in, &ob, err, sizeof(err)),
                                  LS_OK);
-                for (k = 0; k < ob.n_outs; k++)
+                for (k = 0; k < ob.n_outs; k++) {
+                        /* fit: the chance at fit_offset's engagement */
+                        assert_int_equal(ob.outs[k].fit,
+                                         (int)lround(100 * sigmoid(-2)));
                         if (ob.outs[k].alert == LS_ALERT_HOT_LEAD)
                                 hot_at = i;
+                }
         }
         assert_int_equal(hot_at, 4);
         ls_outbuf_free(&ob);
