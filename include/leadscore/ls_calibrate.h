@@ -7,8 +7,8 @@
  * outcomes (ls_calib_outcome_line()), then, for every input the scorer
  * reads and applies, hands over the input (ls_calib_observe_input(): the
  * profile attributes), the engine's outputs (ls_calib_observe_outputs():
- * fit-rule matches and totals, from the reasons) and every rule match
- * (ls_calib_attach(): the shard's match observer). Every
+ * totals, grades and bands) and what the shard's observer reports
+ * (ls_calib_attach(): every rule match and fit change). Every
  * feature of a lead is taken as of its outcome time, so nothing that
  * happened after the outcome leaks into it. ls_calib_finish() then
  * computes the report: close rates with Wilson intervals (per rule,
@@ -96,17 +96,16 @@ ls_err_t ls_calib_outcome_line(ls_calib_t *cal, const char *name,
                                char *errstr, size_t errstr_size);
 
 /**
- * Counts the calibrated model's rule occurrences from @p shard (the shard
- * the history is scored with): every match up to a lead's outcome, as a
- * logistic model counts its features (ls_logit.h), capped or not.
+ * Takes the calibrated model's features from @p shard (the shard the
+ * history is scored with), as a logistic model counts them (ls_logit.h):
+ * every rule occurrence up to a lead's outcome, capped or not, and its
+ * fit matches after every profile update dated up to it.
  */
 void ls_calib_attach(ls_calib_t *cal, ls_shard_t *shard);
 
-/** The match observer ls_calib_attach() sets (@p ctx: the calibration),
- *  for a caller that sets it on shards it does not hold
- *  (ls_replay_conf_t.match). */
-void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
-                       size_t rule, int64_t time);
+/** The observer ls_calib_attach() sets, for a caller that sets it on
+ *  shards it does not hold (ls_replay_conf_t.shard_observer). */
+const ls_observer_t *ls_calib_observer(const ls_calib_t *cal);
 
 /** @returns the latest outcome time recorded (INT64_MIN: none), for
  *  ls_shard_advance() so that decay due before it fires. */

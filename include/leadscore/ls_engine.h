@@ -256,17 +256,26 @@ typedef struct ls_shard_s ls_shard_t;
 void ls_shard_set_max_leads(ls_shard_t *shard, size_t max);
 
 /**
- * Called for every engagement rule an event matches, under every model
- * (before caps, whether or not the score moves; suppressed and ignored
- * events match nothing): the lead, the model's and the rule's index, the
- * event's time. `leadscore calibrate` counts a model's features from it,
- * exactly as a logistic model counts them (ls_logit.h).
+ * What a shard tells an observer, under every model, whether or not a
+ * score moves (`leadscore calibrate` counts a model's features from it,
+ * exactly as a logistic model counts them, ls_logit.h):
+ *   match  every engagement rule an event matches (before caps;
+ *          suppressed, ignored, late and duplicate events match nothing):
+ *          the model's and the rule's index, the event's time;
+ *   fit    the fit rules matching (bit i: rule i) after every profile
+ *          update applied, and its updated_at.
+ * Either may be NULL.
  */
-typedef void (*ls_match_fn)(void *ctx, const char *lead_id, size_t model,
-                            size_t rule, int64_t time);
+typedef struct ls_observer_s {
+        void (*match)(void *ctx, const char *lead_id, size_t model, size_t rule,
+                      int64_t time);
+        void (*fit)(void *ctx, const char *lead_id, size_t model,
+                    uint64_t fit_bits, int64_t time);
+        void *ctx;
+} ls_observer_t;
 
-/** Sets @p shard's match observer (NULL: none, the default). */
-void ls_shard_set_observer(ls_shard_t *shard, ls_match_fn fn, void *ctx);
+/** Sets @p shard's observer (copied; NULL: none, the default). */
+void ls_shard_set_observer(ls_shard_t *shard, const ls_observer_t *obs);
 
 /**
  * A generous estimate of the bytes one lead takes under @p ms (its state

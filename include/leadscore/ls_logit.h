@@ -4,7 +4,7 @@
  *
  * One lead's feature state under one logistic model is a small block of
  * ls_logit_size() bytes: the occurrences of each engagement rule in the
- * tumbling time buckets of the model's window, and the bucket of the
+ * tumbling time buckets of the model's window, up to the bucket of the
  * latest occurrence. The engine keeps one per lead in its state (and in
  * snapshots); `leadscore calibrate` keeps one per lead of the history, fed
  * with the same occurrences, so that the features a model is fitted on are
@@ -23,10 +23,8 @@
 
 /** The head of a lead's feature state; the counts follow it. */
 typedef struct ls_logit_hdr_s {
-        int64_t head;   /* bucket number of the ring's newest bucket;
-                         * INT64_MIN: no occurrence yet */
-        int64_t active; /* bucket number of the latest occurrence;
-                         * INT64_MIN: none */
+        int64_t head; /* bucket number of the ring's newest bucket, which
+                       * is the latest occurrence's; INT64_MIN: none yet */
 } ls_logit_hdr_t;
 
 /** @returns the bytes of one lead's state (a multiple of 8). */

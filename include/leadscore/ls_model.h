@@ -209,6 +209,7 @@ typedef enum ls_model_kind_e {
 } ls_model_kind_t;
 
 #define LS_LOGIT_MAX_BUCKETS 64
+#define LS_LOGIT_MAX_WINDOW_MS (3650LL * 86400000) /* ten years */
 
 /**
  * A logistic model's coefficients (docs/MODEL.md "Logistic models",

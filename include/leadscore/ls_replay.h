@@ -135,10 +135,10 @@ typedef struct ls_replay_conf_s {
          * order); threads is then 1. NULL: none. */
         ls_replay_observe_t observe;
         void *observe_opaque;
-        /* The shards' match observer (ls_shard_set_observer()), called
-         * with observe_opaque: every rule match, as observe sees every
-         * record. NULL: none. */
-        ls_match_fn match;
+        /* The shards' observer (ls_shard_set_observer()): every rule
+         * match and fit change, as observe sees every record. NULL
+         * members: none. */
+        ls_observer_t shard_observer;
         /* > 0: after a partition's last record, its shards' stream time
          * moves to this time (ms), firing the decay due by then; the
          * outputs are written and observed like a record's. */

@@ -48,10 +48,12 @@ struct ls_calib_s {
         const ls_modelset_t *ms;
         const ls_model_t *model;
         ls_calib_conf_t conf;
-        ls_model_t probe; /* the model with the window's buckets: what
+        ls_model_t probe;       /* the model with the window's buckets: what
                            * ls_logit.h counts features with */
-        size_t logit_off; /* of the feature state in a lead's block */
-        int nomem;        /* the match observer ran out of memory */
+        ls_observer_t observer; /* ls_calib_attach() */
+        int32_t total0;         /* of a lead without a score update */
+        size_t logit_off;       /* of the feature state in a lead's block */
+        int nomem;              /* the match observer ran out of memory */
         char *outcomes_name;
         ls_lead_table_t *leads;
         size_t block_size;
@@ -108,6 +110,49 @@ static uint8_t ls_calib_band_of(const ls_model_t *m, int32_t eng) {
         return (uint8_t)(m->n_bands ? i : 0);
 }
 
+/* The scores of a new lead, as the engine starts it: the fit rules that
+ * match absent attributes, no engagement (a logistic model: its
+ * probability from those alone). */
+static int ls_calib_initial(ls_calib_t *cal) {
+        const ls_model_t *m = cal->model;
+        int64_t fit = 0, eng = 0;
+        size_t i;
+
+        if (m->kind == LS_MODEL_LOGISTIC) {
+                double *x = ls_calloc(ls_logit_n_features(m), sizeof(*x));
+                ls_logit_score_t sc;
+
+                if (!x)
+                        return -1;
+                for (i = 0; i < m->n_fit_rules; i++)
+                        x[i] = (cal->fit_init >> i) & 1 ? 1.0 : 0.0;
+                ls_logit_score(m, x, &sc);
+                ls_free(x);
+                fit = sc.fit;
+                eng = sc.total - sc.fit;
+        } else {
+                for (i = 0; i < m->n_fit_rules; i++)
+                        if ((cal->fit_init >> i) & 1)
+                                fit += m->fit_rules[i].points;
+                if (m->has_fit_max && fit > m->fit_max)
+                        fit = m->fit_max;
+                if (m->has_fit_min && fit < m->fit_min)
+                        fit = m->fit_min;
+                eng = m->engagement_floor > 0 ? m->engagement_floor : 0;
+                if (m->has_engagement_max && eng > m->engagement_max)
+                        eng = m->engagement_max;
+        }
+        cal->total0 = (int32_t)(fit + eng);
+        cal->grade0 = ls_calib_grade_of(m, (int32_t)fit);
+        cal->band0 = ls_calib_band_of(m, (int32_t)eng);
+        return 0;
+}
+
+static void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
+                              size_t rule, int64_t time);
+static void ls_calib_on_fit(void *ctx, const char *lead_id, size_t model,
+                            uint64_t fit_bits, int64_t time);
+
 ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
                          char *errstr, size_t errstr_size) {
         ls_calib_t *cal;
@@ -124,10 +169,16 @@ ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
         cal->ms = ms;
         cal->model = &ms->models[conf->model_idx];
         cal->conf = *conf;
+        /* a logistic model is counted as it counts itself */
         if (cal->conf.window_ms <= 0)
-                cal->conf.window_ms = ls_calib_default_window(cal->model);
+                cal->conf.window_ms =
+                        cal->model->kind == LS_MODEL_LOGISTIC
+                                ? cal->model->logit.window_ms
+                                : ls_calib_default_window(cal->model);
         if (cal->conf.buckets == 0)
-                cal->conf.buckets = 8;
+                cal->conf.buckets = cal->model->kind == LS_MODEL_LOGISTIC
+                                            ? cal->model->logit.buckets
+                                            : 8;
         if (cal->conf.buckets > LS_LOGIT_MAX_BUCKETS) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "buckets: %u is more than %d", cal->conf.buckets,
@@ -145,8 +196,9 @@ ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
         if (cal->conf.min_leads == 0)
                 cal->conf.min_leads = 30;
         cal->last_outcome = INT64_MIN;
-        cal->grade0 = ls_calib_grade_of(cal->model, 0);
-        cal->band0 = ls_calib_band_of(cal->model, 0);
+        cal->observer.match = ls_calib_on_match;
+        cal->observer.fit = ls_calib_on_fit;
+        cal->observer.ctx = cal;
         cal->attrs =
                 ls_calloc(cal->model->n_fit_rules + 1, sizeof(*cal->attrs));
         if (!cal->attrs)
@@ -163,6 +215,8 @@ ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
         for (i = 0; i < cal->model->n_fit_rules; i++)
                 if (ls_cond_match(ms, &cal->model->fit_rules[i].cond, NULL))
                         cal->fit_init |= (uint64_t)1 << i;
+        if (ls_calib_initial(cal) != 0)
+                goto nomem;
         cal->values = ls_calloc(cal->n_attrs + 1, sizeof(*cal->values));
         if (!cal->values)
                 goto nomem;
@@ -217,6 +271,7 @@ static ls_calib_lead_t *ls_calib_lead(ls_calib_t *cal, const char *id,
                 l->fit_bits = cal->fit_init;
                 l->grade = cal->grade0;
                 l->band = cal->band0;
+                l->total = cal->total0;
                 ls_logit_init(&cal->probe, ls_calib_logit(cal, l));
         }
         return l;
@@ -224,8 +279,8 @@ static ls_calib_lead_t *ls_calib_lead(ls_calib_t *cal, const char *id,
 
 /* Every rule occurrence of the calibrated model up to the lead's outcome
  * is counted as a logistic model of its rules counts it. */
-void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
-                       size_t rule, int64_t time) {
+static void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
+                              size_t rule, int64_t time) {
         ls_calib_t *cal = ctx;
         ls_calib_lead_t *l;
 
@@ -241,8 +296,28 @@ void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
         ls_logit_note(&cal->probe, ls_calib_logit(cal, l), rule, time);
 }
 
+/* The fit matches after every profile update dated up to the outcome. */
+static void ls_calib_on_fit(void *ctx, const char *lead_id, size_t model,
+                            uint64_t fit_bits, int64_t time) {
+        ls_calib_t *cal = ctx;
+        ls_calib_lead_t *l;
+
+        if (model != cal->conf.model_idx)
+                return;
+        if (!(l = ls_calib_lead(cal, lead_id, 1))) {
+                cal->nomem = 1;
+                return;
+        }
+        if (time <= l->cutoff)
+                l->fit_bits = fit_bits;
+}
+
+const ls_observer_t *ls_calib_observer(const ls_calib_t *cal) {
+        return &cal->observer;
+}
+
 void ls_calib_attach(ls_calib_t *cal, ls_shard_t *shard) {
-        ls_shard_set_observer(shard, ls_calib_on_match, cal);
+        ls_shard_set_observer(shard, &cal->observer);
 }
 
 ls_err_t ls_calib_outcome_line(ls_calib_t *cal, const char *name,
@@ -409,27 +484,13 @@ ls_err_t ls_calib_observe_input(ls_calib_t *cal, const ls_input_t *in) {
 
 /* The index of @p id among @p n rule ids (pointers first: the engine's
  * reasons point at the model's own strings). -1 when absent. */
-static int ls_calib_rule_idx(const ls_model_t *m, int fit, const char *id) {
-        size_t i, n = fit ? m->n_fit_rules : m->n_rules;
-
-        for (i = 0; i < n; i++)
-                if ((fit ? m->fit_rules[i].id : m->rules[i].id) == id)
-                        return (int)i;
-        for (i = 0; i < n; i++)
-                if (!strcmp(fit ? m->fit_rules[i].id : m->rules[i].id, id))
-                        return (int)i;
-        return -1;
-}
-
 ls_err_t ls_calib_observe_outputs(ls_calib_t *cal, const ls_outbuf_t *ob) {
         const ls_model_t *m = cal->model;
-        size_t i, k;
+        size_t i;
 
         for (i = 0; i < ob->n_outs; i++) {
                 const ls_output_t *o = &ob->outs[i];
-                const ls_reason_t *rs = ls_output_reasons(ob, o);
                 ls_calib_lead_t *l;
-                int r;
 
                 if (o->model != m || o->kind != LS_OUT_SCORE_UPDATE)
                         continue;
@@ -441,25 +502,6 @@ ls_err_t ls_calib_observe_outputs(ls_calib_t *cal, const ls_outbuf_t *ob) {
                 l->total = o->total;
                 l->grade = (uint8_t)o->grade;
                 l->band = (uint8_t)o->band;
-                for (k = 0; k < o->n_reasons; k++) {
-                        const ls_reason_t *re = &rs[k];
-
-                        if (re->kind == LS_REASON_FIT) {
-                                r = ls_calib_rule_idx(m, 1, re->rule_id);
-                                if (r < 0)
-                                        continue;
-                                /* started matching: the rule's own sign
-                                 * (a rule of 0 points: every reason is a
-                                 * change) */
-                                if (m->fit_rules[r].points == 0)
-                                        l->fit_bits ^= (uint64_t)1 << r;
-                                else if ((re->points > 0) ==
-                                         (m->fit_rules[r].points > 0))
-                                        l->fit_bits |= (uint64_t)1 << r;
-                                else
-                                        l->fit_bits &= ~((uint64_t)1 << r);
-                        }
-                }
         }
         return cal->nomem ? LS_ERR_NOMEM : LS_OK;
 }

@@ -143,10 +143,14 @@ static void ls_calibrate_usage(FILE *fp) {
                 "default: the time by which\n"
                 "                            80%% of the outcomes are "
                 "known)\n"
-                "  -w, --window DURATION     count rule occurrences within "
-                "this long before each\n"
-                "                            outcome (default: the model's "
-                "decay horizon, or 90d)\n"
+                "  -w, --window DURATION     count rule occurrences in a "
+                "window of this length\n"
+                "                            ending with each outcome's "
+                "bucket, at most 3650d\n"
+                "                            (default: a logistic model's "
+                "own window, else the\n"
+                "                            model's decay horizon, or "
+                "90d)\n"
                 "  -p, --target-precision P  threshold: best recall with "
                 "precision >= P (0 < P <= 1)\n"
                 "  -r, --target-recall R     threshold: highest with recall "
@@ -159,7 +163,8 @@ static void ls_calibrate_usage(FILE *fp) {
                 "                            points (default 30)\n"
                 "  -b, --buckets N           count occurrences in N time "
                 "buckets of the window\n"
-                "                            (1 .. 64, default 8)\n"
+                "                            (1 .. 64; default: a logistic "
+                "model's own, else 8)\n"
                 "  -W, --write-model FILE    write the fitted logistic "
                 "model as a model file\n"
                 "  -j, --json                print the report as one JSON "
@@ -377,7 +382,7 @@ static int ls_calibrate_history_topics(ls_calib_t *cal, ls_replay_conf_t *rc,
         rc->progress = 0;
         rc->observe = ls_calibrate_observe;
         rc->observe_opaque = cal;
-        rc->match = ls_calib_on_match;
+        rc->shard_observer = *ls_calib_observer(cal);
         rc->advance_to = ls_calib_last_outcome(cal) != INT64_MIN
                                  ? ls_calib_last_outcome(cal)
                                  : 0;
@@ -467,7 +472,8 @@ static int ls_calibrate_history(ls_calib_t *cal, FILE *in, const char *name,
 static int ls_calibrate_write(const ls_calib_t *cal,
                               const ls_calib_report_t *report,
                               const char *path) {
-        char tmp[4096], errstr[1024];
+        char tmp[4096], errstr[1024], why[768];
+        ls_modelset_t *back = NULL;
         FILE *fp;
         int ok;
 
@@ -482,13 +488,30 @@ static int ls_calibrate_write(const ls_calib_t *cal,
                     "(docs/CALIBRATE.md).\n");
         ok = ls_calib_write_model(cal, report, fp, errstr, sizeof(errstr)) ==
              LS_OK;
-        if (fflush(fp) != 0 || ferror(fp))
+        if (ok && (fflush(fp) != 0 || ferror(fp))) {
+                snprintf(errstr, sizeof(errstr), "write error: %s",
+                         strerror(errno));
                 ok = 0;
-        if (fclose(fp) != 0)
+        }
+        if (fclose(fp) != 0 && ok) {
+                snprintf(errstr, sizeof(errstr), "write error: %s",
+                         strerror(errno));
                 ok = 0;
-        if (!ok || rename(tmp, path) != 0) {
-                fprintf(stderr, "leadscore calibrate: %s: %s\n", path,
-                        ok ? strerror(errno) : errstr);
+        }
+        /* what is written must load: checked before it replaces anything */
+        if (ok && ls_modelset_load(tmp, &back, why, sizeof(why)) != LS_OK) {
+                snprintf(errstr, sizeof(errstr),
+                         "the written model does not load: %s", why);
+                ok = 0;
+        }
+        if (back)
+                ls_modelset_destroy(back);
+        if (ok && rename(tmp, path) != 0) {
+                snprintf(errstr, sizeof(errstr), "%s", strerror(errno));
+                ok = 0;
+        }
+        if (!ok) {
+                fprintf(stderr, "leadscore calibrate: %s: %s\n", path, errstr);
                 remove(tmp);
                 return -1;
         }
@@ -669,11 +692,12 @@ int ls_cmd_calibrate(int argc, char **argv) {
                 case 'w':
                         if (ls_duration_parse(optarg, &conf.window_ms) !=
                                     LS_OK ||
-                            conf.window_ms <= 0)
+                            conf.window_ms <= 0 ||
+                            conf.window_ms > LS_LOGIT_MAX_WINDOW_MS)
                                 return ls_cli_usage_error(
                                         "calibrate",
                                         "--window: '%s' is not a duration "
-                                        "(e.g. 30d, 12h)",
+                                        "of at most 3650d (e.g. 30d, 12h)",
                                         optarg);
                         break;
                 case 'p':

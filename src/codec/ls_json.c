@@ -699,6 +699,8 @@ static ls_err_t ls_json_put_alert(ls_buf_t *buf, const ls_outbuf_t *ob,
 static ls_err_t ls_json_put_real(ls_buf_t *buf, double d) {
         char text[40];
 
+        if (!isfinite(d)) /* JSON has no such numbers */
+                return ls_json_put(buf, "null");
         ls_json_real_text(d, text, sizeof(text));
         return ls_json_put(buf, text);
 }

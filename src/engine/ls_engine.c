@@ -540,9 +540,14 @@ static ls_err_t ls_fire_timer(ls_shard_t *sh, const ls_timer_t *t,
         } else {
                 err = ls_catch_up_decay(model, lm, t->due, ob);
         }
-        if (!err)
+        if (!err) {
+                size_t outs = ob->n_outs;
+
                 err = ls_settle(sh, t->lead, t->model, lm, lm->fit, prev_eng,
                                 &ch, ob);
+                if (!err && ob->n_outs == outs)
+                        ob->n_reasons = ch.reasons_off; /* nothing written */
+        }
         if (!err)
                 err = ls_schedule(sh, t->lead, t->model, lm);
         return err;
@@ -780,10 +785,10 @@ static ls_err_t ls_apply_event_logit(ls_shard_t *sh, uint32_t lead, size_t m,
                 if (!ls_conds_all(ms, rule->when, rule->n_when, in) ||
                     ls_conds_any(ms, rule->unless, rule->n_unless, in))
                         continue;
-                if (sh->observe)
-                        sh->observe(sh->observe_ctx,
-                                    ls_lead_table_key(sh->leads, lead), m,
-                                    sh->by_type[m][i], in->time);
+                if (sh->observer.match)
+                        sh->observer.match(sh->observer.ctx,
+                                           ls_lead_table_key(sh->leads, lead),
+                                           m, sh->by_type[m][i], in->time);
                 ls_logit_note(model, ls_logit_state(sh, lm, m),
                               sh->by_type[m][i], in->time);
                 if (!(r = ls_outbuf_add_reason(ob)))
@@ -846,10 +851,10 @@ static ls_err_t ls_apply_event_model(ls_shard_t *sh, uint32_t lead, size_t m,
                     ls_conds_any(ms, rule->unless, rule->n_unless, in))
                         continue;
                 fired = 1;
-                if (sh->observe)
-                        sh->observe(sh->observe_ctx,
-                                    ls_lead_table_key(sh->leads, lead), m,
-                                    sh->by_type[m][i], in->time);
+                if (sh->observer.match)
+                        sh->observer.match(sh->observer.ctx,
+                                           ls_lead_table_key(sh->leads, lead),
+                                           m, sh->by_type[m][i], in->time);
                 if (award > 0) {
                         const ls_cap_t *cc =
                                 rule->category >= 0 && model->categories
@@ -979,6 +984,10 @@ static ls_err_t ls_apply_profile_model(ls_shard_t *sh, uint32_t lead, size_t m,
                         sum += fr->points;
         }
         lm->fit_bits = bits;
+        if (sh->observer.fit)
+                sh->observer.fit(sh->observer.ctx,
+                                 ls_lead_table_key(sh->leads, lead), m, bits,
+                                 in->time);
         if (model->kind == LS_MODEL_LOGISTIC)
                 ls_logit_rescore(sh, m, lm, now);
         else

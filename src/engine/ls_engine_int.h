@@ -175,13 +175,12 @@ struct ls_shard_s {
         ls_timer_t *heap;
         size_t n_heap, size_heap;
         size_t live_timers;
-        size_t max_leads;    /* 0: no cap (ls_shard_set_max_leads) */
-        uint64_t *scored;    /* per model: leads with an output (seq > 0) */
-        size_t *logit_off;   /* per logistic model: its feature state,
+        size_t max_leads;       /* 0: no cap (ls_shard_set_max_leads) */
+        uint64_t *scored;       /* per model: leads with an output (seq > 0) */
+        size_t *logit_off;      /* per logistic model: its feature state,
                               * from its ls_lm_t (ls_logit.h) */
-        double *logit_x;     /* feature values, the most of any model */
-        ls_match_fn observe; /* ls_shard_set_observer() */
-        void *observe_ctx;
+        double *logit_x;        /* feature values, the most of any model */
+        ls_observer_t observer; /* ls_shard_set_observer() */
         ls_shard_stats_t stats;
 };
 

@@ -31,7 +31,6 @@ void ls_logit_init(const ls_model_t *m, void *state) {
 
         memset(state, 0, ls_logit_size(m));
         h->head = INT64_MIN;
-        h->active = INT64_MIN;
 }
 
 const char *ls_logit_feature_name(const ls_model_t *m, size_t i) {
@@ -63,8 +62,6 @@ void ls_logit_note(const ls_model_t *m, void *state, size_t rule,
         int64_t k = ls_logit_floordiv(time, m->logit.bucket_ms), j;
         size_t r;
 
-        if (h->active == INT64_MIN || k > h->active)
-                h->active = k;
         if (h->head == INT64_MIN || k - h->head >= (int64_t)nb) {
                 memset(c, 0, m->n_rules * (size_t)nb);
                 h->head = k;
@@ -102,13 +99,25 @@ void ls_logit_features(const ls_model_t *m, const void *state,
                         n += c[i * (size_t)nb + ls_logit_slot(m, j)];
                 x[d++] = log1p((double)n);
         }
-        if (h->active == INT64_MIN || h->active > k || k - h->active >= nb)
-                x[d] = h->active != INT64_MIN && h->active > k
-                               ? (double)m->logit.window_ms / LS_LOGIT_DAY_MS
-                               : 0.0;
+        /* freshness: the window's days less the whole buckets since the
+         * latest occurrence (now is never before it in the engine; a
+         * caller that asks earlier gets the full window) */
+        if (h->head == INT64_MIN || k - h->head >= nb)
+                x[d] = 0.0;
         else
-                x[d] = (double)((nb - (k - h->active)) * m->logit.bucket_ms) /
+                x[d] = (double)((nb - (k > h->head ? k - h->head : 0)) *
+                                m->logit.bucket_ms) /
                        LS_LOGIT_DAY_MS;
+}
+
+/* The loader bounds coefficients and the window, so z is finite; the
+ * bound here only keeps a probability defined whatever the input. */
+#define LS_LOGIT_Z_MAX 700.0
+
+static double ls_logit_bound(double z) {
+        if (!(z > -LS_LOGIT_Z_MAX))
+                return -LS_LOGIT_Z_MAX; /* NaN too */
+        return z < LS_LOGIT_Z_MAX ? z : LS_LOGIT_Z_MAX;
 }
 
 static int32_t ls_logit_pct(double z) {
@@ -124,6 +133,8 @@ void ls_logit_score(const ls_model_t *m, const double *x, ls_logit_score_t *s) {
         zf = z + m->logit.fit_offset;
         for (; i < n; i++)
                 z += ls_logit_coef(m, i) * x[i];
+        z = ls_logit_bound(z);
+        zf = ls_logit_bound(zf);
         s->z = z;
         s->probability = 1.0 / (1.0 + exp(-z));
         s->total = ls_logit_pct(z);
@@ -135,8 +146,7 @@ int64_t ls_logit_next_change(const ls_model_t *m, const void *state,
         const ls_logit_hdr_t *h = state;
         int64_t k = ls_logit_floordiv(now, m->logit.bucket_ms);
 
-        if (h->active == INT64_MIN ||
-            k - h->active >= (int64_t)m->logit.buckets ||
+        if (h->head == INT64_MIN || k - h->head >= (int64_t)m->logit.buckets ||
             k >= INT64_MAX / m->logit.bucket_ms - 1)
                 return INT64_MAX;
         return (k + 1) * m->logit.bucket_ms;

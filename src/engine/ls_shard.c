@@ -283,9 +283,11 @@ void ls_shard_set_max_leads(ls_shard_t *sh, size_t max) {
         sh->max_leads = max;
 }
 
-void ls_shard_set_observer(ls_shard_t *sh, ls_match_fn fn, void *ctx) {
-        sh->observe = fn;
-        sh->observe_ctx = ctx;
+void ls_shard_set_observer(ls_shard_t *sh, const ls_observer_t *obs) {
+        if (obs)
+                sh->observer = *obs;
+        else
+                memset(&sh->observer, 0, sizeof(sh->observer));
 }
 
 size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {

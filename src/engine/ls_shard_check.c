@@ -119,20 +119,19 @@ static const char *ls_alert_check(const ls_shard_t *sh, uint32_t lead) {
         return NULL;
 }
 
-/* A logistic model's part: scores in range and the feature state sane
- * (buckets within the ring, at most the lead's clock). */
-static const char *ls_logit_check(const ls_shard_t *sh, size_t m, ls_lm_t *lm) {
+/* A logistic model's part: scores in range and the newest bucket of its
+ * window at or before the lead's clock. */
+static const char *ls_logit_check(const ls_shard_t *sh, uint32_t lead, size_t m,
+                                  ls_lm_t *lm) {
         const ls_model_t *model = &sh->ms->models[m];
         const ls_logit_hdr_t *h = ls_logit_state(sh, lm, m);
         int64_t total = (int64_t)lm->fit + lm->engagement;
-        int64_t max_k = LS_TIME_MAX / model->logit.bucket_ms;
+        int64_t clock = ls_hdr(sh, lead)->clock;
 
         if (lm->fit < 0 || lm->fit > 100 || total < 0 || total > 100)
                 return "fit or engagement";
-        if ((h->head == INT64_MIN) != (h->active == INT64_MIN) ||
-            (h->head != INT64_MIN &&
-             (h->head < 0 || h->head > max_k || h->active < h->head ||
-              h->active > max_k)))
+        if (h->head != INT64_MIN && (h->head < 0 || clock == INT64_MIN ||
+                                     h->head > clock / model->logit.bucket_ms))
                 return "logistic window";
         return NULL;
 }
@@ -178,7 +177,7 @@ const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
                 if (model->kind == LS_MODEL_LOGISTIC) {
                         /* fit and total are percentages, engagement their
                          * difference */
-                        const char *bad = ls_logit_check(sh, m, lm);
+                        const char *bad = ls_logit_check(sh, lead, m, lm);
 
                         if (bad)
                                 return bad;

@@ -783,6 +783,18 @@ static ls_err_t ls_mload_kind(ls_mload_t *ld, const yaml_node_t *map,
         return err;
 }
 
+/* A coefficient, intercept or offset: a number of at most 1e6 either
+ * way (far past any fitted one), so that every score stays finite. */
+static ls_err_t ls_mload_coef(ls_mload_t *ld, const yaml_node_t *node,
+                              double *out) {
+        ls_err_t err = ls_mload_number(ld, node, out);
+
+        if (!err && !(*out >= -1e6 && *out <= 1e6))
+                err = ls_mload_err(ld, node,
+                                   "expected a number in -1e6 .. 1e6");
+        return err;
+}
+
 /* One coefficient name of `logistic.coefficients`: @returns its weight
  * slot, or NULL when no feature has that name. */
 static double *ls_mload_coef_slot(ls_model_t *m, const char *name,
@@ -842,7 +854,7 @@ static ls_err_t ls_mload_coefs(ls_mload_t *ld, ls_model_t *m,
                 if (*seenp)
                         err = ls_mload_err(ld, k, "duplicate key");
                 else
-                        err = ls_mload_number(ld, v, w);
+                        err = ls_mload_coef(ld, v, w);
                 *seenp = 1;
                 ls_mload_pop(ld, mark);
         }
@@ -867,21 +879,35 @@ static ls_err_t ls_mload_logistic(ls_mload_t *ld, ls_model_t *m,
         yaml_node_t *v;
         long long b = 8;
         int has;
-        size_t mark;
+        size_t mark, i;
         ls_err_t err;
 
         if ((err = ls_mload_check_map(ld, node, keys, NULL)))
                 return err;
+        /* feature names are rule ids: these two name others */
+        for (i = 0; i < m->n_fit_rules + m->n_rules; i++) {
+                const char *id = i < m->n_fit_rules
+                                         ? m->fit_rules[i].id
+                                         : m->rules[i - m->n_fit_rules].id;
+
+                if (!strcmp(id, LS_LOGIT_FRESHNESS) ||
+                    !strcmp(id, LS_LOGIT_INTERCEPT))
+                        return ls_mload_err(ld, node,
+                                            "rule id '%s' is reserved in a "
+                                            "logistic model (rename the "
+                                            "rule)",
+                                            id);
+        }
         if ((err = ls_mload_required(ld, node, "intercept", &v)))
                 return err;
         mark = ls_mload_key(ld, "intercept");
-        err = ls_mload_number(ld, v, &lg->intercept);
+        err = ls_mload_coef(ld, v, &lg->intercept);
         ls_mload_pop(ld, mark);
         if (err)
                 return err;
         if ((v = ls_mload_get(ld, node, "fit_offset"))) {
                 mark = ls_mload_key(ld, "fit_offset");
-                err = ls_mload_number(ld, v, &lg->fit_offset);
+                err = ls_mload_coef(ld, v, &lg->fit_offset);
                 ls_mload_pop(ld, mark);
                 if (err)
                         return err;
@@ -890,6 +916,8 @@ static ls_err_t ls_mload_logistic(ls_mload_t *ld, ls_model_t *m,
                 return err;
         mark = ls_mload_key(ld, "window");
         err = ls_mload_duration(ld, v, &lg->window_ms);
+        if (!err && lg->window_ms > LS_LOGIT_MAX_WINDOW_MS)
+                err = ls_mload_err(ld, v, "at most 3650d");
         ls_mload_pop(ld, mark);
         if (err || (err = ls_mload_opt_int(ld, node, "buckets", 1,
                                            LS_LOGIT_MAX_BUCKETS, &has, &b)))

@@ -55,6 +55,53 @@ static void ls_mload_print_cap(FILE *fp, const ls_cap_t *cap) {
         fputc(')', fp);
 }
 
+/* MQL, hot leads and alert attributes of model @p m. */
+static void ls_mload_print_alerts(FILE *fp, const ls_model_t *m) {
+        char d1[32];
+        size_t j;
+
+        fputs("    mql: ", fp);
+        if (m->mql.enabled) {
+                fputs("enter ", fp);
+                ls_mload_print_qualify(fp, m, &m->mql.enter);
+                fputs("; stay ", fp);
+                ls_mload_print_qualify(fp, m, &m->mql.stay);
+        } else {
+                fputs("off", fp);
+        }
+        fputc('\n', fp);
+        fputs("    hot: ", fp);
+        if (m->hot.enabled) {
+                const char *sep = "";
+
+                if (m->hot.points) {
+                        ls_duration_format(m->hot.within_ms, d1, sizeof(d1));
+                        fprintf(fp, "%d points within %s", (int)m->hot.points,
+                                d1);
+                        sep = " or ";
+                }
+                if (m->hot.n_events) {
+                        fprintf(fp, "%sevents", sep);
+                        for (j = 0; j < m->hot.n_events; j++)
+                                fprintf(fp, "%s%s", j ? ", " : " ",
+                                        m->hot.events[j]);
+                }
+                ls_duration_format(m->hot.rearm_ms, d1, sizeof(d1));
+                fprintf(fp, "; rearm after %s; track %u", d1,
+                        (unsigned)m->hot.track);
+        } else {
+                fputs("off", fp);
+        }
+        fputc('\n', fp);
+        if (m->n_alert_attributes) {
+                fputs("    alert attributes:", fp);
+                for (j = 0; j < m->n_alert_attributes; j++)
+                        fprintf(fp, "%s%s", j ? ", " : " ",
+                                m->alert_attributes[j]);
+                fputc('\n', fp);
+        }
+}
+
 void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
         char d1[32], d2[32], d3[32];
         size_t i, j;
@@ -126,6 +173,17 @@ void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
                 if (m->has_fit_max)
                         fprintf(fp, ", max %d", (int)m->fit_max);
                 fputc('\n', fp);
+                if (m->kind == LS_MODEL_LOGISTIC) {
+                        /* no floor, caps, categories or decay */
+                        fprintf(fp, "    engagement: %zu rule%s\n", m->n_rules,
+                                m->n_rules == 1 ? "" : "s");
+                        ls_mload_print_levels(fp, "grades", m->grades,
+                                              m->n_grades);
+                        ls_mload_print_levels(fp, "bands", m->bands,
+                                              m->n_bands);
+                        ls_mload_print_alerts(fp, m);
+                        continue;
+                }
                 fprintf(fp,
                         "    engagement: %zu rule%s, %zu categor%s, "
                         "floor %d",
@@ -162,46 +220,6 @@ void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp) {
                 fputc('\n', fp);
                 ls_mload_print_levels(fp, "grades", m->grades, m->n_grades);
                 ls_mload_print_levels(fp, "bands", m->bands, m->n_bands);
-                fputs("    mql: ", fp);
-                if (m->mql.enabled) {
-                        fputs("enter ", fp);
-                        ls_mload_print_qualify(fp, m, &m->mql.enter);
-                        fputs("; stay ", fp);
-                        ls_mload_print_qualify(fp, m, &m->mql.stay);
-                } else {
-                        fputs("off", fp);
-                }
-                fputc('\n', fp);
-                fputs("    hot: ", fp);
-                if (m->hot.enabled) {
-                        const char *sep = "";
-
-                        if (m->hot.points) {
-                                ls_duration_format(m->hot.within_ms, d1,
-                                                   sizeof(d1));
-                                fprintf(fp, "%d points within %s",
-                                        (int)m->hot.points, d1);
-                                sep = " or ";
-                        }
-                        if (m->hot.n_events) {
-                                fprintf(fp, "%sevents", sep);
-                                for (j = 0; j < m->hot.n_events; j++)
-                                        fprintf(fp, "%s%s", j ? ", " : " ",
-                                                m->hot.events[j]);
-                        }
-                        ls_duration_format(m->hot.rearm_ms, d1, sizeof(d1));
-                        fprintf(fp, "; rearm after %s; track %u", d1,
-                                (unsigned)m->hot.track);
-                } else {
-                        fputs("off", fp);
-                }
-                fputc('\n', fp);
-                if (m->n_alert_attributes) {
-                        fputs("    alert attributes:", fp);
-                        for (j = 0; j < m->n_alert_attributes; j++)
-                                fprintf(fp, "%s%s", j ? ", " : " ",
-                                        m->alert_attributes[j]);
-                        fputc('\n', fp);
-                }
+                ls_mload_print_alerts(fp, m);
         }
 }

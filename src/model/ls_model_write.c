@@ -365,12 +365,17 @@ ls_err_t ls_modelset_write_logistic(const ls_modelset_t *ms, size_t model_idx,
         ls_mw_ev(&w, &ev, yaml_stream_end_event_initialize(&ev));
         if (!w.failed && !yaml_emitter_flush(&w.em))
                 w.failed = 1;
+        if (w.failed) /* the writer fails on a full disk, the emitter on
+                       * a node it cannot write */
+                ls_seterr(errstr, errstr_size, LS_ERR_IO,
+                          "cannot write the model: %s",
+                          w.em.error == YAML_WRITER_ERROR ? strerror(errno)
+                          : w.em.problem                  ? w.em.problem
+                                                          : "YAML emitter "
+                                                            "error");
         yaml_emitter_delete(&w.em);
         yaml_document_delete(&w.doc);
         if (w.failed)
-                return ls_seterr(errstr, errstr_size, LS_ERR_IO,
-                                 "cannot write the model: %s",
-                                 errno ? strerror(errno)
-                                       : "YAML emitter error");
+                return LS_ERR_IO;
         return LS_OK;
 }

@@ -114,11 +114,10 @@ static ls_err_t ls_rp_make_shards(ls_replay_t *rp, char *errstr,
                                                     errstr_size)))
                                 return err;
                 }
-                for (s = 0; rp->conf.match && s < rp->conf.n_ms; s++)
+                for (s = 0; s < rp->conf.n_ms; s++)
                         if (part->shard[s])
                                 ls_shard_set_observer(part->shard[s],
-                                                      rp->conf.match,
-                                                      rp->conf.observe_opaque);
+                                                      &rp->conf.shard_observer);
         }
         return LS_OK;
 }

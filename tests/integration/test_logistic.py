@@ -96,6 +96,22 @@ def test_calibrate_check_score():
                                                                   want)
     assert abs(m["logistic"]["intercept"] -
                rep["logistic"]["intercept"]) < 1e-9
+    # calibrating the written model again counts what it counts: its own
+    # window and buckets, and every fit match (not only those that moved
+    # its fit score); the features are the same as the first time's
+    p2 = cli("calibrate", "--model", model,
+             "--input", os.path.join(d, "history.jsonl"),
+             "--outcomes", os.path.join(d, "outcomes.jsonl"), "--json")
+    rep2 = json.loads(p2.stdout)
+    assert rep2["window_ms"] == rep["window_ms"], rep2["window_ms"]
+    with1 = {r["rule"]: r["with"]["leads"] for r in rep["rules"]}
+    with2 = {r["rule"]: r["with"]["leads"] for r in rep2["rules"]}
+    assert with1 == with2, (with1, with2)
+    assert abs(rep2["evaluation"]["auc"] - rep["evaluation"]["auc"]) < 1e-9
+    # the written grades split real fit scores: every grade is reachable
+    g = [lv.get("min") for lv in m["grades"]]
+    assert all(x is None or x >= 0 for x in g) and len(set(g)) == len(g), g
+
     # another window: another model, fitted from the data
     model1, rep1 = calibrate(d, "--window", "1d", "--buckets", "4")
     m1 = yaml.safe_load(open(model1).read())["models"][0]

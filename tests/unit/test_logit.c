@@ -226,6 +226,27 @@ static void test_loader(void **state) {
                           "    logistic: {intercept: 0, window: 10ms, "
                           "buckets: 3, coefficients: {d: 1}}\n",
                           "does not divide into 3 buckets");
+        expect_load_error("models:\n  - id: p\n    kind: logistic\n"
+                          "    engagement:\n      rules:\n"
+                          "        - {id: freshness_days, event: x}\n"
+                          "    grades: [{name: A}]\n    bands: [{name: c}]\n"
+                          "    logistic: {intercept: 0, window: 1d, "
+                          "coefficients: {freshness_days: 1}}\n",
+                          "rule id 'freshness_days' is reserved");
+        expect_load_error("models:\n  - id: p\n    kind: logistic\n"
+                          "    engagement:\n      rules:\n"
+                          "        - {id: d, event: x}\n"
+                          "    grades: [{name: A}]\n    bands: [{name: c}]\n"
+                          "    logistic: {intercept: 0, window: 1d, "
+                          "coefficients: {d: 1.5e308}}\n",
+                          "expected a number in -1e6 .. 1e6");
+        expect_load_error("models:\n  - id: p\n    kind: logistic\n"
+                          "    engagement:\n      rules:\n"
+                          "        - {id: d, event: x}\n"
+                          "    grades: [{name: A}]\n    bands: [{name: c}]\n"
+                          "    logistic: {intercept: 0, window: 3651d, "
+                          "coefficients: {d: 1}}\n",
+                          "at most 3650d");
         expect_load_error("models:\n  - id: p\n    kind: lasso\n"
                           "    grades: [{name: A}]\n    bands: [{name: c}]\n",
                           "unknown kind 'lasso'");
