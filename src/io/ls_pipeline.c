@@ -304,10 +304,15 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                 /* The partition is at its end now: a record of the other
                  * topic need not wait for another fetch to learn it. */
                 topic = ls_pl_topic_index(pl, rd_kafka_topic_name(rkm->rkt));
-                if (topic >= 0 && rkm->partition >= 0 &&
-                    rkm->partition < pl->n_parts &&
-                    (tp = pl->tps[topic][rkm->partition]) &&
-                    rkm->offset > tp->m.consumed_next)
+                if (topic < 0 || rkm->partition < 0 ||
+                    rkm->partition >= pl->n_parts ||
+                    !(tp = pl->tps[topic][rkm->partition]))
+                        return 0;
+                if (tp->reading) /* once the records before it are back */
+                        tp->eof_next = rkm->offset > tp->eof_next
+                                               ? rkm->offset
+                                               : tp->eof_next;
+                else if (rkm->offset > tp->m.consumed_next)
                         tp->m.consumed_next = rkm->offset;
                 return 0;
         }
@@ -321,30 +326,19 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
         tp = pl->tps[topic][rkm->partition];
         if (!tp || !pl->slots[rkm->partition].shard)
                 return 0;
+        /* merge_wait 0 releases in arrival order: no key needed. Else the
+         * record is read for its key on its partition's worker, and kept
+         * as read; it is held once it comes back. Registry framing is read
+         * here, whatever merge_wait: one registry client per process. */
+        if (pl->conf->merge_wait_ms > 0 && !ls_pl_reads_here(pl)) {
+                ls_pl_submit_read(pl, tp, topic, rkm, now);
+                return 1;
+        }
         memset(&h, 0, sizeof(h));
         h.rec = rkm;
         h.at = now;
-        /* merge_wait 0 releases in arrival order: no key needed. The
-         * record is read here for its key, and kept as read. */
-        if (pl->conf->merge_wait_ms > 0) {
-                ls_record_t rec;
-                ls_input_t in;
-                char errstr[512];
-
-                ls_pl_record(pl, topic, rkm, &rec);
-                h.v = ls_scorer_read(pl->codec, &rec, &in, &h.err, errstr,
-                                     sizeof(errstr));
-                h.time = ls_merge_key(pl->ms, h.v, &in);
-                /* not the record's fault (a registry that cannot be
-                 * reached): kept unread, to be read again when applied */
-                if (h.v != LS_V_ERROR &&
-                    (h.v == LS_V_APPLIED ? !(h.in = ls_input_dup(&in))
-                                         : !(h.why = ls_strdup(errstr)))) {
-                        ls_pl_fatal(pl, LS_ERR_NOMEM,
-                                    "out of memory holding input records");
-                        return 0;
-                }
-        }
+        if (ls_pl_reads_here(pl) && ls_pl_read_here(pl, topic, &h, 0))
+                return 0;
         if (ls_holdq_push(&tp->m.held, &h)) {
                 ls_held_release(&h);
                 ls_pl_fatal(pl, LS_ERR_NOMEM,
@@ -748,6 +742,8 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                 for (i = 0; i < n; i++)
                         if (!ls_pl_enqueue(pl, pl->batch[i], pl->now_mono))
                                 rd_kafka_message_destroy(pl->batch[i]);
+                /* what the workers read or scored: held, or produced */
+                ls_pl_collect(pl, 0);
                 ls_pl_drain(pl);
                 ls_pl_collect(pl, 0); /* hands the batch over, too */
                 ls_producer_poll(pl->producer);

@@ -97,6 +97,11 @@ typedef struct ls_tp_s {
         /* Merge of the two input topics of a shard (docs/DURABILITY.md):
          * records consumed but not yet applied, of rd_kafka_message_t. */
         ls_merge_side_t m;
+        /* records handed to a worker to be read for the merge, not back
+         * yet (ls_pl_submit_read()): m.consumed_next moves as they come
+         * back, and a partition end met meanwhile waits in eof_next */
+        uint32_t reading;
+        int64_t eof_next;
         ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
 } ls_tp_t;
 
@@ -120,6 +125,9 @@ typedef struct ls_pl_job_s {
         rd_kafka_message_t *rkm;
         ls_tp_t *tp;
         int topic;
+        int read;     /* 1: only read it for the merge (its key, its
+                       * input), 0: score it */
+        int64_t at;   /* read: its arrival, monotonic ms */
         uint64_t seq; /* in tp->off */
         ls_held_t h;  /* what the merge read of it (owned), or nothing */
         ls_record_t rec;
@@ -218,6 +226,23 @@ ls_err_t ls_pl_workers_new(ls_pipeline_t *pl, const ls_codec_conf_t *cc,
 void ls_pl_workers_destroy(ls_pipeline_t *pl);
 void ls_pl_record(const ls_pipeline_t *pl, int topic,
                   const rd_kafka_message_t *rkm, ls_record_t *rec);
+/** 1 when records are read (decoded) on the consuming thread, not by
+ *  the workers: registry framing (format.input: registry), so that the
+ *  registry client, its caches, its lookup limit and its metrics stay one
+ *  per process. */
+static inline int ls_pl_reads_here(const ls_pipeline_t *pl) {
+        return pl->conf->input_format == LS_FORMAT_REGISTRY;
+}
+/** Reads record @p h->rec of @p topic with the pipeline's codec into
+ *  @p h (its merge key, and the input or why it is rejected; unread on
+ *  LS_V_ERROR unless @p final, which keeps that error as its verdict).
+ *  @returns 0, or -1 after a fatal error (out of memory). */
+int ls_pl_read_here(ls_pipeline_t *pl, int topic, ls_held_t *h, int final);
+/** merge_wait > 0: hands consumed record @p rkm (taken) of @p tp to its
+ *  partition's worker to be read for the merge; it enters the hold queue
+ *  when it comes back (ls_pl_collect()). @p now: its arrival. */
+void ls_pl_submit_read(ls_pipeline_t *pl, ls_tp_t *tp, int topic,
+                       rd_kafka_message_t *rkm, int64_t now);
 /** Hands consumed record @p rkm (taken) with what the merge read of it
  *  (@p h, taken; cleared) to its partition's worker. */
 void ls_pl_submit(ls_pipeline_t *pl, rd_kafka_message_t *rkm, ls_held_t *h);

@@ -2,10 +2,13 @@
  * ls_pipeline_work.c - `run`'s scoring on worker threads (see
  * ls_pipeline_int.h and docs/ARCHITECTURE.md, "Workers").
  *
- * The consuming thread puts each input record, in merge order, on its
- * partition's lane of the worker pool (ls_workers.h) as a job; the lane's
- * worker decodes it (unless the merge read it already), applies it to the
- * partition's shard and encodes the outputs (ls_producer_encode()); the
+ * The consuming thread puts each input record on its partition's lane of
+ * the worker pool (ls_workers.h) as a job, twice with merge_wait > 0:
+ * first to be read for the merge (decoded once, for its event time; it
+ * joins its hold queue when it comes back, ls_pl_held()), then, in merge
+ * order, to be scored: the lane's worker applies it to the partition's
+ * shard (decoding it first when it was not read) and encodes the outputs
+ * (ls_producer_encode()); the
  * consuming thread takes the jobs back in each lane's order and produces
  * them, with their delivery tickets, dead letters and counters, as the
  * single-threaded loop did (ls_pl_complete()). With workers: 1 the pool
@@ -30,6 +33,31 @@
 /* ------------------------------------------------------------- workers */
 
 /**
+ * The merge's read of a record (merge_wait > 0): decoded once, for its
+ * event time (the merge key) and kept as read, on the worker, so that
+ * decoding stays off the consuming thread. A record that cannot be read
+ * for a reason not its own (LS_V_ERROR: a registry that cannot be
+ * reached) is kept unread, to be read again when applied.
+ */
+static void ls_pl_work_read(ls_pipeline_t *pl, ls_pl_worker_t *w,
+                            ls_pl_job_t *job) {
+        ls_held_t *h = &job->h;
+        ls_input_t in;
+
+        memset(h, 0, sizeof(*h));
+        h->rec = job->rkm;
+        h->at = job->at;
+        job->enc_err = LS_OK;
+        h->v = ls_scorer_read(w->codec, &job->rec, &in, &h->err, job->errstr,
+                              sizeof(job->errstr));
+        h->time = ls_merge_key(pl->ms, h->v, &in);
+        if (h->v != LS_V_ERROR &&
+            (h->v == LS_V_APPLIED ? !(h->in = ls_input_dup(&in))
+                                  : !(h->why = ls_strdup(job->errstr))))
+                job->enc_err = LS_ERR_NOMEM;
+}
+
+/**
  * The job: scores one record on worker @p worker with its codec and
  * output buffer, into the partition's shard (lane = partition), and
  * encodes the outputs into the job.
@@ -38,8 +66,13 @@ static void ls_pl_work(void *opaque, int worker, ls_job_t *j) {
         ls_pipeline_t *pl = opaque;
         ls_pl_job_t *job = (ls_pl_job_t *)j;
         ls_pl_worker_t *w = &pl->wk[worker];
-        ls_shard_t *shard = pl->slots[j->lane].shard;
+        ls_shard_t *shard;
 
+        if (job->read) {
+                ls_pl_work_read(pl, w, job);
+                return;
+        }
+        shard = pl->slots[j->lane].shard;
         ls_outbuf_reset(&w->ob);
         ls_encoded_reset(&job->enc);
         job->errstr[0] = '\0';
@@ -309,12 +342,44 @@ done:
         ls_pl_job_release(pl, job);
 }
 
+/**
+ * A record read for the merge, back from its worker in its partition's
+ * order: it joins its topic-partition's hold queue, and the partition's
+ * end met while it was out is taken now.
+ */
+static void ls_pl_held(ls_pipeline_t *pl, ls_pl_job_t *job) {
+        ls_tp_t *tp = job->tp;
+
+        tp->reading--;
+        if (pl->fatal) {
+                ls_pl_job_release(pl, job);
+                return;
+        }
+        if (job->enc_err || ls_holdq_push(&tp->m.held, &job->h)) {
+                ls_pl_fatal(pl, LS_ERR_NOMEM,
+                            "out of memory holding input records");
+                ls_pl_job_release(pl, job);
+                return;
+        }
+        tp->m.consumed_next = job->rkm->offset + 1;
+        if (!tp->reading && tp->eof_next > tp->m.consumed_next)
+                tp->m.consumed_next = tp->eof_next;
+        /* the hold queue has the record and what was read of it */
+        memset(&job->h, 0, sizeof(job->h));
+        job->rkm = NULL;
+        ls_pl_job_release(pl, job);
+}
+
 void ls_pl_collect(ls_pipeline_t *pl, int wait_ms) {
         ls_job_t *list = ls_workers_done(pl->pool, wait_ms);
 
         while (list) {
                 ls_job_t *next = list->next;
-                ls_pl_complete(pl, (ls_pl_job_t *)list);
+                ls_pl_job_t *job = (ls_pl_job_t *)list;
+                if (job->read)
+                        ls_pl_held(pl, job);
+                else
+                        ls_pl_complete(pl, job);
                 list = next;
         }
 }
@@ -347,6 +412,73 @@ void ls_pl_record(const ls_pipeline_t *pl, int topic,
         rec->tick = ls_tick_read(rkm);
 }
 
+int ls_pl_read_here(ls_pipeline_t *pl, int topic, ls_held_t *h, int final) {
+        ls_record_t rec;
+        ls_input_t in;
+        char errstr[512];
+
+        ls_held_release(h);
+        ls_pl_record(pl, topic, h->rec, &rec);
+        h->v = ls_scorer_read(pl->codec, &rec, &in, &h->err, errstr,
+                              sizeof(errstr));
+        h->time = ls_merge_key(pl->ms, h->v, &in);
+        /* not the record's fault (a registry that cannot be reached):
+         * kept unread, to be read again when applied (final: that error
+         * is the verdict) */
+        if ((h->v != LS_V_ERROR || final) &&
+            (h->v == LS_V_APPLIED ? !(h->in = ls_input_dup(&in))
+                                  : !(h->why = ls_strdup(errstr)))) {
+                ls_pl_fatal(pl, LS_ERR_NOMEM,
+                            "out of memory holding input records");
+                return -1;
+        }
+        return 0;
+}
+
+/** A job from the pool, or NULL when memory is short. */
+static ls_pl_job_t *ls_pl_job_get(ls_pipeline_t *pl) {
+        ls_pl_job_t *job = pl->jfree;
+
+        if (job) {
+                pl->jfree = job->next_free;
+        } else {
+                if (!(job = ls_calloc(1, sizeof(*job))))
+                        return NULL;
+                ls_encoded_init(&job->enc);
+        }
+        memset(&job->h, 0, sizeof(job->h));
+        job->next_free = NULL;
+        return job;
+}
+
+/** Hands @p job to its lane and bounds the records out. */
+static void ls_pl_hand_over(ls_pipeline_t *pl, ls_pl_job_t *job) {
+        ls_workers_submit(pl->pool, (uint32_t)job->rkm->partition, &job->j);
+        /* A bound on the records out: wait for the workers. */
+        while (ls_workers_pending(pl->pool) >= LS_PL_INFLIGHT)
+                ls_pl_collect(pl, -1);
+}
+
+void ls_pl_submit_read(ls_pipeline_t *pl, ls_tp_t *tp, int topic,
+                       rd_kafka_message_t *rkm, int64_t now) {
+        ls_pl_job_t *job = ls_pl_job_get(pl);
+
+        if (!job) {
+                ls_pl_fatal(pl, LS_ERR_NOMEM,
+                            "out of memory holding input records");
+                rd_kafka_message_destroy(rkm);
+                return;
+        }
+        job->read = 1;
+        job->rkm = rkm;
+        job->tp = tp;
+        job->topic = topic;
+        job->at = now;
+        ls_pl_record(pl, topic, rkm, &job->rec);
+        tp->reading++;
+        ls_pl_hand_over(pl, job);
+}
+
 void ls_pl_submit(ls_pipeline_t *pl, rd_kafka_message_t *rkm, ls_held_t *h) {
         ls_pl_job_t *job;
         ls_tp_t *tp;
@@ -359,16 +491,17 @@ void ls_pl_submit(ls_pipeline_t *pl, rd_kafka_message_t *rkm, ls_held_t *h) {
             !(tp = pl->tps[topic][rkm->partition]) ||
             !(slot = &pl->slots[rkm->partition])->shard)
                 goto drop; /* not (or no longer) ours */
-        if (!(job = pl->jfree)) {
-                job = ls_calloc(1, sizeof(*job));
-                if (!job) {
-                        ls_pl_fatal(pl, LS_ERR_NOMEM,
-                                    "out of memory holding input records");
+        /* Registry framing is read on this thread (ls_pl_reads_here()),
+         * and read again here when the first read could not reach it. */
+        if (ls_pl_reads_here(pl) && !h->in && !h->why) {
+                h->rec = rkm;
+                if (ls_pl_read_here(pl, topic, h, 1))
                         goto drop;
-                }
-                ls_encoded_init(&job->enc);
-        } else {
-                pl->jfree = job->next_free;
+        }
+        if (!(job = ls_pl_job_get(pl))) {
+                ls_pl_fatal(pl, LS_ERR_NOMEM,
+                            "out of memory holding input records");
+                goto drop;
         }
         if (ls_offsets_push(&tp->off, rkm->offset, &seq)) {
                 job->next_free = pl->jfree;
@@ -384,6 +517,7 @@ void ls_pl_submit(ls_pipeline_t *pl, rd_kafka_message_t *rkm, ls_held_t *h) {
         if (topic == LS_PL_TOPIC_EVENTS) /* what moves stream time */
                 slot->last_input_ms = pl->now_mono;
 
+        job->read = 0;
         job->rkm = rkm;
         job->tp = tp;
         job->topic = topic;
@@ -391,10 +525,7 @@ void ls_pl_submit(ls_pipeline_t *pl, rd_kafka_message_t *rkm, ls_held_t *h) {
         job->h = *h; /* the job owns what the merge read */
         memset(h, 0, sizeof(*h));
         ls_pl_record(pl, topic, rkm, &job->rec);
-        ls_workers_submit(pl->pool, (uint32_t)rkm->partition, &job->j);
-        /* A bound on the records out: wait for the workers. */
-        while (ls_workers_pending(pl->pool) >= LS_PL_INFLIGHT)
-                ls_pl_collect(pl, -1);
+        ls_pl_hand_over(pl, job);
         return;
 drop:
         ls_held_release(h);
