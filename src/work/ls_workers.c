@@ -18,8 +18,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "leadscore/ls_alloc.h"
@@ -80,6 +82,11 @@ static void ls_wk_jitter(ls_wk_thread_t *t) {
 static void *ls_wk_main(void *arg) {
         ls_wk_thread_t *t = arg;
         ls_workers_t *w = t->w;
+        char name[16];
+
+        /* named for top -H, perf and bench/peers/cpu_wrap.py */
+        snprintf(name, sizeof(name), "ls-worker-%d", t->idx);
+        prctl(PR_SET_NAME, name, 0, 0, 0);
 
         pthread_mutex_lock(&w->mu);
         for (;;) {
