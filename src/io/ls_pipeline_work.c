@@ -294,9 +294,8 @@ static void ls_pl_complete(ls_pipeline_t *pl, ls_pl_job_t *job) {
         if (!quiet && job->enc.n_outs > 0 &&
             ls_producer_emit_encoded(pl->producer, &job->enc, &in))
                 goto done;
-        if (job->enc_err) {
-                ls_pl_record_fatal(pl, job->enc_err, "encoding the outputs of",
-                                   rkm, job->enc_str);
+        if (job->enc_err) { /* as the producer says it */
+                ls_pl_fatal(pl, job->enc_err, job->enc_str);
                 goto done;
         }
         if (job->enc.n_outs > 0 && !quiet && job->rec.timestamp > 0)
