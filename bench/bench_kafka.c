@@ -48,7 +48,7 @@
 typedef struct bench_kopts_s {
         const char *brokers, *group, *api, *out, *leadscore, *config, *log;
         const char *events_topic, *profiles_topic, *scores_topic, *alerts_topic,
-                *tag, *load, *topic_prefix;
+                *tag, *load, *topic_prefix, *name;
         size_t events, leads, expect;
         uint64_t seed;
         int partitions;
@@ -96,6 +96,7 @@ static void bench_kparse(int argc, char **argv, bench_kopts_t *o) {
                 {"--tag", BENCH_OPT_STR, &o->tag},
                 {"--load", BENCH_OPT_STR, &o->load},
                 {"--topic-prefix", BENCH_OPT_STR, &o->topic_prefix},
+                {"--name", BENCH_OPT_STR, &o->name},
                 {"--events", BENCH_OPT_SIZE, &o->events},
                 {"--leads", BENCH_OPT_SIZE, &o->leads},
                 {"--expect", BENCH_OPT_SIZE, &o->expect},
@@ -461,15 +462,37 @@ static int bench_cmd_passthrough(const void *arg) {
 
 /* ---------------------------------------------------------------- e2e */
 
+/** CPU seconds (user + system) process @p pid has used; -1 unknown. */
+static double bench_proc_cpu(pid_t pid) {
+        char path[64], buf[1024], *p;
+        unsigned long ut, st;
+        FILE *f;
+        size_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (!(f = fopen(path, "r")))
+                return -1;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* after the command's ")": state is field 3, utime 14, stime 15 */
+        if (!(p = strrchr(buf, ')')) ||
+            sscanf(p + 1,
+                   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+                   &st) != 2)
+                return -1;
+        return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int bench_cmd_e2e(const void *arg) {
         const bench_kopts_t *o = arg;
-        double t0, t_first = 0, t_end = 0;
+        double t0, t_first = 0, t_end = 0, cpu_first = -1, cpu_end = -1;
         rd_kafka_t *rk;
         rd_kafka_topic_partition_list_t *parts;
         pid_t pid;
         int p, status = 0;
-        size_t done = 0;
-        char extra[1024];
+        size_t done = 0, done_first = 0;
+        char extra[1024], metric[64];
 
         if (!o->leadscore || !o->config)
                 bench_kusage();
@@ -510,10 +533,14 @@ static int bench_cmd_e2e(const void *arg) {
                         for (i = 0; i < parts->cnt; i++)
                                 if (parts->elems[i].offset > 0)
                                         done += (size_t)parts->elems[i].offset;
-                        if (done > 0 && t_first == 0)
+                        if (done > 0 && t_first == 0) {
                                 t_first = bench_now();
+                                cpu_first = bench_proc_cpu(pid);
+                                done_first = done;
+                        }
                         if (done >= o->expect) {
                                 t_end = bench_now();
+                                cpu_end = bench_proc_cpu(pid);
                                 break;
                         }
                 }
@@ -529,8 +556,20 @@ static int bench_cmd_e2e(const void *arg) {
                 return 1;
         }
         bench_kextra(o, extra, sizeof(extra));
-        bench_throughput("e2e", "leadscore_", o->expect, t0, t_first, t_end,
-                         extra);
+        bench_throughput(o->name ? o->name : "e2e", "leadscore_", o->expect, t0,
+                         t_first, t_end, extra);
+        /* leadscore's CPU from its first commit to its last: the inputs
+         * committed in between per CPU-second, and the cores it kept busy */
+        if (cpu_first >= 0 && cpu_end > cpu_first && done_first < o->expect) {
+                snprintf(metric, sizeof(metric), "leadscore_inputs_per_cpu_s");
+                bench_result(o->name ? o->name : "e2e", metric,
+                             (double)(o->expect - done_first) /
+                                     (cpu_end - cpu_first),
+                             "msgs/cpu_s", extra);
+                bench_result(o->name ? o->name : "e2e", "leadscore_cpu_cores",
+                             (cpu_end - cpu_first) / (t_end - t_first), "cores",
+                             extra);
+        }
         return 0;
 }
 

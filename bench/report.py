@@ -93,6 +93,15 @@ def main():
             per["e2e_over_raw_consume"].append(ls / raw)
         if ls and pt:
             per["e2e_over_passthrough"].append(ls / pt)
+    # workers (BENCH_WORKERS): each count against the first, per round
+    wnames = sorted({b.split("/")[0] for rd in rounds.values() for b in rd
+                     if b.startswith("e2e_w")}, key=lambda b: int(b[5:]))
+    for b in wnames[1:]:
+        for metric in ("leadscore_msgs_per_s", "leadscore_inputs_per_cpu_s"):
+            per["%s_over_%s/%s" % (b, wnames[0], metric)] = [
+                rd[b + "/" + metric] / rd[wnames[0] + "/" + metric]
+                for rd in rounds.values()
+                if rd.get(b + "/" + metric) and rd.get(wnames[0] + "/" + metric)]
     for k, v in per.items():
         if v:
             ratios[k] = stats(v)

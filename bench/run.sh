@@ -6,7 +6,8 @@
 # batch-queue APIs), a C pass-through, `leadscore run` end to end, the Python
 # peer, and event-to-output latency at half and a tenth of the measured
 # end-to-end rate. Prints a table and writes bench/results/latest-BROKER.json
-# (raw lines, configs, logs in build-bench/bench-run-BROKER/).
+# (raw lines, configs, logs in build-bench/bench-run-BROKER/; BENCH_BUILD_DIR
+# names another build directory).
 # --quick: small sizes and fewer repetitions (a smoke run of a few minutes).
 # --broker mock (the default): librdkafka's test broker, `leadscore broker`.
 # --broker kafka: Apache Kafka 4.4.0 (KRaft, 1 node, heap 1g, loopback),
@@ -20,6 +21,9 @@
 # BENCH_LAT_SECONDS), e.g. for a run between --quick and the full sizes;
 # BENCH_LAT_LOADS="half tenth" chooses the latency loads, BENCH_MAXRATE
 # the rate they are fractions of (default: the measured end-to-end median),
+# BENCH_WORKERS="1 2" runs `leadscore run` once more per round for each
+# number of workers listed (`workers: N`, bench names e2e_w1, e2e_w2, ...;
+# the summary gives their ratios per round),
 # BENCH_LS_CONFIG lines are appended to every `leadscore run` config (an
 # experiment: the summary names them; the config ends in its consumer:
 # section, so "  name: value" lines are consumer properties).
@@ -64,7 +68,7 @@ if [ $STREAMS = 1 ]; then
         fi
         exec /usr/bin/python3 "$SRC/bench/peers/streams_bench.py" "$@"
 fi
-BUILD=$SRC/build-bench
+BUILD=${BENCH_BUILD_DIR:-$SRC/build-bench}
 WORK=$BUILD/bench-run-$BROKER
 PY=/usr/bin/python3
 PARTS=64
@@ -313,6 +317,16 @@ round() {
                 --config "$WORK/run-$tag.yaml" --log "$WORK/run-$tag.log" \
                 --partitions $PARTS --tag $tag $X
         broker_cpu broker cpu_cores_during_e2e "$bt" "$bt0" "\"tag\":\"$tag\""
+        for w in ${BENCH_WORKERS:-}; do
+                ls_config "leadscore-$tag-w$w" "$BROKERS" "$WORK/run-$tag-w$w.yaml"
+                echo "workers: $w" >> "$WORK/run-$tag-w$w.yaml"
+                run "round $tag: leadscore run, workers $w" "$BK" e2e \
+                        --brokers "$BROKERS" --group "leadscore-$tag-w$w" \
+                        --expect $KEVENTS --leadscore "$LS" \
+                        --config "$WORK/run-$tag-w$w.yaml" \
+                        --log "$WORK/run-$tag-w$w.log" --partitions $PARTS \
+                        --tag $tag --name e2e_w$w $X
+        done
 }
 r=1
 while [ $r -le $WARMUP ]; do

@@ -6,6 +6,8 @@
 # stop themselves (ctest -L mock / -L kafka selects one broker).
 #   BUILD_DIR   build directory (default build-test)
 #   SANITIZE    sanitizers (default address,undefined; "" for none)
+# Before the suite, scripts/tsan.sh builds the worker pool's test alone
+# with ThreadSanitizer (in build-tsan, or TSAN_BUILD_DIR) and runs it.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
@@ -14,6 +16,7 @@ SANITIZE=${SANITIZE-address,undefined}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DLEADSCORE_WERROR=ON \
         -DLEADSCORE_SANITIZE="$SANITIZE" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
+sh scripts/tsan.sh
 /usr/bin/python3 scripts/kafka_cluster.py fetch >/dev/null
 /usr/bin/python3 scripts/kafka_cluster.py fetch --kafka-version 3.9.2 >/dev/null
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

@@ -72,6 +72,9 @@ typedef enum ls_snapshot_source_e {
 #define LS_SNAPSHOT_WORKDIR_NAME "leadscore-state"
 
 #define LS_MAX_LEADS_AUTO (-1)
+/* workers: auto, one worker thread per online core (the default) */
+#define LS_WORKERS_AUTO 0
+#define LS_WORKERS_MAX 256
 
 typedef struct ls_config_s {
         char *path;                /* the file it was loaded from, or a label */
@@ -137,6 +140,8 @@ typedef struct ls_config_s {
                                  * 0 = no ordering across the two topics */
         int transactional;        /* transactional producer (needs
                                  * transactional.id) */
+        int workers; /* scoring threads of `run`: LS_WORKERS_AUTO (default,
+                      * ls_config_workers()) or 1 .. LS_WORKERS_MAX */
 } ls_config_t;
 
 /**
@@ -145,6 +150,13 @@ typedef struct ls_config_s {
  *          Used by `leadscore demo`, whose broker ends with the process.
  */
 ls_config_t *ls_config_new_defaults(void);
+
+/**
+ * The number of scoring threads `run` uses: conf->workers, or for auto
+ * one per online core (sysconf(_SC_NPROCESSORS_ONLN)), at most
+ * LS_WORKERS_MAX. @returns >= 1. 1 scores on the consuming thread.
+ */
+int ls_config_workers(const ls_config_t *conf);
 
 /**
  * Loads and validates the config file @p path.

@@ -21,6 +21,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "leadscore/ls_buf.h"
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_config.h"
 #include "leadscore/ls_engine.h"
@@ -94,6 +95,50 @@ void ls_producer_flush(ls_producer_t *prod);
 
 /** Copies the counters. */
 void ls_producer_stats(const ls_producer_t *prod, ls_producer_stats_t *st);
+
+/** One output encoded for producing (ls_producer_encode()): its bytes are
+ *  in the ls_encoded_t's data. */
+typedef struct ls_encoded_out_s {
+        const ls_model_t *model;   /* names it in headers (borrowed from the
+                                  * model set that scored it) */
+        uint32_t key_off, key_len; /* the lead id */
+        uint32_t value_off, value_len;
+        uint32_t id_off, id_len; /* the output id (ls_output_id()) */
+        int alert;               /* alerts: the kind (> 0); 0 = a score */
+} ls_encoded_out_t;
+
+/** The outputs of one input, encoded: what a worker thread hands to the
+ *  producer's thread. */
+typedef struct ls_encoded_s {
+        ls_encoded_out_t *outs;
+        size_t n_outs, size_outs;
+        ls_buf_t data;
+} ls_encoded_t;
+
+void ls_encoded_init(ls_encoded_t *enc);
+void ls_encoded_reset(ls_encoded_t *enc); /* n_outs = 0, keeps memory */
+void ls_encoded_free(ls_encoded_t *enc);
+
+/**
+ * Encodes every output of @p ob with @p codec for the scores or alerts
+ * topic of @p conf, with its key (lead id) and output id, into @p enc
+ * (appended; reset by the caller). Touches nothing else: any thread may
+ * call it with a codec and an @p enc of its own (`run`'s workers do).
+ * @returns LS_OK, or an error with errstr (an output that cannot be
+ *          encoded, an id that does not fit, out of memory); the outputs
+ *          before it are in @p enc.
+ */
+ls_err_t ls_producer_encode(ls_codec_t *codec, const ls_config_t *conf,
+                            const ls_outbuf_t *ob, ls_encoded_t *enc,
+                            char *errstr, size_t errstr_size);
+
+/**
+ * Produces every output of @p enc, as ls_producer_emit() does, each
+ * counted against input @p in (NULL: none). The owner's thread.
+ * @returns LS_OK, or an error after the fatal hook was called.
+ */
+ls_err_t ls_producer_emit_encoded(ls_producer_t *prod, const ls_encoded_t *enc,
+                                  const ls_producer_input_t *in);
 
 /**
  * Encodes and produces every output of @p ob to the scores or alerts

@@ -33,8 +33,12 @@
  * partitioner of the Java client (Kafka's default). The producer
  * partitions with murmur2 too.
  *
- * All of this runs on the thread that calls ls_pipeline_run(): consumer
- * callbacks are served by rd_kafka_consumer_poll(), delivery reports by
+ * Scoring runs on worker threads (ls_pipeline_work.c; workers: 1 scores
+ * inline): a record released by the merge goes to its partition's
+ * worker, which decodes, applies and encodes it, and comes back here in
+ * its partition's order to be produced. Everything else runs on the
+ * thread that calls ls_pipeline_run(): consumer callbacks are served by
+ * rd_kafka_consumer_poll(), delivery reports by
  * ls_producer_poll()/ls_producer_flush().
  */
 #include "leadscore/ls_pipeline.h"
@@ -227,236 +231,27 @@ void ls_pl_commit(ls_pipeline_t *pl,
         rd_kafka_topic_partition_list_destroy(offsets);
 }
 
-/** 1 when input @p offset of @p tp is replayed without producing: its
- *  outputs were committed by an earlier transaction (tp->quiet_until). */
-static int ls_pl_quiet(const ls_tp_t *tp, int64_t offset) {
-        return tp && offset < tp->quiet_until;
-}
-
-/** The input @p seq of @p tp, as the producer counts it. */
-static ls_producer_input_t ls_pl_input(const ls_pipeline_t *pl, ls_tp_t *tp,
-                                       uint64_t seq) {
-        ls_producer_input_t in = {
-                &tp->off, seq, ls_pl_topic_name(pl, tp->topic), tp->partition};
-
-        return in;
-}
-
-/** Produces every output in pl->ob, counted against input @p seq of
- *  @p tp (NULL: none), unless the input is quiet (ls_pl_quiet()). */
-static ls_err_t ls_pl_emit(ls_pipeline_t *pl, ls_tp_t *tp, uint64_t seq) {
-        int64_t offset = tp ? ls_offsets_offset(&tp->off, seq) : -1;
-        ls_producer_input_t in;
-
-        if (offset >= 0 && ls_pl_quiet(tp, offset))
-                return LS_OK;
-        if (!tp)
-                return ls_producer_emit(pl->producer, &pl->ob, NULL);
-        in = ls_pl_input(pl, tp, seq);
-        return ls_producer_emit(pl->producer, &pl->ob, &in);
-}
-
-/** Sends the input record @p rkm to the dead-letter topic, unless it is
- *  quiet (sent by the run that committed it). */
-static void ls_pl_dead_letter(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
-                              ls_tp_t *tp, uint64_t seq, const char *reason,
-                              const char *error) {
-        ls_producer_input_t in;
-
-        if (ls_pl_quiet(tp, rkm->offset))
-                return;
-        in = ls_pl_input(pl, tp, seq);
-        ls_producer_dead_letter(pl->producer, rkm, &in, reason, error);
-}
-
 /* ------------------------------------------------------------ consuming */
 
-/** ls_pl_fatal for error @p err met while @p what (e.g. "decoding") the
- *  record @p rkm: the message names its topic, partition and offset. */
-static void ls_pl_record_fatal(ls_pipeline_t *pl, ls_err_t err,
-                               const char *what, const rd_kafka_message_t *rkm,
-                               const char *errstr) {
+/**
+ * A consumed record that carries an error, not an input: logged, and a
+ * fatal one stops the pipeline.
+ */
+static void ls_pl_consumer_error(ls_pipeline_t *pl,
+                                 const rd_kafka_message_t *rkm) {
         char msg[1024];
 
-        snprintf(msg, sizeof(msg), "%s %s [%" PRId32 "] offset %" PRId64 ": %s",
-                 what, rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                 rkm->offset, errstr);
-        ls_pl_fatal(pl, err, msg);
-}
-
-/** @p rkm of input @p topic as the scorer and the merge see it. */
-static void ls_pl_record(const ls_pipeline_t *pl, int topic,
-                         const rd_kafka_message_t *rkm, ls_record_t *rec) {
-        rd_kafka_timestamp_type_t tstype;
-        int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
-
-        rec->kind =
-                topic == LS_PL_TOPIC_EVENTS ? LS_INPUT_EVENT : LS_INPUT_PROFILE;
-        rec->value = rkm->payload;
-        rec->len = rkm->len;
-        rec->topic = rd_kafka_topic_name(rkm->rkt);
-        rec->key = rkm->key;
-        rec->key_len = rkm->key_len;
-        rec->partition = rkm->partition;
-        rec->partition_cnt = pl->topic_parts[topic];
-        rec->timestamp = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
-        rec->tick = ls_tick_read(rkm);
-}
-
-/**
- * A warning about an input record, given at most once every
- * LS_PL_MISPLACED_WARN_MS with the count of those held back since the
- * last one (@p more names them): `misplaced_input`, `lead_cap_reached`.
- */
-static void ls_pl_warn_input(ls_pipeline_t *pl, ls_pl_limited_t *w,
-                             const char *event, const rd_kafka_message_t *rkm,
-                             const char *why, const char *more) {
-        if (w->warned != 0 &&
-            pl->now_mono - w->warned < LS_PL_MISPLACED_WARN_MS) {
-                w->quiet++;
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 return;
+        ls_log(pl->log, LS_LOG_WARN, "consumer_error", "consumer: %s%s%s",
+               rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
+               rkm->rkt ? ": " : "", rd_kafka_message_errstr(rkm));
+        if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
+                char fstr[256];
+                rd_kafka_fatal_error(pl->consumer, fstr, sizeof(fstr));
+                snprintf(msg, sizeof(msg), "consumer: %s", fstr);
+                ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
         }
-        ls_log(pl->log, LS_LOG_WARN, event,
-               "%s [%" PRId32 "] offset %" PRId64 ": %s (%" PRIu64
-               " more %s since the last warning)",
-               rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, why,
-               w->quiet, more);
-        w->warned = pl->now_mono ? pl->now_mono : 1;
-        w->quiet = 0;
-}
-
-/**
- * Scores one consumed record and emits what it gives: outputs, a dead
- * letter, counters. @p pre: the record as read on arrival (NULL, or
- * nothing in it: read it now).
- */
-static void ls_pl_handle(ls_pipeline_t *pl, const rd_kafka_message_t *rkm,
-                         const ls_held_t *pre) {
-        ls_record_t rec;
-        ls_verdict_t v;
-        ls_tp_t *tp;
-        ls_slot_t *slot;
-        uint64_t seq;
-        char errstr[512], msg[1024];
-        int topic;
-        ls_err_t err;
-
-        if (rkm->err) {
-                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        return;
-                ls_log(pl->log, LS_LOG_WARN, "consumer_error",
-                       "consumer: %s%s%s",
-                       rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
-                       rkm->rkt ? ": " : "", rd_kafka_message_errstr(rkm));
-                if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
-                        char fstr[256];
-                        rd_kafka_fatal_error(pl->consumer, fstr, sizeof(fstr));
-                        snprintf(msg, sizeof(msg), "consumer: %s", fstr);
-                        ls_pl_fatal(pl, LS_ERR_KAFKA, msg);
-                }
-                return;
-        }
-        topic = ls_pl_topic_index(pl, rd_kafka_topic_name(rkm->rkt));
-        if (topic < 0 || rkm->partition < 0 || rkm->partition >= pl->n_parts)
-                return;
-        tp = pl->tps[topic][rkm->partition];
-        slot = &pl->slots[rkm->partition];
-        if (!tp || !slot->shard)
-                return; /* not (or no longer) ours */
-        ls_durable_applied(&slot->dur, topic, rkm->offset);
-        if (ls_offsets_push(&tp->off, rkm->offset, &seq)) {
-                ls_pl_fatal(pl, LS_ERR_NOMEM, "out of memory tracking offsets");
-                return;
-        }
-        pl->stats.consumed++;
-        atomic_store(&pl->n_consumed, pl->stats.consumed);
-        ls_metric_add(tp->m_consumed, 1);
-        if (topic == LS_PL_TOPIC_EVENTS) /* what moves stream time */
-                slot->last_input_ms = pl->now_mono;
-
-        ls_pl_record(pl, topic, rkm, &rec);
-        ls_outbuf_reset(&pl->ob);
-        if (pre && pre->in) {
-                v = ls_scorer_apply(pre->in, &slot->shard, &pl->ob, 1, &err,
-                                    errstr, sizeof(errstr));
-        } else if (pre && pre->why) {
-                v = pre->v;
-                err = pre->err;
-                snprintf(errstr, sizeof(errstr), "%s", pre->why);
-        } else {
-                v = ls_scorer_feed(pl->codec, &rec, &slot->shard, &pl->ob, 1,
-                                   &err, errstr, sizeof(errstr));
-        }
-        /* Outputs (e.g. decay that fired first) are emitted in any case. */
-        if (ls_pl_emit(pl, tp, seq))
-                return;
-        if (pl->ob.n_outs > 0 && !ls_pl_quiet(tp, rkm->offset) &&
-            rec.timestamp > 0)
-                ls_metric_observe(pl->mh.latency,
-                                  (double)(pl->now_wall - rec.timestamp) /
-                                          1000.0);
-        switch (v) {
-        case LS_V_APPLIED:
-                pl->stats.applied++;
-                ls_metric_add(pl->mh.applied, 1);
-                break;
-        case LS_V_DUPLICATE:
-                pl->stats.duplicates++;
-                ls_metric_add(pl->mh.duplicates, 1);
-                break;
-        case LS_V_STALE:
-                pl->stats.stale++;
-                ls_metric_add(pl->mh.stale, 1);
-                break;
-        case LS_V_TICK:
-                pl->stats.ticks++;
-                break;
-        case LS_V_ERROR:
-                ls_pl_record_fatal(pl, err, "scoring", rkm, errstr);
-                break;
-        default:
-                if (v == LS_V_PARTITION)
-                        ls_pl_warn_input(pl, &pl->misplaced, "misplaced_input",
-                                         rkm, errstr, "misplaced inputs");
-                else if (v == LS_V_CAPACITY)
-                        ls_pl_warn_input(pl, &pl->cap_reached,
-                                         "lead_cap_reached", rkm, errstr,
-                                         "inputs of new leads dead-lettered "
-                                         "as capacity");
-                ls_pl_dead_letter(pl, rkm, tp, seq, ls_verdict_name(v), errstr);
-                break;
-        }
-}
-
-/**
- * Debug builds: after each batch, the invariants (ls_shard_check()) of
- * every shard that changed in it.
- */
-static void ls_pl_check(ls_pipeline_t *pl) {
-#ifndef NDEBUG
-        ls_shard_stats_t st;
-        char errstr[512];
-        uint64_t stamp;
-        int32_t p;
-
-        for (p = 0; p < pl->n_parts; p++) {
-                if (!pl->slots[p].shard)
-                        continue;
-                /* only a shard that took an input or gave an output since
-                 * its last check (the check is O(leads)) */
-                ls_shard_stats(pl->slots[p].shard, &st);
-                stamp = st.inputs + st.duplicates + st.late + st.future +
-                        st.stale + st.invalid + st.refused + st.outputs;
-                if (stamp == pl->slots[p].checked)
-                        continue;
-                pl->slots[p].checked = stamp;
-                LS_ASSERT(ls_shard_check(pl->slots[p].shard, errstr,
-                                         sizeof(errstr)) == LS_OK,
-                          "partition %d: %s", (int)p, errstr);
-        }
-#else
-        (void)pl;
-#endif
 }
 
 /**
@@ -509,15 +304,20 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                 /* The partition is at its end now: a record of the other
                  * topic need not wait for another fetch to learn it. */
                 topic = ls_pl_topic_index(pl, rd_kafka_topic_name(rkm->rkt));
-                if (topic >= 0 && rkm->partition >= 0 &&
-                    rkm->partition < pl->n_parts &&
-                    (tp = pl->tps[topic][rkm->partition]) &&
-                    rkm->offset > tp->m.consumed_next)
+                if (topic < 0 || rkm->partition < 0 ||
+                    rkm->partition >= pl->n_parts ||
+                    !(tp = pl->tps[topic][rkm->partition]))
+                        return 0;
+                if (tp->reading) /* once the records before it are back */
+                        tp->eof_next = rkm->offset > tp->eof_next
+                                               ? rkm->offset
+                                               : tp->eof_next;
+                else if (rkm->offset > tp->m.consumed_next)
                         tp->m.consumed_next = rkm->offset;
                 return 0;
         }
         if (rkm->err) {
-                ls_pl_handle(pl, rkm, NULL);
+                ls_pl_consumer_error(pl, rkm);
                 return 0;
         }
         topic = ls_pl_topic_index(pl, rd_kafka_topic_name(rkm->rkt));
@@ -526,30 +326,19 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
         tp = pl->tps[topic][rkm->partition];
         if (!tp || !pl->slots[rkm->partition].shard)
                 return 0;
+        /* merge_wait 0 releases in arrival order: no key needed. Else the
+         * record is read for its key on its partition's worker, and kept
+         * as read; it is held once it comes back. Registry framing is read
+         * here, whatever merge_wait: one registry client per process. */
+        if (pl->conf->merge_wait_ms > 0 && !ls_pl_reads_here(pl)) {
+                ls_pl_submit_read(pl, tp, topic, rkm, now);
+                return 1;
+        }
         memset(&h, 0, sizeof(h));
         h.rec = rkm;
         h.at = now;
-        /* merge_wait 0 releases in arrival order: no key needed. The
-         * record is read here for its key, and kept as read. */
-        if (pl->conf->merge_wait_ms > 0) {
-                ls_record_t rec;
-                ls_input_t in;
-                char errstr[512];
-
-                ls_pl_record(pl, topic, rkm, &rec);
-                h.v = ls_scorer_read(pl->codec, &rec, &in, &h.err, errstr,
-                                     sizeof(errstr));
-                h.time = ls_merge_key(pl->ms, h.v, &in);
-                /* not the record's fault (a registry that cannot be
-                 * reached): kept unread, to be read again when applied */
-                if (h.v != LS_V_ERROR &&
-                    (h.v == LS_V_APPLIED ? !(h.in = ls_input_dup(&in))
-                                         : !(h.why = ls_strdup(errstr)))) {
-                        ls_pl_fatal(pl, LS_ERR_NOMEM,
-                                    "out of memory holding input records");
-                        return 0;
-                }
-        }
+        if (ls_pl_reads_here(pl) && ls_pl_read_here(pl, topic, &h, 0))
+                return 0;
         if (ls_holdq_push(&tp->m.held, &h)) {
                 ls_held_release(&h);
                 ls_pl_fatal(pl, LS_ERR_NOMEM,
@@ -639,9 +428,7 @@ static void ls_pl_drain_slot(ls_pipeline_t *pl, int32_t p, int64_t now) {
                 if (t < 0)
                         return;
                 ls_holdq_pop(&side[t]->held, &h);
-                ls_pl_handle(pl, h.rec, &h);
-                ls_held_release(&h);
-                rd_kafka_message_destroy(h.rec);
+                ls_pl_submit(pl, h.rec, &h); /* takes both */
         }
 }
 
@@ -670,6 +457,7 @@ void ls_pl_make_durable(ls_pipeline_t *pl,
 
         if (!ls_durable_on(pl->dur))
                 return;
+        ls_pl_settle(pl); /* the shards' state matches next[] */
         if (pl->conf->transactional)
                 ls_pl_commit(pl, NULL);
         else
@@ -790,7 +578,6 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         pl->kenv.fatal = ls_pl_env_fatal;
         pl->kenv.failed = ls_pl_env_failed;
         pl->kenv.owner = pl;
-        ls_outbuf_init(&pl->ob);
 
         if (!conf->model_path) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
@@ -816,6 +603,10 @@ ls_pipeline_t *ls_pipeline_new(const ls_config_t *conf, char *errstr,
         pl->codec = ls_registry_codec_new(&cc, &rconf, &pl->registry, errstr,
                                           errstr_size);
         if (!pl->codec)
+                goto fail;
+        /* workers: 1 scores on this thread with this codec, else each
+         * worker has a codec of its own */
+        if (ls_pl_workers_new(pl, &cc, &rconf, errstr, errstr_size))
                 goto fail;
 
         pl->bootstrap =
@@ -930,7 +721,11 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                  * with a timeout would wait for a full batch). */
                 n = rd_kafka_consume_batch_queue(pl->cq, 0, pl->batch,
                                                  LS_PL_BATCH);
-                if (n <= 0) {
+                if (n <= 0 && ls_workers_pending(pl->pool) > 0) {
+                        /* nothing new: produce what the workers finish */
+                        ls_pl_collect(pl, LS_PL_DONE_WAIT_MS);
+                        n = 0;
+                } else if (n <= 0) {
                         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
                                 pl->consumer, LS_PL_POLL_MS);
                         n = 0;
@@ -947,9 +742,10 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                 for (i = 0; i < n; i++)
                         if (!ls_pl_enqueue(pl, pl->batch[i], pl->now_mono))
                                 rd_kafka_message_destroy(pl->batch[i]);
+                /* what the workers read or scored: held, or produced */
+                ls_pl_collect(pl, 0);
                 ls_pl_drain(pl);
-                if (!pl->fatal) /* (an error may leave a lead half done) */
-                        ls_pl_check(pl);
+                ls_pl_collect(pl, 0); /* hands the batch over, too */
                 ls_producer_poll(pl->producer);
                 if (ls_pl_snapshot_due(pl))
                         ls_pl_make_durable(pl, NULL, NULL);
@@ -973,6 +769,7 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
                         ls_pl_reload_model(pl);
                 if (ls_pl_now_mono() - last_publish >= LS_PL_PUBLISH_MS) {
                         last_publish = ls_pl_now_mono();
+                        ls_workers_quiesce(pl->pool); /* reads shards */
                         ls_pl_publish(pl);
                 }
         }
@@ -982,6 +779,7 @@ ls_err_t ls_pipeline_run(ls_pipeline_t *pl, const volatile sig_atomic_t *stopp,
          * the group (the revoke callback commits once more). */
         ls_log(pl->log, pl->fatal ? LS_LOG_ERROR : LS_LOG_INFO, "stopping",
                "stopping%s", pl->fatal ? " after a fatal error" : "");
+        ls_pl_settle(pl);
         ls_producer_flush(pl->producer);
         if (!pl->fatal) {
                 ls_pl_make_durable(pl, NULL, "stop");
@@ -1070,10 +868,13 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
                 return;
         if (pl->consumer) {
                 ls_pl_close(pl);
+                /* the jobs' records go before their consumer */
+                ls_pl_workers_destroy(pl);
                 if (pl->cq)
                         rd_kafka_queue_destroy(pl->cq);
                 rd_kafka_destroy(pl->consumer);
         }
+        ls_pl_workers_destroy(pl); /* (without a consumer) */
         ls_producer_destroy(pl->producer);
         ls_durable_destroy(pl->dur);
         ls_free(pl->batch);
@@ -1090,7 +891,6 @@ void ls_pipeline_destroy(ls_pipeline_t *pl) {
         ls_codec_destroy(pl->codec);
         if (pl->ms)
                 ls_modelset_destroy(pl->ms);
-        ls_outbuf_free(&pl->ob);
         /* Stops the HTTP thread before anything it reads goes away. */
         ls_metrics_destroy(pl->metrics);
         ls_log_destroy(pl->log);

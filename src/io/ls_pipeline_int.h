@@ -7,7 +7,15 @@
  *   ls_pipeline_rebalance.c  assignment and revocation: shards, caps,
  *                            co-partitioning, the transactional resume
  *   ls_pipeline_reload.c     model reload (SIGHUP, model_watch)
- * Everything runs on the thread that calls ls_pipeline_run().
+ *   ls_pipeline_work.c       scoring on the worker threads: jobs, their
+ *                            completion in each partition's order
+ * Everything runs on the thread that calls ls_pipeline_run() but the
+ * jobs (ls_pl_work() and its idle check), which run on the pool's
+ * workers: a job reads the config, the slots array, its partition's
+ * shard and its worker's codec and buffers, and writes its shard, its
+ * job and its worker. The consuming thread touches a shard, or changes
+ * the slots array, only after settling the pool (ls_pl_settle(), or
+ * ls_workers_quiesce() to read).
  */
 #ifndef LS_PIPELINE_INT_H
 #define LS_PIPELINE_INT_H
@@ -44,6 +52,7 @@
 #include "leadscore/ls_registry.h"
 #include "leadscore/ls_runmetrics.h"
 #include "leadscore/ls_model.h"
+#include "leadscore/ls_workers.h"
 
 #define LS_PL_BATCH 4096 /* records handled between housekeeping */
 #define LS_PL_POLL_MS 100
@@ -59,6 +68,13 @@
 #ifndef LEADSCORE_AVRO_VERSION
 #define LEADSCORE_AVRO_VERSION "unknown"
 #endif
+/* Records handed to the workers and not yet produced, at most. */
+#define LS_PL_INFLIGHT (4 * LS_PL_BATCH)
+/* Waiting for the workers when nothing was consumed (ms). */
+#define LS_PL_DONE_WAIT_MS 5
+/* The test knob of docs/TESTING.md: workers sleep up to this many
+ * microseconds before each record (ls_workers_conf_t.jitter_us). */
+#define LS_PL_JITTER_ENV "LEADSCORE_TEST_WORKER_JITTER_US"
 /* At most one misplaced_input warning per this many ms. */
 #define LS_PL_MISPLACED_WARN_MS 10000
 
@@ -81,20 +97,57 @@ typedef struct ls_tp_s {
         /* Merge of the two input topics of a shard (docs/DURABILITY.md):
          * records consumed but not yet applied, of rd_kafka_message_t. */
         ls_merge_side_t m;
+        /* records handed to a worker to be read for the merge, not back
+         * yet (ls_pl_submit_read()): m.consumed_next moves as they come
+         * back, and a partition end met meanwhile waits in eof_next */
+        uint32_t reading;
+        int64_t eof_next;
         ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
 } ls_tp_t;
 
 typedef struct ls_slot_s {
-        ls_shard_t *shard;
+        ls_shard_t *shard;     /* run by worker partition % workers */
         int refs;              /* assigned topic-partitions feeding it */
         int64_t last_input_ms; /* monotonic time of the last input */
-        uint64_t checked;      /* debug: shard stamp at the last check */
+        uint64_t checked;      /* debug: shard stamp at the last check
+                                * (the worker's, ls_pl_work_idle()) */
         ls_durable_part_t dur; /* applied and durable offsets */
         /* the shard whose suppression counts were last published (NULL:
          * none yet, or released), and those counts */
         const ls_shard_t *supp_of;
         uint64_t supp_seen[LS_RUNMETRICS_SUPPRESS_N];
 } ls_slot_t;
+
+/** One input record on its way through a worker (ls_pipeline_work.c). */
+typedef struct ls_pl_job_s {
+        ls_job_t j; /* lane = partition */
+        /* set by the consuming thread before the submit */
+        rd_kafka_message_t *rkm;
+        ls_tp_t *tp;
+        int topic;
+        int read;     /* 1: only read it for the merge (its key, its
+                       * input), 0: score it */
+        int64_t at;   /* read: its arrival, monotonic ms */
+        uint64_t seq; /* in tp->off */
+        ls_held_t h;  /* what the merge read of it (owned), or nothing */
+        ls_record_t rec;
+        /* set by the worker */
+        ls_verdict_t v;
+        ls_err_t err; /* of LS_V_ERROR */
+        char errstr[512];
+        ls_encoded_t enc; /* the outputs, encoded */
+        ls_err_t enc_err; /* encoding failed (fatal): enc_str says why */
+        char enc_str[512];
+        struct ls_pl_job_s *next_free; /* the consuming thread's pool */
+} ls_pl_job_t;
+
+/** One worker's own (ls_pipeline_work.c). */
+typedef struct ls_pl_worker_s {
+        ls_codec_t *codec; /* its own; workers: 1: the pipeline's */
+        int own_codec;
+        ls_outbuf_t ob;
+        int failed; /* an error left a shard half done: no more checks */
+} ls_pl_worker_t;
 
 struct ls_pipeline_s {
         const ls_config_t *conf;
@@ -132,8 +185,11 @@ struct ls_pipeline_s {
         int ends_wanted;             /* some ls_tp_t.m.end_wanted is set */
         int64_t ends_retry_at; /* no ListOffsets before (after an error) */
 
-        ls_outbuf_t ob;
-        ls_durable_t *dur; /* snapshots (ls_durable.h) */
+        ls_workers_t *pool; /* the scoring threads (ls_pipeline_work.c) */
+        ls_pl_worker_t *wk; /* [n_wk] */
+        int n_wk;           /* ls_config_workers(); 1: inline */
+        ls_pl_job_t *jfree; /* jobs to reuse */
+        ls_durable_t *dur;  /* snapshots (ls_durable.h) */
         ls_pipeline_stats_t stats;
         int fatal; /* a fatal error happened; stop */
         ls_err_t fatal_err;
@@ -163,6 +219,38 @@ void ls_pl_set_caps(ls_pipeline_t *pl);
 void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t *parts, void *opaque);
 void ls_pl_model_watch(ls_pipeline_t *pl);
+/* ls_pipeline_work.c */
+ls_err_t ls_pl_workers_new(ls_pipeline_t *pl, const ls_codec_conf_t *cc,
+                           const ls_registry_conf_t *rconf, char *errstr,
+                           size_t errstr_size);
+void ls_pl_workers_destroy(ls_pipeline_t *pl);
+void ls_pl_record(const ls_pipeline_t *pl, int topic,
+                  const rd_kafka_message_t *rkm, ls_record_t *rec);
+/** 1 when records are read (decoded) on the consuming thread, not by
+ *  the workers: registry framing (format.input: registry), so that the
+ *  registry client, its caches, its lookup limit and its metrics stay one
+ *  per process. */
+static inline int ls_pl_reads_here(const ls_pipeline_t *pl) {
+        return pl->conf->input_format == LS_FORMAT_REGISTRY;
+}
+/** Reads record @p h->rec of @p topic with the pipeline's codec into
+ *  @p h (its merge key, and the input or why it is rejected; unread on
+ *  LS_V_ERROR unless @p final, which keeps that error as its verdict).
+ *  @returns 0, or -1 after a fatal error (out of memory). */
+int ls_pl_read_here(ls_pipeline_t *pl, int topic, ls_held_t *h, int final);
+/** merge_wait > 0: hands consumed record @p rkm (taken) of @p tp to its
+ *  partition's worker to be read for the merge; it enters the hold queue
+ *  when it comes back (ls_pl_collect()). @p now: its arrival. */
+void ls_pl_submit_read(ls_pipeline_t *pl, ls_tp_t *tp, int topic,
+                       rd_kafka_message_t *rkm, int64_t now);
+/** Hands consumed record @p rkm (taken) with what the merge read of it
+ *  (@p h, taken; cleared) to its partition's worker. */
+void ls_pl_submit(ls_pipeline_t *pl, rd_kafka_message_t *rkm, ls_held_t *h);
+/** Produces the jobs done, waiting up to @p wait_ms (ls_workers_done()). */
+void ls_pl_collect(ls_pipeline_t *pl, int wait_ms);
+/** Waits for every job and produces it: the shards are this thread's
+ *  until the next submit. */
+void ls_pl_settle(ls_pipeline_t *pl);
 int ls_pl_reload_wanted(ls_pipeline_t *pl);
 void ls_pl_reload_model(ls_pipeline_t *pl);
 

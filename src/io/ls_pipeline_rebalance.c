@@ -273,6 +273,11 @@ void ls_pl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
+        /* Whatever the change, the workers first finish every record
+         * handed to them and its outputs are produced: a revoked
+         * partition's queue is drained before its state is saved and
+         * handed over, and a grown slots array is never under a job. */
+        ls_pl_settle(pl);
         switch (err) {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
                 ls_pl_log_parts(pl, "assigned", parts,

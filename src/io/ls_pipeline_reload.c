@@ -58,6 +58,9 @@ void ls_pl_reload_model(ls_pipeline_t *pl) {
         const char *result;
         int32_t p, n = 0;
 
+        /* Every input handed to the workers is scored and produced
+         * under the old model: the shards are this thread's. */
+        ls_pl_settle(pl);
         if (!pl->conf->model_watch)
                 ls_pl_model_stat(pl, &pl->model_mtime, &pl->model_size);
         if (ls_modelset_load(pl->conf->model_path, &ms, errstr,
@@ -103,7 +106,6 @@ void ls_pl_reload_model(ls_pipeline_t *pl) {
          * committed before the first input meets the new one. */
         ls_producer_flush(pl->producer);
         ls_pl_commit(pl, NULL);
-        ls_outbuf_reset(&pl->ob);
         for (p = 0; p < pl->n_parts; p++) {
                 if (!fresh[p])
                         continue;

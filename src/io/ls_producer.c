@@ -46,8 +46,9 @@ struct ls_producer_s {
         ls_kafka_env_t env;          /* the client's opaque: forwards */
         ls_producer_metrics_t mh;
         rd_kafka_t *rk;
-        size_t dl_limit; /* dead letter: key + value + headers */
-        ls_buf_t buf;    /* the record being encoded */
+        size_t dl_limit;  /* dead letter: key + value + headers */
+        ls_buf_t buf;     /* the dead letter being encoded */
+        ls_encoded_t enc; /* the outputs being produced (emit) */
         ls_ticket_t *tfree;
         ls_ticket_block_t *tblocks;
         ls_producer_stats_t stats;
@@ -222,6 +223,7 @@ ls_producer_t *ls_producer_new(const ls_producer_conf_t *pc, char *errstr,
         prod->env.failed = ls_prod_env_failed;
         prod->env.owner = prod;
         ls_buf_init(&prod->buf);
+        ls_encoded_init(&prod->enc);
         memset(&ko, 0, sizeof(ko));
         ko.role = LS_KAFKA_PRODUCER;
         ko.conf = pc->conf;
@@ -260,6 +262,7 @@ void ls_producer_destroy(ls_producer_t *prod) {
                 ls_free(b);
         }
         ls_buf_free(&prod->buf);
+        ls_encoded_free(&prod->enc);
         ls_free(prod);
 }
 
@@ -320,8 +323,8 @@ static int ls_prod_output_id(const ls_output_t *o, char *buf, size_t size) {
 
 /**
  * Produces one record. Its headers are @p hdrs (owned by this call in all
- * cases) or, when @p o is given, the three headers of output @p o with
- * id @p id. The record counts against input @p in (when not NULL). With
+ * cases) or, when @p model is given, the three headers of an output of
+ * that model with id @p id. The record counts against input @p in (when not NULL). With
  * @p size_soft, a record the producer refuses as larger than
  * message.max.bytes is not a fatal error: it is not counted and
  * LS_ERR_UNSUPPORTED is returned, so that the caller can send less.
@@ -329,9 +332,10 @@ static int ls_prod_output_id(const ls_output_t *o, char *buf, size_t size) {
 static ls_err_t ls_prod_produce(ls_producer_t *prod, const char *topic,
                                 const void *key, size_t key_len,
                                 const void *value, size_t len,
-                                rd_kafka_headers_t *hdrs, const ls_output_t *o,
-                                const char *id, size_t id_len,
-                                const ls_producer_input_t *in, int size_soft) {
+                                rd_kafka_headers_t *hdrs,
+                                const ls_model_t *model, const char *id,
+                                size_t id_len, const ls_producer_input_t *in,
+                                int size_soft) {
         ls_ticket_t *ticket;
         rd_kafka_resp_err_t err;
         char msg[512];
@@ -350,16 +354,16 @@ static ls_err_t ls_prod_produce(ls_producer_t *prod, const char *topic,
         if (in)
                 ls_offsets_produced(in->off, in->seq);
         for (;;) {
-                if (o)
+                if (model)
                         err = rd_kafka_producev(
                                 prod->rk, RD_KAFKA_V_TOPIC(topic),
                                 RD_KAFKA_V_KEY(key, key_len),
                                 RD_KAFKA_V_VALUE((void *)value, len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADER("leadscore.model",
-                                                  o->model->id, -1),
+                                RD_KAFKA_V_HEADER("leadscore.model", model->id,
+                                                  -1),
                                 RD_KAFKA_V_HEADER("leadscore.model_version",
-                                                  o->model->version, -1),
+                                                  model->version, -1),
                                 RD_KAFKA_V_HEADER("leadscore.id", id,
                                                   (ssize_t)id_len),
                                 RD_KAFKA_V_OPAQUE(ticket), RD_KAFKA_V_END);
@@ -392,60 +396,132 @@ static ls_err_t ls_prod_produce(ls_producer_t *prod, const char *topic,
         return LS_OK;
 }
 
-ls_err_t ls_producer_emit(ls_producer_t *prod, const ls_outbuf_t *ob,
-                          const ls_producer_input_t *in) {
-        char errstr[512], id[512], msg[1024];
+void ls_encoded_init(ls_encoded_t *enc) {
+        memset(enc, 0, sizeof(*enc));
+        ls_buf_init(&enc->data);
+}
+
+void ls_encoded_reset(ls_encoded_t *enc) {
+        enc->n_outs = 0;
+        ls_buf_reset(&enc->data);
+}
+
+void ls_encoded_free(ls_encoded_t *enc) {
+        ls_free(enc->outs);
+        ls_buf_free(&enc->data);
+        ls_encoded_init(enc);
+}
+
+ls_err_t ls_producer_encode(ls_codec_t *codec, const ls_config_t *conf,
+                            const ls_outbuf_t *ob, ls_encoded_t *enc,
+                            char *errstr, size_t errstr_size) {
+        char cerr[512], id[512];
         size_t i;
         ls_err_t err;
 
         for (i = 0; i < ob->n_outs; i++) {
                 const ls_output_t *o = &ob->outs[i];
                 const char *topic = o->kind == LS_OUT_ALERT
-                                            ? prod->conf->topic_alerts
-                                            : prod->conf->topic_scores;
+                                            ? conf->topic_alerts
+                                            : conf->topic_scores;
+                size_t key_len = strlen(o->lead_id), at;
+                ls_encoded_out_t *eo;
                 int id_len;
 
-                ls_buf_reset(&prod->buf);
-                err = ls_codec_encode_output(prod->codec, topic, ob, o,
-                                             &prod->buf, errstr,
-                                             sizeof(errstr));
-                if (err) {
-                        snprintf(msg, sizeof(msg),
-                                 "cannot encode output for lead %s: %s",
-                                 o->lead_id, errstr);
-                        ls_prod_fatal(prod, err, msg);
-                        return err;
+                if (enc->n_outs == enc->size_outs) {
+                        size_t n = enc->size_outs ? enc->size_outs * 2 : 8;
+                        ls_encoded_out_t *no =
+                                ls_realloc(enc->outs, n * sizeof(*no));
+                        if (!no)
+                                return ls_seterr(errstr, errstr_size,
+                                                 LS_ERR_NOMEM,
+                                                 "out of memory encoding "
+                                                 "outputs");
+                        enc->outs = no;
+                        enc->size_outs = n;
                 }
+                eo = &enc->outs[enc->n_outs];
+                memset(eo, 0, sizeof(*eo));
+                eo->model = o->model;
+                eo->alert = o->kind == LS_OUT_ALERT ? (int)o->alert : 0;
+                if (o->kind == LS_OUT_ALERT && eo->alert <= 0)
+                        eo->alert = 4; /* an alert, whatever its kind */
+                at = enc->data.len;
+                err = ls_codec_encode_output(codec, topic, ob, o, &enc->data,
+                                             cerr, sizeof(cerr));
+                if (err)
+                        return ls_seterr(errstr, errstr_size, err,
+                                         "cannot encode output for lead %s: "
+                                         "%s",
+                                         o->lead_id, cerr);
+                eo->value_off = (uint32_t)at;
+                eo->value_len = (uint32_t)(enc->data.len - at);
                 id_len = ls_prod_output_id(o, id, sizeof(id));
                 if (id_len < 0) /* never cut an id short */
                         id_len = ls_output_id(o, id, sizeof(id)) <
                                                  (int)sizeof(id)
                                          ? (int)strlen(id)
                                          : -1;
-                if (id_len < 0) {
-                        snprintf(msg, sizeof(msg),
-                                 "output id of lead %.256s is longer than %zu "
-                                 "bytes",
-                                 o->lead_id, sizeof(id) - 1);
-                        ls_prod_fatal(prod, LS_ERR_INVALID, msg);
-                        return LS_ERR_INVALID;
-                }
-                if ((err = ls_prod_produce(prod, topic, o->lead_id,
-                                           strlen(o->lead_id), prod->buf.data,
-                                           prod->buf.len, NULL, o, id,
-                                           (size_t)id_len, in, 0)))
+                if (id_len < 0)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "output id of lead %.256s is longer "
+                                         "than %zu bytes",
+                                         o->lead_id, sizeof(id) - 1);
+                eo->id_off = (uint32_t)enc->data.len;
+                eo->id_len = (uint32_t)id_len;
+                if (ls_buf_append(&enc->data, id, (size_t)id_len))
+                        return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                         "out of memory encoding outputs");
+                eo->key_off = (uint32_t)enc->data.len;
+                eo->key_len = (uint32_t)key_len;
+                if (ls_buf_append(&enc->data, o->lead_id, key_len))
+                        return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                         "out of memory encoding outputs");
+                enc->n_outs++;
+        }
+        return LS_OK;
+}
+
+ls_err_t ls_producer_emit_encoded(ls_producer_t *prod, const ls_encoded_t *enc,
+                                  const ls_producer_input_t *in) {
+        const char *data = enc->data.data;
+        size_t i;
+        ls_err_t err;
+
+        for (i = 0; i < enc->n_outs; i++) {
+                const ls_encoded_out_t *eo = &enc->outs[i];
+                const char *topic = eo->alert ? prod->conf->topic_alerts
+                                              : prod->conf->topic_scores;
+
+                if ((err = ls_prod_produce(
+                             prod, topic, data + eo->key_off, eo->key_len,
+                             data + eo->value_off, eo->value_len, NULL,
+                             eo->model, data + eo->id_off, eo->id_len, in, 0)))
                         return err;
                 prod->stats.outputs++;
-                if (o->kind == LS_OUT_ALERT)
+                if (eo->alert)
                         prod->stats.alerts++;
-                ls_metric_add(prod->mh.outputs[o->kind == LS_OUT_ALERT &&
-                                                               o->alert > 0 &&
-                                                               o->alert < 4
-                                                       ? o->alert
+                ls_metric_add(prod->mh.outputs[eo->alert > 0 && eo->alert < 4
+                                                       ? eo->alert
                                                        : 0],
                               1);
         }
         return LS_OK;
+}
+
+ls_err_t ls_producer_emit(ls_producer_t *prod, const ls_outbuf_t *ob,
+                          const ls_producer_input_t *in) {
+        char errstr[512];
+        ls_err_t err;
+
+        ls_encoded_reset(&prod->enc);
+        err = ls_producer_encode(prod->codec, prod->conf, ob, &prod->enc,
+                                 errstr, sizeof(errstr));
+        if (err) {
+                ls_prod_fatal(prod, err, errstr);
+                return err;
+        }
+        return ls_producer_emit_encoded(prod, &prod->enc, in);
 }
 
 /** @returns the headers of dead letter @p dl; *@p bytes their size. */

@@ -138,6 +138,17 @@ char *ls_config_default_dir(const char *name) {
         return NULL;
 }
 
+int ls_config_workers(const ls_config_t *conf) {
+        long n;
+
+        if (conf->workers != LS_WORKERS_AUTO)
+                return conf->workers;
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        if (n < 1)
+                return 1;
+        return n > LS_WORKERS_MAX ? LS_WORKERS_MAX : (int)n;
+}
+
 ls_config_t *ls_config_new_defaults(void) {
         ls_config_t *conf = ls_calloc(1, sizeof(*conf));
 
@@ -160,6 +171,7 @@ ls_config_t *ls_config_new_defaults(void) {
         conf->snapshot_interval_ms = 30000;
         conf->snapshot_keep = 3;
         conf->merge_wait_ms = 1000;
+        conf->workers = LS_WORKERS_AUTO;
         conf->registry_max_lookups_per_second = LS_REGISTRY_LOOKUPS_PER_SECOND;
         conf->log_format = LS_LOG_LOGFMT;
         conf->log_level = LS_LOG_INFO;

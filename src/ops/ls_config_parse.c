@@ -727,6 +727,20 @@ ls_err_t ls_cfgp_root(ls_cfgp_t *p, yaml_node_t *root) {
                         else
                                 err = ls_cfgp_duration(p, vn, k,
                                                        &c->merge_wait_ms);
+                } else if (!strcmp(k, "workers")) {
+                        const char *wk = ls_cfgp_scalar(vn);
+                        if (wk && !strcmp(wk, "auto"))
+                                c->workers = LS_WORKERS_AUTO;
+                        else if (!wk || !*wk ||
+                                 strspn(wk, "0123456789") != strlen(wk))
+                                err = ls_cfgp_err(p, vn, k,
+                                                  "expected a number of "
+                                                  "threads or auto, got "
+                                                  "\"%s\"",
+                                                  wk ? wk : "");
+                        else if (!(err = ls_cfgp_int(p, vn, k, 1,
+                                                     LS_WORKERS_MAX, &v)))
+                                c->workers = (int)v;
                 } else if (!strcmp(k, "transactional"))
                         err = ls_cfgp_bool(p, vn, k, &c->transactional);
                 else if (!strcmp(k, "metrics"))

@@ -115,14 +115,14 @@ topics: {scores: %s, alerts: %s}
 commit_interval: 200ms
 merge_wait: %s
 snapshot: {dir: %s, interval: %s, every_events: %d, keep: 3}
-kafka:
+%skafka:
   bootstrap.servers: "%s"
 consumer:
   session.timeout.ms: %d
   heartbeat.interval.ms: 500
 %s""" % (group, h.SCHEMAS, scores or h.TOPICS["scores"],
          alerts or h.TOPICS["alerts"], merge_wait, snapdir, interval,
-         every_events, bootstrap, session_ms, extra))
+         every_events, h.workers_line(extra), bootstrap, session_ms, extra))
     return path
 
 

@@ -235,6 +235,20 @@ class MockBroker(Proc):
         self.kind = "mock"
 
 
+# Scoring threads of the runs the tests start (`workers:`, docs/CONFIG.md):
+# 2 by default, so that every pipeline test runs partitions on two
+# workers, handed over and produced in order; LS_TEST_WORKERS=1 runs the
+# suite with today's single scoring thread.
+WORKERS = int(os.environ.get("LS_TEST_WORKERS", "2"))
+
+
+def workers_line(extra=""):
+    """The `workers:` line of a test config, unless extra has its own."""
+    if re.search(r"^workers:", extra, re.M):
+        return ""
+    return "workers: %d\n" % WORKERS
+
+
 def write_config(tmpdir, bootstrap, model_text=TINY_MODEL, group="lstest",
                  fmt_in="json", fmt_out="json", extra="",
                  metadata_refresh_ms=None, snapshot="off"):
@@ -269,13 +283,13 @@ group: %s
 schemas: %s
 format: {input: %s, output: %s}
 commit_interval: 200ms
-%skafka:
+%s%skafka:
   bootstrap.servers: "%s"
 consumer:
   session.timeout.ms: 6000
   heartbeat.interval.ms: 500
-%s%s""" % (group, SCHEMAS, fmt_in, fmt_out, snap, bootstrap, refresh,
-           extra))
+%s%s""" % (group, SCHEMAS, fmt_in, fmt_out, snap, workers_line(extra),
+           bootstrap, refresh, extra))
     return path
 
 

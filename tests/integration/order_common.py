@@ -201,12 +201,14 @@ def topic_set(prefix):
 
 def write_config(d, bootstrap, group, topics, fmt_in="json",
                  fmt_out="json", registry_url=None, consumer=None,
-                 merge_wait="10s", metrics=False, model=EXAMPLE_MODEL):
+                 merge_wait="10s", metrics=False, model=EXAMPLE_MODEL,
+                 workers=None, extra=""):
     """A `leadscore run` config in directory d (its own file and snapshot
     directory per group). consumer: extra librdkafka consumer properties
     ({name: value}); merge_wait: 10s by default, above the fetch stalls of
     a loaded machine (a release on expiry is the one case where the order
-    depends on timing, docs/DURABILITY.md); None: leadscore's default."""
+    depends on timing, docs/DURABILITY.md); None: leadscore's default.
+    workers: scoring threads, h.WORKERS by default; extra: more lines."""
     lines = [
         "model: %s" % model,
         "group: %s" % group,
@@ -225,6 +227,9 @@ def write_config(d, bootstrap, group, topics, fmt_in="json",
     ]
     if merge_wait is not None:
         lines.append("merge_wait: %s" % merge_wait)
+    lines.append("workers: %d" % (workers or h.WORKERS))
+    if extra:
+        lines.append(extra.rstrip("\n"))
     if registry_url:
         lines.append('registry: {url: "%s"}' % registry_url)
     if metrics:

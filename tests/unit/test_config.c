@@ -385,6 +385,39 @@ static void test_registry_lookup_limit(void **state) {
         dir_remove(&d);
 }
 
+static void test_workers(void **state) {
+        cfg_dir_t d;
+        ls_config_t *c;
+        char err[512], text[4096];
+
+        (void)state;
+        dir_make(&d);
+        assert_int_equal(load(&d, "", &c, err, sizeof(err)), LS_OK);
+        assert_int_equal(c->workers, LS_WORKERS_AUTO);
+        assert_true(ls_config_workers(c) >= 1);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "workers = auto ("));
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "workers: 2\n", &c, err, sizeof(err)), LS_OK);
+        assert_int_equal(ls_config_workers(c), 2);
+        print_config(c, text, sizeof(text));
+        assert_non_null(strstr(text, "workers = 2\n"));
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "workers: auto\n", &c, err, sizeof(err)),
+                         LS_OK);
+        assert_int_equal(c->workers, LS_WORKERS_AUTO);
+        ls_config_destroy(c);
+        assert_int_equal(load(&d, "workers: many\n", &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_string_equal(err, "run.yaml:3: workers: expected a number of "
+                                 "threads or auto, got \"many\"");
+        assert_int_equal(load(&d, "workers: 0\n", &c, err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_string_equal(err, "run.yaml:3: workers: 0 is out of range "
+                                 "[1, 256]");
+        dir_remove(&d);
+}
+
 static void test_max_leads(void **state) {
         cfg_dir_t d;
         ls_config_t *c;
@@ -724,6 +757,7 @@ int main(void) {
                 cmocka_unit_test(test_registry_keys),
                 cmocka_unit_test(test_registry_lookup_limit),
                 cmocka_unit_test(test_max_leads),
+                cmocka_unit_test(test_workers),
                 cmocka_unit_test(test_idle_tick),
                 cmocka_unit_test(test_snapshot_default),
                 cmocka_unit_test(test_snapshot_off),

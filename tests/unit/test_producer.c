@@ -248,6 +248,63 @@ static void test_outputs_and_offsets(void **state) {
         fx_free(&fx);
 }
 
+/* What a worker encodes (ls_producer_encode()) is what the producer sends:
+ * the codec's bytes, the lead id as key, the output id; and
+ * ls_producer_emit_encoded() produces it with the input's ticket. */
+static void test_encode_then_emit(void **state) {
+        ls_producer_input_t in;
+        ls_encoded_t enc;
+        ls_offsets_t off;
+        ls_buf_t want;
+        rd_kafka_message_t *m;
+        rd_kafka_t *rk;
+        char id[256], err[512];
+        fx_t fx;
+
+        (void)state;
+        fx_init(&fx, NULL);
+        fx_score(&fx, "L2", "e1");
+        ls_encoded_init(&enc);
+        assert_int_equal(ls_producer_encode(fx.codec, fx.conf, &fx.ob, &enc,
+                                            err, sizeof(err)),
+                         LS_OK);
+        assert_int_equal(enc.n_outs, fx.ob.n_outs);
+        assert_int_equal(enc.outs[0].alert, 0);
+        assert_ptr_equal(enc.outs[0].model, fx.ob.outs[0].model);
+        assert_int_equal(enc.outs[0].key_len, 2);
+        assert_memory_equal(enc.data.data + enc.outs[0].key_off, "L2", 2);
+        ls_output_id(&fx.ob.outs[0], id, sizeof(id));
+        assert_int_equal(enc.outs[0].id_len, strlen(id));
+        assert_memory_equal(enc.data.data + enc.outs[0].id_off, id, strlen(id));
+        ls_buf_init(&want);
+        assert_int_equal(ls_codec_encode_output(fx.codec, fx.conf->topic_scores,
+                                                &fx.ob, &fx.ob.outs[0], &want,
+                                                err, sizeof(err)),
+                         LS_OK);
+        assert_int_equal(enc.outs[0].value_len, want.len);
+        assert_memory_equal(enc.data.data + enc.outs[0].value_off, want.data,
+                            want.len);
+
+        ls_offsets_init(&off);
+        memset(&in, 0, sizeof(in));
+        in.off = &off;
+        in.topic = "lead-events";
+        assert_int_equal(ls_offsets_push(&off, 5, &in.seq), 0);
+        assert_int_equal(ls_producer_emit_encoded(fx.prod, &enc, &in), LS_OK);
+        assert_int_equal(ls_offsets_advance(&off), -1); /* in flight */
+        ls_producer_flush(fx.prod);
+        assert_int_equal(ls_offsets_advance(&off), 6);
+        m = fx_read(&fx, fx.conf->topic_scores, &rk);
+        assert_int_equal(m->len, want.len);
+        assert_memory_equal(m->payload, want.data, want.len);
+        assert_header(m, "leadscore.id", id);
+        fx_read_free(m, rk);
+        ls_buf_free(&want);
+        ls_encoded_free(&enc);
+        ls_offsets_free(&off);
+        fx_free(&fx);
+}
+
 /* A record as the consumer hands it over: @p len bytes of value. */
 static rd_kafka_message_t fx_input(rd_kafka_topic_t *rkt, char *value,
                                    size_t len) {
@@ -360,6 +417,7 @@ static void test_failed_delivery_holds_offset(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_outputs_and_offsets),
+                cmocka_unit_test(test_encode_then_emit),
                 cmocka_unit_test(test_dead_letter_cut_to_fit),
                 cmocka_unit_test(test_failed_delivery_holds_offset),
         };
