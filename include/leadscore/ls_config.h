@@ -153,10 +153,18 @@ ls_config_t *ls_config_new_defaults(void);
 
 /**
  * The number of scoring threads `run` uses: conf->workers, or for auto
- * one per online core (sysconf(_SC_NPROCESSORS_ONLN)), at most
- * LS_WORKERS_MAX. @returns >= 1. 1 scores on the consuming thread.
+ * ls_config_workers_auto(). @returns >= 1. 1 scores on the consuming
+ * thread.
  */
 int ls_config_workers(const ls_config_t *conf);
+
+/**
+ * What `workers: auto` means here: the online cores, fewer when the CPU
+ * affinity allows fewer, fewer again under a cgroup CPU quota (a
+ * container's or unit's CPU limit, ls_cpu_limit()), at most
+ * LS_WORKERS_MAX. @p source says which one set it.
+ */
+int ls_config_workers_auto(char *source, size_t source_size);
 
 /**
  * Loads and validates the config file @p path.

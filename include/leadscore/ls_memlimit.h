@@ -23,6 +23,15 @@
 uint64_t ls_memory_limit(const char *root, char *source, size_t source_size);
 
 /**
+ * The CPUs this process's cgroup quota allows under @p root (as
+ * ls_memory_limit()): ceil(quota / period) of v2 cpu.max, or v1
+ * cpu.cfs_quota_us / cpu.cfs_period_us, the lowest of its group and every
+ * group above it. @p source receives the file. @returns it, or 0 when no
+ * quota is set.
+ */
+int ls_cpu_limit(const char *root, char *source, size_t source_size);
+
+/**
  * The lead budget of `run`, leads over all partitions: @p max_leads as
  * configured (0: no cap), or with LS_MAX_LEADS_AUTO (ls_config.h) half
  * of the memory limit under @p root (as ls_memory_limit()) at @p per_lead

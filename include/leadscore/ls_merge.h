@@ -66,6 +66,12 @@ typedef struct ls_merge_side_s {
         int64_t end_offset;    /* what it answered */
         int end_wanted;        /* a held record of the other topic waits
                                 * for a fresher answer */
+        uint32_t reading;      /* consumed records out being read (run's
+                                * workers), which join `held` in offset
+                                * order when back: the other side's lone
+                                * head waits for them, merge_wait or not,
+                                * as it would meet them held with one
+                                * thread */
 } ls_merge_side_t;
 
 /** An empty side (nothing consumed, end unknown). */
@@ -80,7 +86,8 @@ void ls_merge_side_init(ls_merge_side_t *side);
  * unless it has no event time or the other side is at its end: every
  * record the other partition held when the head arrived is consumed,
  * which only an end offset asked for after that arrival can say; without
- * one, the other side's end_wanted is set and so is *@p ends_wanted.
+ * one, the other side's end_wanted is set and so is *@p ends_wanted. It
+ * always waits while the other side has records out being read.
  * @returns 0 or 1: pop the head of that side now; -1: nothing goes now.
  */
 int ls_merge_next(ls_merge_side_t *const side[2], int64_t merge_wait,

@@ -89,6 +89,8 @@ int ls_merge_next(ls_merge_side_t *const side[2], int64_t merge_wait,
         }
         t = ha ? 0 : 1;
         head = ha ? ha : hb;
+        if (side[1 - t] && side[1 - t]->reading)
+                return -1; /* the other side's records are not back yet */
         if (merge_wait > 0 && side[1 - t] && head->time != LS_MERGE_NO_TIME &&
             now - head->at < merge_wait &&
             !ls_merge_partner_done(side[1 - t], head->at, ends_wanted))

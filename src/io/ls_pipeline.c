@@ -308,7 +308,7 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
                     rkm->partition >= pl->n_parts ||
                     !(tp = pl->tps[topic][rkm->partition]))
                         return 0;
-                if (tp->reading) /* once the records before it are back */
+                if (tp->m.reading) /* once the records before it are back */
                         tp->eof_next = rkm->offset > tp->eof_next
                                                ? rkm->offset
                                                : tp->eof_next;

@@ -97,10 +97,10 @@ typedef struct ls_tp_s {
         /* Merge of the two input topics of a shard (docs/DURABILITY.md):
          * records consumed but not yet applied, of rd_kafka_message_t. */
         ls_merge_side_t m;
-        /* records handed to a worker to be read for the merge, not back
-         * yet (ls_pl_submit_read()): m.consumed_next moves as they come
-         * back, and a partition end met meanwhile waits in eof_next */
-        uint32_t reading;
+        /* m.reading: records handed to a worker to be read for the merge,
+         * not back yet (ls_pl_submit_read()): m.consumed_next moves as
+         * they come back, and a partition end met meanwhile waits in
+         * eof_next */
         int64_t eof_next;
         ls_metric_t *m_consumed; /* leadscore_consumed_total{topic,partition} */
 } ls_tp_t;

@@ -25,6 +25,8 @@
  */
 #include "io/ls_pipeline_int.h"
 
+#include "leadscore/ls_assert.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,7 +351,7 @@ done:
 static void ls_pl_held(ls_pipeline_t *pl, ls_pl_job_t *job) {
         ls_tp_t *tp = job->tp;
 
-        tp->reading--;
+        tp->m.reading--;
         if (pl->fatal) {
                 ls_pl_job_release(pl, job);
                 return;
@@ -360,8 +362,15 @@ static void ls_pl_held(ls_pipeline_t *pl, ls_pl_job_t *job) {
                 ls_pl_job_release(pl, job);
                 return;
         }
+        /* a lane hands its jobs back in order: a record before the last
+         * one back would break the partition's order */
+        LS_ASSERT(job->rkm->offset >= tp->m.consumed_next,
+                  "%s [%" PRId32 "] offset %" PRId64
+                  " came back after %" PRId64,
+                  rd_kafka_topic_name(job->rkm->rkt), job->rkm->partition,
+                  job->rkm->offset, tp->m.consumed_next - 1);
         tp->m.consumed_next = job->rkm->offset + 1;
-        if (!tp->reading && tp->eof_next > tp->m.consumed_next)
+        if (!tp->m.reading && tp->eof_next > tp->m.consumed_next)
                 tp->m.consumed_next = tp->eof_next;
         /* the hold queue has the record and what was read of it */
         memset(&job->h, 0, sizeof(job->h));
@@ -474,7 +483,7 @@ void ls_pl_submit_read(ls_pipeline_t *pl, ls_tp_t *tp, int topic,
         job->topic = topic;
         job->at = now;
         ls_pl_record(pl, topic, rkm, &job->rec);
-        tp->reading++;
+        tp->m.reading++;
         ls_pl_hand_over(pl, job);
 }
 

@@ -13,10 +13,13 @@
  * What --print-config shows and the secrets the log masks are in
  * ls_config_print.c.
  */
+#define _GNU_SOURCE /* sched_getaffinity(), CPU_COUNT() */
 #include "leadscore/ls_config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +28,7 @@
 #include <yaml.h>
 
 #include "leadscore/ls_alloc.h"
+#include "leadscore/ls_memlimit.h"
 #include "ops/ls_config_int.h"
 
 #define LS_CFG_MAX (16 << 20) /* the config file itself */
@@ -138,15 +142,33 @@ char *ls_config_default_dir(const char *name) {
         return NULL;
 }
 
-int ls_config_workers(const ls_config_t *conf) {
-        long n;
+int ls_config_workers_auto(char *source, size_t source_size) {
+        char quota_src[2048];
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        int q = ls_cpu_limit("", quota_src, sizeof(quota_src));
+        cpu_set_t set;
 
-        if (conf->workers != LS_WORKERS_AUTO)
-                return conf->workers;
-        n = sysconf(_SC_NPROCESSORS_ONLN);
+        snprintf(source, source_size, "online cores");
+        if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+            CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < n) {
+                n = CPU_COUNT(&set);
+                snprintf(source, source_size, "CPU affinity");
+        }
+        if (q > 0 && q < n) {
+                n = q;
+                snprintf(source, source_size, "cgroup quota %s", quota_src);
+        }
         if (n < 1)
                 return 1;
         return n > LS_WORKERS_MAX ? LS_WORKERS_MAX : (int)n;
+}
+
+int ls_config_workers(const ls_config_t *conf) {
+        char source[2100];
+
+        if (conf->workers != LS_WORKERS_AUTO)
+                return conf->workers;
+        return ls_config_workers_auto(source, sizeof(source));
 }
 
 ls_config_t *ls_config_new_defaults(void) {

@@ -95,9 +95,12 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
                         ls_config_snapshot_source2str(conf));
         }
         fprintf(fp, "  merge_wait = %lldms\n", (long long)conf->merge_wait_ms);
-        if (conf->workers == LS_WORKERS_AUTO)
-                fprintf(fp, "  workers = auto (%d)\n", ls_config_workers(conf));
-        else
+        if (conf->workers == LS_WORKERS_AUTO) {
+                char source[2100];
+                int n = ls_config_workers_auto(source, sizeof(source));
+
+                fprintf(fp, "  workers = auto (%d: %s)\n", n, source);
+        } else
                 fprintf(fp, "  workers = %d\n", conf->workers);
         fprintf(fp, "  transactional = %s\n",
                 conf->transactional ? "true" : "false");

@@ -56,13 +56,14 @@ static uint64_t ls_memlimit_meminfo(const char *root) {
 
 /**
  * Finds this process's group in @p root/proc/self/cgroup: the v2 line
- * "0::/PATH" (@p v2) or the v1 line whose controllers include memory,
+ * "0::/PATH" (@p v2) or the v1 line whose controllers include
+ * @p controller (memory, cpu),
  * "N:...memory...:/PATH" (@p v1, its controllers in @p v1_ctl, e.g.
  * "cpu,memory", the name of their mount). Empty when absent or at the
  * root.
  */
-static void ls_memlimit_own(const char *root, char *v2, char *v1, char *v1_ctl,
-                            size_t size) {
+static void ls_memlimit_own(const char *root, const char *controller, char *v2,
+                            char *v1, char *v1_ctl, size_t size) {
         char full[4096], line[2048], *ctl, *path, *dst;
         FILE *f;
 
@@ -88,7 +89,7 @@ static void ls_memlimit_own(const char *root, char *v2, char *v1, char *v1_ctl,
                         snprintf(list, sizeof(list), "%s", ctl);
                         for (tok = strtok_r(list, ",", &save); tok;
                              tok = strtok_r(NULL, ",", &save))
-                                memory |= !strcmp(tok, "memory");
+                                memory |= !strcmp(tok, controller);
                         if (!memory || strlen(ctl) >= size)
                                 continue;
                         memcpy(v1_ctl, ctl, strlen(ctl) + 1);
@@ -133,7 +134,7 @@ uint64_t ls_memory_limit(const char *root, char *source, size_t source_size) {
 
         /* the lowest limit of this process's group and its ancestors, v2
          * (a container's namespace root included) and v1 */
-        ls_memlimit_own(root, v2, v1, ctl, sizeof(v2));
+        ls_memlimit_own(root, "memory", v2, v1, ctl, sizeof(v2));
         ls_memlimit_walk(root, "/sys/fs/cgroup", v2, "memory.max", &best, where,
                          sizeof(where));
         ls_memlimit_walk(root, "/sys/fs/cgroup/memory", v1,
@@ -153,6 +154,72 @@ uint64_t ls_memory_limit(const char *root, char *source, size_t source_size) {
         snprintf(source, source_size, "%s",
                  total ? "/proc/meminfo MemTotal" : "none");
         return total;
+}
+
+/* CPUs the quota in @p path allows: v2 "QUOTA PERIOD" ("max": none) in
+ * one file, v1 the quota in @p path and the period beside it; 0 none. */
+static int ls_cpu_quota(const char *root, const char *path, int v1) {
+        char line[128], ppath[2100];
+        long long quota = 0, period = 0;
+
+        if (!ls_memlimit_line(root, path, line, sizeof(line)))
+                return 0;
+        if (!v1) {
+                if (sscanf(line, "%lld %lld", &quota, &period) != 2)
+                        return 0; /* "max PERIOD" */
+        } else {
+                snprintf(ppath, sizeof(ppath), "%.*scpu.cfs_period_us",
+                         (int)(strlen(path) - strlen("cpu.cfs_quota_us")),
+                         path);
+                if (sscanf(line, "%lld", &quota) != 1 ||
+                    !ls_memlimit_line(root, ppath, line, sizeof(line)) ||
+                    sscanf(line, "%lld", &period) != 1)
+                        return 0;
+        }
+        if (quota <= 0 || period <= 0)
+                return 0; /* -1: no quota (v1) */
+        return (int)((quota + period - 1) / period);
+}
+
+/* Lowers *@p best to the quota of @p group and each ancestor. */
+static void ls_cpu_walk(const char *root, const char *base, const char *group,
+                        const char *file, int v1, int *best, char *source,
+                        size_t source_size) {
+        char path[2048], rel[1200];
+        char *slash;
+        int v;
+
+        snprintf(rel, sizeof(rel), "%s", group);
+        for (;;) {
+                snprintf(path, sizeof(path), "%s%s/%s", base, rel, file);
+                v = ls_cpu_quota(root, path, v1);
+                if (v > 0 && (*best == 0 || v < *best)) {
+                        *best = v;
+                        snprintf(source, source_size, "%s", path);
+                }
+                if (!rel[0])
+                        break;
+                slash = strrchr(rel, '/');
+                *slash = '\0';
+        }
+}
+
+int ls_cpu_limit(const char *root, char *source, size_t source_size) {
+        char v2[1024], v1[1024], ctl[1024], base[1100], where[2048] = "";
+        int best = 0;
+
+        ls_memlimit_own(root, "cpu", v2, v1, ctl, sizeof(v2));
+        ls_cpu_walk(root, "/sys/fs/cgroup", v2, "cpu.max", 0, &best, where,
+                    sizeof(where));
+        ls_cpu_walk(root, "/sys/fs/cgroup/cpu", v1, "cpu.cfs_quota_us", 1,
+                    &best, where, sizeof(where));
+        if (ctl[0] && strcmp(ctl, "cpu")) { /* e.g. cpu,cpuacct */
+                snprintf(base, sizeof(base), "/sys/fs/cgroup/%s", ctl);
+                ls_cpu_walk(root, base, v1, "cpu.cfs_quota_us", 1, &best, where,
+                            sizeof(where));
+        }
+        snprintf(source, source_size, "%s", best ? where : "none");
+        return best;
 }
 
 size_t ls_lead_budget(int64_t max_leads, uint64_t per_lead, const char *root,

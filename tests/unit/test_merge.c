@@ -104,10 +104,36 @@ static void test_lone_head_waits(void **state) {
         ls_holdq_free(&pr.held, NULL);
 }
 
+/* Records of the other side out being read (run's workers) are consumed
+ * already: a lone head waits for them whatever merge_wait says, as one
+ * thread would have met them held. */
+static void test_waits_for_reads(void **state) {
+        ls_merge_side_t ev, pr;
+        ls_merge_side_t *side[2] = {&ev, &pr};
+        int wanted = 0;
+
+        (void)state;
+        ls_merge_side_init(&ev);
+        ls_merge_side_init(&pr);
+        hold(&ev, 100, 1000);
+        pr.end_asked_at = 1100; /* at its end, as far as the broker says */
+        pr.reading = 1;
+        assert_int_equal(ls_merge_next(side, 500, 1200, &wanted), -1);
+        assert_int_equal(ls_merge_next(side, 500, 9000, &wanted), -1);
+        assert_int_equal(ls_merge_next(side, 0, 9000, &wanted), -1);
+        /* back: it is held, and the heads go in merge order */
+        pr.reading = 0;
+        hold(&pr, 50, 1001);
+        assert_int_equal(ls_merge_next(side, 500, 9000, &wanted), 1);
+        ls_holdq_free(&ev.held, NULL);
+        ls_holdq_free(&pr.held, NULL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_heads_in_merge_order),
                 cmocka_unit_test(test_lone_head_waits),
+                cmocka_unit_test(test_waits_for_reads),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

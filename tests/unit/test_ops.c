@@ -283,6 +283,44 @@ static void test_memory_limit(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* The CPU quota `workers: auto` keeps to: ceil(quota / period), the
+ * lowest of the group and its ancestors, v2 cpu.max or v1 cfs files;
+ * "max" and -1 are no quota. */
+static void test_cpu_limit(void **state) {
+        char root[] = "/tmp/ls-cpulimit-XXXXXX", src[256], cmd[300];
+
+        (void)state;
+        assert_non_null(mkdtemp(root));
+        assert_int_equal(ls_cpu_limit(root, src, sizeof(src)), 0);
+        assert_string_equal(src, "none");
+        put_file(root, "/proc/self/cgroup", "0::/kubepods/pod1/c1\n");
+        put_file(root, "/sys/fs/cgroup/kubepods/pod1/c1/cpu.max",
+                 "max 100000\n");
+        assert_int_equal(ls_cpu_limit(root, src, sizeof(src)), 0);
+        put_file(root, "/sys/fs/cgroup/kubepods/pod1/cpu.max",
+                 "250000 100000\n");
+        assert_int_equal(ls_cpu_limit(root, src, sizeof(src)), 3);
+        assert_string_equal(src, "/sys/fs/cgroup/kubepods/pod1/cpu.max");
+        put_file(root, "/sys/fs/cgroup/kubepods/pod1/c1/cpu.max",
+                 "100000 100000\n");
+        assert_int_equal(ls_cpu_limit(root, src, sizeof(src)), 1);
+        /* v1, co-mounted as cpu,cpuacct */
+        put_file(root, "/proc/self/cgroup", "3:cpu,cpuacct:/docker/abc\n");
+        put_file(root, "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us",
+                 "-1\n");
+        put_file(root,
+                 "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us",
+                 "100000\n");
+        assert_int_equal(ls_cpu_limit(root, src, sizeof(src)), 0);
+        put_file(root, "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us",
+                 "150000\n");
+        assert_int_equal(ls_cpu_limit(root, src, sizeof(src)), 2);
+        assert_string_equal(
+                src, "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us");
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+        assert_int_equal(system(cmd), 0);
+}
+
 /* The lead budget (max_leads, or auto: half the memory limit) and each
  * partition's share. */
 static void test_lead_budget(void **state) {
@@ -320,6 +358,7 @@ int main(void) {
                 cmocka_unit_test(test_metrics_rdkafka_stats),
                 cmocka_unit_test(test_metrics_set_total_and_build_info),
                 cmocka_unit_test(test_memory_limit),
+                cmocka_unit_test(test_cpu_limit),
                 cmocka_unit_test(test_lead_budget),
         };
 
