@@ -277,21 +277,31 @@ static ls_calib_lead_t *ls_calib_lead(ls_calib_t *cal, const char *id,
         return l;
 }
 
+/* The lead of an observation of model @p model at @p time, when it is
+ * the calibrated model's and up to the lead's outcome; NULL otherwise
+ * (or out of memory: noted). */
+static ls_calib_lead_t *ls_calib_observed(ls_calib_t *cal, const char *lead_id,
+                                          size_t model, int64_t time) {
+        ls_calib_lead_t *l;
+
+        if (model != cal->conf.model_idx)
+                return NULL;
+        if (!(l = ls_calib_lead(cal, lead_id, 1))) {
+                cal->nomem = 1;
+                return NULL;
+        }
+        return time <= l->cutoff ? l : NULL; /* after it: not a feature */
+}
+
 /* Every rule occurrence of the calibrated model up to the lead's outcome
  * is counted as a logistic model of its rules counts it. */
 static void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
                               size_t rule, int64_t time) {
         ls_calib_t *cal = ctx;
-        ls_calib_lead_t *l;
+        ls_calib_lead_t *l = ls_calib_observed(cal, lead_id, model, time);
 
-        if (model != cal->conf.model_idx)
+        if (!l)
                 return;
-        if (!(l = ls_calib_lead(cal, lead_id, 1))) {
-                cal->nomem = 1;
-                return;
-        }
-        if (time > l->cutoff)
-                return; /* after the outcome: not a feature */
         ls_calib_ever(cal, l)[rule]++;
         ls_logit_note(&cal->probe, ls_calib_logit(cal, l), rule, time);
 }
@@ -299,16 +309,9 @@ static void ls_calib_on_match(void *ctx, const char *lead_id, size_t model,
 /* The fit matches after every profile update dated up to the outcome. */
 static void ls_calib_on_fit(void *ctx, const char *lead_id, size_t model,
                             uint64_t fit_bits, int64_t time) {
-        ls_calib_t *cal = ctx;
-        ls_calib_lead_t *l;
+        ls_calib_lead_t *l = ls_calib_observed(ctx, lead_id, model, time);
 
-        if (model != cal->conf.model_idx)
-                return;
-        if (!(l = ls_calib_lead(cal, lead_id, 1))) {
-                cal->nomem = 1;
-                return;
-        }
-        if (time <= l->cutoff)
+        if (l)
                 l->fit_bits = fit_bits;
 }
 

@@ -101,14 +101,16 @@ static void ls_memlimit_own(const char *root, const char *controller, char *v2,
         fclose(f);
 }
 
-/**
- * Lowers *@p best to the limit in @p base@p group/@p file and in each
- * ancestor group up to @p base's root (a systemd slice's MemoryMax=
- * binds every unit in it), noting where it came from in @p source.
+/*
+ * Reads @p file in @p base@p group and in each ancestor group up to
+ * @p base's root (a systemd slice's MemoryMax= or CPUQuota= binds every
+ * unit in it) with @p read (0: no limit there), lowering *@p best to the
+ * lowest and noting where it came from in @p source.
  */
-static void ls_memlimit_walk(const char *root, const char *base,
-                             const char *group, const char *file,
-                             uint64_t *best, char *source, size_t source_size) {
+static void ls_cgroup_walk(const char *root, const char *base,
+                           const char *group, const char *file,
+                           uint64_t (*read)(const char *root, const char *path),
+                           uint64_t *best, char *source, size_t source_size) {
         char path[2048], rel[1200];
         char *slash;
         uint64_t v;
@@ -116,7 +118,7 @@ static void ls_memlimit_walk(const char *root, const char *base,
         snprintf(rel, sizeof(rel), "%s", group);
         for (;;) {
                 snprintf(path, sizeof(path), "%s%s/%s", base, rel, file);
-                v = ls_memlimit_cgroup(root, path);
+                v = read(root, path);
                 if (v > 0 && (*best == 0 || v < *best)) {
                         *best = v;
                         snprintf(source, source_size, "%s", path);
@@ -135,16 +137,17 @@ uint64_t ls_memory_limit(const char *root, char *source, size_t source_size) {
         /* the lowest limit of this process's group and its ancestors, v2
          * (a container's namespace root included) and v1 */
         ls_memlimit_own(root, "memory", v2, v1, ctl, sizeof(v2));
-        ls_memlimit_walk(root, "/sys/fs/cgroup", v2, "memory.max", &best, where,
-                         sizeof(where));
-        ls_memlimit_walk(root, "/sys/fs/cgroup/memory", v1,
-                         "memory.limit_in_bytes", &best, where, sizeof(where));
+        ls_cgroup_walk(root, "/sys/fs/cgroup", v2, "memory.max",
+                       ls_memlimit_cgroup, &best, where, sizeof(where));
+        ls_cgroup_walk(root, "/sys/fs/cgroup/memory", v1,
+                       "memory.limit_in_bytes", ls_memlimit_cgroup, &best,
+                       where, sizeof(where));
         /* co-mounted controllers: mounted as e.g. /sys/fs/cgroup/cpu,memory
          * (where no "memory" link points to it) */
         if (ctl[0] && strcmp(ctl, "memory")) {
                 snprintf(base, sizeof(base), "/sys/fs/cgroup/%s", ctl);
-                ls_memlimit_walk(root, base, v1, "memory.limit_in_bytes", &best,
-                                 where, sizeof(where));
+                ls_cgroup_walk(root, base, v1, "memory.limit_in_bytes",
+                               ls_memlimit_cgroup, &best, where, sizeof(where));
         }
         /* a cgroup limit above the machine's memory is no limit */
         if (best > 0 && (total == 0 || best < total)) {
@@ -156,70 +159,48 @@ uint64_t ls_memory_limit(const char *root, char *source, size_t source_size) {
         return total;
 }
 
-/* CPUs the quota in @p path allows: v2 "QUOTA PERIOD" ("max": none) in
- * one file, v1 the quota in @p path and the period beside it; 0 none. */
-static int ls_cpu_quota(const char *root, const char *path, int v1) {
+/* CPUs the quota in @p path allows (rounded up): v2 "QUOTA PERIOD"
+ * ("max": none) in cpu.max, v1 the quota in cpu.cfs_quota_us (-1: none)
+ * and the period beside it; 0 none. */
+static uint64_t ls_cpu_quota(const char *root, const char *path) {
+        static const char v1_quota[] = "cpu.cfs_quota_us";
         char line[128], ppath[2100];
         long long quota = 0, period = 0;
+        size_t n = strlen(path), q = sizeof(v1_quota) - 1;
 
         if (!ls_memlimit_line(root, path, line, sizeof(line)))
                 return 0;
-        if (!v1) {
-                if (sscanf(line, "%lld %lld", &quota, &period) != 2)
-                        return 0; /* "max PERIOD" */
-        } else {
+        if (n >= q && !strcmp(path + n - q, v1_quota)) {
                 snprintf(ppath, sizeof(ppath), "%.*scpu.cfs_period_us",
-                         (int)(strlen(path) - strlen("cpu.cfs_quota_us")),
-                         path);
+                         (int)(n - q), path);
                 if (sscanf(line, "%lld", &quota) != 1 ||
                     !ls_memlimit_line(root, ppath, line, sizeof(line)) ||
                     sscanf(line, "%lld", &period) != 1)
                         return 0;
+        } else if (sscanf(line, "%lld %lld", &quota, &period) != 2) {
+                return 0;
         }
         if (quota <= 0 || period <= 0)
-                return 0; /* -1: no quota (v1) */
-        return (int)((quota + period - 1) / period);
-}
-
-/* Lowers *@p best to the quota of @p group and each ancestor. */
-static void ls_cpu_walk(const char *root, const char *base, const char *group,
-                        const char *file, int v1, int *best, char *source,
-                        size_t source_size) {
-        char path[2048], rel[1200];
-        char *slash;
-        int v;
-
-        snprintf(rel, sizeof(rel), "%s", group);
-        for (;;) {
-                snprintf(path, sizeof(path), "%s%s/%s", base, rel, file);
-                v = ls_cpu_quota(root, path, v1);
-                if (v > 0 && (*best == 0 || v < *best)) {
-                        *best = v;
-                        snprintf(source, source_size, "%s", path);
-                }
-                if (!rel[0])
-                        break;
-                slash = strrchr(rel, '/');
-                *slash = '\0';
-        }
+                return 0;
+        return (uint64_t)((quota + period - 1) / period);
 }
 
 int ls_cpu_limit(const char *root, char *source, size_t source_size) {
         char v2[1024], v1[1024], ctl[1024], base[1100], where[2048] = "";
-        int best = 0;
+        uint64_t best = 0;
 
         ls_memlimit_own(root, "cpu", v2, v1, ctl, sizeof(v2));
-        ls_cpu_walk(root, "/sys/fs/cgroup", v2, "cpu.max", 0, &best, where,
-                    sizeof(where));
-        ls_cpu_walk(root, "/sys/fs/cgroup/cpu", v1, "cpu.cfs_quota_us", 1,
-                    &best, where, sizeof(where));
+        ls_cgroup_walk(root, "/sys/fs/cgroup", v2, "cpu.max", ls_cpu_quota,
+                       &best, where, sizeof(where));
+        ls_cgroup_walk(root, "/sys/fs/cgroup/cpu", v1, "cpu.cfs_quota_us",
+                       ls_cpu_quota, &best, where, sizeof(where));
         if (ctl[0] && strcmp(ctl, "cpu")) { /* e.g. cpu,cpuacct */
                 snprintf(base, sizeof(base), "/sys/fs/cgroup/%s", ctl);
-                ls_cpu_walk(root, base, v1, "cpu.cfs_quota_us", 1, &best, where,
-                            sizeof(where));
+                ls_cgroup_walk(root, base, v1, "cpu.cfs_quota_us", ls_cpu_quota,
+                               &best, where, sizeof(where));
         }
         snprintf(source, source_size, "%s", best ? where : "none");
-        return best;
+        return best > INT32_MAX ? INT32_MAX : (int)best;
 }
 
 size_t ls_lead_budget(int64_t max_leads, uint64_t per_lead, const char *root,
