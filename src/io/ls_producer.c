@@ -93,7 +93,7 @@ static int ls_prod_is_fenced(ls_producer_t *prod, rd_kafka_resp_err_t err) {
  * nothing once it has failed, and writes no snapshot.
  */
 static void ls_prod_fenced(ls_producer_t *prod, const char *detail) {
-        char id[256], msg[768];
+        char id[256], msg[1024]; /* id and detail (at most 511) fit */
 
         ls_kafka_prop(prod->rk, "transactional.id", id, sizeof(id));
         snprintf(msg, sizeof(msg),

@@ -143,7 +143,7 @@ char *ls_config_default_dir(const char *name) {
 }
 
 int ls_config_workers_auto(char *source, size_t source_size) {
-        char quota_src[2048];
+        char quota_src[2400];
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         int q = ls_cpu_limit("", quota_src, sizeof(quota_src));
         cpu_set_t set;
@@ -164,7 +164,7 @@ int ls_config_workers_auto(char *source, size_t source_size) {
 }
 
 int ls_config_workers(const ls_config_t *conf) {
-        char source[2100];
+        char source[2500];
 
         if (conf->workers != LS_WORKERS_AUTO)
                 return conf->workers;

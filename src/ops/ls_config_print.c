@@ -96,7 +96,7 @@ void ls_config_print(const ls_config_t *conf, FILE *fp) {
         }
         fprintf(fp, "  merge_wait = %lldms\n", (long long)conf->merge_wait_ms);
         if (conf->workers == LS_WORKERS_AUTO) {
-                char source[2100];
+                char source[2500];
                 int n = ls_config_workers_auto(source, sizeof(source));
 
                 fprintf(fp, "  workers = auto (%d: %s)\n", n, source);

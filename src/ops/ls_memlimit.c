@@ -111,7 +111,7 @@ static void ls_cgroup_walk(const char *root, const char *base,
                            const char *group, const char *file,
                            uint64_t (*read)(const char *root, const char *path),
                            uint64_t *best, char *source, size_t source_size) {
-        char path[2048], rel[1200];
+        char path[2400], rel[1200]; /* base (at most 1100) + rel + file */
         char *slash;
         uint64_t v;
 
@@ -131,7 +131,7 @@ static void ls_cgroup_walk(const char *root, const char *base,
 }
 
 uint64_t ls_memory_limit(const char *root, char *source, size_t source_size) {
-        char v2[1024], v1[1024], ctl[1024], base[1100], where[2048] = "";
+        char v2[1024], v1[1024], ctl[1024], base[1100], where[2400] = "";
         uint64_t best = 0, total = ls_memlimit_meminfo(root);
 
         /* the lowest limit of this process's group and its ancestors, v2
@@ -186,7 +186,7 @@ static uint64_t ls_cpu_quota(const char *root, const char *path) {
 }
 
 int ls_cpu_limit(const char *root, char *source, size_t source_size) {
-        char v2[1024], v1[1024], ctl[1024], base[1100], where[2048] = "";
+        char v2[1024], v1[1024], ctl[1024], base[1100], where[2400] = "";
         uint64_t best = 0;
 
         ls_memlimit_own(root, "cpu", v2, v1, ctl, sizeof(v2));

@@ -758,7 +758,7 @@ static void test_avro_alert_fields(void **state) {
         /* a hot_lead: the window with its events */
         fx_init(&fx, MODEL);
         for (i = 0; i < 18; i++) {
-                char id[8];
+                char id[16];
 
                 snprintf(id, sizeof(id), "h%d", i);
                 fx_event(&fx, "bo", id, "e1", T0 + i * MIN, 0);

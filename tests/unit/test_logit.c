@@ -267,7 +267,7 @@ static void test_engine(void **state) {
                            .fields = big,
                            .n_fields = 1};
         const ls_output_t *o;
-        double c, z;
+        double c = 0, z;
         ls_buf_t img, a, b;
         ls_shard_t *sh2;
         fx_t fx;
