@@ -127,6 +127,8 @@ typedef struct ls_pl_job_s {
         int topic;
         int read;     /* 1: only read it for the merge (its key, its
                        * input), 0: score it */
+        int quiet;    /* scored again only (transactional resume): its
+                       * outputs were committed before, none is encoded */
         int64_t at;   /* read: its arrival, monotonic ms */
         uint64_t seq; /* in tp->off */
         ls_held_t h;  /* what the merge read of it (owned), or nothing */

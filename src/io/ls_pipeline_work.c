@@ -94,8 +94,9 @@ static void ls_pl_work(void *opaque, int worker, ls_job_t *j) {
         }
         if (job->v == LS_V_ERROR)
                 w->failed = 1;
-        /* Outputs (e.g. decay that fired first) go out in any case. */
-        if (w->ob.n_outs > 0) {
+        /* Outputs (e.g. decay that fired first) go out in any case, but
+         * for an input scored again only: they went out before. */
+        if (w->ob.n_outs > 0 && !job->quiet) {
                 job->enc_err = ls_producer_encode(w->codec, pl->conf, &w->ob,
                                                   &job->enc, job->enc_str,
                                                   sizeof(job->enc_str));
@@ -286,7 +287,7 @@ static void ls_pl_complete(ls_pipeline_t *pl, ls_pl_job_t *job) {
         const rd_kafka_message_t *rkm = job->rkm;
         ls_tp_t *tp = job->tp;
         ls_producer_input_t in;
-        int quiet = ls_pl_quiet(tp, rkm->offset);
+        int quiet = job->quiet;
 
         if (pl->fatal) /* nothing more is produced, nor committed */
                 goto done;
@@ -526,6 +527,7 @@ void ls_pl_submit(ls_pipeline_t *pl, rd_kafka_message_t *rkm, ls_held_t *h) {
                 slot->last_input_ms = pl->now_mono;
 
         job->read = 0;
+        job->quiet = ls_pl_quiet(tp, rkm->offset);
         job->rkm = rkm;
         job->tp = tp;
         job->topic = topic;
