@@ -58,14 +58,20 @@ static void ls_calib_print_rate(FILE *fp, const ls_calib_rate_t *r) {
         fprintf(fp, "]");
 }
 
+/* One line of a flagging rule (a threshold or a grid pair) on a part. */
+static void ls_calib_print_flagged(FILE *fp, const char *what, uint64_t flagged,
+                                   double precision, double recall) {
+        fprintf(fp, "  %-9s flagged %llu, precision ", what,
+                (unsigned long long)flagged);
+        ls_calib_pct(fp, precision);
+        fprintf(fp, ", recall ");
+        ls_calib_pct(fp, recall);
+        fprintf(fp, "\n");
+}
+
 static void ls_calib_print_thresh(FILE *fp, const char *what,
                                   const ls_calib_thresh_t *t) {
-        fprintf(fp, "  %-9s flagged %llu, precision ", what,
-                (unsigned long long)t->flagged);
-        ls_calib_pct(fp, t->precision);
-        fprintf(fp, ", recall ");
-        ls_calib_pct(fp, t->recall);
-        fprintf(fp, "\n");
+        ls_calib_print_flagged(fp, what, t->flagged, t->precision, t->recall);
 }
 
 /* Appends @p name to @p buf (of @p size, holding @p *len bytes) as a YAML
@@ -154,12 +160,7 @@ static char *ls_calib_grid_cells(const ls_calib_report_t *r,
 
 static void ls_calib_print_grid(FILE *fp, const char *what,
                                 const ls_calib_grid_t *g) {
-        fprintf(fp, "  %-9s flagged %llu, precision ", what,
-                (unsigned long long)g->flagged);
-        ls_calib_pct(fp, g->precision);
-        fprintf(fp, ", recall ");
-        ls_calib_pct(fp, g->recall);
-        fprintf(fp, "\n");
+        ls_calib_print_flagged(fp, what, g->flagged, g->precision, g->recall);
 }
 
 static void ls_calib_print_target(FILE *fp, const ls_calib_report_t *r) {

@@ -156,14 +156,7 @@ def test_run_matches_score():
     topics = oc.topic_set("lg")
     oc.produce(bootstrap, recs, topics, oc.Encoder("json"), pace="batch")
     cfg = oc.write_config(d, bootstrap, "g-lg", topics, model=model)
-    run = oc.start_run(cfg, "run-lg")
-    try:
-        run.wait_line("event=assigned", 60)
-        oc.wait_caught_up(bootstrap, "g-lg", topics, PARTS, 120, [run])
-        oc.stop_run(run)
-    finally:
-        run.kill()
-    outs = oc.run_outputs(bootstrap, topics, PARTS)
+    outs = run_to_end(cfg, "lg", topics)
     assert not outs["dead_letters"], oc.dead_letter_summary(
         outs["dead_letters"])
     for what in ("scores", "alerts"):
@@ -181,14 +174,7 @@ def test_run_matches_score():
                    profiles=topics["profiles"])
     acfg = oc.write_config(d, bootstrap, "g-la", atopics, fmt_out="avro",
                            model=model)
-    run = oc.start_run(acfg, "run-la")
-    try:
-        run.wait_line("event=assigned", 60)
-        oc.wait_caught_up(bootstrap, "g-la", atopics, PARTS, 120, [run])
-        oc.stop_run(run)
-    finally:
-        run.kill()
-    aouts = oc.run_outputs(bootstrap, atopics, PARTS)
+    aouts = run_to_end(acfg, "la", atopics)
     assert not aouts["dead_letters"]
     dec = oc.avro_decoder("scores")
     by_id = {oc.header(o, "leadscore.id"): json.loads(o.value)
@@ -203,6 +189,20 @@ def test_run_matches_score():
                     (f["name"], f["value"], f["contribution"])
                     for f in j["features"]], (a, j)
     replay(acfg, "la", aouts, oc.avro_decoder)
+
+
+def run_to_end(cfg, case, topics):
+    """`leadscore run` of config cfg (group g-CASE) until it has consumed
+    everything produced; its output topics' records."""
+    run = oc.start_run(cfg, "run-" + case)
+    try:
+        run.wait_line("event=assigned", 60)
+        oc.wait_caught_up(BROKER.address, "g-" + case, topics, PARTS, 120,
+                          [run])
+        oc.stop_run(run)
+    finally:
+        run.kill()
+    return oc.run_outputs(BROKER.address, topics, PARTS)
 
 
 def replay(cfg, case, live_out, decoder):
