@@ -88,6 +88,14 @@ double ls_calib_auc(const double *score, const uint8_t *y, size_t n) {
         return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg);
 }
 
+/* Precision and recall of flagging @p flagged leads, @p tp of them won,
+ * of @p positives won in all (0 when undefined). */
+static void ls_calib_pr(uint64_t flagged, uint64_t tp, uint64_t positives,
+                        double *precision, double *recall) {
+        *precision = flagged ? (double)tp / (double)flagged : 0;
+        *recall = positives ? (double)tp / (double)positives : 0;
+}
+
 static void ls_calib_thresh_fill(ls_calib_thresh_t *t, double threshold,
                                  uint64_t flagged, uint64_t tp,
                                  uint64_t positives) {
@@ -95,8 +103,7 @@ static void ls_calib_thresh_fill(ls_calib_thresh_t *t, double threshold,
         t->threshold = threshold;
         t->flagged = flagged;
         t->tp = tp;
-        t->precision = flagged ? (double)tp / (double)flagged : 0;
-        t->recall = positives ? (double)tp / (double)positives : 0;
+        ls_calib_pr(flagged, tp, positives, &t->precision, &t->recall);
 }
 
 ls_err_t ls_calib_threshold(const double *score, const uint8_t *y, size_t n,
@@ -170,8 +177,7 @@ static void ls_calib_grid_fill(ls_calib_grid_t *g, int min_grade, int min_band,
         g->min_band = min_band;
         g->flagged = flagged;
         g->tp = tp;
-        g->precision = flagged ? (double)tp / (double)flagged : 0;
-        g->recall = positives ? (double)tp / (double)positives : 0;
+        ls_calib_pr(flagged, tp, positives, &g->precision, &g->recall);
 }
 
 static double ls_calib_f1(double precision, double recall) {
