@@ -413,6 +413,28 @@ ls_err_t ls_modelset_write_logistic(const ls_modelset_t *ms, size_t model_idx,
                                     const ls_logistic_spec_t *spec, FILE *fp,
                                     char *errstr, size_t errstr_size);
 
+/** @returns the index of the grade of @p fit (best first: the first
+ *  whose min it reaches, else the catch-all). */
+static inline int ls_model_grade_of(const ls_model_t *m, int32_t fit) {
+        size_t i;
+
+        /** @returns the index of the band of @p engagement (coldest first: the
+ *  last whose min it reaches, else the first). */
+        for (i = 0; i < m->n_grades; i++)
+                if (!m->grades[i].has_min || fit >= m->grades[i].min)
+                        return (int)i;
+        return (int)m->n_grades - 1;
+}
+
+static inline int ls_model_band_of(const ls_model_t *m, int32_t engagement) {
+        size_t i;
+
+        for (i = m->n_bands; i-- > 0;)
+                if (!m->bands[i].has_min || engagement >= m->bands[i].min)
+                        return (int)i;
+        return 0;
+}
+
 /** Writes a human readable summary of the set (for `leadscore check`). */
 void ls_modelset_print_summary(const ls_modelset_t *ms, FILE *fp);
 

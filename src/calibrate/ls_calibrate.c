@@ -90,26 +90,6 @@ static int64_t ls_calib_default_window(const ls_model_t *m) {
         return 90 * LS_CALIB_DAY;
 }
 
-/* The grade of @p fit: the first whose min it reaches (docs/MODEL.md). */
-static uint8_t ls_calib_grade_of(const ls_model_t *m, int32_t fit) {
-        size_t i;
-
-        for (i = 0; i + 1 < m->n_grades; i++)
-                if (!m->grades[i].has_min || fit >= m->grades[i].min)
-                        break;
-        return (uint8_t)i;
-}
-
-/* The band of @p eng: the last whose min it reaches. */
-static uint8_t ls_calib_band_of(const ls_model_t *m, int32_t eng) {
-        size_t i;
-
-        for (i = m->n_bands; i-- > 1;)
-                if (!m->bands[i].has_min || eng >= m->bands[i].min)
-                        break;
-        return (uint8_t)(m->n_bands ? i : 0);
-}
-
 /* The scores of a new lead, as the engine starts it: the fit rules that
  * match absent attributes, no engagement (a logistic model: its
  * probability from those alone). */
@@ -143,8 +123,8 @@ static int ls_calib_initial(ls_calib_t *cal) {
                         eng = m->engagement_max;
         }
         cal->total0 = (int32_t)(fit + eng);
-        cal->grade0 = ls_calib_grade_of(m, (int32_t)fit);
-        cal->band0 = ls_calib_band_of(m, (int32_t)eng);
+        cal->grade0 = (uint8_t)ls_model_grade_of(m, (int32_t)fit);
+        cal->band0 = (uint8_t)ls_model_band_of(m, (int32_t)eng);
         return 0;
 }
 

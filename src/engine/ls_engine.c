@@ -455,8 +455,8 @@ ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         int32_t total;
         ls_err_t err;
 
-        lm->grade = (uint8_t)ls_grade_of(model, lm->fit);
-        lm->band = (uint8_t)ls_band_of(model, lm->engagement);
+        lm->grade = (uint8_t)ls_model_grade_of(model, lm->fit);
+        lm->band = (uint8_t)ls_model_band_of(model, lm->engagement);
         total = ls_sat32((int64_t)lm->fit + lm->engagement);
         /* the MQL transition first, so the update carries the new status */
         if (model->mql.enabled) {
@@ -1027,8 +1027,8 @@ void ls_lm_init_model(const ls_shard_t *sh, size_t m, ls_lm_t *lm) {
                 ls_logit_rescore(sh, m, lm, 0);
                 lm->anchor = INT64_MIN;
         }
-        lm->grade = (uint8_t)ls_grade_of(model, lm->fit);
-        lm->band = (uint8_t)ls_band_of(model, lm->engagement);
+        lm->grade = (uint8_t)ls_model_grade_of(model, lm->fit);
+        lm->band = (uint8_t)ls_model_band_of(model, lm->engagement);
 }
 
 void ls_lm_init(const ls_shard_t *sh, uint32_t lead) {

@@ -322,24 +322,6 @@ static inline int32_t ls_clamp_fit(const ls_model_t *m, int64_t v) {
         return ls_sat32(v);
 }
 
-static inline int ls_grade_of(const ls_model_t *m, int32_t fit) {
-        size_t i;
-
-        for (i = 0; i < m->n_grades; i++)
-                if (!m->grades[i].has_min || fit >= m->grades[i].min)
-                        return (int)i;
-        return (int)m->n_grades - 1;
-}
-
-static inline int ls_band_of(const ls_model_t *m, int32_t engagement) {
-        size_t i;
-
-        for (i = m->n_bands; i-- > 0;)
-                if (!m->bands[i].has_min || engagement >= m->bands[i].min)
-                        return (int)i;
-        return 0;
-}
-
 static inline int ls_timer_less(const ls_timer_t *a, const ls_timer_t *b) {
         if (a->due != b->due)
                 return a->due < b->due;

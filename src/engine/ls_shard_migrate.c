@@ -73,8 +73,8 @@ static void ls_migrate_logit(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
         nlm->engagement = sc.total - sc.fit;
         nlm->base = 0;
         nlm->decay_n = 0;
-        nlm->grade = (uint8_t)ls_grade_of(n, nlm->fit);
-        nlm->band = (uint8_t)ls_band_of(n, nlm->engagement);
+        nlm->grade = (uint8_t)ls_model_grade_of(n, nlm->fit);
+        nlm->band = (uint8_t)ls_model_band_of(n, nlm->engagement);
         if (clock == INT64_MIN)
                 nlm->anchor = INT64_MIN;
 }
@@ -123,8 +123,8 @@ static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
                 nlm->anchor = clock;
                 nlm->decay_n = 0;
         }
-        nlm->grade = (uint8_t)ls_grade_of(n, nlm->fit);
-        nlm->band = (uint8_t)ls_band_of(n, nlm->engagement);
+        nlm->grade = (uint8_t)ls_model_grade_of(n, nlm->fit);
+        nlm->band = (uint8_t)ls_model_band_of(n, nlm->engagement);
         /* caps, by rule id and category name */
         for (i = 0; i < n->n_rules; i++)
                 for (j = 0; j < o->n_rules; j++)
