@@ -225,9 +225,9 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                                   idx < 0 ? "no memory for" : "duplicate", at);
                         goto fail;
                 }
-                r.off += klen;
-                memset(ls_lead_table_block(sh->leads, (uint32_t)idx), 0,
-                       sh->block_size);
+                r.off += klen; /* a new block is zeroed: an older
+                                * format's shorter block loads as its
+                                * prefix */
                 if (ls_get(&r, ls_lead_table_block(sh->leads, (uint32_t)idx),
                            block_size)) {
                         ls_seterr(errstr, errstr_size, LS_ERR_INVALID,

@@ -9,12 +9,15 @@
 #include "leadscore/ls_lead_table.h"
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_hash.h"
 
 #define LS_LT_CHUNK 4096             /* blocks per chunk */
 #define LS_LT_KEY_CHUNK (256 * 1024) /* bytes per key arena chunk */
+#define LS_LT_HUGE ((size_t)2 << 20) /* a transparent huge page */
 
 typedef struct ls_lt_slot_s {
         uint32_t hash; /* upper 32 bits of the key hash */
@@ -35,6 +38,52 @@ struct ls_lead_table_s {
         size_t key_used; /* bytes used in the last key chunk */
         size_t bytes;
 };
+
+/*
+ * A chunk of blocks, zeroed. A chunk of a huge page or more is mapped on
+ * its own, aligned to huge pages and advised to use them: a lead's first
+ * touch then faults in 2 MiB instead of 4 KiB, which is most of the cost
+ * of creating (or restoring) leads. Smaller chunks come from calloc.
+ */
+static size_t ls_lt_chunk_bytes(const ls_lead_table_t *lt) {
+        return LS_LT_CHUNK * lt->block_size;
+}
+
+/* The mapping ends at the chunk's last page: its partial huge page, if
+ * any, stays in small pages, so that no memory is held past the chunk. */
+static size_t ls_lt_map_bytes(const ls_lead_table_t *lt) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+        return (ls_lt_chunk_bytes(lt) + page - 1) / page * page;
+}
+
+static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt) {
+        size_t size = ls_lt_map_bytes(lt);
+        unsigned char *p, *aligned;
+        size_t head;
+
+        if (ls_lt_chunk_bytes(lt) < LS_LT_HUGE)
+                return ls_calloc(LS_LT_CHUNK, lt->block_size);
+        p = mmap(NULL, size + LS_LT_HUGE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return NULL;
+        aligned = (unsigned char *)(((uintptr_t)p + LS_LT_HUGE - 1) &
+                                    ~(uintptr_t)(LS_LT_HUGE - 1));
+        head = (size_t)(aligned - p);
+        if (head)
+                munmap(p, head);
+        munmap(aligned + size, LS_LT_HUGE - head);
+        (void)madvise(aligned, size, MADV_HUGEPAGE);
+        return aligned;
+}
+
+static void ls_lt_chunk_free(const ls_lead_table_t *lt, unsigned char *c) {
+        if (ls_lt_chunk_bytes(lt) < LS_LT_HUGE)
+                ls_free(c);
+        else if (c)
+                munmap(c, ls_lt_map_bytes(lt));
+}
 
 ls_lead_table_t *ls_lead_table_new(size_t block_size) {
         ls_lead_table_t *lt = ls_calloc(1, sizeof(*lt));
@@ -58,7 +107,7 @@ void ls_lead_table_destroy(ls_lead_table_t *lt) {
         if (!lt)
                 return;
         for (i = 0; i < lt->n_chunks; i++)
-                ls_free(lt->chunks[i]);
+                ls_lt_chunk_free(lt, lt->chunks[i]);
         for (i = 0; i < lt->n_key_chunks; i++)
                 ls_free(lt->key_chunks[i]);
         ls_free(lt->chunks);
@@ -173,7 +222,7 @@ static int64_t ls_lt_create(ls_lead_table_t *lt, const char *key,
                         lt->chunks = c;
                         lt->size_chunks = ns;
                 }
-                chunk = ls_calloc(LS_LT_CHUNK, lt->block_size);
+                chunk = ls_lt_chunk_alloc(lt);
                 if (!chunk)
                         return -1;
                 lt->chunks[lt->n_chunks++] = chunk;
