@@ -21,6 +21,8 @@
 # BENCH_LAT_SECONDS), e.g. for a run between --quick and the full sizes;
 # BENCH_LAT_LOADS="half tenth" chooses the latency loads, BENCH_MAXRATE
 # the rate they are fractions of (default: the measured end-to-end median),
+# BENCH_LAT_LINGER_MS the latency producer's linger.ms (default 5, as
+# leadscore's own producer),
 # BENCH_WORKERS="1 2" runs `leadscore run` once more per round for each
 # number of workers listed (`workers: N`, bench names e2e_w1, e2e_w2, ...;
 # the summary gives their ratios per round),
@@ -88,6 +90,7 @@ PY_EXPECT=${BENCH_PY_EXPECT:-$PY_EXPECT}
 PY_REPS=${BENCH_PY_REPS:-$PY_REPS}
 LAT_REPS=${BENCH_LAT_REPS:-$LAT_REPS}
 LAT_SECONDS=${BENCH_LAT_SECONDS:-$LAT_SECONDS}
+LAT_LINGER_MS=${BENCH_LAT_LINGER_MS:-5}
 LAT_LOADS=${BENCH_LAT_LOADS:-half tenth}
 LS_EXTRA=${BENCH_LS_CONFIG:-}
 # Rounds of section 3 run first and left out of the figures: 1 with kafka,
@@ -393,6 +396,7 @@ for load in $LAT_LOADS; do
                         "$BK" latency --brokers "$BROKERS" --rate $RATE \
                         --seconds $LAT_SECONDS --leads $LEADS \
                         --partitions $PARTS --tag r$r --load $load \
+                        --linger-ms $LAT_LINGER_MS \
                         --topic-prefix "$PREFIX" || {
                         echo "bench: latency ($load load) $r FAILED" >&2
                         echo "{\"bench\":\"failed\",\"metric\":\"latency_${load}_runs\",\"value\":1,\"unit\":\"count\"}" >> "$RAW"
