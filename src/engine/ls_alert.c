@@ -97,10 +97,11 @@ ls_err_t ls_alert_fill(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
                 it->points = contrib[pick[k]];
         }
         if (o->alert == LS_ALERT_HOT_LEAD) {
-                uint32_t len = ls_hot_ring_len(model), n = 0, j;
-                int64_t *times = len ? ls_hot_times(sh, lm, m) : NULL;
-                int32_t *pts = len ? ls_hot_points(sh, lm, m) : NULL;
-                const ls_hot_ev_t *ev = ls_hot_evs(sh, lead, m);
+                ls_ring_t *ring = ls_ring(sh, lead, m);
+                uint32_t len = ring ? ls_hot_ring_len(model) : 0, n = 0, j;
+                const int64_t *times = ring ? ls_ring_times(ring) : NULL;
+                const int32_t *pts = ring ? ls_ring_points(ring, len) : NULL;
+                const ls_hot_ev_t *ev = ring ? ls_ring_evs(ring, len) : NULL;
                 int64_t sum = 0;
 
                 o->hot_event = hot_event;
@@ -109,7 +110,7 @@ ls_err_t ls_alert_fill(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
                 for (j = 0; j < len; j++) {
                         uint32_t s = (lm->hot_pos + j) % len;
 
-                        if (pts[s] > 0 &&
+                        if (s < ring->n && pts[s] > 0 &&
                             times[s] > o->time - model->hot.within_ms) {
                                 n++;
                                 sum += pts[s];
@@ -123,16 +124,15 @@ ls_err_t ls_alert_fill(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
                         ls_alert_item_t *it;
                         const char *id;
 
-                        if (!(pts[s] > 0 &&
+                        if (!(s < ring->n && pts[s] > 0 &&
                               times[s] > o->time - model->hot.within_ms) ||
                             k++ < o->hot_more)
                                 continue;
-                        id = ev ? ev[s].id : "";
+                        id = ev[s].id;
                         it = ls_outbuf_add_item(
                                 ob,
-                                ev && ev[s].type
-                                        ? ms->event_types[ev[s].type - 1]
-                                        : "",
+                                ev[s].type ? ms->event_types[ev[s].type - 1]
+                                           : "",
                                 id, strnlen(id, LS_HOT_ID_BYTES));
                         if (!it)
                                 return LS_ERR_NOMEM;

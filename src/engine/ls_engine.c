@@ -561,8 +561,10 @@ ls_err_t ls_shard_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
 static ls_err_t ls_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
         ls_err_t err;
 
-        if (time > sh->stream_time)
+        if (time > sh->stream_time) {
                 sh->stream_time = time;
+                ls_ring_sweep_due(sh);
+        }
         while (sh->n_heap > 0 && sh->heap[0].due <= sh->stream_time) {
                 ls_timer_t t = ls_heap_pop(sh);
                 ls_lm_t *lm = ls_lm(sh, t.lead, t.model);
@@ -706,33 +708,44 @@ static ls_err_t ls_hot_check(ls_shard_t *sh, uint32_t lead, size_t m,
         ls_err_t err;
 
         if (model->hot.enabled) {
-                int64_t *times = ls_hot_times(sh, lm, m);
-                int32_t *pts = ls_hot_points(sh, lm, m);
+                uint32_t track = ls_hot_ring_len(model);
+                ls_ring_t *ring = NULL;
 
-                if (gained > 0 && ls_hot_ring_len(model) > 0) {
+                if (gained > 0 && track > 0) {
+                        /* a lead whose ring was given back takes an empty
+                         * one: every entry of the old one was out of any
+                         * window an event can still have, so the live
+                         * entries and their order are the same */
+                        err = ls_ring_take(sh, lead, m, lm, &ring);
+                        if (err)
+                                return err;
                         if (u) {
                                 u->hot_set = 1;
                                 u->hot_slot = lm->hot_pos;
                         }
-                        ls_hot_ev_t *ev = ls_hot_evs(sh, lead, m);
-
-                        times[lm->hot_pos] = in->time;
-                        pts[lm->hot_pos] = ls_sat32(gained);
-                        if (ev) {
-                                ev[lm->hot_pos].type = (uint32_t)type_idx + 1;
-                                ls_hot_id_store(ev[lm->hot_pos].id,
-                                                in->event_id);
-                        }
-                        lm->hot_pos =
-                                (uint8_t)((lm->hot_pos + 1) % model->hot.track);
+                        ls_ring_times(ring)[lm->hot_pos] = in->time;
+                        ls_ring_points(ring, track)[lm->hot_pos] =
+                                ls_sat32(gained);
+                        ls_ring_evs(ring, track)[lm->hot_pos].type =
+                                (uint32_t)type_idx + 1;
+                        ls_hot_id_store(
+                                ls_ring_evs(ring, track)[lm->hot_pos].id,
+                                in->event_id);
+                        if (in->time > ring->newest)
+                                ring->newest = in->time;
+                        if (ring->n < track)
+                                ring->n++; /* written from slot 0 on */
+                        lm->hot_pos = (uint8_t)((lm->hot_pos + 1) % track);
                 }
                 if (hot_listed)
                         hot = 1;
-                if (!hot && model->hot.points > 0 && gained > 0) {
+                if (!hot && ring && model->hot.points > 0) {
+                        const int64_t *times = ls_ring_times(ring);
+                        const int32_t *pts = ls_ring_points(ring, track);
                         int64_t sum = 0;
                         uint32_t k;
 
-                        for (k = 0; k < model->hot.track; k++)
+                        for (k = 0; k < ring->n; k++)
                                 if (pts[k] > 0 &&
                                     times[k] > now - model->hot.within_ms)
                                         sum += pts[k];

@@ -20,17 +20,33 @@
  *   per model, at model_off[m]:
  *     ls_lm_t                     scores, decay anchor, alert flags
  *     ls_cap_slot_t caps[n_cap_slots]
- *     int64_t hot_time[track]; int32_t hot_points[track]
  *     logistic models: their feature state (ls_logit.h), at logit_off[m]
- *   alert state, at alert_off (format 5; the block of a format 3 / 4
- *   image is the part before it, so an older image loads as a prefix):
+ *   alert state, at alert_off:
  *     char attrs[ms->n_alert_attrs][LS_ALERT_ATTR_BYTES]  latest profile
  *                                 values, NUL-padded ("" = not set)
  *     per model with alerts (mql or hot), at contrib_off[m]:
  *       int32_t contrib[n_rules + n_suppress]  points each rule added,
  *                                 and each burst rule took back, over the
  *                                 lead's history
- *       ls_hot_ev_t hot_ev[track] type and id of each hot-ring slot
+ *       uint32_t ring             models with a hot-lead ring (track > 0),
+ *                                 at ring_off[m]: 1 + its number in the
+ *                                 model's ring pool, 0 none
+ *
+ * Hot-lead rings live in a pool per model, not in the block: a lead has
+ * one only while one of its entries can still count. A ring is taken on
+ * a lead's first scoring event and given back by the sweep (ls_ring_sweep,
+ * each ls_ring_sweep_ms() of stream time) when its newest entry is at or before
+ * stream time - lateness - within: no event that is not late can reach
+ * it again. A ring taken anew starts empty at position 0, which holds
+ * the same live entries in the same order as the old ring would have
+ * (ls_engine.c, ls_hot_check). It starts with no slot filled (n 0): its
+ * bytes are not cleared, so taking one costs no more than writing to it.
+ * A ring record: ls_ring_t, then
+ *   int64_t time[track]; int32_t points[track] (padded to 8);
+ *   ls_hot_ev_t ev[track]         type and id of each slot
+ *
+ * Shard images (ls_shard_image.c) keep the layout of format 5, where the
+ * ring is part of the block: img_* below say where each part sits there.
  */
 #ifndef LS_ENGINE_INT_H
 #define LS_ENGINE_INT_H
@@ -129,6 +145,37 @@ typedef struct ls_cap_slot_s {
         uint32_t count;
 } ls_cap_slot_t;
 
+/* A hot-lead ring's header in its pool. */
+typedef struct ls_ring_s {
+        uint32_t lead;  /* its lead; UINT32_MAX: free */
+        uint32_t next1; /* free: 1 + the next free ring, 0 none */
+        int64_t newest; /* the latest time of its entries */
+        uint32_t n;     /* slots 0 .. n - 1 hold entries; the others are
+                         * empty, whatever their bytes (a ring is not
+                         * cleared when it is taken again) */
+        uint32_t pad;
+} ls_ring_t;
+
+/* The rings of one model: records of rec_size bytes in chunks of
+ * LS_RING_CHUNK, never moved; free ones in a list. */
+typedef struct ls_ring_pool_s {
+        unsigned char **chunks;
+        size_t n_chunks;
+        size_t rec_size;
+        uint32_t track;
+        uint32_t made;  /* records made */
+        uint32_t free1; /* 1 + the first free record, 0 none */
+        uint32_t live;  /* records held by leads */
+} ls_ring_pool_t;
+
+#define LS_RING_CHUNK 1024u
+#define LS_RING_SWEEP_MIN_MS (3600LL * 1000) /* shortest sweep period */
+
+/* One stretch of a block that sits at another offset in an image. */
+typedef struct ls_img_seg_s {
+        size_t mem, img, len;
+} ls_img_seg_t;
+
 typedef struct ls_timer_s {
         int64_t due;
         uint32_t lead;
@@ -159,17 +206,29 @@ struct ls_shard_s {
         ls_lead_table_t *leads;
         size_t block_size;
         size_t *model_off; /* offset of each model's part in a block */
-        size_t *hot_off;   /* offset of hot ring inside the model part */
         size_t supp_off;   /* suppression state in a block (n_suppress) */
         size_t supp_rule_off[LS_SUPPRESS_MAX_RULES];
         size_t burst_ent_size[LS_SUPPRESS_MAX_RULES]; /* one entry with
                                                        * its undo parts */
         struct ls_undo_layout_s *undo;                /* [r * n_models + m] */
-        size_t alert_off;    /* alert state in a block (block size of a
+        size_t alert_off;      /* alert state in a block (block size of a
                               * format 3 / 4 image) */
-        size_t *contrib_off; /* per model: contributions, 0 none */
-        size_t *hot_ev_off;  /* per model: hot-ring events, 0 none */
-        int64_t record_time; /* the timestamp of the record of the input
+        size_t *contrib_off;   /* per model: contributions, 0 none */
+        size_t *ring_off;      /* per model: its ring's number, 0 none */
+        ls_ring_pool_t *rings; /* per model */
+        int64_t sweep_ms;      /* stream time between sweeps */
+        int64_t sweep_epoch;   /* stream time / sweep_ms at the last
+                                * sweep; -1 none */
+        /* the format 5 image layout (ls_shard_image.c): the block's
+         * stretches there, and each ring's parts */
+        ls_img_seg_t *img_segs;
+        size_t n_img_segs;
+        size_t img_block_size;  /* format 5 */
+        size_t img_alert_off;   /* format 3 / 4 block size */
+        size_t *img_model_off;  /* per model: its ls_lm_t */
+        size_t *img_hot_off;    /* per model: time and points, 0 none */
+        size_t *img_hot_ev_off; /* per model: events, 0 none */
+        int64_t record_time;    /* the timestamp of the record of the input
                               * being applied; 0: none (backfill) */
         int64_t stream_time;
         ls_timer_t *heap;
@@ -245,7 +304,7 @@ static inline uint64_t *ls_unopened_ids(ls_supp_ring_t *ring) {
         return (uint64_t *)(ring + 1);
 }
 
-static inline ls_cap_slot_t *ls_cap_slots(ls_lm_t *lm) {
+static inline ls_cap_slot_t *ls_cap_slots(const ls_lm_t *lm) {
         return (ls_cap_slot_t *)(lm + 1);
 }
 
@@ -274,26 +333,53 @@ static inline int32_t *ls_contrib(const ls_shard_t *sh, uint32_t lead,
         return ls_lead_part(sh, lead, sh->contrib_off[m]);
 }
 
-static inline ls_hot_ev_t *ls_hot_evs(const ls_shard_t *sh, uint32_t lead,
-                                      size_t m) {
-        return ls_lead_part(sh, lead, sh->hot_ev_off[m]);
-}
-
-static inline int64_t *ls_hot_times(const ls_shard_t *sh, ls_lm_t *lm,
-                                    size_t m) {
-        return (int64_t *)((unsigned char *)lm + sh->hot_off[m]);
-}
-
 static inline void *ls_logit_state(const ls_shard_t *sh, ls_lm_t *lm,
                                    size_t m) {
         return (unsigned char *)lm + sh->logit_off[m];
 }
 
-static inline int32_t *ls_hot_points(const ls_shard_t *sh, ls_lm_t *lm,
-                                     size_t m) {
-        return (int32_t *)(ls_hot_times(sh, lm, m) +
-                           ls_hot_ring_len(&sh->ms->models[m]));
+/* Hot-lead rings */
+
+static inline ls_ring_t *ls_ring_rec(const ls_ring_pool_t *p, uint32_t i) {
+        return (ls_ring_t *)(p->chunks[i / LS_RING_CHUNK] +
+                             (size_t)(i % LS_RING_CHUNK) * p->rec_size);
 }
+
+/* @returns where model m's ring number sits in @p lead's block, or NULL
+ * (the model has no ring). */
+static inline uint32_t *ls_ring_ref(const ls_shard_t *sh, uint32_t lead,
+                                    size_t m) {
+        return ls_lead_part(sh, lead, sh->ring_off[m]);
+}
+
+/* @returns @p lead's ring under model m, or NULL (none now). */
+static inline ls_ring_t *ls_ring(const ls_shard_t *sh, uint32_t lead,
+                                 size_t m) {
+        const uint32_t *ref = ls_ring_ref(sh, lead, m);
+
+        return ref && *ref ? ls_ring_rec(&sh->rings[m], *ref - 1) : NULL;
+}
+
+static inline int64_t *ls_ring_times(ls_ring_t *r) {
+        return (int64_t *)(r + 1);
+}
+
+static inline int32_t *ls_ring_points(ls_ring_t *r, uint32_t track) {
+        return (int32_t *)(ls_ring_times(r) + track);
+}
+
+static inline ls_hot_ev_t *ls_ring_evs(ls_ring_t *r, uint32_t track) {
+        return (ls_hot_ev_t *)((unsigned char *)(ls_ring_points(r, track)) +
+                               ((track * sizeof(int32_t) + 7) & ~(size_t)7));
+}
+
+/* Bytes of a ring record of @p track slots. */
+static inline size_t ls_ring_rec_size(uint32_t track) {
+        return sizeof(ls_ring_t) + track * sizeof(int64_t) +
+               ((track * sizeof(int32_t) + 7) & ~(size_t)7) +
+               track * sizeof(ls_hot_ev_t);
+}
+
 /*
  * Arithmetic and order
  */
@@ -423,6 +509,46 @@ void ls_lm_init_model(const ls_shard_t *sh, size_t m, ls_lm_t *lm);
 
 /** Sets every model part and the header of new lead @p lead. */
 void ls_lm_init(const ls_shard_t *sh, uint32_t lead);
+
+/*
+ * Shared from ls_ring.c
+ */
+
+/** Sets up model m's ring pool for rings of @p track slots. */
+void ls_ring_pool_init(ls_ring_pool_t *p, uint32_t track);
+void ls_ring_pool_free(ls_ring_pool_t *p);
+/** @returns the bytes of the pool's records. */
+size_t ls_ring_pool_bytes(const ls_ring_pool_t *p);
+
+/**
+ * @returns in *@p rp lead @p lead's ring under model m, taking an empty
+ * one (position 0 in @p lm) when it has none. @returns LS_OK or
+ * LS_ERR_NOMEM.
+ */
+ls_err_t ls_ring_take(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+                      ls_ring_t **rp);
+
+/** Gives back every ring no event can reach any more (see the layout
+ *  above); run when stream time enters a new period of sweep_ms. */
+void ls_ring_sweep(ls_shard_t *sh);
+
+/** @returns the sweep period of @p ms: the shortest reach (lateness +
+ *  within) of a model with a ring, at least LS_RING_SWEEP_MIN_MS, so
+ *  that a ring is kept at most about twice as long as it can count. */
+int64_t ls_ring_sweep_ms(const ls_modelset_t *ms);
+
+/** The sweep, when stream time entered a new epoch since the last. */
+static inline void ls_ring_sweep_due(ls_shard_t *sh) {
+        int64_t e;
+
+        if (sh->stream_time < 0)
+                return;
+        e = sh->stream_time / sh->sweep_ms;
+        if (e > sh->sweep_epoch) {
+                sh->sweep_epoch = e;
+                ls_ring_sweep(sh);
+        }
+}
 
 /*
  * Shared from ls_alert.c

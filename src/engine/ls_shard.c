@@ -107,18 +107,88 @@ static int ls_by_type_build(ls_shard_t *sh) {
         return 0;
 }
 
-static size_t ls_model_part_size(const ls_model_t *m, size_t *hot_offp,
-                                 size_t *logit_offp) {
+/* Bytes of model @p m's part of a block; *logit_offp: where its logistic
+ * state starts in it. */
+static size_t ls_model_part_size(const ls_model_t *m, size_t *logit_offp) {
         size_t size = sizeof(ls_lm_t) + m->n_cap_slots * sizeof(ls_cap_slot_t);
-        size_t track = ls_hot_ring_len(m);
 
-        *hot_offp = size;
-        size = ls_align8(size + track * sizeof(int64_t) +
-                         track * sizeof(int32_t));
         *logit_offp = size;
         if (m->kind == LS_MODEL_LOGISTIC)
                 size += ls_logit_size(m);
         return size;
+}
+
+/* Adds the stretch @p len bytes at @p mem in a block, at @p img in an
+ * image's, joining it to the last when both follow on. */
+static void ls_img_seg(ls_shard_t *sh, size_t mem, size_t img, size_t len) {
+        ls_img_seg_t *last =
+                sh->n_img_segs ? &sh->img_segs[sh->n_img_segs - 1] : NULL;
+
+        if (!len)
+                return;
+        if (last && last->mem + last->len == mem &&
+            last->img + last->len == img) {
+                last->len += len;
+                return;
+        }
+        sh->img_segs[sh->n_img_segs++] = (ls_img_seg_t){mem, img, len};
+}
+
+/*
+ * The block of a format 5 image, where each model's hot-lead ring is part
+ * of the block (time and points after the cap counters, events after the
+ * contributions), and which stretches of a block sit where in it.
+ * @returns 0 or -1 (memory).
+ */
+static int ls_img_layout(ls_shard_t *sh) {
+        const ls_modelset_t *ms = sh->ms;
+        size_t m, off;
+        size_t n = ms->n_models ? ms->n_models : 1;
+
+        sh->img_segs = ls_calloc(3 + 3 * n, sizeof(*sh->img_segs));
+        sh->img_hot_off = ls_calloc(n, sizeof(size_t));
+        sh->img_hot_ev_off = ls_calloc(n, sizeof(size_t));
+        sh->img_model_off = ls_calloc(n, sizeof(size_t));
+        if (!sh->img_segs || !sh->img_hot_off || !sh->img_hot_ev_off ||
+            !sh->img_model_off)
+                return -1;
+        off = ms->n_models ? sh->model_off[0] : sh->alert_off;
+        ls_img_seg(sh, 0, 0, off); /* header, dedupe, suppression */
+        for (m = 0; m < ms->n_models; m++) {
+                const ls_model_t *model = &ms->models[m];
+                size_t track = ls_hot_ring_len(model), logit;
+                size_t part = ls_model_part_size(model, &logit);
+
+                sh->img_model_off[m] = off;
+                ls_img_seg(sh, sh->model_off[m], off, logit);
+                off += logit;
+                if (track)
+                        sh->img_hot_off[m] = off;
+                off = ls_align8(off +
+                                track * (sizeof(int64_t) + sizeof(int32_t)));
+                ls_img_seg(sh, sh->model_off[m] + logit, off, part - logit);
+                off += part - logit;
+        }
+        sh->img_alert_off = off;
+        ls_img_seg(sh, sh->alert_off, off,
+                   ms->n_alert_attrs * LS_ALERT_ATTR_BYTES);
+        off = ls_align8(off + ms->n_alert_attrs * LS_ALERT_ATTR_BYTES);
+        for (m = 0; m < ms->n_models; m++) {
+                const ls_model_t *model = &ms->models[m];
+                size_t nc = ls_contrib_len(ms, model);
+
+                if (!nc)
+                        continue;
+                ls_img_seg(sh, sh->contrib_off[m], off, nc * sizeof(int32_t));
+                off += nc * sizeof(int32_t);
+                if (ls_hot_ring_len(model)) {
+                        sh->img_hot_ev_off[m] = off;
+                        off += ls_hot_ring_len(model) * sizeof(ls_hot_ev_t);
+                }
+                off = ls_align8(off);
+        }
+        sh->img_block_size = off;
+        return 0;
 }
 
 /* The cap counters the rules of burst rule @p s's types can commit to
@@ -201,30 +271,35 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                 return NULL;
         sh->ms = ms;
         sh->stream_time = INT64_MIN;
-        sh->model_off = ls_calloc(ms->n_models, sizeof(*sh->model_off));
+        sh->sweep_ms = ls_ring_sweep_ms(ms);
+        sh->sweep_epoch = -1;
+        sh->model_off = ls_calloc(ms->n_models ? ms->n_models : 1,
+                                  sizeof(*sh->model_off));
         sh->scored =
                 ls_calloc(ms->n_models ? ms->n_models : 1, sizeof(*sh->scored));
-        sh->hot_off = ls_calloc(ms->n_models, sizeof(*sh->hot_off));
         sh->contrib_off = ls_calloc(ms->n_models ? ms->n_models : 1,
                                     sizeof(*sh->contrib_off));
-        sh->hot_ev_off = ls_calloc(ms->n_models ? ms->n_models : 1,
-                                   sizeof(*sh->hot_ev_off));
+        sh->ring_off = ls_calloc(ms->n_models ? ms->n_models : 1,
+                                 sizeof(*sh->ring_off));
+        sh->rings =
+                ls_calloc(ms->n_models ? ms->n_models : 1, sizeof(*sh->rings));
         sh->logit_off = ls_calloc(ms->n_models ? ms->n_models : 1,
                                   sizeof(*sh->logit_off));
         for (m = 0; m < ms->n_models; m++)
                 if (ls_logit_n_features(&ms->models[m]) > n_x)
                         n_x = ls_logit_n_features(&ms->models[m]);
         sh->logit_x = ls_calloc(n_x, sizeof(double));
-        if (!sh->model_off || !sh->hot_off || !sh->scored || !sh->contrib_off ||
-            !sh->hot_ev_off || !sh->logit_off || !sh->logit_x)
+        if (!sh->model_off || !sh->scored || !sh->contrib_off ||
+            !sh->ring_off || !sh->rings || !sh->logit_off || !sh->logit_x)
                 goto fail;
         off = ls_align8(sizeof(ls_lead_hdr_t) + ms->dedupe * sizeof(uint64_t));
         if (ms->n_suppress && (off = ls_align8(ls_supp_layout(sh, off))) == 0)
                 goto fail;
         for (m = 0; m < ms->n_models; m++) {
                 sh->model_off[m] = off;
-                off += ls_model_part_size(&ms->models[m], &sh->hot_off[m],
-                                          &sh->logit_off[m]);
+                off += ls_model_part_size(&ms->models[m], &sh->logit_off[m]);
+                ls_ring_pool_init(&sh->rings[m],
+                                  ls_hot_ring_len(&ms->models[m]));
         }
         sh->alert_off = off;
         off = ls_align8(off + ms->n_alert_attrs * LS_ALERT_ATTR_BYTES);
@@ -237,14 +312,15 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                 sh->contrib_off[m] = off;
                 off += nc * sizeof(int32_t);
                 if (ls_hot_ring_len(model)) {
-                        sh->hot_ev_off[m] = off;
-                        off += ls_hot_ring_len(model) * sizeof(ls_hot_ev_t);
+                        sh->ring_off[m] = off;
+                        off += sizeof(uint32_t);
                 }
                 off = ls_align8(off);
         }
         sh->block_size = off;
         sh->leads = ls_lead_table_new(sh->block_size);
-        if (!sh->leads || ls_etypes_build(sh) != 0 || ls_by_type_build(sh) != 0)
+        if (!sh->leads || ls_etypes_build(sh) != 0 ||
+            ls_by_type_build(sh) != 0 || ls_img_layout(sh) != 0)
                 goto fail;
         return sh;
 fail:
@@ -266,9 +342,15 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh->by_type);
         ls_free(sh->model_off);
         ls_free(sh->scored);
-        ls_free(sh->hot_off);
         ls_free(sh->contrib_off);
-        ls_free(sh->hot_ev_off);
+        ls_free(sh->ring_off);
+        for (size_t m = 0; sh->rings && m < sh->ms->n_models; m++)
+                ls_ring_pool_free(&sh->rings[m]);
+        ls_free(sh->rings);
+        ls_free(sh->img_segs);
+        ls_free(sh->img_hot_off);
+        ls_free(sh->img_hot_ev_off);
+        ls_free(sh->img_model_off);
         ls_free(sh->logit_off);
         ls_free(sh->logit_x);
         for (size_t k = 0;
@@ -293,11 +375,19 @@ void ls_shard_set_observer(ls_shard_t *sh, const ls_observer_t *obs) {
 size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
         ls_shard_t *sh = ls_shard_new(ms);
         size_t block = sh ? sh->block_size : 1024;
+        size_t m, rings = 0;
 
+        for (m = 0; m < ms->n_models; m++)
+                if (ls_hot_ring_len(&ms->models[m]))
+                        rings += ls_ring_rec_size(
+                                ls_hot_ring_len(&ms->models[m]));
         ls_shard_destroy(sh);
-        /* the block, a 64-byte key, an index entry and a decay timer per
-         * model, doubled for the table's and the allocator's slack */
-        return 2 * (block + 64 + 16 + ms->n_models * sizeof(ls_timer_t));
+        /* the block, a hot-lead ring per model (as if every lead were
+         * active at once), a 64-byte key, an index entry and a decay
+         * timer per model, doubled for the table's and the allocator's
+         * slack */
+        return 2 *
+               (block + rings + 64 + 16 + ms->n_models * sizeof(ls_timer_t));
 }
 
 /*
@@ -327,12 +417,22 @@ ls_err_t ls_shard_lead(const ls_shard_t *sh, const char *lead_id,
 }
 
 void ls_shard_stats(const ls_shard_t *sh, ls_shard_stats_t *stats) {
+        size_t m, rings = 0, held = 0;
+
         *stats = sh->stats;
+        for (m = 0; m < sh->ms->n_models; m++) {
+                rings += ls_ring_pool_bytes(&sh->rings[m]);
+                held += (size_t)sh->rings[m].live * sh->rings[m].rec_size;
+        }
         stats->leads = ls_lead_table_count(sh->leads);
-        stats->state_bytes = ls_lead_table_bytes(sh->leads) +
+        stats->state_bytes = ls_lead_table_bytes(sh->leads) + rings +
                              sh->size_heap * sizeof(ls_timer_t);
+        /* a lead's block, and the rings leads hold, on average */
         stats->lead_model_bytes =
-                sh->ms->n_models ? sh->block_size / sh->ms->n_models : 0;
+                !sh->ms->n_models ? 0
+                : stats->leads    ? (sh->block_size + held / stats->leads) /
+                                         sh->ms->n_models
+                               : sh->block_size / sh->ms->n_models;
         stats->timers = sh->live_timers;
 }
 

@@ -95,10 +95,10 @@ static int ls_padded_ok(const char *p, size_t n) {
         return 1;
 }
 
-/* The alert state: attribute values and hot-ring events. */
+/* The alert state: attribute values. */
 static const char *ls_alert_check(const ls_shard_t *sh, uint32_t lead) {
         const ls_modelset_t *ms = sh->ms;
-        size_t k, m;
+        size_t k;
 
         for (k = 0; k < ms->n_alert_attrs; k++) {
                 const char *v = ls_attr_val(sh, lead, k);
@@ -107,15 +107,41 @@ static const char *ls_alert_check(const ls_shard_t *sh, uint32_t lead) {
                     !ls_padded_ok(v, LS_ALERT_ATTR_BYTES))
                         return "alert attribute";
         }
-        for (m = 0; m < ms->n_models; m++) {
-                const ls_hot_ev_t *ev = ls_hot_evs(sh, lead, m);
-                uint32_t i, track = ls_hot_ring_len(&ms->models[m]);
+        return NULL;
+}
 
-                for (i = 0; ev && i < track; i++)
-                        if (ev[i].type > ms->n_event_types ||
-                            !ls_padded_ok(ev[i].id, LS_HOT_ID_BYTES))
-                                return "hot-lead ring event";
+/* Model m's hot-lead ring of @p lead, if it has one: its own, with times
+ * in range and known event types. */
+static const char *ls_ring_check(const ls_shard_t *sh, uint32_t lead,
+                                 size_t m) {
+        const ls_ring_pool_t *p = &sh->rings[m];
+        const uint32_t *ref = ls_ring_ref(sh, lead, m);
+        uint32_t i, track = p->track;
+        ls_ring_t *r;
+        int64_t newest = INT64_MIN;
+
+        if (!ref || !*ref)
+                return NULL;
+        if (*ref > p->made)
+                return "hot-lead ring number";
+        r = ls_ring_rec(p, *ref - 1);
+        if (r->lead != lead)
+                return "hot-lead ring owner";
+        if (r->n > track)
+                return "hot-lead ring fill";
+        for (i = 0; i < r->n; i++) {
+                const ls_hot_ev_t *ev = &ls_ring_evs(r, track)[i];
+
+                if (!ls_time_ok(ls_ring_times(r)[i], INT64_MIN))
+                        return "hot-lead ring time";
+                if (ls_ring_times(r)[i] > newest)
+                        newest = ls_ring_times(r)[i];
+                if (ev->type > sh->ms->n_event_types ||
+                    !ls_padded_ok(ev->id, LS_HOT_ID_BYTES))
+                        return "hot-lead ring event";
         }
+        if (r->newest < newest)
+                return "hot-lead ring newest time";
         return NULL;
 }
 
@@ -164,8 +190,11 @@ const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
                 const ls_model_t *model = &ms->models[m];
                 ls_lm_t *lm = ls_lm(sh, lead, m);
                 const ls_cap_slot_t *slots = ls_cap_slots(lm);
-                const int64_t *hot = ls_hot_times(sh, lm, m);
                 uint32_t track = ls_hot_ring_len(model);
+                const char *bad = ls_ring_check(sh, lead, m);
+
+                if (bad)
+                        return bad;
 
                 if (lm->grade >= model->n_grades || lm->band >= model->n_bands)
                         return "grade or band";
@@ -177,9 +206,7 @@ const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
                 if (model->kind == LS_MODEL_LOGISTIC) {
                         /* fit and total are percentages, engagement their
                          * difference */
-                        const char *bad = ls_logit_check(sh, lead, m, lm);
-
-                        if (bad)
+                        if ((bad = ls_logit_check(sh, lead, m, lm)) != NULL)
                                 return bad;
                 } else if (lm->fit != ls_clamp_fit(model, lm->fit) ||
                            lm->engagement !=
@@ -198,9 +225,6 @@ const char *ls_lead_check(const ls_shard_t *sh, uint32_t lead) {
                         if (slots[i].window < 0 ||
                             slots[i].window > LS_TIME_MAX)
                                 return "cap window";
-                for (i = 0; i < track; i++)
-                        if (!ls_time_ok(hot[i], INT64_MIN))
-                                return "hot-lead ring time";
         }
         return NULL;
 }
@@ -229,6 +253,43 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
                                          "timer heap: entry %zu is due "
                                          "before its parent",
                                          i);
+        }
+        for (m = 0; m < sh->ms->n_models; m++) {
+                const ls_ring_pool_t *p = &sh->rings[m];
+                uint32_t held = 0, free = 0, f;
+
+                /* every ring is held by the lead it names (ls_lead_check
+                 * checks the other way), or on the free list */
+                for (i = 0; i < p->made; i++) {
+                        ls_ring_t *r = ls_ring_rec(p, (uint32_t)i);
+                        const uint32_t *ref;
+
+                        if (r->lead == UINT32_MAX)
+                                continue;
+                        ref = r->lead < n ? ls_ring_ref(sh, r->lead, m) : NULL;
+                        if (!ref || *ref != i + 1)
+                                return ls_seterr(errstr, errstr_size,
+                                                 LS_ERR_INVALID,
+                                                 "model %zu: hot-lead ring %zu "
+                                                 "is not its lead's",
+                                                 m, i);
+                        held++;
+                }
+                for (f = p->free1; f; f = ls_ring_rec(p, f - 1)->next1) {
+                        if (f > p->made || free == p->made ||
+                            ls_ring_rec(p, f - 1)->lead != UINT32_MAX)
+                                return ls_seterr(errstr, errstr_size,
+                                                 LS_ERR_INVALID,
+                                                 "model %zu: hot-lead ring "
+                                                 "free list broken at %u",
+                                                 m, f);
+                        free++;
+                }
+                if (held != p->live || held + free != p->made)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "model %zu: %u hot-lead rings held "
+                                         "(counted %u), %u free, %u made",
+                                         m, held, p->live, free, p->made);
         }
         for (m = 0; m < sh->ms->n_models; m++) {
                 uint64_t scored = 0;

@@ -25,11 +25,17 @@
  * blocks are laid out as format 4's without suppression state; only the
  * four counters are missing, and start at 0.
  *
- * Format 5 adds the alert state at the end of each block (alert_off,
+ * Format 5 adds the alert state at the end of each block (img_alert_off,
  * ls_engine_int.h). A format 3 / 4 block is the part before it: it loads
  * as that prefix, and the alert state starts empty (no attribute values
  * until the next profile update, contributions counted from the load on,
  * the hot-ring slots' event types and ids unknown).
+ *
+ * An image's block is not the block in memory: there, a lead's hot-lead
+ * rings are in pools of their own (ls_ring.c). The image keeps format 5's
+ * block, each ring at its place in it (all zero when the lead holds none),
+ * so that images stay readable both ways; img_segs say where the rest of
+ * a block goes.
  */
 #define LS_SHARD_MAGIC "LSSH"
 #define LS_SHARD_FORMAT 5u
@@ -43,6 +49,98 @@ static ls_err_t ls_put64(ls_buf_t *b, uint64_t v) {
         return ls_buf_append(b, &v, sizeof(v));
 }
 
+/*
+ * Writes lead @p lead's block as a format 5 image has it into @p dst
+ * (img_block_size bytes, zeroed): the block's stretches where the image
+ * has them, and each hot-lead ring it holds inside it.
+ */
+static void ls_block_to_image(const ls_shard_t *sh, uint32_t lead,
+                              unsigned char *dst) {
+        const unsigned char *src = ls_lead_table_block(sh->leads, lead);
+        size_t k, m;
+
+        for (k = 0; k < sh->n_img_segs; k++)
+                memcpy(dst + sh->img_segs[k].img, src + sh->img_segs[k].mem,
+                       sh->img_segs[k].len);
+        for (m = 0; m < sh->ms->n_models; m++) {
+                const ls_lm_t *lm = ls_lm(sh, lead, m);
+                ls_ring_t *r = ls_ring(sh, lead, m);
+                uint32_t track = sh->rings[m].track;
+
+                /* wake-ups are heap bookkeeping, rebuilt by the loader as
+                 * wake_due = timer_due: write that, so that an image of a
+                 * restored shard equals the image it was restored from */
+                memcpy(dst + sh->img_model_off[m] + offsetof(ls_lm_t, wake_due),
+                       &lm->timer_due, sizeof(lm->timer_due));
+                if (!r)
+                        continue;
+                /* the slots it filled; the others are empty (zero) */
+                memcpy(dst + sh->img_hot_off[m], ls_ring_times(r),
+                       r->n * sizeof(int64_t));
+                memcpy(dst + sh->img_hot_off[m] + track * sizeof(int64_t),
+                       ls_ring_points(r, track), r->n * sizeof(int32_t));
+                memcpy(dst + sh->img_hot_ev_off[m], ls_ring_evs(r, track),
+                       r->n * sizeof(ls_hot_ev_t));
+        }
+}
+
+/*
+ * Reads the @p len bytes of an image's block (format 5, or the prefix of
+ * a format 3 / 4 one) at @p src into new lead @p lead: the stretches the
+ * image has, and a hot-lead ring for each model whose ring there is not
+ * empty. @returns LS_OK or LS_ERR_NOMEM.
+ */
+static ls_err_t ls_block_from_image(ls_shard_t *sh, uint32_t lead,
+                                    const unsigned char *src, size_t len) {
+        unsigned char *dst = ls_lead_table_block(sh->leads, lead);
+        size_t k, m;
+
+        for (k = 0; k < sh->n_img_segs; k++) {
+                const ls_img_seg_t *g = &sh->img_segs[k];
+
+                if (g->img < len)
+                        memcpy(dst + g->mem, src + g->img,
+                               g->len < len - g->img ? g->len : len - g->img);
+        }
+        for (m = 0; m < sh->ms->n_models; m++) {
+                uint32_t track = sh->rings[m].track, i;
+                const unsigned char *t = src + sh->img_hot_off[m];
+                const unsigned char *ev = sh->img_hot_ev_off[m] < len
+                                                  ? src + sh->img_hot_ev_off[m]
+                                                  : NULL;
+                size_t tlen = track * (sizeof(int64_t) + sizeof(int32_t));
+                size_t evlen = track * sizeof(ls_hot_ev_t);
+                ls_lm_t *lm = ls_lm(sh, lead, m);
+                uint8_t pos = lm->hot_pos;
+                ls_ring_t *r;
+                int empty = 1;
+
+                if (!track)
+                        continue;
+                for (i = 0; empty && i < tlen; i++)
+                        empty = !t[i];
+                for (i = 0; ev && empty && i < evlen; i++)
+                        empty = !ev[i];
+                if (empty)
+                        continue;
+                if (ls_ring_take(sh, lead, m, lm, &r) != LS_OK)
+                        return LS_ERR_NOMEM;
+                lm->hot_pos = pos;
+                memcpy(ls_ring_times(r), t, track * sizeof(int64_t));
+                memcpy(ls_ring_points(r, track), t + track * sizeof(int64_t),
+                       track * sizeof(int32_t));
+                if (ev)
+                        memcpy(ls_ring_evs(r, track), ev, evlen);
+                else
+                        memset(ls_ring_evs(r, track), 0, evlen);
+                r->n = track;
+                for (i = 0; i < track; i++)
+                        if (ls_ring_times(r)[i] > r->newest)
+                                r->newest = ls_ring_times(r)[i];
+        }
+        return LS_OK;
+}
+
 ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
         size_t i, n = ls_lead_table_count(sh->leads);
         ls_err_t err = LS_OK;
@@ -51,7 +149,7 @@ ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
         err |= ls_put32(buf, LS_SHARD_FORMAT);
         err |= ls_buf_append(buf, sh->ms->version, LS_MODEL_VERSION_LEN);
         err |= ls_put32(buf, (uint32_t)sh->ms->n_models);
-        err |= ls_put32(buf, (uint32_t)sh->block_size);
+        err |= ls_put32(buf, (uint32_t)sh->img_block_size);
         err |= ls_put32(buf, sh->ms->dedupe);
         err |= ls_put64(buf, (uint64_t)sh->stream_time);
         err |= ls_put64(buf, sh->stats.inputs);
@@ -69,31 +167,19 @@ ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
         err |= ls_put64(buf, (uint64_t)n);
         if (err)
                 return LS_ERR_NOMEM;
-        if (ls_buf_reserve(buf, n * (sh->block_size + 16)) != LS_OK)
+        if (ls_buf_reserve(buf, n * (sh->img_block_size + 16)) != LS_OK)
                 return LS_ERR_NOMEM;
         for (i = 0; i < n; i++) {
                 const char *key = ls_lead_table_key(sh->leads, (uint32_t)i);
                 uint32_t klen = (uint32_t)strlen(key);
 
-                size_t at, m;
-
-                if (ls_put32(buf, klen) || ls_buf_append(buf, key, klen))
+                if (ls_put32(buf, klen) || ls_buf_append(buf, key, klen) ||
+                    ls_buf_reserve(buf, sh->img_block_size))
                         return LS_ERR_NOMEM;
-                at = buf->len;
-                if (ls_buf_append(buf,
-                                  ls_lead_table_block(sh->leads, (uint32_t)i),
-                                  sh->block_size))
-                        return LS_ERR_NOMEM;
-                /* wake-ups are heap bookkeeping, rebuilt by the loader as
-                 * wake_due = timer_due: write that, so that an image of a
-                 * restored shard equals the image it was restored from */
-                for (m = 0; m < sh->ms->n_models; m++) {
-                        const ls_lm_t *lm = ls_lm(sh, (uint32_t)i, m);
-
-                        memcpy(buf->data + at + sh->model_off[m] +
-                                       offsetof(ls_lm_t, wake_due),
-                               &lm->timer_due, sizeof(lm->timer_due));
-                }
+                memset(buf->data + buf->len, 0, sh->img_block_size);
+                ls_block_to_image(sh, (uint32_t)i,
+                                  (unsigned char *)buf->data + buf->len);
+                buf->len += sh->img_block_size;
         }
         return LS_OK;
 }
@@ -156,16 +242,19 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 return NULL;
         }
         if (n_models != ms->n_models ||
-            block_size != (format >= 5 ? sh->block_size : sh->alert_off) ||
+            block_size !=
+                    (format >= 5 ? sh->img_block_size : sh->img_alert_off) ||
             dedupe != ms->dedupe || (format < 4 && ms->n_suppress)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED,
                           "shard state layout differs (models %u, block %u "
                           "bytes; expected %zu, %zu)",
                           n_models, block_size, ms->n_models,
-                          format >= 5 ? sh->block_size : sh->alert_off);
+                          format >= 5 ? sh->img_block_size : sh->img_alert_off);
                 goto fail;
         }
         sh->stream_time = (int64_t)stream_time;
+        if (sh->stream_time >= 0)
+                sh->sweep_epoch = sh->stream_time / sh->sweep_ms;
         if (!ls_time_ok(sh->stream_time, INT64_MIN)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "shard state: stream time %lld out of range "
@@ -225,17 +314,24 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                                   idx < 0 ? "no memory for" : "duplicate", at);
                         goto fail;
                 }
-                r.off += klen; /* a new block is zeroed: an older
-                                * format's shorter block loads as its
-                                * prefix */
-                if (ls_get(&r, ls_lead_table_block(sh->leads, (uint32_t)idx),
-                           block_size)) {
+                r.off += klen;
+                if (r.len - r.off < block_size) {
                         ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                   "shard state: truncated lead %llu at "
                                   "offset %zu",
                                   (unsigned long long)i, at);
                         goto fail;
                 }
+                /* a new block is zeroed: an older format's shorter block
+                 * loads as its prefix */
+                if (ls_block_from_image(sh, (uint32_t)idx, r.p + r.off,
+                                        block_size) != LS_OK) {
+                        ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                  "shard state: no memory for lead %llu",
+                                  (unsigned long long)i);
+                        goto fail;
+                }
+                r.off += block_size;
                 {
                         const char *bad = ls_lead_check(sh, (uint32_t)idx);
                         if (bad) {

@@ -140,23 +140,6 @@ static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
                                                ls_cap_slots(olm),
                                                &n->categories[i].cap,
                                                ls_cap_slots(nlm));
-        /* the hot-lead window, as far as both rings reach */
-        if (ls_hot_ring_len(o) && ls_hot_ring_len(n)) {
-                uint32_t ol = ls_hot_ring_len(o), nl = ls_hot_ring_len(n);
-                uint32_t k, cnt = ol < nl ? ol : nl;
-
-                for (k = 0; k < cnt; k++) {
-                        /* newest first: walk the old ring backwards */
-                        uint32_t from = (olm->hot_pos + ol - 1 - k) % ol;
-                        uint32_t to = cnt - 1 - k;
-
-                        ls_hot_times(nsh, nlm, nm)[to] =
-                                ls_hot_times(osh, olm, om)[from];
-                        ls_hot_points(nsh, nlm, nm)[to] =
-                                ls_hot_points(osh, olm, om)[from];
-                }
-                nlm->hot_pos = (uint8_t)(cnt % nl);
-        }
         if (n->kind == LS_MODEL_LOGISTIC)
                 ls_migrate_logit(osh, om, olm, nsh, nm, nlm, clock);
         nlm->timer_due = ls_next_due(nsh, nm, nlm);
@@ -165,15 +148,19 @@ static void ls_migrate_lm(const ls_shard_t *osh, size_t om, ls_lm_t *olm,
 /*
  * The alert state of one lead under one model present in both sets:
  * contributions by rule id (engagement and suppression rules), and the
- * hot-ring slots' events as the ring itself moves (ls_migrate_lm).
+ * hot-lead window as far as both rings reach, newest first, its events'
+ * types by name. @returns LS_OK or LS_ERR_NOMEM.
  */
-static void ls_migrate_alert(const ls_shard_t *osh, uint32_t olead, size_t om,
-                             const ls_shard_t *nsh, uint32_t nlead, size_t nm) {
+static ls_err_t ls_migrate_alert(const ls_shard_t *osh, uint32_t olead,
+                                 size_t om, ls_shard_t *nsh, uint32_t nlead,
+                                 size_t nm) {
         const ls_model_t *o = &osh->ms->models[om], *n = &nsh->ms->models[nm];
         const int32_t *oc = ls_contrib(osh, olead, om);
         int32_t *nc = ls_contrib(nsh, nlead, nm);
-        const ls_hot_ev_t *oev = ls_hot_evs(osh, olead, om);
-        ls_hot_ev_t *nev = ls_hot_evs(nsh, nlead, nm);
+        ls_ring_t *oring = ls_ring(osh, olead, om), *nr;
+        uint32_t ol = ls_hot_ring_len(o), nl = ls_hot_ring_len(n), k, cnt;
+        const ls_lm_t *olm = ls_lm(osh, olead, om);
+        ls_lm_t *nlm = ls_lm(nsh, nlead, nm);
         size_t i, j;
 
         for (i = 0; oc && nc && i < n->n_rules; i++)
@@ -185,26 +172,38 @@ static void ls_migrate_alert(const ls_shard_t *osh, uint32_t olead, size_t om,
                         if (!strcmp(nsh->ms->suppress[i].id,
                                     osh->ms->suppress[j].id))
                                 nc[n->n_rules + i] = oc[o->n_rules + j];
-        if (oev && nev) {
-                const ls_lm_t *olm = ls_lm(osh, olead, om);
-                uint32_t ol = ls_hot_ring_len(o), nl = ls_hot_ring_len(n);
-                uint32_t k, cnt = ol < nl ? ol : nl;
+        if (!oring || !nl)
+                return LS_OK;
+        if (ls_ring_take(nsh, nlead, nm, nlm, &nr) != LS_OK)
+                return LS_ERR_NOMEM;
+        cnt = ol < nl ? ol : nl;
+        for (k = 0; k < cnt; k++) {
+                /* newest first: walk the old ring backwards */
+                uint32_t from = (olm->hot_pos + ol - 1 - k) % ol;
+                uint32_t to = cnt - 1 - k;
+                const ls_hot_ev_t *oev = &ls_ring_evs(oring, ol)[from];
+                ls_hot_ev_t *nev = &ls_ring_evs(nr, nl)[to];
+                const char *type;
+                int t;
 
-                for (k = 0; k < cnt; k++) {
-                        uint32_t from = (olm->hot_pos + ol - 1 - k) % ol;
-                        uint32_t to = cnt - 1 - k;
-                        const char *type =
-                                oev[from].type
-                                        ? osh->ms->event_types[oev[from].type -
-                                                               1]
-                                        : NULL;
-                        int t = type ? ls_modelset_event_type(nsh->ms, type)
-                                     : -1;
-
-                        nev[to].type = t >= 0 ? (uint32_t)t + 1 : 0;
-                        memcpy(nev[to].id, oev[from].id, LS_HOT_ID_BYTES);
+                if (from >= oring->n) { /* an empty slot */
+                        memset(nev, 0, sizeof(*nev));
+                        ls_ring_times(nr)[to] = 0;
+                        ls_ring_points(nr, nl)[to] = 0;
+                        continue;
                 }
+                type = oev->type ? osh->ms->event_types[oev->type - 1] : NULL;
+                t = type ? ls_modelset_event_type(nsh->ms, type) : -1;
+                ls_ring_times(nr)[to] = ls_ring_times(oring)[from];
+                ls_ring_points(nr, nl)[to] = ls_ring_points(oring, ol)[from];
+                if (ls_ring_times(nr)[to] > nr->newest)
+                        nr->newest = ls_ring_times(nr)[to];
+                nev->type = t >= 0 ? (uint32_t)t + 1 : 0;
+                memcpy(nev->id, oev->id, LS_HOT_ID_BYTES);
         }
+        nr->n = cnt;
+        nlm->hot_pos = (uint8_t)(cnt % nl);
+        return LS_OK;
 }
 
 /*
@@ -268,6 +267,8 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
         if (!sh)
                 goto nomem;
         sh->stream_time = osh->stream_time;
+        if (sh->stream_time >= 0) /* the new set's period */
+                sh->sweep_epoch = sh->stream_time / sh->sweep_ms;
         sh->stats = osh->stats;
         for (i = 0; i < n; i++) {
                 const char *key = ls_lead_table_key(osh->leads, (uint32_t)i);
@@ -314,8 +315,9 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                         ls_migrate_lm(osh, om, ls_lm(osh, (uint32_t)i, om), sh,
                                       m, ls_lm(sh, (uint32_t)idx, m),
                                       oh->clock);
-                        ls_migrate_alert(osh, (uint32_t)i, om, sh,
-                                         (uint32_t)idx, m);
+                        if (ls_migrate_alert(osh, (uint32_t)i, om, sh,
+                                             (uint32_t)idx, m) != LS_OK)
+                                goto nomem;
                 }
         }
         if (ls_heap_rebuild(sh) != LS_OK)

@@ -51,6 +51,7 @@ static ls_err_t ls_burst_undo_model(ls_shard_t *sh, uint32_t lead, size_t m,
         const ls_undo_layout_t *lay = ls_undo_layout(sh, sr, m);
         ls_lm_t *lm = ls_lm(sh, lead, m);
         ls_cap_slot_t *slots = ls_cap_slots(lm);
+        ls_ring_t *ring = ls_ring(sh, lead, m);
         int32_t prev_eng = lm->engagement, before;
         ls_change_t ch = {LS_CAUSE_SUPPRESSED, in->event_id, now,
                           (uint32_t)ob->n_reasons};
@@ -85,9 +86,14 @@ static ls_err_t ls_burst_undo_model(ls_shard_t *sh, uint32_t lead, size_t m,
                                             ? sl->count - c[i].count
                                             : 0;
                 }
-                if (u->hot_set && ls_hot_ring_len(model) > u->hot_slot &&
-                    ls_hot_times(sh, lm, m)[u->hot_slot] == e->time)
-                        ls_hot_points(sh, lm, m)[u->hot_slot] = 0;
+                /* its ring slot, unless the ring was given back since
+                 * (then every entry it held, this one too, was out of
+                 * reach, and a slot of a ring taken since holds a later
+                 * time) */
+                if (u->hot_set && ring && ring->n > u->hot_slot &&
+                    ls_ring_times(ring)[u->hot_slot] == e->time)
+                        ls_ring_points(ring,
+                                       ls_hot_ring_len(model))[u->hot_slot] = 0;
                 if (lm->anchor == e->now) {
                         /* it was the last activity: back to the decay
                          * state before it */

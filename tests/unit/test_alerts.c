@@ -863,6 +863,159 @@ static void test_no_alerts_no_state(void **state) {
         fx_free(&fx);
 }
 
+/*
+ * Hot-lead rings live in a pool and are given back once no event that is
+ * not late can reach them (docs/SEMANTICS.md "Hot lead window"): an entry
+ * still within lateness + within of stream time counts for an event
+ * within lateness, and a lead whose ring was given back lists its new
+ * window exactly as a new lead does.
+ */
+static void test_ring_given_back_exactly(void **state) {
+        const int64_t t1 = T0 + 10 * MIN, s1 = t1 + 2 * HOUR - 1;
+        const int64_t s2 = s1 + 2 * HOUR;
+        const ls_output_t *o;
+        const ls_alert_item_t *it;
+        ls_shard_stats_t st;
+        size_t with_two, with_none;
+        fx_t fx, fresh;
+        char id[16];
+        int i;
+
+        (void)state;
+        fx_init(&fx, MODEL);
+        assert_int_equal(fx_event(&fx, "cy", "c-old", "e8", t1, 0), LS_OK);
+        /* stream time to one ms short of t1 + lateness (1h) + within (1h),
+         * across an hour: the sweep runs, and keeps cy's ring */
+        assert_int_equal(fx_event(&fx, "zz", "z1", "e1", s1, 0), LS_OK);
+        /* an event as late as lateness allows still counts c-old */
+        assert_int_equal(fx_event(&fx, "cy", "c2", "e5", s1 - HOUR, 0), LS_OK);
+        assert_null(fx_alert(&fx, LS_ALERT_HOT_LEAD));
+        assert_int_equal(fx_event(&fx, "cy", "c3", "e5", s1 - HOUR, 0), LS_OK);
+        o = fx_alert(&fx, LS_ALERT_HOT_LEAD);
+        assert_non_null(o);
+        assert_int_equal(o->hot_sum, 18);
+        assert_int_equal(o->n_hot, 3);
+        it = ls_output_items(&fx.ob, o) + o->n_top;
+        assert_string_equal(ls_alert_item_text(&fx.ob, &it[0]), "c-old");
+        assert_int_equal(it[0].time, t1);
+        ls_shard_stats(fx.sh, &st);
+        with_two = st.lead_model_bytes;
+        /* the next sweep (every lateness + within, 2h, of stream time):
+         * cy's newest entry (s1 - 1h) and zz's (s1) are out of reach, and
+         * their rings are given back */
+        assert_int_equal(fx_event(&fx, "zz", "z2", "e0", s2, 0), LS_OK);
+        ls_shard_stats(fx.sh, &st);
+        with_none = st.lead_model_bytes;
+        assert_true(with_none < with_two);
+        /* a lead that takes a ring given back (another lead's entries
+         * still in its bytes) lists its window as a new lead does: the
+         * newest 16, oldest first, 2 more; only its own events count */
+        fx_init(&fresh, MODEL);
+        for (i = 0; i < 20; i++) {
+                const ls_output_t *a, *b;
+                int64_t t = s2 + 1 + i * MIN;
+                char *ja, *jb;
+
+                snprintf(id, sizeof(id), "m%02d", i);
+                assert_int_equal(fx_event(&fresh, "ee", id, "e1", t, 0), LS_OK);
+                a = fx_alert(&fresh, LS_ALERT_HOT_LEAD);
+                assert_int_equal(fx_event(&fx, "ee", id, "e1", t, 0), LS_OK);
+                b = fx_alert(&fx, LS_ALERT_HOT_LEAD);
+                assert_true((a != NULL) == (b != NULL));
+                if (!a)
+                        continue;
+                assert_int_equal(a->hot_sum, 18);
+                assert_int_equal(a->n_hot, LS_ALERT_HOT_EVENTS);
+                assert_int_equal(a->hot_more, 2);
+                ja = fx_json(&fresh, a);
+                jb = fx_json(&fx, b);
+                assert_string_equal(ja, jb);
+                free(ja);
+                free(jb);
+        }
+        ls_shard_stats(fx.sh, &st);
+        assert_true(st.lead_model_bytes > with_none);
+        fx_free(&fresh);
+        fx_free(&fx);
+}
+
+/*
+ * Leads active one at a time over days hold a ring only while it can
+ * count: state per lead stays near the block's. Rings are reused, and an
+ * image (whose blocks keep the rings' place) does not depend on which
+ * lead held a ring before: a shard restored halfway, whose pool has
+ * another history, ends with the same image and state.
+ */
+static void feed_spread(fx_t *fx, int from, int to) {
+        char lead[16], id[16];
+        int i, k;
+
+        for (i = from; i < to; i++) {
+                snprintf(lead, sizeof(lead), "l%03d", i);
+                for (k = 0; k <= i % 3; k++) { /* 1, 2 or 3 entries */
+                        snprintf(id, sizeof(id), "x%d", k);
+                        assert_int_equal(fx_event(fx, lead, id, "e8",
+                                                  T0 + i * 10 * MIN + k, 0),
+                                         LS_OK);
+                }
+        }
+}
+
+static void test_rings_memory(void **state) {
+        ls_shard_stats_t st, st2;
+        ls_buf_t img, mid, again;
+        ls_shard_t *sh;
+        size_t block;
+        fx_t fx, fy;
+
+        (void)state;
+        fx_init(&fx, MODEL);
+        fx_init(&fy, MODEL);
+        assert_int_equal(fx_profile(&fx, "p", T0, ADA, 5), LS_OK);
+        assert_int_equal(fx_profile(&fy, "p", T0, ADA, 5), LS_OK);
+        ls_shard_stats(fx.sh, &st);
+        block = st.lead_model_bytes; /* a lead without a ring */
+        feed_spread(&fx, 0, 300);
+        ls_shard_stats(fx.sh, &st);
+        /* only the leads of the last 4 hours of 50 hold rings (the reach,
+         * 2h, and a sweep period, 2h): about 25 rings of 1,144 bytes over
+         * 301 leads, where all 300 would be 1,140 bytes per lead */
+        assert_true(st.lead_model_bytes > block);
+        assert_true(st.lead_model_bytes - block < 30 * 1144 / 301);
+        ls_buf_init(&img);
+        ls_buf_init(&mid);
+        ls_buf_init(&again);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        sh = ls_shard_load(fx.ms, img.data, img.len, fx.err, sizeof(fx.err));
+        if (!sh)
+                fail_msg("load: %s", fx.err);
+        assert_int_equal(ls_shard_save(sh, &again), LS_OK);
+        assert_int_equal(again.len, img.len);
+        assert_memory_equal(again.data, img.data, img.len);
+        ls_shard_stats(sh, &st2);
+        assert_int_equal(st2.lead_model_bytes, st.lead_model_bytes);
+        assert_int_equal(ls_shard_check(sh, fx.err, sizeof(fx.err)), LS_OK);
+        ls_shard_destroy(sh);
+        /* the same leads, restored at 150 */
+        feed_spread(&fy, 0, 150);
+        assert_int_equal(ls_shard_save(fy.sh, &mid), LS_OK);
+        sh = ls_shard_load(fy.ms, mid.data, mid.len, fy.err, sizeof(fy.err));
+        if (!sh)
+                fail_msg("load: %s", fy.err);
+        ls_shard_destroy(fy.sh);
+        fy.sh = sh;
+        feed_spread(&fy, 150, 300);
+        ls_buf_reset(&again);
+        assert_int_equal(ls_shard_save(fy.sh, &again), LS_OK);
+        assert_int_equal(again.len, img.len);
+        assert_memory_equal(again.data, img.data, img.len);
+        ls_buf_free(&img);
+        ls_buf_free(&mid);
+        ls_buf_free(&again);
+        fx_free(&fx);
+        fx_free(&fy);
+}
+
 static void test_model_keys(void **state) {
         static const char *const bad[] = {
                 "models:\n  - id: m\n    alert_attributes: [a, a]\n"
@@ -908,6 +1061,8 @@ int main(void) {
                 cmocka_unit_test(test_avro_alert_compat),
                 cmocka_unit_test(test_no_alerts_no_state),
                 cmocka_unit_test(test_model_keys),
+                cmocka_unit_test(test_ring_given_back_exactly),
+                cmocka_unit_test(test_rings_memory),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
