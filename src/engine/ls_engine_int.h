@@ -145,24 +145,31 @@ typedef struct ls_cap_slot_s {
         uint32_t count;
 } ls_cap_slot_t;
 
-/* A hot-lead ring's header in its pool. */
+/* A ring's header in its pool (a hot-lead ring or a burst ring). */
 typedef struct ls_ring_s {
         uint32_t lead;  /* its lead; UINT32_MAX: free */
         uint32_t next1; /* free: 1 + the next free ring, 0 none */
         int64_t newest; /* the latest time of its entries */
-        uint32_t n;     /* slots 0 .. n - 1 hold entries; the others are
-                         * empty, whatever their bytes (a ring is not
-                         * cleared when it is taken again) */
+        uint32_t n;     /* hot-lead rings: slots 0 .. n - 1 hold entries;
+                         * the others are empty, whatever their bytes (a
+                         * ring is not cleared when it is taken again) */
         uint32_t pad;
 } ls_ring_t;
 
-/* The rings of one model: records of rec_size bytes in chunks of
- * LS_RING_CHUNK, never moved; free ones in a list. */
+/*
+ * The rings of one model (hot-lead) or one burst rule: records of
+ * rec_size bytes in chunks of LS_RING_CHUNK, never moved; free ones in a
+ * list. A lead's block holds 1 + the number of its ring at ref_off (0:
+ * none); ref_off 0: the pool is not used.
+ */
 typedef struct ls_ring_pool_s {
         unsigned char **chunks;
         size_t n_chunks;
         size_t rec_size;
-        uint32_t track;
+        size_t ref_off;
+        size_t clear;   /* payload bytes zeroed when a ring is taken */
+        int64_t reach;  /* lateness + within; > LS_TIME_MAX: never swept */
+        uint32_t track; /* hot-lead ring slots */
         uint32_t made;  /* records made */
         uint32_t free1; /* 1 + the first free record, 0 none */
         uint32_t live;  /* records held by leads */
@@ -211,13 +218,13 @@ struct ls_shard_s {
         size_t burst_ent_size[LS_SUPPRESS_MAX_RULES]; /* one entry with
                                                        * its undo parts */
         struct ls_undo_layout_s *undo;                /* [r * n_models + m] */
-        size_t alert_off;      /* alert state in a block (block size of a
-                              * format 3 / 4 image) */
-        size_t *contrib_off;   /* per model: contributions, 0 none */
-        size_t *ring_off;      /* per model: its ring's number, 0 none */
-        ls_ring_pool_t *rings; /* per model */
-        int64_t sweep_ms;      /* stream time between sweeps */
-        int64_t sweep_epoch;   /* stream time / sweep_ms at the last
+        size_t alert_off;    /* alert state in a block */
+        size_t *contrib_off; /* per model: contributions, 0 none */
+        /* rings: per model its hot-lead rings, then per suppression rule
+         * its burst rings (pools[n_models + r]); sweep_ms, sweep_epoch */
+        ls_ring_pool_t *pools;
+        int64_t sweep_ms;    /* stream time between sweeps */
+        int64_t sweep_epoch; /* stream time / sweep_ms at the last
                                 * sweep; -1 none */
         /* the format 5 image layout (ls_shard_image.c): the block's
          * stretches there, and each ring's parts */
@@ -228,7 +235,8 @@ struct ls_shard_s {
         size_t *img_model_off;  /* per model: its ls_lm_t */
         size_t *img_hot_off;    /* per model: time and points, 0 none */
         size_t *img_hot_ev_off; /* per model: events, 0 none */
-        int64_t record_time;    /* the timestamp of the record of the input
+        size_t img_supp_rule_off[LS_SUPPRESS_MAX_RULES];
+        int64_t record_time; /* the timestamp of the record of the input
                               * being applied; 0: none (backfill) */
         int64_t stream_time;
         ls_timer_t *heap;
@@ -338,26 +346,40 @@ static inline void *ls_logit_state(const ls_shard_t *sh, ls_lm_t *lm,
         return (unsigned char *)lm + sh->logit_off[m];
 }
 
-/* Hot-lead rings */
+/* Rings (ls_ring.c) */
 
 static inline ls_ring_t *ls_ring_rec(const ls_ring_pool_t *p, uint32_t i) {
         return (ls_ring_t *)(p->chunks[i / LS_RING_CHUNK] +
                              (size_t)(i % LS_RING_CHUNK) * p->rec_size);
 }
 
-/* @returns where model m's ring number sits in @p lead's block, or NULL
- * (the model has no ring). */
-static inline uint32_t *ls_ring_ref(const ls_shard_t *sh, uint32_t lead,
-                                    size_t m) {
-        return ls_lead_part(sh, lead, sh->ring_off[m]);
+/* @returns where @p p's ring number sits in @p lead's block, or NULL
+ * (the pool is not used). */
+static inline uint32_t *ls_pool_ref(const ls_shard_t *sh,
+                                    const ls_ring_pool_t *p, uint32_t lead) {
+        return ls_lead_part(sh, lead, p->ref_off);
 }
 
-/* @returns @p lead's ring under model m, or NULL (none now). */
+/* @returns @p lead's ring in @p p, or NULL (none now). */
+static inline ls_ring_t *ls_pool_ring(const ls_shard_t *sh,
+                                      const ls_ring_pool_t *p, uint32_t lead) {
+        const uint32_t *ref = ls_pool_ref(sh, p, lead);
+
+        return ref && *ref ? ls_ring_rec(p, *ref - 1) : NULL;
+}
+
+/* @returns @p lead's hot-lead ring under model m, or NULL (none now). */
 static inline ls_ring_t *ls_ring(const ls_shard_t *sh, uint32_t lead,
                                  size_t m) {
-        const uint32_t *ref = ls_ring_ref(sh, lead, m);
+        return ls_pool_ring(sh, &sh->pools[m], lead);
+}
 
-        return ref && *ref ? ls_ring_rec(&sh->rings[m], *ref - 1) : NULL;
+/* @returns @p lead's ring of burst rule r, or NULL (none now). */
+static inline ls_supp_ring_t *ls_burst_ring(const ls_shard_t *sh, uint32_t lead,
+                                            size_t r) {
+        ls_ring_t *g = ls_pool_ring(sh, &sh->pools[sh->ms->n_models + r], lead);
+
+        return g ? (ls_supp_ring_t *)(g + 1) : NULL;
 }
 
 static inline int64_t *ls_ring_times(ls_ring_t *r) {
@@ -514,9 +536,24 @@ void ls_lm_init(const ls_shard_t *sh, uint32_t lead);
  * Shared from ls_ring.c
  */
 
-/** Sets up model m's ring pool for rings of @p track slots. */
-void ls_ring_pool_init(ls_ring_pool_t *p, uint32_t track);
+/** Sets up @p p for rings of @p rec_size bytes, referred to at @p ref_off
+ *  in a block, @p clear bytes of each zeroed when taken, swept once
+ *  @p reach after their newest entry. */
+void ls_ring_pool_init(ls_ring_pool_t *p, size_t rec_size, size_t ref_off,
+                       size_t clear, int64_t reach, uint32_t track);
 void ls_ring_pool_free(ls_ring_pool_t *p);
+
+/**
+ * @returns in *@p rp @p lead's ring in @p p, taking one (its header and
+ * @p p->clear bytes after it zeroed) when it has none. @returns LS_OK or
+ * LS_ERR_NOMEM.
+ */
+ls_err_t ls_pool_take(ls_shard_t *sh, ls_ring_pool_t *p, uint32_t lead,
+                      ls_ring_t **rp);
+
+/** As ls_pool_take() for the ring of burst rule @p r. */
+ls_err_t ls_burst_ring_take(ls_shard_t *sh, uint32_t lead, size_t r,
+                            ls_supp_ring_t **ringp);
 /** @returns the bytes of the pool's records. */
 size_t ls_ring_pool_bytes(const ls_ring_pool_t *p);
 
@@ -532,10 +569,10 @@ ls_err_t ls_ring_take(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
  *  above); run when stream time enters a new period of sweep_ms. */
 void ls_ring_sweep(ls_shard_t *sh);
 
-/** @returns the sweep period of @p ms: the shortest reach (lateness +
- *  within) of a model with a ring, at least LS_RING_SWEEP_MIN_MS, so
- *  that a ring is kept at most about twice as long as it can count. */
-int64_t ls_ring_sweep_ms(const ls_modelset_t *ms);
+/** @returns the sweep period of @p sh: the shortest reach of its pools,
+ *  at least LS_RING_SWEEP_MIN_MS, so that a ring is kept at most about
+ *  twice as long as it can count. */
+int64_t ls_ring_sweep_ms(const ls_shard_t *sh);
 
 /** The sweep, when stream time entered a new epoch since the last. */
 static inline void ls_ring_sweep_due(ls_shard_t *sh) {

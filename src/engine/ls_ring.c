@@ -1,17 +1,23 @@
 /*
- * ls_ring.c - the hot-lead rings of a shard, one pool per model: taken by
- * a lead's scoring event, given back by the sweep once nothing can reach
- * them (the layout and the argument are in ls_engine_int.h).
+ * ls_ring.c - the rings a lead holds only while they can count, in pools
+ * of the shard: a model's hot-lead rings and a burst rule's rings. A lead
+ * takes one with its first entry; the sweep gives it back once no event
+ * that is not late can reach its entries (the layout and the argument are
+ * in ls_engine_int.h).
  */
 #include <string.h>
 
 #include "engine/ls_engine_int.h"
 #include "leadscore/ls_alloc.h"
 
-void ls_ring_pool_init(ls_ring_pool_t *p, uint32_t track) {
+void ls_ring_pool_init(ls_ring_pool_t *p, size_t rec_size, size_t ref_off,
+                       size_t clear, int64_t reach, uint32_t track) {
         memset(p, 0, sizeof(*p));
+        p->rec_size = (rec_size + 7) & ~(size_t)7;
+        p->ref_off = ref_off;
+        p->clear = clear;
+        p->reach = reach;
         p->track = track;
-        p->rec_size = ls_ring_rec_size(track);
 }
 
 void ls_ring_pool_free(ls_ring_pool_t *p) {
@@ -54,10 +60,9 @@ static int64_t ls_ring_alloc(ls_ring_pool_t *p) {
         return p->made++;
 }
 
-ls_err_t ls_ring_take(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+ls_err_t ls_pool_take(ls_shard_t *sh, ls_ring_pool_t *p, uint32_t lead,
                       ls_ring_t **rp) {
-        ls_ring_pool_t *p = &sh->rings[m];
-        uint32_t *ref = ls_ring_ref(sh, lead, m);
+        uint32_t *ref = ls_pool_ref(sh, p, lead);
         ls_ring_t *r;
         int64_t i;
 
@@ -69,56 +74,67 @@ ls_err_t ls_ring_take(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
         if (i < 0)
                 return LS_ERR_NOMEM;
         r = ls_ring_rec(p, (uint32_t)i);
-        memset(r, 0, sizeof(*r));
+        memset(r, 0, sizeof(*r) + p->clear);
         r->lead = lead;
         r->newest = INT64_MIN;
         *ref = (uint32_t)i + 1;
-        lm->hot_pos = 0;
         p->live++;
         *rp = r;
         return LS_OK;
 }
 
-int64_t ls_ring_sweep_ms(const ls_modelset_t *ms) {
+ls_err_t ls_ring_take(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
+                      ls_ring_t **rp) {
+        ls_ring_pool_t *p = &sh->pools[m];
+        int had = *ls_pool_ref(sh, p, lead) != 0;
+        ls_err_t err = ls_pool_take(sh, p, lead, rp);
+
+        if (!err && !had)
+                lm->hot_pos = 0;
+        return err;
+}
+
+ls_err_t ls_burst_ring_take(ls_shard_t *sh, uint32_t lead, size_t r,
+                            ls_supp_ring_t **ringp) {
+        ls_ring_t *g;
+        ls_err_t err =
+                ls_pool_take(sh, &sh->pools[sh->ms->n_models + r], lead, &g);
+
+        *ringp = err ? NULL : (ls_supp_ring_t *)(g + 1);
+        return err;
+}
+
+int64_t ls_ring_sweep_ms(const ls_shard_t *sh) {
+        size_t k, n = sh->ms->n_models + sh->ms->n_suppress;
         int64_t best = INT64_MAX;
-        size_t m;
 
-        for (m = 0; m < ms->n_models; m++) {
-                int64_t w = ms->models[m].hot.within_ms;
-
-                if (!ls_hot_ring_len(&ms->models[m]) ||
-                    ms->lateness_ms > LS_TIME_MAX || w > LS_TIME_MAX)
-                        continue;
-                if (ms->lateness_ms + w < best)
-                        best = ms->lateness_ms + w;
-        }
+        for (k = 0; k < n; k++)
+                if (sh->pools[k].ref_off && sh->pools[k].reach <= LS_TIME_MAX &&
+                    sh->pools[k].reach < best)
+                        best = sh->pools[k].reach;
         return best < LS_RING_SWEEP_MIN_MS ? LS_RING_SWEEP_MIN_MS : best;
 }
 
 void ls_ring_sweep(ls_shard_t *sh) {
-        const ls_modelset_t *ms = sh->ms;
-        size_t m;
+        size_t k, n = sh->ms->n_models + sh->ms->n_suppress;
 
-        for (m = 0; m < ms->n_models; m++) {
-                ls_ring_pool_t *p = &sh->rings[m];
-                int64_t reach = ms->lateness_ms, bound;
+        for (k = 0; k < n; k++) {
+                ls_ring_pool_t *p = &sh->pools[k];
+                int64_t bound;
                 uint32_t i;
 
-                if (!p->live)
-                        continue;
                 /* an event that is not late is at or after stream time -
                  * lateness, and counts entries newer than its time -
-                 * within */
-                if (reach > LS_TIME_MAX ||
-                    ms->models[m].hot.within_ms > LS_TIME_MAX)
+                 * within: reach is lateness + within */
+                if (!p->live || p->reach > LS_TIME_MAX)
                         continue;
-                bound = sh->stream_time - reach - ms->models[m].hot.within_ms;
+                bound = sh->stream_time - p->reach;
                 for (i = 0; i < p->made; i++) {
                         ls_ring_t *r = ls_ring_rec(p, i);
 
                         if (r->lead == UINT32_MAX || r->newest > bound)
                                 continue;
-                        *ls_ring_ref(sh, r->lead, m) = 0;
+                        *ls_pool_ref(sh, p, r->lead) = 0;
                         r->lead = UINT32_MAX;
                         r->next1 = p->free1;
                         p->free1 = i + 1;

@@ -107,6 +107,15 @@ static int ls_by_type_build(ls_shard_t *sh) {
         return 0;
 }
 
+/* How long after its newest entry a ring of a window of @p within can
+ * still count: lateness + within, or INT64_MAX (never given back). */
+static int64_t ls_reach(const ls_modelset_t *ms, int64_t within) {
+        if (ms->lateness_ms > LS_TIME_MAX || within > LS_TIME_MAX ||
+            ms->lateness_ms < 0 || within < 0)
+                return INT64_MAX;
+        return ms->lateness_ms + within;
+}
+
 /* Bytes of model @p m's part of a block; *logit_offp: where its logistic
  * state starts in it. */
 static size_t ls_model_part_size(const ls_model_t *m, size_t *logit_offp) {
@@ -140,20 +149,28 @@ static void ls_img_seg(ls_shard_t *sh, size_t mem, size_t img, size_t len) {
  * contributions), and which stretches of a block sit where in it.
  * @returns 0 or -1 (memory).
  */
-static int ls_img_layout(ls_shard_t *sh) {
+static int ls_img_layout(ls_shard_t *sh, size_t img_supp_end) {
         const ls_modelset_t *ms = sh->ms;
-        size_t m, off;
+        size_t m, off, r;
         size_t n = ms->n_models ? ms->n_models : 1;
 
-        sh->img_segs = ls_calloc(3 + 3 * n, sizeof(*sh->img_segs));
+        sh->img_segs =
+                ls_calloc(3 + 3 * n + ms->n_suppress, sizeof(*sh->img_segs));
         sh->img_hot_off = ls_calloc(n, sizeof(size_t));
         sh->img_hot_ev_off = ls_calloc(n, sizeof(size_t));
         sh->img_model_off = ls_calloc(n, sizeof(size_t));
         if (!sh->img_segs || !sh->img_hot_off || !sh->img_hot_ev_off ||
             !sh->img_model_off)
                 return -1;
-        off = ms->n_models ? sh->model_off[0] : sh->alert_off;
-        ls_img_seg(sh, 0, 0, off); /* header, dedupe, suppression */
+        ls_img_seg(sh, 0, 0, sh->supp_off);  /* header, dedupe */
+        for (r = 0; r < ms->n_suppress; r++) /* burst rings: in pools */
+                if (ms->suppress[r].kind == LS_SUPPRESS_UNOPENED)
+                        ls_img_seg(sh, sh->supp_rule_off[r],
+                                   sh->img_supp_rule_off[r],
+                                   sizeof(ls_supp_ring_t) +
+                                           ms->suppress[r].remember *
+                                                   sizeof(uint64_t));
+        off = ls_align8(img_supp_end);
         for (m = 0; m < ms->n_models; m++) {
                 const ls_model_t *model = &ms->models[m];
                 size_t track = ls_hot_ring_len(model), logit;
@@ -228,9 +245,13 @@ static int ls_undo_slots(const ls_suppress_t *s, const ls_model_t *model,
         return 0;
 }
 
-/* Lays out the suppression state of a block from @p off; @returns the
- * offset after it, or 0 when memory is short. */
-static size_t ls_supp_layout(ls_shard_t *sh, size_t off) {
+/* Lays out the suppression state of a block from @p off (and of a format
+ * 5 image's block from the same offset, into *img_endp); @returns the
+ * offset after it, or 0 when memory is short. A burst rule's ring is in
+ * its pool: the block holds its number. */
+static size_t ls_supp_layout(ls_shard_t *sh, size_t off, size_t *img_endp) {
+        size_t img = off;
+
         const ls_modelset_t *ms = sh->ms;
         size_t r, m;
 
@@ -243,9 +264,13 @@ static size_t ls_supp_layout(ls_shard_t *sh, size_t off) {
                 size_t ent = sizeof(ls_burst_ent_t);
 
                 sh->supp_rule_off[r] = off;
-                if (s->kind == LS_SUPPRESS_UNOPENED)
+                sh->img_supp_rule_off[r] = img;
+                if (s->kind == LS_SUPPRESS_UNOPENED) {
                         off += sizeof(ls_supp_ring_t) +
                                s->remember * sizeof(uint64_t);
+                        img += sizeof(ls_supp_ring_t) +
+                               s->remember * sizeof(uint64_t);
+                }
                 if (s->kind != LS_SUPPRESS_BURST)
                         continue;
                 for (m = 0; m < ms->n_models; m++) {
@@ -258,20 +283,21 @@ static size_t ls_supp_layout(ls_shard_t *sh, size_t off) {
                                lay->n_slots * sizeof(ls_cap_slot_t);
                 }
                 sh->burst_ent_size[r] = ent;
-                off += sizeof(ls_supp_ring_t) + (s->count - 1) * ent;
+                img += sizeof(ls_supp_ring_t) + (s->count - 1) * ent;
+                off += sizeof(uint64_t); /* its ring's number */
         }
+        *img_endp = img;
         return off;
 }
 
 ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
         ls_shard_t *sh = ls_calloc(1, sizeof(*sh));
-        size_t off, m, n_x = 1;
+        size_t off, m, n_x = 1, img_supp_end;
 
         if (!sh)
                 return NULL;
         sh->ms = ms;
         sh->stream_time = INT64_MIN;
-        sh->sweep_ms = ls_ring_sweep_ms(ms);
         sh->sweep_epoch = -1;
         sh->model_off = ls_calloc(ms->n_models ? ms->n_models : 1,
                                   sizeof(*sh->model_off));
@@ -279,27 +305,26 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                 ls_calloc(ms->n_models ? ms->n_models : 1, sizeof(*sh->scored));
         sh->contrib_off = ls_calloc(ms->n_models ? ms->n_models : 1,
                                     sizeof(*sh->contrib_off));
-        sh->ring_off = ls_calloc(ms->n_models ? ms->n_models : 1,
-                                 sizeof(*sh->ring_off));
-        sh->rings =
-                ls_calloc(ms->n_models ? ms->n_models : 1, sizeof(*sh->rings));
+        sh->pools = ls_calloc(ms->n_models + ms->n_suppress + 1,
+                              sizeof(*sh->pools));
         sh->logit_off = ls_calloc(ms->n_models ? ms->n_models : 1,
                                   sizeof(*sh->logit_off));
         for (m = 0; m < ms->n_models; m++)
                 if (ls_logit_n_features(&ms->models[m]) > n_x)
                         n_x = ls_logit_n_features(&ms->models[m]);
         sh->logit_x = ls_calloc(n_x, sizeof(double));
-        if (!sh->model_off || !sh->scored || !sh->contrib_off ||
-            !sh->ring_off || !sh->rings || !sh->logit_off || !sh->logit_x)
+        if (!sh->model_off || !sh->scored || !sh->contrib_off || !sh->pools ||
+            !sh->logit_off || !sh->logit_x)
                 goto fail;
         off = ls_align8(sizeof(ls_lead_hdr_t) + ms->dedupe * sizeof(uint64_t));
-        if (ms->n_suppress && (off = ls_align8(ls_supp_layout(sh, off))) == 0)
+        sh->supp_off = off;
+        img_supp_end = off;
+        if (ms->n_suppress &&
+            (off = ls_align8(ls_supp_layout(sh, off, &img_supp_end))) == 0)
                 goto fail;
         for (m = 0; m < ms->n_models; m++) {
                 sh->model_off[m] = off;
                 off += ls_model_part_size(&ms->models[m], &sh->logit_off[m]);
-                ls_ring_pool_init(&sh->rings[m],
-                                  ls_hot_ring_len(&ms->models[m]));
         }
         sh->alert_off = off;
         off = ls_align8(off + ms->n_alert_attrs * LS_ALERT_ATTR_BYTES);
@@ -312,15 +337,31 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                 sh->contrib_off[m] = off;
                 off += nc * sizeof(int32_t);
                 if (ls_hot_ring_len(model)) {
-                        sh->ring_off[m] = off;
+                        ls_ring_pool_init(
+                                &sh->pools[m],
+                                ls_ring_rec_size(ls_hot_ring_len(model)), off,
+                                0, ls_reach(ms, model->hot.within_ms),
+                                ls_hot_ring_len(model));
                         off += sizeof(uint32_t);
                 }
                 off = ls_align8(off);
         }
+        for (m = 0; m < ms->n_suppress; m++) {
+                const ls_suppress_t *s = &ms->suppress[m];
+
+                if (s->kind == LS_SUPPRESS_BURST)
+                        ls_ring_pool_init(
+                                &sh->pools[ms->n_models + m],
+                                sizeof(ls_ring_t) + sizeof(ls_supp_ring_t) +
+                                        (s->count - 1) * sh->burst_ent_size[m],
+                                sh->supp_rule_off[m], sizeof(ls_supp_ring_t),
+                                ls_reach(ms, s->within_ms), 0);
+        }
+        sh->sweep_ms = ls_ring_sweep_ms(sh);
         sh->block_size = off;
         sh->leads = ls_lead_table_new(sh->block_size);
         if (!sh->leads || ls_etypes_build(sh) != 0 ||
-            ls_by_type_build(sh) != 0 || ls_img_layout(sh) != 0)
+            ls_by_type_build(sh) != 0 || ls_img_layout(sh, img_supp_end) != 0)
                 goto fail;
         return sh;
 fail:
@@ -343,10 +384,10 @@ void ls_shard_destroy(ls_shard_t *sh) {
         ls_free(sh->model_off);
         ls_free(sh->scored);
         ls_free(sh->contrib_off);
-        ls_free(sh->ring_off);
-        for (size_t m = 0; sh->rings && m < sh->ms->n_models; m++)
-                ls_ring_pool_free(&sh->rings[m]);
-        ls_free(sh->rings);
+        for (size_t k = 0;
+             sh->pools && k < sh->ms->n_models + sh->ms->n_suppress; k++)
+                ls_ring_pool_free(&sh->pools[k]);
+        ls_free(sh->pools);
         ls_free(sh->img_segs);
         ls_free(sh->img_hot_off);
         ls_free(sh->img_hot_ev_off);
@@ -377,15 +418,13 @@ size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
         size_t block = sh ? sh->block_size : 1024;
         size_t m, rings = 0;
 
-        for (m = 0; m < ms->n_models; m++)
-                if (ls_hot_ring_len(&ms->models[m]))
-                        rings += ls_ring_rec_size(
-                                ls_hot_ring_len(&ms->models[m]));
+        for (m = 0; sh && m < ms->n_models + ms->n_suppress; m++)
+                if (sh->pools[m].ref_off)
+                        rings += sh->pools[m].rec_size;
         ls_shard_destroy(sh);
-        /* the block, a hot-lead ring per model (as if every lead were
-         * active at once), a 64-byte key, an index entry and a decay
-         * timer per model, doubled for the table's and the allocator's
-         * slack */
+        /* the block, its rings (as if every lead were active at once), a
+         * 64-byte key, an index entry and a decay timer per model,
+         * doubled for the table's and the allocator's slack */
         return 2 *
                (block + rings + 64 + 16 + ms->n_models * sizeof(ls_timer_t));
 }
@@ -420,9 +459,9 @@ void ls_shard_stats(const ls_shard_t *sh, ls_shard_stats_t *stats) {
         size_t m, rings = 0, held = 0;
 
         *stats = sh->stats;
-        for (m = 0; m < sh->ms->n_models; m++) {
-                rings += ls_ring_pool_bytes(&sh->rings[m]);
-                held += (size_t)sh->rings[m].live * sh->rings[m].rec_size;
+        for (m = 0; m < sh->ms->n_models + sh->ms->n_suppress; m++) {
+                rings += ls_ring_pool_bytes(&sh->pools[m]);
+                held += (size_t)sh->pools[m].live * sh->pools[m].rec_size;
         }
         stats->leads = ls_lead_table_count(sh->leads);
         stats->state_bytes = ls_lead_table_bytes(sh->leads) + rings +

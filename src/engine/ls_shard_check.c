@@ -19,6 +19,20 @@
  * decay state), or NULL when every one is in range: a snapshot with a
  * valid checksum may still have been written by something else.
  */
+/* @p lead's ring in pool @p p, if it holds one: its own. */
+static const char *ls_pool_ring_check(const ls_shard_t *sh,
+                                      const ls_ring_pool_t *p, uint32_t lead) {
+        const uint32_t *ref = ls_pool_ref(sh, p, lead);
+
+        if (!ref || !*ref)
+                return NULL;
+        if (*ref > p->made)
+                return "ring number";
+        if (ls_ring_rec(p, *ref - 1)->lead != lead)
+                return "ring owner";
+        return NULL;
+}
+
 /* The first field of burst entry @p e that is out of range, or NULL. */
 static const char *ls_burst_ent_check(const ls_shard_t *sh, size_t r,
                                       ls_burst_ent_t *e) {
@@ -72,9 +86,16 @@ static const char *ls_supp_check(const ls_shard_t *sh, uint32_t lead) {
                                 return "unopened ring";
                         continue;
                 }
+                if ((bad = ls_pool_ring_check(sh, &sh->pools[ms->n_models + r],
+                                              lead)))
+                        return bad;
+                ring = ls_burst_ring(sh, lead, r);
+                if (!ring)
+                        continue;
                 if (ring->pos >= s->count - 1 || ring->n > s->count - 1)
                         return "burst ring";
-                for (k = 0; k < s->count - 1; k++)
+                /* entries 0 .. n - 1 (written from 0 when taken) */
+                for (k = 0; k < ring->n; k++)
                         if ((bad = ls_burst_ent_check(
                                      sh, r, ls_burst_ent(sh, ring, r, k))))
                                 return bad;
@@ -114,19 +135,16 @@ static const char *ls_alert_check(const ls_shard_t *sh, uint32_t lead) {
  * in range and known event types. */
 static const char *ls_ring_check(const ls_shard_t *sh, uint32_t lead,
                                  size_t m) {
-        const ls_ring_pool_t *p = &sh->rings[m];
-        const uint32_t *ref = ls_ring_ref(sh, lead, m);
+        const ls_ring_pool_t *p = &sh->pools[m];
         uint32_t i, track = p->track;
         ls_ring_t *r;
         int64_t newest = INT64_MIN;
+        const char *bad = ls_pool_ring_check(sh, p, lead);
 
-        if (!ref || !*ref)
+        if (bad)
+                return bad;
+        if (!(r = ls_ring(sh, lead, m)))
                 return NULL;
-        if (*ref > p->made)
-                return "hot-lead ring number";
-        r = ls_ring_rec(p, *ref - 1);
-        if (r->lead != lead)
-                return "hot-lead ring owner";
         if (r->n > track)
                 return "hot-lead ring fill";
         for (i = 0; i < r->n; i++) {
@@ -254,8 +272,8 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
                                          "before its parent",
                                          i);
         }
-        for (m = 0; m < sh->ms->n_models; m++) {
-                const ls_ring_pool_t *p = &sh->rings[m];
+        for (m = 0; m < sh->ms->n_models + sh->ms->n_suppress; m++) {
+                const ls_ring_pool_t *p = &sh->pools[m];
                 uint32_t held = 0, free = 0, f;
 
                 /* every ring is held by the lead it names (ls_lead_check
@@ -266,12 +284,12 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
 
                         if (r->lead == UINT32_MAX)
                                 continue;
-                        ref = r->lead < n ? ls_ring_ref(sh, r->lead, m) : NULL;
+                        ref = r->lead < n ? ls_pool_ref(sh, p, r->lead) : NULL;
                         if (!ref || *ref != i + 1)
                                 return ls_seterr(errstr, errstr_size,
                                                  LS_ERR_INVALID,
-                                                 "model %zu: hot-lead ring %zu "
-                                                 "is not its lead's",
+                                                 "ring pool %zu: ring %zu is "
+                                                 "not its lead's",
                                                  m, i);
                         held++;
                 }
@@ -280,14 +298,14 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
                             ls_ring_rec(p, f - 1)->lead != UINT32_MAX)
                                 return ls_seterr(errstr, errstr_size,
                                                  LS_ERR_INVALID,
-                                                 "model %zu: hot-lead ring "
-                                                 "free list broken at %u",
+                                                 "ring pool %zu: free list "
+                                                 "broken at %u",
                                                  m, f);
                         free++;
                 }
                 if (held != p->live || held + free != p->made)
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                         "model %zu: %u hot-lead rings held "
+                                         "ring pool %zu: %u rings held "
                                          "(counted %u), %u free, %u made",
                                          m, held, p->live, free, p->made);
         }

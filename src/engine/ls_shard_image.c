@@ -65,7 +65,7 @@ static void ls_block_to_image(const ls_shard_t *sh, uint32_t lead,
         for (m = 0; m < sh->ms->n_models; m++) {
                 const ls_lm_t *lm = ls_lm(sh, lead, m);
                 ls_ring_t *r = ls_ring(sh, lead, m);
-                uint32_t track = sh->rings[m].track;
+                uint32_t track = sh->pools[m].track;
 
                 /* wake-ups are heap bookkeeping, rebuilt by the loader as
                  * wake_due = timer_due: write that, so that an image of a
@@ -82,6 +82,27 @@ static void ls_block_to_image(const ls_shard_t *sh, uint32_t lead,
                 memcpy(dst + sh->img_hot_ev_off[m], ls_ring_evs(r, track),
                        r->n * sizeof(ls_hot_ev_t));
         }
+        for (k = 0; k < sh->ms->n_suppress; k++) {
+                const ls_supp_ring_t *ring = ls_burst_ring(sh, lead, k);
+                unsigned char *at = dst + sh->img_supp_rule_off[k];
+
+                if (!ring)
+                        continue;
+                /* its entries 0 .. n - 1; the others are empty (zero) */
+                memcpy(at, ring, sizeof(*ring));
+                memcpy(at + sizeof(*ring), ring + 1,
+                       ring->n * sh->burst_ent_size[k]);
+        }
+}
+
+/* 1 when the @p n bytes at @p p are all zero. */
+static int ls_all_zero(const unsigned char *p, size_t n) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (p[i])
+                        return 0;
+        return 1;
 }
 
 /*
@@ -103,7 +124,7 @@ static ls_err_t ls_block_from_image(ls_shard_t *sh, uint32_t lead,
                                g->len < len - g->img ? g->len : len - g->img);
         }
         for (m = 0; m < sh->ms->n_models; m++) {
-                uint32_t track = sh->rings[m].track, i;
+                uint32_t track = sh->pools[m].track, i;
                 const unsigned char *t = src + sh->img_hot_off[m];
                 const unsigned char *ev = sh->img_hot_ev_off[m] < len
                                                   ? src + sh->img_hot_ev_off[m]
@@ -113,15 +134,9 @@ static ls_err_t ls_block_from_image(ls_shard_t *sh, uint32_t lead,
                 ls_lm_t *lm = ls_lm(sh, lead, m);
                 uint8_t pos = lm->hot_pos;
                 ls_ring_t *r;
-                int empty = 1;
 
-                if (!track)
-                        continue;
-                for (i = 0; empty && i < tlen; i++)
-                        empty = !t[i];
-                for (i = 0; ev && empty && i < evlen; i++)
-                        empty = !ev[i];
-                if (empty)
+                if (!track ||
+                    (ls_all_zero(t, tlen) && (!ev || ls_all_zero(ev, evlen))))
                         continue;
                 if (ls_ring_take(sh, lead, m, lm, &r) != LS_OK)
                         return LS_ERR_NOMEM;
@@ -137,6 +152,26 @@ static ls_err_t ls_block_from_image(ls_shard_t *sh, uint32_t lead,
                 for (i = 0; i < track; i++)
                         if (ls_ring_times(r)[i] > r->newest)
                                 r->newest = ls_ring_times(r)[i];
+        }
+        for (k = 0; k < sh->ms->n_suppress; k++) {
+                const ls_suppress_t *s = &sh->ms->suppress[k];
+                size_t at = sh->img_supp_rule_off[k];
+                size_t size = sizeof(ls_supp_ring_t) +
+                              (s->count - 1) * sh->burst_ent_size[k];
+                ls_supp_ring_t *ring;
+                ls_ring_t *g;
+                uint32_t i;
+
+                if (s->kind != LS_SUPPRESS_BURST || at + size > len ||
+                    ls_all_zero(src + at, size))
+                        continue;
+                if (ls_burst_ring_take(sh, lead, k, &ring) != LS_OK)
+                        return LS_ERR_NOMEM;
+                memcpy(ring, src + at, size);
+                g = (ls_ring_t *)ring - 1;
+                for (i = 0; i < ring->n && i < s->count - 1; i++)
+                        if (ls_burst_ent(sh, ring, k, i)->time > g->newest)
+                                g->newest = ls_burst_ent(sh, ring, k, i)->time;
         }
         return LS_OK;
 }

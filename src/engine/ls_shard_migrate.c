@@ -213,13 +213,14 @@ static ls_err_t ls_migrate_alert(const ls_shard_t *osh, uint32_t olead,
  * undo parts (they describe the old models' state): points scored before
  * the reload are not taken back by a burst recognised after it.
  */
-static void ls_migrate_supp(const ls_shard_t *osh, uint32_t olead,
-                            const ls_shard_t *nsh, uint32_t nlead) {
+static ls_err_t ls_migrate_supp(const ls_shard_t *osh, uint32_t olead,
+                                ls_shard_t *nsh, uint32_t nlead) {
         size_t r, o;
 
         for (r = 0; r < nsh->ms->n_suppress; r++) {
                 const ls_suppress_t *ns = &nsh->ms->suppress[r], *os = NULL;
                 ls_supp_ring_t *nr, *orr;
+                ls_ring_t *g = NULL;
                 uint32_t ocap, ncap, keep, k;
 
                 for (o = 0; o < osh->ms->n_suppress; o++)
@@ -228,9 +229,21 @@ static void ls_migrate_supp(const ls_shard_t *osh, uint32_t olead,
                                 os = &osh->ms->suppress[o];
                 if (!os || ns->kind == LS_SUPPRESS_MATCH)
                         continue;
-                nr = ls_supp_ring(nsh, nlead, r);
-                orr = ls_supp_ring(osh, olead,
-                                   (size_t)(os - osh->ms->suppress));
+                if (ns->kind == LS_SUPPRESS_BURST) {
+                        orr = ls_burst_ring(osh, olead,
+                                            (size_t)(os - osh->ms->suppress));
+                        if (!orr)
+                                continue; /* none held: nothing in reach */
+                        if (ls_pool_take(nsh,
+                                         &nsh->pools[nsh->ms->n_models + r],
+                                         nlead, &g) != LS_OK)
+                                return LS_ERR_NOMEM;
+                        nr = (ls_supp_ring_t *)(g + 1);
+                } else {
+                        nr = ls_supp_ring(nsh, nlead, r);
+                        orr = ls_supp_ring(osh, olead,
+                                           (size_t)(os - osh->ms->suppress));
+                }
                 ocap = ns->kind == LS_SUPPRESS_BURST ? os->count - 1
                                                      : os->remember;
                 ncap = ns->kind == LS_SUPPRESS_BURST ? ns->count - 1
@@ -250,13 +263,17 @@ static void ls_migrate_supp(const ls_shard_t *osh, uint32_t olead,
                                         osh, orr,
                                         (size_t)(os - osh->ms->suppress), from);
 
+                                memset(ne, 0, nsh->burst_ent_size[r]);
                                 ne->time = oe->time;
                                 ne->now = oe->now;
+                                if (ne->time > g->newest)
+                                        g->newest = ne->time;
                         }
                 }
                 nr->n = (uint8_t)keep;
                 nr->pos = (uint8_t)(keep % ncap);
         }
+        return LS_OK;
 }
 
 ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
@@ -293,8 +310,9 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                                     osh->ms->dedupe];
                 nh->dedupe_n = (uint8_t)keep;
                 nh->dedupe_pos = (uint8_t)(ms->dedupe ? keep % ms->dedupe : 0);
-                if (ms->n_suppress)
-                        ls_migrate_supp(osh, (uint32_t)i, sh, (uint32_t)idx);
+                if (ms->n_suppress && ls_migrate_supp(osh, (uint32_t)i, sh,
+                                                      (uint32_t)idx) != LS_OK)
+                        goto nomem;
                 /* alert attribute values, by name */
                 for (k = 0; k < ms->n_alert_attrs; k++)
                         for (om = 0; om < osh->ms->n_alert_attrs; om++)

@@ -204,8 +204,15 @@ ls_err_t ls_suppress_event(ls_shard_t *sh, uint32_t lead, const ls_input_t *in,
                 } else if (ls_type_in(s->events, s->n_events, in->event_type)) {
                         uint32_t cap = s->count - 1, count = 1, j;
                         ls_burst_ent_t *e;
+                        ls_ring_t *g;
 
-                        ring = ls_supp_ring(sh, lead, r);
+                        /* a ring given back held nothing in reach: one
+                         * taken anew counts the same (ls_engine_int.h) */
+                        err = ls_pool_take(sh, &sh->pools[ms->n_models + r],
+                                           lead, &g);
+                        if (err)
+                                return err;
+                        ring = (ls_supp_ring_t *)(g + 1);
                         for (j = 0; j < ring->n; j++)
                                 count += ls_burst_ent(sh, ring, r, j)->time >
                                          in->time - s->within_ms;
@@ -221,6 +228,8 @@ ls_err_t ls_suppress_event(ls_shard_t *sh, uint32_t lead, const ls_input_t *in,
                         memset(e, 0, sh->burst_ent_size[r]);
                         e->time = in->time;
                         e->now = now;
+                        if (in->time > g->newest)
+                                g->newest = in->time;
                         ring->pos = (uint8_t)((ring->pos + 1) % cap);
                         if (ring->n < cap)
                                 ring->n++;

@@ -916,6 +916,101 @@ static void test_no_suppression_costs_nothing(void **state) {
         fx_free(&b);
 }
 
+/*
+ * Burst rings are held only while an entry can still count: a click as
+ * old as lateness + within allows still completes a burst after a sweep
+ * (docs/SEMANTICS.md "Suppression"), and leads that burst one after the
+ * other over days hold few rings, reused without being cleared, the image
+ * the same as a shard restored halfway (whose pool has another history).
+ */
+static void test_burst_rings_given_back(void **state) {
+        const int64_t period = HOUR + 1000; /* the sweep: lateness + 1s */
+        const int64_t s = (T0 / period + 2) * period, t = s - period + 1;
+        ls_shard_stats_t st, st0;
+        ls_buf_t img, mid, again;
+        ls_shard_t *sh;
+        fx_t fx, fy;
+        int i, k;
+
+        (void)state;
+        fx_init(&fx, mixed_model);
+        /* opened first: the clicks are not `unopened` */
+        assert_int_equal(fx_event(&fx, "L1", "o", "email_open", t - 1,
+                                  "message_id", "m", NULL),
+                         LS_OK);
+        assert_int_equal(fx_event(&fx, "L1", "c1", "email_click", t,
+                                  "message_id", "m", NULL),
+                         LS_OK);
+        /* stream time into the next period: the sweep keeps L1's ring */
+        assert_int_equal(fx_event(&fx, "L9", "p1", "page_view", s, NULL),
+                         LS_OK);
+        assert_int_equal(fx_event(&fx, "L1", "c2", "email_click", s - HOUR,
+                                  "message_id", "m", NULL),
+                         LS_OK);
+        assert_int_equal(fx_event(&fx, "L1", "c3", "email_click", s - HOUR,
+                                  "message_id", "m", NULL),
+                         LS_OK);
+        ls_shard_stats(fx.sh, &st);
+        assert_int_equal(st.reversed, 2); /* c1 and c2 taken back */
+        fx_free(&fx);
+
+        fx_init(&fx, mixed_model);
+        fx_init(&fy, mixed_model);
+        assert_int_equal(fx_event(&fx, "P", "p", "page_view", T0, NULL), LS_OK);
+        assert_int_equal(fx_event(&fy, "P", "p", "page_view", T0, NULL), LS_OK);
+        ls_shard_stats(fx.sh, &st0); /* a lead with no burst ring */
+        ls_buf_init(&img);
+        ls_buf_init(&mid);
+        ls_buf_init(&again);
+        for (i = 0; i < 200; i++) {
+                char lead[16], id[16];
+
+                snprintf(lead, sizeof(lead), "L%03d", i);
+                if (i == 100) { /* fy restored here */
+                        assert_int_equal(ls_shard_save(fy.sh, &mid), LS_OK);
+                        sh = ls_shard_load(fy.ms, mid.data, mid.len, fy.err,
+                                           sizeof(fy.err));
+                        if (!sh)
+                                fail_msg("load: %s", fy.err);
+                        ls_shard_destroy(fy.sh);
+                        fy.sh = sh;
+                }
+                assert_int_equal(fx_event(&fx, lead, "o", "email_open",
+                                          T0 + i * 20 * 60000LL - 1,
+                                          "message_id", "m", NULL),
+                                 LS_OK);
+                assert_int_equal(fx_event(&fy, lead, "o", "email_open",
+                                          T0 + i * 20 * 60000LL - 1,
+                                          "message_id", "m", NULL),
+                                 LS_OK);
+                for (k = 0; k <= i % 3; k++) { /* 1 to 3 clicks */
+                        int64_t at = T0 + i * 20 * 60000LL + k * 100;
+
+                        snprintf(id, sizeof(id), "c%d", k);
+                        assert_int_equal(fx_event(&fx, lead, id, "email_click",
+                                                  at, "message_id", "m", NULL),
+                                         LS_OK);
+                        assert_int_equal(fx_event(&fy, lead, id, "email_click",
+                                                  at, "message_id", "m", NULL),
+                                         LS_OK);
+                }
+        }
+        ls_shard_stats(fx.sh, &st);
+        /* every third lead burst: 66 x 2 clicks taken back */
+        assert_int_equal(st.reversed, 66 * 2);
+        /* a few rings of the last two hours, not 200 */
+        assert_true(st.lead_model_bytes < st0.lead_model_bytes + 100);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        assert_int_equal(ls_shard_save(fy.sh, &again), LS_OK);
+        assert_int_equal(again.len, img.len);
+        assert_memory_equal(again.data, img.data, img.len);
+        ls_buf_free(&img);
+        ls_buf_free(&mid);
+        ls_buf_free(&again);
+        fx_free(&fx);
+        fx_free(&fy);
+}
+
 static void test_model_errors(void **state) {
         static const struct {
                 const char *yaml, *want;
@@ -1014,6 +1109,7 @@ int main(void) {
                 cmocka_unit_test(test_format3_image_loads),
                 cmocka_unit_test(test_migrate_suppression),
                 cmocka_unit_test(test_no_suppression_costs_nothing),
+                cmocka_unit_test(test_burst_rings_given_back),
                 cmocka_unit_test(test_model_errors),
         };
 
