@@ -588,6 +588,15 @@ static inline void ls_ring_sweep_due(ls_shard_t *sh) {
 }
 
 /*
+ * Shared from ls_shard_image.c
+ */
+
+/** ls_shard_save() in image format @p format: 6 (what ls_shard_save()
+ *  writes) or 5 (the tests write older images from it). */
+ls_err_t ls_shard_save_format(const ls_shard_t *sh, ls_buf_t *buf,
+                              uint32_t format);
+
+/*
  * Shared from ls_alert.c
  */
 

@@ -31,14 +31,24 @@
  * until the next profile update, contributions counted from the load on,
  * the hot-ring slots' event types and ids unknown).
  *
- * An image's block is not the block in memory: there, a lead's hot-lead
- * rings are in pools of their own (ls_ring.c). The image keeps format 5's
- * block, each ring at its place in it (all zero when the lead holds none),
- * so that images stay readable both ways; img_segs say where the rest of
- * a block goes.
+ * In memory a lead's hot-lead and burst rings are in pools of their own
+ * (ls_ring.c). A format 5 block has each ring at its place in it (all
+ * zero when the lead holds none); img_segs say where the rest of a block
+ * goes, and ls_block_to_image / ls_block_from_image convert.
+ *
+ * Format 6 writes the block as it is in memory, where each ring's number
+ * is 1 when the lead holds that ring and 0 when not, followed, ring by
+ * ring in pool order (each model's hot-lead ring, then each burst rule's),
+ * by the rings the lead holds:
+ *   hot-lead ring: u32 n (slots filled, <= track), then n x i64 time,
+ *                  n x i32 points, n x (u32 event type, 40-byte id);
+ *   burst ring:    its ls_supp_ring_t (8 bytes: pos, n), then its n
+ *                  entries (ls_burst_ent_t and the undo parts).
+ * A lead holds a ring only while it can count, so an image is about the
+ * size of the blocks alone.
  */
 #define LS_SHARD_MAGIC "LSSH"
-#define LS_SHARD_FORMAT 5u
+#define LS_SHARD_FORMAT 6u
 #define LS_SHARD_FORMAT_OLDEST 3u
 
 static ls_err_t ls_put32(ls_buf_t *b, uint32_t v) {
@@ -148,7 +158,18 @@ static ls_err_t ls_block_from_image(ls_shard_t *sh, uint32_t lead,
                         memcpy(ls_ring_evs(r, track), ev, evlen);
                 else
                         memset(ls_ring_evs(r, track), 0, evlen);
-                r->n = track;
+                /* the slots up to the last one written: a ring taken
+                 * anew fills them from 0 (and one written before rings
+                 * were given back has wrapped, or filled them from 0) */
+                for (r->n = track; r->n > 0; r->n--) {
+                        i = r->n - 1;
+                        if (ls_ring_times(r)[i] ||
+                            ls_ring_points(r, track)[i] ||
+                            !ls_all_zero((const unsigned char *)&ls_ring_evs(
+                                                 r, track)[i],
+                                         sizeof(ls_hot_ev_t)))
+                                break;
+                }
                 for (i = 0; i < track; i++)
                         if (ls_ring_times(r)[i] > r->newest)
                                 r->newest = ls_ring_times(r)[i];
@@ -176,15 +197,80 @@ static ls_err_t ls_block_from_image(ls_shard_t *sh, uint32_t lead,
         return LS_OK;
 }
 
+/* Appends lead @p lead's block as it is in memory, with wake_due =
+ * timer_due and each ring's number 1 (held) or 0, then the rings it
+ * holds (format 6). */
+static ls_err_t ls_lead_save6(const ls_shard_t *sh, uint32_t lead,
+                              ls_buf_t *buf) {
+        size_t at = buf->len, k, m;
+        unsigned char *b;
+
+        if (ls_buf_append(buf, ls_lead_table_block(sh->leads, lead),
+                          sh->block_size))
+                return LS_ERR_NOMEM;
+        b = (unsigned char *)buf->data + at;
+        for (m = 0; m < sh->ms->n_models; m++)
+                memcpy(b + sh->model_off[m] + offsetof(ls_lm_t, wake_due),
+                       &ls_lm(sh, lead, m)->timer_due, sizeof(int64_t));
+        for (k = 0; k < sh->ms->n_models + sh->ms->n_suppress; k++) {
+                const ls_ring_pool_t *p = &sh->pools[k];
+                uint32_t held;
+
+                if (!p->ref_off)
+                        continue;
+                held = *ls_pool_ref(sh, p, lead) != 0;
+                memcpy((unsigned char *)buf->data + at + p->ref_off, &held,
+                       sizeof(held));
+        }
+        for (k = 0; k < sh->ms->n_models + sh->ms->n_suppress; k++) {
+                const ls_ring_pool_t *p = &sh->pools[k];
+                ls_ring_t *g = p->ref_off ? ls_pool_ring(sh, p, lead) : NULL;
+                ls_err_t err = LS_OK;
+
+                if (!g)
+                        continue;
+                if (k < sh->ms->n_models) {
+                        err |= ls_put32(buf, g->n);
+                        err |= ls_buf_append(buf, ls_ring_times(g),
+                                             g->n * sizeof(int64_t));
+                        err |= ls_buf_append(buf, ls_ring_points(g, p->track),
+                                             g->n * sizeof(int32_t));
+                        err |= ls_buf_append(buf, ls_ring_evs(g, p->track),
+                                             g->n * sizeof(ls_hot_ev_t));
+                } else {
+                        const ls_supp_ring_t *ring =
+                                (const ls_supp_ring_t *)(g + 1);
+
+                        err |= ls_buf_append(
+                                buf, ring,
+                                sizeof(*ring) +
+                                        ring->n *
+                                                sh->burst_ent_size
+                                                        [k - sh->ms->n_models]);
+                }
+                if (err)
+                        return LS_ERR_NOMEM;
+        }
+        return LS_OK;
+}
+
 ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
+        return ls_shard_save_format(sh, buf, LS_SHARD_FORMAT);
+}
+
+ls_err_t ls_shard_save_format(const ls_shard_t *sh, ls_buf_t *buf,
+                              uint32_t format) {
         size_t i, n = ls_lead_table_count(sh->leads);
+        size_t block = format >= 6 ? sh->block_size : sh->img_block_size;
         ls_err_t err = LS_OK;
 
+        if (format != 5 && format != 6)
+                return LS_ERR_UNSUPPORTED;
         err |= ls_buf_append(buf, LS_SHARD_MAGIC, 4);
-        err |= ls_put32(buf, LS_SHARD_FORMAT);
+        err |= ls_put32(buf, format);
         err |= ls_buf_append(buf, sh->ms->version, LS_MODEL_VERSION_LEN);
         err |= ls_put32(buf, (uint32_t)sh->ms->n_models);
-        err |= ls_put32(buf, (uint32_t)sh->img_block_size);
+        err |= ls_put32(buf, (uint32_t)block);
         err |= ls_put32(buf, sh->ms->dedupe);
         err |= ls_put64(buf, (uint64_t)sh->stream_time);
         err |= ls_put64(buf, sh->stats.inputs);
@@ -202,14 +288,20 @@ ls_err_t ls_shard_save(const ls_shard_t *sh, ls_buf_t *buf) {
         err |= ls_put64(buf, (uint64_t)n);
         if (err)
                 return LS_ERR_NOMEM;
-        if (ls_buf_reserve(buf, n * (sh->img_block_size + 16)) != LS_OK)
+        if (ls_buf_reserve(buf, n * (block + 16)) != LS_OK)
                 return LS_ERR_NOMEM;
         for (i = 0; i < n; i++) {
                 const char *key = ls_lead_table_key(sh->leads, (uint32_t)i);
                 uint32_t klen = (uint32_t)strlen(key);
 
-                if (ls_put32(buf, klen) || ls_buf_append(buf, key, klen) ||
-                    ls_buf_reserve(buf, sh->img_block_size))
+                if (ls_put32(buf, klen) || ls_buf_append(buf, key, klen))
+                        return LS_ERR_NOMEM;
+                if (format >= 6) {
+                        if (ls_lead_save6(sh, (uint32_t)i, buf))
+                                return LS_ERR_NOMEM;
+                        continue;
+                }
+                if (ls_buf_reserve(buf, sh->img_block_size))
                         return LS_ERR_NOMEM;
                 memset(buf->data + buf->len, 0, sh->img_block_size);
                 ls_block_to_image(sh, (uint32_t)i,
@@ -230,6 +322,76 @@ static int ls_get(ls_reader_t *r, void *dst, size_t n) {
         memcpy(dst, r->p + r->off, n);
         r->off += n;
         return 0;
+}
+
+/*
+ * Reads lead @p lead's format 6 block and the rings it holds from @p r.
+ * @returns NULL, or what is wrong ("truncated", "ring flag", "hot-lead
+ * ring fill", "burst ring", or "memory").
+ */
+static const char *ls_lead_load6(ls_shard_t *sh, uint32_t lead,
+                                 ls_reader_t *r) {
+        unsigned char *b = ls_lead_table_block(sh->leads, lead);
+        int held[LS_SUPPRESS_MAX_RULES + 64];
+        size_t k, n = sh->ms->n_models + sh->ms->n_suppress;
+
+        if (ls_get(r, b, sh->block_size))
+                return "truncated";
+        for (k = 0; k < n; k++) {
+                const ls_ring_pool_t *p = &sh->pools[k];
+                uint32_t *ref = ls_pool_ref(sh, p, lead);
+
+                held[k] = ref && *ref == 1;
+                if (ref && *ref > 1)
+                        return "ring flag";
+                if (ref)
+                        *ref = 0;
+        }
+        for (k = 0; k < n; k++) {
+                ls_ring_pool_t *p = &sh->pools[k];
+                ls_ring_t *g;
+                uint32_t i;
+
+                if (!held[k])
+                        continue;
+                if (ls_pool_take(sh, p, lead, &g) != LS_OK)
+                        return "memory";
+                if (k < sh->ms->n_models) {
+                        if (ls_get(r, &g->n, 4))
+                                return "truncated";
+                        if (g->n > p->track)
+                                return "hot-lead ring fill";
+                        if (ls_get(r, ls_ring_times(g),
+                                   g->n * sizeof(int64_t)) ||
+                            ls_get(r, ls_ring_points(g, p->track),
+                                   g->n * sizeof(int32_t)) ||
+                            ls_get(r, ls_ring_evs(g, p->track),
+                                   g->n * sizeof(ls_hot_ev_t)))
+                                return "truncated";
+                        for (i = 0; i < g->n; i++)
+                                if (ls_ring_times(g)[i] > g->newest)
+                                        g->newest = ls_ring_times(g)[i];
+                } else {
+                        size_t rule = k - sh->ms->n_models;
+                        ls_supp_ring_t *ring = (ls_supp_ring_t *)(g + 1);
+                        uint32_t cap = sh->ms->suppress[rule].count - 1;
+
+                        if (ls_get(r, ring, sizeof(*ring)))
+                                return "truncated";
+                        if (ring->n > cap || ring->pos >= cap)
+                                return "burst ring";
+                        if (ls_get(r, ring + 1,
+                                   ring->n * sh->burst_ent_size[rule]))
+                                return "truncated";
+                        for (i = 0; i < ring->n; i++)
+                                if (ls_burst_ent(sh, ring, rule, i)->time >
+                                    g->newest)
+                                        g->newest =
+                                                ls_burst_ent(sh, ring, rule, i)
+                                                        ->time;
+                }
+        }
+        return NULL;
 }
 
 ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
@@ -277,14 +439,17 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 return NULL;
         }
         if (n_models != ms->n_models ||
-            block_size !=
-                    (format >= 5 ? sh->img_block_size : sh->img_alert_off) ||
+            block_size != (format >= 6   ? sh->block_size
+                           : format == 5 ? sh->img_block_size
+                                         : sh->img_alert_off) ||
             dedupe != ms->dedupe || (format < 4 && ms->n_suppress)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_UNSUPPORTED,
                           "shard state layout differs (models %u, block %u "
                           "bytes; expected %zu, %zu)",
                           n_models, block_size, ms->n_models,
-                          format >= 5 ? sh->img_block_size : sh->img_alert_off);
+                          format >= 6   ? sh->block_size
+                          : format == 5 ? sh->img_block_size
+                                        : sh->img_alert_off);
                 goto fail;
         }
         sh->stream_time = (int64_t)stream_time;
@@ -350,23 +515,37 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                         goto fail;
                 }
                 r.off += klen;
-                if (r.len - r.off < block_size) {
+                if (format >= 6) {
+                        const char *bad = ls_lead_load6(sh, (uint32_t)idx, &r);
+
+                        if (bad) {
+                                ls_seterr(errstr, errstr_size,
+                                          strcmp(bad, "memory") ? LS_ERR_INVALID
+                                                                : LS_ERR_NOMEM,
+                                          "shard state: lead %llu at offset "
+                                          "%zu: %s",
+                                          (unsigned long long)i, at, bad);
+                                goto fail;
+                        }
+                } else if (r.len - r.off < block_size) {
                         ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                   "shard state: truncated lead %llu at "
                                   "offset %zu",
                                   (unsigned long long)i, at);
                         goto fail;
+                } else {
+                        /* a new block is zeroed: an older format's shorter
+                         * block loads as its prefix */
+                        if (ls_block_from_image(sh, (uint32_t)idx, r.p + r.off,
+                                                block_size) != LS_OK) {
+                                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                          "shard state: no memory for lead "
+                                          "%llu",
+                                          (unsigned long long)i);
+                                goto fail;
+                        }
+                        r.off += block_size;
                 }
-                /* a new block is zeroed: an older format's shorter block
-                 * loads as its prefix */
-                if (ls_block_from_image(sh, (uint32_t)idx, r.p + r.off,
-                                        block_size) != LS_OK) {
-                        ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                                  "shard state: no memory for lead %llu",
-                                  (unsigned long long)i);
-                        goto fail;
-                }
-                r.off += block_size;
                 {
                         const char *bad = ls_lead_check(sh, (uint32_t)idx);
                         if (bad) {

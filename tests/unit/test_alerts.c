@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "codec/ls_avro_int.h"
+#include "engine/ls_engine_int.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_json.h"
 #include "leadscore/ls_model.h"
@@ -525,7 +526,7 @@ static void test_snapshot_mid_history(void **state) {
 
 /*
  * A format 4 image (before the alert state) loads: each block is the
- * format 5 block without its alert part, whose size for MODEL is known:
+ * format 5 block (written by ls_shard_save_format) without its alert part, whose size for MODEL is known:
  * 3 attribute values of 64 bytes, then 9 contributions (36 bytes) and
  * 20 hot-ring events of 44 bytes, padded to 8.
  */
@@ -548,7 +549,7 @@ static void test_older_image_loads(void **state) {
                          LS_OK);
         ls_buf_init(&img);
         ls_buf_init(&old);
-        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        assert_int_equal(ls_shard_save_format(fx.sh, &img, 5), LS_OK);
         memcpy(&block, img.data + hdr, 4);
         ls_buf_append(&old, img.data, 4);
         ls_buf_append(&old, &fmt, 4);
@@ -961,6 +962,40 @@ static void feed_spread(fx_t *fx, int from, int to) {
         }
 }
 
+/*
+ * Format 6 (@p img6, blocks as in memory, rings after them) and format 5
+ * (rings inside the blocks) hold the same state: each loads to a shard
+ * that writes the other byte for byte. Format 6 is the smaller.
+ */
+static void image_formats_agree(fx_t *fx, const ls_buf_t *img6) {
+        ls_buf_t img5, again;
+        ls_shard_t *sh;
+
+        ls_buf_init(&img5);
+        ls_buf_init(&again);
+        assert_int_equal(ls_shard_save_format(fx->sh, &img5, 5), LS_OK);
+        sh = ls_shard_load(fx->ms, img5.data, img5.len, fx->err,
+                           sizeof(fx->err));
+        if (!sh)
+                fail_msg("load 5: %s", fx->err);
+        assert_int_equal(ls_shard_save(sh, &again), LS_OK);
+        assert_int_equal(again.len, img6->len);
+        assert_memory_equal(again.data, img6->data, img6->len);
+        ls_shard_destroy(sh);
+        sh = ls_shard_load(fx->ms, img6->data, img6->len, fx->err,
+                           sizeof(fx->err));
+        if (!sh)
+                fail_msg("load 6: %s", fx->err);
+        ls_buf_reset(&again);
+        assert_int_equal(ls_shard_save_format(sh, &again, 5), LS_OK);
+        assert_int_equal(again.len, img5.len);
+        assert_memory_equal(again.data, img5.data, img5.len);
+        assert_true(img6->len < img5.len);
+        ls_shard_destroy(sh);
+        ls_buf_free(&img5);
+        ls_buf_free(&again);
+}
+
 static void test_rings_memory(void **state) {
         ls_shard_stats_t st, st2;
         ls_buf_t img, mid, again;
@@ -996,6 +1031,7 @@ static void test_rings_memory(void **state) {
         assert_int_equal(st2.lead_model_bytes, st.lead_model_bytes);
         assert_int_equal(ls_shard_check(sh, fx.err, sizeof(fx.err)), LS_OK);
         ls_shard_destroy(sh);
+        image_formats_agree(&fx, &img);
         /* the same leads, restored at 150 */
         feed_spread(&fy, 0, 150);
         assert_int_equal(ls_shard_save(fy.sh, &mid), LS_OK);

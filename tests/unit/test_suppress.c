@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "engine/ls_engine_int.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_model.h"
 
@@ -804,7 +805,7 @@ static void test_format3_image_loads(void **state) {
         fx_init(&fx, no_suppress_model);
         eight_clicks(&fx, T0, NULL);
         ls_buf_init(&img);
-        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        assert_int_equal(ls_shard_save_format(fx.sh, &img, 5), LS_OK);
         ls_buf_init(&v3);
         ls_buf_append(&v3, img.data, new_at);
         ls_buf_append(&v3, img.data + new_at + 4 * 8, img.len - new_at - 4 * 8);
@@ -813,7 +814,7 @@ static void test_format3_image_loads(void **state) {
         if (!sh)
                 fail_msg("format 3: %s", fx.err);
         ls_buf_init(&again);
-        assert_int_equal(ls_shard_save(sh, &again), LS_OK);
+        assert_int_equal(ls_shard_save_format(sh, &again, 5), LS_OK);
         assert_int_equal(again.len, img.len);
         assert_memory_equal(again.data, img.data, img.len);
         ls_shard_destroy(sh);
@@ -1002,6 +1003,17 @@ static void test_burst_rings_given_back(void **state) {
         assert_true(st.lead_model_bytes < st0.lead_model_bytes + 100);
         assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
         assert_int_equal(ls_shard_save(fy.sh, &again), LS_OK);
+        assert_int_equal(again.len, img.len);
+        assert_memory_equal(again.data, img.data, img.len);
+        /* format 5 (rings inside the blocks) holds the same state */
+        ls_buf_reset(&mid);
+        assert_int_equal(ls_shard_save_format(fx.sh, &mid, 5), LS_OK);
+        sh = ls_shard_load(fx.ms, mid.data, mid.len, fx.err, sizeof(fx.err));
+        if (!sh)
+                fail_msg("load 5: %s", fx.err);
+        ls_buf_reset(&again);
+        assert_int_equal(ls_shard_save(sh, &again), LS_OK);
+        ls_shard_destroy(sh);
         assert_int_equal(again.len, img.len);
         assert_memory_equal(again.data, img.data, img.len);
         ls_buf_free(&img);
