@@ -1074,22 +1074,25 @@ static int ls_dedupe_seen(const ls_shard_t *sh, ls_lead_hdr_t *hdr,
 }
 
 /* Keeps the latest values of the set's alert attributes that profile
- * update @p in sets (the last field of a name wins; "" clears). */
-static void ls_attrs_update(const ls_shard_t *sh, uint32_t lead,
-                            const ls_input_t *in) {
+ * update @p in sets (the last field of a name wins; "" clears).
+ * @returns LS_OK or LS_ERR_NOMEM. */
+static ls_err_t ls_attrs_update(ls_shard_t *sh, uint32_t lead,
+                                const ls_input_t *in) {
         size_t k, i;
 
         for (k = 0; k < sh->ms->n_alert_attrs; k++) {
                 for (i = in->n_fields; i-- > 0;) {
-                        if (in->fields[i].key &&
-                            !strcmp(in->fields[i].key,
-                                    sh->ms->alert_attrs[k])) {
-                                ls_attr_store(ls_attr_val(sh, lead, k),
-                                              in->fields[i].value);
-                                break;
-                        }
+                        const char *v = in->fields[i].value;
+
+                        if (!in->fields[i].key ||
+                            strcmp(in->fields[i].key, sh->ms->alert_attrs[k]))
+                                continue;
+                        if (ls_attr_set(sh, lead, k, v, ls_attr_len(v)))
+                                return LS_ERR_NOMEM;
+                        break;
                 }
         }
+        return LS_OK;
 }
 
 ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
@@ -1219,9 +1222,12 @@ ls_err_t ls_shard_apply(ls_shard_t *sh, const ls_input_t *in, ls_outbuf_t *ob,
                                          (long long)in->time, in->lead_id,
                                          (long long)hdr->profile_time);
                 }
+                if (ms->n_alert_attrs && ls_attrs_update(sh, lead, in))
+                        return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                         "out of memory for the alert "
+                                         "attributes of lead %s",
+                                         in->lead_id);
                 hdr->profile_time = in->time;
-                if (ms->n_alert_attrs)
-                        ls_attrs_update(sh, lead, in);
         }
         now = hdr->clock > in->time ? hdr->clock : in->time;
         hdr->clock = now;

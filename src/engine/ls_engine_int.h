@@ -22,8 +22,9 @@
  *     ls_cap_slot_t caps[n_cap_slots]
  *     logistic models: their feature state (ls_logit.h), at logit_off[m]
  *   alert state, at alert_off:
- *     char attrs[ms->n_alert_attrs][LS_ALERT_ATTR_BYTES]  latest profile
- *                                 values, NUL-padded ("" = not set)
+ *     uint32_t attrs[ms->n_alert_attrs]  latest profile values: numbers
+ *                                 in the shard's value table (ls_strtab.c),
+ *                                 0 not set
  *     per model with alerts (mql or hot), at contrib_off[m]:
  *       int32_t contrib[n_rules + n_suppress]  points each rule added,
  *                                 and each burst rule took back, over the
@@ -178,6 +179,25 @@ typedef struct ls_ring_pool_s {
 #define LS_RING_CHUNK 1024u
 #define LS_RING_SWEEP_MIN_MS (3600LL * 1000) /* shortest sweep period */
 
+/* A value of the shard's table of alert attribute values. */
+typedef struct ls_strent_s {
+        char *s; /* NULL: free */
+        uint32_t len;
+        uint32_t refs; /* attribute slots that hold it */
+        uint64_t hash;
+} ls_strent_t;
+
+typedef struct ls_strtab_s {
+        ls_strent_t *ents; /* value number v at ents[v - 1] */
+        uint32_t n, size;  /* numbers given, room */
+        uint32_t live;
+        uint32_t *slots; /* index by value: numbers, 0 empty */
+        size_t n_slots;
+        uint32_t *free_ids;
+        size_t n_free, size_free;
+        size_t bytes; /* of the values */
+} ls_strtab_t;
+
 /* One stretch of a block that sits at another offset in an image. */
 typedef struct ls_img_seg_s {
         size_t mem, img, len;
@@ -223,6 +243,7 @@ struct ls_shard_s {
         /* rings: per model its hot-lead rings, then per suppression rule
          * its burst rings (pools[n_models + r]); sweep_ms, sweep_epoch */
         ls_ring_pool_t *pools;
+        ls_strtab_t attrs;   /* alert attribute values */
         int64_t sweep_ms;    /* stream time between sweeps */
         int64_t sweep_epoch; /* stream time / sweep_ms at the last
                                 * sweep; -1 none */
@@ -322,9 +343,21 @@ static inline size_t ls_contrib_len(const ls_modelset_t *ms,
                                                 : 0;
 }
 
-static inline char *ls_attr_val(const ls_shard_t *sh, uint32_t lead, size_t k) {
-        return (char *)ls_lead_table_block(sh->leads, lead) + sh->alert_off +
-               k * LS_ALERT_ATTR_BYTES;
+/* Where @p lead's value of alert attribute k (its number) sits. */
+static inline uint32_t *ls_attr_ref(const ls_shard_t *sh, uint32_t lead,
+                                    size_t k) {
+        return (uint32_t *)((unsigned char *)ls_lead_table_block(sh->leads,
+                                                                 lead) +
+                            sh->alert_off) +
+               k;
+}
+
+/* @returns @p lead's value of alert attribute k, "" when not set. */
+static inline const char *ls_attr_val(const ls_shard_t *sh, uint32_t lead,
+                                      size_t k) {
+        uint32_t id = *ls_attr_ref(sh, lead, k);
+
+        return id ? sh->attrs.ents[id - 1].s : "";
 }
 
 /* @returns the part at offset @p off of @p lead's block, or NULL when
@@ -519,9 +552,9 @@ ls_err_t ls_heap_rebuild(ls_shard_t *sh);
 void *ls_outbuf_grow(void *arr, size_t *sizep, size_t n, size_t elem,
                      size_t first);
 
-/** Copies @p v (NULL or "" clears) into the LS_ALERT_ATTR_BYTES slot
- *  @p dst, cut at a UTF-8 character boundary, NUL-padded. */
-void ls_attr_store(char *dst, const char *v);
+/** @returns how many bytes of @p v (at most LS_ALERT_ATTR_BYTES - 1) an
+ *  attribute keeps: cut at a UTF-8 character boundary. */
+size_t ls_attr_len(const char *v);
 
 /** Copies event id @p id (may be NULL) into a hot-ring slot's id. */
 void ls_hot_id_store(char *dst, const char *id);
@@ -586,6 +619,23 @@ static inline void ls_ring_sweep_due(ls_shard_t *sh) {
                 ls_ring_sweep(sh);
         }
 }
+
+/*
+ * Shared from ls_strtab.c
+ */
+
+void ls_strtab_free(ls_strtab_t *t);
+size_t ls_strtab_bytes(const ls_strtab_t *t);
+/** @returns the number of value @p s (@p len bytes), counted once more;
+ *  0 when memory is short. */
+uint32_t ls_strtab_put(ls_strtab_t *t, const char *s, size_t len);
+/** Counts value @p id (0: none) once less; frees it at 0. */
+void ls_strtab_drop(ls_strtab_t *t, uint32_t id);
+
+/** Sets @p lead's value of alert attribute k to the first @p len bytes
+ *  of @p v (0: not set). @returns LS_OK or LS_ERR_NOMEM (unchanged). */
+ls_err_t ls_attr_set(ls_shard_t *sh, uint32_t lead, size_t k, const char *v,
+                     size_t len);
 
 /*
  * Shared from ls_shard_image.c

@@ -63,12 +63,8 @@ static size_t ls_utf8_cut(const char *v, size_t max) {
         return n;
 }
 
-void ls_attr_store(char *dst, const char *v) {
-        size_t n = v ? ls_utf8_cut(v, LS_ALERT_ATTR_BYTES - 1) : 0;
-
-        memset(dst, 0, LS_ALERT_ATTR_BYTES);
-        if (n)
-                memcpy(dst, v, n);
+size_t ls_attr_len(const char *v) {
+        return v ? ls_utf8_cut(v, LS_ALERT_ATTR_BYTES - 1) : 0;
 }
 
 void ls_hot_id_store(char *dst, const char *id) {

@@ -186,9 +186,8 @@ static int ls_img_layout(ls_shard_t *sh, size_t img_supp_end) {
                 ls_img_seg(sh, sh->model_off[m] + logit, off, part - logit);
                 off += part - logit;
         }
-        sh->img_alert_off = off;
-        ls_img_seg(sh, sh->alert_off, off,
-                   ms->n_alert_attrs * LS_ALERT_ATTR_BYTES);
+        sh->img_alert_off = off; /* then the attribute values (their
+                                  * bytes, ls_shard_image.c) */
         off = ls_align8(off + ms->n_alert_attrs * LS_ALERT_ATTR_BYTES);
         for (m = 0; m < ms->n_models; m++) {
                 const ls_model_t *model = &ms->models[m];
@@ -327,7 +326,7 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                 off += ls_model_part_size(&ms->models[m], &sh->logit_off[m]);
         }
         sh->alert_off = off;
-        off = ls_align8(off + ms->n_alert_attrs * LS_ALERT_ATTR_BYTES);
+        off = ls_align8(off + ms->n_alert_attrs * sizeof(uint32_t));
         for (m = 0; m < ms->n_models; m++) {
                 const ls_model_t *model = &ms->models[m];
                 size_t nc = ls_contrib_len(ms, model);
@@ -388,6 +387,7 @@ void ls_shard_destroy(ls_shard_t *sh) {
              sh->pools && k < sh->ms->n_models + sh->ms->n_suppress; k++)
                 ls_ring_pool_free(&sh->pools[k]);
         ls_free(sh->pools);
+        ls_strtab_free(&sh->attrs);
         ls_free(sh->img_segs);
         ls_free(sh->img_hot_off);
         ls_free(sh->img_hot_ev_off);
@@ -422,9 +422,11 @@ size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
                 if (sh->pools[m].ref_off)
                         rings += sh->pools[m].rec_size;
         ls_shard_destroy(sh);
-        /* the block, its rings (as if every lead were active at once), a
-         * 64-byte key, an index entry and a decay timer per model,
-         * doubled for the table's and the allocator's slack */
+        /* the block, its rings (as if every lead were active at once),
+         * its own attribute values (as long as they may be), a 64-byte
+         * key, an index entry and a decay timer per model, doubled for
+         * the table's and the allocator's slack */
+        rings += ms->n_alert_attrs * (LS_ALERT_ATTR_BYTES + 32);
         return 2 *
                (block + rings + 64 + 16 + ms->n_models * sizeof(ls_timer_t));
 }
@@ -464,7 +466,9 @@ void ls_shard_stats(const ls_shard_t *sh, ls_shard_stats_t *stats) {
                 held += (size_t)sh->pools[m].live * sh->pools[m].rec_size;
         }
         stats->leads = ls_lead_table_count(sh->leads);
+        held += sh->attrs.bytes; /* the values, each once */
         stats->state_bytes = ls_lead_table_bytes(sh->leads) + rings +
+                             ls_strtab_bytes(&sh->attrs) +
                              sh->size_heap * sizeof(ls_timer_t);
         /* a lead's block, and the rings leads hold, on average */
         stats->lead_model_bytes =

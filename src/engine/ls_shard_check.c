@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "leadscore/ls_alloc.h"
 #include "leadscore/ls_logit.h"
 #include "engine/ls_engine_int.h"
 
@@ -122,10 +123,9 @@ static const char *ls_alert_check(const ls_shard_t *sh, uint32_t lead) {
         size_t k;
 
         for (k = 0; k < ms->n_alert_attrs; k++) {
-                const char *v = ls_attr_val(sh, lead, k);
+                uint32_t id = *ls_attr_ref(sh, lead, k);
 
-                if (v[LS_ALERT_ATTR_BYTES - 1] != '\0' ||
-                    !ls_padded_ok(v, LS_ALERT_ATTR_BYTES))
+                if (id > sh->attrs.n || (id && !sh->attrs.ents[id - 1].s))
                         return "alert attribute";
         }
         return NULL;
@@ -308,6 +308,45 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
                                          "ring pool %zu: %u rings held "
                                          "(counted %u), %u free, %u made",
                                          m, held, p->live, free, p->made);
+        }
+        if (sh->ms->n_alert_attrs) {
+                /* every value is counted as often as leads hold it */
+                uint32_t *refs = ls_calloc(sh->attrs.n + 1, sizeof(*refs));
+                uint32_t v, live = 0;
+
+                if (!refs)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                         "out of memory");
+                for (i = 0; i < n; i++)
+                        for (m = 0; m < sh->ms->n_alert_attrs; m++) {
+                                v = *ls_attr_ref(sh, (uint32_t)i, m);
+                                if (v <= sh->attrs.n)
+                                        refs[v]++;
+                        }
+                for (v = 1; v <= sh->attrs.n; v++) {
+                        const ls_strent_t *e = &sh->attrs.ents[v - 1];
+
+                        live += e->s != NULL;
+                        if (e->s ? e->refs != refs[v] || !e->refs ||
+                                            strlen(e->s) != e->len ||
+                                            e->len >= LS_ALERT_ATTR_BYTES
+                                 : refs[v] != 0) {
+                                uint32_t held = refs[v];
+
+                                ls_free(refs);
+                                return ls_seterr(errstr, errstr_size,
+                                                 LS_ERR_INVALID,
+                                                 "alert attribute value %u: "
+                                                 "held %u times, counted %u",
+                                                 v, held, e->refs);
+                        }
+                }
+                ls_free(refs);
+                if (live != sh->attrs.live)
+                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                         "alert attribute values: %u live, "
+                                         "counted %u",
+                                         live, sh->attrs.live);
         }
         for (m = 0; m < sh->ms->n_models; m++) {
                 uint64_t scored = 0;

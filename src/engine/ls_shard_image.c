@@ -37,9 +37,10 @@
  * goes, and ls_block_to_image / ls_block_from_image convert.
  *
  * Format 6 writes the block as it is in memory, where each ring's number
- * is 1 when the lead holds that ring and 0 when not, followed, ring by
- * ring in pool order (each model's hot-lead ring, then each burst rule's),
- * by the rings the lead holds:
+ * is 1 when the lead holds that ring and 0 when not, and each attribute
+ * value's number 0; then each attribute value (u8 length < 64, bytes);
+ * then, ring by ring in pool order (each model's hot-lead ring, then each
+ * burst rule's), the rings the lead holds:
  *   hot-lead ring: u32 n (slots filled, <= track), then n x i64 time,
  *                  n x i32 points, n x (u32 event type, 40-byte id);
  *   burst ring:    its ls_supp_ring_t (8 bytes: pos, n), then its n
@@ -103,6 +104,13 @@ static void ls_block_to_image(const ls_shard_t *sh, uint32_t lead,
                 memcpy(at + sizeof(*ring), ring + 1,
                        ring->n * sh->burst_ent_size[k]);
         }
+        for (k = 0; k < sh->ms->n_alert_attrs; k++) {
+                const char *v = ls_attr_val(sh, lead, k);
+
+                /* NUL-padded in its LS_ALERT_ATTR_BYTES */
+                memcpy(dst + sh->img_alert_off + k * LS_ALERT_ATTR_BYTES, v,
+                       strlen(v));
+        }
 }
 
 /* 1 when the @p n bytes at @p p are all zero. */
@@ -118,11 +126,12 @@ static int ls_all_zero(const unsigned char *p, size_t n) {
 /*
  * Reads the @p len bytes of an image's block (format 5, or the prefix of
  * a format 3 / 4 one) at @p src into new lead @p lead: the stretches the
- * image has, and a hot-lead ring for each model whose ring there is not
- * empty. @returns LS_OK or LS_ERR_NOMEM.
+ * image has, a ring for each hot-lead or burst ring there that is not
+ * empty, and the attribute values. @returns NULL, or what is wrong
+ * ("alert attribute", or "memory").
  */
-static ls_err_t ls_block_from_image(ls_shard_t *sh, uint32_t lead,
-                                    const unsigned char *src, size_t len) {
+static const char *ls_block_from_image(ls_shard_t *sh, uint32_t lead,
+                                       const unsigned char *src, size_t len) {
         unsigned char *dst = ls_lead_table_block(sh->leads, lead);
         size_t k, m;
 
@@ -149,7 +158,7 @@ static ls_err_t ls_block_from_image(ls_shard_t *sh, uint32_t lead,
                     (ls_all_zero(t, tlen) && (!ev || ls_all_zero(ev, evlen))))
                         continue;
                 if (ls_ring_take(sh, lead, m, lm, &r) != LS_OK)
-                        return LS_ERR_NOMEM;
+                        return "memory";
                 lm->hot_pos = pos;
                 memcpy(ls_ring_times(r), t, track * sizeof(int64_t));
                 memcpy(ls_ring_points(r, track), t + track * sizeof(int64_t),
@@ -187,14 +196,29 @@ static ls_err_t ls_block_from_image(ls_shard_t *sh, uint32_t lead,
                     ls_all_zero(src + at, size))
                         continue;
                 if (ls_burst_ring_take(sh, lead, k, &ring) != LS_OK)
-                        return LS_ERR_NOMEM;
+                        return "memory";
                 memcpy(ring, src + at, size);
                 g = (ls_ring_t *)ring - 1;
                 for (i = 0; i < ring->n && i < s->count - 1; i++)
                         if (ls_burst_ent(sh, ring, k, i)->time > g->newest)
                                 g->newest = ls_burst_ent(sh, ring, k, i)->time;
         }
-        return LS_OK;
+        for (k = 0; k < sh->ms->n_alert_attrs; k++) {
+                const char *v = (const char *)src + sh->img_alert_off +
+                                k * LS_ALERT_ATTR_BYTES;
+                size_t n;
+
+                if (sh->img_alert_off + (k + 1) * LS_ALERT_ATTR_BYTES > len)
+                        break; /* format 3 / 4: none */
+                n = strnlen(v, LS_ALERT_ATTR_BYTES);
+                if (n == LS_ALERT_ATTR_BYTES ||
+                    !ls_all_zero((const unsigned char *)v + n,
+                                 LS_ALERT_ATTR_BYTES - n))
+                        return "alert attribute";
+                if (ls_attr_set(sh, lead, k, v, n) != LS_OK)
+                        return "memory";
+        }
+        return NULL;
 }
 
 /* Appends lead @p lead's block as it is in memory, with wake_due =
@@ -212,6 +236,7 @@ static ls_err_t ls_lead_save6(const ls_shard_t *sh, uint32_t lead,
         for (m = 0; m < sh->ms->n_models; m++)
                 memcpy(b + sh->model_off[m] + offsetof(ls_lm_t, wake_due),
                        &ls_lm(sh, lead, m)->timer_due, sizeof(int64_t));
+        memset(b + sh->alert_off, 0, sh->ms->n_alert_attrs * sizeof(uint32_t));
         for (k = 0; k < sh->ms->n_models + sh->ms->n_suppress; k++) {
                 const ls_ring_pool_t *p = &sh->pools[k];
                 uint32_t held;
@@ -221,6 +246,13 @@ static ls_err_t ls_lead_save6(const ls_shard_t *sh, uint32_t lead,
                 held = *ls_pool_ref(sh, p, lead) != 0;
                 memcpy((unsigned char *)buf->data + at + p->ref_off, &held,
                        sizeof(held));
+        }
+        for (k = 0; k < sh->ms->n_alert_attrs; k++) {
+                const char *v = ls_attr_val(sh, lead, k);
+                uint8_t n = (uint8_t)strlen(v);
+
+                if (ls_buf_append(buf, &n, 1) || ls_buf_append(buf, v, n))
+                        return LS_ERR_NOMEM;
         }
         for (k = 0; k < sh->ms->n_models + sh->ms->n_suppress; k++) {
                 const ls_ring_pool_t *p = &sh->pools[k];
@@ -337,6 +369,20 @@ static const char *ls_lead_load6(ls_shard_t *sh, uint32_t lead,
 
         if (ls_get(r, b, sh->block_size))
                 return "truncated";
+        memset(b + sh->alert_off, 0, sh->ms->n_alert_attrs * sizeof(uint32_t));
+        for (k = 0; k < sh->ms->n_alert_attrs; k++) {
+                uint8_t len;
+                const char *v;
+
+                if (ls_get(r, &len, 1) || r->len - r->off < len)
+                        return "truncated";
+                v = (const char *)r->p + r->off;
+                if (len >= LS_ALERT_ATTR_BYTES || memchr(v, '\0', len))
+                        return "alert attribute";
+                if (ls_attr_set(sh, lead, k, v, len) != LS_OK)
+                        return "memory";
+                r->off += len;
+        }
         for (k = 0; k < n; k++) {
                 const ls_ring_pool_t *p = &sh->pools[k];
                 uint32_t *ref = ls_pool_ref(sh, p, lead);
@@ -493,6 +539,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
         }
         for (i = 0; i < n; i++) {
                 size_t at = r.off;
+                const char *bad;
                 uint32_t klen;
                 int64_t idx;
                 int created;
@@ -516,45 +563,32 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 }
                 r.off += klen;
                 if (format >= 6) {
-                        const char *bad = ls_lead_load6(sh, (uint32_t)idx, &r);
-
-                        if (bad) {
-                                ls_seterr(errstr, errstr_size,
-                                          strcmp(bad, "memory") ? LS_ERR_INVALID
-                                                                : LS_ERR_NOMEM,
-                                          "shard state: lead %llu at offset "
-                                          "%zu: %s",
-                                          (unsigned long long)i, at, bad);
-                                goto fail;
-                        }
+                        bad = ls_lead_load6(sh, (uint32_t)idx, &r);
                 } else if (r.len - r.off < block_size) {
-                        ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                  "shard state: truncated lead %llu at "
-                                  "offset %zu",
-                                  (unsigned long long)i, at);
-                        goto fail;
+                        bad = "truncated";
                 } else {
                         /* a new block is zeroed: an older format's shorter
                          * block loads as its prefix */
-                        if (ls_block_from_image(sh, (uint32_t)idx, r.p + r.off,
-                                                block_size) != LS_OK) {
-                                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
-                                          "shard state: no memory for lead "
-                                          "%llu",
-                                          (unsigned long long)i);
-                                goto fail;
-                        }
+                        bad = ls_block_from_image(sh, (uint32_t)idx,
+                                                  r.p + r.off, block_size);
                         r.off += block_size;
                 }
-                {
-                        const char *bad = ls_lead_check(sh, (uint32_t)idx);
-                        if (bad) {
-                                ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                          "shard state: lead %llu at offset "
-                                          "%zu: %s out of range",
-                                          (unsigned long long)i, at, bad);
-                                goto fail;
-                        }
+                if (bad) {
+                        ls_seterr(errstr, errstr_size,
+                                  strcmp(bad, "memory") ? LS_ERR_INVALID
+                                                        : LS_ERR_NOMEM,
+                                  "shard state: lead %llu at offset %zu: %s",
+                                  (unsigned long long)i, at,
+                                  strcmp(bad, "memory") ? bad
+                                                        : "out of memory");
+                        goto fail;
+                }
+                if ((bad = ls_lead_check(sh, (uint32_t)idx)) != NULL) {
+                        ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                  "shard state: lead %llu at offset %zu: %s "
+                                  "out of range",
+                                  (unsigned long long)i, at, bad);
+                        goto fail;
                 }
         }
         if (r.off != r.len) {

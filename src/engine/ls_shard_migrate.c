@@ -315,14 +315,17 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                         goto nomem;
                 /* alert attribute values, by name */
                 for (k = 0; k < ms->n_alert_attrs; k++)
-                        for (om = 0; om < osh->ms->n_alert_attrs; om++)
-                                if (!strcmp(ms->alert_attrs[k],
-                                            osh->ms->alert_attrs[om]))
-                                        memcpy(ls_attr_val(sh, (uint32_t)idx,
-                                                           k),
-                                               ls_attr_val(osh, (uint32_t)i,
-                                                           om),
-                                               LS_ALERT_ATTR_BYTES);
+                        for (om = 0; om < osh->ms->n_alert_attrs; om++) {
+                                const char *v;
+
+                                if (strcmp(ms->alert_attrs[k],
+                                           osh->ms->alert_attrs[om]))
+                                        continue;
+                                v = ls_attr_val(osh, (uint32_t)i, om);
+                                if (ls_attr_set(sh, (uint32_t)idx, k, v,
+                                                strlen(v)) != LS_OK)
+                                        goto nomem;
+                        }
                 for (m = 0; m < ms->n_models; m++) {
                         for (om = 0; om < osh->ms->n_models; om++)
                                 if (!strcmp(ms->models[m].id,

@@ -1052,6 +1052,74 @@ static void test_rings_memory(void **state) {
         fx_free(&fy);
 }
 
+/*
+ * Attribute values are kept once per shard, counted by the leads holding
+ * them: a value many leads share costs its bytes once, a value no lead
+ * holds any more is freed, and the table finds every value after many
+ * values came and went (deletion in an open-addressing table).
+ */
+static void test_attribute_values_shared(void **state) {
+        ls_strtab_t t;
+        uint32_t ids[2000];
+        char lead[16], mail[40];
+        fx_t fx;
+        int i;
+
+        (void)state;
+        fx_init(&fx, MODEL);
+        for (i = 0; i < 200; i++) {
+                ls_kv_t kv[2] = {{"company", "Analytical Engines"},
+                                 {"name", "A. Lovelace"}};
+
+                snprintf(lead, sizeof(lead), "s%03d", i);
+                assert_int_equal(fx_profile(&fx, lead, T0, kv, 2), LS_OK);
+        }
+        assert_int_equal(fx.sh->attrs.live, 2);
+        assert_int_equal(fx.sh->attrs.bytes, 19 + 12);
+        for (i = 0; i < 200; i++) {
+                ls_kv_t kv[1] = {{"email", mail}};
+
+                snprintf(lead, sizeof(lead), "s%03d", i);
+                snprintf(mail, sizeof(mail), "person.%03d@example.com", i);
+                assert_int_equal(fx_profile(&fx, lead, T0 + 1, kv, 1), LS_OK);
+        }
+        /* two shared values, each once; then 200 distinct ones */
+        assert_int_equal(fx.sh->attrs.bytes, 31 + 200 * 23);
+        assert_string_equal(ls_attr_val(fx.sh, 7, 2), "Analytical Engines");
+        assert_string_equal(ls_attr_val(fx.sh, 7, 1), "person.007@example.com");
+        assert_int_equal(fx.sh->attrs.live, 202);
+        for (i = 0; i < 200; i++) {
+                ls_kv_t kv[3] = {{"company", ""}, {"name", ""}, {"email", ""}};
+
+                snprintf(lead, sizeof(lead), "s%03d", i);
+                assert_int_equal(fx_profile(&fx, lead, T0 + 2, kv, 3), LS_OK);
+        }
+        assert_int_equal(fx.sh->attrs.live, 0);
+        assert_int_equal(fx.sh->attrs.bytes, 0);
+        fx_free(&fx);
+
+        memset(&t, 0, sizeof(t));
+        for (i = 0; i < 2000; i++) {
+                snprintf(mail, sizeof(mail), "v%d", i);
+                ids[i] = ls_strtab_put(&t, mail, strlen(mail));
+                assert_true(ids[i] > 0);
+        }
+        for (i = 0; i < 2000; i += 3) /* a third goes */
+                ls_strtab_drop(&t, ids[i]);
+        for (i = 0; i < 2000; i++) {
+                uint32_t id;
+
+                snprintf(mail, sizeof(mail), "v%d", i);
+                id = ls_strtab_put(&t, mail, strlen(mail));
+                if (i % 3)
+                        assert_int_equal(id, ids[i]); /* found again */
+                assert_string_equal(t.ents[id - 1].s, mail);
+                ls_strtab_drop(&t, id);
+        }
+        assert_int_equal(t.live, 2000 - 667);
+        ls_strtab_free(&t);
+}
+
 static void test_model_keys(void **state) {
         static const char *const bad[] = {
                 "models:\n  - id: m\n    alert_attributes: [a, a]\n"
@@ -1097,6 +1165,7 @@ int main(void) {
                 cmocka_unit_test(test_avro_alert_compat),
                 cmocka_unit_test(test_no_alerts_no_state),
                 cmocka_unit_test(test_model_keys),
+                cmocka_unit_test(test_attribute_values_shared),
                 cmocka_unit_test(test_ring_given_back_exactly),
                 cmocka_unit_test(test_rings_memory),
         };
