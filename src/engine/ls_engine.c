@@ -731,8 +731,6 @@ static ls_err_t ls_hot_check(ls_shard_t *sh, uint32_t lead, size_t m,
                         ls_hot_id_store(
                                 ls_ring_evs(ring, track)[lm->hot_pos].id,
                                 in->event_id);
-                        if (in->time > ring->newest)
-                                ring->newest = in->time;
                         if (ring->n < track)
                                 ring->n++; /* written from slot 0 on */
                         lm->hot_pos = (uint8_t)((lm->hot_pos + 1) % track);

@@ -46,8 +46,10 @@
  *   int64_t time[track]; int32_t points[track] (padded to 8);
  *   ls_hot_ev_t ev[track]         type and id of each slot
  *
- * Shard images (ls_shard_image.c) keep the layout of format 5, where the
- * ring is part of the block: img_* below say where each part sits there.
+ * Shard images (ls_shard_image.c) of format 6 write the block and then
+ * the rings held; those of format 5 (still read, and written for tests)
+ * have the rings inside the block: img_* below say where each part of a
+ * block sits there.
  */
 #ifndef LS_ENGINE_INT_H
 #define LS_ENGINE_INT_H
@@ -150,7 +152,6 @@ typedef struct ls_cap_slot_s {
 typedef struct ls_ring_s {
         uint32_t lead;  /* its lead; UINT32_MAX: free */
         uint32_t next1; /* free: 1 + the next free ring, 0 none */
-        int64_t newest; /* the latest time of its entries */
         uint32_t n;     /* hot-lead rings: slots 0 .. n - 1 hold entries;
                          * the others are empty, whatever their bytes (a
                          * ring is not cleared when it is taken again) */

@@ -66,6 +66,8 @@ ls_err_t ls_pool_take(ls_shard_t *sh, ls_ring_pool_t *p, uint32_t lead,
         ls_ring_t *r;
         int64_t i;
 
+        if (!ref)
+                return LS_ERR_INVALID; /* a pool the layout has no room for */
         if (*ref) {
                 *rp = ls_ring_rec(p, *ref - 1);
                 return LS_OK;
@@ -76,7 +78,6 @@ ls_err_t ls_pool_take(ls_shard_t *sh, ls_ring_pool_t *p, uint32_t lead,
         r = ls_ring_rec(p, (uint32_t)i);
         memset(r, 0, sizeof(*r) + p->clear);
         r->lead = lead;
-        r->newest = INT64_MIN;
         *ref = (uint32_t)i + 1;
         p->live++;
         *rp = r;
@@ -86,7 +87,7 @@ ls_err_t ls_pool_take(ls_shard_t *sh, ls_ring_pool_t *p, uint32_t lead,
 ls_err_t ls_ring_take(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
                       ls_ring_t **rp) {
         ls_ring_pool_t *p = &sh->pools[m];
-        int had = *ls_pool_ref(sh, p, lead) != 0;
+        int had = p->ref_off && *ls_pool_ref(sh, p, lead) != 0;
         ls_err_t err = ls_pool_take(sh, p, lead, rp);
 
         if (!err && !had)
@@ -115,6 +116,27 @@ int64_t ls_ring_sweep_ms(const ls_shard_t *sh) {
         return best < LS_RING_SWEEP_MIN_MS ? LS_RING_SWEEP_MIN_MS : best;
 }
 
+/* @returns the latest time among the entries ring @p r of pool @p k holds
+ * now (entries overwritten since do not count), INT64_MIN none. */
+static int64_t ls_ring_newest(const ls_shard_t *sh, size_t k, ls_ring_t *r) {
+        int64_t newest = INT64_MIN;
+        uint32_t i;
+
+        if (k < sh->ms->n_models) {
+                for (i = 0; i < r->n; i++)
+                        if (ls_ring_times(r)[i] > newest)
+                                newest = ls_ring_times(r)[i];
+        } else {
+                size_t rule = k - sh->ms->n_models;
+                ls_supp_ring_t *ring = (ls_supp_ring_t *)(r + 1);
+
+                for (i = 0; i < ring->n; i++)
+                        if (ls_burst_ent(sh, ring, rule, i)->time > newest)
+                                newest = ls_burst_ent(sh, ring, rule, i)->time;
+        }
+        return newest;
+}
+
 void ls_ring_sweep(ls_shard_t *sh) {
         size_t k, n = sh->ms->n_models + sh->ms->n_suppress;
 
@@ -132,7 +154,8 @@ void ls_ring_sweep(ls_shard_t *sh) {
                 for (i = 0; i < p->made; i++) {
                         ls_ring_t *r = ls_ring_rec(p, i);
 
-                        if (r->lead == UINT32_MAX || r->newest > bound)
+                        if (r->lead == UINT32_MAX ||
+                            ls_ring_newest(sh, k, r) > bound)
                                 continue;
                         *ls_pool_ref(sh, p, r->lead) = 0;
                         r->lead = UINT32_MAX;

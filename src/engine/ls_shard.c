@@ -331,10 +331,12 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                 const ls_model_t *model = &ms->models[m];
                 size_t nc = ls_contrib_len(ms, model);
 
-                if (!nc)
-                        continue;
-                sh->contrib_off[m] = off;
-                off += nc * sizeof(int32_t);
+                if (nc) {
+                        sh->contrib_off[m] = off;
+                        off += nc * sizeof(int32_t);
+                }
+                /* every model with a ring has its number (with or without
+                 * contributions: hot with no rules) */
                 if (ls_hot_ring_len(model)) {
                         ls_ring_pool_init(
                                 &sh->pools[m],

@@ -90,8 +90,11 @@ static void ls_block_to_image(const ls_shard_t *sh, uint32_t lead,
                        r->n * sizeof(int64_t));
                 memcpy(dst + sh->img_hot_off[m] + track * sizeof(int64_t),
                        ls_ring_points(r, track), r->n * sizeof(int32_t));
-                memcpy(dst + sh->img_hot_ev_off[m], ls_ring_evs(r, track),
-                       r->n * sizeof(ls_hot_ev_t));
+                if (sh->img_hot_ev_off[m]) /* format 5 kept them only with
+                                            * contributions */
+                        memcpy(dst + sh->img_hot_ev_off[m],
+                               ls_ring_evs(r, track),
+                               r->n * sizeof(ls_hot_ev_t));
         }
         for (k = 0; k < sh->ms->n_suppress; k++) {
                 const ls_supp_ring_t *ring = ls_burst_ring(sh, lead, k);
@@ -145,9 +148,10 @@ static const char *ls_block_from_image(ls_shard_t *sh, uint32_t lead,
         for (m = 0; m < sh->ms->n_models; m++) {
                 uint32_t track = sh->pools[m].track, i;
                 const unsigned char *t = src + sh->img_hot_off[m];
-                const unsigned char *ev = sh->img_hot_ev_off[m] < len
-                                                  ? src + sh->img_hot_ev_off[m]
-                                                  : NULL;
+                const unsigned char *ev =
+                        sh->img_hot_ev_off[m] && sh->img_hot_ev_off[m] < len
+                                ? src + sh->img_hot_ev_off[m]
+                                : NULL;
                 size_t tlen = track * (sizeof(int64_t) + sizeof(int32_t));
                 size_t evlen = track * sizeof(ls_hot_ev_t);
                 ls_lm_t *lm = ls_lm(sh, lead, m);
@@ -179,9 +183,9 @@ static const char *ls_block_from_image(ls_shard_t *sh, uint32_t lead,
                                          sizeof(ls_hot_ev_t)))
                                 break;
                 }
-                for (i = 0; i < track; i++)
-                        if (ls_ring_times(r)[i] > r->newest)
-                                r->newest = ls_ring_times(r)[i];
+                /* a ring not full is written up to its position */
+                if (r->n < track && pos != r->n)
+                        r->n = pos > r->n ? pos : track;
         }
         for (k = 0; k < sh->ms->n_suppress; k++) {
                 const ls_suppress_t *s = &sh->ms->suppress[k];
@@ -189,8 +193,6 @@ static const char *ls_block_from_image(ls_shard_t *sh, uint32_t lead,
                 size_t size = sizeof(ls_supp_ring_t) +
                               (s->count - 1) * sh->burst_ent_size[k];
                 ls_supp_ring_t *ring;
-                ls_ring_t *g;
-                uint32_t i;
 
                 if (s->kind != LS_SUPPRESS_BURST || at + size > len ||
                     ls_all_zero(src + at, size))
@@ -198,10 +200,6 @@ static const char *ls_block_from_image(ls_shard_t *sh, uint32_t lead,
                 if (ls_burst_ring_take(sh, lead, k, &ring) != LS_OK)
                         return "memory";
                 memcpy(ring, src + at, size);
-                g = (ls_ring_t *)ring - 1;
-                for (i = 0; i < ring->n && i < s->count - 1; i++)
-                        if (ls_burst_ent(sh, ring, k, i)->time > g->newest)
-                                g->newest = ls_burst_ent(sh, ring, k, i)->time;
         }
         for (k = 0; k < sh->ms->n_alert_attrs; k++) {
                 const char *v = (const char *)src + sh->img_alert_off +
@@ -364,7 +362,6 @@ static int ls_get(ls_reader_t *r, void *dst, size_t n) {
 static const char *ls_lead_load6(ls_shard_t *sh, uint32_t lead,
                                  ls_reader_t *r) {
         unsigned char *b = ls_lead_table_block(sh->leads, lead);
-        int held[LS_SUPPRESS_MAX_RULES + 64];
         size_t k, n = sh->ms->n_models + sh->ms->n_suppress;
 
         if (ls_get(r, b, sh->block_size))
@@ -384,21 +381,17 @@ static const char *ls_lead_load6(ls_shard_t *sh, uint32_t lead,
                 r->off += len;
         }
         for (k = 0; k < n; k++) {
-                const ls_ring_pool_t *p = &sh->pools[k];
-                uint32_t *ref = ls_pool_ref(sh, p, lead);
-
-                held[k] = ref && *ref == 1;
-                if (ref && *ref > 1)
-                        return "ring flag";
-                if (ref)
-                        *ref = 0;
-        }
-        for (k = 0; k < n; k++) {
                 ls_ring_pool_t *p = &sh->pools[k];
+                uint32_t *ref = ls_pool_ref(sh, p, lead), held;
                 ls_ring_t *g;
-                uint32_t i;
 
-                if (!held[k])
+                if (!ref)
+                        continue;
+                held = *ref; /* 1: the ring follows */
+                *ref = 0;
+                if (held > 1)
+                        return "ring flag";
+                if (!held)
                         continue;
                 if (ls_pool_take(sh, p, lead, &g) != LS_OK)
                         return "memory";
@@ -414,9 +407,6 @@ static const char *ls_lead_load6(ls_shard_t *sh, uint32_t lead,
                             ls_get(r, ls_ring_evs(g, p->track),
                                    g->n * sizeof(ls_hot_ev_t)))
                                 return "truncated";
-                        for (i = 0; i < g->n; i++)
-                                if (ls_ring_times(g)[i] > g->newest)
-                                        g->newest = ls_ring_times(g)[i];
                 } else {
                         size_t rule = k - sh->ms->n_models;
                         ls_supp_ring_t *ring = (ls_supp_ring_t *)(g + 1);
@@ -429,12 +419,6 @@ static const char *ls_lead_load6(ls_shard_t *sh, uint32_t lead,
                         if (ls_get(r, ring + 1,
                                    ring->n * sh->burst_ent_size[rule]))
                                 return "truncated";
-                        for (i = 0; i < ring->n; i++)
-                                if (ls_burst_ent(sh, ring, rule, i)->time >
-                                    g->newest)
-                                        g->newest =
-                                                ls_burst_ent(sh, ring, rule, i)
-                                                        ->time;
                 }
         }
         return NULL;

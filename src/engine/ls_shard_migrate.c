@@ -176,7 +176,9 @@ static ls_err_t ls_migrate_alert(const ls_shard_t *osh, uint32_t olead,
                 return LS_OK;
         if (ls_ring_take(nsh, nlead, nm, nlm, &nr) != LS_OK)
                 return LS_ERR_NOMEM;
-        cnt = ol < nl ? ol : nl;
+        /* the filled slots, newest first: n of them, the last at
+         * hot_pos - 1 (ls_ring_t) */
+        cnt = oring->n < nl ? oring->n : nl;
         for (k = 0; k < cnt; k++) {
                 /* newest first: walk the old ring backwards */
                 uint32_t from = (olm->hot_pos + ol - 1 - k) % ol;
@@ -186,18 +188,10 @@ static ls_err_t ls_migrate_alert(const ls_shard_t *osh, uint32_t olead,
                 const char *type;
                 int t;
 
-                if (from >= oring->n) { /* an empty slot */
-                        memset(nev, 0, sizeof(*nev));
-                        ls_ring_times(nr)[to] = 0;
-                        ls_ring_points(nr, nl)[to] = 0;
-                        continue;
-                }
                 type = oev->type ? osh->ms->event_types[oev->type - 1] : NULL;
                 t = type ? ls_modelset_event_type(nsh->ms, type) : -1;
                 ls_ring_times(nr)[to] = ls_ring_times(oring)[from];
                 ls_ring_points(nr, nl)[to] = ls_ring_points(oring, ol)[from];
-                if (ls_ring_times(nr)[to] > nr->newest)
-                        nr->newest = ls_ring_times(nr)[to];
                 nev->type = t >= 0 ? (uint32_t)t + 1 : 0;
                 memcpy(nev->id, oev->id, LS_HOT_ID_BYTES);
         }
@@ -266,8 +260,6 @@ static ls_err_t ls_migrate_supp(const ls_shard_t *osh, uint32_t olead,
                                 memset(ne, 0, nsh->burst_ent_size[r]);
                                 ne->time = oe->time;
                                 ne->now = oe->now;
-                                if (ne->time > g->newest)
-                                        g->newest = ne->time;
                         }
                 }
                 nr->n = (uint8_t)keep;

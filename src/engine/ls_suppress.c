@@ -228,8 +228,6 @@ ls_err_t ls_suppress_event(ls_shard_t *sh, uint32_t lead, const ls_input_t *in,
                         memset(e, 0, sh->burst_ent_size[r]);
                         e->time = in->time;
                         e->now = now;
-                        if (in->time > g->newest)
-                                g->newest = in->time;
                         ring->pos = (uint8_t)((ring->pos + 1) % cap);
                         if (ring->n < cap)
                                 ring->n++;

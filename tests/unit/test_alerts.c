@@ -7,6 +7,7 @@
  * them, the Avro read back with avro-c against schemas/alert.avsc and
  * resolved against the schema before these fields.
  */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1120,6 +1121,137 @@ static void test_attribute_values_shared(void **state) {
         ls_strtab_free(&t);
 }
 
+/* A ring of 2 slots, hot at 18 points within an hour (lateness 1h). */
+static const char *const TRACK2 =
+        "models:\n  - id: m\n    engagement:\n      rules:\n"
+        "        - {id: r1, event: e1, points: 1}\n"
+        "    grades: [{name: A}]\n    bands: [{name: cold}]\n"
+        "    hot: {points: 18, within: 1h, track: 2}\n";
+
+/* @returns a shard loaded from @p img, or fails the test. */
+static ls_shard_t *reload(fx_t *fx, const ls_buf_t *img) {
+        ls_shard_t *sh = ls_shard_load(fx->ms, img->data, img->len, fx->err,
+                                       sizeof(fx->err));
+
+        if (!sh)
+                fail_msg("load: %s", fx->err);
+        return sh;
+}
+
+/*
+ * The edges of giving rings back: which ring the sweep gives back depends
+ * only on the entries a ring holds now (not on ones overwritten), so a
+ * restored shard gives back the same; an entry exactly at the bound is
+ * given back; an image whose ring position and fill disagree is refused;
+ * a set of many models loads; a reload into a model with a ring but no
+ * rules keeps the ring.
+ */
+static void test_ring_edges(void **state) {
+        const int64_t b4 = T0 + 4 * HOUR; /* a sweep period starts (2h) */
+        const int64_t x = b4 - 2 * HOUR + 10 * MIN;
+        ls_buf_t img, again;
+        ls_shard_t *sh;
+        fx_t fx, fy;
+        size_t n, cap = 1 << 16;
+        char *y;
+        int i;
+
+        (void)state;
+        /* out of order within lateness, the ring wraps: x is overwritten
+         * and the entries left (x - 50m, x - 55m) are out of reach at b4 */
+        fx_init(&fx, TRACK2);
+        assert_int_equal(fx_event(&fx, "L", "a1", "e1", x, 0), LS_OK);
+        assert_int_equal(fx_event(&fx, "L", "a2", "e1", x - 50 * MIN, 0),
+                         LS_OK);
+        assert_int_equal(fx_event(&fx, "L", "a3", "e1", x - 55 * MIN, 0),
+                         LS_OK);
+        ls_buf_init(&img);
+        ls_buf_init(&again);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        fx_init(&fy, TRACK2);
+        ls_shard_destroy(fy.sh);
+        fy.sh = reload(&fy, &img);
+        assert_int_equal(fx_event(&fx, "Z", "z1", "e0", b4, 0), LS_OK);
+        assert_int_equal(fx_event(&fy, "Z", "z1", "e0", b4, 0), LS_OK);
+        assert_int_equal(fx.sh->pools[0].live, 0);
+        assert_int_equal(fy.sh->pools[0].live, 0);
+        ls_buf_reset(&img);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        assert_int_equal(ls_shard_save(fy.sh, &again), LS_OK);
+        assert_int_equal(again.len, img.len);
+        assert_memory_equal(again.data, img.data, img.len);
+        fx_free(&fy);
+        /* an entry exactly at stream time - lateness - within goes (an
+         * event at stream time - lateness would not count it), one a
+         * millisecond later stays */
+        assert_int_equal(fx_event(&fx, "M", "m1", "e1", b4 + 10, 0), LS_OK);
+        assert_int_equal(fx_event(&fx, "N", "n1", "e1", b4 + 11, 0), LS_OK);
+        assert_int_equal(fx.sh->pools[0].live, 2);
+        assert_int_equal(fx_event(&fx, "Z", "z2", "e0", b4 + 2 * HOUR + 10, 0),
+                         LS_OK);
+        assert_int_equal(fx.sh->pools[0].live, 1);
+        assert_null(ls_ring(fx.sh, 1, 0)); /* M: lead 1 (Z is none) */
+        assert_non_null(ls_ring(fx.sh, 2, 0));
+        /* a ring written up to slot 1 whose position says 0 */
+        ls_buf_reset(&img);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        {
+                const char *key = memmem(img.data, img.len, "\1\0\0\0N", 5);
+                unsigned char *block;
+
+                assert_non_null(key);
+                block = (unsigned char *)key + 5;
+                assert_int_equal(
+                        block[fx.sh->model_off[0] + offsetof(ls_lm_t, hot_pos)],
+                        1);
+                block[fx.sh->model_off[0] + offsetof(ls_lm_t, hot_pos)] = 0;
+                assert_null(ls_shard_load(fx.ms, img.data, img.len, fx.err,
+                                          sizeof(fx.err)));
+                assert_non_null(strstr(fx.err, "hot-lead ring position"));
+        }
+        fx_free(&fx);
+        /* 90 models, each with a ring */
+        y = malloc(cap);
+        assert_non_null(y);
+        n = (size_t)snprintf(y, cap, "models:\n");
+        for (i = 0; i < 90; i++)
+                n += (size_t)snprintf(
+                        y + n, cap - n,
+                        "  - id: m%d\n    engagement:\n      rules:\n"
+                        "        - {id: r1, event: e1, points: 1}\n"
+                        "    grades: [{name: A}]\n    bands: [{name: cold}]\n"
+                        "    hot: {points: 18, within: 1h, track: 2}\n",
+                        i);
+        fx_init(&fx, y);
+        free(y);
+        assert_int_equal(fx_event(&fx, "L", "a1", "e1", T0, 0), LS_OK);
+        ls_buf_reset(&img);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        sh = reload(&fx, &img);
+        ls_buf_reset(&again);
+        assert_int_equal(ls_shard_save(sh, &again), LS_OK);
+        assert_memory_equal(again.data, img.data, img.len);
+        ls_shard_destroy(sh);
+        fx_free(&fx);
+        /* a reload into a model with hot but no rules (no contributions) */
+        fx_init(&fx, TRACK2);
+        fx_init(&fy, "models:\n  - id: m\n    engagement:\n      rules: []\n"
+                     "    grades: [{name: A}]\n    bands: [{name: cold}]\n"
+                     "    hot: {points: 18, within: 1h, track: 4}\n");
+        assert_int_equal(fx_event(&fx, "L", "a1", "e1", T0, 0), LS_OK);
+        sh = ls_shard_migrate(fx.sh, fy.ms, fx.err, sizeof(fx.err));
+        if (!sh)
+                fail_msg("migrate: %s", fx.err);
+        assert_non_null(ls_ring(sh, 0, 0));
+        assert_int_equal(ls_ring(sh, 0, 0)->n, 1);
+        assert_int_equal(ls_shard_check(sh, fx.err, sizeof(fx.err)), LS_OK);
+        ls_shard_destroy(sh);
+        fx_free(&fy);
+        fx_free(&fx);
+        ls_buf_free(&img);
+        ls_buf_free(&again);
+}
+
 static void test_model_keys(void **state) {
         static const char *const bad[] = {
                 "models:\n  - id: m\n    alert_attributes: [a, a]\n"
@@ -1166,6 +1298,7 @@ int main(void) {
                 cmocka_unit_test(test_no_alerts_no_state),
                 cmocka_unit_test(test_model_keys),
                 cmocka_unit_test(test_attribute_values_shared),
+                cmocka_unit_test(test_ring_edges),
                 cmocka_unit_test(test_ring_given_back_exactly),
                 cmocka_unit_test(test_rings_memory),
         };
