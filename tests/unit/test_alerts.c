@@ -27,6 +27,7 @@
 #include "leadscore/ls_model.h"
 
 #include "avro_fixture.h"
+#include "image_fixture.h"
 
 #define MIN (60LL * 1000)
 #define HOUR (60 * MIN)
@@ -490,7 +491,7 @@ static void feed(fx_t *fx, int from, int to, ls_buf_t *out) {
 }
 
 static void test_snapshot_mid_history(void **state) {
-        ls_buf_t a, b, img, again;
+        ls_buf_t a, b, img;
         ls_shard_t *sh;
         fx_t fa, fb;
 
@@ -500,16 +501,11 @@ static void test_snapshot_mid_history(void **state) {
         ls_buf_init(&a);
         ls_buf_init(&b);
         ls_buf_init(&img);
-        ls_buf_init(&again);
         feed(&fa, 0, 400, &a);
         feed(&fb, 0, 200, &b);
         assert_int_equal(ls_shard_save(fb.sh, &img), LS_OK);
-        sh = ls_shard_load(fb.ms, img.data, img.len, fb.err, sizeof(fb.err));
-        if (!sh)
-                fail_msg("load: %s", fb.err);
-        assert_int_equal(ls_shard_save(sh, &again), LS_OK);
-        assert_int_equal(again.len, img.len);
-        assert_memory_equal(again.data, img.data, img.len);
+        sh = fx_image_load(fb.ms, &img);
+        fx_image_expect(sh, &img);
         ls_shard_destroy(fb.sh);
         fb.sh = sh;
         feed(&fb, 200, 400, &b);
@@ -520,7 +516,6 @@ static void test_snapshot_mid_history(void **state) {
         ls_buf_free(&a);
         ls_buf_free(&b);
         ls_buf_free(&img);
-        ls_buf_free(&again);
         fx_free(&fa);
         fx_free(&fb);
 }
@@ -975,19 +970,10 @@ static void image_formats_agree(fx_t *fx, const ls_buf_t *img6) {
         ls_buf_init(&img5);
         ls_buf_init(&again);
         assert_int_equal(ls_shard_save_format(fx->sh, &img5, 5), LS_OK);
-        sh = ls_shard_load(fx->ms, img5.data, img5.len, fx->err,
-                           sizeof(fx->err));
-        if (!sh)
-                fail_msg("load 5: %s", fx->err);
-        assert_int_equal(ls_shard_save(sh, &again), LS_OK);
-        assert_int_equal(again.len, img6->len);
-        assert_memory_equal(again.data, img6->data, img6->len);
+        sh = fx_image_load(fx->ms, &img5);
+        fx_image_expect(sh, img6);
         ls_shard_destroy(sh);
-        sh = ls_shard_load(fx->ms, img6->data, img6->len, fx->err,
-                           sizeof(fx->err));
-        if (!sh)
-                fail_msg("load 6: %s", fx->err);
-        ls_buf_reset(&again);
+        sh = fx_image_load(fx->ms, img6);
         assert_int_equal(ls_shard_save_format(sh, &again, 5), LS_OK);
         assert_int_equal(again.len, img5.len);
         assert_memory_equal(again.data, img5.data, img5.len);
@@ -999,7 +985,7 @@ static void image_formats_agree(fx_t *fx, const ls_buf_t *img6) {
 
 static void test_rings_memory(void **state) {
         ls_shard_stats_t st, st2;
-        ls_buf_t img, mid, again;
+        ls_buf_t img, mid;
         ls_shard_t *sh;
         size_t block;
         fx_t fx, fy;
@@ -1020,14 +1006,9 @@ static void test_rings_memory(void **state) {
         assert_true(st.lead_model_bytes - block < 30 * 1144 / 301);
         ls_buf_init(&img);
         ls_buf_init(&mid);
-        ls_buf_init(&again);
         assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
-        sh = ls_shard_load(fx.ms, img.data, img.len, fx.err, sizeof(fx.err));
-        if (!sh)
-                fail_msg("load: %s", fx.err);
-        assert_int_equal(ls_shard_save(sh, &again), LS_OK);
-        assert_int_equal(again.len, img.len);
-        assert_memory_equal(again.data, img.data, img.len);
+        sh = fx_image_load(fx.ms, &img);
+        fx_image_expect(sh, &img);
         ls_shard_stats(sh, &st2);
         assert_int_equal(st2.lead_model_bytes, st.lead_model_bytes);
         assert_int_equal(ls_shard_check(sh, fx.err, sizeof(fx.err)), LS_OK);
@@ -1036,19 +1017,12 @@ static void test_rings_memory(void **state) {
         /* the same leads, restored at 150 */
         feed_spread(&fy, 0, 150);
         assert_int_equal(ls_shard_save(fy.sh, &mid), LS_OK);
-        sh = ls_shard_load(fy.ms, mid.data, mid.len, fy.err, sizeof(fy.err));
-        if (!sh)
-                fail_msg("load: %s", fy.err);
         ls_shard_destroy(fy.sh);
-        fy.sh = sh;
+        fy.sh = fx_image_load(fy.ms, &mid);
         feed_spread(&fy, 150, 300);
-        ls_buf_reset(&again);
-        assert_int_equal(ls_shard_save(fy.sh, &again), LS_OK);
-        assert_int_equal(again.len, img.len);
-        assert_memory_equal(again.data, img.data, img.len);
+        fx_image_expect(fy.sh, &img);
         ls_buf_free(&img);
         ls_buf_free(&mid);
-        ls_buf_free(&again);
         fx_free(&fx);
         fx_free(&fy);
 }
@@ -1128,16 +1102,6 @@ static const char *const TRACK2 =
         "    grades: [{name: A}]\n    bands: [{name: cold}]\n"
         "    hot: {points: 18, within: 1h, track: 2}\n";
 
-/* @returns a shard loaded from @p img, or fails the test. */
-static ls_shard_t *reload(fx_t *fx, const ls_buf_t *img) {
-        ls_shard_t *sh = ls_shard_load(fx->ms, img->data, img->len, fx->err,
-                                       sizeof(fx->err));
-
-        if (!sh)
-                fail_msg("load: %s", fx->err);
-        return sh;
-}
-
 /*
  * The edges of giving rings back: which ring the sweep gives back depends
  * only on the entries a ring holds now (not on ones overwritten), so a
@@ -1149,7 +1113,7 @@ static ls_shard_t *reload(fx_t *fx, const ls_buf_t *img) {
 static void test_ring_edges(void **state) {
         const int64_t b4 = T0 + 4 * HOUR; /* a sweep period starts (2h) */
         const int64_t x = b4 - 2 * HOUR + 10 * MIN;
-        ls_buf_t img, again;
+        ls_buf_t img;
         ls_shard_t *sh;
         fx_t fx, fy;
         size_t n, cap = 1 << 16;
@@ -1166,20 +1130,17 @@ static void test_ring_edges(void **state) {
         assert_int_equal(fx_event(&fx, "L", "a3", "e1", x - 55 * MIN, 0),
                          LS_OK);
         ls_buf_init(&img);
-        ls_buf_init(&again);
         assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
         fx_init(&fy, TRACK2);
         ls_shard_destroy(fy.sh);
-        fy.sh = reload(&fy, &img);
+        fy.sh = fx_image_load(fy.ms, &img);
         assert_int_equal(fx_event(&fx, "Z", "z1", "e0", b4, 0), LS_OK);
         assert_int_equal(fx_event(&fy, "Z", "z1", "e0", b4, 0), LS_OK);
         assert_int_equal(fx.sh->pools[0].live, 0);
         assert_int_equal(fy.sh->pools[0].live, 0);
         ls_buf_reset(&img);
         assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
-        assert_int_equal(ls_shard_save(fy.sh, &again), LS_OK);
-        assert_int_equal(again.len, img.len);
-        assert_memory_equal(again.data, img.data, img.len);
+        fx_image_expect(fy.sh, &img);
         fx_free(&fy);
         /* an entry exactly at stream time - lateness - within goes (an
          * event at stream time - lateness would not count it), one a
@@ -1227,10 +1188,8 @@ static void test_ring_edges(void **state) {
         assert_int_equal(fx_event(&fx, "L", "a1", "e1", T0, 0), LS_OK);
         ls_buf_reset(&img);
         assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
-        sh = reload(&fx, &img);
-        ls_buf_reset(&again);
-        assert_int_equal(ls_shard_save(sh, &again), LS_OK);
-        assert_memory_equal(again.data, img.data, img.len);
+        sh = fx_image_load(fx.ms, &img);
+        fx_image_expect(sh, &img);
         ls_shard_destroy(sh);
         fx_free(&fx);
         /* a reload into a model with hot but no rules (no contributions) */
@@ -1249,7 +1208,6 @@ static void test_ring_edges(void **state) {
         fx_free(&fy);
         fx_free(&fx);
         ls_buf_free(&img);
-        ls_buf_free(&again);
 }
 
 static void test_model_keys(void **state) {
