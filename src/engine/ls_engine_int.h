@@ -35,8 +35,9 @@
  *
  * Hot-lead rings live in a pool per model, not in the block: a lead has
  * one only while one of its entries can still count. A ring is taken on
- * a lead's first scoring event and given back by the sweep (ls_ring_sweep,
- * each ls_ring_sweep_ms() of stream time) when its newest entry is at or before
+ * a lead's first scoring event and given back by the sweep of its pool
+ * (ls_ring_sweep, each period of the pool's reach, lateness + within, of
+ * stream time, at least an hour) when its newest entry is at or before
  * stream time - lateness - within: no event that is not late can reach
  * it again. A ring taken anew starts empty at position 0, which holds
  * the same live entries in the same order as the old ring would have
@@ -169,12 +170,14 @@ typedef struct ls_ring_pool_s {
         size_t n_chunks;
         size_t rec_size;
         size_t ref_off;
-        size_t clear;   /* payload bytes zeroed when a ring is taken */
-        int64_t reach;  /* lateness + within; > LS_TIME_MAX: never swept */
-        uint32_t track; /* hot-lead ring slots */
-        uint32_t made;  /* records made */
-        uint32_t free1; /* 1 + the first free record, 0 none */
-        uint32_t live;  /* records held by leads */
+        size_t clear;     /* payload bytes zeroed when a ring is taken */
+        int64_t reach;    /* lateness + within; > LS_TIME_MAX: never swept */
+        int64_t sweep_ms; /* the period of its sweeps: reach, >= 1h */
+        int64_t epoch;    /* stream time / sweep_ms at the last; -1 */
+        uint32_t track;   /* hot-lead ring slots */
+        uint32_t made;    /* records made */
+        uint32_t free1;   /* 1 + the first free record, 0 none */
+        uint32_t live;    /* records held by leads */
 } ls_ring_pool_t;
 
 #define LS_RING_CHUNK 1024u
@@ -242,12 +245,11 @@ struct ls_shard_s {
         size_t alert_off;    /* alert state in a block */
         size_t *contrib_off; /* per model: contributions, 0 none */
         /* rings: per model its hot-lead rings, then per suppression rule
-         * its burst rings (pools[n_models + r]); sweep_ms, sweep_epoch */
+         * its burst rings (pools[n_models + r]) */
         ls_ring_pool_t *pools;
-        ls_strtab_t attrs;   /* alert attribute values */
-        int64_t sweep_ms;    /* stream time between sweeps */
-        int64_t sweep_epoch; /* stream time / sweep_ms at the last
-                                * sweep; -1 none */
+        ls_strtab_t attrs;  /* alert attribute values */
+        int64_t next_sweep; /* stream time at which a pool's next
+                             * period starts (INT64_MAX none) */
         /* the format 5 image layout (ls_shard_image.c): the block's
          * stretches there, and each ring's parts */
         ls_img_seg_t *img_segs;
@@ -599,26 +601,20 @@ size_t ls_ring_pool_bytes(const ls_ring_pool_t *p);
 ls_err_t ls_ring_take(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
                       ls_ring_t **rp);
 
-/** Gives back every ring no event can reach any more (see the layout
- *  above); run when stream time enters a new period of sweep_ms. */
+/** In each pool whose period stream time has entered since its last
+ *  sweep, gives back every ring no event can reach any more (see the
+ *  layout above): a ring is kept at most about twice as long as it can
+ *  count. */
 void ls_ring_sweep(ls_shard_t *sh);
 
-/** @returns the sweep period of @p sh: the shortest reach of its pools,
- *  at least LS_RING_SWEEP_MIN_MS, so that a ring is kept at most about
- *  twice as long as it can count. */
-int64_t ls_ring_sweep_ms(const ls_shard_t *sh);
+/** Sets each pool's period as of stream time (a loaded or migrated shard
+ *  sweeps when a live one would). */
+void ls_ring_sweep_start(ls_shard_t *sh);
 
-/** The sweep, when stream time entered a new epoch since the last. */
+/** The sweep, when stream time entered a pool's new period. */
 static inline void ls_ring_sweep_due(ls_shard_t *sh) {
-        int64_t e;
-
-        if (sh->stream_time < 0)
-                return;
-        e = sh->stream_time / sh->sweep_ms;
-        if (e > sh->sweep_epoch) {
-                sh->sweep_epoch = e;
+        if (sh->stream_time >= 0 && sh->stream_time >= sh->next_sweep)
                 ls_ring_sweep(sh);
-        }
 }
 
 /*

@@ -17,6 +17,9 @@ void ls_ring_pool_init(ls_ring_pool_t *p, size_t rec_size, size_t ref_off,
         p->ref_off = ref_off;
         p->clear = clear;
         p->reach = reach;
+        p->sweep_ms =
+                reach < LS_RING_SWEEP_MIN_MS ? LS_RING_SWEEP_MIN_MS : reach;
+        p->epoch = -1;
         p->track = track;
 }
 
@@ -105,17 +108,6 @@ ls_err_t ls_burst_ring_take(ls_shard_t *sh, uint32_t lead, size_t r,
         return err;
 }
 
-int64_t ls_ring_sweep_ms(const ls_shard_t *sh) {
-        size_t k, n = sh->ms->n_models + sh->ms->n_suppress;
-        int64_t best = INT64_MAX;
-
-        for (k = 0; k < n; k++)
-                if (sh->pools[k].ref_off && sh->pools[k].reach <= LS_TIME_MAX &&
-                    sh->pools[k].reach < best)
-                        best = sh->pools[k].reach;
-        return best < LS_RING_SWEEP_MIN_MS ? LS_RING_SWEEP_MIN_MS : best;
-}
-
 /* @returns the latest time among the entries ring @p r of pool @p k holds
  * now (entries overwritten since do not count), INT64_MIN none. */
 static int64_t ls_ring_newest(const ls_shard_t *sh, size_t k, ls_ring_t *r) {
@@ -137,18 +129,52 @@ static int64_t ls_ring_newest(const ls_shard_t *sh, size_t k, ls_ring_t *r) {
         return newest;
 }
 
+/* The stream time at which the next period of a pool starts. */
+static void ls_ring_next_sweep(ls_shard_t *sh) {
+        size_t k, n = sh->ms->n_models + sh->ms->n_suppress;
+
+        sh->next_sweep = INT64_MAX;
+        for (k = 0; k < n; k++) {
+                const ls_ring_pool_t *p = &sh->pools[k];
+
+                if (p->ref_off && p->reach <= LS_TIME_MAX &&
+                    (p->epoch + 1) * p->sweep_ms < sh->next_sweep)
+                        sh->next_sweep = (p->epoch + 1) * p->sweep_ms;
+        }
+}
+
+void ls_ring_sweep_start(ls_shard_t *sh) {
+        size_t k, n = sh->ms->n_models + sh->ms->n_suppress;
+
+        for (k = 0; k < n; k++) {
+                ls_ring_pool_t *p = &sh->pools[k];
+
+                if (p->ref_off)
+                        p->epoch = sh->stream_time < 0
+                                           ? -1
+                                           : sh->stream_time / p->sweep_ms;
+        }
+        ls_ring_next_sweep(sh);
+}
+
 void ls_ring_sweep(ls_shard_t *sh) {
         size_t k, n = sh->ms->n_models + sh->ms->n_suppress;
 
         for (k = 0; k < n; k++) {
                 ls_ring_pool_t *p = &sh->pools[k];
-                int64_t bound;
+                int64_t bound, e;
                 uint32_t i;
 
                 /* an event that is not late is at or after stream time -
                  * lateness, and counts entries newer than its time -
                  * within: reach is lateness + within */
-                if (!p->live || p->reach > LS_TIME_MAX)
+                if (!p->ref_off || p->reach > LS_TIME_MAX)
+                        continue;
+                e = sh->stream_time / p->sweep_ms;
+                if (e <= p->epoch)
+                        continue;
+                p->epoch = e;
+                if (!p->live)
                         continue;
                 bound = sh->stream_time - p->reach;
                 for (i = 0; i < p->made; i++) {
@@ -164,4 +190,5 @@ void ls_ring_sweep(ls_shard_t *sh) {
                         p->live--;
                 }
         }
+        ls_ring_next_sweep(sh);
 }

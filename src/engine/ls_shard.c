@@ -297,7 +297,6 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                 return NULL;
         sh->ms = ms;
         sh->stream_time = INT64_MIN;
-        sh->sweep_epoch = -1;
         sh->model_off = ls_calloc(ms->n_models ? ms->n_models : 1,
                                   sizeof(*sh->model_off));
         sh->scored =
@@ -358,7 +357,7 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                                 sh->supp_rule_off[m], sizeof(ls_supp_ring_t),
                                 ls_reach(ms, s->within_ms), 0);
         }
-        sh->sweep_ms = ls_ring_sweep_ms(sh);
+        ls_ring_sweep_start(sh);
         sh->block_size = off;
         sh->leads = ls_lead_table_new(sh->block_size);
         if (!sh->leads || ls_etypes_build(sh) != 0 ||

@@ -483,8 +483,6 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 goto fail;
         }
         sh->stream_time = (int64_t)stream_time;
-        if (sh->stream_time >= 0)
-                sh->sweep_epoch = sh->stream_time / sh->sweep_ms;
         if (!ls_time_ok(sh->stream_time, INT64_MIN)) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                           "shard state: stream time %lld out of range "
@@ -581,6 +579,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                           r.len - r.off, r.off);
                 goto fail;
         }
+        ls_ring_sweep_start(sh); /* the periods a live shard is in */
         if (ls_heap_rebuild(sh) != LS_OK) {
                 ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
                 goto fail;

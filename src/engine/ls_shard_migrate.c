@@ -276,8 +276,7 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
         if (!sh)
                 goto nomem;
         sh->stream_time = osh->stream_time;
-        if (sh->stream_time >= 0) /* the new set's period */
-                sh->sweep_epoch = sh->stream_time / sh->sweep_ms;
+        ls_ring_sweep_start(sh); /* the new set's periods */
         sh->stats = osh->stats;
         for (i = 0; i < n; i++) {
                 const char *key = ls_lead_table_key(osh->leads, (uint32_t)i);
