@@ -423,13 +423,14 @@ size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
                 if (sh->pools[m].ref_off)
                         rings += sh->pools[m].rec_size;
         ls_shard_destroy(sh);
-        /* the block, its rings (as if every lead were active at once),
-         * its own attribute values (as long as they may be), a 64-byte
-         * key, an index entry and a decay timer per model, doubled for
-         * the table's and the allocator's slack */
+        /* the block, a 64-byte key, an index entry and a decay timer per
+         * model, doubled for the table's and the allocator's slack; then
+         * its rings, as if every lead were active at once (a flood of
+         * new leads is), and its own attribute values, as long as they
+         * may be */
         rings += ms->n_alert_attrs * (LS_ALERT_ATTR_BYTES + 32);
-        return 2 *
-               (block + rings + 64 + 16 + ms->n_models * sizeof(ls_timer_t));
+        return 2 * (block + 64 + 16 + ms->n_models * sizeof(ls_timer_t)) +
+               rings;
 }
 
 /*
