@@ -94,6 +94,7 @@ static const char SET_A[] =
         "      stay: {min_grade: A, min_band: cold}\n"
         "    hot: {points: 30, within: 24h, events: [demo_request], "
         "rearm_after: 7d}\n"
+        "    alert_attributes: [email, industry]\n"
         "  - id: phone\n"
         "    engagement:\n"
         "      rules:\n"
