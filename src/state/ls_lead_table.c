@@ -2,7 +2,9 @@
  * ls_lead_table.c - open-addressing hash index over chunked lead blocks.
  *
  * Index: power-of-two array of slots {hash, lead index + 1}, linear
- * probing, grown at 70% load. Blocks: chunks of LS_LT_CHUNK blocks.
+ * probing, grown at 70% load. Blocks: chunks of 2^shift blocks, the
+ * fewest (from 2^LS_LT_SHIFT_MIN to 2^LS_LT_SHIFT_MAX) that make
+ * LS_LT_CHUNK_BYTES.
  * Keys: an arena of large chunks, each key NUL-terminated. Nothing is
  * ever freed before the table itself (leads are not deleted).
  */
@@ -15,7 +17,11 @@
 #include "leadscore/ls_alloc.h"
 #include "leadscore/ls_hash.h"
 
-#define LS_LT_CHUNK 4096             /* blocks per chunk */
+#define LS_LT_SHIFT_MIN 12 /* 4,096 blocks per chunk, at least */
+#define LS_LT_SHIFT_MAX 16
+#define LS_LT_CHUNK_BYTES                                                      \
+        ((size_t)4 << 20)            /* so that most of a chunk is
+                                             * in huge pages */
 #define LS_LT_KEY_CHUNK (256 * 1024) /* bytes per key arena chunk */
 #define LS_LT_HUGE ((size_t)2 << 20) /* a transparent huge page */
 
@@ -26,6 +32,7 @@ typedef struct ls_lt_slot_s {
 
 struct ls_lead_table_s {
         size_t block_size;
+        unsigned shift; /* 2^shift blocks per chunk */
         ls_lt_slot_t *slots;
         size_t n_slots; /* power of two */
         size_t count;
@@ -46,7 +53,7 @@ struct ls_lead_table_s {
  * of creating (or restoring) leads. Smaller chunks come from calloc.
  */
 static size_t ls_lt_chunk_bytes(const ls_lead_table_t *lt) {
-        return LS_LT_CHUNK * lt->block_size;
+        return ((size_t)1 << lt->shift) * lt->block_size;
 }
 
 /* The mapping ends at the chunk's last page: its partial huge page, if
@@ -57,13 +64,20 @@ static size_t ls_lt_map_bytes(const ls_lead_table_t *lt) {
         return (ls_lt_chunk_bytes(lt) + page - 1) / page * page;
 }
 
-static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt) {
+/* 1 when chunk @p k is mapped in huge pages: not the first, so that a
+ * table of a few leads (a partition of a small topic) holds the pages it
+ * touches, not 2 MiB. */
+static int ls_lt_chunk_huge(const ls_lead_table_t *lt, size_t k) {
+        return k > 0 && ls_lt_chunk_bytes(lt) >= LS_LT_HUGE;
+}
+
+static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt, size_t k) {
         size_t size = ls_lt_map_bytes(lt);
         unsigned char *p, *aligned;
         size_t head;
 
-        if (ls_lt_chunk_bytes(lt) < LS_LT_HUGE)
-                return ls_calloc(LS_LT_CHUNK, lt->block_size);
+        if (!ls_lt_chunk_huge(lt, k))
+                return ls_calloc((size_t)1 << lt->shift, lt->block_size);
         p = mmap(NULL, size + LS_LT_HUGE, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
@@ -78,8 +92,9 @@ static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt) {
         return aligned;
 }
 
-static void ls_lt_chunk_free(const ls_lead_table_t *lt, unsigned char *c) {
-        if (ls_lt_chunk_bytes(lt) < LS_LT_HUGE)
+static void ls_lt_chunk_free(const ls_lead_table_t *lt, size_t k,
+                             unsigned char *c) {
+        if (!ls_lt_chunk_huge(lt, k))
                 ls_free(c);
         else if (c)
                 munmap(c, ls_lt_map_bytes(lt));
@@ -91,6 +106,11 @@ ls_lead_table_t *ls_lead_table_new(size_t block_size) {
         if (!lt)
                 return NULL;
         lt->block_size = block_size ? block_size : 1;
+        for (lt->shift = LS_LT_SHIFT_MIN;
+             lt->shift < LS_LT_SHIFT_MAX &&
+             ((size_t)1 << lt->shift) * lt->block_size < LS_LT_CHUNK_BYTES;
+             lt->shift++)
+                ;
         lt->n_slots = 1024;
         lt->slots = ls_calloc(lt->n_slots, sizeof(*lt->slots));
         if (!lt->slots) {
@@ -107,7 +127,7 @@ void ls_lead_table_destroy(ls_lead_table_t *lt) {
         if (!lt)
                 return;
         for (i = 0; i < lt->n_chunks; i++)
-                ls_lt_chunk_free(lt, lt->chunks[i]);
+                ls_lt_chunk_free(lt, i, lt->chunks[i]);
         for (i = 0; i < lt->n_key_chunks; i++)
                 ls_free(lt->key_chunks[i]);
         ls_free(lt->chunks);
@@ -209,7 +229,7 @@ static int64_t ls_lt_create(ls_lead_table_t *lt, const char *key,
 
         if (lt->count >= UINT32_MAX - 1)
                 return -1;
-        if (idx / LS_LT_CHUNK == lt->n_chunks) {
+        if (idx >> lt->shift == lt->n_chunks) {
                 unsigned char *chunk;
 
                 if (lt->n_chunks == lt->size_chunks) {
@@ -222,11 +242,11 @@ static int64_t ls_lt_create(ls_lead_table_t *lt, const char *key,
                         lt->chunks = c;
                         lt->size_chunks = ns;
                 }
-                chunk = ls_lt_chunk_alloc(lt);
+                chunk = ls_lt_chunk_alloc(lt, lt->n_chunks);
                 if (!chunk)
                         return -1;
                 lt->chunks[lt->n_chunks++] = chunk;
-                lt->bytes += LS_LT_CHUNK * lt->block_size;
+                lt->bytes += ls_lt_chunk_bytes(lt);
         }
         if (lt->count == lt->size_keys) {
                 size_t ns = lt->size_keys ? lt->size_keys * 2 : 1024;
@@ -281,8 +301,9 @@ int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key, size_t key_len,
 }
 
 void *ls_lead_table_block(const ls_lead_table_t *lt, uint32_t idx) {
-        return lt->chunks[idx / LS_LT_CHUNK] +
-               (size_t)(idx % LS_LT_CHUNK) * lt->block_size;
+        return lt->chunks[idx >> lt->shift] +
+               (size_t)(idx & (((uint32_t)1 << lt->shift) - 1)) *
+                       lt->block_size;
 }
 
 const char *ls_lead_table_key(const ls_lead_table_t *lt, uint32_t idx) {
