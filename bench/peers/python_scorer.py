@@ -219,7 +219,9 @@ class Scorer:
                 "total": total, "fit": s["fit"], "engagement": s["eng"], "prev_total": prev,
                 "grade": m.grades[g]["name"], "band": m.bands[b]["name"],
                 "cell": "%s%d" % (m.grades[g]["name"], b + 1), "mql": s["mql"],
-                "reasons": reasons}
+                "reasons": reasons,
+                # a points model's: no probability, no features
+                "probability": None, "features": []}
 
     def event(self, ev):
         props = ev["properties"]
