@@ -1073,7 +1073,9 @@ static int ls_dedupe_seen(const ls_shard_t *sh, ls_lead_hdr_t *hdr,
 
 /* Keeps the latest values of the set's alert attributes that profile
  * update @p in sets (the last field of a name wins; "" clears).
- * @returns LS_OK or LS_ERR_NOMEM. */
+ * @returns LS_OK or LS_ERR_NOMEM (some names may be set already: the
+ * input is refused, and out of memory stops the pipeline, which applies
+ * the update again after a restart). */
 static ls_err_t ls_attrs_update(ls_shard_t *sh, uint32_t lead,
                                 const ls_input_t *in) {
         size_t k, i;

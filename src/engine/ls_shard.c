@@ -428,7 +428,7 @@ size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
          * its rings, as if every lead were active at once (a flood of
          * new leads is), and its own attribute values, as long as they
          * may be */
-        rings += ms->n_alert_attrs * (LS_ALERT_ATTR_BYTES + 32);
+        rings += ms->n_alert_attrs * (LS_ALERT_ATTR_BYTES + 80);
         return 2 * (block + 64 + 16 + ms->n_models * sizeof(ls_timer_t)) +
                rings;
 }

@@ -56,7 +56,9 @@ uint32_t ls_strtab_put(ls_strtab_t *t, const char *s, size_t len) {
         uint32_t id;
         ls_strent_t *e;
 
-        if ((t->live + 1) * 10 > t->n_slots * 7 &&
+        if (t->n == UINT32_MAX - 1)
+                return 0; /* numbers are 32-bit */
+        if (((size_t)t->live + 1) * 10 > t->n_slots * 7 &&
             ls_strtab_rehash(t, t->n_slots ? t->n_slots * 2 : 64) != 0)
                 return 0;
         for (j = (size_t)h & (t->n_slots - 1); t->slots[j];
@@ -71,14 +73,14 @@ uint32_t ls_strtab_put(ls_strtab_t *t, const char *s, size_t len) {
                 id = t->free_ids[--t->n_free];
         } else {
                 if (t->n == t->size) {
-                        size_t ns = t->size ? t->size * 2 : 64;
+                        size_t ns = t->size ? (size_t)t->size * 2 : 64;
                         ls_strent_t *ents =
                                 ls_realloc(t->ents, ns * sizeof(*ents));
 
                         if (!ents)
                                 return 0;
                         t->ents = ents;
-                        t->size = ns;
+                        t->size = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
                 }
                 id = ++t->n;
                 t->ents[id - 1].s = NULL;

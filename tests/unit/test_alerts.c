@@ -1210,6 +1210,62 @@ static void test_ring_edges(void **state) {
         ls_buf_free(&img);
 }
 
+/*
+ * What an image holds does not depend on a shard's history: value numbers
+ * (reused after a value is freed) are not written, and a restored shard
+ * sweeps its rings when the live one does, not at its first event.
+ */
+static void test_images_independent_of_history(void **state) {
+        ls_kv_t x[1] = {{"name", "x"}}, y[1] = {{"name", "y"}},
+                z[1] = {{"name", "z"}}, none[1] = {{"name", ""}};
+        ls_buf_t img, live;
+        ls_shard_t *sh;
+        fx_t fx;
+
+        (void)state;
+        fx_init(&fx, MODEL);
+        assert_int_equal(fx_profile(&fx, "A", T0, x, 1), LS_OK);
+        assert_int_equal(fx_profile(&fx, "B", T0, y, 1), LS_OK);
+        assert_int_equal(fx_profile(&fx, "A", T0 + 1, none, 1), LS_OK);
+        assert_int_equal(fx_profile(&fx, "C", T0 + 1, z, 1), LS_OK);
+        /* C took x's number: 1 for C, 2 for B here, the other way round
+         * in a shard loaded from the image */
+        assert_int_equal(*ls_attr_ref(fx.sh, 2, 0), 1);
+        ls_buf_init(&img);
+        ls_buf_init(&live);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        sh = fx_image_load(fx.ms, &img);
+        assert_int_equal(*ls_attr_ref(sh, 2, 0), 2);
+        fx_image_expect(sh, &img);
+        ls_shard_destroy(sh);
+        fx_free(&fx);
+
+        /* a ring kept by the sweep at T0 + 2h (its entry 1h50m), out of
+         * reach from T0 + 3h50m on but held until the next period at
+         * T0 + 4h: restored in the period, it is held as long */
+        fx_init(&fx, TRACK2);
+        assert_int_equal(fx_event(&fx, "L", "l1", "e1", T0 + 110 * MIN, 0),
+                         LS_OK);
+        assert_int_equal(fx_event(&fx, "Z", "z1", "e0", T0 + 121 * MIN, 0),
+                         LS_OK);
+        ls_buf_reset(&img);
+        assert_int_equal(ls_shard_save(fx.sh, &img), LS_OK);
+        sh = fx_image_load(fx.ms, &img);
+        assert_int_equal(fx_event(&fx, "Z", "z2", "e0", T0 + 235 * MIN, 0),
+                         LS_OK);
+        assert_int_equal(fx.sh->pools[0].live, 1);
+        assert_int_equal(ls_shard_save(fx.sh, &live), LS_OK);
+        ls_shard_destroy(fx.sh);
+        fx.sh = sh; /* the restored one, the same event */
+        assert_int_equal(fx_event(&fx, "Z", "z2", "e0", T0 + 235 * MIN, 0),
+                         LS_OK);
+        assert_int_equal(fx.sh->pools[0].live, 1);
+        fx_image_expect(fx.sh, &live);
+        ls_buf_free(&img);
+        ls_buf_free(&live);
+        fx_free(&fx);
+}
+
 static void test_model_keys(void **state) {
         static const char *const bad[] = {
                 "models:\n  - id: m\n    alert_attributes: [a, a]\n"
@@ -1257,6 +1313,7 @@ int main(void) {
                 cmocka_unit_test(test_model_keys),
                 cmocka_unit_test(test_attribute_values_shared),
                 cmocka_unit_test(test_ring_edges),
+                cmocka_unit_test(test_images_independent_of_history),
                 cmocka_unit_test(test_ring_given_back_exactly),
                 cmocka_unit_test(test_rings_memory),
         };
