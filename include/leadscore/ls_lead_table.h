@@ -35,6 +35,11 @@ int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key, size_t key_len,
  */
 int ls_lead_table_reserve(ls_lead_table_t *lt, size_t n);
 
+/** Starts loading the index entry where lead @p key would be, for a
+ *  ls_lead_table_get() of it soon after (a hint: nothing changes). */
+void ls_lead_table_prefetch(const ls_lead_table_t *lt, const char *key,
+                            size_t key_len);
+
 /** @returns the state block of lead @p idx. */
 void *ls_lead_table_block(const ls_lead_table_t *lt, uint32_t idx);
 /** @returns the NUL-terminated key of lead @p idx. */

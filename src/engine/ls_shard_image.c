@@ -51,6 +51,7 @@
 #define LS_SHARD_MAGIC "LSSH"
 #define LS_SHARD_FORMAT 6u
 #define LS_SHARD_FORMAT_OLDEST 3u
+#define LS_LOAD_AHEAD 8 /* leads whose index entries a load prefetches */
 
 static ls_err_t ls_put32(ls_buf_t *b, uint32_t v) {
         return ls_buf_append(b, &v, sizeof(v));
@@ -424,12 +425,72 @@ static const char *ls_lead_load6(ls_shard_t *sh, uint32_t lead,
         return NULL;
 }
 
+/*
+ * @returns the offset of the format 6 lead after the one at @p off, read
+ * only as far as its lengths, or 0 when they do not hold (the load proper
+ * says what is wrong). For prefetching the index entries of leads ahead.
+ */
+static size_t ls_lead_skip6(const ls_shard_t *sh, const ls_reader_t *r,
+                            size_t off) {
+        const unsigned char *b;
+        uint32_t klen, v;
+        size_t k;
+
+        if (r->len - off < 4)
+                return 0;
+        memcpy(&klen, r->p + off, 4);
+        if (r->len - off - 4 < (size_t)klen + sh->block_size)
+                return 0;
+        off += 4 + klen;
+        b = r->p + off;
+        off += sh->block_size;
+        for (k = 0; k < sh->ms->n_alert_attrs; k++) {
+                if (off >= r->len || r->len - off - 1 < r->p[off])
+                        return 0;
+                off += 1 + (size_t)r->p[off];
+        }
+        for (k = 0; k < sh->ms->n_models + sh->ms->n_suppress; k++) {
+                const ls_ring_pool_t *p = &sh->pools[k];
+                size_t size;
+
+                if (!p->ref_off)
+                        continue;
+                memcpy(&v, b + p->ref_off, 4);
+                if (!v)
+                        continue;
+                if (k < sh->ms->n_models) {
+                        if (r->len - off < 4)
+                                return 0;
+                        memcpy(&v, r->p + off, 4);
+                        if (v > p->track)
+                                return 0;
+                        size = 4 +
+                               (size_t)v * (sizeof(int64_t) + sizeof(int32_t) +
+                                            sizeof(ls_hot_ev_t));
+                } else {
+                        ls_supp_ring_t ring;
+
+                        if (r->len - off < sizeof(ring))
+                                return 0;
+                        memcpy(&ring, r->p + off, sizeof(ring));
+                        size = sizeof(ring) +
+                               (size_t)ring.n *
+                                       sh->burst_ent_size[k - sh->ms->n_models];
+                }
+                if (r->len - off < size)
+                        return 0;
+                off += size;
+        }
+        return off;
+}
+
 ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                           char *errstr, size_t errstr_size) {
         ls_reader_t r = {data, len, 0};
         char magic[4], version[LS_MODEL_VERSION_LEN + 1] = {0};
         uint32_t format, n_models, block_size, dedupe;
         uint64_t stream_time, n, i;
+        size_t ahead;
         ls_shard_t *sh;
 
         if (ls_get(&r, magic, 4) || memcmp(magic, LS_SHARD_MAGIC, 4) != 0) {
@@ -519,12 +580,29 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                           (unsigned long long)n);
                 goto fail;
         }
+        ahead = r.off;
+        for (i = 0; format >= 6 && ahead && i < LS_LOAD_AHEAD && i < n; i++)
+                ahead = ls_lead_skip6(sh, &r, ahead);
         for (i = 0; i < n; i++) {
                 size_t at = r.off;
                 const char *bad;
                 uint32_t klen;
                 int64_t idx;
                 int created;
+
+                /* the index entry of a lead LS_LOAD_AHEAD on: a cache miss
+                 * each, overlapped with this lead's copy */
+                if (format >= 6 && ahead && i + LS_LOAD_AHEAD < n) {
+                        size_t next = ls_lead_skip6(sh, &r, ahead);
+
+                        if (next) { /* its key is within the image */
+                                memcpy(&klen, r.p + ahead, 4);
+                                ls_lead_table_prefetch(
+                                        sh->leads,
+                                        (const char *)r.p + ahead + 4, klen);
+                        }
+                        ahead = next;
+                }
 
                 if (ls_get(&r, &klen, 4) || klen == 0 || klen > r.len - r.off ||
                     memchr(r.p + r.off, '\0', klen) != NULL) {

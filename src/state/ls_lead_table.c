@@ -317,3 +317,10 @@ size_t ls_lead_table_count(const ls_lead_table_t *lt) {
 size_t ls_lead_table_bytes(const ls_lead_table_t *lt) {
         return lt->bytes;
 }
+
+void ls_lead_table_prefetch(const ls_lead_table_t *lt, const char *key,
+                            size_t key_len) {
+        uint64_t h = ls_hash64(key, key_len);
+
+        __builtin_prefetch(&lt->slots[(size_t)h & (lt->n_slots - 1)]);
+}
