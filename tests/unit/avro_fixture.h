@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "leadscore/ls_buf.h"
+
 /* @returns the schema of @p file under @p dir of the source tree (e.g.
  * "schemas", "alert.avsc"); fails the test when it does not parse. */
 static avro_schema_t fx_load_schema(const char *dir, const char *file) {
@@ -32,6 +34,28 @@ static avro_schema_t fx_load_schema(const char *dir, const char *file) {
                 fail_msg("%s: %s", path, avro_strerror());
         free(text);
         return s;
+}
+
+/* Reads the Avro datum of @p buf into @p v; fails the test when avro-c
+ * cannot. */
+static inline void fx_avro_read(const ls_buf_t *buf, avro_value_t *v) {
+        avro_reader_t r = avro_reader_memory(buf->data, (int64_t)buf->len);
+
+        if (avro_value_read(r, v))
+                fail_msg("read: %s", avro_strerror());
+        avro_reader_free(r);
+}
+
+/* Fails the test unless avro-c writes @p v back as the bytes of @p buf
+ * (it read all of them, and nothing is left out). */
+static inline void fx_avro_same_bytes(avro_value_t *v, const ls_buf_t *buf) {
+        static char bytes[8192];
+        avro_writer_t wr = avro_writer_memory(bytes, sizeof(bytes));
+
+        assert_int_equal(avro_value_write(wr, v), 0);
+        assert_int_equal(avro_writer_tell(wr), (int64_t)buf->len);
+        assert_memory_equal(bytes, buf->data, buf->len);
+        avro_writer_free(wr);
 }
 
 #endif /* LS_TEST_AVRO_FIXTURE_H */

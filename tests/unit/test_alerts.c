@@ -683,21 +683,10 @@ static int get_branch(avro_value_t *rec, const char *name, avro_value_t *br) {
 
 /* avro-c writes @p v back as the very bytes of @p buf: the encoder wrote
  * the whole record, nothing more. */
-static void same_as_avro_c(avro_value_t *v, const ls_buf_t *buf) {
-        static char bytes[8192];
-        avro_writer_t wr = avro_writer_memory(bytes, sizeof(bytes));
-
-        assert_int_equal(avro_value_write(wr, v), 0);
-        assert_int_equal(avro_writer_tell(wr), (int64_t)buf->len);
-        assert_memory_equal(bytes, buf->data, buf->len);
-        avro_writer_free(wr);
-}
-
 static void test_avro_alert_fields(void **state) {
         avro_schema_t s = fx_load_schema("schemas", "alert.avsc");
         avro_value_iface_t *iface = avro_generic_class_from_schema(s);
         avro_value_t v, f, c, w, item, br;
-        avro_reader_t r;
         const ls_output_t *o;
         ls_buf_t buf;
         fx_t fx;
@@ -712,11 +701,8 @@ static void test_avro_alert_fields(void **state) {
         ls_buf_init(&buf);
         assert_int_equal(ls_avro_encode_output(&fx.ob, o, &buf), LS_OK);
         avro_generic_value_new(iface, &v);
-        r = avro_reader_memory(buf.data, (int64_t)buf.len);
-        if (avro_value_read(r, &v))
-                fail_msg("read: %s", avro_strerror());
-        avro_reader_free(r);
-        same_as_avro_c(&v, &buf);
+        fx_avro_read(&buf, &v);
+        fx_avro_same_bytes(&v, &buf);
         get_str(&v, "alert", "mql");
         assert_int_equal(get_branch(&v, "condition", &c), 1);
         assert_int_equal(get_branch(&c, "enter", &br), 1);
@@ -765,11 +751,8 @@ static void test_avro_alert_fields(void **state) {
         ls_buf_reset(&buf);
         assert_int_equal(ls_avro_encode_output(&fx.ob, o, &buf), LS_OK);
         avro_generic_value_new(iface, &v);
-        r = avro_reader_memory(buf.data, (int64_t)buf.len);
-        if (avro_value_read(r, &v))
-                fail_msg("read: %s", avro_strerror());
-        avro_reader_free(r);
-        same_as_avro_c(&v, &buf);
+        fx_avro_read(&buf, &v);
+        fx_avro_same_bytes(&v, &buf);
         assert_int_equal(get_branch(&v, "condition", &c), 1);
         assert_int_equal(get_branch(&c, "enter", &br), 0);
         assert_int_equal(get_branch(&c, "window", &w), 1);
@@ -799,7 +782,6 @@ static void test_avro_alert_compat(void **state) {
         avro_schema_t old = fx_load_schema("tests/unit", "alert_v1.avsc");
         avro_value_iface_t *wiface, *riface;
         avro_value_t wv, rv;
-        avro_reader_t r;
         const ls_output_t *o;
         ls_buf_t buf;
         fx_t fx;
@@ -818,10 +800,7 @@ static void test_avro_alert_compat(void **state) {
         avro_generic_value_new(wiface, &rv);
         avro_resolved_writer_new_value(riface, &wv);
         avro_resolved_writer_set_dest(&wv, &rv);
-        r = avro_reader_memory(buf.data, (int64_t)buf.len);
-        if (avro_value_read(r, &wv))
-                fail_msg("read: %s", avro_strerror());
-        avro_reader_free(r);
+        fx_avro_read(&buf, &wv);
         get_str(&rv, "alert", "mql");
         get_str(&rv, "lead_id", "ada");
         assert_int_equal(get_num(&rv, "total"), 100);
