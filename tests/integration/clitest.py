@@ -30,6 +30,20 @@ def finish():
     print("ok")
 
 
+def gen_history(out_dir, leads, seed, timeout=120):
+    """bench/gen_history.py's history of `leads` leads from `seed`, written
+    into out_dir: returns the paths of its history.jsonl and
+    outcomes.jsonl (truth.json is beside them)."""
+    gen = subprocess.run([sys.executable or "/usr/bin/python3",
+                          os.path.join(SRC, "bench", "gen_history.py"),
+                          "--leads", str(leads), "--seed", str(seed),
+                          "--out", out_dir], capture_output=True,
+                         timeout=timeout)
+    assert gen.returncode == 0, gen.stderr.decode()
+    return (os.path.join(out_dir, "history.jsonl"),
+            os.path.join(out_dir, "outcomes.jsonl"))
+
+
 def run(args, stdin=None, timeout=120):
     """`leadscore ARGS` with stdin (bytes, or None): (status, stdout,
     stderr), the outputs decoded."""

@@ -19,11 +19,9 @@ bad history lines and usage errors give their exit status and messages.
 """
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
-from clitest import (SRC, check, finish)
+from clitest import (SRC, check, finish, gen_history)
 from clitest import run as cli_run
 
 TIMEOUT = 120
@@ -67,12 +65,7 @@ def spearman(a, b):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="ls-calibrate-")
-    gen = subprocess.run([sys.executable, os.path.join(SRC, "bench", "gen_history.py"),
-                          "--leads", str(LEADS), "--seed", str(SEED), "--out", tmp],
-                         timeout=TIMEOUT)
-    assert gen.returncode == 0
-    hist = os.path.join(tmp, "history.jsonl")
-    outc = os.path.join(tmp, "outcomes.jsonl")
+    hist, outc = gen_history(tmp, LEADS, SEED, TIMEOUT)
     truth = json.load(open(os.path.join(tmp, "truth.json")))
     outcomes = [json.loads(x) for x in open(outc)]
     base = ["--model", MODEL, "--input", hist, "--outcomes", outc]

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 
-from clitest import (SRC, check, finish)
+from clitest import (SRC, check, finish, gen_history)
 from clitest import run as cli_run
 
 TIMEOUT = 120
@@ -191,12 +191,7 @@ def main():
         skip("python3-pil is not installed (scripts/install-deps.sh installs it)")
 
     tmp = tempfile.mkdtemp(prefix="ls-calibrate-html-")
-    gen = subprocess.run([sys.executable, os.path.join(SRC, "bench", "gen_history.py"),
-                          "--leads", str(LEADS), "--seed", str(SEED), "--out", tmp],
-                         timeout=TIMEOUT)
-    assert gen.returncode == 0
-    hist = os.path.join(tmp, "history.jsonl")
-    outc = os.path.join(tmp, "outcomes.jsonl")
+    hist, outc = gen_history(tmp, LEADS, SEED, TIMEOUT)
     base = ["--model", MODEL, "--input", hist, "--outcomes", outc]
     page = os.path.join(tmp, "report.html")
 

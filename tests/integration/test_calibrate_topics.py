@@ -28,9 +28,9 @@ import json
 import math
 import os
 import subprocess
-import sys
 
 import lsharness as h
+from clitest import gen_history
 
 BROKERS = "mock kafka"
 TIMEOUT = 600
@@ -49,15 +49,6 @@ def calibrate(args, timeout=300):
     p = subprocess.run([h.LEADSCORE, "calibrate"] + args, capture_output=True,
                        timeout=timeout)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-
-def generate(d):
-    gen = subprocess.run([sys.executable,
-                          os.path.join(h.SOURCE_DIR, "bench", "gen_history.py"),
-                          "--leads", str(LEADS), "--seed", str(SEED),
-                          "--out", d], capture_output=True, timeout=120)
-    assert gen.returncode == 0, gen.stderr
-    return os.path.join(d, "history.jsonl"), os.path.join(d, "outcomes.jsonl")
 
 
 def flush(prod):
@@ -131,7 +122,7 @@ def test_calibrate_topics():
                       topics=h.DEFAULT_TOPICS + [OUTCOMES, BAD_OUTCOMES])
     try:
         d = h.tmpdir()
-        hist, outc = generate(d)
+        hist, outc = gen_history(d, LEADS, SEED)
         n = produce_history(broker.address, hist)
         out_lines = [l.rstrip("\n") for l in open(outc)]
         produce_located(broker.address, OUTCOMES,

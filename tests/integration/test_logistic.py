@@ -26,6 +26,7 @@ import os
 import subprocess
 
 import lsharness as h
+from clitest import gen_history
 import order_common as oc
 
 BROKERS = "mock kafka"
@@ -47,12 +48,9 @@ def cli(*args, check=True):
 
 
 def history(d):
-    subprocess.run(["/usr/bin/python3",
-                    os.path.join(h.SOURCE_DIR, "bench", "gen_history.py"),
-                    "--leads", str(LEADS), "--seed", "5", "--out", d],
-                   check=True, capture_output=True, timeout=120)
+    hist, _ = gen_history(d, LEADS, 5)
     recs = []
-    with open(os.path.join(d, "history.jsonl")) as f:
+    with open(hist) as f:
         for line in f:
             r = json.loads(line)
             if r["kind"] == "event":
