@@ -12,12 +12,12 @@
  * Invariants: engagement is always in [floor, max]; `engagement` is the
  * value last reported, `base` the value right after the last activity
  * (decay is a function of base and the time since `anchor`); every lead /
- * model with a pending decay step has timer_due set, and the timer heap
- * holds a wake-up for it at or before timer_due (wake_due is the earliest
- * such wake-up, INT64_MAX when none is known). A wake-up that pops before
- * timer_due is re-armed at timer_due, so activity, which moves timer_due
- * later, costs no heap operation; the firing order is still exactly
- * (timer_due, lead, model).
+ * model with a pending decay step has timer_due set, and the shard's
+ * wake-ups (ls_timerq.h) hold one for it at or before timer_due (wake_due
+ * is the earliest such wake-up, INT64_MAX when none is known). A wake-up
+ * that pops before timer_due is re-armed at timer_due, so activity, which
+ * moves timer_due later, costs no queue operation; the firing order is
+ * still exactly (timer_due, lead, model).
  * Everything the apply path calls is static here, so that the compiler
  * can inline it; only what the colder files share is extern.
  * Nothing here reads a clock: all time is event time.
@@ -203,78 +203,21 @@ int64_t ls_next_due(const ls_shard_t *sh, size_t m, ls_lm_t *lm) {
         return ls_decay_next_due(model, lm);
 }
 
-/*
- * Timer heap, ordered by (due, lead, model): deterministic firing order.
- */
-
-static void ls_heap_sift_up(ls_timer_t *h, size_t i) {
-        while (i > 0) {
-                size_t p = (i - 1) / 2;
-                ls_timer_t t;
-
-                if (!ls_timer_less(&h[i], &h[p]))
-                        break;
-                t = h[i];
-                h[i] = h[p];
-                h[p] = t;
-                i = p;
-        }
-}
-
-static void ls_heap_sift_down(ls_timer_t *h, size_t n, size_t i) {
-        for (;;) {
-                size_t l = 2 * i + 1, r = l + 1, s = i;
-                ls_timer_t t;
-
-                if (l < n && ls_timer_less(&h[l], &h[s]))
-                        s = l;
-                if (r < n && ls_timer_less(&h[r], &h[s]))
-                        s = r;
-                if (s == i)
-                        break;
-                t = h[i];
-                h[i] = h[s];
-                h[s] = t;
-                i = s;
-        }
-}
-
-static ls_err_t ls_heap_push(ls_shard_t *sh, int64_t due, uint32_t lead,
+/* Queues a wake-up of model @p model of @p lead at @p due. */
+static ls_err_t ls_wake_push(ls_shard_t *sh, int64_t due, uint32_t lead,
                              uint32_t model) {
-        if (sh->n_heap == sh->size_heap) {
-                size_t n = sh->size_heap ? sh->size_heap * 2 : 1024;
-                ls_timer_t *h = ls_realloc(sh->heap, n * sizeof(*h));
-
-                if (!h)
-                        return LS_ERR_NOMEM;
-                sh->heap = h;
-                sh->size_heap = n;
-        }
-        sh->heap[sh->n_heap].due = due;
-        sh->heap[sh->n_heap].lead = lead;
-        sh->heap[sh->n_heap].model = model;
-        ls_heap_sift_up(sh->heap, sh->n_heap);
-        sh->n_heap++;
-        return LS_OK;
-}
-
-static ls_timer_t ls_heap_pop(ls_shard_t *sh) {
-        ls_timer_t top = sh->heap[0];
-
-        sh->heap[0] = sh->heap[--sh->n_heap];
-        ls_heap_sift_down(sh->heap, sh->n_heap, 0);
-        return top;
+        return ls_tq_push(&sh->tq, due, lead, model) ? LS_ERR_NOMEM : LS_OK;
 }
 
 /*
- * Rebuilds the heap with exactly one wake-up per pending timer, at its due
- * time: after a restore, and when superseded wake-ups dominate the heap.
+ * Rebuilds the wake-ups with exactly one per pending timer, at its due
+ * time: after a restore, and when superseded wake-ups dominate.
  */
-ls_err_t ls_heap_rebuild(ls_shard_t *sh) {
+ls_err_t ls_timers_rebuild(ls_shard_t *sh) {
         size_t i, n = ls_lead_table_count(sh->leads), m;
         ls_err_t err;
 
-        sh->n_heap = 0;
+        ls_tq_clear(&sh->tq, sh->stream_time);
         sh->live_timers = 0;
         memset(sh->scored, 0, sh->ms->n_models * sizeof(*sh->scored));
         for (i = 0; i < n; i++) {
@@ -288,7 +231,7 @@ ls_err_t ls_heap_rebuild(ls_shard_t *sh) {
                                 continue;
                         sh->live_timers++;
                         lm->wake_due = lm->timer_due;
-                        err = ls_heap_push(sh, lm->timer_due, (uint32_t)i,
+                        err = ls_wake_push(sh, lm->timer_due, (uint32_t)i,
                                            (uint32_t)m);
                         if (err)
                                 return err;
@@ -297,12 +240,12 @@ ls_err_t ls_heap_rebuild(ls_shard_t *sh) {
         return LS_OK;
 }
 
-/* Makes sure a wake-up at or before lm->timer_due is in the heap. */
+/* Makes sure a wake-up at or before lm->timer_due is queued. */
 static ls_err_t ls_arm(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {
         if (lm->timer_due == INT64_MAX || lm->wake_due <= lm->timer_due)
                 return LS_OK;
         lm->wake_due = lm->timer_due;
-        return ls_heap_push(sh, lm->timer_due, lead, m);
+        return ls_wake_push(sh, lm->timer_due, lead, m);
 }
 
 ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {
@@ -316,8 +259,9 @@ ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {
         if (due == INT64_MAX)
                 return LS_OK;
         sh->live_timers++;
-        if (sh->n_heap > 4096 && sh->n_heap > 2 * sh->live_timers)
-                return ls_heap_rebuild(sh);
+        if (ls_tq_count(&sh->tq) > 4096 &&
+            ls_tq_count(&sh->tq) > 2 * sh->live_timers)
+                return ls_timers_rebuild(sh);
         return ls_arm(sh, lead, m, lm);
 }
 
@@ -565,10 +509,20 @@ static ls_err_t ls_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
                 sh->stream_time = time;
                 ls_ring_sweep_due(sh);
         }
-        while (sh->n_heap > 0 && sh->heap[0].due <= sh->stream_time) {
-                ls_timer_t t = ls_heap_pop(sh);
-                ls_lm_t *lm = ls_lm(sh, t.lead, t.model);
+        for (;;) {
+                const ls_timer_t *next;
+                ls_timer_t t;
+                ls_lm_t *lm;
+                size_t k;
+                int got = ls_tq_pop_due(&sh->tq, sh->stream_time, &t);
 
+                if (got <= 0)
+                        return got < 0 ? LS_ERR_NOMEM : LS_OK;
+                /* the next wake-up is one of the next three: its lead is
+                 * loaded while this one fires */
+                for (k = 0; (next = ls_tq_upcoming(&sh->tq, k)) && k < 3; k++)
+                        __builtin_prefetch(ls_lm(sh, next->lead, next->model));
+                lm = ls_lm(sh, t.lead, t.model);
                 if (lm->wake_due == t.due)
                         lm->wake_due = INT64_MAX;
                 if (lm->timer_due == t.due)
@@ -578,7 +532,6 @@ static ls_err_t ls_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
                 if (err)
                         return err;
         }
-        return LS_OK;
 }
 
 /*

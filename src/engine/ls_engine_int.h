@@ -62,6 +62,7 @@
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_hash.h"
 #include "leadscore/ls_lead_table.h"
+#include "engine/ls_timerq.h"
 
 #define LS_LM_MQL 0x1
 #define LS_LM_HOT_ALERTED 0x2 /* hot_last is valid */
@@ -78,7 +79,7 @@ typedef struct ls_lead_hdr_s {
 typedef struct ls_lm_s {
         int64_t anchor;    /* time of the last activity; INT64_MIN none */
         int64_t timer_due; /* next decay step; INT64_MAX none */
-        int64_t wake_due;  /* earliest heap wake-up; INT64_MAX none */
+        int64_t wake_due;  /* earliest queued wake-up; INT64_MAX none */
         int64_t hot_last;  /* time of the last hot-lead alert */
         uint64_t fit_bits; /* fit rules currently matching */
         int32_t fit;
@@ -207,12 +208,6 @@ typedef struct ls_img_seg_s {
         size_t mem, img, len;
 } ls_img_seg_t;
 
-typedef struct ls_timer_s {
-        int64_t due;
-        uint32_t lead;
-        uint32_t model;
-} ls_timer_t;
-
 /*
  * Event types the model set knows (rule types and hot-lead types), in a
  * case-insensitive hash table built once per shard: one lookup per event
@@ -263,8 +258,7 @@ struct ls_shard_s {
         int64_t record_time; /* the timestamp of the record of the input
                               * being applied; 0: none (backfill) */
         int64_t stream_time;
-        ls_timer_t *heap;
-        size_t n_heap, size_heap;
+        ls_timerq_t tq; /* decay wake-ups (ls_timerq.h) */
         size_t live_timers;
         size_t max_leads;       /* 0: no cap (ls_shard_set_max_leads) */
         uint64_t *scored;       /* per model: leads with an output (seq > 0) */
@@ -466,14 +460,6 @@ static inline int32_t ls_clamp_fit(const ls_model_t *m, int64_t v) {
         return ls_sat32(v);
 }
 
-static inline int ls_timer_less(const ls_timer_t *a, const ls_timer_t *b) {
-        if (a->due != b->due)
-                return a->due < b->due;
-        if (a->lead != b->lead)
-                return a->lead < b->lead;
-        return a->model < b->model;
-}
-
 /* 1 when @p t is @p none or a time within 0 .. LS_TIME_MAX. */
 static inline int ls_time_ok(int64_t t, int64_t none) {
         return t == none || (t >= 0 && t <= LS_TIME_MAX);
@@ -515,7 +501,7 @@ ls_err_t ls_settle(ls_shard_t *sh, uint32_t lead, size_t m, ls_lm_t *lm,
                    int32_t prev_fit, int32_t prev_eng, const ls_change_t *ch,
                    ls_outbuf_t *ob);
 
-/** Sets @p lm's next decay timer and makes sure the heap wakes for it. */
+/** Sets @p lm's next decay timer and makes sure a wake-up is queued. */
 ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm);
 
 /** @returns the value of event field @p name (properties, then event_type
@@ -540,11 +526,10 @@ int64_t ls_decay_next_due(const ls_model_t *m, const ls_lm_t *lm);
 int64_t ls_next_due(const ls_shard_t *sh, size_t m, ls_lm_t *lm);
 
 /**
- * Rebuilds @p sh's timer heap (one wake-up per pending timer) and its
- * scored-lead counts from the lead blocks. @returns LS_OK or
- * LS_ERR_NOMEM.
+ * Rebuilds @p sh's wake-ups (one per pending timer) and its scored-lead
+ * counts from the lead blocks. @returns LS_OK or LS_ERR_NOMEM.
  */
-ls_err_t ls_heap_rebuild(ls_shard_t *sh);
+ls_err_t ls_timers_rebuild(ls_shard_t *sh);
 
 /**
  * Makes room for one more element in the array @p arr of @p *sizep

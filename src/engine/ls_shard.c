@@ -297,6 +297,7 @@ ls_shard_t *ls_shard_new(const ls_modelset_t *ms) {
                 return NULL;
         sh->ms = ms;
         sh->stream_time = INT64_MIN;
+        ls_tq_init(&sh->tq);
         sh->model_off = ls_calloc(ms->n_models ? ms->n_models : 1,
                                   sizeof(*sh->model_off));
         sh->scored =
@@ -399,7 +400,7 @@ void ls_shard_destroy(ls_shard_t *sh) {
              sh->undo && k < sh->ms->n_suppress * sh->ms->n_models; k++)
                 ls_free(sh->undo[k].slots);
         ls_free(sh->undo);
-        ls_free(sh->heap);
+        ls_tq_free(&sh->tq);
         ls_free(sh);
 }
 
@@ -470,8 +471,7 @@ void ls_shard_stats(const ls_shard_t *sh, ls_shard_stats_t *stats) {
         stats->leads = ls_lead_table_count(sh->leads);
         held += sh->attrs.bytes; /* the values, each once */
         stats->state_bytes = ls_lead_table_bytes(sh->leads) + rings +
-                             ls_strtab_bytes(&sh->attrs) +
-                             sh->size_heap * sizeof(ls_timer_t);
+                             ls_strtab_bytes(&sh->attrs) + ls_tq_bytes(&sh->tq);
         /* a lead's block, and the rings leads hold, on average */
         stats->lead_model_bytes =
                 !sh->ms->n_models ? 0

@@ -251,26 +251,14 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
         size_t n = ls_lead_table_count(sh->leads), i, m;
         const char *bad;
 
-        if (sh->n_heap > sh->size_heap ||
+        if (ls_tq_count(&sh->tq) < sh->live_timers ||
             sh->live_timers > n * sh->ms->n_models)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                 "timer heap: %zu entries in %zu, %zu live",
-                                 sh->n_heap, sh->size_heap, sh->live_timers);
-        for (i = 0; i < sh->n_heap; i++) {
-                if (sh->heap[i].lead >= n ||
-                    sh->heap[i].model >= sh->ms->n_models)
-                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                         "timer heap entry %zu: lead %u "
-                                         "model %u out of range",
-                                         i, (unsigned)sh->heap[i].lead,
-                                         (unsigned)sh->heap[i].model);
-                if (i > 0 &&
-                    ls_timer_less(&sh->heap[i], &sh->heap[(i - 1) / 2]))
-                        return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
-                                         "timer heap: entry %zu is due "
-                                         "before its parent",
-                                         i);
-        }
+                                 "timers: %zu wake-ups, %zu live",
+                                 ls_tq_count(&sh->tq), sh->live_timers);
+        if ((bad = ls_tq_check(&sh->tq, n, sh->ms->n_models, &i)))
+                return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
+                                 "timer wake-up %zu: %s", i, bad);
         for (m = 0; m < sh->ms->n_models + sh->ms->n_suppress; m++) {
                 const ls_ring_pool_t *p = &sh->pools[m];
                 uint32_t held = 0, free = 0, f;

@@ -2,7 +2,7 @@
  * ls_shard_image.c - a shard's state as a flat image: ls_shard_save()
  * writes the header and every lead's block as it is in memory,
  * ls_shard_load() reads one back, checking every field the engine would
- * compute with (ls_lead_check()) and rebuilding the timer heap, so that a
+ * compute with (ls_lead_check()) and rebuilding the timer wake-ups, so that a
  * loaded shard scores exactly as the saved one would have.
  */
 #include "leadscore/ls_engine.h"
@@ -79,7 +79,7 @@ static void ls_block_to_image(const ls_shard_t *sh, uint32_t lead,
                 ls_ring_t *r = ls_ring(sh, lead, m);
                 uint32_t track = sh->pools[m].track;
 
-                /* wake-ups are heap bookkeeping, rebuilt by the loader as
+                /* wake-ups are queue bookkeeping, rebuilt by the loader as
                  * wake_due = timer_due: write that, so that an image of a
                  * restored shard equals the image it was restored from */
                 memcpy(dst + sh->img_model_off[m] + offsetof(ls_lm_t, wake_due),
@@ -658,7 +658,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 goto fail;
         }
         ls_ring_sweep_start(sh); /* the periods a live shard is in */
-        if (ls_heap_rebuild(sh) != LS_OK) {
+        if (ls_timers_rebuild(sh) != LS_OK) {
                 ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
                 goto fail;
         }

@@ -332,7 +332,7 @@ ls_shard_t *ls_shard_migrate(const ls_shard_t *osh, const ls_modelset_t *ms,
                                 goto nomem;
                 }
         }
-        if (ls_heap_rebuild(sh) != LS_OK)
+        if (ls_timers_rebuild(sh) != LS_OK)
                 goto nomem;
         return sh;
 nomem:
