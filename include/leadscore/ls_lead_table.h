@@ -29,7 +29,7 @@ int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key, size_t key_len,
                           int create, int *createdp);
 
 /**
- * Makes room for @p n leads in all (index and key array), so that
+ * Makes room for @p n leads in the index, so that
  * filling the table to n does not rehash. @returns 0, or -1 when memory
  * is short (the table is unchanged).
  */

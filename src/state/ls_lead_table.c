@@ -5,8 +5,12 @@
  * probing, grown at 70% load. Blocks: chunks of 2^shift blocks, the
  * fewest (from 2^LS_LT_SHIFT_MIN to 2^LS_LT_SHIFT_MAX) that make
  * LS_LT_CHUNK_BYTES.
- * Keys: an arena of large chunks, each key NUL-terminated. Nothing is
- * ever freed before the table itself (leads are not deleted).
+ * Keys: each block is preceded by LS_LT_KEY_BYTES holding its key when
+ * it is short (up to 23 bytes, NUL-padded; the last byte 0), else a
+ * pointer to it in an arena of large chunks (the last byte 1). A lookup
+ * then reads the key from the lines of the block it is about to use,
+ * not from two other places. Nothing is ever freed before the table
+ * itself (leads are not deleted).
  */
 #include "leadscore/ls_lead_table.h"
 
@@ -24,6 +28,7 @@
                                              * in huge pages */
 #define LS_LT_KEY_CHUNK (256 * 1024) /* bytes per key arena chunk */
 #define LS_LT_HUGE ((size_t)2 << 20) /* a transparent huge page */
+#define LS_LT_KEY_BYTES 24           /* before each block */
 
 typedef struct ls_lt_slot_s {
         uint32_t hash; /* upper 32 bits of the key hash */
@@ -32,19 +37,24 @@ typedef struct ls_lt_slot_s {
 
 struct ls_lead_table_s {
         size_t block_size;
+        size_t stride;  /* LS_LT_KEY_BYTES + the block, rounded to 8 */
         unsigned shift; /* 2^shift blocks per chunk */
         ls_lt_slot_t *slots;
         size_t n_slots; /* power of two */
         size_t count;
         unsigned char **chunks; /* block chunks */
         size_t n_chunks, size_chunks;
-        const char **keys; /* key of each lead */
-        size_t size_keys;
         char **key_chunks;
         size_t n_key_chunks, size_key_chunks;
         size_t key_used; /* bytes used in the last key chunk */
         size_t bytes;
 };
+
+/* Lead @p idx's key bytes, then its block. */
+static unsigned char *ls_lt_record(const ls_lead_table_t *lt, uint32_t idx) {
+        return lt->chunks[idx >> lt->shift] +
+               (size_t)(idx & (((uint32_t)1 << lt->shift) - 1)) * lt->stride;
+}
 
 /*
  * A chunk of blocks, zeroed. A chunk of a huge page or more is mapped on
@@ -53,7 +63,7 @@ struct ls_lead_table_s {
  * of creating (or restoring) leads. Smaller chunks come from calloc.
  */
 static size_t ls_lt_chunk_bytes(const ls_lead_table_t *lt) {
-        return ((size_t)1 << lt->shift) * lt->block_size;
+        return ((size_t)1 << lt->shift) * lt->stride;
 }
 
 /* The mapping ends at the chunk's last page: its partial huge page, if
@@ -77,7 +87,7 @@ static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt, size_t k) {
         size_t head;
 
         if (!ls_lt_chunk_huge(lt, k))
-                return ls_calloc((size_t)1 << lt->shift, lt->block_size);
+                return ls_calloc((size_t)1 << lt->shift, lt->stride);
         p = mmap(NULL, size + LS_LT_HUGE, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
@@ -106,9 +116,10 @@ ls_lead_table_t *ls_lead_table_new(size_t block_size) {
         if (!lt)
                 return NULL;
         lt->block_size = block_size ? block_size : 1;
+        lt->stride = LS_LT_KEY_BYTES + ((lt->block_size + 7) & ~(size_t)7);
         for (lt->shift = LS_LT_SHIFT_MIN;
              lt->shift < LS_LT_SHIFT_MAX &&
-             ((size_t)1 << lt->shift) * lt->block_size < LS_LT_CHUNK_BYTES;
+             ((size_t)1 << lt->shift) * lt->stride < LS_LT_CHUNK_BYTES;
              lt->shift++)
                 ;
         lt->n_slots = 1024;
@@ -132,7 +143,6 @@ void ls_lead_table_destroy(ls_lead_table_t *lt) {
                 ls_free(lt->key_chunks[i]);
         ls_free(lt->chunks);
         ls_free(lt->key_chunks);
-        ls_free(lt->keys);
         ls_free(lt->slots);
         ls_free(lt);
 }
@@ -149,8 +159,8 @@ static int ls_lt_rehash(ls_lead_table_t *lt, size_t n) {
 
                 if (!s.idx1)
                         continue;
-                h = ls_hash64(lt->keys[s.idx1 - 1],
-                              strlen(lt->keys[s.idx1 - 1]));
+                h = ls_hash64(ls_lead_table_key(lt, s.idx1 - 1),
+                              strlen(ls_lead_table_key(lt, s.idx1 - 1)));
                 for (j = (size_t)h & (n - 1); slots[j].idx1;
                      j = (j + 1) & (n - 1))
                         ;
@@ -174,15 +184,6 @@ int ls_lead_table_reserve(ls_lead_table_t *lt, size_t n) {
                 slots *= 2;
         if (slots > lt->n_slots && ls_lt_rehash(lt, slots) != 0)
                 return -1;
-        if (n > lt->size_keys) {
-                const char **k = ls_realloc(lt->keys, n * sizeof(*k));
-
-                if (!k)
-                        return -1;
-                lt->bytes += (n - lt->size_keys) * sizeof(*k);
-                lt->keys = k;
-                lt->size_keys = n;
-        }
         return 0;
 }
 
@@ -226,6 +227,7 @@ static int64_t ls_lt_create(ls_lead_table_t *lt, const char *key,
                             size_t key_len) {
         uint32_t idx = (uint32_t)lt->count;
         const char *stored;
+        unsigned char *rec;
 
         if (lt->count >= UINT32_MAX - 1)
                 return -1;
@@ -248,20 +250,16 @@ static int64_t ls_lt_create(ls_lead_table_t *lt, const char *key,
                 lt->chunks[lt->n_chunks++] = chunk;
                 lt->bytes += ls_lt_chunk_bytes(lt);
         }
-        if (lt->count == lt->size_keys) {
-                size_t ns = lt->size_keys ? lt->size_keys * 2 : 1024;
-                const char **k = ls_realloc(lt->keys, ns * sizeof(*k));
-
-                if (!k)
+        rec = ls_lt_record(lt, idx);
+        if (key_len < LS_LT_KEY_BYTES) {
+                memcpy(rec, key, key_len); /* the rest is zero */
+        } else {
+                stored = ls_lt_store_key(lt, key, key_len);
+                if (!stored)
                         return -1;
-                lt->bytes += (ns - lt->size_keys) * sizeof(*k);
-                lt->keys = k;
-                lt->size_keys = ns;
+                memcpy(rec, &stored, sizeof(stored));
+                rec[LS_LT_KEY_BYTES - 1] = 1;
         }
-        stored = ls_lt_store_key(lt, key, key_len);
-        if (!stored)
-                return -1;
-        lt->keys[idx] = stored;
         lt->count++;
         return idx;
 }
@@ -284,7 +282,7 @@ int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key, size_t key_len,
 
                 if (lt->slots[i].hash != h32)
                         continue;
-                k = lt->keys[lt->slots[i].idx1 - 1];
+                k = ls_lead_table_key(lt, lt->slots[i].idx1 - 1);
                 if (strncmp(k, key, key_len) == 0 && k[key_len] == '\0')
                         return lt->slots[i].idx1 - 1;
         }
@@ -301,13 +299,17 @@ int64_t ls_lead_table_get(ls_lead_table_t *lt, const char *key, size_t key_len,
 }
 
 void *ls_lead_table_block(const ls_lead_table_t *lt, uint32_t idx) {
-        return lt->chunks[idx >> lt->shift] +
-               (size_t)(idx & (((uint32_t)1 << lt->shift) - 1)) *
-                       lt->block_size;
+        return ls_lt_record(lt, idx) + LS_LT_KEY_BYTES;
 }
 
 const char *ls_lead_table_key(const ls_lead_table_t *lt, uint32_t idx) {
-        return lt->keys[idx];
+        const unsigned char *rec = ls_lt_record(lt, idx);
+        const char *key;
+
+        if (!rec[LS_LT_KEY_BYTES - 1])
+                return (const char *)rec;
+        memcpy(&key, rec, sizeof(key));
+        return key;
 }
 
 size_t ls_lead_table_count(const ls_lead_table_t *lt) {
