@@ -209,34 +209,42 @@ static ls_err_t ls_wake_push(ls_shard_t *sh, int64_t due, uint32_t lead,
         return ls_tq_push(&sh->tq, due, lead, model) ? LS_ERR_NOMEM : LS_OK;
 }
 
-/*
- * Rebuilds the wake-ups with exactly one per pending timer, at its due
- * time: after a restore, and when superseded wake-ups dominate.
- */
-ls_err_t ls_timers_rebuild(ls_shard_t *sh) {
-        size_t i, n = ls_lead_table_count(sh->leads), m;
-        ls_err_t err;
-
+void ls_timers_reset(ls_shard_t *sh) {
         ls_tq_clear(&sh->tq, sh->stream_time);
         sh->live_timers = 0;
         memset(sh->scored, 0, sh->ms->n_models * sizeof(*sh->scored));
-        for (i = 0; i < n; i++) {
-                for (m = 0; m < sh->ms->n_models; m++) {
-                        ls_lm_t *lm = ls_lm(sh, (uint32_t)i, m);
+}
 
-                        if (lm->seq > 0)
-                                sh->scored[m]++;
-                        lm->wake_due = INT64_MAX;
-                        if (lm->timer_due == INT64_MAX)
-                                continue;
-                        sh->live_timers++;
-                        lm->wake_due = lm->timer_due;
-                        err = ls_wake_push(sh, lm->timer_due, (uint32_t)i,
-                                           (uint32_t)m);
-                        if (err)
-                                return err;
-                }
+ls_err_t ls_timers_add_lead(ls_shard_t *sh, uint32_t lead) {
+        size_t m;
+
+        for (m = 0; m < sh->ms->n_models; m++) {
+                ls_lm_t *lm = ls_lm(sh, lead, m);
+
+                if (lm->seq > 0)
+                        sh->scored[m]++;
+                lm->wake_due = INT64_MAX;
+                if (lm->timer_due == INT64_MAX)
+                        continue;
+                sh->live_timers++;
+                lm->wake_due = lm->timer_due;
+                if (ls_wake_push(sh, lm->timer_due, lead, (uint32_t)m))
+                        return LS_ERR_NOMEM;
         }
+        return LS_OK;
+}
+
+/*
+ * Rebuilds the wake-ups with exactly one per pending timer, at its due
+ * time: after a model reload, and when superseded wake-ups dominate.
+ */
+ls_err_t ls_timers_rebuild(ls_shard_t *sh) {
+        size_t i, n = ls_lead_table_count(sh->leads);
+
+        ls_timers_reset(sh);
+        for (i = 0; i < n; i++)
+                if (ls_timers_add_lead(sh, (uint32_t)i))
+                        return LS_ERR_NOMEM;
         return LS_OK;
 }
 

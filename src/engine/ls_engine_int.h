@@ -527,9 +527,13 @@ int64_t ls_next_due(const ls_shard_t *sh, size_t m, ls_lm_t *lm);
 
 /**
  * Rebuilds @p sh's wake-ups (one per pending timer) and its scored-lead
- * counts from the lead blocks. @returns LS_OK or LS_ERR_NOMEM.
+ * counts from the lead blocks: ls_timers_reset(), then
+ * ls_timers_add_lead() of every lead, which a restore does as it loads
+ * each lead (its block still in cache). @returns LS_OK or LS_ERR_NOMEM.
  */
 ls_err_t ls_timers_rebuild(ls_shard_t *sh);
+void ls_timers_reset(ls_shard_t *sh);
+ls_err_t ls_timers_add_lead(ls_shard_t *sh, uint32_t lead);
 
 /**
  * Makes room for one more element in the array @p arr of @p *sizep

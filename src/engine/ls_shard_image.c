@@ -580,6 +580,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                           (unsigned long long)n);
                 goto fail;
         }
+        ls_timers_reset(sh); /* each lead's timers are queued as it loads */
         ahead = r.off;
         for (i = 0; format >= 6 && ahead && i < LS_LOAD_AHEAD && i < n; i++)
                 ahead = ls_lead_skip6(sh, &r, ahead);
@@ -650,6 +651,11 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                                   (unsigned long long)i, at, bad);
                         goto fail;
                 }
+                if (ls_timers_add_lead(sh, (uint32_t)idx) != LS_OK) {
+                        ls_seterr(errstr, errstr_size, LS_ERR_NOMEM,
+                                  "out of memory");
+                        goto fail;
+                }
         }
         if (r.off != r.len) {
                 ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
@@ -658,10 +664,6 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 goto fail;
         }
         ls_ring_sweep_start(sh); /* the periods a live shard is in */
-        if (ls_timers_rebuild(sh) != LS_OK) {
-                ls_seterr(errstr, errstr_size, LS_ERR_NOMEM, "out of memory");
-                goto fail;
-        }
         return sh;
 fail:
         ls_shard_destroy(sh);
