@@ -203,7 +203,7 @@ ls_calib_t *ls_calib_new(const ls_modelset_t *ms, const ls_calib_conf_t *conf,
         for (i = 0; i < cal->n_attrs; i++)
                 if (!(cal->values[i] = ls_lead_table_new(sizeof(uint32_t))))
                         goto nomem;
-        /* blocks follow each other in the table: keep them 8-aligned */
+        /* the parts of a block: keep the doubles after them 8-aligned */
         cal->logit_off =
                 (sizeof(ls_calib_lead_t) +
                  (cal->model->n_rules + cal->n_attrs) * sizeof(uint32_t) + 7) &

@@ -227,9 +227,9 @@ ls_err_t ls_timers_add_lead(ls_shard_t *sh, uint32_t lead) {
                 if (lm->timer_due == INT64_MAX)
                         continue;
                 sh->live_timers++;
-                lm->wake_due = lm->timer_due;
                 if (ls_wake_push(sh, lm->timer_due, lead, (uint32_t)m))
                         return LS_ERR_NOMEM;
+                lm->wake_due = lm->timer_due; /* queued */
         }
         return LS_OK;
 }
@@ -252,8 +252,10 @@ ls_err_t ls_timers_rebuild(ls_shard_t *sh) {
 static ls_err_t ls_arm(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {
         if (lm->timer_due == INT64_MAX || lm->wake_due <= lm->timer_due)
                 return LS_OK;
+        if (ls_wake_push(sh, lm->timer_due, lead, m))
+                return LS_ERR_NOMEM; /* not queued: wake_due unchanged */
         lm->wake_due = lm->timer_due;
-        return ls_wake_push(sh, lm->timer_due, lead, m);
+        return LS_OK;
 }
 
 ls_err_t ls_schedule(ls_shard_t *sh, uint32_t lead, uint32_t m, ls_lm_t *lm) {

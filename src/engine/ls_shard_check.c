@@ -1,8 +1,8 @@
 /*
  * ls_shard_check.c - the shard's invariants, checked: each lead's fields
  * (its suppression state included) are within what the engine computes
- * with (ls_lead_check(), also run on every loaded lead), and ls_shard_check() walks the lead table, the timer
- * heap and the scored counts, as debug builds and tests do after a batch.
+ * with (ls_lead_check(), also run on every loaded lead), and ls_shard_check() walks the lead table, the
+ * decay wake-ups and the scored counts, as debug builds and tests do after a batch.
  */
 #include "leadscore/ls_engine.h"
 
@@ -363,8 +363,8 @@ ls_err_t ls_shard_check(const ls_shard_t *sh, char *errstr,
                                 ls_lead_table_key(sh->leads, (uint32_t)i), bad);
                 for (m = 0; m < sh->ms->n_models; m++) {
                         const ls_lm_t *lm = ls_lm(sh, (uint32_t)i, m);
-                        /* a wake-up at or before a pending timer is in
-                         * the heap (ls_arm) */
+                        /* a wake-up at or before a pending timer is
+                         * queued (ls_arm) */
                         if (lm->timer_due != INT64_MAX &&
                             lm->wake_due > lm->timer_due)
                                 return ls_seterr(

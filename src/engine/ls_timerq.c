@@ -160,11 +160,29 @@ int ls_tq_push(ls_timerq_t *q, int64_t due, uint32_t lead, uint32_t model) {
 }
 
 /*
+ * Brings the far entries that are within the wheel's reach of `cur` into
+ * it (or into near). Each is placed before it is taken off far, so that
+ * a failure (-1, memory short) loses nothing and the next call goes on.
+ */
+static int ls_tq_pull_far(ls_timerq_t *q) {
+        while (q->n_far &&
+               ls_tq_bucket(q->far[0].due) - q->cur < LS_TQ_BUCKETS) {
+                ls_timer_t t = q->far[0];
+
+                if (ls_tq_place(q, &t))
+                        return -1;
+                (void)ls_tq_heap_pop(q->far, &q->n_far);
+        }
+        return 0;
+}
+
+/*
  * Near is empty: moves `cur` on by one bucket, at once over buckets that
  * are empty up to @p upto (the bucket of the time asked for), heaps the
  * new current bucket's entries and brings the far entries that are now
- * within the wheel's reach into it. @returns 0 or -1 (memory short,
- * nothing moved).
+ * within the wheel's reach into it. @returns 0 or -1 (memory short:
+ * `cur` does not move, or it moved and far entries are left to bring in,
+ * which ls_tq_pop_due() does first).
  */
 static int ls_tq_next_bucket(ls_timerq_t *q, int64_t upto) {
         int64_t next = q->cur + 1;
@@ -193,20 +211,13 @@ static int ls_tq_next_bucket(ls_timerq_t *q, int64_t upto) {
                 memset(b, 0, sizeof(*b));
         }
         q->cur = next;
-        while (q->n_far &&
-               ls_tq_bucket(q->far[0].due) - q->cur < LS_TQ_BUCKETS) {
-                ls_timer_t t = q->far[0];
-
-                /* placed first, then taken off far: a failure loses
-                 * nothing (the next call places it again) */
-                if (ls_tq_place(q, &t))
-                        return -1;
-                (void)ls_tq_heap_pop(q->far, &q->n_far);
-        }
-        return 0;
+        return ls_tq_pull_far(q);
 }
 
 int ls_tq_pop_due(ls_timerq_t *q, int64_t now, ls_timer_t *out) {
+        /* what a move of `cur` cut short by a lack of memory left */
+        if (ls_tq_pull_far(q))
+                return -1;
         while (!q->n_near) {
                 if (now < 0 || ls_tq_bucket(now) <= q->cur)
                         return 0; /* the rest is due after now */

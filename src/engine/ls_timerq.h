@@ -7,7 +7,7 @@
  *   near   a heap of every entry of a bucket at or before `cur`;
  *   wheel  a ring of LS_TQ_BUCKETS unsorted buckets, for cur < bucket <
  *          cur + LS_TQ_BUCKETS (one appended entry each);
- *   far    a heap of the entries of later buckets (more than ~224 days
+ *   far    a heap of the entries of later buckets (more than ~199 days
  *          ahead).
  * The near heap's top is the least entry of all, since every other
  * bucket is later. When near is empty and a pop asks for a later bucket,
@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define LS_TQ_SHIFT 23     /* buckets of 2^23 ms, about 2.3 hours */
-#define LS_TQ_BUCKETS 2048 /* the wheel: about 224 days ahead */
+#define LS_TQ_BUCKETS 2048 /* the wheel: about 199 days ahead */
 
 typedef struct ls_timer_s {
         int64_t due;

@@ -3,7 +3,8 @@
  * popped in exactly the order (due, lead, model) that a sort of every
  * entry gives, whatever the mix of entries in the current bucket, the
  * wheel and the far heap, across jumps of stream time, pushes at or
- * before the time being popped, clears, and memory given back.
+ * before the time being popped, clears, memory given back, and
+ * allocations that fail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -229,11 +230,83 @@ static void test_clear_and_memory(void **state) {
         free(r.v);
 }
 
+/* Allocation failures on demand: the test links with --wrap=realloc and
+ * --wrap=calloc (tests/CMakeLists.txt); fail_every > 0 fails one
+ * allocation in fail_every, in the queue's calls only. */
+void *__real_realloc(void *p, size_t n);
+void *__real_calloc(size_t nmemb, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_calloc(size_t nmemb, size_t n);
+static unsigned fail_every, fail_tick;
+
+static int should_fail(void) {
+        return fail_every && ++fail_tick % fail_every == 0;
+}
+
+void *__wrap_realloc(void *p, size_t n) {
+        return should_fail() ? NULL : __real_realloc(p, n);
+}
+
+void *__wrap_calloc(size_t nmemb, size_t n) {
+        return should_fail() ? NULL : __real_calloc(nmemb, n);
+}
+
+/* With allocations failing now and then, a push that fails leaves the
+ * queue as it was, a pop that fails can be repeated, and what comes out
+ * is still every entry, in order. */
+static void test_memory_failures_lose_nothing(void **state) {
+        ls_timerq_t q;
+        ref_t r = {0};
+        ls_timer_t a, b;
+        int64_t now = 1767225600000;
+        size_t round, i, failed_push = 0, failed_pop = 0, popped = 0;
+        int got;
+
+        (void)state;
+        ls_tq_init(&q);
+        for (round = 0; round < 300; round++) {
+                for (i = 0; i < 100; i++) {
+                        int64_t due = now +
+                                      (int64_t)(next_rand() % (2 * HORIZON)) -
+                                      BUCKET;
+                        uint32_t lead = (uint32_t)(next_rand() % 1000);
+
+                        fail_every = 7;
+                        got = ls_tq_push(&q, due, lead, 0);
+                        fail_every = 0;
+                        if (got)
+                                failed_push++;
+                        else
+                                ref_push(&r, due, lead, 0);
+                }
+                now += (int64_t)(next_rand() % (HORIZON / 3));
+                for (;;) {
+                        fail_every = 5;
+                        got = ls_tq_pop_due(&q, now, &a);
+                        fail_every = 0;
+                        if (got < 0) {
+                                failed_pop++;
+                                continue; /* repeated */
+                        }
+                        assert_int_equal(got, ref_pop_due(&r, now, &b));
+                        if (!got)
+                                break;
+                        assert_true(a.due == b.due && a.lead == b.lead);
+                        popped++;
+                }
+                check(&q, &r);
+        }
+        assert_true(failed_push > 100 && failed_pop > 10 && popped > 10000);
+        ls_tq_free(&q);
+        free(r.v);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pops_in_sorted_order),
                 cmocka_unit_test(test_jumps_and_edges),
                 cmocka_unit_test(test_clear_and_memory),
+                cmocka_unit_test(test_memory_failures_lose_nothing),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
