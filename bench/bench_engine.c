@@ -1,9 +1,12 @@
 /*
  * bench_engine.c - in-process benchmarks of leadscore's core on one core:
  *
- *   bench_engine engine   ls_scorer_feed (decode, apply) + encode of
- *                         generated Avro inputs, and the engine alone on
- *                         pre-decoded inputs, in events/s
+ *   bench_engine engine   decode, apply and encode of generated Avro
+ *                         inputs as `run` does them (ls_scorer_read, kept
+ *                         with ls_input_dup, then ls_scorer_apply with a
+ *                         worker's look-ahead, and the encode of every
+ *                         output), and the engine alone on pre-decoded
+ *                         inputs, in events/s
  *   bench_engine decode   leadscore's Avro decoder vs avro-c's generic
  *                         value API (avro_value_read) on the same bytes
  *   bench_engine memory   RSS growth and ls_shard_stats accounting per
@@ -25,11 +28,13 @@
 #include "bench_gen.h"
 #include "bench_util.h"
 #include "codec/ls_avro_int.h"
+#include "leadscore/ls_alloc.h"
 #include "leadscore/ls_buf.h"
 #include "leadscore/ls_codec.h"
 #include "leadscore/ls_engine.h"
 #include "leadscore/ls_model.h"
 #include "leadscore/ls_scorer.h"
+#include "leadscore/ls_workers.h"
 
 typedef struct bench_opts_s {
         size_t events, leads, reps;
@@ -140,6 +145,18 @@ static void bench_events_rate(const bench_opts_t *o, const char *bench,
 
 /* ------------------------------------------------------------- engine */
 
+#define BENCH_RUN 64 /* inputs a worker takes at a time, about */
+
+/* The look-ahead of a worker (ls_workers.c): input @p k of the run at
+ * @p first, at @p stage, when there is one. */
+static void bench_ahead(ls_shard_t **shards, const bench_rec_t *recs,
+                        ls_input_t *const *run, size_t first, size_t k,
+                        size_t n, int stage) {
+        if (k < n && run[k])
+                ls_scorer_prefetch(run[k], &shards[recs[first + k].partition],
+                                   1, stage);
+}
+
 static int bench_cmd_engine(const void *arg) {
         const bench_opts_t *o = arg;
         ls_modelset_t *ms = bench_model(o);
@@ -151,6 +168,7 @@ static int bench_cmd_engine(const void *arg) {
         ls_shard_t **shards = calloc((size_t)o->partitions, sizeof(*shards));
         ls_outbuf_t ob;
         ls_buf_t buf;
+        ls_input_t *run[BENCH_RUN];
         char errstr[512], extra[512];
         size_t r, i, j;
 
@@ -165,33 +183,65 @@ static int bench_cmd_engine(const void *arg) {
         for (r = 0; r < o->reps; r++) {
                 size_t outs = 0, bytes_out = 0, bad = 0;
                 double t0, t1, t2, t3, c0, c1, c2, c3;
-                /* decode + apply + encode, as the pipeline does */
+                /* decode + apply + encode, as the pipeline does: each
+                 * input read (decoded and kept, as for the merge) a run
+                 * of inputs before it is applied, its lead prefetched
+                 * on the schedule of a worker (ls_workers.c) */
                 bench_shards_new(ms, shards, o->partitions);
                 c0 = bench_cpu();
                 t0 = bench_now();
-                for (i = 0; i < o->events; i++) {
-                        const bench_rec_t *rec = &recs[i];
-                        const ls_record_t in = {.kind = rec->in.kind,
-                                                .value = rec->avro,
-                                                .len = rec->avro_len,
-                                                .timestamp = -1};
-                        ls_err_t err;
+                for (i = 0; i < o->events; i += BENCH_RUN) {
+                        size_t n = o->events - i < BENCH_RUN ? o->events - i
+                                                             : BENCH_RUN,
+                               k;
 
-                        ls_outbuf_reset(&ob);
-                        if (ls_scorer_feed(codec, &in, &shards[rec->partition],
-                                           &ob, 1, &err, errstr,
-                                           sizeof(errstr)) >= LS_V_OVERSIZED) {
-                                bad++;
-                                continue;
+                        for (k = 0; k < n; k++) {
+                                const bench_rec_t *rec = &recs[i + k];
+                                const ls_record_t in = {.kind = rec->in.kind,
+                                                        .value = rec->avro,
+                                                        .len = rec->avro_len,
+                                                        .timestamp = -1};
+                                ls_input_t one;
+                                ls_err_t err;
+
+                                run[k] = NULL;
+                                if (ls_scorer_read(codec, &in, &one, &err,
+                                                   errstr, sizeof(errstr)) !=
+                                            LS_V_APPLIED ||
+                                    !(run[k] = ls_input_dup(&one)))
+                                        bad++;
                         }
-                        for (j = 0; j < ob.n_outs; j++) {
-                                ls_buf_reset(&buf);
-                                ls_codec_encode_output(codec, "lead-scores",
-                                                       &ob, &ob.outs[j], &buf,
-                                                       errstr, sizeof(errstr));
-                                bytes_out += buf.len;
+                        for (k = 0; k < n && k < 2 * LS_WORKERS_AHEAD; k++)
+                                bench_ahead(shards, recs, run, i, k, n, 0);
+                        for (k = 0; k < n && k < LS_WORKERS_AHEAD; k++)
+                                bench_ahead(shards, recs, run, i, k, n, 1);
+                        for (k = 0; k < n; k++) {
+                                ls_err_t err;
+
+                                bench_ahead(shards, recs, run, i,
+                                            k + 2 * LS_WORKERS_AHEAD, n, 0);
+                                bench_ahead(shards, recs, run, i,
+                                            k + LS_WORKERS_AHEAD, n, 1);
+                                if (!run[k])
+                                        continue;
+                                ls_outbuf_reset(&ob);
+                                if (ls_scorer_apply(
+                                            run[k],
+                                            &shards[recs[i + k].partition], &ob,
+                                            1, &err, errstr,
+                                            sizeof(errstr)) >= LS_V_OVERSIZED)
+                                        bad++;
+                                ls_free(run[k]);
+                                for (j = 0; j < ob.n_outs; j++) {
+                                        ls_buf_reset(&buf);
+                                        ls_codec_encode_output(
+                                                codec, "lead-scores", &ob,
+                                                &ob.outs[j], &buf, errstr,
+                                                sizeof(errstr));
+                                        bytes_out += buf.len;
+                                }
+                                outs += ob.n_outs;
                         }
-                        outs += ob.n_outs;
                 }
                 t1 = bench_now();
                 c1 = bench_cpu();
@@ -209,6 +259,17 @@ static int bench_cmd_engine(const void *arg) {
                 c2 = bench_cpu();
                 t2 = bench_now();
                 for (i = 0; i < o->events; i++) {
+                        /* with the look-ahead of a worker, as above */
+                        if (i + 2 * LS_WORKERS_AHEAD < o->events)
+                                ls_shard_prefetch(
+                                        shards[recs[i + 2 * LS_WORKERS_AHEAD]
+                                                       .partition],
+                                        &recs[i + 2 * LS_WORKERS_AHEAD].in, 0);
+                        if (i + LS_WORKERS_AHEAD < o->events)
+                                ls_shard_prefetch(
+                                        shards[recs[i + LS_WORKERS_AHEAD]
+                                                       .partition],
+                                        &recs[i + LS_WORKERS_AHEAD].in, 1);
                         ls_outbuf_reset(&ob);
                         ls_shard_apply(shards[recs[i].partition], &recs[i].in,
                                        &ob, errstr, sizeof(errstr));

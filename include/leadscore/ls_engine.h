@@ -303,6 +303,15 @@ int ls_input_future(const ls_modelset_t *ms, const ls_input_t *in);
 const ls_modelset_t *ls_shard_modelset(const ls_shard_t *shard);
 
 /**
+ * A hint for an input that ls_shard_apply() will take soon, so that its
+ * lead's memory is loaded meanwhile: stage 0 its index entry, stage 1
+ * (a few inputs later, the entry loaded) its block. Nothing changes;
+ * inputs without a lead (ticks) are ignored.
+ */
+void ls_shard_prefetch(const ls_shard_t *shard, const ls_input_t *in,
+                       int stage);
+
+/**
  * Applies one input. If an event's time is past the stream time, stream
  * time advances first and due decay timers fire (their outputs come
  * first). Profile updates neither move the stream time nor are late.
@@ -330,7 +339,7 @@ ls_err_t ls_shard_advance(ls_shard_t *shard, int64_t time, ls_outbuf_t *ob);
 /**
  * Checks the shard's invariants: the lead table's index finds every
  * lead under its own number; each model's count of leads with an output
- * is right; the timer heap is a heap of in-range entries; every lead's
+ * is right; the queue of decay wake-ups holds in-range entries in order; every lead's
  * state, its suppression memories included, is in range (as a loaded
  * snapshot must be) and every pending
  * decay timer has a wake-up at or before it. O(leads): debug builds of

@@ -40,6 +40,11 @@ int ls_lead_table_reserve(ls_lead_table_t *lt, size_t n);
 void ls_lead_table_prefetch(const ls_lead_table_t *lt, const char *key,
                             size_t key_len);
 
+/** Starts loading lead @p key's key and block, once its index entry is
+ *  in cache (ls_lead_table_prefetch() a while before; a hint). */
+void ls_lead_table_prefetch_block(const ls_lead_table_t *lt, const char *key,
+                                  size_t key_len);
+
 /** @returns the state block of lead @p idx. */
 void *ls_lead_table_block(const ls_lead_table_t *lt, uint32_t idx);
 /** @returns the NUL-terminated key of lead @p idx. */

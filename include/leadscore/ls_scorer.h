@@ -98,6 +98,14 @@ ls_verdict_t ls_scorer_read(ls_codec_t *codec, const ls_record_t *rec,
                             size_t errstr_size);
 
 /**
+ * For a caller that holds inputs before applying them (`run`'s workers):
+ * starts loading what ls_scorer_apply() of @p in will touch in the
+ * @p n_shards shards (ls_shard_prefetch(), stage 0 then 1). A hint.
+ */
+void ls_scorer_prefetch(const ls_input_t *in, ls_shard_t *const *shards,
+                        size_t n_shards, int stage);
+
+/**
  * The engine step of ls_scorer_feed(): applies @p in, which
  * ls_scorer_read() accepted, to the @p n_shards shards, as
  * ls_scorer_feed() does (same results). For a caller that read the

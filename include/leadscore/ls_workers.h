@@ -34,15 +34,24 @@ typedef struct ls_job_s {
 /** Runs @p job on worker @p worker (0 .. threads-1; 0 inline). */
 typedef void(ls_workers_fn_t)(void *opaque, int worker, ls_job_t *job);
 
+/** Called by worker @p worker for a job it will run soon: at stage 0
+ *  2 x LS_WORKERS_AHEAD jobs ahead, at stage 1 LS_WORKERS_AHEAD ahead, so
+ *  that the job can start loading the memory it will touch. */
+typedef void(ls_workers_ahead_fn_t)(void *opaque, int worker, ls_job_t *job,
+                                    int stage);
+
+#define LS_WORKERS_AHEAD 6
+
 /** Called by worker @p worker after a run of jobs, before it waits for
  *  more, still counted as busy (ls_workers_quiesce() waits for it). */
 typedef void(ls_workers_idle_fn_t)(void *opaque, int worker);
 
 typedef struct ls_workers_conf_s {
-        int threads;                /* 0: inline, no thread */
-        ls_workers_fn_t *run;       /* required */
-        ls_workers_idle_fn_t *idle; /* may be NULL */
-        void *opaque;               /* passed to both */
+        int threads;                  /* 0: inline, no thread */
+        ls_workers_fn_t *run;         /* required */
+        ls_workers_idle_fn_t *idle;   /* may be NULL */
+        ls_workers_ahead_fn_t *ahead; /* may be NULL; not inline */
+        void *opaque;                 /* passed to both */
         /* A test knob: a worker sleeps a random 0 .. jitter_us
          * microseconds before each job (0: never), so that tests see
          * the workers' timing vary. */

@@ -434,6 +434,17 @@ size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
                rings;
 }
 
+void ls_shard_prefetch(const ls_shard_t *sh, const ls_input_t *in, int stage) {
+        if (!in->lead_id)
+                return;
+        if (stage == 0)
+                ls_lead_table_prefetch(sh->leads, in->lead_id,
+                                       strlen(in->lead_id));
+        else
+                ls_lead_table_prefetch_block(sh->leads, in->lead_id,
+                                             strlen(in->lead_id));
+}
+
 /*
  * Views
  */

@@ -106,6 +106,22 @@ static void ls_pl_work(void *opaque, int worker, ls_job_t *j) {
 }
 
 /**
+ * A job this worker runs soon: when it is to be scored from an input
+ * already read (merge_wait > 0), starts loading its lead
+ * (ls_scorer_prefetch()). The lane's shard is this worker's, as for the
+ * job itself.
+ */
+static void ls_pl_work_ahead(void *opaque, int worker, ls_job_t *j, int stage) {
+        ls_pipeline_t *pl = opaque;
+        ls_pl_job_t *job = (ls_pl_job_t *)j;
+        ls_shard_t *shard = pl->slots[j->lane].shard;
+
+        (void)worker;
+        if (!job->read && job->h.in && shard)
+                ls_scorer_prefetch(job->h.in, &shard, 1, stage);
+}
+
+/**
  * Debug builds: after a run of jobs, the invariants (ls_shard_check())
  * of each shard of this worker's lanes that changed since its last
  * check, on the worker that owns them. Not after an error: it may leave
@@ -172,6 +188,7 @@ ls_err_t ls_pl_workers_new(ls_pipeline_t *pl, const ls_codec_conf_t *cc,
         wc.threads = n == 1 ? 0 : n;
         wc.run = ls_pl_work;
         wc.idle = ls_pl_work_idle;
+        wc.ahead = ls_pl_work_ahead;
         wc.opaque = pl;
         if (jitter && *jitter) {
                 wc.jitter_us = (unsigned)strtoul(jitter, NULL, 10);

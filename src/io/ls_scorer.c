@@ -173,6 +173,14 @@ static ls_verdict_t ls_scorer_tick(const ls_input_t *in,
         return v;
 }
 
+void ls_scorer_prefetch(const ls_input_t *in, ls_shard_t *const *shards,
+                        size_t n_shards, int stage) {
+        size_t s;
+
+        for (s = 0; in->kind != LS_INPUT_TICK && s < n_shards; s++)
+                ls_shard_prefetch(shards[s], in, stage);
+}
+
 ls_verdict_t ls_scorer_apply(const ls_input_t *in, ls_shard_t *const *shards,
                              ls_outbuf_t *obs, size_t n_shards, ls_err_t *errp,
                              char *errstr, size_t errstr_size) {

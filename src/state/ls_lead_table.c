@@ -326,3 +326,22 @@ void ls_lead_table_prefetch(const ls_lead_table_t *lt, const char *key,
 
         __builtin_prefetch(&lt->slots[(size_t)h & (lt->n_slots - 1)]);
 }
+
+void ls_lead_table_prefetch_block(const ls_lead_table_t *lt, const char *key,
+                                  size_t key_len) {
+        uint64_t h = ls_hash64(key, key_len);
+        uint32_t h32 = (uint32_t)(h >> 32);
+        size_t mask = lt->n_slots - 1, i, off;
+        const unsigned char *rec;
+
+        /* the first entry of its hash: almost always the lead's (the
+         * key is not compared: a hint may be wrong) */
+        for (i = (size_t)h & mask; lt->slots[i].idx1; i = (i + 1) & mask) {
+                if (lt->slots[i].hash != h32)
+                        continue;
+                rec = ls_lt_record(lt, lt->slots[i].idx1 - 1);
+                for (off = 0; off < lt->stride; off += 64)
+                        __builtin_prefetch(rec + off, 1);
+                return;
+        }
+}

@@ -90,8 +90,8 @@ static void *ls_wk_main(void *arg) {
 
         pthread_mutex_lock(&w->mu);
         for (;;) {
-                ls_job_t *list, *head = NULL, *tail = NULL;
-                int n = 0;
+                ls_job_t *list, *head = NULL, *tail = NULL, *far, *near;
+                int n = 0, k;
 
                 while (!t->in_head && !w->stop)
                         pthread_cond_wait(&t->cond, &w->mu);
@@ -102,8 +102,30 @@ static void *ls_wk_main(void *arg) {
                 t->busy = 1;
                 pthread_mutex_unlock(&w->mu);
 
+                /* look-ahead (conf.ahead): the first 2 x AHEAD jobs at
+                 * stage 0, the first AHEAD at stage 1; then, before each
+                 * job, the one 2 x AHEAD on at stage 0 and the one AHEAD
+                 * on at stage 1 */
+                far = near = w->conf.ahead ? list : NULL;
+                for (k = 0; far && k < 2 * LS_WORKERS_AHEAD; k++) {
+                        w->conf.ahead(w->conf.opaque, t->idx, far, 0);
+                        far = far->next;
+                }
+                for (k = 0; near && k < LS_WORKERS_AHEAD; k++) {
+                        w->conf.ahead(w->conf.opaque, t->idx, near, 1);
+                        near = near->next;
+                }
                 while (list) {
                         ls_job_t *job = list;
+
+                        if (far) {
+                                w->conf.ahead(w->conf.opaque, t->idx, far, 0);
+                                far = far->next;
+                        }
+                        if (near) {
+                                w->conf.ahead(w->conf.opaque, t->idx, near, 1);
+                                near = near->next;
+                        }
                         list = job->next;
                         job->next = NULL;
                         ls_wk_jitter(t);

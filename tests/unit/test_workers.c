@@ -40,6 +40,7 @@ typedef struct hjob_s {
         uint64_t payload; /* owner's data: seq * 3 */
         uint64_t result;  /* the worker's: payload + 1 */
         int worker;       /* who ran it */
+        int ahead;        /* the worker's: stages looked ahead at (bits) */
 } hjob_t;
 
 typedef struct hctx_s {
@@ -48,6 +49,8 @@ typedef struct hctx_s {
         uint64_t total[LANES];     /* plain: lane exclusive */
         atomic_int idles;
         atomic_int ran;
+        atomic_int threads; /* of the pool */
+        atomic_int early;   /* jobs looked ahead at both stages */
 } hctx_t;
 
 static void h_run(void *opaque, int worker, ls_job_t *job) {
@@ -66,6 +69,22 @@ static void h_run(void *opaque, int worker, ls_job_t *job) {
         atomic_fetch_sub(&c->running[lane], 1);
 }
 
+/* The look-ahead: before the job runs, on its worker, stage 0 first. */
+static void h_ahead(void *opaque, int worker, ls_job_t *job, int stage) {
+        hctx_t *c = opaque;
+        hjob_t *hj = (hjob_t *)job;
+
+        assert_int_equal(hj->result, 0); /* not run yet */
+        assert_int_equal(worker, (int)(job->lane % atomic_load(&c->threads)));
+        assert_true(stage == 0 || stage == 1);
+        assert_int_equal(hj->ahead & (1 << stage), 0); /* once each */
+        if (stage == 1)
+                assert_true(hj->ahead & 1);
+        hj->ahead |= 1 << stage;
+        if (stage == 1)
+                atomic_fetch_add(&c->early, 1);
+}
+
 static void h_idle(void *opaque, int worker) {
         (void)worker;
         atomic_fetch_add(&((hctx_t *)opaque)->idles, 1);
@@ -80,7 +99,9 @@ static ls_workers_t *h_pool(hctx_t *c, int threads, unsigned jitter) {
         wc.threads = threads;
         wc.run = h_run;
         wc.idle = h_idle;
+        wc.ahead = h_ahead;
         wc.opaque = c;
+        atomic_store(&c->threads, threads ? threads : 1);
         wc.jitter_us = jitter;
         wc.seed = 42;
         w = ls_workers_new(&wc, err, sizeof(err));
@@ -97,6 +118,8 @@ static void h_back(hjob_t *hj, uint64_t *seen, int *lane_worker, int threads) {
         assert_int_equal(hj->seq, seen[lane]);
         seen[lane]++;
         assert_int_equal(hj->result, hj->payload + 1);
+        /* looked ahead at both stages on a thread; never inline */
+        assert_int_equal(hj->ahead, threads ? 3 : 0);
         if (lane_worker[lane] < 0)
                 lane_worker[lane] = hj->worker;
         assert_int_equal(hj->worker, lane_worker[lane]);
@@ -117,6 +140,7 @@ static void hammer(int threads, unsigned jitter, int n) {
                 lane_worker[i] = -1;
                 atomic_init(&c.running[i], 0);
         }
+        atomic_init(&c.early, 0);
         w = h_pool(&c, threads, jitter);
         for (i = 0; i < n; i++) {
                 uint32_t lane = (uint32_t)rand_r(&rnd) % LANES;
@@ -154,6 +178,7 @@ static void hammer(int threads, unsigned jitter, int n) {
         assert_null(ls_workers_done(w, -1)); /* none pending: no wait */
         ls_workers_quiesce(w);
         assert_true(atomic_load(&c.idles) > 0);
+        assert_int_equal(atomic_load(&c.early), threads ? n : 0);
         for (i = 0; i < LANES; i++) {
                 uint64_t want = 3 * (submitted[i] * (submitted[i] - 1) / 2);
                 assert_int_equal(c.total[i], submitted[i] ? want : 0);
