@@ -51,7 +51,8 @@
 #define LS_SHARD_MAGIC "LSSH"
 #define LS_SHARD_FORMAT 6u
 #define LS_SHARD_FORMAT_OLDEST 3u
-#define LS_LOAD_AHEAD 8 /* leads whose index entries a load prefetches */
+#define LS_LOAD_AHEAD 8     /* leads whose index entries a load prefetches */
+#define LS_LOAD_STREAM 8192 /* image bytes prefetched past those leads */
 
 static ls_err_t ls_put32(ls_buf_t *b, uint32_t v) {
         return ls_buf_append(b, &v, sizeof(v));
@@ -490,7 +491,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
         char magic[4], version[LS_MODEL_VERSION_LEN + 1] = {0};
         uint32_t format, n_models, block_size, dedupe;
         uint64_t stream_time, n, i;
-        size_t ahead;
+        size_t ahead, streamed;
         ls_shard_t *sh;
 
         if (ls_get(&r, magic, 4) || memcmp(magic, LS_SHARD_MAGIC, 4) != 0) {
@@ -581,7 +582,7 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 goto fail;
         }
         ls_timers_reset(sh); /* each lead's timers are queued as it loads */
-        ahead = r.off;
+        ahead = streamed = r.off;
         for (i = 0; format >= 6 && ahead && i < LS_LOAD_AHEAD && i < n; i++)
                 ahead = ls_lead_skip6(sh, &r, ahead);
         for (i = 0; i < n; i++) {
@@ -591,6 +592,12 @@ ls_shard_t *ls_shard_load(const ls_modelset_t *ms, const void *data, size_t len,
                 int64_t idx;
                 int created;
 
+                /* the image, read ahead of the look-ahead below: it
+                 * jumps within each lead, which the hardware does not
+                 * follow */
+                for (; streamed < ahead + LS_LOAD_STREAM && streamed < r.len;
+                     streamed += 64)
+                        __builtin_prefetch(r.p + streamed);
                 /* the index entry of a lead LS_LOAD_AHEAD on: a cache miss
                  * each, overlapped with this lead's copy */
                 if (format >= 6 && ahead && i + LS_LOAD_AHEAD < n) {
