@@ -147,13 +147,14 @@ static void bench_events_rate(const bench_opts_t *o, const char *bench,
 
 #define BENCH_RUN 64 /* inputs a worker takes at a time, about */
 
-/* The look-ahead of a worker (ls_workers.c): input @p k of the run at
- * @p first, at @p stage, when there is one. */
+/* The look-ahead of a worker (ls_workers.c, ls_pipeline_work.c): the
+ * lead of input @p k of the run at @p first (its hash taken when it was
+ * read), at @p stage, when there is one. */
 static void bench_ahead(ls_shard_t **shards, const bench_rec_t *recs,
-                        ls_input_t *const *run, size_t first, size_t k,
-                        size_t n, int stage) {
-        if (k < n && run[k])
-                ls_scorer_prefetch(run[k], &shards[recs[first + k].partition],
+                        const uint64_t *hash, size_t first, size_t k, size_t n,
+                        int stage) {
+        if (k < n)
+                ls_scorer_prefetch(hash[k], &shards[recs[first + k].partition],
                                    1, stage);
 }
 
@@ -169,6 +170,7 @@ static int bench_cmd_engine(const void *arg) {
         ls_outbuf_t ob;
         ls_buf_t buf;
         ls_input_t *run[BENCH_RUN];
+        uint64_t hash[BENCH_RUN], *hashes;
         char errstr[512], extra[512];
         size_t r, i, j;
 
@@ -180,6 +182,13 @@ static int bench_cmd_engine(const void *arg) {
         ls_outbuf_init(&ob);
         ls_buf_init(&buf);
         bench_extra(o, extra, sizeof(extra));
+        /* the pre-decoded inputs' lead hashes, as a read takes them */
+        if (!(hashes = calloc(o->events, sizeof(*hashes)))) {
+                fprintf(stderr, "bench: out of memory\n");
+                return 1;
+        }
+        for (i = 0; i < o->events; i++)
+                hashes[i] = ls_input_lead_hash(&recs[i].in);
         for (r = 0; r < o->reps; r++) {
                 size_t outs = 0, bytes_out = 0, bad = 0;
                 double t0, t1, t2, t3, c0, c1, c2, c3;
@@ -205,22 +214,25 @@ static int bench_cmd_engine(const void *arg) {
                                 ls_err_t err;
 
                                 run[k] = NULL;
+                                hash[k] = 0;
                                 if (ls_scorer_read(codec, &in, &one, &err,
                                                    errstr, sizeof(errstr)) !=
                                             LS_V_APPLIED ||
                                     !(run[k] = ls_input_dup(&one)))
                                         bad++;
+                                else
+                                        hash[k] = ls_input_lead_hash(&one);
                         }
                         for (k = 0; k < n && k < 2 * LS_WORKERS_AHEAD; k++)
-                                bench_ahead(shards, recs, run, i, k, n, 0);
+                                bench_ahead(shards, recs, hash, i, k, n, 0);
                         for (k = 0; k < n && k < LS_WORKERS_AHEAD; k++)
-                                bench_ahead(shards, recs, run, i, k, n, 1);
+                                bench_ahead(shards, recs, hash, i, k, n, 1);
                         for (k = 0; k < n; k++) {
                                 ls_err_t err;
 
-                                bench_ahead(shards, recs, run, i,
+                                bench_ahead(shards, recs, hash, i,
                                             k + 2 * LS_WORKERS_AHEAD, n, 0);
-                                bench_ahead(shards, recs, run, i,
+                                bench_ahead(shards, recs, hash, i,
                                             k + LS_WORKERS_AHEAD, n, 1);
                                 if (!run[k])
                                         continue;
@@ -264,12 +276,12 @@ static int bench_cmd_engine(const void *arg) {
                                 ls_shard_prefetch(
                                         shards[recs[i + 2 * LS_WORKERS_AHEAD]
                                                        .partition],
-                                        &recs[i + 2 * LS_WORKERS_AHEAD].in, 0);
+                                        hashes[i + 2 * LS_WORKERS_AHEAD], 0);
                         if (i + LS_WORKERS_AHEAD < o->events)
                                 ls_shard_prefetch(
                                         shards[recs[i + LS_WORKERS_AHEAD]
                                                        .partition],
-                                        &recs[i + LS_WORKERS_AHEAD].in, 1);
+                                        hashes[i + LS_WORKERS_AHEAD], 1);
                         ls_outbuf_reset(&ob);
                         ls_shard_apply(shards[recs[i].partition], &recs[i].in,
                                        &ob, errstr, sizeof(errstr));
@@ -295,6 +307,7 @@ static int bench_cmd_engine(const void *arg) {
         ls_outbuf_free(&ob);
         ls_buf_free(&buf);
         ls_codec_destroy(codec);
+        free(hashes);
         free(shards);
         bench_recs_free(recs, o->events);
         ls_modelset_destroy(ms);

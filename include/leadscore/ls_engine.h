@@ -302,14 +302,17 @@ int ls_input_future(const ls_modelset_t *ms, const ls_input_t *in);
 /** The model set @p shard scores with (borrowed at ls_shard_new()). */
 const ls_modelset_t *ls_shard_modelset(const ls_shard_t *shard);
 
+/** @returns the hash of @p in's lead id that ls_shard_prefetch() takes,
+ *  0 for an input without a lead (a tick). */
+uint64_t ls_input_lead_hash(const ls_input_t *in);
+
 /**
  * A hint for an input that ls_shard_apply() will take soon, so that its
  * lead's memory is loaded meanwhile: stage 0 its index entry, stage 1
- * (a few inputs later, the entry loaded) its block. Nothing changes;
- * inputs without a lead (ticks) are ignored.
+ * (a few inputs later, the entry loaded) its block. @p lead_hash is
+ * ls_input_lead_hash() of the input (0: nothing to do). Nothing changes.
  */
-void ls_shard_prefetch(const ls_shard_t *shard, const ls_input_t *in,
-                       int stage);
+void ls_shard_prefetch(const ls_shard_t *shard, uint64_t lead_hash, int stage);
 
 /**
  * Applies one input. If an event's time is past the stream time, stream

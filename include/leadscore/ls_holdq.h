@@ -20,7 +20,9 @@ typedef struct ls_held_s {
         ls_verdict_t v; /* what reading it gave, when read: */
         ls_err_t err;   /* of LS_V_ERROR */
         ls_input_t *in; /* LS_V_APPLIED: the input (ls_input_dup()) */
-        char *why;      /* a rejection: why (owned) */
+        uint64_t lead_hash; /* ls_input_lead_hash() of in, 0 none: for a
+                             * look-ahead (ls_scorer_prefetch()) */
+        char *why;          /* a rejection: why (owned) */
 } ls_held_t;
 
 typedef struct ls_holdq_s {

@@ -40,10 +40,13 @@ int ls_lead_table_reserve(ls_lead_table_t *lt, size_t n);
 void ls_lead_table_prefetch(const ls_lead_table_t *lt, const char *key,
                             size_t key_len);
 
-/** Starts loading lead @p key's key and block, once its index entry is
- *  in cache (ls_lead_table_prefetch() a while before; a hint). */
-void ls_lead_table_prefetch_block(const ls_lead_table_t *lt, const char *key,
-                                  size_t key_len);
+/** The same, for the key whose ls_hash64() is @p h. */
+void ls_lead_table_prefetch_hashed(const ls_lead_table_t *lt, uint64_t h);
+
+/** Starts loading the key and block of the lead whose key's ls_hash64()
+ *  is @p h, once its index entry is in cache
+ *  (ls_lead_table_prefetch_hashed() a while before; a hint). */
+void ls_lead_table_prefetch_block(const ls_lead_table_t *lt, uint64_t h);
 
 /** @returns the state block of lead @p idx. */
 void *ls_lead_table_block(const ls_lead_table_t *lt, uint32_t idx);

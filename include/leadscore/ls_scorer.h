@@ -99,10 +99,12 @@ ls_verdict_t ls_scorer_read(ls_codec_t *codec, const ls_record_t *rec,
 
 /**
  * For a caller that holds inputs before applying them (`run`'s workers):
- * starts loading what ls_scorer_apply() of @p in will touch in the
- * @p n_shards shards (ls_shard_prefetch(), stage 0 then 1). A hint.
+ * starts loading what ls_scorer_apply() of the input whose lead hash
+ * (ls_input_lead_hash(), taken when it was read) is @p lead_hash will
+ * touch in the @p n_shards shards (ls_shard_prefetch(), stage 0 then 1).
+ * A hint.
  */
-void ls_scorer_prefetch(const ls_input_t *in, ls_shard_t *const *shards,
+void ls_scorer_prefetch(uint64_t lead_hash, ls_shard_t *const *shards,
                         size_t n_shards, int stage);
 
 /**

@@ -34,12 +34,16 @@ typedef struct ls_job_s {
 /** Runs @p job on worker @p worker (0 .. threads-1; 0 inline). */
 typedef void(ls_workers_fn_t)(void *opaque, int worker, ls_job_t *job);
 
-/** Called by worker @p worker for a job it will run soon: at stage 0
- *  2 x LS_WORKERS_AHEAD jobs ahead, at stage 1 LS_WORKERS_AHEAD ahead, so
- *  that the job can start loading the memory it will touch. */
+/** Called by worker @p worker for a job it will run soon, at stage k
+ *  (0 .. LS_WORKERS_STAGES - 1) when it is (LS_WORKERS_STAGES - k) x
+ *  LS_WORKERS_AHEAD jobs ahead (or sooner, for the first jobs of a run),
+ *  so that the job can start loading the memory it will touch: each
+ *  stage what the one before made it possible to find. Once per stage
+ *  per job, in stage order, before the job runs. */
 typedef void(ls_workers_ahead_fn_t)(void *opaque, int worker, ls_job_t *job,
                                     int stage);
 
+#define LS_WORKERS_STAGES 3
 #define LS_WORKERS_AHEAD 6
 
 /** Called by worker @p worker after a run of jobs, before it waits for

@@ -434,15 +434,22 @@ size_t ls_lead_bytes_estimate(const ls_modelset_t *ms) {
                rings;
 }
 
-void ls_shard_prefetch(const ls_shard_t *sh, const ls_input_t *in, int stage) {
-        if (!in->lead_id)
+uint64_t ls_input_lead_hash(const ls_input_t *in) {
+        uint64_t h;
+
+        if (in->kind == LS_INPUT_TICK || !in->lead_id)
+                return 0;
+        h = ls_hash64(in->lead_id, strlen(in->lead_id));
+        return h ? h : 1; /* (0 says none) */
+}
+
+void ls_shard_prefetch(const ls_shard_t *sh, uint64_t lead_hash, int stage) {
+        if (!lead_hash)
                 return;
         if (stage == 0)
-                ls_lead_table_prefetch(sh->leads, in->lead_id,
-                                       strlen(in->lead_id));
+                ls_lead_table_prefetch_hashed(sh->leads, lead_hash);
         else
-                ls_lead_table_prefetch_block(sh->leads, in->lead_id,
-                                             strlen(in->lead_id));
+                ls_lead_table_prefetch_block(sh->leads, lead_hash);
 }
 
 /*

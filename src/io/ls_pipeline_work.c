@@ -34,6 +34,14 @@
 
 /* ------------------------------------------------------------- workers */
 
+/* What a read of a record gives the merge (its event time) and the
+ * look-ahead (its lead's hash), from @p in as read. */
+static void ls_pl_read_keys(const ls_pipeline_t *pl, ls_held_t *h,
+                            const ls_input_t *in) {
+        h->time = ls_merge_key(pl->ms, h->v, in);
+        h->lead_hash = h->v == LS_V_APPLIED ? ls_input_lead_hash(in) : 0;
+}
+
 /**
  * The merge's read of a record (merge_wait > 0): decoded once, for its
  * event time (the merge key) and kept as read, on the worker, so that
@@ -52,7 +60,7 @@ static void ls_pl_work_read(ls_pipeline_t *pl, ls_pl_worker_t *w,
         job->enc_err = LS_OK;
         h->v = ls_scorer_read(w->codec, &job->rec, &in, &h->err, job->errstr,
                               sizeof(job->errstr));
-        h->time = ls_merge_key(pl->ms, h->v, &in);
+        ls_pl_read_keys(pl, h, &in);
         if (h->v != LS_V_ERROR &&
             (h->v == LS_V_APPLIED ? !(h->in = ls_input_dup(&in))
                                   : !(h->why = ls_strdup(job->errstr))))
@@ -106,19 +114,30 @@ static void ls_pl_work(void *opaque, int worker, ls_job_t *j) {
 }
 
 /**
- * A job this worker runs soon: when it is to be scored from an input
- * already read (merge_wait > 0), starts loading its lead
- * (ls_scorer_prefetch()). The lane's shard is this worker's, as for the
- * job itself.
+ * A job this worker runs soon, when it is to be scored from an input
+ * already read (merge_wait > 0): stage 0 loads the job's own lines,
+ * stage 1 its input and its lead's index entry (by the hash taken when
+ * it was read), stage 2 the lead's key and block (ls_scorer_prefetch()).
+ * The lane's shard is this worker's, as for the job itself. Reads only
+ * what the stage before loaded, so that no stage waits for memory.
  */
 static void ls_pl_work_ahead(void *opaque, int worker, ls_job_t *j, int stage) {
         ls_pipeline_t *pl = opaque;
         ls_pl_job_t *job = (ls_pl_job_t *)j;
-        ls_shard_t *shard = pl->slots[j->lane].shard;
+        ls_shard_t *shard;
 
         (void)worker;
-        if (!job->read && job->h.in && shard)
-                ls_scorer_prefetch(job->h.in, &shard, 1, stage);
+        if (stage == 0) {
+                __builtin_prefetch(job);
+                __builtin_prefetch(&job->h.in);
+                return;
+        }
+        if (job->read || !job->h.in || !job->h.lead_hash ||
+            !(shard = pl->slots[j->lane].shard))
+                return;
+        if (stage == 1)
+                __builtin_prefetch(job->h.in);
+        ls_scorer_prefetch(job->h.lead_hash, &shard, 1, stage - 1);
 }
 
 /**
@@ -447,7 +466,7 @@ int ls_pl_read_here(ls_pipeline_t *pl, int topic, ls_held_t *h, int final) {
         ls_pl_record(pl, topic, h->rec, &rec);
         h->v = ls_scorer_read(pl->codec, &rec, &in, &h->err, errstr,
                               sizeof(errstr));
-        h->time = ls_merge_key(pl->ms, h->v, &in);
+        ls_pl_read_keys(pl, h, &in);
         /* not the record's fault (a registry that cannot be reached):
          * kept unread, to be read again when applied (final: that error
          * is the verdict) */
@@ -517,8 +536,9 @@ void ls_pl_submit(ls_pipeline_t *pl, rd_kafka_message_t *rkm, ls_held_t *h) {
             !(tp = pl->tps[topic][rkm->partition]) ||
             !(slot = &pl->slots[rkm->partition])->shard)
                 goto drop; /* not (or no longer) ours */
-        /* Registry framing is read on this thread (ls_pl_reads_here()),
-         * and read again here when the first read could not reach it. */
+        /* Avro and registry framing are read on this thread
+         * (ls_pl_reads_here()): with merge_wait 0 now, else again when
+         * the first read could not reach the registry. */
         if (ls_pl_reads_here(pl) && !h->in && !h->why) {
                 h->rec = rkm;
                 if (ls_pl_read_here(pl, topic, h, 1))

@@ -173,12 +173,12 @@ static ls_verdict_t ls_scorer_tick(const ls_input_t *in,
         return v;
 }
 
-void ls_scorer_prefetch(const ls_input_t *in, ls_shard_t *const *shards,
+void ls_scorer_prefetch(uint64_t lead_hash, ls_shard_t *const *shards,
                         size_t n_shards, int stage) {
         size_t s;
 
-        for (s = 0; in->kind != LS_INPUT_TICK && s < n_shards; s++)
-                ls_shard_prefetch(shards[s], in, stage);
+        for (s = 0; lead_hash && s < n_shards; s++)
+                ls_shard_prefetch(shards[s], lead_hash, stage);
 }
 
 ls_verdict_t ls_scorer_apply(const ls_input_t *in, ls_shard_t *const *shards,

@@ -322,14 +322,14 @@ size_t ls_lead_table_bytes(const ls_lead_table_t *lt) {
 
 void ls_lead_table_prefetch(const ls_lead_table_t *lt, const char *key,
                             size_t key_len) {
-        uint64_t h = ls_hash64(key, key_len);
+        ls_lead_table_prefetch_hashed(lt, ls_hash64(key, key_len));
+}
 
+void ls_lead_table_prefetch_hashed(const ls_lead_table_t *lt, uint64_t h) {
         __builtin_prefetch(&lt->slots[(size_t)h & (lt->n_slots - 1)]);
 }
 
-void ls_lead_table_prefetch_block(const ls_lead_table_t *lt, const char *key,
-                                  size_t key_len) {
-        uint64_t h = ls_hash64(key, key_len);
+void ls_lead_table_prefetch_block(const ls_lead_table_t *lt, uint64_t h) {
         uint32_t h32 = (uint32_t)(h >> 32);
         size_t mask = lt->n_slots - 1, i, off;
         const unsigned char *rec;

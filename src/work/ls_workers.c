@@ -90,8 +90,9 @@ static void *ls_wk_main(void *arg) {
 
         pthread_mutex_lock(&w->mu);
         for (;;) {
-                ls_job_t *list, *head = NULL, *tail = NULL, *far, *near;
-                int n = 0, k;
+                ls_job_t *list, *head = NULL, *tail = NULL;
+                ls_job_t *at[LS_WORKERS_STAGES];
+                int n = 0, k, i;
 
                 while (!t->in_head && !w->stop)
                         pthread_cond_wait(&t->cond, &w->mu);
@@ -102,30 +103,27 @@ static void *ls_wk_main(void *arg) {
                 t->busy = 1;
                 pthread_mutex_unlock(&w->mu);
 
-                /* look-ahead (conf.ahead): the first 2 x AHEAD jobs at
-                 * stage 0, the first AHEAD at stage 1; then, before each
-                 * job, the one 2 x AHEAD on at stage 0 and the one AHEAD
-                 * on at stage 1 */
-                far = near = w->conf.ahead ? list : NULL;
-                for (k = 0; far && k < 2 * LS_WORKERS_AHEAD; k++) {
-                        w->conf.ahead(w->conf.opaque, t->idx, far, 0);
-                        far = far->next;
-                }
-                for (k = 0; near && k < LS_WORKERS_AHEAD; k++) {
-                        w->conf.ahead(w->conf.opaque, t->idx, near, 1);
-                        near = near->next;
+                /* look-ahead (conf.ahead): stage k for the job
+                 * (LS_WORKERS_STAGES - k) x AHEAD on; the run's first
+                 * jobs get every stage up front, the farthest first */
+                for (k = 0; k < LS_WORKERS_STAGES; k++) {
+                        int d = (LS_WORKERS_STAGES - k) * LS_WORKERS_AHEAD;
+
+                        at[k] = w->conf.ahead ? list : NULL;
+                        for (i = 0; at[k] && i < d; i++) {
+                                w->conf.ahead(w->conf.opaque, t->idx, at[k], k);
+                                at[k] = at[k]->next;
+                        }
                 }
                 while (list) {
                         ls_job_t *job = list;
 
-                        if (far) {
-                                w->conf.ahead(w->conf.opaque, t->idx, far, 0);
-                                far = far->next;
-                        }
-                        if (near) {
-                                w->conf.ahead(w->conf.opaque, t->idx, near, 1);
-                                near = near->next;
-                        }
+                        for (k = 0; k < LS_WORKERS_STAGES; k++)
+                                if (at[k]) {
+                                        w->conf.ahead(w->conf.opaque, t->idx,
+                                                      at[k], k);
+                                        at[k] = at[k]->next;
+                                }
                         list = job->next;
                         job->next = NULL;
                         ls_wk_jitter(t);
