@@ -327,9 +327,9 @@ static int ls_pl_enqueue(ls_pipeline_t *pl, rd_kafka_message_t *rkm,
         if (!tp || !pl->slots[rkm->partition].shard)
                 return 0;
         /* merge_wait 0 releases in arrival order: no key needed. Else the
-         * record is read for its key on its partition's worker, and kept
-         * as read; it is held once it comes back. Registry framing is read
-         * here, whatever merge_wait: one registry client per process. */
+         * record is read for its key, and kept as read: JSON on its
+         * partition's worker, held once it comes back; Avro and registry
+         * framing here, whatever merge_wait (ls_pl_reads_here()). */
         if (pl->conf->merge_wait_ms > 0 && !ls_pl_reads_here(pl)) {
                 ls_pl_submit_read(pl, tp, topic, rkm, now);
                 return 1;

@@ -231,9 +231,11 @@ void ls_pl_record(const ls_pipeline_t *pl, int topic,
 /** 1 when records are read (decoded) on the consuming thread, not by
  *  the workers: registry framing (format.input: registry), so that the
  *  registry client, its caches, its lookup limit and its metrics stay one
- *  per process. */
+ *  per process; and plain Avro, whose decode costs less than handing the
+ *  record to a worker and taking it back (docs/PERFORMANCE.md, "Reading
+ *  Avro on the consuming thread"). JSON is read by the workers. */
 static inline int ls_pl_reads_here(const ls_pipeline_t *pl) {
-        return pl->conf->input_format == LS_FORMAT_REGISTRY;
+        return pl->conf->input_format != LS_FORMAT_JSON;
 }
 /** Reads record @p h->rec of @p topic with the pipeline's codec into
  *  @p h (its merge key, and the input or why it is rejected; unread on
