@@ -43,8 +43,9 @@ void ls_lead_table_prefetch(const ls_lead_table_t *lt, const char *key,
 /** The same, for the key whose ls_hash64() is @p h. */
 void ls_lead_table_prefetch_hashed(const ls_lead_table_t *lt, uint64_t h);
 
-/** Starts loading the key and block of the lead whose key's ls_hash64()
- *  is @p h, once its index entry is in cache
+/** Starts loading the block of the lead whose key's ls_hash64() is
+ *  @p h, and the key (or the key's pointer) in front of it, once its
+ *  index entry is in cache
  *  (ls_lead_table_prefetch_hashed() a while before; a hint). */
 void ls_lead_table_prefetch_block(const ls_lead_table_t *lt, uint64_t h);
 

@@ -55,7 +55,7 @@ typedef struct ls_workers_conf_s {
         ls_workers_fn_t *run;         /* required */
         ls_workers_idle_fn_t *idle;   /* may be NULL */
         ls_workers_ahead_fn_t *ahead; /* may be NULL; not inline */
-        void *opaque;                 /* passed to both */
+        void *opaque;                 /* passed to all three */
         /* A test knob: a worker sleeps a random 0 .. jitter_us
          * microseconds before each job (0: never), so that tests see
          * the workers' timing vary. */

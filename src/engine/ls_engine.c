@@ -239,13 +239,20 @@ ls_err_t ls_timers_add_lead(ls_shard_t *sh, uint32_t lead) {
  * time: after a model reload, and when superseded wake-ups dominate.
  */
 ls_err_t ls_timers_rebuild(ls_shard_t *sh) {
-        size_t i, n = ls_lead_table_count(sh->leads);
+        size_t i, n = ls_lead_table_count(sh->leads), m;
 
         ls_timers_reset(sh);
         for (i = 0; i < n; i++)
                 if (ls_timers_add_lead(sh, (uint32_t)i))
-                        return LS_ERR_NOMEM;
-        return LS_OK;
+                        break;
+        if (i == n)
+                return LS_OK;
+        /* out of memory: the leads not reached claim no wake-up, so that
+         * the next schedule of each queues one (ls_arm) */
+        for (; i < n; i++)
+                for (m = 0; m < sh->ms->n_models; m++)
+                        ls_lm(sh, (uint32_t)i, m)->wake_due = INT64_MAX;
+        return LS_ERR_NOMEM;
 }
 
 /* Makes sure a wake-up at or before lm->timer_due is queued. */

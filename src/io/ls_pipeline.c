@@ -35,7 +35,8 @@
  *
  * Scoring runs on worker threads (ls_pipeline_work.c; workers: 1 scores
  * inline): a record released by the merge goes to its partition's
- * worker, which decodes, applies and encodes it, and comes back here in
+ * worker, which applies it (decoding it first unless it was read here
+ * or for the merge) and encodes its outputs, and comes back here in
  * its partition's order to be produced. Everything else runs on the
  * thread that calls ls_pipeline_run(): consumer callbacks are served by
  * rd_kafka_consumer_poll(), delivery reports by

@@ -10,7 +10,8 @@
  *   ls_pipeline_work.c       scoring on the worker threads: jobs, their
  *                            completion in each partition's order
  * Everything runs on the thread that calls ls_pipeline_run() but the
- * jobs (ls_pl_work() and its idle check), which run on the pool's
+ * jobs (ls_pl_work(), its look-ahead and its idle check), which run on
+ * the pool's
  * workers: a job reads the config, the slots array, its partition's
  * shard and its worker's codec and buffers, and writes its shard, its
  * job and its worker. The consuming thread touches a shard, or changes
@@ -231,11 +232,15 @@ void ls_pl_record(const ls_pipeline_t *pl, int topic,
 /** 1 when records are read (decoded) on the consuming thread, not by
  *  the workers: registry framing (format.input: registry), so that the
  *  registry client, its caches, its lookup limit and its metrics stay one
- *  per process; and plain Avro, whose decode costs less than handing the
- *  record to a worker and taking it back (docs/PERFORMANCE.md, "Reading
- *  Avro on the consuming thread"). JSON is read by the workers. */
+ *  per process; and plain Avro that the merge must read (merge_wait > 0),
+ *  whose decode costs less than handing the record to a worker and
+ *  taking it back (docs/PERFORMANCE.md, "Reading Avro on the consuming
+ *  thread"). JSON, and Avro with merge_wait 0 (one trip to the worker in
+ *  any case), are read by the workers. */
 static inline int ls_pl_reads_here(const ls_pipeline_t *pl) {
-        return pl->conf->input_format != LS_FORMAT_JSON;
+        return pl->conf->input_format == LS_FORMAT_REGISTRY ||
+               (pl->conf->input_format == LS_FORMAT_AVRO &&
+                pl->conf->merge_wait_ms > 0);
 }
 /** Reads record @p h->rec of @p topic with the pipeline's codec into
  *  @p h (its merge key, and the input or why it is rejected; unread on

@@ -3,12 +3,14 @@
  * ls_pipeline_int.h and docs/ARCHITECTURE.md, "Workers").
  *
  * The consuming thread puts each input record on its partition's lane of
- * the worker pool (ls_workers.h) as a job, twice with merge_wait > 0:
- * first to be read for the merge (decoded once, for its event time; it
- * joins its hold queue when it comes back, ls_pl_held()), then, in merge
- * order, to be scored: the lane's worker applies it to the partition's
- * shard (decoding it first when it was not read) and encodes the outputs
- * (ls_producer_encode()); the
+ * the worker pool (ls_workers.h) as a job, twice for JSON with
+ * merge_wait > 0: first to be read for the merge (decoded once, for its
+ * event time; it joins its hold queue when it comes back, ls_pl_held()),
+ * then, in merge order, to be scored; Avro the merge reads, and registry
+ * framing, are read on the consuming thread (ls_pl_reads_here()). The
+ * lane's worker applies it to the partition's shard (decoding it first
+ * when it was not read) and encodes the outputs (ls_producer_encode());
+ * the
  * consuming thread takes the jobs back in each lane's order and produces
  * them, with their delivery tickets, dead letters and counters, as the
  * single-threaded loop did (ls_pl_complete()). With workers: 1 the pool
@@ -115,9 +117,10 @@ static void ls_pl_work(void *opaque, int worker, ls_job_t *j) {
 
 /**
  * A job this worker runs soon, when it is to be scored from an input
- * already read (merge_wait > 0): stage 0 loads the job's own lines,
- * stage 1 its input and its lead's index entry (by the hash taken when
- * it was read), stage 2 the lead's key and block (ls_scorer_prefetch()).
+ * already read (for the merge, or on the consuming thread): stage 0
+ * loads the job's own lines, stage 1 its input and its lead's index
+ * entry (by the hash taken when it was read), stage 2 the lead's block
+ * with the key or the key's pointer in front of it (ls_scorer_prefetch()).
  * The lane's shard is this worker's, as for the job itself. Reads only
  * what the stage before loaded, so that no stage waits for memory.
  */
@@ -536,9 +539,9 @@ void ls_pl_submit(ls_pipeline_t *pl, rd_kafka_message_t *rkm, ls_held_t *h) {
             !(tp = pl->tps[topic][rkm->partition]) ||
             !(slot = &pl->slots[rkm->partition])->shard)
                 goto drop; /* not (or no longer) ours */
-        /* Avro and registry framing are read on this thread
-         * (ls_pl_reads_here()): with merge_wait 0 now, else again when
-         * the first read could not reach the registry. */
+        /* Read on this thread (ls_pl_reads_here()) when the record was
+         * consumed; again here only when that read could not reach the
+         * registry (LS_V_ERROR kept it unread). */
         if (ls_pl_reads_here(pl) && !h->in && !h->why) {
                 h->rec = rkm;
                 if (ls_pl_read_here(pl, topic, h, 1))

@@ -8,13 +8,16 @@ byte for byte: every record's partition, offset, key, value and headers
 on the scores, alerts and dead-letter topics, read with an independent
 client (confluent-kafka).
 
-Two inputs:
+Three inputs:
   merged   events and profiles (Avro) of examples/model.yaml through the
            merge (merge_wait 10s: the record is read on arrival for its
-           event time, the worker applies and encodes it), with records
-           that do not decode at the end of some partitions; the first
-           run is also checked against `leadscore score` on each
-           partition's inputs in merge order (JSON outputs)
+           event time, on the consuming thread, the worker applies and
+           encodes it), with records that do not decode at the end of
+           some partitions; the first run is also checked against
+           `leadscore score` on each partition's inputs in merge order
+           (JSON outputs)
+  mjson    the same in JSON: read for the merge by its partition's
+           worker, held when it comes back, then applied
   events   events only (JSON), merge_wait 0 (the worker decodes), Avro
            outputs, records that do not decode or belong to another
            partition among them, and clock ticks that fire decay
@@ -49,7 +52,7 @@ def topics(inp, run=None):
 
 def all_topics():
     names = []
-    for inp in ("merged", "events"):
+    for inp in ("merged", "mjson", "events"):
         for run, _, _ in RUNS:
             names += [v for v in topics(inp, run).values() if v not in names]
     return names
@@ -133,12 +136,12 @@ def same_bytes(inp, outs):
                    run, b[first] if first < len(b) else None))
 
 
-def test_merged_inputs():
+def check_merged(inp, fmt):
     bootstrap = BROKER.address
-    oc.produce(bootstrap, RECS, topics("merged"), oc.Encoder("avro"))
-    produce_bad(bootstrap, topics("merged")["events"],
+    oc.produce(bootstrap, RECS, topics(inp), oc.Encoder(fmt))
+    produce_bad(bootstrap, topics(inp)["events"],
                 ["wrk-00", "wrk-05", "wrk-09"])
-    outs = run_three("merged", "avro", "json", "10s")
+    outs = run_three(inp, fmt, "json", "10s")
     ref = outs[RUNS[0][0]]
     assert len(ref["scores"]) > 300 and ref["alerts"], ref.keys()
     assert len(ref["dead_letters"]) == 3, oc.dead_letter_summary(
@@ -151,7 +154,15 @@ def test_merged_inputs():
         assert not diff, diff
     kinds = {json.loads(x.value)["cause"] for x in ref["scores"]}
     assert {"event", "profile", "decay"} <= kinds, kinds
-    same_bytes("merged", outs)
+    same_bytes(inp, outs)
+
+
+def test_merged_inputs():
+    check_merged("merged", "avro")
+
+
+def test_merged_json_read_by_workers():
+    check_merged("mjson", "json")
 
 
 def test_events_decoded_by_workers():
