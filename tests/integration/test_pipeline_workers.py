@@ -190,6 +190,7 @@ def test_events_decoded_by_workers():
 if __name__ == "__main__":
     BROKER = h.Broker(partitions=PARTS, topics=all_topics())
     try:
-        h.main([test_merged_inputs, test_events_decoded_by_workers])
+        h.main([test_merged_inputs, test_merged_json_read_by_workers,
+                test_events_decoded_by_workers])
     finally:
         BROKER.stop()
