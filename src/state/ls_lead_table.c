@@ -102,6 +102,45 @@ static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt, size_t k) {
         return aligned;
 }
 
+/*
+ * The index, zeroed: of a huge page or more, mapped on its own in huge
+ * pages, as chunks are, so that its random accesses (a lookup, and each
+ * insert of a restore) do not each miss the TLB as well.
+ */
+static size_t ls_lt_index_bytes(size_t n) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+        return (n * sizeof(ls_lt_slot_t) + page - 1) / page * page;
+}
+
+static ls_lt_slot_t *ls_lt_index_alloc(size_t n) {
+        size_t size = ls_lt_index_bytes(n);
+        unsigned char *p, *aligned;
+        size_t head;
+
+        if (n * sizeof(ls_lt_slot_t) < LS_LT_HUGE)
+                return ls_calloc(n, sizeof(ls_lt_slot_t));
+        p = mmap(NULL, size + LS_LT_HUGE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return NULL;
+        aligned = (unsigned char *)(((uintptr_t)p + LS_LT_HUGE - 1) &
+                                    ~(uintptr_t)(LS_LT_HUGE - 1));
+        head = (size_t)(aligned - p);
+        if (head)
+                munmap(p, head);
+        munmap(aligned + size, LS_LT_HUGE - head);
+        (void)madvise(aligned, size, MADV_HUGEPAGE);
+        return (ls_lt_slot_t *)aligned;
+}
+
+static void ls_lt_index_free(ls_lt_slot_t *slots, size_t n) {
+        if (n * sizeof(ls_lt_slot_t) < LS_LT_HUGE)
+                ls_free(slots);
+        else if (slots)
+                munmap(slots, ls_lt_index_bytes(n));
+}
+
 static void ls_lt_chunk_free(const ls_lead_table_t *lt, size_t k,
                              unsigned char *c) {
         if (!ls_lt_chunk_huge(lt, k))
@@ -123,7 +162,7 @@ ls_lead_table_t *ls_lead_table_new(size_t block_size) {
              lt->shift++)
                 ;
         lt->n_slots = 1024;
-        lt->slots = ls_calloc(lt->n_slots, sizeof(*lt->slots));
+        lt->slots = ls_lt_index_alloc(lt->n_slots);
         if (!lt->slots) {
                 ls_free(lt);
                 return NULL;
@@ -143,13 +182,13 @@ void ls_lead_table_destroy(ls_lead_table_t *lt) {
                 ls_free(lt->key_chunks[i]);
         ls_free(lt->chunks);
         ls_free(lt->key_chunks);
-        ls_free(lt->slots);
+        ls_lt_index_free(lt->slots, lt->n_slots);
         ls_free(lt);
 }
 
 static int ls_lt_rehash(ls_lead_table_t *lt, size_t n) {
         size_t i, j;
-        ls_lt_slot_t *slots = ls_calloc(n, sizeof(*slots));
+        ls_lt_slot_t *slots = ls_lt_index_alloc(n);
 
         if (!slots)
                 return -1;
@@ -167,7 +206,7 @@ static int ls_lt_rehash(ls_lead_table_t *lt, size_t n) {
                 slots[j] = s;
         }
         lt->bytes += (n - lt->n_slots) * sizeof(*slots);
-        ls_free(lt->slots);
+        ls_lt_index_free(lt->slots, lt->n_slots);
         lt->slots = slots;
         lt->n_slots = n;
         return 0;
