@@ -81,14 +81,13 @@ static int ls_lt_chunk_huge(const ls_lead_table_t *lt, size_t k) {
         return k > 0 && ls_lt_chunk_bytes(lt) >= LS_LT_HUGE;
 }
 
-static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt, size_t k) {
-        size_t size = ls_lt_map_bytes(lt);
+/* @returns @p bytes (whole pages) of zeroed memory mapped on their own,
+ * aligned to huge pages and advised to use them, or NULL. */
+static void *ls_lt_map_huge(size_t bytes) {
         unsigned char *p, *aligned;
         size_t head;
 
-        if (!ls_lt_chunk_huge(lt, k))
-                return ls_calloc((size_t)1 << lt->shift, lt->stride);
-        p = mmap(NULL, size + LS_LT_HUGE, PROT_READ | PROT_WRITE,
+        p = mmap(NULL, bytes + LS_LT_HUGE, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
                 return NULL;
@@ -97,9 +96,15 @@ static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt, size_t k) {
         head = (size_t)(aligned - p);
         if (head)
                 munmap(p, head);
-        munmap(aligned + size, LS_LT_HUGE - head);
-        (void)madvise(aligned, size, MADV_HUGEPAGE);
+        munmap(aligned + bytes, LS_LT_HUGE - head);
+        (void)madvise(aligned, bytes, MADV_HUGEPAGE);
         return aligned;
+}
+
+static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt, size_t k) {
+        if (!ls_lt_chunk_huge(lt, k))
+                return ls_calloc((size_t)1 << lt->shift, lt->stride);
+        return ls_lt_map_huge(ls_lt_map_bytes(lt));
 }
 
 /*
@@ -114,24 +119,9 @@ static size_t ls_lt_index_bytes(size_t n) {
 }
 
 static ls_lt_slot_t *ls_lt_index_alloc(size_t n) {
-        size_t size = ls_lt_index_bytes(n);
-        unsigned char *p, *aligned;
-        size_t head;
-
         if (n * sizeof(ls_lt_slot_t) < LS_LT_HUGE)
                 return ls_calloc(n, sizeof(ls_lt_slot_t));
-        p = mmap(NULL, size + LS_LT_HUGE, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-                return NULL;
-        aligned = (unsigned char *)(((uintptr_t)p + LS_LT_HUGE - 1) &
-                                    ~(uintptr_t)(LS_LT_HUGE - 1));
-        head = (size_t)(aligned - p);
-        if (head)
-                munmap(p, head);
-        munmap(aligned + size, LS_LT_HUGE - head);
-        (void)madvise(aligned, size, MADV_HUGEPAGE);
-        return (ls_lt_slot_t *)aligned;
+        return ls_lt_map_huge(ls_lt_index_bytes(n));
 }
 
 static void ls_lt_index_free(ls_lt_slot_t *slots, size_t n) {

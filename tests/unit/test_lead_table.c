@@ -1,8 +1,8 @@
 /*
  * test_lead_table.c - the lead table (ls_lead_table.h): every lead found
  * again by its key, short keys kept beside their block and long ones
- * apart, whatever is written into the blocks, across index growth and
- * block chunks.
+ * apart, whatever is written into the blocks, across index growth (to
+ * an index mapped in huge pages) and block chunks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -71,6 +71,8 @@ static void test_keys_beside_and_apart(void **state) {
         fill_and_check(8, 5000);
         fill_and_check(504, 20000); /* several chunks, index grown */
         fill_and_check(1, 3000);    /* a block smaller than a word */
+        /* an index grown past a huge page: mapped on its own from then */
+        fill_and_check(8, 300000);
 }
 
 /* Keys of exactly 22, 23 and 24 bytes, and one of 0. */
