@@ -537,7 +537,7 @@ static ls_err_t ls_advance(ls_shard_t *sh, int64_t time, ls_outbuf_t *ob) {
                         return got < 0 ? LS_ERR_NOMEM : LS_OK;
                 /* the next wake-up is one of the next three: its lead is
                  * loaded while this one fires */
-                for (k = 0; (next = ls_tq_upcoming(&sh->tq, k)) && k < 3; k++)
+                for (k = 0; k < 3 && (next = ls_tq_upcoming(&sh->tq, k)); k++)
                         __builtin_prefetch(ls_lm(sh, next->lead, next->model));
                 lm = ls_lm(sh, t.lead, t.model);
                 if (lm->wake_due == t.due)

@@ -242,17 +242,26 @@ size_t ls_tq_bytes(const ls_timerq_t *q) {
                q->wheel_bytes;
 }
 
+/* @returns what is wrong with entry @p t on its own, or NULL. */
+static const char *ls_tq_check_entry(const ls_timer_t *t, size_t n_leads,
+                                     size_t n_models) {
+        if (t->lead >= n_leads || t->model >= n_models)
+                return "lead or model out of range";
+        if (t->due < 0)
+                return "due before 0";
+        return NULL;
+}
+
 static const char *ls_tq_check_heap(const ls_timer_t *h, size_t n,
                                     size_t n_leads, size_t n_models,
                                     size_t *where) {
+        const char *bad;
         size_t i;
 
         for (i = 0; i < n; i++) {
                 *where = i;
-                if (h[i].lead >= n_leads || h[i].model >= n_models)
-                        return "lead or model out of range";
-                if (h[i].due < 0)
-                        return "due before 0";
+                if ((bad = ls_tq_check_entry(&h[i], n_leads, n_models)))
+                        return bad;
                 if (i > 0 && ls_timer_less(&h[i], &h[(i - 1) / 2]))
                         return "due before its parent";
         }
@@ -291,9 +300,9 @@ const char *ls_tq_check(const ls_timerq_t *q, size_t n_leads, size_t n_models,
                         int64_t bk;
 
                         *where = k;
-                        if (b->v[i].lead >= n_leads ||
-                            b->v[i].model >= n_models || b->v[i].due < 0)
-                                return "a bucket entry is out of range";
+                        if ((bad = ls_tq_check_entry(&b->v[i], n_leads,
+                                                     n_models)))
+                                return bad;
                         bk = ls_tq_bucket(b->v[i].due);
                         if (bk <= q->cur || bk - q->cur >= LS_TQ_BUCKETS ||
                             (size_t)(bk & LS_TQ_MASK) != k)
