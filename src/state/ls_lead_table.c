@@ -66,12 +66,17 @@ static size_t ls_lt_chunk_bytes(const ls_lead_table_t *lt) {
         return ((size_t)1 << lt->shift) * lt->stride;
 }
 
-/* The mapping ends at the chunk's last page: its partial huge page, if
- * any, stays in small pages, so that no memory is held past the chunk. */
-static size_t ls_lt_map_bytes(const ls_lead_table_t *lt) {
+/* @returns @p bytes rounded up to whole pages: a mapping ends at its
+ * last page, its partial huge page, if any, in small pages, so that no
+ * memory is held past what it is for. */
+static size_t ls_lt_pages(size_t bytes) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
-        return (ls_lt_chunk_bytes(lt) + page - 1) / page * page;
+        return (bytes + page - 1) / page * page;
+}
+
+static size_t ls_lt_map_bytes(const ls_lead_table_t *lt) {
+        return ls_lt_pages(ls_lt_chunk_bytes(lt));
 }
 
 /* 1 when chunk @p k is mapped in huge pages: not the first, so that a
@@ -112,23 +117,21 @@ static unsigned char *ls_lt_chunk_alloc(const ls_lead_table_t *lt, size_t k) {
  * pages, as chunks are, so that its random accesses (a lookup, and each
  * insert of a restore) do not each miss the TLB as well.
  */
-static size_t ls_lt_index_bytes(size_t n) {
-        size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-        return (n * sizeof(ls_lt_slot_t) + page - 1) / page * page;
+static int ls_lt_index_huge(size_t n) {
+        return n * sizeof(ls_lt_slot_t) >= LS_LT_HUGE;
 }
 
 static ls_lt_slot_t *ls_lt_index_alloc(size_t n) {
-        if (n * sizeof(ls_lt_slot_t) < LS_LT_HUGE)
+        if (!ls_lt_index_huge(n))
                 return ls_calloc(n, sizeof(ls_lt_slot_t));
-        return ls_lt_map_huge(ls_lt_index_bytes(n));
+        return ls_lt_map_huge(ls_lt_pages(n * sizeof(ls_lt_slot_t)));
 }
 
 static void ls_lt_index_free(ls_lt_slot_t *slots, size_t n) {
-        if (n * sizeof(ls_lt_slot_t) < LS_LT_HUGE)
+        if (!ls_lt_index_huge(n))
                 ls_free(slots);
         else if (slots)
-                munmap(slots, ls_lt_index_bytes(n));
+                munmap(slots, ls_lt_pages(n * sizeof(ls_lt_slot_t)));
 }
 
 static void ls_lt_chunk_free(const ls_lead_table_t *lt, size_t k,
@@ -184,12 +187,13 @@ static int ls_lt_rehash(ls_lead_table_t *lt, size_t n) {
                 return -1;
         for (i = 0; i < lt->n_slots; i++) {
                 ls_lt_slot_t s = lt->slots[i];
+                const char *key;
                 uint64_t h;
 
                 if (!s.idx1)
                         continue;
-                h = ls_hash64(ls_lead_table_key(lt, s.idx1 - 1),
-                              strlen(ls_lead_table_key(lt, s.idx1 - 1)));
+                key = ls_lead_table_key(lt, s.idx1 - 1);
+                h = ls_hash64(key, strlen(key));
                 for (j = (size_t)h & (n - 1); slots[j].idx1;
                      j = (j + 1) & (n - 1))
                         ;
