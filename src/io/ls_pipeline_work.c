@@ -37,11 +37,14 @@
 /* ------------------------------------------------------------- workers */
 
 /* What a read of a record gives the merge (its event time) and the
- * look-ahead (its lead's hash), from @p in as read. */
+ * workers' look-ahead (its lead's hash; none inline, workers: 1), from
+ * @p in as read. */
 static void ls_pl_read_keys(const ls_pipeline_t *pl, ls_held_t *h,
                             const ls_input_t *in) {
         h->time = ls_merge_key(pl->ms, h->v, in);
-        h->lead_hash = h->v == LS_V_APPLIED ? ls_input_lead_hash(in) : 0;
+        h->lead_hash = h->v == LS_V_APPLIED && pl->n_wk > 1
+                               ? ls_input_lead_hash(in)
+                               : 0;
 }
 
 /**

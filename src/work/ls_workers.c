@@ -79,6 +79,12 @@ static void ls_wk_jitter(ls_wk_thread_t *t) {
         nanosleep(&ts, NULL);
 }
 
+/* Looks ahead at job *at at stage @p k (conf.ahead), and moves on. */
+static void ls_wk_ahead(ls_wk_thread_t *t, ls_job_t **at, int k) {
+        t->w->conf.ahead(t->w->conf.opaque, t->idx, *at, k);
+        *at = (*at)->next;
+}
+
 static void *ls_wk_main(void *arg) {
         ls_wk_thread_t *t = arg;
         ls_workers_t *w = t->w;
@@ -110,20 +116,15 @@ static void *ls_wk_main(void *arg) {
                         int d = (LS_WORKERS_STAGES - k) * LS_WORKERS_AHEAD;
 
                         at[k] = w->conf.ahead ? list : NULL;
-                        for (i = 0; at[k] && i < d; i++) {
-                                w->conf.ahead(w->conf.opaque, t->idx, at[k], k);
-                                at[k] = at[k]->next;
-                        }
+                        for (i = 0; at[k] && i < d; i++)
+                                ls_wk_ahead(t, &at[k], k);
                 }
                 while (list) {
                         ls_job_t *job = list;
 
                         for (k = 0; k < LS_WORKERS_STAGES; k++)
-                                if (at[k]) {
-                                        w->conf.ahead(w->conf.opaque, t->idx,
-                                                      at[k], k);
-                                        at[k] = at[k]->next;
-                                }
+                                if (at[k])
+                                        ls_wk_ahead(t, &at[k], k);
                         list = job->next;
                         job->next = NULL;
                         ls_wk_jitter(t);
