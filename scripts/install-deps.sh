@@ -5,13 +5,14 @@
 # Maven are for the tests and benchmarks only: they fetch and run real
 # Apache Kafka (scripts/kafka_cluster.py); leadscore is C. liblinear fits
 # `leadscore calibrate`'s logistic regression, cairo draws the charts of its
-# HTML report; chromium and python3-pil are for the test that renders that
+# HTML report; jemalloc is the programs' malloc (docs/PERFORMANCE.md, "The
+# allocator"); chromium and python3-pil are for the test that renders that
 # page (tests/integration/test_calibrate_html.py).
 set -eu
 PKGS="build-essential cmake pkg-config git librdkafka-dev libavro-dev \
 libcmocka-dev libjansson-dev libyaml-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libssl-dev kcat python3 python3-confluent-kafka \
-python3-avro python3-yaml liblinear-dev libcairo2-dev chromium python3-pil systemd openjdk-17-jdk-headless maven openssl \
+python3-avro python3-yaml liblinear-dev libcairo2-dev libjemalloc-dev chromium python3-pil systemd openjdk-17-jdk-headless maven openssl \
 clang-format"
 missing=""
 for p in $PKGS; do

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <gnu/libc-version.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
@@ -13,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+
+#ifdef LEADSCORE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 #include "cli/cli.h"
 #include "leadscore/ls_json.h"
@@ -77,12 +82,44 @@ static void ls_cli_usage(FILE *fp) {
                 "(score), 64 usage error\n");
 }
 
+/**
+ * The malloc that serves this process: jemalloc when the build links it
+ * (LEADSCORE_ALLOCATOR) and its count of this thread's allocated bytes
+ * moves with a malloc, else the C library's.
+ */
+static void ls_cli_malloc(FILE *fp) {
+#ifdef LEADSCORE_JEMALLOC
+        const char *ver = NULL;
+        uint64_t before = 0, after = 0;
+        size_t vsz = sizeof(ver), usz = sizeof(before);
+        void *volatile p;
+
+        if (!mallctl("version", &ver, &vsz, NULL, 0) &&
+            !mallctl("thread.allocated", &before, &usz, NULL, 0)) {
+                p = malloc(4096);
+                mallctl("thread.allocated", &after, &usz, NULL, 0);
+                free(p);
+                if (after >= before + 4096) {
+                        fprintf(fp, "malloc jemalloc %s\n", ver);
+                        return;
+                }
+                fprintf(fp,
+                        "malloc glibc %s (jemalloc %s is linked but "
+                        "does not serve malloc)\n",
+                        gnu_get_libc_version(), ver);
+                return;
+        }
+#endif
+        fprintf(fp, "malloc glibc %s\n", gnu_get_libc_version());
+}
+
 static void ls_cli_version(FILE *fp) {
         fprintf(fp, "leadscore %s\n", LEADSCORE_VERSION);
         fprintf(fp, "librdkafka %s\n", rd_kafka_version_str());
         fprintf(fp, "avro-c %s\n", LEADSCORE_AVRO_VERSION);
         fprintf(fp, "jansson %s\n", jansson_version_str());
         fprintf(fp, "libyaml %s\n", yaml_get_version_string());
+        ls_cli_malloc(fp);
 }
 
 int ls_cli_usage_error(const char *cmd, const char *fmt, ...) {
