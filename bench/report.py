@@ -102,6 +102,15 @@ def main():
                 rd[b + "/" + metric] / rd[wnames[0] + "/" + metric]
                 for rd in rounds.values()
                 if rd.get(b + "/" + metric) and rd.get(wnames[0] + "/" + metric)]
+    # other binaries (BENCH_LS_ALT): this build against each, per round
+    anames = sorted({b.split("/")[0] for rd in rounds.values() for b in rd
+                     if b.startswith("e2e_alt_")})
+    for b in anames:
+        for metric in ("leadscore_msgs_per_s", "leadscore_inputs_per_cpu_s"):
+            per["e2e_over_%s/%s" % (b, metric)] = [
+                rd["e2e/" + metric] / rd[b + "/" + metric]
+                for rd in rounds.values()
+                if rd.get("e2e/" + metric) and rd.get(b + "/" + metric)]
     for k, v in per.items():
         if v:
             ratios[k] = stats(v)

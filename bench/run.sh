@@ -26,6 +26,10 @@
 # BENCH_WORKERS="1 2" runs `leadscore run` once more per round for each
 # number of workers listed (`workers: N`, bench names e2e_w1, e2e_w2, ...;
 # the summary gives their ratios per round),
+# BENCH_LS_ALT="NAME=PATH ..." runs `leadscore run` once more per round with
+# each other leadscore binary listed, PATH absolute (bench names
+# e2e_alt_NAME; the summary gives e2e / e2e_alt_NAME per round), e.g. a build with
+# -DLEADSCORE_ALLOCATOR=system against this one,
 # BENCH_LS_CONFIG lines are appended to every `leadscore run` config (an
 # experiment: the summary names them; the config ends in its consumer:
 # section, so "  name: value" lines are consumer properties).
@@ -107,6 +111,7 @@ else
 fi
 SIZES="kevents=$KEVENTS kreps=$KREPS warmup_rounds=$WARMUP py_expect=$PY_EXPECT py_reps=$PY_REPS lat_reps=$LAT_REPS lat_seconds=$LAT_SECONDS lat_loads=$(echo $LAT_LOADS | tr ' ' ,) in_process=$((1 - KAFKA_ONLY))"
 [ -n "$LS_EXTRA" ] && SIZES="$SIZES leadscore_config_extra=$(printf '%s' "$LS_EXTRA" | tr '\n' ';')"
+[ -n "${BENCH_LS_ALT:-}" ] && SIZES="$SIZES leadscore_alt=$(echo $BENCH_LS_ALT | tr ' ' ,)"
 TOPICS=lead-events,lead-profiles,lead-scores,lead-alerts,lead-dead-letters,bench-passthrough,bench-py-scores
 # The same consumer settings for every consumer that is compared (see
 # docs/PERFORMANCE.md), whichever the broker: a large queued.min.messages
@@ -329,6 +334,17 @@ round() {
                         --config "$WORK/run-$tag-w$w.yaml" \
                         --log "$WORK/run-$tag-w$w.log" --partitions $PARTS \
                         --tag $tag --name e2e_w$w $X
+        done
+        for alt in ${BENCH_LS_ALT:-}; do
+                an=${alt%%=*}
+                ls_config "leadscore-$tag-alt-$an" "$BROKERS" \
+                        "$WORK/run-$tag-alt-$an.yaml"
+                run "round $tag: leadscore run, ${alt#*=}" "$BK" e2e \
+                        --brokers "$BROKERS" --group "leadscore-$tag-alt-$an" \
+                        --expect $KEVENTS --leadscore "${alt#*=}" \
+                        --config "$WORK/run-$tag-alt-$an.yaml" \
+                        --log "$WORK/run-$tag-alt-$an.log" \
+                        --partitions $PARTS --tag $tag --name e2e_alt_$an $X
         done
 }
 r=1

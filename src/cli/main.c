@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <gnu/libc-version.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
@@ -15,6 +14,9 @@
 #include <string.h>
 #include <yaml.h>
 
+#ifdef __GLIBC__
+#include <gnu/libc-version.h>
+#endif
 #ifdef LEADSCORE_JEMALLOC
 #include <jemalloc/jemalloc.h>
 #endif
@@ -82,35 +84,83 @@ static void ls_cli_usage(FILE *fp) {
                 "(score), 64 usage error\n");
 }
 
+/* The C library's name and version, for the malloc line. */
+static const char *ls_cli_libc(char *buf, size_t size) {
+#ifdef __GLIBC__
+        snprintf(buf, size, "glibc %s", gnu_get_libc_version());
+#else
+        snprintf(buf, size, "libc");
+#endif
+        return buf;
+}
+
+/* A sanitizer that replaces malloc, or NULL. */
+static const char *ls_cli_sanitizer_malloc(void) {
+#if defined(__SANITIZE_ADDRESS__)
+        return "AddressSanitizer";
+#elif defined(__SANITIZE_THREAD__)
+        return "ThreadSanitizer";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+        return "AddressSanitizer";
+#elif __has_feature(thread_sanitizer)
+        return "ThreadSanitizer";
+#elif __has_feature(memory_sanitizer)
+        return "MemorySanitizer";
+#else
+        return NULL;
+#endif
+#else
+        return NULL;
+#endif
+}
+
 /**
- * The malloc that serves this process: jemalloc when the build links it
- * (LEADSCORE_ALLOCATOR) and its count of this thread's allocated bytes
- * moves with a malloc, else the C library's.
+ * The malloc that serves this process: a sanitizer's when one replaces
+ * it; jemalloc when the build links it (LEADSCORE_ALLOCATOR) and its count
+ * of this thread's allocated bytes moves with a malloc; else the C
+ * library's.
  */
 static void ls_cli_malloc(FILE *fp) {
-#ifdef LEADSCORE_JEMALLOC
-        const char *ver = NULL;
-        uint64_t before = 0, after = 0;
-        size_t vsz = sizeof(ver), usz = sizeof(before);
-        void *volatile p;
+        const char *san = ls_cli_sanitizer_malloc();
+        char libc[64];
 
-        if (!mallctl("version", &ver, &vsz, NULL, 0) &&
-            !mallctl("thread.allocated", &before, &usz, NULL, 0)) {
+        if (san) {
+                fprintf(fp, "malloc %s (over %s)\n", san,
+                        ls_cli_libc(libc, sizeof(libc)));
+                return;
+        }
+#ifdef LEADSCORE_JEMALLOC
+        {
+                const char *ver = NULL;
+                uint64_t before = 0, after = 0;
+                size_t vsz = sizeof(ver), usz = sizeof(before);
+                void *volatile p;
+
+                if (mallctl("version", &ver, &vsz, NULL, 0)) {
+                        fprintf(fp, "malloc jemalloc (no version: mallctl "
+                                    "refused)\n");
+                        return;
+                }
+                if (mallctl("thread.allocated", &before, &usz, NULL, 0)) {
+                        /* a jemalloc without statistics */
+                        fprintf(fp, "malloc jemalloc %s (unverified)\n", ver);
+                        return;
+                }
                 p = malloc(4096);
                 mallctl("thread.allocated", &after, &usz, NULL, 0);
                 free(p);
-                if (after >= before + 4096) {
+                if (after >= before + 4096)
                         fprintf(fp, "malloc jemalloc %s\n", ver);
-                        return;
-                }
-                fprintf(fp,
-                        "malloc glibc %s (jemalloc %s is linked but "
-                        "does not serve malloc)\n",
-                        gnu_get_libc_version(), ver);
+                else
+                        fprintf(fp,
+                                "malloc %s (jemalloc %s is linked but does "
+                                "not serve malloc)\n",
+                                ls_cli_libc(libc, sizeof(libc)), ver);
                 return;
         }
 #endif
-        fprintf(fp, "malloc glibc %s\n", gnu_get_libc_version());
+        fprintf(fp, "malloc %s\n", ls_cli_libc(libc, sizeof(libc)));
 }
 
 static void ls_cli_version(FILE *fp) {
