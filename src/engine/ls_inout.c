@@ -6,6 +6,7 @@
  */
 #include "leadscore/ls_engine.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,13 +76,43 @@ void ls_hot_id_store(char *dst, const char *id) {
                 memcpy(dst, id, n);
 }
 
+/* Puts @p len bytes of @p s at *@p n of @p buf (@p size bytes, one kept
+ * for the NUL), as much as fits; *@p n counts them all, as snprintf. */
+static void ls_id_put(char *buf, size_t size, size_t *n, const char *s,
+                      size_t len) {
+        if (*n + 1 < size) {
+                size_t room = size - 1 - *n;
+
+                memcpy(buf + *n, s, len < room ? len : room);
+        }
+        *n += len;
+}
+
+/* The id is formatted for every output (its Avro or JSON record, and its
+ * header), so it is put together without snprintf. */
 int ls_output_id(const ls_output_t *o, char *buf, size_t size) {
-        if (o->kind == LS_OUT_ALERT)
-                return snprintf(buf, size, "%s/%s/%llu/%s", o->lead_id,
-                                o->model->id, (unsigned long long)o->seq,
-                                ls_alert_kind2str(o->alert));
-        return snprintf(buf, size, "%s/%s/%llu", o->lead_id, o->model->id,
-                        (unsigned long long)o->seq);
+        char digits[24];
+        unsigned long long seq = (unsigned long long)o->seq;
+        size_t n = 0, nd = sizeof(digits);
+
+        do {
+                digits[--nd] = (char)('0' + seq % 10);
+                seq /= 10;
+        } while (seq);
+        ls_id_put(buf, size, &n, o->lead_id, strlen(o->lead_id));
+        ls_id_put(buf, size, &n, "/", 1);
+        ls_id_put(buf, size, &n, o->model->id, strlen(o->model->id));
+        ls_id_put(buf, size, &n, "/", 1);
+        ls_id_put(buf, size, &n, digits + nd, sizeof(digits) - nd);
+        if (o->kind == LS_OUT_ALERT) {
+                const char *kind = ls_alert_kind2str(o->alert);
+
+                ls_id_put(buf, size, &n, "/", 1);
+                ls_id_put(buf, size, &n, kind, strlen(kind));
+        }
+        if (size > 0)
+                buf[n < size ? n : size - 1] = '\0';
+        return n > INT_MAX ? -1 : (int)n;
 }
 
 const char *ls_output_kind2str(ls_output_kind_t kind) {

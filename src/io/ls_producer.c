@@ -281,47 +281,6 @@ void ls_producer_stats(const ls_producer_t *prod, ls_producer_stats_t *st) {
 /* ------------------------------------------------------------ producing */
 
 /**
- * Writes the output id of @p o (the format of ls_output_id():
- * "lead/model/seq[/alert]") into @p buf of @p size bytes without
- * formatting. @returns its length, or -1 when it does not fit.
- */
-static int ls_prod_output_id(const ls_output_t *o, char *buf, size_t size) {
-        const char *parts[2] = {o->lead_id, o->model->id};
-        const char *alert =
-                o->kind == LS_OUT_ALERT ? ls_alert_kind2str(o->alert) : NULL;
-        char digits[24];
-        size_t n = 0, len, nd = 0, i;
-        unsigned long long seq = (unsigned long long)o->seq;
-
-        do {
-                digits[nd++] = (char)('0' + seq % 10);
-                seq /= 10;
-        } while (seq);
-        for (i = 0; i < 2; i++) {
-                len = strlen(parts[i]);
-                if (n + len + 1 >= size)
-                        return -1;
-                memcpy(buf + n, parts[i], len);
-                n += len;
-                buf[n++] = '/';
-        }
-        if (n + nd >= size)
-                return -1;
-        while (nd)
-                buf[n++] = digits[--nd];
-        if (alert) {
-                len = strlen(alert);
-                if (n + len + 1 >= size)
-                        return -1;
-                buf[n++] = '/';
-                memcpy(buf + n, alert, len);
-                n += len;
-        }
-        buf[n] = '\0';
-        return (int)n;
-}
-
-/**
  * Produces one record. Its headers are @p hdrs (owned by this call in all
  * cases) or, when @p model is given, the three headers of an output of
  * that model with id @p id. The record counts against input @p in (when not NULL). With
@@ -456,13 +415,9 @@ ls_err_t ls_producer_encode(ls_codec_t *codec, const ls_config_t *conf,
                                          o->lead_id, cerr);
                 eo->value_off = (uint32_t)at;
                 eo->value_len = (uint32_t)(enc->data.len - at);
-                id_len = ls_prod_output_id(o, id, sizeof(id));
-                if (id_len < 0) /* never cut an id short */
-                        id_len = ls_output_id(o, id, sizeof(id)) <
-                                                 (int)sizeof(id)
-                                         ? (int)strlen(id)
-                                         : -1;
-                if (id_len < 0)
+                /* never cut an id short */
+                id_len = ls_output_id(o, id, sizeof(id));
+                if (id_len < 0 || id_len >= (int)sizeof(id))
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                          "output id of lead %.256s is longer "
                                          "than %zu bytes",

@@ -922,6 +922,60 @@ static void test_model_version_on_outputs(void **state) {
         fx_free(&b);
 }
 
+/* snprintf's id of @p o into @p buf of @p size bytes (the format
+ * ls_output_id() documents). */
+static int fx_snprintf_id(const ls_output_t *o, char *buf, size_t size) {
+        if (o->kind == LS_OUT_ALERT)
+                return snprintf(buf, size, "%s/%s/%llu/%s", o->lead_id,
+                                o->model->id, (unsigned long long)o->seq,
+                                ls_alert_kind2str(o->alert));
+        return snprintf(buf, size, "%s/%s/%llu", o->lead_id, o->model->id,
+                        (unsigned long long)o->seq);
+}
+
+/* ls_output_id() puts the id together without snprintf: for every
+ * buffer size it writes the bytes snprintf writes, no more, and returns
+ * the length snprintf returns. */
+static void test_output_id_as_snprintf(void **state) {
+        static const uint64_t seqs[] = {0,         1, 9, 10, 99, 1000000007ULL,
+                                        UINT64_MAX};
+        static const char *leads[] = {
+                "L1", "", "lead-with-a-rather-long-identifier@example.com"};
+        fx_t fx;
+        ls_output_t o;
+        char want[256], got[256];
+        size_t i, j, size;
+        int kind, n, checked = 0;
+
+        fx_init(&fx, basic_model);
+        fx_event(&fx, "L1", "e1", "page_view", T0, "url", "/pricing", NULL);
+        o = *fx_out(&fx, 0);
+        for (kind = 0; kind < 2; kind++)
+                for (i = 0; i < sizeof(leads) / sizeof(leads[0]); i++)
+                        for (j = 0; j < sizeof(seqs) / sizeof(seqs[0]); j++) {
+                                o.kind = kind ? LS_OUT_ALERT
+                                              : LS_OUT_SCORE_UPDATE;
+                                o.alert = kind ? LS_ALERT_MQL : LS_ALERT_NONE;
+                                o.lead_id = leads[i];
+                                o.seq = seqs[j];
+                                n = fx_snprintf_id(&o, NULL, 0);
+                                for (size = 0; size <= (size_t)n + 2; size++) {
+                                        memset(want, 'x', sizeof(want));
+                                        memset(got, 'x', sizeof(got));
+                                        assert_int_equal(
+                                                fx_snprintf_id(&o, want, size),
+                                                n);
+                                        assert_int_equal(
+                                                ls_output_id(&o, got, size), n);
+                                        assert_memory_equal(got, want,
+                                                            sizeof(got));
+                                        checked++;
+                                }
+                        }
+        assert_true(checked > 1000);
+        fx_free(&fx);
+}
+
 static void test_ignore_filter(void **state) {
         fx_t fx;
         ls_shard_stats_t st;
@@ -1546,6 +1600,7 @@ int main(void) {
                 cmocka_unit_test(test_profiles_are_facts),
                 cmocka_unit_test(test_future_inputs_are_rejected),
                 cmocka_unit_test(test_lead_cap),
+                cmocka_unit_test(test_output_id_as_snprintf),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
