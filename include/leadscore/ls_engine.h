@@ -30,6 +30,9 @@ typedef struct ls_kv_s {
  *  the epoch): later ones are invalid, in every format and the engine. */
 #define LS_TIME_MAX INT64_C(253402300799999)
 
+/** The longest lead id, in bytes, that every input format accepts. */
+#define LS_LEAD_ID_MAX 256
+
 typedef enum ls_input_kind_e {
         LS_INPUT_EVENT = 1,
         LS_INPUT_PROFILE = 2,
@@ -227,9 +230,16 @@ static inline int ls_qualify_holds(const ls_qualify_t *q, int32_t total,
         return 1;
 }
 
+/** The longest output id of a lead id of at most LS_LEAD_ID_MAX bytes:
+ *  the lead, the model (LS_MODEL_ID_MAX), a 20-digit sequence, the
+ *  longest alert kind ("mql_lost") and three slashes. */
+#define LS_OUTPUT_ID_MAX (LS_LEAD_ID_MAX + LS_MODEL_ID_MAX + 20 + 8 + 3)
+
 /**
  * Writes the deterministic output id "<lead_id>/<model_id>/<seq>" (plus
- * "/<alert>" for alerts) into buf. @returns the length snprintf would.
+ * "/<alert>" for alerts) into buf, as snprintf would: at most size - 1
+ * bytes and a NUL when size > 0 (buf may be NULL when size is 0).
+ * @returns the id's whole length, or -1 past INT_MAX.
  */
 int ls_output_id(const ls_output_t *o, char *buf, size_t size);
 

@@ -23,6 +23,8 @@
 #include "leadscore/ls_err.h"
 
 #define LS_MODEL_VERSION_LEN 16 /* hex chars of the content hash */
+/* Bytes of an id (model, rule, list, category, grade, band). */
+#define LS_MODEL_ID_MAX 128
 
 /**
  * An IP address range: family 4 or 6, `bits` leading bits of `addr`

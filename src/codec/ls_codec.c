@@ -39,7 +39,6 @@
 #include "leadscore/ls_resolver.h"
 
 #define LS_CODEC_DEFAULT_MAX (1u << 20)
-#define LS_CODEC_LEAD_ID_MAX 256  /* as ls_json.c */
 #define LS_CODEC_MAX_WRITERS 1024 /* writer schemas prepared at once */
 
 /* Our schemas, by file. */
@@ -334,10 +333,10 @@ static ls_err_t ls_codec_check_input(const ls_input_t *in, char *errstr,
         if (!in->lead_id)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "lead_id: missing");
-        if ((n = strlen(in->lead_id)) > LS_CODEC_LEAD_ID_MAX)
+        if ((n = strlen(in->lead_id)) > LS_LEAD_ID_MAX)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "lead_id: %zu bytes, longer than %d", n,
-                                 LS_CODEC_LEAD_ID_MAX);
+                                 LS_LEAD_ID_MAX);
         if (in->time < 0 || in->time > LS_TIME_MAX)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "%s: %" PRId64 " out of range (0 to "

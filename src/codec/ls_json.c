@@ -22,7 +22,6 @@
 
 #include "leadscore/ls_alloc.h"
 
-#define LS_JSON_LEAD_ID_MAX 256
 /* Text of a converted number or boolean never exceeds this. */
 #define LS_JSON_SCALAR_MAX 40
 /* 9999-12-31T23:59:59.999Z + 1 ms */
@@ -357,10 +356,10 @@ ls_err_t ls_json_decode_input(ls_json_dec_t *dec, const char *data, size_t len,
         if ((err = ls_json_get_str(root, "lead_id", LS_JSON_PRESENT,
                                    &in->lead_id, errstr, errstr_size)))
                 return err;
-        if (strlen(in->lead_id) > LS_JSON_LEAD_ID_MAX)
+        if (strlen(in->lead_id) > LS_LEAD_ID_MAX)
                 return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,
                                  "lead_id: longer than %d bytes",
-                                 LS_JSON_LEAD_ID_MAX);
+                                 LS_LEAD_ID_MAX);
 
         if (in->kind == LS_INPUT_EVENT) {
                 /* event_id: absent or "" = never deduplicated, as the

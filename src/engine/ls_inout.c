@@ -7,7 +7,6 @@
 #include "leadscore/ls_engine.h"
 
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "leadscore/ls_alloc.h"

@@ -374,7 +374,7 @@ void ls_encoded_free(ls_encoded_t *enc) {
 ls_err_t ls_producer_encode(ls_codec_t *codec, const ls_config_t *conf,
                             const ls_outbuf_t *ob, ls_encoded_t *enc,
                             char *errstr, size_t errstr_size) {
-        char cerr[512], id[512];
+        char cerr[512], id[LS_OUTPUT_ID_MAX + 1];
         size_t i;
         ls_err_t err;
 
@@ -415,7 +415,9 @@ ls_err_t ls_producer_encode(ls_codec_t *codec, const ls_config_t *conf,
                                          o->lead_id, cerr);
                 eo->value_off = (uint32_t)at;
                 eo->value_len = (uint32_t)(enc->data.len - at);
-                /* never cut an id short */
+                /* never cut an id short (the model's ids are bounded,
+                 * the lead's by its decoder; a lead id from elsewhere is
+                 * not) */
                 id_len = ls_output_id(o, id, sizeof(id));
                 if (id_len < 0 || id_len >= (int)sizeof(id))
                         return ls_seterr(errstr, errstr_size, LS_ERR_INVALID,

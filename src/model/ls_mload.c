@@ -308,11 +308,14 @@ ls_err_t ls_mload_string(ls_mload_t *ld, const yaml_node_t *node,
 }
 
 int ls_mload_valid_id(const char *s) {
+        size_t n = 0;
+
         if (!*s)
                 return 0;
-        for (; *s; s++)
-                if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
-                    *s != '-')
+        for (; *s; s++, n++)
+                if (n == LS_MODEL_ID_MAX ||
+                    (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
+                     *s != '-'))
                         return 0;
         return 1;
 }
@@ -325,9 +328,11 @@ ls_err_t ls_mload_id(ls_mload_t *ld, const yaml_node_t *node,
                 return err;
         if (!ls_mload_valid_id(*out))
                 return ls_mload_err(ld, node,
-                                    "'%s' is not a valid id "
-                                    "([A-Za-z0-9_.-]+)",
-                                    *out);
+                                    "'%.*s%s' is not a valid id "
+                                    "([A-Za-z0-9_.-]+, at most %d bytes)",
+                                    LS_MODEL_ID_MAX, *out,
+                                    strlen(*out) > LS_MODEL_ID_MAX ? "..." : "",
+                                    LS_MODEL_ID_MAX);
         return LS_OK;
 }
 

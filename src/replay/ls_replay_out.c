@@ -131,7 +131,7 @@ void ls_rp_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
 /** Writes the outputs of model set 0 in w->ob[0] to the sink. */
 int ls_rp_emit(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part) {
         const ls_outbuf_t *ob = &w->ob[0];
-        char errstr[512], id[600];
+        char errstr[512], id[LS_OUTPUT_ID_MAX + 1];
         size_t i;
 
         for (i = 0; i < ob->n_outs; i++) {
@@ -161,6 +161,7 @@ int ls_rp_emit(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part) {
                                                     : rp->conf.output_topic;
                         rd_kafka_headers_t *hdrs;
                         rd_kafka_resp_err_t kerr;
+                        int n;
 
                         ls_buf_reset(&w->enc);
                         err = ls_codec_encode_output(w->codec, topic, ob, o,
@@ -168,7 +169,16 @@ int ls_rp_emit(ls_replay_t *rp, ls_rp_worker_t *w, ls_rp_part_t *part) {
                                                      sizeof(errstr));
                         if (err)
                                 break;
-                        ls_output_id(o, id, sizeof(id));
+                        /* never cut an id short */
+                        n = ls_output_id(o, id, sizeof(id));
+                        if (n < 0 || n >= (int)sizeof(id)) {
+                                err = LS_ERR_INVALID;
+                                snprintf(errstr, sizeof(errstr),
+                                         "its output id is longer than %zu "
+                                         "bytes",
+                                         sizeof(id) - 1);
+                                break;
+                        }
                         hdrs = rd_kafka_headers_new(3);
                         rd_kafka_header_add(hdrs, "leadscore.model", -1,
                                             o->model->id, -1);

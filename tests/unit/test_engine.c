@@ -941,21 +941,39 @@ static void test_output_id_as_snprintf(void **state) {
                                         UINT64_MAX};
         static const char *leads[] = {
                 "L1", "", "lead-with-a-rather-long-identifier@example.com"};
+        /* score updates, then alerts of every kind (LS_ALERT_NONE too:
+         * the kind of output, not of alert, adds the suffix) */
+        static const struct {
+                ls_output_kind_t kind;
+                ls_alert_kind_t alert;
+        } kinds[] = {{LS_OUT_SCORE_UPDATE, LS_ALERT_NONE},
+                     {LS_OUT_SCORE_UPDATE, LS_ALERT_MQL},
+                     {LS_OUT_ALERT, LS_ALERT_MQL},
+                     {LS_OUT_ALERT, LS_ALERT_MQL_LOST},
+                     {LS_OUT_ALERT, LS_ALERT_HOT_LEAD},
+                     {LS_OUT_ALERT, LS_ALERT_NONE}};
         fx_t fx;
         ls_output_t o;
-        char want[256], got[256];
-        size_t i, j, size;
-        int kind, n, checked = 0;
+        ls_model_t longer;
+        char want[512], got[512];
+        size_t i, j, k, size;
+        int n, checked = 0;
 
         fx_init(&fx, basic_model);
         fx_event(&fx, "L1", "e1", "page_view", T0, "url", "/pricing", NULL);
         o = *fx_out(&fx, 0);
-        for (kind = 0; kind < 2; kind++)
+        longer = *o.model;
+        longer.id = "a-model-of-a-much-longer-id.v2";
+        for (k = 0; k < 2 * sizeof(kinds) / sizeof(kinds[0]); k++)
                 for (i = 0; i < sizeof(leads) / sizeof(leads[0]); i++)
                         for (j = 0; j < sizeof(seqs) / sizeof(seqs[0]); j++) {
-                                o.kind = kind ? LS_OUT_ALERT
-                                              : LS_OUT_SCORE_UPDATE;
-                                o.alert = kind ? LS_ALERT_MQL : LS_ALERT_NONE;
+                                size_t kk =
+                                        k % (sizeof(kinds) / sizeof(kinds[0]));
+
+                                o.kind = kinds[kk].kind;
+                                o.alert = kinds[kk].alert;
+                                o.model = k == kk ? fx_out(&fx, 0)->model
+                                                  : &longer;
                                 o.lead_id = leads[i];
                                 o.seq = seqs[j];
                                 n = fx_snprintf_id(&o, NULL, 0);

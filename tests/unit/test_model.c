@@ -878,6 +878,9 @@ typedef struct bad_case_s {
 
 #define GB "    grades: [{name: A}]\n    bands: [{name: cold}]\n"
 #define RULES(r) "models:\n  - id: m\n    engagement:\n      rules:\n" r GB
+/* an id of LS_MODEL_ID_MAX bytes, the longest there may be */
+#define ID16 "abcdefghij-_.789"
+#define ID128 ID16 ID16 ID16 ID16 ID16 ID16 ID16 ID16
 
 static const bad_case_t bad_cases[] = {
         {"modelz: []\n" MIN_MODEL, LS_ERR_INVALID,
@@ -911,7 +914,11 @@ static const bad_case_t bad_cases[] = {
         {"dedupe: eight\n" MIN_MODEL, LS_ERR_INVALID,
          "t.yaml:1: dedupe: expected an integer"},
         {"models:\n  - id: a b\n" GB, LS_ERR_INVALID,
-         "t.yaml:2: models[0].id: 'a b' is not a valid id ([A-Za-z0-9_.-]+)"},
+         "t.yaml:2: models[0].id: 'a b' is not a valid id ([A-Za-z0-9_.-]+, "
+         "at most 128 bytes)"},
+        {"models:\n  - id: " ID128 "x\n" GB, LS_ERR_INVALID,
+         "t.yaml:2: models[0].id: '" ID128 "...' is not a valid id "
+         "([A-Za-z0-9_.-]+, at most 128 bytes)"},
         {"models:\n  - grades: [{name: A}]\n    bands: [{name: cold}]\n",
          LS_ERR_INVALID, "t.yaml:2: models[0].id: required"},
         {MIN_MODEL "  - id: m\n" GB, LS_ERR_INVALID,
@@ -1171,7 +1178,7 @@ static const bad_case_t bad_cases[] = {
          "'" EXAMPLES "/no/such/file.txt': No such file or directory"},
         {"lists:\n  free mail: lists/freemail.txt\n" MIN_MODEL, LS_ERR_INVALID,
          "t.yaml:2: lists.free mail: 'free mail' is not a valid id "
-         "([A-Za-z0-9_.-]+)"},
+         "([A-Za-z0-9_.-]+, at most 128 bytes)"},
 };
 
 static void test_bad_models(void **state) {
@@ -1192,6 +1199,23 @@ static void test_bad_models(void **state) {
                                  rc, err, bc->err, bc->msg);
                 assert_null(ms); /* untouched on error */
         }
+}
+
+/* The longest id loads, and every output id of its model fits what the
+ * producer holds (LS_OUTPUT_ID_MAX). */
+static void test_longest_id(void **state) {
+        static const char yaml[] = "models:\n  - id: " ID128 "\n" GB;
+        ls_modelset_t *ms = NULL;
+        char err[512] = "";
+
+        (void)state;
+        assert_int_equal(strlen(ID128), LS_MODEL_ID_MAX);
+        assert_int_equal(ls_modelset_load_string(yaml, strlen(yaml), "t.yaml",
+                                                 EXAMPLES, &ms, err,
+                                                 sizeof(err)),
+                         LS_OK);
+        assert_string_equal(ms->models[0].id, ID128);
+        ls_modelset_destroy(ms);
 }
 
 static void test_too_many_fit_rules(void **state) {
@@ -1389,6 +1413,7 @@ int main(void) {
                 cmocka_unit_test(test_suppress_section),
                 cmocka_unit_test(test_suppress_version),
                 cmocka_unit_test(test_bad_models),
+                cmocka_unit_test(test_longest_id),
                 cmocka_unit_test(test_too_many_fit_rules),
                 cmocka_unit_test(test_load_file_errors),
                 cmocka_unit_test(test_list_file_parsing),

@@ -248,6 +248,40 @@ static void test_outputs_and_offsets(void **state) {
         fx_free(&fx);
 }
 
+/* An output id is never cut short: a lead id longer than any decoder lets
+ * through (LS_LEAD_ID_MAX) makes an id that does not fit, and encoding
+ * says so and adds no output. */
+static void test_encode_refuses_a_cut_id(void **state) {
+        char lead[LS_OUTPUT_ID_MAX + 2], err[512];
+        ls_encoded_t enc;
+        fx_t fx;
+
+        (void)state;
+        fx_init(&fx, NULL);
+        fx_score(&fx, "L2", "e1");
+        memset(lead, 'x', sizeof(lead) - 1);
+        lead[sizeof(lead) - 1] = '\0';
+        fx.ob.outs[0].lead_id = lead;
+        ls_encoded_init(&enc);
+        assert_int_equal(ls_producer_encode(fx.codec, fx.conf, &fx.ob, &enc,
+                                            err, sizeof(err)),
+                         LS_ERR_INVALID);
+        assert_non_null(strstr(err, "is longer than"));
+        assert_int_equal(enc.n_outs, 0);
+        /* the longest id that fits is produced whole */
+        lead[LS_LEAD_ID_MAX] = '\0';
+        ls_encoded_reset(&enc);
+        assert_int_equal(ls_producer_encode(fx.codec, fx.conf, &fx.ob, &enc,
+                                            err, sizeof(err)),
+                         LS_OK);
+        assert_int_equal(enc.n_outs, fx.ob.n_outs);
+        assert_memory_equal(enc.data.data + enc.outs[0].id_off, lead,
+                            LS_LEAD_ID_MAX);
+        ls_encoded_free(&enc);
+        fx.ob.outs[0].lead_id = "L2";
+        fx_free(&fx);
+}
+
 /* What a worker encodes (ls_producer_encode()) is what the producer sends:
  * the codec's bytes, the lead id as key, the output id; and
  * ls_producer_emit_encoded() produces it with the input's ticket. */
@@ -418,6 +452,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_outputs_and_offsets),
                 cmocka_unit_test(test_encode_then_emit),
+                cmocka_unit_test(test_encode_refuses_a_cut_id),
                 cmocka_unit_test(test_dead_letter_cut_to_fit),
                 cmocka_unit_test(test_failed_delivery_holds_offset),
         };
