@@ -427,6 +427,11 @@ void ls_pl_collect(ls_pipeline_t *pl, int wait_ms) {
         while (list) {
                 ls_job_t *next = list->next;
                 ls_pl_job_t *job = (ls_pl_job_t *)list;
+
+                /* the next job's lines come from its worker's core while
+                 * this one is produced */
+                if (next)
+                        __builtin_prefetch(next);
                 if (job->read)
                         ls_pl_held(pl, job);
                 else

@@ -10,9 +10,10 @@
  * jobs without locking and hands them over in ls_workers_kick(), one
  * lock for a batch.
  *
- * Locking: w->mu guards every input queue, the done list, the busy flags
- * and stop; t->cond wakes worker t, w->cond the owner (a job done, a
- * worker idle). The staged lists and the pending count are the owner's.
+ * Locking: w->mu guards every input queue, the done list and its count,
+ * the busy flags and stop; t->cond wakes worker t, w->cond the owner (a
+ * job done, a worker idle). The staged lists and the pending count are
+ * the owner's.
  */
 #include "leadscore/ls_workers.h"
 
@@ -45,6 +46,7 @@ struct ls_workers_s {
         pthread_mutex_t mu;
         pthread_cond_t cond; /* the owner waits on it (monotonic clock) */
         ls_job_t *done_head, *done_tail;
+        size_t done_n; /* jobs on the done list */
         int stop;
         ls_wk_thread_t *t;
         int n_threads;
@@ -134,6 +136,7 @@ static void *ls_wk_main(void *arg) {
                                 pthread_mutex_lock(&w->mu);
                                 ls_wk_append(&w->done_head, &w->done_tail, head,
                                              tail);
+                                w->done_n += (size_t)n;
                                 pthread_cond_broadcast(&w->cond);
                                 pthread_mutex_unlock(&w->mu);
                                 head = tail = NULL;
@@ -142,6 +145,7 @@ static void *ls_wk_main(void *arg) {
                 }
                 pthread_mutex_lock(&w->mu);
                 ls_wk_append(&w->done_head, &w->done_tail, head, tail);
+                w->done_n += (size_t)n;
                 pthread_cond_broadcast(&w->cond);
                 if (w->conf.idle) {
                         pthread_mutex_unlock(&w->mu);
@@ -249,7 +253,8 @@ void ls_workers_kick(ls_workers_t *w) {
 }
 
 ls_job_t *ls_workers_done(ls_workers_t *w, int wait_ms) {
-        ls_job_t *list, *j;
+        ls_job_t *list;
+        size_t n;
         struct timespec until;
 
         ls_workers_kick(w);
@@ -278,10 +283,14 @@ ls_job_t *ls_workers_done(ls_workers_t *w, int wait_ms) {
                 }
         }
         list = w->done_head;
+        n = w->done_n;
         w->done_head = w->done_tail = NULL;
+        w->done_n = 0;
         pthread_mutex_unlock(&w->mu);
-        for (j = list; j; j = j->next)
-                w->pending--;
+        /* counted as published: walking the list here would take each
+         * job's first cache miss one after another, before the caller
+         * gets to overlap them with its work */
+        w->pending -= n;
         return list;
 }
 
