@@ -26,6 +26,8 @@ bin=$dir/leadscore
 version=$("$bin" --version) || fail "$bin --version failed"
 malloc=$(printf '%s\n' "$version" | sed -n 's/^malloc //p')
 case $malloc in
+*"(unverified)"*)
+        fail "$bin --version cannot tell that jemalloc serves malloc: '$malloc'" ;;
 "jemalloc "[0-9]*) ;;
 *) fail "$bin --version says malloc is '$malloc', not jemalloc" ;;
 esac

@@ -94,73 +94,46 @@ static const char *ls_cli_libc(char *buf, size_t size) {
         return buf;
 }
 
-/* A sanitizer that replaces malloc, or NULL. */
-static const char *ls_cli_sanitizer_malloc(void) {
-#if defined(__SANITIZE_ADDRESS__)
-        return "AddressSanitizer";
-#elif defined(__SANITIZE_THREAD__)
-        return "ThreadSanitizer";
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-        return "AddressSanitizer";
-#elif __has_feature(thread_sanitizer)
-        return "ThreadSanitizer";
-#elif __has_feature(memory_sanitizer)
-        return "MemorySanitizer";
-#else
-        return NULL;
-#endif
-#else
-        return NULL;
-#endif
-}
-
 /**
- * The malloc that serves this process: a sanitizer's when one replaces
- * it; jemalloc when the build links it (LEADSCORE_ALLOCATOR) and its count
+ * The malloc that serves this process: a sanitizer's when the build has
+ * one that replaces it; jemalloc when the build links it (LEADSCORE_ALLOCATOR) and its count
  * of this thread's allocated bytes moves with a malloc; else the C
  * library's.
  */
 static void ls_cli_malloc(FILE *fp) {
-        const char *san = ls_cli_sanitizer_malloc();
         char libc[64];
+#if defined(LEADSCORE_MALLOC_SANITIZER)
+        /* the build's sanitizer replaces malloc (CMakeLists.txt) */
+        fprintf(fp, "malloc %s (over %s)\n", LEADSCORE_MALLOC_SANITIZER,
+                ls_cli_libc(libc, sizeof(libc)));
+#elif defined(LEADSCORE_JEMALLOC)
+        const char *ver = NULL;
+        uint64_t before = 0, after = 0;
+        size_t vsz = sizeof(ver), usz = sizeof(before);
+        void *volatile p;
 
-        if (san) {
-                fprintf(fp, "malloc %s (over %s)\n", san,
-                        ls_cli_libc(libc, sizeof(libc)));
+        if (mallctl("version", &ver, &vsz, NULL, 0)) {
+                fprintf(fp, "malloc jemalloc (no version: mallctl refused)\n");
                 return;
         }
-#ifdef LEADSCORE_JEMALLOC
-        {
-                const char *ver = NULL;
-                uint64_t before = 0, after = 0;
-                size_t vsz = sizeof(ver), usz = sizeof(before);
-                void *volatile p;
-
-                if (mallctl("version", &ver, &vsz, NULL, 0)) {
-                        fprintf(fp, "malloc jemalloc (no version: mallctl "
-                                    "refused)\n");
-                        return;
-                }
-                if (mallctl("thread.allocated", &before, &usz, NULL, 0)) {
-                        /* a jemalloc without statistics */
-                        fprintf(fp, "malloc jemalloc %s (unverified)\n", ver);
-                        return;
-                }
-                p = malloc(4096);
-                mallctl("thread.allocated", &after, &usz, NULL, 0);
-                free(p);
-                if (after >= before + 4096)
-                        fprintf(fp, "malloc jemalloc %s\n", ver);
-                else
-                        fprintf(fp,
-                                "malloc %s (jemalloc %s is linked but does "
-                                "not serve malloc)\n",
-                                ls_cli_libc(libc, sizeof(libc)), ver);
+        if (mallctl("thread.allocated", &before, &usz, NULL, 0)) {
+                /* a jemalloc without statistics */
+                fprintf(fp, "malloc jemalloc %s (unverified)\n", ver);
                 return;
         }
-#endif
+        p = malloc(4096);
+        mallctl("thread.allocated", &after, &usz, NULL, 0);
+        free(p);
+        if (after >= before + 4096)
+                fprintf(fp, "malloc jemalloc %s\n", ver);
+        else
+                fprintf(fp,
+                        "malloc %s (jemalloc %s is linked but does not serve "
+                        "malloc)\n",
+                        ls_cli_libc(libc, sizeof(libc)), ver);
+#else
         fprintf(fp, "malloc %s\n", ls_cli_libc(libc, sizeof(libc)));
+#endif
 }
 
 static void ls_cli_version(FILE *fp) {

@@ -316,7 +316,7 @@ def test_check_and_usage(tmp, model):
     check(rc == 0 and re.search(r"^leadscore \S+", out, re.M) and
           re.search(r"^librdkafka \d+\.\d+\.\d+", out, re.M) and
           re.search(r"^avro-c \d+\.\d+", out, re.M) and
-          re.search(r"^malloc (jemalloc \d+\.\d+|glibc \d+\.\d+|"
+          re.search(r"^malloc (jemalloc \d+\.\d+\S*|glibc \d+\.\d+|"
                     r"\w+Sanitizer \(over glibc \d+\.\d+\))$", out, re.M),
           "--version names leadscore, librdkafka, avro-c, malloc: %r" % out)
     rc, out, err = run(["frobnicate"])
