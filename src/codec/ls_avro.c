@@ -998,7 +998,7 @@ ls_err_t ls_avro_encode_output(const ls_outbuf_t *ob, const ls_output_t *o,
         ls_avro_wr_t w = {buf, LS_OK};
         const ls_model_t *m = o->model;
         const ls_reason_t *r = ls_output_reasons(ob, o);
-        char idbuf[256];
+        char idbuf[LS_OUTPUT_ID_MAX + 1];
         char *id = idbuf;
         int n;
         uint32_t i;

@@ -558,7 +558,7 @@ static const char *ls_json_level_name(const ls_level_t *levels, size_t n,
 
 /* Writes the output id; falls back to the heap when it is long. */
 static ls_err_t ls_json_put_id(ls_buf_t *buf, const ls_output_t *o) {
-        char small[512], *id = small;
+        char small[LS_OUTPUT_ID_MAX + 1], *id = small;
         int n = ls_output_id(o, small, sizeof(small));
         ls_err_t err;
 

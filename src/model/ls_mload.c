@@ -326,13 +326,17 @@ ls_err_t ls_mload_id(ls_mload_t *ld, const yaml_node_t *node,
 
         if (err)
                 return err;
+        if (strlen(*out) > LS_MODEL_ID_MAX)
+                return ls_mload_err(ld, node,
+                                    "'%.*s...' is %zu bytes, longer than an "
+                                    "id may be (%d)",
+                                    LS_MODEL_ID_MAX, *out, strlen(*out),
+                                    LS_MODEL_ID_MAX);
         if (!ls_mload_valid_id(*out))
                 return ls_mload_err(ld, node,
-                                    "'%.*s%s' is not a valid id "
+                                    "'%s' is not a valid id "
                                     "([A-Za-z0-9_.-]+, at most %d bytes)",
-                                    LS_MODEL_ID_MAX, *out,
-                                    strlen(*out) > LS_MODEL_ID_MAX ? "..." : "",
-                                    LS_MODEL_ID_MAX);
+                                    *out, LS_MODEL_ID_MAX);
         return LS_OK;
 }
 

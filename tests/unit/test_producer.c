@@ -268,7 +268,7 @@ static void test_encode_refuses_a_cut_id(void **state) {
                          LS_ERR_INVALID);
         assert_non_null(strstr(err, "is longer than"));
         assert_int_equal(enc.n_outs, 0);
-        /* the longest id that fits is produced whole */
+        /* the longest lead id a decoder lets through is produced whole */
         lead[LS_LEAD_ID_MAX] = '\0';
         ls_encoded_reset(&enc);
         assert_int_equal(ls_producer_encode(fx.codec, fx.conf, &fx.ob, &enc,
