@@ -94,9 +94,9 @@ static void differential(fz_t *fz, int k, const uint8_t *data, size_t len,
                          const ls_input_t *in) {
         avro_value_t *v = &fz->value[k], f, br, item;
         const char *s, *key;
-        int64_t t;
+        int64_t t = -1; /* set by avro-c unless its interface lacks get_long */
         size_t n, i, j;
-        int disc;
+        int disc = -1; /* as t */
 
         avro_value_reset(v);
         avro_reader_memory_set_source(fz->reader, (const char *)data,

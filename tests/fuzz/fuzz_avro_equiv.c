@@ -47,7 +47,6 @@
 
 #define SCHEMAS LS_SOURCE_DIR "/schemas"
 #define TIME_END INT64_C(253402300800000)
-#define LEAD_ID_MAX 256
 
 typedef struct fe_s {
         avro_schema_t schema[2]; /* event, profile */
@@ -349,7 +348,7 @@ static int values_ok(fe_t *fe, int k) {
         avro_value_get_by_name(&fe->value[k], k ? "updated_at" : "occurred_at",
                                &f, NULL);
         avro_value_get_long(&f, &t);
-        return n <= LEAD_ID_MAX && t >= 0 && t < TIME_END;
+        return n <= LS_LEAD_ID_MAX && t >= 0 && t < TIME_END;
 }
 
 static void fe_one(void *ctx, const uint8_t *data, size_t len) {
