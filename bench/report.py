@@ -93,24 +93,24 @@ def main():
             per["e2e_over_raw_consume"].append(ls / raw)
         if ls and pt:
             per["e2e_over_passthrough"].append(ls / pt)
-    # workers (BENCH_WORKERS): each count against the first, per round
-    wnames = sorted({b.split("/")[0] for rd in rounds.values() for b in rd
-                     if b.startswith("e2e_w")}, key=lambda b: int(b[5:]))
+    def per_round(num, den):
+        """num / den of `run`'s rate and CPU figures, round by round, as
+        per["NUM_over_DEN/metric"]."""
+        for metric in ("leadscore_msgs_per_s", "leadscore_inputs_per_cpu_s"):
+            per["%s_over_%s/%s" % (num, den, metric)] = [
+                rd[num + "/" + metric] / rd[den + "/" + metric]
+                for rd in rounds.values()
+                if rd.get(num + "/" + metric) and rd.get(den + "/" + metric)]
+
+    benches = {b.split("/")[0] for rd in rounds.values() for b in rd}
+    # workers (BENCH_WORKERS): each count against the first
+    wnames = sorted((b for b in benches if b.startswith("e2e_w")),
+                    key=lambda b: int(b[5:]))
     for b in wnames[1:]:
-        for metric in ("leadscore_msgs_per_s", "leadscore_inputs_per_cpu_s"):
-            per["%s_over_%s/%s" % (b, wnames[0], metric)] = [
-                rd[b + "/" + metric] / rd[wnames[0] + "/" + metric]
-                for rd in rounds.values()
-                if rd.get(b + "/" + metric) and rd.get(wnames[0] + "/" + metric)]
-    # other binaries (BENCH_LS_ALT): this build against each, per round
-    anames = sorted({b.split("/")[0] for rd in rounds.values() for b in rd
-                     if b.startswith("e2e_alt_")})
-    for b in anames:
-        for metric in ("leadscore_msgs_per_s", "leadscore_inputs_per_cpu_s"):
-            per["e2e_over_%s/%s" % (b, metric)] = [
-                rd["e2e/" + metric] / rd[b + "/" + metric]
-                for rd in rounds.values()
-                if rd.get("e2e/" + metric) and rd.get(b + "/" + metric)]
+        per_round(b, wnames[0])
+    # other binaries (BENCH_LS_ALT): this build against each
+    for b in sorted(b for b in benches if b.startswith("e2e_alt_")):
+        per_round("e2e", b)
     for k, v in per.items():
         if v:
             ratios[k] = stats(v)

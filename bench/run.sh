@@ -111,6 +111,20 @@ else
 fi
 SIZES="kevents=$KEVENTS kreps=$KREPS warmup_rounds=$WARMUP py_expect=$PY_EXPECT py_reps=$PY_REPS lat_reps=$LAT_REPS lat_seconds=$LAT_SECONDS lat_loads=$(echo $LAT_LOADS | tr ' ' ,) in_process=$((1 - KAFKA_ONLY))"
 [ -n "$LS_EXTRA" ] && SIZES="$SIZES leadscore_config_extra=$(printf '%s' "$LS_EXTRA" | tr '\n' ';')"
+for alt in ${BENCH_LS_ALT:-}; do
+        case $alt in
+        [A-Za-z0-9_]*=/*) ;;
+        *) echo "BENCH_LS_ALT: '$alt' is not NAME=/absolute/path" >&2
+           exit 64 ;;
+        esac
+        case ${alt%%=*} in
+        *[!A-Za-z0-9_]*) echo "BENCH_LS_ALT: the name of '$alt' is" \
+                "not [A-Za-z0-9_]+" >&2
+           exit 64 ;;
+        esac
+        [ -x "${alt#*=}" ] || { echo "BENCH_LS_ALT: ${alt#*=} is not an" \
+                "executable" >&2; exit 64; }
+done
 [ -n "${BENCH_LS_ALT:-}" ] && SIZES="$SIZES leadscore_alt=$(echo $BENCH_LS_ALT | tr ' ' ,)"
 TOPICS=lead-events,lead-profiles,lead-scores,lead-alerts,lead-dead-letters,bench-passthrough,bench-py-scores
 # The same consumer settings for every consumer that is compared (see
