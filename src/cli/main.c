@@ -96,9 +96,9 @@ static const char *ls_cli_libc(char *buf, size_t size) {
 
 /**
  * The malloc that serves this process: a sanitizer's when the build has
- * one that replaces it; jemalloc when the build links it (LEADSCORE_ALLOCATOR) and its count
- * of this thread's allocated bytes moves with a malloc; else the C
- * library's.
+ * one that replaces it; jemalloc when the build links it
+ * (LEADSCORE_ALLOCATOR) and its count of this thread's allocated bytes
+ * moves with a malloc; else the C library's.
  */
 static void ls_cli_malloc(FILE *fp) {
         char libc[64];

@@ -308,14 +308,11 @@ ls_err_t ls_mload_string(ls_mload_t *ld, const yaml_node_t *node,
 }
 
 int ls_mload_valid_id(const char *s) {
-        size_t n = 0;
-
         if (!*s)
                 return 0;
-        for (; *s; s++, n++)
-                if (n == LS_MODEL_ID_MAX ||
-                    (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
-                     *s != '-'))
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
+                    *s != '-')
                         return 0;
         return 1;
 }
@@ -323,14 +320,15 @@ int ls_mload_valid_id(const char *s) {
 ls_err_t ls_mload_id(ls_mload_t *ld, const yaml_node_t *node,
                      const char **out) {
         ls_err_t err = ls_mload_string(ld, node, out);
+        size_t len;
 
         if (err)
                 return err;
-        if (strlen(*out) > LS_MODEL_ID_MAX)
+        if ((len = strlen(*out)) > LS_MODEL_ID_MAX)
                 return ls_mload_err(ld, node,
                                     "'%.*s...' is %zu bytes, longer than an "
                                     "id may be (%d)",
-                                    LS_MODEL_ID_MAX, *out, strlen(*out),
+                                    LS_MODEL_ID_MAX, *out, len,
                                     LS_MODEL_ID_MAX);
         if (!ls_mload_valid_id(*out))
                 return ls_mload_err(ld, node,
